@@ -1,0 +1,1 @@
+"""The Slack app: listeners, views, services, web routes, jobs, settings and the CLI."""

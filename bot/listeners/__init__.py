@@ -1,0 +1,13 @@
+"""Slack listeners, grouped by what triggers them; each module has `register(app, runtime)`."""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from bot.listeners import commands, events
+from bot.runtime import Runtime
+
+
+def register(app: App, runtime: Runtime) -> None:
+    commands.register(app, runtime)
+    events.register(app, runtime)

@@ -1,0 +1,60 @@
+"""A logging filter that masks tokens and secrets wherever they appear, slack_sdk's debug output included."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+
+# Slack tokens, Fernet ciphertexts, JWT-shaped bearer tokens, and key=value secrets in query strings or bodies.
+PATTERNS = (
+    re.compile(r"\bxox[abposre]-[A-Za-z0-9-]+"),
+    re.compile(r"\bxapp-[A-Za-z0-9-]+"),
+    re.compile(r"\bgAAAAA[A-Za-z0-9_=-]{20,}"),
+    re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"),
+    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}"),
+    re.compile(
+        r"(?i)((?:access_token|refresh_token|client_secret|code_verifier|token|code)"
+        r"[\"']?\s*[:=]\s*[\"']?)[^\"'&\s,}]{6,}"
+    ),
+)
+MASK = "[redacted]"
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    for secret in secrets:
+        if secret and len(secret) >= 6:
+            text = text.replace(secret, MASK)
+    for pattern in PATTERNS:
+        text = pattern.sub(lambda m: (m.group(1) if m.groups() else "") + MASK, text)
+    return text
+
+
+def install_redaction(secrets: Iterable[str] = ()) -> None:
+    """Mask every log record as it is made, so no handler (ours, a library's, pytest's) sees a secret."""
+    known = tuple(s for s in secrets if s)
+    previous = logging.getLogRecordFactory()
+    base = getattr(previous, "__wrapped_factory__", previous)
+
+    def factory(*args: object, **kwargs: object) -> logging.LogRecord:
+        record = base(*args, **kwargs)  # type: ignore[arg-type]
+        record.msg, record.args = redact(record.getMessage(), known), None
+        if record.exc_info:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info), known)
+            record.exc_info = None
+        return record
+
+    factory.__wrapped_factory__ = base  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)
+
+
+def configure_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> None:
+    """Root logging to stderr with redaction of every record."""
+    install_redaction(secrets)
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        root.removeHandler(existing)
+    root.addHandler(handler)
+    root.setLevel(level.upper())

@@ -1,0 +1,188 @@
+"""Settings read from the environment and an optional `.env`, each external URL with its real default.
+
+`load_settings()` turns every problem into one `SettingsError` that names each setting and how to fix it,
+so `accounts-bot run` can stop with a clear message instead of a traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from cryptography.fernet import Fernet
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+KEYGEN_COMMAND = "accounts-bot keygen"
+
+
+class SettingsError(Exception):
+    """One or more settings are missing or malformed; `problems` holds one line per setting."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__(self.format_message())
+
+    def format_message(self) -> str:
+        lines = ["accounts-bot cannot start: the settings need attention."]
+        lines += [f"  - {p}" for p in self.problems]
+        lines.append("Settings come from the environment or a .env file; .env.example describes each one.")
+        return "\n".join(lines)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # Slack
+    slack_bot_token: str | None = Field(default=None, description="xoxb- token, single-workspace mode")
+    slack_app_token: str | None = Field(default=None, description="xapp- token; turns on Socket Mode")
+    slack_signing_secret: str | None = None
+    slack_client_id: str | None = None
+    slack_client_secret: str | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    slack_authorize_url: str = "https://slack.com/oauth/v2/authorize"
+
+    # Storage and secrets
+    database_url: str = "sqlite:///accounts-bot.db"
+    encryption_key: str | None = None
+    auto_migrate: bool = True
+
+    # Web side
+    public_url: str = "http://localhost:3000"
+    host: str = "127.0.0.1"
+    port: int = 3000
+
+    # Xero
+    xero_client_id: str | None = None
+    xero_client_secret: str | None = None
+    xero_authorize_url: str = "https://login.xero.com/identity/connect/authorize"
+    xero_token_url: str = "https://identity.xero.com/connect/token"
+    xero_revoke_url: str = "https://identity.xero.com/connect/revocation"
+    xero_connections_url: str = "https://api.xero.com/connections"
+    xero_api_url: str = "https://api.xero.com/api.xro/2.0"
+
+    log_level: str = "INFO"
+
+    @field_validator("slack_bot_token")
+    @classmethod
+    def _bot_token_shape(cls, v: str | None) -> str | None:
+        if v and not v.startswith("xoxb-"):
+            raise ValueError(
+                "must be a bot token starting with xoxb- (OAuth & Permissions page of your Slack app)"
+            )
+        return v or None
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _app_token_shape(cls, v: str | None) -> str | None:
+        if v and not v.startswith("xapp-"):
+            raise ValueError(
+                "must be an app-level token starting with xapp- with the connections:write scope "
+                "(Basic Information > App-Level Tokens)"
+            )
+        return v or None
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_shape(cls, v: str) -> str:
+        if not v.startswith(("sqlite", "postgresql")):
+            raise ValueError("must be a sqlite:/// or postgresql:// URL, e.g. sqlite:///accounts-bot.db")
+        if v.startswith("postgresql://"):
+            # psycopg 3 is the driver we ship
+            v = "postgresql+psycopg://" + v.removeprefix("postgresql://")
+        return v
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url_shape(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must start with https:// (or http://localhost while developing)")
+        return v.rstrip("/")
+
+    @field_validator("encryption_key")
+    @classmethod
+    def _encryption_key_shape(cls, v: str | None) -> str | None:
+        if not v:
+            return None
+        for key in v.split(","):
+            try:
+                Fernet(key.strip().encode())
+            except (ValueError, TypeError):
+                raise ValueError(
+                    f"is not a valid key (32 url-safe base64-encoded bytes); make one with `{KEYGEN_COMMAND}`"
+                ) from None
+        return v
+
+    @model_validator(mode="after")
+    def _modes_complete(self) -> Settings:
+        problems: list[str] = []
+        if not self.encryption_key:
+            problems.append(
+                "ENCRYPTION_KEY is missing: it encrypts tokens at rest and there is no plaintext fallback. "
+                f"Make one with `{KEYGEN_COMMAND}` and put it in .env"
+            )
+        if bool(self.slack_client_id) != bool(self.slack_client_secret):
+            problems.append(
+                "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET go together (Basic Information > App Credentials); "
+                "set both for multi-workspace install, or neither"
+            )
+        if not self.multi_workspace and not self.slack_bot_token:
+            problems.append(
+                "SLACK_BOT_TOKEN is missing: set it (xoxb-, OAuth & Permissions) for one workspace, "
+                "or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET to let workspaces install the app"
+            )
+        if not self.socket_mode and not self.slack_signing_secret:
+            problems.append(
+                "SLACK_SIGNING_SECRET is missing: HTTP mode needs it to check that requests come from Slack "
+                "(Basic Information > Signing Secret), or set SLACK_APP_TOKEN to use Socket Mode"
+            )
+        if self.multi_workspace and not self.slack_signing_secret:
+            problems.append("SLACK_SIGNING_SECRET is missing: the install flow needs it (Basic Information)")
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.slack_app_token is not None
+
+    @property
+    def multi_workspace(self) -> bool:
+        return bool(self.slack_client_id and self.slack_client_secret)
+
+    def redirect_uri(self, provider: str) -> str:
+        return f"{self.public_url}/oauth/{provider}/callback"
+
+    def secret_values(self) -> list[str]:
+        """Every configured secret, so log redaction can mask them wherever they appear."""
+        names = (
+            "slack_bot_token",
+            "slack_app_token",
+            "slack_signing_secret",
+            "slack_client_secret",
+            "encryption_key",
+            "xero_client_secret",
+        )
+        return [v for n in names if (v := getattr(self, n))]
+
+
+def _describe(error: dict[str, Any]) -> str:
+    loc = [str(part) for part in error.get("loc", ()) if part != "__root__"]
+    message = str(error.get("msg", "is not valid")).removeprefix("Value error, ")
+    if not loc:
+        return message
+    name = loc[0].upper()
+    if error.get("type") in ("int_parsing", "bool_parsing"):
+        return f"{name} {message.lower()}"
+    return f"{name} {message}"
+
+
+def load_settings(env_file: str | Path | None = ".env", **overrides: Any) -> Settings:
+    """Read settings, raising `SettingsError` with one line per problem."""
+    try:
+        return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        problems: list[str] = []
+        for error in exc.errors():
+            problems.extend(_describe(error).split("\n"))
+        raise SettingsError(problems) from None

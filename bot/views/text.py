@@ -1,0 +1,55 @@
+"""mrkdwn helpers: escaping text that came from people or providers, and small formatting pieces."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+
+def escape(text: str | None) -> str:
+    """Escape `&`, `<` and `>` (and nothing else), so `<!channel>` in a contact's name pings nobody."""
+    if not text:
+        return ""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def truncate(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def slack_date(when: datetime, fallback: str | None = None) -> str:
+    """A date Slack shows in each reader's own time zone."""
+    fallback = fallback or when.strftime("%d %b %Y %H:%M UTC")
+    return f"<!date^{int(when.timestamp())}^{{date_short_pretty}} at {{time}}|{fallback}>"
+
+
+def mention(user_id: str | None) -> str:
+    return f"<@{user_id}>" if user_id else "someone"
+
+
+def section(text: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": truncate(text, 3000)}, **extra}
+
+
+def context(*texts: str) -> dict[str, Any]:
+    return {
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": truncate(t, 3000)} for t in texts[:10]],
+    }
+
+
+def button(
+    text: str, action_id: str, *, value: str = "", style: str | None = None, url: str | None = None
+) -> dict:
+    element: dict[str, Any] = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": truncate(text, 75), "emoji": True},
+        "action_id": action_id,
+    }
+    if value:
+        element["value"] = value
+    if style:
+        element["style"] = style
+    if url:
+        element["url"] = url
+    return element

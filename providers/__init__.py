@@ -1,0 +1,1 @@
+"""Accounting packages behind one small interface, found by name through a registry."""

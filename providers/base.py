@@ -1,0 +1,202 @@
+"""The provider interface, its normalised records and its few typed errors.
+
+Exceptions::
+
+    ProviderError                 anything a package did that we could not use
+     +-- NeedsReconnect           the grant is gone (invalid_grant, revoked, 401 after refresh): log in again
+     +-- RateLimited              the package said "wait"; `retry_after` seconds, `problem` minute / day / ...
+     +-- Unavailable              5xx, timeouts, connection errors after short retries
+     +-- BadRequest               the package refused what we sent (validation, wrong tenant, ...)
+
+Each error carries a message written for a person (`format_message()`), saying what happened and what to do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class Tokens:
+    access_token: str
+    refresh_token: str | None
+    expires_at: datetime | None
+    scope: str | None = None
+
+    def __repr__(self) -> str:  # never print a token, even in a traceback
+        return f"Tokens(expires_at={self.expires_at!r}, scope={self.scope!r})"
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What the OAuth callback brought: tokens plus what the package adds (Xero's auth event id, ...)."""
+
+    tokens: Tokens
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Organisation:
+    """One organisation (Xero tenant, MYOB company file, QuickBooks realm) a grant reaches."""
+
+    id: str
+    name: str
+    connection_id: str | None = None  # the package's id for our link to it (Xero's connection id)
+    kind: str | None = None  # ORGANISATION, PRACTICE, ...
+    just_authorised: bool = False
+
+
+class TokenKeeper(Protocol):
+    """Handed in by `bot`: gives a fresh access token, refreshing under a lock when needed."""
+
+    def access_token(self) -> str: ...
+
+    def refreshed_access_token(self, rejected: str) -> str:
+        """Called after the package refused `rejected` (401): refresh unless someone already did."""
+        ...
+
+
+@dataclass(frozen=True)
+class Link:
+    """The chosen organisation plus the keeper of its tokens."""
+
+    organisation_id: str
+    tokens: TokenKeeper
+    connection_id: str | None = None
+
+
+ACCOUNT_KINDS = ("income", "other_income", "cost_of_sales", "expense", "bank", "asset", "liability", "equity")
+
+
+@dataclass(frozen=True)
+class Account:
+    id: str
+    code: str | None
+    name: str
+    kind: str  # one of ACCOUNT_KINDS
+    type: str  # the package's own type (SALES, REVENUE, DIRECTCOSTS, ...)
+    active: bool = True
+    tax_type: str | None = None
+
+
+@dataclass(frozen=True)
+class Address:
+    kind: str  # "postal" | "street" | ...
+    lines: tuple[str, ...] = ()
+    city: str | None = None
+    region: str | None = None
+    postal_code: str | None = None
+    country: str | None = None
+
+    def is_empty(self) -> bool:
+        return not (self.lines or self.city or self.region or self.postal_code or self.country)
+
+
+@dataclass(frozen=True)
+class Phone:
+    kind: str  # "default" | "mobile" | "fax" | "office" | "ddi"
+    number: str
+
+
+@dataclass(frozen=True)
+class Customer:
+    id: str
+    name: str
+    first_name: str | None = None
+    last_name: str | None = None
+    company: str | None = None
+    email: str | None = None
+    phones: tuple[Phone, ...] = ()
+    addresses: tuple[Address, ...] = ()
+    active: bool = True
+    is_customer: bool | None = None  # None where the package does not say
+    is_supplier: bool | None = None
+    updated_at: datetime | None = None
+    merged_into: str | None = None
+    erase_personal_data: bool = False  # GDPR request at the package
+    number: str | None = None
+    raw_status: str | None = None
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where to resume after a page; opaque to the bot, serialisable as JSON."""
+
+    value: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Page:
+    customers: list[Customer]
+    cursor: Cursor | None  # None after the last page
+    total: int | None = None  # how many records in all, when the package says
+
+
+class ProviderError(Exception):
+    """Base of our typed provider errors; `message` is for a person."""
+
+    what_to_do = "Try again in a few minutes; if it keeps happening, run `/accounts status`."
+
+    def __init__(self, message: str, *, status: int | None = None, detail: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.detail = detail
+
+    def format_message(self) -> str:
+        return f"{self.message} {self.what_to_do}"
+
+
+class NeedsReconnect(ProviderError):
+    what_to_do = "An admin needs to connect again with `/accounts connect`."
+
+
+class RateLimited(ProviderError):
+    what_to_do = "We will wait and carry on by ourselves."
+
+    def __init__(self, message: str, *, retry_after: float, problem: str | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.retry_after = retry_after
+        self.problem = problem
+
+
+class Unavailable(ProviderError):
+    pass
+
+
+class BadRequest(ProviderError):
+    what_to_do = (
+        "Check the settings with `/accounts status`; if it keeps happening, tell us what you were doing."
+    )
+
+
+class Provider(Protocol):
+    name: str  # "xero"
+    title: str  # "Xero"
+
+    def authorization_url(self, *, state: str, redirect_uri: str, code_challenge: str | None) -> str: ...
+
+    def exchange_code(
+        self, *, code: str, redirect_uri: str, code_verifier: str | None, params: Mapping[str, str]
+    ) -> Grant: ...
+
+    def organisations(self, grant: Grant) -> list[Organisation]:
+        """The organisations the grant reaches, the one just authorised first."""
+        ...
+
+    def refresh(self, tokens: Tokens) -> Tokens: ...
+
+    def disconnect(self, link: Link, *, revoke_refresh_token: str | None = None) -> None:
+        """Remove our link to the organisation at the package; revoke the token too when given."""
+        ...
+
+    def accounts(self, link: Link) -> list[Account]: ...
+
+    def customers(
+        self, link: Link, *, since: datetime | None = None, resume: Cursor | None = None
+    ) -> Iterator[Page]: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,75 @@
+"""Serve an ASGI app on 127.0.0.1 in a background thread, and the `--port N` entry point each fake shares."""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import uvicorn
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class ServerThread:
+    """A uvicorn server in a daemon thread; `url` is where it answers once `start()` returns."""
+
+    def __init__(self, app: Any, port: int = 0, ws: str = "websockets-sansio") -> None:
+        self.port = port or free_port()
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            ws=ws,
+            lifespan="off",
+            access_log=False,
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True, name=f"fake-{self.port}")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> ServerThread:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError(f"server on port {self.port} did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+    def __enter__(self) -> ServerThread:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def serve_main(
+    name: str, make_app: Callable[[str], Any], describe: Callable[[str], str] | None = None
+) -> None:
+    """`python -m tests.fakes.<name> --port N`: serve the fake in the foreground and print its URL."""
+    parser = argparse.ArgumentParser(prog=f"python -m tests.fakes.{name}")
+    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free one)")
+    args = parser.parse_args()
+    port = args.port or free_port()
+    url = f"http://127.0.0.1:{port}"
+    app = make_app(url)
+    print(f"{name} fake listening on {url}", flush=True)
+    if describe:
+        print(describe(url), flush=True)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", ws="websockets-sansio")

@@ -1,0 +1,86 @@
+"""Migrations and the database basics, on SQLite and (with TEST_DATABASE_URL) PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import inspect, select, text
+
+from storage import migrate
+from storage.crypto import SecretBox
+from storage.db import Database
+from storage.models import Base, OAuthState, Workspace
+from tests.conftest import TEST_KEY
+
+
+def test_migrations_create_every_model_table(database_url: str) -> None:
+    db = Database(database_url, SecretBox(TEST_KEY))
+    assert migrate.current_revision(db.engine) is None
+    with pytest.raises(migrate.SchemaOutOfDate, match="accounts-bot migrate"):
+        migrate.check_schema(db.engine)
+    migrate.upgrade(db.engine)
+    migrate.check_schema(db.engine)
+    tables = set(inspect(db.engine).get_table_names())
+    assert set(Base.metadata.tables) <= tables
+    db.dispose()
+
+
+def test_migrations_match_the_models(db: Database) -> None:
+    """Autogenerate finds nothing to do: the migrations and the models describe the same schema."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    with db.engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert diff == []
+
+
+def test_downgrade_to_nothing_and_up_again(db: Database) -> None:
+    migrate.downgrade(db.engine, "base")
+    assert not set(Base.metadata.tables) & set(inspect(db.engine).get_table_names())
+    migrate.upgrade(db.engine)
+    migrate.check_schema(db.engine)
+
+
+def test_datetimes_come_back_in_utc(db: Database) -> None:
+    when = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+    with db.session() as s:
+        s.add(OAuthState(state_digest="d" * 64, purpose="connect", expires_at=when))
+    with db.session() as s:
+        row = s.scalars(select(OAuthState)).one()
+        assert row.expires_at == when and row.expires_at.tzinfo is not None
+
+
+def test_naive_datetimes_are_refused(db: Database) -> None:
+    with pytest.raises(Exception, match="naive datetime"):
+        with db.session() as s:
+            s.add(OAuthState(state_digest="e" * 64, purpose="connect", expires_at=datetime(2026, 1, 1)))
+
+
+def test_session_rolls_back_when_the_block_raises(db: Database) -> None:
+    with pytest.raises(RuntimeError):
+        with db.session() as s:
+            s.add(Workspace(team_id="T1"))
+            s.flush()
+            raise RuntimeError("boom")
+    with db.session() as s:
+        assert s.scalars(select(Workspace)).all() == []
+
+
+def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'x.db'}", SecretBox(TEST_KEY))
+    with db.engine.connect() as c:
+        assert c.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert c.execute(text("PRAGMA busy_timeout")).scalar() == 10_000
+        assert c.execute(text("PRAGMA foreign_keys")).scalar() == 1
+    db.dispose()
+
+
+def test_secret_box_round_trip_and_rotation() -> None:
+    old, new = SecretBox.generate_key(), SecretBox.generate_key()
+    sealed = SecretBox(old).encrypt("xoxb-secret")
+    assert "xoxb-secret" not in sealed
+    assert SecretBox(f"{new},{old}").decrypt(sealed) == "xoxb-secret"
+    with pytest.raises(Exception, match="ENCRYPTION_KEY"):
+        SecretBox(new).decrypt(sealed)
