@@ -38,13 +38,9 @@ def _install_failed(args: FailureArgs) -> BoltResponse:
     if reason in ("access_denied",):
         message = "The installation was cancelled, so nothing changed. You can start again at any time."
     elif "state" in reason:
-        message = (
-            "This installation link has expired or was already used. Please start the installation again."
-        )
+        message = "This installation link has expired or was already used. Please start the installation again."
     else:
-        message = (
-            "Slack did not complete the installation. Please start it again; if it keeps failing, tell us."
-        )
+        message = "Slack did not complete the installation. Please start it again; if it keeps failing, tell us."
     log.warning("Slack install failed: %s", reason)
     return BoltResponse(
         status=args.suggested_status_code,

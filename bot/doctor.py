@@ -46,9 +46,7 @@ def check_slack(settings: Settings) -> Iterator[Check]:
     if settings.slack_bot_token:
         try:
             answer = client.auth_test(token=settings.slack_bot_token)
-            yield Check(
-                "slack bot token", True, f"works for workspace {answer.get('team')} as {answer.get('user')}"
-            )
+            yield Check("slack bot token", True, f"works for workspace {answer.get('team')} as {answer.get('user')}")
         except SlackApiError as exc:
             yield Check(
                 "slack bot token",
@@ -57,9 +55,7 @@ def check_slack(settings: Settings) -> Iterator[Check]:
                 "copy the Bot User OAuth Token again from OAuth & Permissions into SLACK_BOT_TOKEN",
             )
         except OSError as exc:
-            yield Check(
-                "slack", False, f"cannot reach {settings.slack_api_url} ({exc})", "check SLACK_API_URL"
-            )
+            yield Check("slack", False, f"cannot reach {settings.slack_api_url} ({exc})", "check SLACK_API_URL")
     if settings.slack_app_token:
         try:
             client.apps_connections_open(app_token=settings.slack_app_token)
@@ -72,9 +68,7 @@ def check_slack(settings: Settings) -> Iterator[Check]:
                 "make an app-level token with connections:write (Basic Information) and set SLACK_APP_TOKEN",
             )
         except OSError as exc:
-            yield Check(
-                "slack", False, f"cannot reach {settings.slack_api_url} ({exc})", "check SLACK_API_URL"
-            )
+            yield Check("slack", False, f"cannot reach {settings.slack_api_url} ({exc})", "check SLACK_API_URL")
 
 
 def check_providers(settings: Settings) -> Iterator[Check]:
@@ -86,14 +80,10 @@ def check_providers(settings: Settings) -> Iterator[Check]:
             yield Check(name, True, f"not configured (set {names} to offer it)")
             continue
         try:
-            httpx2.post(
-                url, data={"grant_type": "refresh_token", "refresh_token": "doctor-check"}, timeout=10
-            )
+            httpx2.post(url, data={"grant_type": "refresh_token", "refresh_token": "doctor-check"}, timeout=10)
             yield Check(name, True, f"{url} answers")
         except httpx2.HTTPError as exc:
-            yield Check(
-                name, False, f"cannot reach {url} ({type(exc).__name__})", "check the network and the URL"
-            )
+            yield Check(name, False, f"cannot reach {url} ({type(exc).__name__})", "check the network and the URL")
 
 
 def run_checks(settings: Settings) -> Iterator[Check]:

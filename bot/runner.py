@@ -6,10 +6,12 @@ import logging
 import threading
 
 import uvicorn
+from apscheduler.schedulers.background import BackgroundScheduler
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 
 from bot.app import build_app
+from bot.jobs import start_scheduler
 from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.web import build_web
@@ -45,6 +47,7 @@ class BotServer:
         )
         self.http = uvicorn.Server(config)
         self.socket_mode: SocketModeHandler | None = None
+        self.scheduler: BackgroundScheduler | None = None
         self._thread: threading.Thread | None = None
 
     @property
@@ -58,12 +61,11 @@ class BotServer:
             if not self._thread.is_alive():
                 raise RuntimeError(f"the web server could not start on {self.url}")
             threading.Event().wait(0.01)
+        self.scheduler = start_scheduler(self.runtime)
         if self.settings.socket_mode:
             self.socket_mode = SocketModeHandler(self.app, self.settings.slack_app_token)
             self.socket_mode.connect()
-        log.info(
-            "accounts-bot is running (%s mode, web on %s)", "Socket" if self.socket_mode else "HTTP", self.url
-        )
+        log.info("accounts-bot is running (%s mode, web on %s)", "Socket" if self.socket_mode else "HTTP", self.url)
         return self
 
     def wait(self) -> None:
@@ -75,6 +77,8 @@ class BotServer:
             log.info("Stopping")
 
     def stop(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=False)
         if self.socket_mode is not None:
             self.socket_mode.close()
         self.http.should_exit = True

@@ -1,33 +1,74 @@
-"""What the listeners, web routes and jobs share: settings, database, providers and the scheduler."""
+"""What the listeners, web routes and jobs share: settings, database, providers, and Slack clients."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from slack_sdk import WebClient
 
 from bot.settings import Settings
+from providers.base import Provider
 from storage.crypto import SecretBox
 from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+
+def build_providers(settings: Settings) -> dict[str, Provider]:
+    """The packages this deployment can connect: those whose client credentials are set."""
+    from providers.xero import XeroConfig, XeroProvider
+
+    providers: dict[str, Provider] = {}
+    if settings.xero_client_id and settings.xero_client_secret:
+        providers["xero"] = XeroProvider(
+            XeroConfig(
+                client_id=settings.xero_client_id,
+                client_secret=settings.xero_client_secret,
+                authorize_url=settings.xero_authorize_url,
+                token_url=settings.xero_token_url,
+                revoke_url=settings.xero_revoke_url,
+                connections_url=settings.xero_connections_url,
+                api_url=settings.xero_api_url,
+            )
+        )
+    return providers
 
 
 @dataclass
 class Runtime:
     settings: Settings
     db: Database
-    providers: dict[str, object] = field(default_factory=dict)
+    providers: dict[str, Provider] = field(default_factory=dict)
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
         assert settings.encryption_key, "settings validation requires ENCRYPTION_KEY"
         db = Database(settings.database_url, SecretBox(settings.encryption_key))
-        return cls(settings=settings, db=db)
+        return cls(settings=settings, db=db, providers=build_providers(settings))
 
     def provider_choices(self) -> tuple[tuple[str, str], ...]:
-        return tuple((name, getattr(p, "title", name)) for name, p in self.providers.items())
+        return tuple((name, p.title) for name, p in self.providers.items())
 
     def web_client(self, token: str | None = None) -> WebClient:
         return WebClient(token=token, base_url=self.settings.slack_api_url)
 
+    def client_for(self, team_id: str) -> WebClient | None:
+        """A Slack client with the workspace's bot token, for work that runs outside a Slack request."""
+        if not self.settings.multi_workspace:
+            return self.web_client(self.settings.slack_bot_token)
+        from bot.slack_install import SqlInstallationStore
+
+        bot = SqlInstallationStore(self.db).find_bot(enterprise_id=None, team_id=team_id)
+        if bot is None:
+            log.warning("No Slack installation for workspace %s", team_id)
+            return None
+        return self.web_client(bot.bot_token)
+
     def close(self) -> None:
+        for provider in self.providers.values():
+            provider.close()
         self.db.dispose()

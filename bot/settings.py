@@ -67,9 +67,7 @@ class Settings(BaseSettings):
     @classmethod
     def _bot_token_shape(cls, v: str | None) -> str | None:
         if v and not v.startswith("xoxb-"):
-            raise ValueError(
-                "must be a bot token starting with xoxb- (OAuth & Permissions page of your Slack app)"
-            )
+            raise ValueError("must be a bot token starting with xoxb- (OAuth & Permissions page of your Slack app)")
         return v or None
 
     @field_validator("slack_app_token")

@@ -98,9 +98,7 @@ class SqlInstallationStore(InstallationStore):
             bot_user_id=row.bot_user_id,
             bot_scopes=row.bot_scopes or "",
             bot_refresh_token=box.decrypt(row.bot_refresh_token_enc) if row.bot_refresh_token_enc else None,
-            bot_token_expires_at=int(row.bot_token_expires_at.timestamp())
-            if row.bot_token_expires_at
-            else None,
+            bot_token_expires_at=int(row.bot_token_expires_at.timestamp()) if row.bot_token_expires_at else None,
             user_id=row.installer_user_id or "",
             is_enterprise_install=row.is_enterprise_install,
             installed_at=row.installed_at.timestamp(),

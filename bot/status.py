@@ -29,9 +29,7 @@ class StatusReport:
     providers: tuple[tuple[str, str], ...]  # (name, title) of the packages this deployment can connect
 
 
-def workspace_status(
-    session: Session, *, team_id: str, providers: tuple[tuple[str, str], ...]
-) -> StatusReport:
+def workspace_status(session: Session, *, team_id: str, providers: tuple[tuple[str, str], ...]) -> StatusReport:
     workspace = workspaces.find(session, team_id=team_id)
     return StatusReport(
         team_id=team_id,

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from bot import oauth_callback
 from bot.runtime import Runtime
 from bot.web_pages import result_page
 
@@ -44,6 +45,12 @@ def build_web(runtime: Runtime, app: App) -> Starlette:
         handler = flow.handle_installation if request.url.path == flow.install_path else flow.handle_callback
         return to_starlette_response(await run_in_threadpool(handler, bolt_request))
 
+    def provider_callback(request: Request) -> Response:
+        status, page = oauth_callback.handle(runtime, request.path_params["provider"], dict(request.query_params))
+        return HTMLResponse(
+            page, status_code=status, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+        )
+
     def health(request: Request) -> Response:
         try:
             with runtime.db.engine.connect() as connection:
@@ -57,6 +64,7 @@ def build_web(runtime: Runtime, app: App) -> Starlette:
         Route("/slack/events", slack_events, methods=["POST"]),
         Route("/slack/install", slack_install, methods=["GET"]),
         Route("/slack/oauth_redirect", slack_install, methods=["GET"]),
+        Route("/oauth/{provider}/callback", provider_callback, methods=["GET"]),
         Route("/healthz", health, methods=["GET"]),
     ]
     return Starlette(routes=routes)

@@ -51,9 +51,7 @@ def forget_slack_tokens(session: Session, *, team_id: str) -> Workspace | None:
     workspace = find(session, team_id=team_id)
     if workspace is None:
         return None
-    installation = session.scalar(
-        select(SlackInstallation).where(SlackInstallation.workspace_id == workspace.id)
-    )
+    installation = session.scalar(select(SlackInstallation).where(SlackInstallation.workspace_id == workspace.id))
     if installation is not None:
         session.delete(installation)
     workspace.uninstalled_at = datetime.now(UTC)

@@ -36,7 +36,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN")
+            # IMMEDIATE takes the write lock at once: the SQLite form of "lock this row for update".
+            conn.exec_driver_sql(f"BEGIN {conn.get_execution_options().get('sqlite_begin', '')}".strip())
 
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
@@ -50,15 +51,23 @@ class Database:
         self.engine = make_engine(url, **engine_kwargs)
         self.box = box
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._writer_sessions = sessionmaker(
+            self.engine.execution_options(sqlite_begin="IMMEDIATE"), expire_on_commit=False
+        )
 
     @property
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        """One transaction: committed when the block ends, rolled back if it raises."""
-        with self._sessions() as session, session.begin():
+    def session(self, *, write_lock: bool = False) -> Iterator[Session]:
+        """One transaction: committed when the block ends, rolled back if it raises.
+
+        `write_lock=True` makes SQLite take its database-wide write lock at BEGIN (other processes wait);
+        on PostgreSQL pair it with `SELECT ... FOR UPDATE` on the rows to guard.
+        """
+        factory = self._writer_sessions if write_lock else self._sessions
+        with factory() as session, session.begin():
             yield session
 
     def dispose(self) -> None:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.listeners import commands, events
+from bot.listeners import commands, connecting, events
 from bot.runtime import Runtime
 
 
 def register(app: App, runtime: Runtime) -> None:
     commands.register(app, runtime)
     events.register(app, runtime)
+    connecting.register(app, runtime)

@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
+from sqlalchemy import select
 
-from bot import status, workspaces
+from bot import permissions, status, workspaces
+from bot.listeners.connecting import allowed, refuse, responder, start_connect, start_disconnect
 from bot.runtime import Runtime
+from bot.views.connect import audit_blocks
 from bot.views.help import help_blocks, unknown_command_blocks
 from bot.views.status import status_blocks
+from storage.models import AuditEvent
 
 log = logging.getLogger(__name__)
 
-COMING_SOON = frozenset({"connect", "map", "import", "disconnect"})
+COMING_SOON = frozenset({"map", "import"})
+MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 
 
 @dataclass
@@ -51,13 +57,114 @@ def show_status(req: CommandRequest) -> None:
     req.ack()
     with req.runtime.db.session() as s:
         workspaces.ensure(s, team_id=req.team_id, name=req.team_name)
-        report = status.workspace_status(s, team_id=req.team_id, providers=req.runtime.provider_choices())
+        report = status.workspace_status(
+            s, team_id=req.team_id, providers=req.runtime.provider_choices(), now=req.runtime.clock()
+        )
     req.respond(response_type="ephemeral", blocks=status_blocks(report), text="Accounting connection status")
+
+
+def connect_command(req: CommandRequest) -> None:
+    req.ack()
+    start_connect(
+        req.runtime,
+        req.client,
+        responder(req.respond, replace=False),
+        team_id=req.team_id,
+        user_id=req.user_id,
+        channel_id=req.channel_id,
+        provider_name=req.args[0] if req.args else None,
+    )
+
+
+def disconnect_command(req: CommandRequest) -> None:
+    req.ack()
+    start_disconnect(
+        req.runtime, req.client, responder(req.respond, replace=False), team_id=req.team_id, user_id=req.user_id
+    )
+
+
+def admins_command(req: CommandRequest) -> None:
+    """`admins` lists; `admins add @someone` and `admins remove @someone` change the list (admins only)."""
+    req.ack()
+    reply = responder(req.respond, replace=False)
+    verb = req.args[0].lower() if req.args else "list"
+    if verb == "list":
+        with req.runtime.db.session() as s:
+            workspace = workspaces.ensure(s, team_id=req.team_id)
+            added = permissions.added_admins(s, workspace)
+        people = ", ".join(f"<@{u}>" for u in added) or "nobody yet"
+        reply(text=f"Slack workspace admins and owners can manage accounts-bot, and so can: {people}.")
+        return
+    target = MENTION.match(req.args[1]) if len(req.args) > 1 else None
+    if verb not in ("add", "remove") or target is None:
+        reply(
+            text=f"Usage: `{req.command} admins add @someone`, `{req.command} admins remove @someone` "
+            f"or `{req.command} admins`."
+        )
+        return
+    if not allowed(req.runtime, req.client, team_id=req.team_id, user_id=req.user_id):
+        refuse(
+            req.runtime,
+            reply,
+            team_id=req.team_id,
+            user_id=req.user_id,
+            action=f"admins.{verb}",
+            what="change who manages accounts-bot",
+        )
+        return
+    user_id = target.group(1)
+    with req.runtime.db.session() as s:
+        workspace = workspaces.ensure(s, team_id=req.team_id)
+        if verb == "add":
+            changed = permissions.add_admin(s, workspace, user_id=user_id, added_by=req.user_id)
+        else:
+            changed = permissions.remove_admin(s, workspace, user_id=user_id)
+        if changed:
+            workspaces.record(
+                s,
+                workspace,
+                actor=req.user_id,
+                action="admins.added" if verb == "add" else "admins.removed",
+                detail={"user": user_id},
+            )
+    if verb == "add":
+        reply(
+            text=f"<@{user_id}> can now connect, disconnect and map accounts."
+            if changed
+            else f"<@{user_id}> could already."
+        )
+    else:
+        reply(
+            text=f"<@{user_id}> can no longer manage accounts-bot." if changed else f"<@{user_id}> was not on the list."
+        )
+
+
+def audit_command(req: CommandRequest) -> None:
+    req.ack()
+    reply = responder(req.respond, replace=False)
+    if not allowed(req.runtime, req.client, team_id=req.team_id, user_id=req.user_id):
+        refuse(req.runtime, reply, team_id=req.team_id, user_id=req.user_id, action="audit", what="read the audit log")
+        return
+    with req.runtime.db.session() as s:
+        workspace = workspaces.ensure(s, team_id=req.team_id)
+        events = list(
+            s.scalars(
+                select(AuditEvent)
+                .where(AuditEvent.workspace_id == workspace.id)
+                .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+                .limit(20)
+            )
+        )
+    reply(blocks=audit_blocks(events), text="Latest changes")
 
 
 SUBCOMMANDS: dict[str, Callable[[CommandRequest], None]] = {
     "help": show_help,
     "status": show_status,
+    "connect": connect_command,
+    "disconnect": disconnect_command,
+    "admins": admins_command,
+    "audit": audit_command,
 }
 
 
@@ -86,8 +193,7 @@ def register(app: App, runtime: Runtime) -> None:
         elif sub in COMING_SOON:
             ack(
                 response_type="ephemeral",
-                text=f"`{req.command} {sub}` is coming soon. "
-                f"For now, `{req.command} status` shows where things stand.",
+                text=f"`{req.command} {sub}` is coming soon. For now, `{req.command} status` shows where things stand.",
             )
         else:
             ack(

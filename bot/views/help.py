@@ -12,13 +12,13 @@ COMMANDS = (
     ("import", "import your customers now"),
     ("status", "what is connected, and how it is doing"),
     ("disconnect", "disconnect the accounting package (admins)"),
+    ("admins add @someone", "let someone besides Slack admins manage accounts-bot (admins)"),
+    ("audit", "the latest changes to the setup (admins)"),
     ("help", "this list"),
 )
 
 
-def help_blocks(
-    command: str = "/accounts", coming_soon: frozenset[str] = frozenset()
-) -> list[dict[str, Any]]:
+def help_blocks(command: str = "/accounts", coming_soon: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
     lines = []
     for name, what in COMMANDS:
         soon = " _(coming soon)_" if name.split()[0] in coming_soon else ""

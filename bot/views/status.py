@@ -38,7 +38,18 @@ def home_view(report: StatusReport) -> dict[str, Any]:
         {"type": "header", "text": {"type": "plain_text", "text": "Accounting connection"}},
         *status_blocks(report),
     ]
-    if report.connection is None and report.providers:
+    if report.connection is not None:
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": "home_manage",
+                "elements": [
+                    button("Map account codes", "open_mapping", style="primary"),
+                    button("Disconnect", "disconnect_start", style="danger"),
+                ],
+            }
+        )
+    elif report.providers:
         blocks.append(
             {
                 "type": "actions",

@@ -38,9 +38,7 @@ def context(*texts: str) -> dict[str, Any]:
     }
 
 
-def button(
-    text: str, action_id: str, *, value: str = "", style: str | None = None, url: str | None = None
-) -> dict:
+def button(text: str, action_id: str, *, value: str = "", style: str | None = None, url: str | None = None) -> dict:
     element: dict[str, Any] = {
         "type": "button",
         "text": {"type": "plain_text", "text": truncate(text, 75), "emoji": True},

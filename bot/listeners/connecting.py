@@ -1,0 +1,245 @@
+"""Connect and disconnect from Slack: `/accounts connect|disconnect`, their buttons, and the picker."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+
+from bot import connect, permissions, workspaces
+from bot.notify import direct_message
+from bot.runtime import Runtime
+from bot.views import connect as views
+from storage.models import Connection, PendingConnection
+
+log = logging.getLogger(__name__)
+
+Reply = Callable[..., Any]
+
+
+def refuse(runtime: Runtime, reply: Reply, *, team_id: str, user_id: str, action: str, what: str) -> None:
+    with runtime.db.session() as s:
+        workspace = workspaces.ensure(s, team_id=team_id)
+        workspaces.record(s, workspace, actor=user_id, action="refused", detail={"action": action})
+    reply(blocks=views.refused_blocks(what), text=f"Only admins can {what}.")
+
+
+def allowed(runtime: Runtime, client: WebClient, *, team_id: str, user_id: str) -> bool:
+    with runtime.db.session() as s:
+        workspace = workspaces.ensure(s, team_id=team_id)
+        return permissions.may_administer(client, s, workspace, user_id)
+
+
+def start_connect(
+    runtime: Runtime,
+    client: WebClient,
+    reply: Reply,
+    *,
+    team_id: str,
+    user_id: str,
+    channel_id: str | None,
+    provider_name: str | None,
+    replace: bool = False,
+) -> None:
+    """Offer the log-in button (or the package picker, or the replace question)."""
+    if not allowed(runtime, client, team_id=team_id, user_id=user_id):
+        refuse(runtime, reply, team_id=team_id, user_id=user_id, action="connect", what="connect an accounting package")
+        return
+    if not provider_name:
+        reply(blocks=views.choose_provider_blocks(runtime.provider_choices()), text="Which accounting package?")
+        return
+    provider = runtime.providers.get(provider_name.lower())
+    if provider is None:
+        known = ", ".join(f"`{name}`" for name, _ in runtime.provider_choices()) or "none is set up yet"
+        reply(text=f"I don't know the accounting package `{provider_name}`. Available: {known}.")
+        return
+    with runtime.db.session() as s:
+        workspace = workspaces.ensure(s, team_id=team_id)
+        current = connect.active_connection(s, workspace_id=workspace.id)
+        if current is not None and not replace:
+            title = (
+                runtime.providers[current.provider].title if current.provider in runtime.providers else current.provider
+            )
+            reply(
+                blocks=views.replace_blocks(title, current.organisation_name, provider.name, provider.title),
+                text=f"Already connected to {current.organisation_name}",
+            )
+            return
+        link = connect.begin(
+            s,
+            runtime.db,
+            workspace=workspace,
+            user_id=user_id,
+            channel_id=channel_id,
+            provider=provider,
+            redirect_uri=runtime.settings.redirect_uri(provider.name),
+            now=runtime.clock(),
+        )
+    reply(blocks=views.login_blocks(provider.title, link.url, link.expires_at), text=f"Log in to {provider.title}")
+
+
+def announce_connected(runtime: Runtime, outcome: connect.CallbackOutcome, provider_name: str, reply: Reply) -> None:
+    """Retire what the new connection replaced, then say which organisation is connected."""
+    provider = runtime.providers[provider_name]
+    for old_id in outcome.replaced:
+        with runtime.db.session() as s:
+            old = s.get(Connection, old_id)
+            old_provider = runtime.providers.get(old.provider) if old else None
+        if old_provider is not None:
+            connect.retire(runtime.db, old_provider, old_id, actor=outcome.user_id, action="connection.replaced")
+    reply(
+        blocks=views.connected_blocks(
+            provider.title, outcome.organisation_name or "", reconnected=outcome.reconnected, mapping_ready=False
+        ),
+        text=f"Connected to {outcome.organisation_name} in {provider.title}",
+    )
+
+
+def start_disconnect(runtime: Runtime, client: WebClient, reply: Reply, *, team_id: str, user_id: str) -> None:
+    if not allowed(runtime, client, team_id=team_id, user_id=user_id):
+        refuse(runtime, reply, team_id=team_id, user_id=user_id, action="disconnect", what="disconnect")
+        return
+    with runtime.db.session() as s:
+        workspace = workspaces.ensure(s, team_id=team_id)
+        current = connect.active_connection(s, workspace_id=workspace.id)
+        if current is None:
+            reply(text="Nothing is connected, so there is nothing to disconnect.")
+            return
+        title = runtime.providers[current.provider].title if current.provider in runtime.providers else current.provider
+        reply(blocks=views.disconnect_confirm_blocks(title, current.organisation_name), text="Disconnect?")
+
+
+def dm_reply(client: WebClient, user_id: str) -> Reply:
+    def reply(**kwargs: Any) -> None:
+        direct_message(client, user_id, **kwargs)
+
+    return reply
+
+
+def responder(respond: Respond, *, replace: bool) -> Reply:
+    def reply(**kwargs: Any) -> None:
+        respond(response_type="ephemeral", replace_original=replace, **kwargs)
+
+    return reply
+
+
+def register(app: App, runtime: Runtime) -> None:
+    @app.action({"action_id": "connect_login"})
+    def login_clicked(ack: Ack) -> None:
+        ack()  # a link button: the browser opens the URL, Slack only tells us it was clicked
+
+    for name in ("xero", "myob", "quickbooks"):
+
+        @app.action(f"connect_{name}")
+        def connect_clicked(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond, action: dict) -> None:
+            ack()
+            user_id = body["user"]["id"]
+            # From App Home there is no message to answer, so the reply goes by direct message.
+            reply = responder(respond, replace=True) if body.get("response_url") else dm_reply(client, user_id)
+            start_connect(
+                runtime,
+                client,
+                reply,
+                team_id=body["team"]["id"],
+                user_id=user_id,
+                channel_id=(body.get("channel") or {}).get("id"),
+                provider_name=action.get("value") or action["action_id"].removeprefix("connect_"),
+            )
+
+    @app.action("connect_replace")
+    def replace_clicked(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond, action: dict) -> None:
+        ack()
+        start_connect(
+            runtime,
+            client,
+            responder(respond, replace=True),
+            team_id=body["team"]["id"],
+            user_id=body["user"]["id"],
+            channel_id=(body.get("channel") or {}).get("id"),
+            provider_name=action.get("value"),
+            replace=True,
+        )
+
+    @app.action("connect_keep")
+    def keep_clicked(ack: Ack, respond: Respond) -> None:
+        ack()
+        respond(replace_original=True, text="Kept the current connection; nothing changed.")
+
+    @app.action(re.compile(r"^choose_organisation_(\d+|select)$"))
+    def organisation_chosen(ack: Ack, body: dict[str, Any], respond: Respond, action: dict) -> None:
+        ack()
+        value = action.get("value") or action.get("selected_option", {}).get("value", "")
+        pending_id, _, organisation_id = value.partition(":")
+        pending = _pending_provider(runtime, int(pending_id)) if pending_id.isdigit() else None
+        if pending is None:
+            respond(replace_original=True, text="This choice was already made or has expired; nothing changed.")
+            return
+        outcome = connect.choose_organisation(
+            runtime.db,
+            provider=runtime.providers[pending],
+            pending_id=int(pending_id),
+            organisation_id=organisation_id,
+            user_id=body["user"]["id"],
+            now=runtime.clock(),
+        )
+        if outcome.kind != "connected":
+            respond(replace_original=outcome.kind != "forbidden", text=outcome.message)
+            return
+        announce_connected(runtime, outcome, pending, responder(respond, replace=True))
+
+    @app.action("disconnect_confirm")
+    def disconnect_confirmed(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        ack()
+        team_id, user_id = body["team"]["id"], body["user"]["id"]
+        reply = responder(respond, replace=True)
+        if not allowed(runtime, client, team_id=team_id, user_id=user_id):
+            refuse(runtime, reply, team_id=team_id, user_id=user_id, action="disconnect", what="disconnect")
+            return
+        with runtime.db.session() as s:
+            workspace = workspaces.ensure(s, team_id=team_id)
+            current = connect.active_connection(s, workspace_id=workspace.id)
+            if current is None:
+                reply(text="Nothing is connected any more; nothing changed.")
+                return
+            connection_id, provider_name = current.id, current.provider
+        provider = runtime.providers.get(provider_name)
+        if provider is None:
+            reply(text=f"{provider_name} is no longer set up on this bot, so it cannot be disconnected there.")
+            return
+        done = connect.retire(runtime.db, provider, connection_id, actor=user_id, action="connection.disconnected")
+        reply(
+            blocks=views.disconnected_blocks(provider.title, done.organisation_name, done.status_detail),
+            text=f"Disconnected {done.organisation_name}",
+        )
+
+    register_home_buttons(app, runtime)
+
+    @app.action("disconnect_cancel")
+    def disconnect_cancelled(ack: Ack, respond: Respond) -> None:
+        ack()
+        respond(replace_original=True, text="Still connected; nothing changed.")
+
+
+def _pending_provider(runtime: Runtime, pending_id: int) -> str | None:
+    with runtime.db.session() as s:
+        pending = s.get(PendingConnection, pending_id)
+        return pending.provider if pending is not None and pending.provider in runtime.providers else None
+
+
+def register_home_buttons(app: App, runtime: Runtime) -> None:
+    """Buttons on App Home, where there is no message to answer: replies go by direct message."""
+
+    @app.action("disconnect_start")
+    def disconnect_clicked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        user_id = body["user"]["id"]
+        start_disconnect(runtime, client, dm_reply(client, user_id), team_id=body["team"]["id"], user_id=user_id)
+
+    @app.action("open_mapping")
+    def mapping_clicked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        dm_reply(client, body["user"]["id"])(text="Mapping account codes is coming in the next release.")

@@ -1,0 +1,202 @@
+"""Messages of the connect and disconnect flows."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from bot.views.text import button, context, escape, mention, section, slack_date, truncate
+from providers.base import Organisation
+from storage.models import AuditEvent
+
+Blocks = list[dict[str, Any]]
+
+
+def login_blocks(provider_title: str, url: str, expires_at: datetime) -> Blocks:
+    return [
+        section(
+            f"*Connect {escape(provider_title)}*\nLog in to {escape(provider_title)} and choose *Allow access*. "
+            "You'll come back here when it's done."
+        ),
+        {
+            "type": "actions",
+            "block_id": "connect_login",
+            "elements": [button(f"Log in to {provider_title}", "connect_login", url=url, style="primary")],
+        },
+        context(f"This link works once, for you only, until {slack_date(expires_at)}."),
+    ]
+
+
+def choose_provider_blocks(providers: Sequence[tuple[str, str]]) -> Blocks:
+    if not providers:
+        return [
+            section(
+                "No accounting package is set up on this bot yet. The person who runs it needs to add the "
+                "package's client id and secret (for Xero: XERO_CLIENT_ID and XERO_CLIENT_SECRET)."
+            )
+        ]
+    return [
+        section("*Which accounting package do you use?*"),
+        {
+            "type": "actions",
+            "block_id": "connect_choose",
+            "elements": [button(title, f"connect_{name}", value=name) for name, title in providers[:5]],
+        },
+    ]
+
+
+def replace_blocks(provider_title: str, organisation: str, new_provider: str, new_title: str) -> Blocks:
+    return [
+        section(
+            f"This workspace is already connected to *{escape(organisation)}* in {escape(provider_title)}. "
+            f"Replace it with a new {escape(new_title)} connection?"
+        ),
+        {
+            "type": "actions",
+            "block_id": "connect_replace",
+            "elements": [
+                button("Replace it", "connect_replace", value=new_provider, style="danger"),
+                button("Keep it", "connect_keep", value=new_provider),
+            ],
+        },
+        context("Reconnecting the same organisation keeps its account mapping and customers."),
+    ]
+
+
+def picker_blocks(provider_title: str, pending_id: int, organisations: Sequence[Organisation]) -> Blocks:
+    """A button per organisation (up to five), or one dropdown for more; the one just authorised first."""
+
+    def label(o: Organisation) -> str:
+        return o.name + (" (just authorised)" if o.just_authorised else "")
+
+    intro = section(
+        f"Your {escape(provider_title)} log-in reaches *{len(organisations)} organisations*. "
+        "Which one should accounts-bot connect to?"
+    )
+    if len(organisations) <= 5:
+        chooser: dict[str, Any] = {
+            "type": "actions",
+            "block_id": "choose_organisation",
+            "elements": [
+                button(f"Connect {truncate(o.name, 60)}", f"choose_organisation_{i}", value=f"{pending_id}:{o.id}")
+                for i, o in enumerate(organisations)
+            ],
+        }
+        listing = section("\n".join(f"• {escape(label(o))}" for o in organisations))
+        blocks = [intro, listing, chooser]
+    else:
+        options = [
+            {"text": {"type": "plain_text", "text": truncate(label(o), 75)}, "value": f"{pending_id}:{o.id}"}
+            for o in organisations[:100]
+        ]
+        chooser = {
+            "type": "actions",
+            "block_id": "choose_organisation",
+            "elements": [
+                {
+                    "type": "static_select",
+                    "action_id": "choose_organisation_select",
+                    "placeholder": {"type": "plain_text", "text": "Choose an organisation"},
+                    "options": options,
+                }
+            ],
+        }
+        blocks = [intro, chooser]
+    blocks.append(context("The organisations you don't pick are disconnected straight away."))
+    return blocks
+
+
+def connected_blocks(provider_title: str, organisation: str, *, reconnected: bool, mapping_ready: bool) -> Blocks:
+    verb = "reconnected to" if reconnected else "connected to"
+    blocks = [
+        section(f":white_check_mark: accounts-bot is now {verb} *{escape(organisation)}* in {escape(provider_title)}."),
+    ]
+    if reconnected:
+        blocks.append(context("Its account mapping and imported customers are kept."))
+    blocks.append(section("*Next step:* tell me which account code each of your categories posts to."))
+    blocks.append(
+        {
+            "type": "actions",
+            "block_id": "next_step",
+            "elements": [button("Map account codes", "open_mapping", style="primary")],
+        }
+    )
+    if not mapping_ready:
+        blocks.append(context("Mapping account codes is coming in the next release."))
+    return blocks
+
+
+def callback_problem_blocks(message: str) -> Blocks:
+    return [section(f":warning: {escape(message)}"), context("Run `/accounts connect` to try again.")]
+
+
+def disconnect_confirm_blocks(provider_title: str, organisation: str) -> Blocks:
+    return [
+        section(
+            f"Disconnect *{escape(organisation)}* ({escape(provider_title)})? accounts-bot will stop syncing "
+            "and forget its log-in. Customers already imported stay."
+        ),
+        {
+            "type": "actions",
+            "block_id": "disconnect",
+            "elements": [
+                button("Disconnect", "disconnect_confirm", style="danger"),
+                button("Cancel", "disconnect_cancel"),
+            ],
+        },
+    ]
+
+
+def disconnected_blocks(provider_title: str, organisation: str, remote_error: str | None) -> Blocks:
+    blocks = [
+        section(
+            f":electric_plug: Disconnected *{escape(organisation)}* ({escape(provider_title)}). "
+            "Its log-in is deleted; imported customers stay. Connect again any time with `/accounts connect`."
+        )
+    ]
+    if remote_error:
+        blocks.append(
+            context(
+                f"{escape(provider_title)} did not confirm the removal ({escape(remote_error)}); you can also remove "
+                f"accounts-bot under Connected apps in {escape(provider_title)}."
+            )
+        )
+    return blocks
+
+
+def refused_blocks(action: str) -> Blocks:
+    return [
+        section(
+            f":lock: Only Slack workspace admins and owners, and people they add, can {action}. "
+            "Ask an admin, or ask one to run `/accounts admins add @you`."
+        )
+    ]
+
+
+AUDIT_WORDS = {
+    "connection.connected": "connected",
+    "connection.reconnected": "reconnected",
+    "connection.replaced": "replaced",
+    "connection.disconnected": "disconnected",
+    "admins.added": "added an admin",
+    "admins.removed": "removed an admin",
+    "refused": "was refused",
+    "slack.installed": "installed the app",
+    "slack.uninstalled": "app uninstalled",
+}
+
+
+def audit_blocks(events: Sequence[AuditEvent]) -> Blocks:
+    if not events:
+        return [section("Nothing in the audit log yet.")]
+    lines = []
+    for event in events:
+        words = AUDIT_WORDS.get(event.action, event.action)
+        detail = event.detail or {}
+        what = ", ".join(f"{k}: {v}" for k, v in detail.items() if v not in (None, [], ""))
+        lines.append(
+            f"{slack_date(event.created_at)}: {mention(event.actor_user_id)} {escape(words)}"
+            + (f" ({escape(what)})" if what else "")
+        )
+    return [section("*Latest changes*"), section(truncate("\n".join(lines), 3000))]
