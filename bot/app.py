@@ -74,7 +74,7 @@ def build_app(runtime: Runtime) -> App:
             **common,
         )
     else:
-        app = App(token=settings.slack_bot_token, **common)
+        app = App(**common)  # the client carries the bot token
 
     @app.error
     def on_error(error: Exception, body: dict[str, Any], respond: Any = None) -> None:

@@ -108,7 +108,7 @@ def _claim_state(db: Database, *, provider: Provider, state: str, now: datetime)
         )
         if row is None or row.provider != provider.name or row.workspace_id is None:
             return CallbackOutcome(
-                "invalid_state", "This log-in link is not one of ours, so nothing was changed."
+                "invalid_state", "This log-in link is not one of ours, so nothing changed."
             ), None
         workspace = s.get(Workspace, row.workspace_id)
         assert workspace is not None
@@ -117,11 +117,11 @@ def _claim_state(db: Database, *, provider: Provider, state: str, now: datetime)
         )
         if row.used_at is not None:
             outcome.kind = "used_state"
-            outcome.message = "This log-in link was already used, so nothing was changed."
+            outcome.message = "This log-in link was already used, so nothing changed."
             return outcome, None
         if row.expires_at < now:
             outcome.kind = "expired_state"
-            outcome.message = "This log-in link expired (they last 10 minutes), so nothing was changed."
+            outcome.message = "This log-in link expired (they last 10 minutes), so nothing changed."
             return outcome, None
         row.used_at = now
         verifier = db.box.decrypt(row.code_verifier_enc) if row.code_verifier_enc else None
@@ -156,7 +156,7 @@ def finish_callback(
         organisations = provider.organisations(grant)
     except ProviderError as exc:
         log.warning("%s code exchange failed: %s", provider.title, exc.message)
-        outcome.kind, outcome.message = "provider_error", f"{exc.message} Nothing was changed."
+        outcome.kind, outcome.message = "provider_error", f"{exc.message} Nothing changed."
         return outcome
     if not organisations:
         outcome.kind = "provider_error"

@@ -44,7 +44,7 @@ def handle(runtime: Runtime, provider_name: str, params: Mapping[str, str]) -> t
     if provider is None:
         page = result_page(
             title="Unknown accounting package",
-            message=f"accounts-bot has no accounting package called “{provider_name}”, so nothing was changed.",
+            message=f"accounts-bot has no accounting package called “{provider_name}”, so nothing changed.",
             ok=False,
         )
         return 404, page

@@ -19,11 +19,13 @@ log = logging.getLogger(__name__)
 
 def build_providers(settings: Settings) -> dict[str, Provider]:
     """The packages this deployment can connect: those whose client credentials are set."""
-    from providers.xero import XeroConfig, XeroProvider
+    from providers.registry import get_provider
+    from providers.xero import XeroConfig
 
     providers: dict[str, Provider] = {}
     if settings.xero_client_id and settings.xero_client_secret:
-        providers["xero"] = XeroProvider(
+        providers["xero"] = get_provider(
+            "xero",
             XeroConfig(
                 client_id=settings.xero_client_id,
                 client_secret=settings.xero_client_secret,
@@ -32,7 +34,7 @@ def build_providers(settings: Settings) -> dict[str, Provider]:
                 revoke_url=settings.xero_revoke_url,
                 connections_url=settings.xero_connections_url,
                 api_url=settings.xero_api_url,
-            )
+            ),
         )
     return providers
 

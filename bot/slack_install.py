@@ -36,7 +36,10 @@ class SqlInstallationStore(InstallationStore):
             workspace = workspaces.ensure(s, team_id=installation.team_id or "", name=installation.team_name)
             workspace.enterprise_id = installation.enterprise_id
             workspace.uninstalled_at = None
-            row = workspace.installation or SlackInstallation(workspace=workspace, team_id=workspace.team_id)
+            row = workspace.installation
+            if row is None:
+                row = SlackInstallation(workspace_id=workspace.id, team_id=workspace.team_id)
+                s.add(row)
             row.app_id = installation.app_id
             row.enterprise_id = installation.enterprise_id
             row.is_enterprise_install = bool(installation.is_enterprise_install)
@@ -51,7 +54,6 @@ class SqlInstallationStore(InstallationStore):
             row.bot_token_expires_at = datetime.fromtimestamp(expires, UTC) if expires else None
             row.installer_user_id = installation.user_id
             row.installed_at = datetime.now(UTC)
-            workspace.installation = row
             workspaces.record(
                 s,
                 workspace,

@@ -8,6 +8,9 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from bot import workspaces
+from bot.connect import active_connection
+from bot.tokens import KEEPALIVE_AFTER
+from storage.models import Connection
 
 
 @dataclass(frozen=True)
@@ -29,11 +32,35 @@ class StatusReport:
     providers: tuple[tuple[str, str], ...]  # (name, title) of the packages this deployment can connect
 
 
-def workspace_status(session: Session, *, team_id: str, providers: tuple[tuple[str, str], ...]) -> StatusReport:
+def token_health(connection: Connection, now: datetime) -> tuple[str, str | None]:
+    if connection.status == "needs_reconnect":
+        return "needs_reconnect", connection.status_detail
+    last = connection.refreshed_at or connection.connected_at
+    if now - last > KEEPALIVE_AFTER:
+        return "refresh_due", f"Last refreshed {(now - last).days} days ago"
+    return "ok", None
+
+
+def workspace_status(
+    session: Session, *, team_id: str, providers: tuple[tuple[str, str], ...], now: datetime
+) -> StatusReport:
     workspace = workspaces.find(session, team_id=team_id)
+    connection = active_connection(session, workspace_id=workspace.id) if workspace else None
+    report: ConnectionReport | None = None
+    if connection is not None:
+        health, detail = token_health(connection, now)
+        report = ConnectionReport(
+            provider=connection.provider,
+            provider_title=dict(providers).get(connection.provider, connection.provider),
+            organisation_name=connection.organisation_name,
+            connected_by=connection.connected_by,
+            connected_at=connection.connected_at,
+            health=health,
+            health_detail=detail,
+        )
     return StatusReport(
         team_id=team_id,
         workspace_name=workspace.name if workspace else None,
-        connection=None,
+        connection=report,
         providers=providers,
     )

@@ -168,9 +168,7 @@ class Unavailable(ProviderError):
 
 
 class BadRequest(ProviderError):
-    what_to_do = (
-        "Check the settings with `/accounts status`; if it keeps happening, tell us what you were doing."
-    )
+    what_to_do = "Check the settings with `/accounts status`; if it keeps happening, tell us what you were doing."
 
 
 class Provider(Protocol):

@@ -69,3 +69,103 @@ def db(database_url: str) -> Iterator[Database]:
     migrate.upgrade(database.engine)
     yield database
     database.dispose()
+
+
+# --- The bot end to end, against the local fakes -------------------------------------------------------------
+
+from dataclasses import dataclass  # noqa: E402
+from typing import Any  # noqa: E402
+
+from bot.runner import BotServer  # noqa: E402
+from bot.settings import Settings, load_settings  # noqa: E402
+from tests.fakes.server import ServerThread, free_port  # noqa: E402
+from tests.fakes.slack import SlackFake  # noqa: E402
+
+TEAM, ADMIN, STAFF, CHANNEL = "T0ACME001", "U0ADMIN01", "U0STAFF01", "C0GENERAL1"
+BOT_TOKEN, APP_TOKEN = "xoxb-acme-bot-token-1", "xapp-1-acme-app-token-1"
+
+
+@dataclass
+class RunningBot:
+    server: BotServer
+    slack: SlackFake
+    settings: Settings
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def db(self) -> Database:
+        return self.server.runtime.db
+
+
+@pytest.fixture
+def slack() -> Iterator[SlackFake]:
+    """Slack with one workspace (Acme Plumbing): an admin, a staff member and #general with the bot in it."""
+    fake = SlackFake()
+    server = fake.serve().start()
+    fake.add_workspace(TEAM, "Acme Plumbing", bot_token=BOT_TOKEN, app_token=APP_TOKEN, domain="acme-plumbing")
+    fake.add_user(TEAM, ADMIN, "ada", is_admin=True)
+    fake.add_user(TEAM, STAFF, "sam")
+    fake.add_channel(TEAM, CHANNEL, "general")
+    yield fake
+    fake.close_sockets()
+    server.stop()
+
+
+def bot_settings(slack: SlackFake, database_url: str, *, mode: str, multi: bool = False, **extra: Any) -> Settings:
+    port = free_port()
+    values: dict[str, Any] = {
+        "slack_signing_secret": slack.signing_secret,
+        "slack_api_url": f"{slack.url}/api/",
+        "slack_authorize_url": f"{slack.url}/oauth/v2/authorize",
+        "database_url": database_url,
+        "encryption_key": TEST_KEY,
+        "host": "127.0.0.1",
+        "port": port,
+        "public_url": f"http://127.0.0.1:{port}",
+    }
+    if multi:
+        values |= {"slack_client_id": slack.client_id, "slack_client_secret": slack.client_secret}
+    else:
+        values["slack_bot_token"] = BOT_TOKEN
+    if mode == "socket":
+        values["slack_app_token"] = APP_TOKEN
+    return load_settings(None, **(values | extra))
+
+
+@pytest.fixture
+def start_bot(slack: SlackFake, database_url: str) -> Iterator[Any]:
+    """Start the whole bot in this process against the fakes; stopped at the end of the test."""
+    running: list[RunningBot] = []
+
+    def start(mode: str = "http", *, multi: bool = False, **extra: Any) -> RunningBot:
+        settings = bot_settings(slack, database_url, mode=mode, multi=multi, **extra)
+        server = BotServer(settings).start()
+        bot = RunningBot(server=server, slack=slack, settings=settings)
+        running.append(bot)
+        if mode == "socket":
+            slack.request_url = None
+            slack.wait_for_socket()
+        else:
+            slack.request_url = f"{server.url}/slack/events"
+        return bot
+
+    yield start
+    for bot in running:
+        bot.server.stop()
+
+
+@pytest.fixture(params=["http", "socket"])
+def mode(request: pytest.FixtureRequest) -> str:
+    """Both ways Slack reaches the bot: signed HTTP requests, and Socket Mode envelopes."""
+    return str(request.param)
+
+
+@pytest.fixture
+def bot(start_bot: Any, mode: str) -> RunningBot:
+    return start_bot(mode)
+
+
+__all__ = ["ServerThread"]

@@ -1,0 +1,149 @@
+"""Pure translation of Xero's records (raw JSON dicts) into our normalised Account and Customer.
+
+No HTTP here: `providers.xero` fetches, these functions translate, and tests call them directly.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+from providers.base import Account, Address, Customer, Phone
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS_DATE = re.compile(r"/Date\((?P<ms>-?\d+)(?P<zone>[+-]\d{4})?\)/")
+_ZERO_GUID = "00000000-0000-0000-0000-000000000000"
+
+# Xero's account Type decides the kind; Class is the fallback for types Xero adds later.
+ACCOUNT_KIND_BY_TYPE = {
+    "SALES": "income",
+    "REVENUE": "income",
+    "OTHERINCOME": "other_income",
+    "DIRECTCOSTS": "cost_of_sales",
+    "EXPENSE": "expense",
+    "OVERHEADS": "expense",
+    "DEPRECIATN": "expense",
+    "BANK": "bank",
+    "CURRENT": "asset",
+    "FIXED": "asset",
+    "INVENTORY": "asset",
+    "NONCURRENT": "asset",
+    "PREPAYMENT": "asset",
+    "CURRLIAB": "liability",
+    "LIABILITY": "liability",
+    "TERMLIAB": "liability",
+    "PAYG": "liability",
+    "EQUITY": "equity",
+}
+ACCOUNT_KIND_BY_CLASS = {
+    "REVENUE": "income",
+    "EXPENSE": "expense",
+    "ASSET": "asset",
+    "LIABILITY": "liability",
+    "EQUITY": "equity",
+}
+ADDRESS_KINDS = {"POBOX": "postal", "STREET": "street", "DELIVERY": "delivery"}
+
+
+def parse_xero_date(value: str | None) -> datetime | None:
+    """`/Date(1503348544227+0000)/` (milliseconds since the epoch, UTC; the optional offset only says
+    which zone to show it in, negative before 1970) or an ISO 8601 string (naive means UTC)."""
+    if not value:
+        return None
+    if m := _MS_DATE.fullmatch(value.strip()):
+        moment = _EPOCH + timedelta(milliseconds=int(m["ms"]))
+        if zone := m["zone"]:
+            sign = -1 if zone[0] == "-" else 1
+            offset = timedelta(hours=int(zone[1:3]), minutes=int(zone[3:5]))
+            moment = moment.astimezone(timezone(sign * offset))
+        return moment
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def account_kind(account_type: str | None, account_class: str | None) -> str:
+    """One of providers.base.ACCOUNT_KINDS; an unknown type falls back to its class, then to asset."""
+    kind = ACCOUNT_KIND_BY_TYPE.get((account_type or "").upper())
+    return kind or ACCOUNT_KIND_BY_CLASS.get((account_class or "").upper(), "asset")
+
+
+def to_account(raw: Mapping[str, Any]) -> Account:
+    """A Xero account; archived (and deleted) ones are kept but marked inactive."""
+    return Account(
+        id=str(raw["AccountID"]),
+        code=_text(raw.get("Code")),
+        name=str(raw.get("Name") or ""),
+        kind=account_kind(raw.get("Type"), raw.get("Class")),
+        type=str(raw.get("Type") or ""),
+        active=(raw.get("Status") or "ACTIVE") == "ACTIVE",
+        tax_type=_text(raw.get("TaxType")),
+    )
+
+
+def to_phone(raw: Mapping[str, Any]) -> Phone | None:
+    """`+64 9 555 0123` from country, area and number; None when Xero holds an empty slot."""
+    number = _text(raw.get("PhoneNumber"))
+    if number is None:
+        return None
+    country = _text(raw.get("PhoneCountryCode"))
+    if country and country.isdigit():
+        country = f"+{country}"
+    parts = [p for p in (country, _text(raw.get("PhoneAreaCode")), number) if p]
+    return Phone(kind=str(raw.get("PhoneType") or "DEFAULT").lower(), number=" ".join(parts))
+
+
+def to_address(raw: Mapping[str, Any]) -> Address | None:
+    """None for the empty address slots Xero always returns."""
+    address_type = str(raw.get("AddressType") or "")
+    address = Address(
+        kind=ADDRESS_KINDS.get(address_type, address_type.lower() or "postal"),
+        lines=tuple(line for n in range(1, 5) if (line := _text(raw.get(f"AddressLine{n}")))),
+        city=_text(raw.get("City")),
+        region=_text(raw.get("Region")),
+        postal_code=_text(raw.get("PostalCode")),
+        country=_text(raw.get("Country")),
+    )
+    return None if address.is_empty() else address
+
+
+def to_customer(raw: Mapping[str, Any]) -> Customer:
+    """A Xero contact. Xero has no separate customer record: `is_customer` says whether it has sales."""
+    status = _text(raw.get("ContactStatus"))
+    first, last = _text(raw.get("FirstName")), _text(raw.get("LastName"))
+    name = str(raw.get("Name") or "").strip()
+    person = " ".join(p for p in (first, last) if p)
+    merged_into = _text(raw.get("MergedToContactID"))
+    return Customer(
+        id=str(raw["ContactID"]),
+        name=name,
+        first_name=first,
+        last_name=last,
+        company=name if name and name.casefold() != person.casefold() else None,
+        email=_text(raw.get("EmailAddress")),
+        phones=tuple(p for raw_phone in raw.get("Phones") or () if (p := to_phone(raw_phone))),
+        addresses=tuple(a for raw_address in raw.get("Addresses") or () if (a := to_address(raw_address))),
+        active=status in (None, "ACTIVE"),
+        is_customer=_flag(raw.get("IsCustomer")),
+        is_supplier=_flag(raw.get("IsSupplier")),
+        updated_at=parse_xero_date(raw.get("UpdatedDateUTC")),
+        merged_into=None if merged_into == _ZERO_GUID else merged_into,
+        erase_personal_data=status == "GDPRREQUEST",
+        number=_text(raw.get("ContactNumber")) or _text(raw.get("AccountNumber")),
+        raw_status=status,
+    )
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _flag(value: Any) -> bool | None:
+    return value if isinstance(value, bool) else None

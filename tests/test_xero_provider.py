@@ -1,0 +1,802 @@
+"""XeroProvider against the Xero fake over real HTTP, and its pure mappers without HTTP."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import secrets
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx2
+import pytest
+
+from providers.base import (
+    ACCOUNT_KINDS,
+    Address,
+    BadRequest,
+    Cursor,
+    Grant,
+    Link,
+    NeedsReconnect,
+    Phone,
+    Provider,
+    RateLimited,
+    Tokens,
+    Unavailable,
+)
+from providers.registry import UnknownProvider, get_provider
+from providers.xero import DEFAULT_SCOPES, XeroConfig, XeroProvider, jwt_claims
+from providers.xero_mappers import account_kind, parse_xero_date, to_account, to_customer
+from tests.fakes.server import ServerThread, free_port
+from tests.fakes.xero import (
+    FakeClock,
+    XeroClientApp,
+    XeroFake,
+    XeroLimits,
+    click_through_consent,
+    ms_date,
+    redirect_params,
+)
+
+REDIRECT_URI = "http://localhost:3000/oauth/xero/callback"
+
+
+# ---------------------------------------------------------------------------------------------
+# Fixtures: a fake Xero on a real port, the provider pointed at it, and a token keeper like the bot's
+
+
+class Keeper:
+    """A TokenKeeper as the bot's will be: refresh under a lock, at most once per rejected token."""
+
+    def __init__(self, provider: XeroProvider, tokens: Tokens) -> None:
+        self.provider, self.tokens, self.refreshes = provider, tokens, 0
+        self._lock = threading.Lock()
+
+    def access_token(self) -> str:
+        return self.tokens.access_token
+
+    def refreshed_access_token(self, rejected: str) -> str:
+        with self._lock:
+            if self.tokens.access_token == rejected:
+                self.tokens = self.provider.refresh(self.tokens)
+                self.refreshes += 1
+            return self.tokens.access_token
+
+
+@dataclass
+class Env:
+    fake: XeroFake
+    clock: FakeClock
+    server: ServerThread
+    client: XeroClientApp
+    provider: XeroProvider
+    http: httpx2.Client
+    tenants: list[str] = field(default_factory=list)
+
+    def connect(self, tenants: list[str] | None = None) -> tuple[Grant, Link, Keeper]:
+        """Log in through the consent page (ticking `tenants`, default all) and link the first organisation."""
+        verifier = secrets.token_urlsafe(48)
+        url = self.provider.authorization_url(state="st-1", redirect_uri=REDIRECT_URI, code_challenge=s256(verifier))
+        answer = click_through_consent(self.http, url, organisations=tenants)
+        params = redirect_params(answer)
+        assert params["state"] == "st-1"
+        grant = self.provider.exchange_code(
+            code=params["code"], redirect_uri=REDIRECT_URI, code_verifier=verifier, params=params
+        )
+        chosen = self.provider.organisations(grant)[0]
+        keeper = Keeper(self.provider, grant.tokens)
+        return grant, Link(chosen.id, keeper, chosen.connection_id), keeper
+
+
+def s256(verifier: str) -> str:
+    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+
+
+class CurrentFake:
+    """One server for the module (starting and stopping uvicorn per test is most of a test's time);
+    each test puts its own fake behind it."""
+
+    def __init__(self) -> None:
+        self.fake: XeroFake | None = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        assert self.fake is not None, "no fake behind the server"
+        await self.fake(scope, receive, send)
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[tuple[ServerThread, CurrentFake]]:
+    current = CurrentFake()
+    with ServerThread(current) as server:
+        yield server, current
+
+
+@pytest.fixture
+def make_env(served: tuple[ServerThread, CurrentFake]) -> Iterator[Callable[..., Env]]:
+    server, current = served
+    made: list[Env] = []
+
+    def make(
+        *,
+        organisations: tuple[str, ...] = ("Demo Company (NZ)",),
+        public: bool = False,
+        fake_options: dict[str, Any] | None = None,
+        **config: Any,
+    ) -> Env:
+        assert not made, "one fake a test"
+        clock = FakeClock()
+        fake = XeroFake(clock=clock, **(fake_options or {}))
+        tenants = [fake.add_organisation(name) for name in organisations]
+        client = fake.register_client(redirect_uris=[REDIRECT_URI], public=public)
+        current.fake = fake
+        provider = XeroProvider(xero_config(server.url, client, clock, **config))
+        env = Env(fake, clock, server, client, provider, httpx2.Client(), tenants)
+        made.append(env)
+        return env
+
+    yield make
+    for env in made:
+        env.provider.close()
+        env.http.close()
+    current.fake = None
+
+
+@pytest.fixture
+def env(make_env: Callable[..., Env]) -> Env:
+    return make_env()
+
+
+def xero_config(url: str, client: XeroClientApp, clock: FakeClock, **overrides: Any) -> XeroConfig:
+    config = XeroConfig(
+        client_id=client.client_id,
+        client_secret=client.client_secret,
+        authorize_url=f"{url}/identity/connect/authorize",
+        token_url=f"{url}/connect/token",
+        revoke_url=f"{url}/connect/revocation",
+        connections_url=f"{url}/connections",
+        api_url=f"{url}/api.xro/2.0",
+        timeout=5.0,
+        sleep=clock.sleep,
+        clock=clock,
+    )
+    return replace(config, **overrides)
+
+
+# ---------------------------------------------------------------------------------------------
+# OAuth
+
+
+@pytest.mark.parametrize("challenge", ["E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", None])
+def test_authorization_url_carries_state_pkce_and_scopes(env: Env, challenge: str | None) -> None:
+    url = env.provider.authorization_url(state="abc123", redirect_uri=REDIRECT_URI, code_challenge=challenge)
+
+    parts = urlsplit(url)
+    query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+    assert f"{parts.scheme}://{parts.netloc}{parts.path}" == env.provider.config.authorize_url
+    assert query["client_id"] == env.client.client_id
+    assert query["redirect_uri"] == REDIRECT_URI
+    assert query["response_type"] == "code"
+    assert query["state"] == "abc123"
+    assert query["scope"].split() == DEFAULT_SCOPES.split()
+    if challenge:
+        assert (query["code_challenge"], query["code_challenge_method"]) == (challenge, "S256")
+    else:
+        assert "code_challenge" not in query and "code_challenge_method" not in query
+
+
+@pytest.mark.parametrize("public", [False, True], ids=["with-secret", "pkce-app"])
+def test_code_exchange_with_pkce(make_env: Callable[..., Env], public: bool) -> None:
+    env = make_env(public=public)
+
+    grant, link, _ = env.connect()
+
+    assert grant.tokens.refresh_token and grant.tokens.expires_at
+    assert grant.tokens.expires_at > datetime.now(UTC) + timedelta(minutes=29)
+    assert grant.tokens.scope == DEFAULT_SCOPES
+    (connection,) = env.fake.connections
+    assert grant.extra["auth_event_id"] == connection["authEventId"]
+    assert grant.extra["xero_user_id"] == env.fake.user.user_id
+    assert (link.organisation_id, link.connection_id) == (env.tenants[0], connection["id"])
+    token_calls = env.fake.calls_to("/connect/token")
+    assert [c.headers.get("authorization") for c in token_calls] == [None if public else "Basic <redacted>"]
+
+
+@pytest.mark.parametrize("mistake", ["wrong verifier", "no verifier", "code used twice", "other redirect uri"])
+def test_code_exchange_refused(env: Env, mistake: str) -> None:
+    verifier = secrets.token_urlsafe(48)
+    url = env.provider.authorization_url(state="s", redirect_uri=REDIRECT_URI, code_challenge=s256(verifier))
+    code = redirect_params(click_through_consent(env.http, url))["code"]
+    exchange: dict[str, Any] = {"code": code, "redirect_uri": REDIRECT_URI, "code_verifier": verifier, "params": {}}
+    if mistake == "wrong verifier":
+        exchange["code_verifier"] = secrets.token_urlsafe(48)
+    elif mistake == "no verifier":
+        exchange["code_verifier"] = None
+    elif mistake == "code used twice":
+        env.provider.exchange_code(**exchange)
+    else:
+        exchange["redirect_uri"] = "http://localhost:3000/elsewhere"
+
+    with pytest.raises(NeedsReconnect) as caught:
+        env.provider.exchange_code(**exchange)
+
+    assert "Xero no longer accepts the saved log-in" in caught.value.format_message()
+    assert "/accounts connect" in caught.value.format_message()
+
+
+@pytest.mark.parametrize(
+    ("earlier", "now"),
+    [([0, 1], [2]), ([0], [1, 2]), ([], [0, 1, 2])],
+    ids=["one-after-two", "two-after-one", "three-at-once"],
+)
+def test_organisations_put_the_just_authorised_first(
+    make_env: Callable[..., Env], earlier: list[int], now: list[int]
+) -> None:
+    env = make_env(organisations=("Alpha Ltd", "Bravo Ltd", "Charlie Ltd"))
+    if earlier:
+        env.connect([env.tenants[i] for i in earlier])
+
+    grant, _, _ = env.connect([env.tenants[i] for i in now])
+    organisations = env.provider.organisations(grant)
+
+    assert {o.id for o in organisations} == set(env.tenants[i] for i in earlier + now)
+    flagged = [o.id for o in organisations if o.just_authorised]
+    assert sorted(flagged) == sorted(env.tenants[i] for i in now)
+    assert [o.id for o in organisations[: len(now)]] == flagged
+    connection_ids = {c["tenantId"]: c["id"] for c in env.fake.connections}
+    assert all(o.connection_id == connection_ids[o.id] and o.kind == "ORGANISATION" for o in organisations)
+
+
+@pytest.mark.parametrize(
+    ("grace_period", "wait", "replay_works"),
+    [(1800, 600, True), (1800, 1799, True), (1800, 1801, False), (60, 61, False)],
+)
+def test_refresh_rotates_with_a_grace_period(
+    make_env: Callable[..., Env], grace_period: int, wait: int, replay_works: bool
+) -> None:
+    env = make_env(fake_options={"grace_period": grace_period})
+    grant, _, _ = env.connect()
+    first = grant.tokens
+
+    second = env.provider.refresh(first)
+    assert second.refresh_token != first.refresh_token and second.access_token != first.access_token
+
+    env.clock.advance(wait)
+    if replay_works:  # a lost answer: the spent token brings the same new pair again
+        replayed = env.provider.refresh(first)
+        assert (replayed.access_token, replayed.refresh_token) == (second.access_token, second.refresh_token)
+    else:
+        with pytest.raises(NeedsReconnect):
+            env.provider.refresh(first)
+    third = env.provider.refresh(second)
+
+    assert third.refresh_token not in (first.refresh_token, second.refresh_token)
+    assert first.refresh_token and second.refresh_token
+    assert env.fake.refreshes_spent[first.refresh_token] == (2 if replay_works else 1)
+    assert env.fake.refreshes_spent[second.refresh_token] == 1
+
+
+def test_refresh_without_refresh_token_needs_reconnect(env: Env) -> None:
+    with pytest.raises(NeedsReconnect, match="offline_access"):
+        env.provider.refresh(Tokens(access_token="x", refresh_token=None, expires_at=None))
+
+
+@pytest.mark.parametrize("how", ["token expired", "401 once"])
+def test_401_mid_call_refreshes_once_and_retries(env: Env, how: str) -> None:
+    _, link, keeper = env.connect()
+    if how == "token expired":
+        env.clock.advance(1801)
+    else:
+        env.fake.fail_next("/Accounts", 401)
+
+    accounts = env.provider.accounts(link)
+
+    assert accounts and keeper.refreshes == 1
+    assert sum(env.fake.refreshes_spent.values()) == 1
+    assert [c.status for c in env.fake.calls_to("/api.xro/2.0/Accounts")] == [401, 200]
+
+
+def test_second_401_needs_reconnect(env: Env) -> None:
+    _, link, keeper = env.connect()
+    env.fake.fail_next("/Accounts", 401, times=2)
+
+    with pytest.raises(NeedsReconnect):
+        env.provider.accounts(link)
+
+    assert keeper.refreshes == 1 and sum(env.fake.refreshes_spent.values()) == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Accounts and customers
+
+
+def test_accounts_are_normalised(env: Env) -> None:
+    _, link, _ = env.connect()
+
+    accounts = {a.name: a for a in env.provider.accounts(link)}
+
+    assert len(accounts) == len(env.fake.accounts(env.tenants[0]))
+    assert all(a.kind in ACCOUNT_KINDS for a in accounts.values())
+    expected = {
+        "Sales": ("200", "income", "REVENUE", True),
+        "Online Sales": ("205", "income", "SALES", True),
+        "Interest Income": ("270", "other_income", "OTHERINCOME", True),
+        "Cost of Goods Sold": ("310", "cost_of_sales", "DIRECTCOSTS", True),
+        "Advertising": ("400", "expense", "OVERHEADS", True),
+        "Consulting & Accounting": ("412", "expense", "EXPENSE", True),
+        "Depreciation": ("416", "expense", "DEPRECIATN", True),
+        "Business Bank Account": ("090", "bank", "BANK", True),
+        "Business Savings Account": (None, "bank", "BANK", True),
+        "Company Credit Card": (None, "bank", "BANK", True),
+        "Travel - International": ("494", "expense", "OVERHEADS", False),
+        "Accounts Receivable": ("610", "asset", "CURRENT", True),
+        "GST": ("820", "liability", "CURRLIAB", True),
+        "Retained Earnings": ("960", "equity", "EQUITY", True),
+    }
+    for name, (code, kind, xero_type, active) in expected.items():
+        account = accounts[name]
+        assert (account.code, account.kind, account.type, account.active) == (code, kind, xero_type, active), name
+    assert accounts["Sales"].tax_type == "OUTPUT2"
+
+
+def test_customers_come_in_pages_of_1000(env: Env) -> None:
+    ids = env.fake.seed_contacts(env.tenants[0], 2500)
+    _, link, _ = env.connect()
+
+    pages = list(env.provider.customers(link))
+
+    assert [len(p.customers) for p in pages] == [1000, 1000, 500]
+    assert [p.total for p in pages] == [2500, 2500, 2500]
+    assert [p.cursor for p in pages] == [Cursor({"page": 2}), Cursor({"page": 3}), None]
+    seen = [c.id for p in pages for c in p.customers]
+    assert sorted(seen) == sorted(ids)  # archived ones too: includeArchived
+    assert any(not c.active for p in pages for c in p.customers)
+    calls = env.fake.calls_to("/Contacts")
+    assert [c.query for c in calls] == [
+        {"page": str(n), "pageSize": "1000", "includeArchived": "true"} for n in (1, 2, 3)
+    ]
+    assert all(c.headers["xero-tenant-id"] == env.tenants[0] for c in calls)
+    assert all(c.headers["accept"] == "application/json" for c in calls)
+
+
+def test_customers_since_returns_only_changed_ones(env: Env) -> None:
+    tenant = env.tenants[0]
+    ids = env.fake.seed_contacts(tenant, 2500)
+    _, link, _ = env.connect()
+    since = datetime.fromtimestamp(env.clock(), UTC)
+    env.clock.advance(600)
+    env.fake.update_contact(tenant, ids[10], EmailAddress="new@example.com")
+    env.fake.archive_contact(tenant, ids[20])
+    env.fake.merge_contacts(tenant, ids[30], ids[31])
+    env.fake.gdpr_erase(tenant, ids[40])
+    env.fake.update_contact(tenant, ids[50], IsCustomer=False, IsSupplier=True)  # does not count in Xero
+
+    pages = list(env.provider.customers(link, since=since))
+
+    changed = {c.id: c for p in pages for c in p.customers}
+    assert set(changed) == {ids[10], ids[20], ids[30], ids[40]}
+    assert pages[-1].total == 4 and pages[-1].cursor is None
+    assert changed[ids[10]].email == "new@example.com"
+    assert not changed[ids[20]].active and changed[ids[20]].raw_status == "ARCHIVED"
+    assert changed[ids[30]].merged_into == ids[31] and not changed[ids[30]].active
+    assert changed[ids[40]].erase_personal_data and changed[ids[40]].email is None
+    (call,) = env.fake.calls_to("/Contacts")
+    assert datetime.fromisoformat(call.headers["if-modified-since"]) == since
+
+
+@pytest.mark.parametrize(("page", "sizes"), [(2, [1000, 500]), (3, [500])])
+def test_customers_resume_from_a_cursor(env: Env, page: int, sizes: list[int]) -> None:
+    ids = env.fake.seed_contacts(env.tenants[0], 2500)
+    _, link, _ = env.connect()
+    everything = [c.id for p in env.provider.customers(link) for c in p.customers]
+
+    pages = list(env.provider.customers(link, resume=Cursor({"page": page})))
+
+    assert [len(p.customers) for p in pages] == sizes
+    assert [c.id for p in pages for c in p.customers] == everything[(page - 1) * 1000 :]
+    assert len(everything) == len(ids)
+
+
+def test_customers_of_an_empty_organisation(env: Env) -> None:
+    _, link, _ = env.connect()
+
+    pages = list(env.provider.customers(link))
+
+    assert [(p.customers, p.cursor, p.total) for p in pages] == [([], None, 0)]
+
+
+def test_high_volume_organisation_still_imports(make_env: Callable[..., Env]) -> None:
+    env = make_env(fake_options={"high_volume_threshold": 100})
+    env.fake.seed_contacts(env.tenants[0], 150)
+    _, link, _ = env.connect()
+
+    customers = [c for p in env.provider.customers(link) for c in p.customers]
+
+    assert len(customers) == 150
+    assert all("where" not in c.query for c in env.fake.calls_to("/Contacts"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Limits, failures and errors
+
+
+@pytest.mark.parametrize(
+    ("headers", "retry_after", "problem"),
+    [
+        ({"Retry-After": "42", "X-Rate-Limit-Problem": "minute"}, 42.0, "minute"),
+        ({"Retry-After": "86000", "X-Rate-Limit-Problem": "day"}, 86000.0, "day"),
+        ({"Retry-After": "1", "X-Rate-Limit-Problem": "concurrent"}, 1.0, "concurrent"),
+        ({"Retry-After": "7", "X-Rate-Limit-Problem": "appminute"}, 7.0, "appminute"),
+    ],
+)
+def test_429_raises_rate_limited_without_waiting(
+    env: Env, headers: dict[str, str], retry_after: float, problem: str
+) -> None:
+    _, link, _ = env.connect()
+    env.fake.fail_next("/Contacts", 429, headers=headers)
+
+    with pytest.raises(RateLimited) as caught:
+        list(env.provider.customers(link))
+
+    assert (caught.value.retry_after, caught.value.problem, caught.value.status) == (retry_after, problem, 429)
+    assert problem in caught.value.message
+    assert env.clock.slept == [] and len(env.fake.calls_to("/Contacts")) == 1
+
+
+def test_daily_limit_reached_raises_rate_limited(make_env: Callable[..., Env]) -> None:
+    env = make_env(fake_options={"limits": XeroLimits(per_day=3)})
+    _, link, _ = env.connect()
+    for _ in range(3):
+        env.provider.accounts(link)
+
+    with pytest.raises(RateLimited) as caught:
+        env.provider.accounts(link)
+
+    assert caught.value.problem == "day" and 86000 < caught.value.retry_after <= 86400
+
+
+@pytest.mark.parametrize("calls", [70, 130])
+def test_pacing_keeps_a_long_run_under_60_a_minute(env: Env, calls: int) -> None:
+    _, link, _ = env.connect()
+
+    for _ in range(calls):
+        env.provider.accounts(link)
+
+    times = [c.at for c in env.fake.calls_to("/api.xro/2.0/Accounts")]
+    assert len(times) == calls
+    assert all(c.status == 200 for c in env.fake.calls_to("/api.xro/2.0/Accounts"))
+    busiest = max(sum(1 for u in times if t - 60 < u <= t) for t in times)
+    assert busiest <= 60
+    assert env.clock.slept and times[-1] - times[0] < (calls / 60) * 60 + 30  # paced, not crawling
+    # the last few of each minute are spread out rather than held back for one long wait
+    assert len(env.clock.slept) >= 5 and max(env.clock.slept) < 15
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_transient_errors_are_retried_then_unavailable(env: Env, status: int) -> None:
+    _, link, _ = env.connect()
+    env.fake.fail_next("/Accounts", status, times=3)
+
+    with pytest.raises(Unavailable) as caught:
+        env.provider.accounts(link)
+
+    assert len(env.fake.calls_to("/Accounts")) == 3
+    assert env.clock.slept == [0.5, 1.0]
+    assert f"HTTP {status}" in caught.value.message
+
+
+def test_transient_error_then_success(env: Env) -> None:
+    _, link, _ = env.connect()
+    env.fake.fail_next("/Accounts", 500, times=2)
+
+    assert env.provider.accounts(link)
+    assert [c.status for c in env.fake.calls_to("/Accounts")] == [500, 500, 200]
+
+
+def test_connection_errors_become_unavailable(env: Env) -> None:
+    _, link, keeper = env.connect()
+    nowhere = XeroProvider(replace(env.provider.config, api_url=f"http://127.0.0.1:{free_port()}/api.xro/2.0"))
+    try:
+        with pytest.raises(Unavailable, match="Xero did not answer"):
+            nowhere.accounts(link)
+    finally:
+        nowhere.close()
+    assert env.clock.slept == [0.5, 1.0]
+
+
+def test_timeouts_are_retried_then_unavailable(env: Env) -> None:
+    _, link, _ = env.connect()
+    slow = XeroProvider(replace(env.provider.config, timeout=0.1))
+    env.fake.latency = 0.3  # Xero holds each call longer than we wait
+    try:
+        with pytest.raises(Unavailable, match="ReadTimeout"):
+            slow.accounts(link)
+    finally:
+        slow.close()
+    assert env.clock.slept == [0.5, 1.0] and len(env.fake.calls_to("/Accounts")) == 3
+
+
+def test_refresh_is_retried_after_a_transient_failure(env: Env) -> None:
+    grant, _, _ = env.connect()
+    env.fake.fail_next("/connect/token", 503)
+
+    tokens = env.provider.refresh(grant.tokens)
+
+    assert tokens.refresh_token != grant.tokens.refresh_token
+    assert [c.status for c in env.fake.calls_to("/connect/token")][-2:] == [503, 200]
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "error", "words"),
+    [
+        (
+            400,
+            {
+                "ErrorNumber": 10,
+                "Type": "ValidationException",
+                "Message": "A validation exception occurred",
+                "Elements": [{"ValidationErrors": [{"Message": "The contact name must be unique."}]}],
+            },
+            BadRequest,
+            "Xero refused the request: The contact name must be unique.",
+        ),
+        (
+            400,
+            {"ErrorNumber": 51, "Type": "HighVolumeException", "Message": "Too many contacts for this filter"},
+            BadRequest,
+            "Xero refused the request: Too many contacts for this filter",
+        ),
+        (403, None, NeedsReconnect, "organisation is no longer connected"),
+        (404, None, BadRequest, "Xero could not find what we asked for"),
+    ],
+    ids=["validation", "high-volume", "forbidden", "not-found"],
+)
+def test_errors_are_translated_for_people(
+    env: Env, status: int, body: dict[str, Any] | None, error: type[Exception], words: str
+) -> None:
+    _, link, _ = env.connect()
+    env.fake.fail_next("/Contacts", status, body)
+
+    with pytest.raises(error) as caught:
+        list(env.provider.customers(link))
+
+    assert words in str(caught.value)
+    assert type(caught.value) is error
+
+
+def test_organisation_disconnected_in_xero_needs_reconnect(env: Env) -> None:
+    _, link, _ = env.connect()
+    assert link.connection_id
+    env.fake.remove_connection(link.connection_id)
+
+    with pytest.raises(NeedsReconnect, match="no longer connected"):
+        env.provider.accounts(link)
+
+
+# ---------------------------------------------------------------------------------------------
+# Disconnecting
+
+
+@pytest.mark.parametrize("knows_connection_id", [True, False])
+def test_disconnect_deletes_the_connection(make_env: Callable[..., Env], knows_connection_id: bool) -> None:
+    env = make_env(organisations=("Alpha Ltd", "Bravo Ltd"))
+    grant, link, _ = env.connect()
+    if not knows_connection_id:
+        link = replace(link, connection_id=None)
+
+    env.provider.disconnect(link)
+
+    assert [c["tenantId"] for c in env.fake.connections] == [t for t in env.tenants if t != link.organisation_id]
+    assert env.fake.revoked == []
+    env.provider.disconnect(link)  # already gone: nothing to do
+
+
+def test_disconnect_can_revoke_the_refresh_token(env: Env) -> None:
+    grant, link, keeper = env.connect()
+
+    env.provider.disconnect(link, revoke_refresh_token=keeper.tokens.refresh_token)
+
+    assert env.fake.connections == [] and env.fake.revoked == [grant.tokens.refresh_token]
+    with pytest.raises(NeedsReconnect):
+        env.provider.refresh(grant.tokens)
+
+
+# ---------------------------------------------------------------------------------------------
+# Secrets, registry
+
+
+def test_tokens_and_secrets_are_never_logged(env: Env, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    grant, link, keeper = env.connect()
+    env.clock.advance(1801)
+    env.provider.accounts(link)
+    env.fake.fail_next("/Accounts", 500)
+    env.provider.accounts(link)
+
+    secrets_seen = [grant.tokens.access_token, keeper.tokens.access_token, keeper.tokens.refresh_token]
+    secrets_seen += [grant.tokens.refresh_token, env.client.client_secret]
+    text = caplog.text + repr(grant) + repr(keeper.tokens) + repr(env.provider.config)
+    assert caplog.records and not [s for s in secrets_seen if s and s in text]
+
+
+def test_registry_finds_xero_and_names_the_known_ones() -> None:
+    config = XeroConfig(client_id="id", client_secret="secret")
+    provider = get_provider("xero", config)
+    try:
+        assert isinstance(provider, XeroProvider) and (provider.name, provider.title) == ("xero", "Xero")
+    finally:
+        provider.close()
+    with pytest.raises(UnknownProvider, match=r"No accounting package called 'sage'; known: xero\."):
+        get_provider("sage", config)
+
+
+def test_xero_provider_is_a_provider() -> None:
+    provider: Provider = XeroProvider(XeroConfig(client_id="id"))
+    provider.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Pure mappers, no HTTP
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("/Date(1503348544227+0000)/", datetime(2017, 8, 21, 20, 49, 4, 227000, tzinfo=UTC)),
+        ("/Date(1503348544227)/", datetime(2017, 8, 21, 20, 49, 4, 227000, tzinfo=UTC)),
+        ("/Date(1503348544227+1200)/", datetime(2017, 8, 22, 8, 49, 4, 227000, tzinfo=timezone(timedelta(hours=12)))),
+        (
+            "/Date(1503348544227-0530)/",
+            datetime(2017, 8, 21, 15, 19, 4, 227000, tzinfo=timezone(-timedelta(hours=5, minutes=30))),
+        ),
+        ("/Date(-62135596800000)/", datetime(1, 1, 1, tzinfo=UTC)),
+        ("/Date(-86400000+0000)/", datetime(1969, 12, 31, tzinfo=UTC)),
+        ("2019-12-07T18:46:19.5165400", datetime(2019, 12, 7, 18, 46, 19, 516540, tzinfo=UTC)),
+        ("2020-02-06T12:17:43.202-08:00", datetime(2020, 2, 6, 20, 17, 43, 202000, tzinfo=UTC)),
+        ("", None),
+        (None, None),
+        ("yesterday", None),
+    ],
+)
+def test_parse_xero_date(raw: str | None, expected: datetime | None) -> None:
+    parsed = parse_xero_date(raw)
+    assert parsed == expected
+    if parsed is not None and raw and raw.endswith("+1200)/"):
+        assert parsed.utcoffset() == timedelta(hours=12)
+
+
+def test_fake_dates_round_trip() -> None:
+    assert parse_xero_date(ms_date(1_767_225_600.5)) == datetime(2026, 1, 1, 0, 0, 0, 500000, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("xero_type", "xero_class", "kind"),
+    [
+        ("SALES", "REVENUE", "income"),
+        ("REVENUE", "REVENUE", "income"),
+        ("OTHERINCOME", "REVENUE", "other_income"),
+        ("DIRECTCOSTS", "EXPENSE", "cost_of_sales"),
+        ("EXPENSE", "EXPENSE", "expense"),
+        ("OVERHEADS", "EXPENSE", "expense"),
+        ("DEPRECIATN", "EXPENSE", "expense"),
+        ("BANK", "ASSET", "bank"),
+        ("CURRENT", "ASSET", "asset"),
+        ("FIXED", "ASSET", "asset"),
+        ("INVENTORY", "ASSET", "asset"),
+        ("NONCURRENT", "ASSET", "asset"),
+        ("PREPAYMENT", "ASSET", "asset"),
+        ("CURRLIAB", "LIABILITY", "liability"),
+        ("LIABILITY", "LIABILITY", "liability"),
+        ("TERMLIAB", "LIABILITY", "liability"),
+        ("PAYG", "LIABILITY", "liability"),
+        ("EQUITY", "EQUITY", "equity"),
+        ("SOMETHINGNEW", "REVENUE", "income"),
+        ("SOMETHINGNEW", None, "asset"),
+    ],
+)
+def test_account_kind(xero_type: str, xero_class: str | None, kind: str) -> None:
+    assert account_kind(xero_type, xero_class) == kind
+
+
+@pytest.mark.parametrize(
+    ("raw", "code", "active"),
+    [
+        ({"AccountID": "a", "Code": "200", "Name": "Sales", "Type": "REVENUE", "Status": "ACTIVE"}, "200", True),
+        ({"AccountID": "b", "Name": "Savings", "Type": "BANK", "Status": "ACTIVE"}, None, True),
+        ({"AccountID": "c", "Code": "  ", "Name": "Card", "Type": "BANK"}, None, True),
+        ({"AccountID": "d", "Code": "494", "Name": "Travel", "Type": "OVERHEADS", "Status": "ARCHIVED"}, "494", False),
+        ({"AccountID": "e", "Code": "495", "Name": "Gone", "Type": "OVERHEADS", "Status": "DELETED"}, "495", False),
+    ],
+)
+def test_to_account(raw: dict[str, Any], code: str | None, active: bool) -> None:
+    account = to_account(raw)
+    assert (account.id, account.code, account.name, account.active) == (raw["AccountID"], code, raw["Name"], active)
+
+
+def _contact(**fields: Any) -> dict[str, Any]:
+    raw: dict[str, Any] = {
+        "ContactID": "5cc8cf28-567e-4d43-b287-687cfcaec47c",
+        "ContactStatus": "ACTIVE",
+        "Name": "Katherine Warren",
+        "FirstName": "Katherine",
+        "LastName": "Warren",
+        "EmailAddress": "kat.warren@clampett.com",
+        "Addresses": [
+            {"AddressType": "STREET", "City": "", "Region": "", "PostalCode": "", "Country": ""},
+            {
+                "AddressType": "POBOX",
+                "AddressLine1": "PO Box 10",
+                "AddressLine2": "",
+                "AddressLine3": "",
+                "AddressLine4": "",
+                "City": "Palo Alto",
+                "Region": "CA",
+                "PostalCode": "94020",
+                "Country": "United States",
+            },
+        ],
+        "Phones": [
+            {"PhoneType": "DDI", "PhoneNumber": "", "PhoneAreaCode": "", "PhoneCountryCode": ""},
+            {"PhoneType": "DEFAULT", "PhoneNumber": "847-1294", "PhoneAreaCode": "(626)", "PhoneCountryCode": ""},
+            {"PhoneType": "MOBILE", "PhoneNumber": "21 555 123", "PhoneAreaCode": "", "PhoneCountryCode": "64"},
+            {"PhoneType": "FAX", "PhoneNumber": "  ", "PhoneAreaCode": "9", "PhoneCountryCode": "64"},
+        ],
+        "UpdatedDateUTC": "/Date(1503348544227+0000)/",
+        "IsSupplier": False,
+        "IsCustomer": True,
+    }
+    raw.update(fields)
+    return raw
+
+
+def test_to_customer_maps_a_full_contact() -> None:
+    customer = to_customer(_contact(ContactNumber="CUS001"))
+
+    assert customer.id == "5cc8cf28-567e-4d43-b287-687cfcaec47c"
+    assert (customer.name, customer.first_name, customer.last_name) == ("Katherine Warren", "Katherine", "Warren")
+    assert customer.company is None  # the name is the person's
+    assert customer.email == "kat.warren@clampett.com"
+    assert customer.phones == (Phone("default", "(626) 847-1294"), Phone("mobile", "+64 21 555 123"))
+    assert customer.addresses == (Address("postal", ("PO Box 10",), "Palo Alto", "CA", "94020", "United States"),)
+    assert (customer.active, customer.is_customer, customer.is_supplier) == (True, True, False)
+    assert customer.updated_at == datetime(2017, 8, 21, 20, 49, 4, 227000, tzinfo=UTC)
+    assert (customer.number, customer.raw_status, customer.merged_into) == ("CUS001", "ACTIVE", None)
+    assert not customer.erase_personal_data
+
+
+@pytest.mark.parametrize(
+    ("fields", "check"),
+    [
+        ({"ContactStatus": "ARCHIVED"}, lambda c: not c.active and not c.erase_personal_data),
+        ({"ContactStatus": "GDPRREQUEST"}, lambda c: c.erase_personal_data and not c.active),
+        (
+            {"ContactStatus": "ARCHIVED", "MergedToContactID": "3ec601ad-eddc-4ccb-a8ac-736e88293b1b"},
+            lambda c: c.merged_into == "3ec601ad-eddc-4ccb-a8ac-736e88293b1b",
+        ),
+        ({"MergedToContactID": "00000000-0000-0000-0000-000000000000"}, lambda c: c.merged_into is None),
+        ({"IsCustomer": False, "IsSupplier": True}, lambda c: (c.is_customer, c.is_supplier) == (False, True)),
+        ({"IsCustomer": None}, lambda c: c.is_customer is None),
+        ({"Name": "Warren Plumbing Ltd"}, lambda c: c.company == "Warren Plumbing Ltd"),
+        (
+            {"EmailAddress": "", "Phones": [], "Addresses": []},
+            lambda c: (c.email, c.phones, c.addresses) == (None, (), ()),
+        ),
+        ({"Name": "<!channel> & co"}, lambda c: c.name == "<!channel> & co"),  # escaping is the view's job
+        ({"AccountNumber": "ACC-9"}, lambda c: c.number == "ACC-9"),
+        ({"UpdatedDateUTC": None}, lambda c: c.updated_at is None),
+    ],
+)
+def test_to_customer_variants(fields: dict[str, Any], check: Callable[[Any], bool]) -> None:
+    assert check(to_customer(_contact(**fields)))
+
+
+def test_jwt_claims_reads_our_own_token_and_tolerates_others() -> None:
+    payload = base64.urlsafe_b64encode(b'{"authentication_event_id":"e1"}').rstrip(b"=").decode()
+    assert jwt_claims(f"h.{payload}.s") == {"authentication_event_id": "e1"}
+    assert jwt_claims("opaque-token") == {}
+    assert jwt_claims("a.!!!.c") == {}
