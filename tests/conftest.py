@@ -169,3 +169,6 @@ def bot(start_bot: Any, mode: str) -> RunningBot:
 
 
 __all__ = ["ServerThread"]
+
+# Fixtures of the Xero fake and the bot connected to it, shared by the end-to-end suites.
+from tests.flows import connect_bot, xero, xero_clock  # noqa: E402, F401

@@ -4,129 +4,35 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx2
 import pytest
 from sqlalchemy import select, text
 
 from bot import jobs
-from bot.tokens import ConnectionTokens
 from providers.base import Link, NeedsReconnect
-from storage.models import AuditEvent, Connection, OAuthState, PendingConnection
-from tests.conftest import ADMIN, CHANNEL, STAFF, TEAM, RunningBot
+from storage.models import AuditEvent, OAuthState, PendingConnection
+from tests.conftest import ADMIN, STAFF, TEAM, RunningBot
 from tests.fakes.blockkit import check_message
-from tests.fakes.server import ServerThread
 from tests.fakes.xero import FakeClock, XeroFake, click_through_consent
-
-CLIENT_ID, CLIENT_SECRET = "ACMEXEROCLIENT0000000000000000001", "acme-xero-client-secret-value"
-
-
-@pytest.fixture
-def xero_clock() -> FakeClock:
-    import time
-
-    return FakeClock(time.time())
-
-
-@pytest.fixture
-def xero(xero_clock: FakeClock) -> Iterator[XeroFake]:
-    fake = XeroFake(clock=xero_clock)
-    server = ServerThread(fake.app).start()
-    fake.url = server.url  # type: ignore[attr-defined]
-    yield fake
-    server.stop()
-
-
-def xero_settings(xero: XeroFake) -> dict[str, str]:
-    url = xero.url  # type: ignore[attr-defined]
-    return {
-        "xero_client_id": CLIENT_ID,
-        "xero_client_secret": CLIENT_SECRET,
-        "xero_authorize_url": f"{url}/identity/connect/authorize",
-        "xero_token_url": f"{url}/connect/token",
-        "xero_revoke_url": f"{url}/connect/revocation",
-        "xero_connections_url": f"{url}/connections",
-        "xero_api_url": f"{url}/api.xro/2.0",
-    }
-
-
-@pytest.fixture
-def connect_bot(start_bot: Any, xero: XeroFake) -> RunningBot:
-    bot: RunningBot = start_bot("http", **xero_settings(xero))
-    xero.register_client(
-        client_id=CLIENT_ID, client_secret=CLIENT_SECRET, redirect_uris=[bot.settings.redirect_uri("xero")]
-    )
-    return bot
-
-
-def all_text(payload: dict[str, Any]) -> str:
-    return str(payload.get("text", "")) + " " + str(payload.get("blocks", ""))
-
-
-def seen(bot: RunningBot, user: str = ADMIN) -> list[dict[str, Any]]:
-    """What `user` was shown in #general, only to them (ephemeral messages and command answers), oldest first."""
-    return bot.slack.ephemerals(CHANNEL, user)
-
-
-def shown(bot: RunningBot, needle: str, user: str = ADMIN, after: int = 0) -> dict[str, Any]:
-    """Wait for, and return, the newest message shown to `user` that contains `needle`."""
-    return bot.slack.wait_for(lambda: [m for m in seen(bot, user)[after:] if needle in all_text(m)])[-1]
-
-
-def click(bot: RunningBot, message: dict[str, Any], action_id: str, user: str = ADMIN) -> None:
-    bot.slack.send_action(action_id, user_id=user, channel_id=CHANNEL, message_ts=message["ts"])
-
-
-def becomes(bot: RunningBot, message: dict[str, Any], needle: str, user: str = ADMIN) -> dict[str, Any]:
-    """Wait until the bot replaced `message` (the one a button was clicked in) with one containing `needle`."""
-    return bot.slack.wait_for(
-        lambda: [m for m in seen(bot, user) if m["ts"] == message["ts"] and needle in all_text(m)]
-    )[-1]
-
-
-def command(bot: RunningBot, text_: str, needle: str, user: str = ADMIN) -> dict[str, Any]:
-    """Type a command and wait for the answer containing `needle`."""
-    before = len(seen(bot, user))
-    bot.slack.send_command(text_, user_id=user, channel_id=CHANNEL)
-    return shown(bot, needle, user, after=before)
-
-
-def button_for(message: dict[str, Any], label: str) -> str:
-    """The action_id of the button whose text contains `label`."""
-    for block in message["blocks"]:
-        for element in block.get("elements", []):
-            if element.get("type") == "button" and label in element["text"]["text"]:
-                return str(element["action_id"])
-    raise AssertionError(f"no button {label!r} in {message}")
-
-
-def url_in(message: dict[str, Any]) -> str:
-    match = re.search(r"'url': '([^']+)'", str(message["blocks"]))
-    assert match, message
-    return match.group(1)
-
-
-def login_url(bot: RunningBot, user_id: str = ADMIN, text_: str = "/accounts connect xero") -> str:
-    message = command(bot, text_, "Log in to Xero", user_id)
-    assert check_message(message["blocks"]) == []
-    return url_in(message)
-
-
-def log_in(bot: RunningBot, url: str, **consent: Any) -> httpx2.Response:
-    """A person's browser: Xero's consent page, the button, then our callback page."""
-    with httpx2.Client(timeout=10) as browser:
-        answer = click_through_consent(browser, url, **consent)
-        assert answer.status_code in (302, 303), answer.text
-        return browser.get(answer.headers["location"])
-
-
-def connection_rows(bot: RunningBot) -> list[Connection]:
-    with bot.db.session() as s:
-        return list(s.scalars(select(Connection).order_by(Connection.id)))
+from tests.flows import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    all_text,
+    becomes,
+    button_for,
+    click,
+    command,
+    connected,
+    connection_rows,
+    keeper,
+    log_in,
+    login_url,
+    shown,
+    url_in,
+)
 
 
 def test_connect_one_organisation_end_to_end(connect_bot: RunningBot, xero: XeroFake) -> None:
@@ -374,17 +280,6 @@ def test_reconnecting_the_same_organisation_keeps_its_row(connect_bot: RunningBo
 
 
 # --- Tokens -----------------------------------------------------------------------------------------------------
-
-
-def connected(connect_bot: RunningBot, xero: XeroFake, name: str = "Acme Plumbing Ltd") -> tuple[Connection, str]:
-    tenant = xero.add_organisation(name)
-    log_in(connect_bot, login_url(connect_bot))
-    [row] = connection_rows(connect_bot)
-    return row, tenant
-
-
-def keeper(bot: RunningBot, connection_id: int) -> ConnectionTokens:
-    return jobs.keeper(bot.server.runtime, connection_id)
 
 
 def test_refresh_rotates_and_commits_before_use(connect_bot: RunningBot, xero: XeroFake, xero_clock: FakeClock) -> None:

@@ -1,0 +1,24 @@
+"""SQLAlchemy 2 typed models, one module per area. Columns ending in `_enc` hold Fernet ciphertext, never plaintext.
+
+Every model module is imported here, so `Base.metadata` (which Alembic compares against) knows every table.
+"""
+
+from storage.models.base import Base, UTCDateTime, utcnow
+from storage.models.chart import AccountMapping, ChartAccount
+from storage.models.connection import Connection, PendingConnection
+from storage.models.workspace import AuditEvent, OAuthState, SlackInstallation, Workspace, WorkspaceAdmin
+
+__all__ = [
+    "AccountMapping",
+    "ChartAccount",
+    "AuditEvent",
+    "Base",
+    "Connection",
+    "OAuthState",
+    "PendingConnection",
+    "SlackInstallation",
+    "UTCDateTime",
+    "Workspace",
+    "WorkspaceAdmin",
+    "utcnow",
+]

@@ -1,0 +1,45 @@
+"""A connection's chart of accounts (cached from the package) and the account each category maps to."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from storage.models.base import Base, utcnow
+
+
+class ChartAccount(Base):
+    """One account of the package's chart, as last fetched; typeahead searches answer from these rows."""
+
+    __tablename__ = "chart_accounts"
+    __table_args__ = (
+        UniqueConstraint("connection_id", "external_id"),
+        Index("ix_chart_accounts_connection_code", "connection_id", "code"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
+    external_id: Mapped[str] = mapped_column(String(64))
+    code: Mapped[str | None] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(32))  # providers.base.ACCOUNT_KINDS
+    type: Mapped[str] = mapped_column(String(64))  # the package's own account type
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    tax_type: Mapped[str | None] = mapped_column(String(64))
+    fetched_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AccountMapping(Base):
+    """The account a category (Sales, Materials, ...) posts to, by the account's id (codes can change)."""
+
+    __tablename__ = "account_mappings"
+    __table_args__ = (UniqueConstraint("connection_id", "category"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"), index=True)
+    category: Mapped[str] = mapped_column(String(64))
+    account_external_id: Mapped[str] = mapped_column(String(64))
+    saved_by: Mapped[str | None] = mapped_column(String(32))
+    saved_at: Mapped[datetime] = mapped_column(default=utcnow)

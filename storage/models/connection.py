@@ -1,0 +1,59 @@
+"""Connections to accounting packages (tokens encrypted) and log-ins waiting for an organisation to be picked."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from storage.models.base import Base, utcnow
+
+
+class Connection(Base):
+    """A workspace's link to one organisation at an accounting package, with its tokens encrypted.
+
+    A workspace has at most one connection whose status is not "disconnected"; reconnecting the same
+    organisation brings its row back, so its mapping and customers stay attached.
+    """
+
+    __tablename__ = "connections"
+    __table_args__ = (UniqueConstraint("workspace_id", "provider", "organisation_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(32), default="active")  # active | needs_reconnect | disconnected
+    status_detail: Mapped[str | None] = mapped_column(Text)
+    organisation_id: Mapped[str] = mapped_column(String(64))
+    organisation_name: Mapped[str] = mapped_column(String(255))
+    remote_connection_id: Mapped[str | None] = mapped_column(String(64))
+    access_token_enc: Mapped[str | None] = mapped_column(Text)
+    refresh_token_enc: Mapped[str | None] = mapped_column(Text)
+    access_expires_at: Mapped[datetime | None] = mapped_column()
+    scope: Mapped[str | None] = mapped_column(Text)
+    connected_by: Mapped[str | None] = mapped_column(String(32))
+    connected_at: Mapped[datetime] = mapped_column(default=utcnow)
+    refreshed_at: Mapped[datetime | None] = mapped_column()
+    attention_notified_at: Mapped[datetime | None] = mapped_column()
+    disconnected_at: Mapped[datetime | None] = mapped_column()
+    chart_refreshed_at: Mapped[datetime | None] = mapped_column()
+
+
+class PendingConnection(Base):
+    """A log-in that reaches several organisations, waiting for the person to pick one (tokens encrypted)."""
+
+    __tablename__ = "pending_connections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str | None] = mapped_column(String(32))
+    access_token_enc: Mapped[str] = mapped_column(Text)
+    refresh_token_enc: Mapped[str | None] = mapped_column(Text)
+    access_expires_at: Mapped[datetime | None] = mapped_column()
+    scope: Mapped[str | None] = mapped_column(Text)
+    organisations: Mapped[dict] = mapped_column()  # {"items": [{id, name, connection_id, just_authorised}]}
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
