@@ -37,8 +37,18 @@ PAGE = """<!doctype html>
 """
 
 
+# Inline SVG rather than emoji: every browser draws it, with or without an emoji font.
+OK_ICON = (
+    '<svg width="56" height="56" viewBox="0 0 56 56"><circle cx="28" cy="28" r="28" fill="#2eb67d"/>'
+    '<path d="M16 29l8 8 16-17" stroke="#fff" stroke-width="5" fill="none" stroke-linecap="round"/></svg>'
+)
+PROBLEM_ICON = (
+    '<svg width="56" height="56" viewBox="0 0 56 56"><circle cx="28" cy="28" r="28" fill="#ecb22e"/>'
+    '<path d="M28 14v18" stroke="#fff" stroke-width="5" stroke-linecap="round"/>'
+    '<circle cx="28" cy="41" r="3.5" fill="#fff"/></svg>'
+)
+
+
 def result_page(*, title: str, message: str, ok: bool, slack_url: str | None = None) -> str:
     link = f'<a class="button" href="{escape(slack_url)}">Back to Slack</a>' if slack_url else ""
-    return PAGE.format(
-        title=escape(title), message=escape(message), icon="&#9989;" if ok else "&#9888;&#65039;", link=link
-    )
+    return PAGE.format(title=escape(title), message=escape(message), icon=OK_ICON if ok else PROBLEM_ICON, link=link)

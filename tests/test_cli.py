@@ -1,0 +1,78 @@
+"""The command line a person runs: migrate, doctor, and run refusing an old schema."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from storage import migrate
+from storage.db import make_engine
+from tests.conftest import APP_TOKEN, BOT_TOKEN, TEST_KEY
+from tests.fakes.slack import SlackFake
+
+
+def run_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=cwd,
+        env={"PATH": os.environ.get("PATH", ""), "HOME": str(cwd), **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def env(slack: SlackFake, database_url: str) -> dict[str, str]:
+    return {
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_APP_TOKEN": APP_TOKEN,
+        "SLACK_API_URL": f"{slack.url}/api/",
+        "DATABASE_URL": database_url,
+        "ENCRYPTION_KEY": TEST_KEY,
+    }
+
+
+def test_migrate_brings_an_empty_database_up_to_date(env: dict[str, str], database_url: str, tmp_path: Path) -> None:
+    result = run_cli("migrate", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert f"empty -> {migrate.head_revision()}" in result.stdout
+    again = run_cli("migrate", env=env, cwd=tmp_path)
+    assert "up to date" in again.stdout
+    engine = make_engine(database_url)
+    assert migrate.current_revision(engine) == migrate.head_revision()
+    engine.dispose()
+
+
+def test_doctor_passes_when_everything_answers(env: dict[str, str], tmp_path: Path) -> None:
+    run_cli("migrate", env=env, cwd=tmp_path)
+    result = run_cli("doctor", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "✓ database" in result.stdout
+    assert "✓ slack bot token: works for workspace Acme Plumbing" in result.stdout
+    assert "✓ slack app token: Socket Mode can connect" in result.stdout
+
+
+def test_doctor_names_each_problem_and_its_fix(env: dict[str, str], tmp_path: Path) -> None:
+    result = run_cli("doctor", env=env | {"SLACK_BOT_TOKEN": "xoxb-wrong-token-1"}, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "✗ database: schema at nothing" in result.stdout and "accounts-bot migrate" in result.stdout
+    assert "✗ slack bot token: Slack refused it (invalid_auth)" in result.stdout
+    assert "fix: copy the Bot User OAuth Token again" in result.stdout
+    assert "xoxb-wrong-token-1" not in result.stdout
+
+
+def test_doctor_reports_missing_settings(tmp_path: Path) -> None:
+    result = run_cli("doctor", env={}, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "✗ settings" in result.stdout and "ENCRYPTION_KEY is missing" in result.stdout
+
+
+def test_run_refuses_an_old_schema_when_auto_migrate_is_off(env: dict[str, str], tmp_path: Path) -> None:
+    result = run_cli("run", env=env | {"AUTO_MIGRATE": "false"}, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "accounts-bot migrate" in result.stderr and "Traceback" not in result.stderr
