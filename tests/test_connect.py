@@ -6,6 +6,7 @@ import logging
 import re
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx2
 import pytest
@@ -13,7 +14,7 @@ from sqlalchemy import select, text
 
 from bot import jobs
 from providers.base import Link, NeedsReconnect
-from storage.models import AuditEvent, OAuthState, PendingConnection
+from storage.models import AuditEvent, OAuthState, PendingConnection, Workspace
 from tests.conftest import ADMIN, STAFF, TEAM, RunningBot
 from tests.fakes.blockkit import check_message
 from tests.fakes.xero import FakeClock, XeroFake, click_through_consent
@@ -398,3 +399,36 @@ def test_two_processes_refreshing_one_connection_spend_one_refresh(
     assert len(digests) == 1  # both processes use the same, newly stored access token
     [after] = connection_rows(connect_bot)
     assert connect_bot.db.box.decrypt(after.access_token_enc or "") != rejected
+
+
+def test_uninstalling_the_app_stops_scheduled_work_for_the_workspace(connect_bot: RunningBot, xero: XeroFake) -> None:
+    connected(connect_bot, xero)
+    runtime = connect_bot.server.runtime
+    connect_bot.slack.send_event({"type": "app_uninstalled"}, team_id=TEAM)
+
+    def uninstalled() -> bool:
+        with connect_bot.db.session() as s:
+            return s.scalars(select(Workspace)).one().uninstalled_at is not None
+
+    connect_bot.slack.wait_for(uninstalled)
+    later = runtime.clock() + timedelta(days=15)
+    runtime.clock = lambda: later
+    assert jobs.keep_connections_alive(runtime) == 0
+    assert sum(xero.refreshes_spent.values()) == 0
+
+
+def test_the_whole_connect_flow_works_over_socket_mode(start_bot: Any, xero: XeroFake) -> None:
+    from tests.flows import xero_settings
+
+    bot: RunningBot = start_bot("socket", **xero_settings(xero))
+    xero.register_client(
+        client_id=CLIENT_ID, client_secret=CLIENT_SECRET, redirect_uris=[bot.settings.redirect_uri("xero")]
+    )
+    xero.add_organisation("Acme North")
+    xero.add_organisation("Acme South")
+    page = log_in(bot, login_url(bot))
+    assert "Choose an organisation in Slack" in page.text
+    picker = shown(bot, "reaches *2 organisations*")
+    click(bot, picker, button_for(picker, "Acme North"))
+    assert "now connected to *Acme North*" in all_text(becomes(bot, picker, "now connected to"))
+    assert [c["tenantName"] for c in xero.connections] == ["Acme North"]
