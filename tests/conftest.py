@@ -153,6 +153,7 @@ def start_bot(slack: SlackFake, database_url: str) -> Iterator[Any]:
         return bot
 
     yield start
+    slack.close_sockets()  # slack_sdk's client otherwise waits out its 3-second receive timeout
     for bot in running:
         bot.server.stop()
 
