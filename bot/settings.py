@@ -6,6 +6,7 @@ so `accounts-bot run` can stop with a clear message instead of a traceback.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -164,7 +165,7 @@ class Settings(BaseSettings):
         return [v for n in names if (v := getattr(self, n))]
 
 
-def _describe(error: dict[str, Any]) -> str:
+def _describe(error: Mapping[str, Any]) -> str:
     loc = [str(part) for part in error.get("loc", ()) if part != "__root__"]
     message = str(error.get("msg", "is not valid")).removeprefix("Value error, ")
     if not loc:
