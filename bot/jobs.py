@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from slack_sdk.errors import SlackApiError
@@ -19,6 +20,9 @@ from bot.tokens import KEEPALIVE_AFTER, ConnectionTokens
 from bot.views.text import escape
 from providers.base import NeedsReconnect, ProviderError
 from storage.models import Connection, Workspace
+
+if TYPE_CHECKING:
+    from bot.import_jobs import ImportRunner
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +58,7 @@ def notify_attention(runtime: Runtime, connection_id: int, detail: str) -> None:
         people = [u for u in [connection.connected_by, *permissions.added_admins(s, workspace)] if u]
         connection.attention_notified_at = runtime.clock()
         team_id, organisation = workspace.team_id, connection.organisation_name
-        title = runtime.providers[connection.provider].title if connection.provider in runtime.providers else ""
+        title = runtime.provider_title(connection.provider)
     client = runtime.client_for(team_id)
     if client is None:
         return
@@ -93,8 +97,19 @@ def keep_connections_alive(runtime: Runtime, *, idle_for: timedelta = KEEPALIVE_
     return refreshed
 
 
-def start_scheduler(runtime: Runtime) -> BackgroundScheduler:
+def start_scheduler(runtime: Runtime, *, imports: ImportRunner | None = None) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(timezone="UTC")
+    if imports is not None:  # claims due import runs and queues scheduled syncs; listeners wake it too
+        imports.recover()
+        scheduler.add_job(
+            imports.wake,
+            "interval",
+            seconds=imports.tick_every,
+            id="import_tick",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=runtime.clock(),
+        )
     scheduler.add_job(
         keep_connections_alive,
         "interval",

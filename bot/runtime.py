@@ -52,6 +52,11 @@ class Runtime:
         db = Database(settings.database_url, SecretBox(settings.encryption_key))
         return cls(settings=settings, db=db, providers=build_providers(settings))
 
+    def provider_title(self, name: str) -> str:
+        """ "Xero" for "xero"; the bare name for a package no longer set up here."""
+        provider = self.providers.get(name)
+        return provider.title if provider is not None else name
+
     def provider_choices(self) -> tuple[tuple[str, str], ...]:
         return tuple((name, p.title) for name, p in self.providers.items())
 

@@ -14,6 +14,7 @@ from bot import connect, permissions, workspaces
 from bot.notify import direct_message
 from bot.runtime import Runtime
 from bot.views import connect as views
+from bot.views.text import escape
 from storage.models import Connection, PendingConnection
 
 log = logging.getLogger(__name__)
@@ -55,17 +56,16 @@ def start_connect(
     provider = runtime.providers.get(provider_name.lower())
     if provider is None:
         known = ", ".join(f"`{name}`" for name, _ in runtime.provider_choices()) or "none is set up yet"
-        reply(text=f"I don't know the accounting package `{provider_name}`. Available: {known}.")
+        reply(text=f"I don't know the accounting package `{escape(provider_name)}`. Available: {known}.")
         return
     with runtime.db.session() as s:
         workspace = workspaces.ensure(s, team_id=team_id)
         current = connect.active_connection(s, workspace_id=workspace.id)
         if current is not None and not replace:
-            title = (
-                runtime.providers[current.provider].title if current.provider in runtime.providers else current.provider
-            )
             reply(
-                blocks=views.replace_blocks(title, current.organisation_name, provider.name, provider.title),
+                blocks=views.replace_blocks(
+                    runtime.provider_title(current.provider), current.organisation_name, provider.name, provider.title
+                ),
                 text=f"Already connected to {current.organisation_name}",
             )
             return
@@ -93,7 +93,7 @@ def announce_connected(runtime: Runtime, outcome: connect.CallbackOutcome, provi
             connect.retire(runtime.db, old_provider, old_id, actor=outcome.user_id, action="connection.replaced")
     reply(
         blocks=views.connected_blocks(
-            provider.title, outcome.organisation_name or "", reconnected=outcome.reconnected, mapping_ready=False
+            provider.title, outcome.organisation_name or "", reconnected=outcome.reconnected, mapping_ready=True
         ),
         text=f"Connected to {outcome.organisation_name} in {provider.title}",
     )
@@ -109,7 +109,7 @@ def start_disconnect(runtime: Runtime, client: WebClient, reply: Reply, *, team_
         if current is None:
             reply(text="Nothing is connected, so there is nothing to disconnect.")
             return
-        title = runtime.providers[current.provider].title if current.provider in runtime.providers else current.provider
+        title = runtime.provider_title(current.provider)
         reply(blocks=views.disconnect_confirm_blocks(title, current.organisation_name), text="Disconnect?")
 
 
@@ -238,8 +238,3 @@ def register_home_buttons(app: App, runtime: Runtime) -> None:
         ack()
         user_id = body["user"]["id"]
         start_disconnect(runtime, client, dm_reply(client, user_id), team_id=body["team"]["id"], user_id=user_id)
-
-    @app.action("open_mapping")
-    def mapping_clicked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        dm_reply(client, body["user"]["id"])(text="Mapping account codes is coming in the next release.")
