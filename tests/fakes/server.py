@@ -59,9 +59,16 @@ class ServerThread:
         self.stop()
 
 
-def serve_main(name: str, make_app: Callable[[str], Any], describe: Callable[[str], str] | None = None) -> None:
-    """`python -m tests.fakes.<name> --port N`: serve the fake in the foreground and print its URL."""
-    parser = argparse.ArgumentParser(prog=f"python -m tests.fakes.{name}")
+def serve_main(
+    name: str,
+    make_app: Callable[[str], Any],
+    describe: Callable[[str], str] | None = None,
+    *,
+    parser: argparse.ArgumentParser | None = None,
+) -> None:
+    """`python -m tests.fakes.<name> --port N`: serve the fake in the foreground and print its URL.
+    `parser` brings options of the fake's own (read them with `parse_known_args` before calling this)."""
+    parser = parser or argparse.ArgumentParser(prog=f"python -m tests.fakes.{name}")
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free one)")
     args = parser.parse_args()
     port = args.port or free_port()

@@ -1,0 +1,104 @@
+"""`XeroFake`: the parts of the Xero fake put together as one ASGI app, which records every request, answers
+injected failures and routes Xero's case-insensitive paths."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.routing import BaseRoute, Route
+from starlette.types import Message, Receive, Scope, Send
+
+from tests.fakes.xero.accounting import ACCOUNTING_PREFIX, Accounting
+from tests.fakes.xero.consent import Consent
+from tests.fakes.xero.controls import Controls
+from tests.fakes.xero.errors import _body_response, _default_error_body
+from tests.fakes.xero.records import Call, _FailureRule
+
+
+class XeroFake(Controls, Consent, Accounting):
+    """A local Xero; serve `fake.app` with `ServerThread`, drive it with its methods (what a test sets up is in
+    `Controls`; failures to inject and the calls received are here)."""
+
+    def fail_next(
+        self,
+        path_substring: str,
+        status: int,
+        body: Any = None,
+        *,
+        times: int = 1,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """Answer the next `times` requests whose path contains `path_substring` (any case) with `status`.
+
+        `body` defaults to Xero's body for that status (a dict is sent as JSON, a str as text);
+        a 429 gets `Retry-After: 30` and `X-Rate-Limit-Problem: minute` unless `headers` says otherwise.
+        """
+        extra = dict(headers or {})
+        if status == 429:
+            extra = {"Retry-After": "30", "X-Rate-Limit-Problem": "minute", **extra}
+        rule = _FailureRule(
+            path_substring.lower(), status, _default_error_body(status) if body is None else body, extra, times
+        )
+        with self._lock:
+            self._failures.append(rule)
+
+    def calls_to(self, path_substring: str) -> list[Call]:
+        with self._lock:
+            return [c for c in self.calls if path_substring.lower() in c.path.lower()]
+
+    @property
+    def app(self) -> XeroFake:
+        """The ASGI app to serve (the fake itself; uvicorn needs a callable object, not a method)."""
+        return self
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Xero's paths are case-insensitive: route on the lower-cased path, record the original."""
+        if scope["type"] != "http":
+            await self._router(scope, receive, send)
+            return
+        path = scope["path"]
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        for secret in ("authorization", "cookie"):
+            if secret in headers:
+                headers[secret] = headers[secret].split(" ")[0] + " <redacted>"
+        call = Call(
+            method=scope["method"],
+            path=path,
+            query=dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)),
+            headers=headers,
+            at=self.clock(),
+        )
+        with self._lock:
+            self.calls.append(call)
+            rule = next((r for r in self._failures if r.path_substring in path.lower()), None)
+            if rule:
+                rule.times -= 1
+                if rule.times <= 0:
+                    self._failures.remove(rule)
+
+        async def recording_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                call.status = message["status"]
+            await send(message)
+
+        if not path.lower().startswith(ACCOUNTING_PREFIX) and self.latency:
+            await asyncio.sleep(self.latency)
+        if rule:
+            await _body_response(rule.status, rule.body, rule.headers)(scope, receive, recording_send)
+            return
+        lowered = dict(scope, path=path.lower(), raw_path=path.lower().encode())
+        await self._router(lowered, receive, recording_send)
+
+    def _routes(self) -> list[BaseRoute]:
+        return [
+            Route("/identity/connect/authorize", self._authorize, methods=["GET", "POST"]),
+            Route("/connect/token", self._token, methods=["POST"]),
+            Route("/connect/revocation", self._revocation, methods=["POST"]),
+            Route("/connections", self._list_connections, methods=["GET"]),
+            Route("/connections/{connection_id}", self._delete_connection, methods=["DELETE"]),
+            Route(f"{ACCOUNTING_PREFIX}/accounts", self._get_accounts, methods=["GET"]),
+            Route(f"{ACCOUNTING_PREFIX}/contacts", self._get_contacts, methods=["GET"]),
+            Route(f"{ACCOUNTING_PREFIX}/{{rest:path}}", self._not_found, methods=["GET", "POST", "PUT"]),
+        ]

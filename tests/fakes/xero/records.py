@@ -1,0 +1,123 @@
+"""What the Xero fake keeps: registered apps, the demo user, the requests it received, and the private records
+of organisations, contacts, accounts, connections, consents, codes, refresh tokens and injected failures."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class XeroClientApp:
+    """An app registered at the fake; `client_secret` is None for an "Auth Code with PKCE" app."""
+
+    client_id: str
+    client_secret: str | None
+    redirect_uris: tuple[str, ...]
+    name: str
+
+    def __repr__(self) -> str:
+        return f"XeroClientApp(client_id={self.client_id!r}, name={self.name!r})"
+
+
+@dataclass(frozen=True)
+class XeroUser:
+    user_id: str
+    name: str
+    email: str
+
+
+@dataclass
+class Call:
+    """One request the fake received; secrets (Authorization, cookies) are redacted."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    at: float
+    status: int | None = None
+
+
+@dataclass
+class _Organisation:
+    tenant_id: str
+    name: str
+    tenant_type: str
+    high_volume_threshold: int | None
+    contacts: dict[str, _Contact] = field(default_factory=dict)
+    accounts: dict[str, _Account] = field(default_factory=dict)
+    contact_seq: int = 0
+    account_seq: int = 0
+    minute: deque[float] = field(default_factory=deque)
+    day: deque[float] = field(default_factory=deque)
+    in_flight: int = 0
+
+
+@dataclass
+class _Contact:
+    data: dict[str, Any]  # Xero's fields, PascalCase, without UpdatedDateUTC
+    updated_at: float
+
+
+@dataclass
+class _Account:
+    data: dict[str, Any]
+    updated_at: float
+
+
+@dataclass
+class _Connection:
+    id: str
+    user_id: str
+    client_id: str
+    tenant_id: str
+    auth_event_id: str
+    created_at: float
+    updated_at: float
+
+
+@dataclass
+class _PendingConsent:
+    id: str
+    client: XeroClientApp
+    redirect_uri: str
+    scope: str
+    state: str | None
+    code_challenge: str | None
+
+
+@dataclass
+class _AuthCode:
+    client_id: str
+    redirect_uri: str
+    scope: str
+    user_id: str
+    auth_event_id: str
+    code_challenge: str | None
+    expires_at: float
+    used: bool = False
+
+
+@dataclass
+class _RefreshToken:
+    value: str
+    family: str
+    client_id: str
+    user_id: str
+    auth_event_id: str
+    scope: str
+    issued_at: float
+    spent_at: float | None = None
+    successor: dict[str, Any] | None = None  # the token response handed out when it was spent
+    revoked: bool = False
+
+
+@dataclass
+class _FailureRule:
+    path_substring: str
+    status: int
+    body: Any
+    headers: dict[str, str]
+    times: int
