@@ -9,7 +9,7 @@ from slack_bolt import App, BoltResponse
 from slack_bolt.oauth.callback_options import CallbackOptions, FailureArgs, SuccessArgs
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 
-from bot import listeners
+from bot import listeners, workspaces
 from bot.manifest import BOT_SCOPES
 from bot.runtime import Runtime
 from bot.slack_install import SqlInstallationStore, SqlOAuthStateStore
@@ -86,6 +86,22 @@ def build_app(runtime: Runtime) -> App:
                 text=":warning: Something went wrong on our side and nothing was changed. "
                 "Please try again; if it keeps happening, an admin can check `/accounts status`.",
             )
+
+    known_teams: set[str] = set()
+
+    @app.middleware
+    def workspace_row_first(context: Any, next: Any) -> Any:
+        """Create a workspace's row in a short transaction of its own before any listener runs.
+
+        Listeners then only read it; on SQLite, a transaction that reads and then inserts fails at once
+        when another connection wrote in between, so the insert must not happen inside them.
+        """
+        team_id = context.team_id
+        if team_id and team_id not in known_teams:
+            with runtime.db.session(write_lock=True) as s:
+                workspaces.ensure(s, team_id=team_id)
+            known_teams.add(team_id)
+        return next()
 
     listeners.register(app, runtime)
     return app

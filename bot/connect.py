@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from bot import workspaces
@@ -107,9 +107,7 @@ def _claim_state(db: Database, *, provider: Provider, state: str, now: datetime)
             .with_for_update()
         )
         if row is None or row.provider != provider.name or row.workspace_id is None:
-            return CallbackOutcome(
-                "invalid_state", "This log-in link is not one of ours, so nothing changed."
-            ), None
+            return CallbackOutcome("invalid_state", "This log-in link is not one of ours, so nothing changed."), None
         workspace = s.get(Workspace, row.workspace_id)
         assert workspace is not None
         outcome = CallbackOutcome(
@@ -268,6 +266,24 @@ def connect_organisation(
     return outcome
 
 
+def _in_use(session: Session) -> set[str]:
+    """Remote connection ids our live connections use (in any workspace): never disconnect those."""
+    rows = session.scalars(select(Connection.remote_connection_id).where(Connection.status != "disconnected"))
+    return {r for r in rows if r}
+
+
+def _take_pending(session: Session, db: Database, pending: PendingConnection) -> tuple[list[Organisation], Tokens]:
+    organisations = [_org_from(d) for d in pending.organisations["items"]]
+    tokens = Tokens(
+        access_token=db.box.decrypt(pending.access_token_enc),
+        refresh_token=db.box.decrypt(pending.refresh_token_enc) if pending.refresh_token_enc else None,
+        expires_at=pending.access_expires_at,
+        scope=pending.scope,
+    )
+    session.delete(pending)
+    return organisations, tokens
+
+
 def choose_organisation(
     db: Database, *, provider: Provider, pending_id: int, organisation_id: str, user_id: str, now: datetime
 ) -> CallbackOutcome:
@@ -280,21 +296,14 @@ def choose_organisation(
             return CallbackOutcome("forbidden", "Only the person who logged in can choose the organisation.")
         workspace = s.get(Workspace, pending.workspace_id)
         assert workspace is not None
-        organisations = [_org_from(d) for d in pending.organisations["items"]]
-        tokens = Tokens(
-            access_token=db.box.decrypt(pending.access_token_enc),
-            refresh_token=db.box.decrypt(pending.refresh_token_enc) if pending.refresh_token_enc else None,
-            expires_at=pending.access_expires_at,
-            scope=pending.scope,
-        )
-        expired = pending.expires_at < now
         outcome = CallbackOutcome(
             "pending", "", team_id=workspace.team_id, user_id=pending.user_id, channel_id=pending.channel_id
         )
-        s.delete(pending)
-    chosen = next((o for o in organisations if o.id == organisation_id), None)
-    unpicked = [o for o in organisations if o.id != organisation_id] if not expired else organisations
-    _disconnect_unpicked(provider, tokens, unpicked)
+        expired = pending.expires_at < now
+        organisations, tokens = _take_pending(s, db, pending)
+        in_use = _in_use(s)
+    chosen = None if expired else next((o for o in organisations if o.id == organisation_id), None)
+    _disconnect_unused(provider, tokens, [o for o in organisations if o is not chosen], in_use)
     if expired:
         outcome.kind, outcome.message = "expired_state", "This choice expired; run `/accounts connect` again."
         return outcome
@@ -302,6 +311,19 @@ def choose_organisation(
         outcome.kind, outcome.message = "invalid_state", "That organisation was not part of this log-in."
         return outcome
     return connect_organisation(db, provider=provider, outcome=outcome, organisation=chosen, tokens=tokens, now=now)
+
+
+def expire_pending(db: Database, providers: Mapping[str, Provider], *, now: datetime) -> int:
+    """Forget log-ins nobody picked an organisation for in time, disconnecting what they granted."""
+    with db.session(write_lock=True) as s:
+        due = s.scalars(select(PendingConnection).where(PendingConnection.expires_at < now)).all()
+        grants = [(p.provider, *_take_pending(s, db, p)) for p in due]
+        s.execute(delete(OAuthState).where(OAuthState.expires_at < now - timedelta(days=1)))
+        in_use = _in_use(s)
+    for provider_name, organisations, tokens in grants:
+        if provider_name in providers:
+            _disconnect_unused(providers[provider_name], tokens, organisations, in_use)
+    return len(grants)
 
 
 class _FixedTokens:
@@ -317,9 +339,12 @@ class _FixedTokens:
         return self.tokens.access_token
 
 
-def _disconnect_unpicked(provider: Provider, tokens: Tokens, organisations: list[Organisation]) -> None:
+def _disconnect_unused(provider: Provider, tokens: Tokens, organisations: list[Organisation], in_use: set[str]) -> None:
+    """Disconnect granted organisations we do not keep, except links a live connection of ours uses."""
     keeper = _FixedTokens(tokens)
     for organisation in organisations:
+        if organisation.connection_id in in_use:
+            continue
         try:
             provider.disconnect(Link(organisation.id, keeper, organisation.connection_id))
         except ProviderError as exc:

@@ -13,7 +13,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import select
 
-from bot import permissions
+from bot import connect, permissions
 from bot.notify import direct_message
 from bot.runtime import Runtime
 from bot.tokens import KEEPALIVE_AFTER, ConnectionTokens
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 KEEPALIVE_EVERY = timedelta(hours=6)
+SWEEP_EVERY = timedelta(minutes=10)
 
 
 def keeper(runtime: Runtime, connection_id: int) -> ConnectionTokens:
@@ -97,6 +98,11 @@ def keep_connections_alive(runtime: Runtime, *, idle_for: timedelta = KEEPALIVE_
     return refreshed
 
 
+def sweep_expired(runtime: Runtime) -> int:
+    """Forget log-ins left without an organisation picked, and old OAuth states."""
+    return connect.expire_pending(runtime.db, runtime.providers, now=runtime.clock())
+
+
 def start_scheduler(runtime: Runtime, *, imports: ImportRunner | None = None) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(timezone="UTC")
     if imports is not None:  # claims due import runs and queues scheduled syncs; listeners wake it too
@@ -119,6 +125,15 @@ def start_scheduler(runtime: Runtime, *, imports: ImportRunner | None = None) ->
         max_instances=1,
         coalesce=True,
         next_run_time=runtime.clock() + timedelta(minutes=1),
+    )
+    scheduler.add_job(
+        sweep_expired,
+        "interval",
+        args=[runtime],
+        seconds=SWEEP_EVERY.total_seconds(),
+        id="sweep_expired",
+        max_instances=1,
+        coalesce=True,
     )
     scheduler.start()
     return scheduler

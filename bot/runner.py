@@ -11,6 +11,7 @@ from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 
 from bot.app import build_app
+from bot.import_jobs import ImportRunner
 from bot.jobs import start_scheduler
 from bot.runtime import Runtime
 from bot.settings import Settings
@@ -48,6 +49,7 @@ class BotServer:
         self.http = uvicorn.Server(config)
         self.socket_mode: SocketModeHandler | None = None
         self.scheduler: BackgroundScheduler | None = None
+        self.imports = ImportRunner(self.runtime)
         self._thread: threading.Thread | None = None
 
     @property
@@ -61,7 +63,7 @@ class BotServer:
             if not self._thread.is_alive():
                 raise RuntimeError(f"the web server could not start on {self.url}")
             threading.Event().wait(0.01)
-        self.scheduler = start_scheduler(self.runtime)
+        self.scheduler = start_scheduler(self.runtime, imports=self.imports)
         if self.settings.socket_mode:
             self.socket_mode = SocketModeHandler(self.app, self.settings.slack_app_token)
             self.socket_mode.connect()
@@ -79,6 +81,7 @@ class BotServer:
     def stop(self) -> None:
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
+        self.imports.shutdown()
         if self.socket_mode is not None:
             self.socket_mode.close()
         self.http.should_exit = True

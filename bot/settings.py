@@ -14,6 +14,8 @@ from cryptography.fernet import Fernet
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.categories import CategoriesError, Category, load_categories
+
 KEYGEN_COMMAND = "accounts-bot keygen"
 
 
@@ -62,6 +64,9 @@ class Settings(BaseSettings):
     xero_connections_url: str = "https://api.xero.com/connections"
     xero_api_url: str = "https://api.xero.com/api.xro/2.0"
 
+    # The categories an admin maps to account codes; None: the built-in defaults (bot/categories.yml)
+    account_categories_file: str | None = None
+
     log_level: str = "INFO"
 
     @field_validator("slack_bot_token")
@@ -90,6 +95,17 @@ class Settings(BaseSettings):
             # psycopg 3 is the driver we ship
             v = "postgresql+psycopg://" + v.removeprefix("postgresql://")
         return v
+
+    @field_validator("account_categories_file")
+    @classmethod
+    def _categories_file_readable(cls, v: str | None) -> str | None:
+        if not v or not v.strip():
+            return None
+        try:
+            load_categories(v.strip())
+        except CategoriesError as exc:
+            raise ValueError(f"{exc} (bot/categories.yml describes the format)") from None
+        return v.strip()
 
     @field_validator("public_url")
     @classmethod
@@ -148,6 +164,11 @@ class Settings(BaseSettings):
     @property
     def multi_workspace(self) -> bool:
         return bool(self.slack_client_id and self.slack_client_secret)
+
+    @property
+    def categories(self) -> tuple[Category, ...]:
+        """The categories to map (read once; checked when the settings load)."""
+        return load_categories(self.account_categories_file)
 
     def redirect_uri(self, provider: str) -> str:
         return f"{self.public_url}/oauth/{provider}/callback"

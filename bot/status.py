@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
 from bot import workspaces
+from bot.categories import Category, load_categories
 from bot.connect import active_connection
+from bot.importer import ImportState, import_state
+from bot.mapping import MappingStatus, mapping_status
 from bot.tokens import KEEPALIVE_AFTER
 from storage.models import Connection
 
@@ -22,6 +26,8 @@ class ConnectionReport:
     connected_at: datetime
     health: str  # "ok" | "needs_reconnect" | "refresh_due"
     health_detail: str | None = None
+    mapping: MappingStatus | None = None
+    imports: ImportState | None = None  # customers, the latest import and the sync schedule
 
 
 @dataclass(frozen=True)
@@ -42,8 +48,14 @@ def token_health(connection: Connection, now: datetime) -> tuple[str, str | None
 
 
 def workspace_status(
-    session: Session, *, team_id: str, providers: tuple[tuple[str, str], ...], now: datetime
+    session: Session,
+    *,
+    team_id: str,
+    providers: tuple[tuple[str, str], ...],
+    now: datetime,
+    categories: Sequence[Category] | None = None,
 ) -> StatusReport:
+    """`categories` are the configured ones (`settings.categories`); None means the built-in defaults."""
     workspace = workspaces.find(session, team_id=team_id)
     connection = active_connection(session, workspace_id=workspace.id) if workspace else None
     report: ConnectionReport | None = None
@@ -57,6 +69,10 @@ def workspace_status(
             connected_at=connection.connected_at,
             health=health,
             health_detail=detail,
+            imports=import_state(session, connection=connection, workspace=workspace) if workspace else None,
+            mapping=mapping_status(
+                session, connection=connection, categories=load_categories() if categories is None else categories
+            ),
         )
     return StatusReport(
         team_id=team_id,

@@ -14,7 +14,7 @@ from sqlalchemy import select, text
 
 from bot import jobs
 from providers.base import Link, NeedsReconnect
-from storage.models import AuditEvent, OAuthState, PendingConnection, Workspace
+from storage.models import AuditEvent, Connection, OAuthState, PendingConnection, Workspace
 from tests.conftest import ADMIN, STAFF, TEAM, RunningBot
 from tests.fakes.blockkit import check_message
 from tests.fakes.xero import FakeClock, XeroFake, click_through_consent
@@ -432,3 +432,43 @@ def test_the_whole_connect_flow_works_over_socket_mode(start_bot: Any, xero: Xer
     click(bot, picker, button_for(picker, "Acme North"))
     assert "now connected to *Acme North*" in all_text(becomes(bot, picker, "now connected to"))
     assert [c["tenantName"] for c in xero.connections] == ["Acme North"]
+
+
+def test_a_picker_left_unanswered_expires_and_disconnects_what_it_granted(
+    connect_bot: RunningBot, xero: XeroFake
+) -> None:
+    xero.add_organisation("Acme North")
+    xero.add_organisation("Acme South")
+    log_in(connect_bot, login_url(connect_bot))
+    picker = shown(connect_bot, "reaches *2 organisations*")
+    runtime = connect_bot.server.runtime
+    assert jobs.sweep_expired(runtime) == 0  # still within its 30 minutes
+    later = runtime.clock() + timedelta(minutes=31)
+    runtime.clock = lambda: later
+    assert jobs.sweep_expired(runtime) == 1
+    assert xero.connections == []
+    with connect_bot.db.session() as s:
+        assert s.scalars(select(PendingConnection)).all() == []
+    click(connect_bot, picker, button_for(picker, "Acme North"))
+    assert "expired" in all_text(becomes(connect_bot, picker, "expired"))
+    assert connection_rows(connect_bot) == []
+
+
+def test_picking_never_disconnects_an_organisation_another_workspace_of_ours_uses(
+    connect_bot: RunningBot, xero: XeroFake
+) -> None:
+    """The same Xero user connected another Slack workspace to Acme North; this one picks Acme South."""
+    xero.add_organisation("Acme North")
+    log_in(connect_bot, login_url(connect_bot))
+    [north] = connection_rows(connect_bot)
+    with connect_bot.db.session() as s:  # move it to a second workspace, as if connected from there
+        other = Workspace(team_id="T0OTHER001", name="Other")
+        s.add(other)
+        s.flush()
+        s.get(Connection, north.id).workspace_id = other.id  # type: ignore[union-attr]
+    xero.add_organisation("Acme South")
+    log_in(connect_bot, login_url(connect_bot))
+    picker = shown(connect_bot, "reaches *2 organisations*")
+    click(connect_bot, picker, button_for(picker, "Acme South"))
+    becomes(connect_bot, picker, "now connected to *Acme South*")
+    assert sorted(c["tenantName"] for c in xero.connections) == ["Acme North", "Acme South"]

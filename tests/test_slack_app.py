@@ -55,9 +55,12 @@ def test_unknown_subcommand_gets_a_helpful_answer(bot: RunningBot) -> None:
     assert "/accounts help" in str(delivery.ack)
 
 
-def test_commands_still_to_come_say_so(bot: RunningBot) -> None:
-    delivery = bot.slack.send_command("/accounts import", user_id=ADMIN, channel_id=CHANNEL)
-    assert "coming soon" in delivery.ack["text"]
+def test_import_before_connecting_says_what_to_do(bot: RunningBot) -> None:
+    bot.slack.send_command("/accounts import", user_id=ADMIN, channel_id=CHANNEL)
+    answer = bot.slack.wait_for(
+        lambda: [m for m in bot.slack.ephemerals(CHANNEL, ADMIN) if "Nothing is connected yet" in m.get("text", "")]
+    )
+    assert "/accounts connect" in answer[-1]["text"]
 
 
 def test_app_home_is_published_when_opened(bot: RunningBot) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.listeners import commands, connecting, events
+from bot.listeners import commands, connecting, customers, events, importing, mapping
 from bot.runtime import Runtime
 
 
@@ -12,3 +12,6 @@ def register(app: App, runtime: Runtime) -> None:
     commands.register(app, runtime)
     events.register(app, runtime)
     connecting.register(app, runtime)
+    importing.register(app, runtime)  # before mapping: the first listener of an action wins (import_start)
+    customers.register(app, runtime)
+    mapping.register(app, runtime)

@@ -14,6 +14,9 @@ from sqlalchemy import select
 
 from bot import permissions, status, workspaces
 from bot.listeners.connecting import allowed, refuse, responder, start_connect, start_disconnect
+from bot.listeners.customers import customers_command
+from bot.listeners.importing import channel_command, import_command, sync_command
+from bot.listeners.mapping import open_mapping
 from bot.runtime import Runtime
 from bot.views.connect import audit_blocks
 from bot.views.help import help_blocks, unknown_command_blocks
@@ -22,7 +25,7 @@ from storage.models import AuditEvent
 
 log = logging.getLogger(__name__)
 
-COMING_SOON = frozenset({"map", "import"})
+COMING_SOON: frozenset[str] = frozenset()
 MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 
 
@@ -58,7 +61,11 @@ def show_status(req: CommandRequest) -> None:
     with req.runtime.db.session() as s:
         workspaces.ensure(s, team_id=req.team_id, name=req.team_name)
         report = status.workspace_status(
-            s, team_id=req.team_id, providers=req.runtime.provider_choices(), now=req.runtime.clock()
+            s,
+            team_id=req.team_id,
+            providers=req.runtime.provider_choices(),
+            now=req.runtime.clock(),
+            categories=req.runtime.settings.categories,
         )
     req.respond(response_type="ephemeral", blocks=status_blocks(report), text="Accounting connection status")
 
@@ -80,6 +87,19 @@ def disconnect_command(req: CommandRequest) -> None:
     req.ack()
     start_disconnect(
         req.runtime, req.client, responder(req.respond, replace=False), team_id=req.team_id, user_id=req.user_id
+    )
+
+
+def map_command(req: CommandRequest) -> None:
+    req.ack()
+    open_mapping(
+        req.runtime,
+        req.client,
+        responder(req.respond, replace=False),
+        team_id=req.team_id,
+        user_id=req.user_id,
+        trigger_id=req.trigger_id,
+        channel_id=req.channel_id,
     )
 
 
@@ -163,8 +183,13 @@ SUBCOMMANDS: dict[str, Callable[[CommandRequest], None]] = {
     "status": show_status,
     "connect": connect_command,
     "disconnect": disconnect_command,
+    "map": map_command,
     "admins": admins_command,
     "audit": audit_command,
+    "import": import_command,
+    "channel": channel_command,
+    "sync": sync_command,
+    "customers": customers_command,
 }
 
 

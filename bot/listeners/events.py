@@ -18,7 +18,13 @@ log = logging.getLogger(__name__)
 def publish_home(runtime: Runtime, client: WebClient, *, team_id: str, user_id: str) -> None:
     with runtime.db.session() as s:
         workspaces.ensure(s, team_id=team_id)
-        report = status.workspace_status(s, team_id=team_id, providers=runtime.provider_choices(), now=runtime.clock())
+        report = status.workspace_status(
+            s,
+            team_id=team_id,
+            providers=runtime.provider_choices(),
+            now=runtime.clock(),
+            categories=runtime.settings.categories,
+        )
     client.views_publish(user_id=user_id, view=home_view(report))
 
 

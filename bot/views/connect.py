@@ -182,6 +182,7 @@ AUDIT_WORDS = {
     "admins.added": "added an admin",
     "admins.removed": "removed an admin",
     "refused": "was refused",
+    "mapping.saved": "saved the account mapping",
     "slack.installed": "installed the app",
     "slack.uninstalled": "app uninstalled",
 }

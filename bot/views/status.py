@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.status import StatusReport
-from bot.views.text import button, context, escape, mention, section, slack_date
+from bot.status import ConnectionReport, StatusReport
+from bot.views.importing import home_import_blocks
+from bot.views.mapping import problem_words
+from bot.views.text import button, context, escape, mention, section, slack_date, truncate
 
 HEALTH = {
     "ok": ":large_green_circle: Healthy",
@@ -30,7 +32,43 @@ def status_blocks(report: StatusReport) -> list[dict[str, Any]]:
     blocks = [section(":white_check_mark: *Accounting package connected*"), section("\n".join(lines))]
     if connection.health_detail:
         blocks.append(context(escape(connection.health_detail)))
+    blocks += mapping_blocks(connection)
     return blocks
+
+
+def mapping_blocks(connection: ConnectionReport) -> list[dict[str, Any]]:
+    """Whether the account codes are mapped, and what went stale since (an account archived or gone)."""
+    mapping = connection.mapping
+    if mapping is None:
+        return []
+    if not mapping.started:
+        return [
+            section(
+                ":large_yellow_circle: *Account codes are not mapped yet.* An admin can map them with `/accounts map`."
+            )
+        ]
+    checked = (
+        f"Checked against the chart of accounts from {escape(connection.provider_title)} as of "
+        f"{slack_date(mapping.chart_refreshed_at)}."
+        if mapping.chart_refreshed_at
+        else ""
+    )
+    saved = f"Last saved by {mention(mapping.saved_by)} on {slack_date(mapping.saved_at)}." if mapping.saved_at else ""
+    if mapping.needs_attention:
+        lines = [
+            f"• *{escape(p.category.label)}*: {escape(problem_words(p, connection.provider_title))}"
+            for p in mapping.problems
+        ]
+        return [
+            section(":warning: *The account mapping needs attention.* An admin can fix it with `/accounts map`."),
+            section(truncate("\n".join(lines), 3000)),
+            context(" ".join(t for t in (saved, checked) if t)),
+        ]
+    words = "category" if mapping.mapped == 1 else "categories"
+    return [
+        section(f":large_green_circle: Account codes mapped for {mapping.mapped} {words}."),
+        context(" ".join(t for t in (saved, checked) if t)),
+    ]
 
 
 def home_view(report: StatusReport) -> dict[str, Any]:
@@ -49,6 +87,9 @@ def home_view(report: StatusReport) -> dict[str, Any]:
                 ],
             }
         )
+        if report.connection.imports is not None:
+            imports = home_import_blocks(report.connection.imports, provider_title=report.connection.provider_title)
+            blocks += [{"type": "divider"}, *imports]
     elif report.providers:
         blocks.append(
             {

@@ -6,6 +6,7 @@ Every model module is imported here, so `Base.metadata` (which Alembic compares 
 from storage.models.base import Base, UTCDateTime, utcnow
 from storage.models.chart import AccountMapping, ChartAccount
 from storage.models.connection import Connection, PendingConnection
+from storage.models.customers import Customer, CustomerReference, ImportRun, SyncSettings
 from storage.models.workspace import AuditEvent, OAuthState, SlackInstallation, Workspace, WorkspaceAdmin
 
 __all__ = [
@@ -14,9 +15,13 @@ __all__ = [
     "AuditEvent",
     "Base",
     "Connection",
+    "Customer",
+    "CustomerReference",
+    "ImportRun",
     "OAuthState",
     "PendingConnection",
     "SlackInstallation",
+    "SyncSettings",
     "UTCDateTime",
     "Workspace",
     "WorkspaceAdmin",

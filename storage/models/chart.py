@@ -41,5 +41,8 @@ class AccountMapping(Base):
     connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"), index=True)
     category: Mapped[str] = mapped_column(String(64))
     account_external_id: Mapped[str] = mapped_column(String(64))
+    # The account as it was when saved, to name it should it vanish from the chart.
+    account_code: Mapped[str | None] = mapped_column(String(32))
+    account_name: Mapped[str | None] = mapped_column(String(255))
     saved_by: Mapped[str | None] = mapped_column(String(32))
     saved_at: Mapped[datetime] = mapped_column(default=utcnow)

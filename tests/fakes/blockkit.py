@@ -2,9 +2,9 @@
 
 `check_message`, `check_view` and `check_options` refuse what Slack refuses, each problem worded the
 way Slack words it in `response_metadata.messages` ("[ERROR] must be less than 76 characters
-[json-pointer:/blocks/0/accessory/text/text]"). `assign_ids`, `find_element`, `action_fields` and
-`state_values` read the interactive elements a person uses, so the fake can build the payloads Slack
-would send when that person clicks, picks or submits.
+[json-pointer:/blocks/0/accessory/text/text]"). `assign_ids`, `find_element`, `action_fields`,
+`state_values` and `unfilled_inputs` read the interactive elements a person uses, so the fake can build
+the payloads Slack sends when that person clicks, picks or submits.
 
 Limits are Slack's documented ones; where only slack_sdk's models enforce a limit, that is the one used.
 The checker covers the blocks and elements a bot commonly sends; it is not a full JSON schema.

@@ -2,7 +2,7 @@
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-26 11:05:28.678790
+Create Date: 2026-11-26 11:12:10.924511
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ def upgrade() -> None:
         sa.Column("connection_id", sa.Integer(), nullable=False),
         sa.Column("category", sa.String(length=64), nullable=False),
         sa.Column("account_external_id", sa.String(length=64), nullable=False),
+        sa.Column("account_code", sa.String(length=32), nullable=True),
+        sa.Column("account_name", sa.String(length=255), nullable=True),
         sa.Column("saved_by", sa.String(length=32), nullable=True),
         sa.Column("saved_at", storage.models.base.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(

@@ -1,0 +1,270 @@
+"""Benchmark: import customers end to end against the local fakes, and print the figures.
+
+    python -m bench.import_bench                      # 1,000 and 100,000 customers, SQLite and PostgreSQL
+    python -m bench.import_bench --sizes 1000 20000 --databases sqlite
+    python -m bench.import_bench --limited 100000     # Xero's real limits and 300 ms latency vs the lower bound
+
+Each run: a fresh database, a Xero fake (in a child process, so its 100,000 contacts don't count against the
+bot's memory) seeded with N contacts, a Slack fake receiving the progress messages, the bot's own connect flow to
+get tokens, then the importer (fetch, parse, upsert, progress) timed from queueing to the summary. Each
+measurement runs in a process of its own, whose peak resident memory (ru_maxrss) is reported.
+PostgreSQL is used when BENCH_DATABASE_URL (default
+postgresql://postgres@127.0.0.1:5432/test) answers; each run makes a database of its own and drops it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import multiprocessing
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx2
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
+
+from bot import connect, workspaces
+from bot.import_jobs import ImportRunner
+from bot.importer import ImportPolicy, claim, start_import
+from bot.runtime import Runtime, build_providers
+from bot.settings import load_settings
+from storage import migrate
+from storage.crypto import SecretBox
+from storage.db import Database
+from storage.models import Customer
+
+TEAM, ADMIN, CHANNEL, BOT_TOKEN = "T0BENCH001", "U0BENCHADM", "C0BENCHGEN", "xoxb-bench-bot-token"
+CLIENT_ID, CLIENT_SECRET = "BENCHXEROCLIENT00000000000000001", "bench-xero-client-secret"
+CALLBACK = "http://127.0.0.1:9/oauth/xero/callback"  # never opened: the benchmark reads the redirect itself
+
+
+def serve_fakes(contacts: int, limited: bool, latency: float, pipe: Any) -> None:
+    """Child process: a Xero fake with `contacts` customers and a Slack fake, until the parent hangs up."""
+    from tests.fakes.server import ServerThread
+    from tests.fakes.slack import SlackFake
+    from tests.fakes.xero import XeroFake, XeroLimits
+
+    limits = (
+        XeroLimits() if limited else XeroLimits(concurrent=50, per_minute=10**9, per_day=10**9, app_per_minute=10**9)
+    )
+    xero = XeroFake(limits=limits, latency=latency)
+    xero.register_client(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, redirect_uris=[CALLBACK])
+    tenant = xero.add_organisation("Bench Plumbing Ltd")
+    xero.seed_contacts(tenant, contacts)
+    slack = SlackFake(rate_limits=False)
+    slack_server = slack.serve().start()
+    slack.add_workspace(TEAM, "Bench", bot_token=BOT_TOKEN)
+    slack.add_user(TEAM, ADMIN, "ada", is_admin=True)
+    slack.add_channel(TEAM, CHANNEL, "general")
+    with ServerThread(xero.app) as xero_server:
+        pipe.send((xero_server.url, slack_server.url))
+        pipe.recv()  # the parent is done
+    slack_server.stop()
+
+
+@dataclass
+class Figures:
+    database: str
+    customers: int
+    stored: int
+    seconds: float
+    reimport_seconds: float
+    setup_mib: float
+    peak_mib: float
+
+    @property
+    def per_second(self) -> float:
+        return self.customers / self.seconds
+
+    @property
+    def reimport_per_second(self) -> float:
+        return self.customers / self.reimport_seconds
+
+
+def database_url(kind: str, workdir: Path) -> tuple[str, Any]:
+    if kind == "sqlite":
+        return f"sqlite:///{workdir / f'bench-{uuid.uuid4().hex[:6]}.db'}", None
+    admin_url = make_url(
+        "postgresql+psycopg://"
+        + os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test").split("://", 1)[1]
+    )
+    name = f"accounts_bot_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return admin_url.set(database=name).render_as_string(hide_password=False), drop
+
+
+def connected_runtime(url: str, xero_url: str, slack_url: str) -> tuple[Runtime, int]:
+    """A runtime pointed at the fakes, with Xero connected through the bot's own connect flow."""
+    from tests.fakes.xero import click_through_consent
+
+    settings = load_settings(
+        None,
+        slack_bot_token=BOT_TOKEN,
+        slack_signing_secret="bench",
+        slack_api_url=f"{slack_url}/api/",
+        database_url=url,
+        encryption_key=SecretBox.generate_key(),
+        public_url="http://127.0.0.1:9",
+        xero_client_id=CLIENT_ID,
+        xero_client_secret=CLIENT_SECRET,
+        xero_authorize_url=f"{xero_url}/identity/connect/authorize",
+        xero_token_url=f"{xero_url}/connect/token",
+        xero_revoke_url=f"{xero_url}/connect/revocation",
+        xero_connections_url=f"{xero_url}/connections",
+        xero_api_url=f"{xero_url}/api.xro/2.0",
+    )
+    assert settings.encryption_key
+    runtime = Runtime(
+        settings=settings, db=Database(url, SecretBox(settings.encryption_key)), providers=build_providers(settings)
+    )
+    migrate.upgrade(runtime.db.engine)
+    provider = runtime.providers["xero"]
+    now = datetime.now(UTC)
+    with runtime.db.session() as s:
+        workspace = workspaces.ensure(s, team_id=TEAM, name="Bench")
+        link = connect.begin(
+            s,
+            runtime.db,
+            workspace=workspace,
+            user_id=ADMIN,
+            channel_id=CHANNEL,
+            provider=provider,
+            redirect_uri=CALLBACK,
+            now=now,
+        )
+    with httpx2.Client(timeout=30) as browser:
+        answer = click_through_consent(browser, link.url)
+    params = dict(httpx2.URL(answer.headers["location"]).params)
+    outcome = connect.finish_callback(runtime.db, provider=provider, params=params, redirect_uri=CALLBACK, now=now)
+    assert outcome.kind == "connected" and outcome.connection_id, outcome.message
+    return runtime, outcome.connection_id
+
+
+def timed_import(runtime: Runtime, connection_id: int) -> tuple[float, int]:
+    """Seconds and customers stored for one full import, from queueing to the summary."""
+    runner = ImportRunner(runtime, policy=ImportPolicy(), workers=1, progress_every=2.0)
+    started = time.perf_counter()
+    queued = start_import(
+        runtime.db,
+        connection_id=connection_id,
+        trigger="bench",
+        started_by=ADMIN,
+        channel_id=CHANNEL,
+        now=runtime.clock(),
+    )
+    run_id = claim(runtime.db, owner=runner.owner, now=runtime.clock(), policy=runner.policy)
+    assert run_id == queued.run.id
+    view = runner.run_claimed(run_id)
+    seconds = time.perf_counter() - started
+    runner.shutdown()
+    assert view is not None and view.status == "succeeded", view
+    with runtime.db.session() as s:
+        stored = int(s.scalar(select(func.count()).select_from(Customer)) or 0)
+    return seconds, stored
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def bench(kind: str, contacts: int, workdir: Path) -> Figures:
+    """One measurement, meant to run in a process of its own (see `main`)."""
+    parent, child = multiprocessing.Pipe()
+    fakes = multiprocessing.get_context("spawn").Process(target=serve_fakes, args=(contacts, False, 0.0, child))
+    fakes.start()
+    xero_url, slack_url = parent.recv()
+    url, drop = database_url(kind, workdir)
+    try:
+        runtime, connection_id = connected_runtime(url, xero_url, slack_url)
+        setup = peak_rss_mib()
+        seconds, stored = timed_import(runtime, connection_id)
+        again, _ = timed_import(runtime, connection_id)
+        runtime.close()
+    finally:
+        parent.send("done")
+        fakes.join(timeout=30)
+        if drop:
+            drop()
+    return Figures(kind, contacts, stored, seconds, again, setup, peak_rss_mib())
+
+
+def limited(contacts: int, workdir: Path) -> None:
+    """Xero's real limits (60 calls a minute, 5 at once) and 300 ms a call: how close to the lower bound?"""
+    parent, child = multiprocessing.Pipe()
+    fakes = multiprocessing.get_context("spawn").Process(target=serve_fakes, args=(contacts, True, 0.3, child))
+    fakes.start()
+    xero_url, slack_url = parent.recv()
+    url, _ = database_url("sqlite", workdir)
+    try:
+        runtime, connection_id = connected_runtime(url, xero_url, slack_url)
+        seconds, _ = timed_import(runtime, connection_id)
+        runtime.close()
+    finally:
+        parent.send("done")
+        fakes.join(timeout=30)
+    calls = math.ceil(contacts / 1000) + 1  # the pages, plus the empty page that ends the walk
+    # One call at a time (300 ms each), and no more than 60 in any minute: call 61 waits for the first to age out.
+    bound = calls * 0.3 if calls <= 60 else 60.0 + (calls - 60) * 0.3
+    print(f"\nWith Xero's limits and 300 ms latency, {contacts:,} contacts ({calls} calls):")
+    print(f"  took {seconds:.1f} s; lower bound the limits allow {bound:.1f} s; ratio {seconds / bound:.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 100_000])
+    parser.add_argument("--databases", nargs="+", default=["sqlite", "postgresql"], choices=["sqlite", "postgresql"])
+    parser.add_argument("--limited", type=int, metavar="N", help="only the rate-limited run, with N contacts")
+    parser.add_argument("--one", nargs=2, metavar=("DATABASE", "N"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        if args.limited:
+            limited(args.limited, workdir)
+            return
+        if args.one:
+            print(json.dumps(asdict(bench(args.one[0], int(args.one[1]), workdir))))
+            return
+    rows = []
+    for kind in args.databases:
+        for size in args.sizes:
+            out = subprocess.run(
+                [sys.executable, "-m", "bench.import_bench", "--one", kind, str(size)],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+            rows.append(Figures(**json.loads(out.strip().splitlines()[-1])))
+            print(
+                f"  {kind:10} {size:>7,} contacts: {rows[-1].stored:,} customers in {rows[-1].seconds:.1f} s",
+                flush=True,
+            )
+    print("\n| database | contacts | import s | contacts/s | re-import s | re-import /s | set-up MiB | peak MiB |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for r in rows:
+        print(
+            f"| {r.database} | {r.customers:,} | {r.seconds:.1f} | {r.per_second:,.0f} | {r.reimport_seconds:.1f} "
+            f"| {r.reimport_per_second:,.0f} | {r.setup_mib:.0f} | {r.peak_mib:.0f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,274 @@
+"""Telling Slack how an import goes: the progress message and its thread, the summary, the CSV by direct message,
+and the fallback to a direct message when the bot cannot post in the channel.
+
+A scheduled sync stays quiet unless it changed something; when it fails, the admins get a direct message.
+Slack trouble never stops an import: every call here is logged and skipped when Slack refuses it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+
+from bot import permissions
+from bot.customer_lists import iter_customers, new_customer_names, possible_duplicates, write_csv
+from bot.importer import RunView, record_parent, sync_settings
+from bot.notify import CANNOT_POST_HERE, direct_message
+from bot.runtime import Runtime
+from bot.views import importing as views
+from providers.base import ProviderError
+from storage.models import Connection, Workspace
+
+log = logging.getLogger(__name__)
+
+Blocks = list[dict[str, Any]]
+
+
+def reporting_client(runtime: Runtime, team_id: str) -> WebClient | None:
+    """The workspace's client, waiting out Slack's rate limits (progress replies come in bursts)."""
+    client = runtime.client_for(team_id)
+    if client is not None:
+        client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=5))
+    return client
+
+
+def send_customers_csv(
+    runtime: Runtime,
+    client: WebClient,
+    *,
+    user_id: str,
+    workspace_id: int,
+    filename: str,
+    comment: Callable[[int], str],
+    run_id: int | None = None,
+    query: str | None = None,
+) -> int:
+    """Write the customers to a temporary CSV file (streamed from the database) and upload it into the
+    person's direct message with the bot; returns how many rows it had."""
+    with tempfile.NamedTemporaryFile("w+", suffix=".csv", newline="", encoding="utf-8") as out:
+        with runtime.db.session() as s:
+            rows = write_csv(iter_customers(s, workspace_id=workspace_id, run_id=run_id, query=query), out)
+        out.flush()
+        channel = client.conversations_open(users=user_id)["channel"]["id"]
+        client.files_upload_v2(
+            channel=channel, file=out.name, filename=filename, title=filename, initial_comment=comment(rows)
+        )
+    return rows
+
+
+class SlackReporter:
+    """A `bot.import_job.Reporter` for one run: posts the parent message, edits it at most every
+    `progress_every` seconds, and replies in its thread for milestones, waits, retries and the end."""
+
+    def __init__(self, runtime: Runtime, *, progress_every: float = 2.0) -> None:
+        self.runtime = runtime
+        self.progress_every = progress_every
+        self._client: WebClient | None = None
+        self._channel: str | None = None
+        self._parent: str | None = None
+        self._edited = -math.inf
+        self._quarter = 0
+
+    # -- Reporter --------------------------------------------------------------------------------------------
+
+    def started(self, run: RunView, *, resumed: bool) -> None:
+        if run.trigger == "schedule":
+            return
+        self._quarter = (run.percent or 0) // 25
+        if run.parent_ts is None:
+            self._post_parent(run, views.progress_blocks(run, provider_title=self._title(run)))
+        else:
+            self._channel, self._parent = run.channel_id, run.parent_ts
+            self._edit(run, views.progress_blocks(run, provider_title=self._title(run)))
+            if resumed:
+                self._reply(run, text=views.resumed_text(run))
+
+    def progressed(self, run: RunView) -> None:
+        if run.trigger == "schedule":
+            return
+        quarter = (run.percent or 0) // 25
+        if run.total and quarter > self._quarter and quarter < 4:
+            self._quarter = quarter
+            self._reply(run, text=views.milestone_text(run))
+        if time.monotonic() - self._edited >= self.progress_every:
+            self._edit(run, views.progress_blocks(run, provider_title=self._title(run)))
+
+    def waiting(self, run: RunView, *, seconds: float, limit: str | None) -> None:
+        if run.trigger == "schedule":
+            return
+        text = views.wait_text(self._title(run), seconds=seconds, limit=limit)
+        self._reply(run, text=text)
+        self._edit(run, views.progress_blocks(run, provider_title=self._title(run), note=text))
+
+    def retrying(self, run: RunView, *, attempt: int, retries: int, seconds: float, error: ProviderError) -> None:
+        if run.trigger == "schedule":
+            return
+        self._reply(
+            run,
+            text=views.retry_text(
+                self._title(run), attempt=attempt, retries=retries, seconds=seconds, error=error.message
+            ),
+        )
+
+    def paused(self, run: RunView, *, until: datetime, limit: str | None) -> None:
+        if run.trigger == "schedule":
+            return
+        text = views.paused_text(self._title(run), until=until, limit=limit)
+        self._reply(run, text=text)
+        self._edit(run, views.progress_blocks(run, provider_title=self._title(run), note=text))
+
+    def finished(self, run: RunView) -> None:
+        title = self._title(run)
+        if run.trigger == "schedule":
+            self._finished_quietly(run, title)
+            return
+        if self._parent is None and run.parent_ts is None:  # cancelled or failed before it started
+            self._post_parent(run, views.result_blocks(run, provider_title=title))
+        else:
+            self._channel = self._channel or run.channel_id
+            self._parent = self._parent or run.parent_ts
+            self._edit(run, views.result_blocks(run, provider_title=title))
+        if run.status == "succeeded":
+            self._summary(run, title)
+        elif run.status == "failed":
+            self._reply(run, text=views.failure_text(run), blocks=views.failure_blocks(run, provider_title=title))
+
+    # -- the end -----------------------------------------------------------------------------------------------
+
+    def _summary(self, run: RunView, title: str) -> None:
+        with self.runtime.db.session() as s:
+            names = new_customer_names(s, run_id=run.id, limit=views.NEW_NAMES_SHOWN)
+            duplicates = possible_duplicates(s, run_id=run.id, limit=views.DUPLICATES_SHOWN)
+        csv_to = run.started_by if run.count("new") and run.started_by else None
+        if csv_to and not self._send_csv(run, csv_to, title):
+            csv_to = None
+        summary = views.Summary(run=run, provider_title=title, new_names=names, duplicates=duplicates, csv_to=csv_to)
+        self._reply(run, text=views.result_text(run, provider_title=title), blocks=views.summary_blocks(summary))
+
+    def _send_csv(self, run: RunView, user_id: str, title: str) -> bool:
+        client = self._slack(run)
+        if client is None:
+            return False
+        stamp = (run.finished_at or run.created_at).strftime("%Y-%m-%d")
+        try:
+            send_customers_csv(
+                self.runtime,
+                client,
+                user_id=user_id,
+                workspace_id=run.workspace_id,
+                run_id=run.id,
+                filename=f"new-customers-{stamp}.csv",
+                comment=lambda rows: views.csv_comment(run, provider_title=title, rows=rows),
+            )
+        except SlackApiError as exc:
+            log.warning("Could not send the CSV of import run %s: %s", run.id, exc.response.get("error"))
+            return False
+        return True
+
+    def _finished_quietly(self, run: RunView, title: str) -> None:
+        """A scheduled sync: a message only when something changed; a failure goes to the admins."""
+        if run.status == "succeeded" and run.changed:
+            self._post_parent(run, views.result_blocks(run, provider_title=title))
+            self._summary(run, title)
+        elif run.status == "failed":
+            self._tell_admins(run, title)
+
+    def _tell_admins(self, run: RunView, title: str) -> None:
+        with self.runtime.db.session(write_lock=True) as s:
+            settings = sync_settings(s, connection_id=run.connection_id)
+            if settings.failure_notified_at is not None:
+                return  # told already; told again after the next success
+            settings.failure_notified_at = run.finished_at or self.runtime.clock()
+            connection, workspace = s.get(Connection, run.connection_id), s.get(Workspace, run.workspace_id)
+            assert connection is not None and workspace is not None
+            people = [u for u in (connection.connected_by, *permissions.added_admins(s, workspace)) if u]
+        client = self._slack(run)
+        if client is None:
+            return
+        for user_id in dict.fromkeys(people):
+            try:
+                direct_message(
+                    client,
+                    user_id,
+                    text=views.scheduled_failure_text(run, provider_title=title),
+                    blocks=views.scheduled_failure_blocks(run, provider_title=title),
+                )
+            except SlackApiError as exc:
+                log.warning("Could not tell %s about sync run %s: %s", user_id, run.id, exc.response.get("error"))
+
+    # -- Slack calls -------------------------------------------------------------------------------------------
+
+    def _title(self, run: RunView) -> str:
+        return self.runtime.provider_title(run.provider)
+
+    def _slack(self, run: RunView) -> WebClient | None:
+        if self._client is None:
+            self._client = reporting_client(self.runtime, run.team_id)
+        return self._client
+
+    def _post_parent(self, run: RunView, blocks: Blocks) -> None:
+        """Post the progress message where the run speaks, or by direct message when the bot cannot."""
+        client = self._slack(run)
+        if client is None:
+            return
+        text = views.result_text(run, provider_title=self._title(run))
+        # No channel chosen (App Home, the schedule): the admin who connected. A channel that refuses us:
+        # whoever started the import, who can invite the bot there.
+        person = (
+            (run.connected_by or run.started_by) if run.channel_id is None else (run.started_by or run.connected_by)
+        )
+        try:
+            channel = run.channel_id
+            if channel is None:
+                if person is None:
+                    log.warning("Import run %s has nowhere to report", run.id)
+                    return
+                channel = client.conversations_open(users=person)["channel"]["id"]
+            try:
+                answer = client.chat_postMessage(channel=channel, text=text, blocks=blocks)
+            except SlackApiError as exc:
+                if exc.response.get("error") not in CANNOT_POST_HERE or person is None:
+                    raise
+                log.info("Cannot post import run %s in %s (%s)", run.id, channel, exc.response.get("error"))
+                dm = client.conversations_open(users=person)["channel"]["id"]
+                client.chat_postMessage(channel=dm, text=views.cannot_post_text(channel))
+                answer = client.chat_postMessage(channel=dm, text=text, blocks=blocks)
+        except SlackApiError as exc:
+            log.warning("Could not post the progress of import run %s: %s", run.id, exc.response.get("error"))
+            return
+        self._channel, self._parent = str(answer["channel"]), str(answer["ts"])
+        self._edited = time.monotonic()
+        record_parent(self.runtime.db, run_id=run.id, channel_id=self._channel, parent_ts=self._parent)
+
+    def _edit(self, run: RunView, blocks: Blocks) -> None:
+        client = self._slack(run)
+        if client is None or self._channel is None or self._parent is None:
+            return
+        try:
+            client.chat_update(
+                channel=self._channel,
+                ts=self._parent,
+                text=views.result_text(run, provider_title=self._title(run)),
+                blocks=blocks,
+            )
+            self._edited = time.monotonic()
+        except SlackApiError as exc:
+            log.warning("Could not update the progress of import run %s: %s", run.id, exc.response.get("error"))
+
+    def _reply(self, run: RunView, *, text: str, blocks: Blocks | None = None) -> None:
+        client = self._slack(run)
+        if client is None or self._channel is None or self._parent is None:
+            return
+        try:
+            client.chat_postMessage(channel=self._channel, thread_ts=self._parent, text=text, blocks=blocks)
+        except SlackApiError as exc:
+            log.warning("Could not reply about import run %s: %s", run.id, exc.response.get("error"))

@@ -1,0 +1,393 @@
+"""Messages of an import: the progress message with its bar, thread replies, the summary, the one-line result,
+failure with Retry, and the customer list. Every name that came from a package is escaped."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.customer_lists import Duplicate
+from bot.importer import ImportState, RunView
+from bot.views.text import button, context, escape, mention, section, slack_date, truncate
+from storage.models import SyncSettings
+
+Blocks = list[dict[str, Any]]
+
+BAR_CELLS = 20
+NEW_NAMES_SHOWN = 20
+DUPLICATES_SHOWN = 10
+LIMIT_WORDS = {
+    "day": "its daily limit",
+    "minute": "its per-minute limit",
+    "appminute": "its limit for all apps",
+    "concurrent": "its limit on calls at once",
+}
+
+
+def number(n: int) -> str:
+    return f"{n:,}"
+
+
+def plural(n: int, one: str, many: str | None = None) -> str:
+    return f"{number(n)} {one if n == 1 else (many or one + 's')}"
+
+
+def duration(span: timedelta | None) -> str:
+    seconds = int(span.total_seconds()) if span else 0
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds} s" if seconds else f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+
+
+def wait_words(seconds: float) -> str:
+    return duration(timedelta(seconds=max(1, round(seconds))))
+
+
+def progress_bar(percent: int | None) -> str:
+    if percent is None:
+        return "`" + "░" * BAR_CELLS + "`"
+    filled = percent * BAR_CELLS // 100
+    return f"`{'█' * filled}{'░' * (BAR_CELLS - filled)}` {percent}%"
+
+
+def source(run: RunView, provider_title: str) -> str:
+    return f"{escape(provider_title)} ({escape(run.organisation)})"
+
+
+def title(run: RunView, provider_title: str) -> str:
+    what = "Syncing" if run.kind == "incremental" else "Importing"
+    return f"{what} customers from {source(run, provider_title)}…"
+
+
+def counts_line(run: RunView) -> str:
+    read = f"{number(run.processed)} of {number(run.total)}" if run.total else number(run.processed)
+    parts = [f"{read} contacts read", f"{number(run.count('new'))} new", f"{number(run.count('updated'))} updated"]
+    if run.count("unchanged"):
+        parts.append(f"{number(run.count('unchanged'))} unchanged")
+    if run.count("skipped"):
+        parts.append(f"{number(run.count('skipped'))} skipped")
+    return " · ".join(parts)
+
+
+def cancel_actions(run: RunView) -> dict[str, Any]:
+    return {
+        "type": "actions",
+        "block_id": "import_controls",
+        "elements": [
+            button(
+                "Cancel",
+                "import_cancel",
+                value=str(run.id),
+                style="danger",
+            )
+            | {
+                "confirm": {
+                    "title": {"type": "plain_text", "text": "Cancel the import?"},
+                    "text": {"type": "plain_text", "text": "What was imported so far is kept."},
+                    "confirm": {"type": "plain_text", "text": "Cancel it"},
+                    "deny": {"type": "plain_text", "text": "Keep going"},
+                }
+            }
+        ],
+    }
+
+
+def progress_blocks(run: RunView, *, provider_title: str, note: str | None = None) -> Blocks:
+    """The parent message while the run is queued, running or waiting."""
+    started = f"Started by {mention(run.started_by)}" if run.started_by else "Scheduled sync"
+    blocks = [
+        section(f"*{title(run, provider_title)}*"),
+        section(f"{progress_bar(run.percent)}\n{counts_line(run)}"),
+        context(note or started),
+    ]
+    if run.cancel_requested:
+        blocks.append(context("Cancelling at the next page…"))
+    else:
+        blocks.append(cancel_actions(run))
+    return blocks
+
+
+def result_text(run: RunView, *, provider_title: str) -> str:
+    """The one line the parent message ends as."""
+    took = duration(run.duration)
+    if run.status == "succeeded":
+        what = "Synced" if run.kind == "incremental" else "Imported"
+        return (
+            f":white_check_mark: {what} customers from {source(run, provider_title)}: "
+            f"{number(run.count('new'))} new, {number(run.count('updated'))} updated, "
+            f"{number(run.count('unchanged'))} unchanged, {number(run.count('skipped'))} skipped"
+            + (f", {number(run.count('failed'))} failed" if run.count("failed") else "")
+            + f" in {took}. Details in the thread."
+        )
+    if run.status == "cancelled":
+        who = f" by {mention(run.cancelled_by)}" if run.cancelled_by else ""
+        return (
+            f":no_entry_sign: Import from {source(run, provider_title)} cancelled{who} after "
+            f"{plural(run.processed, 'contact')}; the {plural(run.changed, 'customer')} imported so far are kept."
+        )
+    if run.status == "failed":
+        return (
+            f":x: Import from {source(run, provider_title)} stopped after {plural(run.processed, 'contact')}. "
+            "What was imported is kept; Retry carries on from there."
+        )
+    return title(run, provider_title)
+
+
+def result_blocks(run: RunView, *, provider_title: str) -> Blocks:
+    blocks = [section(result_text(run, provider_title=provider_title))]
+    if run.status == "failed":
+        blocks.append(retry_actions(run))
+    return blocks
+
+
+def retry_actions(run: RunView) -> dict[str, Any]:
+    return {
+        "type": "actions",
+        "block_id": "import_failed",
+        "elements": [button("Retry", "import_retry", value=str(run.id), style="primary")],
+    }
+
+
+def milestone_text(run: RunView) -> str:
+    return f"Read {number(run.processed)} of {number(run.total or 0)} contacts ({run.percent}%)."
+
+
+def resumed_text(run: RunView) -> str:
+    return (
+        f":arrows_counterclockwise: Picked up again after an interruption, carrying on after "
+        f"{plural(run.processed, 'contact')}."
+    )
+
+
+def wait_text(provider_title: str, *, seconds: float, limit: str | None) -> str:
+    reason = f" ({LIMIT_WORDS[limit]})" if limit in LIMIT_WORDS else ""
+    resuming = f"resuming in {wait_words(seconds)}{reason}"
+    return f":hourglass_flowing_sand: {escape(provider_title)} asked us to slow down, {resuming}."
+
+
+def retry_text(provider_title: str, *, attempt: int, retries: int, seconds: float, error: str) -> str:
+    return (
+        f":warning: {escape(provider_title)} is not answering properly ({escape(error)}). "
+        f"Trying again in {wait_words(seconds)} (attempt {attempt} of {retries})."
+    )
+
+
+def paused_text(provider_title: str, *, until: datetime, limit: str | None) -> str:
+    reason = LIMIT_WORDS.get(limit or "", "its rate limit")
+    return (
+        f":double_vertical_bar: {escape(provider_title)} has reached {reason}, so the import is paused. "
+        f"It resumes by itself at {slack_date(until)}, carrying on from where it stopped."
+    )
+
+
+def failure_text(run: RunView) -> str:
+    return f":x: The import stopped. {escape(run.error or 'Something went wrong.')}"
+
+
+def failure_blocks(run: RunView, *, provider_title: str) -> Blocks:
+    """In the thread: what happened, what was kept, and Retry."""
+    kept = (
+        f"The {plural(run.changed, 'customer')} imported before it stopped are kept"
+        if run.changed
+        else "Nothing was changed"
+    )
+    return [
+        section(failure_text(run).replace("The import stopped.", "*The import stopped.*", 1)),
+        section(f"{kept}. *Retry* carries on from the last page that was saved."),
+        retry_actions(run),
+    ]
+
+
+@dataclass(frozen=True)
+class Summary:
+    run: RunView
+    provider_title: str
+    new_names: Sequence[str]
+    duplicates: Sequence[Duplicate]
+    csv_to: str | None  # who got the full list by direct message
+
+
+def summary_blocks(summary: Summary) -> Blocks:
+    """The thread reply when a run succeeds."""
+    run = summary.run
+    heading = "Sync finished" if run.kind == "incremental" else "Import finished"
+    fields = [
+        ("New", run.count("new")),
+        ("Updated", run.count("updated")),
+        ("Unchanged", run.count("unchanged")),
+        ("Skipped", run.count("skipped")),
+        ("Failed", run.count("failed")),
+    ]
+    blocks: Blocks = [
+        section(
+            f"*{heading}* in {duration(run.duration)}: {plural(run.processed, 'contact')} read from "
+            f"{source(run, summary.provider_title)}."
+        ),
+        {
+            "type": "section",
+            "fields": [{"type": "mrkdwn", "text": f"*{name}*\n{number(n)}"} for name, n in fields],
+        },
+    ]
+    details = []
+    if run.count("skipped"):
+        details.append(
+            "Skipped: archived, merged or erased contacts we had not imported, and contacts that are only suppliers."
+        )
+    if run.count("linked"):
+        details.append(
+            f"{plural(run.count('linked'), 'customer')} from an earlier connection linked by email and name."
+        )
+    if run.count("inactive"):
+        details.append(f"{plural(run.count('inactive'), 'customer')} marked inactive (archived or merged).")
+    if run.count("erased"):
+        details.append(f"{plural(run.count('erased'), 'customer')} erased here too, on a data-protection request.")
+    if details:
+        blocks.append(context(*details))
+    missing = [(n, what) for what in ("email", "phone", "address") if (n := run.count(f"missing_{what}"))]
+    if missing:
+        blocks.append(
+            section(
+                "*Missing essential data:* "
+                + ", ".join(
+                    f"{number(n)} without {'an' if what == 'email' or what == 'address' else 'a'} {what}"
+                    for n, what in missing
+                )
+                + "."
+            )
+        )
+    if summary.duplicates:
+        lines = [f"• {escape(d.name)} _may be the same as_ {escape(d.similar_to)}" for d in summary.duplicates]
+        more = run.count("possible_duplicates") - len(summary.duplicates)
+        if more > 0:
+            lines.append(f"…and {number(more)} more.")
+        blocks.append(
+            section(
+                truncate(
+                    f"*Possible duplicates to review* ({number(run.count('possible_duplicates'))}):\n"
+                    + "\n".join(lines),
+                    3000,
+                )
+            )
+        )
+    if summary.new_names:
+        shown = ", ".join(escape(n) for n in summary.new_names)
+        total = run.count("new")
+        heading = (
+            f"*New customers* (the first {len(summary.new_names)} of {number(total)})"
+            if total > len(summary.new_names)
+            else "*New customers*"
+        )
+        blocks.append(section(truncate(f"{heading}: {shown}", 3000)))
+    if summary.csv_to:
+        blocks.append(
+            context(f"The full list with contact details went to {mention(summary.csv_to)} by direct message.")
+        )
+    return blocks
+
+
+def csv_comment(run: RunView, *, provider_title: str, rows: int) -> str:
+    return (
+        f"The {plural(rows, 'new customer')} imported from {source(run, provider_title)}, with their contact "
+        "details. This is personal data: please keep it safe."
+    )
+
+
+def cannot_post_text(channel_id: str) -> str:
+    return (
+        f"I can't post in <#{channel_id}> (I'm not a member of it, or it's private), so I'll report the import "
+        f"here. To have me post there next time, type `/invite @accounts-bot` in <#{channel_id}>."
+    )
+
+
+def already_running_text(run: RunView, *, provider_title: str, link: str | None) -> str:
+    where = f"<{link}|see its progress>" if link else "its progress is in its thread"
+    state = "is paused until " + slack_date(run.not_before) if run.not_before else "is already running"
+    return f"An import from {source(run, provider_title)} {state}; {where}. I didn't start another."
+
+
+def queued_text(run: RunView, *, provider_title: str) -> str:
+    where = f" Progress will appear in <#{run.channel_id}>." if run.channel_id else ""
+    return f"Starting the import of your customers from {source(run, provider_title)}.{where}"
+
+
+def scheduled_failure_text(run: RunView, *, provider_title: str) -> str:
+    return (
+        f":warning: The scheduled sync of customers from {source(run, provider_title)} failed: "
+        f"{escape(run.error or 'something went wrong')} It will try again at its next scheduled time, "
+        "or press Retry now."
+    )
+
+
+def scheduled_failure_blocks(run: RunView, *, provider_title: str) -> Blocks:
+    return [section(scheduled_failure_text(run, provider_title=provider_title)), retry_actions(run)]
+
+
+# --- App Home ---------------------------------------------------------------------------------------------------
+
+
+def interval_words(minutes: int) -> str:
+    if minutes % 60 == 0:
+        hours = minutes // 60
+        return "hour" if hours == 1 else f"{hours} hours"
+    return f"{minutes} minutes"
+
+
+def sync_changed_text(settings: SyncSettings) -> str:
+    if not settings.enabled:
+        return "Scheduled sync is off. `/accounts sync on` turns it back on; `/accounts import` still works."
+    first = "" if settings.modified_since is not None else " The first sync imports every customer."
+    return (
+        f"Customers will sync every {interval_words(settings.interval_minutes)}, bringing in only what changed.{first}"
+    )
+
+
+def home_import_blocks(state: ImportState, *, provider_title: str) -> Blocks:
+    lines = [f"*Customers:* {number(state.customers)} imported"]
+    run = state.latest
+    if run is not None:
+        if run.active:
+            percent = f" ({run.percent}%)" if run.percent is not None else ""
+            lines.append(f"*Import:* {title(run, provider_title)}{percent}")
+        elif run.finished_at is not None:
+            lines.append(
+                f"*Last import:* {result_text(run, provider_title=provider_title)} ({slack_date(run.finished_at)})"
+            )
+    if state.sync_enabled:
+        when = f", next at {slack_date(state.next_sync_at)}" if state.next_sync_at else ""
+        lines.append(f"*Sync:* on, every {interval_words(state.interval_minutes)}{when}")
+    elif state.sync_enabled is False:
+        lines.append("*Sync:* off")
+    channel = (
+        f"<#{state.notification_channel_id}>"
+        if state.notification_channel_id
+        else "direct message to the admin who connected"
+    )
+    lines.append(f"*Reports go to:* {channel}")
+    picker: dict[str, Any] = {
+        "type": "conversations_select",
+        "action_id": "notification_channel",
+        "placeholder": {"type": "plain_text", "text": "Channel for imports and syncs"},
+        "filter": {"include": ["public", "private"], "exclude_bot_users": True},
+    }
+    if state.notification_channel_id:
+        picker["initial_conversation"] = state.notification_channel_id
+    elements: list[dict[str, Any]] = []
+    if run is not None and run.active:
+        elements.append(cancel_actions(run)["elements"][0])
+    else:
+        elements.append(button("Import customers", "import_start", value="home", style="primary"))
+    if state.sync_enabled:
+        elements.append(button("Turn sync off", "sync_off"))
+    else:
+        elements.append(button("Turn sync on", "sync_on"))
+    return [
+        section(truncate("\n".join(lines), 3000)),
+        {"type": "actions", "block_id": "home_import", "elements": [*elements, picker]},
+        context("Imports started here and scheduled syncs report in that channel (`/accounts channel #name`)."),
+    ]

@@ -1,0 +1,138 @@
+"""Helpers of the import suites: a connected bot made quick to import, and reading what the import said."""
+
+from __future__ import annotations
+
+import csv
+import io
+import threading
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+
+from bot.importer import ImportPolicy, RunView, load_view
+from providers.xero import XeroProvider
+from storage.models import Customer, CustomerReference, ImportRun, SyncSettings
+from tests.conftest import ADMIN, CHANNEL, TEAM, RunningBot
+from tests.fakes.slack import UploadedFile
+from tests.fakes.xero import FakeClock, XeroFake
+from tests.flows import all_text
+
+QUICK = ImportPolicy(lease=timedelta(seconds=30), poll=0.02, retries=2, backoff=0.01)
+
+
+class RecordingWaiter:
+    """Waits no time at all and remembers what it was asked to wait (the runner's `Waiter` seam)."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    def wait(self, seconds: float, stop: threading.Event) -> bool:
+        self.waits.append(seconds)
+        return not stop.is_set()
+
+
+def quick(
+    bot: RunningBot,
+    *,
+    page_size: int = 1000,
+    progress_every: float = 0.0,
+    waiter: Any = None,
+    xero_clock: FakeClock | None = None,
+) -> Any:
+    """Short leases, polls and back-offs; the provider's own retries back off for milliseconds too. With
+    `xero_clock`, the provider paces itself under Xero's minute limit on the fake's clock, not in real time."""
+    runner = bot.server.imports
+    runner.policy = QUICK
+    runner.progress_every = progress_every
+    runner.waiter = waiter or RecordingWaiter()
+    old = bot.server.runtime.providers["xero"]
+    assert isinstance(old, XeroProvider)
+    config = replace(old.config, backoff=0.001, page_size=page_size)
+    if xero_clock is not None:
+        config = replace(config, clock=xero_clock, sleep=xero_clock.sleep)
+    bot.server.runtime.providers["xero"] = XeroProvider(config)
+    old.close()
+    return runner.waiter
+
+
+def expected_customers(xero: XeroFake, tenant: str) -> list[dict[str, Any]]:
+    """The contacts a first import keeps: active ones that are not only suppliers."""
+    contacts = [xero.contact(tenant, c) for c in xero.contact_ids(tenant)]
+    return [
+        c for c in contacts if c["ContactStatus"] == "ACTIVE" and not (c.get("IsSupplier") and not c.get("IsCustomer"))
+    ]
+
+
+def runs(bot: RunningBot) -> list[ImportRun]:
+    with bot.db.session() as s:
+        return list(s.scalars(select(ImportRun).order_by(ImportRun.id)))
+
+
+def run_view(bot: RunningBot, run_id: int | None = None) -> RunView:
+    view = load_view(bot.db, run_id if run_id is not None else runs(bot)[-1].id)
+    assert view is not None
+    return view
+
+
+def finished(bot: RunningBot, run_id: int | None = None, timeout: float = 20.0) -> RunView:
+    """Wait until the run (the latest by default) has ended and its reporting is done."""
+
+    def done() -> RunView | None:
+        all_runs = runs(bot)
+        if not all_runs:
+            return None
+        view = run_view(bot, run_id if run_id is not None else all_runs[-1].id)
+        return view if not view.active and view.id not in bot.server.imports.running else None
+
+    return bot.slack.wait_for(done, timeout=timeout, message="the import did not finish")  # type: ignore[no-any-return]
+
+
+def customer_count(bot: RunningBot) -> int:
+    with bot.db.session() as s:
+        return s.scalar(select(func.count()).select_from(Customer)) or 0
+
+
+def reference_count(bot: RunningBot) -> int:
+    with bot.db.session() as s:
+        return s.scalar(select(func.count()).select_from(CustomerReference)) or 0
+
+
+def parent(bot: RunningBot, run: RunView, channel: str = CHANNEL) -> dict[str, Any]:
+    assert run.parent_ts is not None
+    return bot.slack.message(channel, run.parent_ts)
+
+
+def thread_text(bot: RunningBot, run: RunView, channel: str = CHANNEL) -> str:
+    assert run.parent_ts is not None
+    return "\n".join(all_text(m) for m in bot.slack.thread(channel, run.parent_ts))
+
+
+def bot_said(bot: RunningBot, *, after: int = 0) -> str:
+    """Everything the bot posted or edited (after the first `after` Web API calls), as Slack received it."""
+    methods = ("chat.postMessage", "chat.update", "chat.postEphemeral")
+    calls = [c for c in bot.slack.calls()[after:] if c.method in methods]
+    return "\n".join(str(c.args.get("text", "")) + str(c.args.get("blocks", "")) for c in calls)
+
+
+def csv_rows(file: UploadedFile) -> list[dict[str, str]]:
+    assert file.content is not None
+    return list(csv.DictReader(io.StringIO(file.content.decode("utf-8"))))
+
+
+def dm(bot: RunningBot, user: str = ADMIN) -> str:
+    return bot.slack.dm_channel_id(TEAM, user)
+
+
+def customers_by_external_id(bot: RunningBot) -> dict[str, Customer]:
+    with bot.db.session() as s:
+        rows = s.execute(
+            select(CustomerReference.external_id, Customer).join(Customer, Customer.id == CustomerReference.customer_id)
+        )
+        return {external_id: customer for external_id, customer in rows}
+
+
+def sync_settings(bot: RunningBot) -> SyncSettings:
+    with bot.db.session() as s:
+        return s.scalars(select(SyncSettings)).one()

@@ -1,0 +1,507 @@
+"""Importing customers from Slack, end to end over real HTTP: the Slack fake, the Xero fake, and the bot."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from bot.import_job import EventWaiter
+from bot.importer import RunView
+from storage.models import Connection, Customer, CustomerReference, Workspace
+from tests.conftest import ADMIN, CHANNEL, STAFF, TEAM, RunningBot
+from tests.fakes.blockkit import check_message, check_view
+from tests.fakes.xero import FakeClock, XeroFake
+from tests.flows import all_text, becomes, button_for, click, command, connected, log_in, seen, shown, url_in
+from tests.imports import (
+    bot_said,
+    csv_rows,
+    customer_count,
+    customers_by_external_id,
+    dm,
+    expected_customers,
+    finished,
+    parent,
+    quick,
+    reference_count,
+    run_view,
+    runs,
+    sync_settings,
+    thread_text,
+)
+
+
+@pytest.fixture
+def imports(connect_bot: RunningBot, xero: XeroFake) -> tuple[RunningBot, Connection, str]:
+    row, tenant = connected(connect_bot, xero)
+    quick(connect_bot)
+    return connect_bot, row, tenant
+
+
+def test_first_import_end_to_end(imports: tuple[RunningBot, Connection, str], xero: XeroFake) -> None:
+    bot, _, tenant = imports
+    xero.seed_contacts(tenant, 2500)
+    xero.add_contact(
+        tenant, '=HYPERLINK("http://evil.example","Click")', EmailAddress="=1+2@example.com", IsCustomer=True
+    )
+    xero.add_contact(tenant, "@Risky Formula Ltd", IsCustomer=True)
+    expected = expected_customers(xero, tenant)
+
+    answer = command(bot, "/accounts import", "Starting the import")
+    assert "Progress will appear in <#C0GENERAL1>" in answer["text"]
+    run = finished(bot)
+    assert run.status == "succeeded"
+    assert run.count("new") == len(expected) == customer_count(bot) == reference_count(bot)
+    assert run.processed == 2502 and run.total == 2502
+
+    first_post = bot.slack.calls("chat.postMessage")[0].args
+    assert "Importing customers from Xero (Acme Plumbing Ltd)…" in str(first_post["blocks"])
+    edits = [str(c.args["blocks"]) for c in bot.slack.calls("chat.update")]
+    assert any("39%" in e and "1,000 of 2,502 contacts read" in e and "import_cancel" in e for e in edits)
+
+    top = parent(bot, run)
+    assert check_message(top["blocks"]) == []
+    assert top["text"].startswith(":white_check_mark: Imported customers from Xero (Acme Plumbing Ltd)")
+    assert f"{len(expected):,} new" in top["text"] and "import_cancel" not in str(top["blocks"])
+
+    thread = thread_text(bot, run)
+    assert "Read 1,000 of 2,502 contacts (39%)." in thread and "Read 2,000 of 2,502 contacts (79%)." in thread
+    assert "Import finished" in thread and f"*New*\\n{len(expected):,}" in thread
+    assert "Missing essential data" in thread and "New customers* (the first 20 of" in thread
+    assert f"went to <@{ADMIN}> by direct message" in thread
+
+    [upload] = bot.slack.uploaded_files
+    assert upload.channels == [dm(bot)] and upload.filename.startswith("new-customers-")
+    rows = csv_rows(upload)
+    assert len(rows) == len(expected)
+    names = {r["Name"] for r in rows}
+    assert '\'=HYPERLINK("http://evil.example","Click")' in names and "'@Risky Formula Ltd" in names
+    for row in rows:
+        for cell in row.values():
+            assert not cell.startswith(("=", "+", "-", "@")), row
+    assert any(r["Phones"].startswith("'+64") for r in rows)
+
+
+def test_a_reimport_creates_no_duplicates_and_counts_the_unchanged(
+    imports: tuple[RunningBot, Connection, str], xero: XeroFake
+) -> None:
+    bot, _, tenant = imports
+    xero.seed_contacts(tenant, 1200)
+    command(bot, "/accounts import", "Starting the import")
+    first = finished(bot)
+    before = customer_count(bot)
+    command(bot, "/accounts import", "Starting the import")
+    second = finished(bot)
+    assert second.id != first.id and second.status == "succeeded"
+    assert (second.count("new"), second.count("updated")) == (0, 0)
+    assert second.count("unchanged") == first.count("new") == before == customer_count(bot)
+    assert second.count("skipped") == first.count("skipped") > 0
+    assert "0 new, 0 updated" in parent(bot, second)["text"]
+    assert len(bot.slack.uploaded_files) == 1  # nothing new the second time: no list to send
+
+
+def test_archived_merged_and_erased_contacts(imports: tuple[RunningBot, Connection, str], xero: XeroFake) -> None:
+    bot, _, tenant = imports
+    alpha, beta, gamma, delta = (
+        xero.add_contact(tenant, f"{name} Builders", EmailAddress=f"{name.lower()}@example.com", IsCustomer=True)
+        for name in ("Alpha", "Beta", "Gamma", "Delta")
+    )
+    xero.add_contact(tenant, "Long Gone Ltd", ContactStatus="ARCHIVED", IsCustomer=True)
+    xero.add_contact(tenant, "Only A Supplier", IsSupplier=True)
+    xero.add_contact(tenant, "Not Invoiced Yet Ltd")  # neither flag: still counts by default
+    command(bot, "/accounts import", "Starting the import")
+    first = finished(bot)
+    assert (first.count("new"), first.count("skipped")) == (5, 2)
+
+    xero.archive_contact(tenant, alpha)
+    xero.merge_contacts(tenant, beta, into_id=gamma)
+    xero.update_contact(tenant, gamma, EmailAddress="gamma@new.example.com")
+    xero.gdpr_erase(tenant, delta)
+    command(bot, "/accounts import", "Starting the import")
+    second = finished(bot)
+    assert (second.count("updated"), second.count("unchanged"), second.count("skipped")) == (4, 1, 2)
+    assert (second.count("inactive"), second.count("merged"), second.count("erased")) == (2, 1, 1)
+
+    people = customers_by_external_id(bot)
+    assert people[alpha].active is False
+    assert people[beta].active is False and people[beta].merged_into_id == people[gamma].id
+    assert people[gamma].email == "gamma@new.example.com" and people[gamma].active
+    erased = people[delta]
+    assert erased.erased_at is not None and erased.name == "Erased contact"
+    assert (erased.email, erased.phones, erased.addresses, erased.first_name) == (None, [], [], None)
+    thread = thread_text(bot, second)
+    assert "2 customers marked inactive" in thread and "1 customer erased here too" in thread
+
+
+def test_a_new_connection_links_on_strong_evidence_and_lists_weak_matches(
+    imports: tuple[RunningBot, Connection, str], xero: XeroFake
+) -> None:
+    bot, first_connection, tenant = imports
+    xero.add_contact(tenant, "Acme Plumbing Ltd", EmailAddress="office@acme.example", IsCustomer=True)
+    xero.add_contact(tenant, "Bob's Bakery", EmailAddress="bob@bakery.example", IsCustomer=True)
+    xero.add_contact(tenant, "Kauri Cafe", EmailAddress="hello@kauri.example", IsCustomer=True)
+    command(bot, "/accounts import", "Starting the import")
+    assert finished(bot).count("new") == 3
+
+    second = xero.add_organisation("Acme Group Holdings")  # switching to another organisation
+    question = command(bot, "/accounts connect xero", "already connected")
+    click(bot, question, "connect_replace")
+    log_in(bot, url_in(becomes(bot, question, "Log in to Xero")), organisations=[second])
+    picker = shown(bot, "reaches *2 organisations*")
+    click(bot, picker, button_for(picker, "Acme Group Holdings"))
+    becomes(bot, picker, "now connected to *Acme Group Holdings*")
+    xero.add_contact(second, "ACME Plumbing", EmailAddress="Office@Acme.example", IsCustomer=True)  # strong
+    xero.add_contact(second, "Bob’s Bakery Ltd", EmailAddress="orders@bakery.example", IsCustomer=True)  # name only
+    xero.add_contact(second, "Totara Joinery", EmailAddress="hello@kauri.example", IsCustomer=True)  # email only
+    xero.add_contact(second, "Fresh Customer", EmailAddress="fresh@example.com", IsCustomer=True)
+
+    command(bot, "/accounts import", "Starting the import")
+    run = finished(bot)
+    assert run.connection_id != first_connection.id
+    assert (run.count("new"), run.count("updated"), run.count("linked")) == (3, 1, 1)
+    assert run.count("possible_duplicates") == 2 and customer_count(bot) == 6
+    thread = thread_text(bot, run)
+    assert "1 customer from an earlier connection linked by email and name" in thread
+    assert "Possible duplicates to review* (2)" in thread
+    assert "Bob’s Bakery Ltd _may be the same as_ Bob's Bakery" in thread
+    assert "Totara Joinery _may be the same as_ Kauri Cafe" in thread
+    with bot.db.session() as s:
+        acme = s.scalars(select(Customer).where(Customer.name == "ACME Plumbing")).one()
+        assert acme.possible_duplicate_of_id is None and acme.first_import_run_id != run.id
+        links = s.scalars(select(CustomerReference.connection_id).where(CustomerReference.customer_id == acme.id))
+        assert sorted(links) == sorted([first_connection.id, run.connection_id])
+
+
+def test_when_the_bot_cannot_post_in_the_channel_it_reports_by_direct_message(
+    imports: tuple[RunningBot, Connection, str], xero: XeroFake
+) -> None:
+    bot, _, tenant = imports
+    bot.slack.add_channel(TEAM, "C0OPS00001", "ops", bot_member=False)
+    xero.seed_contacts(tenant, 30)
+    before = len(bot.slack.ephemerals("C0OPS00001", ADMIN))
+    bot.slack.send_command("/accounts import", user_id=ADMIN, channel_id="C0OPS00001")
+    bot.slack.wait_for(lambda: len(bot.slack.ephemerals("C0OPS00001", ADMIN)) > before)
+    run = finished(bot)
+    assert run.status == "succeeded" and run.channel_id == dm(bot)
+    said = [m["text"] for m in bot.slack.messages(ADMIN)]
+    assert any("I can't post in <#C0OPS00001>" in t and "/invite @accounts-bot" in t for t in said)
+    assert parent(bot, run, dm(bot))["text"].startswith(":white_check_mark: Imported customers")
+    assert "Import finished" in thread_text(bot, run, dm(bot))
+    assert bot.slack.messages("C0OPS00001") == []
+
+
+def test_a_rate_limit_storm_is_waited_out_and_told_in_the_thread(
+    imports: tuple[RunningBot, Connection, str], xero: XeroFake
+) -> None:
+    bot, _, tenant = imports
+    waiter = bot.server.imports.waiter
+    xero.seed_contacts(tenant, 2500)
+    expected = expected_customers(xero, tenant)
+    xero.fail_next("/Contacts", 429, times=4, headers={"Retry-After": "30"})
+    command(bot, "/accounts import", "Starting the import")
+    run = finished(bot)
+    assert run.status == "succeeded" and run.count("new") == len(expected) == customer_count(bot)
+    assert waiter.waits == [30.0, 30.0, 30.0, 30.0]
+    thread = thread_text(bot, run)
+    assert thread.count("Xero asked us to slow down, resuming in 30 s (its per-minute limit).") == 4
+
+
+def test_a_daily_limit_pauses_the_import_and_it_resumes_by_itself(
+    imports: tuple[RunningBot, Connection, str], xero: XeroFake
+) -> None:
+    bot, _, tenant = imports
+    xero.seed_contacts(tenant, 1500)
+    expected = expected_customers(xero, tenant)
+    runtime = bot.server.runtime
+    xero.fail_next("/Contacts", 429, headers={"Retry-After": "7200", "X-Rate-Limit-Problem": "day"})
+    command(bot, "/accounts import", "Starting the import")
+    paused = bot.slack.wait_for(
+        lambda: (v := run_view(bot)).not_before is not None and v.id not in bot.server.imports.running and v
+    )
+    assert paused.status == "queued" and paused.not_before - runtime.clock() > timedelta(hours=1, minutes=59)
+    assert "has reached its daily limit, so the import is paused" in thread_text(bot, paused)
+    assert bot.server.imports.tick() == []  # not before its time
+    later = runtime.clock() + timedelta(hours=2, seconds=1)
+    runtime.clock = lambda: later
+    assert bot.server.imports.tick() == [paused.id]
+    run = finished(bot)
+    assert run.status == "succeeded" and run.count("new") == len(expected) == customer_count(bot)
+
+
+def test_a_provider_failure_is_retried_then_reported_and_resumed_by_retry(
+    imports: tuple[RunningBot, Connection, str], xero: XeroFake
+) -> None:
+    bot, _, tenant = imports
+    xero.seed_contacts(tenant, 3000)
+    expected = expected_customers(xero, tenant)
+    xero.latency = 0.3
+    command(bot, "/accounts import", "Starting the import")
+    bot.slack.wait_for(lambda: runs(bot) and run_view(bot).pages >= 1)
+    xero.fail_next("/Contacts", 500, times=9)  # 3 tries by the provider, for each of our 3 attempts
+    run = finished(bot)
+    assert run.status == "failed" and "Xero is not answering properly right now (HTTP 500)" in (run.error or "")
+    kept = customer_count(bot)
+    assert 0 < kept < len(expected)
+    thread = thread_text(bot, run)
+    assert "Trying again in 1 s (attempt 1 of 2)" in thread and "(attempt 2 of 2)" in thread
+    assert "The import stopped." in thread and "are kept" in thread
+    top = parent(bot, run)
+    assert top["text"].startswith(":x: Import from Xero (Acme Plumbing Ltd) stopped after")
+    assert "import_retry" in str(top["blocks"])
+
+    xero.latency = 0.0
+    failed_at = len(xero.calls_to("/contacts"))
+    bot.slack.send_action("import_retry", user_id=ADMIN, channel_id=CHANNEL, message_ts=run.parent_ts)
+    bot.slack.wait_for(lambda: run_view(bot, run.id).status != "failed")
+    again = finished(bot, run.id)
+    assert again.status == "succeeded" and again.count("new") == len(expected) == customer_count(bot)
+    assert "Picked up again after an interruption" in thread_text(bot, again)
+    pages = [c.query["page"] for c in xero.calls_to("/contacts") if c.status == 200]
+    assert sorted(pages) == ["1", "2", "3"]  # every page read once: Retry resumed from the cursor
+    assert xero.calls_to("/contacts")[failed_at].query["page"] != "1"
+
+
+def test_cancel_stops_at_the_next_page_and_keeps_what_was_imported(
+    imports: tuple[RunningBot, Connection, str], xero: XeroFake
+) -> None:
+    bot, _, tenant = imports
+    xero.seed_contacts(tenant, 3000)
+    xero.latency = 0.3
+    command(bot, "/accounts import", "Starting the import")
+    started = bot.slack.wait_for(lambda: runs(bot) and (v := run_view(bot)).pages >= 1 and v)
+    bot.slack.send_action("import_cancel", user_id=ADMIN, channel_id=CHANNEL, message_ts=started.parent_ts)
+    run = finished(bot)
+    assert run.status == "cancelled" and run.cancelled_by == ADMIN and run.pages < 3
+    assert 0 < customer_count(bot) == run.count("new")
+    assert f"cancelled by <@{ADMIN}>" in parent(bot, run)["text"]
+
+
+def test_cancel_during_a_rate_limit_wait_ends_the_wait(
+    imports: tuple[RunningBot, Connection, str], xero: XeroFake
+) -> None:
+    bot, _, tenant = imports
+    bot.server.imports.waiter = EventWaiter()  # really waits, until Cancel
+    xero.seed_contacts(tenant, 20)
+    xero.fail_next("/Contacts", 429, headers={"Retry-After": "30"})
+    command(bot, "/accounts import", "Starting the import")
+    waiting = bot.slack.wait_for(
+        lambda: runs(bot) and (v := run_view(bot)).parent_ts and "slow down" in thread_text(bot, v) and v
+    )
+    clicked = time.monotonic()
+    bot.slack.send_action("import_cancel", user_id=ADMIN, channel_id=CHANNEL, message_ts=waiting.parent_ts)
+    run = finished(bot, timeout=10)
+    assert run.status == "cancelled" and time.monotonic() - clicked < 5
+    assert customer_count(bot) == 0
+
+
+def test_a_second_start_links_the_running_import(imports: tuple[RunningBot, Connection, str], xero: XeroFake) -> None:
+    bot, _, tenant = imports
+    xero.seed_contacts(tenant, 3000)
+    xero.latency = 0.3
+    command(bot, "/accounts import", "Starting the import")
+    running = bot.slack.wait_for(lambda: runs(bot) and (v := run_view(bot)).parent_ts and v)
+    answer = command(bot, "/accounts import", "is already running")
+    ts = (running.parent_ts or "").replace(".", "")
+    assert f"https://acme-plumbing.slack.com/archives/{CHANNEL}/p{ts}" in answer["text"]
+    assert "I didn't start another" in answer["text"]
+    finished(bot)
+    assert len(runs(bot)) == 1
+
+
+def test_only_admins_import_unless_an_admin_lets_all_staff(imports: tuple[RunningBot, Connection, str]) -> None:
+    bot, _, _ = imports
+    command(bot, "/accounts import", "Only Slack workspace admins", STAFF)
+    command(bot, "/accounts import staff on", "Only Slack workspace admins", STAFF)
+    assert runs(bot) == []
+    command(bot, "/accounts import staff on", "Everyone in the workspace may now import customers")
+    command(bot, "/accounts import", "Starting the import", STAFF)
+    assert finished(bot).started_by == STAFF
+
+
+def test_names_with_slack_markup_are_shown_escaped(connect_bot: RunningBot, xero: XeroFake) -> None:
+    _, tenant = connected(connect_bot, xero, name="Tom & <!here> Traders")
+    quick(connect_bot)
+    for name in ("<!channel> Alerts Ltd", "<@U123> Holdings", "Tom & Jerry <Cheese> Co"):
+        xero.add_contact(tenant, name, EmailAddress=f"{len(name)}@example.com", IsCustomer=True)
+    xero.add_contact(tenant, "<!everyone> Party Hire", EmailAddress="13@example.com", IsCustomer=True)  # a duplicate
+    mark = len(connect_bot.slack.calls())
+    command(connect_bot, "/accounts import", "Starting the import")
+    run = finished(connect_bot)
+    thread = thread_text(connect_bot, run)
+    for shown_as in ("&lt;!channel&gt; Alerts Ltd", "&lt;@U123&gt; Holdings", "Tom &amp; Jerry &lt;Cheese&gt; Co"):
+        assert shown_as in thread
+    assert "Xero (Tom &amp; &lt;!here&gt; Traders)" in parent(connect_bot, run)["text"]
+    listing = all_text(command(connect_bot, "/accounts customers", "Customers"))
+    assert "&lt;!channel&gt; Alerts Ltd" in listing
+    said = bot_said(connect_bot, after=mark) + listing
+    for raw in ("<!channel>", "<@U123>", "<!here>", "<!everyone>", "Jerry <Cheese>", "Tom & Jerry"):
+        assert raw not in said, said[max(0, said.index(raw) - 300) : said.index(raw) + 100]
+
+
+def test_customers_lists_pages_searches_and_exports(
+    imports: tuple[RunningBot, Connection, str], xero: XeroFake
+) -> None:
+    bot, _, tenant = imports
+    for n in range(45):
+        xero.add_contact(tenant, f"Customer {n:02d}", EmailAddress=f"c{n}@example.com", IsCustomer=True)
+    xero.add_contact(tenant, "Zebra Plumbing", EmailAddress="=cmd|' /C calc'!A0", IsCustomer=True)
+    command(bot, "/accounts import", "Starting the import")
+    finished(bot)
+    listing = command(bot, "/accounts customers", "Customers*: 1–20 of 46", STAFF)
+    assert check_message(listing["blocks"]) == []
+    click(bot, listing, "customers_next", STAFF)
+    becomes(bot, listing, "21–40 of 46", STAFF)
+    click(bot, listing, "customers_previous", STAFF)
+    becomes(bot, listing, "1–20 of 46", STAFF)
+    found = command(bot, "/accounts customers zebra", "matching “zebra”*: 1–1 of 1", STAFF)
+    click(bot, found, "customers_export", STAFF)
+    upload = bot.slack.wait_for(lambda: [f for f in bot.slack.uploaded_files if f.channels == [dm(bot, STAFF)]])[-1]
+    [row] = csv_rows(upload)
+    assert row["Name"] == "Zebra Plumbing" and row["Email"] == "'=cmd|' /C calc'!A0"
+
+
+def test_the_import_button_after_mapping_and_not_now(
+    imports: tuple[RunningBot, Connection, str], xero: XeroFake
+) -> None:
+    bot, row, tenant = imports
+    xero.seed_contacts(tenant, 10)
+    client = bot.server.runtime.web_client(bot.settings.slack_bot_token)
+    offer = [
+        {
+            "type": "actions",
+            "elements": [
+                {
+                    "type": "button",
+                    "text": {"type": "plain_text", "text": "Yes, import all my customers"},
+                    "action_id": "import_start",
+                    "value": str(row.id),
+                },
+                {"type": "button", "text": {"type": "plain_text", "text": "Not now"}, "action_id": "import_not_now"},
+            ],
+        }
+    ]
+    for _ in range(2):
+        client.chat_postEphemeral(channel=CHANNEL, user=ADMIN, text="Import your customers now?", blocks=offer)
+    first, second = [m for m in seen(bot) if "Import your customers now?" in all_text(m)]
+    click(bot, second, "import_not_now")
+    becomes(bot, second, "Not now, then")
+    assert runs(bot) == []
+    click(bot, first, "import_start")
+    becomes(bot, first, "Starting the import")
+    run = finished(bot)
+    assert (run.trigger, run.channel_id, run.status) == ("button", CHANNEL, "succeeded")
+
+
+def test_app_home_imports_reports_by_direct_message_and_controls_the_sync(
+    imports: tuple[RunningBot, Connection, str], xero: XeroFake
+) -> None:
+    bot, _, tenant = imports
+    xero.seed_contacts(tenant, 10)
+    bot.slack.send_event({"type": "app_home_opened", "user": ADMIN, "tab": "home"}, team_id=TEAM)
+    home = bot.slack.wait_for(lambda: bot.slack.home_view(ADMIN))
+    assert "Customers:* 0 imported" in str(home) and check_view(home) == []
+    bot.slack.send_action("import_start", user_id=ADMIN, view_id=home["id"])
+    run = finished(bot)
+    assert (run.trigger, run.channel_id) == ("home", dm(bot))  # no notification channel yet: the admin who connected
+    assert parent(bot, run, dm(bot))["text"].startswith(":white_check_mark:")
+    bot.slack.send_event({"type": "app_home_opened", "user": ADMIN, "tab": "home"}, team_id=TEAM)
+    home = bot.slack.wait_for(lambda: (v := bot.slack.home_view(ADMIN)) and "Last import" in str(v) and v)
+    assert "Sync:* on, every hour" in str(home) and check_view(home) == []
+    bot.slack.send_action("sync_off", user_id=ADMIN, view_id=home["id"])
+    bot.slack.wait_for(lambda: "Turn sync on" in str(bot.slack.home_view(ADMIN)))
+    assert sync_settings(bot).enabled is False
+    bot.slack.send_action("notification_channel", user_id=ADMIN, view_id=home["id"], value=CHANNEL)
+    home = bot.slack.wait_for(lambda: (v := bot.slack.home_view(ADMIN)) and f"go to:* <#{CHANNEL}>" in str(v) and v)
+    assert check_view(home) == []
+    bot.slack.send_action("import_start", user_id=ADMIN, view_id=home["id"])
+    bot.slack.wait_for(lambda: len(runs(bot)) == 2)
+    assert finished(bot).channel_id == CHANNEL  # App Home imports now report in the chosen channel
+
+
+def test_sync_and_channel_commands(imports: tuple[RunningBot, Connection, str]) -> None:
+    bot, _, _ = imports
+    command(bot, "/accounts sync every 30m", "Customers will sync every 30 minutes")
+    settings = sync_settings(bot)
+    assert settings.enabled and settings.interval_minutes == 30 and settings.next_sync_at is not None
+    command(bot, "/accounts sync every 2h", "every 2 hours")
+    command(bot, "/accounts sync every 2m", "from 5 minutes to 24 hours")
+    command(bot, "/accounts sync off", "Scheduled sync is off")
+    assert sync_settings(bot).enabled is False and sync_settings(bot).interval_minutes == 120
+    command(bot, "/accounts sync on", "every 2 hours")
+    command(bot, "/accounts sync off", "Only Slack workspace admins", STAFF)
+    command(bot, "/accounts channel #general", "will report in <#C0GENERAL1>")
+    command(bot, "/accounts channel #elsewhere", "I can't find `#elsewhere`")
+    with bot.db.session() as s:
+        assert s.scalars(select(Workspace.notification_channel_id)).one() == CHANNEL
+
+
+def test_the_scheduled_sync_imports_only_what_changed(
+    imports: tuple[RunningBot, Connection, str], xero: XeroFake, xero_clock: FakeClock
+) -> None:
+    bot, _, tenant = imports
+    ids = xero.seed_contacts(tenant, 1500)
+    command(bot, "/accounts channel #general", "will report in")
+    command(bot, "/accounts import", "Starting the import")
+    first = finished(bot)
+    runtime = bot.server.runtime
+
+    def sync_now() -> RunView:  # an hour passes, here and at Xero
+        later = runtime.clock() + timedelta(minutes=61)
+        runtime.clock = lambda: later
+        xero_clock.advance(61 * 60)
+        [run_id] = bot.server.imports.tick()
+        return finished(bot, run_id)
+
+    quiet = sync_now()  # nothing changed: nothing said
+    assert (quiet.kind, quiet.trigger, quiet.status, quiet.processed) == ("incremental", "schedule", "succeeded", 0)
+    assert quiet.parent_ts is None
+
+    xero_clock.advance(120)
+    changed = [c for c in ids[:40] if xero.contact(tenant, c)["ContactStatus"] == "ACTIVE"][:3]
+    for contact_id in changed:
+        xero.update_contact(tenant, contact_id, EmailAddress=f"{contact_id[:8]}@changed.example")
+    xero.add_contact(tenant, "Brand New Customer", EmailAddress="new@example.com", IsCustomer=True)
+    before = len(xero.calls_to("/contacts"))
+    run = sync_now()
+    assert (run.kind, run.count("new"), run.count("updated"), run.processed) == ("incremental", 1, 3, 4)
+    [call] = xero.calls_to("/contacts")[before:]
+    assert "if-modified-since" in call.headers
+    assert run.channel_id == CHANNEL and parent(bot, run)["text"].startswith(":white_check_mark: Synced customers")
+    assert "Brand New Customer" in thread_text(bot, run)
+    assert customer_count(bot) == first.count("new") + 1
+
+
+def test_a_failing_scheduled_sync_tells_the_admins_once(
+    imports: tuple[RunningBot, Connection, str], xero: XeroFake
+) -> None:
+    bot, _, tenant = imports
+    xero.seed_contacts(tenant, 20)
+    command(bot, "/accounts import", "Starting the import")
+    finished(bot)
+    runtime = bot.server.runtime
+    in_channel = len(bot.slack.messages(CHANNEL))
+    for _ in range(2):
+        xero.fail_next("/Contacts", 500, times=9)
+        later = runtime.clock() + timedelta(minutes=61)
+        runtime.clock = lambda later=later: later  # type: ignore[misc]
+        [run_id] = bot.server.imports.tick()
+        assert finished(bot, run_id).status == "failed"
+    told = [m for m in bot.slack.messages(ADMIN) if "scheduled sync of customers" in m.get("text", "")]
+    assert len(told) == 1 and "import_retry" in str(told[0]["blocks"])
+    assert "Xero is not answering properly" in told[0]["text"]
+    assert len(bot.slack.messages(CHANNEL)) == in_channel
+
+
+def test_progress_edits_are_throttled(imports: tuple[RunningBot, Connection, str], xero: XeroFake) -> None:
+    bot, _, tenant = imports
+    quick(bot, page_size=100, progress_every=0.5)
+    xero.seed_contacts(tenant, 2000)
+    xero.latency = 0.05
+    command(bot, "/accounts import", "Starting the import")
+    run = finished(bot)
+    assert run.pages == 20
+    took = (run.duration or timedelta()).total_seconds()
+    edits = [c for c in bot.slack.calls("chat.update") if c.args.get("ts") == run.parent_ts]
+    assert 2 <= len(edits) <= took / 0.5 + 3 and len(edits) < run.pages

@@ -1,0 +1,245 @@
+"""Imports across processes: a worker killed mid-import and resumed elsewhere, and two workers on PostgreSQL
+claiming runs side by side. The workers are real subprocesses (`tests/import_worker.py`)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import delete, select
+
+from bot import importer
+from bot.import_jobs import ImportRunner
+from bot.importer import claim
+from storage.models import Connection, Customer, CustomerReference, ImportRun, Workspace
+from tests.conftest import ADMIN, CHANNEL, DATABASES, RunningBot
+from tests.fakes.xero import FakeClock, XeroFake
+from tests.flows import connected
+from tests.import_worker import LEASE
+from tests.imports import QUICK, RecordingWaiter, expected_customers, quick, run_view, runs, thread_text
+
+SETTINGS_FOR_WORKERS = (
+    "database_url",
+    "encryption_key",
+    "slack_bot_token",
+    "slack_signing_secret",
+    "slack_api_url",
+    "xero_client_id",
+    "xero_client_secret",
+    "xero_authorize_url",
+    "xero_token_url",
+    "xero_revoke_url",
+    "xero_connections_url",
+    "xero_api_url",
+)
+
+
+def start_worker(bot: RunningBot, *, page_size: int) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "XERO_", "DATABASE_"))}
+    env |= {name.upper(): str(getattr(bot.settings, name)) for name in SETTINGS_FOR_WORKERS}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "tests.import_worker", str(page_size)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert worker.stdout is not None and worker.stdout.readline().strip() == "ready"
+    return worker
+
+
+def go(*workers: subprocess.Popen[str]) -> None:
+    for worker in workers:
+        assert worker.stdin is not None
+        worker.stdin.write("go\n")
+        worker.stdin.flush()
+
+
+def table(bot: RunningBot) -> list[tuple[Any, ...]]:
+    """The customers as an import leaves them, by external id, without our ids and timestamps."""
+    with bot.db.session() as s:
+        survivors = {ref.customer_id: ref.external_id for ref in s.scalars(select(CustomerReference))}
+        rows = s.execute(
+            select(CustomerReference, Customer).join(Customer, Customer.id == CustomerReference.customer_id)
+        )
+        return sorted(
+            (
+                ref.external_id,
+                ref.digest,
+                ref.provider_updated_at,
+                ref.merged_into_external_id,
+                c.name,
+                c.first_name,
+                c.last_name,
+                c.company,
+                c.email,
+                str(c.phones),
+                str(c.addresses),
+                c.number,
+                c.active,
+                c.email_key,
+                c.name_key,
+                survivors.get(c.merged_into_id or 0),
+                c.possible_duplicate_of_id is not None,
+                c.erased_at is not None,
+            )
+            for ref, c in rows
+        )
+
+
+def test_a_worker_killed_mid_import_is_taken_over_with_an_identical_result(
+    connect_bot: RunningBot, xero: XeroFake, xero_clock: FakeClock
+) -> None:
+    bot = connect_bot
+    bot.server.imports.shutdown()  # this process only takes over, when told below
+    quick(bot, page_size=100, xero_clock=xero_clock)  # as the worker reads them: the cursor is a page number
+    connection, tenant = connected(bot, xero)
+    ids = xero.seed_contacts(tenant, 1200)
+    xero.merge_contacts(tenant, ids[10], into_id=ids[1100])
+    expected = expected_customers(xero, tenant)
+    runtime = bot.server.runtime
+    started = importer.start_import(
+        bot.db,
+        connection_id=connection.id,
+        trigger="command",
+        started_by=ADMIN,
+        channel_id=CHANNEL,
+        now=runtime.clock(),
+    )
+    xero.latency = 0.05
+    worker = start_worker(bot, page_size=100)
+    go(worker)
+    assert worker.stdout is not None and worker.stdout.readline().strip() == f"claimed {started.run.id}"
+    bot.slack.wait_for(lambda: run_view(bot).pages >= 3, timeout=20)
+    worker.send_signal(signal.SIGKILL)
+    worker.communicate(timeout=10)  # reaps it and closes its pipes
+    assert worker.returncode == -signal.SIGKILL
+    xero.latency = 0.0
+
+    killed = run_view(bot)
+    assert killed.status == "running" and 3 <= killed.pages < 12
+    taker = ImportRunner(runtime, policy=QUICK, waiter=RecordingWaiter())
+    assert claim(bot.db, owner=taker.owner, now=runtime.clock(), policy=QUICK) is None  # its lease still holds
+    later = runtime.clock() + LEASE + timedelta(seconds=1)
+    runtime.clock = lambda: later
+    run_id = claim(bot.db, owner=taker.owner, now=runtime.clock(), policy=QUICK)
+    assert run_id == started.run.id
+    resumed = taker.run_claimed(run_id)
+    taker.shutdown()
+    assert resumed is not None and resumed.status == "succeeded" and resumed.attempts == 2
+    assert resumed.count("new") == len(expected) and resumed.processed == resumed.total == 1200
+    assert "Picked up again after an interruption" in thread_text(bot, resumed)
+    pages = [c.query["page"] for c in xero.calls_to("/contacts") if c.status == 200]
+    assert len(set(pages)) == 12 and len(pages) <= 13  # at most the page in flight at the kill was read twice
+    after_crash = table(bot)
+
+    with bot.db.session() as s:  # the same import again, from nothing and without interruption
+        s.execute(delete(CustomerReference))
+        s.execute(delete(Customer))
+        s.execute(delete(ImportRun))
+    again = importer.start_import(
+        bot.db, connection_id=connection.id, trigger="command", started_by=ADMIN, channel_id=CHANNEL, now=later
+    )
+    plain = ImportRunner(runtime, policy=QUICK, waiter=RecordingWaiter())
+    assert claim(bot.db, owner=plain.owner, now=later, policy=QUICK) == again.run.id
+    uninterrupted = plain.run_claimed(again.run.id)
+    plain.shutdown()
+    assert uninterrupted is not None and dict(uninterrupted.counts) == dict(resumed.counts)
+    assert table(bot) == after_crash
+
+
+if "postgresql" in DATABASES:  # several processes share a database only on PostgreSQL
+
+    @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+    def test_two_workers_on_postgresql_never_run_one_run_twice(connect_bot: RunningBot, xero: XeroFake) -> None:
+        bot = connect_bot
+        bot.server.imports.shutdown()
+        bot.slack.set_rate_limit("chat.postMessage", None)
+        connection, tenant = connected(bot, xero)
+        xero.seed_contacts(tenant, 300)
+        expected = len(expected_customers(xero, tenant))
+        now = bot.server.runtime.clock()
+        with bot.db.session() as s:  # seven more workspaces with the same organisation connected
+            source = s.get(Connection, connection.id)
+            assert source is not None
+            connection_ids = [connection.id]
+            for n in range(7):
+                workspace = Workspace(team_id=f"T0OTHER{n:03d}", name=f"Other {n}")
+                s.add(workspace)
+                s.flush()
+                copy = Connection(
+                    workspace_id=workspace.id,
+                    provider="xero",
+                    organisation_id=tenant,
+                    organisation_name=f"Acme {n}",
+                    remote_connection_id=source.remote_connection_id,
+                    access_token_enc=source.access_token_enc,
+                    refresh_token_enc=source.refresh_token_enc,
+                    access_expires_at=source.access_expires_at,
+                    connected_by=ADMIN,
+                )
+                s.add(copy)
+                s.flush()
+                connection_ids.append(copy.id)
+        run_ids = [
+            importer.start_import(
+                bot.db, connection_id=cid, trigger="command", started_by=ADMIN, channel_id=CHANNEL, now=now
+            ).run.id
+            for cid in connection_ids
+        ]
+        xero.latency = 0.05
+        workers = [start_worker(bot, page_size=100) for _ in range(2)]
+        go(*workers)
+        outputs = [worker.communicate(timeout=120)[0] for worker in workers]
+        assert [w.returncode for w in workers] == [0, 0], outputs
+        claimed = [{int(line.split()[1]) for line in out.splitlines() if line.startswith("claimed")} for out in outputs]
+        assert claimed[0] and claimed[1] and not claimed[0] & claimed[1]
+        assert claimed[0] | claimed[1] == set(run_ids)
+        for run_id in run_ids:
+            view = run_view(bot, run_id)
+            assert (view.status, view.attempts, view.count("new"), view.pages) == ("succeeded", 1, expected, 3)
+        pages = [c for c in xero.calls_to("/contacts") if c.status == 200]
+        assert len(pages) == 3 * len(run_ids)  # no page of any run was read twice
+        with bot.db.session() as s:
+            assert len(s.scalars(select(Customer)).all()) == expected * len(run_ids)
+        assert len(runs(bot)) == len(run_ids)
+
+
+def test_on_start_a_run_left_running_is_taken_up_at_once_only_on_sqlite(
+    connect_bot: RunningBot, xero: XeroFake, database_url: str
+) -> None:
+    """SQLite serves one process, so a run still marked running belonged to this process before a restart;
+    on PostgreSQL another process may hold it, so its lease must run out first."""
+    bot = connect_bot
+    bot.server.imports.shutdown()
+    quick(bot)
+    connection, tenant = connected(bot, xero)
+    xero.seed_contacts(tenant, 30)
+    runtime = bot.server.runtime
+    started = importer.start_import(
+        bot.db,
+        connection_id=connection.id,
+        trigger="command",
+        started_by=ADMIN,
+        channel_id=CHANNEL,
+        now=runtime.clock(),
+    )
+    with bot.db.session() as s:  # as a process that died mid-import leaves it
+        run = s.get(ImportRun, started.run.id)
+        assert run is not None
+        run.status, run.lease_owner = "running", "host:4242:deadbeef"
+        run.started_at, run.lease_expires_at, run.attempts = runtime.clock(), runtime.clock() + LEASE, 1
+    restarted = ImportRunner(runtime, policy=QUICK, waiter=RecordingWaiter())
+    restarted.recover()
+    claimed = restarted.tick()
+    if database_url.startswith("sqlite"):
+        assert claimed == [started.run.id]
+        bot.slack.wait_for(lambda: run_view(bot).status == "succeeded" and not restarted.running)
+    else:
+        assert claimed == [] and run_view(bot).status == "running"
+    restarted.shutdown()

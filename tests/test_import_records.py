@@ -1,0 +1,281 @@
+"""The pieces of an import without Slack: matching records to customers, the CSV, the run's storage rules, and
+the view builders (checked against Slack's Block Kit limits)."""
+
+from __future__ import annotations
+
+import io
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from bot import importer
+from bot.customer_lists import Duplicate, safe_cell, write_csv
+from bot.customers import apply_page, compatible_names, counts_as_customer, email_key, name_key
+from bot.importer import RunView
+from bot.views import customers as customer_views
+from bot.views import importing as views
+from providers.base import Customer as Record
+from providers.base import Phone
+from storage.db import Database
+from storage.models import Connection, Customer, CustomerReference, ImportRun, Workspace
+from tests.fakes.blockkit import check_message
+
+NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "compatible"),
+    [
+        ("Acme Plumbing", "ACME Plumbing Ltd", True),
+        ("Acme Plumbing Limited", "acme plumbing", True),
+        ("Bob's Bakery", "Bob’s Bakery & Co", True),
+        ("Café Kauri", "Cafe Kauri", True),
+        ("Acme Plumbing", "Acme Gas", False),
+        ("Ltd", "Limited", False),
+        ("", "Acme", False),
+    ],
+)
+def test_compatible_names(a: str, b: str, compatible: bool) -> None:
+    assert compatible_names(a, b) is compatible
+
+
+def test_match_keys() -> None:
+    assert email_key("  Office@Acme.Example ") == "office@acme.example"
+    assert email_key("") is None and email_key(None) is None
+    assert name_key("The Acme Plumbing Co.") == name_key("acme plumbing") == "acme plumbing"
+
+
+@pytest.mark.parametrize(
+    ("is_customer", "is_supplier", "setting", "counts"),
+    [
+        (True, False, "all_but_suppliers", True),
+        (None, None, "all_but_suppliers", True),  # not invoiced yet: still a customer by default
+        (False, True, "all_but_suppliers", False),
+        (True, True, "all_but_suppliers", True),
+        (False, False, "customers_only", False),
+        (False, True, "all", True),
+    ],
+)
+def test_which_contacts_are_customers(
+    is_customer: bool | None, is_supplier: bool | None, setting: str, counts: bool
+) -> None:
+    record = Record(id="c1", name="Someone", is_customer=is_customer, is_supplier=is_supplier)
+    assert counts_as_customer(record, setting) is counts
+
+
+@pytest.mark.parametrize(
+    ("cell", "written"),
+    [
+        ("=SUM(A1:A9)", "'=SUM(A1:A9)"),
+        ("+64 9 555 0100", "'+64 9 555 0100"),
+        ("-2+3", "'-2+3"),
+        ("@cmd", "'@cmd"),
+        ("\t=1", "'\t=1"),
+        ("Acme = Best", "Acme = Best"),
+        ("", ""),
+    ],
+)
+def test_csv_cells_that_would_run_as_formulas_are_neutralised(cell: str, written: str) -> None:
+    assert safe_cell(cell) == written
+
+
+def test_csv_has_a_header_and_a_row_per_customer() -> None:
+    customer = Customer(
+        name='=HYPERLINK("x")',
+        email="a@b.example",
+        phones=[{"kind": "default", "number": "+64 9 555"}],
+        addresses=[{"kind": "postal", "lines": ["1 Queen St"], "city": "Auckland", "postal_code": "1010"}],
+        active=True,
+    )
+    out = io.StringIO()
+    assert write_csv([customer], out) == 1
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("Name,First name,Last name,Company,Email,Phones,Address")
+    assert lines[1].startswith('"\'=HYPERLINK(""x"")",,,,a@b.example,\'+64 9 555,"1 Queen St, Auckland, 1010"')
+
+
+# --- apply_page and the run rules, on a real database -----------------------------------------------------------
+
+
+def setup_connections(db: Database, n: int = 2) -> tuple[int, list[int]]:
+    with db.session() as s:
+        workspace = Workspace(team_id="T0RECORDS1")
+        s.add(workspace)
+        s.flush()
+        connections = [
+            Connection(
+                workspace_id=workspace.id, provider="xero", organisation_id=f"org-{i}", organisation_name=f"Org {i}"
+            )
+            for i in range(n)
+        ]
+        s.add_all(connections)
+        s.flush()
+        return workspace.id, [c.id for c in connections]
+
+
+def import_page(db: Database, workspace_id: int, connection_id: int, records: list[Record]) -> Counter[str]:
+    with db.session() as s:
+        run = ImportRun(workspace_id=workspace_id, connection_id=connection_id, trigger="command", status="succeeded")
+        s.add(run)
+        s.flush()
+        return apply_page(
+            s,
+            workspace_id=workspace_id,
+            connection_id=connection_id,
+            run_id=run.id,
+            records=records,
+            customer_filter="all_but_suppliers",
+            now=NOW,
+        )
+
+
+def test_strong_evidence_needs_exactly_one_candidate(db: Database) -> None:
+    workspace_id, (old, new) = setup_connections(db)
+    counts = import_page(
+        db,
+        workspace_id,
+        old,
+        [
+            Record(id="o1", name="Harbour Plumbing", email="accounts@harbour.example"),
+            Record(id="o2", name="Harbour Plumbing North", email="accounts@harbour.example"),
+            Record(id="o3", name="Kauri Cafe", email="hello@kauri.example", phones=(Phone("default", "09 555"),)),
+        ],
+    )
+    assert counts["new"] == 3 and counts["possible_duplicates"] == 0  # one connection's own contacts never match
+    counts = import_page(
+        db,
+        workspace_id,
+        new,
+        [
+            Record(id="n1", name="Harbour Plumbing", email="ACCOUNTS@harbour.example"),  # two candidates: weak
+            Record(id="n2", name="Kauri Cafe Ltd", email="hello@kauri.example"),  # one candidate: linked
+            Record(id="n3", name="Kauri Cafe", email="hello@kauri.example"),  # the candidate is taken now
+        ],
+    )
+    assert (counts["new"], counts["updated"], counts["linked"], counts["possible_duplicates"]) == (2, 1, 1, 2)
+    assert counts["missing_phone"] == 3 and counts["missing_email"] == 0
+    with db.session() as s:
+        kauri = s.scalars(select(Customer).where(Customer.name == "Kauri Cafe Ltd")).one()
+        refs = s.scalars(select(CustomerReference.external_id).where(CustomerReference.customer_id == kauri.id))
+        assert sorted(refs) == ["n2", "o3"]
+        harbour = s.scalars(select(Customer).where(Customer.name == "Harbour Plumbing")).all()
+        assert len(harbour) == 2 and sum(c.possible_duplicate_of_id is not None for c in harbour) == 1
+
+
+def test_an_unchanged_record_is_not_written(db: Database) -> None:
+    workspace_id, (connection, _) = setup_connections(db)
+    record = Record(id="x1", name="Steady Customer", email="steady@example.com", updated_at=NOW)
+    assert import_page(db, workspace_id, connection, [record])["new"] == 1
+    with db.session() as s:
+        before = s.scalars(select(Customer)).one().updated_at
+    counts = import_page(db, workspace_id, connection, [record, Record(id="s1", name="Supplier", is_supplier=True)])
+    assert (counts["unchanged"], counts["skipped"], counts["updated"]) == (1, 1, 0)
+    with db.session() as s:
+        assert s.scalars(select(Customer)).one().updated_at == before
+    moved = Record(id="x1", name="Steady Customer", email="steady@new.example", updated_at=NOW + timedelta(hours=1))
+    assert import_page(db, workspace_id, connection, [moved])["updated"] == 1
+
+
+def test_one_active_run_per_connection(db: Database) -> None:
+    workspace_id, (connection, other) = setup_connections(db)
+    first = importer.start_import(
+        db, connection_id=connection, trigger="command", started_by="U1", channel_id="C1", now=NOW
+    )
+    second = importer.start_import(
+        db, connection_id=connection, trigger="command", started_by="U2", channel_id="C2", now=NOW
+    )
+    assert first.created and not second.created and second.run.id == first.run.id
+    assert importer.start_import(
+        db, connection_id=other, trigger="home", started_by=None, channel_id=None, now=NOW
+    ).created
+    with pytest.raises(IntegrityError):  # the database itself refuses a second active run
+        with db.session() as s:
+            s.add(ImportRun(workspace_id=workspace_id, connection_id=connection, trigger="schedule", status="running"))
+    cancelled = importer.request_cancel(db, run_id=first.run.id, user_id="U1", now=NOW)
+    assert cancelled is not None and cancelled.status == "cancelled"
+    assert importer.start_import(
+        db, connection_id=connection, trigger="command", started_by="U1", channel_id="C1", now=NOW
+    ).created
+
+
+# --- View builders --------------------------------------------------------------------------------------------
+
+
+def run(**changes: object) -> RunView:
+    values: dict[str, object] = {
+        "id": 7,
+        "team_id": "T1",
+        "workspace_id": 1,
+        "connection_id": 1,
+        "provider": "xero",
+        "organisation": "<!channel> & Co",
+        "connected_by": "U1",
+        "kind": "full",
+        "trigger": "command",
+        "started_by": "U1",
+        "status": "running",
+        "counts": {"new": 900, "updated": 50, "unchanged": 0, "skipped": 50},
+        "total": 2500,
+        "pages": 1,
+        "channel_id": "C1",
+        "parent_ts": "1.2",
+        "created_at": NOW,
+        "started_at": NOW,
+        "finished_at": None,
+        "not_before": None,
+        "error": None,
+        "cancelled_by": None,
+        "cancel_requested": False,
+        "attempts": 1,
+    }
+    return RunView(**(values | changes))  # type: ignore[arg-type]
+
+
+def test_the_progress_message_has_a_bar_counts_and_cancel() -> None:
+    blocks = views.progress_blocks(run(), provider_title="Xero")
+    text = str(blocks)
+    assert check_message(blocks) == []
+    assert "Importing customers from Xero (&lt;!channel&gt; &amp; Co)…" in text
+    assert "████████░░░░░░░░░░░░` 40%" in text and "1,000 of 2,500 contacts read · 900 new · 50 updated" in text
+    assert "import_cancel" in text and "<!channel>" not in text
+
+
+@pytest.mark.parametrize("status", ["succeeded", "failed", "cancelled"])
+def test_the_result_is_one_line(status: str) -> None:
+    finished = run(status=status, finished_at=NOW + timedelta(minutes=3, seconds=4), cancelled_by="U2")
+    blocks = views.result_blocks(finished, provider_title="Xero")
+    assert check_message(blocks) == [] and "\n" not in blocks[0]["text"]["text"]
+    assert ("import_retry" in str(blocks)) is (status == "failed")
+    if status == "succeeded":
+        assert "900 new, 50 updated, 0 unchanged, 50 skipped in 3 min 4 s" in blocks[0]["text"]["text"]
+
+
+def test_the_summary_lists_the_first_twenty_new_names_and_duplicates() -> None:
+    done = run(
+        status="succeeded",
+        finished_at=NOW + timedelta(seconds=42),
+        counts={"new": 30, "updated": 0, "unchanged": 0, "skipped": 0, "possible_duplicates": 12, "missing_email": 3},
+    )
+    names = [f"<@U{n:03d}> Ltd" for n in range(20)]
+    duplicates = [Duplicate(f"Dup {n} & Sons", f"Dup {n} and Sons") for n in range(10)]
+    summary = views.Summary(run=done, provider_title="Xero", new_names=names, duplicates=duplicates, csv_to="U1")
+    blocks = views.summary_blocks(summary)
+    text = str(blocks)
+    assert check_message(blocks) == []
+    assert "*New customers* (the first 20 of 30)" in text and "&lt;@U000&gt; Ltd" in text and "<@U000>" not in text
+    assert "Possible duplicates to review* (12)" in text and "…and 2 more." in text
+    assert "3 without an email" in text and "went to <@U1> by direct message" in text
+
+
+def test_the_customer_list_pages() -> None:
+    lines = [customer_views.CustomerLine(f"Customer {n}", f"c{n}@x.example", None, True, n == 3) for n in range(20)]
+    first = customer_views.customers_blocks(lines, total=45, query=None, page=0, page_size=20)
+    assert check_message(first) == [] and "1–20 of 45" in str(first)
+    assert "customers_next" in str(first) and "customers_previous" not in str(first)
+    last = customer_views.customers_blocks(lines[:5], total=45, query="<b>", page=2, page_size=20)
+    assert "41–45 of 45" in str(last) and "customers_next" not in str(last) and "&lt;b&gt;" in str(last)
+    none = customer_views.customers_blocks([], total=0, query="zz", page=0, page_size=20)
+    assert "No customers matching" in str(none)

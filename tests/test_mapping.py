@@ -1,0 +1,595 @@
+"""Mapping account codes, end to end over real HTTP: `/accounts map` and its buttons, the modal (static menus or
+a typeahead), saving with validation, the initial-import offer, and stale mappings flagged in status and App Home.
+The service's own rules (storing the chart, searching it, saving) are also checked on the databases directly."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from bot import mapping
+from bot.categories import load_categories
+from providers.base import Account
+from storage.db import Database
+from storage.models import AccountMapping, AuditEvent, ChartAccount, Connection, Workspace
+from tests.conftest import ADMIN, CHANNEL, STAFF, TEAM, RunningBot
+from tests.fakes.blockkit import check_message, check_view
+from tests.fakes.xero import XeroFake
+from tests.flows import all_text, becomes, click, command, connected, log_in, login_url, shown
+
+CATEGORIES = load_categories()
+BY_KEY = {c.key: c for c in CATEGORIES}
+# What an admin of a plumbing business picks from Xero's default chart, by account code.
+PICKS = {
+    "sales": "200",
+    "services": "260",
+    "labour": "320",
+    "materials": "310",
+    "expenses": "429",
+    "payments_received": "090",
+}
+
+
+@pytest.fixture
+def bot(connect_bot: RunningBot) -> Iterator[RunningBot]:
+    """The connected-ready bot; afterwards, every view and message it sent is checked against Slack's limits."""
+    yield connect_bot
+    slack = connect_bot.slack
+    for call in slack.calls():
+        if call.method.startswith("views."):
+            assert call.ok or call.response.get("error") in ("not_found",), (call.method, call.response)
+            assert check_view(call.args["view"]) == [], call.args["view"]
+        if call.method.startswith("chat.") and "blocks" in call.args:
+            assert call.ok, (call.method, call.response)
+            assert check_message(call.args["blocks"]) == []
+    assert all(r.status == 200 for r in slack.responses), [r.payload for r in slack.responses if r.status != 200]
+
+
+# Driving the modal
+
+
+def xero_ids(xero: XeroFake, tenant: str) -> dict[str, str]:
+    """Account code (or name, for accounts without one) → Xero's AccountID."""
+    return {a.get("Code") or a["Name"]: a["AccountID"] for a in xero.accounts(tenant)}
+
+
+def views_opened(bot: RunningBot) -> list[Any]:
+    return bot.slack.calls("views.open")
+
+
+def open_modal(bot: RunningBot, action: Any = None, user: str = ADMIN, timeout: float = 5.0) -> dict[str, Any]:
+    """Type `/accounts map` (or run `action`) and return the mapping modal once it is filled in."""
+    before = len(views_opened(bot))
+    if action is None:
+        bot.slack.send_command("/accounts map", user_id=user, channel_id=CHANNEL)
+    else:
+        action()
+    [call] = bot.slack.wait_for(lambda: views_opened(bot)[before:], timeout, "no modal was opened")
+    assert call.ok, call.response
+    return filled(bot, call.response["view"]["id"], timeout)
+
+
+def filled(bot: RunningBot, view_id: str, timeout: float = 5.0) -> dict[str, Any]:
+    """The view once it is the mapping modal (not the loading view)."""
+
+    def ready() -> dict[str, Any] | None:
+        view = bot.slack.view(view_id)
+        return view if view["callback_id"] == "mapping_save" else None
+
+    return bot.slack.wait_for(ready, timeout, "the modal was not filled in")
+
+
+def element(view: dict[str, Any], key: str) -> dict[str, Any]:
+    [block] = [b for b in view["blocks"] if b.get("block_id") == f"category_{key}"]
+    return block["element"]
+
+
+def hint(view: dict[str, Any], key: str) -> str:
+    [block] = [b for b in view["blocks"] if b.get("block_id") == f"category_{key}"]
+    return str(block.get("hint", {}).get("text", ""))
+
+
+def option_texts(el: dict[str, Any]) -> list[str]:
+    options = list(el.get("options", []))
+    for group in el.get("option_groups", []):
+        options += group["options"]
+    return [o["text"]["text"] for o in options]
+
+
+def choices(ids: dict[str, str], picks: dict[str, str] = PICKS) -> dict[str, dict[str, str]]:
+    return {f"category_{key}": {f"account_{key}": ids[code]} for key, code in picks.items()}
+
+
+def saved_rows(bot: RunningBot) -> dict[str, AccountMapping]:
+    with bot.db.session() as s:
+        return {row.category: row for row in s.scalars(select(AccountMapping))}
+
+
+def audit(bot: RunningBot, action: str) -> list[AuditEvent]:
+    with bot.db.session() as s:
+        return list(s.scalars(select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)))
+
+
+def save(bot: RunningBot, view: dict[str, Any], values: dict[str, dict[str, Any]]) -> Any:
+    delivery = bot.slack.send_view_submission(view["id"], values)
+    assert delivery.acked and delivery.problems == (), delivery.problems
+    return delivery
+
+
+def later(bot: RunningBot, minutes: float) -> None:
+    """Move the bot's clock on, e.g. past the few minutes a stored chart counts as fresh."""
+    moment = bot.server.runtime.clock() + timedelta(minutes=minutes)
+    bot.server.runtime.clock = lambda: moment
+
+
+# Opening the modal
+
+
+def test_the_command_opens_a_loading_view_then_the_filled_modal(bot: RunningBot, xero: XeroFake) -> None:
+    row, tenant = connected(bot, xero)
+    view = open_modal(bot)
+    [opened] = views_opened(bot)
+    assert opened.args["view"]["callback_id"] == "mapping_loading"  # open first, fetch after
+    assert "Getting your chart of accounts from Xero" in str(opened.args["view"])
+    [update] = bot.slack.calls("views.update")
+    assert update.args["view_id"] == view["id"] and update.args["hash"] == opened.response["view"]["hash"]
+    assert len(xero.calls_to("/api.xro/2.0/Accounts")) == 1
+
+    assert view["title"]["text"] == "Map account codes" and view["submit"]["text"] == "Save accounting settings"
+    labels = [b["label"]["text"] for b in view["blocks"] if b["type"] == "input"]
+    assert labels == ["Sales", "Services", "Labour", "Materials", "Expenses", "Payments received"]
+    assert hint(view, "sales") == BY_KEY["sales"].help
+    assert "*Acme Plumbing Ltd* (Xero)" in str(view["blocks"])
+    with bot.db.session() as s:
+        assert s.get(Connection, row.id).chart_refreshed_at is not None  # type: ignore[union-attr]
+        assert len(s.scalars(select(ChartAccount)).all()) == len(xero.accounts(tenant))
+
+    # Opened again while the stored chart is fresh: the modal at once, without asking Xero.
+    again = open_modal(bot)
+    assert views_opened(bot)[-1].args["view"]["callback_id"] == "mapping_save" and again["id"] != view["id"]
+    assert len(xero.calls_to("/api.xro/2.0/Accounts")) == 1
+
+
+def test_the_button_after_connecting_opens_the_modal(bot: RunningBot, xero: XeroFake) -> None:
+    connected(bot, xero)
+    message = shown(bot, "now connected to")
+    assert "coming" not in all_text(message)
+    view = open_modal(bot, lambda: click(bot, message, "open_mapping"))
+    assert element(view, "sales")["type"] == "static_select"
+
+
+def test_the_app_home_button_opens_the_modal_and_home_shows_the_saved_mapping(bot: RunningBot, xero: XeroFake) -> None:
+    _, tenant = connected(bot, xero)
+    bot.slack.send_event({"type": "app_home_opened", "user": ADMIN, "tab": "home"}, team_id=TEAM)
+    home = bot.slack.wait_for(lambda: bot.slack.home_view(ADMIN))
+    assert "Account codes are not mapped yet" in str(home)
+
+    view = open_modal(bot, lambda: bot.slack.send_action("open_mapping", user_id=ADMIN, view_id=home["id"]))
+    save(bot, view, choices(xero_ids(xero, tenant)))
+    # Opened from App Home: the confirmation comes by direct message, and Home is brought up to date.
+    dm = bot.slack.wait_for(lambda: [m for m in bot.slack.messages(ADMIN) if "Account codes saved" in all_text(m)])
+    assert "*Materials*: 310 – Cost of Goods Sold" in all_text(dm[0])
+    bot.slack.wait_for(lambda: "Account codes mapped for 6 categories" in str(bot.slack.home_view(ADMIN)))
+
+
+def test_a_slow_provider_still_gets_the_modal_open_within_the_trigger_window(bot: RunningBot, xero: XeroFake) -> None:
+    connected(bot, xero)
+    xero.latency = 3.5  # longer than a trigger_id lives: fetching before views.open would lose the trigger
+    bot.slack.send_command("/accounts map", user_id=ADMIN, channel_id=CHANNEL)
+    [opened] = bot.slack.wait_for(lambda: views_opened(bot), 3.0, "views.open did not come within 3 seconds")
+    assert opened.ok and opened.args["view"]["callback_id"] == "mapping_loading"
+    assert not [c for c in xero.calls_to("/api.xro/2.0/Accounts") if c.status is not None]
+    # The chart is fetched behind the loading view.
+    bot.slack.wait_for(lambda: [c for c in xero.calls_to("/api.xro/2.0/Accounts") if c.status is None])
+    view = filled(bot, opened.response["view"]["id"], timeout=15)
+    assert element(view, "sales")["type"] == "static_select"
+
+
+def test_without_a_connection_it_says_to_connect_first(bot: RunningBot) -> None:
+    answer = command(bot, "/accounts map", "Nothing is connected yet")
+    assert "/accounts connect" in all_text(answer)
+    assert views_opened(bot) == []
+
+
+@pytest.mark.parametrize("where", ["command", "home"])
+def test_a_non_admin_is_refused_and_no_modal_opens(bot: RunningBot, xero: XeroFake, where: str) -> None:
+    connected(bot, xero)
+    if where == "command":
+        command(bot, "/accounts map", "Only Slack workspace admins", STAFF)
+    else:
+        bot.slack.send_event({"type": "app_home_opened", "user": STAFF, "tab": "home"}, team_id=TEAM)
+        home = bot.slack.wait_for(lambda: bot.slack.home_view(STAFF))
+        bot.slack.send_action("open_mapping", user_id=STAFF, view_id=home["id"])
+        bot.slack.wait_for(
+            lambda: [m for m in bot.slack.messages(STAFF) if "Only Slack workspace admins" in all_text(m)]
+        )
+    assert views_opened(bot) == []
+    [refused] = audit(bot, "refused")
+    assert refused.actor_user_id == STAFF and refused.detail == {"action": "map"}
+
+
+# The menus
+
+
+def test_a_chart_of_30_accounts_gets_menus_grouped_by_type(bot: RunningBot, xero: XeroFake) -> None:
+    tenant = xero.add_organisation("Acme Plumbing Ltd", chart=False)
+    xero.seed_accounts(tenant, 30)
+    log_in(bot, login_url(bot))
+    view = open_modal(bot)
+    raw = xero.accounts(tenant)
+    for category in CATEGORIES:
+        el = element(view, category.key)
+        assert el["type"] == "static_select", category.key
+        allowed = {a["AccountID"] for a in raw if a["Status"] == "ACTIVE" and _kind(a["Type"]) in category.kinds}
+        values = {
+            o["value"] for g in el.get("option_groups", [{"options": el.get("options", [])}]) for o in g["options"]
+        }
+        assert values == allowed, category.key
+    sales = element(view, "sales")
+    assert [g["label"]["text"] for g in sales["option_groups"]] == ["Revenue", "Sales"]
+    assert all(" – Generated " in t for t in option_texts(sales))
+    banks = option_texts(element(view, "payments_received"))
+    assert any(t.startswith("Generated Bank") for t in banks)  # no code: the name alone
+    archived = {a["Name"] for a in raw if a["Status"] != "ACTIVE"}
+    assert archived and not any(name in str(view) for name in archived)
+
+
+def test_a_chart_of_1500_accounts_gets_a_typeahead_answered_from_the_database(bot: RunningBot, xero: XeroFake) -> None:
+    tenant = xero.add_organisation("Big Trades Ltd", chart=False)
+    xero.seed_accounts(tenant, 1500)
+    log_in(bot, login_url(bot))
+    view = open_modal(bot, timeout=10)
+    assert {element(view, c.key)["type"] for c in CATEGORIES} == {"external_select"}
+    assert "search" in hint(view, "sales")
+    fetches = len(xero.calls_to("/api.xro/2.0/Accounts"))
+
+    def typed(key: str, text: str) -> list[dict[str, Any]]:
+        delivery = bot.slack.send_options(f"account_{key}", text, user_id=ADMIN, view_id=view["id"])
+        assert delivery.acked and delivery.problems == () and delivery.elapsed < 3
+        groups = delivery.ack.get("option_groups") or [{"options": delivery.ack.get("options", [])}]
+        return [o for g in groups for o in g["options"]]
+
+    by_code = typed("sales", "5008")
+    assert by_code[0]["text"]["text"] == "5008 – Generated Sales 5008"
+    assert [o["text"]["text"] for o in typed("sales", "revenue 6001")] == ["6001 – Generated Revenue 6001"]
+    by_words = [o["text"]["text"] for o in typed("sales", "revenue 61")]  # every word, in the code or the name
+    assert by_words and all("Revenue" in t and "61" in t for t in by_words)
+    assert len(typed("sales", "Generated")) == 100
+    materials = [o["text"]["text"] for o in typed("materials", "generated")]
+    assert materials and not [t for t in materials if "Sales" in t or "Revenue" in t or "Bank" in t]  # kinds
+    active = {a["AccountID"] for a in xero.accounts(tenant) if a["Status"] == "ACTIVE"}
+    sales_ids = {o["value"] for o in typed("sales", "gen")}
+    assert sales_ids <= active  # archived accounts are left out
+    assert len(xero.calls_to("/api.xro/2.0/Accounts")) == fetches  # no call to Xero while typing
+
+    picks = {"sales": typed("sales", "5008")[0], "materials": typed("materials", "directcosts 50")[0]}
+    picks["expenses"] = typed("expenses", "overheads")[0]
+    picks["payments_received"] = typed("payments_received", "bank")[0]
+    save(bot, view, {f"category_{k}": {f"account_{k}": o} for k, o in picks.items()})
+    shown(bot, "Account codes saved")
+    reopened = open_modal(bot)
+    for key, option in picks.items():
+        assert element(reopened, key)["initial_option"]["value"] == option["value"]
+
+
+# Saving
+
+
+def test_a_save_is_stored_audited_confirmed_and_shown_on_reopening(bot: RunningBot, xero: XeroFake) -> None:
+    row, tenant = connected(bot, xero)
+    ids = xero_ids(xero, tenant)
+    view = open_modal(bot)
+    save(bot, view, choices(ids))
+    assert bot.slack.last_view(ADMIN) is None  # the modal closed
+
+    confirmation = shown(bot, "Account codes saved")
+    text = all_text(confirmation)
+    for line in (
+        "*Sales*: 200 – Sales",
+        "*Services*: 260 – Other Revenue",
+        "*Labour*: 320 – Subcontractors",
+        "*Materials*: 310 – Cost of Goods Sold",
+        "*Expenses*: 429 – General Expenses",
+        "*Payments received*: 090 – Business Bank Account",
+    ):
+        assert line in text
+    rows = saved_rows(bot)
+    assert {k: r.account_external_id for k, r in rows.items()} == {k: ids[c] for k, c in PICKS.items()}
+    assert {r.saved_by for r in rows.values()} == {ADMIN} and all(r.saved_at for r in rows.values())
+    [event] = audit(bot, "mapping.saved")
+    assert event.actor_user_id == ADMIN and event.detail["sales"] == "200 – Sales"
+
+    reopened = open_modal(bot)
+    for key, code in PICKS.items():
+        assert element(reopened, key)["initial_option"]["value"] == ids[code], key
+
+    # A later save offers no import again, and audits only what changed.
+    shown(bot, "Import your customers now?")
+    offers = len([m for m in bot.slack.ephemerals(CHANNEL, ADMIN) if "Import your customers now?" in all_text(m)])
+    save(bot, reopened, choices(ids, PICKS | {"services": "200"}))
+    shown(bot, "*Services*: 200 – Sales")
+    assert (
+        len([m for m in bot.slack.ephemerals(CHANNEL, ADMIN) if "Import your customers now?" in all_text(m)]) == offers
+    )
+    assert audit(bot, "mapping.saved")[-1].detail == {"connection": row.id, "services": "200 – Sales"}
+
+
+def test_leaving_an_optional_category_empty_removes_its_mapping(bot: RunningBot, xero: XeroFake) -> None:
+    _, tenant = connected(bot, xero)
+    ids = xero_ids(xero, tenant)
+    save(bot, open_modal(bot), choices(ids))
+    values = choices(ids) | {"category_labour": {"account_labour": None}}
+    save(bot, open_modal(bot), values)
+    shown(bot, "*Labour*: _not mapped_")
+    assert "labour" not in saved_rows(bot) and len(saved_rows(bot)) == 5
+
+
+def test_the_first_save_offers_the_initial_import(bot: RunningBot, xero: XeroFake) -> None:
+    row, tenant = connected(bot, xero)
+    save(bot, open_modal(bot), choices(xero_ids(xero, tenant)))
+    offer = shown(bot, "Import your customers now?")
+    buttons = {e["action_id"]: e for b in offer["blocks"] for e in b.get("elements", []) if e.get("type") == "button"}
+    # "Yes" starts the import, which is the import's own business (and its own tests').
+    assert buttons["import_start"]["text"]["text"] == "Yes, import all my customers"
+    assert buttons["import_start"]["value"] == str(row.id)
+    assert buttons["import_not_now"]["text"]["text"] == "Not now"
+    click(bot, offer, "import_not_now")
+    answer = becomes(bot, offer, "/accounts import")
+    assert "Yes, import all my customers" not in all_text(answer)
+
+
+def test_a_kind_that_is_not_allowed_or_an_archived_account_is_refused_next_to_the_field(
+    bot: RunningBot, xero: XeroFake
+) -> None:
+    tenant = xero.add_organisation("Big Trades Ltd", chart=False)
+    xero.seed_accounts(tenant, 1500)
+    log_in(bot, login_url(bot))
+    view = open_modal(bot, timeout=10)
+    raw = xero.accounts(tenant)
+    bank = next(a for a in raw if a["Type"] == "BANK" and a["Status"] == "ACTIVE")
+    archived = next(a for a in raw if a["Type"] == "BANK" and a["Status"] != "ACTIVE")
+    sales = next(a for a in raw if a["Type"] == "SALES" and a["Status"] == "ACTIVE")
+
+    def label(account: dict[str, Any]) -> str:
+        return f"{account['Code']} – {account['Name']}" if account.get("Code") else str(account["Name"])
+
+    def option(account: dict[str, Any]) -> dict[str, Any]:
+        return {"text": {"type": "plain_text", "text": label(account)}, "value": account["AccountID"]}
+
+    values = {
+        "category_sales": {"account_sales": option(bank)},
+        "category_materials": {"account_materials": option(sales)},
+        "category_expenses": {"account_expenses": option(next(a for a in raw if a["Type"] == "OVERHEADS"))},
+        "category_payments_received": {"account_payments_received": option(archived)},
+    }
+    delivery = save(bot, view, values)
+    assert delivery.ack["response_action"] == "errors"
+    assert delivery.ack["errors"] == {
+        "category_sales": f"Sales takes income accounts; {label(bank)} is a bank account.",
+        "category_materials": (
+            f"Materials takes cost of sales or expense accounts; {label(sales)} is an income account."
+        ),
+        "category_payments_received": f"{label(archived)} is archived. Choose another.",
+    }
+    assert bot.slack.last_view(ADMIN)["id"] == view["id"]  # type: ignore[index]  # still open, errors shown
+    assert saved_rows(bot) == {} and audit(bot, "mapping.saved") == []
+
+
+def test_an_account_archived_while_the_modal_was_open_is_refused(bot: RunningBot, xero: XeroFake) -> None:
+    row, tenant = connected(bot, xero)
+    ids = xero_ids(xero, tenant)
+    view = open_modal(bot)
+    xero.archive_account(tenant, ids["310"])
+    mapping.refresh_chart(bot.server.runtime, connection_id=row.id)  # as the sync would, meanwhile
+    delivery = save(bot, view, choices(ids))
+    assert delivery.ack == {
+        "response_action": "errors",
+        "errors": {"category_materials": "310 – Cost of Goods Sold is archived. Choose another."},
+    }
+    assert saved_rows(bot) == {}
+
+
+def test_someone_no_longer_an_admin_cannot_save(bot: RunningBot, xero: XeroFake) -> None:
+    _, tenant = connected(bot, xero)
+    view = open_modal(bot)
+    bot.slack.add_user(TEAM, ADMIN, "ada", is_admin=False)  # demoted while the modal was open
+    delivery = save(bot, view, choices(xero_ids(xero, tenant)))
+    assert delivery.ack["response_action"] == "update"
+    assert "Only Slack workspace admins" in str(bot.slack.view(view["id"]))
+    assert saved_rows(bot) == {} and audit(bot, "refused")[-1].actor_user_id == ADMIN
+
+
+# Keeping the chart current
+
+
+def test_refresh_fetches_the_chart_again_and_keeps_what_was_chosen(bot: RunningBot, xero: XeroFake) -> None:
+    _, tenant = connected(bot, xero)
+    ids = xero_ids(xero, tenant)
+    view = open_modal(bot)
+    [new_id] = xero.seed_accounts(tenant, 1)  # a SALES account added in Xero after the modal opened
+    assert new_id not in str(view)
+    bot.slack.send_action(
+        "mapping_refresh",
+        user_id=ADMIN,
+        view_id=view["id"],
+        values={"category_sales": {"account_sales": ids["260"]}},
+    )
+    bot.slack.wait_for(lambda: new_id in str(bot.slack.view(view["id"])), 5, "the new account was not shown")
+    refreshed = filled(bot, view["id"])
+    assert element(refreshed, "sales")["initial_option"]["value"] == ids["260"]
+    assert len(xero.calls_to("/api.xro/2.0/Accounts")) == 2
+
+
+def test_an_account_archived_after_saving_is_flagged(bot: RunningBot, xero: XeroFake) -> None:
+    _, tenant = connected(bot, xero)
+    ids = xero_ids(xero, tenant)
+    save(bot, open_modal(bot), choices(ids))
+    shown(bot, "Account codes saved")
+    command(bot, "/accounts status", "Account codes mapped for 6 categories")
+
+    xero.archive_account(tenant, ids["310"])
+    later(bot, minutes=10)  # the stored chart is no longer fresh: opening the modal fetches it again
+    view = open_modal(bot)
+    assert "initial_option" not in element(view, "materials")
+    assert hint(view, "materials").startswith(":warning: 310 – Cost of Goods Sold is archived in Xero: choose another.")
+    assert element(view, "sales")["initial_option"]["value"] == ids["200"]
+    bot.slack.close_view(view["id"])
+
+    status = all_text(command(bot, "/accounts status", "needs attention", STAFF))
+    assert "*Materials*: 310 – Cost of Goods Sold is archived in Xero" in status
+    assert "An admin can fix it with `/accounts map`" in status
+    bot.slack.send_event({"type": "app_home_opened", "user": STAFF, "tab": "home"}, team_id=TEAM)
+    home = bot.slack.wait_for(lambda: bot.slack.home_view(STAFF))
+    assert "310 – Cost of Goods Sold is archived in Xero" in str(home) and "Map account codes" in str(home)
+
+
+def test_when_xero_fails_the_modal_says_so(bot: RunningBot, xero: XeroFake) -> None:
+    _, tenant = connected(bot, xero)
+    xero.fail_next("/Accounts", 503, times=3)  # the first try and both retries
+    bot.slack.send_command("/accounts map", user_id=ADMIN, channel_id=CHANNEL)
+    [opened] = bot.slack.wait_for(lambda: views_opened(bot))
+    view_id = opened.response["view"]["id"]
+    bot.slack.wait_for(lambda: "could not get the chart of accounts" in str(bot.slack.view(view_id)))
+
+    # With a chart stored earlier, a failed refresh shows it, and says so.
+    open_modal(bot)
+    later(bot, minutes=10)
+    xero.fail_next("/Accounts", 503, times=3)
+    view = open_modal(bot)
+    assert "Showing the chart as it was" in str(view["blocks"])
+    assert element(view, "sales")["type"] == "static_select"
+
+
+# The service on its own, on each database
+
+
+def _kind(xero_type: str) -> str:
+    from providers.xero_mappers import account_kind
+
+    return account_kind(xero_type, None)
+
+
+def _connection(db: Database) -> Connection:
+    with db.session() as s:
+        workspace = Workspace(team_id=TEAM, name="Acme")
+        s.add(workspace)
+        s.flush()
+        connection = Connection(
+            workspace_id=workspace.id, provider="xero", organisation_id="org-1", organisation_name="Acme Plumbing"
+        )
+        s.add(connection)
+        s.flush()
+        return connection
+
+
+def _account(id_: str, code: str | None, name: str, kind: str = "income", **kw: Any) -> Account:
+    return Account(id=id_, code=code, name=name, kind=kind, type=kw.pop("type", "REVENUE"), **kw)
+
+
+NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+
+
+def test_storing_the_chart_updates_adds_and_removes_accounts(db: Database) -> None:
+    connection = _connection(db)
+    with db.session() as s:
+        row = s.get(Connection, connection.id)
+        assert row is not None
+        mapping.store_chart(
+            s, connection=row, accounts=[_account("a", "200", "Sales"), _account("b", "210", "Old")], now=NOW
+        )
+    with db.session() as s:
+        row = s.get(Connection, connection.id)
+        assert row is not None
+        accounts = [_account("a", "201", "Sales & Service", active=False), _account("c", None, "Savings", "bank")]
+        mapping.store_chart(s, connection=row, accounts=accounts, now=NOW + timedelta(hours=1))
+    with db.session() as s:
+        chart = mapping.chart(s, connection_id=connection.id)
+        assert set(chart) == {"a", "c"}
+        assert chart["a"].label == "201 – Sales & Service" and not chart["a"].active
+        assert chart["c"].label == "Savings"
+        assert s.get(Connection, connection.id).chart_refreshed_at == NOW + timedelta(hours=1)  # type: ignore[union-attr]
+
+
+def test_the_typeahead_matches_codes_and_names_prefixes_first(db: Database) -> None:
+    connection = _connection(db)
+    accounts = [
+        _account("1", "400", "Advertising", "expense"),
+        _account("2", "200", "Sales"),
+        _account("3", "2000", "Labour 100% recharged"),
+        _account("4", "120", "Subcontracted sales 200"),
+        _account("5", "201", "Archived sales", active=False),
+        _account("6", None, "Sales deposits"),
+        _account("7", "310", "Sales_tax"),
+    ]
+    with db.session() as s:
+        row = s.get(Connection, connection.id)
+        assert row is not None
+        mapping.store_chart(s, connection=row, accounts=accounts, now=NOW)
+    sales = load_categories()[0]
+
+    def search(query: str) -> list[str]:
+        with db.session() as s:
+            return [
+                e.label for e in mapping.search_accounts(s, connection_id=connection.id, category=sales, query=query)
+            ]
+
+    assert search("200") == ["200 – Sales", "2000 – Labour 100% recharged", "120 – Subcontracted sales 200"]
+    # Name prefixes, coded accounts first; then the word anywhere else in a name.
+    assert search("SALES") == ["200 – Sales", "310 – Sales_tax", "Sales deposits", "120 – Subcontracted sales 200"]
+    assert search("100%") == ["2000 – Labour 100% recharged"]  # % is a character, not a wildcard
+    assert search("s_d") == []  # and so is _ (as a wildcard it would find "Sales deposits")
+    assert search("s_t") == ["310 – Sales_tax"]
+    assert search("sub 200") == ["120 – Subcontracted sales 200"]
+    assert search("advert") == []  # an expense account is not offered for Sales
+    assert len(search("")) == 5
+
+
+def test_saving_checks_required_categories_and_gone_accounts_are_flagged(db: Database) -> None:
+    connection = _connection(db)
+    categories = load_categories()
+    accounts = [
+        _account("s", "200", "Sales"),
+        _account("m", "310", "Cost of Goods Sold", "cost_of_sales", type="DIRECTCOSTS"),
+        _account("e", "429", "General Expenses", "expense", type="OVERHEADS"),
+        _account("b", "090", "Bank", "bank", type="BANK"),
+    ]
+    with db.session() as s:
+        row = s.get(Connection, connection.id)
+        assert row is not None
+        mapping.store_chart(s, connection=row, accounts=accounts, now=NOW)
+        missing = mapping.save_mapping(
+            s, connection=row, categories=categories, chosen={"sales": "s", "expenses": "nope"}, user_id=ADMIN, now=NOW
+        )
+        assert missing.errors == {
+            "materials": "Choose the account Materials posts to.",
+            "expenses": "That account is no longer in the chart of accounts. Choose another.",
+            "payments_received": "Choose the account Payments received posts to.",
+        }
+        saved = mapping.save_mapping(
+            s,
+            connection=row,
+            categories=categories,
+            chosen={"sales": "s", "materials": "m", "expenses": "e", "payments_received": "b"},
+            user_id=ADMIN,
+            now=NOW,
+        )
+        assert (
+            saved.ok and saved.first and set(saved.changed) == {"sales", "materials", "expenses", "payments_received"}
+        )
+        status = mapping.mapping_status(s, connection=row, categories=categories)
+        assert status.started and not status.needs_attention and status.mapped == 4
+
+        # The bank account is deleted in the package and Sales' account becomes a bank account.
+        mapping.store_chart(
+            s, connection=row, accounts=[_account("s", "200", "Sales", "bank", type="BANK"), *accounts[1:3]], now=NOW
+        )
+        status = mapping.mapping_status(s, connection=row, categories=categories)
+        assert status.needs_attention
+        assert [(p.category.key, p.reason, p.account and p.account.label) for p in status.problems] == [
+            ("sales", "wrong_kind", "200 – Sales"),
+            ("payments_received", "gone", "090 – Bank"),  # named from what was saved
+        ]
