@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from bot import mapping
 from bot.customers import DEFAULT_CUSTOMER_FILTER, apply_page, resolve_merges
 from bot.importer import ImportPolicy, RunView, load_view, sync_settings, view_of
 from bot.runtime import Runtime
@@ -163,6 +164,13 @@ class ImportJob:
             except ProviderError as exc:  # needs reconnecting, refused: waiting will not help
                 return self._end("failed", error=exc.format_message())
 
+    def _refresh_chart(self, connection_id: int) -> None:
+        """Each sync also refreshes the stored chart of accounts, so stale mappings get flagged."""
+        try:
+            mapping.refresh_chart(self.runtime, connection_id=connection_id)
+        except (ProviderError, LookupError) as exc:
+            log.info("Import run %s: the chart of accounts was not refreshed (%s)", self.run_id, exc)
+
     def _position(self) -> tuple[RunView, dict[str, Any] | None, datetime | None]:
         """Where the run stands: its view, the cursor after its last committed page, and its `since`."""
         with self.db.session() as s:
@@ -185,6 +193,7 @@ class ImportJob:
             for page in pages:
                 view, done = self._commit_page(page, customer_filter)
                 if done:
+                    self._refresh_chart(view.connection_id)
                     self._tell(self.reporter.finished, view)
                     return view
                 self._tell(self.reporter.progressed, view)

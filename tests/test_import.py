@@ -505,3 +505,20 @@ def test_progress_edits_are_throttled(imports: tuple[RunningBot, Connection, str
     took = (run.duration or timedelta()).total_seconds()
     edits = [c for c in bot.slack.calls("chat.update") if c.args.get("ts") == run.parent_ts]
     assert 2 <= len(edits) <= took / 0.5 + 3 and len(edits) < run.pages
+
+
+def test_each_import_refreshes_the_chart_so_stale_mappings_are_flagged(
+    imports: tuple[RunningBot, Connection, str], xero: XeroFake
+) -> None:
+    from storage.models import ChartAccount
+
+    bot, row, tenant = imports
+    xero.seed_contacts(tenant, 5)
+    [sales] = [a for a in xero.accounts(tenant) if a.get("Code") == "200"]
+    xero.archive_account(tenant, sales["AccountID"])
+    command(bot, "/accounts import", "Starting the import")
+    assert finished(bot).status == "succeeded"
+    with bot.db.session() as s:
+        stored = s.scalars(select(ChartAccount).where(ChartAccount.connection_id == row.id)).all()
+    assert stored, "the chart was stored by the import"
+    assert [a.active for a in stored if a.external_id == sales["AccountID"]] == [False]
