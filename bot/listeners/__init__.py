@@ -12,6 +12,6 @@ def register(app: App, runtime: Runtime) -> None:
     commands.register(app, runtime)
     events.register(app, runtime)
     connecting.register(app, runtime)
-    importing.register(app, runtime)  # before mapping: the first listener of an action wins (import_start)
+    importing.register(app, runtime)
     customers.register(app, runtime)
     mapping.register(app, runtime)

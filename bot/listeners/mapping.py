@@ -275,26 +275,3 @@ def register(app: App, runtime: Runtime) -> None:
                         s, connection_id=metadata.connection_id, category=category, query=body.get("value", "")
                     )
         ack(**views.typeahead_options(entries))
-
-    register_import_offer(app)
-
-
-def register_import_offer(app: App) -> None:
-    """The buttons offered after the first save. The import itself is the next release's; its listener
-    replaces `import_start` here."""
-
-    @app.action("import_start")
-    def import_clicked(ack: Ack, respond: Respond) -> None:
-        ack()
-        respond(
-            replace_original=True,
-            text="Importing customers is coming in the next release. Your account codes are saved, "
-            "and `/accounts import` will bring your customers in once it is ready.",
-        )
-
-    @app.action("import_not_now")
-    def import_declined(ack: Ack, respond: Respond) -> None:
-        ack()
-        respond(
-            replace_original=True, text="Not now, then. You can import your customers later with `/accounts import`."
-        )
