@@ -36,7 +36,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from tests.fakes import blockkit
-from tests.fakes.server import ServerThread, free_port
+from tests.fakes.server import Mount, ServerThread, free_port
 from tests.fakes.slack import Delivery, ManualClock, RateLimit, SlackFake
 
 SECRET = "test-signing-secret"
@@ -49,17 +49,6 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(1_000.0)
-
-
-class Mount:
-    """An ASGI app that forwards to whichever app a test mounts, so one server serves a whole module
-    (stopping a uvicorn server takes a fifth of a second; a fresh fake per test stays cheap)."""
-
-    def __init__(self) -> None:
-        self.app: Any = None
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        await self.app(scope, receive, send)
 
 
 @pytest.fixture(scope="module")

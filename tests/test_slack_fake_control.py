@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tests.fakes.server import ServerThread, free_port
+from tests.fakes.server import Mount, ServerThread, free_port
 from tests.fakes.slack import DEMO_BOT_TOKEN, SlackFake, say
 from tests.fakes.slack.render import block_lines, mrkdwn, view_text
 
@@ -31,16 +31,6 @@ BOT = "xoxb-T0ACME-control"
 APP = "xapp-1-T0ACME-control"
 ROOT = Path(__file__).resolve().parents[1]
 QUIET = 0.5  # seconds without a Web API call after which the bot is taken to be done
-
-
-class Mount:
-    """An ASGI app forwarding to whichever app a test mounts, so one server serves the whole module."""
-
-    def __init__(self) -> None:
-        self.app: Any = None
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        await self.app(scope, receive, send)
 
 
 @pytest.fixture(scope="module")

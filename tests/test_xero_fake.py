@@ -28,7 +28,7 @@ from werkzeug.datastructures import Headers, ImmutableMultiDict
 
 from providers.base import Link
 from providers.xero import XeroConfig, XeroProvider
-from tests.fakes.server import ServerThread, free_port
+from tests.fakes.server import Mount, ServerThread, free_port
 from tests.fakes.xero import (
     FakeClock,
     XeroClientApp,
@@ -210,27 +210,15 @@ def s256(verifier: str) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
 
 
-class CurrentFake:
-    """One server for the module (starting and stopping uvicorn per test is most of a test's time);
-    each test puts its own fake behind it."""
-
-    def __init__(self) -> None:
-        self.fake: XeroFake | None = None
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        assert self.fake is not None, "no fake behind the server"
-        await self.fake(scope, receive, send)
-
-
 @pytest.fixture(scope="module")
-def served() -> Iterator[tuple[ServerThread, CurrentFake]]:
-    current = CurrentFake()
+def served() -> Iterator[tuple[ServerThread, Mount]]:
+    current = Mount()
     with ServerThread(current) as server:
         yield server, current
 
 
 @pytest.fixture
-def make_env(served: tuple[ServerThread, CurrentFake]) -> Iterator[Callable[..., Env]]:
+def make_env(served: tuple[ServerThread, Mount]) -> Iterator[Callable[..., Env]]:
     server, current = served
     made: list[Env] = []
 
@@ -240,7 +228,7 @@ def make_env(served: tuple[ServerThread, CurrentFake]) -> Iterator[Callable[...,
         fake = XeroFake(clock=clock, **options)
         tenants = [fake.add_organisation(name) for name in organisations]
         client = fake.register_client(redirect_uris=[REDIRECT_URI], public=public, name="accounts-bot")
-        current.fake = fake
+        current.app = fake
         env = Env(fake, clock, server, client, httpx2.Client(), tenants)
         made.append(env)
         return env
@@ -248,7 +236,7 @@ def make_env(served: tuple[ServerThread, CurrentFake]) -> Iterator[Callable[...,
     yield make
     for env in made:
         env.http.close()
-    current.fake = None
+    current.app = None
 
 
 @pytest.fixture

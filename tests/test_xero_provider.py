@@ -33,7 +33,7 @@ from providers.base import (
 from providers.registry import UnknownProvider, get_provider
 from providers.xero import DEFAULT_SCOPES, XeroConfig, XeroProvider, jwt_claims
 from providers.xero_mappers import account_kind, parse_xero_date, to_account, to_customer
-from tests.fakes.server import ServerThread, free_port
+from tests.fakes.server import Mount, ServerThread, free_port
 from tests.fakes.xero import (
     FakeClock,
     XeroClientApp,
@@ -98,27 +98,15 @@ def s256(verifier: str) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
 
 
-class CurrentFake:
-    """One server for the module (starting and stopping uvicorn per test is most of a test's time);
-    each test puts its own fake behind it."""
-
-    def __init__(self) -> None:
-        self.fake: XeroFake | None = None
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        assert self.fake is not None, "no fake behind the server"
-        await self.fake(scope, receive, send)
-
-
 @pytest.fixture(scope="module")
-def served() -> Iterator[tuple[ServerThread, CurrentFake]]:
-    current = CurrentFake()
+def served() -> Iterator[tuple[ServerThread, Mount]]:
+    current = Mount()
     with ServerThread(current) as server:
         yield server, current
 
 
 @pytest.fixture
-def make_env(served: tuple[ServerThread, CurrentFake]) -> Iterator[Callable[..., Env]]:
+def make_env(served: tuple[ServerThread, Mount]) -> Iterator[Callable[..., Env]]:
     server, current = served
     made: list[Env] = []
 
@@ -134,7 +122,7 @@ def make_env(served: tuple[ServerThread, CurrentFake]) -> Iterator[Callable[...,
         fake = XeroFake(clock=clock, **(fake_options or {}))
         tenants = [fake.add_organisation(name) for name in organisations]
         client = fake.register_client(redirect_uris=[REDIRECT_URI], public=public)
-        current.fake = fake
+        current.app = fake
         provider = XeroProvider(xero_config(server.url, client, clock, **config))
         env = Env(fake, clock, server, client, provider, httpx2.Client(), tenants)
         made.append(env)
@@ -144,7 +132,7 @@ def make_env(served: tuple[ServerThread, CurrentFake]) -> Iterator[Callable[...,
     for env in made:
         env.provider.close()
         env.http.close()
-    current.fake = None
+    current.app = None
 
 
 @pytest.fixture
