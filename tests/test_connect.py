@@ -373,7 +373,7 @@ def test_no_token_is_readable_in_the_database_or_the_logs(
 
 
 def test_two_processes_refreshing_one_connection_spend_one_refresh(
-    connect_bot: RunningBot, xero: XeroFake, xero_clock: FakeClock, database_url: str, tmp_path: Path
+    connect_bot: RunningBot, xero: XeroFake, xero_clock: FakeClock, database_url: str
 ) -> None:
     """Two jobs in two processes both see a 401 at once: exactly one refresh is spent, both get the new token."""
     import subprocess
@@ -383,15 +383,22 @@ def test_two_processes_refreshing_one_connection_spend_one_refresh(
 
     row, _ = connected(connect_bot, xero)
     rejected = connect_bot.db.box.decrypt(row.access_token_enc or "")
-    go = tmp_path / "go"
-    args = [database_url, TEST_KEY, xero.url, str(row.id), rejected, str(go), CLIENT_ID, CLIENT_SECRET]  # type: ignore[attr-defined]
+    args = [database_url, TEST_KEY, xero.url, str(row.id), rejected, CLIENT_ID, CLIENT_SECRET]  # type: ignore[attr-defined]
     workers = [
-        subprocess.Popen([sys.executable, "-m", "tests.refresh_worker", *args], stdout=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.refresh_worker", *args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         for _ in range(2)
     ]
     for worker in workers:
         assert worker.stdout is not None and worker.stdout.readline().strip() == "ready"
-    go.touch()
+    for worker in workers:
+        assert worker.stdin is not None
+        worker.stdin.write("go\n")
+        worker.stdin.flush()
     outputs = [worker.communicate(timeout=60)[0] for worker in workers]
     assert [w.returncode for w in workers] == [0, 0], outputs
     assert sum(xero.refreshes_spent.values()) == 1

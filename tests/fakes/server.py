@@ -45,7 +45,7 @@ class ServerThread:
         while not self.server.started:
             if time.monotonic() > deadline or not self.thread.is_alive():
                 raise RuntimeError(f"server on port {self.port} did not start")
-            time.sleep(0.01)
+            self.thread.join(0.01)
         return self
 
     def stop(self) -> None:
