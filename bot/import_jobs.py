@@ -114,7 +114,8 @@ class ImportRunner:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="import")
         self._ticker = ThreadPoolExecutor(1, thread_name_prefix="import-tick")
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the fields below
+        self._ticking = threading.Lock()
         self._jobs: dict[int, ImportJob] = {}
         self._tick_pending = False
         self._closed = False
@@ -145,25 +146,29 @@ class ImportRunner:
             log.exception("The import tick failed")
 
     def tick(self) -> list[int]:
-        """Queue due scheduled syncs, then claim due runs while a worker is free; returns the runs claimed."""
-        if self._closed:
-            return []
-        now = self.runtime.clock()
-        plan_syncs(self.runtime, now=now)
-        claimed: list[int] = []
-        while True:
-            with self._lock:
-                if self._closed or len(self._jobs) >= self.workers:
+        """Queue due scheduled syncs, then claim due runs while a worker is free; returns the runs claimed.
+
+        One tick at a time: a tick reading the clock before another's claim could otherwise hand out a
+        lease that the other already counts as expired."""
+        with self._ticking:
+            if self._closed:
+                return []
+            now = self.runtime.clock()
+            plan_syncs(self.runtime, now=now)
+            claimed: list[int] = []
+            while True:
+                with self._lock:
+                    if self._closed or len(self._jobs) >= self.workers:
+                        break
+                run_id = claim(self.runtime.db, owner=self.owner, now=now, policy=self.policy)
+                if run_id is None:
                     break
-            run_id = claim(self.runtime.db, owner=self.owner, now=now, policy=self.policy)
-            if run_id is None:
-                break
-            job = self._job(run_id)
-            with self._lock:
-                self._jobs[run_id] = job
-            claimed.append(run_id)
-            self._pool.submit(self._work, job)
-        return claimed
+                job = self._job(run_id)
+                with self._lock:
+                    self._jobs[run_id] = job
+                claimed.append(run_id)
+                self._pool.submit(self._work, job)
+            return claimed
 
     def run_claimed(self, run_id: int) -> RunView | None:
         """Run a run this runner claimed, in the calling thread (the worker threads and tests use it)."""

@@ -66,7 +66,7 @@ def start_connect(
                 blocks=views.replace_blocks(
                     runtime.provider_title(current.provider), current.organisation_name, provider.name, provider.title
                 ),
-                text=f"Already connected to {current.organisation_name}",
+                text=f"Already connected to {escape(current.organisation_name)}",
             )
             return
         link = connect.begin(
@@ -95,7 +95,7 @@ def announce_connected(runtime: Runtime, outcome: connect.CallbackOutcome, provi
         blocks=views.connected_blocks(
             provider.title, outcome.organisation_name or "", reconnected=outcome.reconnected, mapping_ready=True
         ),
-        text=f"Connected to {outcome.organisation_name} in {provider.title}",
+        text=f"Connected to {escape(outcome.organisation_name or '')} in {provider.title}",
     )
 
 
@@ -213,7 +213,7 @@ def register(app: App, runtime: Runtime) -> None:
         done = connect.retire(runtime.db, provider, connection_id, actor=user_id, action="connection.disconnected")
         reply(
             blocks=views.disconnected_blocks(provider.title, done.organisation_name, done.status_detail),
-            text=f"Disconnected {done.organisation_name}",
+            text=f"Disconnected {escape(done.organisation_name)}",
         )
 
     register_home_buttons(app, runtime)
