@@ -12,7 +12,7 @@ import json
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -154,6 +154,17 @@ def _count_missing(counts: Counter[str], fields: Fields) -> None:
     counts["missing_address"] += not fields.addresses
 
 
+def padded(keys: Iterable[str]) -> list[str]:
+    """`keys` for an `IN (...)`, padded with repeats to a power of two: one SQL text per size class instead of one
+    per page, so the databases' statement caches (SQLite's per connection, psycopg's prepared statements) hold
+    a dozen statements, not one for every page of an import."""
+    unique = sorted(set(keys))
+    if not unique:
+        return unique
+    size = 1 << (len(unique) - 1).bit_length()
+    return unique + [unique[-1]] * (size - len(unique))
+
+
 def _candidates(
     session: Session, *, workspace_id: int, connection_id: int, column: Any, keys: set[str]
 ) -> dict[str, list[Customer]]:
@@ -165,7 +176,12 @@ def _candidates(
     )
     rows = session.scalars(
         select(Customer)
-        .where(Customer.workspace_id == workspace_id, column.in_(keys), ~linked_here, Customer.erased_at.is_(None))
+        .where(
+            Customer.workspace_id == workspace_id,
+            column.in_(padded(keys)),
+            ~linked_here,
+            Customer.erased_at.is_(None),
+        )
         .order_by(Customer.id)
     )
     found: dict[str, list[Customer]] = {}
@@ -198,7 +214,7 @@ def apply_page(
             .join(Customer, Customer.id == CustomerReference.customer_id)
             .where(
                 CustomerReference.connection_id == connection_id,
-                CustomerReference.external_id.in_([r.id for r in records]),
+                CustomerReference.external_id.in_(padded(r.id for r in records)),
             )
         )
     }

@@ -7,16 +7,18 @@ Slack trouble never stops an import: every call here is logged and skipped when 
 
 from __future__ import annotations
 
+import io
 import logging
 import math
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, BinaryIO
 
+import httpx2
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from bot import permissions
@@ -54,15 +56,46 @@ def send_customers_csv(
 ) -> int:
     """Write the customers to a temporary CSV file (streamed from the database) and upload it into the
     person's direct message with the bot; returns how many rows it had."""
-    with tempfile.NamedTemporaryFile("w+", suffix=".csv", newline="", encoding="utf-8") as out:
+    with tempfile.TemporaryFile("w+b") as raw:
+        out = io.TextIOWrapper(raw, encoding="utf-8", newline="")
         with runtime.db.session() as s:
             rows = write_csv(iter_customers(s, workspace_id=workspace_id, run_id=run_id, query=query), out)
         out.flush()
         channel = client.conversations_open(users=user_id)["channel"]["id"]
-        client.files_upload_v2(
-            channel=channel, file=out.name, filename=filename, title=filename, initial_comment=comment(rows)
-        )
+        upload_file(client, raw, channel=channel, filename=filename, initial_comment=comment(rows))
+        out.detach()
     return rows
+
+
+UPLOAD_CHUNK = 64 * 1024
+
+
+def upload_file(client: WebClient, file: BinaryIO, *, channel: str, filename: str, initial_comment: str) -> None:
+    """Slack's upload flow (files.getUploadURLExternal, POST the bytes, files.completeUploadExternal), with the
+    bytes streamed from `file` in chunks: slack_sdk's `files_upload_v2` reads a whole file into memory, and a
+    CSV of 100,000 customers is tens of megabytes."""
+    length = file.seek(0, io.SEEK_END)
+    file.seek(0)
+    reserved = client.files_getUploadURLExternal(filename=filename, length=length)
+
+    def chunks() -> Iterator[bytes]:
+        while block := file.read(UPLOAD_CHUNK):
+            yield block
+
+    try:
+        with httpx2.Client(timeout=httpx2.Timeout(60.0, connect=10.0)) as http:
+            answer = http.post(
+                str(reserved["upload_url"]),
+                content=chunks(),
+                headers={"Content-Length": str(length), "Content-Type": "application/octet-stream"},
+            )
+    except httpx2.HTTPError as exc:
+        raise SlackRequestError(f"The file upload to Slack failed: {type(exc).__name__}") from exc
+    if answer.status_code != 200:
+        raise SlackRequestError(f"Slack refused the file upload (HTTP {answer.status_code})")
+    client.files_completeUploadExternal(
+        files=[{"id": reserved["file_id"], "title": filename}], channel_id=channel, initial_comment=initial_comment
+    )
 
 
 class SlackReporter:
@@ -171,6 +204,9 @@ class SlackReporter:
             )
         except SlackApiError as exc:
             log.warning("Could not send the CSV of import run %s: %s", run.id, exc.response.get("error"))
+            return False
+        except SlackRequestError as exc:
+            log.warning("Could not send the CSV of import run %s: %s", run.id, exc)
             return False
         return True
 

@@ -326,14 +326,16 @@ class XeroProvider:
     def customers(self, link: Link, *, since: datetime | None = None, resume: Cursor | None = None) -> Iterator[Page]:
         """Every contact, a page of `page_size` at a time, archived ones included so archiving is
         seen. No `where`: large organisations refuse most filters (HighVolumeException), so the
-        bot decides what counts as a customer from `is_customer` and `active`."""
+        bot decides what counts as a customer from `is_customer` and `active`. The cursor names the page
+        size too: a run resumed after the setting changed keeps the size it started with, so its pages line up."""
         page = int(resume.value.get("page", 1)) if resume else 1
+        size = int(resume.value.get("pageSize") or self.config.page_size) if resume else self.config.page_size
         headers = {}
         if since is not None:
             moment = since if since.tzinfo else since.replace(tzinfo=UTC)
             headers["If-Modified-Since"] = moment.astimezone(UTC).isoformat(timespec="milliseconds")
         while True:
-            params = {"page": str(page), "pageSize": str(self.config.page_size), "includeArchived": "true"}
+            params = {"page": str(page), "pageSize": str(size), "includeArchived": "true"}
             body = self._json(
                 "GET",
                 f"{self.config.api_url}/Contacts",
@@ -345,11 +347,11 @@ class XeroProvider:
             contacts = body.get("Contacts") or []
             pagination = body.get("pagination") or {}
             page_count = pagination.get("pageCount")
-            last = page >= page_count if isinstance(page_count, int) else len(contacts) < self.config.page_size
+            last = page >= page_count if isinstance(page_count, int) else len(contacts) < size
             total = pagination.get("itemCount")
             yield Page(
                 customers=[to_customer(raw) for raw in contacts],
-                cursor=None if last else Cursor({"page": page + 1}),
+                cursor=None if last else Cursor({"page": page + 1, "pageSize": size}),
                 total=total if isinstance(total, int) else None,
             )
             if last:

@@ -81,6 +81,7 @@ def test_first_import_end_to_end(imports: tuple[RunningBot, Connection, str], xe
 
     [upload] = bot.slack.uploaded_files
     assert upload.channels == [dm(bot)] and upload.filename.startswith("new-customers-")
+    assert upload.content is not None and upload.length == len(upload.content)  # the length reserved was sent
     rows = csv_rows(upload)
     assert len(rows) == len(expected)
     names = {r["Name"] for r in rows}
@@ -367,6 +368,14 @@ def test_customers_lists_pages_searches_and_exports(
     upload = bot.slack.wait_for(lambda: [f for f in bot.slack.uploaded_files if f.channels == [dm(bot, STAFF)]])[-1]
     [row] = csv_rows(upload)
     assert row["Name"] == "Zebra Plumbing" and row["Email"] == "'=cmd|' /C calc'!A0"
+
+    bot.slack.fail_next("files.getUploadURLExternal", "file_uploads_disabled")
+    click(bot, found, "customers_export", STAFF)
+    told = bot.slack.wait_for(
+        lambda: [r.payload for r in bot.slack.responses if "couldn't send you the CSV" in str(r.payload)]
+    )
+    assert "file_uploads_disabled" in str(told[-1]) and "Try *Export as CSV* again" in str(told[-1])
+    assert len([f for f in bot.slack.uploaded_files if f.channels == [dm(bot, STAFF)]]) == 1
 
 
 def test_the_import_button_after_mapping_and_not_now(

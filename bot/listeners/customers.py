@@ -3,10 +3,12 @@ CSV export of them by direct message, so staff can check the records."""
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackRequestError
 
 from bot import workspaces
 from bot.customer_lists import search
@@ -16,6 +18,8 @@ from bot.views import customers as views
 
 if TYPE_CHECKING:
     from bot.listeners.commands import CommandRequest
+
+log = logging.getLogger(__name__)
 
 PAGE_SIZE = 20
 
@@ -60,7 +64,9 @@ def register(app: App, runtime: Runtime) -> None:
         respond(replace_original=True, **customers_page(runtime, team_id=body["team"]["id"], query=query, page=page))
 
     @app.action("customers_export")
-    def customers_exported(ack: Ack, body: dict[str, Any], client: WebClient, action: dict[str, Any]) -> None:
+    def customers_exported(
+        ack: Ack, body: dict[str, Any], client: WebClient, action: dict[str, Any], respond: Respond
+    ) -> None:
         ack()
         _, query = _page_value(action)
         user_id = body["user"]["id"]
@@ -68,12 +74,17 @@ def register(app: App, runtime: Runtime) -> None:
             workspace = workspaces.ensure(s, team_id=body["team"]["id"])
             workspace_id = workspace.id
         stamp = runtime.clock().strftime("%Y-%m-%d")
-        send_customers_csv(
-            runtime,
-            client,
-            user_id=user_id,
-            workspace_id=workspace_id,
-            query=query,
-            filename=f"customers-{stamp}.csv",
-            comment=lambda rows: views.export_comment(rows, query),
-        )
+        try:
+            send_customers_csv(
+                runtime,
+                client,
+                user_id=user_id,
+                workspace_id=workspace_id,
+                query=query,
+                filename=f"customers-{stamp}.csv",
+                comment=lambda rows: views.export_comment(rows, query),
+            )
+        except (SlackApiError, SlackRequestError) as exc:
+            reason = exc.response.get("error") if isinstance(exc, SlackApiError) else str(exc)
+            log.warning("Could not send a customers CSV: %s", reason)
+            respond(response_type="ephemeral", replace_original=False, text=views.export_failed_text(str(reason)))

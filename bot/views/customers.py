@@ -52,3 +52,11 @@ def customers_blocks(
 def export_comment(rows: int, query: str | None) -> str:
     about = f" matching “{escape(query)}”" if query else ""
     return f"{number(rows)} customers{about}, as you asked. This is personal data: please keep it safe."
+
+
+def export_failed_text(reason: str) -> str:
+    return (
+        f"I couldn't send you the CSV file (Slack said: {escape(reason)}). Nothing was shared anywhere else. "
+        "Try *Export as CSV* again in a minute; if it keeps failing, ask an admin whether file uploads are allowed "
+        "in this workspace."
+    )

@@ -72,6 +72,7 @@ class Controls(XeroState):
                 stamp = updated_at if updated_at is not None else now - rng.uniform(86400, 3 * 365 * 86400)
                 org.contacts[contact_id] = _Contact(data, stamp)
                 ids.append(contact_id)
+            org.contacts_changed()
             return ids
 
     def add_contact(self, tenant_id: str, name: str, **fields: Any) -> str:
@@ -96,6 +97,7 @@ class Controls(XeroState):
             }
             data.update(fields)
             org.contacts[contact_id] = _Contact(data, self.clock())
+            org.contacts_changed()
             return contact_id
 
     def update_contact(self, tenant_id: str, contact_id: str, **fields: Any) -> None:
@@ -105,6 +107,7 @@ class Controls(XeroState):
             contact.data.update(fields)
             if set(fields) - {"IsCustomer", "IsSupplier", "Balances"}:
                 contact.updated_at = self.clock()
+            self._org(tenant_id).contacts_changed()
 
     def archive_contact(self, tenant_id: str, contact_id: str) -> None:
         self.update_contact(tenant_id, contact_id, ContactStatus="ARCHIVED")
@@ -121,6 +124,7 @@ class Controls(XeroState):
             contact = self._contact(tenant_id, contact_id)
             contact.data = _gdpr_erased(contact.data)
             contact.updated_at = self.clock()
+            self._org(tenant_id).contacts_changed()
 
     def contact(self, tenant_id: str, contact_id: str) -> dict[str, Any]:
         with self._lock:

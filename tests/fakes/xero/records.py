@@ -53,6 +53,12 @@ class _Organisation:
     minute: deque[float] = field(default_factory=deque)
     day: deque[float] = field(default_factory=deque)
     in_flight: int = 0
+    contacts_version: int = 0  # bumped by every change to a contact: the listing cache is keyed on it
+    listings: dict[tuple[Any, ...], list[Any]] = field(default_factory=dict)
+
+    def contacts_changed(self) -> None:
+        self.contacts_version += 1
+        self.listings.clear()
 
 
 @dataclass
