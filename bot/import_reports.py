@@ -23,6 +23,7 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from bot import permissions
 from bot.customer_lists import iter_customers, new_customer_names, possible_duplicates, write_csv
+from bot.home import refresh_homes
 from bot.importer import RunView, record_parent, sync_settings
 from bot.notify import CANNOT_POST_HERE, direct_message
 from bot.runtime import Runtime
@@ -163,6 +164,8 @@ class SlackReporter:
         title = self._title(run)
         if run.trigger == "schedule":
             self._finished_quietly(run, title)
+            if run.changed or run.status == "failed":  # App Home stays as it was after an idle sync
+                refresh_homes(self.runtime, self._slack(run), team_id=run.team_id)
             return
         if self._parent is None and run.parent_ts is None:  # cancelled or failed before it started
             self._post_parent(run, views.result_blocks(run, provider_title=title))
@@ -174,6 +177,7 @@ class SlackReporter:
             self._summary(run, title)
         elif run.status == "failed":
             self._reply(run, text=views.failure_text(run), blocks=views.failure_blocks(run, provider_title=title))
+        refresh_homes(self.runtime, self._slack(run), team_id=run.team_id)
 
     # -- the end -----------------------------------------------------------------------------------------------
 

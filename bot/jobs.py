@@ -72,6 +72,9 @@ def notify_attention(runtime: Runtime, connection_id: int, detail: str) -> None:
             direct_message(client, user_id, text=text)
         except SlackApiError as exc:
             log.warning("Could not tell %s about connection %s: %s", user_id, connection_id, exc.response.get("error"))
+    from bot.home import refresh_homes  # here: App Home's status view reads the mapping, which uses this module
+
+    refresh_homes(runtime, client, team_id=team_id)  # App Home says "Needs reconnecting" too
 
 
 def keep_connections_alive(runtime: Runtime, *, idle_for: timedelta = KEEPALIVE_AFTER) -> int:

@@ -80,7 +80,7 @@ def _tell_slack(runtime: Runtime, provider_name: str, outcome: connect.CallbackO
         tell(client, user_id, channel_id, **kwargs)
 
     if outcome.kind == "connected":
-        announce_connected(runtime, outcome, provider_name, reply)
+        announce_connected(runtime, client, outcome, provider_name, reply)
     elif outcome.kind == "choose":
         assert outcome.pending_id is not None
         title = runtime.providers[provider_name].title

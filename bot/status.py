@@ -6,15 +6,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import workspaces
 from bot.categories import Category, load_categories
 from bot.connect import active_connection
+from bot.customers import DEFAULT_CUSTOMER_FILTER
 from bot.importer import ImportState, import_state
 from bot.mapping import MappingStatus, mapping_status
 from bot.tokens import KEEPALIVE_AFTER
-from storage.models import Connection
+from storage.models import Connection, SyncSettings
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,7 @@ class ConnectionReport:
     health_detail: str | None = None
     mapping: MappingStatus | None = None
     imports: ImportState | None = None  # customers, the latest import and the sync schedule
+    customer_filter: str = DEFAULT_CUSTOMER_FILTER  # which contacts an import makes customers
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,13 @@ def token_health(connection: Connection, now: datetime) -> tuple[str, str | None
     if now - last > KEEPALIVE_AFTER:
         return "refresh_due", f"Last refreshed {(now - last).days} days ago"
     return "ok", None
+
+
+def customer_filter_of(session: Session, *, connection_id: int) -> str:
+    """Which contacts the connection's imports make customers (`bot.customers.CUSTOMER_FILTERS`); reading it
+    creates no sync settings."""
+    chosen = session.scalar(select(SyncSettings.customer_filter).where(SyncSettings.connection_id == connection_id))
+    return chosen or DEFAULT_CUSTOMER_FILTER
 
 
 def workspace_status(
@@ -70,6 +80,7 @@ def workspace_status(
             health=health,
             health_detail=detail,
             imports=import_state(session, connection=connection, workspace=workspace) if workspace else None,
+            customer_filter=customer_filter_of(session, connection_id=connection.id),
             mapping=mapping_status(
                 session, connection=connection, categories=load_categories() if categories is None else categories
             ),

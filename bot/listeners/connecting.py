@@ -11,6 +11,7 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from bot import connect, permissions, workspaces
+from bot.home import refresh_homes
 from bot.notify import direct_message
 from bot.runtime import Runtime
 from bot.views import connect as views
@@ -82,8 +83,11 @@ def start_connect(
     reply(blocks=views.login_blocks(provider.title, link.url, link.expires_at), text=f"Log in to {provider.title}")
 
 
-def announce_connected(runtime: Runtime, outcome: connect.CallbackOutcome, provider_name: str, reply: Reply) -> None:
-    """Retire what the new connection replaced, then say which organisation is connected."""
+def announce_connected(
+    runtime: Runtime, client: WebClient, outcome: connect.CallbackOutcome, provider_name: str, reply: Reply
+) -> None:
+    """Retire what the new connection replaced, say which organisation is connected, and bring App Home up to date
+    (even when the message could not be delivered)."""
     provider = runtime.providers[provider_name]
     for old_id in outcome.replaced:
         with runtime.db.session() as s:
@@ -91,12 +95,16 @@ def announce_connected(runtime: Runtime, outcome: connect.CallbackOutcome, provi
             old_provider = runtime.providers.get(old.provider) if old else None
         if old_provider is not None:
             connect.retire(runtime.db, old_provider, old_id, actor=outcome.user_id, action="connection.replaced")
-    reply(
-        blocks=views.connected_blocks(
-            provider.title, outcome.organisation_name or "", reconnected=outcome.reconnected, mapping_ready=True
-        ),
-        text=f"Connected to {escape(outcome.organisation_name or '')} in {provider.title}",
-    )
+    try:
+        reply(
+            blocks=views.connected_blocks(
+                provider.title, outcome.organisation_name or "", reconnected=outcome.reconnected, mapping_ready=True
+            ),
+            text=f"Connected to {escape(outcome.organisation_name or '')} in {provider.title}",
+        )
+    finally:
+        if outcome.team_id:
+            refresh_homes(runtime, client, team_id=outcome.team_id)
 
 
 def start_disconnect(runtime: Runtime, client: WebClient, reply: Reply, *, team_id: str, user_id: str) -> None:
@@ -170,7 +178,7 @@ def register(app: App, runtime: Runtime) -> None:
         respond(replace_original=True, text="Kept the current connection; nothing changed.")
 
     @app.action(re.compile(r"^choose_organisation_(\d+|select)$"))
-    def organisation_chosen(ack: Ack, body: dict[str, Any], respond: Respond, action: dict) -> None:
+    def organisation_chosen(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond, action: dict) -> None:
         ack()
         value = action.get("value") or action.get("selected_option", {}).get("value", "")
         pending_id, _, organisation_id = value.partition(":")
@@ -189,7 +197,7 @@ def register(app: App, runtime: Runtime) -> None:
         if outcome.kind != "connected":
             respond(replace_original=outcome.kind != "forbidden", text=outcome.message)
             return
-        announce_connected(runtime, outcome, pending, responder(respond, replace=True))
+        announce_connected(runtime, client, outcome, pending, responder(respond, replace=True))
 
     @app.action("disconnect_confirm")
     def disconnect_confirmed(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
@@ -215,6 +223,7 @@ def register(app: App, runtime: Runtime) -> None:
             blocks=views.disconnected_blocks(provider.title, done.organisation_name, done.status_detail),
             text=f"Disconnected {escape(done.organisation_name)}",
         )
+        refresh_homes(runtime, client, team_id=team_id)
 
     register_home_buttons(app, runtime)
 

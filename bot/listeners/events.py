@@ -1,4 +1,4 @@
-"""Events: App Home opened, and the app removed from a workspace."""
+"""Events: App Home opened (its viewer remembered, so later changes reach them), and the app removed."""
 
 from __future__ import annotations
 
@@ -8,24 +8,11 @@ from typing import Any
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from bot import status, workspaces
+from bot import workspaces
+from bot.home import home_opened
 from bot.runtime import Runtime
-from bot.views.status import home_view
 
 log = logging.getLogger(__name__)
-
-
-def publish_home(runtime: Runtime, client: WebClient, *, team_id: str, user_id: str) -> None:
-    with runtime.db.session() as s:
-        workspaces.ensure(s, team_id=team_id)
-        report = status.workspace_status(
-            s,
-            team_id=team_id,
-            providers=runtime.provider_choices(),
-            now=runtime.clock(),
-            categories=runtime.settings.categories,
-        )
-    client.views_publish(user_id=user_id, view=home_view(report))
 
 
 def register(app: App, runtime: Runtime) -> None:
@@ -33,7 +20,7 @@ def register(app: App, runtime: Runtime) -> None:
     def app_home_opened(event: dict[str, Any], body: dict[str, Any], client: WebClient) -> None:
         if event.get("tab") != "home":
             return
-        publish_home(runtime, client, team_id=body["team_id"], user_id=event["user"])
+        home_opened(runtime, client, team_id=body["team_id"], user_id=event["user"])
 
     def forget(team_id: str) -> None:
         with runtime.db.session() as s:

@@ -1,7 +1,8 @@
-"""Importing from Slack: `/accounts import|channel|sync|customers`, the import buttons (start, not now, cancel,
-retry), App Home's import and sync controls, and the customer list's paging and CSV export.
+"""Importing from Slack: `/accounts import|channel|sync`, who may import and which contacts count, the import
+buttons (start, not now, cancel, retry), and App Home's import and sync controls.
 
-Listeners queue work and answer at once; the job runner (`bot.import_jobs`) does the import.
+Listeners queue work and answer at once; the job runner (`bot.import_jobs`) does the import. Whatever changes
+what App Home shows republishes it for everyone who has been looking at it.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot import connect, import_jobs, importer, permissions, workspaces
+from bot.home import refresh_homes
 from bot.listeners.connecting import Reply, dm_reply, refuse, responder
-from bot.listeners.events import publish_home
 from bot.notify import tell
 from bot.runtime import Runtime
+from bot.status import customer_filter_of
 from bot.views import importing as views
 
 if TYPE_CHECKING:
@@ -95,14 +97,19 @@ def begin_import(
         workspaces.record(s, workspace, actor=user_id, action="import.started", detail={"run": started.run.id})
     import_jobs.wake()
     reply(text=views.queued_text(started.run, provider_title=title))
+    refresh_homes(runtime, client, team_id=team_id, viewer=user_id if trigger == "home" else None)
 
 
 def import_command(req: CommandRequest) -> None:
-    """`import` starts one; `import staff on|off` lets all staff import, or only admins (admins only)."""
+    """`import` starts one; `import staff on|off` lets all staff import, or only admins, and
+    `import contacts all|customers|not-suppliers` chooses which contacts are customers (both admins only)."""
     req.ack()
     reply = responder(req.respond, replace=False)
     if req.args and req.args[0].lower() == "staff":
         set_staff_may_import(req, reply)
+        return
+    if req.args and req.args[0].lower() == "contacts":
+        contacts_command(req, reply)
         return
     begin_import(
         req.runtime,
@@ -121,15 +128,7 @@ def set_staff_may_import(req: CommandRequest, reply: Reply) -> None:
     if choice not in ("on", "off"):
         reply(text=f"Usage: `{req.command} import staff on` (everyone may import) or `... staff off` (admins only).")
         return
-    if not _is_admin(req.runtime, req.client, team_id=req.team_id, user_id=req.user_id):
-        refuse(
-            req.runtime,
-            reply,
-            team_id=req.team_id,
-            user_id=req.user_id,
-            action="import.staff",
-            what="change who imports",
-        )
+    if not _admin_or_refused(req, reply, action="import.staff", what="change who imports"):
         return
     with req.runtime.db.session(write_lock=True) as s:
         workspace = workspaces.ensure(s, team_id=req.team_id)
@@ -140,6 +139,68 @@ def set_staff_may_import(req: CommandRequest, reply: Reply) -> None:
         if choice == "on"
         else "Only admins may import customers now."
     )
+    refresh_homes(req.runtime, req.client, team_id=req.team_id)
+
+
+NOT_CONNECTED = "Nothing is connected yet. An admin can connect your accounting package with `{command} connect`."
+
+
+def contacts_command(req: CommandRequest, reply: Reply) -> None:
+    """`import contacts` says which contacts an import makes customers; with a choice, an admin changes it."""
+    if len(req.args) == 1:
+        with req.runtime.db.session() as s:
+            workspace = workspaces.ensure(s, team_id=req.team_id)
+            connection = connect.active_connection(s, workspace_id=workspace.id)
+            current = customer_filter_of(s, connection_id=connection.id) if connection else None
+        if current is None:
+            reply(text=NOT_CONNECTED.format(command=req.command))
+            return
+        reply(text=views.contacts_text(current, command=req.command))
+        return
+    word = " ".join(req.args[1:]).lower()
+    chosen = views.CONTACT_CHOICES.get(word)
+    if chosen is None:
+        reply(text=views.unknown_contacts_text(word, command=req.command))
+        return
+    if not _admin_or_refused(req, reply, action="import.contacts", what="change which contacts are imported"):
+        return
+    was = set_customer_filter(req.runtime, team_id=req.team_id, user_id=req.user_id, chosen=chosen)
+    if was is None:
+        reply(text=NOT_CONNECTED.format(command=req.command))
+        return
+    reply(
+        blocks=views.contacts_changed_blocks(was, chosen, command=req.command),
+        text=views.contacts_changed_text(was, chosen),
+    )
+    if chosen != was:
+        refresh_homes(req.runtime, req.client, team_id=req.team_id)
+
+
+def set_customer_filter(runtime: Runtime, *, team_id: str, user_id: str, chosen: str) -> str | None:
+    """Store which contacts the connection's imports make customers; returns the setting it had, or None when
+    nothing is connected."""
+    with runtime.db.session(write_lock=True) as s:
+        workspace = workspaces.ensure(s, team_id=team_id)
+        connection = connect.active_connection(s, workspace_id=workspace.id)
+        if connection is None:
+            return None
+        settings = importer.sync_settings(s, connection_id=connection.id)
+        was = settings.customer_filter
+        if chosen != was:
+            settings.customer_filter = chosen
+            settings.updated_by, settings.updated_at = user_id, runtime.clock()
+            workspaces.record(
+                s, workspace, actor=user_id, action="import.contacts", detail={"contacts": chosen, "was": was}
+            )
+        return was
+
+
+def _admin_or_refused(req: CommandRequest, reply: Reply, *, action: str, what: str) -> bool:
+    """Whether the person is an admin; if not, they are told why not and the refusal is audited."""
+    if _is_admin(req.runtime, req.client, team_id=req.team_id, user_id=req.user_id):
+        return True
+    refuse(req.runtime, reply, team_id=req.team_id, user_id=req.user_id, action=action, what=what)
+    return False
 
 
 def _is_admin(runtime: Runtime, client: WebClient, *, team_id: str, user_id: str) -> bool:
@@ -152,10 +213,7 @@ def channel_command(req: CommandRequest) -> None:
     """`channel #name` (or `channel here`): where imports from App Home and the schedule report."""
     req.ack()
     reply = responder(req.respond, replace=False)
-    if not _is_admin(req.runtime, req.client, team_id=req.team_id, user_id=req.user_id):
-        refuse(
-            req.runtime, reply, team_id=req.team_id, user_id=req.user_id, action="channel", what="choose the channel"
-        )
+    if not _admin_or_refused(req, reply, action="channel", what="choose the channel"):
         return
     if not req.args:
         with req.runtime.db.session() as s:
@@ -179,6 +237,7 @@ def channel_command(req: CommandRequest) -> None:
     set_channel(req.runtime, team_id=req.team_id, user_id=req.user_id, channel_id=channel_id)
     note = "" if info.get("is_member") else f" I'm not in it yet: type `/invite @accounts-bot` in <#{channel_id}>."
     reply(text=f"Imports from App Home and scheduled syncs will report in <#{channel_id}>.{note}")
+    refresh_homes(req.runtime, req.client, team_id=req.team_id)
 
 
 def set_channel(runtime: Runtime, *, team_id: str, user_id: str, channel_id: str) -> None:
@@ -218,8 +277,7 @@ def sync_command(req: CommandRequest) -> None:
     if verb not in ("on", "off", "every") or (verb == "every" and minutes is None):
         reply(text=f"Usage: `{req.command} sync on`, `{req.command} sync off` or `{req.command} sync every 30m`.")
         return
-    if not _is_admin(req.runtime, req.client, team_id=req.team_id, user_id=req.user_id):
-        refuse(req.runtime, reply, team_id=req.team_id, user_id=req.user_id, action="sync", what="change the sync")
+    if not _admin_or_refused(req, reply, action="sync", what="change the sync"):
         return
     if minutes is not None and not MIN_INTERVAL <= minutes <= MAX_INTERVAL:
         reply(text="Choose an interval from 5 minutes to 24 hours.")
@@ -227,6 +285,7 @@ def sync_command(req: CommandRequest) -> None:
     reply(
         text=change_sync(req.runtime, team_id=req.team_id, user_id=req.user_id, enabled=verb != "off", minutes=minutes)
     )
+    refresh_homes(req.runtime, req.client, team_id=req.team_id)
 
 
 def change_sync(runtime: Runtime, *, team_id: str, user_id: str, enabled: bool, minutes: int | None) -> str:
@@ -268,8 +327,6 @@ def register(app: App, runtime: Runtime) -> None:
             channel_id=None if from_home else (body.get("channel") or {}).get("id"),
             trigger="home" if from_home else "button",
         )
-        if from_home:
-            publish_home(runtime, client, team_id=team["id"], user_id=user_id)
 
     @app.action("import_not_now")
     def import_declined(ack: Ack, respond: Respond) -> None:
@@ -303,8 +360,8 @@ def register(app: App, runtime: Runtime) -> None:
                 _finish_message(runtime, client, done)
             else:
                 reply(text="Cancelled before it started; nothing was imported.")
-        if (body.get("container") or {}).get("type") == "view":
-            publish_home(runtime, client, team_id=team_id, user_id=user_id)
+        from_home = (body.get("container") or {}).get("type") == "view"
+        refresh_homes(runtime, client, team_id=team_id, viewer=user_id if from_home else None)
 
     @app.action("import_retry")
     def retry_clicked(ack: Ack, body: dict[str, Any], client: WebClient, action: dict[str, Any]) -> None:
@@ -332,6 +389,7 @@ def register(app: App, runtime: Runtime) -> None:
                 reply(text="That import is not waiting for a retry any more.")
             return
         import_jobs.wake()
+        refresh_homes(runtime, client, team_id=team["id"])
 
     @app.action("notification_channel")
     def channel_picked(ack: Ack, body: dict[str, Any], client: WebClient, action: dict[str, Any]) -> None:
@@ -351,7 +409,7 @@ def register(app: App, runtime: Runtime) -> None:
         channel_id = action.get("selected_conversation")
         if channel_id:
             set_channel(runtime, team_id=team_id, user_id=user_id, channel_id=channel_id)
-        publish_home(runtime, client, team_id=team_id, user_id=user_id)
+        refresh_homes(runtime, client, team_id=team_id, viewer=user_id)
 
     @app.action("sync_on")
     @app.action("sync_off")
@@ -363,7 +421,7 @@ def register(app: App, runtime: Runtime) -> None:
             refuse(runtime, reply, team_id=team_id, user_id=user_id, action="sync", what="change the sync")
             return
         change_sync(runtime, team_id=team_id, user_id=user_id, enabled=action["action_id"] == "sync_on", minutes=None)
-        publish_home(runtime, client, team_id=team_id, user_id=user_id)
+        refresh_homes(runtime, client, team_id=team_id, viewer=user_id)
 
 
 def _where_clicked(client: WebClient, body: dict[str, Any]) -> Reply:

@@ -18,8 +18,8 @@ from slack_sdk.errors import SlackApiError
 
 from bot import connect, mapping, workspaces
 from bot.categories import by_key
+from bot.home import refresh_homes
 from bot.listeners.connecting import Reply, allowed, dm_reply, refuse, responder
-from bot.listeners.events import publish_home
 from bot.notify import tell
 from bot.runtime import Runtime
 from bot.views import mapping as views
@@ -204,8 +204,7 @@ def save(runtime: Runtime, client: WebClient, ack: Ack, body: dict[str, Any], vi
                 connection_id=target.connection.id, organisation_name=organisation, provider_title=target.provider_title
             ),
         )
-    if metadata.from_home:
-        publish_home(runtime, client, team_id=team_id, user_id=user_id)
+    refresh_homes(runtime, client, team_id=team_id, viewer=user_id if metadata.from_home else None)
 
 
 def register(app: App, runtime: Runtime) -> None:

@@ -10,6 +10,7 @@ COMMANDS = (
     ("connect xero", "connect your accounting package (admins)"),
     ("map", "choose the account code for each category (admins)"),
     ("import", "import your customers now"),
+    ("import contacts all|customers|not-suppliers", "which contacts are imported as customers (admins)"),
     ("customers [search]", "the imported customers, with a CSV by direct message"),
     ("channel #name", "where scheduled syncs report (admins)"),
     ("sync on|off|every 30m", "the scheduled sync (admins)"),

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.customer_lists import Duplicate
+from bot.customers import CUSTOMER_FILTERS, DEFAULT_CUSTOMER_FILTER
 from bot.importer import ImportState, RunView
 from bot.views.text import button, context, escape, mention, section, slack_date, truncate
 from storage.models import SyncSettings
@@ -391,3 +392,62 @@ def home_import_blocks(state: ImportState, *, provider_title: str) -> Blocks:
         {"type": "actions", "block_id": "home_import", "elements": [*elements, picker]},
         context("Imports started here and scheduled syncs report in that channel (`/accounts channel #name`)."),
     ]
+
+
+# --- Which contacts are imported ----------------------------------------------------------------------------------
+
+# What people type for each of `bot.customers.CUSTOMER_FILTERS`, in the order they are offered.
+CONTACT_CHOICES = {"not-suppliers": "all_but_suppliers", "customers": "customers_only", "all": "all"}
+
+
+def contact_filter_words(customer_filter: str) -> str:
+    return CUSTOMER_FILTERS.get(customer_filter, customer_filter)
+
+
+def contact_choices(command: str, current: str | None = None) -> str:
+    """One line per setting: the command that chooses it and what it means."""
+    lines = []
+    for word, setting in CONTACT_CHOICES.items():
+        notes = ["the default"] if setting == DEFAULT_CUSTOMER_FILTER else []
+        if setting == current:
+            notes.append("now")
+        also = f" _({', '.join(notes)})_" if notes else ""
+        lines.append(f"• `{command} import contacts {word}`: {contact_filter_words(setting)}{also}")
+    return "\n".join(lines)
+
+
+def contacts_text(customer_filter: str, *, command: str) -> str:
+    """`/accounts import contacts`: the setting, and how an admin changes it."""
+    return (
+        f"*Contacts imported as customers:* {contact_filter_words(customer_filter)}. An admin can change it:\n"
+        + contact_choices(command, customer_filter)
+    )
+
+
+def unknown_contacts_text(word: str, *, command: str) -> str:
+    choices = contact_choices(command)
+    return f"I don't know `{escape(word)}`. Choose which contacts are imported as customers:\n{choices}"
+
+
+def contacts_changed_text(old: str, new: str) -> str:
+    if old == new:
+        return f"Contacts imported as customers are already *{contact_filter_words(new)}*; nothing changed."
+    return (
+        f"Contacts imported as customers are now *{contact_filter_words(new)}* "
+        f"(until now: {contact_filter_words(old)}). This applies from the next import; "
+        "customers already imported stay."
+    )
+
+
+def contacts_changed_blocks(old: str, new: str, *, command: str) -> Blocks:
+    blocks = [section(contacts_changed_text(old, new))]
+    if old != new:
+        blocks += [
+            {
+                "type": "actions",
+                "block_id": "contacts_import",
+                "elements": [button("Import now", "import_start", value="contacts", style="primary")],
+            },
+            context(f"Or run `{command} import` when you are ready."),
+        ]
+    return blocks

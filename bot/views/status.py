@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.status import ConnectionReport, StatusReport
-from bot.views.importing import home_import_blocks
+from bot.views.importing import contact_filter_words, home_import_blocks
 from bot.views.mapping import problem_words
 from bot.views.text import button, context, escape, mention, section, slack_date, truncate
 
@@ -33,6 +33,13 @@ def status_blocks(report: StatusReport) -> list[dict[str, Any]]:
     if connection.health_detail:
         blocks.append(context(escape(connection.health_detail)))
     blocks += mapping_blocks(connection)
+    contacts = contact_filter_words(connection.customer_filter)
+    blocks.append(
+        section(
+            f":busts_in_silhouette: *Contacts imported as customers:* {contacts} "
+            "(`/accounts import contacts` to change it)."
+        )
+    )
     return blocks
 
 

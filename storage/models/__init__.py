@@ -7,6 +7,7 @@ from storage.models.base import Base, UTCDateTime, utcnow
 from storage.models.chart import AccountMapping, ChartAccount
 from storage.models.connection import Connection, PendingConnection
 from storage.models.customers import Customer, CustomerReference, ImportRun, SyncSettings
+from storage.models.home import HomeViewer
 from storage.models.workspace import AuditEvent, OAuthState, SlackInstallation, Workspace, WorkspaceAdmin
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "Connection",
     "Customer",
     "CustomerReference",
+    "HomeViewer",
     "ImportRun",
     "OAuthState",
     "PendingConnection",
