@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -24,10 +24,11 @@ from sqlalchemy.orm import Session
 
 from bot import mapping
 from bot.customers import DEFAULT_CUSTOMER_FILTER, apply_page, resolve_merges
-from bot.importer import ImportPolicy, RunView, load_view, sync_settings, view_of
+from bot.importer import ImportPolicy, RunView, load_view, mark_reported, sync_settings, view_of
+from bot.prefetch import Prefetched
 from bot.runtime import Runtime
 from providers.base import Cursor, Link, Page, Provider, ProviderError, RateLimited, Unavailable
-from storage.models import Connection, ImportRun, SyncSettings
+from storage.models import Connection, Customer, CustomerReference, ImportRun, SyncSettings
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +118,7 @@ class ImportJob:
                 view = self._finish("failed", error="Something went wrong on our side while importing.")
             except (LeaseLost, SQLAlchemyError):
                 return None
-            self._tell(self.reporter.finished, view)
+            self._report_end(view)
             return view
         finally:
             self.flags.done.set()
@@ -188,21 +189,26 @@ class ImportJob:
         customer_filter: str,
     ) -> RunView:
         """Read pages from the cursor on, committing each; returns the view of the run once it ended."""
-        pages = provider.customers(link, since=since, resume=Cursor(cursor) if cursor else None)
-        try:
+        source = provider.customers(link, since=since, resume=Cursor(cursor) if cursor else None)
+        with Prefetched(source, name=f"import-{self.run_id}-pages") as pages:  # the next page comes meanwhile
             for page in pages:
                 view, done = self._commit_page(page, customer_filter)
+                if view.pages & (view.pages - 1) == 0:  # pages 1, 2, 4, 8...: while the tables grow fast
+                    self._refresh_statistics()
                 if done:
                     self._refresh_chart(view.connection_id)
-                    self._tell(self.reporter.finished, view)
+                    self._report_end(view)
                     return view
                 self._tell(self.reporter.progressed, view)
                 if (ended := self._stopping()) is not None:
                     return ended
-        finally:
-            if isinstance(pages, Generator):
-                pages.close()
         return self._end("succeeded")  # a provider that ended without saying "last page"
+
+    def _refresh_statistics(self) -> None:
+        try:
+            self.db.refresh_statistics(Customer.__tablename__, CustomerReference.__tablename__)
+        except SQLAlchemyError as exc:
+            log.warning("Import run %s: could not refresh the table statistics: %s", self.run_id, exc)
 
     def _stopping(self) -> RunView | None:
         """Between pages and after waits: the final view if cancelled; raises if taken over or shutting down."""
@@ -241,9 +247,11 @@ class ImportJob:
                 run.cursor = page.cursor.value if page.cursor else None
             return view_of(s, run), done
 
-    def _owned(self, session: Session) -> ImportRun:
+    def _owned(self, session: Session, *, ended: bool = False) -> ImportRun:
+        """The run, locked, if this process still holds it (and it is running, unless `ended` allows an ended
+        run whose end is still to be told)."""
         run = session.scalar(select(ImportRun).where(ImportRun.id == self.run_id).with_for_update())
-        if run is None or run.lease_owner != self.owner or run.status != "running":
+        if run is None or run.lease_owner != self.owner or (run.status != "running" and not ended):
             self.flags.lost = True
             raise LeaseLost
         return run
@@ -252,7 +260,7 @@ class ImportJob:
         self, session: Session, run: ImportRun, status: str, *, now: datetime, error: str | None = None
     ) -> None:
         run.status, run.finished_at, run.error = status, now, error
-        run.lease_owner = run.lease_expires_at = None
+        run.lease_expires_at = now + self.policy.lease  # kept until the end is told (`_report_end`)
         if status != "succeeded":
             return
         resolve_merges(session, connection_id=run.connection_id)
@@ -274,8 +282,14 @@ class ImportJob:
     def _end(self, status: str, *, error: str | None = None) -> RunView:
         view = self._finish(status, error=error)
         log.info("Import run %s %s%s", self.run_id, status, f": {error}" if error else "")
-        self._tell(self.reporter.finished, view)
+        self._report_end(view)
         return view
+
+    def _report_end(self, view: RunView) -> None:
+        """Tell the end in Slack, then let the run go. Should this process die before, the lease it still
+        holds runs out and another process (or this one, restarted) tells it (`bot.importer.claim_report`)."""
+        self._tell(self.reporter.finished, view)
+        mark_reported(self.db, run_id=self.run_id, owner=self.owner, now=self.runtime.clock())
 
     def _reschedule(self, exc: RateLimited) -> RunView:
         until = self.runtime.clock() + timedelta(seconds=exc.retry_after)
@@ -305,7 +319,7 @@ class ImportJob:
             try:
                 if time.monotonic() - renewed >= renew_every:
                     with self.db.session(write_lock=True) as s:
-                        run = self._owned(s)
+                        run = self._owned(s, ended=True)
                         run.lease_expires_at = self.runtime.clock() + self.policy.lease
                         cancel = run.cancel_requested_at is not None
                     renewed = time.monotonic()
@@ -316,7 +330,7 @@ class ImportJob:
                                 ImportRun.id == self.run_id
                             )
                         ).one_or_none()
-                    if row is None or row.lease_owner != self.owner or row.status != "running":
+                    if row is None or row.lease_owner != self.owner:
                         self.flags.lost = True
                     cancel = row is not None and row.cancel_requested_at is not None
             except LeaseLost:

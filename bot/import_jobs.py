@@ -22,7 +22,16 @@ from sqlalchemy.exc import IntegrityError
 from bot import jobs
 from bot.import_job import EventWaiter, ImportJob, Waiter
 from bot.import_reports import SlackReporter
-from bot.importer import ImportPolicy, RunView, active_run, claim, release_leases
+from bot.importer import (
+    ImportPolicy,
+    RunView,
+    active_run,
+    claim,
+    claim_report,
+    load_view,
+    mark_reported,
+    release_leases,
+)
 from bot.runtime import Runtime
 from providers.base import Link
 from storage.models import Connection, ImportRun, SyncSettings, Workspace
@@ -168,6 +177,11 @@ class ImportRunner:
                     self._jobs[run_id] = job
                 claimed.append(run_id)
                 self._pool.submit(self._work, job)
+            while not self._closed:  # ends that a process which died did not tell
+                told = claim_report(self.runtime.db, owner=self.owner, now=now, policy=self.policy)
+                if told is None:
+                    break
+                self._pool.submit(self.report_ended, told)
             return claimed
 
     def run_claimed(self, run_id: int) -> RunView | None:
@@ -180,6 +194,17 @@ class ImportRunner:
         finally:
             with self._lock:
                 self._jobs.pop(run_id, None)
+
+    def report_ended(self, run_id: int) -> None:
+        """Tell the end of a run this runner claimed with `claim_report` (its own process died before)."""
+        try:
+            view = load_view(self.runtime.db, run_id)
+            if view is not None:
+                SlackReporter(self.runtime, progress_every=self.progress_every).finished(view)
+        except Exception:
+            log.exception("Telling the end of import run %s failed", run_id)
+        finally:
+            mark_reported(self.runtime.db, run_id=run_id, owner=self.owner, now=self.runtime.clock())
 
     def _job(self, run_id: int) -> ImportJob:
         return ImportJob(

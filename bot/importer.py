@@ -10,14 +10,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.customers import DEFAULT_CUSTOMER_FILTER, OUTCOMES
 from storage.db import Database
 from storage.models import Connection, Customer, ImportRun, SyncSettings, Workspace
-from storage.models.customers import ACTIVE_RUN_STATUSES
+from storage.models.customers import ACTIVE_RUN_STATUSES, ENDED_RUN_STATUSES
 
 log = logging.getLogger(__name__)
 
@@ -256,7 +256,7 @@ def request_cancel(db: Database, *, run_id: int, user_id: str | None, now: datet
         if run is None:
             return None
         if run.status == "queued":
-            run.status, run.finished_at = "cancelled", now
+            run.status, run.finished_at, run.reported_at = "cancelled", now, now  # the caller tells it
             run.cancelled_by, run.cancel_requested_at = user_id, now
         elif run.status == "running" and run.cancel_requested_at is None:
             run.cancel_requested_at, run.cancelled_by = now, user_id
@@ -276,6 +276,7 @@ def retry(db: Database, *, run_id: int, user_id: str | None, now: datetime) -> S
             if running is not None:
                 return Started(view_of(s, running), created=False)
             run.status, run.error, run.finished_at, run.not_before = "queued", None, None, None
+            run.reported_at = run.lease_owner = run.lease_expires_at = None
             run.attempts = 0
             s.flush()
             return Started(view_of(s, run), created=True)
@@ -291,12 +292,45 @@ def retry(db: Database, *, run_id: int, user_id: str | None, now: datetime) -> S
 
 
 def release_leases(db: Database, *, now: datetime) -> int:
-    """Let running runs be claimed at once (their holder is known to be gone); returns how many."""
+    """Let running runs, and ended ones whose end was not told yet, be claimed at once (their holder is known
+    to be gone); returns how many."""
     with db.session(write_lock=True) as s:
-        runs = list(s.scalars(select(ImportRun).where(ImportRun.status == "running").with_for_update()))
+        held = or_(ImportRun.status == "running", and_(_ended_untold(), ImportRun.lease_owner.is_not(None)))
+        runs = list(s.scalars(select(ImportRun).where(held).with_for_update()))
         for run in runs:
             run.lease_expires_at = now
         return len(runs)
+
+
+def _ended_untold() -> ColumnElement[bool]:
+    return and_(ImportRun.status.in_(ENDED_RUN_STATUSES), ImportRun.reported_at.is_(None))
+
+
+def claim_report(db: Database, *, owner: str, now: datetime, policy: ImportPolicy) -> int | None:
+    """Take an ended run whose end was never told in Slack (its process died between the last page and the
+    summary) under a lease, so exactly one process tells it."""
+    with db.session(write_lock=True) as s:
+        lapsed = or_(ImportRun.lease_expires_at.is_(None), ImportRun.lease_expires_at < now)
+        run = s.scalar(
+            select(ImportRun)
+            .where(_ended_untold(), lapsed)
+            .order_by(ImportRun.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
+        if run is None:
+            return None
+        run.lease_owner, run.lease_expires_at = owner, now + policy.lease
+        log.info("Telling the end of import run %s, which its process did not", run.id)
+        return run.id
+
+
+def mark_reported(db: Database, *, run_id: int, owner: str, now: datetime) -> None:
+    """The run's end was told: let the run go."""
+    with db.session(write_lock=True) as s:
+        run = s.scalar(select(ImportRun).where(ImportRun.id == run_id).with_for_update())
+        if run is not None and run.lease_owner == owner:
+            run.reported_at, run.lease_owner, run.lease_expires_at = now, None, None
 
 
 def record_parent(db: Database, *, run_id: int, channel_id: str, parent_ts: str | None) -> None:
@@ -320,7 +354,7 @@ def claim(db: Database, *, owner: str, now: datetime, policy: ImportPolicy) -> i
         if run is None:
             return None
         if run.attempts >= policy.max_claims:
-            run.status, run.finished_at, run.lease_owner = "failed", now, None
+            run.status, run.finished_at, run.lease_owner, run.lease_expires_at = "failed", now, None, None
             run.error = "The import was interrupted too many times, so it was stopped. Retry when ready."
             log.error("Import run %s was claimed %s times; failing it", run.id, run.attempts)
             return None

@@ -19,7 +19,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if url.startswith("sqlite"):
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs
+            url,
+            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            **kwargs,
         )
 
         @event.listens_for(engine, "connect")
@@ -40,7 +42,12 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             conn.exec_driver_sql(f"BEGIN {conn.get_execution_options().get('sqlite_begin', '')}".strip())
 
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    # No automatic server-side prepared statements: psycopg keeps, per connection, the text of the last 100
+    # statements it counted towards preparing, and an import's multi-row INSERTs (a different text for each
+    # row count) made that tens of megabytes. Our statements are cheap to plan, and poolers such as
+    # PgBouncer in transaction mode do not carry prepared statements across transactions anyway.
+    connect_args = {"prepare_threshold": None, **kwargs.pop("connect_args", {})}
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
 
 
 class Database:
@@ -69,6 +76,18 @@ class Database:
         factory = self._writer_sessions if write_lock else self._sessions
         with factory() as session, session.begin():
             yield session
+
+    def refresh_statistics(self, *tables: str) -> None:
+        """Have PostgreSQL look at `tables` again after they grew a lot (a bulk import). Its statistics come
+        from autovacuum, which may run a minute later; until then the planner believes a table holds the few
+        rows it had, and picks plans (a scan of every row of a connection for each page) that make a large
+        import quadratic. SQLite plans from its indexes alone, so there is nothing to do there."""
+        if self.is_sqlite:
+            return
+        with self.engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
+                "ANALYZE " + ", ".join(self.engine.dialect.identifier_preparer.quote(t) for t in tables)
+            )
 
     def dispose(self) -> None:
         self.engine.dispose()

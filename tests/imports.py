@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from bot import importer
 from bot.importer import ImportPolicy, RunView, load_view
 from providers.xero import XeroProvider
 from storage.models import Customer, CustomerReference, ImportRun, SyncSettings
@@ -87,6 +88,25 @@ def finished(bot: RunningBot, run_id: int | None = None, timeout: float = 20.0) 
         return view if not view.active and view.id not in bot.server.imports.running else None
 
     return bot.slack.wait_for(done, timeout=timeout, message="the import did not finish")  # type: ignore[no-any-return]
+
+
+def queue_import(bot: RunningBot, connection_id: int) -> importer.Started:
+    """An import queued as `/accounts import` by the admin in #general would, for a runner to claim."""
+    return importer.start_import(
+        bot.db,
+        connection_id=connection_id,
+        trigger="command",
+        started_by=ADMIN,
+        channel_id=CHANNEL,
+        now=bot.server.runtime.clock(),
+    )
+
+
+def due_run_claimed(bot: RunningBot) -> int:
+    """Tick, and return the run the tick queued: the scheduler's own background tick may claim it first."""
+    before = max((r.id for r in runs(bot)), default=0)
+    bot.server.imports.tick()
+    return int(bot.slack.wait_for(lambda: [r.id for r in runs(bot) if r.id > before])[0])
 
 
 def customer_count(bot: RunningBot) -> int:

@@ -21,7 +21,19 @@ from tests.conftest import ADMIN, CHANNEL, DATABASES, RunningBot
 from tests.fakes.xero import FakeClock, XeroFake
 from tests.flows import connected
 from tests.import_worker import LEASE
-from tests.imports import QUICK, RecordingWaiter, expected_customers, quick, run_view, runs, thread_text
+from tests.imports import (
+    QUICK,
+    RecordingWaiter,
+    csv_rows,
+    dm,
+    expected_customers,
+    parent,
+    queue_import,
+    quick,
+    run_view,
+    runs,
+    thread_text,
+)
 
 SETTINGS_FOR_WORKERS = (
     "database_url",
@@ -103,14 +115,7 @@ def test_a_worker_killed_mid_import_is_taken_over_with_an_identical_result(
     xero.merge_contacts(tenant, ids[10], into_id=ids[1100])
     expected = expected_customers(xero, tenant)
     runtime = bot.server.runtime
-    started = importer.start_import(
-        bot.db,
-        connection_id=connection.id,
-        trigger="command",
-        started_by=ADMIN,
-        channel_id=CHANNEL,
-        now=runtime.clock(),
-    )
+    started = queue_import(bot, connection.id)
     xero.latency = 0.05
     worker = start_worker(bot, page_size=100)
     go(worker)
@@ -135,7 +140,7 @@ def test_a_worker_killed_mid_import_is_taken_over_with_an_identical_result(
     assert resumed.count("new") == len(expected) and resumed.processed == resumed.total == 1200
     assert "Picked up again after an interruption" in thread_text(bot, resumed)
     pages = [c.query["page"] for c in xero.calls_to("/contacts") if c.status == 200]
-    assert len(set(pages)) == 12 and len(pages) <= 13  # at most the page in flight at the kill was read twice
+    assert len(set(pages)) == 12 and len(pages) <= 14  # at most the two pages in flight at the kill read twice
     after_crash = table(bot)
 
     with bot.db.session() as s:  # the same import again, from nothing and without interruption
@@ -151,6 +156,62 @@ def test_a_worker_killed_mid_import_is_taken_over_with_an_identical_result(
     plain.shutdown()
     assert uninterrupted is not None and dict(uninterrupted.counts) == dict(resumed.counts)
     assert table(bot) == after_crash
+
+
+def reported(bot: RunningBot, run_id: int) -> tuple[Any, str | None] | None:
+    """When the run's end was told and who holds the run now, once told."""
+    with bot.db.session() as s:
+        row = s.get(ImportRun, run_id)
+        assert row is not None
+        return (row.reported_at, row.lease_owner) if row.reported_at is not None else None
+
+
+def test_an_end_its_process_did_not_tell_is_told_by_another(
+    connect_bot: RunningBot, xero: XeroFake, xero_clock: FakeClock
+) -> None:
+    """The worker commits the last page, then dies before the summary: another process tells the end
+    (result, summary, CSV) once the lease runs out, exactly once."""
+    bot = connect_bot
+    bot.server.imports.shutdown()
+    quick(bot, page_size=100, xero_clock=xero_clock)
+    connection, tenant = connected(bot, xero)
+    xero.seed_contacts(tenant, 250)
+    expected = expected_customers(xero, tenant)
+    runtime = bot.server.runtime
+    started = queue_import(bot, connection.id)
+    accounts_before = len(xero.calls_to("/Accounts"))
+    release = xero.hold("/Accounts")  # the chart refresh between the last page and the summary
+    worker = start_worker(bot, page_size=100)
+    go(worker)
+    try:
+        bot.slack.wait_for(lambda: len(xero.calls_to("/Accounts")) > accounts_before, timeout=20)
+        worker.send_signal(signal.SIGKILL)
+        worker.communicate(timeout=10)
+    finally:
+        release.set()
+    ended = run_view(bot)
+    assert ended.status == "succeeded" and ended.count("new") == len(expected)
+    assert "Import finished" not in thread_text(bot, ended) and bot.slack.uploaded_files == []
+    with bot.db.session() as s:
+        row = s.get(ImportRun, started.run.id)
+        assert row is not None and row.reported_at is None and row.lease_owner is not None
+
+    teller = ImportRunner(runtime, policy=QUICK, waiter=RecordingWaiter())
+    try:
+        assert teller.tick() == [] and teller.running == []  # its lease still holds: nothing to tell yet
+        later = runtime.clock() + LEASE + timedelta(seconds=1)
+        runtime.clock = lambda: later
+        teller.tick()
+        bot.slack.wait_for(lambda: reported(bot, started.run.id), timeout=20)
+        teller.tick()  # told once: nothing more to claim
+    finally:
+        teller.shutdown()
+    thread = thread_text(bot, ended)
+    assert thread.count("Import finished") == 1 and f"*New*\\n{len(expected):,}" in thread
+    assert parent(bot, ended)["text"].startswith(":white_check_mark: Imported customers from Xero")
+    [upload] = bot.slack.uploaded_files
+    assert upload.channels == [dm(bot)] and len(csv_rows(upload)) == len(expected)
+    assert reported(bot, started.run.id) == (later, None)
 
 
 if "postgresql" in DATABASES:  # several processes share a database only on PostgreSQL
@@ -221,14 +282,7 @@ def test_on_start_a_run_left_running_is_taken_up_at_once_only_on_sqlite(
     connection, tenant = connected(bot, xero)
     xero.seed_contacts(tenant, 30)
     runtime = bot.server.runtime
-    started = importer.start_import(
-        bot.db,
-        connection_id=connection.id,
-        trigger="command",
-        started_by=ADMIN,
-        channel_id=CHANNEL,
-        now=runtime.clock(),
-    )
+    started = queue_import(bot, connection.id)
     with bot.db.session() as s:  # as a process that died mid-import leaves it
         run = s.get(ImportRun, started.run.id)
         assert run is not None

@@ -10,8 +10,8 @@ from sqlalchemy import inspect, select, text
 from storage import migrate
 from storage.crypto import SecretBox
 from storage.db import Database
-from storage.models import Base, OAuthState, Workspace
-from tests.conftest import TEST_KEY
+from storage.models import Base, Connection, Customer, CustomerReference, OAuthState, Workspace
+from tests.conftest import DATABASES, TEST_KEY
 
 
 def test_migrations_create_every_model_table(database_url: str) -> None:
@@ -84,3 +84,37 @@ def test_secret_box_round_trip_and_rotation() -> None:
     assert SecretBox(f"{new},{old}").decrypt(sealed) == "xoxb-secret"
     with pytest.raises(Exception, match="ENCRYPTION_KEY"):
         SecretBox(new).decrypt(sealed)
+
+
+if "postgresql" in DATABASES:  # SQLite plans from its indexes alone: refresh_statistics does nothing there
+
+    @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+    def test_postgresql_learns_how_big_the_customer_tables_grew(db: Database) -> None:
+        """After a bulk load PostgreSQL believes a table is as small as it was, until autovacuum gets to it;
+        an import refreshes the statistics itself so that its lookups keep using the whole index."""
+        with db.session() as s:
+            workspace = Workspace(team_id="T1")
+            s.add(workspace)
+            s.flush()
+            connection = Connection(
+                workspace_id=workspace.id, provider="xero", organisation_id="org", organisation_name="Org"
+            )
+            s.add(connection)
+            s.flush()
+            customers = [Customer(workspace_id=workspace.id, name=f"Customer {n}") for n in range(5000)]
+            s.add_all(customers)
+            s.flush()
+            s.add_all(
+                CustomerReference(customer_id=c.id, connection_id=connection.id, external_id=f"x{n}", digest="d")
+                for n, c in enumerate(customers)
+            )
+
+        def estimated_rows() -> float:
+            with db.engine.connect() as c:
+                return float(
+                    c.execute(text("SELECT reltuples FROM pg_class WHERE relname = 'customer_references'")).scalar()
+                )
+
+        assert estimated_rows() < 5000  # never analysed: PostgreSQL does not know
+        db.refresh_statistics("customers", "customer_references")
+        assert estimated_rows() == 5000

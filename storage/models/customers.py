@@ -16,6 +16,7 @@ from storage.models.base import Base, utcnow
 
 RUN_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 ACTIVE_RUN_STATUSES = ("queued", "running")
+ENDED_RUN_STATUSES = ("succeeded", "failed", "cancelled")
 _ACTIVE = text("status IN ('queued', 'running')")
 
 
@@ -24,8 +25,9 @@ class ImportRun(Base):
 
     `cursor` is the provider's resume point after the last committed page; it is written in the same
     transaction as that page's customers and `counts`, so a run resumed anywhere continues exactly there.
-    A process works on a run only while it holds the lease (`lease_owner` until `lease_expires_at`).
-    At most one run per connection is queued or running (a partial unique index).
+    A process works on a run only while it holds the lease (`lease_owner` until `lease_expires_at`); an ended
+    run keeps its lease until its end is told in Slack (`reported_at`), so if that process dies first,
+    another one tells it. At most one run per connection is queued or running (a partial unique index).
     """
 
     __tablename__ = "import_runs"
@@ -64,6 +66,7 @@ class ImportRun(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column()
     finished_at: Mapped[datetime | None] = mapped_column()
+    reported_at: Mapped[datetime | None] = mapped_column()  # the end told in Slack (summary, CSV, result)
 
 
 class Customer(Base):

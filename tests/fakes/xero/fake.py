@@ -4,6 +4,7 @@ injected failures and routes Xero's case-insensitive paths."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -44,6 +45,14 @@ class XeroFake(Controls, Consent, Accounting):
         with self._lock:
             self._failures.append(rule)
 
+    def hold(self, path_substring: str) -> threading.Event:
+        """Hold requests whose path contains `path_substring` (any case; recorded as they arrive) until the
+        returned event is set: a test can then act while the caller waits, for instance kill it."""
+        release = threading.Event()
+        with self._lock:
+            self._holds.append((path_substring.lower(), release))
+        return release
+
     def calls_to(self, path_substring: str) -> list[Call]:
         with self._lock:
             return [c for c in self.calls if path_substring.lower() in c.path.lower()]
@@ -83,6 +92,11 @@ class XeroFake(Controls, Consent, Accounting):
                 call.status = message["status"]
             await send(message)
 
+        with self._lock:
+            holds = [release for part, release in self._holds if part in path.lower()]
+        for release in holds:
+            while not release.is_set():
+                await asyncio.sleep(0.01)
         if not path.lower().startswith(ACCOUNTING_PREFIX) and self.latency:
             await asyncio.sleep(self.latency)
         if rule:

@@ -71,6 +71,7 @@ class XeroState:
         self._issued_access: set[str] = set()  # jti of every access token issued
         self._app_minute: dict[str, deque[float]] = {}
         self._failures: list[_FailureRule] = []
+        self._holds: list[tuple[str, threading.Event]] = []
         self.calls: list[Call] = []
         self.refreshes_spent: Counter[str] = Counter()  # refresh token -> successful refresh grants
         self.revoked: list[str] = []  # refresh tokens revoked through /connect/revocation

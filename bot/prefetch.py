@@ -1,0 +1,81 @@
+"""Reading one item ahead in a background thread: while an import writes page n, page n + 1 is on its way.
+
+A package's pages are slow to arrive (Xero takes a few hundred milliseconds a page, and its minute limit spaces
+calls out) and slow to write; doing both at once takes each page max(fetch, write) instead of their sum.
+Exactly one item is read ahead, so memory stays at a page or two, and what the source raises reaches the
+reader in order, after the items before it.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterator
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+_POLL = 0.05  # seconds between looks at `close()` while the reader is busy with the last item
+
+
+class Prefetched(Iterator[T], Generic[T]):
+    """Iterate `source` with its next item read in a thread of its own. Call `close()` (or use `with`) when
+    done early: the thread stops after the read in flight and the source is closed in that thread."""
+
+    def __init__(self, source: Iterator[T], *, name: str = "prefetch") -> None:
+        self._source = source
+        self._ready: queue.Queue[tuple[str, object]] = queue.Queue()
+        self._wanted = threading.Semaphore(1)  # how many items the thread may read before the reader takes one
+        self._closed = threading.Event()
+        self._ended = False
+        self._thread = threading.Thread(target=self._pump, name=name, daemon=True)
+        self._thread.start()
+
+    def __iter__(self) -> Prefetched[T]:
+        return self
+
+    def __next__(self) -> T:
+        if self._ended:
+            raise StopIteration
+        kind, value = self._ready.get()
+        if kind == "item":
+            self._wanted.release()  # the reader has it: read the next one meanwhile
+            return value  # type: ignore[return-value]
+        self._ended = True
+        if kind == "error":
+            assert isinstance(value, BaseException)
+            raise value
+        raise StopIteration
+
+    def close(self, timeout: float = 5.0) -> None:
+        self._closed.set()
+        self._ended = True
+        self._thread.join(timeout)
+
+    def __enter__(self) -> Prefetched[T]:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def _pump(self) -> None:
+        try:
+            while self._may_read():
+                try:
+                    item = next(self._source)
+                except StopIteration:
+                    self._ready.put(("end", None))
+                    return
+                self._ready.put(("item", item))
+        except BaseException as exc:  # handed to the reader, who raises it in its own thread
+            self._ready.put(("error", exc))
+        finally:
+            close = getattr(self._source, "close", None)
+            if close is not None:
+                close()
+
+    def _may_read(self) -> bool:
+        while not self._closed.is_set():
+            if self._wanted.acquire(timeout=_POLL):
+                return not self._closed.is_set()
+        return False

@@ -1,0 +1,91 @@
+"""Reading one page ahead (`bot.prefetch.Prefetched`): order, errors in order, exactly one ahead, closing early."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from bot.prefetch import Prefetched
+
+
+class Source:
+    """A generator-like source that records how far it was read and whether it was closed, and in which thread."""
+
+    def __init__(self, items: list[int], *, fail_after: int | None = None, delay: float = 0.0) -> None:
+        self.items, self.fail_after, self.delay = items, fail_after, delay
+        self.read: list[int] = []
+        self.threads: set[str] = set()
+        self.closed = threading.Event()
+        self._it = self._generate()
+
+    def _generate(self) -> Iterator[int]:
+        try:
+            for n, item in enumerate(self.items):
+                if self.fail_after is not None and n == self.fail_after:
+                    raise ConnectionError(f"failed reading item {n}")
+                time.sleep(self.delay)
+                self.read.append(item)
+                self.threads.add(threading.current_thread().name)
+                yield item
+        finally:
+            self.closed.set()
+
+    def __iter__(self) -> Source:
+        return self
+
+    def __next__(self) -> int:
+        return next(self._it)
+
+    def close(self) -> None:
+        self._it.close()
+
+
+def wait_until(predicate: object, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_items_come_in_order_read_in_another_thread() -> None:
+    source = Source(list(range(10)))
+    with Prefetched(source, name="pages") as pages:
+        assert list(pages) == list(range(10))
+        assert next(pages, "done") == "done"  # ended stays ended
+    assert source.threads == {"pages"} and source.closed.is_set()
+
+
+def test_exactly_one_item_is_read_ahead() -> None:
+    source = Source(list(range(10)))
+    with Prefetched(source) as pages:
+        wait_until(lambda: source.read == [0])
+        time.sleep(0.1)
+        assert source.read == [0]  # nothing more until the reader takes it
+        assert next(pages) == 0
+        wait_until(lambda: source.read == [0, 1])  # the next one comes while the reader works on the first
+        time.sleep(0.1)
+        assert source.read == [0, 1]
+
+
+def test_an_error_reaches_the_reader_after_the_items_before_it() -> None:
+    source = Source(list(range(5)), fail_after=3)
+    pages = Prefetched(source)
+    assert [next(pages), next(pages), next(pages)] == [0, 1, 2]
+    with pytest.raises(ConnectionError, match="failed reading item 3"):
+        next(pages)
+    with pytest.raises(StopIteration):
+        next(pages)
+    pages.close()
+    assert source.closed.is_set()
+
+
+def test_closing_early_stops_the_thread_and_closes_the_source() -> None:
+    source = Source(list(range(100)), delay=0.01)
+    with Prefetched(source, name="early") as pages:
+        assert next(pages) == 0
+    assert source.closed.is_set()
+    assert len(source.read) <= 2  # the item handed over and at most the one read ahead
+    assert not any(t.name == "early" for t in threading.enumerate())
