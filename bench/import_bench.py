@@ -3,6 +3,7 @@
     python -m bench.import_bench                      # 1,000 and 100,000 customers, SQLite and PostgreSQL
     python -m bench.import_bench --sizes 1000 20000 --databases sqlite
     python -m bench.import_bench --limited 100000     # Xero's real limits and 300 ms latency vs the lower bound
+    BENCH_TRACE=1 python -m bench.import_bench --limited 100000   # ... and when each API call reached the fake
 
 Each run: a fresh database, a Xero fake (in a child process, so its 100,000 contacts don't count against the
 bot's memory) seeded with N contacts, a Slack fake receiving the progress messages, the bot's own connect flow to

@@ -349,11 +349,14 @@ class XeroProvider:
             page_count = pagination.get("pageCount")
             last = page >= page_count if isinstance(page_count, int) else len(contacts) < size
             total = pagination.get("itemCount")
+            customers = [to_customer(raw) for raw in contacts]
+            del body, contacts  # Xero's page, several times the size of what we keep, is not held while we wait
             yield Page(
-                customers=[to_customer(raw) for raw in contacts],
+                customers=customers,
                 cursor=None if last else Cursor({"page": page + 1, "pageSize": size}),
                 total=total if isinstance(total, int) else None,
             )
+            del customers
             if last:
                 return
             page += 1
