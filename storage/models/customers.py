@@ -18,6 +18,7 @@ RUN_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 ACTIVE_RUN_STATUSES = ("queued", "running")
 ENDED_RUN_STATUSES = ("succeeded", "failed", "cancelled")
 _ACTIVE = text("status IN ('queued', 'running')")
+_UNTOLD = text("status IN ('succeeded', 'failed', 'cancelled') AND reported_at IS NULL")
 
 
 class ImportRun(Base):
@@ -40,6 +41,7 @@ class ImportRun(Base):
             postgresql_where=_ACTIVE,
         ),
         Index("ix_import_runs_status", "status", "not_before"),
+        Index("ix_import_runs_untold", "lease_expires_at", sqlite_where=_UNTOLD, postgresql_where=_UNTOLD),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
