@@ -59,12 +59,13 @@ def send_customers_csv(
     person's direct message with the bot; returns how many rows it had."""
     with tempfile.TemporaryFile("w+b") as raw:
         out = io.TextIOWrapper(raw, encoding="utf-8", newline="")
-        with runtime.db.session() as s:
-            rows = write_csv(iter_customers(s, workspace_id=workspace_id, run_id=run_id, query=query), out)
-        out.flush()
+        try:
+            with runtime.db.session() as s:
+                rows = write_csv(iter_customers(s, workspace_id=workspace_id, run_id=run_id, query=query), out)
+        finally:
+            out.detach()  # flushed; the bytes stay in `raw`, which the `with` closes
         channel = client.conversations_open(users=user_id)["channel"]["id"]
         upload_file(client, raw, channel=channel, filename=filename, initial_comment=comment(rows))
-        out.detach()
     return rows
 
 
