@@ -184,7 +184,10 @@ def test_an_end_its_process_did_not_tell_is_told_by_another(
     worker = start_worker(bot, page_size=100)
     go(worker)
     try:
-        bot.slack.wait_for(lambda: len(xero.calls_to("/Accounts")) > accounts_before, timeout=20)
+        bot.slack.wait_for(  # the last page is committed and the worker is in the chart refresh that follows it
+            lambda: run_view(bot).status == "succeeded" and len(xero.calls_to("/Accounts")) > accounts_before,
+            timeout=20,
+        )
         worker.send_signal(signal.SIGKILL)
         worker.communicate(timeout=10)
     finally:
