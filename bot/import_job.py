@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from bot import mapping
 from bot.customers import DEFAULT_CUSTOMER_FILTER, apply_page, resolve_merges
 from bot.importer import ImportPolicy, RunView, load_view, mark_reported, sync_settings, view_of
+from bot.memory import release_free_memory
 from bot.prefetch import Prefetched
 from bot.runtime import Runtime
 from providers.base import Cursor, Link, Page, Provider, ProviderError, RateLimited, Unavailable
@@ -193,6 +194,7 @@ class ImportJob:
         with Prefetched(source, name=f"import-{self.run_id}-pages") as pages:  # the next page comes meanwhile
             for page in pages:
                 view, done = self._commit_page(page, customer_filter)
+                release_free_memory()  # the page is written: its memory goes back, not just to our heap
                 if view.pages & (view.pages - 1) == 0:  # pages 1, 2, 4, 8...: while the tables grow fast
                     self._refresh_statistics()
                 if done:
