@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -12,13 +11,14 @@ from bot.prefetch import Prefetched
 
 
 class Source:
-    """A generator-like source that records how far it was read and whether it was closed, and in which thread."""
+    """A generator-like source that records how far it was read, in which thread, and whether it was closed."""
 
-    def __init__(self, items: list[int], *, fail_after: int | None = None, delay: float = 0.0) -> None:
-        self.items, self.fail_after, self.delay = items, fail_after, delay
+    def __init__(self, items: list[int], *, fail_after: int | None = None) -> None:
+        self.items, self.fail_after = items, fail_after
         self.read: list[int] = []
         self.threads: set[str] = set()
         self.closed = threading.Event()
+        self.changed = threading.Condition()
         self._it = self._generate()
 
     def _generate(self) -> Iterator[int]:
@@ -26,9 +26,10 @@ class Source:
             for n, item in enumerate(self.items):
                 if self.fail_after is not None and n == self.fail_after:
                     raise ConnectionError(f"failed reading item {n}")
-                time.sleep(self.delay)
-                self.read.append(item)
-                self.threads.add(threading.current_thread().name)
+                with self.changed:
+                    self.read.append(item)
+                    self.threads.add(threading.current_thread().name)
+                    self.changed.notify_all()
                 yield item
         finally:
             self.closed.set()
@@ -42,12 +43,10 @@ class Source:
     def close(self) -> None:
         self._it.close()
 
-
-def wait_until(predicate: object, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
+    def reaches(self, count: int, timeout: float = 5.0) -> bool:
+        """Whether `count` items get read within `timeout` seconds (at once, if they were already)."""
+        with self.changed:
+            return self.changed.wait_for(lambda: len(self.read) >= count, timeout)
 
 
 def test_items_come_in_order_read_in_another_thread() -> None:
@@ -61,12 +60,11 @@ def test_items_come_in_order_read_in_another_thread() -> None:
 def test_exactly_one_item_is_read_ahead() -> None:
     source = Source(list(range(10)))
     with Prefetched(source) as pages:
-        wait_until(lambda: source.read == [0])
-        time.sleep(0.1)
-        assert source.read == [0]  # nothing more until the reader takes it
+        assert source.reaches(1)
+        assert not source.reaches(2, timeout=0.2)  # nothing more until the reader takes it
         assert next(pages) == 0
-        wait_until(lambda: source.read == [0, 1])  # the next one comes while the reader works on the first
-        time.sleep(0.1)
+        assert source.reaches(2)  # the next one comes while the reader works on the first
+        assert not source.reaches(3, timeout=0.2)
         assert source.read == [0, 1]
 
 
@@ -83,7 +81,7 @@ def test_an_error_reaches_the_reader_after_the_items_before_it() -> None:
 
 
 def test_closing_early_stops_the_thread_and_closes_the_source() -> None:
-    source = Source(list(range(100)), delay=0.01)
+    source = Source(list(range(100)))
     with Prefetched(source, name="early") as pages:
         assert next(pages) == 0
     assert source.closed.is_set()
