@@ -56,22 +56,12 @@ def recent_viewers(session: Session, *, workspace_id: int, now: datetime) -> lis
     )
 
 
-def _report(runtime: Runtime, session: Session, team_id: str) -> status.StatusReport:
-    return status.workspace_status(
-        session,
-        team_id=team_id,
-        providers=runtime.provider_choices(),
-        now=runtime.clock(),
-        categories=runtime.settings.categories,
-    )
-
-
 def publish_home(runtime: Runtime, client: WebClient, *, team_id: str, user_id: str) -> None:
     """Publish one person's Home as things stand (they are looking at it: it was opened or clicked)."""
     with _publishing[team_id]:
         with runtime.db.session() as s:
             workspaces.ensure(s, team_id=team_id)
-            view = home_view(_report(runtime, s, team_id))
+            view = home_view(status.report_for(runtime, s, team_id=team_id))
         client.views_publish(user_id=user_id, view=view)
 
 
@@ -103,7 +93,7 @@ def refresh_homes(runtime: Runtime, client: WebClient | None, *, team_id: str, v
             people = recent_viewers(s, workspace_id=workspace.id, now=now)
             if not people:
                 return 0
-            view = home_view(_report(runtime, s, team_id))
+            view = home_view(status.report_for(runtime, s, team_id=team_id))
         published = 0
         for user_id in people:
             try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -17,6 +18,9 @@ from bot.importer import ImportState, import_state
 from bot.mapping import MappingStatus, mapping_status
 from bot.tokens import KEEPALIVE_AFTER
 from storage.models import Connection, SyncSettings
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
 
 
 @dataclass(frozen=True)
@@ -90,4 +94,15 @@ def workspace_status(
         workspace_name=workspace.name if workspace else None,
         connection=report,
         providers=providers,
+    )
+
+
+def report_for(runtime: Runtime, session: Session, *, team_id: str) -> StatusReport:
+    """The workspace's status as `/accounts status` and App Home show it, with the runtime's packages and categories."""
+    return workspace_status(
+        session,
+        team_id=team_id,
+        providers=runtime.provider_choices(),
+        now=runtime.clock(),
+        categories=runtime.settings.categories,
     )

@@ -60,13 +60,7 @@ def show_status(req: CommandRequest) -> None:
     req.ack()
     with req.runtime.db.session() as s:
         workspaces.ensure(s, team_id=req.team_id, name=req.team_name)
-        report = status.workspace_status(
-            s,
-            team_id=req.team_id,
-            providers=req.runtime.provider_choices(),
-            now=req.runtime.clock(),
-            categories=req.runtime.settings.categories,
-        )
+        report = status.report_for(req.runtime, s, team_id=req.team_id)
     req.respond(response_type="ephemeral", blocks=status_blocks(report), text="Accounting connection status")
 
 

@@ -33,6 +33,9 @@ INTERVAL = re.compile(r"^(\d+)\s*(m|min|mins|minutes?|h|hr|hrs|hours?)$")
 MIN_INTERVAL, MAX_INTERVAL = 5, 24 * 60
 
 
+NOT_CONNECTED = "Nothing is connected yet. An admin can connect your accounting package with `{command} connect`."
+
+
 def may_import(runtime: Runtime, client: WebClient, *, team_id: str, user_id: str) -> bool:
     """Admins may import; all staff too when an admin allowed it."""
     with runtime.db.session() as s:
@@ -67,9 +70,7 @@ def begin_import(
         workspace = workspaces.ensure(s, team_id=team_id)
         connection = connect.active_connection(s, workspace_id=workspace.id)
         if connection is None:
-            reply(
-                text="Nothing is connected yet. An admin can connect your accounting package with `/accounts connect`."
-            )
+            reply(text=NOT_CONNECTED.format(command="/accounts"))
             return
         connection_id, status, provider = connection.id, connection.status, connection.provider
         speak_in = channel_id if trigger != "home" else workspace.notification_channel_id
@@ -140,9 +141,6 @@ def set_staff_may_import(req: CommandRequest, reply: Reply) -> None:
         else "Only admins may import customers now."
     )
     refresh_homes(req.runtime, req.client, team_id=req.team_id)
-
-
-NOT_CONNECTED = "Nothing is connected yet. An admin can connect your accounting package with `{command} connect`."
 
 
 def contacts_command(req: CommandRequest, reply: Reply) -> None:
