@@ -338,6 +338,9 @@ class _FixedTokens:
     def refreshed_access_token(self, rejected: str) -> str:
         return self.tokens.access_token
 
+    def refresh_token(self) -> str | None:
+        return self.tokens.refresh_token
+
 
 def _disconnect_unused(provider: Provider, tokens: Tokens, organisations: list[Organisation], in_use: set[str]) -> None:
     """Disconnect granted organisations we do not keep, except links a live connection of ours uses."""
@@ -346,7 +349,7 @@ def _disconnect_unused(provider: Provider, tokens: Tokens, organisations: list[O
         if organisation.connection_id in in_use:
             continue
         try:
-            provider.disconnect(Link(organisation.id, keeper, organisation.connection_id))
+            provider.disconnect(Link(organisation.id, keeper, organisation.connection_id), login_shared=True)
         except ProviderError as exc:
             log.warning("Could not disconnect unpicked organisation %s: %s", organisation.id, exc.message)
 
@@ -366,11 +369,7 @@ def retire(db: Database, provider: Provider, connection_id: int, *, actor: str |
     try:
         access = keeper.access_token()
         others = [o for o in provider.organisations(Grant(Tokens(access, None, None))) if o.id != organisation_id]
-        with db.session() as s:
-            connection = s.get(Connection, connection_id)
-            assert connection is not None
-            refresh = db.box.decrypt(connection.refresh_token_enc) if connection.refresh_token_enc else None
-        provider.disconnect(Link(organisation_id, keeper, remote_id), revoke_refresh_token=None if others else refresh)
+        provider.disconnect(Link(organisation_id, keeper, remote_id), login_shared=bool(others))
     except ProviderError as exc:
         remote_error = exc.message
         log.warning("Disconnect at %s failed for connection %s: %s", provider.title, connection_id, exc.message)

@@ -28,7 +28,7 @@ from bot.importer import ImportPolicy, RunView, load_view, mark_reported, sync_s
 from bot.memory import release_free_memory
 from bot.prefetch import Prefetched
 from bot.runtime import Runtime
-from providers.base import Cursor, Link, Page, Provider, ProviderError, RateLimited, Unavailable
+from providers.base import Cursor, Link, Page, Provider, ProviderError, RateLimited, RateLimitScope, Unavailable
 from storage.models import Connection, Customer, CustomerReference, ImportRun, SyncSettings
 
 log = logging.getLogger(__name__)
@@ -149,9 +149,9 @@ class ImportJob:
             try:
                 return self._read(provider, link, since=since, cursor=cursor, customer_filter=customer_filter)
             except RateLimited as exc:
-                if exc.problem == "day" or exc.retry_after > self.policy.long_wait:
+                if exc.scope == RateLimitScope.DAY or exc.retry_after > self.policy.long_wait:
                     return self._reschedule(exc)
-                self._tell(self.reporter.waiting, view, seconds=exc.retry_after, limit=exc.problem)
+                self._tell(self.reporter.waiting, view, seconds=exc.retry_after, limit=exc.scope)
                 self.waiter.wait(exc.retry_after, self.flags.stop)
             except Unavailable as exc:
                 attempt += 1
@@ -300,8 +300,8 @@ class ImportJob:
             run.status, run.not_before = "queued", until
             run.lease_owner = run.lease_expires_at = None
             view = view_of(s, run)
-        log.info("Import run %s paused until %s (%s limit)", self.run_id, until, exc.problem)
-        self._tell(self.reporter.paused, view, until=until, limit=exc.problem)
+        log.info("Import run %s paused until %s (%s limit)", self.run_id, until, exc.scope)
+        self._tell(self.reporter.paused, view, until=until, limit=exc.scope)
         return view
 
     def _release(self) -> None:

@@ -18,25 +18,13 @@ log = logging.getLogger(__name__)
 
 
 def build_providers(settings: Settings) -> dict[str, Provider]:
-    """The packages this deployment can connect: those whose client credentials are set."""
-    from providers.registry import get_provider
-    from providers.xero import XeroConfig
+    """The packages this deployment can connect: those whose client credentials are set (`providers.registry`).
 
-    providers: dict[str, Provider] = {}
-    if settings.xero_client_id and settings.xero_client_secret:
-        providers["xero"] = get_provider(
-            "xero",
-            XeroConfig(
-                client_id=settings.xero_client_id,
-                client_secret=settings.xero_client_secret,
-                authorize_url=settings.xero_authorize_url,
-                token_url=settings.xero_token_url,
-                revoke_url=settings.xero_revoke_url,
-                connections_url=settings.xero_connections_url,
-                api_url=settings.xero_api_url,
-            ),
-        )
-    return providers
+    The package settings still in `Settings` (XERO_...) are handed over as overrides until they leave it."""
+    from providers import registry
+
+    overrides = {name: value for name, value in settings.model_dump().items() if value is not None}
+    return registry.configured(registry.load_settings(None, overrides))
 
 
 @dataclass

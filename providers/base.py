@@ -4,7 +4,7 @@ Exceptions::
 
     ProviderError                 anything a package did that we could not use
      +-- NeedsReconnect           the grant is gone (invalid_grant, revoked, 401 after refresh): log in again
-     +-- RateLimited              the package said "wait"; `retry_after` seconds, `problem` minute / day / ...
+     +-- RateLimited              the package said "wait"; `retry_after` seconds, `scope` minute / day / ...
      +-- Unavailable              5xx, timeouts, connection errors after short retries
      +-- BadRequest               the package refused what we sent (validation, wrong tenant, ...)
 
@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any, Protocol
 
 
@@ -58,6 +59,10 @@ class TokenKeeper(Protocol):
         """Called after the package refused `rejected` (401): refresh unless someone already did."""
         ...
 
+    def refresh_token(self) -> str | None:
+        """The current refresh token, for a provider that revokes it when disconnecting; None when there is none."""
+        ...
+
 
 @dataclass(frozen=True)
 class Link:
@@ -68,7 +73,20 @@ class Link:
     connection_id: str | None = None
 
 
-ACCOUNT_KINDS = ("income", "other_income", "cost_of_sales", "expense", "bank", "asset", "liability", "equity")
+class AccountKind(StrEnum):
+    """What an account is for, in one vocabulary across packages (each maps its own types onto these)."""
+
+    INCOME = "income"
+    OTHER_INCOME = "other_income"
+    COST_OF_SALES = "cost_of_sales"
+    EXPENSE = "expense"
+    BANK = "bank"
+    ASSET = "asset"
+    LIABILITY = "liability"
+    EQUITY = "equity"
+
+
+ACCOUNT_KINDS: tuple[str, ...] = tuple(AccountKind)
 
 
 @dataclass(frozen=True)
@@ -76,7 +94,7 @@ class Account:
     id: str
     code: str | None
     name: str
-    kind: str  # one of ACCOUNT_KINDS
+    kind: AccountKind
     type: str  # the package's own type (SALES, REVENUE, DIRECTCOSTS, ...)
     active: bool = True
     tax_type: str | None = None
@@ -154,13 +172,22 @@ class NeedsReconnect(ProviderError):
     what_to_do = "An admin needs to connect again with `/accounts connect`."
 
 
+class RateLimitScope(StrEnum):
+    """Which of a package's limits was reached, whatever the package calls it."""
+
+    MINUTE = "minute"  # the organisation's calls a minute
+    DAY = "day"  # the organisation's calls a day: waiting is for hours
+    CONCURRENT = "concurrent"  # calls at once
+    APP = "app"  # all organisations together, for our app
+
+
 class RateLimited(ProviderError):
     what_to_do = "We will wait and carry on by ourselves."
 
-    def __init__(self, message: str, *, retry_after: float, problem: str | None = None, **kw: Any) -> None:
+    def __init__(self, message: str, *, retry_after: float, scope: RateLimitScope | None = None, **kw: Any) -> None:
         super().__init__(message, **kw)
         self.retry_after = retry_after
-        self.problem = problem
+        self.scope = scope
 
 
 class Unavailable(ProviderError):
@@ -172,8 +199,24 @@ class BadRequest(ProviderError):
 
 
 class Provider(Protocol):
+    """One accounting package. `bot` knows packages only through this and `providers.registry`."""
+
     name: str  # "xero"
     title: str  # "Xero"
+    organisation_noun: str  # what the package calls what we connect to: "organisation", "company file", "company"
+    # How long the package keeps a refresh token nobody uses (Xero: 60 days); None when it never forgets one.
+    # The bot's keep-alive refreshes an idle connection well within it.
+    refresh_token_idle_lifetime: timedelta | None
+
+    def account_type_label(self, account_type: str) -> str:
+        """The package's account type (`Account.type`) in words, for grouping accounts in a dropdown."""
+        ...
+
+    def check_credentials(self) -> None:
+        """Ask the token endpoint whether it knows our client id and secret (for `doctor`).
+
+        Raises BadRequest naming the settings when it does not, Unavailable when it does not answer."""
+        ...
 
     def authorization_url(self, *, state: str, redirect_uri: str, code_challenge: str | None) -> str: ...
 
@@ -187,8 +230,11 @@ class Provider(Protocol):
 
     def refresh(self, tokens: Tokens) -> Tokens: ...
 
-    def disconnect(self, link: Link, *, revoke_refresh_token: str | None = None) -> None:
-        """Remove our link to the organisation at the package; revoke the token too when given."""
+    def disconnect(self, link: Link, *, login_shared: bool) -> None:
+        """Remove our link to the organisation at the package.
+
+        `login_shared` says that another live connection of ours uses the same log-in; the provider then
+        leaves the log-in itself alone (Xero revokes the refresh token only when it is not shared)."""
         ...
 
     def accounts(self, link: Link) -> list[Account]: ...

@@ -10,7 +10,6 @@ time, printing `claimed <id>` as it takes each, until there is none left to clai
 from __future__ import annotations
 
 import sys
-from dataclasses import replace
 from datetime import timedelta
 
 from bot.import_jobs import ImportRunner
@@ -27,7 +26,9 @@ def main() -> None:
     runtime = Runtime.from_settings(load_settings(None))
     xero = runtime.providers["xero"]
     assert isinstance(xero, XeroProvider)
-    runtime.providers["xero"] = XeroProvider(replace(xero.config, page_size=page_size, backoff=0.001))
+    runtime.providers["xero"] = XeroProvider(
+        xero.settings.model_copy(update={"page_size": page_size, "backoff": 0.001})
+    )
     xero.close()
     runner = ImportRunner(runtime, policy=ImportPolicy(lease=LEASE, poll=0.05, retries=2, backoff=0.01))
     print("ready", flush=True)

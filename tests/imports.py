@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import threading
-from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -50,10 +49,9 @@ def quick(
     runner.waiter = waiter or RecordingWaiter()
     old = bot.server.runtime.providers["xero"]
     assert isinstance(old, XeroProvider)
-    config = replace(old.config, backoff=0.001, page_size=page_size)
-    if xero_clock is not None:
-        config = replace(config, clock=xero_clock, sleep=xero_clock.sleep)
-    bot.server.runtime.providers["xero"] = XeroProvider(config)
+    settings = old.settings.model_copy(update={"backoff": 0.001, "page_size": page_size})
+    seams: dict[str, Any] = {"clock": xero_clock, "sleep": xero_clock.sleep} if xero_clock is not None else {}
+    bot.server.runtime.providers["xero"] = XeroProvider(settings, **seams)
     old.close()
     return runner.waiter
 

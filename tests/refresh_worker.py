@@ -1,24 +1,31 @@
-"""A separate process that refreshes one connection's tokens, for the cross-process locking test.
+"""A separate process that refreshes one connection's tokens, for the cross-process refresh tests.
 
-python -m tests.refresh_worker DATABASE_URL KEY XERO_URL CONNECTION_ID REJECTED_TOKEN GO_FILE
+python -m tests.refresh_worker DATABASE_URL KEY XERO_URL CONNECTION_ID REJECTED_TOKEN CLIENT_ID CLIENT_SECRET
+
+It says "ready" on stdout, refreshes when a line arrives on stdin, then prints the digest of the access token
+it got. The token keeper's log goes to stderr, so a test can see it wait for another process's refresh.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import sys
 
 from bot.tokens import ConnectionTokens
-from providers.xero import XeroConfig, XeroProvider
+from providers.xero import XeroProvider, XeroSettings
 from storage.crypto import SecretBox
 from storage.db import Database
 
 
 def main() -> None:
     database_url, key, xero_url, connection_id, rejected, client_id, client_secret = sys.argv[1:8]
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(name)s %(levelname)s %(message)s")
+    logging.getLogger("bot.tokens").setLevel(logging.INFO)
     db = Database(database_url, SecretBox(key))
     provider = XeroProvider(
-        XeroConfig(
+        XeroSettings(
+            _env_file=None,
             client_id=client_id,
             client_secret=client_secret,
             token_url=f"{xero_url}/connect/token",

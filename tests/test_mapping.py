@@ -468,7 +468,7 @@ def test_when_xero_fails_the_modal_says_so(bot: RunningBot, xero: XeroFake) -> N
 
 
 def _kind(xero_type: str) -> str:
-    from providers.xero_mappers import account_kind
+    from providers.xero import account_kind
 
     return account_kind(xero_type, None)
 

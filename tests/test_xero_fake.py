@@ -27,7 +27,7 @@ from openapi_core.validation.request.validators import V30RequestParametersValid
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
 from providers.base import Link
-from providers.xero import XeroConfig, XeroProvider
+from providers.xero import XeroProvider, XeroSettings
 from tests.fakes.server import Mount, ServerThread, free_port
 from tests.fakes.xero import (
     FakeClock,
@@ -365,7 +365,9 @@ def test_the_providers_requests_match_the_spec(env: Env, accounting: tuple[OpenA
     env.fake.seed_contacts(env.tenants[0], 30)
     tokens = env.log_in()
     provider = XeroProvider(
-        XeroConfig(client_id=env.client.client_id, api_url=f"{env.url}{API}", sleep=env.clock.sleep, clock=env.clock)
+        XeroSettings(_env_file=None, client_id=env.client.client_id, api_url=f"{env.url}{API}"),
+        sleep=env.clock.sleep,
+        clock=env.clock,
     )
 
     class Keeper:
@@ -374,6 +376,9 @@ def test_the_providers_requests_match_the_spec(env: Env, accounting: tuple[OpenA
 
         def refreshed_access_token(self, rejected: str) -> str:
             raise AssertionError("no refresh expected")
+
+        def refresh_token(self) -> str | None:
+            return None
 
     try:
         link = Link(env.tenants[0], Keeper())

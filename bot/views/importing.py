@@ -22,7 +22,7 @@ DUPLICATES_SHOWN = 10
 LIMIT_WORDS = {
     "day": "its daily limit",
     "minute": "its per-minute limit",
-    "appminute": "its limit for all apps",
+    "app": "its limit for all apps",
     "concurrent": "its limit on calls at once",
 }
 

@@ -35,6 +35,9 @@ class Connection(Base):
     connected_by: Mapped[str | None] = mapped_column(String(32))
     connected_at: Mapped[datetime] = mapped_column(default=utcnow)
     refreshed_at: Mapped[datetime | None] = mapped_column()
+    # A token refresh in progress (bot.tokens): who claimed it, and until when others wait for its result.
+    refresh_claim: Mapped[str | None] = mapped_column(String(64))
+    refreshing_until: Mapped[datetime | None] = mapped_column()
     attention_notified_at: Mapped[datetime | None] = mapped_column()
     disconnected_at: Mapped[datetime | None] = mapped_column()
     chart_refreshed_at: Mapped[datetime | None] = mapped_column()

@@ -10,25 +10,24 @@ Accounts and Contacts with Xero's envelopes, dates, paging, filters, rate limits
         ...
 
 The clock and the limits are parameters so that minute windows and grace periods pass in a test's
-second. `python -m tests.fakes.xero --port N` serves one with a demo organisation and prints the
+second. Log-in, consent, tokens and revocation are the shared OAuth2 server of `tests.fakes.oauth2`, set up for
+Xero in `identity.py`. `python -m tests.fakes.xero --port N` serves one with a demo organisation and prints the
 settings that point the bot at it. Facts it follows: /work/shared/specs/PROVIDERS.md and the official
 OpenAPI specs copied in tests/specs/xero/.
 """
 
 from __future__ import annotations
 
+from tests.fakes.oauth2 import FakeClock, click_through_consent, redirect_params
 from tests.fakes.xero.accounting import ACCOUNTING_PREFIX, INDEXED_CONTACT_FIELDS, RESOURCE_SCOPES
-from tests.fakes.xero.clock import FakeClock
-from tests.fakes.xero.consent import CODE_LIFETIME, KNOWN_SCOPES, SCOPE_WORDING
-from tests.fakes.xero.consent_driver import click_through_consent, redirect_params
 from tests.fakes.xero.dates import ms_date
 from tests.fakes.xero.demo import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, demo_fake
 from tests.fakes.xero.errors import XERO_500_DETAIL
 from tests.fakes.xero.fake import XeroFake
+from tests.fakes.xero.identity import CODE_LIFETIME, KNOWN_SCOPES, REFRESH_TOKEN_LIFETIME, SCOPE_WORDING, XERO_IDENTITY
 from tests.fakes.xero.rate_limits import XeroLimits
 from tests.fakes.xero.records import Call, XeroClientApp, XeroUser
 from tests.fakes.xero.seed import DEFAULT_CHART
-from tests.fakes.xero.tokens import REFRESH_TOKEN_LIFETIME
 from tests.fakes.xero.where import QueryError, parse_where
 
 __all__ = [
@@ -43,6 +42,7 @@ __all__ = [
     "RESOURCE_SCOPES",
     "SCOPE_WORDING",
     "XERO_500_DETAIL",
+    "XERO_IDENTITY",
     "Call",
     "FakeClock",
     "QueryError",

@@ -13,13 +13,13 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
+from tests.fakes.oauth2 import Reply
 from tests.fakes.xero.connections import Connections
 from tests.fakes.xero.dates import _parse_if_modified_since, ms_date
 from tests.fakes.xero.errors import (
     _high_volume_exception,
     _problem,
     _query_parse_exception,
-    _Reply,
     _validation_exception,
 )
 from tests.fakes.xero.rate_limits import admit
@@ -56,11 +56,11 @@ class Accounting(Connections):
         self, request: Request, resource: str, body: Callable[[_Organisation, Request], dict[str, Any]]
     ) -> Response:
         try:
-            claims = self._bearer(request)
+            claims = self.oauth.bearer(request)
             with self._lock:
                 org, client_id = self._tenant(request, claims, resource)
                 remaining = self._admit(org, client_id)
-        except _Reply as reply:
+        except Reply as reply:
             return reply.response
         try:
             if self.latency:
@@ -70,13 +70,13 @@ class Accounting(Connections):
                     payload = body(org, request)
                 except QueryError as exc:
                     return JSONResponse(_query_parse_exception(str(exc)), status_code=400, headers=remaining)
-                except _Reply as reply:
+                except Reply as reply:
                     reply.response.headers.update(remaining)
                     return reply.response
                 envelope = {
                     "Id": str(uuid.uuid4()),
                     "Status": "OK",
-                    "ProviderName": self._clients[client_id].name,
+                    "ProviderName": self.oauth.client(client_id).name,
                     "DateTimeUTC": ms_date(self.clock(), zone=False),
                     **payload,
                 }
@@ -89,9 +89,9 @@ class Accounting(Connections):
         tenant_id = request.headers.get("xero-tenant-id", "").strip().lower()
         connected = {c.tenant_id for c in self._reachable(claims)}
         if tenant_id not in connected or tenant_id not in self._organisations:
-            raise _Reply(JSONResponse(_problem(403, "Forbidden", "AuthenticationUnsuccessful"), status_code=403))
+            raise Reply(JSONResponse(_problem(403, "Forbidden", "AuthenticationUnsuccessful"), status_code=403))
         if not set(RESOURCE_SCOPES[resource]) & set(claims.get("scope", [])):
-            raise _Reply(JSONResponse(_problem(403, "Forbidden", "AuthorizationUnsuccessful"), status_code=403))
+            raise Reply(JSONResponse(_problem(403, "Forbidden", "AuthorizationUnsuccessful"), status_code=403))
         return self._organisations[tenant_id], str(claims["client_id"])
 
     def _admit(self, org: _Organisation, client_id: str) -> dict[str, str]:
@@ -118,13 +118,13 @@ class Accounting(Connections):
         page = _int_param(q.get("page"), "page")
         page_size = _int_param(q.get("pageSize"), "pageSize")
         if page_size is not None and page_size < 1:
-            raise _Reply(JSONResponse(_validation_exception("pageSize must be a positive number"), status_code=400))
+            raise Reply(JSONResponse(_validation_exception("pageSize must be a positive number"), status_code=400))
         predicate = None
         if where := q.get("where"):
             predicate, fields = parse_where(where)
             threshold = org.high_volume_threshold or self.high_volume_threshold
             if fields - INDEXED_CONTACT_FIELDS and len(org.contacts) > threshold:
-                raise _Reply(JSONResponse(_high_volume_exception(), status_code=400))
+                raise Reply(JSONResponse(_high_volume_exception(), status_code=400))
         term = (q.get("searchTerm") or "").casefold()
         order = q.get("order")
         key = (since, include_archived, frozenset(ids), term, q.get("where"), order)
@@ -203,6 +203,6 @@ def _int_param(value: str | None, name: str) -> int | None:
     try:
         return int(value)
     except ValueError:
-        raise _Reply(
+        raise Reply(
             JSONResponse(_validation_exception(f"The value '{value}' is not valid for {name}."), status_code=400)
         ) from None

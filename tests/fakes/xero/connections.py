@@ -1,20 +1,76 @@
-"""Xero's /connections: the organisations a user's log-in reaches for an app, and disconnecting one of them
-(by the app, or by the user from Xero's side)."""
+"""Xero's /connections: the organisations a user's log-in reaches for an app, made on the consent page (with the
+auth event id Xero puts in the tokens and the 401 Xero answers, as the OAuth2 server's hooks) and removed by
+disconnecting one (by the app, or by the user from Xero's side) or by revoking the log-in."""
 
 from __future__ import annotations
 
+import hashlib
+import secrets
+import uuid
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from tests.fakes.oauth2 import Authorisation, ClientApp, Consent, ConsentOption, Reply
 from tests.fakes.xero.dates import _connection_date
-from tests.fakes.xero.errors import _problem, _Reply
+from tests.fakes.xero.errors import _problem, _unauthorized
 from tests.fakes.xero.records import _Connection
-from tests.fakes.xero.tokens import Tokens
+from tests.fakes.xero.state import XeroState
 
 
-class Connections(Tokens):
+class Connections(XeroState):
+    # -- the OAuth2 server's hooks ---------------------------------------------------------------
+
+    def consent_options(self, client: ClientApp) -> list[ConsentOption]:
+        organisations = sorted(self._organisations.values(), key=lambda o: o.name.casefold())
+        return [
+            ConsentOption(o.tenant_id, o.name + (" (practice)" if o.tenant_type == "PRACTICE" else ""))
+            for o in organisations
+        ]
+
+    def authorise(self, consent: Consent) -> Authorisation:
+        """Connect each chosen organisation under a new auth event (a reconnected one gets the new event)."""
+        now, user_id, client_id = self.clock(), consent.user.user_id, consent.client.client_id
+        auth_event_id = str(uuid.uuid4())
+        for tenant_id in consent.chosen:
+            existing = next(
+                (
+                    c
+                    for c in self._connections.values()
+                    if (c.user_id, c.client_id, c.tenant_id) == (user_id, client_id, tenant_id)
+                ),
+                None,
+            )
+            if existing:
+                existing.auth_event_id, existing.updated_at = auth_event_id, now
+            else:
+                conn = _Connection(str(uuid.uuid4()), user_id, client_id, tenant_id, auth_event_id, now, now)
+                self._connections[conn.id] = conn
+        session = hashlib.sha256(auth_event_id.encode()).hexdigest()
+        return Authorisation(
+            claims={
+                "xero_userid": user_id,
+                "global_session_id": session[:32],
+                "sid": session[32:64],
+                "authentication_event_id": auth_event_id,
+                "amr": ["pwd"],
+            },
+            id_claims={"xero_userid": user_id, "global_session_id": session[:32]},
+            callback={"scope": consent.scope, "session_state": secrets.token_hex(8)},
+        )
+
+    def log_in_revoked(self, client: ClientApp, user_id: str) -> None:
+        """Revoking a refresh token removes every connection of that user's log-in to the app."""
+        for conn_id, conn in list(self._connections.items()):
+            if (conn.user_id, conn.client_id) == (user_id, client.client_id):
+                del self._connections[conn_id]
+
+    def unauthorized(self, *, expired_at: float | None) -> Response:
+        return _unauthorized(expired_at)
+
+    # -- /connections ------------------------------------------------------------------------------
+
     def _render_connection(self, c: _Connection) -> dict[str, Any]:
         org = self._organisations[c.tenant_id]
         return {
@@ -33,8 +89,8 @@ class Connections(Tokens):
 
     async def _list_connections(self, request: Request) -> Response:
         try:
-            claims = self._bearer(request)
-        except _Reply as reply:
+            claims = self.oauth.bearer(request)
+        except Reply as reply:
             return reply.response
         auth_event_id = request.query_params.get("authEventId")
         with self._lock:
@@ -44,8 +100,8 @@ class Connections(Tokens):
 
     async def _delete_connection(self, request: Request) -> Response:
         try:
-            claims = self._bearer(request)
-        except _Reply as reply:
+            claims = self.oauth.bearer(request)
+        except Reply as reply:
             return reply.response
         connection_id = request.path_params["connection_id"]
         with self._lock:

@@ -4,7 +4,6 @@ and accounts to add, change, archive, merge or erase; and what it reads back of 
 from __future__ import annotations
 
 import random
-import secrets
 import uuid
 from collections.abc import Iterable
 from typing import Any
@@ -25,15 +24,9 @@ class Controls(XeroState):
         name: str = "accounts-bot",
     ) -> XeroClientApp:
         """Register an app; `public=True` makes an "Auth Code with PKCE" app (no secret)."""
-        client = XeroClientApp(
-            client_id=client_id or secrets.token_hex(16).upper(),
-            client_secret=None if public else (client_secret or secrets.token_urlsafe(36)),
-            redirect_uris=tuple(redirect_uris),
-            name=name,
+        return self.oauth.register_client(
+            redirect_uris=redirect_uris, client_id=client_id, client_secret=client_secret, public=public, name=name
         )
-        with self._lock:
-            self._clients[client.client_id] = client
-        return client
 
     def add_organisation(
         self,

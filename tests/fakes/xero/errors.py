@@ -1,9 +1,10 @@
-"""Xero's error bodies, as each of its APIs words them: problem details, validation, query-parse and
-high-volume exceptions, OAuth errors; and `_Reply`, which a handler raises to answer with one at once."""
+"""Xero's error bodies, as each of its APIs words them: problem details (the 401 of an expired token among
+them), validation, query-parse and high-volume exceptions."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -11,14 +12,6 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 XERO_500_DETAIL = (
     "An error occurred in Xero. Check the API Status page http://status.developer.xero.com for current service status."
 )
-
-
-class _Reply(Exception):
-    """Raised inside a handler to answer at once with `response`."""
-
-    def __init__(self, response: Response) -> None:
-        super().__init__(response.status_code)
-        self.response = response
 
 
 def _problem(status: int, title: str, detail: str) -> dict[str, Any]:
@@ -80,5 +73,13 @@ def _body_response(status: int, body: Any, headers: dict[str, str] | None = None
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def _oauth_error(error: str, status: int = 400) -> JSONResponse:
-    return JSONResponse({"error": error}, status_code=status)
+def _unauthorized(expired_at: float | None) -> Response:
+    """A bearer token Xero does not know (`expired_at` None) or one that expired."""
+    detail = "AuthenticationUnsuccessful"
+    if expired_at is not None:
+        detail = f"TokenExpired: token expired at {datetime.fromtimestamp(expired_at, UTC):%m/%d/%Y %H:%M:%S}"
+    return JSONResponse(
+        _problem(401, "Unauthorized", detail),
+        status_code=401,
+        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+    )

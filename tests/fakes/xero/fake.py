@@ -12,15 +12,15 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Message, Receive, Scope, Send
 
 from tests.fakes.xero.accounting import ACCOUNTING_PREFIX, Accounting
-from tests.fakes.xero.consent import Consent
 from tests.fakes.xero.controls import Controls
 from tests.fakes.xero.errors import _body_response, _default_error_body
 from tests.fakes.xero.records import Call, _FailureRule
 
 
-class XeroFake(Controls, Consent, Accounting):
+class XeroFake(Controls, Accounting):
     """A local Xero; serve `fake.app` with `ServerThread`, drive it with its methods (what a test sets up is in
-    `Controls`; failures to inject and the calls received are here)."""
+    `Controls`; failures to inject and the calls received are here; log-in, consent and tokens are `fake.oauth`'s,
+    the shared OAuth2 server of `tests.fakes.oauth2`)."""
 
     def fail_next(
         self,
@@ -107,9 +107,7 @@ class XeroFake(Controls, Consent, Accounting):
 
     def _routes(self) -> list[BaseRoute]:
         return [
-            Route("/identity/connect/authorize", self._authorize, methods=["GET", "POST"]),
-            Route("/connect/token", self._token, methods=["POST"]),
-            Route("/connect/revocation", self._revocation, methods=["POST"]),
+            *self.oauth.routes(),
             Route("/connections", self._list_connections, methods=["GET"]),
             Route("/connections/{connection_id}", self._delete_connection, methods=["DELETE"]),
             Route(f"{ACCOUNTING_PREFIX}/accounts", self._get_accounts, methods=["GET"]),

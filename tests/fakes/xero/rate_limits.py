@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 from starlette.responses import JSONResponse
 
-from tests.fakes.xero.errors import _problem, _Reply
+from tests.fakes.oauth2 import Reply
+from tests.fakes.xero.errors import _problem
 from tests.fakes.xero.records import _Organisation
 
 
@@ -49,7 +50,7 @@ def admit(org: _Organisation, app: deque[float], limits: XeroLimits, now: float)
     if problem:
         headers = {"Retry-After": str(max(1, math.ceil(wait))), "X-Rate-Limit-Problem": problem, **remaining()}
         body = _problem(429, "Too Many Requests", "Rate limit exceeded")
-        raise _Reply(JSONResponse(body, status_code=429, headers=headers))
+        raise Reply(JSONResponse(body, status_code=429, headers=headers))
     for window in (org.minute, org.day, app):
         window.append(now)
     org.in_flight += 1

@@ -1,5 +1,5 @@
-"""What the Xero fake keeps: registered apps, the demo user, the requests it received, and the private records
-of organisations, contacts, accounts, connections, consents, codes, refresh tokens and injected failures."""
+"""What the Xero fake keeps: the requests it received, and the private records of organisations, contacts,
+accounts, connections and injected failures. Apps, the demo user, codes and tokens are the OAuth2 server's."""
 
 from __future__ import annotations
 
@@ -7,25 +7,10 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from tests.fakes.oauth2 import ClientApp, User
 
-@dataclass(frozen=True)
-class XeroClientApp:
-    """An app registered at the fake; `client_secret` is None for an "Auth Code with PKCE" app."""
-
-    client_id: str
-    client_secret: str | None
-    redirect_uris: tuple[str, ...]
-    name: str
-
-    def __repr__(self) -> str:
-        return f"XeroClientApp(client_id={self.client_id!r}, name={self.name!r})"
-
-
-@dataclass(frozen=True)
-class XeroUser:
-    user_id: str
-    name: str
-    email: str
+XeroClientApp = ClientApp  # an app registered at the fake; no secret for an "Auth Code with PKCE" app
+XeroUser = User
 
 
 @dataclass
@@ -82,42 +67,6 @@ class _Connection:
     auth_event_id: str
     created_at: float
     updated_at: float
-
-
-@dataclass
-class _PendingConsent:
-    id: str
-    client: XeroClientApp
-    redirect_uri: str
-    scope: str
-    state: str | None
-    code_challenge: str | None
-
-
-@dataclass
-class _AuthCode:
-    client_id: str
-    redirect_uri: str
-    scope: str
-    user_id: str
-    auth_event_id: str
-    code_challenge: str | None
-    expires_at: float
-    used: bool = False
-
-
-@dataclass
-class _RefreshToken:
-    value: str
-    family: str
-    client_id: str
-    user_id: str
-    auth_event_id: str
-    scope: str
-    issued_at: float
-    spent_at: float | None = None
-    successor: dict[str, Any] | None = None  # the token response handed out when it was spent
-    revoked: bool = False
 
 
 @dataclass

@@ -1,41 +1,32 @@
-"""The Xero fake's settings and in-memory state (apps, organisations, connections, codes and tokens, calls),
-with the lookups and renderings its parts share."""
+"""The Xero fake's settings and in-memory state (organisations, connections, calls, and the OAuth2 server that
+keeps the apps, codes and tokens), with the lookups and renderings its parts share."""
 
 from __future__ import annotations
 
 import itertools
 import json
-import secrets
 import threading
 import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
+from tests.fakes.oauth2 import OAuth2Hooks, OAuth2Server, User
 from tests.fakes.xero.dates import ms_date
+from tests.fakes.xero.identity import XERO_IDENTITY
 from tests.fakes.xero.rate_limits import XeroLimits
-from tests.fakes.xero.records import (
-    Call,
-    XeroClientApp,
-    XeroUser,
-    _Account,
-    _AuthCode,
-    _Connection,
-    _Contact,
-    _FailureRule,
-    _Organisation,
-    _PendingConsent,
-    _RefreshToken,
-)
+from tests.fakes.xero.records import Call, _Account, _Connection, _Contact, _FailureRule, _Organisation
 from tests.fakes.xero.seed import _CLASS_OF_TYPE
 
 
-class XeroState:
-    """What every part of `XeroFake` works on, guarded by one lock."""
+class XeroState(OAuth2Hooks):
+    """What every part of `XeroFake` works on, guarded by one lock (the OAuth2 server's too: a consent and the
+    connections it makes change together). `Connections` answers the OAuth2 server's hooks."""
 
     def __init__(
         self,
@@ -53,29 +44,34 @@ class XeroState:
         self.clock = clock
         self.limits = limits or XeroLimits()
         self.latency = latency
-        self.access_token_ttl = access_token_ttl
-        self.grace_period = grace_period
         self.high_volume_threshold = high_volume_threshold
         self.seed = seed
         self._namespace = uuid.uuid5(uuid.NAMESPACE_URL, f"https://xero.fake/{seed}")
         self._org_seq = itertools.count(1)
         self._lock = threading.RLock()
-        self._signing_key = secrets.token_bytes(32)
-        self.user = XeroUser(str(uuid.uuid5(self._namespace, "user")), user_name, user_email)
-        self._clients: dict[str, XeroClientApp] = {}
+        self.user = User(str(uuid.uuid5(self._namespace, "user")), user_name, user_email)
+        profile = replace(XERO_IDENTITY, access_token_ttl=access_token_ttl, grace_period=grace_period)
+        self.oauth = OAuth2Server(profile, user=self.user, hooks=self, clock=clock, lock=self._lock)
         self._organisations: dict[str, _Organisation] = {}
         self._connections: dict[str, _Connection] = {}
-        self._pending: dict[str, _PendingConsent] = {}
-        self._codes: dict[str, _AuthCode] = {}
-        self._refresh_tokens: dict[str, _RefreshToken] = {}
-        self._issued_access: set[str] = set()  # jti of every access token issued
         self._app_minute: dict[str, deque[float]] = {}
         self._failures: list[_FailureRule] = []
         self._holds: list[tuple[str, threading.Event]] = []
         self.calls: list[Call] = []
-        self.refreshes_spent: Counter[str] = Counter()  # refresh token -> successful refresh grants
-        self.revoked: list[str] = []  # refresh tokens revoked through /connect/revocation
         self._router = Starlette(routes=self._routes())
+
+    @property
+    def refreshes_spent(self) -> Counter[str]:
+        """Refresh token -> successful refresh grants."""
+        return self.oauth.refreshes_spent
+
+    @property
+    def revoked(self) -> list[str]:
+        """Refresh tokens revoked through /connect/revocation."""
+        return self.oauth.revoked
+
+    def access_token_claims(self, access_token: str) -> dict[str, Any]:
+        return self.oauth.access_token_claims(access_token)
 
     def _routes(self) -> list[BaseRoute]:
         """The routes of Xero's hosts the fake serves; `XeroFake` lists them."""

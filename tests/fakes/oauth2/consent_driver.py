@@ -1,5 +1,6 @@
-"""Driving the consent page as a browser would, for tests without one: `click_through_consent` ticks
-organisations and presses a button, `redirect_params` reads where Xero sent the browser back."""
+"""Driving a consent page as a browser would, for tests without one: `click_through_consent` ticks organisations
+(or picks the one company file) and presses a button, `redirect_params` reads where the package sent the browser
+back."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ class _FormReader(HTMLParser):
         super().__init__()
         self.action: str | None = None
         self.fields: list[tuple[str, str]] = []
-        self.checkboxes: list[tuple[str, str, bool]] = []
+        self.choices: list[tuple[str, str, bool]] = []  # check boxes and radio buttons: name, value, checked
         self.buttons: dict[str, tuple[str, str]] = {}
         self._button: tuple[str, str] | None = None
         self.text: list[str] = []
@@ -26,8 +27,8 @@ class _FormReader(HTMLParser):
             self.action = a.get("action", "")
         elif tag == "input" and a.get("type") == "hidden":
             self.fields.append((a["name"], a.get("value", "")))
-        elif tag == "input" and a.get("type") == "checkbox":
-            self.checkboxes.append((a["name"], a.get("value", ""), "checked" in a))
+        elif tag == "input" and a.get("type") in ("checkbox", "radio"):
+            self.choices.append((a["name"], a.get("value", ""), "checked" in a))
         elif tag == "button":
             self._button = (a.get("name", ""), a.get("value", ""))
 
@@ -45,8 +46,9 @@ def click_through_consent(
     organisations: Iterable[str] | None = None,
     button: str = "Allow access",
 ) -> httpx2.Response:
-    """Open the consent page, tick `organisations` (tenant ids; default: leave the pre-checked ones)
-    and press `button`; returns the form's answer (a 302 to the redirect URI, or a page)."""
+    """Open the consent page, tick `organisations` (the options' values: Xero's tenant ids, MYOB's company file
+    ids; default: leave the pre-checked ones) and press `button`; returns the form's answer (a 302 to the redirect
+    URI, or a page)."""
     page = http.get(authorize_url)
     if page.status_code != 200:
         return page
@@ -56,7 +58,7 @@ def click_through_consent(
         raise AssertionError("the consent page has no form")
     wanted = None if organisations is None else set(organisations)
     data = list(reader.fields)
-    data += [(n, v) for n, v, checked in reader.checkboxes if (checked if wanted is None else v in wanted)]
+    data += [(n, v) for n, v, checked in reader.choices if (checked if wanted is None else v in wanted)]
     data.append(reader.buttons[button])
     return http.post(
         urljoin(str(page.url), reader.action),

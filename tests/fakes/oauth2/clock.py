@@ -1,4 +1,5 @@
-"""The Xero fake's clock: it moves only when told, so a test's minute of rate-limited calls passes at once."""
+"""The fakes' clock: it moves only when told, so a test's minute of rate-limited calls or half-hour grace period
+passes at once."""
 
 from __future__ import annotations
 

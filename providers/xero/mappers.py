@@ -1,16 +1,19 @@
-"""Pure translation of Xero's records (raw JSON dicts) into our normalised Account and Customer.
+"""Pure translation of Xero's records (raw JSON dicts) into our normalised Account and Customer, and of
+Xero's account types and token claims into what the bot shows and keeps.
 
-No HTTP here: `providers.xero` fetches, these functions translate, and tests call them directly.
+No HTTP here: `providers.xero.client` fetches, these functions translate, and tests call them directly.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from providers.base import Account, Address, Customer, Phone
+from providers.base import Account, AccountKind, Address, Customer, Phone
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS_DATE = re.compile(r"/Date\((?P<ms>-?\d+)(?P<zone>[+-]\d{4})?\)/")
@@ -18,31 +21,52 @@ _ZERO_GUID = "00000000-0000-0000-0000-000000000000"
 
 # Xero's account Type decides the kind; Class is the fallback for types Xero adds later.
 ACCOUNT_KIND_BY_TYPE = {
-    "SALES": "income",
-    "REVENUE": "income",
-    "OTHERINCOME": "other_income",
-    "DIRECTCOSTS": "cost_of_sales",
-    "EXPENSE": "expense",
-    "OVERHEADS": "expense",
-    "DEPRECIATN": "expense",
-    "BANK": "bank",
-    "CURRENT": "asset",
-    "FIXED": "asset",
-    "INVENTORY": "asset",
-    "NONCURRENT": "asset",
-    "PREPAYMENT": "asset",
-    "CURRLIAB": "liability",
-    "LIABILITY": "liability",
-    "TERMLIAB": "liability",
-    "PAYG": "liability",
-    "EQUITY": "equity",
+    "SALES": AccountKind.INCOME,
+    "REVENUE": AccountKind.INCOME,
+    "OTHERINCOME": AccountKind.OTHER_INCOME,
+    "DIRECTCOSTS": AccountKind.COST_OF_SALES,
+    "EXPENSE": AccountKind.EXPENSE,
+    "OVERHEADS": AccountKind.EXPENSE,
+    "DEPRECIATN": AccountKind.EXPENSE,
+    "BANK": AccountKind.BANK,
+    "CURRENT": AccountKind.ASSET,
+    "FIXED": AccountKind.ASSET,
+    "INVENTORY": AccountKind.ASSET,
+    "NONCURRENT": AccountKind.ASSET,
+    "PREPAYMENT": AccountKind.ASSET,
+    "CURRLIAB": AccountKind.LIABILITY,
+    "LIABILITY": AccountKind.LIABILITY,
+    "TERMLIAB": AccountKind.LIABILITY,
+    "PAYG": AccountKind.LIABILITY,
+    "EQUITY": AccountKind.EQUITY,
 }
 ACCOUNT_KIND_BY_CLASS = {
-    "REVENUE": "income",
-    "EXPENSE": "expense",
-    "ASSET": "asset",
-    "LIABILITY": "liability",
-    "EQUITY": "equity",
+    "REVENUE": AccountKind.INCOME,
+    "EXPENSE": AccountKind.EXPENSE,
+    "ASSET": AccountKind.ASSET,
+    "LIABILITY": AccountKind.LIABILITY,
+    "EQUITY": AccountKind.EQUITY,
+}
+# Xero's account types in words, for the groups of the mapping dropdowns.
+TYPE_LABELS = {
+    "SALES": "Sales",
+    "REVENUE": "Revenue",
+    "OTHERINCOME": "Other income",
+    "DIRECTCOSTS": "Direct costs",
+    "EXPENSE": "Expenses",
+    "OVERHEADS": "Overheads",
+    "DEPRECIATN": "Depreciation",
+    "BANK": "Bank accounts",
+    "CURRENT": "Current assets",
+    "FIXED": "Fixed assets",
+    "INVENTORY": "Inventory",
+    "NONCURRENT": "Non-current assets",
+    "PREPAYMENT": "Prepayments",
+    "CURRLIAB": "Current liabilities",
+    "LIABILITY": "Liabilities",
+    "TERMLIAB": "Non-current liabilities",
+    "PAYG": "PAYG withholding",
+    "EQUITY": "Equity",
 }
 ADDRESS_KINDS = {"POBOX": "postal", "STREET": "street", "DELIVERY": "delivery"}
 
@@ -66,10 +90,15 @@ def parse_xero_date(value: str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def account_kind(account_type: str | None, account_class: str | None) -> str:
-    """One of providers.base.ACCOUNT_KINDS; an unknown type falls back to its class, then to asset."""
+def account_kind(account_type: str | None, account_class: str | None) -> AccountKind:
+    """The kind of a Xero account; an unknown type falls back to its class, then to asset."""
     kind = ACCOUNT_KIND_BY_TYPE.get((account_type or "").upper())
-    return kind or ACCOUNT_KIND_BY_CLASS.get((account_class or "").upper(), "asset")
+    return kind or ACCOUNT_KIND_BY_CLASS.get((account_class or "").upper(), AccountKind.ASSET)
+
+
+def account_type_label(account_type: str) -> str:
+    """`Current assets` for CURRENT; a type Xero adds later reads title-cased."""
+    return TYPE_LABELS.get(account_type.upper(), account_type.replace("_", " ").capitalize() or "Other")
 
 
 def to_account(raw: Mapping[str, Any]) -> Account:
@@ -136,6 +165,19 @@ def to_customer(raw: Mapping[str, Any]) -> Customer:
         number=_text(raw.get("ContactNumber")) or _text(raw.get("AccountNumber")),
         raw_status=status,
     )
+
+
+def jwt_claims(token: str) -> dict[str, Any]:
+    """The claims of a JWT, read without verifying it: only to learn what Xero put in our own token
+    (`authentication_event_id`, `xero_userid`). Empty when the token is not a JWT."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return {}
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except ValueError:
+        return {}
+    return claims if isinstance(claims, dict) else {}
 
 
 def _text(value: Any) -> str | None:

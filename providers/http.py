@@ -1,0 +1,214 @@
+"""The authorised call every provider makes, written once: the keeper's bearer token, one refresh on 401,
+short retries with jitter for transient failures, the package's pacing, and its errors translated.
+
+A provider builds one `AuthorisedClient` around an `httpx2.Client` (see `http_client`) and hands it its own
+error table (`translate`) and pacer; the caller decides what to do with the typed errors it raises.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import httpx2
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+    wait_random,
+)
+
+from providers.base import ProviderError, TokenKeeper, Unavailable
+
+log = logging.getLogger(__name__)
+
+RETRYABLE_STATUSES = frozenset({500, 502, 503, 504})
+
+
+class Pacer(Protocol):
+    """A package's pacing under its rate limits, per organisation: wait `before()` a call, learn `after()` it."""
+
+    def before(self, organisation_id: str) -> None: ...
+
+    def after(self, organisation_id: str, headers: Mapping[str, str]) -> None: ...
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """`retries` extra attempts after a transient failure, waiting `backoff` seconds doubling each time, plus
+    up to `backoff` of random jitter so that many callers do not come back at the same instant."""
+
+    retries: int = 2
+    backoff: float = 0.5
+    max_wait: float = 10.0
+
+    def retrying(
+        self, *, sleep: Callable[[float], None], on: type[BaseException] | tuple[type[BaseException], ...]
+    ) -> Retrying:
+        """A tenacity loop retrying the exceptions `on`, then re-raising the last one."""
+        return Retrying(
+            stop=stop_after_attempt(self.retries + 1),
+            wait=wait_exponential(multiplier=self.backoff, max=self.max_wait) + wait_random(0, self.backoff),
+            retry=retry_if_exception_type(on),
+            sleep=sleep,
+            before_sleep=_log_retry,
+            reraise=True,
+        )
+
+
+class Transient(Exception):
+    """A failure worth another attempt: an answer with a 5xx status, or none at all."""
+
+    def __init__(self, reason: str, *, response: httpx2.Response | None = None, error: Exception | None = None):
+        super().__init__(reason)
+        self.reason, self.response, self.error = reason, response, error
+
+
+def _log_retry(state: RetryCallState) -> None:
+    error = state.outcome.exception() if state.outcome is not None else None
+    wait = state.next_action.sleep if state.next_action is not None else 0.0
+    log.info("%s; retrying in %.2fs", error if isinstance(error, Transient) else type(error).__name__, wait)
+
+
+class BorrowedTransport(httpx2.BaseTransport):
+    """Lends a transport that someone else owns (a test's fake) to clients that close theirs when done."""
+
+    def __init__(self, transport: httpx2.BaseTransport) -> None:
+        self._transport = transport
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        return self._transport.handle_request(request)
+
+    def close(self) -> None:
+        pass  # the owner closes it
+
+
+def http_client(
+    *, timeout: float, transport: httpx2.BaseTransport | None = None, headers: Mapping[str, str] | None = None
+) -> httpx2.Client:
+    """An httpx2 client over `transport` (a test's fake, in-process) or the network when None."""
+    return httpx2.Client(
+        timeout=timeout,
+        headers=dict(headers or {}),
+        transport=BorrowedTransport(transport) if transport is not None else None,
+    )
+
+
+class _NoPacing:
+    def before(self, organisation_id: str) -> None:
+        pass
+
+    def after(self, organisation_id: str, headers: Mapping[str, str]) -> None:
+        pass
+
+
+class AuthorisedClient:
+    """Authorised calls to one package's API with a token keeper's bearer token."""
+
+    def __init__(
+        self,
+        http: httpx2.Client,
+        *,
+        title: str,
+        translate: Callable[[httpx2.Response], ProviderError],
+        retry: RetryPolicy,
+        sleep: Callable[[float], None],
+        pacer: Pacer | None = None,
+    ) -> None:
+        self.http = http
+        self._title, self._translate, self._retry, self._sleep = title, translate, retry, sleep
+        self._pacer: Pacer = pacer or _NoPacing()
+
+    def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        keeper: TokenKeeper,
+        organisation_id: str | None = None,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        json: Any = None,
+        allow: frozenset[int] = frozenset(),
+    ) -> httpx2.Response:
+        """One call, paced under `organisation_id`'s limits when given. A 401 asks the keeper for a refreshed
+        token once; 5xx answers and network failures are retried a few times; a success or a status in
+        `allow` is returned, anything else raised as the package's typed error."""
+        call = _Call(self.http, self._pacer, method, url, keeper=keeper, organisation_id=organisation_id)
+        request = {"params": params, "headers": headers, "json": json}
+        try:
+            for attempt in self._retry.retrying(sleep=self._sleep, on=Transient):
+                with attempt:
+                    response = call.answer(request, allow)
+        except Transient as exc:
+            if exc.response is not None:
+                raise self._translate(exc.response) from None
+            name = type(exc.error).__name__
+            raise Unavailable(f"{self._title} did not answer ({name}).", detail=str(exc.error)) from exc.error
+        if response.is_success or response.status_code in allow:
+            return response
+        raise self._translate(response)
+
+    def json(self, method: str, url: str, **kwargs: Any) -> Any:
+        """`send()`, then the answer's JSON; an unreadable answer is Unavailable."""
+        response = self.send(method, url, **kwargs)
+        try:
+            return response.json()
+        except ValueError:
+            message = f"{self._title} answered with something we could not read."
+            raise Unavailable(message, status=response.status_code) from None
+
+    def close(self) -> None:
+        self.http.close()
+
+
+class _Call:
+    """The state of one `send()` across its attempts: the token in use, and whether it was refreshed."""
+
+    def __init__(
+        self,
+        http: httpx2.Client,
+        pacer: Pacer,
+        method: str,
+        url: str,
+        *,
+        keeper: TokenKeeper,
+        organisation_id: str | None,
+    ) -> None:
+        self.http, self.pacer, self.method, self.url = http, pacer, method, url
+        self.keeper, self.organisation_id = keeper, organisation_id
+        self.token = keeper.access_token()
+        self.refreshed = False
+
+    def answer(self, request: Mapping[str, Any], allow: frozenset[int]) -> httpx2.Response:
+        """One attempt: the answer, after at most one refresh; raises Transient for what is worth retrying."""
+        response = self._once(request)
+        if response.status_code == 401 and not self.refreshed and 401 not in allow:
+            self.token, self.refreshed = self.keeper.refreshed_access_token(self.token), True
+            response = self._once(request)
+        if response.status_code in RETRYABLE_STATUSES and response.status_code not in allow:
+            raise Transient(f"HTTP {response.status_code} from {self.method} {_path(self.url)}", response=response)
+        return response
+
+    def _once(self, request: Mapping[str, Any]) -> httpx2.Response:
+        headers = {"Authorization": f"Bearer {self.token}", **(request["headers"] or {})}
+        if self.organisation_id:
+            self.pacer.before(self.organisation_id)
+        try:
+            response = self.http.request(
+                self.method, self.url, params=request["params"], headers=headers, json=request["json"]
+            )
+        except httpx2.TransportError as exc:
+            raise Transient(f"{type(exc).__name__} from {self.method} {_path(self.url)}", error=exc) from exc
+        if self.organisation_id:
+            self.pacer.after(self.organisation_id, response.headers)
+        log.debug("%s %s -> %s", self.method, _path(self.url), response.status_code)
+        return response
+
+
+def _path(url: str) -> str:
+    return httpx2.URL(url).path

@@ -1,0 +1,209 @@
+"""Xero behind the Provider interface: OAuth 2 with PKCE, /connections, the chart of accounts and contacts,
+paced under Xero's per-minute limit, through the shared authorised call and token endpoint.
+
+Tokens are refreshed only when the bot's token keeper calls `refresh()` (under its lock); the HTTP
+clients never refresh by themselves. Nothing here logs a token.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx2
+
+from providers.base import Account, Cursor, Grant, Link, Organisation, Page, Tokens
+from providers.http import AuthorisedClient, RetryPolicy, http_client
+from providers.oauth import TokenEndpoint
+from providers.xero.errors import error_from_response, translate_error, translate_oauth_error
+from providers.xero.mappers import account_type_label, jwt_claims, to_account, to_customer
+from providers.xero.pacing import MinutePacer
+from providers.xero.settings import XeroSettings
+
+
+class _FixedToken:
+    """A TokenKeeper for a token that cannot be refreshed here (a fresh grant's, before any Link)."""
+
+    def __init__(self, access_token: str) -> None:
+        self._access_token = access_token
+
+    def access_token(self) -> str:
+        return self._access_token
+
+    def refreshed_access_token(self, rejected: str) -> str:
+        raise translate_error(401, None, "the access token of a fresh log-in was refused")
+
+    def refresh_token(self) -> str | None:
+        return None
+
+
+class XeroProvider:
+    """Xero, configured by `XeroSettings`; `transport`, `sleep` and `clock` are seams for tests (a fake's
+    in-process transport, and the fake's clock for pacing and retries)."""
+
+    name = "xero"
+    title = "Xero"
+    organisation_noun = "organisation"
+    refresh_token_idle_lifetime: timedelta | None = timedelta(days=60)  # Xero forgets a refresh token unused this long
+
+    def __init__(
+        self,
+        settings: XeroSettings,
+        *,
+        transport: httpx2.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        retry = RetryPolicy(retries=settings.retries, backoff=settings.backoff)
+        self._api = AuthorisedClient(
+            http_client(timeout=settings.timeout, transport=transport, headers={"Accept": "application/json"}),
+            title=self.title,
+            translate=error_from_response,
+            retry=retry,
+            sleep=sleep,
+            pacer=MinutePacer(clock=clock, sleep=sleep, spread_below=settings.spread_below),
+        )
+        self._tokens = TokenEndpoint(
+            title=self.title,
+            client_id=settings.client_id,
+            client_secret=settings.client_secret,
+            token_url=settings.token_url,
+            revoke_url=settings.revoke_url,
+            timeout=settings.token_timeout,
+            retry=retry,
+            sleep=sleep,
+            translate=error_from_response,
+            translate_oauth=translate_oauth_error,
+            credential_names=settings.credential_names(),
+            transport=transport,
+        )
+
+    def close(self) -> None:
+        self._api.close()
+
+    def account_type_label(self, account_type: str) -> str:
+        return account_type_label(account_type)
+
+    def check_credentials(self) -> None:
+        self._tokens.check_credentials()
+
+    # -- OAuth ---------------------------------------------------------------------------------
+
+    def authorization_url(self, *, state: str, redirect_uri: str, code_challenge: str | None) -> str:
+        return self._tokens.authorization_url(
+            self.settings.authorize_url,
+            state=state,
+            redirect_uri=redirect_uri,
+            scope=self.settings.scopes,
+            code_challenge=code_challenge,
+        )
+
+    def exchange_code(
+        self, *, code: str, redirect_uri: str, code_verifier: str | None, params: Mapping[str, str]
+    ) -> Grant:
+        """Trade the callback's code (and PKCE verifier) for tokens, noting the log-in's auth event so that
+        `organisations()` can put the ones just authorised first. `params` adds nothing for Xero."""
+        tokens = self._tokens.exchange_code(code=code, redirect_uri=redirect_uri, code_verifier=code_verifier)
+        claims = jwt_claims(tokens.access_token)
+        extra = {
+            key: str(claims[claim])
+            for key, claim in (("auth_event_id", "authentication_event_id"), ("xero_user_id", "xero_userid"))
+            if claims.get(claim)
+        }
+        return Grant(tokens=tokens, extra=extra)
+
+    def refresh(self, tokens: Tokens) -> Tokens:
+        """Spend the refresh token for a new pair. Retrying after a lost answer is safe: for 30
+        minutes Xero answers the spent token with the same new pair."""
+        return self._tokens.refresh(tokens)
+
+    def organisations(self, grant: Grant) -> list[Organisation]:
+        """Every organisation the log-in reaches, those of this authorisation first (Xero's
+        authEventId), so the bot never silently connects "the first tenant"."""
+        rows = self._api.json("GET", self.settings.connections_url, keeper=_FixedToken(grant.tokens.access_token))
+        auth_event_id = grant.extra.get("auth_event_id")
+        organisations = [
+            Organisation(
+                id=str(row["tenantId"]),
+                name=str(row.get("tenantName") or ""),
+                connection_id=str(row["id"]),
+                kind=row.get("tenantType"),
+                just_authorised=bool(auth_event_id) and row.get("authEventId") == auth_event_id,
+            )
+            for row in rows
+        ]
+        return sorted(organisations, key=lambda o: not o.just_authorised)
+
+    def disconnect(self, link: Link, *, login_shared: bool) -> None:
+        """Delete our connection to the organisation. Revoking the refresh token removes every connection
+        made with that log-in, so it is revoked only when no other connection of ours shares the log-in."""
+        connection_id = link.connection_id or self._connection_id(link)
+        if connection_id:
+            url = f"{self.settings.connections_url}/{connection_id}"
+            self._api.send("DELETE", url, keeper=link.tokens, allow=frozenset({404}))
+        if not login_shared and (refresh_token := link.tokens.refresh_token()):
+            self._tokens.revoke(refresh_token)
+
+    # -- Accounting API ------------------------------------------------------------------------
+
+    def accounts(self, link: Link) -> list[Account]:
+        body = self._accounting("/Accounts", link)
+        return [to_account(raw) for raw in body.get("Accounts") or ()]
+
+    def customers(self, link: Link, *, since: datetime | None = None, resume: Cursor | None = None) -> Iterator[Page]:
+        """Every contact, a page of `page_size` at a time, archived ones included so archiving is
+        seen. No `where`: large organisations refuse most filters (HighVolumeException), so the
+        bot decides what counts as a customer from `is_customer` and `active`. The cursor names the page
+        size too: a run resumed after the setting changed keeps the size it started with, so its pages line up."""
+        page = int(resume.value.get("page", 1)) if resume else 1
+        size = int(resume.value.get("pageSize") or self.settings.page_size) if resume else self.settings.page_size
+        headers = {}
+        if since is not None:
+            moment = since if since.tzinfo else since.replace(tzinfo=UTC)
+            headers["If-Modified-Since"] = moment.astimezone(UTC).isoformat(timespec="milliseconds")
+        while True:
+            params = {"page": str(page), "pageSize": str(size), "includeArchived": "true"}
+            body = self._accounting("/Contacts", link, params=params, headers=headers)
+            contacts = body.get("Contacts") or []
+            pagination = body.get("pagination") or {}
+            page_count = pagination.get("pageCount")
+            last = page >= page_count if isinstance(page_count, int) else len(contacts) < size
+            total = pagination.get("itemCount")
+            customers = [to_customer(raw) for raw in contacts]
+            del body, contacts  # Xero's page, several times the size of what we keep, is not held while we wait
+            yield Page(
+                customers=customers,
+                cursor=None if last else Cursor({"page": page + 1, "pageSize": size}),
+                total=total if isinstance(total, int) else None,
+            )
+            del customers
+            if last:
+                return
+            page += 1
+
+    # -- HTTP ----------------------------------------------------------------------------------
+
+    def _accounting(
+        self,
+        path: str,
+        link: Link,
+        *,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Any:
+        """A GET of the Accounting API for the link's organisation (Xero's tenant header), paced under its limit."""
+        return self._api.json(
+            "GET",
+            f"{self.settings.api_url}{path}",
+            keeper=link.tokens,
+            organisation_id=link.organisation_id,
+            params=params,
+            headers={"xero-tenant-id": link.organisation_id, **(headers or {})},
+        )
+
+    def _connection_id(self, link: Link) -> str | None:
+        rows = self._api.json("GET", self.settings.connections_url, keeper=link.tokens)
+        return next((str(r["id"]) for r in rows if r.get("tenantId") == link.organisation_id), None)

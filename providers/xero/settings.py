@@ -1,0 +1,27 @@
+"""Where Xero is and how hard to push it: `XERO_...` settings from the environment and `.env`, with real defaults."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from providers.settings import ProviderSettings
+
+DEFAULT_SCOPES = "offline_access accounting.settings.read accounting.contacts.read"
+
+
+class XeroSettings(ProviderSettings):
+    """A Xero app's credentials (an "Auth Code with PKCE" app has no secret) and Xero's URLs and limits."""
+
+    model_config = SettingsConfigDict(env_prefix="XERO_", env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    authorize_url: str = "https://login.xero.com/identity/connect/authorize"
+    token_url: str = "https://identity.xero.com/connect/token"
+    revoke_url: str = "https://identity.xero.com/connect/revocation"
+    connections_url: str = "https://api.xero.com/connections"
+    api_url: str = "https://api.xero.com/api.xro/2.0"
+    scopes: str = DEFAULT_SCOPES
+    page_size: int = Field(default=1000, ge=1, le=1000)  # contacts a page; Xero's maximum is 1,000
+    retries: int = Field(default=2, ge=0, le=10)  # extra attempts after a 5xx, a timeout or a connection error
+    backoff: float = Field(default=0.5, ge=0)  # seconds before the first retry, doubling after, plus jitter
+    spread_below: int = Field(default=10, ge=0)  # X-MinLimit-Remaining under which calls are spread out
