@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import sys
 
-from bot.tokens import ConnectionTokens
+from bot.connections.tokens import ConnectionTokens
 from providers.xero import XeroConfig, XeroProvider
 from storage.crypto import SecretBox
 from storage.db import Database

@@ -18,11 +18,11 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from bot import workspaces
-from bot.tokens import ConnectionTokens, store_tokens
+from bot.connections.tokens import ConnectionTokens, store_tokens
 from providers.base import Grant, Link, Organisation, Provider, ProviderError, Tokens
 from storage.crypto import fingerprint
 from storage.db import Database
-from storage.models import Connection, OAuthState, PendingConnection, Workspace
+from storage.models import Connection, ConnectionStatus, OAuthState, PendingConnection, Workspace
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ def pkce_pair() -> tuple[str, str]:
 def active_connection(session: Session, *, workspace_id: int) -> Connection | None:
     return session.scalar(
         select(Connection)
-        .where(Connection.workspace_id == workspace_id, Connection.status != "disconnected")
+        .where(Connection.workspace_id == workspace_id, Connection.status != ConnectionStatus.DISCONNECTED)
         .order_by(Connection.connected_at.desc())
     )
 
@@ -247,7 +247,9 @@ def connect_organisation(
         s.flush()
         replaced = s.scalars(
             select(Connection.id).where(
-                Connection.workspace_id == workspace.id, Connection.status != "disconnected", Connection.id != row.id
+                Connection.workspace_id == workspace.id,
+                Connection.status != ConnectionStatus.DISCONNECTED,
+                Connection.id != row.id,
             )
         ).all()
         workspaces.record(
@@ -268,7 +270,9 @@ def connect_organisation(
 
 def _in_use(session: Session) -> set[str]:
     """Remote connection ids our live connections use (in any workspace): never disconnect those."""
-    rows = session.scalars(select(Connection.remote_connection_id).where(Connection.status != "disconnected"))
+    rows = session.scalars(
+        select(Connection.remote_connection_id).where(Connection.status != ConnectionStatus.DISCONNECTED)
+    )
     return {r for r in rows if r}
 
 
@@ -377,7 +381,7 @@ def retire(db: Database, provider: Provider, connection_id: int, *, actor: str |
     with db.session() as s:
         connection = s.get(Connection, connection_id)
         assert connection is not None
-        connection.status = "disconnected"
+        connection.status = ConnectionStatus.DISCONNECTED
         connection.status_detail = remote_error
         connection.access_token_enc = connection.refresh_token_enc = None
         connection.access_expires_at = None

@@ -16,16 +16,19 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import connect, mapping, workspaces
+from bot import workspaces
 from bot.categories import by_key
-from bot.home import refresh_homes
-from bot.listeners.connecting import Reply, allowed, dm_reply, refuse, responder
-from bot.notify import tell
+from bot.connections import connect
+from bot.mapping import account_mapping
 from bot.runtime import Runtime
+from bot.slack.authorisation import allowed, refuse
+from bot.slack.home import refresh_homes
+from bot.slack.notify import tell
+from bot.slack.requests import Reply, dm_reply, responder
 from bot.views import mapping as views
 from bot.views.text import escape
 from providers.base import ProviderError
-from storage.models import Connection, Workspace
+from storage.models import Connection, ConnectionStatus, Workspace
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +49,7 @@ def _target(runtime: Runtime, *, team_id: str, connection_id: int) -> Target | N
         workspace = s.get(Workspace, connection.workspace_id) if connection else None
     if connection is None or workspace is None or workspace.team_id != team_id:
         return None
-    if connection.status == "disconnected" or connection.provider not in runtime.providers:
+    if connection.status == ConnectionStatus.DISCONNECTED or connection.provider not in runtime.providers:
         return None
     return Target(connection, runtime.providers[connection.provider].title)
 
@@ -76,9 +79,9 @@ def open_mapping(
         else:
             problem = None
             metadata = views.ModalMetadata(connection.id, channel_id, from_home)
-            fresh = mapping.chart_is_fresh(connection, runtime.clock())
+            fresh = account_mapping.chart_is_fresh(connection, runtime.clock())
             if fresh:
-                form = mapping.mapping_form(
+                form = account_mapping.mapping_form(
                     s, connection=connection, categories=runtime.settings.categories, provider_title=provider.title
                 )
                 view = views.mapping_modal(form, metadata)
@@ -109,7 +112,7 @@ def show_fresh_chart(
     """
     notice: str | None = None
     try:
-        mapping.refresh_chart(runtime, connection_id=metadata.connection_id)
+        account_mapping.refresh_chart(runtime, connection_id=metadata.connection_id)
     except ProviderError as exc:
         log.warning("Could not refresh the chart of connection %s: %s", metadata.connection_id, exc.message)
         notice = exc.format_message()
@@ -118,14 +121,14 @@ def show_fresh_chart(
     with runtime.db.session() as s:
         connection = s.get(Connection, metadata.connection_id)
         provider = runtime.providers.get(connection.provider) if connection else None
-        if connection is None or provider is None or connection.status == "disconnected":
+        if connection is None or provider is None or connection.status == ConnectionStatus.DISCONNECTED:
             view = views.problem_view(":electric_plug: Nothing is connected any more. Start with `/accounts connect`.")
         elif connection.chart_refreshed_at is None:
             view = views.problem_view(
                 f":warning: I could not get the chart of accounts from {escape(provider.title)}. {escape(notice)}"
             )
         else:
-            form = mapping.mapping_form(
+            form = account_mapping.mapping_form(
                 s,
                 connection=connection,
                 categories=runtime.settings.categories,
@@ -168,7 +171,7 @@ def save(runtime: Runtime, client: WebClient, ack: Ack, body: dict[str, Any], vi
     with runtime.db.session(write_lock=True) as s:
         connection = s.get(Connection, target.connection.id)
         assert connection is not None
-        saved = mapping.save_mapping(
+        saved = account_mapping.save_mapping(
             s,
             connection=connection,
             categories=runtime.settings.categories,
@@ -264,13 +267,13 @@ def register(app: App, runtime: Runtime) -> None:
         """Typeahead for charts too big for a menu: answered from the stored chart, never from the package."""
         metadata = views.ModalMetadata.loads((body.get("view") or {}).get("private_metadata"))
         category = by_key(runtime.settings.categories).get(views.category_key(body.get("action_id", "")))
-        entries: list[mapping.ChartEntry] = []
+        entries: list[account_mapping.ChartEntry] = []
         if metadata is not None and category is not None:
             with runtime.db.session() as s:
                 connection = s.get(Connection, metadata.connection_id)
                 workspace = s.get(Workspace, connection.workspace_id) if connection else None
                 if workspace is not None and workspace.team_id == body["team"]["id"]:
-                    entries = mapping.search_accounts(
+                    entries = account_mapping.search_accounts(
                         s, connection_id=metadata.connection_id, category=category, query=body.get("value", "")
                     )
         ack(**views.typeahead_options(entries))

@@ -14,10 +14,10 @@ from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.customers import DEFAULT_CUSTOMER_FILTER, OUTCOMES
+from bot.customers.matching import DEFAULT_CUSTOMER_FILTER, OUTCOMES
 from storage.db import Database
-from storage.models import Connection, Customer, ImportRun, SyncSettings, Workspace
-from storage.models.customers import ACTIVE_RUN_STATUSES, ENDED_RUN_STATUSES
+from storage.models import Connection, Customer, ImportRun, RunStatus, SyncSettings, Workspace
+from storage.models.import_runs import ACTIVE_RUN_STATUSES, ENDED_RUN_STATUSES
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ class RunView:
 
     @property
     def percent(self) -> int | None:
-        if self.status == "succeeded":
+        if self.status == RunStatus.SUCCEEDED:
             return 100
         if not self.total:
             return None
@@ -233,7 +233,7 @@ def start_import(
                 kind=kind,
                 trigger=trigger,
                 started_by=started_by,
-                status="queued",
+                status=RunStatus.QUEUED,
                 since=since,
                 counts={},
                 channel_id=channel_id,
@@ -255,10 +255,10 @@ def request_cancel(db: Database, *, run_id: int, user_id: str | None, now: datet
         run = s.scalar(select(ImportRun).where(ImportRun.id == run_id).with_for_update())
         if run is None:
             return None
-        if run.status == "queued":
+        if run.status == RunStatus.QUEUED:
             run.status, run.finished_at, run.reported_at = "cancelled", now, now  # the caller tells it
             run.cancelled_by, run.cancel_requested_at = user_id, now
-        elif run.status == "running" and run.cancel_requested_at is None:
+        elif run.status == RunStatus.RUNNING and run.cancel_requested_at is None:
             run.cancel_requested_at, run.cancelled_by = now, user_id
         return view_of(s, run)
 
@@ -270,7 +270,7 @@ def retry(db: Database, *, run_id: int, user_id: str | None, now: datetime) -> S
             run = s.scalar(select(ImportRun).where(ImportRun.id == run_id).with_for_update())
             if run is None:
                 return None
-            if run.status != "failed":
+            if run.status != RunStatus.FAILED:
                 return Started(view_of(s, run), created=False)
             running = active_run(s, connection_id=run.connection_id)
             if running is not None:
@@ -295,7 +295,7 @@ def release_leases(db: Database, *, now: datetime) -> int:
     """Let running runs, and ended ones whose end was not told yet, be claimed at once (their holder is known
     to be gone); returns how many."""
     with db.session(write_lock=True) as s:
-        held = or_(ImportRun.status == "running", and_(_ended_untold(), ImportRun.lease_owner.is_not(None)))
+        held = or_(ImportRun.status == RunStatus.RUNNING, and_(_ended_untold(), ImportRun.lease_owner.is_not(None)))
         runs = list(s.scalars(select(ImportRun).where(held).with_for_update()))
         for run in runs:
             run.lease_expires_at = now
@@ -347,8 +347,10 @@ def claim(db: Database, *, owner: str, now: datetime, policy: ImportPolicy) -> i
     that two processes never take the same run."""
     with db.session(write_lock=True) as s:
         due = or_(
-            and_(ImportRun.status == "queued", or_(ImportRun.not_before.is_(None), ImportRun.not_before <= now)),
-            and_(ImportRun.status == "running", ImportRun.lease_expires_at < now),
+            and_(
+                ImportRun.status == RunStatus.QUEUED, or_(ImportRun.not_before.is_(None), ImportRun.not_before <= now)
+            ),
+            and_(ImportRun.status == RunStatus.RUNNING, ImportRun.lease_expires_at < now),
         )
         run = s.scalar(select(ImportRun).where(due).order_by(ImportRun.id).limit(1).with_for_update(skip_locked=True))
         if run is None:

@@ -4,20 +4,18 @@ CSV export of them by direct message, so staff can check the records."""
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackRequestError
 
 from bot import workspaces
-from bot.customer_lists import search
-from bot.import_reports import send_customers_csv
+from bot.customers.lists import search
 from bot.runtime import Runtime
+from bot.slack.import_reports import send_customers_csv
+from bot.slack.requests import CommandRequest
 from bot.views import customers as views
-
-if TYPE_CHECKING:
-    from bot.listeners.commands import CommandRequest
 
 log = logging.getLogger(__name__)
 

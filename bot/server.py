@@ -10,12 +10,13 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-from bot.app import build_app
-from bot.import_jobs import ImportRunner
-from bot.jobs import start_scheduler
+from bot.imports.runner import ImportRunner
 from bot.runtime import Runtime
+from bot.schedule import start_scheduler
 from bot.settings import Settings
-from bot.web import build_web
+from bot.slack.app import build_app
+from bot.slack.import_reports import slack_reporters
+from bot.web.routes import build_web
 from storage import migrate
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ class BotServer:
         self.http = uvicorn.Server(config)
         self.socket_mode: SocketModeHandler | None = None
         self.scheduler: BackgroundScheduler | None = None
-        self.imports = ImportRunner(self.runtime)
+        self.imports = ImportRunner(self.runtime, reporters=slack_reporters(self.runtime))
         self._thread: threading.Thread | None = None
 
     @property

@@ -21,15 +21,15 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
-from bot import permissions
-from bot.customer_lists import iter_customers, new_customer_names, possible_duplicates, write_csv
-from bot.home import refresh_homes
-from bot.importer import RunView, record_parent, sync_settings
-from bot.notify import CANNOT_POST_HERE, direct_message
+from bot.customers.lists import iter_customers, new_customer_names, possible_duplicates, write_csv
+from bot.imports.runs import RunView, record_parent, sync_settings
 from bot.runtime import Runtime
+from bot.slack.home import refresh_homes
+from bot.slack.notify import CANNOT_POST_HERE, direct_message
 from bot.views import importing as views
+from bot.workspaces import permissions
 from providers.base import ProviderError
-from storage.models import Connection, Workspace
+from storage.models import Connection, RunStatus, Workspace
 
 log = logging.getLogger(__name__)
 
@@ -100,8 +100,13 @@ def upload_file(client: WebClient, file: BinaryIO, *, channel: str, filename: st
     )
 
 
+def slack_reporters(runtime: Runtime, *, progress_every: float = 2.0) -> Callable[[], SlackReporter]:
+    """What `ImportRunner` takes as `reporters`: a new Slack reporter for each run."""
+    return lambda: SlackReporter(runtime, progress_every=progress_every)
+
+
 class SlackReporter:
-    """A `bot.import_job.Reporter` for one run: posts the parent message, edits it at most every
+    """A `bot.imports.job.Reporter` for one run: posts the parent message, edits it at most every
     `progress_every` seconds, and replies in its thread for milestones, waits, retries and the end."""
 
     def __init__(self, runtime: Runtime, *, progress_every: float = 2.0) -> None:
@@ -165,7 +170,7 @@ class SlackReporter:
         title = self._title(run)
         if run.trigger == "schedule":
             self._finished_quietly(run, title)
-            if run.changed or run.status == "failed":  # App Home stays as it was after an idle sync
+            if run.changed or run.status == RunStatus.FAILED:  # App Home stays as it was after an idle sync
                 refresh_homes(self.runtime, self._slack(run), team_id=run.team_id)
             return
         if self._parent is None and run.parent_ts is None:  # cancelled or failed before it started
@@ -174,9 +179,9 @@ class SlackReporter:
             self._channel = self._channel or run.channel_id
             self._parent = self._parent or run.parent_ts
             self._edit(run, views.result_blocks(run, provider_title=title))
-        if run.status == "succeeded":
+        if run.status == RunStatus.SUCCEEDED:
             self._summary(run, title)
-        elif run.status == "failed":
+        elif run.status == RunStatus.FAILED:
             self._reply(run, text=views.failure_text(run), blocks=views.failure_blocks(run, provider_title=title))
         refresh_homes(self.runtime, self._slack(run), team_id=run.team_id)
 
@@ -217,10 +222,10 @@ class SlackReporter:
 
     def _finished_quietly(self, run: RunView, title: str) -> None:
         """A scheduled sync: a message only when something changed; a failure goes to the admins."""
-        if run.status == "succeeded" and run.changed:
+        if run.status == RunStatus.SUCCEEDED and run.changed:
             self._post_parent(run, views.result_blocks(run, provider_title=title))
             self._summary(run, title)
-        elif run.status == "failed":
+        elif run.status == RunStatus.FAILED:
             self._tell_admins(run, title)
 
     def _tell_admins(self, run: RunView, title: str) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.listeners import commands, connecting, customers, events, importing, mapping
 from bot.runtime import Runtime
+from bot.slack.listeners import commands, connecting, customers, events, importing, mapping
 
 
 def register(app: App, runtime: Runtime) -> None:

@@ -9,8 +9,8 @@ from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot import workspaces
-from bot.home import home_opened
 from bot.runtime import Runtime
+from bot.slack.home import home_opened
 
 log = logging.getLogger(__name__)
 

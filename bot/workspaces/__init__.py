@@ -1,4 +1,7 @@
-"""Workspaces: created on first contact or install, forgotten (tokens only) on uninstall, and their audit log."""
+"""Workspaces: created on first contact or install, forgotten (tokens only) on uninstall, and their audit log.
+
+Who may administer a workspace is in `permissions`; its Slack installation in `installations`.
+"""
 
 from __future__ import annotations
 

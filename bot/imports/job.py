@@ -22,14 +22,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from bot import mapping
-from bot.customers import DEFAULT_CUSTOMER_FILTER, apply_page, resolve_merges
-from bot.importer import ImportPolicy, RunView, load_view, mark_reported, sync_settings, view_of
-from bot.memory import release_free_memory
-from bot.prefetch import Prefetched
+from bot.customers.matching import DEFAULT_CUSTOMER_FILTER, apply_page, resolve_merges
+from bot.imports.memory import release_free_memory
+from bot.imports.prefetch import Prefetched
+from bot.imports.runs import ImportPolicy, RunView, load_view, mark_reported, sync_settings, view_of
+from bot.mapping import account_mapping
 from bot.runtime import Runtime
 from providers.base import Cursor, Link, Page, Provider, ProviderError, RateLimited, Unavailable
-from storage.models import Connection, Customer, CustomerReference, ImportRun, SyncSettings
+from storage.models import Connection, ConnectionStatus, Customer, CustomerReference, ImportRun, RunStatus, SyncSettings
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +138,7 @@ class ImportJob:
         provider = self.runtime.providers.get(connection.provider)
         if view.cancel_requested:
             return self._end("cancelled")
-        if connection.status == "disconnected" or provider is None:
+        if connection.status == ConnectionStatus.DISCONNECTED or provider is None:
             return self._end("failed", error=f"{connection.organisation_name} is no longer connected.")
         self._tell(self.reporter.started, view, resumed=view.pages > 0 or view.attempts > 1)
         link, attempt = self.link(connection), 0
@@ -169,7 +169,7 @@ class ImportJob:
     def _refresh_chart(self, connection_id: int) -> None:
         """Each sync also refreshes the stored chart of accounts, so stale mappings get flagged."""
         try:
-            mapping.refresh_chart(self.runtime, connection_id=connection_id)
+            account_mapping.refresh_chart(self.runtime, connection_id=connection_id)
         except (ProviderError, LookupError) as exc:
             log.info("Import run %s: the chart of accounts was not refreshed (%s)", self.run_id, exc)
 
@@ -253,7 +253,7 @@ class ImportJob:
         """The run, locked, if this process still holds it (and it is running, unless `ended` allows an ended
         run whose end is still to be told)."""
         run = session.scalar(select(ImportRun).where(ImportRun.id == self.run_id).with_for_update())
-        if run is None or run.lease_owner != self.owner or (run.status != "running" and not ended):
+        if run is None or run.lease_owner != self.owner or (run.status != RunStatus.RUNNING and not ended):
             self.flags.lost = True
             raise LeaseLost
         return run

@@ -13,9 +13,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from bot import oauth_callback
 from bot.runtime import Runtime
-from bot.web_pages import result_page
+from bot.views.pages import result_page
+from bot.web import oauth_callback
 
 log = logging.getLogger(__name__)
 

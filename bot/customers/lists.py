@@ -50,8 +50,13 @@ def _where(*, workspace_id: int, query: str | None, run_id: int | None = None) -
     if run_id is not None:
         where.append(Customer.first_import_run_id == run_id)
     if query:
-        pattern = f"%{query.casefold().replace('%', '').replace('_', '')}%"
-        where.append(or_(func.lower(Customer.name).like(pattern), Customer.email_key.like(pattern)))
+        words = query.casefold()  # `%` and `_` are matched as themselves: `a_b` finds `a_b`
+        where.append(
+            or_(
+                func.lower(Customer.name).contains(words, autoescape=True),
+                Customer.email_key.contains(words, autoescape=True),
+            )
+        )
     return where
 
 

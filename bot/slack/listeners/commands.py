@@ -5,43 +5,30 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from sqlalchemy import select
 
-from bot import permissions, status, workspaces
-from bot.listeners.connecting import allowed, refuse, responder, start_connect, start_disconnect
-from bot.listeners.customers import customers_command
-from bot.listeners.importing import channel_command, import_command, sync_command
-from bot.listeners.mapping import open_mapping
+from bot import status, workspaces
 from bot.runtime import Runtime
+from bot.slack.authorisation import allowed, refuse
+from bot.slack.listeners.connecting import start_connect, start_disconnect
+from bot.slack.listeners.customers import customers_command
+from bot.slack.listeners.importing import channel_command, import_command, sync_command
+from bot.slack.listeners.mapping import open_mapping
+from bot.slack.requests import CommandRequest, responder
 from bot.views.connect import audit_blocks
 from bot.views.help import help_blocks, unknown_command_blocks
 from bot.views.status import status_blocks
+from bot.workspaces import permissions
 from storage.models import AuditEvent
 
 log = logging.getLogger(__name__)
 
 COMING_SOON: frozenset[str] = frozenset()
 MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
-
-
-@dataclass
-class CommandRequest:
-    runtime: Runtime
-    command: str
-    args: list[str]
-    team_id: str
-    team_name: str | None
-    user_id: str
-    channel_id: str
-    trigger_id: str
-    ack: Ack
-    respond: Respond
-    client: WebClient
 
 
 def parse(text: str) -> tuple[str, list[str]]:

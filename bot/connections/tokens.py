@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from providers.base import NeedsReconnect, Provider, Tokens
 from storage.db import Database
-from storage.models import Connection
+from storage.models import Connection, ConnectionStatus
 
 log = logging.getLogger(__name__)
 
@@ -80,9 +80,9 @@ class ConnectionTokens:
     def _load(self, session, *, for_update: bool = False) -> Connection:  # type: ignore[no-untyped-def]
         query = select(Connection).where(Connection.id == self.connection_id)
         connection = session.scalar(query.with_for_update() if for_update else query)
-        if connection is None or connection.status == "disconnected":
+        if connection is None or connection.status == ConnectionStatus.DISCONNECTED:
             raise NeedsReconnect("This connection was removed.")
-        if connection.status == "needs_reconnect":
+        if connection.status == ConnectionStatus.NEEDS_RECONNECT:
             raise NeedsReconnect(
                 f"The connection to {connection.organisation_name} needs to be made again "
                 f"({connection.status_detail or 'its log-in expired'})."
@@ -122,9 +122,9 @@ class ConnectionTokens:
     def _mark_needs_reconnect(self, detail: str) -> None:
         with self.db.session() as s:
             connection = s.get(Connection, self.connection_id)
-            if connection is None or connection.status != "active":
+            if connection is None or connection.status != ConnectionStatus.ACTIVE:
                 return
-            connection.status = "needs_reconnect"
+            connection.status = ConnectionStatus.NEEDS_RECONNECT
             connection.status_detail = detail
         log.warning("Connection %s needs reconnecting: %s", self.connection_id, detail)
         if self.on_needs_reconnect is not None:

@@ -4,36 +4,23 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
-from bot import connect, permissions, workspaces
-from bot.home import refresh_homes
-from bot.notify import direct_message
+from bot import workspaces
+from bot.connections import connect
 from bot.runtime import Runtime
+from bot.slack.authorisation import allowed, refuse
+from bot.slack.connected import announce_connected
+from bot.slack.home import refresh_homes
+from bot.slack.requests import Reply, dm_reply, responder
 from bot.views import connect as views
 from bot.views.text import escape
-from storage.models import Connection, PendingConnection
+from storage.models import PendingConnection
 
 log = logging.getLogger(__name__)
-
-Reply = Callable[..., Any]
-
-
-def refuse(runtime: Runtime, reply: Reply, *, team_id: str, user_id: str, action: str, what: str) -> None:
-    with runtime.db.session() as s:
-        workspace = workspaces.ensure(s, team_id=team_id)
-        workspaces.record(s, workspace, actor=user_id, action="refused", detail={"action": action})
-    reply(blocks=views.refused_blocks(what), text=f"Only admins can {what}.")
-
-
-def allowed(runtime: Runtime, client: WebClient, *, team_id: str, user_id: str) -> bool:
-    with runtime.db.session() as s:
-        workspace = workspaces.ensure(s, team_id=team_id)
-        return permissions.may_administer(client, s, workspace, user_id)
 
 
 def start_connect(
@@ -83,30 +70,6 @@ def start_connect(
     reply(blocks=views.login_blocks(provider.title, link.url, link.expires_at), text=f"Log in to {provider.title}")
 
 
-def announce_connected(
-    runtime: Runtime, client: WebClient, outcome: connect.CallbackOutcome, provider_name: str, reply: Reply
-) -> None:
-    """Retire what the new connection replaced, say which organisation is connected, and bring App Home up to date
-    (even when the message could not be delivered)."""
-    provider = runtime.providers[provider_name]
-    for old_id in outcome.replaced:
-        with runtime.db.session() as s:
-            old = s.get(Connection, old_id)
-            old_provider = runtime.providers.get(old.provider) if old else None
-        if old_provider is not None:
-            connect.retire(runtime.db, old_provider, old_id, actor=outcome.user_id, action="connection.replaced")
-    try:
-        reply(
-            blocks=views.connected_blocks(
-                provider.title, outcome.organisation_name or "", reconnected=outcome.reconnected, mapping_ready=True
-            ),
-            text=f"Connected to {escape(outcome.organisation_name or '')} in {provider.title}",
-        )
-    finally:
-        if outcome.team_id:
-            refresh_homes(runtime, client, team_id=outcome.team_id)
-
-
 def start_disconnect(runtime: Runtime, client: WebClient, reply: Reply, *, team_id: str, user_id: str) -> None:
     if not allowed(runtime, client, team_id=team_id, user_id=user_id):
         refuse(runtime, reply, team_id=team_id, user_id=user_id, action="disconnect", what="disconnect")
@@ -119,20 +82,6 @@ def start_disconnect(runtime: Runtime, client: WebClient, reply: Reply, *, team_
             return
         title = runtime.provider_title(current.provider)
         reply(blocks=views.disconnect_confirm_blocks(title, current.organisation_name), text="Disconnect?")
-
-
-def dm_reply(client: WebClient, user_id: str) -> Reply:
-    def reply(**kwargs: Any) -> None:
-        direct_message(client, user_id, **kwargs)
-
-    return reply
-
-
-def responder(respond: Respond, *, replace: bool) -> Reply:
-    def reply(**kwargs: Any) -> None:
-        respond(response_type="ephemeral", replace_original=replace, **kwargs)
-
-    return reply
 
 
 def register(app: App, runtime: Runtime) -> None:

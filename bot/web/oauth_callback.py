@@ -9,12 +9,12 @@ from urllib.parse import urlencode
 
 from slack_sdk.errors import SlackApiError
 
-from bot import connect
-from bot.listeners.connecting import announce_connected
-from bot.notify import tell
+from bot.connections import connect
 from bot.runtime import Runtime
+from bot.slack.connected import announce_connected
+from bot.slack.notify import tell
 from bot.views import connect as views
-from bot.web_pages import result_page
+from bot.views.pages import result_page
 
 log = logging.getLogger(__name__)
 

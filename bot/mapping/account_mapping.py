@@ -8,7 +8,6 @@ Plain Python over a session (and, to fetch the chart, a provider), so tests can 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,11 +16,12 @@ from typing import Any, Literal
 from sqlalchemy import ColumnElement, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from bot import jobs, workspaces
+from bot import workspaces
 from bot.categories import Category
+from bot.connections.links import link_for
 from bot.runtime import Runtime
-from providers.base import ACCOUNT_KINDS, Account, Link
-from storage.models import AccountMapping, ChartAccount, Connection, Workspace
+from providers.base import ACCOUNT_KINDS, Account
+from storage.models import AccountMapping, ChartAccount, Connection, ConnectionStatus, Workspace
 
 log = logging.getLogger(__name__)
 
@@ -133,10 +133,6 @@ def chart_is_fresh(connection: Connection, now: datetime) -> bool:
     return connection.chart_refreshed_at is not None and now - connection.chart_refreshed_at < CHART_MAX_AGE
 
 
-def link_for(runtime: Runtime, connection: Connection) -> Link:
-    return Link(connection.organisation_id, jobs.keeper(runtime, connection.id), connection.remote_connection_id)
-
-
 def refresh_chart(runtime: Runtime, *, connection_id: int) -> int:
     """Fetch the connection's chart from its package and store it; returns how many accounts it has.
 
@@ -145,7 +141,7 @@ def refresh_chart(runtime: Runtime, *, connection_id: int) -> int:
     """
     with runtime.db.session() as s:
         connection = s.get(Connection, connection_id)
-        if connection is None or connection.status == "disconnected":
+        if connection is None or connection.status == ConnectionStatus.DISCONNECTED:
             raise LookupError(f"connection {connection_id} is not connected")
         provider = runtime.providers[connection.provider]
         link = link_for(runtime, connection)
@@ -276,10 +272,6 @@ def mapping_form(
     )
 
 
-def _like_escape(text: str) -> str:
-    return re.sub(r"([\\%_])", r"\\\1", text)
-
-
 def search_accounts(
     session: Session, *, connection_id: int, category: Category, query: str, limit: int = MAX_SEARCH_RESULTS
 ) -> list[ChartEntry]:
@@ -292,17 +284,17 @@ def search_accounts(
         ChartAccount.active.is_(True),
         ChartAccount.kind.in_(category.kinds),
     )
-    words = [_like_escape(w) for w in query.lower().split()]
+    words = query.lower().split()
     for word in words:
-        statement = statement.where(or_(code.like(f"%{word}%", escape="\\"), name.like(f"%{word}%", escape="\\")))
+        statement = statement.where(or_(code.contains(word, autoescape=True), name.contains(word, autoescape=True)))
     order: list[ColumnElement[Any]] = []
     if words:
         first = words[0]
         order.append(
             case(
-                (code.like(f"{first}%", escape="\\"), 0),
-                (name.like(f"{first}%", escape="\\"), 1),
-                (name.like(f"% {first}%", escape="\\"), 2),
+                (code.startswith(first, autoescape=True), 0),
+                (name.startswith(first, autoescape=True), 1),
+                (name.contains(f" {first}", autoescape=True), 2),
                 else_=3,
             )
         )

@@ -9,11 +9,12 @@ from slack_bolt import App, BoltResponse
 from slack_bolt.oauth.callback_options import CallbackOptions, FailureArgs, SuccessArgs
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 
-from bot import listeners, workspaces
-from bot.manifest import BOT_SCOPES
+from bot import workspaces
 from bot.runtime import Runtime
-from bot.slack_install import SqlInstallationStore, SqlOAuthStateStore
-from bot.web_pages import result_page
+from bot.slack import attention, listeners
+from bot.slack.manifest import BOT_SCOPES
+from bot.views.pages import result_page
+from bot.workspaces.installations import SqlInstallationStore, SqlOAuthStateStore
 
 log = logging.getLogger(__name__)
 
@@ -104,4 +105,5 @@ def build_app(runtime: Runtime) -> App:
         return next()
 
     listeners.register(app, runtime)
+    attention.listen(runtime)
     return app

@@ -13,16 +13,16 @@ import secrets
 import socket
 import threading
 import weakref
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from bot import jobs
-from bot.import_job import EventWaiter, ImportJob, Waiter
-from bot.import_reports import SlackReporter
-from bot.importer import (
+from bot.connections.links import link_for
+from bot.imports.job import EventWaiter, ImportJob, Reporter, Waiter
+from bot.imports.runs import (
     ImportPolicy,
     RunView,
     active_run,
@@ -33,8 +33,7 @@ from bot.importer import (
     release_leases,
 )
 from bot.runtime import Runtime
-from providers.base import Link
-from storage.models import Connection, ImportRun, SyncSettings, Workspace
+from storage.models import Connection, ConnectionStatus, ImportRun, RunStatus, SyncSettings, Workspace
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +48,6 @@ def wake() -> None:
         runner.wake()
 
 
-def provider_link(runtime: Runtime, connection: Connection) -> Link:
-    return Link(connection.organisation_id, jobs.keeper(runtime, connection.id), connection.remote_connection_id)
-
-
 def plan_syncs(runtime: Runtime, *, now: datetime) -> list[int]:
     """Queue the scheduled sync of each connection that is due: a full reconciliation when that is due (or
     nothing was imported yet), otherwise an incremental one since the last sync. Never beside an active run."""
@@ -65,7 +60,7 @@ def plan_syncs(runtime: Runtime, *, now: datetime) -> list[int]:
             .where(
                 SyncSettings.enabled.is_(True),
                 SyncSettings.next_sync_at <= now,
-                Connection.status == "active",
+                Connection.status == ConnectionStatus.ACTIVE,
                 Workspace.uninstalled_at.is_(None),
             )
             .with_for_update(skip_locked=True, of=SyncSettings)
@@ -84,7 +79,7 @@ def plan_syncs(runtime: Runtime, *, now: datetime) -> list[int]:
                 connection_id=connection.id,
                 kind="full" if full else "incremental",
                 trigger="schedule",
-                status="queued",
+                status=RunStatus.QUEUED,
                 since=None if full else settings.modified_since,
                 counts={},
                 channel_id=workspace.notification_channel_id,
@@ -108,18 +103,19 @@ class ImportRunner:
         self,
         runtime: Runtime,
         *,
+        reporters: Callable[[], Reporter],
         policy: ImportPolicy | None = None,
         waiter: Waiter | None = None,
         workers: int = 2,
         tick_every: float = TICK_EVERY,
-        progress_every: float = 2.0,
     ) -> None:
+        """`reporters` makes the reporter of each run (the Slack side hands in `bot.slack.import_reports`'s)."""
         self.runtime = runtime
+        self.reporters = reporters
         self.policy = policy or ImportPolicy()
         self.waiter: Waiter = waiter or EventWaiter()
         self.workers = workers
         self.tick_every = tick_every
-        self.progress_every = progress_every
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="import")
         self._ticker = ThreadPoolExecutor(1, thread_name_prefix="import-tick")
@@ -200,7 +196,7 @@ class ImportRunner:
         try:
             view = load_view(self.runtime.db, run_id)
             if view is not None:
-                SlackReporter(self.runtime, progress_every=self.progress_every).finished(view)
+                self.reporters().finished(view)
         except Exception:
             log.exception("Telling the end of import run %s failed", run_id)
         finally:
@@ -213,8 +209,8 @@ class ImportRunner:
             owner=self.owner,
             policy=self.policy,
             waiter=self.waiter,
-            reporter=SlackReporter(self.runtime, progress_every=self.progress_every),
-            link=lambda connection: provider_link(self.runtime, connection),
+            reporter=self.reporters(),
+            link=lambda connection: link_for(self.runtime, connection),
         )
 
     def _work(self, job: ImportJob) -> None:

@@ -9,22 +9,24 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import connect, import_jobs, importer, permissions, workspaces
-from bot.home import refresh_homes
-from bot.listeners.connecting import Reply, dm_reply, refuse, responder
-from bot.notify import tell
+from bot import workspaces
+from bot.connections import connect
+from bot.imports import runner, runs
 from bot.runtime import Runtime
+from bot.slack.authorisation import refuse
+from bot.slack.home import refresh_homes
+from bot.slack.notify import tell
+from bot.slack.requests import CommandRequest, Reply, dm_reply, responder
 from bot.status import customer_filter_of
 from bot.views import importing as views
-
-if TYPE_CHECKING:
-    from bot.listeners.commands import CommandRequest
+from bot.workspaces import permissions
+from storage.models import RunStatus
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +82,7 @@ def begin_import(
     if provider not in runtime.providers:
         reply(text=f"{provider} is no longer set up on this bot, so I can't import from it.")
         return
-    started = importer.start_import(
+    started = runs.start_import(
         runtime.db,
         connection_id=connection_id,
         trigger=trigger,
@@ -96,7 +98,7 @@ def begin_import(
     with runtime.db.session(write_lock=True) as s:
         workspace = workspaces.ensure(s, team_id=team_id)
         workspaces.record(s, workspace, actor=user_id, action="import.started", detail={"run": started.run.id})
-    import_jobs.wake()
+    runner.wake()
     reply(text=views.queued_text(started.run, provider_title=title))
     refresh_homes(runtime, client, team_id=team_id, viewer=user_id if trigger == "home" else None)
 
@@ -182,7 +184,7 @@ def set_customer_filter(runtime: Runtime, *, team_id: str, user_id: str, chosen:
         connection = connect.active_connection(s, workspace_id=workspace.id)
         if connection is None:
             return None
-        settings = importer.sync_settings(s, connection_id=connection.id)
+        settings = runs.sync_settings(s, connection_id=connection.id)
         was = settings.customer_filter
         if chosen != was:
             settings.customer_filter = chosen
@@ -293,7 +295,7 @@ def change_sync(runtime: Runtime, *, team_id: str, user_id: str, enabled: bool, 
         connection = connect.active_connection(s, workspace_id=workspace.id)
         if connection is None:
             return "Nothing is connected yet, so there is nothing to sync."
-        settings = importer.set_sync(
+        settings = runs.set_sync(
             s, connection_id=connection.id, enabled=enabled, minutes=minutes, user_id=user_id, now=runtime.clock()
         )
         workspaces.record(
@@ -339,7 +341,7 @@ def register(app: App, runtime: Runtime) -> None:
         user_id, team_id = body["user"]["id"], body["team"]["id"]
         run_id = _run_id(action)
         reply = _where_clicked(client, body)
-        view = importer.load_view(runtime.db, run_id) if run_id else None
+        view = runs.load_view(runtime.db, run_id) if run_id else None
         if view is None or view.team_id != team_id:
             reply(text="I can't find that import any more.")
             return
@@ -349,11 +351,11 @@ def register(app: App, runtime: Runtime) -> None:
         if not view.active:
             reply(text="That import has already finished.")
             return
-        done = importer.request_cancel(runtime.db, run_id=view.id, user_id=user_id, now=runtime.clock())
+        done = runs.request_cancel(runtime.db, run_id=view.id, user_id=user_id, now=runtime.clock())
         with runtime.db.session(write_lock=True) as s:
             workspace = workspaces.ensure(s, team_id=team_id)
             workspaces.record(s, workspace, actor=user_id, action="import.cancelled", detail={"run": view.id})
-        if done is not None and done.status == "cancelled":  # it was not running: no job will say so
+        if done is not None and done.status == RunStatus.CANCELLED:  # it was not running: no job will say so
             if done.parent_ts:
                 _finish_message(runtime, client, done)
             else:
@@ -367,14 +369,14 @@ def register(app: App, runtime: Runtime) -> None:
         user_id, team = body["user"]["id"], body["team"]
         reply = _where_clicked(client, body)
         run_id = _run_id(action)
-        view = importer.load_view(runtime.db, run_id) if run_id else None
+        view = runs.load_view(runtime.db, run_id) if run_id else None
         if view is None or view.team_id != team["id"]:
             reply(text="I can't find that import any more.")
             return
         if not may_import(runtime, client, team_id=team["id"], user_id=user_id):
             refuse(runtime, reply, team_id=team["id"], user_id=user_id, action="import.retry", what="retry an import")
             return
-        started = importer.retry(runtime.db, run_id=view.id, user_id=user_id, now=runtime.clock())
+        started = runs.retry(runtime.db, run_id=view.id, user_id=user_id, now=runtime.clock())
         if started is None or not started.created:
             if started is not None and started.run.active:
                 link = permalink(team.get("domain"), started.run.channel_id, started.run.parent_ts)
@@ -386,7 +388,7 @@ def register(app: App, runtime: Runtime) -> None:
             else:
                 reply(text="That import is not waiting for a retry any more.")
             return
-        import_jobs.wake()
+        runner.wake()
         refresh_homes(runtime, client, team_id=team["id"])
 
     @app.action("notification_channel")
@@ -433,7 +435,7 @@ def _where_clicked(client: WebClient, body: dict[str, Any]) -> Reply:
     return reply
 
 
-def _finish_message(runtime: Runtime, client: WebClient, run: importer.RunView) -> None:
+def _finish_message(runtime: Runtime, client: WebClient, run: runs.RunView) -> None:
     """Edit the progress message of a run cancelled before it started (no job will)."""
     if not (run.channel_id and run.parent_ts):
         return
