@@ -48,6 +48,9 @@ class Runtime:
     # Who hears that a connection needs reconnecting (the Slack side registers itself: `bot.slack.attention`);
     # services below Slack call `needs_reconnect` without knowing who listens.
     needs_reconnect_listeners: list[Callable[[int, str], None]] = field(default_factory=list)
+    # Who shows a workspace's state and must hear when it changed (App Home: `bot.slack.home`).
+    workspace_change_listeners: list[Callable[..., None]] = field(default_factory=list)
+    closers: list[Callable[[], None]] = field(default_factory=list)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
@@ -67,6 +70,12 @@ class Runtime:
         for listener in self.needs_reconnect_listeners:
             listener(connection_id, detail)
 
+    def workspace_changed(self, team_id: str, *, viewer: str | None = None) -> None:
+        """What a workspace's status shows changed (a connection, the mapping, an import, a setting); `viewer` is
+        someone looking at App Home right now."""
+        for listener in self.workspace_change_listeners:
+            listener(team_id, viewer=viewer)
+
     def web_client(self, token: str | None = None) -> WebClient:
         return WebClient(token=token, base_url=self.settings.slack_api_url)
 
@@ -83,6 +92,8 @@ class Runtime:
         return self.web_client(bot.bot_token)
 
     def close(self) -> None:
+        for close in self.closers:
+            close()
         for provider in self.providers.values():
             provider.close()
         self.db.dispose()

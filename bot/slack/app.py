@@ -11,7 +11,7 @@ from slack_bolt.oauth.oauth_settings import OAuthSettings
 
 from bot import workspaces
 from bot.runtime import Runtime
-from bot.slack import attention, listeners
+from bot.slack import attention, home, listeners
 from bot.slack.manifest import BOT_SCOPES
 from bot.views.pages import result_page
 from bot.workspaces.installations import SqlInstallationStore, SqlOAuthStateStore
@@ -106,4 +106,5 @@ def build_app(runtime: Runtime) -> App:
 
     listeners.register(app, runtime)
     attention.listen(runtime)
+    home.listen(runtime)
     return app

@@ -7,7 +7,6 @@ import logging
 from slack_sdk.errors import SlackApiError
 
 from bot.runtime import Runtime
-from bot.slack.home import refresh_homes
 from bot.slack.notify import direct_message
 from bot.views.text import escape
 from bot.workspaces import permissions
@@ -40,7 +39,7 @@ def notify_attention(runtime: Runtime, connection_id: int, detail: str) -> None:
             direct_message(client, user_id, text=text)
         except SlackApiError as exc:
             log.warning("Could not tell %s about connection %s: %s", user_id, connection_id, exc.response.get("error"))
-    refresh_homes(runtime, client, team_id=team_id)  # App Home says "Needs reconnecting" too
+    runtime.workspace_changed(team_id)  # App Home says "Needs reconnecting" too
 
 
 def listen(runtime: Runtime) -> None:

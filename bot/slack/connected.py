@@ -6,7 +6,6 @@ from slack_sdk import WebClient
 
 from bot.connections import connect
 from bot.runtime import Runtime
-from bot.slack.home import refresh_homes
 from bot.slack.requests import Reply
 from bot.views import connect as views
 from bot.views.text import escape
@@ -34,4 +33,4 @@ def announce_connected(
         )
     finally:
         if outcome.team_id:
-            refresh_homes(runtime, client, team_id=outcome.team_id)
+            runtime.workspace_changed(outcome.team_id)

@@ -1,11 +1,15 @@
 """App Home: publishing the tab, and republishing it for everyone who has been looking at it whenever what it
-shows changes (a connection, the mapping, an import, a setting), so nobody reads a stale status there."""
+shows changes (a connection, the mapping, an import, a setting), so nobody reads a stale status there.
+
+Whoever changes something says so with `Runtime.workspace_changed`; the `HomePublisher` republishes in a thread
+of its own, so a listener never publishes to a hundred viewers before it returns."""
 
 from __future__ import annotations
 
 import logging
 import threading
 from collections import defaultdict
+from collections.abc import Collection
 from datetime import datetime, timedelta
 
 from slack_sdk import WebClient
@@ -73,10 +77,10 @@ def home_opened(runtime: Runtime, client: WebClient, *, team_id: str, user_id: s
     publish_home(runtime, client, team_id=team_id, user_id=user_id)
 
 
-def refresh_homes(runtime: Runtime, client: WebClient | None, *, team_id: str, viewer: str | None = None) -> int:
+def refresh_homes(runtime: Runtime, client: WebClient | None, *, team_id: str, viewers: Collection[str] = ()) -> int:
     """Republish Home for the workspace's recent viewers; returns how many got it.
 
-    `viewer` is someone looking at Home right now (they clicked on it), remembered as a viewer first.
+    `viewers` are people looking at Home right now (they clicked on it), remembered as viewers first.
     Never raises for Slack's sake: a publish Slack refuses is logged and the others go ahead; `client`
     None (the workspace's Slack install is gone) publishes nothing.
     """
@@ -84,11 +88,11 @@ def refresh_homes(runtime: Runtime, client: WebClient | None, *, team_id: str, v
         return 0
     now = runtime.clock()
     with _publishing[team_id]:
-        with runtime.db.session(write_lock=viewer is not None) as s:
-            workspace = workspaces.find(s, team_id=team_id) if viewer is None else workspaces.ensure(s, team_id=team_id)
+        with runtime.db.session(write_lock=bool(viewers)) as s:
+            workspace = workspaces.find(s, team_id=team_id)
             if workspace is None:
                 return 0
-            if viewer is not None:
+            for viewer in viewers:
                 remember_viewer(s, workspace_id=workspace.id, user_id=viewer, now=now)
             people = recent_viewers(s, workspace_id=workspace.id, now=now)
             if not people:
@@ -108,3 +112,53 @@ def refresh_homes(runtime: Runtime, client: WebClient | None, *, team_id: str, v
                 break
             published += 1
         return published
+
+
+class HomePublisher:
+    """Republishes App Home, in a thread of its own, for the workspaces marked out of date.
+
+    Listeners and jobs only mark (`Runtime.workspace_changed`), so none of them publishes to a hundred viewers
+    before it returns. Marks that arrive while a workspace is being published fold into one more publish.
+    """
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self._due: dict[str, set[str]] = {}  # team id -> people looking at Home right now (remembered first)
+        self._changed = threading.Condition()
+        self._closed = False
+        self._thread = threading.Thread(target=self._work, name="home-publisher", daemon=True)
+        self._thread.start()
+
+    def mark(self, team_id: str, *, viewer: str | None = None) -> None:
+        with self._changed:
+            viewers = self._due.setdefault(team_id, set())
+            if viewer:
+                viewers.add(viewer)
+            self._changed.notify()
+
+    def close(self) -> None:
+        with self._changed:
+            self._closed = True
+            self._changed.notify()
+        self._thread.join(timeout=5)
+
+    def _work(self) -> None:
+        while True:
+            with self._changed:
+                while not self._due and not self._closed:
+                    self._changed.wait()
+                if self._closed:
+                    return
+                team_id, viewers = self._due.popitem()
+            try:
+                refresh_homes(self.runtime, self.runtime.client_for(team_id), team_id=team_id, viewers=viewers)
+            except Exception:
+                log.exception("Republishing App Home in %s failed", team_id)
+
+
+def listen(runtime: Runtime) -> HomePublisher:
+    """Republish App Home whenever something in the runtime says a workspace changed."""
+    publisher = HomePublisher(runtime)
+    runtime.workspace_change_listeners.append(publisher.mark)
+    runtime.closers.append(publisher.close)
+    return publisher

@@ -24,7 +24,6 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from bot.customers.lists import iter_customers, new_customer_names, possible_duplicates, write_csv
 from bot.imports.runs import RunView, record_parent, sync_settings
 from bot.runtime import Runtime
-from bot.slack.home import refresh_homes
 from bot.slack.notify import CANNOT_POST_HERE, direct_message
 from bot.views import importing as views
 from bot.workspaces import permissions
@@ -171,7 +170,7 @@ class SlackReporter:
         if run.trigger == "schedule":
             self._finished_quietly(run, title)
             if run.changed or run.status == RunStatus.FAILED:  # App Home stays as it was after an idle sync
-                refresh_homes(self.runtime, self._slack(run), team_id=run.team_id)
+                self.runtime.workspace_changed(run.team_id)
             return
         if self._parent is None and run.parent_ts is None:  # cancelled or failed before it started
             self._post_parent(run, views.result_blocks(run, provider_title=title))
@@ -183,7 +182,7 @@ class SlackReporter:
             self._summary(run, title)
         elif run.status == RunStatus.FAILED:
             self._reply(run, text=views.failure_text(run), blocks=views.failure_blocks(run, provider_title=title))
-        refresh_homes(self.runtime, self._slack(run), team_id=run.team_id)
+        self.runtime.workspace_changed(run.team_id)
 
     # -- the end -----------------------------------------------------------------------------------------------
 

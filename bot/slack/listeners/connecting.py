@@ -14,7 +14,6 @@ from bot.connections import connect
 from bot.runtime import Runtime
 from bot.slack.authorisation import allowed, refuse
 from bot.slack.connected import announce_connected
-from bot.slack.home import refresh_homes
 from bot.slack.requests import Reply, dm_reply, responder
 from bot.views import connect as views
 from bot.views.text import escape
@@ -172,7 +171,7 @@ def register(app: App, runtime: Runtime) -> None:
             blocks=views.disconnected_blocks(provider.title, done.organisation_name, done.status_detail),
             text=f"Disconnected {escape(done.organisation_name)}",
         )
-        refresh_homes(runtime, client, team_id=team_id)
+        runtime.workspace_changed(team_id)
 
     register_home_buttons(app, runtime)
 

@@ -20,7 +20,6 @@ from bot.connections import connect
 from bot.imports import runner, runs
 from bot.runtime import Runtime
 from bot.slack.authorisation import refuse
-from bot.slack.home import refresh_homes
 from bot.slack.notify import tell
 from bot.slack.requests import CommandRequest, Reply, dm_reply, responder
 from bot.status import customer_filter_of
@@ -100,7 +99,7 @@ def begin_import(
         workspaces.record(s, workspace, actor=user_id, action="import.started", detail={"run": started.run.id})
     runner.wake()
     reply(text=views.queued_text(started.run, provider_title=title))
-    refresh_homes(runtime, client, team_id=team_id, viewer=user_id if trigger == "home" else None)
+    runtime.workspace_changed(team_id, viewer=user_id if trigger == "home" else None)
 
 
 def import_command(req: CommandRequest) -> None:
@@ -142,7 +141,7 @@ def set_staff_may_import(req: CommandRequest, reply: Reply) -> None:
         if choice == "on"
         else "Only admins may import customers now."
     )
-    refresh_homes(req.runtime, req.client, team_id=req.team_id)
+    req.runtime.workspace_changed(req.team_id)
 
 
 def contacts_command(req: CommandRequest, reply: Reply) -> None:
@@ -173,7 +172,7 @@ def contacts_command(req: CommandRequest, reply: Reply) -> None:
         text=views.contacts_changed_text(was, chosen),
     )
     if chosen != was:
-        refresh_homes(req.runtime, req.client, team_id=req.team_id)
+        req.runtime.workspace_changed(req.team_id)
 
 
 def set_customer_filter(runtime: Runtime, *, team_id: str, user_id: str, chosen: str) -> str | None:
@@ -237,7 +236,7 @@ def channel_command(req: CommandRequest) -> None:
     set_channel(req.runtime, team_id=req.team_id, user_id=req.user_id, channel_id=channel_id)
     note = "" if info.get("is_member") else f" I'm not in it yet: type `/invite @accounts-bot` in <#{channel_id}>."
     reply(text=f"Imports from App Home and scheduled syncs will report in <#{channel_id}>.{note}")
-    refresh_homes(req.runtime, req.client, team_id=req.team_id)
+    req.runtime.workspace_changed(req.team_id)
 
 
 def set_channel(runtime: Runtime, *, team_id: str, user_id: str, channel_id: str) -> None:
@@ -285,7 +284,7 @@ def sync_command(req: CommandRequest) -> None:
     reply(
         text=change_sync(req.runtime, team_id=req.team_id, user_id=req.user_id, enabled=verb != "off", minutes=minutes)
     )
-    refresh_homes(req.runtime, req.client, team_id=req.team_id)
+    req.runtime.workspace_changed(req.team_id)
 
 
 def change_sync(runtime: Runtime, *, team_id: str, user_id: str, enabled: bool, minutes: int | None) -> str:
@@ -361,7 +360,7 @@ def register(app: App, runtime: Runtime) -> None:
             else:
                 reply(text="Cancelled before it started; nothing was imported.")
         from_home = (body.get("container") or {}).get("type") == "view"
-        refresh_homes(runtime, client, team_id=team_id, viewer=user_id if from_home else None)
+        runtime.workspace_changed(team_id, viewer=user_id if from_home else None)
 
     @app.action("import_retry")
     def retry_clicked(ack: Ack, body: dict[str, Any], client: WebClient, action: dict[str, Any]) -> None:
@@ -389,7 +388,7 @@ def register(app: App, runtime: Runtime) -> None:
                 reply(text="That import is not waiting for a retry any more.")
             return
         runner.wake()
-        refresh_homes(runtime, client, team_id=team["id"])
+        runtime.workspace_changed(team["id"])
 
     @app.action("notification_channel")
     def channel_picked(ack: Ack, body: dict[str, Any], client: WebClient, action: dict[str, Any]) -> None:
@@ -409,7 +408,7 @@ def register(app: App, runtime: Runtime) -> None:
         channel_id = action.get("selected_conversation")
         if channel_id:
             set_channel(runtime, team_id=team_id, user_id=user_id, channel_id=channel_id)
-        refresh_homes(runtime, client, team_id=team_id, viewer=user_id)
+        runtime.workspace_changed(team_id, viewer=user_id)
 
     @app.action("sync_on")
     @app.action("sync_off")
@@ -421,7 +420,7 @@ def register(app: App, runtime: Runtime) -> None:
             refuse(runtime, reply, team_id=team_id, user_id=user_id, action="sync", what="change the sync")
             return
         change_sync(runtime, team_id=team_id, user_id=user_id, enabled=action["action_id"] == "sync_on", minutes=None)
-        refresh_homes(runtime, client, team_id=team_id, viewer=user_id)
+        runtime.workspace_changed(team_id, viewer=user_id)
 
 
 def _where_clicked(client: WebClient, body: dict[str, Any]) -> Reply:

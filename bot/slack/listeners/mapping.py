@@ -22,7 +22,6 @@ from bot.connections import connect
 from bot.mapping import account_mapping
 from bot.runtime import Runtime
 from bot.slack.authorisation import allowed, refuse
-from bot.slack.home import refresh_homes
 from bot.slack.notify import tell
 from bot.slack.requests import Reply, dm_reply, responder
 from bot.views import mapping as views
@@ -207,7 +206,7 @@ def save(runtime: Runtime, client: WebClient, ack: Ack, body: dict[str, Any], vi
                 connection_id=target.connection.id, organisation_name=organisation, provider_title=target.provider_title
             ),
         )
-    refresh_homes(runtime, client, team_id=team_id, viewer=user_id if metadata.from_home else None)
+    runtime.workspace_changed(team_id, viewer=user_id if metadata.from_home else None)
 
 
 def register(app: App, runtime: Runtime) -> None:
