@@ -35,11 +35,13 @@ import httpx2
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
-from bot import connect, workspaces
-from bot.import_jobs import ImportRunner
-from bot.importer import ImportPolicy, claim, start_import
+from bot import workspaces
+from bot.connections import connect
+from bot.imports.runner import ImportRunner
+from bot.imports.runs import ImportPolicy, claim, start_import
 from bot.runtime import Runtime, build_providers
 from bot.settings import load_settings
+from bot.slack.import_reports import slack_reporters
 from storage import migrate
 from storage.crypto import SecretBox
 from storage.db import Database
@@ -164,7 +166,7 @@ def connected_runtime(url: str, xero_url: str, slack_url: str) -> tuple[Runtime,
 
 def timed_import(runtime: Runtime, connection_id: int) -> tuple[float, int]:
     """Seconds and customers stored for one full import, from queueing to the summary."""
-    runner = ImportRunner(runtime, policy=ImportPolicy(), workers=1, progress_every=2.0)
+    runner = ImportRunner(runtime, reporters=slack_reporters(runtime), policy=ImportPolicy(), workers=1)
     started = time.perf_counter()
     queued = start_import(
         runtime.db,

@@ -20,7 +20,7 @@ def _settings_or_exit() -> Settings:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from bot.redact import configure_logging
-    from bot.runner import BotServer
+    from bot.server import BotServer
     from storage.migrate import SchemaOutOfDate
 
     settings = _settings_or_exit()
@@ -77,7 +77,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_manifest(args: argparse.Namespace) -> int:
-    from bot.manifest import manifest_yaml
+    from bot.slack.manifest import manifest_yaml
 
     url = args.url
     if url and not url.startswith("https://"):

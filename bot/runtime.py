@@ -33,6 +33,12 @@ class Runtime:
     db: Database
     providers: dict[str, Provider] = field(default_factory=dict)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    # Who hears that a connection needs reconnecting (the Slack side registers itself: `bot.slack.attention`);
+    # services below Slack call `needs_reconnect` without knowing who listens.
+    needs_reconnect_listeners: list[Callable[[int, str], None]] = field(default_factory=list)
+    # Who shows a workspace's state and must hear when it changed (App Home: `bot.slack.home`).
+    workspace_change_listeners: list[Callable[..., None]] = field(default_factory=list)
+    closers: list[Callable[[], None]] = field(default_factory=list)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
@@ -48,6 +54,16 @@ class Runtime:
     def provider_choices(self) -> tuple[tuple[str, str], ...]:
         return tuple((name, p.title) for name, p in self.providers.items())
 
+    def needs_reconnect(self, connection_id: int, detail: str) -> None:
+        for listener in self.needs_reconnect_listeners:
+            listener(connection_id, detail)
+
+    def workspace_changed(self, team_id: str, *, viewer: str | None = None) -> None:
+        """What a workspace's status shows changed (a connection, the mapping, an import, a setting); `viewer` is
+        someone looking at App Home right now."""
+        for listener in self.workspace_change_listeners:
+            listener(team_id, viewer=viewer)
+
     def web_client(self, token: str | None = None) -> WebClient:
         return WebClient(token=token, base_url=self.settings.slack_api_url)
 
@@ -55,7 +71,7 @@ class Runtime:
         """A Slack client with the workspace's bot token, for work that runs outside a Slack request."""
         if not self.settings.multi_workspace:
             return self.web_client(self.settings.slack_bot_token)
-        from bot.slack_install import SqlInstallationStore
+        from bot.workspaces.installations import SqlInstallationStore
 
         bot = SqlInstallationStore(self.db).find_bot(enterprise_id=None, team_id=team_id)
         if bot is None:
@@ -64,6 +80,8 @@ class Runtime:
         return self.web_client(bot.bot_token)
 
     def close(self) -> None:
+        for close in self.closers:
+            close()
         for provider in self.providers.values():
             provider.close()
         self.db.dispose()

@@ -12,12 +12,12 @@ from sqlalchemy.orm import Session
 
 from bot import workspaces
 from bot.categories import Category, load_categories
-from bot.connect import active_connection
-from bot.customers import DEFAULT_CUSTOMER_FILTER
-from bot.importer import ImportState, import_state
-from bot.mapping import MappingStatus, mapping_status
-from bot.tokens import KEEPALIVE_AFTER
-from storage.models import Connection, SyncSettings
+from bot.connections.connect import active_connection
+from bot.connections.tokens import KEEPALIVE_AFTER
+from bot.customers.matching import DEFAULT_CUSTOMER_FILTER
+from bot.imports.runs import ImportState, import_state
+from bot.mapping.account_mapping import MappingStatus, mapping_status
+from storage.models import Connection, ConnectionStatus, SyncSettings
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
@@ -46,7 +46,7 @@ class StatusReport:
 
 
 def token_health(connection: Connection, now: datetime) -> tuple[str, str | None]:
-    if connection.status == "needs_reconnect":
+    if connection.status == ConnectionStatus.NEEDS_RECONNECT:
         return "needs_reconnect", connection.status_detail
     last = connection.refreshed_at or connection.connected_at
     if now - last > KEEPALIVE_AFTER:

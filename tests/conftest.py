@@ -76,7 +76,7 @@ def db(database_url: str) -> Iterator[Database]:
 from dataclasses import dataclass  # noqa: E402
 from typing import Any  # noqa: E402
 
-from bot.runner import BotServer  # noqa: E402
+from bot.server import BotServer  # noqa: E402
 from bot.settings import Settings, load_settings  # noqa: E402
 from tests.fakes.server import ServerThread, free_port  # noqa: E402
 from tests.fakes.slack import SlackFake  # noqa: E402

@@ -16,8 +16,8 @@ import httpx2
 import pytest
 from sqlalchemy import select
 
-from bot import jobs
-from bot.tokens import ConnectionTokens
+from bot.connections import links
+from bot.connections.tokens import ConnectionTokens
 from storage.models import Connection
 from tests.conftest import ADMIN, CHANNEL, RunningBot
 from tests.fakes.blockkit import check_message
@@ -137,4 +137,4 @@ def connected(connect_bot: RunningBot, xero: XeroFake, name: str = "Acme Plumbin
 
 
 def keeper(bot: RunningBot, connection_id: int) -> ConnectionTokens:
-    return jobs.keeper(bot.server.runtime, connection_id)
+    return links.keeper(bot.server.runtime, connection_id)

@@ -12,10 +12,11 @@ from __future__ import annotations
 import sys
 from datetime import timedelta
 
-from bot.import_jobs import ImportRunner
-from bot.importer import ImportPolicy, claim
+from bot.imports.runner import ImportRunner
+from bot.imports.runs import ImportPolicy, claim
 from bot.runtime import Runtime
 from bot.settings import load_settings
+from bot.slack.import_reports import slack_reporters
 from providers.xero import XeroProvider
 
 LEASE = timedelta(seconds=30)
@@ -30,7 +31,11 @@ def main() -> None:
         xero.settings.model_copy(update={"page_size": page_size, "backoff": 0.001})
     )
     xero.close()
-    runner = ImportRunner(runtime, policy=ImportPolicy(lease=LEASE, poll=0.05, retries=2, backoff=0.01))
+    runner = ImportRunner(
+        runtime,
+        reporters=slack_reporters(runtime),
+        policy=ImportPolicy(lease=LEASE, poll=0.05, retries=2, backoff=0.01),
+    )
     print("ready", flush=True)
     sys.stdin.readline()  # "go"
     while (run_id := claim(runtime.db, owner=runner.owner, now=runtime.clock(), policy=runner.policy)) is not None:

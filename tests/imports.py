@@ -10,8 +10,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bot import importer
-from bot.importer import ImportPolicy, RunView, load_view
+from bot.imports import runs as import_runs
+from bot.imports.runs import ImportPolicy, RunView, load_view
+from bot.slack.import_reports import slack_reporters
 from providers.xero import XeroProvider
 from storage.models import Customer, CustomerReference, ImportRun, SyncSettings
 from tests.conftest import ADMIN, CHANNEL, TEAM, RunningBot
@@ -45,7 +46,7 @@ def quick(
     `xero_clock`, the provider paces itself under Xero's minute limit on the fake's clock, not in real time."""
     runner = bot.server.imports
     runner.policy = QUICK
-    runner.progress_every = progress_every
+    runner.reporters = slack_reporters(bot.server.runtime, progress_every=progress_every)
     runner.waiter = waiter or RecordingWaiter()
     old = bot.server.runtime.providers["xero"]
     assert isinstance(old, XeroProvider)
@@ -88,9 +89,9 @@ def finished(bot: RunningBot, run_id: int | None = None, timeout: float = 20.0) 
     return bot.slack.wait_for(done, timeout=timeout, message="the import did not finish")  # type: ignore[no-any-return]
 
 
-def queue_import(bot: RunningBot, connection_id: int) -> importer.Started:
+def queue_import(bot: RunningBot, connection_id: int) -> import_runs.Started:
     """An import queued as `/accounts import` by the admin in #general would, for a runner to claim."""
-    return importer.start_import(
+    return import_runs.start_import(
         bot.db,
         connection_id=connection_id,
         trigger="command",

@@ -12,7 +12,7 @@ import hashlib
 import logging
 import sys
 
-from bot.tokens import ConnectionTokens
+from bot.connections.tokens import ConnectionTokens
 from providers.xero import XeroProvider, XeroSettings
 from storage.crypto import SecretBox
 from storage.db import Database
@@ -21,7 +21,7 @@ from storage.db import Database
 def main() -> None:
     database_url, key, xero_url, connection_id, rejected, client_id, client_secret = sys.argv[1:8]
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(name)s %(levelname)s %(message)s")
-    logging.getLogger("bot.tokens").setLevel(logging.INFO)
+    logging.getLogger("bot.connections.tokens").setLevel(logging.INFO)
     db = Database(database_url, SecretBox(key))
     provider = XeroProvider(
         XeroSettings(

@@ -12,7 +12,7 @@ import httpx2
 import pytest
 from sqlalchemy import select, text
 
-from bot import jobs
+from bot.connections import upkeep
 from providers.base import Link, NeedsReconnect
 from storage.models import AuditEvent, Connection, OAuthState, PendingConnection, Workspace
 from tests.conftest import ADMIN, STAFF, TEAM, RunningBot
@@ -107,7 +107,7 @@ def test_only_the_person_who_logged_in_may_pick(connect_bot: RunningBot, xero: X
     xero.add_organisation("Acme South")
     log_in(connect_bot, login_url(connect_bot))
     picker = shown(connect_bot, "reaches *2 organisations*")
-    from bot import connect
+    from bot.connections import connect
 
     outcome = connect.choose_organisation(
         connect_bot.db,
@@ -328,10 +328,10 @@ def test_invalid_grant_marks_needs_reconnect_and_tells_the_admin(connect_bot: Ru
 def test_an_idle_connection_is_refreshed_well_before_xero_forgets_it(connect_bot: RunningBot, xero: XeroFake) -> None:
     row, _ = connected(connect_bot, xero)
     runtime = connect_bot.server.runtime
-    assert jobs.keep_connections_alive(runtime) == 0  # just connected: nothing to do
+    assert upkeep.keep_connections_alive(runtime) == 0  # just connected: nothing to do
     later = runtime.clock() + timedelta(days=15)
     runtime.clock = lambda: later
-    assert jobs.keep_connections_alive(runtime) == 1
+    assert upkeep.keep_connections_alive(runtime) == 1
     assert sum(xero.refreshes_spent.values()) == 1
     [after] = connection_rows(connect_bot)
     assert after.refreshed_at == later
@@ -420,7 +420,7 @@ def test_uninstalling_the_app_stops_scheduled_work_for_the_workspace(connect_bot
     connect_bot.slack.wait_for(uninstalled)
     later = runtime.clock() + timedelta(days=15)
     runtime.clock = lambda: later
-    assert jobs.keep_connections_alive(runtime) == 0
+    assert upkeep.keep_connections_alive(runtime) == 0
     assert sum(xero.refreshes_spent.values()) == 0
 
 
@@ -449,10 +449,10 @@ def test_a_picker_left_unanswered_expires_and_disconnects_what_it_granted(
     log_in(connect_bot, login_url(connect_bot))
     picker = shown(connect_bot, "reaches *2 organisations*")
     runtime = connect_bot.server.runtime
-    assert jobs.sweep_expired(runtime) == 0  # still within its 30 minutes
+    assert upkeep.sweep_expired(runtime) == 0  # still within its 30 minutes
     later = runtime.clock() + timedelta(minutes=31)
     runtime.clock = lambda: later
-    assert jobs.sweep_expired(runtime) == 1
+    assert upkeep.sweep_expired(runtime) == 1
     assert xero.connections == []
     with connect_bot.db.session() as s:
         assert s.scalars(select(PendingConnection)).all() == []

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from bot.home import MAX_VIEWERS, VIEWER_WINDOW, recent_viewers, refresh_homes, remember_viewer
+from bot.slack.home import MAX_VIEWERS, VIEWER_WINDOW, recent_viewers, refresh_homes, remember_viewer
 from providers.base import NeedsReconnect
 from storage.db import Database
 from storage.models import HomeViewer, Workspace

@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.import_job import EventWaiter
-from bot.importer import RunView
+from bot.imports.job import EventWaiter
+from bot.imports.runs import RunView
 from storage.models import Connection, Customer, CustomerReference, Workspace
 from tests.conftest import ADMIN, CHANNEL, STAFF, TEAM, RunningBot
 from tests.fakes.blockkit import check_message, check_view

@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, select
 
-from bot import importer
-from bot.import_jobs import ImportRunner
-from bot.importer import claim
+from bot.imports import runs as import_runs
+from bot.imports.runner import ImportRunner
+from bot.imports.runs import claim
+from bot.slack.import_reports import slack_reporters
 from storage.models import Connection, Customer, CustomerReference, ImportRun, Workspace
 from tests.conftest import ADMIN, CHANNEL, DATABASES, RunningBot
 from tests.fakes.xero import FakeClock, XeroFake
@@ -128,7 +129,7 @@ def test_a_worker_killed_mid_import_is_taken_over_with_an_identical_result(
 
     killed = run_view(bot)
     assert killed.status == "running" and 3 <= killed.pages < 12
-    taker = ImportRunner(runtime, policy=QUICK, waiter=RecordingWaiter())
+    taker = ImportRunner(runtime, reporters=slack_reporters(runtime), policy=QUICK, waiter=RecordingWaiter())
     assert claim(bot.db, owner=taker.owner, now=runtime.clock(), policy=QUICK) is None  # its lease still holds
     later = runtime.clock() + LEASE + timedelta(seconds=1)
     runtime.clock = lambda: later
@@ -147,10 +148,10 @@ def test_a_worker_killed_mid_import_is_taken_over_with_an_identical_result(
         s.execute(delete(CustomerReference))
         s.execute(delete(Customer))
         s.execute(delete(ImportRun))
-    again = importer.start_import(
+    again = import_runs.start_import(
         bot.db, connection_id=connection.id, trigger="command", started_by=ADMIN, channel_id=CHANNEL, now=later
     )
-    plain = ImportRunner(runtime, policy=QUICK, waiter=RecordingWaiter())
+    plain = ImportRunner(runtime, reporters=slack_reporters(runtime), policy=QUICK, waiter=RecordingWaiter())
     assert claim(bot.db, owner=plain.owner, now=later, policy=QUICK) == again.run.id
     uninterrupted = plain.run_claimed(again.run.id)
     plain.shutdown()
@@ -199,7 +200,7 @@ def test_an_end_its_process_did_not_tell_is_told_by_another(
         row = s.get(ImportRun, started.run.id)
         assert row is not None and row.reported_at is None and row.lease_owner is not None
 
-    teller = ImportRunner(runtime, policy=QUICK, waiter=RecordingWaiter())
+    teller = ImportRunner(runtime, reporters=slack_reporters(runtime), policy=QUICK, waiter=RecordingWaiter())
     try:
         assert teller.tick() == [] and teller.running == []  # its lease still holds: nothing to tell yet
         later = runtime.clock() + LEASE + timedelta(seconds=1)
@@ -251,7 +252,7 @@ if "postgresql" in DATABASES:  # several processes share a database only on Post
                 s.flush()
                 connection_ids.append(copy.id)
         run_ids = [
-            importer.start_import(
+            import_runs.start_import(
                 bot.db, connection_id=cid, trigger="command", started_by=ADMIN, channel_id=CHANNEL, now=now
             ).run.id
             for cid in connection_ids
@@ -291,7 +292,7 @@ def test_on_start_a_run_left_running_is_taken_up_at_once_only_on_sqlite(
         assert run is not None
         run.status, run.lease_owner = "running", "host:4242:deadbeef"
         run.started_at, run.lease_expires_at, run.attempts = runtime.clock(), runtime.clock() + LEASE, 1
-    restarted = ImportRunner(runtime, policy=QUICK, waiter=RecordingWaiter())
+    restarted = ImportRunner(runtime, reporters=slack_reporters(runtime), policy=QUICK, waiter=RecordingWaiter())
     restarted.recover()
     claimed = restarted.tick()
     if database_url.startswith("sqlite"):

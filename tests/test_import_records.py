@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from bot import importer
-from bot.customer_lists import Duplicate, safe_cell, write_csv
-from bot.customers import apply_page, compatible_names, counts_as_customer, email_key, name_key
-from bot.importer import RunView
+from bot.customers.lists import Duplicate, safe_cell, write_csv
+from bot.customers.matching import apply_page, compatible_names, counts_as_customer, email_key, name_key
+from bot.imports import runs as import_runs
+from bot.imports.runs import RunView
 from bot.views import customers as customer_views
 from bot.views import importing as views
 from providers.base import Customer as Record
@@ -181,22 +181,22 @@ def test_an_unchanged_record_is_not_written(db: Database) -> None:
 
 def test_one_active_run_per_connection(db: Database) -> None:
     workspace_id, (connection, other) = setup_connections(db)
-    first = importer.start_import(
+    first = import_runs.start_import(
         db, connection_id=connection, trigger="command", started_by="U1", channel_id="C1", now=NOW
     )
-    second = importer.start_import(
+    second = import_runs.start_import(
         db, connection_id=connection, trigger="command", started_by="U2", channel_id="C2", now=NOW
     )
     assert first.created and not second.created and second.run.id == first.run.id
-    assert importer.start_import(
+    assert import_runs.start_import(
         db, connection_id=other, trigger="home", started_by=None, channel_id=None, now=NOW
     ).created
     with pytest.raises(IntegrityError):  # the database itself refuses a second active run
         with db.session() as s:
             s.add(ImportRun(workspace_id=workspace_id, connection_id=connection, trigger="schedule", status="running"))
-    cancelled = importer.request_cancel(db, run_id=first.run.id, user_id="U1", now=NOW)
+    cancelled = import_runs.request_cancel(db, run_id=first.run.id, user_id="U1", now=NOW)
     assert cancelled is not None and cancelled.status == "cancelled"
-    assert importer.start_import(
+    assert import_runs.start_import(
         db, connection_id=connection, trigger="command", started_by="U1", channel_id="C1", now=NOW
     ).created
 

@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 import yaml
 
-from bot.manifest import BOT_EVENTS, BOT_SCOPES, build_manifest, manifest_yaml
+from bot.slack.manifest import BOT_EVENTS, BOT_SCOPES, build_manifest, manifest_yaml
 
 ROOT = Path(__file__).parent.parent
 SCHEMA = Path(__file__).parent / "specs/slack/manifest-schema/schemas/manifest.schema.1.0.0.json"

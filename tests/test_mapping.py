@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot import mapping
 from bot.categories import load_categories
+from bot.mapping import account_mapping
 from providers.base import Account
 from storage.db import Database
 from storage.models import AccountMapping, AuditEvent, ChartAccount, Connection, Workspace
@@ -384,7 +384,7 @@ def test_an_account_archived_while_the_modal_was_open_is_refused(bot: RunningBot
     ids = xero_ids(xero, tenant)
     view = open_modal(bot)
     xero.archive_account(tenant, ids["310"])
-    mapping.refresh_chart(bot.server.runtime, connection_id=row.id)  # as the sync would, meanwhile
+    account_mapping.refresh_chart(bot.server.runtime, connection_id=row.id)  # as the sync would, meanwhile
     delivery = save(bot, view, choices(ids))
     assert delivery.ack == {
         "response_action": "errors",
@@ -498,16 +498,16 @@ def test_storing_the_chart_updates_adds_and_removes_accounts(db: Database) -> No
     with db.session() as s:
         row = s.get(Connection, connection.id)
         assert row is not None
-        mapping.store_chart(
+        account_mapping.store_chart(
             s, connection=row, accounts=[_account("a", "200", "Sales"), _account("b", "210", "Old")], now=NOW
         )
     with db.session() as s:
         row = s.get(Connection, connection.id)
         assert row is not None
         accounts = [_account("a", "201", "Sales & Service", active=False), _account("c", None, "Savings", "bank")]
-        mapping.store_chart(s, connection=row, accounts=accounts, now=NOW + timedelta(hours=1))
+        account_mapping.store_chart(s, connection=row, accounts=accounts, now=NOW + timedelta(hours=1))
     with db.session() as s:
-        chart = mapping.chart(s, connection_id=connection.id)
+        chart = account_mapping.chart(s, connection_id=connection.id)
         assert set(chart) == {"a", "c"}
         assert chart["a"].label == "201 – Sales & Service" and not chart["a"].active
         assert chart["c"].label == "Savings"
@@ -528,13 +528,14 @@ def test_the_typeahead_matches_codes_and_names_prefixes_first(db: Database) -> N
     with db.session() as s:
         row = s.get(Connection, connection.id)
         assert row is not None
-        mapping.store_chart(s, connection=row, accounts=accounts, now=NOW)
+        account_mapping.store_chart(s, connection=row, accounts=accounts, now=NOW)
     sales = load_categories()[0]
 
     def search(query: str) -> list[str]:
         with db.session() as s:
             return [
-                e.label for e in mapping.search_accounts(s, connection_id=connection.id, category=sales, query=query)
+                e.label
+                for e in account_mapping.search_accounts(s, connection_id=connection.id, category=sales, query=query)
             ]
 
     assert search("200") == ["200 – Sales", "2000 – Labour 100% recharged", "120 – Subcontracted sales 200"]
@@ -560,8 +561,8 @@ def test_saving_checks_required_categories_and_gone_accounts_are_flagged(db: Dat
     with db.session() as s:
         row = s.get(Connection, connection.id)
         assert row is not None
-        mapping.store_chart(s, connection=row, accounts=accounts, now=NOW)
-        missing = mapping.save_mapping(
+        account_mapping.store_chart(s, connection=row, accounts=accounts, now=NOW)
+        missing = account_mapping.save_mapping(
             s, connection=row, categories=categories, chosen={"sales": "s", "expenses": "nope"}, user_id=ADMIN, now=NOW
         )
         assert missing.errors == {
@@ -569,7 +570,7 @@ def test_saving_checks_required_categories_and_gone_accounts_are_flagged(db: Dat
             "expenses": "That account is no longer in the chart of accounts. Choose another.",
             "payments_received": "Choose the account Payments received posts to.",
         }
-        saved = mapping.save_mapping(
+        saved = account_mapping.save_mapping(
             s,
             connection=row,
             categories=categories,
@@ -580,14 +581,14 @@ def test_saving_checks_required_categories_and_gone_accounts_are_flagged(db: Dat
         assert (
             saved.ok and saved.first and set(saved.changed) == {"sales", "materials", "expenses", "payments_received"}
         )
-        status = mapping.mapping_status(s, connection=row, categories=categories)
+        status = account_mapping.mapping_status(s, connection=row, categories=categories)
         assert status.started and not status.needs_attention and status.mapped == 4
 
         # The bank account is deleted in the package and Sales' account becomes a bank account.
-        mapping.store_chart(
+        account_mapping.store_chart(
             s, connection=row, accounts=[_account("s", "200", "Sales", "bank", type="BANK"), *accounts[1:3]], now=NOW
         )
-        status = mapping.mapping_status(s, connection=row, categories=categories)
+        status = account_mapping.mapping_status(s, connection=row, categories=categories)
         assert status.needs_attention
         assert [(p.category.key, p.reason, p.account and p.account.label) for p in status.problems] == [
             ("sales", "wrong_kind", "200 – Sales"),

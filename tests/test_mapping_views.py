@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 
 from bot.categories import CategoriesError, Category, load_categories, parse_categories
-from bot.mapping import CategoryField, ChartEntry, MappingForm, MappingProblem, MappingStatus, candidates
+from bot.mapping.account_mapping import (
+    CategoryField,
+    ChartEntry,
+    MappingForm,
+    MappingProblem,
+    MappingStatus,
+    candidates,
+)
 from bot.settings import SettingsError, load_settings
 from bot.status import ConnectionReport, StatusReport
 from bot.views import mapping as views

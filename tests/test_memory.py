@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.memory import release_free_memory
+from bot.imports.memory import release_free_memory
 
 
 def resident_mib() -> float:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.prefetch import Prefetched
+from bot.imports.prefetch import Prefetched
 
 
 class Source:

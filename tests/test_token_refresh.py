@@ -19,7 +19,7 @@ from typing import Any, Protocol, TypeVar
 import pytest
 
 import storage.db
-from bot.tokens import ConnectionTokens
+from bot.connections.tokens import ConnectionTokens
 from providers.base import NeedsReconnect
 from storage.crypto import SecretBox
 from storage.db import Database
@@ -142,7 +142,7 @@ def refreshers(
     """Make a refresher of connection `connection_id` refusing `rejected`: `how` is "thread" (a thread sharing
     the bot's database, so this process's lock decides), "database" (a thread with a `Database` of its own,
     so the lease on the row decides, as between processes) or "process"."""
-    caplog.set_level(logging.DEBUG, logger="bot.tokens")
+    caplog.set_level(logging.DEBUG, logger="bot.connections.tokens")
     databases: list[Database] = []
     processes: list[InProcess] = []
 

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.customer_lists import Duplicate
-from bot.customers import CUSTOMER_FILTERS, DEFAULT_CUSTOMER_FILTER
-from bot.importer import ImportState, RunView
+from bot.customers.lists import Duplicate
+from bot.customers.matching import CUSTOMER_FILTERS, DEFAULT_CUSTOMER_FILTER
+from bot.imports.runs import ImportState, RunView
 from bot.views.text import button, context, escape, mention, section, slack_date, truncate
-from storage.models import SyncSettings
+from storage.models import RunStatus, SyncSettings
 
 Blocks = list[dict[str, Any]]
 
@@ -117,7 +117,7 @@ def progress_blocks(run: RunView, *, provider_title: str, note: str | None = Non
 def result_text(run: RunView, *, provider_title: str) -> str:
     """The one line the parent message ends as."""
     took = duration(run.duration)
-    if run.status == "succeeded":
+    if run.status == RunStatus.SUCCEEDED:
         what = "Synced" if run.kind == "incremental" else "Imported"
         return (
             f":white_check_mark: {what} customers from {source(run, provider_title)}: "
@@ -126,13 +126,13 @@ def result_text(run: RunView, *, provider_title: str) -> str:
             + (f", {number(run.count('failed'))} failed" if run.count("failed") else "")
             + f" in {took}. Details in the thread."
         )
-    if run.status == "cancelled":
+    if run.status == RunStatus.CANCELLED:
         who = f" by {mention(run.cancelled_by)}" if run.cancelled_by else ""
         return (
             f":no_entry_sign: Import from {source(run, provider_title)} cancelled{who} after "
             f"{plural(run.processed, 'contact')}; the {plural(run.changed, 'customer')} imported so far are kept."
         )
-    if run.status == "failed":
+    if run.status == RunStatus.FAILED:
         return (
             f":x: Import from {source(run, provider_title)} stopped after {plural(run.processed, 'contact')}. "
             "What was imported is kept; Retry carries on from there."
@@ -142,7 +142,7 @@ def result_text(run: RunView, *, provider_title: str) -> str:
 
 def result_blocks(run: RunView, *, provider_title: str) -> Blocks:
     blocks = [section(result_text(run, provider_title=provider_title))]
-    if run.status == "failed":
+    if run.status == RunStatus.FAILED:
         blocks.append(retry_actions(run))
     return blocks
 

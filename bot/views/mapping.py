@@ -10,7 +10,14 @@ from datetime import datetime
 from typing import Any
 
 from bot.categories import Category
-from bot.mapping import CategoryField, ChartEntry, MappingForm, MappingProblem, kind_in_words, kinds_in_words
+from bot.mapping.account_mapping import (
+    CategoryField,
+    ChartEntry,
+    MappingForm,
+    MappingProblem,
+    kind_in_words,
+    kinds_in_words,
+)
 from bot.views.connect import refused_blocks
 from bot.views.text import button, context, escape, mention, section, slack_date, truncate
 

@@ -5,9 +5,11 @@ Every model module is imported here, so `Base.metadata` (which Alembic compares 
 
 from storage.models.base import Base, UTCDateTime, utcnow
 from storage.models.chart import AccountMapping, ChartAccount
-from storage.models.connection import Connection, PendingConnection
-from storage.models.customers import Customer, CustomerReference, ImportRun, SyncSettings
+from storage.models.connection import Connection, ConnectionStatus, PendingConnection
+from storage.models.customers import Customer, CustomerReference
 from storage.models.home import HomeViewer
+from storage.models.import_runs import ImportRun, RunStatus
+from storage.models.sync_settings import SyncSettings
 from storage.models.workspace import AuditEvent, OAuthState, SlackInstallation, Workspace, WorkspaceAdmin
 
 __all__ = [
@@ -16,12 +18,14 @@ __all__ = [
     "AuditEvent",
     "Base",
     "Connection",
+    "ConnectionStatus",
     "Customer",
     "CustomerReference",
     "HomeViewer",
     "ImportRun",
     "OAuthState",
     "PendingConnection",
+    "RunStatus",
     "SlackInstallation",
     "SyncSettings",
     "UTCDateTime",

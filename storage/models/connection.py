@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base, utcnow
+
+
+class ConnectionStatus(StrEnum):
+    ACTIVE = "active"
+    NEEDS_RECONNECT = "needs_reconnect"  # the package no longer accepts the log-in
+    DISCONNECTED = "disconnected"
 
 
 class Connection(Base):
@@ -23,7 +30,7 @@ class Connection(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
     provider: Mapped[str] = mapped_column(String(32))
-    status: Mapped[str] = mapped_column(String(32), default="active")  # active | needs_reconnect | disconnected
+    status: Mapped[str] = mapped_column(String(32), default=ConnectionStatus.ACTIVE)
     status_detail: Mapped[str | None] = mapped_column(Text)
     organisation_id: Mapped[str] = mapped_column(String(64))
     organisation_name: Mapped[str] = mapped_column(String(255))

@@ -1,0 +1,1 @@
+"""Customers: matching a package's records to ours, and listing, searching and exporting them."""

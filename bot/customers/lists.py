@@ -1,0 +1,127 @@
+"""Reading customers back: the names and possible duplicates a summary shows, the paged search of
+`/accounts customers`, and CSV files with cells that would run as formulas neutralised. Streams in batches,
+so a list of any length is written with flat memory."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from storage.models import Customer
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    name: str
+    similar_to: str
+
+
+def new_customer_names(session: Session, *, run_id: int, limit: int) -> list[str]:
+    return list(
+        session.scalars(
+            select(Customer.name)
+            .where(Customer.first_import_run_id == run_id)
+            .order_by(func.lower(Customer.name), Customer.id)
+            .limit(limit)
+        )
+    )
+
+
+def possible_duplicates(session: Session, *, run_id: int, limit: int) -> list[Duplicate]:
+    other = aliased(Customer)
+    rows = session.execute(
+        select(Customer.name, other.name)
+        .join(other, other.id == Customer.possible_duplicate_of_id)
+        .where(Customer.first_import_run_id == run_id)
+        .order_by(func.lower(Customer.name), Customer.id)
+        .limit(limit)
+    )
+    return [Duplicate(name, similar) for name, similar in rows]
+
+
+def _where(*, workspace_id: int, query: str | None, run_id: int | None = None) -> list[Any]:
+    """The workspace's customers (new ones of `run_id`), whose name or email contains `query` when given."""
+    where = [Customer.workspace_id == workspace_id]
+    if run_id is not None:
+        where.append(Customer.first_import_run_id == run_id)
+    if query:
+        words = query.casefold()  # `%` and `_` are matched as themselves: `a_b` finds `a_b`
+        where.append(
+            or_(
+                func.lower(Customer.name).contains(words, autoescape=True),
+                Customer.email_key.contains(words, autoescape=True),
+            )
+        )
+    return where
+
+
+def search(
+    session: Session, *, workspace_id: int, query: str | None, offset: int, limit: int
+) -> tuple[list[Customer], int]:
+    """One page of the customers by name, and how many match in all."""
+    where = _where(workspace_id=workspace_id, query=query)
+    total = session.scalar(select(func.count()).select_from(Customer).where(*where)) or 0
+    rows = session.scalars(
+        select(Customer).where(*where).order_by(func.lower(Customer.name), Customer.id).offset(offset).limit(limit)
+    )
+    return list(rows), total
+
+
+def iter_customers(
+    session: Session, *, workspace_id: int, run_id: int | None = None, query: str | None = None
+) -> Iterator[Customer]:
+    """Customers by name, streamed in batches, for CSV files."""
+    where = _where(workspace_id=workspace_id, query=query, run_id=run_id)
+    statement = select(Customer).where(*where).order_by(func.lower(Customer.name), Customer.id)
+    yield from session.scalars(statement.execution_options(yield_per=500))
+
+
+CSV_COLUMNS = ("Name", "First name", "Last name", "Company", "Email", "Phones", "Address", "Number", "Active")
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: str) -> str:
+    """A cell a spreadsheet will show, not run: text starting like a formula gets a leading apostrophe."""
+    return "'" + value if value.startswith(_FORMULA_STARTS) else value
+
+
+def address_line(address: dict[str, Any]) -> str:
+    parts = [
+        *address.get("lines", []),
+        address.get("city"),
+        address.get("region"),
+        address.get("postal_code"),
+        address.get("country"),
+    ]
+    return ", ".join(p for p in parts if p)
+
+
+def csv_row(customer: Customer) -> list[str]:
+    cells = [
+        customer.name,
+        customer.first_name or "",
+        customer.last_name or "",
+        customer.company or "",
+        customer.email or "",
+        "; ".join(p["number"] for p in customer.phones),
+        address_line(customer.addresses[0]) if customer.addresses else "",
+        customer.number or "",
+        "yes" if customer.active else "no",
+    ]
+    return [safe_cell(c) for c in cells]
+
+
+def write_csv(customers: Iterable[Customer], out: IO[str]) -> int:
+    """Write the customers as CSV with formula cells neutralised; returns how many rows were written."""
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    written = 0
+    for customer in customers:
+        writer.writerow(csv_row(customer))
+        written += 1
+    return written

@@ -1,0 +1,353 @@
+"""Running one claimed import run: walking the provider's pages from the run's cursor, and finishing the run.
+
+Each page is written in one transaction together with the run's cursor and counts, so a run picked up
+again (by this process after a wait, or by another after this one died) continues from its last committed
+page and ends with the same table as an uninterrupted run. A process works on a run only while it holds
+the run's lease; a heartbeat renews it and notices a Cancel, so cancelling works from any process.
+Plain Python: the job runner (`bot.imports.runner`) drives it, a `Reporter` (Slack) hears how it goes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from bot.customers.matching import DEFAULT_CUSTOMER_FILTER, apply_page, resolve_merges
+from bot.imports.memory import release_free_memory
+from bot.imports.prefetch import Prefetched
+from bot.imports.runs import ImportPolicy, RunView, load_view, mark_reported, sync_settings, view_of
+from bot.mapping import account_mapping
+from bot.runtime import Runtime
+from providers.base import Cursor, Link, Page, Provider, ProviderError, RateLimited, RateLimitScope, Unavailable
+from storage.models import Connection, ConnectionStatus, Customer, CustomerReference, ImportRun, RunStatus, SyncSettings
+
+log = logging.getLogger(__name__)
+
+
+class Reporter(Protocol):
+    """Hears how a run goes (the Slack reporter posts and edits messages); must not raise."""
+
+    def started(self, run: RunView, *, resumed: bool) -> None: ...
+
+    def progressed(self, run: RunView) -> None: ...
+
+    def waiting(self, run: RunView, *, seconds: float, limit: str | None) -> None: ...
+
+    def retrying(self, run: RunView, *, attempt: int, retries: int, seconds: float, error: ProviderError) -> None: ...
+
+    def paused(self, run: RunView, *, until: datetime, limit: str | None) -> None: ...
+
+    def finished(self, run: RunView) -> None: ...
+
+
+class Waiter(Protocol):
+    def wait(self, seconds: float, stop: threading.Event) -> bool:
+        """Wait `seconds` or until `stop` is set; True if the time passed."""
+        ...
+
+
+class EventWaiter:
+    def wait(self, seconds: float, stop: threading.Event) -> bool:
+        return not stop.wait(seconds)
+
+
+class LeaseLost(Exception):
+    """Another process holds the run now (ours expired); we stop without writing anything more."""
+
+
+class Interrupted(Exception):
+    """This process is shutting down; the run is released for whoever starts next."""
+
+
+@dataclass
+class _Flags:
+    stop: threading.Event = field(default_factory=threading.Event)  # wakes waits
+    done: threading.Event = field(default_factory=threading.Event)  # ends the heartbeat
+    cancel: bool = False
+    lost: bool = False
+    shutdown: bool = False
+
+
+class ImportJob:
+    """Runs one claimed run to its end (or to a reschedule, or until this process stops)."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        run_id: int,
+        *,
+        owner: str,
+        policy: ImportPolicy,
+        waiter: Waiter,
+        reporter: Reporter,
+        link: Callable[[Connection], Link],
+    ) -> None:
+        self.runtime, self.db, self.run_id = runtime, runtime.db, run_id
+        self.owner, self.policy, self.waiter, self.reporter = owner, policy, waiter, reporter
+        self.link = link
+        self.flags = _Flags()
+
+    def interrupt(self) -> None:
+        """Stop soon and release the run (this process is shutting down)."""
+        self.flags.shutdown = True
+        self.flags.stop.set()
+
+    def run(self) -> RunView | None:
+        heartbeat = threading.Thread(target=self._heartbeat, name=f"import-{self.run_id}-lease", daemon=True)
+        heartbeat.start()
+        try:
+            return self._run()
+        except LeaseLost:
+            log.warning("Import run %s was taken over by another process; stopping here", self.run_id)
+            return load_view(self.db, self.run_id)
+        except Interrupted:
+            self._release()
+            return load_view(self.db, self.run_id)
+        except Exception:
+            log.exception("Import run %s failed unexpectedly", self.run_id)
+            try:
+                view = self._finish("failed", error="Something went wrong on our side while importing.")
+            except (LeaseLost, SQLAlchemyError):
+                return None
+            self._report_end(view)
+            return view
+        finally:
+            self.flags.done.set()
+            heartbeat.join(timeout=5)
+
+    def _run(self) -> RunView:
+        with self.db.session() as s:
+            run = s.get(ImportRun, self.run_id)
+            assert run is not None
+            view = view_of(s, run)
+            connection = s.get(Connection, run.connection_id)
+            assert connection is not None
+            settings = s.scalar(select(SyncSettings).where(SyncSettings.connection_id == connection.id))
+            customer_filter = settings.customer_filter if settings is not None else DEFAULT_CUSTOMER_FILTER
+            s.expunge(connection)
+        provider = self.runtime.providers.get(connection.provider)
+        if view.cancel_requested:
+            return self._end("cancelled")
+        if connection.status == ConnectionStatus.DISCONNECTED or provider is None:
+            return self._end("failed", error=f"{connection.organisation_name} is no longer connected.")
+        self._tell(self.reporter.started, view, resumed=view.pages > 0 or view.attempts > 1)
+        link, attempt = self.link(connection), 0
+        while True:
+            if (ended := self._stopping()) is not None:
+                return ended
+            view, cursor, since = self._position()
+            try:
+                return self._read(provider, link, since=since, cursor=cursor, customer_filter=customer_filter)
+            except RateLimited as exc:
+                if exc.scope == RateLimitScope.DAY or exc.retry_after > self.policy.long_wait:
+                    return self._reschedule(exc)
+                self._tell(self.reporter.waiting, view, seconds=exc.retry_after, limit=exc.scope)
+                self.waiter.wait(exc.retry_after, self.flags.stop)
+            except Unavailable as exc:
+                attempt += 1
+                if attempt > self.policy.retries:
+                    return self._end("failed", error=exc.format_message())
+                delay = self.policy.backoff * 2 ** (attempt - 1)
+                log.info("Import run %s: %s; retry %s in %.1fs", self.run_id, exc.message, attempt, delay)
+                self._tell(
+                    self.reporter.retrying, view, attempt=attempt, retries=self.policy.retries, seconds=delay, error=exc
+                )
+                self.waiter.wait(delay, self.flags.stop)
+            except ProviderError as exc:  # needs reconnecting, refused: waiting will not help
+                return self._end("failed", error=exc.format_message())
+
+    def _refresh_chart(self, connection_id: int) -> None:
+        """Each sync also refreshes the stored chart of accounts, so stale mappings get flagged."""
+        try:
+            account_mapping.refresh_chart(self.runtime, connection_id=connection_id)
+        except (ProviderError, LookupError) as exc:
+            log.info("Import run %s: the chart of accounts was not refreshed (%s)", self.run_id, exc)
+
+    def _position(self) -> tuple[RunView, dict[str, Any] | None, datetime | None]:
+        """Where the run stands: its view, the cursor after its last committed page, and its `since`."""
+        with self.db.session() as s:
+            run = s.get(ImportRun, self.run_id)
+            assert run is not None
+            return view_of(s, run), run.cursor, run.since
+
+    def _read(
+        self,
+        provider: Provider,
+        link: Link,
+        *,
+        since: datetime | None,
+        cursor: dict[str, Any] | None,
+        customer_filter: str,
+    ) -> RunView:
+        """Read pages from the cursor on, committing each; returns the view of the run once it ended."""
+        source = provider.customers(link, since=since, resume=Cursor(cursor) if cursor else None)
+        with Prefetched(source, name=f"import-{self.run_id}-pages") as pages:  # the next page comes meanwhile
+            for page in pages:
+                view, done = self._commit_page(page, customer_filter)
+                release_free_memory()  # the page is written: its memory goes back, not just to our heap
+                if view.pages & (view.pages - 1) == 0:  # pages 1, 2, 4, 8...: while the tables grow fast
+                    self._refresh_statistics()
+                if done:
+                    self._refresh_chart(view.connection_id)
+                    self._report_end(view)
+                    return view
+                self._tell(self.reporter.progressed, view)
+                if (ended := self._stopping()) is not None:
+                    return ended
+        return self._end("succeeded")  # a provider that ended without saying "last page"
+
+    def _refresh_statistics(self) -> None:
+        try:
+            self.db.refresh_statistics(Customer.__tablename__, CustomerReference.__tablename__)
+        except SQLAlchemyError as exc:
+            log.warning("Import run %s: could not refresh the table statistics: %s", self.run_id, exc)
+
+    def _stopping(self) -> RunView | None:
+        """Between pages and after waits: the final view if cancelled; raises if taken over or shutting down."""
+        if self.flags.lost:
+            raise LeaseLost
+        if self.flags.cancel:
+            return self._end("cancelled")
+        if self.flags.shutdown:
+            raise Interrupted
+        return None
+
+    def _commit_page(self, page: Page, customer_filter: str) -> tuple[RunView, bool]:
+        """The page's customers, the cursor after it and the counts, in one transaction."""
+        now = self.runtime.clock()
+        with self.db.session(write_lock=True) as s:
+            run = self._owned(s)
+            counts = apply_page(
+                s,
+                workspace_id=run.workspace_id,
+                connection_id=run.connection_id,
+                run_id=run.id,
+                records=page.customers,
+                customer_filter=customer_filter,
+                now=now,
+            )
+            run.counts = dict(Counter(run.counts or {}) + counts)
+            run.pages += 1
+            if page.total is not None:
+                run.total = page.total
+            run.lease_expires_at = now + self.policy.lease
+            self.flags.cancel = self.flags.cancel or run.cancel_requested_at is not None
+            done = page.cursor is None
+            if done:
+                self._complete(s, run, "succeeded", now=now)
+            else:
+                run.cursor = page.cursor.value if page.cursor else None
+            return view_of(s, run), done
+
+    def _owned(self, session: Session, *, ended: bool = False) -> ImportRun:
+        """The run, locked, if this process still holds it (and it is running, unless `ended` allows an ended
+        run whose end is still to be told)."""
+        run = session.scalar(select(ImportRun).where(ImportRun.id == self.run_id).with_for_update())
+        if run is None or run.lease_owner != self.owner or (run.status != RunStatus.RUNNING and not ended):
+            self.flags.lost = True
+            raise LeaseLost
+        return run
+
+    def _complete(
+        self, session: Session, run: ImportRun, status: str, *, now: datetime, error: str | None = None
+    ) -> None:
+        run.status, run.finished_at, run.error = status, now, error
+        run.lease_expires_at = now + self.policy.lease  # kept until the end is told (`_report_end`)
+        if status != "succeeded":
+            return
+        resolve_merges(session, connection_id=run.connection_id)
+        settings = sync_settings(session, connection_id=run.connection_id)
+        started = run.started_at or now
+        settings.modified_since = started - self.policy.since_margin
+        settings.last_synced_at, settings.failure_notified_at = now, None
+        settings.next_sync_at = settings.next_sync_at or now + timedelta(minutes=settings.interval_minutes)
+        if run.kind == "full" or settings.next_full_at is None:
+            settings.next_full_at = now + timedelta(hours=settings.reconcile_hours)
+
+    def _finish(self, status: str, *, error: str | None = None) -> RunView:
+        now = self.runtime.clock()
+        with self.db.session(write_lock=True) as s:
+            run = self._owned(s)
+            self._complete(s, run, status, now=now, error=error)
+            return view_of(s, run)
+
+    def _end(self, status: str, *, error: str | None = None) -> RunView:
+        view = self._finish(status, error=error)
+        log.info("Import run %s %s%s", self.run_id, status, f": {error}" if error else "")
+        self._report_end(view)
+        return view
+
+    def _report_end(self, view: RunView) -> None:
+        """Tell the end in Slack, then let the run go. Should this process die before, the lease it still
+        holds runs out and another process (or this one, restarted) tells it (`bot.imports.runs.claim_report`)."""
+        self._tell(self.reporter.finished, view)
+        mark_reported(self.db, run_id=self.run_id, owner=self.owner, now=self.runtime.clock())
+
+    def _reschedule(self, exc: RateLimited) -> RunView:
+        until = self.runtime.clock() + timedelta(seconds=exc.retry_after)
+        with self.db.session(write_lock=True) as s:
+            run = self._owned(s)
+            run.status, run.not_before = "queued", until
+            run.lease_owner = run.lease_expires_at = None
+            view = view_of(s, run)
+        log.info("Import run %s paused until %s (%s limit)", self.run_id, until, exc.scope)
+        self._tell(self.reporter.paused, view, until=until, limit=exc.scope)
+        return view
+
+    def _release(self) -> None:
+        """Let the next process take the run at once (it resumes from the cursor)."""
+        try:
+            with self.db.session(write_lock=True) as s:
+                run = self._owned(s)
+                run.lease_expires_at = self.runtime.clock()
+        except (LeaseLost, SQLAlchemyError):
+            pass
+
+    def _heartbeat(self) -> None:
+        """Renew the lease every third of it, and look for a Cancel (or a lost lease) every `poll` seconds."""
+        renew_every = self.policy.lease.total_seconds() / 3
+        renewed = time.monotonic()
+        while not self.flags.done.wait(self.policy.poll):
+            try:
+                if time.monotonic() - renewed >= renew_every:
+                    with self.db.session(write_lock=True) as s:
+                        run = self._owned(s, ended=True)
+                        run.lease_expires_at = self.runtime.clock() + self.policy.lease
+                        cancel = run.cancel_requested_at is not None
+                    renewed = time.monotonic()
+                else:
+                    with self.db.session() as s:
+                        row = s.execute(
+                            select(ImportRun.lease_owner, ImportRun.status, ImportRun.cancel_requested_at).where(
+                                ImportRun.id == self.run_id
+                            )
+                        ).one_or_none()
+                    if row is None or row.lease_owner != self.owner:
+                        self.flags.lost = True
+                    cancel = row is not None and row.cancel_requested_at is not None
+            except LeaseLost:
+                cancel = False
+            except SQLAlchemyError as exc:
+                log.warning("Import run %s: could not renew its lease: %s", self.run_id, exc)
+                continue
+            if cancel:
+                self.flags.cancel = True
+            if self.flags.cancel or self.flags.lost:
+                self.flags.stop.set()
+
+    def _tell(self, what: Callable[..., None], *args: object, **kwargs: object) -> None:
+        """Reporting never stops an import."""
+        try:
+            what(*args, **kwargs)
+        except Exception:
+            log.exception("Reporting on import run %s failed", self.run_id)

@@ -1,0 +1,240 @@
+"""The import job runner: a tick that queues scheduled syncs and claims due runs, which run in worker threads.
+
+APScheduler only calls `ImportRunner.wake` on an interval (and listeners call `wake()` after queueing a run,
+so it starts at once); what is due lives in our tables (import runs, sync settings), so restarts lose
+nothing, and claims under row locks mean two processes never run one thing twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+import threading
+import weakref
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from bot.connections.links import link_for
+from bot.imports.job import EventWaiter, ImportJob, Reporter, Waiter
+from bot.imports.runs import (
+    ImportPolicy,
+    RunView,
+    active_run,
+    claim,
+    claim_report,
+    load_view,
+    mark_reported,
+    release_leases,
+)
+from bot.runtime import Runtime
+from storage.models import Connection, ConnectionStatus, ImportRun, RunStatus, SyncSettings, Workspace
+
+log = logging.getLogger(__name__)
+
+TICK_EVERY = 10.0  # seconds between looks for due work, besides the wake-ups
+
+_runners: weakref.WeakSet[ImportRunner] = weakref.WeakSet()
+
+
+def wake() -> None:
+    """Look for due work now, in every runner of this process (after a listener queued a run)."""
+    for runner in list(_runners):
+        runner.wake()
+
+
+def plan_syncs(runtime: Runtime, *, now: datetime) -> list[int]:
+    """Queue the scheduled sync of each connection that is due: a full reconciliation when that is due (or
+    nothing was imported yet), otherwise an incremental one since the last sync. Never beside an active run."""
+    queued: list[int] = []
+    with runtime.db.session(write_lock=True) as s:
+        due = s.execute(
+            select(SyncSettings, Connection, Workspace)
+            .join(Connection, Connection.id == SyncSettings.connection_id)
+            .join(Workspace, Workspace.id == Connection.workspace_id)
+            .where(
+                SyncSettings.enabled.is_(True),
+                SyncSettings.next_sync_at <= now,
+                Connection.status == ConnectionStatus.ACTIVE,
+                Workspace.uninstalled_at.is_(None),
+            )
+            .with_for_update(skip_locked=True, of=SyncSettings)
+        )
+        for settings, connection, workspace in list(due):
+            settings.next_sync_at = now + timedelta(minutes=settings.interval_minutes)
+            if connection.provider not in runtime.providers or active_run(s, connection_id=connection.id):
+                continue
+            full = settings.modified_since is None or (
+                settings.next_full_at is not None and settings.next_full_at <= now
+            )
+            if full:
+                settings.next_full_at = now + timedelta(hours=settings.reconcile_hours)
+            run = ImportRun(
+                workspace_id=workspace.id,
+                connection_id=connection.id,
+                kind="full" if full else "incremental",
+                trigger="schedule",
+                status=RunStatus.QUEUED,
+                since=None if full else settings.modified_since,
+                counts={},
+                channel_id=workspace.notification_channel_id,
+                created_at=now,
+            )
+            try:
+                with s.begin_nested():
+                    s.add(run)
+                    s.flush()
+            except IntegrityError:
+                continue  # another process queued one meanwhile
+            queued.append(run.id)
+            log.info("Queued the scheduled %s sync of connection %s (run %s)", run.kind, connection.id, run.id)
+    return queued
+
+
+class ImportRunner:
+    """This process's share of the import work: at most `workers` runs at a time, each in its own thread."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        reporters: Callable[[], Reporter],
+        policy: ImportPolicy | None = None,
+        waiter: Waiter | None = None,
+        workers: int = 2,
+        tick_every: float = TICK_EVERY,
+    ) -> None:
+        """`reporters` makes the reporter of each run (the Slack side hands in `bot.slack.import_reports`'s)."""
+        self.runtime = runtime
+        self.reporters = reporters
+        self.policy = policy or ImportPolicy()
+        self.waiter: Waiter = waiter or EventWaiter()
+        self.workers = workers
+        self.tick_every = tick_every
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="import")
+        self._ticker = ThreadPoolExecutor(1, thread_name_prefix="import-tick")
+        self._lock = threading.Lock()  # guards the fields below
+        self._ticking = threading.Lock()
+        self._jobs: dict[int, ImportJob] = {}
+        self._tick_pending = False
+        self._closed = False
+        _runners.add(self)
+
+    def recover(self) -> None:
+        """On start: with SQLite (one process by design) a run left running was this process's before it
+        stopped, so it is taken up at once; with PostgreSQL, other processes may hold theirs, so leases expire."""
+        if self.runtime.db.is_sqlite:
+            released = release_leases(self.runtime.db, now=self.runtime.clock())
+            if released:
+                log.info("Picking up %s import run(s) left running when the bot last stopped", released)
+
+    def wake(self) -> None:
+        """Tick soon in the background; wake-ups while one is pending are folded into it."""
+        with self._lock:
+            if self._closed or self._tick_pending:
+                return
+            self._tick_pending = True
+        self._ticker.submit(self._tick_in_background)
+
+    def _tick_in_background(self) -> None:
+        with self._lock:
+            self._tick_pending = False
+        try:
+            self.tick()
+        except Exception:
+            log.exception("The import tick failed")
+
+    def tick(self) -> list[int]:
+        """Queue due scheduled syncs, then claim due runs while a worker is free; returns the runs claimed.
+
+        One tick at a time: a tick reading the clock before another's claim could otherwise hand out a
+        lease that the other already counts as expired."""
+        with self._ticking:
+            if self._closed:
+                return []
+            now = self.runtime.clock()
+            plan_syncs(self.runtime, now=now)
+            claimed: list[int] = []
+            while True:
+                with self._lock:
+                    if self._closed or len(self._jobs) >= self.workers:
+                        break
+                run_id = claim(self.runtime.db, owner=self.owner, now=now, policy=self.policy)
+                if run_id is None:
+                    break
+                job = self._job(run_id)
+                with self._lock:
+                    self._jobs[run_id] = job
+                claimed.append(run_id)
+                self._pool.submit(self._work, job)
+            while not self._closed:  # ends that a process which died did not tell
+                told = claim_report(self.runtime.db, owner=self.owner, now=now, policy=self.policy)
+                if told is None:
+                    break
+                self._pool.submit(self.report_ended, told)
+            return claimed
+
+    def run_claimed(self, run_id: int) -> RunView | None:
+        """Run a run this runner claimed, in the calling thread (the worker threads and tests use it)."""
+        job = self._job(run_id)
+        with self._lock:
+            self._jobs[run_id] = job
+        try:
+            return job.run()
+        finally:
+            with self._lock:
+                self._jobs.pop(run_id, None)
+
+    def report_ended(self, run_id: int) -> None:
+        """Tell the end of a run this runner claimed with `claim_report` (its own process died before)."""
+        try:
+            view = load_view(self.runtime.db, run_id)
+            if view is not None:
+                self.reporters().finished(view)
+        except Exception:
+            log.exception("Telling the end of import run %s failed", run_id)
+        finally:
+            mark_reported(self.runtime.db, run_id=run_id, owner=self.owner, now=self.runtime.clock())
+
+    def _job(self, run_id: int) -> ImportJob:
+        return ImportJob(
+            self.runtime,
+            run_id,
+            owner=self.owner,
+            policy=self.policy,
+            waiter=self.waiter,
+            reporter=self.reporters(),
+            link=lambda connection: link_for(self.runtime, connection),
+        )
+
+    def _work(self, job: ImportJob) -> None:
+        try:
+            job.run()
+        finally:
+            with self._lock:
+                self._jobs.pop(job.run_id, None)
+            self.wake()  # a worker is free: anything else due?
+
+    @property
+    def running(self) -> list[int]:
+        with self._lock:
+            return list(self._jobs)
+
+    def shutdown(self) -> None:
+        """Stop claiming; running imports stop at their next page or wait and release their runs."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            jobs_ = list(self._jobs.values())
+        for job in jobs_:
+            job.interrupt()
+        self._ticker.shutdown(wait=False, cancel_futures=True)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        _runners.discard(self)

@@ -1,0 +1,368 @@
+"""The importer's runs: starting, cancelling and retrying one, claiming one under a lease (row locks with SKIP
+LOCKED on PostgreSQL, the write lock on SQLite), a snapshot of a run for reporting, and each connection's sync
+settings. Listeners, the schedule and the job runner call these; `bot.imports.job` runs a claimed run.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot.customers.matching import DEFAULT_CUSTOMER_FILTER, OUTCOMES
+from storage.db import Database
+from storage.models import Connection, Customer, ImportRun, RunStatus, SyncSettings, Workspace
+from storage.models.import_runs import ACTIVE_RUN_STATUSES, ENDED_RUN_STATUSES
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ImportPolicy:
+    """How patient an import is; tests shrink these."""
+
+    lease: timedelta = timedelta(minutes=5)  # renewed every third of it while working
+    poll: float = 1.0  # seconds between looks for a Cancel (or a lost lease) while working or waiting
+    retries: int = 3  # of a package that is unavailable, after the provider's own short retries
+    backoff: float = 5.0  # seconds before the first of those retries, doubling after
+    long_wait: float = 15 * 60.0  # a longer "wait" (a daily limit) releases the run and reschedules it
+    max_claims: int = 10  # a run claimed this often without finishing is failed, not claimed again
+    since_margin: timedelta = timedelta(minutes=5)  # overlap of incremental syncs, for clock differences
+
+
+@dataclass(frozen=True)
+class RunView:
+    """A snapshot of a run with what reporting about it needs."""
+
+    id: int
+    team_id: str
+    workspace_id: int
+    connection_id: int
+    provider: str
+    organisation: str
+    connected_by: str | None
+    kind: str
+    trigger: str
+    started_by: str | None
+    status: str
+    counts: Mapping[str, int]
+    total: int | None
+    pages: int
+    channel_id: str | None
+    parent_ts: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    not_before: datetime | None
+    error: str | None
+    cancelled_by: str | None
+    cancel_requested: bool
+    attempts: int
+
+    def count(self, name: str) -> int:
+        return int(self.counts.get(name, 0))
+
+    @property
+    def processed(self) -> int:
+        return sum(self.count(o) for o in OUTCOMES)
+
+    @property
+    def changed(self) -> int:
+        return self.count("new") + self.count("updated")
+
+    @property
+    def percent(self) -> int | None:
+        if self.status == RunStatus.SUCCEEDED:
+            return 100
+        if not self.total:
+            return None
+        return min(100, self.processed * 100 // self.total)
+
+    @property
+    def duration(self) -> timedelta | None:
+        if self.started_at is None:
+            return None
+        return (self.finished_at or self.started_at) - self.started_at
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE_RUN_STATUSES
+
+
+def view_of(session: Session, run: ImportRun) -> RunView:
+    connection = session.get(Connection, run.connection_id)
+    workspace = session.get(Workspace, run.workspace_id)
+    assert connection is not None and workspace is not None
+    return RunView(
+        id=run.id,
+        team_id=workspace.team_id,
+        workspace_id=run.workspace_id,
+        connection_id=run.connection_id,
+        provider=connection.provider,
+        organisation=connection.organisation_name,
+        connected_by=connection.connected_by,
+        kind=run.kind,
+        trigger=run.trigger,
+        started_by=run.started_by,
+        status=run.status,
+        counts=dict(run.counts or {}),
+        total=run.total,
+        pages=run.pages,
+        channel_id=run.channel_id,
+        parent_ts=run.parent_ts,
+        created_at=run.created_at,
+        started_at=run.started_at,
+        finished_at=run.finished_at,
+        not_before=run.not_before,
+        error=run.error,
+        cancelled_by=run.cancelled_by,
+        cancel_requested=run.cancel_requested_at is not None,
+        attempts=run.attempts,
+    )
+
+
+def load_view(db: Database, run_id: int) -> RunView | None:
+    with db.session() as s:
+        run = s.get(ImportRun, run_id)
+        return view_of(s, run) if run is not None else None
+
+
+def active_run(session: Session, *, connection_id: int) -> ImportRun | None:
+    return session.scalar(
+        select(ImportRun).where(ImportRun.connection_id == connection_id, ImportRun.status.in_(ACTIVE_RUN_STATUSES))
+    )
+
+
+def latest_run(session: Session, *, connection_id: int) -> ImportRun | None:
+    return session.scalar(
+        select(ImportRun).where(ImportRun.connection_id == connection_id).order_by(ImportRun.id.desc()).limit(1)
+    )
+
+
+def sync_settings(session: Session, *, connection_id: int) -> SyncSettings:
+    """The connection's sync settings, created with the defaults on first use."""
+    settings = session.scalar(select(SyncSettings).where(SyncSettings.connection_id == connection_id))
+    if settings is None:
+        settings = SyncSettings(
+            connection_id=connection_id,
+            enabled=True,
+            interval_minutes=60,
+            reconcile_hours=24,
+            customer_filter=DEFAULT_CUSTOMER_FILTER,
+        )
+        session.add(settings)
+        session.flush()
+    return settings
+
+
+def set_sync(
+    session: Session, *, connection_id: int, enabled: bool, minutes: int | None, user_id: str, now: datetime
+) -> SyncSettings:
+    """Turn the scheduled sync on or off, or change its interval; the next sync moves to one interval away."""
+    settings = sync_settings(session, connection_id=connection_id)
+    settings.enabled, settings.updated_by, settings.updated_at = enabled, user_id, now
+    if minutes is not None:
+        settings.interval_minutes = minutes
+    if enabled and (minutes is not None or settings.next_sync_at is None or settings.next_sync_at < now):
+        settings.next_sync_at = now + timedelta(minutes=settings.interval_minutes)
+    return settings
+
+
+@dataclass(frozen=True)
+class ImportState:
+    """What App Home shows about importing: the latest run, the customers held, and the sync schedule."""
+
+    customers: int
+    latest: RunView | None
+    sync_enabled: bool | None  # None: no sync settings yet (nothing imported)
+    interval_minutes: int
+    next_sync_at: datetime | None
+    notification_channel_id: str | None
+
+
+def import_state(session: Session, *, connection: Connection, workspace: Workspace) -> ImportState:
+    customers = session.scalar(select(func.count()).select_from(Customer).where(Customer.workspace_id == workspace.id))
+    latest = latest_run(session, connection_id=connection.id)
+    settings = session.scalar(select(SyncSettings).where(SyncSettings.connection_id == connection.id))
+    return ImportState(
+        customers=customers or 0,
+        latest=view_of(session, latest) if latest is not None else None,
+        sync_enabled=settings.enabled if settings is not None else None,
+        interval_minutes=settings.interval_minutes if settings is not None else 60,
+        next_sync_at=settings.next_sync_at if settings is not None else None,
+        notification_channel_id=workspace.notification_channel_id,
+    )
+
+
+# --- Starting, cancelling, retrying: what listeners and the schedule call ----------------------------------------
+
+
+@dataclass(frozen=True)
+class Started:
+    run: RunView
+    created: bool  # False: one was already queued or running for the connection, and this is it
+
+
+def start_import(
+    db: Database,
+    *,
+    connection_id: int,
+    trigger: str,
+    started_by: str | None,
+    channel_id: str | None,
+    now: datetime,
+    kind: str = "full",
+    since: datetime | None = None,
+) -> Started:
+    """Queue a run for the connection, unless one is queued or running already: then that one is returned."""
+    try:
+        with db.session(write_lock=True) as s:
+            running = active_run(s, connection_id=connection_id)
+            if running is not None:
+                return Started(view_of(s, running), created=False)
+            connection = s.get(Connection, connection_id)
+            assert connection is not None
+            run = ImportRun(
+                workspace_id=connection.workspace_id,
+                connection_id=connection_id,
+                kind=kind,
+                trigger=trigger,
+                started_by=started_by,
+                status=RunStatus.QUEUED,
+                since=since,
+                counts={},
+                channel_id=channel_id,
+                created_at=now,
+            )
+            s.add(run)
+            s.flush()
+            return Started(view_of(s, run), created=True)
+    except IntegrityError:  # another process queued one between our look and our insert
+        with db.session() as s:
+            running = active_run(s, connection_id=connection_id)
+            assert running is not None
+            return Started(view_of(s, running), created=False)
+
+
+def request_cancel(db: Database, *, run_id: int, user_id: str | None, now: datetime) -> RunView | None:
+    """A queued run is cancelled at once; a running one is asked to stop at its next page or wait."""
+    with db.session(write_lock=True) as s:
+        run = s.scalar(select(ImportRun).where(ImportRun.id == run_id).with_for_update())
+        if run is None:
+            return None
+        if run.status == RunStatus.QUEUED:
+            run.status, run.finished_at, run.reported_at = "cancelled", now, now  # the caller tells it
+            run.cancelled_by, run.cancel_requested_at = user_id, now
+        elif run.status == RunStatus.RUNNING and run.cancel_requested_at is None:
+            run.cancel_requested_at, run.cancelled_by = now, user_id
+        return view_of(s, run)
+
+
+def retry(db: Database, *, run_id: int, user_id: str | None, now: datetime) -> Started | None:
+    """Queue a failed run again; it resumes from its cursor. If another run is active, that one is returned."""
+    try:
+        with db.session(write_lock=True) as s:
+            run = s.scalar(select(ImportRun).where(ImportRun.id == run_id).with_for_update())
+            if run is None:
+                return None
+            if run.status != RunStatus.FAILED:
+                return Started(view_of(s, run), created=False)
+            running = active_run(s, connection_id=run.connection_id)
+            if running is not None:
+                return Started(view_of(s, running), created=False)
+            run.status, run.error, run.finished_at, run.not_before = "queued", None, None, None
+            run.reported_at = run.lease_owner = run.lease_expires_at = None
+            run.attempts = 0
+            s.flush()
+            return Started(view_of(s, run), created=True)
+    except IntegrityError:
+        with db.session() as s:
+            running = s.scalar(
+                select(ImportRun).where(
+                    ImportRun.status.in_(ACTIVE_RUN_STATUSES),
+                    ImportRun.connection_id == select(ImportRun.connection_id).where(ImportRun.id == run_id),
+                )
+            )
+            return Started(view_of(s, running), created=False) if running is not None else None
+
+
+def release_leases(db: Database, *, now: datetime) -> int:
+    """Let running runs, and ended ones whose end was not told yet, be claimed at once (their holder is known
+    to be gone); returns how many."""
+    with db.session(write_lock=True) as s:
+        held = or_(ImportRun.status == RunStatus.RUNNING, and_(_ended_untold(), ImportRun.lease_owner.is_not(None)))
+        runs = list(s.scalars(select(ImportRun).where(held).with_for_update()))
+        for run in runs:
+            run.lease_expires_at = now
+        return len(runs)
+
+
+def _ended_untold() -> ColumnElement[bool]:
+    return and_(ImportRun.status.in_(ENDED_RUN_STATUSES), ImportRun.reported_at.is_(None))
+
+
+def claim_report(db: Database, *, owner: str, now: datetime, policy: ImportPolicy) -> int | None:
+    """Take an ended run whose end was never told in Slack (its process died between the last page and the
+    summary) under a lease, so exactly one process tells it."""
+    with db.session(write_lock=True) as s:
+        lapsed = or_(ImportRun.lease_expires_at.is_(None), ImportRun.lease_expires_at < now)
+        run = s.scalar(
+            select(ImportRun)
+            .where(_ended_untold(), lapsed)
+            .order_by(ImportRun.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
+        if run is None:
+            return None
+        run.lease_owner, run.lease_expires_at = owner, now + policy.lease
+        log.info("Telling the end of import run %s, which its process did not", run.id)
+        return run.id
+
+
+def mark_reported(db: Database, *, run_id: int, owner: str, now: datetime) -> None:
+    """The run's end was told: let the run go."""
+    with db.session(write_lock=True) as s:
+        run = s.scalar(select(ImportRun).where(ImportRun.id == run_id).with_for_update())
+        if run is not None and run.lease_owner == owner:
+            run.reported_at, run.lease_owner, run.lease_expires_at = now, None, None
+
+
+def record_parent(db: Database, *, run_id: int, channel_id: str, parent_ts: str | None) -> None:
+    """Where the run's progress message is (and so where its thread is)."""
+    with db.session(write_lock=True) as s:
+        run = s.get(ImportRun, run_id)
+        if run is not None:
+            run.channel_id, run.parent_ts = channel_id, parent_ts
+
+
+def claim(db: Database, *, owner: str, now: datetime, policy: ImportPolicy) -> int | None:
+    """Take the oldest due run under a lease: a queued one whose time has come, or a running one whose holder
+    stopped renewing its lease. Row locks with SKIP LOCKED (PostgreSQL) or SQLite's write lock make sure
+    that two processes never take the same run."""
+    with db.session(write_lock=True) as s:
+        due = or_(
+            and_(
+                ImportRun.status == RunStatus.QUEUED, or_(ImportRun.not_before.is_(None), ImportRun.not_before <= now)
+            ),
+            and_(ImportRun.status == RunStatus.RUNNING, ImportRun.lease_expires_at < now),
+        )
+        run = s.scalar(select(ImportRun).where(due).order_by(ImportRun.id).limit(1).with_for_update(skip_locked=True))
+        if run is None:
+            return None
+        if run.attempts >= policy.max_claims:
+            run.status, run.finished_at, run.lease_owner, run.lease_expires_at = "failed", now, None, None
+            run.error = "The import was interrupted too many times, so it was stopped. Retry when ready."
+            log.error("Import run %s was claimed %s times; failing it", run.id, run.attempts)
+            return None
+        run.status, run.lease_owner, run.lease_expires_at = "running", owner, now + policy.lease
+        run.not_before = None
+        run.started_at = run.started_at or now
+        run.attempts += 1
+        log.info("Claimed import run %s (attempt %s)", run.id, run.attempts)
+        return run.id

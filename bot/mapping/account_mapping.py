@@ -1,0 +1,419 @@
+"""Mapping account codes: a connection's chart of accounts (fetched, stored, searched), the accounts each
+category may post to, validating and saving the mapping, and what has gone stale since it was saved.
+
+Plain Python over a session (and, to fetch the chart, a provider), so tests can call it without Slack.
+`refresh_chart` is the one function that calls the provider; the sync job calls it too.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import ColumnElement, case, func, or_, select
+from sqlalchemy.orm import Session
+
+from bot import workspaces
+from bot.categories import Category
+from bot.connections.links import link_for
+from bot.runtime import Runtime
+from providers.base import ACCOUNT_KINDS, Account
+from storage.models import AccountMapping, ChartAccount, Connection, ConnectionStatus, Workspace
+
+log = logging.getLogger(__name__)
+
+CHART_MAX_AGE = timedelta(minutes=5)  # older than this, opening the modal fetches the chart again
+MAX_MENU_OPTIONS = 100  # a static select holds 100 options; with more candidates the field is a typeahead
+MAX_SEARCH_RESULTS = 100  # an external select shows at most 100 options
+
+Reason = Literal["unmapped", "gone", "archived", "wrong_kind"]
+
+
+@dataclass(frozen=True)
+class ChartEntry:
+    """One account of the stored chart, as views show it."""
+
+    id: str  # the package's id: what a mapping stores (codes can change, and bank accounts may have none)
+    code: str | None
+    name: str
+    kind: str
+    type: str
+    active: bool = True
+
+    @property
+    def label(self) -> str:
+        """`200 – Sales`, or the name alone for an account without a code."""
+        return f"{self.code} – {self.name}" if self.code else self.name
+
+    @classmethod
+    def from_row(cls, row: ChartAccount) -> ChartEntry:
+        return cls(id=row.external_id, code=row.code, name=row.name, kind=row.kind, type=row.type, active=row.active)
+
+
+@dataclass(frozen=True)
+class MappingProblem:
+    """Why a category has no usable account: never mapped, or its account left the chart, was archived, or
+    changed kind. `account` is the account as last known (the chart's row, else the saved snapshot)."""
+
+    category: Category
+    reason: Reason
+    account: ChartEntry | None = None
+
+
+@dataclass(frozen=True)
+class CategoryField:
+    """One dropdown of the mapping modal."""
+
+    category: Category
+    options: tuple[ChartEntry, ...] | None  # every candidate, or None: too many for a menu, so a typeahead
+    candidates: int
+    current: ChartEntry | None  # what the dropdown starts with
+    problem: MappingProblem | None = None  # why the saved account is not offered any more
+
+    @property
+    def typeahead(self) -> bool:
+        return self.options is None
+
+
+@dataclass(frozen=True)
+class MappingForm:
+    """What the mapping modal shows for a connection."""
+
+    connection_id: int
+    organisation_name: str
+    provider_title: str
+    chart_refreshed_at: datetime | None
+    fields: tuple[CategoryField, ...]
+    notice: str | None = None  # e.g. the chart could not be refreshed just now
+
+
+@dataclass(frozen=True)
+class SavedMapping:
+    """The outcome of a save: `errors` (category key → message for a person) when nothing was saved."""
+
+    errors: dict[str, str]
+    entries: tuple[tuple[Category, ChartEntry | None], ...] = ()
+    first: bool = False  # the connection had no mapping before: time to offer the initial import
+    changed: tuple[str, ...] = ()  # keys of the categories whose account changed
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+@dataclass(frozen=True)
+class MappingStatus:
+    """What `/accounts status` and App Home say about the mapping."""
+
+    saved_by: str | None
+    saved_at: datetime | None
+    mapped: int  # categories with a usable account
+    categories: int
+    problems: tuple[MappingProblem, ...]
+    chart_refreshed_at: datetime | None
+
+    @property
+    def started(self) -> bool:
+        return self.saved_at is not None
+
+    @property
+    def needs_attention(self) -> bool:
+        """A saved mapping that no longer holds (an account gone, archived or of the wrong kind, or a required
+        category without one)."""
+        return self.started and bool(self.problems)
+
+
+# The chart of accounts
+
+
+def chart_is_fresh(connection: Connection, now: datetime) -> bool:
+    return connection.chart_refreshed_at is not None and now - connection.chart_refreshed_at < CHART_MAX_AGE
+
+
+def refresh_chart(runtime: Runtime, *, connection_id: int) -> int:
+    """Fetch the connection's chart from its package and store it; returns how many accounts it has.
+
+    Raises `providers.base.ProviderError` (and stores nothing) when the package fails. Call it after
+    acknowledging Slack: it is the one step here that waits on the package.
+    """
+    with runtime.db.session() as s:
+        connection = s.get(Connection, connection_id)
+        if connection is None or connection.status == ConnectionStatus.DISCONNECTED:
+            raise LookupError(f"connection {connection_id} is not connected")
+        provider = runtime.providers[connection.provider]
+        link = link_for(runtime, connection)
+    accounts = provider.accounts(link)
+    with runtime.db.session(write_lock=True) as s:
+        # The row lock makes two processes refreshing one chart take turns instead of colliding on inserts.
+        connection = s.get(Connection, connection_id, with_for_update=True)
+        if connection is None:
+            raise LookupError(f"connection {connection_id} is gone")
+        store_chart(s, connection=connection, accounts=accounts, now=runtime.clock())
+    log.info("Stored the chart of connection %s: %s accounts", connection_id, len(accounts))
+    return len(accounts)
+
+
+def store_chart(session: Session, *, connection: Connection, accounts: Iterable[Account], now: datetime) -> None:
+    """Make the stored chart the given one: update accounts by id, add new ones, delete those gone."""
+    fetched = {a.id: a for a in accounts}
+    stored = {
+        row.external_id: row
+        for row in session.scalars(select(ChartAccount).where(ChartAccount.connection_id == connection.id))
+    }
+    for external_id, row in stored.items():
+        if external_id not in fetched:
+            session.delete(row)
+    for external_id, account in fetched.items():
+        row = stored.get(external_id) or ChartAccount(connection_id=connection.id, external_id=external_id[:64])
+        if row.id is None:
+            session.add(row)
+        row.code = account.code[:32] if account.code else None
+        row.name = account.name[:255]
+        row.kind = account.kind
+        row.type = account.type[:64]
+        row.active = account.active
+        row.tax_type = account.tax_type[:64] if account.tax_type else None
+        row.fetched_at = now
+    connection.chart_refreshed_at = now
+
+
+def chart(session: Session, *, connection_id: int) -> dict[str, ChartEntry]:
+    """The stored chart by account id, archived accounts included."""
+    rows = session.scalars(select(ChartAccount).where(ChartAccount.connection_id == connection_id))
+    return {row.external_id: ChartEntry.from_row(row) for row in rows}
+
+
+def menu_order(entry: ChartEntry) -> tuple[int, str, bool, tuple[int, str], str]:
+    """Accounts grouped by kind and type, then by code (numerically where the code is a number), then name."""
+    kind = ACCOUNT_KINDS.index(entry.kind) if entry.kind in ACCOUNT_KINDS else len(ACCOUNT_KINDS)
+    code = entry.code or ""
+    return kind, entry.type, entry.code is None, (int(code), "") if code.isdigit() else (1 << 62, code), entry.name
+
+
+def candidates(category: Category, entries: Iterable[ChartEntry]) -> list[ChartEntry]:
+    """The accounts `category` may map to: active, of an allowed kind, in menu order."""
+    return sorted((e for e in entries if e.active and category.allows(e.kind)), key=menu_order)
+
+
+# The mapping
+
+
+def saved_mapping(session: Session, *, connection_id: int) -> dict[str, AccountMapping]:
+    rows = session.scalars(select(AccountMapping).where(AccountMapping.connection_id == connection_id))
+    return {row.category: row for row in rows}
+
+
+def _judge(
+    category: Category, saved: AccountMapping | None, entries: Mapping[str, ChartEntry]
+) -> tuple[ChartEntry | None, MappingProblem | None]:
+    """The saved account if it is still usable for `category`, else why not."""
+    if saved is None:
+        return None, MappingProblem(category, "unmapped") if category.required else None
+    entry = entries.get(saved.account_external_id)
+    if entry is None:
+        snapshot = ChartEntry(
+            id=saved.account_external_id,
+            code=saved.account_code,
+            name=saved.account_name or "an account",
+            kind="",
+            type="",
+            active=False,
+        )
+        return None, MappingProblem(category, "gone", snapshot)
+    if not entry.active:
+        return None, MappingProblem(category, "archived", entry)
+    if not category.allows(entry.kind):
+        return None, MappingProblem(category, "wrong_kind", entry)
+    return entry, None
+
+
+def mapping_form(
+    session: Session,
+    *,
+    connection: Connection,
+    categories: Sequence[Category],
+    provider_title: str,
+    selected: Mapping[str, str | None] | None = None,
+    notice: str | None = None,
+) -> MappingForm:
+    """The modal's content: per category its candidates (or a typeahead), pre-filled with the saved account,
+    or with `selected` (category key → account id, None for none) where the person already chose."""
+    entries = chart(session, connection_id=connection.id)
+    saved = saved_mapping(session, connection_id=connection.id)
+    fields = []
+    for category in categories:
+        offered = candidates(category, entries.values())
+        current, problem = _judge(category, saved.get(category.key), entries)
+        if problem is not None and problem.reason == "unmapped":
+            problem = None  # an empty required dropdown says so by itself
+        if selected is not None and category.key in selected:
+            chosen = selected[category.key]
+            entry = entries.get(chosen) if chosen else None
+            current = entry if entry is not None and entry.active and category.allows(entry.kind) else None
+        fields.append(
+            CategoryField(
+                category=category,
+                options=tuple(offered) if len(offered) <= MAX_MENU_OPTIONS and offered else None,
+                candidates=len(offered),
+                current=current,
+                problem=problem,
+            )
+        )
+    return MappingForm(
+        connection_id=connection.id,
+        organisation_name=connection.organisation_name,
+        provider_title=provider_title,
+        chart_refreshed_at=connection.chart_refreshed_at,
+        fields=tuple(fields),
+        notice=notice,
+    )
+
+
+def search_accounts(
+    session: Session, *, connection_id: int, category: Category, query: str, limit: int = MAX_SEARCH_RESULTS
+) -> list[ChartEntry]:
+    """Typeahead: the category's active accounts whose code or name holds every word typed, prefix matches
+    of the code first, then of the name, then the rest, each in code order. Answers from the stored chart only."""
+    code = func.lower(func.coalesce(ChartAccount.code, ""))
+    name = func.lower(ChartAccount.name)
+    statement = select(ChartAccount).where(
+        ChartAccount.connection_id == connection_id,
+        ChartAccount.active.is_(True),
+        ChartAccount.kind.in_(category.kinds),
+    )
+    words = query.lower().split()
+    for word in words:
+        statement = statement.where(or_(code.contains(word, autoescape=True), name.contains(word, autoescape=True)))
+    order: list[ColumnElement[Any]] = []
+    if words:
+        first = words[0]
+        order.append(
+            case(
+                (code.startswith(first, autoescape=True), 0),
+                (name.startswith(first, autoescape=True), 1),
+                (name.contains(f" {first}", autoescape=True), 2),
+                else_=3,
+            )
+        )
+    order += [ChartAccount.code.is_(None), func.length(code), code, name]
+    rows = session.scalars(statement.order_by(*order).limit(limit))
+    return [ChartEntry.from_row(row) for row in rows]
+
+
+def save_mapping(
+    session: Session,
+    *,
+    connection: Connection,
+    categories: Sequence[Category],
+    chosen: Mapping[str, str | None],
+    user_id: str,
+    now: datetime,
+) -> SavedMapping:
+    """Check the choices (category key → account id) against the stored chart and, when they hold, store
+    them with who saved and when, and write an audit row. Categories left empty lose their mapping."""
+    entries = chart(session, connection_id=connection.id)
+    errors: dict[str, str] = {}
+    picked: list[tuple[Category, ChartEntry | None]] = []
+    for category in categories:
+        account_id = chosen.get(category.key)
+        if not account_id:
+            if category.required:
+                errors[category.key] = f"Choose the account {category.label} posts to."
+            picked.append((category, None))
+            continue
+        entry = entries.get(account_id)
+        if entry is None:
+            errors[category.key] = "That account is no longer in the chart of accounts. Choose another."
+        elif not entry.active:
+            errors[category.key] = f"{entry.label} is archived. Choose another."
+        elif not category.allows(entry.kind):
+            errors[category.key] = (
+                f"{category.label} takes {kinds_in_words(category.kinds)} accounts; "
+                f"{entry.label} is {kind_in_words(entry.kind, article=True)} account."
+            )
+        else:
+            picked.append((category, entry))
+    if errors:
+        return SavedMapping(errors=errors)
+
+    saved = saved_mapping(session, connection_id=connection.id)
+    first = not saved
+    changed: list[str] = []
+    for category, entry in picked:
+        row = saved.get(category.key)
+        if entry is None:
+            if row is not None:
+                session.delete(row)
+                changed.append(category.key)
+            continue
+        if row is None:
+            row = AccountMapping(connection_id=connection.id, category=category.key)
+            session.add(row)
+        if row.account_external_id != entry.id:
+            changed.append(category.key)
+        row.account_external_id = entry.id
+        row.account_code = entry.code
+        row.account_name = entry.name[:255]
+        row.saved_by = user_id
+        row.saved_at = now
+    workspace = session.get(Workspace, connection.workspace_id)
+    assert workspace is not None
+    by_key = {category.key: entry for category, entry in picked}
+    workspaces.record(
+        session,
+        workspace,
+        actor=user_id,
+        action="mapping.saved",
+        detail={"connection": connection.id}
+        | {key: (entry.label if (entry := by_key.get(key)) else "(none)") for key in changed},
+    )
+    return SavedMapping(errors={}, entries=tuple(picked), first=first, changed=tuple(changed))
+
+
+def mapping_status(session: Session, *, connection: Connection, categories: Sequence[Category]) -> MappingStatus:
+    entries = chart(session, connection_id=connection.id)
+    saved = saved_mapping(session, connection_id=connection.id)
+    problems: list[MappingProblem] = []
+    mapped = 0
+    for category in categories:
+        current, problem = _judge(category, saved.get(category.key), entries)
+        mapped += current is not None
+        if problem is not None:
+            problems.append(problem)
+    latest = max(saved.values(), key=lambda row: row.saved_at, default=None)
+    return MappingStatus(
+        saved_by=latest.saved_by if latest else None,
+        saved_at=latest.saved_at if latest else None,
+        mapped=mapped,
+        categories=len(categories),
+        problems=tuple(problems),
+        chart_refreshed_at=connection.chart_refreshed_at,
+    )
+
+
+KIND_WORDS = {
+    "income": "income",
+    "other_income": "other income",
+    "cost_of_sales": "cost of sales",
+    "expense": "expense",
+    "bank": "bank",
+    "asset": "asset",
+    "liability": "liability",
+    "equity": "equity",
+}
+
+
+def kind_in_words(kind: str, *, article: bool = False) -> str:
+    words = KIND_WORDS.get(kind, kind.replace("_", " "))
+    if not article:
+        return words
+    return ("an " if words[:1] in "aeiou" else "a ") + words
+
+
+def kinds_in_words(kinds: Sequence[str]) -> str:
+    """`income`, `cost of sales or expense`, `income, other income or bank`."""
+    words = [kind_in_words(k) for k in kinds]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]

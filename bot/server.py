@@ -1,0 +1,91 @@
+"""Start and stop the bot: migrations, the Bolt app, Socket Mode or the HTTP server, and the scheduler."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import uvicorn
+from apscheduler.schedulers.background import BackgroundScheduler
+from slack_bolt import App
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+from bot.imports.runner import ImportRunner
+from bot.runtime import Runtime
+from bot.schedule import start_scheduler
+from bot.settings import Settings
+from bot.slack.app import build_app
+from bot.slack.import_reports import slack_reporters
+from bot.web.routes import build_web
+from storage import migrate
+
+log = logging.getLogger(__name__)
+
+
+def prepare_database(runtime: Runtime) -> None:
+    """Migrate on start when allowed; otherwise refuse an old schema (raises `SchemaOutOfDate`)."""
+    if runtime.settings.auto_migrate:
+        migrate.upgrade(runtime.db.engine)
+    migrate.check_schema(runtime.db.engine)
+
+
+class BotServer:
+    """The whole bot in this process; `start()` returns once it serves, `stop()` ends it cleanly."""
+
+    def __init__(self, settings: Settings, runtime: Runtime | None = None) -> None:
+        self.settings = settings
+        self.runtime = runtime or Runtime.from_settings(settings)
+        prepare_database(self.runtime)
+        self.app: App = build_app(self.runtime)
+        self.web = build_web(self.runtime, self.app)
+        config = uvicorn.Config(
+            self.web,
+            host=settings.host,
+            port=settings.port,
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+            ws="none",
+        )
+        self.http = uvicorn.Server(config)
+        self.socket_mode: SocketModeHandler | None = None
+        self.scheduler: BackgroundScheduler | None = None
+        self.imports = ImportRunner(self.runtime, reporters=slack_reporters(self.runtime))
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.settings.host}:{self.settings.port}"
+
+    def start(self) -> BotServer:
+        self._thread = threading.Thread(target=self.http.run, name="web", daemon=True)
+        self._thread.start()
+        while not self.http.started:
+            if not self._thread.is_alive():
+                raise RuntimeError(f"the web server could not start on {self.url}")
+            threading.Event().wait(0.01)
+        self.scheduler = start_scheduler(self.runtime, imports=self.imports)
+        if self.settings.socket_mode:
+            self.socket_mode = SocketModeHandler(self.app, self.settings.slack_app_token)
+            self.socket_mode.connect()
+        log.info("accounts-bot is running (%s mode, web on %s)", "Socket" if self.socket_mode else "HTTP", self.url)
+        return self
+
+    def wait(self) -> None:
+        assert self._thread is not None
+        try:
+            while self._thread.is_alive():
+                self._thread.join(timeout=1)
+        except KeyboardInterrupt:
+            log.info("Stopping")
+
+    def stop(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=False)
+        self.imports.shutdown()
+        if self.socket_mode is not None:
+            self.socket_mode.close()
+        self.http.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self.runtime.close()

@@ -1,0 +1,110 @@
+"""Build the Bolt app for the configured mode: one workspace with a bot token, or many through Slack OAuth."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import App, BoltResponse
+from slack_bolt.oauth.callback_options import CallbackOptions, FailureArgs, SuccessArgs
+from slack_bolt.oauth.oauth_settings import OAuthSettings
+
+from bot import workspaces
+from bot.runtime import Runtime
+from bot.slack import attention, home, listeners
+from bot.slack.manifest import BOT_SCOPES
+from bot.views.pages import result_page
+from bot.workspaces.installations import SqlInstallationStore, SqlOAuthStateStore
+
+log = logging.getLogger(__name__)
+
+
+def _install_succeeded(args: SuccessArgs) -> BoltResponse:
+    installation = args.installation
+    team = installation.team_name or "your workspace"
+    return BoltResponse(
+        status=200,
+        headers={"Content-Type": "text/html; charset=utf-8"},
+        body=result_page(
+            title="accounts-bot is installed",
+            message=f"accounts-bot is now installed in {team}. In Slack, type /accounts help to get started.",
+            ok=True,
+            slack_url=f"slack://app?team={installation.team_id}&id={installation.app_id}&tab=home",
+        ),
+    )
+
+
+def _install_failed(args: FailureArgs) -> BoltResponse:
+    reason = args.reason or "unknown"
+    if reason in ("access_denied",):
+        message = "The installation was cancelled, so nothing changed. You can start again at any time."
+    elif "state" in reason:
+        message = "This installation link has expired or was already used. Please start the installation again."
+    else:
+        message = "Slack did not complete the installation. Please start it again; if it keeps failing, tell us."
+    log.warning("Slack install failed: %s", reason)
+    return BoltResponse(
+        status=args.suggested_status_code,
+        headers={"Content-Type": "text/html; charset=utf-8"},
+        body=result_page(title="Installation not completed", message=message, ok=False),
+    )
+
+
+def build_app(runtime: Runtime) -> App:
+    settings = runtime.settings
+    client = runtime.web_client(settings.slack_bot_token)
+    common: dict[str, Any] = {
+        "signing_secret": settings.slack_signing_secret or "",
+        "client": client,
+        "request_verification_enabled": bool(settings.slack_signing_secret),
+        "ignoring_self_events_enabled": True,
+        "logger": logging.getLogger("bot.bolt"),
+    }
+    if settings.multi_workspace:
+        app = App(
+            installation_store=SqlInstallationStore(runtime.db),
+            oauth_settings=OAuthSettings(
+                client_id=settings.slack_client_id,
+                client_secret=settings.slack_client_secret,
+                scopes=list(BOT_SCOPES),
+                redirect_uri=f"{settings.public_url}/slack/oauth_redirect",
+                authorization_url=settings.slack_authorize_url,
+                state_store=SqlOAuthStateStore(runtime.db),
+                callback_options=CallbackOptions(success=_install_succeeded, failure=_install_failed),
+            ),
+            **common,
+        )
+    else:
+        app = App(**common)  # the client carries the bot token
+
+    @app.error
+    def on_error(error: Exception, body: dict[str, Any], respond: Any = None) -> None:
+        log.exception("Unhandled error in a Slack listener", exc_info=error)
+        if respond is not None and body.get("response_url"):
+            respond(
+                response_type="ephemeral",
+                replace_original=False,
+                text=":warning: Something went wrong on our side and nothing was changed. "
+                "Please try again; if it keeps happening, an admin can check `/accounts status`.",
+            )
+
+    known_teams: set[str] = set()
+
+    @app.middleware
+    def workspace_row_first(context: Any, next: Any) -> Any:
+        """Create a workspace's row in a short transaction of its own before any listener runs.
+
+        Listeners then only read it; on SQLite, a transaction that reads and then inserts fails at once
+        when another connection wrote in between, so the insert must not happen inside them.
+        """
+        team_id = context.team_id
+        if team_id and team_id not in known_teams:
+            with runtime.db.session(write_lock=True) as s:
+                workspaces.ensure(s, team_id=team_id)
+            known_teams.add(team_id)
+        return next()
+
+    listeners.register(app, runtime)
+    attention.listen(runtime)
+    home.listen(runtime)
+    return app

@@ -1,0 +1,164 @@
+"""App Home: publishing the tab, and republishing it for everyone who has been looking at it whenever what it
+shows changes (a connection, the mapping, an import, a setting), so nobody reads a stale status there.
+
+Whoever changes something says so with `Runtime.workspace_changed`; the `HomePublisher` republishes in a thread
+of its own, so a listener never publishes to a hundred viewers before it returns."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+from collections.abc import Collection
+from datetime import datetime, timedelta
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from bot import status, workspaces
+from bot.runtime import Runtime
+from bot.views.status import home_view
+from storage.models import HomeViewer
+
+log = logging.getLogger(__name__)
+
+VIEWER_WINDOW = timedelta(days=30)  # who has not opened Home for this long is not reading it
+MAX_VIEWERS = 100  # the most recent viewers; Slack allows views.publish about 100 times a minute
+
+# One refresh at a time per workspace in this process, so an older status is never published over a newer one.
+_publishing: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+
+
+def remember_viewer(session: Session, *, workspace_id: int, user_id: str, now: datetime) -> None:
+    """Note that the person is looking at Home now: one row per person, however often (or at once) they open it."""
+    values = {"workspace_id": workspace_id, "user_id": user_id, "last_opened_at": now}
+    key = ["workspace_id", "user_id"]
+    if session.get_bind().dialect.name == "postgresql":
+        pg = postgresql.insert(HomeViewer).values(values)
+        session.execute(
+            pg.on_conflict_do_update(index_elements=key, set_={"last_opened_at": pg.excluded.last_opened_at})
+        )
+    else:
+        lite = sqlite.insert(HomeViewer).values(values)
+        session.execute(
+            lite.on_conflict_do_update(index_elements=key, set_={"last_opened_at": lite.excluded.last_opened_at})
+        )
+
+
+def recent_viewers(session: Session, *, workspace_id: int, now: datetime) -> list[str]:
+    """Who opened Home within `VIEWER_WINDOW`, the most recent first, at most `MAX_VIEWERS`."""
+    return list(
+        session.scalars(
+            select(HomeViewer.user_id)
+            .where(HomeViewer.workspace_id == workspace_id, HomeViewer.last_opened_at >= now - VIEWER_WINDOW)
+            .order_by(HomeViewer.last_opened_at.desc(), HomeViewer.id.desc())
+            .limit(MAX_VIEWERS)
+        )
+    )
+
+
+def publish_home(runtime: Runtime, client: WebClient, *, team_id: str, user_id: str) -> None:
+    """Publish one person's Home as things stand (they are looking at it: it was opened or clicked)."""
+    with _publishing[team_id]:
+        with runtime.db.session() as s:
+            workspaces.ensure(s, team_id=team_id)
+            view = home_view(status.report_for(runtime, s, team_id=team_id))
+        client.views_publish(user_id=user_id, view=view)
+
+
+def home_opened(runtime: Runtime, client: WebClient, *, team_id: str, user_id: str) -> None:
+    """The person opened the Home tab: remember them, so later changes reach their Home too, and publish it."""
+    with runtime.db.session(write_lock=True) as s:
+        workspace = workspaces.ensure(s, team_id=team_id)
+        remember_viewer(s, workspace_id=workspace.id, user_id=user_id, now=runtime.clock())
+    publish_home(runtime, client, team_id=team_id, user_id=user_id)
+
+
+def refresh_homes(runtime: Runtime, client: WebClient | None, *, team_id: str, viewers: Collection[str] = ()) -> int:
+    """Republish Home for the workspace's recent viewers; returns how many got it.
+
+    `viewers` are people looking at Home right now (they clicked on it), remembered as viewers first.
+    Never raises for Slack's sake: a publish Slack refuses is logged and the others go ahead; `client`
+    None (the workspace's Slack install is gone) publishes nothing.
+    """
+    if client is None:
+        return 0
+    now = runtime.clock()
+    with _publishing[team_id]:
+        with runtime.db.session(write_lock=bool(viewers)) as s:
+            workspace = workspaces.find(s, team_id=team_id)
+            if workspace is None:
+                return 0
+            for viewer in viewers:
+                remember_viewer(s, workspace_id=workspace.id, user_id=viewer, now=now)
+            people = recent_viewers(s, workspace_id=workspace.id, now=now)
+            if not people:
+                return 0
+            view = home_view(status.report_for(runtime, s, team_id=team_id))
+        published = 0
+        for user_id in people:
+            try:
+                client.views_publish(user_id=user_id, view=view)
+            except SlackApiError as exc:
+                log.warning(
+                    "Could not republish App Home for %s in %s: %s", user_id, team_id, exc.response.get("error")
+                )
+                continue
+            except OSError as exc:  # Slack unreachable: the others would fail the same way
+                log.warning("Could not reach Slack to republish App Home in %s: %s", team_id, exc)
+                break
+            published += 1
+        return published
+
+
+class HomePublisher:
+    """Republishes App Home, in a thread of its own, for the workspaces marked out of date.
+
+    Listeners and jobs only mark (`Runtime.workspace_changed`), so none of them publishes to a hundred viewers
+    before it returns. Marks that arrive while a workspace is being published fold into one more publish.
+    """
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self._due: dict[str, set[str]] = {}  # team id -> people looking at Home right now (remembered first)
+        self._changed = threading.Condition()
+        self._closed = False
+        self._thread = threading.Thread(target=self._work, name="home-publisher", daemon=True)
+        self._thread.start()
+
+    def mark(self, team_id: str, *, viewer: str | None = None) -> None:
+        with self._changed:
+            viewers = self._due.setdefault(team_id, set())
+            if viewer:
+                viewers.add(viewer)
+            self._changed.notify()
+
+    def close(self) -> None:
+        with self._changed:
+            self._closed = True
+            self._changed.notify()
+        self._thread.join(timeout=5)
+
+    def _work(self) -> None:
+        while True:
+            with self._changed:
+                while not self._due and not self._closed:
+                    self._changed.wait()
+                if self._closed:
+                    return
+                team_id, viewers = self._due.popitem()
+            try:
+                refresh_homes(self.runtime, self.runtime.client_for(team_id), team_id=team_id, viewers=viewers)
+            except Exception:
+                log.exception("Republishing App Home in %s failed", team_id)
+
+
+def listen(runtime: Runtime) -> HomePublisher:
+    """Republish App Home whenever something in the runtime says a workspace changed."""
+    publisher = HomePublisher(runtime)
+    runtime.workspace_change_listeners.append(publisher.mark)
+    runtime.closers.append(publisher.close)
+    return publisher

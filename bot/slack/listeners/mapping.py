@@ -1,0 +1,278 @@
+"""Mapping account codes from Slack: `/accounts map` and the "Map account codes" buttons open the modal; its
+refresh button, typeahead and submission; and the initial-import offer that follows the first save.
+
+The modal opens within the trigger's 3 seconds: straight away when the stored chart is fresh, else as a
+loading view that is updated once the chart has been fetched. Typeahead answers come from the stored chart.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot import workspaces
+from bot.categories import by_key
+from bot.connections import connect
+from bot.mapping import account_mapping
+from bot.runtime import Runtime
+from bot.slack.authorisation import allowed, refuse
+from bot.slack.notify import tell
+from bot.slack.requests import Reply, dm_reply, responder
+from bot.views import mapping as views
+from bot.views.text import escape
+from providers.base import ProviderError
+from storage.models import Connection, ConnectionStatus, Workspace
+
+log = logging.getLogger(__name__)
+
+WHAT = "map account codes"
+
+
+@dataclass(frozen=True)
+class Target:
+    """The connection a modal maps, checked to belong to the workspace that asks."""
+
+    connection: Connection
+    provider_title: str
+
+
+def _target(runtime: Runtime, *, team_id: str, connection_id: int) -> Target | None:
+    with runtime.db.session() as s:
+        connection = s.get(Connection, connection_id)
+        workspace = s.get(Workspace, connection.workspace_id) if connection else None
+    if connection is None or workspace is None or workspace.team_id != team_id:
+        return None
+    if connection.status == ConnectionStatus.DISCONNECTED or connection.provider not in runtime.providers:
+        return None
+    return Target(connection, runtime.providers[connection.provider].title)
+
+
+def open_mapping(
+    runtime: Runtime,
+    client: WebClient,
+    reply: Reply,
+    *,
+    team_id: str,
+    user_id: str,
+    trigger_id: str,
+    channel_id: str | None,
+    from_home: bool = False,
+) -> None:
+    """Open the mapping modal for an admin; nothing from the package is awaited before `views.open`."""
+    if not allowed(runtime, client, team_id=team_id, user_id=user_id):
+        refuse(runtime, reply, team_id=team_id, user_id=user_id, action="map", what=WHAT)
+        return
+    with runtime.db.session() as s:
+        workspace = workspaces.ensure(s, team_id=team_id)
+        connection = connect.active_connection(s, workspace_id=workspace.id)
+        if connection is None:
+            problem = "Nothing is connected yet, so there are no account codes to map. Start with `/accounts connect`."
+        elif (provider := runtime.providers.get(connection.provider)) is None:
+            problem = f"{connection.provider} is no longer set up on this bot, so its account codes cannot be mapped."
+        else:
+            problem = None
+            metadata = views.ModalMetadata(connection.id, channel_id, from_home)
+            fresh = account_mapping.chart_is_fresh(connection, runtime.clock())
+            if fresh:
+                form = account_mapping.mapping_form(
+                    s, connection=connection, categories=runtime.settings.categories, provider_title=provider.title
+                )
+                view = views.mapping_modal(form, metadata)
+            else:
+                view = views.loading_view(provider.title, metadata)
+    if problem is not None:
+        reply(text=problem)
+        return
+    opened = client.views_open(trigger_id=trigger_id, view=view)
+    if not fresh:
+        show_fresh_chart(
+            runtime, client, view_id=opened["view"]["id"], view_hash=opened["view"]["hash"], metadata=metadata
+        )
+
+
+def show_fresh_chart(
+    runtime: Runtime,
+    client: WebClient,
+    *,
+    view_id: str,
+    view_hash: str | None,
+    metadata: views.ModalMetadata,
+    selected: dict[str, str | None] | None = None,
+) -> None:
+    """Fetch the chart, store it, and turn the (loading) view into the mapping modal.
+
+    When the package fails, the stored chart is shown with a warning, or only the warning if there is none.
+    """
+    notice: str | None = None
+    try:
+        account_mapping.refresh_chart(runtime, connection_id=metadata.connection_id)
+    except ProviderError as exc:
+        log.warning("Could not refresh the chart of connection %s: %s", metadata.connection_id, exc.message)
+        notice = exc.format_message()
+    except LookupError:
+        notice = "This connection was disconnected meanwhile."
+    with runtime.db.session() as s:
+        connection = s.get(Connection, metadata.connection_id)
+        provider = runtime.providers.get(connection.provider) if connection else None
+        if connection is None or provider is None or connection.status == ConnectionStatus.DISCONNECTED:
+            view = views.problem_view(":electric_plug: Nothing is connected any more. Start with `/accounts connect`.")
+        elif connection.chart_refreshed_at is None:
+            view = views.problem_view(
+                f":warning: I could not get the chart of accounts from {escape(provider.title)}. {escape(notice)}"
+            )
+        else:
+            form = account_mapping.mapping_form(
+                s,
+                connection=connection,
+                categories=runtime.settings.categories,
+                provider_title=provider.title,
+                selected=selected,
+                notice=f"Showing the chart as it was; {notice}" if notice else None,
+            )
+            view = views.mapping_modal(form, metadata)
+    try:
+        client.views_update(view_id=view_id, hash=view_hash, view=view)
+    except SlackApiError as exc:
+        # Closed meanwhile, or changed by a newer update: that view wins.
+        if exc.response.get("error") not in ("not_found", "hash_conflict"):
+            raise
+        log.info("Did not update mapping view %s: %s", view_id, exc.response.get("error"))
+
+
+def save(runtime: Runtime, client: WebClient, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+    team_id, user_id = body["team"]["id"], body["user"]["id"]
+    metadata = views.ModalMetadata.loads(view.get("private_metadata"))
+    if not allowed(runtime, client, team_id=team_id, user_id=user_id):
+
+        def refused(**_: Any) -> None:
+            ack(response_action="update", view=views.refused_view(WHAT))
+
+        refuse(runtime, refused, team_id=team_id, user_id=user_id, action="map", what=WHAT)
+        return
+    target = _target(runtime, team_id=team_id, connection_id=metadata.connection_id) if metadata else None
+    if metadata is None or target is None:
+        ack(
+            response_action="update",
+            view=views.problem_view(
+                ":electric_plug: The connection changed while this was open, so nothing was saved. "
+                "Run `/accounts map` again."
+            ),
+        )
+        return
+    now = runtime.clock()
+    # Reads the chart, then writes: on SQLite take the write lock at BEGIN so another writer cannot slip between.
+    with runtime.db.session(write_lock=True) as s:
+        connection = s.get(Connection, target.connection.id)
+        assert connection is not None
+        saved = account_mapping.save_mapping(
+            s,
+            connection=connection,
+            categories=runtime.settings.categories,
+            chosen=views.read_choices(view["state"]["values"]),
+            user_id=user_id,
+            now=now,
+        )
+    if not saved.ok:
+        ack(response_action="errors", errors=views.field_errors(saved.errors))
+        return
+    ack()
+    organisation = target.connection.organisation_name
+    tell(
+        client,
+        user_id,
+        metadata.channel_id,
+        text=f"Account codes saved for {organisation}",
+        blocks=views.confirmation_blocks(
+            organisation_name=organisation,
+            provider_title=target.provider_title,
+            entries=saved.entries,
+            user_id=user_id,
+            saved_at=now,
+        ),
+    )
+    if saved.first:
+        tell(
+            client,
+            user_id,
+            metadata.channel_id,
+            text="Import your customers now?",
+            blocks=views.import_offer_blocks(
+                connection_id=target.connection.id, organisation_name=organisation, provider_title=target.provider_title
+            ),
+        )
+    runtime.workspace_changed(team_id, viewer=user_id if metadata.from_home else None)
+
+
+def register(app: App, runtime: Runtime) -> None:
+    @app.action("open_mapping")
+    def mapping_clicked(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        """The button after connecting (in a message) and on App Home (a view, so replies go by DM)."""
+        ack()
+        user_id = body["user"]["id"]
+        container = body.get("container") or {}
+        reply = responder(respond, replace=False) if body.get("response_url") else dm_reply(client, user_id)
+        open_mapping(
+            runtime,
+            client,
+            reply,
+            team_id=body["team"]["id"],
+            user_id=user_id,
+            trigger_id=body["trigger_id"],
+            channel_id=(body.get("channel") or {}).get("id") or container.get("channel_id"),
+            from_home=container.get("type") == "view",
+        )
+
+    @app.action(views.REFRESH_ACTION)
+    def refresh_clicked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        """Fetch the chart again on demand, keeping what the person already chose."""
+        ack()
+        view = body["view"]
+        metadata = views.ModalMetadata.loads(view.get("private_metadata"))
+        target = (
+            _target(runtime, team_id=body["team"]["id"], connection_id=metadata.connection_id) if metadata else None
+        )
+        if metadata is None or target is None:
+            return
+        selected = views.read_choices(view["state"]["values"])
+        try:
+            loading = client.views_update(
+                view_id=view["id"], hash=view["hash"], view=views.loading_view(target.provider_title, metadata)
+            )
+        except SlackApiError as exc:
+            if exc.response.get("error") not in ("not_found", "hash_conflict"):
+                raise
+            return
+        show_fresh_chart(
+            runtime,
+            client,
+            view_id=view["id"],
+            view_hash=loading["view"]["hash"],
+            metadata=metadata,
+            selected=selected,
+        )
+
+    @app.view(views.CALLBACK_ID)
+    def mapping_submitted(ack: Ack, body: dict[str, Any], client: WebClient, view: dict[str, Any]) -> None:
+        save(runtime, client, ack, body, view)
+
+    @app.options(re.compile("^" + re.escape(views.ACTION_PREFIX)))
+    def account_options(ack: Ack, body: dict[str, Any]) -> None:
+        """Typeahead for charts too big for a menu: answered from the stored chart, never from the package."""
+        metadata = views.ModalMetadata.loads((body.get("view") or {}).get("private_metadata"))
+        category = by_key(runtime.settings.categories).get(views.category_key(body.get("action_id", "")))
+        entries: list[account_mapping.ChartEntry] = []
+        if metadata is not None and category is not None:
+            with runtime.db.session() as s:
+                connection = s.get(Connection, metadata.connection_id)
+                workspace = s.get(Workspace, connection.workspace_id) if connection else None
+                if workspace is not None and workspace.team_id == body["team"]["id"]:
+                    entries = account_mapping.search_accounts(
+                        s, connection_id=metadata.connection_id, category=category, query=body.get("value", "")
+                    )
+        ack(**views.typeahead_options(entries))

@@ -1,0 +1,1 @@
+"""The web side: Slack's HTTP endpoints, the accounting packages' OAuth callbacks and the health check."""

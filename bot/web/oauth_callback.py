@@ -1,0 +1,91 @@
+"""The page a browser lands on after a package's log-in, and the Slack message that goes with it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlencode
+
+from slack_sdk.errors import SlackApiError
+
+from bot.connections import connect
+from bot.runtime import Runtime
+from bot.slack.connected import announce_connected
+from bot.slack.notify import tell
+from bot.views import connect as views
+from bot.views.pages import result_page
+
+log = logging.getLogger(__name__)
+
+TITLES = {
+    "connected": "Connected",
+    "choose": "Choose an organisation in Slack",
+    "cancelled": "Log-in cancelled",
+    "invalid_state": "This link is not valid",
+    "used_state": "This link was already used",
+    "expired_state": "This link has expired",
+    "provider_error": "The log-in did not complete",
+}
+
+
+def slack_link(team_id: str | None, channel_id: str | None) -> str | None:
+    if not team_id:
+        return None
+    query = {"team": team_id}
+    if channel_id:
+        query["channel"] = channel_id
+    return "https://slack.com/app_redirect?" + urlencode(query)
+
+
+def handle(runtime: Runtime, provider_name: str, params: Mapping[str, str]) -> tuple[int, str]:
+    """Finish the log-in; returns the HTTP status and the HTML page."""
+    provider = runtime.providers.get(provider_name)
+    if provider is None:
+        page = result_page(
+            title="Unknown accounting package",
+            message=f"accounts-bot has no accounting package called “{provider_name}”, so nothing changed.",
+            ok=False,
+        )
+        return 404, page
+    outcome = connect.finish_callback(
+        runtime.db,
+        provider=provider,
+        params=params,
+        redirect_uri=runtime.settings.redirect_uri(provider.name),
+        now=runtime.clock(),
+    )
+    try:
+        _tell_slack(runtime, provider_name, outcome)
+    except SlackApiError as exc:
+        log.warning("Could not tell Slack about the %s log-in: %s", provider_name, exc.response.get("error"))
+    status = 200 if outcome.kind in ("connected", "choose", "cancelled") else 400
+    return status, result_page(
+        title=TITLES.get(outcome.kind, "Something went wrong"),
+        message=outcome.message,
+        ok=outcome.kind in ("connected", "choose"),
+        slack_url=slack_link(outcome.team_id, outcome.channel_id),
+    )
+
+
+def _tell_slack(runtime: Runtime, provider_name: str, outcome: connect.CallbackOutcome) -> None:
+    if not outcome.team_id or not outcome.user_id:
+        return  # a state that is not ours: we do not know whom to tell
+    client = runtime.client_for(outcome.team_id)
+    if client is None:
+        return
+    user_id, channel_id = outcome.user_id, outcome.channel_id
+
+    def reply(**kwargs: Any) -> None:
+        tell(client, user_id, channel_id, **kwargs)
+
+    if outcome.kind == "connected":
+        announce_connected(runtime, client, outcome, provider_name, reply)
+    elif outcome.kind == "choose":
+        assert outcome.pending_id is not None
+        title = runtime.providers[provider_name].title
+        reply(
+            blocks=views.picker_blocks(title, outcome.pending_id, outcome.organisations), text="Choose an organisation"
+        )
+    else:
+        reply(blocks=views.callback_problem_blocks(outcome.message), text=outcome.message)

@@ -1,0 +1,76 @@
+"""Import runs: the unit of work the job runner claims (status, resume cursor, counts, lease, Slack thread)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from storage.models.base import Base, utcnow
+
+
+class RunStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+ACTIVE_RUN_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING)
+ENDED_RUN_STATUSES = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED)
+_ACTIVE = text("status IN ('queued', 'running')")
+_UNTOLD = text("status IN ('succeeded', 'failed', 'cancelled') AND reported_at IS NULL")
+
+
+class ImportRun(Base):
+    """One import of a connection's customers: a full import, or an incremental sync since a moment.
+
+    `cursor` is the provider's resume point after the last committed page; it is written in the same
+    transaction as that page's customers and `counts`, so a run resumed anywhere continues exactly there.
+    A process works on a run only while it holds the lease (`lease_owner` until `lease_expires_at`); an ended
+    run keeps its lease until its end is told in Slack (`reported_at`), so if that process dies first,
+    another one tells it. At most one run per connection is queued or running (a partial unique index).
+    """
+
+    __tablename__ = "import_runs"
+    __table_args__ = (
+        Index(
+            "uq_import_runs_one_active",
+            "connection_id",
+            unique=True,
+            sqlite_where=_ACTIVE,
+            postgresql_where=_ACTIVE,
+        ),
+        Index("ix_import_runs_status", "status", "not_before"),
+        Index("ix_import_runs_untold", "lease_expires_at", sqlite_where=_UNTOLD, postgresql_where=_UNTOLD),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16), default="full")  # full | incremental
+    trigger: Mapped[str] = mapped_column(String(16))  # command | button | home | schedule
+    started_by: Mapped[str | None] = mapped_column(String(32))  # Slack user; None for the schedule
+    status: Mapped[str] = mapped_column(String(16), default=RunStatus.QUEUED)  # RunStatus
+    since: Mapped[datetime | None] = mapped_column()  # If-Modified-Since of an incremental sync
+    cursor: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    total: Mapped[int | None] = mapped_column(Integer)  # the provider's count of records, when it gives one
+    pages: Mapped[int] = mapped_column(Integer, default=0)
+    channel_id: Mapped[str | None] = mapped_column(String(32))  # where it reports; None: not yet decided
+    parent_ts: Mapped[str | None] = mapped_column(String(32))  # the progress message; replies thread under it
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None] = mapped_column()
+    not_before: Mapped[datetime | None] = mapped_column()  # rescheduled after a long wait (a daily limit)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # how many times a process claimed it
+    cancel_requested_at: Mapped[datetime | None] = mapped_column()
+    cancelled_by: Mapped[str | None] = mapped_column(String(32))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
+    reported_at: Mapped[datetime | None] = mapped_column()  # the end told in Slack (summary, CSV, result)
