@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import httpx2
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.settings import Settings
+from providers import registry
+from providers.base import BadRequest, ProviderError
 from storage import migrate
 from storage.db import make_engine
 
@@ -72,18 +73,22 @@ def check_slack(settings: Settings) -> Iterator[Check]:
 
 
 def check_providers(settings: Settings) -> Iterator[Check]:
-    configured = {
-        "xero": (settings.xero_client_id, settings.xero_token_url, "XERO_CLIENT_ID and XERO_CLIENT_SECRET"),
-    }
-    for name, (client_id, url, names) in configured.items():
-        if not client_id:
+    """Each accounting package: offered or not, and whether its log-in service takes our client id and secret."""
+    for name, package_settings in settings.packages.items():
+        names = registry.credential_names(name)
+        if not package_settings.configured:
             yield Check(name, True, f"not configured (set {names} to offer it)")
             continue
+        provider = registry.get_provider(name, package_settings)
         try:
-            httpx2.post(url, data={"grant_type": "refresh_token", "refresh_token": "doctor-check"}, timeout=10)
-            yield Check(name, True, f"{url} answers")
-        except httpx2.HTTPError as exc:
-            yield Check(name, False, f"cannot reach {url} ({type(exc).__name__})", "check the network and the URL")
+            provider.check_credentials()
+            yield Check(name, True, f"{provider.title} accepts the client id and secret")
+        except BadRequest as exc:
+            yield Check(name, False, exc.message, f"copy the client id and secret from {provider.title} into {names}")
+        except ProviderError as exc:
+            yield Check(name, False, exc.message, "check the network and the package's URLs in the settings")
+        finally:
+            provider.close()
 
 
 def run_checks(settings: Settings) -> Iterator[Check]:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from slack_sdk import WebClient
 
 from bot.settings import Settings
+from providers import registry
 from providers.base import Provider
 from storage.crypto import SecretBox
 from storage.db import Database
@@ -18,13 +19,8 @@ log = logging.getLogger(__name__)
 
 
 def build_providers(settings: Settings) -> dict[str, Provider]:
-    """The packages this deployment can connect: those whose client credentials are set (`providers.registry`).
-
-    The package settings still in `Settings` (XERO_...) are handed over as overrides until they leave it."""
-    from providers import registry
-
-    overrides = {name: value for name, value in settings.model_dump().items() if value is not None}
-    return registry.configured(registry.load_settings(None, overrides))
+    """The packages this deployment can connect: those whose client credentials are set."""
+    return registry.configured(settings.packages)
 
 
 @dataclass

@@ -11,10 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import Fernet
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.categories import CategoriesError, Category, load_categories
+from providers import registry
+from providers.settings import ProviderSettings, ProviderSettingsError
 
 KEYGEN_COMMAND = "accounts-bot keygen"
 
@@ -55,14 +57,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 3000
 
-    # Xero
-    xero_client_id: str | None = None
-    xero_client_secret: str | None = None
-    xero_authorize_url: str = "https://login.xero.com/identity/connect/authorize"
-    xero_token_url: str = "https://identity.xero.com/connect/token"
-    xero_revoke_url: str = "https://identity.xero.com/connect/revocation"
-    xero_connections_url: str = "https://api.xero.com/connections"
-    xero_api_url: str = "https://api.xero.com/api.xro/2.0"
+    # Each accounting package's own settings (XERO_..., MYOB_...) are read by its settings class in
+    # `providers/` through the registry; `load_settings` puts them in `packages`.
+    _packages: dict[str, ProviderSettings] = PrivateAttr(default_factory=dict)
 
     # The categories an admin maps to account codes; None: the built-in defaults (bot/categories.yml)
     account_categories_file: str | None = None
@@ -173,17 +170,24 @@ class Settings(BaseSettings):
     def redirect_uri(self, provider: str) -> str:
         return f"{self.public_url}/oauth/{provider}/callback"
 
+    @property
+    def packages(self) -> dict[str, ProviderSettings]:
+        """Every accounting package's settings by name, configured or not (`providers.registry`)."""
+        return self._packages
+
     def secret_values(self) -> list[str]:
         """Every configured secret, so log redaction can mask them wherever they appear."""
-        names = (
-            "slack_bot_token",
-            "slack_app_token",
-            "slack_signing_secret",
-            "slack_client_secret",
-            "encryption_key",
-            "xero_client_secret",
-        )
-        return [v for n in names if (v := getattr(self, n))]
+        names = ("slack_bot_token", "slack_app_token", "slack_signing_secret", "slack_client_secret", "encryption_key")
+        return [v for n in names if (v := getattr(self, n))] + registry.secret_values(self._packages)
+
+    def environment(self) -> dict[str, str]:
+        """These settings as the environment variables that give them (for a child process)."""
+        env = {name.upper(): str(value) for name, value in self.model_dump().items() if value is not None}
+        for package in self._packages.values():
+            for name, value in package.model_dump().items():
+                if value is not None:
+                    env[package.env_name(name)] = str(value)
+        return env
 
 
 def _describe(error: Mapping[str, Any]) -> str:
@@ -198,11 +202,23 @@ def _describe(error: Mapping[str, Any]) -> str:
 
 
 def load_settings(env_file: str | Path | None = ".env", **overrides: Any) -> Settings:
-    """Read settings, raising `SettingsError` with one line per problem."""
+    """Read the bot's settings and every accounting package's, raising `SettingsError` with one line per problem.
+
+    `overrides` are keyed as in the environment but lower-case; those with a package's prefix (`xero_client_id`)
+    go to that package's settings."""
+    own = {key: value for key, value in overrides.items() if key in Settings.model_fields}
+    problems: list[str] = []
+    settings: Settings | None = None
     try:
-        return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
+        settings = Settings(_env_file=env_file, **own)  # type: ignore[call-arg]
     except ValidationError as exc:
-        problems: list[str] = []
         for error in exc.errors():
             problems.extend(_describe(error).split("\n"))
-        raise SettingsError(problems) from None
+    try:
+        packages = registry.load_settings(env_file, {k: v for k, v in overrides.items() if k not in own})
+    except ProviderSettingsError as exc:
+        problems.extend(exc.problems)
+    if problems or settings is None:
+        raise SettingsError(problems)
+    settings._packages = packages
+    return settings

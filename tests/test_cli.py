@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,9 @@ import pytest
 from storage import migrate
 from storage.db import make_engine
 from tests.conftest import APP_TOKEN, BOT_TOKEN, TEST_KEY
+from tests.fakes.server import ServerThread
 from tests.fakes.slack import SlackFake
+from tests.fakes.xero import XeroFake
 
 
 def run_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -64,6 +67,37 @@ def test_doctor_names_each_problem_and_its_fix(env: dict[str, str], tmp_path: Pa
     assert "✗ slack bot token: Slack refused it (invalid_auth)" in result.stdout
     assert "fix: copy the Bot User OAuth Token again" in result.stdout
     assert "xoxb-wrong-token-1" not in result.stdout
+
+
+@pytest.fixture
+def xero_env() -> Iterator[dict[str, str]]:
+    """A Xero fake that knows accounts-bot's client, and the settings that point the bot at it."""
+    fake = XeroFake()
+    fake.register_client(client_id="DOCTORCLIENT", client_secret="right-secret", redirect_uris=["http://x/cb"])
+    server = ServerThread(fake.app).start()
+    yield {
+        "XERO_CLIENT_ID": "DOCTORCLIENT",
+        "XERO_CLIENT_SECRET": "right-secret",
+        "XERO_TOKEN_URL": f"{server.url}/connect/token",
+    }
+    server.stop()
+
+
+def test_doctor_checks_each_package_s_credentials_at_its_token_endpoint(
+    env: dict[str, str], xero_env: dict[str, str], tmp_path: Path
+) -> None:
+    good = run_cli("doctor", env=env | xero_env, cwd=tmp_path)
+    assert "✓ xero: Xero accepts the client id and secret" in good.stdout, good.stdout + good.stderr
+    bad = run_cli("doctor", env=env | xero_env | {"XERO_CLIENT_SECRET": "wrong-secret"}, cwd=tmp_path)
+    assert bad.returncode == 1
+    assert "✗ xero: Xero did not recognise accounts-bot's client id and secret" in bad.stdout
+    assert "fix: copy the client id and secret from Xero into XERO_CLIENT_ID and XERO_CLIENT_SECRET" in bad.stdout
+    assert "wrong-secret" not in bad.stdout + bad.stderr
+
+
+def test_doctor_says_which_packages_are_not_offered(env: dict[str, str], tmp_path: Path) -> None:
+    result = run_cli("doctor", env=env, cwd=tmp_path)
+    assert "✓ xero: not configured (set XERO_CLIENT_ID and XERO_CLIENT_SECRET to offer it)" in result.stdout
 
 
 def test_doctor_reports_missing_settings(tmp_path: Path) -> None:

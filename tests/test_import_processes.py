@@ -36,25 +36,10 @@ from tests.imports import (
     thread_text,
 )
 
-SETTINGS_FOR_WORKERS = (
-    "database_url",
-    "encryption_key",
-    "slack_bot_token",
-    "slack_signing_secret",
-    "slack_api_url",
-    "xero_client_id",
-    "xero_client_secret",
-    "xero_authorize_url",
-    "xero_token_url",
-    "xero_revoke_url",
-    "xero_connections_url",
-    "xero_api_url",
-)
-
 
 def start_worker(bot: RunningBot, *, page_size: int) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "XERO_", "DATABASE_"))}
-    env |= {name.upper(): str(getattr(bot.settings, name)) for name in SETTINGS_FOR_WORKERS}
+    env |= bot.settings.environment()
     worker = subprocess.Popen(
         [sys.executable, "-m", "tests.import_worker", str(page_size)],
         stdin=subprocess.PIPE,

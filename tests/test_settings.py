@@ -35,11 +35,12 @@ def test_real_defaults_for_every_external_url() -> None:
     s = load_settings(None, **SINGLE)
     assert s.slack_api_url == "https://slack.com/api/"
     assert s.slack_authorize_url == "https://slack.com/oauth/v2/authorize"
-    assert s.xero_authorize_url == "https://login.xero.com/identity/connect/authorize"
-    assert s.xero_token_url == "https://identity.xero.com/connect/token"
-    assert s.xero_revoke_url == "https://identity.xero.com/connect/revocation"
-    assert s.xero_connections_url == "https://api.xero.com/connections"
-    assert s.xero_api_url == "https://api.xero.com/api.xro/2.0"
+    xero = s.packages["xero"].model_dump()
+    assert xero["authorize_url"] == "https://login.xero.com/identity/connect/authorize"
+    assert xero["token_url"] == "https://identity.xero.com/connect/token"
+    assert xero["revoke_url"] == "https://identity.xero.com/connect/revocation"
+    assert xero["connections_url"] == "https://api.xero.com/connections"
+    assert xero["api_url"] == "https://api.xero.com/api.xro/2.0"
     assert s.database_url == "sqlite:///accounts-bot.db"
     assert not s.socket_mode and not s.multi_workspace
 
@@ -121,3 +122,22 @@ def test_keygen_prints_a_usable_key(tmp_path: Path) -> None:
     ).stdout
     key = out.strip().removeprefix("ENCRYPTION_KEY=")
     assert SecretBox(key).decrypt(SecretBox(key).encrypt("x")) == "x"
+
+
+def test_each_package_reads_its_own_prefixed_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("XERO_CLIENT_ID=from-file\nXERO_PAGE_SIZE=250\n")
+    monkeypatch.setenv("XERO_CLIENT_SECRET", "xero-secret-from-env")
+    s = load_settings(tmp_path / ".env", **SINGLE)
+    xero = s.packages["xero"]
+    assert xero.configured and xero.model_dump()["page_size"] == 250
+    assert "xero-secret-from-env" in s.secret_values()  # masked in logs like the bot's own secrets
+    assert s.environment()["XERO_PAGE_SIZE"] == "250"
+
+
+def test_a_bad_package_setting_is_named_with_the_others(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XERO_API_URL", "api.xero.com")
+    with pytest.raises(SettingsError) as caught:
+        load_settings(None, slack_bot_token="xoxb-1", slack_signing_secret="s")
+    problems = caught.value.problems
+    assert any(p.startswith("XERO_API_URL") for p in problems)
+    assert any(p.startswith("ENCRYPTION_KEY is missing") for p in problems)
