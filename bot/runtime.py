@@ -43,7 +43,7 @@ class Runtime:
         return cls(settings=settings, db=db, providers=build_providers(settings))
 
     def provider_title(self, name: str) -> str:
-        """ "Xero" for "xero"; the bare name for a package no longer set up here."""
+        """The package's title for people; the bare name for a package no longer set up here."""
         provider = self.providers.get(name)
         return provider.title if provider is not None else name
 

@@ -57,7 +57,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 3000
 
-    # Each accounting package's own settings (XERO_..., MYOB_...) are read by its settings class in
+    # Each accounting package's own settings (under its own prefix) are read by its settings class in
     # `providers/` through the registry; `load_settings` puts them in `packages`.
     _packages: dict[str, ProviderSettings] = PrivateAttr(default_factory=dict)
 
@@ -204,7 +204,7 @@ def _describe(error: Mapping[str, Any]) -> str:
 def load_settings(env_file: str | Path | None = ".env", **overrides: Any) -> Settings:
     """Read the bot's settings and every accounting package's, raising `SettingsError` with one line per problem.
 
-    `overrides` are keyed as in the environment but lower-case; those with a package's prefix (`xero_client_id`)
+    `overrides` are keyed as in the environment but lower-case; those with a package's prefix (`<name>_client_id`)
     go to that package's settings."""
     own = {key: value for key, value in overrides.items() if key in Settings.model_fields}
     problems: list[str] = []

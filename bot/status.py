@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from bot import workspaces
 from bot.categories import Category, load_categories
 from bot.connections.connect import active_connection
-from bot.connections.tokens import KEEPALIVE_AFTER
+from bot.connections.tokens import keepalive_after
 from bot.customers.matching import DEFAULT_CUSTOMER_FILTER
 from bot.imports.runs import ImportState, import_state
 from bot.mapping.account_mapping import MappingStatus, mapping_status
@@ -45,11 +45,11 @@ class StatusReport:
     providers: tuple[tuple[str, str], ...]  # (name, title) of the packages this deployment can connect
 
 
-def token_health(connection: Connection, now: datetime) -> tuple[str, str | None]:
+def token_health(connection: Connection, now: datetime, idle_limit: timedelta | None) -> tuple[str, str | None]:
     if connection.status == ConnectionStatus.NEEDS_RECONNECT:
         return "needs_reconnect", connection.status_detail
     last = connection.refreshed_at or connection.connected_at
-    if now - last > KEEPALIVE_AFTER:
+    if idle_limit is not None and now - last > idle_limit:
         return "refresh_due", f"Last refreshed {(now - last).days} days ago"
     return "ok", None
 
@@ -68,13 +68,14 @@ def workspace_status(
     providers: tuple[tuple[str, str], ...],
     now: datetime,
     categories: Sequence[Category] | None = None,
+    idle_limits: Mapping[str, timedelta] | None = None,
 ) -> StatusReport:
     """`categories` are the configured ones (`settings.categories`); None means the built-in defaults."""
     workspace = workspaces.find(session, team_id=team_id)
     connection = active_connection(session, workspace_id=workspace.id) if workspace else None
     report: ConnectionReport | None = None
     if connection is not None:
-        health, detail = token_health(connection, now)
+        health, detail = token_health(connection, now, (idle_limits or {}).get(connection.provider))
         report = ConnectionReport(
             provider=connection.provider,
             provider_title=dict(providers).get(connection.provider, connection.provider),
@@ -105,4 +106,5 @@ def report_for(runtime: Runtime, session: Session, *, team_id: str) -> StatusRep
         providers=runtime.provider_choices(),
         now=runtime.clock(),
         categories=runtime.settings.categories,
+        idle_limits={name: limit for name, p in runtime.providers.items() if (limit := keepalive_after(p))},
     )

@@ -98,6 +98,7 @@ class Account:
     type: str  # the package's own type (SALES, REVENUE, DIRECTCOSTS, ...)
     active: bool = True
     tax_type: str | None = None
+    type_label: str = ""  # the type in words for people ("Direct costs"); the package's provider fills it in
 
 
 @dataclass(frozen=True)

@@ -30,12 +30,10 @@ from storage.models import Connection, ConnectionStatus
 log = logging.getLogger(__name__)
 
 REFRESH_MARGIN = timedelta(minutes=2)
-# Xero forgets a refresh token unused for 60 days; refreshing after 14 idle days keeps a wide margin.
-KEEPALIVE_AFTER = timedelta(days=14)
 # How long others wait for a claimed refresh before taking it over. It must outlast the provider's whole token
-# call: its `token_timeout` on each attempt plus the backoff between them (3 x 10 s + about 2.5 s for Xero).
+# call: its `token_timeout` on each attempt plus the backoff between them (for example 3 x 10 s + about 2.5 s).
 # Were a live holder's lease to lapse, the next caller would spend the same refresh token again, which only a
-# package with a grace period for spent tokens (Xero: 30 minutes) answers with the same pair.
+# package with a grace period for spent tokens (30 minutes, say) answers with the same pair.
 REFRESH_LEASE = timedelta(seconds=60)
 # Seconds between looks at a refresh in progress: soon at first (a refresh usually takes under a second),
 # then less often.
@@ -43,6 +41,14 @@ POLL_FIRST, POLL_MOST = 0.05, 0.5
 
 _local_locks: weakref.WeakKeyDictionary[Database, dict[int, threading.Lock]] = weakref.WeakKeyDictionary()
 _local_locks_guard = threading.Lock()
+
+
+def keepalive_after(provider: Provider) -> timedelta | None:
+    """How long a connection may sit unused before the keep-alive refreshes it: a quarter of how long its package
+    keeps an unused refresh token (60 days gives 15), which leaves room for missed runs; None when the package
+    never forgets one."""
+    lifetime = provider.refresh_token_idle_lifetime
+    return lifetime / 4 if lifetime else None
 
 
 def store_tokens(connection: Connection, tokens: Tokens, db: Database, now: datetime) -> None:

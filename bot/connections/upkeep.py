@@ -6,13 +6,12 @@ Importable functions that take a runtime and ids and open their own sessions; `b
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
 from sqlalchemy import select
 
 from bot.connections import connect
 from bot.connections.links import keeper
-from bot.connections.tokens import KEEPALIVE_AFTER
+from bot.connections.tokens import keepalive_after
 from bot.runtime import Runtime
 from providers.base import NeedsReconnect, ProviderError
 from storage.models import Connection, ConnectionStatus, Workspace
@@ -20,9 +19,11 @@ from storage.models import Connection, ConnectionStatus, Workspace
 log = logging.getLogger(__name__)
 
 
-def keep_connections_alive(runtime: Runtime, *, idle_for: timedelta = KEEPALIVE_AFTER) -> int:
-    """Refresh connections whose tokens were not refreshed for `idle_for`; returns how many were refreshed."""
-    cutoff = runtime.clock() - idle_for
+def keep_connections_alive(runtime: Runtime) -> int:
+    """Refresh connections whose tokens sat unused for long enough that their package could soon forget them
+    (`keepalive_after`); returns how many were refreshed."""
+    now = runtime.clock()
+    cutoffs = {name: now - idle for name, p in runtime.providers.items() if (idle := keepalive_after(p)) is not None}
     with runtime.db.session() as s:
         rows = s.execute(
             select(Connection.id, Connection.refreshed_at, Connection.provider)
@@ -30,7 +31,9 @@ def keep_connections_alive(runtime: Runtime, *, idle_for: timedelta = KEEPALIVE_
             .where(Connection.status == ConnectionStatus.ACTIVE, Workspace.uninstalled_at.is_(None))
         ).all()
     due = [
-        cid for cid, refreshed, provider in rows if provider in runtime.providers and (refreshed or cutoff) <= cutoff
+        cid
+        for cid, refreshed, provider in rows
+        if provider in cutoffs and (refreshed or cutoffs[provider]) <= cutoffs[provider]
     ]
     refreshed = 0
     for connection_id in due:

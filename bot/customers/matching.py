@@ -24,7 +24,7 @@ from providers.base import Address
 from providers.base import Customer as Record
 from storage.models import Customer, CustomerReference
 
-# Which contacts are customers. Xero marks a contact a customer only after its first sales invoice, so
+# Which contacts are customers. Some packages mark a contact a customer only after its first sales invoice, so
 # "customers_only" would miss new ones; the default keeps every contact that is not only a supplier.
 CUSTOMER_FILTERS = {
     "all_but_suppliers": "every contact except those that are only suppliers",

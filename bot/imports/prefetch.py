@@ -1,6 +1,6 @@
 """Reading one item ahead in a background thread: while an import writes page n, page n + 1 is on its way.
 
-A package's pages are slow to arrive (Xero takes a few hundred milliseconds a page, and its minute limit spaces
+A package's pages are slow to arrive (a few hundred milliseconds a page, and a per-minute limit spaces
 calls out) and slow to write; doing both at once takes each page max(fetch, write) instead of their sum.
 Exactly one item is read ahead, so memory stays at a page or two, and what the source raises reaches the
 reader in order, after the items before it.

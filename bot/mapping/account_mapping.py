@@ -42,6 +42,12 @@ class ChartEntry:
     kind: str
     type: str
     active: bool = True
+    type_label: str = ""  # the type in words as the package's provider put it ("Direct costs")
+
+    @property
+    def type_words(self) -> str:
+        """The type for the dropdown's groups: the provider's words, else the package's own type, readable."""
+        return self.type_label or self.type.replace("_", " ").capitalize() or "Other"
 
     @property
     def label(self) -> str:
@@ -50,7 +56,15 @@ class ChartEntry:
 
     @classmethod
     def from_row(cls, row: ChartAccount) -> ChartEntry:
-        return cls(id=row.external_id, code=row.code, name=row.name, kind=row.kind, type=row.type, active=row.active)
+        return cls(
+            id=row.external_id,
+            code=row.code,
+            name=row.name,
+            kind=row.kind,
+            type=row.type,
+            active=row.active,
+            type_label=row.type_label or "",
+        )
 
 
 @dataclass(frozen=True)
@@ -174,6 +188,7 @@ def store_chart(session: Session, *, connection: Connection, accounts: Iterable[
         row.name = account.name[:255]
         row.kind = account.kind
         row.type = account.type[:64]
+        row.type_label = account.type_label[:64] or None
         row.active = account.active
         row.tax_type = account.tax_type[:64] if account.tax_type else None
         row.fetched_at = now

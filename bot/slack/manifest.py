@@ -6,6 +6,8 @@ from typing import Any
 
 import yaml
 
+from providers import registry
+
 BOT_SCOPES = (
     "commands",
     "chat:write",
@@ -26,7 +28,7 @@ def build_manifest(public_url: str | None = None) -> dict[str, Any]:
     command: dict[str, Any] = {
         "command": COMMAND,
         "description": "Connect your accounting package, map account codes, import customers",
-        "usage_hint": "[connect xero | map | import | status | disconnect | help]",
+        "usage_hint": "[connect | map | import | status | disconnect | help]",
         "should_escape": False,
     }
     interactivity: dict[str, Any] = {"is_enabled": True}
@@ -45,7 +47,7 @@ def build_manifest(public_url: str | None = None) -> dict[str, Any]:
             "description": "Wire your accounting package into Slack",
             "long_description": (
                 "accounts-bot connects a trades or field-service business's accounting package "
-                "(Xero, MYOB AccountRight, QuickBooks Online) to Slack. Admins connect the package, "
+                f"({', '.join(registry.titles().values())}) to Slack. Admins connect the package, "
                 "choose the account code for each category in a modal, and import every customer, "
                 "with progress in a thread and a summary at the end; a schedule keeps customers in sync. "
                 "Type /accounts help to start."

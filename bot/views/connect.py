@@ -33,7 +33,7 @@ def choose_provider_blocks(providers: Sequence[tuple[str, str]]) -> Blocks:
         return [
             section(
                 "No accounting package is set up on this bot yet. The person who runs it needs to add the "
-                "package's client id and secret (for Xero: XERO_CLIENT_ID and XERO_CLIENT_SECRET)."
+                "package's client id and secret to the bot's settings; `accounts-bot doctor` names them."
             )
         ]
     return [

@@ -33,28 +33,6 @@ TITLE = "Map account codes"
 SUBMIT = "Save accounting settings"
 MIN_QUERY_LENGTH = 1
 
-# Group labels for the account types packages use (Xero's); other types are shown title-cased.
-TYPE_LABELS = {
-    "SALES": "Sales",
-    "REVENUE": "Revenue",
-    "OTHERINCOME": "Other income",
-    "DIRECTCOSTS": "Direct costs",
-    "EXPENSE": "Expenses",
-    "OVERHEADS": "Overheads",
-    "DEPRECIATN": "Depreciation",
-    "BANK": "Bank accounts",
-    "CURRENT": "Current assets",
-    "FIXED": "Fixed assets",
-    "INVENTORY": "Inventory",
-    "NONCURRENT": "Non-current assets",
-    "PREPAYMENT": "Prepayments",
-    "CURRLIAB": "Current liabilities",
-    "LIABILITY": "Liabilities",
-    "TERMLIAB": "Non-current liabilities",
-    "PAYG": "PAYG withholding",
-    "EQUITY": "Equity",
-}
-
 
 @dataclass(frozen=True)
 class ModalMetadata:
@@ -86,10 +64,6 @@ def action_id(category_key: str) -> str:
 
 def category_key(action_or_block_id: str) -> str:
     return action_or_block_id.removeprefix(ACTION_PREFIX).removeprefix(BLOCK_PREFIX)
-
-
-def type_label(account_type: str) -> str:
-    return TYPE_LABELS.get(account_type.upper(), account_type.replace("_", " ").capitalize() or "Other")
 
 
 def _plain(text: str, limit: int) -> dict[str, Any]:
@@ -151,8 +125,8 @@ def _options(entries: Sequence[ChartEntry]) -> dict[str, Any]:
         return {"options": [account_option(e) for e in entries]}
     return {
         "option_groups": [
-            {"label": _plain(type_label(t), 75), "options": [account_option(e) for e in members]}
-            for t, members in groups
+            {"label": _plain(members[0].type_words, 75), "options": [account_option(e) for e in members]}
+            for _, members in groups
         ]
     }
 

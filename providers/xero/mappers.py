@@ -111,6 +111,7 @@ def to_account(raw: Mapping[str, Any]) -> Account:
         type=str(raw.get("Type") or ""),
         active=(raw.get("Status") or "ACTIVE") == "ACTIVE",
         tax_type=_text(raw.get("TaxType")),
+        type_label=account_type_label(str(raw.get("Type") or "")),
     )
 
 

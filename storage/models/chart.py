@@ -26,6 +26,7 @@ class ChartAccount(Base):
     name: Mapped[str] = mapped_column(String(255))
     kind: Mapped[str] = mapped_column(String(32))  # providers.base.ACCOUNT_KINDS
     type: Mapped[str] = mapped_column(String(64))  # the package's own account type
+    type_label: Mapped[str | None] = mapped_column(String(64))  # that type in words, as the package's provider says
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     tax_type: Mapped[str | None] = mapped_column(String(64))
     fetched_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -40,7 +40,7 @@ def parse(text: str) -> tuple[str, list[str]]:
 
 
 def show_help(req: CommandRequest) -> None:
-    req.ack(response_type="ephemeral", blocks=help_blocks(req.command, COMING_SOON), text="accounts-bot help")
+    req.ack(response_type="ephemeral", blocks=help_blocks(req.command, coming_soon=COMING_SOON), text="accounts-bot help")
 
 
 def show_status(req: CommandRequest) -> None:
