@@ -6,6 +6,7 @@ so `accounts-bot run` can stop with a clear message instead of a traceback.
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -88,6 +89,8 @@ class Settings(BaseSettings):
     def _database_url_shape(cls, v: str) -> str:
         if not v.startswith(("sqlite", "postgresql")):
             raise ValueError("must be a sqlite:/// or postgresql:// URL, e.g. sqlite:///accounts-bot.db")
+        if v.startswith("postgresql") and importlib.util.find_spec("psycopg") is None:
+            raise ValueError("needs PostgreSQL's driver: install it with `.venv/bin/pip install -e '.[postgres]'`")
         if v.startswith("postgresql://"):
             # psycopg 3 is the driver we ship
             v = "postgresql+psycopg://" + v.removeprefix("postgresql://")
