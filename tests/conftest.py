@@ -173,3 +173,10 @@ __all__ = ["ServerThread"]
 
 # Fixtures of the Xero fake and the bot connected to it, shared by the end-to-end suites.
 from tests.flows import connect_bot, xero, xero_clock  # noqa: E402, F401
+
+# Every accounting package end to end: a test taking `package` (or `package_bot`) runs once per package.
+from tests.packages_e2e import package, package_bot, parametrise_packages  # noqa: E402, F401
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    parametrise_packages(metafunc)

@@ -1,8 +1,8 @@
 """Driving the bot as people do, for end-to-end tests: the Xero fake and bot fixtures, and Slack helpers.
 
-`connect_bot` is the whole bot in HTTP mode with Xero pointed at the local fake; `log_in` walks a browser
-through Xero's consent page to our callback; `command`, `shown`, `click` and `becomes` read and use what a
-person sees in #general.
+`connect_bot` is the whole bot in HTTP mode with Xero pointed at the local fake (`tests.packages_e2e` has the
+same for every package); `log_in` walks a browser through a package's consent page to our callback; `command`,
+`shown`, `click` and `becomes` read and use what a person sees in #general.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import httpx2
 import pytest
@@ -18,13 +18,15 @@ from sqlalchemy import select
 
 from bot.connections import links
 from bot.connections.tokens import ConnectionTokens
+from providers import registry
 from storage.models import Connection
 from tests.conftest import ADMIN, CHANNEL, RunningBot
 from tests.fakes.blockkit import check_message
-from tests.fakes.server import ServerThread
 from tests.fakes.xero import FakeClock, XeroFake, click_through_consent
+from tests.packages_e2e import CLIENT_ID, CLIENT_SECRET, served, start_with
+from tests.providers.packages import PackageDriver, XeroDriver
 
-CLIENT_ID, CLIENT_SECRET = "ACMEXEROCLIENT0000000000000000001", "acme-xero-client-secret-value"
+__all__ = ["CLIENT_ID", "CLIENT_SECRET"]
 
 
 @pytest.fixture
@@ -34,33 +36,29 @@ def xero_clock() -> FakeClock:
 
 @pytest.fixture
 def xero(xero_clock: FakeClock) -> Iterator[XeroFake]:
-    fake = XeroFake(clock=xero_clock)
-    server = ServerThread(fake.app).start()
-    fake.url = server.url  # type: ignore[attr-defined]
-    yield fake
-    server.stop()
+    """The Xero fake itself, served over HTTP (`xero.url`), for the tests about Xero's own behaviour."""
+    with served(XeroDriver(xero_clock)) as driver:
+        driver.fake.url = driver.url
+        yield driver.fake
 
 
-def xero_settings(xero: XeroFake) -> dict[str, str]:
-    url = xero.url  # type: ignore[attr-defined]
-    return {
-        "xero_client_id": CLIENT_ID,
-        "xero_client_secret": CLIENT_SECRET,
-        "xero_authorize_url": f"{url}/identity/connect/authorize",
-        "xero_token_url": f"{url}/connect/token",
-        "xero_revoke_url": f"{url}/connect/revocation",
-        "xero_connections_url": f"{url}/connections",
-        "xero_api_url": f"{url}/api.xro/2.0",
-    }
+def xero_driver(xero: XeroFake, clock: FakeClock) -> XeroDriver:
+    """The driver of the served fake a Xero-only test holds, on the fake's clock."""
+    driver = XeroDriver(clock, fake=xero)
+    driver.url = xero.url  # type: ignore[attr-defined]
+    return driver
+
+
+def xero_settings(xero: XeroFake) -> dict[str, Any]:
+    """The bot's settings pointing Xero at the served fake, with our app's credentials."""
+    driver = xero_driver(xero, cast(FakeClock, xero.clock))
+    return driver.bot_settings(client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
 
 
 @pytest.fixture
-def connect_bot(start_bot: Any, xero: XeroFake) -> RunningBot:
-    bot: RunningBot = start_bot("http", **xero_settings(xero))
-    xero.register_client(
-        client_id=CLIENT_ID, client_secret=CLIENT_SECRET, redirect_uris=[bot.settings.redirect_uri("xero")]
-    )
-    return bot
+def connect_bot(start_bot: Any, xero: XeroFake, xero_clock: FakeClock) -> RunningBot:
+    """The bot in HTTP mode with Xero pointed at the `xero` fake and our app registered there."""
+    return start_with(start_bot, xero_driver(xero, xero_clock))
 
 
 def all_text(payload: dict[str, Any]) -> str:
@@ -110,14 +108,15 @@ def url_in(message: dict[str, Any]) -> str:
     return match.group(1)
 
 
-def login_url(bot: RunningBot, user_id: str = ADMIN, text_: str = "/accounts connect xero") -> str:
-    message = command(bot, text_, "Log in to Xero", user_id)
+def login_url(bot: RunningBot, user_id: str = ADMIN, text_: str | None = None, *, package: str = "xero") -> str:
+    """`/accounts connect <package>` (or `text_`) and the log-in link it answers with."""
+    message = command(bot, text_ or f"/accounts connect {package}", f"Log in to {registry.titles()[package]}", user_id)
     assert check_message(message["blocks"]) == []
     return url_in(message)
 
 
 def log_in(bot: RunningBot, url: str, **consent: Any) -> httpx2.Response:
-    """A person's browser: Xero's consent page, the button, then our callback page."""
+    """A person's browser: the package's consent page, the button, then our callback page."""
     with httpx2.Client(timeout=10) as browser:
         answer = click_through_consent(browser, url, **consent)
         assert answer.status_code in (302, 303), answer.text
@@ -129,11 +128,14 @@ def connection_rows(bot: RunningBot) -> list[Connection]:
         return list(s.scalars(select(Connection).order_by(Connection.id)))
 
 
-def connected(connect_bot: RunningBot, xero: XeroFake, name: str = "Acme Plumbing Ltd") -> tuple[Connection, str]:
-    tenant = xero.add_organisation(name)
-    log_in(connect_bot, login_url(connect_bot))
+def connected(
+    connect_bot: RunningBot, package: XeroFake | PackageDriver, name: str = "Acme Plumbing Ltd"
+) -> tuple[Connection, str]:
+    """Connect the bot to a new organisation at the package (a driver, or the Xero fake itself): its row and id."""
+    organisation = package.add_organisation(name)
+    log_in(connect_bot, login_url(connect_bot, package=package.name if isinstance(package, PackageDriver) else "xero"))
     [row] = connection_rows(connect_bot)
-    return row, tenant
+    return row, organisation
 
 
 def keeper(bot: RunningBot, connection_id: int) -> ConnectionTokens:

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from bot.imports import runs as import_runs
 from bot.imports.runs import ImportPolicy, RunView, load_view
 from bot.slack.import_reports import slack_reporters
-from providers.xero import XeroProvider
+from providers import registry
 from storage.models import Customer, CustomerReference, ImportRun, SyncSettings
 from tests.conftest import ADMIN, CHANNEL, TEAM, RunningBot
 from tests.fakes.slack import UploadedFile
@@ -42,18 +42,22 @@ def quick(
     waiter: Any = None,
     xero_clock: FakeClock | None = None,
 ) -> Any:
-    """Short leases, polls and back-offs; the provider's own retries back off for milliseconds too. With
-    `xero_clock`, the provider paces itself under Xero's minute limit on the fake's clock, not in real time."""
+    """Short leases, polls and back-offs; each provider's own retries back off for milliseconds too. With
+    `xero_clock` (a package's fake clock), the providers pace themselves under the package's limits on that clock,
+    not in real time."""
     runner = bot.server.imports
     runner.policy = QUICK
     runner.reporters = slack_reporters(bot.server.runtime, progress_every=progress_every)
     runner.waiter = waiter or RecordingWaiter()
-    old = bot.server.runtime.providers["xero"]
-    assert isinstance(old, XeroProvider)
-    settings = old.settings.model_copy(update={"backoff": 0.001, "page_size": page_size})
+    providers = bot.server.runtime.providers
     seams: dict[str, Any] = {"clock": xero_clock, "sleep": xero_clock.sleep} if xero_clock is not None else {}
-    bot.server.runtime.providers["xero"] = XeroProvider(settings, **seams)
-    old.close()
+    for name, old in list(providers.items()):
+        settings = old.settings  # type: ignore[attr-defined]
+        quicker = {
+            k: v for k, v in {"backoff": 0.001, "page_size": page_size}.items() if k in type(settings).model_fields
+        }
+        providers[name] = registry.get_provider(name, settings.model_copy(update=quicker), **seams)
+        old.close()
     return runner.waiter
 
 

@@ -1,4 +1,7 @@
-"""Connecting Xero from Slack, end to end over real HTTP: the Slack fake, the Xero fake, and the bot."""
+"""Connecting an accounting package from Slack, end to end over real HTTP: the Slack fake, the package's fake, and
+the bot. Tests taking `package` run once per package; those taking `xero` are about Xero's own behaviour (its
+/connections listing the organisations of earlier log-ins, revoking a log-in, its idle refresh-token lifetime)
+or about no package in particular."""
 
 from __future__ import annotations
 
@@ -17,7 +20,8 @@ from providers.base import Link, NeedsReconnect
 from storage.models import AuditEvent, Connection, OAuthState, PendingConnection, Workspace
 from tests.conftest import ADMIN, STAFF, TEAM, RunningBot
 from tests.fakes.blockkit import check_message
-from tests.fakes.xero import FakeClock, XeroFake, click_through_consent
+from tests.fakes.oauth2 import click_through_consent
+from tests.fakes.xero import FakeClock, XeroFake
 from tests.flows import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -34,60 +38,76 @@ from tests.flows import (
     shown,
     url_in,
 )
+from tests.packages_e2e import start_with
+from tests.providers.packages import PackageDriver, Resource
+
+# For the packages whose one consent may connect several organisations (Xero's may): the picker.
+several_organisations = pytest.mark.several_organisations
 
 
-def test_connect_one_organisation_end_to_end(connect_bot: RunningBot, xero: XeroFake) -> None:
-    tenant = xero.add_organisation("Acme Plumbing Ltd")
-    page = log_in(connect_bot, login_url(connect_bot))
+def test_connect_one_organisation_end_to_end(package_bot: RunningBot, package: PackageDriver) -> None:
+    bot = package_bot
+    organisation = package.add_organisation("Acme Plumbing Ltd")
+    page = log_in(bot, login_url(bot, package=package.name))
     assert page.status_code == 200
     assert "Connected" in page.text and "Acme Plumbing Ltd" in page.text
     assert "slack.com/app_redirect?team=T0ACME001" in page.text
 
-    message = shown(connect_bot, "now connected to")
-    assert "now connected to *Acme Plumbing Ltd* in Xero" in all_text(message)
+    message = shown(bot, "now connected to")
+    assert f"now connected to *Acme Plumbing Ltd* in {package.title}" in all_text(message)
     assert "Map account codes" in all_text(message)
     assert check_message(message["blocks"]) == []
 
-    [row] = connection_rows(connect_bot)
-    assert (row.provider, row.organisation_id, row.status, row.connected_by) == ("xero", tenant, "active", ADMIN)
-    assert row.remote_connection_id in {c["id"] for c in xero.connections}
+    [row] = connection_rows(bot)
+    assert (row.provider, row.organisation_id, row.status, row.connected_by) == (
+        package.name,
+        organisation,
+        "active",
+        ADMIN,
+    )
+    assert package.connected() == {organisation}
+    assert row.remote_connection_id == package.connection_id(organisation)
     assert row.access_token_enc and row.refresh_token_enc
-    with connect_bot.db.session() as s:
+    with bot.db.session() as s:
         assert [e.action for e in s.scalars(select(AuditEvent))] == ["connection.connected"]
 
 
-def test_the_login_asks_for_pkce_state_and_offline_access(connect_bot: RunningBot) -> None:
-    url = httpx2.URL(login_url(connect_bot))
+def test_the_login_asks_for_pkce_state_and_offline_access(package_bot: RunningBot, package: PackageDriver) -> None:
+    connect_bot = package_bot
+    url = httpx2.URL(login_url(connect_bot, package=package.name))
     params = dict(url.params)
-    assert params["code_challenge_method"] == "S256" and len(params["code_challenge"]) >= 43
-    assert set(params["scope"].split()) >= {"offline_access", "accounting.settings.read", "accounting.contacts.read"}
-    assert params["redirect_uri"] == connect_bot.settings.redirect_uri("xero")
+    if package.pkce:
+        assert params["code_challenge_method"] == "S256" and len(params["code_challenge"]) >= 43
+    assert set(params["scope"].split()) >= set(package.scopes.split())  # Xero: offline_access and the two reads
+    assert params["redirect_uri"] == connect_bot.settings.redirect_uri(package.name)
     with connect_bot.db.session() as s:
         [state] = s.scalars(select(OAuthState).where(OAuthState.purpose == "connect"))
         assert state.state_digest != params["state"]  # only a digest is kept
         assert state.user_id == ADMIN and state.expires_at - state.created_at == timedelta(minutes=10)
 
 
-def test_status_and_home_show_the_connection(connect_bot: RunningBot, xero: XeroFake) -> None:
-    xero.add_organisation("Acme Plumbing Ltd")
-    log_in(connect_bot, login_url(connect_bot))
+def test_status_and_home_show_the_connection(package_bot: RunningBot, package: PackageDriver) -> None:
+    connect_bot = package_bot
+    connected(connect_bot, package)
     status = all_text(command(connect_bot, "/accounts status", "Accounting package connected", STAFF))
-    assert "Acme Plumbing Ltd" in status and "Xero" in status and f"<@{ADMIN}>" in status and "Healthy" in status
+    assert "Acme Plumbing Ltd" in status and package.title in status and f"<@{ADMIN}>" in status and "Healthy" in status
     connect_bot.slack.send_event({"type": "app_home_opened", "user": STAFF, "tab": "home"}, team_id=TEAM)
     home = connect_bot.slack.wait_for(lambda: connect_bot.slack.home_view(STAFF))
     assert "Acme Plumbing Ltd" in str(home) and "Disconnect" in str(home)
 
 
+@several_organisations
 def test_several_organisations_offer_a_picker_and_unpicked_ones_are_disconnected(
-    connect_bot: RunningBot, xero: XeroFake
+    package_bot: RunningBot, package: PackageDriver
 ) -> None:
-    first = xero.add_organisation("Acme North")
-    second = xero.add_organisation("Acme South")
-    third = xero.add_organisation("Acme Holdings")
-    page = log_in(connect_bot, login_url(connect_bot))
+    connect_bot = package_bot
+    first = package.add_organisation("Acme North")
+    second = package.add_organisation("Acme South")
+    third = package.add_organisation("Acme Holdings")
+    page = log_in(connect_bot, login_url(connect_bot, package=package.name))
     assert page.status_code == 200 and "Choose an organisation in Slack" in page.text
     assert connection_rows(connect_bot) == []
-    assert len(xero.connections) == 3
+    assert package.connected() == {first, second, third}
 
     picker = shown(connect_bot, "reaches *3 organisations*")
     assert check_message(picker["blocks"]) == []
@@ -96,32 +116,35 @@ def test_several_organisations_offer_a_picker_and_unpicked_ones_are_disconnected
     assert "now connected to *Acme South*" in all_text(done)
     [row] = connection_rows(connect_bot)
     assert row.organisation_id == second and row.organisation_name == "Acme South"
-    assert [c["tenantId"] for c in xero.connections] == [second]
-    assert {first, third}.isdisjoint(c["tenantId"] for c in xero.connections)
+    assert package.connected() == {second}
+    assert {first, third}.isdisjoint(package.connected())
     with connect_bot.db.session() as s:
         assert s.scalars(select(PendingConnection)).all() == []
 
 
-def test_only_the_person_who_logged_in_may_pick(connect_bot: RunningBot, xero: XeroFake) -> None:
-    xero.add_organisation("Acme North")
-    xero.add_organisation("Acme South")
-    log_in(connect_bot, login_url(connect_bot))
+@several_organisations
+def test_only_the_person_who_logged_in_may_pick(package_bot: RunningBot, package: PackageDriver) -> None:
+    connect_bot = package_bot
+    package.add_organisation("Acme North")
+    package.add_organisation("Acme South")
+    log_in(connect_bot, login_url(connect_bot, package=package.name))
     picker = shown(connect_bot, "reaches *2 organisations*")
     from bot.connections import connect
 
     outcome = connect.choose_organisation(
         connect_bot.db,
-        provider=connect_bot.server.runtime.providers["xero"],
+        provider=connect_bot.server.runtime.providers[package.name],
         pending_id=int(re.search(r"'value': '(\d+):", str(picker["blocks"])).group(1)),  # type: ignore[union-attr]
         organisation_id="anything",
         user_id=STAFF,
         now=connect_bot.server.runtime.clock(),
     )
     assert outcome.kind == "forbidden"
-    assert connection_rows(connect_bot) == [] and len(xero.connections) == 2
+    assert connection_rows(connect_bot) == [] and len(package.connected()) == 2
 
 
 def test_the_organisation_just_authorised_comes_first(connect_bot: RunningBot, xero: XeroFake) -> None:
+    """Xero only: its /connections lists the organisations of the user's earlier log-ins too."""
     xero.add_organisation("Older Org")
     log_in(connect_bot, login_url(connect_bot))  # connects the only organisation there is
     newer = xero.add_organisation("Newer Org")
@@ -146,10 +169,11 @@ def test_the_organisation_just_authorised_comes_first(connect_bot: RunningBot, x
     ],
 )
 def test_refusals_give_a_clear_page_and_change_nothing(
-    connect_bot: RunningBot, xero: XeroFake, tamper: str, title: str, status: int
+    package_bot: RunningBot, package: PackageDriver, tamper: str, title: str, status: int
 ) -> None:
-    xero.add_organisation("Acme Plumbing Ltd")
-    url = login_url(connect_bot)
+    connect_bot = package_bot
+    package.add_organisation("Acme Plumbing Ltd")
+    url = login_url(connect_bot, package=package.name)
     before = connection_rows(connect_bot)
     with httpx2.Client(timeout=10) as browser:
         answer = click_through_consent(browser, url, button="Cancel" if tamper == "cancel" else "Allow access")
@@ -163,7 +187,7 @@ def test_refusals_give_a_clear_page_and_change_nothing(
             later = connect_bot.server.runtime.clock() + timedelta(minutes=11)
             connect_bot.server.runtime.clock = lambda: later
         elif tamper == "provider_error":
-            xero.fail_next("/connect/token", status=500)
+            package.fail_next(Resource.TOKEN, 500)
         page = browser.get(callback)
     assert page.status_code == status
     assert title in page.text
@@ -173,22 +197,26 @@ def test_refusals_give_a_clear_page_and_change_nothing(
 
 
 def test_an_unknown_provider_callback_is_a_clear_404(connect_bot: RunningBot) -> None:
+    """About no package in particular: run once, with Xero set up."""
     page = httpx2.get(f"{connect_bot.url}/oauth/sage/callback?code=x&state=y")
     assert page.status_code == 404 and "no accounting package called" in page.text
 
 
 def test_connect_with_an_unknown_package_names_the_known_ones(connect_bot: RunningBot) -> None:
+    """About no package in particular: run once, with Xero set up."""
     message = command(connect_bot, "/accounts connect sage", "I don't know the accounting package")
     assert "`sage`" in message["text"] and "`xero`" in message["text"]
 
 
 def test_connect_without_a_package_offers_a_picker(connect_bot: RunningBot) -> None:
+    """Run once, with Xero the package set up."""
     message = command(connect_bot, "/accounts connect", "Which accounting package")
     click(connect_bot, message, "connect_xero")
     assert "'url'" in all_text(becomes(connect_bot, message, "Log in to Xero"))
 
 
 def test_a_non_admin_is_refused_politely_and_audited(connect_bot: RunningBot) -> None:
+    """About no package in particular: run once, with Xero set up."""
     for text_ in (
         "/accounts connect xero",
         "/accounts disconnect",
@@ -203,42 +231,48 @@ def test_a_non_admin_is_refused_politely_and_audited(connect_bot: RunningBot) ->
         assert s.scalars(select(OAuthState)).all() == []
 
 
-def test_an_added_admin_may_connect_and_the_audit_log_shows_it(connect_bot: RunningBot, xero: XeroFake) -> None:
+def test_an_added_admin_may_connect_and_the_audit_log_shows_it(package_bot: RunningBot, package: PackageDriver) -> None:
+    connect_bot = package_bot
     command(connect_bot, f"/accounts admins add <@{STAFF}|sam>", "can now connect")
     assert f"<@{STAFF}>" in command(connect_bot, "/accounts admins", "can manage accounts-bot", STAFF)["text"]
-    xero.add_organisation("Acme Plumbing Ltd")
-    log_in(connect_bot, login_url(connect_bot, user_id=STAFF))
+    package.add_organisation("Acme Plumbing Ltd")
+    log_in(connect_bot, login_url(connect_bot, user_id=STAFF, package=package.name))
     [row] = connection_rows(connect_bot)
     assert row.connected_by == STAFF
     audit = all_text(command(connect_bot, "/accounts audit", "Latest changes"))
     assert "added an admin" in audit and "connected" in audit
 
 
-def test_disconnect_confirms_then_removes_our_connection_at_xero(connect_bot: RunningBot, xero: XeroFake) -> None:
-    xero.add_organisation("Acme Plumbing Ltd")
-    log_in(connect_bot, login_url(connect_bot))
+def test_disconnect_confirms_then_removes_our_connection_at_the_package(
+    package_bot: RunningBot, package: PackageDriver
+) -> None:
+    connect_bot = package_bot
+    connected(connect_bot, package)
     question = command(connect_bot, "/accounts disconnect", "Disconnect *Acme Plumbing Ltd*")
-    assert len(xero.connections) == 1  # nothing happens before the confirmation
+    assert len(package.connected()) == 1  # nothing happens before the confirmation
     click(connect_bot, question, "disconnect_confirm")
     done = becomes(connect_bot, question, "Disconnected")
     assert "imported customers stay" in all_text(done)
-    assert xero.connections == []
-    assert len(xero.revoked) == 1  # nothing else of ours used that log-in
+    assert package.connected() == set()
+    # nothing else of ours used that log-in: revoked, where the package revokes on disconnecting
+    assert package.revocations() == (1 if package.revokes_on_disconnect else 0)
     [row] = connection_rows(connect_bot)
     assert row.status == "disconnected" and row.access_token_enc is None and row.refresh_token_enc is None
     assert "No accounting package is connected" in all_text(command(connect_bot, "/accounts status", "connected"))
 
 
-def test_disconnect_can_be_cancelled(connect_bot: RunningBot, xero: XeroFake) -> None:
-    xero.add_organisation("Acme Plumbing Ltd")
-    log_in(connect_bot, login_url(connect_bot))
+def test_disconnect_can_be_cancelled(package_bot: RunningBot, package: PackageDriver) -> None:
+    connect_bot = package_bot
+    connected(connect_bot, package)
     question = command(connect_bot, "/accounts disconnect", "Disconnect *Acme Plumbing Ltd*")
     click(connect_bot, question, "disconnect_cancel")
     assert "nothing changed" in all_text(becomes(connect_bot, question, "Still connected"))
-    assert connection_rows(connect_bot)[0].status == "active" and len(xero.connections) == 1
+    assert connection_rows(connect_bot)[0].status == "active" and len(package.connected()) == 1
 
 
 def test_connect_while_connected_asks_to_replace(connect_bot: RunningBot, xero: XeroFake) -> None:
+    """Xero only: the same Xero log-in still reaches the first organisation, so a picker follows, and the log-in
+    the new connection shares is never revoked."""
     first = xero.add_organisation("Acme Plumbing Ltd")
     log_in(connect_bot, login_url(connect_bot))
     question = command(connect_bot, "/accounts connect xero", "already connected to *Acme Plumbing Ltd*")
@@ -258,22 +292,21 @@ def test_connect_while_connected_asks_to_replace(connect_bot: RunningBot, xero: 
     assert xero.revoked == []  # the new connection uses the same Xero log-in: never revoke it
 
 
-def test_keeping_the_current_connection_changes_nothing(connect_bot: RunningBot, xero: XeroFake) -> None:
-    xero.add_organisation("Acme Plumbing Ltd")
-    log_in(connect_bot, login_url(connect_bot))
-    question = command(connect_bot, "/accounts connect xero", "already connected")
+def test_keeping_the_current_connection_changes_nothing(package_bot: RunningBot, package: PackageDriver) -> None:
+    connect_bot = package_bot
+    connected(connect_bot, package)
+    question = command(connect_bot, f"/accounts connect {package.name}", "already connected")
     click(connect_bot, question, "connect_keep")
     becomes(connect_bot, question, "Kept the current connection")
     assert [r.status for r in connection_rows(connect_bot)] == ["active"]
 
 
-def test_reconnecting_the_same_organisation_keeps_its_row(connect_bot: RunningBot, xero: XeroFake) -> None:
-    xero.add_organisation("Acme Plumbing Ltd")
-    log_in(connect_bot, login_url(connect_bot))
-    [first] = connection_rows(connect_bot)
-    question = command(connect_bot, "/accounts connect xero", "already connected")
+def test_reconnecting_the_same_organisation_keeps_its_row(package_bot: RunningBot, package: PackageDriver) -> None:
+    connect_bot = package_bot
+    first, _ = connected(connect_bot, package)
+    question = command(connect_bot, f"/accounts connect {package.name}", "already connected")
     click(connect_bot, question, "connect_replace")
-    log_in(connect_bot, url_in(becomes(connect_bot, question, "Log in to Xero")))
+    log_in(connect_bot, url_in(becomes(connect_bot, question, f"Log in to {package.title}")))
     message = shown(connect_bot, "reconnected")
     assert "mapping and imported customers are kept" in all_text(message)
     [again] = connection_rows(connect_bot)
@@ -283,36 +316,40 @@ def test_reconnecting_the_same_organisation_keeps_its_row(connect_bot: RunningBo
 # --- Tokens -----------------------------------------------------------------------------------------------------
 
 
-def test_refresh_rotates_and_commits_before_use(connect_bot: RunningBot, xero: XeroFake, xero_clock: FakeClock) -> None:
-    row, tenant = connected(connect_bot, xero)
+def test_refresh_rotates_and_commits_before_use(package_bot: RunningBot, package: PackageDriver) -> None:
+    connect_bot = package_bot
+    row, organisation = connected(connect_bot, package)
     old_refresh = connect_bot.db.box.decrypt(row.refresh_token_enc or "")
-    later = connect_bot.server.runtime.clock() + timedelta(minutes=31)
+    expired = package.access_token_ttl + 60  # Xero: 31 minutes
+    later = connect_bot.server.runtime.clock() + timedelta(seconds=expired)
     connect_bot.server.runtime.clock = lambda: later
-    xero_clock.advance(31 * 60)
-    provider = connect_bot.server.runtime.providers["xero"]
-    accounts = provider.accounts(Link(tenant, keeper(connect_bot, row.id), row.remote_connection_id))
+    package.clock.advance(expired)
+    provider = connect_bot.server.runtime.providers[package.name]
+    accounts = provider.accounts(Link(organisation, keeper(connect_bot, row.id), row.remote_connection_id))
     assert accounts
-    assert xero.refreshes_spent[old_refresh] == 1
+    assert package.oauth.refreshes_spent[old_refresh] == 1
     [after] = connection_rows(connect_bot)
     assert connect_bot.db.box.decrypt(after.refresh_token_enc or "") != old_refresh
     assert after.refreshed_at == later
 
 
-def test_a_401_mid_call_refreshes_once_and_retries(
-    connect_bot: RunningBot, xero: XeroFake, xero_clock: FakeClock
-) -> None:
-    row, tenant = connected(connect_bot, xero)
+def test_a_401_mid_call_refreshes_once_and_retries(package_bot: RunningBot, package: PackageDriver) -> None:
+    connect_bot = package_bot
+    row, organisation = connected(connect_bot, package)
     old_refresh = connect_bot.db.box.decrypt(row.refresh_token_enc or "")
-    xero_clock.advance(31 * 60)  # Xero thinks the access token expired; our clock does not
-    provider = connect_bot.server.runtime.providers["xero"]
-    assert provider.accounts(Link(tenant, keeper(connect_bot, row.id), row.remote_connection_id))
-    assert xero.refreshes_spent[old_refresh] == 1
-    assert sum(xero.refreshes_spent.values()) == 1
+    package.clock.advance(package.access_token_ttl + 60)  # the package thinks the access token expired; we do not
+    provider = connect_bot.server.runtime.providers[package.name]
+    assert provider.accounts(Link(organisation, keeper(connect_bot, row.id), row.remote_connection_id))
+    assert package.oauth.refreshes_spent[old_refresh] == 1
+    assert package.refreshes_spent() == 1
 
 
-def test_invalid_grant_marks_needs_reconnect_and_tells_the_admin(connect_bot: RunningBot, xero: XeroFake) -> None:
-    row, _ = connected(connect_bot, xero)
-    xero.fail_next("/connect/token", status=400, body={"error": "invalid_grant"})
+def test_invalid_grant_marks_needs_reconnect_and_tells_the_admin(
+    package_bot: RunningBot, package: PackageDriver
+) -> None:
+    connect_bot = package_bot
+    row, _ = connected(connect_bot, package)
+    package.fail_next(Resource.TOKEN, 400, {"error": "invalid_grant"})
     with pytest.raises(NeedsReconnect):
         keeper(connect_bot, row.id).refresh_now()
     [after] = connection_rows(connect_bot)
@@ -326,6 +363,7 @@ def test_invalid_grant_marks_needs_reconnect_and_tells_the_admin(connect_bot: Ru
 
 
 def test_an_idle_connection_is_refreshed_well_before_xero_forgets_it(connect_bot: RunningBot, xero: XeroFake) -> None:
+    """Xero only: 15 days idle is due against Xero's 60-day refresh-token lifetime."""
     row, _ = connected(connect_bot, xero)
     runtime = connect_bot.server.runtime
     assert upkeep.keep_connections_alive(runtime) == 0  # just connected: nothing to do
@@ -338,15 +376,17 @@ def test_an_idle_connection_is_refreshed_well_before_xero_forgets_it(connect_bot
 
 
 def test_no_token_is_readable_in_the_database_or_the_logs(
-    connect_bot: RunningBot, xero: XeroFake, xero_clock: FakeClock, caplog: pytest.LogCaptureFixture, database_url: str
+    package_bot: RunningBot, package: PackageDriver, caplog: pytest.LogCaptureFixture, database_url: str
 ) -> None:
     from bot.redact import install_redaction
+
+    connect_bot = package_bot
 
     previous = logging.getLogRecordFactory()
     install_redaction(connect_bot.settings.secret_values())
     try:
         with caplog.at_level(logging.DEBUG):
-            row, _ = connected(connect_bot, xero)
+            row, _ = connected(connect_bot, package)
             keeper(connect_bot, row.id).refresh_now()
     finally:
         logging.setLogRecordFactory(previous)
@@ -375,7 +415,8 @@ def test_no_token_is_readable_in_the_database_or_the_logs(
 def test_two_processes_refreshing_one_connection_spend_one_refresh(
     connect_bot: RunningBot, xero: XeroFake, xero_clock: FakeClock, database_url: str
 ) -> None:
-    """Two jobs in two processes both see a 401 at once: exactly one refresh is spent, both get the new token."""
+    """Two jobs in two processes both see a 401 at once: exactly one refresh is spent, both get the new token.
+    Xero only: the worker builds a Xero provider (tests/refresh_worker.py)."""
     import subprocess
     import sys
 
@@ -408,8 +449,11 @@ def test_two_processes_refreshing_one_connection_spend_one_refresh(
     assert connect_bot.db.box.decrypt(after.access_token_enc or "") != rejected
 
 
-def test_uninstalling_the_app_stops_scheduled_work_for_the_workspace(connect_bot: RunningBot, xero: XeroFake) -> None:
-    connected(connect_bot, xero)
+def test_uninstalling_the_app_stops_scheduled_work_for_the_workspace(
+    package_bot: RunningBot, package: PackageDriver
+) -> None:
+    connect_bot = package_bot
+    connected(connect_bot, package)
     runtime = connect_bot.server.runtime
     connect_bot.slack.send_event({"type": "app_uninstalled"}, team_id=TEAM)
 
@@ -421,39 +465,37 @@ def test_uninstalling_the_app_stops_scheduled_work_for_the_workspace(connect_bot
     later = runtime.clock() + timedelta(days=15)
     runtime.clock = lambda: later
     assert upkeep.keep_connections_alive(runtime) == 0
-    assert sum(xero.refreshes_spent.values()) == 0
+    assert package.refreshes_spent() == 0
 
 
-def test_the_whole_connect_flow_works_over_socket_mode(start_bot: Any, xero: XeroFake) -> None:
-    from tests.flows import xero_settings
-
-    bot: RunningBot = start_bot("socket", **xero_settings(xero))
-    xero.register_client(
-        client_id=CLIENT_ID, client_secret=CLIENT_SECRET, redirect_uris=[bot.settings.redirect_uri("xero")]
-    )
-    xero.add_organisation("Acme North")
-    xero.add_organisation("Acme South")
-    page = log_in(bot, login_url(bot))
+@several_organisations
+def test_the_whole_connect_flow_works_over_socket_mode(start_bot: Any, package: PackageDriver) -> None:
+    bot = start_with(start_bot, package, "socket")
+    north = package.add_organisation("Acme North")
+    package.add_organisation("Acme South")
+    page = log_in(bot, login_url(bot, package=package.name))
     assert "Choose an organisation in Slack" in page.text
     picker = shown(bot, "reaches *2 organisations*")
     click(bot, picker, button_for(picker, "Acme North"))
     assert "now connected to *Acme North*" in all_text(becomes(bot, picker, "now connected to"))
-    assert [c["tenantName"] for c in xero.connections] == ["Acme North"]
+    assert package.connected() == {north}
 
 
+@several_organisations
 def test_a_picker_left_unanswered_expires_and_disconnects_what_it_granted(
-    connect_bot: RunningBot, xero: XeroFake
+    package_bot: RunningBot, package: PackageDriver
 ) -> None:
-    xero.add_organisation("Acme North")
-    xero.add_organisation("Acme South")
-    log_in(connect_bot, login_url(connect_bot))
+    connect_bot = package_bot
+    package.add_organisation("Acme North")
+    package.add_organisation("Acme South")
+    log_in(connect_bot, login_url(connect_bot, package=package.name))
     picker = shown(connect_bot, "reaches *2 organisations*")
     runtime = connect_bot.server.runtime
     assert upkeep.sweep_expired(runtime) == 0  # still within its 30 minutes
     later = runtime.clock() + timedelta(minutes=31)
     runtime.clock = lambda: later
     assert upkeep.sweep_expired(runtime) == 1
-    assert xero.connections == []
+    assert package.connected() == set()
     with connect_bot.db.session() as s:
         assert s.scalars(select(PendingConnection)).all() == []
     click(connect_bot, picker, button_for(picker, "Acme North"))
@@ -464,7 +506,8 @@ def test_a_picker_left_unanswered_expires_and_disconnects_what_it_granted(
 def test_picking_never_disconnects_an_organisation_another_workspace_of_ours_uses(
     connect_bot: RunningBot, xero: XeroFake
 ) -> None:
-    """The same Xero user connected another Slack workspace to Acme North; this one picks Acme South."""
+    """Xero only (its connections are per organisation, shared by our log-ins): the same Xero user connected
+    another Slack workspace to Acme North; this one picks Acme South."""
     xero.add_organisation("Acme North")
     log_in(connect_bot, login_url(connect_bot))
     [north] = connection_rows(connect_bot)

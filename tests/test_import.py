@@ -1,4 +1,7 @@
-"""Importing customers from Slack, end to end over real HTTP: the Slack fake, the Xero fake, and the bot."""
+"""Importing customers from Slack, end to end over real HTTP: the Slack fake, the package's fake, and the bot.
+Tests taking `package` run once per package; those taking `xero` are about Xero's own behaviour: its contact
+statuses (merged, GDPR-erased), its 429 headers and daily limit, its page numbers as the cursor, and switching
+organisation through its picker."""
 
 from __future__ import annotations
 
@@ -13,9 +16,10 @@ from bot.imports.runs import RunView
 from storage.models import Connection, Customer, CustomerReference, Workspace
 from tests.conftest import ADMIN, CHANNEL, STAFF, TEAM, RunningBot
 from tests.fakes.blockkit import check_message, check_view
-from tests.fakes.xero import FakeClock, XeroFake
+from tests.fakes.xero import XeroFake
 from tests.flows import all_text, becomes, button_for, click, command, connected, log_in, seen, shown, url_in
 from tests.imports import (
+    QUICK,
     bot_said,
     csv_rows,
     customer_count,
@@ -32,23 +36,32 @@ from tests.imports import (
     sync_settings,
     thread_text,
 )
+from tests.providers.packages import PackageDriver, RateLimitScope, Resource
 
 
 @pytest.fixture
-def imports(connect_bot: RunningBot, xero: XeroFake) -> tuple[RunningBot, Connection, str]:
+def imports(package_bot: RunningBot, package: PackageDriver) -> tuple[RunningBot, Connection, str]:
+    """The bot connected to a new organisation at the package, made quick to import: the bot, the connection,
+    the organisation's id."""
+    row, organisation = connected(package_bot, package)
+    quick(package_bot)
+    return package_bot, row, organisation
+
+
+@pytest.fixture
+def xero_imports(connect_bot: RunningBot, xero: XeroFake) -> tuple[RunningBot, Connection, str]:
+    """`imports` at Xero, for the Xero-only tests."""
     row, tenant = connected(connect_bot, xero)
     quick(connect_bot)
     return connect_bot, row, tenant
 
 
-def test_first_import_end_to_end(imports: tuple[RunningBot, Connection, str], xero: XeroFake) -> None:
-    bot, _, tenant = imports
-    xero.seed_contacts(tenant, 2500)
-    xero.add_contact(
-        tenant, '=HYPERLINK("http://evil.example","Click")', EmailAddress="=1+2@example.com", IsCustomer=True
-    )
-    xero.add_contact(tenant, "@Risky Formula Ltd", IsCustomer=True)
-    expected = expected_customers(xero, tenant)
+def test_first_import_end_to_end(imports: tuple[RunningBot, Connection, str], package: PackageDriver) -> None:
+    bot, _, organisation = imports
+    package.seed_customers(organisation, 2500)
+    package.add_customer(organisation, '=HYPERLINK("http://evil.example","Click")', email="=1+2@example.com")
+    package.add_customer(organisation, "@Risky Formula Ltd", phone="+64 21 555 0100")
+    expected = package.importable_customers(organisation)
 
     answer = command(bot, "/accounts import", "Starting the import")
     assert "Progress will appear in <#C0GENERAL1>" in answer["text"]
@@ -58,13 +71,13 @@ def test_first_import_end_to_end(imports: tuple[RunningBot, Connection, str], xe
     assert run.processed == 2502 and run.total == 2502
 
     first_post = bot.slack.calls("chat.postMessage")[0].args
-    assert "Importing customers from Xero (Acme Plumbing Ltd)…" in str(first_post["blocks"])
+    assert f"Importing customers from {package.title} (Acme Plumbing Ltd)…" in str(first_post["blocks"])
     edits = [str(c.args["blocks"]) for c in bot.slack.calls("chat.update")]
     assert any("39%" in e and "1,000 of 2,502 contacts read" in e and "import_cancel" in e for e in edits)
 
     top = parent(bot, run)
     assert check_message(top["blocks"]) == []
-    assert top["text"].startswith(":white_check_mark: Imported customers from Xero (Acme Plumbing Ltd)")
+    assert top["text"].startswith(f":white_check_mark: Imported customers from {package.title} (Acme Plumbing Ltd)")
     assert f"{len(expected):,} new" in top["text"] and "import_cancel" not in str(top["blocks"])
 
     thread = thread_text(bot, run)
@@ -87,10 +100,10 @@ def test_first_import_end_to_end(imports: tuple[RunningBot, Connection, str], xe
 
 
 def test_a_reimport_creates_no_duplicates_and_counts_the_unchanged(
-    imports: tuple[RunningBot, Connection, str], xero: XeroFake
+    imports: tuple[RunningBot, Connection, str], package: PackageDriver
 ) -> None:
-    bot, _, tenant = imports
-    xero.seed_contacts(tenant, 1200)
+    bot, _, organisation = imports
+    package.seed_customers(organisation, 1200)
     command(bot, "/accounts import", "Starting the import")
     first = finished(bot)
     before = customer_count(bot)
@@ -104,8 +117,9 @@ def test_a_reimport_creates_no_duplicates_and_counts_the_unchanged(
     assert len(bot.slack.uploaded_files) == 1  # nothing new the second time: no list to send
 
 
-def test_archived_merged_and_erased_contacts(imports: tuple[RunningBot, Connection, str], xero: XeroFake) -> None:
-    bot, _, tenant = imports
+def test_archived_merged_and_erased_contacts(xero_imports: tuple[RunningBot, Connection, str], xero: XeroFake) -> None:
+    """Xero only: Xero's contact statuses (archived, merged into another, GDPR-erased) and its supplier flags."""
+    bot, _, tenant = xero_imports
     alpha, beta, gamma, delta = (
         xero.add_contact(tenant, f"{name} Builders", EmailAddress=f"{name.lower()}@example.com", IsCustomer=True)
         for name in ("Alpha", "Beta", "Gamma", "Delta")
@@ -138,9 +152,10 @@ def test_archived_merged_and_erased_contacts(imports: tuple[RunningBot, Connecti
 
 
 def test_a_new_connection_links_on_strong_evidence_and_lists_weak_matches(
-    imports: tuple[RunningBot, Connection, str], xero: XeroFake
+    xero_imports: tuple[RunningBot, Connection, str], xero: XeroFake
 ) -> None:
-    bot, first_connection, tenant = imports
+    """Xero only: switches organisation through Xero's picker (its log-in still reaches the first one)."""
+    bot, first_connection, tenant = xero_imports
     xero.add_contact(tenant, "Acme Plumbing Ltd", EmailAddress="office@acme.example", IsCustomer=True)
     xero.add_contact(tenant, "Bob's Bakery", EmailAddress="bob@bakery.example", IsCustomer=True)
     xero.add_contact(tenant, "Kauri Cafe", EmailAddress="hello@kauri.example", IsCustomer=True)
@@ -177,11 +192,11 @@ def test_a_new_connection_links_on_strong_evidence_and_lists_weak_matches(
 
 
 def test_when_the_bot_cannot_post_in_the_channel_it_reports_by_direct_message(
-    imports: tuple[RunningBot, Connection, str], xero: XeroFake
+    imports: tuple[RunningBot, Connection, str], package: PackageDriver
 ) -> None:
-    bot, _, tenant = imports
+    bot, _, organisation = imports
     bot.slack.add_channel(TEAM, "C0OPS00001", "ops", bot_member=False)
-    xero.seed_contacts(tenant, 30)
+    package.seed_customers(organisation, 30)
     before = len(bot.slack.ephemerals("C0OPS00001", ADMIN))
     bot.slack.send_command("/accounts import", user_id=ADMIN, channel_id="C0OPS00001")
     bot.slack.wait_for(lambda: len(bot.slack.ephemerals("C0OPS00001", ADMIN)) > before)
@@ -195,9 +210,10 @@ def test_when_the_bot_cannot_post_in_the_channel_it_reports_by_direct_message(
 
 
 def test_a_rate_limit_storm_is_waited_out_and_told_in_the_thread(
-    imports: tuple[RunningBot, Connection, str], xero: XeroFake
+    xero_imports: tuple[RunningBot, Connection, str], xero: XeroFake
 ) -> None:
-    bot, _, tenant = imports
+    """Xero only: Xero's 429 with Retry-After and its per-minute limit named in the thread."""
+    bot, _, tenant = xero_imports
     waiter = bot.server.imports.waiter
     xero.seed_contacts(tenant, 2500)
     expected = expected_customers(xero, tenant)
@@ -211,9 +227,10 @@ def test_a_rate_limit_storm_is_waited_out_and_told_in_the_thread(
 
 
 def test_a_daily_limit_pauses_the_import_and_it_resumes_by_itself(
-    imports: tuple[RunningBot, Connection, str], xero: XeroFake
+    xero_imports: tuple[RunningBot, Connection, str], xero: XeroFake
 ) -> None:
-    bot, _, tenant = imports
+    """Xero only: Xero's daily limit, told by its X-Rate-Limit-Problem header."""
+    bot, _, tenant = xero_imports
     xero.seed_contacts(tenant, 1500)
     expected = expected_customers(xero, tenant)
     runtime = bot.server.runtime
@@ -233,9 +250,10 @@ def test_a_daily_limit_pauses_the_import_and_it_resumes_by_itself(
 
 
 def test_a_provider_failure_is_retried_then_reported_and_resumed_by_retry(
-    imports: tuple[RunningBot, Connection, str], xero: XeroFake
+    xero_imports: tuple[RunningBot, Connection, str], xero: XeroFake
 ) -> None:
-    bot, _, tenant = imports
+    """Xero only: Retry resumes from the cursor, which at Xero is a page number each call shows."""
+    bot, _, tenant = xero_imports
     quick(bot, page_size=100)
     xero.seed_contacts(tenant, 3000)  # 30 pages
     expected = expected_customers(xero, tenant)
@@ -267,12 +285,12 @@ def test_a_provider_failure_is_retried_then_reported_and_resumed_by_retry(
 
 
 def test_cancel_stops_at_the_next_page_and_keeps_what_was_imported(
-    imports: tuple[RunningBot, Connection, str], xero: XeroFake
+    imports: tuple[RunningBot, Connection, str], package: PackageDriver
 ) -> None:
-    bot, _, tenant = imports
+    bot, _, organisation = imports
     quick(bot, page_size=100)
-    xero.seed_contacts(tenant, 3000)  # 30 pages
-    xero.latency = 0.1
+    package.seed_customers(organisation, 3000)  # 30 pages
+    package.slow_down(0.1)
     command(bot, "/accounts import", "Starting the import")
     started = bot.slack.wait_for(lambda: runs(bot) and (v := run_view(bot)).pages >= 1 and v)
     bot.slack.send_action("import_cancel", user_id=ADMIN, channel_id=CHANNEL, message_ts=started.parent_ts)
@@ -285,12 +303,13 @@ def test_cancel_stops_at_the_next_page_and_keeps_what_was_imported(
 
 
 def test_cancel_during_a_rate_limit_wait_ends_the_wait(
-    imports: tuple[RunningBot, Connection, str], xero: XeroFake
+    imports: tuple[RunningBot, Connection, str], package: PackageDriver
 ) -> None:
-    bot, _, tenant = imports
+    bot, _, organisation = imports
     bot.server.imports.waiter = EventWaiter()  # really waits, until Cancel
-    xero.seed_contacts(tenant, 20)
-    xero.fail_next("/Contacts", 429, headers={"Retry-After": "30"})
+    package.seed_customers(organisation, 20)
+    slow_down = package.rate_limits[RateLimitScope.MINUTE]  # Xero: a 429 with Retry-After
+    package.fail_next(Resource.CUSTOMERS, slow_down.status, slow_down.body, headers=slow_down.headers)
     command(bot, "/accounts import", "Starting the import")
     waiting = bot.slack.wait_for(
         lambda: runs(bot) and (v := run_view(bot)).parent_ts and "slow down" in thread_text(bot, v) and v
@@ -302,11 +321,13 @@ def test_cancel_during_a_rate_limit_wait_ends_the_wait(
     assert customer_count(bot) == 0
 
 
-def test_a_second_start_links_the_running_import(imports: tuple[RunningBot, Connection, str], xero: XeroFake) -> None:
-    bot, _, tenant = imports
+def test_a_second_start_links_the_running_import(
+    imports: tuple[RunningBot, Connection, str], package: PackageDriver
+) -> None:
+    bot, _, organisation = imports
     quick(bot, page_size=100)
-    xero.seed_contacts(tenant, 3000)  # 30 pages of 0.1 s at least
-    xero.latency = 0.1
+    package.seed_customers(organisation, 3000)  # 30 pages of 0.1 s at least
+    package.slow_down(0.1)
     command(bot, "/accounts import", "Starting the import")
     running = bot.slack.wait_for(lambda: runs(bot) and (v := run_view(bot)).parent_ts and v)
     answer = command(bot, "/accounts import", "is already running")
@@ -327,19 +348,20 @@ def test_only_admins_import_unless_an_admin_lets_all_staff(imports: tuple[Runnin
     assert finished(bot).started_by == STAFF
 
 
-def test_names_with_slack_markup_are_shown_escaped(connect_bot: RunningBot, xero: XeroFake) -> None:
-    _, tenant = connected(connect_bot, xero, name="Tom & <!here> Traders")
+def test_names_with_slack_markup_are_shown_escaped(package_bot: RunningBot, package: PackageDriver) -> None:
+    connect_bot = package_bot
+    _, organisation = connected(connect_bot, package, name="Tom & <!here> Traders")
     quick(connect_bot)
     for name in ("<!channel> Alerts Ltd", "<@U123> Holdings", "Tom & Jerry <Cheese> Co"):
-        xero.add_contact(tenant, name, EmailAddress=f"{len(name)}@example.com", IsCustomer=True)
-    xero.add_contact(tenant, "<!everyone> Party Hire", EmailAddress="13@example.com", IsCustomer=True)  # a duplicate
+        package.add_customer(organisation, name, email=f"{len(name)}@example.com")
+    package.add_customer(organisation, "<!everyone> Party Hire", email="13@example.com")  # a duplicate
     mark = len(connect_bot.slack.calls())
     command(connect_bot, "/accounts import", "Starting the import")
     run = finished(connect_bot)
     thread = thread_text(connect_bot, run)
     for shown_as in ("&lt;!channel&gt; Alerts Ltd", "&lt;@U123&gt; Holdings", "Tom &amp; Jerry &lt;Cheese&gt; Co"):
         assert shown_as in thread
-    assert "Xero (Tom &amp; &lt;!here&gt; Traders)" in parent(connect_bot, run)["text"]
+    assert f"{package.title} (Tom &amp; &lt;!here&gt; Traders)" in parent(connect_bot, run)["text"]
     listing = all_text(command(connect_bot, "/accounts customers", "Customers"))
     assert "&lt;!channel&gt; Alerts Ltd" in listing
     said = bot_said(connect_bot, after=mark) + listing
@@ -348,12 +370,12 @@ def test_names_with_slack_markup_are_shown_escaped(connect_bot: RunningBot, xero
 
 
 def test_customers_lists_pages_searches_and_exports(
-    imports: tuple[RunningBot, Connection, str], xero: XeroFake
+    imports: tuple[RunningBot, Connection, str], package: PackageDriver
 ) -> None:
-    bot, _, tenant = imports
+    bot, _, organisation = imports
     for n in range(45):
-        xero.add_contact(tenant, f"Customer {n:02d}", EmailAddress=f"c{n}@example.com", IsCustomer=True)
-    xero.add_contact(tenant, "Zebra Plumbing", EmailAddress="=cmd|' /C calc'!A0", IsCustomer=True)
+        package.add_customer(organisation, f"Customer {n:02d}", email=f"c{n}@example.com")
+    package.add_customer(organisation, "Zebra Plumbing", email="=cmd|' /C calc'!A0")
     command(bot, "/accounts import", "Starting the import")
     finished(bot)
     listing = command(bot, "/accounts customers", "Customers*: 1–20 of 46", STAFF)
@@ -378,10 +400,10 @@ def test_customers_lists_pages_searches_and_exports(
 
 
 def test_the_import_button_after_mapping_and_not_now(
-    imports: tuple[RunningBot, Connection, str], xero: XeroFake
+    imports: tuple[RunningBot, Connection, str], package: PackageDriver
 ) -> None:
-    bot, row, tenant = imports
-    xero.seed_contacts(tenant, 10)
+    bot, row, organisation = imports
+    package.seed_customers(organisation, 10)
     client = bot.server.runtime.web_client(bot.settings.slack_bot_token)
     offer = [
         {
@@ -410,10 +432,10 @@ def test_the_import_button_after_mapping_and_not_now(
 
 
 def test_app_home_imports_reports_by_direct_message_and_controls_the_sync(
-    imports: tuple[RunningBot, Connection, str], xero: XeroFake
+    imports: tuple[RunningBot, Connection, str], package: PackageDriver
 ) -> None:
-    bot, _, tenant = imports
-    xero.seed_contacts(tenant, 10)
+    bot, _, organisation = imports
+    package.seed_customers(organisation, 10)
     bot.slack.send_event({"type": "app_home_opened", "user": ADMIN, "tab": "home"}, team_id=TEAM)
     home = bot.slack.wait_for(lambda: bot.slack.home_view(ADMIN))
     assert "Customers:* 0 imported" in str(home) and check_view(home) == []
@@ -453,65 +475,67 @@ def test_sync_and_channel_commands(imports: tuple[RunningBot, Connection, str]) 
 
 
 def test_the_scheduled_sync_imports_only_what_changed(
-    imports: tuple[RunningBot, Connection, str], xero: XeroFake, xero_clock: FakeClock
+    imports: tuple[RunningBot, Connection, str], package: PackageDriver
 ) -> None:
-    bot, _, tenant = imports
-    ids = xero.seed_contacts(tenant, 1500)
+    bot, _, organisation = imports
+    ids = package.seed_customers(organisation, 1500)
     command(bot, "/accounts channel #general", "will report in")
     command(bot, "/accounts import", "Starting the import")
     first = finished(bot)
     runtime = bot.server.runtime
 
-    def sync_now() -> RunView:  # an hour passes, here and at Xero
+    def sync_now() -> RunView:  # an hour passes, here and at the package
         later = runtime.clock() + timedelta(minutes=61)
         runtime.clock = lambda: later
-        xero_clock.advance(61 * 60)
+        package.clock.advance(61 * 60)
         return finished(bot, due_run_claimed(bot))
 
     quiet = sync_now()  # nothing changed: nothing said
     assert (quiet.kind, quiet.trigger, quiet.status, quiet.processed) == ("incremental", "schedule", "succeeded", 0)
     assert quiet.parent_ts is None
 
-    xero_clock.advance(120)
-    changed = [c for c in ids[:40] if xero.contact(tenant, c)["ContactStatus"] == "ACTIVE"][:3]
-    for contact_id in changed:
-        xero.update_contact(tenant, contact_id, EmailAddress=f"{contact_id[:8]}@changed.example")
-    xero.add_contact(tenant, "Brand New Customer", EmailAddress="new@example.com", IsCustomer=True)
-    before = len(xero.calls_to("/contacts"))
+    package.clock.advance(120)
+    kept = set(package.importable_customers(organisation))
+    changed = [c for c in ids[:40] if c in kept][:3]
+    for customer_id in changed:
+        package.change_customer(organisation, customer_id, email=f"{customer_id[:8]}@changed.example")
+    package.add_customer(organisation, "Brand New Customer", email="new@example.com")
+    before = len(package.calls(Resource.CUSTOMERS))
     run = sync_now()
     assert (run.kind, run.count("new"), run.count("updated"), run.processed) == ("incremental", 1, 3, 4)
-    [call] = xero.calls_to("/contacts")[before:]
-    assert "if-modified-since" in call.headers
+    [call] = package.calls(Resource.CUSTOMERS)[before:]
+    assert package.asks_for_changes_only(call)  # Xero: If-Modified-Since
     assert run.channel_id == CHANNEL and parent(bot, run)["text"].startswith(":white_check_mark: Synced customers")
     assert "Brand New Customer" in thread_text(bot, run)
     assert customer_count(bot) == first.count("new") + 1
 
 
 def test_a_failing_scheduled_sync_tells_the_admins_once(
-    imports: tuple[RunningBot, Connection, str], xero: XeroFake
+    imports: tuple[RunningBot, Connection, str], package: PackageDriver
 ) -> None:
-    bot, _, tenant = imports
-    xero.seed_contacts(tenant, 20)
+    bot, _, organisation = imports
+    package.seed_customers(organisation, 20)
     command(bot, "/accounts import", "Starting the import")
     finished(bot)
     runtime = bot.server.runtime
     in_channel = len(bot.slack.messages(CHANNEL))
     for _ in range(2):
-        xero.fail_next("/Contacts", 500, times=9)
+        # every try of the provider, for each of the runner's attempts
+        package.fail_next(Resource.CUSTOMERS, 500, times=package.tries * (QUICK.retries + 1))
         later = runtime.clock() + timedelta(minutes=61)
         runtime.clock = lambda later=later: later  # type: ignore[misc]
         assert finished(bot, due_run_claimed(bot)).status == "failed"
     told = [m for m in bot.slack.messages(ADMIN) if "scheduled sync of customers" in m.get("text", "")]
     assert len(told) == 1 and "import_retry" in str(told[0]["blocks"])
-    assert "Xero is not answering properly" in told[0]["text"]
+    assert f"{package.title} is not answering properly" in told[0]["text"]
     assert len(bot.slack.messages(CHANNEL)) == in_channel
 
 
-def test_progress_edits_are_throttled(imports: tuple[RunningBot, Connection, str], xero: XeroFake) -> None:
-    bot, _, tenant = imports
+def test_progress_edits_are_throttled(imports: tuple[RunningBot, Connection, str], package: PackageDriver) -> None:
+    bot, _, organisation = imports
     quick(bot, page_size=100, progress_every=0.5)
-    xero.seed_contacts(tenant, 2000)
-    xero.latency = 0.05
+    package.seed_customers(organisation, 2000)
+    package.slow_down(0.05)
     command(bot, "/accounts import", "Starting the import")
     run = finished(bot)
     assert run.pages == 20
@@ -521,17 +545,17 @@ def test_progress_edits_are_throttled(imports: tuple[RunningBot, Connection, str
 
 
 def test_each_import_refreshes_the_chart_so_stale_mappings_are_flagged(
-    imports: tuple[RunningBot, Connection, str], xero: XeroFake
+    imports: tuple[RunningBot, Connection, str], package: PackageDriver
 ) -> None:
     from storage.models import ChartAccount
 
-    bot, row, tenant = imports
-    xero.seed_contacts(tenant, 5)
-    [sales] = [a for a in xero.accounts(tenant) if a.get("Code") == "200"]
-    xero.archive_account(tenant, sales["AccountID"])
+    bot, row, organisation = imports
+    package.seed_customers(organisation, 5)
+    sales = package.account_ids(organisation)[package.chart_picks["sales"].key]  # Xero: the account coded 200
+    package.archive_account(organisation, sales)
     command(bot, "/accounts import", "Starting the import")
     assert finished(bot).status == "succeeded"
     with bot.db.session() as s:
         stored = s.scalars(select(ChartAccount).where(ChartAccount.connection_id == row.id)).all()
     assert stored, "the chart was stored by the import"
-    assert [a.active for a in stored if a.external_id == sales["AccountID"]] == [False]
+    assert [a.active for a in stored if a.external_id == sales] == [False]

@@ -1,10 +1,12 @@
 """Mapping account codes, end to end over real HTTP: `/accounts map` and its buttons, the modal (static menus or
 a typeahead), saving with validation, the initial-import offer, and stale mappings flagged in status and App Home.
-The service's own rules (storing the chart, searching it, saving) are also checked on the databases directly."""
+The service's own rules (storing the chart, searching it, saving) are also checked on the databases directly.
+Tests taking `package` run once per package; those taking `xero` drive Xero's generated charts by its account
+types (menus grouped by type, the typeahead over 1,500 accounts, refusing an account of the wrong type)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,25 +22,18 @@ from tests.conftest import ADMIN, CHANNEL, STAFF, TEAM, RunningBot
 from tests.fakes.blockkit import check_message, check_view
 from tests.fakes.xero import XeroFake
 from tests.flows import all_text, becomes, click, command, connected, log_in, login_url, shown
+from tests.providers.packages import ChartPick, PackageDriver, Resource, XeroDriver
 
 CATEGORIES = load_categories()
 BY_KEY = {c.key: c for c in CATEGORIES}
 # What an admin of a plumbing business picks from Xero's default chart, by account code.
-PICKS = {
-    "sales": "200",
-    "services": "260",
-    "labour": "320",
-    "materials": "310",
-    "expenses": "429",
-    "payments_received": "090",
-}
+PICKS = {key: pick.key for key, pick in XeroDriver.chart_picks.items()}
 
 
-@pytest.fixture
-def bot(connect_bot: RunningBot) -> Iterator[RunningBot]:
-    """The connected-ready bot; afterwards, every view and message it sent is checked against Slack's limits."""
-    yield connect_bot
-    slack = connect_bot.slack
+def checked(bot: RunningBot) -> Iterator[RunningBot]:
+    """The bot; afterwards, every view and message it sent is checked against Slack's limits."""
+    yield bot
+    slack = bot.slack
     for call in slack.calls():
         if call.method.startswith("views."):
             assert call.ok or call.response.get("error") in ("not_found",), (call.method, call.response)
@@ -47,6 +42,18 @@ def bot(connect_bot: RunningBot) -> Iterator[RunningBot]:
             assert call.ok, (call.method, call.response)
             assert check_message(call.args["blocks"]) == []
     assert all(r.status == 200 for r in slack.responses), [r.payload for r in slack.responses if r.status != 200]
+
+
+@pytest.fixture
+def bot(package_bot: RunningBot) -> Iterator[RunningBot]:
+    """The bot set up for the package, not connected yet; checked afterwards (`checked`)."""
+    yield from checked(package_bot)
+
+
+@pytest.fixture
+def xero_bot(connect_bot: RunningBot) -> Iterator[RunningBot]:
+    """The bot set up for Xero, for the Xero-only tests; checked afterwards (`checked`)."""
+    yield from checked(connect_bot)
 
 
 # Driving the modal
@@ -104,6 +111,11 @@ def choices(ids: dict[str, str], picks: dict[str, str] = PICKS) -> dict[str, dic
     return {f"category_{key}": {f"account_{key}": ids[code]} for key, code in picks.items()}
 
 
+def keys(picks: Mapping[str, ChartPick]) -> dict[str, str]:
+    """The chart keys of a package's picks, for `choices`."""
+    return {category: pick.key for category, pick in picks.items()}
+
+
 def saved_rows(bot: RunningBot) -> dict[str, AccountMapping]:
     with bot.db.session() as s:
         return {row.category: row for row in s.scalars(select(AccountMapping))}
@@ -129,62 +141,66 @@ def later(bot: RunningBot, minutes: float) -> None:
 # Opening the modal
 
 
-def test_the_command_opens_a_loading_view_then_the_filled_modal(bot: RunningBot, xero: XeroFake) -> None:
-    row, tenant = connected(bot, xero)
+def test_the_command_opens_a_loading_view_then_the_filled_modal(bot: RunningBot, package: PackageDriver) -> None:
+    row, organisation = connected(bot, package)
     view = open_modal(bot)
     [opened] = views_opened(bot)
     assert opened.args["view"]["callback_id"] == "mapping_loading"  # open first, fetch after
-    assert "Getting your chart of accounts from Xero" in str(opened.args["view"])
+    assert f"Getting your chart of accounts from {package.title}" in str(opened.args["view"])
     [update] = bot.slack.calls("views.update")
     assert update.args["view_id"] == view["id"] and update.args["hash"] == opened.response["view"]["hash"]
-    assert len(xero.calls_to("/api.xro/2.0/Accounts")) == 1
+    assert len(package.calls(Resource.ACCOUNTS)) == 1
 
     assert view["title"]["text"] == "Map account codes" and view["submit"]["text"] == "Save accounting settings"
     labels = [b["label"]["text"] for b in view["blocks"] if b["type"] == "input"]
     assert labels == ["Sales", "Services", "Labour", "Materials", "Expenses", "Payments received"]
     assert hint(view, "sales") == BY_KEY["sales"].help
-    assert "*Acme Plumbing Ltd* (Xero)" in str(view["blocks"])
+    assert f"*Acme Plumbing Ltd* ({package.title})" in str(view["blocks"])
     with bot.db.session() as s:
         assert s.get(Connection, row.id).chart_refreshed_at is not None  # type: ignore[union-attr]
-        assert len(s.scalars(select(ChartAccount)).all()) == len(xero.accounts(tenant))
+        assert len(s.scalars(select(ChartAccount)).all()) == package.account_count(organisation)
 
-    # Opened again while the stored chart is fresh: the modal at once, without asking Xero.
+    # Opened again while the stored chart is fresh: the modal at once, without asking the package.
     again = open_modal(bot)
     assert views_opened(bot)[-1].args["view"]["callback_id"] == "mapping_save" and again["id"] != view["id"]
-    assert len(xero.calls_to("/api.xro/2.0/Accounts")) == 1
+    assert len(package.calls(Resource.ACCOUNTS)) == 1
 
 
-def test_the_button_after_connecting_opens_the_modal(bot: RunningBot, xero: XeroFake) -> None:
-    connected(bot, xero)
+def test_the_button_after_connecting_opens_the_modal(bot: RunningBot, package: PackageDriver) -> None:
+    connected(bot, package)
     message = shown(bot, "now connected to")
     assert "coming" not in all_text(message)
     view = open_modal(bot, lambda: click(bot, message, "open_mapping"))
     assert element(view, "sales")["type"] == "static_select"
 
 
-def test_the_app_home_button_opens_the_modal_and_home_shows_the_saved_mapping(bot: RunningBot, xero: XeroFake) -> None:
-    _, tenant = connected(bot, xero)
+def test_the_app_home_button_opens_the_modal_and_home_shows_the_saved_mapping(
+    bot: RunningBot, package: PackageDriver
+) -> None:
+    _, organisation = connected(bot, package)
     bot.slack.send_event({"type": "app_home_opened", "user": ADMIN, "tab": "home"}, team_id=TEAM)
     home = bot.slack.wait_for(lambda: bot.slack.home_view(ADMIN))
     assert "Account codes are not mapped yet" in str(home)
 
     view = open_modal(bot, lambda: bot.slack.send_action("open_mapping", user_id=ADMIN, view_id=home["id"]))
-    save(bot, view, choices(xero_ids(xero, tenant)))
+    save(bot, view, choices(package.account_ids(organisation), keys(package.chart_picks)))
     # Opened from App Home: the confirmation comes by direct message, and Home is brought up to date.
     dm = bot.slack.wait_for(lambda: [m for m in bot.slack.messages(ADMIN) if "Account codes saved" in all_text(m)])
-    assert "*Materials*: 310 – Cost of Goods Sold" in all_text(dm[0])
+    assert f"*Materials*: {package.chart_picks['materials'].label}" in all_text(dm[0])  # Xero: 310 – Cost of Goods Sold
     bot.slack.wait_for(lambda: "Account codes mapped for 6 categories" in str(bot.slack.home_view(ADMIN)))
 
 
-def test_a_slow_provider_still_gets_the_modal_open_within_the_trigger_window(bot: RunningBot, xero: XeroFake) -> None:
-    connected(bot, xero)
-    xero.latency = 3.5  # longer than a trigger_id lives: fetching before views.open would lose the trigger
+def test_a_slow_provider_still_gets_the_modal_open_within_the_trigger_window(
+    bot: RunningBot, package: PackageDriver
+) -> None:
+    connected(bot, package)
+    package.slow_down(3.5)  # longer than a trigger_id lives: fetching before views.open would lose the trigger
     bot.slack.send_command("/accounts map", user_id=ADMIN, channel_id=CHANNEL)
     [opened] = bot.slack.wait_for(lambda: views_opened(bot), 3.0, "views.open did not come within 3 seconds")
     assert opened.ok and opened.args["view"]["callback_id"] == "mapping_loading"
-    assert not [c for c in xero.calls_to("/api.xro/2.0/Accounts") if c.status is not None]
+    assert not [c for c in package.calls(Resource.ACCOUNTS) if c.status is not None]
     # The chart is fetched behind the loading view.
-    bot.slack.wait_for(lambda: [c for c in xero.calls_to("/api.xro/2.0/Accounts") if c.status is None])
+    bot.slack.wait_for(lambda: [c for c in package.calls(Resource.ACCOUNTS) if c.status is None])
     view = filled(bot, opened.response["view"]["id"], timeout=15)
     assert element(view, "sales")["type"] == "static_select"
 
@@ -196,8 +212,8 @@ def test_without_a_connection_it_says_to_connect_first(bot: RunningBot) -> None:
 
 
 @pytest.mark.parametrize("where", ["command", "home"])
-def test_a_non_admin_is_refused_and_no_modal_opens(bot: RunningBot, xero: XeroFake, where: str) -> None:
-    connected(bot, xero)
+def test_a_non_admin_is_refused_and_no_modal_opens(bot: RunningBot, package: PackageDriver, where: str) -> None:
+    connected(bot, package)
     if where == "command":
         command(bot, "/accounts map", "Only Slack workspace admins", STAFF)
     else:
@@ -215,7 +231,9 @@ def test_a_non_admin_is_refused_and_no_modal_opens(bot: RunningBot, xero: XeroFa
 # The menus
 
 
-def test_a_chart_of_30_accounts_gets_menus_grouped_by_type(bot: RunningBot, xero: XeroFake) -> None:
+def test_a_chart_of_30_accounts_gets_menus_grouped_by_type(xero_bot: RunningBot, xero: XeroFake) -> None:
+    """Xero only: Xero's generated chart, its account types as the menus' groups."""
+    bot = xero_bot
     tenant = xero.add_organisation("Acme Plumbing Ltd", chart=False)
     xero.seed_accounts(tenant, 30)
     log_in(bot, login_url(bot))
@@ -238,7 +256,11 @@ def test_a_chart_of_30_accounts_gets_menus_grouped_by_type(bot: RunningBot, xero
     assert archived and not any(name in str(view) for name in archived)
 
 
-def test_a_chart_of_1500_accounts_gets_a_typeahead_answered_from_the_database(bot: RunningBot, xero: XeroFake) -> None:
+def test_a_chart_of_1500_accounts_gets_a_typeahead_answered_from_the_database(
+    xero_bot: RunningBot, xero: XeroFake
+) -> None:
+    """Xero only: searched by the codes, names and type words of Xero's generated chart."""
+    bot = xero_bot
     tenant = xero.add_organisation("Big Trades Ltd", chart=False)
     xero.seed_accounts(tenant, 1500)
     log_in(bot, login_url(bot))
@@ -279,58 +301,51 @@ def test_a_chart_of_1500_accounts_gets_a_typeahead_answered_from_the_database(bo
 # Saving
 
 
-def test_a_save_is_stored_audited_confirmed_and_shown_on_reopening(bot: RunningBot, xero: XeroFake) -> None:
-    row, tenant = connected(bot, xero)
-    ids = xero_ids(xero, tenant)
+def test_a_save_is_stored_audited_confirmed_and_shown_on_reopening(bot: RunningBot, package: PackageDriver) -> None:
+    row, organisation = connected(bot, package)
+    ids, picks = package.account_ids(organisation), package.chart_picks
     view = open_modal(bot)
-    save(bot, view, choices(ids))
+    save(bot, view, choices(ids, keys(picks)))
     assert bot.slack.last_view(ADMIN) is None  # the modal closed
 
     confirmation = shown(bot, "Account codes saved")
     text = all_text(confirmation)
-    for line in (
-        "*Sales*: 200 – Sales",
-        "*Services*: 260 – Other Revenue",
-        "*Labour*: 320 – Subcontractors",
-        "*Materials*: 310 – Cost of Goods Sold",
-        "*Expenses*: 429 – General Expenses",
-        "*Payments received*: 090 – Business Bank Account",
-    ):
-        assert line in text
+    for key, pick in picks.items():  # Xero: "*Sales*: 200 – Sales", ..., "*Payments received*: 090 – Business Bank ..."
+        assert f"*{BY_KEY[key].label}*: {pick.label}" in text
     rows = saved_rows(bot)
-    assert {k: r.account_external_id for k, r in rows.items()} == {k: ids[c] for k, c in PICKS.items()}
+    assert {k: r.account_external_id for k, r in rows.items()} == {k: ids[p.key] for k, p in picks.items()}
     assert {r.saved_by for r in rows.values()} == {ADMIN} and all(r.saved_at for r in rows.values())
     [event] = audit(bot, "mapping.saved")
-    assert event.actor_user_id == ADMIN and event.detail["sales"] == "200 – Sales"
+    assert event.actor_user_id == ADMIN and event.detail["sales"] == picks["sales"].label
 
     reopened = open_modal(bot)
-    for key, code in PICKS.items():
-        assert element(reopened, key)["initial_option"]["value"] == ids[code], key
+    for key, pick in picks.items():
+        assert element(reopened, key)["initial_option"]["value"] == ids[pick.key], key
 
     # A later save offers no import again, and audits only what changed.
     shown(bot, "Import your customers now?")
     offers = len([m for m in bot.slack.ephemerals(CHANNEL, ADMIN) if "Import your customers now?" in all_text(m)])
-    save(bot, reopened, choices(ids, PICKS | {"services": "200"}))
-    shown(bot, "*Services*: 200 – Sales")
+    save(bot, reopened, choices(ids, keys({**picks, "services": picks["sales"]})))
+    shown(bot, f"*Services*: {picks['sales'].label}")
     assert (
         len([m for m in bot.slack.ephemerals(CHANNEL, ADMIN) if "Import your customers now?" in all_text(m)]) == offers
     )
-    assert audit(bot, "mapping.saved")[-1].detail == {"connection": row.id, "services": "200 – Sales"}
+    assert audit(bot, "mapping.saved")[-1].detail == {"connection": row.id, "services": picks["sales"].label}
 
 
-def test_leaving_an_optional_category_empty_removes_its_mapping(bot: RunningBot, xero: XeroFake) -> None:
-    _, tenant = connected(bot, xero)
-    ids = xero_ids(xero, tenant)
-    save(bot, open_modal(bot), choices(ids))
-    values = choices(ids) | {"category_labour": {"account_labour": None}}
+def test_leaving_an_optional_category_empty_removes_its_mapping(bot: RunningBot, package: PackageDriver) -> None:
+    _, organisation = connected(bot, package)
+    ids, picks = package.account_ids(organisation), keys(package.chart_picks)
+    save(bot, open_modal(bot), choices(ids, picks))
+    values = choices(ids, picks) | {"category_labour": {"account_labour": None}}
     save(bot, open_modal(bot), values)
     shown(bot, "*Labour*: _not mapped_")
     assert "labour" not in saved_rows(bot) and len(saved_rows(bot)) == 5
 
 
-def test_the_first_save_offers_the_initial_import(bot: RunningBot, xero: XeroFake) -> None:
-    row, tenant = connected(bot, xero)
-    save(bot, open_modal(bot), choices(xero_ids(xero, tenant)))
+def test_the_first_save_offers_the_initial_import(bot: RunningBot, package: PackageDriver) -> None:
+    row, organisation = connected(bot, package)
+    save(bot, open_modal(bot), choices(package.account_ids(organisation), keys(package.chart_picks)))
     offer = shown(bot, "Import your customers now?")
     buttons = {e["action_id"]: e for b in offer["blocks"] for e in b.get("elements", []) if e.get("type") == "button"}
     # "Yes" starts the import, which is the import's own business (and its own tests').
@@ -343,8 +358,10 @@ def test_the_first_save_offers_the_initial_import(bot: RunningBot, xero: XeroFak
 
 
 def test_a_kind_that_is_not_allowed_or_an_archived_account_is_refused_next_to_the_field(
-    bot: RunningBot, xero: XeroFake
+    xero_bot: RunningBot, xero: XeroFake
 ) -> None:
+    """Xero only: picks accounts of Xero's generated chart by their Xero types."""
+    bot = xero_bot
     tenant = xero.add_organisation("Big Trades Ltd", chart=False)
     xero.seed_accounts(tenant, 1500)
     log_in(bot, login_url(bot))
@@ -379,25 +396,25 @@ def test_a_kind_that_is_not_allowed_or_an_archived_account_is_refused_next_to_th
     assert saved_rows(bot) == {} and audit(bot, "mapping.saved") == []
 
 
-def test_an_account_archived_while_the_modal_was_open_is_refused(bot: RunningBot, xero: XeroFake) -> None:
-    row, tenant = connected(bot, xero)
-    ids = xero_ids(xero, tenant)
+def test_an_account_archived_while_the_modal_was_open_is_refused(bot: RunningBot, package: PackageDriver) -> None:
+    row, organisation = connected(bot, package)
+    ids, materials = package.account_ids(organisation), package.chart_picks["materials"]
     view = open_modal(bot)
-    xero.archive_account(tenant, ids["310"])
+    package.archive_account(organisation, ids[materials.key])
     account_mapping.refresh_chart(bot.server.runtime, connection_id=row.id)  # as the sync would, meanwhile
-    delivery = save(bot, view, choices(ids))
-    assert delivery.ack == {
+    delivery = save(bot, view, choices(ids, keys(package.chart_picks)))
+    assert delivery.ack == {  # Xero: "310 – Cost of Goods Sold is archived. Choose another."
         "response_action": "errors",
-        "errors": {"category_materials": "310 – Cost of Goods Sold is archived. Choose another."},
+        "errors": {"category_materials": f"{materials.label} is archived. Choose another."},
     }
     assert saved_rows(bot) == {}
 
 
-def test_someone_no_longer_an_admin_cannot_save(bot: RunningBot, xero: XeroFake) -> None:
-    _, tenant = connected(bot, xero)
+def test_someone_no_longer_an_admin_cannot_save(bot: RunningBot, package: PackageDriver) -> None:
+    _, organisation = connected(bot, package)
     view = open_modal(bot)
     bot.slack.add_user(TEAM, ADMIN, "ada", is_admin=False)  # demoted while the modal was open
-    delivery = save(bot, view, choices(xero_ids(xero, tenant)))
+    delivery = save(bot, view, choices(package.account_ids(organisation), keys(package.chart_picks)))
     assert delivery.ack["response_action"] == "update"
     assert "Only Slack workspace admins" in str(bot.slack.view(view["id"]))
     assert saved_rows(bot) == {} and audit(bot, "refused")[-1].actor_user_id == ADMIN
@@ -406,50 +423,51 @@ def test_someone_no_longer_an_admin_cannot_save(bot: RunningBot, xero: XeroFake)
 # Keeping the chart current
 
 
-def test_refresh_fetches_the_chart_again_and_keeps_what_was_chosen(bot: RunningBot, xero: XeroFake) -> None:
-    _, tenant = connected(bot, xero)
-    ids = xero_ids(xero, tenant)
+def test_refresh_fetches_the_chart_again_and_keeps_what_was_chosen(bot: RunningBot, package: PackageDriver) -> None:
+    _, organisation = connected(bot, package)
+    chosen = package.account_ids(organisation)[package.chart_picks["services"].key]  # an income account
     view = open_modal(bot)
-    [new_id] = xero.seed_accounts(tenant, 1)  # a SALES account added in Xero after the modal opened
+    new_id = package.add_income_account(organisation)  # added at the package after the modal opened
     assert new_id not in str(view)
     bot.slack.send_action(
         "mapping_refresh",
         user_id=ADMIN,
         view_id=view["id"],
-        values={"category_sales": {"account_sales": ids["260"]}},
+        values={"category_sales": {"account_sales": chosen}},
     )
     bot.slack.wait_for(lambda: new_id in str(bot.slack.view(view["id"])), 5, "the new account was not shown")
     refreshed = filled(bot, view["id"])
-    assert element(refreshed, "sales")["initial_option"]["value"] == ids["260"]
-    assert len(xero.calls_to("/api.xro/2.0/Accounts")) == 2
+    assert element(refreshed, "sales")["initial_option"]["value"] == chosen
+    assert len(package.calls(Resource.ACCOUNTS)) == 2
 
 
-def test_an_account_archived_after_saving_is_flagged(bot: RunningBot, xero: XeroFake) -> None:
-    _, tenant = connected(bot, xero)
-    ids = xero_ids(xero, tenant)
-    save(bot, open_modal(bot), choices(ids))
+def test_an_account_archived_after_saving_is_flagged(bot: RunningBot, package: PackageDriver) -> None:
+    _, organisation = connected(bot, package)
+    ids, picks = package.account_ids(organisation), package.chart_picks
+    save(bot, open_modal(bot), choices(ids, keys(picks)))
     shown(bot, "Account codes saved")
     command(bot, "/accounts status", "Account codes mapped for 6 categories")
 
-    xero.archive_account(tenant, ids["310"])
+    package.archive_account(organisation, ids[picks["materials"].key])
+    archived = f"{picks['materials'].label} is archived in {package.title}"  # 310 – Cost of Goods Sold ... in Xero
     later(bot, minutes=10)  # the stored chart is no longer fresh: opening the modal fetches it again
     view = open_modal(bot)
     assert "initial_option" not in element(view, "materials")
-    assert hint(view, "materials").startswith(":warning: 310 – Cost of Goods Sold is archived in Xero: choose another.")
-    assert element(view, "sales")["initial_option"]["value"] == ids["200"]
+    assert hint(view, "materials").startswith(f":warning: {archived}: choose another.")
+    assert element(view, "sales")["initial_option"]["value"] == ids[picks["sales"].key]
     bot.slack.close_view(view["id"])
 
     status = all_text(command(bot, "/accounts status", "needs attention", STAFF))
-    assert "*Materials*: 310 – Cost of Goods Sold is archived in Xero" in status
+    assert f"*Materials*: {archived}" in status
     assert "An admin can fix it with `/accounts map`" in status
     bot.slack.send_event({"type": "app_home_opened", "user": STAFF, "tab": "home"}, team_id=TEAM)
     home = bot.slack.wait_for(lambda: bot.slack.home_view(STAFF))
-    assert "310 – Cost of Goods Sold is archived in Xero" in str(home) and "Map account codes" in str(home)
+    assert archived in str(home) and "Map account codes" in str(home)
 
 
-def test_when_xero_fails_the_modal_says_so(bot: RunningBot, xero: XeroFake) -> None:
-    _, tenant = connected(bot, xero)
-    xero.fail_next("/Accounts", 503, times=3)  # the first try and both retries
+def test_when_the_package_fails_the_modal_says_so(bot: RunningBot, package: PackageDriver) -> None:
+    connected(bot, package)
+    package.fail_next(Resource.ACCOUNTS, 503, times=package.tries)  # Xero: the first try and both retries
     bot.slack.send_command("/accounts map", user_id=ADMIN, channel_id=CHANNEL)
     [opened] = bot.slack.wait_for(lambda: views_opened(bot))
     view_id = opened.response["view"]["id"]
@@ -458,7 +476,7 @@ def test_when_xero_fails_the_modal_says_so(bot: RunningBot, xero: XeroFake) -> N
     # With a chart stored earlier, a failed refresh shows it, and says so.
     open_modal(bot)
     later(bot, minutes=10)
-    xero.fail_next("/Accounts", 503, times=3)
+    package.fail_next(Resource.ACCOUNTS, 503, times=package.tries)
     view = open_modal(bot)
     assert "Showing the chart as it was" in str(view["blocks"])
     assert element(view, "sales")["type"] == "static_select"

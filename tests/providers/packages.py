@@ -1,7 +1,7 @@
-"""The packages the contract suite runs against, each as a driver: what the suite needs to do to a package's fake
-(build it, seed organisations and customers, inject the package's own failures, read back its calls) and what the
-package's answers should come out as. Adding a package to the suite is one `PackageDriver` subclass and one entry
-in `PACKAGES`."""
+"""The packages the contract suite and the end-to-end flows run against, each as a driver: what a test needs to do
+to a package's fake (build it, seed organisations, customers and charts, inject the package's own failures, read
+back its calls), what the package's answers should come out as, and the settings that point the bot at it.
+Adding a package to both suites is one `PackageDriver` subclass and one entry in `PACKAGES`."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, ClassVar
 
+from providers import registry
 from providers.base import AccountKind, BadRequest, NeedsReconnect, ProviderError, RateLimitScope, Unavailable
 from providers.settings import ProviderSettings
 from providers.xero import DEFAULT_SCOPES, XeroSettings
@@ -62,6 +63,15 @@ class ErrorCase:
 
 
 @dataclass(frozen=True)
+class ChartPick:
+    """An account of a new organisation's chart an admin picks for a category: its key in
+    `PackageDriver.account_ids` (the code, or the name of an account without one) and how the bot labels it."""
+
+    key: str
+    label: str
+
+
+@dataclass(frozen=True)
 class RateLimitCase:
     """A "slow down" answer to inject and the wait (seconds) the provider must report."""
 
@@ -94,9 +104,13 @@ class PackageDriver:
     expected_accounts: ClassVar[Mapping[str, ExpectedAccount]]  # a sample of a new organisation's chart, by name
     errors: ClassVar[Mapping[Failure, ErrorCase]]
     rate_limits: ClassVar[Mapping[RateLimitScope, RateLimitCase]]
+    tries: ClassVar[int] = 3  # how often the provider tries a call that keeps failing with a 5xx
+    # What an admin maps each category to in a new organisation's chart, by category key (bot/categories.yml).
+    chart_picks: ClassVar[Mapping[str, ChartPick]]
 
     fake: Any
     oauth: OAuth2Server
+    url: str  # where the fake is served, when a test serves it over HTTP (the end-to-end flows)
 
     def __init__(self, clock: FakeClock) -> None:
         self.clock = clock
@@ -106,13 +120,37 @@ class PackageDriver:
         """The fake's ASGI app."""
         return self.fake.app
 
-    def register_client(self) -> ClientApp:
-        return self.oauth.register_client(redirect_uris=[self.redirect_uri])
+    @property
+    def title(self) -> str:
+        """What people call the package: "Xero"."""
+        return registry.titles()[self.name]
+
+    def register_client(
+        self,
+        *,
+        redirect_uris: list[str] | None = None,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+    ) -> ClientApp:
+        """Register our app at the fake (by default with the suite's redirect URI and made-up credentials)."""
+        return self.oauth.register_client(
+            redirect_uris=redirect_uris or [self.redirect_uri], client_id=client_id, client_secret=client_secret
+        )
 
     def settings(self, url: str, client: ClientApp, **overrides: Any) -> ProviderSettings:
         """The provider's settings pointing every URL at `url` (nothing read from the environment); the suite
         overrides `page_size` and `timeout`."""
         raise NotImplementedError
+
+    def bot_settings(self, *, client_id: str, client_secret: str | None) -> dict[str, Any]:
+        """What the bot's `load_settings` is given to reach the fake served at `self.url` with these credentials:
+        the credentials and every setting `settings()` points elsewhere, keyed by the package's env prefix
+        (`xero_client_id`, `xero_api_url`, ...). The suite's own short timeout is left out."""
+        client = ClientApp(client_id, client_secret, redirect_uris=(), name="accounts-bot")
+        settings = self.settings(self.url, client)
+        prefix = type(settings).env_prefix().lower()
+        changed = settings.model_dump(exclude_defaults=True, exclude={"timeout"})
+        return {f"{prefix}{field}": value for field, value in changed.items()}
 
     def add_organisation(self, name: str) -> str:
         """A new organisation with the package's default chart of accounts; its id as the provider reports it."""
@@ -122,6 +160,16 @@ class PackageDriver:
         """`n` varied customers (some archived); their ids."""
         raise NotImplementedError
 
+    def add_customer(
+        self, organisation_id: str, name: str, *, email: str | None = None, phone: str | None = None
+    ) -> str:
+        """One active customer; its id."""
+        raise NotImplementedError
+
+    def importable_customers(self, organisation_id: str) -> list[str]:
+        """The customers a first import keeps (active, and customers rather than only suppliers); their ids."""
+        raise NotImplementedError
+
     def change_customer(self, organisation_id: str, customer_id: str, *, email: str) -> None:
         raise NotImplementedError
 
@@ -129,6 +177,17 @@ class PackageDriver:
         raise NotImplementedError
 
     def account_count(self, organisation_id: str) -> int:
+        raise NotImplementedError
+
+    def account_ids(self, organisation_id: str) -> dict[str, str]:
+        """The chart's account ids by code (by name for an account without a code), as `ChartPick.key` says."""
+        raise NotImplementedError
+
+    def add_income_account(self, organisation_id: str) -> str:
+        """A new active income account in the chart; its id."""
+        raise NotImplementedError
+
+    def archive_account(self, organisation_id: str, account_id: str) -> None:
         raise NotImplementedError
 
     def connected(self) -> set[str]:
@@ -159,9 +218,17 @@ class PackageDriver:
         """The calls the fake received for `resource`, in order, with their statuses."""
         raise NotImplementedError
 
+    def asks_for_changes_only(self, call: Call) -> bool:
+        """Whether a call for customers asked only for those changed since a time (an incremental read)."""
+        raise NotImplementedError
+
     def refreshes_spent(self) -> int:
         """Successful refresh grants so far."""
         return sum(self.oauth.refreshes_spent.values())
+
+    def revocations(self) -> int:
+        """Refresh tokens revoked at the package so far."""
+        return len(self.oauth.revoked)
 
 
 class XeroDriver(PackageDriver):
@@ -210,7 +277,7 @@ class XeroDriver(PackageDriver):
         Failure.UNAUTHORISED: ErrorCase(401, NeedsReconnect, "Xero did not accept our access"),
         Failure.FORBIDDEN: ErrorCase(403, NeedsReconnect, "organisation is no longer connected"),
         Failure.NOT_FOUND: ErrorCase(404, BadRequest, "Xero could not find what we asked for"),
-        Failure.SERVER_ERROR: ErrorCase(500, Unavailable, "HTTP 500"),
+        Failure.SERVER_ERROR: ErrorCase(500, Unavailable, "Xero is not answering properly right now (HTTP 500)"),
         Failure.NOT_JSON: ErrorCase(200, Unavailable, "could not read", body="<html>Down for maintenance</html>"),
     }
     rate_limits = {
@@ -219,6 +286,15 @@ class XeroDriver(PackageDriver):
         RateLimitScope.CONCURRENT: RateLimitCase(429, {"Retry-After": "1", "X-Rate-Limit-Problem": "concurrent"}, 1.0),
         RateLimitScope.APP: RateLimitCase(429, {"Retry-After": "7", "X-Rate-Limit-Problem": "appminute"}, 7.0),
     }
+    tries = 3  # XeroSettings.retries is 2
+    chart_picks = {  # what an admin of a plumbing business picks from Xero's default chart
+        "sales": ChartPick("200", "200 – Sales"),
+        "services": ChartPick("260", "260 – Other Revenue"),
+        "labour": ChartPick("320", "320 – Subcontractors"),
+        "materials": ChartPick("310", "310 – Cost of Goods Sold"),
+        "expenses": ChartPick("429", "429 – General Expenses"),
+        "payments_received": ChartPick("090", "090 – Business Bank Account"),
+    }
     _paths: ClassVar[Mapping[Resource, str]] = {
         Resource.TOKEN: "/connect/token",
         Resource.ORGANISATIONS: "/connections",
@@ -226,9 +302,10 @@ class XeroDriver(PackageDriver):
         Resource.CUSTOMERS: "/api.xro/2.0/Contacts",
     }
 
-    def __init__(self, clock: FakeClock) -> None:
+    def __init__(self, clock: FakeClock, *, fake: XeroFake | None = None) -> None:
+        """`fake`: drive a fake a test already holds (the Xero-only end-to-end tests' `xero`), on its clock."""
         super().__init__(clock)
-        self.fake = XeroFake(clock=clock)
+        self.fake = fake or XeroFake(clock=clock)
         self.oauth = self.fake.oauth
 
     def settings(self, url: str, client: ClientApp, **overrides: Any) -> XeroSettings:
@@ -251,6 +328,23 @@ class XeroDriver(PackageDriver):
         ids: list[str] = self.fake.seed_contacts(organisation_id, n)
         return ids
 
+    def add_customer(
+        self, organisation_id: str, name: str, *, email: str | None = None, phone: str | None = None
+    ) -> str:
+        fields: dict[str, Any] = {"IsCustomer": True, "EmailAddress": email or ""}
+        if phone:
+            fields["Phones"] = [{"PhoneType": "MOBILE", "PhoneNumber": phone}]
+        contact_id: str = self.fake.add_contact(organisation_id, name, **fields)
+        return contact_id
+
+    def importable_customers(self, organisation_id: str) -> list[str]:
+        contacts = [self.fake.contact(organisation_id, c) for c in self.fake.contact_ids(organisation_id)]
+        return [
+            c["ContactID"]
+            for c in contacts
+            if c["ContactStatus"] == "ACTIVE" and not (c.get("IsSupplier") and not c.get("IsCustomer"))
+        ]
+
     def change_customer(self, organisation_id: str, customer_id: str, *, email: str) -> None:
         self.fake.update_contact(organisation_id, customer_id, EmailAddress=email)
 
@@ -259,6 +353,16 @@ class XeroDriver(PackageDriver):
 
     def account_count(self, organisation_id: str) -> int:
         return len(self.fake.accounts(organisation_id))
+
+    def account_ids(self, organisation_id: str) -> dict[str, str]:
+        return {a.get("Code") or a["Name"]: a["AccountID"] for a in self.fake.accounts(organisation_id)}
+
+    def add_income_account(self, organisation_id: str) -> str:
+        [account_id] = self.fake.seed_accounts(organisation_id, 1)  # the first generated account is a SALES one
+        return str(account_id)
+
+    def archive_account(self, organisation_id: str, account_id: str) -> None:
+        self.fake.archive_account(organisation_id, account_id)
 
     def connected(self) -> set[str]:
         return {c["tenantId"] for c in self.fake.connections}
@@ -283,6 +387,9 @@ class XeroDriver(PackageDriver):
     def calls(self, resource: Resource) -> list[Call]:
         path = self._paths[resource].lower()
         return [c for c in self.fake.calls_to(path) if c.path.lower() == path]
+
+    def asks_for_changes_only(self, call: Call) -> bool:
+        return "if-modified-since" in call.headers
 
 
 PACKAGES: tuple[type[PackageDriver], ...] = (XeroDriver,)
