@@ -147,11 +147,31 @@ class Cursor:
     value: dict[str, Any]
 
 
+# The longest id and text a record carries: what the bot's tables hold. Every provider's records are checked
+# against these at its boundary (`providers.records`), so nothing a package sends can be refused further in.
+ID_LIMIT = 64
+TEXT_LIMIT = 255
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A record of the package that could not be used at all (no usable id); `reason` says why, in words."""
+
+    id: str | None
+    name: str | None
+    reason: str
+
+
 @dataclass(frozen=True)
 class Page:
+    """One page of records. Its customers are checked and normalised (`providers.records.read_customers`): each
+    has a usable id, unique within the page, and text without NUL bytes or lone surrogates that fits the
+    limits above. Records that could not be used are in `skipped`, with their reason."""
+
     customers: list[Customer]
     cursor: Cursor | None  # None after the last page
     total: int | None = None  # how many records in all, when the package says
+    skipped: list[Skipped] = field(default_factory=list)
 
 
 class ProviderError(Exception):

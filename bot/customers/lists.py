@@ -12,7 +12,7 @@ from typing import IO, Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from storage.models import Customer
+from storage.models import Customer, ImportRunSkip
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,17 @@ def search(
     return list(rows), total
 
 
+def unreadable_records(session: Session, *, run_id: int, limit: int | None = None) -> list[ImportRunSkip]:
+    """The records a run could not import, in the order it met them."""
+    statement = select(ImportRunSkip).where(ImportRunSkip.run_id == run_id).order_by(ImportRunSkip.id)
+    return list(session.scalars(statement.limit(limit) if limit is not None else statement))
+
+
+def iter_unreadable(session: Session, *, run_id: int) -> Iterator[ImportRunSkip]:
+    statement = select(ImportRunSkip).where(ImportRunSkip.run_id == run_id).order_by(ImportRunSkip.id)
+    yield from session.scalars(statement.execution_options(yield_per=500))
+
+
 def iter_customers(
     session: Session, *, workspace_id: int, run_id: int | None = None, query: str | None = None
 ) -> Iterator[Customer]:
@@ -116,12 +127,26 @@ def csv_row(customer: Customer) -> list[str]:
     return [safe_cell(c) for c in cells]
 
 
-def write_csv(customers: Iterable[Customer], out: IO[str]) -> int:
-    """Write the customers as CSV with formula cells neutralised; returns how many rows were written."""
+NOT_IMPORTED_COLUMN = "Not imported because"
+
+
+def unreadable_row(record: ImportRunSkip) -> list[str]:
+    """A record a run could not import: its name, its id at the package as its number, and why."""
+    cells = ["", "", "", "", "", "", "", "", "", ""]
+    cells[0], cells[7] = record.name or "", record.external_id or ""
+    cells[-1] = record.reason
+    return [safe_cell(c) for c in cells]
+
+
+def write_csv(customers: Iterable[Customer], out: IO[str], *, unreadable: Iterable[ImportRunSkip] | None = None) -> int:
+    """Write the customers as CSV with formula cells neutralised; returns how many customers were written.
+    With `unreadable` (an import's records it could not use), those follow, with a column saying why."""
     writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow([*CSV_COLUMNS, NOT_IMPORTED_COLUMN] if unreadable is not None else CSV_COLUMNS)
     written = 0
     for customer in customers:
-        writer.writerow(csv_row(customer))
+        writer.writerow([*csv_row(customer), ""] if unreadable is not None else csv_row(customer))
         written += 1
+    for record in unreadable or ():
+        writer.writerow(unreadable_row(record))
     return written

@@ -33,8 +33,9 @@ CUSTOMER_FILTERS = {
 }
 DEFAULT_CUSTOMER_FILTER = "all_but_suppliers"
 
-# What `apply_page` counts. Each record lands in exactly one of OUTCOMES; the others are details.
-OUTCOMES = ("new", "updated", "unchanged", "skipped", "failed")
+# What `apply_page` counts. Each record lands in exactly one of OUTCOMES; the others are details. `unreadable`:
+# records the package sent that could not be used at all (the page's `skipped`, counted by the importer).
+OUTCOMES = ("new", "updated", "unchanged", "skipped", "failed", "unreadable")
 DETAILS = (
     "linked",
     "possible_duplicates",
@@ -207,6 +208,7 @@ def apply_page(
     yet linked to this connection. Anything weaker creates the customer and marks it a possible duplicate.
     """
     counts: Counter[str] = Counter()
+    records = list({r.id: r for r in records}.values())  # one id twice: the later record wins
     known = {
         ref.external_id: (ref, customer)
         for ref, customer in session.execute(

@@ -19,17 +19,38 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError, StatementError
 from sqlalchemy.orm import Session
 
 from bot.customers.matching import DEFAULT_CUSTOMER_FILTER, apply_page, resolve_merges
 from bot.imports.memory import release_free_memory
 from bot.imports.prefetch import Prefetched
-from bot.imports.runs import ImportPolicy, RunView, load_view, mark_reported, sync_settings, view_of
+from bot.imports.runs import ImportPolicy, RunView, load_view, mark_reported, report_later, sync_settings, view_of
 from bot.mapping import account_mapping
 from bot.runtime import Runtime
-from providers.base import Cursor, Link, Page, Provider, ProviderError, RateLimited, RateLimitScope, Unavailable
-from storage.models import Connection, ConnectionStatus, Customer, CustomerReference, ImportRun, RunStatus, SyncSettings
+from providers.base import (
+    Cursor,
+    Link,
+    Page,
+    Provider,
+    ProviderError,
+    RateLimited,
+    RateLimitScope,
+    Skipped,
+    Unavailable,
+)
+from providers.base import Customer as Record
+from providers.records import clean_text
+from storage.models import (
+    Connection,
+    ConnectionStatus,
+    Customer,
+    CustomerReference,
+    ImportRun,
+    ImportRunSkip,
+    RunStatus,
+    SyncSettings,
+)
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +68,10 @@ class Reporter(Protocol):
 
     def paused(self, run: RunView, *, until: datetime, limit: str | None) -> None: ...
 
-    def finished(self, run: RunView) -> None: ...
+    def finished(self, run: RunView) -> bool:
+        """Tell the run's end; True once it was told (or there is nothing to tell), False when the chat could
+        not be reached: the run then stays untold and its end is told again later."""
+        ...
 
 
 class Waiter(Protocol):
@@ -223,18 +247,60 @@ class ImportJob:
         return None
 
     def _commit_page(self, page: Page, customer_filter: str) -> tuple[RunView, bool]:
-        """The page's customers, the cursor after it and the counts, in one transaction."""
+        """The page's customers, the records it could not use, the cursor after it and the counts, in one
+        transaction. Should the database still refuse a record, the page is written again record by record, so
+        that only the refused record is skipped."""
+        try:
+            return self._write_page(page, customer_filter, by_record=False)
+        except (SQLAlchemyError, TypeError, ValueError) as exc:
+            if not refused(exc):
+                raise
+            log.warning(
+                "Import run %s: the database refused a record (%s); writing the page record by record",
+                self.run_id,
+                type(exc.orig if isinstance(exc, DBAPIError) else exc).__name__,
+            )
+            return self._write_page(page, customer_filter, by_record=True)
+
+    def _write_page(self, page: Page, customer_filter: str, *, by_record: bool) -> tuple[RunView, bool]:
         now = self.runtime.clock()
         with self.db.session(write_lock=True) as s:
             run = self._owned(s)
-            counts = apply_page(
-                s,
-                workspace_id=run.workspace_id,
-                connection_id=run.connection_id,
-                run_id=run.id,
-                records=page.customers,
-                customer_filter=customer_filter,
-                now=now,
+            skipped = list(page.skipped)
+
+            def apply(records: list[Record]) -> Counter[str]:
+                return apply_page(
+                    s,
+                    workspace_id=run.workspace_id,
+                    connection_id=run.connection_id,
+                    run_id=run.id,
+                    records=records,
+                    customer_filter=customer_filter,
+                    now=now,
+                )
+
+            if by_record:
+                counts: Counter[str] = Counter()
+                for record in page.customers:
+                    try:
+                        with s.begin_nested():
+                            counts.update(apply([record]))
+                    except (SQLAlchemyError, TypeError, ValueError) as exc:
+                        if not refused(exc):
+                            raise
+                        log.warning("Import run %s: record %r was refused: %s", self.run_id, record.id, exc)
+                        skipped.append(Skipped(id=record.id, name=record.name, reason="the database refused it"))
+            else:
+                counts = apply(page.customers)
+            counts["unreadable"] += len(skipped)
+            s.add_all(
+                ImportRunSkip(
+                    run_id=run.id,
+                    external_id=clean_text(k.id),
+                    name=clean_text(k.name),
+                    reason=clean_text(k.reason) or "it could not be read",
+                )
+                for k in skipped
             )
             run.counts = dict(Counter(run.counts or {}) + counts)
             run.pages += 1
@@ -288,10 +354,13 @@ class ImportJob:
         return view
 
     def _report_end(self, view: RunView) -> None:
-        """Tell the end in Slack, then let the run go. Should this process die before, the lease it still
-        holds runs out and another process (or this one, restarted) tells it (`bot.imports.runs.claim_report`)."""
-        self._tell(self.reporter.finished, view)
-        mark_reported(self.db, run_id=self.run_id, owner=self.owner, now=self.runtime.clock())
+        """Tell the end in Slack, then let the run go. Should Slack not take it, the run stays untold and is
+        told later (`bot.imports.runs.claim_report`, from any process's tick, this one's too); should this
+        process die before, the lease it still holds runs out and another process tells it."""
+        if tell_end(self.reporter, view):
+            mark_reported(self.db, run_id=self.run_id, owner=self.owner, now=self.runtime.clock())
+        else:
+            report_later(self.db, run_id=self.run_id, owner=self.owner, now=self.runtime.clock(), policy=self.policy)
 
     def _reschedule(self, exc: RateLimited) -> RunView:
         until = self.runtime.clock() + timedelta(seconds=exc.retry_after)
@@ -314,8 +383,9 @@ class ImportJob:
             pass
 
     def _heartbeat(self) -> None:
-        """Renew the lease every third of it, and look for a Cancel (or a lost lease) every `poll` seconds."""
-        renew_every = self.policy.lease.total_seconds() / 3
+        """Renew the lease every quarter of it (waits and telling the end included: this is a thread of its own),
+        and look for a Cancel (or a lost lease) every `poll` seconds."""
+        renew_every = self.policy.lease.total_seconds() / 4
         renewed = time.monotonic()
         while not self.flags.done.wait(self.policy.poll):
             try:
@@ -345,9 +415,26 @@ class ImportJob:
             if self.flags.cancel or self.flags.lost:
                 self.flags.stop.set()
 
-    def _tell(self, what: Callable[..., None], *args: object, **kwargs: object) -> None:
+    def _tell(self, what: Callable[..., object], *args: object, **kwargs: object) -> None:
         """Reporting never stops an import."""
         try:
             what(*args, **kwargs)
         except Exception:
             log.exception("Reporting on import run %s failed", self.run_id)
+
+
+def tell_end(reporter: Reporter, view: RunView) -> bool:
+    """Whether the reporter told the run's end. A reporter that raises did not: the end is told again later."""
+    try:
+        return reporter.finished(view)
+    except Exception:
+        log.exception("Telling the end of import run %s failed", view.id)
+        return False
+
+
+def refused(exc: Exception) -> bool:
+    """Whether the database refused a value we wrote (a constraint, a value it cannot hold), as opposed to not
+    answering: only then does writing the records one by one help."""
+    if isinstance(exc, IntegrityError | DataError | TypeError | ValueError):  # the last two: a value our types
+        return True  # could not bind (a JSON column's encoder), which the driver may raise unwrapped
+    return isinstance(exc, StatementError) and not isinstance(exc, DBAPIError)

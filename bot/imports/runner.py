@@ -18,10 +18,10 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from bot.connections.links import link_for
-from bot.imports.job import EventWaiter, ImportJob, Reporter, Waiter
+from bot.imports.job import EventWaiter, ImportJob, Reporter, Waiter, tell_end
 from bot.imports.runs import (
     ImportPolicy,
     RunView,
@@ -31,6 +31,8 @@ from bot.imports.runs import (
     load_view,
     mark_reported,
     release_leases,
+    renew_lease,
+    report_later,
 )
 from bot.runtime import Runtime
 from storage.models import Connection, ConnectionStatus, ImportRun, RunStatus, SyncSettings, Workspace
@@ -192,15 +194,44 @@ class ImportRunner:
                 self._jobs.pop(run_id, None)
 
     def report_ended(self, run_id: int) -> None:
-        """Tell the end of a run this runner claimed with `claim_report` (its own process died before)."""
+        """Tell the end of a run this runner claimed with `claim_report` (its process died before, or Slack did not
+        take it then), renewing the lease meanwhile. Should Slack still not take it, it is told again later."""
+        stop = threading.Event()
+        keeper = threading.Thread(target=self._keep_lease, args=(run_id, stop), name=f"report-{run_id}-lease")
+        keeper.daemon = True
+        keeper.start()
         try:
             view = load_view(self.runtime.db, run_id)
-            if view is not None:
-                self.reporters().finished(view)
-        except Exception:
+            told = view is None or tell_end(self.reporters(), view) or self._give_up(view)
+        except SQLAlchemyError:
             log.exception("Telling the end of import run %s failed", run_id)
+            told = False
         finally:
-            mark_reported(self.runtime.db, run_id=run_id, owner=self.owner, now=self.runtime.clock())
+            stop.set()
+            keeper.join(timeout=5)
+        now = self.runtime.clock()
+        if told:
+            mark_reported(self.runtime.db, run_id=run_id, owner=self.owner, now=now)
+        else:
+            report_later(self.runtime.db, run_id=run_id, owner=self.owner, now=now, policy=self.policy)
+
+    def _give_up(self, view: RunView) -> bool:
+        """An end Slack has not taken for `policy.report_give_up` is let go (a workspace gone for good)."""
+        ended = view.finished_at or view.created_at
+        if self.runtime.clock() - ended < self.policy.report_give_up:
+            return False
+        log.error("Import run %s ended at %s and its end could not be told since; giving up", view.id, ended)
+        return True
+
+    def _keep_lease(self, run_id: int, stop: threading.Event) -> None:
+        every = self.policy.lease.total_seconds() / 4
+        while not stop.wait(every):
+            try:
+                now = self.runtime.clock()
+                if not renew_lease(self.runtime.db, run_id=run_id, owner=self.owner, now=now, policy=self.policy):
+                    return
+            except SQLAlchemyError as exc:
+                log.warning("Import run %s: could not renew its lease: %s", run_id, exc)
 
     def _job(self, run_id: int) -> ImportJob:
         return ImportJob(

@@ -26,13 +26,15 @@ log = logging.getLogger(__name__)
 class ImportPolicy:
     """How patient an import is; tests shrink these."""
 
-    lease: timedelta = timedelta(minutes=5)  # renewed every third of it while working
+    lease: timedelta = timedelta(seconds=60)  # renewed every quarter of it while working, waiting or telling
     poll: float = 1.0  # seconds between looks for a Cancel (or a lost lease) while working or waiting
     retries: int = 3  # of a package that is unavailable, after the provider's own short retries
     backoff: float = 5.0  # seconds before the first of those retries, doubling after
     long_wait: float = 15 * 60.0  # a longer "wait" (a daily limit) releases the run and reschedules it
     max_claims: int = 10  # a run claimed this often without finishing is failed, not claimed again
     since_margin: timedelta = timedelta(minutes=5)  # overlap of incremental syncs, for clock differences
+    report_retry: timedelta = timedelta(seconds=30)  # an end Slack did not take is told again after this
+    report_give_up: timedelta = timedelta(days=1)  # ...until the run ended this long ago: then it is let go
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,7 @@ class RunView:
     cancelled_by: str | None
     cancel_requested: bool
     attempts: int
+    reported_parts: frozenset[str] = frozenset()  # the parts of its end already told (`record_reported_part`)
 
     def count(self, name: str) -> int:
         return int(self.counts.get(name, 0))
@@ -123,6 +126,7 @@ def view_of(session: Session, run: ImportRun) -> RunView:
         cancelled_by=run.cancelled_by,
         cancel_requested=run.cancel_requested_at is not None,
         attempts=run.attempts,
+        reported_parts=frozenset(run.reported_parts or ()),
     )
 
 
@@ -277,6 +281,7 @@ def retry(db: Database, *, run_id: int, user_id: str | None, now: datetime) -> S
                 return Started(view_of(s, running), created=False)
             run.status, run.error, run.finished_at, run.not_before = "queued", None, None, None
             run.reported_at = run.lease_owner = run.lease_expires_at = None
+            run.reported_parts = None  # its new end is told afresh
             run.attempts = 0
             s.flush()
             return Started(view_of(s, run), created=True)
@@ -331,6 +336,34 @@ def mark_reported(db: Database, *, run_id: int, owner: str, now: datetime) -> No
         run = s.scalar(select(ImportRun).where(ImportRun.id == run_id).with_for_update())
         if run is not None and run.lease_owner == owner:
             run.reported_at, run.lease_owner, run.lease_expires_at = now, None, None
+
+
+def report_later(db: Database, *, run_id: int, owner: str, now: datetime, policy: ImportPolicy) -> None:
+    """Slack did not take the run's end: let the run go untold, for any process's tick to tell it again once
+    `policy.report_retry` has passed (`claim_report`)."""
+    with db.session(write_lock=True) as s:
+        run = s.scalar(select(ImportRun).where(ImportRun.id == run_id).with_for_update())
+        if run is not None and run.lease_owner == owner and run.reported_at is None:
+            run.lease_owner, run.lease_expires_at = None, now + policy.report_retry
+            log.info("The end of import run %s was not told; telling it again after %s", run_id, policy.report_retry)
+
+
+def record_reported_part(db: Database, *, run_id: int, part: str) -> None:
+    """One part of the run's end (the CSV, the summary, ...) was told: it is not sent again."""
+    with db.session(write_lock=True) as s:
+        run = s.scalar(select(ImportRun).where(ImportRun.id == run_id).with_for_update())
+        if run is not None and part not in (run.reported_parts or []):
+            run.reported_parts = [*(run.reported_parts or []), part]
+
+
+def renew_lease(db: Database, *, run_id: int, owner: str, now: datetime, policy: ImportPolicy) -> bool:
+    """Renew the run's lease while this owner holds it; False when it does not any more."""
+    with db.session(write_lock=True) as s:
+        run = s.scalar(select(ImportRun).where(ImportRun.id == run_id).with_for_update())
+        if run is None or run.lease_owner != owner:
+            return False
+        run.lease_expires_at = now + policy.lease
+        return True
 
 
 def record_parent(db: Database, *, run_id: int, channel_id: str, parent_ts: str | None) -> None:

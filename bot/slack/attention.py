@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import http.client
 import logging
 
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackRequestError
+from sqlalchemy import select
 
 from bot.runtime import Runtime
-from bot.slack.notify import direct_message
+from bot.slack.notify import direct_message, transient
 from bot.views.text import escape
 from bot.workspaces import permissions
 from storage.models import Connection, Workspace
@@ -16,9 +18,11 @@ log = logging.getLogger(__name__)
 
 
 def notify_attention(runtime: Runtime, connection_id: int, detail: str) -> None:
-    """Tell the person who connected, and the admins added in the bot, once per problem."""
-    with runtime.db.session() as s:
-        connection = s.get(Connection, connection_id)
+    """Tell the person who connected, and the admins added in the bot, once per problem. The problem is marked
+    told first (so two threads hearing it at once tell it once); if Slack could not be reached for anyone
+    (no connection, 5xx), the mark is taken back, so the next time the problem is heard it is told."""
+    with runtime.db.session(write_lock=True) as s:
+        connection = s.scalar(select(Connection).where(Connection.id == connection_id).with_for_update())
         if connection is None or connection.attention_notified_at is not None:
             return
         workspace = s.get(Workspace, connection.workspace_id)
@@ -34,11 +38,19 @@ def notify_attention(runtime: Runtime, connection_id: int, detail: str) -> None:
         f":warning: The connection to *{escape(organisation)}* ({escape(title)}) needs attention: {escape(detail)} "
         "Customers will not sync until an admin runs `/accounts connect` again."
     )
+    unreachable = False
     for user_id in dict.fromkeys(people):
         try:
             direct_message(client, user_id, text=text)
-        except SlackApiError as exc:
-            log.warning("Could not tell %s about connection %s: %s", user_id, connection_id, exc.response.get("error"))
+        except (SlackApiError, SlackRequestError, OSError, http.client.HTTPException) as exc:
+            unreachable = unreachable or transient(exc)
+            error = exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__
+            log.warning("Could not tell %s about connection %s: %s", user_id, connection_id, error)
+    if unreachable:
+        with runtime.db.session(write_lock=True) as s:
+            connection = s.scalar(select(Connection).where(Connection.id == connection_id).with_for_update())
+            if connection is not None:
+                connection.attention_notified_at = None
     runtime.workspace_changed(team_id)  # App Home says "Needs reconnecting" too
 
 

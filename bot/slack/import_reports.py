@@ -2,29 +2,42 @@
 and the fallback to a direct message when the bot cannot post in the channel.
 
 A scheduled sync stays quiet unless it changed something; when it fails, the admins get a direct message.
-Slack trouble never stops an import: every call here is logged and skipped when Slack refuses it.
+Slack trouble never stops an import: progress that Slack refuses is logged and skipped. The end of a run is
+told only once Slack took it: connection errors and 5xx are retried with backoff, and if Slack still does not
+answer, `finished` says so and the run is told again later, each part of its end (the CSV, the summary, the
+admins' messages) sent once.
 """
 
 from __future__ import annotations
 
+import http.client
 import io
 import logging
 import math
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 import httpx2
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential, wait_random
 
-from bot.customers.lists import iter_customers, new_customer_names, possible_duplicates, write_csv
-from bot.imports.runs import RunView, record_parent, sync_settings
+from bot.customers.lists import (
+    iter_customers,
+    iter_unreadable,
+    new_customer_names,
+    possible_duplicates,
+    unreadable_records,
+    write_csv,
+)
+from bot.imports.runs import RunView, record_parent, record_reported_part, sync_settings
 from bot.runtime import Runtime
-from bot.slack.notify import CANNOT_POST_HERE, direct_message
+from bot.slack.notify import CANNOT_POST_HERE, SlackUnavailable, direct_message, transient
 from bot.views import importing as views
 from bot.workspaces import permissions
 from providers.base import ProviderError
@@ -33,6 +46,27 @@ from storage.models import Connection, RunStatus, Workspace
 log = logging.getLogger(__name__)
 
 Blocks = list[dict[str, Any]]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """How hard the end of a run is pushed to Slack before it is left for later; tests shrink these."""
+
+    attempts: int = 4
+    backoff: float = 1.0  # seconds before the second attempt, doubling after, with as much jitter
+
+    def retrying(self) -> Retrying:
+        return Retrying(
+            stop=stop_after_attempt(self.attempts),
+            wait=wait_exponential(multiplier=self.backoff, max=30 * self.backoff) + wait_random(0, self.backoff),
+            retry=retry_if_exception(transient),
+            reraise=True,
+        )
+
+
+class SlackUnreachable(Exception):
+    """Slack did not take part of a run's end; the run is told again later."""
 
 
 def reporting_client(runtime: Runtime, team_id: str) -> WebClient | None:
@@ -53,14 +87,18 @@ def send_customers_csv(
     comment: Callable[[int], str],
     run_id: int | None = None,
     query: str | None = None,
+    unreadable: bool = False,
 ) -> int:
     """Write the customers to a temporary CSV file (streamed from the database) and upload it into the
-    person's direct message with the bot; returns how many rows it had."""
+    person's direct message with the bot; returns how many customers it had. `unreadable` adds the records
+    the run `run_id` could not import, with the reason."""
     with tempfile.TemporaryFile("w+b") as raw:
         out = io.TextIOWrapper(raw, encoding="utf-8", newline="")
         try:
             with runtime.db.session() as s:
-                rows = write_csv(iter_customers(s, workspace_id=workspace_id, run_id=run_id, query=query), out)
+                customers = iter_customers(s, workspace_id=workspace_id, run_id=run_id, query=query)
+                unread = iter_unreadable(s, run_id=run_id) if unreadable and run_id is not None else None
+                rows = write_csv(customers, out, unreadable=unread)
         finally:
             out.detach()  # flushed; the bytes stay in `raw`, which the `with` closes
         channel = client.conversations_open(users=user_id)["channel"]["id"]
@@ -90,8 +128,12 @@ def upload_file(client: WebClient, file: BinaryIO, *, channel: str, filename: st
                 content=chunks(),
                 headers={"Content-Length": str(length), "Content-Type": "application/octet-stream"},
             )
+    except httpx2.TransportError as exc:
+        raise SlackUnavailable(f"The file upload to Slack failed: {type(exc).__name__}") from exc
     except httpx2.HTTPError as exc:
         raise SlackRequestError(f"The file upload to Slack failed: {type(exc).__name__}") from exc
+    if answer.status_code >= 500:
+        raise SlackUnavailable(f"Slack did not take the file upload (HTTP {answer.status_code})")
     if answer.status_code != 200:
         raise SlackRequestError(f"Slack refused the file upload (HTTP {answer.status_code})")
     client.files_completeUploadExternal(
@@ -99,18 +141,21 @@ def upload_file(client: WebClient, file: BinaryIO, *, channel: str, filename: st
     )
 
 
-def slack_reporters(runtime: Runtime, *, progress_every: float = 2.0) -> Callable[[], SlackReporter]:
+def slack_reporters(
+    runtime: Runtime, *, progress_every: float = 2.0, delivery: Delivery | None = None
+) -> Callable[[], SlackReporter]:
     """What `ImportRunner` takes as `reporters`: a new Slack reporter for each run."""
-    return lambda: SlackReporter(runtime, progress_every=progress_every)
+    return lambda: SlackReporter(runtime, progress_every=progress_every, delivery=delivery)
 
 
 class SlackReporter:
     """A `bot.imports.job.Reporter` for one run: posts the parent message, edits it at most every
     `progress_every` seconds, and replies in its thread for milestones, waits, retries and the end."""
 
-    def __init__(self, runtime: Runtime, *, progress_every: float = 2.0) -> None:
+    def __init__(self, runtime: Runtime, *, progress_every: float = 2.0, delivery: Delivery | None = None) -> None:
         self.runtime = runtime
         self.progress_every = progress_every
+        self.delivery = delivery or Delivery()
         self._client: WebClient | None = None
         self._channel: str | None = None
         self._parent: str | None = None
@@ -123,13 +168,16 @@ class SlackReporter:
         if run.trigger == "schedule":
             return
         self._quarter = (run.percent or 0) // 25
-        if run.parent_ts is None:
-            self._post_parent(run, views.progress_blocks(run, provider_title=self._title(run)))
-        else:
-            self._channel, self._parent = run.channel_id, run.parent_ts
-            self._edit(run, views.progress_blocks(run, provider_title=self._title(run)))
-            if resumed:
-                self._reply(run, text=views.resumed_text(run))
+        try:
+            if run.parent_ts is None:
+                self._post_parent(run, views.progress_blocks(run, provider_title=self._title(run)))
+            else:
+                self._channel, self._parent = run.channel_id, run.parent_ts
+                self._edit(run, views.progress_blocks(run, provider_title=self._title(run)))
+                if resumed:
+                    self._reply(run, text=views.resumed_text(run))
+        except SlackUnreachable as exc:  # the end posts the message if it is still missing then
+            log.warning("Could not post the progress of import run %s: %s", run.id, exc)
 
     def progressed(self, run: RunView) -> None:
         if run.trigger == "schedule":
@@ -137,72 +185,114 @@ class SlackReporter:
         quarter = (run.percent or 0) // 25
         if run.total and quarter > self._quarter and quarter < 4:
             self._quarter = quarter
-            self._reply(run, text=views.milestone_text(run))
+            self._reply(run, text=views.milestone_text(run), must=False)
         if time.monotonic() - self._edited >= self.progress_every:
-            self._edit(run, views.progress_blocks(run, provider_title=self._title(run)))
+            self._edit(run, views.progress_blocks(run, provider_title=self._title(run)), must=False)
 
     def waiting(self, run: RunView, *, seconds: float, limit: str | None) -> None:
         if run.trigger == "schedule":
             return
         text = views.wait_text(self._title(run), seconds=seconds, limit=limit)
-        self._reply(run, text=text)
-        self._edit(run, views.progress_blocks(run, provider_title=self._title(run), note=text))
+        self._reply(run, text=text, must=False)
+        self._edit(run, views.progress_blocks(run, provider_title=self._title(run), note=text), must=False)
 
     def retrying(self, run: RunView, *, attempt: int, retries: int, seconds: float, error: ProviderError) -> None:
         if run.trigger == "schedule":
             return
-        self._reply(
-            run,
-            text=views.retry_text(
-                self._title(run), attempt=attempt, retries=retries, seconds=seconds, error=error.message
-            ),
+        text = views.retry_text(
+            self._title(run), attempt=attempt, retries=retries, seconds=seconds, error=error.message
         )
+        self._reply(run, text=text, must=False)
 
     def paused(self, run: RunView, *, until: datetime, limit: str | None) -> None:
         if run.trigger == "schedule":
             return
         text = views.paused_text(self._title(run), until=until, limit=limit)
-        self._reply(run, text=text)
-        self._edit(run, views.progress_blocks(run, provider_title=self._title(run), note=text))
+        self._reply(run, text=text, must=False)
+        self._edit(run, views.progress_blocks(run, provider_title=self._title(run), note=text), must=False)
 
-    def finished(self, run: RunView) -> None:
+    def finished(self, run: RunView) -> bool:
+        """Tell the end; False when Slack did not take all of it (what it took is not sent again)."""
+        try:
+            self._tell_end(run)
+        except SlackUnreachable as exc:
+            log.warning("Slack did not take the end of import run %s (%s); it will be told later", run.id, exc)
+            return False
+        return True
+
+    # -- the end -----------------------------------------------------------------------------------------------
+
+    def _tell_end(self, run: RunView) -> None:
         title = self._title(run)
         if run.trigger == "schedule":
             self._finished_quietly(run, title)
             if run.changed or run.status == RunStatus.FAILED:  # App Home stays as it was after an idle sync
                 self.runtime.workspace_changed(run.team_id)
             return
-        if self._parent is None and run.parent_ts is None:  # cancelled or failed before it started
+        self._show_result(run, title)
+        if run.status == RunStatus.SUCCEEDED:
+            self._summary(run, title)
+        elif run.status == RunStatus.FAILED:
+            self._once(
+                run,
+                "failure",
+                lambda: self._reply(
+                    run, text=views.failure_text(run), blocks=views.failure_blocks(run, provider_title=title)
+                ),
+            )
+        self.runtime.workspace_changed(run.team_id)
+
+    def _show_result(self, run: RunView, title: str) -> None:
+        """The parent message ends as the result: posted if it never was (its `ts` is kept at once, so a second
+        telling edits it rather than posting another), edited otherwise."""
+        if self._parent is None and run.parent_ts is None:
             self._post_parent(run, views.result_blocks(run, provider_title=title))
         else:
             self._channel = self._channel or run.channel_id
             self._parent = self._parent or run.parent_ts
             self._edit(run, views.result_blocks(run, provider_title=title))
-        if run.status == RunStatus.SUCCEEDED:
-            self._summary(run, title)
-        elif run.status == RunStatus.FAILED:
-            self._reply(run, text=views.failure_text(run), blocks=views.failure_blocks(run, provider_title=title))
-        self.runtime.workspace_changed(run.team_id)
 
-    # -- the end -----------------------------------------------------------------------------------------------
+    def _once(self, run: RunView, part: str, send: Callable[[], object]) -> None:
+        """Send a part of the end that must not come twice, unless an earlier telling sent it."""
+        if part in run.reported_parts:
+            return
+        send()
+        record_reported_part(self.runtime.db, run_id=run.id, part=part)
 
     def _summary(self, run: RunView, title: str) -> None:
         with self.runtime.db.session() as s:
             names = new_customer_names(s, run_id=run.id, limit=views.NEW_NAMES_SHOWN)
             duplicates = possible_duplicates(s, run_id=run.id, limit=views.DUPLICATES_SHOWN)
-        csv_to = run.started_by if run.count("new") and run.started_by else None
+            unreadable = [
+                views.Unreadable(id=r.external_id, name=r.name, reason=r.reason)
+                for r in unreadable_records(s, run_id=run.id, limit=views.UNREADABLE_SHOWN)
+            ]
+        wanted = run.count("new") or run.count("unreadable")
+        csv_to = run.started_by if wanted and run.started_by else None
         if csv_to and not self._send_csv(run, csv_to, title):
             csv_to = None
-        summary = views.Summary(run=run, provider_title=title, new_names=names, duplicates=duplicates, csv_to=csv_to)
-        self._reply(run, text=views.result_text(run, provider_title=title), blocks=views.summary_blocks(summary))
+        summary = views.Summary(
+            run=run, provider_title=title, new_names=names, duplicates=duplicates, csv_to=csv_to, unreadable=unreadable
+        )
+        self._once(
+            run,
+            "summary",
+            lambda: self._reply(
+                run, text=views.result_text(run, provider_title=title), blocks=views.summary_blocks(summary)
+            ),
+        )
 
     def _send_csv(self, run: RunView, user_id: str, title: str) -> bool:
+        if "csv" in run.reported_parts:
+            return True
         client = self._slack(run)
         if client is None:
             return False
         stamp = (run.finished_at or run.created_at).strftime("%Y-%m-%d")
-        try:
-            send_customers_csv(
+        sent = self._call(
+            run,
+            "send the CSV",
+            lambda: send_customers_csv(
                 self.runtime,
                 client,
                 user_id=user_id,
@@ -210,29 +300,28 @@ class SlackReporter:
                 run_id=run.id,
                 filename=f"new-customers-{stamp}.csv",
                 comment=lambda rows: views.csv_comment(run, provider_title=title, rows=rows),
-            )
-        except SlackApiError as exc:
-            log.warning("Could not send the CSV of import run %s: %s", run.id, exc.response.get("error"))
+                unreadable=bool(run.count("unreadable")),
+            ),
+        )
+        if sent is None:
             return False
-        except SlackRequestError as exc:
-            log.warning("Could not send the CSV of import run %s: %s", run.id, exc)
-            return False
+        record_reported_part(self.runtime.db, run_id=run.id, part="csv")
         return True
 
     def _finished_quietly(self, run: RunView, title: str) -> None:
         """A scheduled sync: a message only when something changed; a failure goes to the admins."""
-        if run.status == RunStatus.SUCCEEDED and run.changed:
-            self._post_parent(run, views.result_blocks(run, provider_title=title))
+        if run.status == RunStatus.SUCCEEDED and (run.changed or run.count("unreadable")):
+            self._show_result(run, title)
             self._summary(run, title)
         elif run.status == RunStatus.FAILED:
             self._tell_admins(run, title)
 
     def _tell_admins(self, run: RunView, title: str) -> None:
-        with self.runtime.db.session(write_lock=True) as s:
+        """Each admin once per failure streak (`failure_notified_at`, set only once all of them were told)."""
+        with self.runtime.db.session() as s:
             settings = sync_settings(s, connection_id=run.connection_id)
             if settings.failure_notified_at is not None:
                 return  # told already; told again after the next success
-            settings.failure_notified_at = run.finished_at or self.runtime.clock()
             connection, workspace = s.get(Connection, run.connection_id), s.get(Workspace, run.workspace_id)
             assert connection is not None and workspace is not None
             people = [u for u in (connection.connected_by, *permissions.added_admins(s, workspace)) if u]
@@ -240,17 +329,38 @@ class SlackReporter:
         if client is None:
             return
         for user_id in dict.fromkeys(people):
-            try:
-                direct_message(
-                    client,
-                    user_id,
-                    text=views.scheduled_failure_text(run, provider_title=title),
-                    blocks=views.scheduled_failure_blocks(run, provider_title=title),
-                )
-            except SlackApiError as exc:
-                log.warning("Could not tell %s about sync run %s: %s", user_id, run.id, exc.response.get("error"))
+            self._once(
+                run,
+                f"admin:{user_id}",
+                lambda user_id=user_id: self._call(  # type: ignore[misc]
+                    run,
+                    f"tell {user_id} about the sync",
+                    lambda: direct_message(
+                        client,
+                        user_id,
+                        text=views.scheduled_failure_text(run, provider_title=title),
+                        blocks=views.scheduled_failure_blocks(run, provider_title=title),
+                    ),
+                ),
+            )
+        with self.runtime.db.session(write_lock=True) as s:
+            settings = sync_settings(s, connection_id=run.connection_id)
+            settings.failure_notified_at = settings.failure_notified_at or run.finished_at or self.runtime.clock()
 
     # -- Slack calls -------------------------------------------------------------------------------------------
+
+    def _call(self, run: RunView, what: str, call: Callable[[], T], *, must: bool = True) -> T | None:
+        """Make a Slack call. What Slack refuses for good (not in the channel, uninstalled) is logged and None.
+        What may work later (no connection, 5xx, rate limits) is retried with backoff when the call `must`
+        reach Slack (the end of a run), then raises `SlackUnreachable`; progress is only logged."""
+        try:
+            return self.delivery.retrying()(call) if must else call()
+        except (SlackApiError, SlackRequestError, OSError, http.client.HTTPException, httpx2.TransportError) as exc:
+            detail = exc.response.get("error") if isinstance(exc, SlackApiError) else f"{type(exc).__name__}: {exc}"
+            if must and transient(exc):
+                raise SlackUnreachable(f"could not {what}: {detail}") from exc
+            log.warning("Import run %s: could not %s: %s", run.id, what, detail)
+            return None
 
     def _title(self, run: RunView) -> str:
         return self.runtime.provider_title(run.provider)
@@ -265,55 +375,59 @@ class SlackReporter:
         client = self._slack(run)
         if client is None:
             return
+        answer = self._call(run, "post its progress", lambda: self._post_where_possible(client, run, blocks))
+        if answer is None:
+            return
+        self._channel, self._parent = answer
+        self._edited = time.monotonic()
+        record_parent(self.runtime.db, run_id=run.id, channel_id=self._channel, parent_ts=self._parent)
+
+    def _post_where_possible(self, client: WebClient, run: RunView, blocks: Blocks) -> tuple[str, str] | None:
         text = views.result_text(run, provider_title=self._title(run))
         # No channel chosen (App Home, the schedule): the admin who connected. A channel that refuses us:
         # whoever started the import, who can invite the bot there.
         person = (
             (run.connected_by or run.started_by) if run.channel_id is None else (run.started_by or run.connected_by)
         )
+        channel = run.channel_id
+        if channel is None:
+            if person is None:
+                log.warning("Import run %s has nowhere to report", run.id)
+                return None
+            channel = client.conversations_open(users=person)["channel"]["id"]
         try:
-            channel = run.channel_id
-            if channel is None:
-                if person is None:
-                    log.warning("Import run %s has nowhere to report", run.id)
-                    return
-                channel = client.conversations_open(users=person)["channel"]["id"]
-            try:
-                answer = client.chat_postMessage(channel=channel, text=text, blocks=blocks)
-            except SlackApiError as exc:
-                if exc.response.get("error") not in CANNOT_POST_HERE or person is None:
-                    raise
-                log.info("Cannot post import run %s in %s (%s)", run.id, channel, exc.response.get("error"))
-                dm = client.conversations_open(users=person)["channel"]["id"]
-                client.chat_postMessage(channel=dm, text=views.cannot_post_text(channel))
-                answer = client.chat_postMessage(channel=dm, text=text, blocks=blocks)
+            answer = client.chat_postMessage(channel=channel, text=text, blocks=blocks)
         except SlackApiError as exc:
-            log.warning("Could not post the progress of import run %s: %s", run.id, exc.response.get("error"))
-            return
-        self._channel, self._parent = str(answer["channel"]), str(answer["ts"])
-        self._edited = time.monotonic()
-        record_parent(self.runtime.db, run_id=run.id, channel_id=self._channel, parent_ts=self._parent)
+            if exc.response.get("error") not in CANNOT_POST_HERE or person is None:
+                raise
+            log.info("Cannot post import run %s in %s (%s)", run.id, channel, exc.response.get("error"))
+            dm = client.conversations_open(users=person)["channel"]["id"]
+            client.chat_postMessage(channel=dm, text=views.cannot_post_text(channel))
+            answer = client.chat_postMessage(channel=dm, text=text, blocks=blocks)
+        return str(answer["channel"]), str(answer["ts"])
 
-    def _edit(self, run: RunView, blocks: Blocks) -> None:
+    def _edit(self, run: RunView, blocks: Blocks, *, must: bool = True) -> None:
         client = self._slack(run)
         if client is None or self._channel is None or self._parent is None:
             return
-        try:
-            client.chat_update(
-                channel=self._channel,
-                ts=self._parent,
-                text=views.result_text(run, provider_title=self._title(run)),
-                blocks=blocks,
-            )
+        channel, parent = self._channel, self._parent
+        text = views.result_text(run, provider_title=self._title(run))
+        if self._call(
+            run,
+            "update its progress",
+            lambda: client.chat_update(channel=channel, ts=parent, text=text, blocks=blocks),
+            must=must,
+        ):
             self._edited = time.monotonic()
-        except SlackApiError as exc:
-            log.warning("Could not update the progress of import run %s: %s", run.id, exc.response.get("error"))
 
-    def _reply(self, run: RunView, *, text: str, blocks: Blocks | None = None) -> None:
+    def _reply(self, run: RunView, *, text: str, blocks: Blocks | None = None, must: bool = True) -> None:
         client = self._slack(run)
         if client is None or self._channel is None or self._parent is None:
             return
-        try:
-            client.chat_postMessage(channel=self._channel, thread_ts=self._parent, text=text, blocks=blocks)
-        except SlackApiError as exc:
-            log.warning("Could not reply about import run %s: %s", run.id, exc.response.get("error"))
+        channel, parent = self._channel, self._parent
+        self._call(
+            run,
+            "reply in its thread",
+            lambda: client.chat_postMessage(channel=channel, thread_ts=parent, text=text, blocks=blocks),
+            must=must,
+        )

@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
+import http.client
 import logging
 from typing import Any
 
+import httpx2
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackRequestError
 
 log = logging.getLogger(__name__)
 
 CANNOT_POST_HERE = {"not_in_channel", "channel_not_found", "user_not_in_channel", "is_archived", "restricted_action"}
+
+# Slack's own words for "not now" (besides HTTP 5xx and 429): worth another try later.
+TRANSIENT_ERRORS = frozenset({"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"})
+
+
+class SlackUnavailable(SlackRequestError):
+    """Slack did not answer, or answered 5xx, after our retries."""
+
+
+def transient(exc: BaseException) -> bool:
+    """Whether a failed Slack call may well succeed later: no connection, a timeout, a 5xx, a rate limit."""
+    if isinstance(exc, SlackApiError):
+        status = int(getattr(exc.response, "status_code", 200) or 200)
+        return status >= 500 or status == 429 or exc.response.get("error") in TRANSIENT_ERRORS
+    return isinstance(exc, SlackUnavailable | OSError | http.client.HTTPException | httpx2.TransportError)
 
 
 def direct_message(client: WebClient, user_id: str, *, text: str, blocks: list[dict[str, Any]] | None = None) -> str:

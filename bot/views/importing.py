@@ -19,6 +19,7 @@ Blocks = list[dict[str, Any]]
 BAR_CELLS = 20
 NEW_NAMES_SHOWN = 20
 DUPLICATES_SHOWN = 10
+UNREADABLE_SHOWN = 10
 LIMIT_WORDS = {
     "day": "its daily limit",
     "minute": "its per-minute limit",
@@ -73,6 +74,8 @@ def counts_line(run: RunView) -> str:
         parts.append(f"{number(run.count('unchanged'))} unchanged")
     if run.count("skipped"):
         parts.append(f"{number(run.count('skipped'))} skipped")
+    if run.count("unreadable"):
+        parts.append(f"{number(run.count('unreadable'))} unreadable")
     return " · ".join(parts)
 
 
@@ -124,6 +127,7 @@ def result_text(run: RunView, *, provider_title: str) -> str:
             f"{number(run.count('new'))} new, {number(run.count('updated'))} updated, "
             f"{number(run.count('unchanged'))} unchanged, {number(run.count('skipped'))} skipped"
             + (f", {number(run.count('failed'))} failed" if run.count("failed") else "")
+            + (f", {number(run.count('unreadable'))} unreadable" if run.count("unreadable") else "")
             + f" in {took}. Details in the thread."
         )
     if run.status == RunStatus.CANCELLED:
@@ -206,12 +210,38 @@ def failure_blocks(run: RunView, *, provider_title: str) -> Blocks:
 
 
 @dataclass(frozen=True)
+class Unreadable:
+    """A record the package sent that could not be imported, and why."""
+
+    id: str | None
+    name: str | None
+    reason: str
+
+
+@dataclass(frozen=True)
 class Summary:
     run: RunView
     provider_title: str
     new_names: Sequence[str]
     duplicates: Sequence[Duplicate]
     csv_to: str | None  # who got the full list by direct message
+    unreadable: Sequence[Unreadable] = ()  # the first of the records that could not be imported
+
+
+def unreadable_text(run: RunView, records: Sequence[Unreadable], *, provider_title: str) -> str:
+    """`2 contacts could not be read from <package>: Acme Ltd (it has no id), id 42 (its id is not text).`"""
+    total = run.count("unreadable")
+    named = [
+        f"{escape(r.name) if r.name else 'id ' + escape(r.id) if r.id else 'a contact without a name or id'}"
+        f" ({escape(r.reason)})"
+        for r in records
+    ]
+    more = f", and {number(total - len(records))} more" if total > len(records) else ""
+    return truncate(
+        f"*{plural(total, 'contact')} could not be read from {escape(provider_title)}:* {', '.join(named)}{more}. "
+        "They were left out; the rest were imported.",
+        3000,
+    )
 
 
 def summary_blocks(summary: Summary) -> Blocks:
@@ -225,6 +255,8 @@ def summary_blocks(summary: Summary) -> Blocks:
         ("Skipped", run.count("skipped")),
         ("Failed", run.count("failed")),
     ]
+    if run.count("unreadable"):
+        fields.append(("Unreadable", run.count("unreadable")))
     blocks: Blocks = [
         section(
             f"*{heading}* in {duration(run.duration)}: {plural(run.processed, 'contact')} read from "
@@ -250,6 +282,8 @@ def summary_blocks(summary: Summary) -> Blocks:
         details.append(f"{plural(run.count('erased'), 'customer')} erased here too, on a data-protection request.")
     if details:
         blocks.append(context(*details))
+    if run.count("unreadable"):
+        blocks.append(section(unreadable_text(run, summary.unreadable, provider_title=summary.provider_title)))
     missing = [(n, what) for what in ("email", "phone", "address") if (n := run.count(f"missing_{what}"))]
     if missing:
         blocks.append(
@@ -293,9 +327,15 @@ def summary_blocks(summary: Summary) -> Blocks:
 
 
 def csv_comment(run: RunView, *, provider_title: str, rows: int) -> str:
+    unreadable = run.count("unreadable")
+    also = (
+        f" At the end, the {plural(unreadable, 'contact')} that could not be read, with the reason."
+        if unreadable
+        else ""
+    )
     return (
         f"The {plural(rows, 'new customer')} imported from {source(run, provider_title)}, with their contact "
-        "details. This is personal data: please keep it safe."
+        f"details.{also} This is personal data: please keep it safe."
     )
 
 

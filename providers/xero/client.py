@@ -14,11 +14,11 @@ from typing import Any
 
 import httpx2
 
-from providers.base import Account, Cursor, Grant, Link, Organisation, Page, Tokens
+from providers.base import Account, Cursor, Grant, Link, Organisation, Page, Tokens, Unavailable
 from providers.http import AuthorisedClient, RetryPolicy, http_client
 from providers.oauth import TokenEndpoint
 from providers.xero.errors import error_from_response, translate_error, translate_oauth_error
-from providers.xero.mappers import account_type_label, jwt_claims, to_account, to_customer
+from providers.xero.mappers import account_type_label, jwt_claims, read_contacts, to_account
 from providers.xero.pacing import MinutePacer
 from providers.xero.settings import XeroSettings
 
@@ -167,19 +167,23 @@ class XeroProvider:
         while True:
             params = {"page": str(page), "pageSize": str(size), "includeArchived": "true"}
             body = self._accounting("/Contacts", link, params=params, headers=headers)
-            contacts = body.get("Contacts") or []
-            pagination = body.get("pagination") or {}
+            contacts = body.get("Contacts") if isinstance(body, dict) else None
+            if not isinstance(contacts, list):
+                raise Unavailable(f"{self.title} sent a page of contacts we could not read.", status=200)
+            pagination = body.get("pagination")
+            pagination = pagination if isinstance(pagination, dict) else {}
             page_count = pagination.get("pageCount")
             last = page >= page_count if isinstance(page_count, int) else len(contacts) < size
             total = pagination.get("itemCount")
-            customers = [to_customer(raw) for raw in contacts]
+            customers, skipped = read_contacts(contacts)
             del body, contacts  # Xero's page, several times the size of what we keep, is not held while we wait
             yield Page(
                 customers=customers,
                 cursor=None if last else Cursor({"page": page + 1, "pageSize": size}),
-                total=total if isinstance(total, int) else None,
+                total=total if isinstance(total, int) and not isinstance(total, bool) else None,
+                skipped=skipped,
             )
-            del customers
+            del customers, skipped
             if last:
                 return
             page += 1

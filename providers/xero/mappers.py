@@ -9,11 +9,12 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from providers.base import Account, AccountKind, Address, Customer, Phone
+from providers.base import Account, AccountKind, Address, Customer, Phone, Skipped
+from providers.records import UnusableRecord, clean_id, clean_text, read_customers
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS_DATE = re.compile(r"/Date\((?P<ms>-?\d+)(?P<zone>[+-]\d{4})?\)/")
@@ -71,21 +72,22 @@ TYPE_LABELS = {
 ADDRESS_KINDS = {"POBOX": "postal", "STREET": "street", "DELIVERY": "delivery"}
 
 
-def parse_xero_date(value: str | None) -> datetime | None:
+def parse_xero_date(value: Any) -> datetime | None:
     """`/Date(1503348544227+0000)/` (milliseconds since the epoch, UTC; the optional offset only says
-    which zone to show it in, negative before 1970) or an ISO 8601 string (naive means UTC)."""
-    if not value:
+    which zone to show it in, negative before 1970) or an ISO 8601 string (naive means UTC). None for
+    anything else, dates out of range included."""
+    if not value or not isinstance(value, str):
         return None
-    if m := _MS_DATE.fullmatch(value.strip()):
-        moment = _EPOCH + timedelta(milliseconds=int(m["ms"]))
-        if zone := m["zone"]:
-            sign = -1 if zone[0] == "-" else 1
-            offset = timedelta(hours=int(zone[1:3]), minutes=int(zone[3:5]))
-            moment = moment.astimezone(timezone(sign * offset))
-        return moment
     try:
+        if m := _MS_DATE.fullmatch(value.strip()):
+            moment = _EPOCH + timedelta(milliseconds=int(m["ms"]))
+            if zone := m["zone"]:
+                sign = -1 if zone[0] == "-" else 1
+                offset = timedelta(hours=int(zone[1:3]), minutes=int(zone[3:5]))
+                moment = moment.astimezone(timezone(sign * offset))
+            return moment
         moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
@@ -124,12 +126,12 @@ def to_phone(raw: Mapping[str, Any]) -> Phone | None:
     if country and country.isdigit():
         country = f"+{country}"
     parts = [p for p in (country, _text(raw.get("PhoneAreaCode")), number) if p]
-    return Phone(kind=str(raw.get("PhoneType") or "DEFAULT").lower(), number=" ".join(parts))
+    return Phone(kind=(_text(raw.get("PhoneType")) or "DEFAULT").lower(), number=" ".join(parts))
 
 
 def to_address(raw: Mapping[str, Any]) -> Address | None:
     """None for the empty address slots Xero always returns."""
-    address_type = str(raw.get("AddressType") or "")
+    address_type = _text(raw.get("AddressType")) or ""
     address = Address(
         kind=ADDRESS_KINDS.get(address_type, address_type.lower() or "postal"),
         lines=tuple(line for n in range(1, 5) if (line := _text(raw.get(f"AddressLine{n}")))),
@@ -142,21 +144,31 @@ def to_address(raw: Mapping[str, Any]) -> Address | None:
 
 
 def to_customer(raw: Mapping[str, Any]) -> Customer:
-    """A Xero contact. Xero has no separate customer record: `is_customer` says whether it has sales."""
+    """A Xero contact. Xero has no separate customer record: `is_customer` says whether it has sales.
+
+    Whatever the contact's shape, this returns a customer or raises `UnusableRecord` (no usable ContactID):
+    a field of the wrong shape (a dict for a list, a number for text, `Phones: [null]`) is read as far as
+    it makes sense and otherwise left out."""
+    if not isinstance(raw, Mapping):
+        raise UnusableRecord("it is not a contact")
     status = _text(raw.get("ContactStatus"))
     first, last = _text(raw.get("FirstName")), _text(raw.get("LastName"))
-    name = str(raw.get("Name") or "").strip()
+    name = _text(raw.get("Name")) or ""
+    try:
+        contact_id = clean_id(raw.get("ContactID"))
+    except UnusableRecord as exc:
+        raise UnusableRecord(exc.reason, id=exc.id, name=name or None) from None
     person = " ".join(p for p in (first, last) if p)
     merged_into = _text(raw.get("MergedToContactID"))
     return Customer(
-        id=str(raw["ContactID"]),
+        id=contact_id,
         name=name,
         first_name=first,
         last_name=last,
         company=name if name and name.casefold() != person.casefold() else None,
         email=_text(raw.get("EmailAddress")),
-        phones=tuple(p for raw_phone in raw.get("Phones") or () if (p := to_phone(raw_phone))),
-        addresses=tuple(a for raw_address in raw.get("Addresses") or () if (a := to_address(raw_address))),
+        phones=tuple(p for raw_phone in _records(raw.get("Phones")) if (p := to_phone(raw_phone))),
+        addresses=tuple(a for raw_address in _records(raw.get("Addresses")) if (a := to_address(raw_address))),
         active=status in (None, "ACTIVE"),
         is_customer=_flag(raw.get("IsCustomer")),
         is_supplier=_flag(raw.get("IsSupplier")),
@@ -166,6 +178,17 @@ def to_customer(raw: Mapping[str, Any]) -> Customer:
         number=_text(raw.get("ContactNumber")) or _text(raw.get("AccountNumber")),
         raw_status=status,
     )
+
+
+def read_contacts(contacts: Sequence[Any]) -> tuple[list[Customer], list[Skipped]]:
+    """A page of Xero contacts as checked customers, and those that could not be used with their reason."""
+    return read_customers(contacts, to_customer, describe=_describe_contact)
+
+
+def _describe_contact(raw: Any) -> tuple[str | None, str | None]:
+    if not isinstance(raw, Mapping):
+        return None, None
+    return clean_text(raw.get("ContactID")), clean_text(raw.get("Name"))
 
 
 def jwt_claims(token: str) -> dict[str, Any]:
@@ -182,10 +205,17 @@ def jwt_claims(token: str) -> dict[str, Any]:
 
 
 def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    text = str(value).strip()
-    return text or None
+    return clean_text(value)
+
+
+def _records(value: Any) -> list[Mapping[str, Any]]:
+    """The records of a list field (Phones, Addresses): a lone record counts as a list of one; anything that is
+    not a record (`null`, a number) is left out."""
+    if isinstance(value, Mapping):
+        return [value]
+    if isinstance(value, list | tuple):
+        return [item for item in value if isinstance(item, Mapping)]
+    return []
 
 
 def _flag(value: Any) -> bool | None:

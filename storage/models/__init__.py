@@ -8,7 +8,7 @@ from storage.models.chart import AccountMapping, ChartAccount
 from storage.models.connection import Connection, ConnectionStatus, PendingConnection
 from storage.models.customers import Customer, CustomerReference
 from storage.models.home import HomeViewer
-from storage.models.import_runs import ImportRun, RunStatus
+from storage.models.import_runs import ImportRun, ImportRunSkip, RunStatus
 from storage.models.sync_settings import SyncSettings
 from storage.models.workspace import AuditEvent, OAuthState, SlackInstallation, Workspace, WorkspaceAdmin
 
@@ -23,6 +23,7 @@ __all__ = [
     "CustomerReference",
     "HomeViewer",
     "ImportRun",
+    "ImportRunSkip",
     "OAuthState",
     "PendingConnection",
     "RunStatus",

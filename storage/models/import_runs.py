@@ -74,3 +74,20 @@ class ImportRun(Base):
     started_at: Mapped[datetime | None] = mapped_column()
     finished_at: Mapped[datetime | None] = mapped_column()
     reported_at: Mapped[datetime | None] = mapped_column()  # the end told in Slack (summary, CSV, result)
+    # The parts of the end already told (the CSV, the summary, ...), so an end told again after Slack failed
+    # part-way never sends a part twice.
+    reported_parts: Mapped[list[str] | None] = mapped_column(JSON)
+
+
+class ImportRunSkip(Base):
+    """A record of the package that a run could not import (no usable id, or the database refused it), with
+    the reason in words: counted as `unreadable`, named in the summary and listed in the CSV. Written in the
+    same transaction as its page."""
+
+    __tablename__ = "import_run_skips"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("import_runs.id", ondelete="CASCADE"), index=True)
+    external_id: Mapped[str | None] = mapped_column(String(255))  # as the package sent it, cut to fit
+    name: Mapped[str | None] = mapped_column(String(255))
+    reason: Mapped[str] = mapped_column(String(255))

@@ -160,3 +160,14 @@ class Configuration(SlackState):
         with self._changed:
             queue = self._failures.setdefault(method, deque())
             queue.extend(_Failure(error, status, retry_after) for _ in range(times))
+
+    def go_down(self, status: int = 503) -> None:
+        """Slack is down: every Web API call and file upload answers HTTP `status` (with Slack's own
+        `{"ok": false}` body for the Web API) and is neither run nor recorded, until `come_back()`."""
+        with self._changed:
+            self._down = status
+
+    def come_back(self) -> None:
+        with self._changed:
+            self._down = None
+            self._changed.notify_all()

@@ -88,6 +88,7 @@ class SlackState:
         self._installer: tuple[str, str] | None = None
         self._calls: list[Call] = []
         self._failures: dict[str, deque[_Failure]] = {}
+        self._down: int | None = None  # while set, every Web API call and upload answers this HTTP status
         self._buckets: dict[tuple[str, ...], tuple[float, float]] = {}
         self._tickets: set[str] = set()
         self._sockets: list[_SocketConnection] = []

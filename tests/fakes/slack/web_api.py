@@ -40,6 +40,8 @@ class WebApi(SlackState):
         base_url: str,
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
         with self._changed:
+            if self._down is not None:
+                return self._down, {"ok": False, "error": "service_unavailable"}, {}
             self.url = self.url or base_url
             status, headers = 200, {}
             try:

@@ -93,6 +93,18 @@ class Controls(XeroState):
             org.contacts_changed()
             return contact_id
 
+    def add_raw_contact(self, tenant_id: str, data: Any) -> str:
+        """Add a contact exactly as given, served as it is (malformed ones too: no `ContactID`, `null`, fields of
+        the wrong shape, NUL bytes, lone surrogates, not even an object); UpdatedDateUTC is added only when
+        `data` is an object without one. Returns the key the fake keeps it under (not necessarily its id)."""
+        with self._lock:
+            org = self._org(tenant_id)
+            org.contact_seq += 1
+            key = f"raw-contact-{org.contact_seq}"
+            org.contacts[key] = _Contact(data, self.clock(), raw=True)
+            org.contacts_changed()
+            return key
+
     def update_contact(self, tenant_id: str, contact_id: str, **fields: Any) -> None:
         """Change fields; bumps UpdatedDateUTC unless only IsCustomer, IsSupplier or Balances changed."""
         with self._lock:

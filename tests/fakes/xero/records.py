@@ -50,6 +50,7 @@ class _Organisation:
 class _Contact:
     data: dict[str, Any]  # Xero's fields, PascalCase, without UpdatedDateUTC
     updated_at: float
+    raw: bool = False  # added with `add_raw_contact`: served exactly as given, whatever its shape
 
 
 @dataclass

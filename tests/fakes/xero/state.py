@@ -79,8 +79,9 @@ class XeroState(OAuth2Hooks):
 
     def _render_contact(self, contact: _Contact) -> dict[str, Any]:
         row = json.loads(json.dumps(contact.data))  # a deep copy the caller may change
-        row["UpdatedDateUTC"] = ms_date(contact.updated_at)
-        return row
+        if not contact.raw or (isinstance(row, dict) and "UpdatedDateUTC" not in row):
+            row["UpdatedDateUTC"] = ms_date(contact.updated_at)
+        return row  # type: ignore[no-any-return]
 
     def _render_account(self, account: _Account) -> dict[str, Any]:
         row = dict(account.data)

@@ -78,6 +78,9 @@ class FileMethods(WebApi):
 
     async def _serve_upload(self, request: Request) -> Response:
         upload_id = request.path_params["upload_id"]
+        with self._changed:
+            if self._down is not None:
+                return PlainTextResponse("Slack is down", status_code=self._down)
         if request.headers.get("content-type", "").startswith("multipart/form-data"):
             async with request.form() as form:
                 parts = [v for v in form.values() if not isinstance(v, str)]

@@ -1,0 +1,163 @@
+"""Every package's records checked at the provider boundary, the same way for each package.
+
+What a package sends is repaired where it can be (NUL bytes taken out, lone surrogates replaced, text cut to
+fit, fields of the wrong shape dropped) and skipped with its reason where it cannot (no usable id), so one odd
+contact never stops an import. A package's mapper raises `UnusableRecord` for a record it cannot use;
+`read_customers` turns a page of raw records into checked customers and `Skipped` entries and never raises.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from providers.base import ID_LIMIT, TEXT_LIMIT, Address, Customer, Phone, Skipped
+
+log = logging.getLogger(__name__)
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+KIND_LIMIT = 32  # a phone's or an address's kind, a record's raw status
+
+
+class UnusableRecord(ValueError):
+    """A record that cannot be imported at all; `reason` says why, for a person ("it has no id")."""
+
+    def __init__(self, reason: str, *, id: str | None = None, name: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason, self.id, self.name = reason, id, name
+
+
+def clean_text(value: Any, limit: int | None = TEXT_LIMIT) -> str | None:
+    """Text from a package's field: a string, or a number written out; anything else (a list, a dict, `true`)
+    is None. NUL bytes are taken out (PostgreSQL refuses them), lone surrogates become U+FFFD, and the text is
+    stripped and cut to `limit`. None when nothing is left."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
+        return None
+    try:
+        text = value if isinstance(value, str) else str(value)
+    except ValueError:  # an integer too long to write out
+        return None
+    text = _LONE_SURROGATE.sub("\ufffd", text.replace("\x00", "")).strip()
+    if limit is not None:
+        text = text[:limit].rstrip()
+    return text or None
+
+
+def clean_id(value: Any) -> str:
+    """A record's id as we keep it, or `UnusableRecord` saying why there is none. Numbers are written out; an id
+    is never repaired otherwise (cut or cleaned, two ids could become one)."""
+    shown = clean_text(value)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise UnusableRecord("it has no id", id=shown)
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise UnusableRecord("its id is not text", id=shown)
+    text = value.strip() if isinstance(value, str) else clean_text(value, None)
+    if text is None:
+        raise UnusableRecord("its id is not text", id=shown)
+    if _CONTROL.search(text) or _LONE_SURROGATE.search(text):
+        raise UnusableRecord("its id has characters that cannot be stored", id=shown)
+    if len(text) > ID_LIMIT:
+        raise UnusableRecord(f"its id is longer than {ID_LIMIT} characters", id=shown)
+    return text
+
+
+def _flag(value: Any) -> bool | None:
+    return value if isinstance(value, bool) else None
+
+
+def _phone(phone: Any) -> Phone | None:
+    if not isinstance(phone, Phone) or (number := clean_text(phone.number)) is None:
+        return None
+    return Phone(kind=clean_text(phone.kind, KIND_LIMIT) or "default", number=number)
+
+
+def _address(address: Any) -> Address | None:
+    if not isinstance(address, Address):
+        return None
+    lines = address.lines if isinstance(address.lines, tuple | list) else ()
+    cleaned = Address(
+        kind=clean_text(address.kind, KIND_LIMIT) or "postal",
+        lines=tuple(line for raw in lines if (line := clean_text(raw))),
+        city=clean_text(address.city),
+        region=clean_text(address.region),
+        postal_code=clean_text(address.postal_code, ID_LIMIT),
+        country=clean_text(address.country),
+    )
+    return None if cleaned.is_empty() else cleaned
+
+
+def normalised(customer: Customer) -> Customer:
+    """A mapper's customer checked against the `Page` contract: a usable id, and every field of its type, clean
+    and within the limits. Raises `UnusableRecord` when the id cannot be used."""
+    name = clean_text(customer.name) or ""
+    try:
+        customer_id = clean_id(customer.id)
+    except UnusableRecord as exc:
+        raise UnusableRecord(exc.reason, id=exc.id, name=name or None) from None
+    try:
+        merged_into: str | None = clean_id(customer.merged_into) if customer.merged_into is not None else None
+    except UnusableRecord:
+        merged_into = None
+    phones = customer.phones if isinstance(customer.phones, tuple | list) else ()
+    addresses = customer.addresses if isinstance(customer.addresses, tuple | list) else ()
+    return dataclasses.replace(
+        customer,
+        id=customer_id,
+        name=name,
+        first_name=clean_text(customer.first_name),
+        last_name=clean_text(customer.last_name),
+        company=clean_text(customer.company),
+        email=clean_text(customer.email),
+        phones=tuple(p for raw in phones if (p := _phone(raw))),
+        addresses=tuple(a for raw in addresses if (a := _address(raw))),
+        active=customer.active is not False,
+        is_customer=_flag(customer.is_customer),
+        is_supplier=_flag(customer.is_supplier),
+        updated_at=customer.updated_at if isinstance(customer.updated_at, datetime) else None,
+        merged_into=merged_into,
+        erase_personal_data=customer.erase_personal_data is True,
+        number=clean_text(customer.number, ID_LIMIT),
+        raw_status=clean_text(customer.raw_status, KIND_LIMIT),
+    )
+
+
+def read_customers(
+    raws: Iterable[Any],
+    to_customer: Callable[[Any], Customer],
+    *,
+    describe: Callable[[Any], tuple[str | None, str | None]] = lambda raw: (None, None),
+) -> tuple[list[Customer], list[Skipped]]:
+    """A page of a package's raw records as checked customers, and the records that could not be used. Never
+    raises for a record: `to_customer` (the package's mapper) raises `UnusableRecord` for one it cannot use,
+    and anything else it raises skips that record too. `describe(raw)` gives a raw record's id and name, for
+    saying which one was skipped. The same id twice in a page is one customer: the later record wins."""
+    customers: dict[str, Customer] = {}
+    skipped: list[Skipped] = []
+    for raw in raws:
+        try:
+            customer = normalised(to_customer(raw))
+        except UnusableRecord as exc:
+            known_id, known_name = _described(describe, raw)
+            skipped.append(Skipped(id=exc.id or known_id, name=exc.name or known_name, reason=exc.reason))
+        except Exception as exc:  # a mapper's slip on a shape nobody foresaw must not stop an import either
+            log.warning("A record could not be read (%s: %s)", type(exc).__name__, exc)
+            known_id, known_name = _described(describe, raw)
+            skipped.append(Skipped(id=known_id, name=known_name, reason="it could not be read"))
+        else:
+            customers.pop(customer.id, None)  # the later record wins, in its own place
+            customers[customer.id] = customer
+    return list(customers.values()), skipped
+
+
+def _described(describe: Callable[[Any], tuple[str | None, str | None]], raw: Any) -> tuple[str | None, str | None]:
+    try:
+        found_id, name = describe(raw)
+    except Exception:  # describing is best effort
+        return None, None
+    return clean_text(found_id), clean_text(name)

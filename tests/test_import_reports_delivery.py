@@ -1,0 +1,167 @@
+"""An import's result is never lost: an end that Slack did not take (down, 5xx, no connection) leaves the run
+untold, and once Slack answers again its result, summary and CSV are posted, each exactly once."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+from typing import Any
+from urllib.error import URLError
+
+import pytest
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web import SlackResponse
+
+from bot.imports.runs import ImportPolicy
+from bot.slack.import_reports import Delivery, slack_reporters
+from bot.slack.notify import SlackUnavailable, transient
+from tests.conftest import CHANNEL, RunningBot
+from tests.fakes.xero import XeroFake
+from tests.flows import command, connected
+from tests.imports import QUICK, csv_rows, dm, quick, run_view, runs
+
+TELL_AGAIN = dataclasses.replace(QUICK, report_retry=timedelta(seconds=0.2))
+
+
+def patient(bot: RunningBot, policy: ImportPolicy = TELL_AGAIN) -> None:
+    """Quick imports whose reports retry Slack twice within milliseconds, then leave the end for a later tick."""
+    quick(bot)
+    runner = bot.server.imports
+    runner.policy = policy
+    runner.reporters = slack_reporters(bot.server.runtime, progress_every=0.0, delivery=Delivery(2, 0.01))
+
+
+def ended_untold(bot: RunningBot) -> Any:
+    def check() -> Any:
+        [run] = runs(bot)
+        return run if run.status == "succeeded" and run.reported_at is None and run.lease_owner is None else None
+
+    return bot.slack.wait_for(check, timeout=30, message="the run did not end untold")
+
+
+def told(bot: RunningBot) -> Any:
+    def check() -> Any:
+        bot.server.imports.tick()
+        [run] = runs(bot)
+        return run if run.reported_at is not None else None
+
+    return bot.slack.wait_for(check, timeout=30, message="the end was not told")
+
+
+def summaries(bot: RunningBot) -> list[Any]:
+    return [
+        c
+        for c in bot.slack.calls("chat.postMessage")
+        if c.status == 200 and c.args.get("thread_ts") and "Import finished" in str(c.args.get("blocks"))
+    ]
+
+
+def results_in_channel(bot: RunningBot) -> list[Any]:
+    return [
+        c
+        for c in bot.slack.calls("chat.postMessage")
+        if c.args.get("channel") == CHANNEL and not c.args.get("thread_ts") and c.response.get("ok")
+    ]
+
+
+def test_an_import_that_ends_while_slack_is_down_is_told_once_slack_is_back(
+    connect_bot: RunningBot, xero: XeroFake
+) -> None:
+    bot = connect_bot
+    _, tenant = connected(bot, xero)
+    patient(bot)
+    xero.seed_contacts(tenant, 30)
+    command(bot, "/accounts import", "Starting the import")  # the command's answer comes while Slack is up
+    bot.slack.go_down(503)
+
+    ended_untold(bot)
+    assert summaries(bot) == [] and bot.slack.uploaded_files == []
+    bot.server.imports.tick()  # Slack still down: told again, still not taken
+    assert runs(bot)[0].reported_at is None
+
+    bot.slack.come_back()
+    run = told(bot)
+    view = run_view(bot, run.id)
+    assert len(results_in_channel(bot)) == 1 and view.parent_ts is not None
+    assert bot.slack.message(CHANNEL, view.parent_ts)["text"].startswith(":white_check_mark: Imported customers")
+    assert len(summaries(bot)) == 1
+    [upload] = bot.slack.uploaded_files
+    assert upload.channels == [dm(bot)] and len(csv_rows(upload)) == view.count("new") > 0
+
+    for _ in range(3):  # told: later ticks tell nothing more
+        assert bot.server.imports.tick() == []
+    bot.slack.wait_for(lambda: not bot.server.imports.running)
+    assert len(summaries(bot)) == 1 and len(bot.slack.uploaded_files) == 1 and len(results_in_channel(bot)) == 1
+
+
+def test_a_part_of_the_end_that_slack_took_is_not_sent_again(connect_bot: RunningBot, xero: XeroFake) -> None:
+    """The CSV went, the summary got a 500: the summary comes later, the CSV does not come twice."""
+    bot = connect_bot
+    _, tenant = connected(bot, xero)
+    patient(bot)
+    xero.seed_contacts(tenant, 30)
+    release = xero.hold("/Accounts")  # the chart refresh between the last page and the end
+    try:
+        command(bot, "/accounts import", "Starting the import")
+        bot.slack.wait_for(lambda: runs(bot) and runs(bot)[0].status == "succeeded")
+        bot.slack.fail_next("chat.postMessage", "internal_error", status=500, times=2)  # both attempts
+    finally:
+        release.set()
+
+    run = told(bot)
+    assert run.reported_parts == ["csv", "summary"]
+    assert len(summaries(bot)) == 1 and len(bot.slack.uploaded_files) == 1
+
+
+def test_an_end_slack_cannot_be_reached_for_is_told_later(connect_bot: RunningBot, xero: XeroFake) -> None:
+    """No connection at all (nothing listening where Slack should be), then Slack again."""
+    bot = connect_bot
+    _, tenant = connected(bot, xero)
+    patient(bot)
+    xero.seed_contacts(tenant, 10)
+    command(bot, "/accounts import", "Starting the import")
+    runtime = bot.server.runtime
+    reachable = runtime.settings
+    runtime.settings = reachable.model_copy(update={"slack_api_url": "http://127.0.0.1:9/api/"})  # discard port
+    try:
+        ended_untold(bot)
+    finally:
+        runtime.settings = reachable
+    told(bot)
+    assert len(summaries(bot)) == 1 and len(bot.slack.uploaded_files) == 1
+
+
+def test_the_lease_is_a_minute_renewed_every_quarter() -> None:
+    policy = ImportPolicy()
+    assert policy.lease == timedelta(seconds=60)
+
+
+def _slack_error(status: int, error: str) -> SlackApiError:
+    response = SlackResponse(
+        client=None,
+        http_verb="POST",
+        api_url="https://slack.com/api/chat.postMessage",
+        req_args={},
+        data={"ok": False, "error": error},
+        headers={},
+        status_code=status,
+    )
+    return SlackApiError("failed", response)
+
+
+@pytest.mark.parametrize(
+    ("exc", "later"),
+    [
+        (URLError(ConnectionRefusedError(111, "Connection refused")), True),
+        (TimeoutError(), True),
+        (SlackUnavailable("upload 503"), True),
+        (_slack_error(503, "service_unavailable"), True),
+        (_slack_error(500, "whatever"), True),
+        (_slack_error(200, "internal_error"), True),
+        (_slack_error(429, "ratelimited"), True),
+        (_slack_error(200, "channel_not_found"), False),
+        (_slack_error(200, "token_revoked"), False),
+    ],
+)
+def test_what_is_worth_telling_again(exc: Exception, later: bool) -> None:
+    assert transient(exc) is later
