@@ -22,7 +22,8 @@ from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from bot.customers.lists import iter_customers, new_customer_names, possible_duplicates, write_csv
-from bot.imports.runs import RunView, record_parent, sync_settings
+from bot.imports.runs import RunView, record_parent
+from bot.imports.sync import sync_settings
 from bot.runtime import Runtime
 from bot.slack.notify import CANNOT_POST_HERE, direct_message
 from bot.views import importing as views
@@ -235,7 +236,9 @@ class SlackReporter:
             settings.failure_notified_at = run.finished_at or self.runtime.clock()
             connection, workspace = s.get(Connection, run.connection_id), s.get(Workspace, run.workspace_id)
             assert connection is not None and workspace is not None
-            people = [u for u in (connection.connected_by, *permissions.added_admins(s, workspace)) if u]
+            people = [
+                u for u in (connection.connected_by, *permissions.added_admins(s, workspace_id=workspace.id)) if u
+            ]
         client = self._slack(run)
         if client is None:
             return

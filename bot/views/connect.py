@@ -188,6 +188,19 @@ AUDIT_WORDS = {
 }
 
 
+def admins_text(added: Sequence[str]) -> str:
+    people = ", ".join(f"<@{u}>" for u in added) or "nobody yet"
+    return f"Slack workspace admins and owners can manage accounts-bot, and so can: {people}."
+
+
+def admin_changed_text(user_id: str, *, added: bool, changed: bool) -> str:
+    if added:
+        return (
+            f"<@{user_id}> can now connect, disconnect and map accounts." if changed else f"<@{user_id}> could already."
+        )
+    return f"<@{user_id}> can no longer manage accounts-bot." if changed else f"<@{user_id}> was not on the list."
+
+
 def audit_blocks(events: Sequence[AuditEvent]) -> Blocks:
     if not events:
         return [section("Nothing in the audit log yet.")]

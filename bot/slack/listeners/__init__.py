@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.runtime import Runtime
-from bot.slack.listeners import commands, connecting, customers, events, importing, mapping
+from bot.slack.listeners import commands, connecting, customers, events, import_settings, importing, mapping
 
 
 def register(app: App, runtime: Runtime) -> None:
@@ -13,5 +13,6 @@ def register(app: App, runtime: Runtime) -> None:
     events.register(app, runtime)
     connecting.register(app, runtime)
     importing.register(app, runtime)
+    import_settings.register(app, runtime)
     customers.register(app, runtime)
     mapping.register(app, runtime)
