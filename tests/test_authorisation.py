@@ -36,7 +36,7 @@ def test_authorised_lets_admins_through_and_tells_and_audits_anyone_else(
     bot: RunningBot = start_bot("http")
     bot.slack.add_user(TEAM, ADDED, "ann")
     runtime = bot.server.runtime
-    with runtime.db.session() as s:
+    with runtime.db.session(write_lock=True) as s:  # the bot's runner may write meanwhile
         workspace = workspaces.ensure(s, team_id=TEAM)
         workspace.staff_may_import = staff_may_import
         permissions.add_admin(s, workspace_id=workspace.id, user_id=ADDED, added_by=ADMIN)

@@ -5,13 +5,23 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.runtime import Runtime
-from bot.slack.listeners import commands, connecting, customers, events, import_settings, importing, mapping
+from bot.slack.listeners import (
+    commands,
+    connecting,
+    customers,
+    disconnecting,
+    events,
+    import_settings,
+    importing,
+    mapping,
+)
 
 
 def register(app: App, runtime: Runtime) -> None:
     commands.register(app, runtime)
     events.register(app, runtime)
     connecting.register(app, runtime)
+    disconnecting.register(app, runtime)
     importing.register(app, runtime)
     import_settings.register(app, runtime)
     customers.register(app, runtime)

@@ -12,8 +12,9 @@ from slack_bolt import Ack, App, BoltContext, Respond
 from bot import status, workspaces
 from bot.runtime import Runtime
 from bot.slack.authorisation import authorised
-from bot.slack.listeners.connecting import start_connect, start_disconnect
+from bot.slack.listeners.connecting import start_connect
 from bot.slack.listeners.customers import customers_command
+from bot.slack.listeners.disconnecting import start_disconnect
 from bot.slack.listeners.import_settings import channel_command, sync_command
 from bot.slack.listeners.importing import import_command
 from bot.slack.listeners.mapping import open_mapping

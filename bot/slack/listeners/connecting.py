@@ -1,4 +1,5 @@
-"""Connect and disconnect from Slack: `/accounts connect|disconnect`, their buttons, and the picker."""
+"""Connecting from Slack: `/accounts connect`, the package picker, the log-in and replace buttons, and choosing
+the organisation when a log-in reaches several. Disconnecting is in `disconnecting`."""
 
 from __future__ import annotations
 
@@ -57,42 +58,6 @@ def start_connect(
             now=runtime.clock(),
         )
     reply(blocks=views.login_blocks(provider.title, link.url, link.expires_at), text=f"Log in to {provider.title}")
-
-
-def start_disconnect(asker: Asker, reply: Reply) -> None:
-    """Ask to confirm disconnecting the workspace's connection."""
-    if not authorised(asker, reply, action="disconnect", what="disconnect"):
-        return
-    with asker.runtime.db.session() as s:
-        current = connect.active_connection(s, workspace_id=asker.workspace_id)
-        if current is None:
-            reply(text="Nothing is connected, so there is nothing to disconnect.")
-            return
-        title = asker.runtime.provider_title(current.provider)
-        reply(blocks=views.disconnect_confirm_blocks(title, current.organisation_name), text="Disconnect?")
-
-
-def disconnect(asker: Asker, reply: Reply) -> None:
-    """Disconnect the workspace's connection (confirmed), and say what happened."""
-    if not authorised(asker, reply, action="disconnect", what="disconnect"):
-        return
-    runtime = asker.runtime
-    with runtime.db.session() as s:
-        current = connect.active_connection(s, workspace_id=asker.workspace_id)
-        if current is None:
-            reply(text="Nothing is connected any more; nothing changed.")
-            return
-        connection_id, provider_name = current.id, current.provider
-    provider = runtime.providers.get(provider_name)
-    if provider is None:
-        reply(text=f"{provider_name} is no longer set up on this bot, so it cannot be disconnected there.")
-        return
-    done = connect.retire(runtime.db, provider, connection_id, actor=asker.user_id, action="connection.disconnected")
-    reply(
-        blocks=views.disconnected_blocks(provider.title, done.organisation_name, done.status_detail),
-        text=f"Disconnected {escape(done.organisation_name)}",
-    )
-    runtime.workspace_changed(asker.team_id)
 
 
 def register(app: App, runtime: Runtime) -> None:
@@ -156,23 +121,6 @@ def register(app: App, runtime: Runtime) -> None:
             respond(replace_original=outcome.kind != "forbidden", text=outcome.message)
             return
         announce_connected(runtime, client, outcome, pending, responder(respond, replace=True))
-
-    @app.action("disconnect_start")
-    def disconnect_clicked(ack: Ack, context: BoltContext) -> None:
-        """The button on App Home, where there is no message to answer: replies go by direct message."""
-        ack()
-        asker = Asker.of(runtime, context)
-        start_disconnect(asker, dm_reply(asker.client, asker.user_id))
-
-    @app.action("disconnect_confirm")
-    def disconnect_confirmed(ack: Ack, context: BoltContext, respond: Respond) -> None:
-        ack()
-        disconnect(Asker.of(runtime, context), responder(respond, replace=True))
-
-    @app.action("disconnect_cancel")
-    def disconnect_cancelled(ack: Ack, respond: Respond) -> None:
-        ack()
-        respond(replace_original=True, text="Still connected; nothing changed.")
 
 
 def _reply_where_clicked(asker: Asker, body: dict[str, Any], respond: Respond) -> Reply:

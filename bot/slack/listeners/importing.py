@@ -88,6 +88,50 @@ def import_command(req: CommandRequest) -> None:
         )
 
 
+def cancel_import(asker: Asker, reply: Reply, *, run_id: int | None, from_home: bool) -> None:
+    """Cancel a run for the person who started it, or someone who may import."""
+    runtime = asker.runtime
+    view = runs.load_view(runtime.db, run_id) if run_id else None
+    if view is None or view.workspace_id != asker.workspace_id:
+        reply(text="I can't find that import any more.")
+        return
+    if asker.user_id != view.started_by and not authorised(
+        asker, reply, action="import.cancel", what="cancel an import", staff_allowed=True
+    ):
+        return
+    if not view.active:
+        reply(text="That import has already finished.")
+        return
+    done = runs.request_cancel(runtime.db, run_id=view.id, user_id=asker.user_id, now=runtime.clock())
+    if done is not None and done.status == RunStatus.CANCELLED:  # it was not running: no job will say so
+        if done.parent_ts:
+            _finish_message(runtime, asker.client, done)
+        else:
+            reply(text="Cancelled before it started; nothing was imported.")
+    runtime.workspace_changed(asker.team_id, viewer=asker.user_id if from_home else None)
+
+
+def retry_import(asker: Asker, reply: Reply, *, run_id: int | None, team_domain: str | None) -> None:
+    """Queue a failed run again (or link the one running)."""
+    runtime = asker.runtime
+    view = runs.load_view(runtime.db, run_id) if run_id else None
+    if view is None or view.workspace_id != asker.workspace_id:
+        reply(text="I can't find that import any more.")
+        return
+    if not authorised(asker, reply, action="import.retry", what="retry an import", staff_allowed=True):
+        return
+    started = runs.retry(runtime.db, run_id=view.id, user_id=asker.user_id, now=runtime.clock())
+    if started is not None and started.created:
+        runner.wake()
+        runtime.workspace_changed(asker.team_id)
+    elif started is not None and started.run.active:
+        link = permalink(team_domain, started.run.channel_id, started.run.parent_ts)
+        title = runtime.provider_title(started.run.provider)
+        reply(text=views.already_running_text(started.run, provider_title=title, link=link))
+    else:
+        reply(text="That import is not waiting for a retry any more.")
+
+
 def _run_id(action: dict[str, Any]) -> int | None:
     value = str(action.get("value", ""))
     return int(value) if value.isdigit() else None
@@ -123,49 +167,13 @@ def register(app: App, runtime: Runtime) -> None:
     def cancel_clicked(ack: Ack, body: dict[str, Any], context: BoltContext, action: dict[str, Any]) -> None:
         ack()
         asker = Asker.of(runtime, context)
-        reply = _where_clicked(asker, body)
-        run_id = _run_id(action)
-        view = runs.load_view(runtime.db, run_id) if run_id else None
-        if view is None or view.workspace_id != asker.workspace_id:
-            reply(text="I can't find that import any more.")
-            return
-        if asker.user_id != view.started_by and not authorised(
-            asker, reply, action="import.cancel", what="cancel an import", staff_allowed=True
-        ):
-            return
-        if not view.active:
-            reply(text="That import has already finished.")
-            return
-        done = runs.request_cancel(runtime.db, run_id=view.id, user_id=asker.user_id, now=runtime.clock())
-        if done is not None and done.status == RunStatus.CANCELLED:  # it was not running: no job will say so
-            if done.parent_ts:
-                _finish_message(runtime, asker.client, done)
-            else:
-                reply(text="Cancelled before it started; nothing was imported.")
-        runtime.workspace_changed(asker.team_id, viewer=asker.user_id if _from_home(body) else None)
+        cancel_import(asker, _where_clicked(asker, body), run_id=_run_id(action), from_home=_from_home(body))
 
     @app.action("import_retry")
     def retry_clicked(ack: Ack, body: dict[str, Any], context: BoltContext, action: dict[str, Any]) -> None:
         ack()
         asker = Asker.of(runtime, context)
-        reply = _where_clicked(asker, body)
-        run_id = _run_id(action)
-        view = runs.load_view(runtime.db, run_id) if run_id else None
-        if view is None or view.workspace_id != asker.workspace_id:
-            reply(text="I can't find that import any more.")
-            return
-        if not authorised(asker, reply, action="import.retry", what="retry an import", staff_allowed=True):
-            return
-        started = runs.retry(runtime.db, run_id=view.id, user_id=asker.user_id, now=runtime.clock())
-        if started is not None and started.created:
-            runner.wake()
-            runtime.workspace_changed(asker.team_id)
-        elif started is not None and started.run.active:
-            link = permalink(body["team"].get("domain"), started.run.channel_id, started.run.parent_ts)
-            title = runtime.provider_title(started.run.provider)
-            reply(text=views.already_running_text(started.run, provider_title=title, link=link))
-        else:
-            reply(text="That import is not waiting for a retry any more.")
+        retry_import(asker, _where_clicked(asker, body), run_id=_run_id(action), team_domain=body["team"].get("domain"))
 
 
 def _where_clicked(asker: Asker, body: dict[str, Any]) -> Reply:

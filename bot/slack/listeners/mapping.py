@@ -22,7 +22,7 @@ from bot.mapping import account_mapping
 from bot.runtime import Runtime
 from bot.slack.authorisation import authorised
 from bot.slack.notify import tell
-from bot.slack.requests import WORKSPACE_ID, Asker, Reply, dm_reply, responder
+from bot.slack.requests import Asker, Reply, dm_reply, responder
 from bot.views import mapping as views
 from bot.views.text import escape
 from providers.base import ProviderError
@@ -199,6 +199,51 @@ def save(asker: Asker, ack: Ack, view: dict[str, Any]) -> None:
     runtime.workspace_changed(asker.team_id, viewer=user_id if metadata.from_home else None)
 
 
+def refresh(asker: Asker, view: dict[str, Any]) -> None:
+    """Fetch the chart again on demand, keeping what the person already chose."""
+    metadata = views.ModalMetadata.loads(view.get("private_metadata"))
+    target = (
+        _target(asker.runtime, workspace_id=asker.workspace_id, connection_id=metadata.connection_id)
+        if metadata
+        else None
+    )
+    if metadata is None or target is None:
+        return
+    selected = views.read_choices(view["state"]["values"])
+    try:
+        loading = asker.client.views_update(
+            view_id=view["id"], hash=view["hash"], view=views.loading_view(target.provider_title, metadata)
+        )
+    except SlackApiError as exc:
+        if exc.response.get("error") not in ("not_found", "hash_conflict"):
+            raise
+        return
+    show_fresh_chart(
+        asker.runtime,
+        asker.client,
+        view_id=view["id"],
+        view_hash=loading["view"]["hash"],
+        metadata=metadata,
+        selected=selected,
+    )
+
+
+def typeahead(asker: Asker, body: dict[str, Any]) -> list[account_mapping.ChartEntry]:
+    """The accounts of the modal's connection that match what the person typed, from the stored chart."""
+    runtime = asker.runtime
+    metadata = views.ModalMetadata.loads((body.get("view") or {}).get("private_metadata"))
+    category = by_key(runtime.settings.categories).get(views.category_key(body.get("action_id", "")))
+    if metadata is None or category is None:
+        return []
+    with runtime.db.session() as s:
+        connection = s.get(Connection, metadata.connection_id)
+        if connection is None or connection.workspace_id != asker.workspace_id:
+            return []
+        return account_mapping.search_accounts(
+            s, connection_id=metadata.connection_id, category=category, query=body.get("value", "")
+        )
+
+
 def register(app: App, runtime: Runtime) -> None:
     @app.action("open_mapping")
     def mapping_clicked(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
@@ -215,32 +260,9 @@ def register(app: App, runtime: Runtime) -> None:
         )
 
     @app.action(views.REFRESH_ACTION)
-    def refresh_clicked(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
-        """Fetch the chart again on demand, keeping what the person already chose."""
+    def refresh_clicked(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
         ack()
-        view = body["view"]
-        metadata = views.ModalMetadata.loads(view.get("private_metadata"))
-        workspace_id = int(context[WORKSPACE_ID])
-        target = _target(runtime, workspace_id=workspace_id, connection_id=metadata.connection_id) if metadata else None
-        if metadata is None or target is None:
-            return
-        selected = views.read_choices(view["state"]["values"])
-        try:
-            loading = client.views_update(
-                view_id=view["id"], hash=view["hash"], view=views.loading_view(target.provider_title, metadata)
-            )
-        except SlackApiError as exc:
-            if exc.response.get("error") not in ("not_found", "hash_conflict"):
-                raise
-            return
-        show_fresh_chart(
-            runtime,
-            client,
-            view_id=view["id"],
-            view_hash=loading["view"]["hash"],
-            metadata=metadata,
-            selected=selected,
-        )
+        refresh(Asker.of(runtime, context), body["view"])
 
     @app.view(views.CALLBACK_ID)
     def mapping_submitted(ack: Ack, context: BoltContext, view: dict[str, Any]) -> None:
@@ -249,14 +271,4 @@ def register(app: App, runtime: Runtime) -> None:
     @app.options(re.compile("^" + re.escape(views.ACTION_PREFIX)))
     def account_options(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
         """Typeahead for charts too big for a menu: answered from the stored chart, never from the package."""
-        metadata = views.ModalMetadata.loads((body.get("view") or {}).get("private_metadata"))
-        category = by_key(runtime.settings.categories).get(views.category_key(body.get("action_id", "")))
-        entries: list[account_mapping.ChartEntry] = []
-        if metadata is not None and category is not None:
-            with runtime.db.session() as s:
-                connection = s.get(Connection, metadata.connection_id)
-                if connection is not None and connection.workspace_id == context[WORKSPACE_ID]:
-                    entries = account_mapping.search_accounts(
-                        s, connection_id=metadata.connection_id, category=category, query=body.get("value", "")
-                    )
-        ack(**views.typeahead_options(entries))
+        ack(**views.typeahead_options(typeahead(Asker.of(runtime, context), body)))
