@@ -1,4 +1,5 @@
-"""Slack listeners, grouped by what triggers them; each module has `register(app, runtime)`."""
+"""Slack listeners, grouped by feature (commands, connecting, disconnecting, importing, ...); each module has
+`register(app, runtime)`."""
 
 from __future__ import annotations
 
