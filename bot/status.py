@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import workspaces
@@ -16,8 +15,9 @@ from bot.connections.connect import active_connection
 from bot.connections.tokens import keepalive_after
 from bot.customers.matching import DEFAULT_CUSTOMER_FILTER
 from bot.imports.runs import ImportState, import_state
+from bot.imports.sync import customer_filter_of
 from bot.mapping.account_mapping import MappingStatus, mapping_status
-from storage.models import Connection, ConnectionStatus, SyncSettings
+from storage.models import Connection, ConnectionStatus
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
@@ -52,13 +52,6 @@ def token_health(connection: Connection, now: datetime, idle_limit: timedelta | 
     if idle_limit is not None and now - last > idle_limit:
         return "refresh_due", f"Last refreshed {(now - last).days} days ago"
     return "ok", None
-
-
-def customer_filter_of(session: Session, *, connection_id: int) -> str:
-    """Which contacts the connection's imports make customers (`bot.customers.CUSTOMER_FILTERS`); reading it
-    creates no sync settings."""
-    chosen = session.scalar(select(SyncSettings.customer_filter).where(SyncSettings.connection_id == connection_id))
-    return chosen or DEFAULT_CUSTOMER_FILTER
 
 
 def workspace_status(

@@ -211,7 +211,7 @@ def test_connect_with_an_unknown_package_names_the_known_ones(connect_bot: Runni
 def test_connect_without_a_package_offers_a_picker(connect_bot: RunningBot) -> None:
     """Run once, with Xero the package set up."""
     message = command(connect_bot, "/accounts connect", "Which accounting package")
-    click(connect_bot, message, "connect_xero")
+    click(connect_bot, message, "connect_provider:xero")
     assert "'url'" in all_text(becomes(connect_bot, message, "Log in to Xero"))
 
 

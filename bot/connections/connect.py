@@ -71,7 +71,7 @@ def begin(
     session: Session,
     db: Database,
     *,
-    workspace: Workspace,
+    workspace_id: int,
     user_id: str,
     channel_id: str | None,
     provider: Provider,
@@ -86,7 +86,7 @@ def begin(
             state_digest=fingerprint(state),
             purpose="connect",
             provider=provider.name,
-            workspace_id=workspace.id,
+            workspace_id=workspace_id,
             user_id=user_id,
             channel_id=channel_id,
             code_verifier_enc=db.box.encrypt(verifier),
@@ -254,7 +254,7 @@ def connect_organisation(
         ).all()
         workspaces.record(
             s,
-            workspace,
+            workspace_id=workspace.id,
             actor=outcome.user_id,
             action="connection.reconnected" if reconnected else "connection.connected",
             detail={"provider": provider.name, "organisation": organisation.name, "replaced": list(replaced)},
@@ -385,11 +385,9 @@ def retire(db: Database, provider: Provider, connection_id: int, *, actor: str |
         connection.access_token_enc = connection.refresh_token_enc = None
         connection.access_expires_at = None
         connection.disconnected_at = datetime.now(connection.connected_at.tzinfo)
-        workspace = s.get(Workspace, connection.workspace_id)
-        assert workspace is not None
         workspaces.record(
             s,
-            workspace,
+            workspace_id=connection.workspace_id,
             actor=actor,
             action=action,
             detail={
@@ -398,5 +396,6 @@ def retire(db: Database, provider: Provider, connection_id: int, *, actor: str |
                 "remote_error": remote_error,
             },
         )
+        s.flush()  # expunging drops changes not flushed yet
         s.expunge(connection)
     return connection

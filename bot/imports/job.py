@@ -25,7 +25,8 @@ from sqlalchemy.orm import Session
 from bot.customers.matching import DEFAULT_CUSTOMER_FILTER, apply_page, resolve_merges
 from bot.imports.memory import release_free_memory
 from bot.imports.prefetch import Prefetched
-from bot.imports.runs import ImportPolicy, RunView, load_view, mark_reported, report_later, sync_settings, view_of
+from bot.imports.runs import ImportPolicy, RunView, load_view, mark_reported, report_later, view_of
+from bot.imports.sync import sync_settings
 from bot.mapping import account_mapping
 from bot.runtime import Runtime
 from providers.base import (

@@ -1,6 +1,6 @@
 """The importer's runs: starting, cancelling and retrying one, claiming one under a lease (row locks with SKIP
-LOCKED on PostgreSQL, the write lock on SQLite), a snapshot of a run for reporting, and each connection's sync
-settings. Listeners, the schedule and the job runner call these; `bot.imports.job` runs a claimed run.
+LOCKED on PostgreSQL, the write lock on SQLite), and a snapshot of a run for reporting. Listeners, the schedule
+and the job runner call these; `bot.imports.job` runs a claimed run; sync settings are in `bot.imports.sync`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.customers.matching import DEFAULT_CUSTOMER_FILTER, OUTCOMES
+from bot import workspaces
+from bot.customers.matching import OUTCOMES
 from storage.db import Database
 from storage.models import Connection, Customer, ImportRun, RunStatus, SyncSettings, Workspace
 from storage.models.import_runs import ACTIVE_RUN_STATUSES, ENDED_RUN_STATUSES
@@ -148,35 +149,6 @@ def latest_run(session: Session, *, connection_id: int) -> ImportRun | None:
     )
 
 
-def sync_settings(session: Session, *, connection_id: int) -> SyncSettings:
-    """The connection's sync settings, created with the defaults on first use."""
-    settings = session.scalar(select(SyncSettings).where(SyncSettings.connection_id == connection_id))
-    if settings is None:
-        settings = SyncSettings(
-            connection_id=connection_id,
-            enabled=True,
-            interval_minutes=60,
-            reconcile_hours=24,
-            customer_filter=DEFAULT_CUSTOMER_FILTER,
-        )
-        session.add(settings)
-        session.flush()
-    return settings
-
-
-def set_sync(
-    session: Session, *, connection_id: int, enabled: bool, minutes: int | None, user_id: str, now: datetime
-) -> SyncSettings:
-    """Turn the scheduled sync on or off, or change its interval; the next sync moves to one interval away."""
-    settings = sync_settings(session, connection_id=connection_id)
-    settings.enabled, settings.updated_by, settings.updated_at = enabled, user_id, now
-    if minutes is not None:
-        settings.interval_minutes = minutes
-    if enabled and (minutes is not None or settings.next_sync_at is None or settings.next_sync_at < now):
-        settings.next_sync_at = now + timedelta(minutes=settings.interval_minutes)
-    return settings
-
-
 @dataclass(frozen=True)
 class ImportState:
     """What App Home shows about importing: the latest run, the customers held, and the sync schedule."""
@@ -223,7 +195,8 @@ def start_import(
     kind: str = "full",
     since: datetime | None = None,
 ) -> Started:
-    """Queue a run for the connection, unless one is queued or running already: then that one is returned."""
+    """Queue a run for the connection, unless one is queued or running already: then that one is returned.
+    A run someone started is audited."""
     try:
         with db.session(write_lock=True) as s:
             running = active_run(s, connection_id=connection_id)
@@ -245,6 +218,10 @@ def start_import(
             )
             s.add(run)
             s.flush()
+            if started_by is not None:
+                workspaces.record(
+                    s, workspace_id=run.workspace_id, actor=started_by, action="import.started", detail={"run": run.id}
+                )
             return Started(view_of(s, run), created=True)
     except IntegrityError:  # another process queued one between our look and our insert
         with db.session() as s:
@@ -254,11 +231,16 @@ def start_import(
 
 
 def request_cancel(db: Database, *, run_id: int, user_id: str | None, now: datetime) -> RunView | None:
-    """A queued run is cancelled at once; a running one is asked to stop at its next page or wait."""
+    """A queued run is cancelled at once; a running one is asked to stop at its next page or wait. The request
+    is audited while the run is active."""
     with db.session(write_lock=True) as s:
         run = s.scalar(select(ImportRun).where(ImportRun.id == run_id).with_for_update())
         if run is None:
             return None
+        if run.status in ACTIVE_RUN_STATUSES:
+            workspaces.record(
+                s, workspace_id=run.workspace_id, actor=user_id, action="import.cancelled", detail={"run": run.id}
+            )
         if run.status == RunStatus.QUEUED:
             run.status, run.finished_at, run.reported_at = "cancelled", now, now  # the caller tells it
             run.cancelled_by, run.cancel_requested_at = user_id, now

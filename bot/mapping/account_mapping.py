@@ -21,7 +21,7 @@ from bot.categories import Category
 from bot.connections.links import link_for
 from bot.runtime import Runtime
 from providers.base import ACCOUNT_KINDS, Account
-from storage.models import AccountMapping, ChartAccount, Connection, ConnectionStatus, Workspace
+from storage.models import AccountMapping, ChartAccount, Connection, ConnectionStatus
 
 log = logging.getLogger(__name__)
 
@@ -374,12 +374,10 @@ def save_mapping(
         row.account_name = entry.name[:255]
         row.saved_by = user_id
         row.saved_at = now
-    workspace = session.get(Workspace, connection.workspace_id)
-    assert workspace is not None
     by_key = {category.key: entry for category, entry in picked}
     workspaces.record(
         session,
-        workspace,
+        workspace_id=connection.workspace_id,
         actor=user_id,
         action="mapping.saved",
         detail={"connection": connection.id}

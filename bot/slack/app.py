@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import App, BoltResponse
+from slack_bolt import App, BoltContext, BoltResponse
 from slack_bolt.oauth.callback_options import CallbackOptions, FailureArgs, SuccessArgs
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 
@@ -13,6 +14,7 @@ from bot import workspaces
 from bot.runtime import Runtime
 from bot.slack import attention, home, listeners
 from bot.slack.manifest import BOT_SCOPES
+from bot.slack.requests import WORKSPACE_ID
 from bot.views.pages import result_page
 from bot.workspaces.installations import SqlInstallationStore, SqlOAuthStateStore
 
@@ -88,20 +90,22 @@ def build_app(runtime: Runtime) -> App:
                 "Please try again; if it keeps happening, an admin can check `/accounts status`.",
             )
 
-    known_teams: set[str] = set()
+    workspace_ids: dict[str, int] = {}  # team id -> our workspace id; rows are never deleted
 
     @app.middleware
-    def workspace_row_first(context: Any, next: Any) -> Any:
-        """Create a workspace's row in a short transaction of its own before any listener runs.
+    def workspace_row_first(context: BoltContext, next: Callable[[], BoltResponse]) -> BoltResponse:
+        """Create a workspace's row in a short transaction of its own before any listener runs, and put its id in
+        the context (`Asker.of` reads it).
 
         Listeners then only read it; on SQLite, a transaction that reads and then inserts fails at once
         when another connection wrote in between, so the insert must not happen inside them.
         """
         team_id = context.team_id
-        if team_id and team_id not in known_teams:
-            with runtime.db.session(write_lock=True) as s:
-                workspaces.ensure(s, team_id=team_id)
-            known_teams.add(team_id)
+        if team_id:
+            if team_id not in workspace_ids:
+                with runtime.db.session(write_lock=True) as s:
+                    workspace_ids[team_id] = workspaces.ensure(s, team_id=team_id).id
+            context[WORKSPACE_ID] = workspace_ids[team_id]
         return next()
 
     listeners.register(app, runtime)

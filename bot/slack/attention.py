@@ -27,7 +27,7 @@ def notify_attention(runtime: Runtime, connection_id: int, detail: str) -> None:
             return
         workspace = s.get(Workspace, connection.workspace_id)
         assert workspace is not None
-        people = [u for u in [connection.connected_by, *permissions.added_admins(s, workspace)] if u]
+        people = [u for u in [connection.connected_by, *permissions.added_admins(s, workspace_id=workspace.id)] if u]
         connection.attention_notified_at = runtime.clock()
         team_id, organisation = workspace.team_id, connection.organisation_name
         title = runtime.provider_title(connection.provider)

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from bot import status, workspaces
 from bot.runtime import Runtime
+from bot.slack.requests import Asker
 from bot.views.status import home_view
 from storage.models import HomeViewer
 
@@ -60,21 +61,16 @@ def recent_viewers(session: Session, *, workspace_id: int, now: datetime) -> lis
     )
 
 
-def publish_home(runtime: Runtime, client: WebClient, *, team_id: str, user_id: str) -> None:
-    """Publish one person's Home as things stand (they are looking at it: it was opened or clicked)."""
-    with _publishing[team_id]:
-        with runtime.db.session() as s:
-            workspaces.ensure(s, team_id=team_id)
-            view = home_view(status.report_for(runtime, s, team_id=team_id))
-        client.views_publish(user_id=user_id, view=view)
-
-
-def home_opened(runtime: Runtime, client: WebClient, *, team_id: str, user_id: str) -> None:
-    """The person opened the Home tab: remember them, so later changes reach their Home too, and publish it."""
+def home_opened(asker: Asker) -> None:
+    """The person opened the Home tab: remember them, so later changes reach their Home too, and publish it as
+    things stand."""
+    runtime = asker.runtime
     with runtime.db.session(write_lock=True) as s:
-        workspace = workspaces.ensure(s, team_id=team_id)
-        remember_viewer(s, workspace_id=workspace.id, user_id=user_id, now=runtime.clock())
-    publish_home(runtime, client, team_id=team_id, user_id=user_id)
+        remember_viewer(s, workspace_id=asker.workspace_id, user_id=asker.user_id, now=runtime.clock())
+    with _publishing[asker.team_id]:
+        with runtime.db.session() as s:
+            view = home_view(status.report_for(runtime, s, team_id=asker.team_id))
+        asker.client.views_publish(user_id=asker.user_id, view=view)
 
 
 def refresh_homes(runtime: Runtime, client: WebClient | None, *, team_id: str, viewers: Collection[str] = ()) -> int:

@@ -35,7 +35,8 @@ from bot.customers.lists import (
     unreadable_records,
     write_csv,
 )
-from bot.imports.runs import RunView, record_parent, record_reported_part, sync_settings
+from bot.imports.runs import RunView, record_parent, record_reported_part
+from bot.imports.sync import sync_settings
 from bot.runtime import Runtime
 from bot.slack.notify import CANNOT_POST_HERE, SlackUnavailable, direct_message, transient
 from bot.views import importing as views
@@ -324,7 +325,9 @@ class SlackReporter:
                 return  # told already; told again after the next success
             connection, workspace = s.get(Connection, run.connection_id), s.get(Workspace, run.workspace_id)
             assert connection is not None and workspace is not None
-            people = [u for u in (connection.connected_by, *permissions.added_admins(s, workspace)) if u]
+            people = [
+                u for u in (connection.connected_by, *permissions.added_admins(s, workspace_id=workspace.id)) if u
+            ]
         client = self._slack(run)
         if client is None:
             return

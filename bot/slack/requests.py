@@ -1,4 +1,5 @@
-"""What a listener gets and how it answers: a parsed slash command, and a `Reply` to the person who asked."""
+"""What a listener gets and how it answers: who is asking (`Asker`), a parsed slash command, and a `Reply` to the
+person who asked."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from slack_bolt import Ack, Respond
+from slack_bolt import Ack, BoltContext, Respond
 from slack_sdk import WebClient
 
 from bot.runtime import Runtime
@@ -14,20 +15,42 @@ from bot.slack.notify import direct_message
 
 Reply = Callable[..., Any]
 
+WORKSPACE_ID = "workspace_id"  # the key under which the middleware puts our workspace id in Bolt's context
+
+
+@dataclass(frozen=True)
+class Asker:
+    """Who is asking, in which workspace: built once per listener from Bolt's context, whose workspace row the
+    middleware (`bot.slack.app`) has already made."""
+
+    runtime: Runtime
+    client: WebClient
+    team_id: str
+    workspace_id: int
+    user_id: str
+
+    @classmethod
+    def of(cls, runtime: Runtime, context: BoltContext) -> Asker:
+        assert context.client is not None and context.team_id and context.user_id, "Bolt fills these for us"
+        return cls(
+            runtime=runtime,
+            client=context.client,
+            team_id=context.team_id,
+            workspace_id=int(context[WORKSPACE_ID]),
+            user_id=context.user_id,
+        )
+
 
 @dataclass
 class CommandRequest:
-    runtime: Runtime
+    asker: Asker
     command: str
     args: list[str]
-    team_id: str
-    team_name: str | None
-    user_id: str
+    team_domain: str | None
     channel_id: str
     trigger_id: str
     ack: Ack
     respond: Respond
-    client: WebClient
 
 
 def dm_reply(client: WebClient, user_id: str) -> Reply:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -11,6 +12,14 @@ from providers.base import Organisation
 from storage.models import AuditEvent
 
 Blocks = list[dict[str, Any]]
+
+# Every "Connect <package>" button is this one action, with the package's name as its value; the action ids differ
+# only after the colon, since Slack wants them unique within a block.
+CONNECT_PROVIDER = re.compile(r"^connect_provider(:|$)")
+
+
+def connect_button(name: str, title: str, *, style: str | None = None) -> dict[str, Any]:
+    return button(title, f"connect_provider:{name}", value=name, style=style)
 
 
 def login_blocks(provider_title: str, url: str, expires_at: datetime) -> Blocks:
@@ -41,7 +50,7 @@ def choose_provider_blocks(providers: Sequence[tuple[str, str]]) -> Blocks:
         {
             "type": "actions",
             "block_id": "connect_choose",
-            "elements": [button(title, f"connect_{name}", value=name) for name, title in providers[:5]],
+            "elements": [connect_button(name, title) for name, title in providers[:5]],
         },
     ]
 
@@ -186,6 +195,19 @@ AUDIT_WORDS = {
     "slack.installed": "installed the app",
     "slack.uninstalled": "app uninstalled",
 }
+
+
+def admins_text(added: Sequence[str]) -> str:
+    people = ", ".join(f"<@{u}>" for u in added) or "nobody yet"
+    return f"Slack workspace admins and owners can manage accounts-bot, and so can: {people}."
+
+
+def admin_changed_text(user_id: str, *, added: bool, changed: bool) -> str:
+    if added:
+        return (
+            f"<@{user_id}> can now connect, disconnect and map accounts." if changed else f"<@{user_id}> could already."
+        )
+    return f"<@{user_id}> can no longer manage accounts-bot." if changed else f"<@{user_id}> was not on the list."
 
 
 def audit_blocks(events: Sequence[AuditEvent]) -> Blocks:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.status import ConnectionReport, StatusReport
+from bot.views.connect import connect_button
 from bot.views.importing import contact_filter_words, home_import_blocks
 from bot.views.mapping import problem_words
 from bot.views.text import button, context, escape, mention, section, slack_date, truncate
@@ -103,8 +104,7 @@ def home_view(report: StatusReport) -> dict[str, Any]:
                 "type": "actions",
                 "block_id": "home_connect",
                 "elements": [
-                    button(f"Connect {title}", f"connect_{name}", value=name, style="primary")
-                    for name, title in report.providers[:5]
+                    connect_button(name, f"Connect {title}", style="primary") for name, title in report.providers[:5]
                 ],
             }
         )

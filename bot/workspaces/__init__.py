@@ -35,15 +35,44 @@ def ensure(session: Session, *, team_id: str, name: str | None = None) -> Worksp
 
 def record(
     session: Session,
-    workspace: Workspace,
     *,
+    workspace_id: int,
     actor: str | None,
     action: str,
     detail: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    event = AuditEvent(workspace_id=workspace.id, actor_user_id=actor, action=action, detail=detail or {})
+    """Add an audit row to the session: written in the same transaction as the change it records."""
+    event = AuditEvent(workspace_id=workspace_id, actor_user_id=actor, action=action, detail=detail or {})
     session.add(event)
     return event
+
+
+def latest_events(session: Session, *, workspace_id: int, limit: int = 20) -> list[AuditEvent]:
+    """The workspace's audit log, the newest first."""
+    return list(
+        session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.workspace_id == workspace_id)
+            .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def set_channel(session: Session, *, workspace_id: int, channel_id: str, user_id: str) -> None:
+    """Where imports from App Home and scheduled syncs report."""
+    workspace = session.get(Workspace, workspace_id)
+    assert workspace is not None
+    workspace.notification_channel_id = channel_id
+    record(session, workspace_id=workspace_id, actor=user_id, action="channel.set", detail={"channel": channel_id})
+
+
+def set_staff_may_import(session: Session, *, workspace_id: int, allowed: bool, user_id: str) -> None:
+    """Whether everyone in the workspace may import, or only admins."""
+    workspace = session.get(Workspace, workspace_id)
+    assert workspace is not None
+    workspace.staff_may_import = allowed
+    record(session, workspace_id=workspace_id, actor=user_id, action="import.staff", detail={"allowed": allowed})
 
 
 def forget_slack_tokens(session: Session, *, team_id: str) -> Workspace | None:
@@ -58,6 +87,6 @@ def forget_slack_tokens(session: Session, *, team_id: str) -> Workspace | None:
     if installation is not None:
         session.delete(installation)
     workspace.uninstalled_at = datetime.now(UTC)
-    record(session, workspace, actor=None, action="slack.uninstalled")
+    record(session, workspace_id=workspace.id, actor=None, action="slack.uninstalled")
     log.info("Deleted the Slack tokens of workspace %s", team_id)
     return workspace

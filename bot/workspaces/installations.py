@@ -56,7 +56,7 @@ class SqlInstallationStore(InstallationStore):
             row.installed_at = datetime.now(UTC)
             workspaces.record(
                 s,
-                workspace,
+                workspace_id=workspace.id,
                 actor=installation.user_id,
                 action="slack.installed",
                 detail={"app_id": row.app_id},

@@ -1,17 +1,29 @@
-"""Slack listeners, grouped by what triggers them; each module has `register(app, runtime)`."""
+"""Slack listeners, grouped by feature (commands, connecting, disconnecting, importing, ...); each module has
+`register(app, runtime)`."""
 
 from __future__ import annotations
 
 from slack_bolt import App
 
 from bot.runtime import Runtime
-from bot.slack.listeners import commands, connecting, customers, events, importing, mapping
+from bot.slack.listeners import (
+    commands,
+    connecting,
+    customers,
+    disconnecting,
+    events,
+    import_settings,
+    importing,
+    mapping,
+)
 
 
 def register(app: App, runtime: Runtime) -> None:
     commands.register(app, runtime)
     events.register(app, runtime)
     connecting.register(app, runtime)
+    disconnecting.register(app, runtime)
     importing.register(app, runtime)
+    import_settings.register(app, runtime)
     customers.register(app, runtime)
     mapping.register(app, runtime)

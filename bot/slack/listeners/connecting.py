@@ -1,4 +1,5 @@
-"""Connect and disconnect from Slack: `/accounts connect|disconnect`, their buttons, and the picker."""
+"""Connecting from Slack: `/accounts connect`, the package picker, the log-in and replace buttons, and choosing
+the organisation when a log-in reaches several. Disconnecting is in `disconnecting`."""
 
 from __future__ import annotations
 
@@ -6,16 +7,16 @@ import logging
 import re
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
-from bot import workspaces
 from bot.connections import connect
 from bot.runtime import Runtime
-from bot.slack.authorisation import allowed, refuse
+from bot.slack.authorisation import authorised
 from bot.slack.connected import announce_connected
-from bot.slack.requests import Reply, dm_reply, responder
+from bot.slack.requests import Asker, Reply, dm_reply, responder
 from bot.views import connect as views
+from bot.views.connect import CONNECT_PROVIDER
 from bot.views.text import escape
 from storage.models import PendingConnection
 
@@ -23,20 +24,12 @@ log = logging.getLogger(__name__)
 
 
 def start_connect(
-    runtime: Runtime,
-    client: WebClient,
-    reply: Reply,
-    *,
-    team_id: str,
-    user_id: str,
-    channel_id: str | None,
-    provider_name: str | None,
-    replace: bool = False,
+    asker: Asker, reply: Reply, *, channel_id: str | None, provider_name: str | None, replace: bool = False
 ) -> None:
     """Offer the log-in button (or the package picker, or the replace question)."""
-    if not allowed(runtime, client, team_id=team_id, user_id=user_id):
-        refuse(runtime, reply, team_id=team_id, user_id=user_id, action="connect", what="connect an accounting package")
+    if not authorised(asker, reply, action="connect", what="connect an accounting package"):
         return
+    runtime = asker.runtime
     if not provider_name:
         reply(blocks=views.choose_provider_blocks(runtime.provider_choices()), text="Which accounting package?")
         return
@@ -46,8 +39,7 @@ def start_connect(
         reply(text=f"I don't know the accounting package `{escape(provider_name)}`. Available: {known}.")
         return
     with runtime.db.session() as s:
-        workspace = workspaces.ensure(s, team_id=team_id)
-        current = connect.active_connection(s, workspace_id=workspace.id)
+        current = connect.active_connection(s, workspace_id=asker.workspace_id)
         if current is not None and not replace:
             reply(
                 blocks=views.replace_blocks(
@@ -59,8 +51,8 @@ def start_connect(
         link = connect.begin(
             s,
             runtime.db,
-            workspace=workspace,
-            user_id=user_id,
+            workspace_id=asker.workspace_id,
+            user_id=asker.user_id,
             channel_id=channel_id,
             provider=provider,
             redirect_uri=runtime.settings.redirect_uri(provider.name),
@@ -69,52 +61,33 @@ def start_connect(
     reply(blocks=views.login_blocks(provider.title, link.url, link.expires_at), text=f"Log in to {provider.title}")
 
 
-def start_disconnect(runtime: Runtime, client: WebClient, reply: Reply, *, team_id: str, user_id: str) -> None:
-    if not allowed(runtime, client, team_id=team_id, user_id=user_id):
-        refuse(runtime, reply, team_id=team_id, user_id=user_id, action="disconnect", what="disconnect")
-        return
-    with runtime.db.session() as s:
-        workspace = workspaces.ensure(s, team_id=team_id)
-        current = connect.active_connection(s, workspace_id=workspace.id)
-        if current is None:
-            reply(text="Nothing is connected, so there is nothing to disconnect.")
-            return
-        title = runtime.provider_title(current.provider)
-        reply(blocks=views.disconnect_confirm_blocks(title, current.organisation_name), text="Disconnect?")
-
-
 def register(app: App, runtime: Runtime) -> None:
     @app.action({"action_id": "connect_login"})
     def login_clicked(ack: Ack) -> None:
         ack()  # a link button: the browser opens the URL, Slack only tells us it was clicked
 
-    for name in ("xero", "myob", "quickbooks"):
-
-        @app.action(f"connect_{name}")
-        def connect_clicked(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond, action: dict) -> None:
-            ack()
-            user_id = body["user"]["id"]
-            # From App Home there is no message to answer, so the reply goes by direct message.
-            reply = responder(respond, replace=True) if body.get("response_url") else dm_reply(client, user_id)
-            start_connect(
-                runtime,
-                client,
-                reply,
-                team_id=body["team"]["id"],
-                user_id=user_id,
-                channel_id=(body.get("channel") or {}).get("id"),
-                provider_name=action.get("value") or action["action_id"].removeprefix("connect_"),
-            )
+    @app.action(CONNECT_PROVIDER)
+    def connect_clicked(
+        ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond, action: dict[str, Any]
+    ) -> None:
+        """A "Connect <package>" button (in a message or on App Home): the package's name is its value."""
+        ack()
+        asker = Asker.of(runtime, context)
+        start_connect(
+            asker,
+            _reply_where_clicked(asker, body, respond),
+            channel_id=(body.get("channel") or {}).get("id"),
+            provider_name=str(action.get("value") or ""),
+        )
 
     @app.action("connect_replace")
-    def replace_clicked(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond, action: dict) -> None:
+    def replace_clicked(
+        ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond, action: dict[str, Any]
+    ) -> None:
         ack()
         start_connect(
-            runtime,
-            client,
+            Asker.of(runtime, context),
             responder(respond, replace=True),
-            team_id=body["team"]["id"],
-            user_id=body["user"]["id"],
             channel_id=(body.get("channel") or {}).get("id"),
             provider_name=action.get("value"),
             replace=True,
@@ -126,7 +99,9 @@ def register(app: App, runtime: Runtime) -> None:
         respond(replace_original=True, text="Kept the current connection; nothing changed.")
 
     @app.action(re.compile(r"^choose_organisation_(\d+|select)$"))
-    def organisation_chosen(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond, action: dict) -> None:
+    def organisation_chosen(
+        ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond, action: dict[str, Any]
+    ) -> None:
         ack()
         value = action.get("value") or action.get("selected_option", {}).get("value", "")
         pending_id, _, organisation_id = value.partition(":")
@@ -147,51 +122,13 @@ def register(app: App, runtime: Runtime) -> None:
             return
         announce_connected(runtime, client, outcome, pending, responder(respond, replace=True))
 
-    @app.action("disconnect_confirm")
-    def disconnect_confirmed(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
-        ack()
-        team_id, user_id = body["team"]["id"], body["user"]["id"]
-        reply = responder(respond, replace=True)
-        if not allowed(runtime, client, team_id=team_id, user_id=user_id):
-            refuse(runtime, reply, team_id=team_id, user_id=user_id, action="disconnect", what="disconnect")
-            return
-        with runtime.db.session() as s:
-            workspace = workspaces.ensure(s, team_id=team_id)
-            current = connect.active_connection(s, workspace_id=workspace.id)
-            if current is None:
-                reply(text="Nothing is connected any more; nothing changed.")
-                return
-            connection_id, provider_name = current.id, current.provider
-        provider = runtime.providers.get(provider_name)
-        if provider is None:
-            reply(text=f"{provider_name} is no longer set up on this bot, so it cannot be disconnected there.")
-            return
-        done = connect.retire(runtime.db, provider, connection_id, actor=user_id, action="connection.disconnected")
-        reply(
-            blocks=views.disconnected_blocks(provider.title, done.organisation_name, done.status_detail),
-            text=f"Disconnected {escape(done.organisation_name)}",
-        )
-        runtime.workspace_changed(team_id)
 
-    register_home_buttons(app, runtime)
-
-    @app.action("disconnect_cancel")
-    def disconnect_cancelled(ack: Ack, respond: Respond) -> None:
-        ack()
-        respond(replace_original=True, text="Still connected; nothing changed.")
+def _reply_where_clicked(asker: Asker, body: dict[str, Any], respond: Respond) -> Reply:
+    # From App Home there is no message to answer, so the reply goes by direct message.
+    return responder(respond, replace=True) if body.get("response_url") else dm_reply(asker.client, asker.user_id)
 
 
 def _pending_provider(runtime: Runtime, pending_id: int) -> str | None:
     with runtime.db.session() as s:
         pending = s.get(PendingConnection, pending_id)
         return pending.provider if pending is not None and pending.provider in runtime.providers else None
-
-
-def register_home_buttons(app: App, runtime: Runtime) -> None:
-    """Buttons on App Home, where there is no message to answer: replies go by direct message."""
-
-    @app.action("disconnect_start")
-    def disconnect_clicked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        user_id = body["user"]["id"]
-        start_disconnect(runtime, client, dm_reply(client, user_id), team_id=body["team"]["id"], user_id=user_id)

@@ -6,15 +6,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
-from slack_sdk import WebClient
+from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk.errors import SlackApiError, SlackRequestError
 
-from bot import workspaces
 from bot.customers.lists import search
 from bot.runtime import Runtime
 from bot.slack.import_reports import send_customers_csv
-from bot.slack.requests import CommandRequest
+from bot.slack.requests import Asker, CommandRequest
 from bot.views import customers as views
 
 log = logging.getLogger(__name__)
@@ -26,13 +24,12 @@ def customers_command(req: CommandRequest) -> None:
     """`customers [search]`: the imported customers, to the person who asks (ephemeral, paged)."""
     req.ack()
     query = " ".join(req.args).strip() or None
-    req.respond(response_type="ephemeral", **customers_page(req.runtime, team_id=req.team_id, query=query, page=0))
+    req.respond(response_type="ephemeral", **customers_page(req.asker, query=query, page=0))
 
 
-def customers_page(runtime: Runtime, *, team_id: str, query: str | None, page: int) -> dict[str, Any]:
-    with runtime.db.session() as s:
-        workspace = workspaces.ensure(s, team_id=team_id)
-        rows, total = search(s, workspace_id=workspace.id, query=query, offset=page * PAGE_SIZE, limit=PAGE_SIZE)
+def customers_page(asker: Asker, *, query: str | None, page: int) -> dict[str, Any]:
+    with asker.runtime.db.session() as s:
+        rows, total = search(s, workspace_id=asker.workspace_id, query=query, offset=page * PAGE_SIZE, limit=PAGE_SIZE)
         lines = [
             views.CustomerLine(
                 name=c.name,
@@ -55,29 +52,24 @@ def _page_value(action: dict[str, Any]) -> tuple[int, str | None]:
 def register(app: App, runtime: Runtime) -> None:
     @app.action("customers_next")
     @app.action("customers_previous")
-    def customers_paged(ack: Ack, body: dict[str, Any], respond: Respond, action: dict[str, Any]) -> None:
+    def customers_paged(ack: Ack, context: BoltContext, respond: Respond, action: dict[str, Any]) -> None:
         ack()
         page, query = _page_value(action)
         page = page + 1 if action["action_id"] == "customers_next" else max(0, page - 1)
-        respond(replace_original=True, **customers_page(runtime, team_id=body["team"]["id"], query=query, page=page))
+        respond(replace_original=True, **customers_page(Asker.of(runtime, context), query=query, page=page))
 
     @app.action("customers_export")
-    def customers_exported(
-        ack: Ack, body: dict[str, Any], client: WebClient, action: dict[str, Any], respond: Respond
-    ) -> None:
+    def customers_exported(ack: Ack, context: BoltContext, action: dict[str, Any], respond: Respond) -> None:
         ack()
         _, query = _page_value(action)
-        user_id = body["user"]["id"]
-        with runtime.db.session() as s:
-            workspace = workspaces.ensure(s, team_id=body["team"]["id"])
-            workspace_id = workspace.id
+        asker = Asker.of(runtime, context)
         stamp = runtime.clock().strftime("%Y-%m-%d")
         try:
             send_customers_csv(
                 runtime,
-                client,
-                user_id=user_id,
-                workspace_id=workspace_id,
+                asker.client,
+                user_id=asker.user_id,
+                workspace_id=asker.workspace_id,
                 query=query,
                 filename=f"customers-{stamp}.csv",
                 comment=lambda rows: views.export_comment(rows, query),

@@ -5,22 +5,22 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_bolt import App
-from slack_sdk import WebClient
+from slack_bolt import App, BoltContext
 
 from bot import workspaces
 from bot.runtime import Runtime
 from bot.slack.home import home_opened
+from bot.slack.requests import Asker
 
 log = logging.getLogger(__name__)
 
 
 def register(app: App, runtime: Runtime) -> None:
     @app.event("app_home_opened")
-    def app_home_opened(event: dict[str, Any], body: dict[str, Any], client: WebClient) -> None:
+    def app_home_opened(event: dict[str, Any], context: BoltContext) -> None:
         if event.get("tab") != "home":
             return
-        home_opened(runtime, client, team_id=body["team_id"], user_id=event["user"])
+        home_opened(Asker.of(runtime, context))
 
     def forget(team_id: str) -> None:
         with runtime.db.session() as s:

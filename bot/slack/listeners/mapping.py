@@ -12,22 +12,21 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import workspaces
 from bot.categories import by_key
 from bot.connections import connect
 from bot.mapping import account_mapping
 from bot.runtime import Runtime
-from bot.slack.authorisation import allowed, refuse
+from bot.slack.authorisation import authorised
 from bot.slack.notify import tell
-from bot.slack.requests import Reply, dm_reply, responder
+from bot.slack.requests import Asker, Reply, dm_reply, responder
 from bot.views import mapping as views
 from bot.views.text import escape
 from providers.base import ProviderError
-from storage.models import Connection, ConnectionStatus, Workspace
+from storage.models import Connection, ConnectionStatus
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +41,10 @@ class Target:
     provider_title: str
 
 
-def _target(runtime: Runtime, *, team_id: str, connection_id: int) -> Target | None:
+def _target(runtime: Runtime, *, workspace_id: int, connection_id: int) -> Target | None:
     with runtime.db.session() as s:
         connection = s.get(Connection, connection_id)
-        workspace = s.get(Workspace, connection.workspace_id) if connection else None
-    if connection is None or workspace is None or workspace.team_id != team_id:
+    if connection is None or connection.workspace_id != workspace_id:
         return None
     if connection.status == ConnectionStatus.DISCONNECTED or connection.provider not in runtime.providers:
         return None
@@ -54,23 +52,14 @@ def _target(runtime: Runtime, *, team_id: str, connection_id: int) -> Target | N
 
 
 def open_mapping(
-    runtime: Runtime,
-    client: WebClient,
-    reply: Reply,
-    *,
-    team_id: str,
-    user_id: str,
-    trigger_id: str,
-    channel_id: str | None,
-    from_home: bool = False,
+    asker: Asker, reply: Reply, *, trigger_id: str, channel_id: str | None, from_home: bool = False
 ) -> None:
     """Open the mapping modal for an admin; nothing from the package is awaited before `views.open`."""
-    if not allowed(runtime, client, team_id=team_id, user_id=user_id):
-        refuse(runtime, reply, team_id=team_id, user_id=user_id, action="map", what=WHAT)
+    if not authorised(asker, reply, action="map", what=WHAT):
         return
+    runtime = asker.runtime
     with runtime.db.session() as s:
-        workspace = workspaces.ensure(s, team_id=team_id)
-        connection = connect.active_connection(s, workspace_id=workspace.id)
+        connection = connect.active_connection(s, workspace_id=asker.workspace_id)
         if connection is None:
             problem = "Nothing is connected yet, so there are no account codes to map. Start with `/accounts connect`."
         elif (provider := runtime.providers.get(connection.provider)) is None:
@@ -89,10 +78,10 @@ def open_mapping(
     if problem is not None:
         reply(text=problem)
         return
-    opened = client.views_open(trigger_id=trigger_id, view=view)
+    opened = asker.client.views_open(trigger_id=trigger_id, view=view)
     if not fresh:
         show_fresh_chart(
-            runtime, client, view_id=opened["view"]["id"], view_hash=opened["view"]["hash"], metadata=metadata
+            runtime, asker.client, view_id=opened["view"]["id"], view_hash=opened["view"]["hash"], metadata=metadata
         )
 
 
@@ -145,17 +134,18 @@ def show_fresh_chart(
         log.info("Did not update mapping view %s: %s", view_id, exc.response.get("error"))
 
 
-def save(runtime: Runtime, client: WebClient, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-    team_id, user_id = body["team"]["id"], body["user"]["id"]
+def save(asker: Asker, ack: Ack, view: dict[str, Any]) -> None:
     metadata = views.ModalMetadata.loads(view.get("private_metadata"))
-    if not allowed(runtime, client, team_id=team_id, user_id=user_id):
 
-        def refused(**_: Any) -> None:
-            ack(response_action="update", view=views.refused_view(WHAT))
+    def refused(**_: Any) -> None:
+        ack(response_action="update", view=views.refused_view(WHAT))
 
-        refuse(runtime, refused, team_id=team_id, user_id=user_id, action="map", what=WHAT)
+    if not authorised(asker, refused, action="map", what=WHAT):
         return
-    target = _target(runtime, team_id=team_id, connection_id=metadata.connection_id) if metadata else None
+    runtime, user_id = asker.runtime, asker.user_id
+    target = (
+        _target(runtime, workspace_id=asker.workspace_id, connection_id=metadata.connection_id) if metadata else None
+    )
     if metadata is None or target is None:
         ack(
             response_action="update",
@@ -184,7 +174,7 @@ def save(runtime: Runtime, client: WebClient, ack: Ack, body: dict[str, Any], vi
     ack()
     organisation = target.connection.organisation_name
     tell(
-        client,
+        asker.client,
         user_id,
         metadata.channel_id,
         text=f"Account codes saved for {organisation}",
@@ -198,7 +188,7 @@ def save(runtime: Runtime, client: WebClient, ack: Ack, body: dict[str, Any], vi
     )
     if saved.first:
         tell(
-            client,
+            asker.client,
             user_id,
             metadata.channel_id,
             text="Import your customers now?",
@@ -206,73 +196,79 @@ def save(runtime: Runtime, client: WebClient, ack: Ack, body: dict[str, Any], vi
                 connection_id=target.connection.id, organisation_name=organisation, provider_title=target.provider_title
             ),
         )
-    runtime.workspace_changed(team_id, viewer=user_id if metadata.from_home else None)
+    runtime.workspace_changed(asker.team_id, viewer=user_id if metadata.from_home else None)
+
+
+def refresh(asker: Asker, view: dict[str, Any]) -> None:
+    """Fetch the chart again on demand, keeping what the person already chose."""
+    metadata = views.ModalMetadata.loads(view.get("private_metadata"))
+    target = (
+        _target(asker.runtime, workspace_id=asker.workspace_id, connection_id=metadata.connection_id)
+        if metadata
+        else None
+    )
+    if metadata is None or target is None:
+        return
+    selected = views.read_choices(view["state"]["values"])
+    try:
+        loading = asker.client.views_update(
+            view_id=view["id"], hash=view["hash"], view=views.loading_view(target.provider_title, metadata)
+        )
+    except SlackApiError as exc:
+        if exc.response.get("error") not in ("not_found", "hash_conflict"):
+            raise
+        return
+    show_fresh_chart(
+        asker.runtime,
+        asker.client,
+        view_id=view["id"],
+        view_hash=loading["view"]["hash"],
+        metadata=metadata,
+        selected=selected,
+    )
+
+
+def typeahead(asker: Asker, body: dict[str, Any]) -> list[account_mapping.ChartEntry]:
+    """The accounts of the modal's connection that match what the person typed, from the stored chart."""
+    runtime = asker.runtime
+    metadata = views.ModalMetadata.loads((body.get("view") or {}).get("private_metadata"))
+    category = by_key(runtime.settings.categories).get(views.category_key(body.get("action_id", "")))
+    if metadata is None or category is None:
+        return []
+    with runtime.db.session() as s:
+        connection = s.get(Connection, metadata.connection_id)
+        if connection is None or connection.workspace_id != asker.workspace_id:
+            return []
+        return account_mapping.search_accounts(
+            s, connection_id=metadata.connection_id, category=category, query=body.get("value", "")
+        )
 
 
 def register(app: App, runtime: Runtime) -> None:
     @app.action("open_mapping")
-    def mapping_clicked(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+    def mapping_clicked(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
         """The button after connecting (in a message) and on App Home (a view, so replies go by DM)."""
         ack()
-        user_id = body["user"]["id"]
+        asker = Asker.of(runtime, context)
         container = body.get("container") or {}
-        reply = responder(respond, replace=False) if body.get("response_url") else dm_reply(client, user_id)
         open_mapping(
-            runtime,
-            client,
-            reply,
-            team_id=body["team"]["id"],
-            user_id=user_id,
+            asker,
+            responder(respond, replace=False) if body.get("response_url") else dm_reply(asker.client, asker.user_id),
             trigger_id=body["trigger_id"],
             channel_id=(body.get("channel") or {}).get("id") or container.get("channel_id"),
             from_home=container.get("type") == "view",
         )
 
     @app.action(views.REFRESH_ACTION)
-    def refresh_clicked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        """Fetch the chart again on demand, keeping what the person already chose."""
+    def refresh_clicked(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
         ack()
-        view = body["view"]
-        metadata = views.ModalMetadata.loads(view.get("private_metadata"))
-        target = (
-            _target(runtime, team_id=body["team"]["id"], connection_id=metadata.connection_id) if metadata else None
-        )
-        if metadata is None or target is None:
-            return
-        selected = views.read_choices(view["state"]["values"])
-        try:
-            loading = client.views_update(
-                view_id=view["id"], hash=view["hash"], view=views.loading_view(target.provider_title, metadata)
-            )
-        except SlackApiError as exc:
-            if exc.response.get("error") not in ("not_found", "hash_conflict"):
-                raise
-            return
-        show_fresh_chart(
-            runtime,
-            client,
-            view_id=view["id"],
-            view_hash=loading["view"]["hash"],
-            metadata=metadata,
-            selected=selected,
-        )
+        refresh(Asker.of(runtime, context), body["view"])
 
     @app.view(views.CALLBACK_ID)
-    def mapping_submitted(ack: Ack, body: dict[str, Any], client: WebClient, view: dict[str, Any]) -> None:
-        save(runtime, client, ack, body, view)
+    def mapping_submitted(ack: Ack, context: BoltContext, view: dict[str, Any]) -> None:
+        save(Asker.of(runtime, context), ack, view)
 
     @app.options(re.compile("^" + re.escape(views.ACTION_PREFIX)))
-    def account_options(ack: Ack, body: dict[str, Any]) -> None:
+    def account_options(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
         """Typeahead for charts too big for a menu: answered from the stored chart, never from the package."""
-        metadata = views.ModalMetadata.loads((body.get("view") or {}).get("private_metadata"))
-        category = by_key(runtime.settings.categories).get(views.category_key(body.get("action_id", "")))
-        entries: list[account_mapping.ChartEntry] = []
-        if metadata is not None and category is not None:
-            with runtime.db.session() as s:
-                connection = s.get(Connection, metadata.connection_id)
-                workspace = s.get(Workspace, connection.workspace_id) if connection else None
-                if workspace is not None and workspace.team_id == body["team"]["id"]:
-                    entries = account_mapping.search_accounts(
-                        s, connection_id=metadata.connection_id, category=category, query=body.get("value", "")
-                    )
-        ack(**views.typeahead_options(entries))
+        ack(**views.typeahead_options(typeahead(Asker.of(runtime, context), body)))

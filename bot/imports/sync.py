@@ -1,0 +1,99 @@
+"""A connection's sync settings: which contacts its imports make customers, and the schedule of its syncs.
+
+Services over a session the caller opens (and commits); each change writes its audit row in that transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot import workspaces
+from bot.connections.connect import active_connection
+from bot.customers.matching import DEFAULT_CUSTOMER_FILTER
+from storage.models import SyncSettings
+
+
+def sync_settings(session: Session, *, connection_id: int) -> SyncSettings:
+    """The connection's sync settings, created with the defaults on first use."""
+    settings = session.scalar(select(SyncSettings).where(SyncSettings.connection_id == connection_id))
+    if settings is None:
+        settings = SyncSettings(
+            connection_id=connection_id,
+            enabled=True,
+            interval_minutes=60,
+            reconcile_hours=24,
+            customer_filter=DEFAULT_CUSTOMER_FILTER,
+        )
+        session.add(settings)
+        session.flush()
+    return settings
+
+
+def set_sync(
+    session: Session, *, connection_id: int, enabled: bool, minutes: int | None, user_id: str, now: datetime
+) -> SyncSettings:
+    """Turn the scheduled sync on or off, or change its interval; the next sync moves to one interval away."""
+    settings = sync_settings(session, connection_id=connection_id)
+    settings.enabled, settings.updated_by, settings.updated_at = enabled, user_id, now
+    if minutes is not None:
+        settings.interval_minutes = minutes
+    if enabled and (minutes is not None or settings.next_sync_at is None or settings.next_sync_at < now):
+        settings.next_sync_at = now + timedelta(minutes=settings.interval_minutes)
+    return settings
+
+
+def change_sync(
+    session: Session, *, workspace_id: int, enabled: bool, minutes: int | None, user_id: str, now: datetime
+) -> SyncSettings | None:
+    """`set_sync` for the workspace's connection, audited; None when nothing is connected."""
+    connection = active_connection(session, workspace_id=workspace_id)
+    if connection is None:
+        return None
+    settings = set_sync(
+        session, connection_id=connection.id, enabled=enabled, minutes=minutes, user_id=user_id, now=now
+    )
+    workspaces.record(
+        session,
+        workspace_id=workspace_id,
+        actor=user_id,
+        action="sync.changed",
+        detail={"enabled": enabled, "every": minutes},
+    )
+    return settings
+
+
+def customer_filter_of(session: Session, *, connection_id: int) -> str:
+    """Which contacts the connection's imports make customers (`bot.customers.CUSTOMER_FILTERS`); reading it
+    creates no sync settings."""
+    chosen = session.scalar(select(SyncSettings.customer_filter).where(SyncSettings.connection_id == connection_id))
+    return chosen or DEFAULT_CUSTOMER_FILTER
+
+
+def current_customer_filter(session: Session, *, workspace_id: int) -> str | None:
+    """`customer_filter_of` the workspace's connection; None when nothing is connected."""
+    connection = active_connection(session, workspace_id=workspace_id)
+    return customer_filter_of(session, connection_id=connection.id) if connection is not None else None
+
+
+def set_customer_filter(session: Session, *, workspace_id: int, chosen: str, user_id: str, now: datetime) -> str | None:
+    """Store which contacts the workspace connection's imports make customers, audited when it changes; returns
+    the setting it had, or None when nothing is connected."""
+    connection = active_connection(session, workspace_id=workspace_id)
+    if connection is None:
+        return None
+    settings = sync_settings(session, connection_id=connection.id)
+    was = settings.customer_filter
+    if chosen != was:
+        settings.customer_filter = chosen
+        settings.updated_by, settings.updated_at = user_id, now
+        workspaces.record(
+            session,
+            workspace_id=workspace_id,
+            actor=user_id,
+            action="import.contacts",
+            detail={"contacts": chosen, "was": was},
+        )
+    return was
