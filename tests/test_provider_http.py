@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
-import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,37 +13,17 @@ from typing import Any
 import httpx2
 import pytest
 
-from providers.base import BadRequest, Link, NeedsReconnect, RateLimited, Tokens, Unavailable
+from providers.base import BadRequest, Link, NeedsReconnect, RateLimited, Unavailable
 from providers.http import AuthorisedClient, BorrowedTransport, RetryPolicy, http_client
 from providers.xero import XeroProvider, XeroSettings, error_from_response
 from tests.fakes.asgi_transport import ASGISyncTransport
 from tests.fakes.xero import FakeClock, XeroClientApp, XeroFake, click_through_consent, redirect_params
+from tests.keepers import MemoryKeeper as Keeper
 
 # Not a host anyone can reach: a request that left the process would fail, so passing tests prove none did.
 XERO = "http://xero.invalid"
 REDIRECT_URI = "http://localhost:3000/oauth/xero/callback"
 ACCOUNTS = f"{XERO}/api.xro/2.0/Accounts"
-
-
-class Keeper:
-    """A token keeper like the bot's: refreshes through the provider at most once per rejected token."""
-
-    def __init__(self, provider: XeroProvider, tokens: Tokens) -> None:
-        self.provider, self.tokens, self.refreshes = provider, tokens, 0
-        self._lock = threading.Lock()
-
-    def access_token(self) -> str:
-        return self.tokens.access_token
-
-    def refreshed_access_token(self, rejected: str) -> str:
-        with self._lock:
-            if self.tokens.access_token == rejected:
-                self.tokens = self.provider.refresh(self.tokens)
-                self.refreshes += 1
-            return self.tokens.access_token
-
-    def refresh_token(self) -> str | None:
-        return self.tokens.refresh_token
 
 
 @dataclass

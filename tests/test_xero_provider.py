@@ -8,7 +8,6 @@ import base64
 import hashlib
 import logging
 import secrets
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
@@ -53,33 +52,13 @@ from tests.fakes.xero import (
     ms_date,
     redirect_params,
 )
+from tests.keepers import MemoryKeeper as Keeper
 
 REDIRECT_URI = "http://localhost:3000/oauth/xero/callback"
 
 
 # ---------------------------------------------------------------------------------------------
 # Fixtures: a fake Xero on a real port, the provider pointed at it, and a token keeper like the bot's
-
-
-class Keeper:
-    """A TokenKeeper as the bot's will be: refresh under a lock, at most once per rejected token."""
-
-    def __init__(self, provider: XeroProvider, tokens: Tokens) -> None:
-        self.provider, self.tokens, self.refreshes = provider, tokens, 0
-        self._lock = threading.Lock()
-
-    def access_token(self) -> str:
-        return self.tokens.access_token
-
-    def refreshed_access_token(self, rejected: str) -> str:
-        with self._lock:
-            if self.tokens.access_token == rejected:
-                self.tokens = self.provider.refresh(self.tokens)
-                self.refreshes += 1
-            return self.tokens.access_token
-
-    def refresh_token(self) -> str | None:
-        return self.tokens.refresh_token
 
 
 @dataclass

@@ -6,7 +6,6 @@ token keeper like the bot's."""
 from __future__ import annotations
 
 import secrets
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,35 +13,15 @@ from typing import Any
 import httpx2
 import pytest
 
-from providers.base import Grant, Link, Provider, Tokens
+from providers.base import Grant, Link, Provider
 from providers.registry import get_provider
 from tests.fakes.asgi_transport import ASGISyncTransport
 from tests.fakes.oauth2 import ClientApp, FakeClock, click_through_consent, redirect_params, s256
 from tests.fakes.server import Mount, ServerThread
+from tests.keepers import MemoryKeeper as Keeper
 from tests.providers.packages import PACKAGES, PackageDriver
 
 WIRES = ("in-process", "http")
-
-
-class Keeper:
-    """A TokenKeeper as the bot's: refresh under a lock, at most once per rejected token."""
-
-    def __init__(self, provider: Provider, tokens: Tokens) -> None:
-        self.provider, self.tokens, self.refreshes = provider, tokens, 0
-        self._lock = threading.Lock()
-
-    def access_token(self) -> str:
-        return self.tokens.access_token
-
-    def refreshed_access_token(self, rejected: str) -> str:
-        with self._lock:
-            if self.tokens.access_token == rejected:
-                self.tokens = self.provider.refresh(self.tokens)
-                self.refreshes += 1
-            return self.tokens.access_token
-
-    def refresh_token(self) -> str | None:
-        return self.tokens.refresh_token
 
 
 @dataclass
