@@ -13,6 +13,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -36,11 +37,25 @@ class LoginLink:
     expires_at: datetime
 
 
+class CallbackKind(StrEnum):
+    """How a log-in (or a pick from several organisations) ended; it picks the page and the Slack message."""
+
+    PENDING = "pending"  # still going: the state was good
+    CONNECTED = "connected"
+    CHOOSE = "choose"  # several organisations: the person picks one in Slack
+    CANCELLED = "cancelled"
+    INVALID_STATE = "invalid_state"
+    USED_STATE = "used_state"
+    EXPIRED_STATE = "expired_state"
+    PROVIDER_ERROR = "provider_error"
+    FORBIDDEN = "forbidden"  # someone else's pick
+
+
 @dataclass
 class CallbackOutcome:
     """What a provider's OAuth callback led to; `kind` picks the page and the Slack message."""
 
-    kind: str  # connected | choose | cancelled | invalid_state | used_state | expired_state | provider_error
+    kind: CallbackKind
     message: str
     team_id: str | None = None
     user_id: str | None = None
@@ -107,18 +122,20 @@ def _claim_state(db: Database, *, provider: Provider, state: str, now: datetime)
             .with_for_update()
         )
         if row is None or row.provider != provider.name or row.workspace_id is None:
-            return CallbackOutcome("invalid_state", "This log-in link is not one of ours, so nothing changed."), None
+            return CallbackOutcome(
+                CallbackKind.INVALID_STATE, "This log-in link is not one of ours, so nothing changed."
+            ), None
         workspace = s.get(Workspace, row.workspace_id)
         assert workspace is not None
         outcome = CallbackOutcome(
-            "pending", "", team_id=workspace.team_id, user_id=row.user_id, channel_id=row.channel_id
+            CallbackKind.PENDING, "", team_id=workspace.team_id, user_id=row.user_id, channel_id=row.channel_id
         )
         if row.used_at is not None:
-            outcome.kind = "used_state"
+            outcome.kind = CallbackKind.USED_STATE
             outcome.message = "This log-in link was already used, so nothing changed."
             return outcome, None
         if row.expires_at < now:
-            outcome.kind = "expired_state"
+            outcome.kind = CallbackKind.EXPIRED_STATE
             outcome.message = "This log-in link expired (they last 10 minutes), so nothing changed."
             return outcome, None
         row.used_at = now
@@ -132,18 +149,20 @@ def finish_callback(
     """Check the state, exchange the code, and connect the organisation or offer the choice of several."""
     state = params.get("state", "")
     if not state:
-        return CallbackOutcome("invalid_state", "This page was opened without a log-in in progress; nothing changed.")
+        return CallbackOutcome(
+            CallbackKind.INVALID_STATE, "This page was opened without a log-in in progress; nothing changed."
+        )
     outcome, verifier = _claim_state(db, provider=provider, state=state, now=now)
-    if outcome.kind != "pending":
+    if outcome.kind != CallbackKind.PENDING:
         return outcome
     if params.get("error"):
         if params["error"] == "access_denied":
             outcome.kind, outcome.message = (
-                "cancelled",
+                CallbackKind.CANCELLED,
                 f"You cancelled the log-in at {provider.title}; nothing changed.",
             )
         else:
-            outcome.kind = "provider_error"
+            outcome.kind = CallbackKind.PROVIDER_ERROR
             reason = params.get("error_description") or params["error"]
             outcome.message = f"{provider.title} could not complete the log-in ({reason}); nothing changed."
         return outcome
@@ -154,10 +173,10 @@ def finish_callback(
         organisations = provider.organisations(grant)
     except ProviderError as exc:
         log.warning("%s code exchange failed: %s", provider.title, exc.message)
-        outcome.kind, outcome.message = "provider_error", f"{exc.message} Nothing changed."
+        outcome.kind, outcome.message = CallbackKind.PROVIDER_ERROR, f"{exc.message} Nothing changed."
         return outcome
     if not organisations:
-        outcome.kind = "provider_error"
+        outcome.kind = CallbackKind.PROVIDER_ERROR
         outcome.message = f"The {provider.title} log-in did not give access to any organisation; nothing changed."
         return outcome
     assert outcome.team_id and outcome.user_id
@@ -184,7 +203,7 @@ def finish_callback(
         s.add(pending)
         s.flush()
         outcome.pending_id = pending.id
-    outcome.kind = "choose"
+    outcome.kind = CallbackKind.CHOOSE
     outcome.organisations = organisations
     outcome.message = (
         f"Your {provider.title} log-in reaches {len(organisations)} organisations. "
@@ -260,7 +279,7 @@ def connect_organisation(
             detail={"provider": provider.name, "organisation": organisation.name, "replaced": list(replaced)},
         )
         outcome.connection_id = row.id
-    outcome.kind = "connected"
+    outcome.kind = CallbackKind.CONNECTED
     outcome.reconnected = reconnected
     outcome.organisation_name = organisation.name
     outcome.replaced = list(replaced)
@@ -295,13 +314,15 @@ def choose_organisation(
     with db.session(write_lock=True) as s:
         pending = s.scalar(select(PendingConnection).where(PendingConnection.id == pending_id).with_for_update())
         if pending is None:
-            return CallbackOutcome("invalid_state", "This choice was already made or has expired; nothing changed.")
+            return CallbackOutcome(
+                CallbackKind.INVALID_STATE, "This choice was already made or has expired; nothing changed."
+            )
         if pending.user_id != user_id:
-            return CallbackOutcome("forbidden", "Only the person who logged in can choose the organisation.")
+            return CallbackOutcome(CallbackKind.FORBIDDEN, "Only the person who logged in can choose the organisation.")
         workspace = s.get(Workspace, pending.workspace_id)
         assert workspace is not None
         outcome = CallbackOutcome(
-            "pending", "", team_id=workspace.team_id, user_id=pending.user_id, channel_id=pending.channel_id
+            CallbackKind.PENDING, "", team_id=workspace.team_id, user_id=pending.user_id, channel_id=pending.channel_id
         )
         expired = pending.expires_at < now
         organisations, tokens = _take_pending(s, db, pending)
@@ -309,10 +330,13 @@ def choose_organisation(
     chosen = None if expired else next((o for o in organisations if o.id == organisation_id), None)
     _disconnect_unused(provider, tokens, [o for o in organisations if o is not chosen], in_use)
     if expired:
-        outcome.kind, outcome.message = "expired_state", "This choice expired; run `/accounts connect` again."
+        outcome.kind, outcome.message = (
+            CallbackKind.EXPIRED_STATE,
+            "This choice expired; run `/accounts connect` again.",
+        )
         return outcome
     if chosen is None:
-        outcome.kind, outcome.message = "invalid_state", "That organisation was not part of this log-in."
+        outcome.kind, outcome.message = CallbackKind.INVALID_STATE, "That organisation was not part of this log-in."
         return outcome
     return connect_organisation(db, provider=provider, outcome=outcome, organisation=chosen, tokens=tokens, now=now)
 
