@@ -74,6 +74,12 @@ def pkce_pair() -> tuple[str, str]:
     return verifier, challenge
 
 
+def version(connection: Connection) -> str:
+    """Which making of a connection this is (`<id>:<connected at, in µs>`): reconnecting keeps the row but makes a
+    new version, so a button shown for the old one can tell."""
+    return f"{connection.id}:{round(connection.connected_at.timestamp() * 1_000_000)}"
+
+
 def active_connection(session: Session, *, workspace_id: int) -> Connection | None:
     return session.scalar(
         select(Connection)
@@ -401,7 +407,7 @@ def retire(db: Database, provider: Provider, connection_id: int, *, actor: str |
     except ProviderError as exc:
         remote_error = exc.message
         log.warning("Disconnect at %s failed for connection %s: %s", provider.title, connection_id, exc.message)
-    with db.session() as s:
+    with db.session(write_lock=True) as s:  # read, then change: SQLite's write lock from the start
         connection = s.get(Connection, connection_id)
         assert connection is not None
         connection.status = ConnectionStatus.DISCONNECTED

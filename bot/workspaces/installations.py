@@ -32,7 +32,7 @@ class SqlInstallationStore(InstallationStore):
 
     def save(self, installation: Installation) -> None:
         box = self.db.box
-        with self.db.session() as s:
+        with self.db.session(write_lock=True) as s:
             workspace = workspaces.ensure(s, team_id=installation.team_id or "", name=installation.team_name)
             workspace.enterprise_id = installation.enterprise_id
             workspace.uninstalled_at = None
@@ -119,7 +119,7 @@ class SqlInstallationStore(InstallationStore):
         return installation.to_bot() if installation else None
 
     def delete_bot(self, *, enterprise_id: str | None, team_id: str | None) -> None:
-        with self.db.session() as s:
+        with self.db.session(write_lock=True) as s:
             workspaces.forget_slack_tokens(s, team_id=team_id or "")
 
     def delete_installation(
@@ -158,7 +158,7 @@ class SqlOAuthStateStore(OAuthStateStore):
 
     def consume(self, state: str) -> bool:
         now = datetime.now(UTC)
-        with self.db.session() as s:
+        with self.db.session(write_lock=True) as s:  # read, then mark used: SQLite's write lock from the start
             row = s.scalar(
                 select(OAuthState)
                 .where(OAuthState.state_digest == fingerprint(state), OAuthState.purpose == "slack_install")
