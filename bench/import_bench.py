@@ -21,6 +21,7 @@ import math
 import multiprocessing
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,6 +38,7 @@ from sqlalchemy.engine import make_url
 
 from bot import workspaces
 from bot.connections import connect
+from bot.connections.links import link_for
 from bot.imports.runner import ImportRunner
 from bot.imports.runs import ImportPolicy, claim, start_import
 from bot.runtime import Runtime, build_providers
@@ -45,11 +47,15 @@ from bot.slack.import_reports import slack_reporters
 from storage import migrate
 from storage.crypto import SecretBox
 from storage.db import Database
-from storage.models import Customer
+from storage.models import Connection, Customer
+from tests.fakes.server import free_port
 
 TEAM, ADMIN, CHANNEL, BOT_TOKEN = "T0BENCH001", "U0BENCHADM", "C0BENCHGEN", "xoxb-bench-bot-token"
 CLIENT_ID, CLIENT_SECRET = "BENCHXEROCLIENT00000000000000001", "bench-xero-client-secret"
-CALLBACK = "http://127.0.0.1:9/oauth/xero/callback"  # never opened: the benchmark reads the redirect itself
+CALLBACK = "http://127.0.0.1:9/oauth/xero/callback"
+PAGE_SIZE = (
+    1000  # XERO_PAGE_SIZE's default: Xero's largest page  # never opened: the benchmark reads the redirect itself
+)
 
 
 def serve_fakes(contacts: int, limited: bool, latency: float, pipe: Any) -> None:
@@ -117,7 +123,7 @@ def database_url(kind: str, workdir: Path) -> tuple[str, Any]:
     return admin_url.set(database=name).render_as_string(hide_password=False), drop
 
 
-def connected_runtime(url: str, xero_url: str, slack_url: str) -> tuple[Runtime, int]:
+def connected_runtime(url: str, xero_url: str, slack_url: str, *, api_url: str | None = None) -> tuple[Runtime, int]:
     """A runtime pointed at the fakes, with Xero connected through the bot's own connect flow."""
     from tests.fakes.xero import click_through_consent
 
@@ -135,7 +141,7 @@ def connected_runtime(url: str, xero_url: str, slack_url: str) -> tuple[Runtime,
         xero_token_url=f"{xero_url}/connect/token",
         xero_revoke_url=f"{xero_url}/connect/revocation",
         xero_connections_url=f"{xero_url}/connections",
-        xero_api_url=f"{xero_url}/api.xro/2.0",
+        xero_api_url=api_url or f"{xero_url}/api.xro/2.0",
     )
     assert settings.encryption_key
     runtime = Runtime(
@@ -149,7 +155,7 @@ def connected_runtime(url: str, xero_url: str, slack_url: str) -> tuple[Runtime,
         link = connect.begin(
             s,
             runtime.db,
-            workspace=workspace,
+            workspace_id=workspace.id,
             user_id=ADMIN,
             channel_id=CHANNEL,
             provider=provider,
@@ -191,26 +197,39 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
-def bench(kind: str, contacts: int, workdir: Path) -> Figures:
-    """One measurement, meant to run in a process of its own (see `main`)."""
-    parent, child = multiprocessing.Pipe()
-    fakes = multiprocessing.get_context("spawn").Process(target=serve_fakes, args=(contacts, False, 0.0, child))
-    fakes.start()
-    xero_url, slack_url = parent.recv()
+def bench(kind: str, contacts: int, workdir: Path, xero_url: str, slack_url: str, api_url: str) -> Figures:
+    """One measurement against running servers, meant to run in a process of its own (see `compare`)."""
     url, drop = database_url(kind, workdir)
     try:
-        runtime, connection_id = connected_runtime(url, xero_url, slack_url)
+        runtime, connection_id = connected_runtime(url, xero_url, slack_url, api_url=api_url)
         setup = peak_rss_mib()
         seconds, stored = timed_import(runtime, connection_id)
         again, _ = timed_import(runtime, connection_id)
         runtime.close()
     finally:
-        parent.send("done")
-        parent.recv()
-        fakes.join(timeout=30)
         if drop:
             drop()
     return Figures(kind, contacts, stored, seconds, again, setup, peak_rss_mib())
+
+
+def write_pages(runtime: Runtime, connection_id: int, directory: Path) -> tuple[str, str]:
+    """Every page of contacts (and the chart) exactly as the Xero fake sends them, written to `directory` for the
+    pre-serialised server; returns the organisation's id and an access token for the SDK."""
+    provider = runtime.providers["xero"]
+    with runtime.db.session() as s:
+        connection = s.get(Connection, connection_id)
+        assert connection is not None
+        link = link_for(runtime, connection)
+    page, count = 1, 1
+    while page <= count:
+        body = provider._contacts(link, page, PAGE_SIZE, {})  # type: ignore[attr-defined]
+        (directory / f"contacts-{page}.json").write_bytes(body)
+        if page == 1:
+            count = json.loads(body)["pagination"]["pageCount"]
+        page += 1
+    method, url, options = provider._accounting_call("/Accounts", link, params=None, headers=None)  # type: ignore[attr-defined]
+    (directory / "accounts.json").write_bytes(provider._api.send(method, url, **options).content)  # type: ignore[attr-defined]
+    return link.organisation_id, link.tokens.access_token()
 
 
 def lower_bound(calls: int, *, at_once: int, per_minute: int = 60, latency: float = 0.3) -> float:
@@ -251,42 +270,104 @@ def limited(contacts: int, workdir: Path) -> None:
     print(f"  lower bound, 5 calls at once: {five:.1f} s; {seconds / five:.2f}x")
 
 
+CONTENDERS = ("sdk", "sqlite", "postgresql")
+
+
+def measure(contender: str, size: int, urls: dict[str, str], server: str, tenant: str, token: str) -> dict[str, Any]:
+    """One measurement in a process of its own: the SDK fetching every page, or a full import and re-import."""
+    api_url = urls["static"] if server == "static" else f"{urls['xero']}/api.xro/2.0"
+    if contender == "sdk":
+        command = ["-m", "bench.sdk_reference", api_url, tenant, token, str(PAGE_SIZE)]
+    else:
+        command = ["-m", "bench.import_bench", "--one", contender, str(size), urls["xero"], urls["slack"], api_url]
+    out = subprocess.run([sys.executable, *command], check=True, capture_output=True, text=True).stdout
+    last = out.strip().splitlines()[-1]
+    if contender == "sdk":
+        contacts, seconds = last.split()
+        assert int(contacts) == size, (contacts, size)
+        return {"seconds": float(seconds)}
+    return json.loads(last)
+
+
+def compare(sizes: list[int], databases: list[str], rounds: int, workdir: Path) -> None:
+    """For each size: the Xero fake and the pre-serialised server, then `rounds` rounds of every contender on
+    each server in turn (interleaved, so a busy moment of the machine touches all of them), and the medians."""
+    contenders = ["sdk", *databases]
+    table = []
+    for size in sizes:
+        parent, child = multiprocessing.Pipe()
+        fakes = multiprocessing.get_context("spawn").Process(target=serve_fakes, args=(size, False, 0.0, child))
+        fakes.start()
+        xero_url, slack_url = parent.recv()
+        pages = workdir / f"pages-{size}"
+        pages.mkdir()
+        static = None
+        try:
+            runtime, connection_id = connected_runtime(f"sqlite:///{workdir / f'pages-{size}.db'}", xero_url, slack_url)
+            tenant, token = write_pages(runtime, connection_id, pages)
+            runtime.close()
+            port = free_port()
+            static = subprocess.Popen(
+                [sys.executable, "-m", "bench.static_xero", str(pages), str(port)], stdout=subprocess.PIPE, text=True
+            )
+            assert static.stdout is not None and static.stdout.readline().strip() == "ready"
+            urls = {"xero": xero_url, "slack": slack_url, "static": f"http://127.0.0.1:{port}/api.xro/2.0"}
+            results: dict[tuple[str, str], list[dict[str, Any]]] = {}
+            for round_ in range(rounds):
+                for server in ("static", "fake"):
+                    for contender in contenders:
+                        figures = measure(contender, size, urls, server, tenant, token)
+                        results.setdefault((contender, server), []).append(figures)
+                        print(
+                            f"  {size:>7,} {server:6} {contender:10} round {round_ + 1}: {figures['seconds']:.2f} s",
+                            flush=True,
+                        )
+        finally:
+            if static is not None:
+                static.terminate()
+                static.wait()
+            parent.send("done")
+            parent.recv()
+            fakes.join(timeout=30)
+        for server in ("static", "fake"):
+            sdk = statistics.median(r["seconds"] for r in results[("sdk", server)])
+            for contender in contenders:
+                runs = results[(contender, server)]
+                seconds = statistics.median(r["seconds"] for r in runs)
+                row = {"size": size, "server": server, "contender": contender, "per_second": size / seconds}
+                row["ratio"] = sdk / seconds
+                if contender != "sdk":
+                    row["reimport"] = statistics.median(r["reimport_seconds"] / r["seconds"] for r in runs)
+                    row["peak"] = max(r["peak_mib"] for r in runs)
+                table.append(row)
+    print(f"\nMedians of {rounds} rounds; ratio: contacts/s over the SDK's on the same server in the same run")
+    print("| contacts | server | contender | contacts/s | × SDK | re-import / import | peak RSS MiB |")
+    print("| ---: | --- | --- | ---: | ---: | ---: | ---: |")
+    for row in table:
+        what = "xero-python, fetch only" if row["contender"] == "sdk" else f"accounts-bot, {row['contender']}"
+        print(
+            f"| {row['size']:,} | {row['server']} | {what} | {row['per_second']:,.0f} | {row['ratio']:.2f} "
+            f"| {row.get('reimport', 0):.2f} | {row.get('peak', 0):.0f} |".replace("| 0.00 | 0 |", "| | |")
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 100_000])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--databases", nargs="+", default=["sqlite", "postgresql"], choices=["sqlite", "postgresql"])
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of every contender; medians are reported")
     parser.add_argument("--limited", type=int, metavar="N", help="only the rate-limited run, with N contacts")
-    parser.add_argument("--one", nargs=2, metavar=("DATABASE", "N"), help=argparse.SUPPRESS)
+    parser.add_argument("--one", nargs=5, metavar=("DATABASE", "N", "XERO", "SLACK", "API"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         if args.limited:
             limited(args.limited, workdir)
-            return
-        if args.one:
-            print(json.dumps(asdict(bench(args.one[0], int(args.one[1]), workdir))))
-            return
-    rows = []
-    for kind in args.databases:
-        for size in args.sizes:
-            out = subprocess.run(
-                [sys.executable, "-m", "bench.import_bench", "--one", kind, str(size)],
-                check=True,
-                capture_output=True,
-                text=True,
-            ).stdout
-            rows.append(Figures(**json.loads(out.strip().splitlines()[-1])))
-            print(
-                f"  {kind:10} {size:>7,} contacts: {rows[-1].stored:,} customers in {rows[-1].seconds:.1f} s",
-                flush=True,
-            )
-    print("\n| database | contacts | import s | contacts/s | re-import s | re-import /s | set-up MiB | peak MiB |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for r in rows:
-        print(
-            f"| {r.database} | {r.customers:,} | {r.seconds:.1f} | {r.per_second:,.0f} | {r.reimport_seconds:.1f} "
-            f"| {r.reimport_per_second:,.0f} | {r.setup_mib:.0f} | {r.peak_mib:.0f} |"
-        )
+        elif args.one:
+            kind, size, xero_url, slack_url, api_url = args.one
+            print(json.dumps(asdict(bench(kind, int(size), workdir, xero_url, slack_url, api_url))))
+        else:
+            compare(args.sizes, args.databases, args.rounds, workdir)
 
 
 if __name__ == "__main__":

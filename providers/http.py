@@ -7,12 +7,14 @@ error table (`translate`) and pacer; the caller decides what to do with the type
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import httpx2
+import orjson
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -98,6 +100,16 @@ def http_client(
     )
 
 
+def read_json(body: bytes) -> Any:
+    """A JSON body, read with orjson (a page of 1,000 contacts in a few milliseconds); what orjson refuses but
+    JSON allows (escaped lone surrogates, integers beyond 64 bits) is read by the standard library instead, so the
+    record checks further in see exactly what the package sent. Raises ValueError for what is not JSON."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return json.loads(body)
+
+
 class _NoPacing:
     def before(self, organisation_id: str) -> None:
         pass
@@ -157,7 +169,7 @@ class AuthorisedClient:
         """`send()`, then the answer's JSON; an unreadable answer is Unavailable."""
         response = self.send(method, url, **kwargs)
         try:
-            return response.json()
+            return read_json(response.content)
         except ValueError:
             message = f"{self._title} answered with something we could not read."
             raise Unavailable(message, status=response.status_code) from None

@@ -37,6 +37,11 @@ def clean_text(value: Any, limit: int | None = TEXT_LIMIT) -> str | None:
     """Text from a package's field: a string, or a number written out; anything else (a list, a dict, `true`)
     is None. NUL bytes are taken out (PostgreSQL refuses them), lone surrogates become U+FFFD, and the text is
     stripped and cut to `limit`. None when nothing is left."""
+    if type(value) is str and "\x00" not in value and (value.isascii() or not _LONE_SURROGATE.search(value)):
+        text = value.strip()  # the common case, taken without copying: most fields are clean already
+        if limit is not None and len(text) > limit:
+            text = text[:limit].rstrip()
+        return text or None
     if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
         return None
     try:
@@ -74,22 +79,34 @@ def _flag(value: Any) -> bool | None:
 def _phone(phone: Any) -> Phone | None:
     if not isinstance(phone, Phone) or (number := clean_text(phone.number)) is None:
         return None
-    return Phone(kind=clean_text(phone.kind, KIND_LIMIT) or "default", number=number)
+    kind = clean_text(phone.kind, KIND_LIMIT) or "default"
+    return phone if number is phone.number and kind is phone.kind else Phone(kind=kind, number=number)
 
 
 def _address(address: Any) -> Address | None:
     if not isinstance(address, Address):
         return None
     lines = address.lines if isinstance(address.lines, tuple | list) else ()
-    cleaned = Address(
+    checked: dict[str, Any] = dict(
         kind=clean_text(address.kind, KIND_LIMIT) or "postal",
-        lines=tuple(line for raw in lines if (line := clean_text(raw))),
+        lines=_same(lines, tuple(line for raw in lines if (line := clean_text(raw)))),
         city=clean_text(address.city),
         region=clean_text(address.region),
         postal_code=clean_text(address.postal_code, ID_LIMIT),
         country=clean_text(address.country),
     )
-    return None if cleaned.is_empty() else cleaned
+    if not (checked["lines"] or checked["city"] or checked["region"] or checked["postal_code"] or checked["country"]):
+        return None
+    if all(getattr(address, field) is value for field, value in checked.items()):
+        return address  # already clean: nothing to copy
+    return Address(**checked)
+
+
+def _same(old: Any, new: tuple[Any, ...]) -> Any:
+    """`old` itself when `new` holds the very same items (nothing was repaired), else `new`."""
+    if type(old) is tuple and len(old) == len(new) and all(a is b for a, b in zip(old, new, strict=True)):
+        return old
+    return new
 
 
 def normalised(customer: Customer) -> Customer:
@@ -106,16 +123,15 @@ def normalised(customer: Customer) -> Customer:
         merged_into = None
     phones = customer.phones if isinstance(customer.phones, tuple | list) else ()
     addresses = customer.addresses if isinstance(customer.addresses, tuple | list) else ()
-    return dataclasses.replace(
-        customer,
+    checked: dict[str, Any] = dict(
         id=customer_id,
         name=name,
         first_name=clean_text(customer.first_name),
         last_name=clean_text(customer.last_name),
         company=clean_text(customer.company),
         email=clean_text(customer.email),
-        phones=tuple(p for raw in phones if (p := _phone(raw))),
-        addresses=tuple(a for raw in addresses if (a := _address(raw))),
+        phones=_same(phones, tuple(p for raw in phones if (p := _phone(raw)))),
+        addresses=_same(addresses, tuple(a for raw in addresses if (a := _address(raw)))),
         active=customer.active is not False,
         is_customer=_flag(customer.is_customer),
         is_supplier=_flag(customer.is_supplier),
@@ -125,6 +141,9 @@ def normalised(customer: Customer) -> Customer:
         number=clean_text(customer.number, ID_LIMIT),
         raw_status=clean_text(customer.raw_status, KIND_LIMIT),
     )
+    if all(getattr(customer, field) is value for field, value in checked.items()):
+        return customer  # already clean: nothing to copy
+    return dataclasses.replace(customer, **checked)
 
 
 def read_customers(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -14,7 +16,24 @@ from storage.crypto import SecretBox
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
+def json_text(value: Any) -> str:
+    """A JSON column's text, written by orjson (what the standard library writes with `\\u` escapes, orjson writes
+    as UTF-8; both read back the same); what orjson cannot write (keys that are not text) falls back."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value)
+
+
+def json_value(text: str | bytes) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:  # an escaped lone surrogate, an integer beyond 64 bits
+        return json.loads(text)
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
+    kwargs = {"json_serializer": json_text, "json_deserializer": json_value, **kwargs}
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if url.startswith("sqlite"):

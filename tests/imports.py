@@ -41,10 +41,11 @@ def quick(
     progress_every: float = 0.0,
     waiter: Any = None,
     xero_clock: FakeClock | None = None,
+    concurrency: int | None = None,
 ) -> Any:
     """Short leases, polls and back-offs; each provider's own retries back off for milliseconds too. With
     `xero_clock` (a package's fake clock), the providers pace themselves under the package's limits on that clock,
-    not in real time."""
+    not in real time. `concurrency`: how many pages a provider fetches at once (its default when None)."""
     runner = bot.server.imports
     runner.policy = QUICK
     runner.reporters = slack_reporters(bot.server.runtime, progress_every=progress_every)
@@ -54,7 +55,9 @@ def quick(
     for name, old in list(providers.items()):
         settings = old.settings  # type: ignore[attr-defined]
         quicker = {
-            k: v for k, v in {"backoff": 0.001, "page_size": page_size}.items() if k in type(settings).model_fields
+            k: v
+            for k, v in {"backoff": 0.001, "page_size": page_size, "concurrency": concurrency}.items()
+            if k in type(settings).model_fields and v is not None
         }
         providers[name] = registry.get_provider(name, settings.model_copy(update=quicker), **seams)
         old.close()

@@ -252,9 +252,10 @@ def test_a_daily_limit_pauses_the_import_and_it_resumes_by_itself(
 def test_a_provider_failure_is_retried_then_reported_and_resumed_by_retry(
     xero_imports: tuple[RunningBot, Connection, str], xero: XeroFake
 ) -> None:
-    """Xero only: Retry resumes from the cursor, which at Xero is a page number each call shows."""
+    """Xero only: Retry resumes from the cursor, which at Xero is a page number each call shows. Pages are fetched
+    one at a time here, so that the nine failures meet one page's three tries in each of our three attempts."""
     bot, _, tenant = xero_imports
-    quick(bot, page_size=100)
+    quick(bot, page_size=100, concurrency=1)
     xero.seed_contacts(tenant, 3000)  # 30 pages
     expected = expected_customers(xero, tenant)
     xero.latency = 0.1

@@ -8,14 +8,16 @@ clients never refresh by themselves. Nothing here logs a token.
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx2
 
 from providers.base import Account, Cursor, Grant, Link, Organisation, Page, Tokens, Unavailable
-from providers.http import AuthorisedClient, RetryPolicy, http_client
+from providers.http import AuthorisedClient, RetryPolicy, http_client, read_json
 from providers.oauth import TokenEndpoint
 from providers.xero.errors import error_from_response, translate_error, translate_oauth_error
 from providers.xero.mappers import account_type_label, jwt_claims, read_contacts, to_account
@@ -157,36 +159,83 @@ class XeroProvider:
         """Every contact, a page of `page_size` at a time, archived ones included so archiving is
         seen. No `where`: large organisations refuse most filters (HighVolumeException), so the
         bot decides what counts as a customer from `is_customer` and `active`. The cursor names the page
-        size too: a run resumed after the setting changed keeps the size it started with, so its pages line up."""
+        size too: a run resumed after the setting changed keeps the size it started with, so its pages line up.
+
+        Once the first page says how many there are (`pagination.pageCount`), the next ones are fetched up to
+        `concurrency` at once (Xero allows five calls at once), each read and mapped in the thread that fetched
+        it, and handed out in order; what a fetch raises comes out after the pages before it. A contact that
+        changes during the walk is caught by the next incremental sync, which starts from before the walk."""
         page = int(resume.value.get("page", 1)) if resume else 1
         size = int(resume.value.get("pageSize") or self.settings.page_size) if resume else self.settings.page_size
         headers = {}
         if since is not None:
             moment = since if since.tzinfo else since.replace(tzinfo=UTC)
             headers["If-Modified-Since"] = moment.astimezone(UTC).isoformat(timespec="milliseconds")
-        while True:
-            params = {"page": str(page), "pageSize": str(size), "includeArchived": "true"}
-            body = self._accounting("/Contacts", link, params=params, headers=headers)
-            contacts = body.get("Contacts") if isinstance(body, dict) else None
-            if not isinstance(contacts, list):
-                raise Unavailable(f"{self.title} sent a page of contacts we could not read.", status=200)
-            pagination = body.get("pagination")
-            pagination = pagination if isinstance(pagination, dict) else {}
-            page_count = pagination.get("pageCount")
-            last = page >= page_count if isinstance(page_count, int) else len(contacts) < size
-            total = pagination.get("itemCount")
-            customers, skipped = read_contacts(contacts)
-            del body, contacts  # Xero's page, several times the size of what we keep, is not held while we wait
-            yield Page(
+        first, page_count = self._contacts_page(self._contacts(link, page, size, headers), page=page, size=size)
+        yield first
+        if first.cursor is None:
+            return
+        if page_count is None or self.settings.concurrency == 1:  # nothing says how many: one after another
+            while True:
+                page += 1
+                fetched, _ = self._contacts_page(self._contacts(link, page, size, headers), page=page, size=size)
+                yield fetched
+                if fetched.cursor is None:
+                    return
+        # Only the calls run in the pool; each page is read here, one at a time and in order, while the next
+        # ones are on their way, so at most one page's parsed JSON is held however many are fetched at once.
+        with ThreadPoolExecutor(self.settings.concurrency, thread_name_prefix="xero-pages") as pool:
+            pending: deque[tuple[int, Future[bytes]]] = deque()
+            try:
+                while True:
+                    while page < page_count and len(pending) < self.settings.concurrency:
+                        page += 1
+                        pending.append((page, pool.submit(self._contacts, link, page, size, headers)))
+                    if not pending:
+                        return  # a provider that ends without saying "last page" ends the run (`ImportJob._read`)
+                    number, body = pending.popleft()
+                    fetched, count = self._contacts_page(body.result(), page=number, size=size)
+                    page_count = max(page_count, count or 0)  # contacts added during the walk: more pages
+                    yield fetched
+                    if fetched.cursor is None:
+                        return
+                    del fetched, body
+            finally:
+                for _, future in pending:
+                    future.cancel()
+
+    def _contacts(self, link: Link, page: int, size: int, headers: Mapping[str, str]) -> bytes:
+        """The body of one page of contacts, as Xero sent it."""
+        params = {"page": str(page), "pageSize": str(size), "includeArchived": "true"}
+        method, url, options = self._accounting_call("/Contacts", link, params=params, headers=headers)
+        return self._api.send(method, url, **options).content
+
+    def _contacts_page(self, body: bytes, *, page: int, size: int) -> tuple[Page, int | None]:
+        """One page of contacts, read and checked, and how many pages Xero says there are."""
+        try:
+            answer = read_json(body)
+        except ValueError:
+            raise Unavailable(f"{self.title} answered with something we could not read.", status=200) from None
+        contacts = answer.get("Contacts") if isinstance(answer, dict) else None
+        if not isinstance(contacts, list):
+            raise Unavailable(f"{self.title} sent a page of contacts we could not read.", status=200)
+        pagination = answer.get("pagination")
+        pagination = pagination if isinstance(pagination, dict) else {}
+        page_count = pagination.get("pageCount")
+        page_count = page_count if isinstance(page_count, int) and not isinstance(page_count, bool) else None
+        last = page >= page_count if page_count is not None else len(contacts) < size
+        total = pagination.get("itemCount")
+        customers, skipped = read_contacts(contacts)
+        del answer, contacts  # Xero's page, several times the size of what we keep, is not held while we wait
+        return (
+            Page(
                 customers=customers,
                 cursor=None if last else Cursor({"page": page + 1, "pageSize": size}),
                 total=total if isinstance(total, int) and not isinstance(total, bool) else None,
                 skipped=skipped,
-            )
-            del customers, skipped
-            if last:
-                return
-            page += 1
+            ),
+            page_count,
+        )
 
     # -- HTTP ----------------------------------------------------------------------------------
 
@@ -199,13 +248,21 @@ class XeroProvider:
         headers: Mapping[str, str] | None = None,
     ) -> Any:
         """A GET of the Accounting API for the link's organisation (Xero's tenant header), paced under its limit."""
-        return self._api.json(
+        method, url, options = self._accounting_call(path, link, params=params, headers=headers)
+        return self._api.json(method, url, **options)
+
+    def _accounting_call(
+        self, path: str, link: Link, *, params: Mapping[str, str] | None, headers: Mapping[str, str] | None
+    ) -> tuple[str, str, dict[str, Any]]:
+        return (
             "GET",
             f"{self.settings.api_url}{path}",
-            keeper=link.tokens,
-            organisation_id=link.organisation_id,
-            params=params,
-            headers={"xero-tenant-id": link.organisation_id, **(headers or {})},
+            {
+                "keeper": link.tokens,
+                "organisation_id": link.organisation_id,
+                "params": params,
+                "headers": {"xero-tenant-id": link.organisation_id, **(headers or {})},
+            },
         )
 
     def _connection_id(self, link: Link) -> str | None:

@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from providers.base import Account, AccountKind, Address, Customer, Phone, Skipped
-from providers.records import UnusableRecord, clean_id, clean_text, read_customers
+from providers.base import ID_LIMIT, TEXT_LIMIT, Account, AccountKind, Address, Customer, Phone, Skipped
+from providers.records import KIND_LIMIT, UnusableRecord, clean_id, clean_text, read_customers
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS_DATE = re.compile(r"/Date\((?P<ms>-?\d+)(?P<zone>[+-]\d{4})?\)/")
@@ -79,6 +79,8 @@ def parse_xero_date(value: Any) -> datetime | None:
     if not value or not isinstance(value, str):
         return None
     try:
+        if value.startswith("/Date(") and value.endswith("+0000)/") and value[6:-7].isdigit():
+            return _EPOCH + timedelta(milliseconds=int(value[6:-7]))  # Xero's usual form, without the regex
         if m := _MS_DATE.fullmatch(value.strip()):
             moment = _EPOCH + timedelta(milliseconds=int(m["ms"]))
             if zone := m["zone"]:
@@ -126,21 +128,30 @@ def to_phone(raw: Mapping[str, Any]) -> Phone | None:
     if country and country.isdigit():
         country = f"+{country}"
     parts = [p for p in (country, _text(raw.get("PhoneAreaCode")), number) if p]
-    return Phone(kind=(_text(raw.get("PhoneType")) or "DEFAULT").lower(), number=" ".join(parts))
+    kind = _text(raw.get("PhoneType"), KIND_LIMIT) or "DEFAULT"
+    return Phone(kind=_PHONE_KINDS.get(kind) or kind.lower(), number=_text(" ".join(parts)) or number)
+
+
+_PHONE_KINDS = {"DEFAULT": "default", "DDI": "ddi", "MOBILE": "mobile", "FAX": "fax", "OFFICE": "office"}
+_ADDRESS_LINES = ("AddressLine1", "AddressLine2", "AddressLine3", "AddressLine4")
 
 
 def to_address(raw: Mapping[str, Any]) -> Address | None:
     """None for the empty address slots Xero always returns."""
-    address_type = _text(raw.get("AddressType")) or ""
-    address = Address(
-        kind=ADDRESS_KINDS.get(address_type, address_type.lower() or "postal"),
-        lines=tuple(line for n in range(1, 5) if (line := _text(raw.get(f"AddressLine{n}")))),
-        city=_text(raw.get("City")),
-        region=_text(raw.get("Region")),
-        postal_code=_text(raw.get("PostalCode")),
-        country=_text(raw.get("Country")),
+    lines = tuple(line for key in _ADDRESS_LINES if (line := _text(raw.get(key))))
+    city, region = _text(raw.get("City")), _text(raw.get("Region"))
+    postal_code, country = _text(raw.get("PostalCode"), ID_LIMIT), _text(raw.get("Country"))
+    if not (lines or city or region or postal_code or country):
+        return None
+    address_type = _text(raw.get("AddressType"), KIND_LIMIT) or ""
+    return Address(
+        kind=ADDRESS_KINDS.get(address_type) or address_type.lower() or "postal",
+        lines=lines,
+        city=city,
+        region=region,
+        postal_code=postal_code,
+        country=country,
     )
-    return None if address.is_empty() else address
 
 
 def to_customer(raw: Mapping[str, Any]) -> Customer:
@@ -175,8 +186,8 @@ def to_customer(raw: Mapping[str, Any]) -> Customer:
         updated_at=parse_xero_date(raw.get("UpdatedDateUTC")),
         merged_into=None if merged_into == _ZERO_GUID else merged_into,
         erase_personal_data=status == "GDPRREQUEST",
-        number=_text(raw.get("ContactNumber")) or _text(raw.get("AccountNumber")),
-        raw_status=status,
+        number=_text(raw.get("ContactNumber"), ID_LIMIT) or _text(raw.get("AccountNumber"), ID_LIMIT),
+        raw_status=_text(status, KIND_LIMIT),
     )
 
 
@@ -204,8 +215,8 @@ def jwt_claims(token: str) -> dict[str, Any]:
     return claims if isinstance(claims, dict) else {}
 
 
-def _text(value: Any) -> str | None:
-    return clean_text(value)
+def _text(value: Any, limit: int = TEXT_LIMIT) -> str | None:
+    return clean_text(value, limit)
 
 
 def _records(value: Any) -> list[Mapping[str, Any]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import logging
 import threading
 from collections import deque
@@ -13,7 +14,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class _Window:
-    sent: deque[float] = field(default_factory=deque)  # our calls in the last minute
+    sent: deque[float] = field(default_factory=deque)  # when our calls in the last minute went (or will), in order
     remaining: int | None = None  # X-MinLimit-Remaining, as of `observed_at`
     observed_at: float = 0.0
 
@@ -37,12 +38,14 @@ class MinutePacer:
 
     def before(self, organisation_id: str) -> None:
         with self._lock:
-            delay = self._delay(self._windows.setdefault(organisation_id, _Window()), self._clock())
+            state, now = self._windows.setdefault(organisation_id, _Window()), self._clock()
+            delay = self._delay(state, now)
+            # The slot is taken before waiting for it, so calls made meanwhile by other threads (a walk fetches
+            # pages several at once) count it and wait for slots of their own instead of sharing this one.
+            bisect.insort(state.sent, now + delay)
         if delay > 0:
             log.info("pacing Xero calls: waiting %.1fs to stay under the minute limit", delay)
             self._sleep(delay)
-        with self._lock:
-            self._windows[organisation_id].sent.append(self._clock())
 
     def after(self, organisation_id: str, headers: Mapping[str, str]) -> None:
         remaining = headers.get("X-MinLimit-Remaining")
@@ -65,5 +68,8 @@ class MinutePacer:
         still_counted = [t for t in state.sent if t > now - self.window]
         if not still_counted:
             return 0.0  # the budget went to someone else's calls: nothing of ours will free it
+        if budget <= 0:  # wait for as many of our calls to leave the window as are taken beyond it
+            oldest = still_counted[min(-budget, len(still_counted) - 1)]
+            return max(0.0, oldest + self.window + self.margin - now)
         until_free = still_counted[0] + self.window + self.margin - now
-        return max(0.0, until_free / max(budget, 1))
+        return max(0.0, until_free / budget)

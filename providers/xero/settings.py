@@ -24,4 +24,5 @@ class XeroSettings(ProviderSettings):
     page_size: int = Field(default=1000, ge=1, le=1000)  # contacts a page; Xero's maximum is 1,000
     retries: int = Field(default=2, ge=0, le=10)  # extra attempts after a 5xx, a timeout or a connection error
     backoff: float = Field(default=0.5, ge=0)  # seconds before the first retry, doubling after, plus jitter
+    concurrency: int = Field(default=5, ge=1, le=5)  # calls at once to an organisation while walking pages; Xero: 5
     spread_below: int = Field(default=10, ge=0)  # X-MinLimit-Remaining under which calls are spread out
