@@ -8,7 +8,6 @@ import threading
 import uvicorn
 from apscheduler.schedulers.background import BackgroundScheduler
 from slack_bolt import App
-from slack_bolt.adapter.socket_mode import SocketModeHandler
 
 from bot.imports.runner import ImportRunner
 from bot.runtime import Runtime
@@ -16,6 +15,7 @@ from bot.schedule import start_scheduler
 from bot.settings import Settings
 from bot.slack.app import build_app
 from bot.slack.import_reports import slack_reporters
+from bot.slack.socket_mode import CheckedSocketModeHandler
 from bot.web.routes import build_web
 from storage import migrate
 
@@ -48,7 +48,7 @@ class BotServer:
             ws="none",
         )
         self.http = uvicorn.Server(config)
-        self.socket_mode: SocketModeHandler | None = None
+        self.socket_mode: CheckedSocketModeHandler | None = None
         self.scheduler: BackgroundScheduler | None = None
         self.imports = ImportRunner(self.runtime, reporters=slack_reporters(self.runtime))
         self._thread: threading.Thread | None = None
@@ -66,7 +66,7 @@ class BotServer:
             threading.Event().wait(0.01)
         self.scheduler = start_scheduler(self.runtime, imports=self.imports)
         if self.settings.socket_mode:
-            self.socket_mode = SocketModeHandler(self.app, self.settings.slack_app_token)
+            self.socket_mode = CheckedSocketModeHandler(self.app, self.settings.slack_app_token)
             self.socket_mode.connect()
         log.info("accounts-bot is running (%s mode, web on %s)", "Socket" if self.socket_mode else "HTTP", self.url)
         return self

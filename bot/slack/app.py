@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import os
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 from slack_bolt import App, BoltContext, BoltResponse
@@ -12,9 +16,9 @@ from slack_bolt.oauth.oauth_settings import OAuthSettings
 
 from bot import workspaces
 from bot.runtime import Runtime
-from bot.slack import attention, home, listeners
+from bot.slack import attention, home, listeners, replays
 from bot.slack.manifest import BOT_SCOPES
-from bot.slack.requests import WORKSPACE_ID
+from bot.slack.requests import VERIFIED, WORKSPACE_ID
 from bot.views.pages import result_page
 from bot.workspaces.installations import SqlInstallationStore, SqlOAuthStateStore
 
@@ -52,6 +56,33 @@ def _install_failed(args: FailureArgs) -> BoltResponse:
     )
 
 
+# What Bolt falls back to when it is not handed a value: it is handed every one, and these are hidden while it is
+# built, so an empty SLACK_CLIENT_ID (docker-compose sets it so) cannot turn on Bolt's file installation store.
+BOLT_ENVIRONMENT = (
+    "SLACK_BOT_TOKEN",
+    "SLACK_SIGNING_SECRET",
+    "SLACK_VERIFICATION_TOKEN",
+    "SLACK_CLIENT_ID",
+    "SLACK_CLIENT_SECRET",
+    "SLACK_SCOPES",
+    "SLACK_USER_SCOPES",
+    "SLACK_REDIRECT_URI",
+    "SLACK_INSTALL_PATH",
+    "SLACK_REDIRECT_URI_PATH",
+)
+_environment = threading.Lock()
+
+
+@contextmanager
+def bolt_reads_no_environment() -> Iterator[None]:
+    with _environment:
+        hidden = {name: os.environ.pop(name) for name in BOLT_ENVIRONMENT if name in os.environ}
+        try:
+            yield
+        finally:
+            os.environ.update(hidden)
+
+
 def build_app(runtime: Runtime) -> App:
     settings = runtime.settings
     client = runtime.web_client(settings.slack_bot_token)
@@ -61,34 +92,54 @@ def build_app(runtime: Runtime) -> App:
         "request_verification_enabled": bool(settings.slack_signing_secret),
         "ignoring_self_events_enabled": True,
         "logger": logging.getLogger("bot.bolt"),
+        "listener_executor": ThreadPoolExecutor(max_workers=5, thread_name_prefix="listener"),
     }
-    if settings.multi_workspace:
-        app = App(
-            installation_store=SqlInstallationStore(runtime.db),
-            oauth_settings=OAuthSettings(
-                client_id=settings.slack_client_id,
-                client_secret=settings.slack_client_secret,
-                scopes=list(BOT_SCOPES),
-                redirect_uri=f"{settings.public_url}/slack/oauth_redirect",
-                authorization_url=settings.slack_authorize_url,
-                state_store=SqlOAuthStateStore(runtime.db),
-                callback_options=CallbackOptions(success=_install_succeeded, failure=_install_failed),
-            ),
-            **common,
-        )
-    else:
-        app = App(**common)  # the client carries the bot token
+    with bolt_reads_no_environment():
+        if settings.multi_workspace:
+            app = App(
+                installation_store=SqlInstallationStore(runtime.db),
+                oauth_settings=OAuthSettings(
+                    client_id=settings.slack_client_id,
+                    client_secret=settings.slack_client_secret,
+                    scopes=list(BOT_SCOPES),
+                    user_scopes=[],
+                    redirect_uri=f"{settings.public_url}/slack/oauth_redirect",
+                    install_path="/slack/install",
+                    redirect_uri_path="/slack/oauth_redirect",
+                    authorization_url=settings.slack_authorize_url,
+                    state_store=SqlOAuthStateStore(runtime.db),
+                    callback_options=CallbackOptions(success=_install_succeeded, failure=_install_failed),
+                ),
+                **common,
+            )
+        else:
+            app = App(**common)  # the client carries the bot token
+    runtime.closers.append(lambda: app.listener_runner.listener_executor.shutdown(wait=False))
 
     @app.error
-    def on_error(error: Exception, body: dict[str, Any], respond: Any = None) -> None:
+    def on_error(error: Exception, body: dict[str, Any], context: BoltContext, respond: Any = None) -> None:
         log.exception("Unhandled error in a Slack listener", exc_info=error)
-        if respond is not None and body.get("response_url"):
+        # Only a request we verified names a response_url we may post to.
+        if respond is not None and context.get(VERIFIED) and body.get("response_url"):
             respond(
                 response_type="ephemeral",
                 replace_original=False,
                 text=":warning: Something went wrong on our side and nothing was changed. "
                 "Please try again; if it keeps happening, an admin can check `/accounts status`.",
             )
+
+    # One-workspace mode: the team the bot token belongs to, asked once now (Bolt asked too), while it surely works.
+    served_team = None if settings.multi_workspace else str(client.auth_test()["team_id"])
+
+    @app.middleware
+    def only_the_served_workspace(context: BoltContext, next: Callable[[], BoltResponse]) -> BoltResponse:
+        """In one-workspace mode, a request for another team is refused before anything is written for it."""
+        if served_team is not None and context.team_id and context.team_id != served_team:
+            log.warning("Refused a request for team %s: this bot serves one workspace", context.team_id)
+            return BoltResponse(status=401, body="")
+        return next()
+
+    app.middleware(replays.act_once(runtime))
 
     workspace_ids: dict[str, int] = {}  # team id -> our workspace id; rows are never deleted
 

@@ -16,6 +16,7 @@ from bot.slack.notify import direct_message
 Reply = Callable[..., Any]
 
 WORKSPACE_ID = "workspace_id"  # the key under which the middleware puts our workspace id in Bolt's context
+VERIFIED = "verified_by_us"  # in the context of a request whose signature we checked, or that came by Socket Mode
 
 
 @dataclass(frozen=True)

@@ -140,7 +140,8 @@ def callback_problem_blocks(message: str) -> Blocks:
     return [section(f":warning: {escape(message)}"), context("Run `/accounts connect` to try again.")]
 
 
-def disconnect_confirm_blocks(provider_title: str, organisation: str) -> Blocks:
+def disconnect_confirm_blocks(provider_title: str, organisation: str, *, version: str) -> Blocks:
+    """The question, with a Disconnect button that names the version of the connection it was asked for."""
     return [
         section(
             f"Disconnect *{escape(organisation)}* ({escape(provider_title)})? accounts-bot will stop syncing "
@@ -150,7 +151,7 @@ def disconnect_confirm_blocks(provider_title: str, organisation: str) -> Blocks:
             "type": "actions",
             "block_id": "disconnect",
             "elements": [
-                button("Disconnect", "disconnect_confirm", style="danger"),
+                button("Disconnect", "disconnect_confirm", value=version, style="danger"),
                 button("Cancel", "disconnect_cancel"),
             ],
         },
@@ -198,16 +199,22 @@ AUDIT_WORDS = {
 
 
 def admins_text(added: Sequence[str]) -> str:
-    people = ", ".join(f"<@{u}>" for u in added) or "nobody yet"
+    people = ", ".join(mention(u) for u in added) or "nobody yet"
     return f"Slack workspace admins and owners can manage accounts-bot, and so can: {people}."
 
 
 def admin_changed_text(user_id: str, *, added: bool, changed: bool) -> str:
     if added:
         return (
-            f"<@{user_id}> can now connect, disconnect and map accounts." if changed else f"<@{user_id}> could already."
+            f"{mention(user_id)} can now connect, disconnect and map accounts."
+            if changed
+            else f"{mention(user_id)} could already."
         )
-    return f"<@{user_id}> can no longer manage accounts-bot." if changed else f"<@{user_id}> was not on the list."
+    return (
+        f"{mention(user_id)} can no longer manage accounts-bot."
+        if changed
+        else f"{mention(user_id)} was not on the list."
+    )
 
 
 def audit_blocks(events: Sequence[AuditEvent]) -> Blocks:

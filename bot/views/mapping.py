@@ -19,7 +19,7 @@ from bot.mapping.account_mapping import (
     kinds_in_words,
 )
 from bot.views.connect import refused_blocks
-from bot.views.text import button, context, escape, mention, section, slack_date, truncate
+from bot.views.text import SLACK_ID, button, context, escape, mention, section, slack_date, truncate
 
 Blocks = list[dict[str, Any]]
 View = dict[str, Any]
@@ -32,6 +32,9 @@ ACTION_PREFIX = "account_"
 TITLE = "Map account codes"
 SUBMIT = "Save accounting settings"
 MIN_QUERY_LENGTH = 1
+ROW_ID_MAX = 2**31 - 1
+OPTION_VALUE_LIMIT = 150  # Slack's limit on an option's value
+UNREADABLE = "\ufffd"  # an account chosen in a shape we never send
 
 
 @dataclass(frozen=True)
@@ -46,12 +49,22 @@ class ModalMetadata:
         return json.dumps({"c": self.connection_id, "ch": self.channel_id, "h": self.from_home}, separators=(",", ":"))
 
     @classmethod
-    def loads(cls, text: str | None) -> ModalMetadata | None:
+    def loads(cls, text: object) -> ModalMetadata | None:
+        """What `dumps` wrote, or None for anything else (a row id out of range, a channel that is no id)."""
         try:
-            data = json.loads(text or "")
-            return cls(int(data["c"]), data.get("ch") or None, bool(data.get("h")))
-        except (ValueError, TypeError, KeyError):
+            data = json.loads(text) if isinstance(text, str) else None
+        except (ValueError, RecursionError):
             return None
+        if not isinstance(data, dict):
+            return None
+        connection_id, channel_id, from_home = data.get("c"), data.get("ch"), data.get("h", False)
+        if type(connection_id) is not int or not 1 <= connection_id <= ROW_ID_MAX:
+            return None
+        if channel_id is not None and not (isinstance(channel_id, str) and SLACK_ID.fullmatch(channel_id)):
+            return None
+        if not isinstance(from_home, bool):
+            return None
+        return cls(connection_id, channel_id or None, from_home)
 
 
 def block_id(category_key: str) -> str:
@@ -217,10 +230,20 @@ def read_choices(state_values: Mapping[str, Mapping[str, Any]]) -> dict[str, str
         if not block.startswith(BLOCK_PREFIX):
             continue
         for action, entry in actions.items():
-            if action.startswith(ACTION_PREFIX):
-                option = entry.get("selected_option") or {}
-                choices[category_key(action)] = option.get("value") or None
+            if action.startswith(ACTION_PREFIX) and isinstance(entry, Mapping):
+                choices[category_key(action)] = _chosen_account(entry.get("selected_option"))
     return choices
+
+
+def _chosen_account(option: object) -> str | None:
+    """The account id of a chosen option; what is not one of our option values becomes `UNREADABLE`, which matches
+    no account, so saving it is refused as not in the chart."""
+    if not option:
+        return None
+    value = option.get("value") if isinstance(option, Mapping) else UNREADABLE
+    if not value:
+        return None
+    return value if isinstance(value, str) and len(value) <= OPTION_VALUE_LIMIT else UNREADABLE
 
 
 def field_errors(errors: Mapping[str, str]) -> dict[str, str]:

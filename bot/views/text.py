@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
+
+SLACK_ID = re.compile(r"[A-Z0-9][A-Z0-9_]{0,31}")  # T…, U…, W…, C…, E…: what Slack's ids are made of
 
 
 def escape(text: str | None) -> str:
@@ -24,7 +27,10 @@ def slack_date(when: datetime, fallback: str | None = None) -> str:
 
 
 def mention(user_id: str | None) -> str:
-    return f"<@{user_id}>" if user_id else "someone"
+    """`<@U…>` for a user id; anything else (stored before ids were checked) is shown as text, never as markup."""
+    if not user_id:
+        return "someone"
+    return f"<@{user_id}>" if SLACK_ID.fullmatch(user_id) else escape(user_id)
 
 
 def section(text: str, **extra: Any) -> dict[str, Any]:

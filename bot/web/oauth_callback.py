@@ -15,6 +15,7 @@ from bot.slack.connected import announce_connected
 from bot.slack.notify import tell
 from bot.views import connect as views
 from bot.views.pages import result_page
+from bot.views.text import escape
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +39,22 @@ def slack_link(team_id: str | None, channel_id: str | None) -> str | None:
     return "https://slack.com/app_redirect?" + urlencode(query)
 
 
+PARAM_LIMIT = 2048  # longer than any state, code or error description a package sends back
+MAX_PARAMS = 20
+
+
+def callback_params(params: Mapping[str, str]) -> dict[str, str]:
+    """The query's parameters, each cut to a length and without control characters: the error description is
+    shown to people, the rest goes to the package or the database."""
+    return {
+        key: "".join(c for c in value[:PARAM_LIMIT] if c.isprintable())
+        for key, value in list(params.items())[:MAX_PARAMS]
+    }
+
+
 def handle(runtime: Runtime, provider_name: str, params: Mapping[str, str]) -> tuple[int, str]:
     """Finish the log-in; returns the HTTP status and the HTML page."""
+    params = callback_params(params)
     provider = runtime.providers.get(provider_name)
     if provider is None:
         page = result_page(
@@ -88,4 +103,5 @@ def _tell_slack(runtime: Runtime, provider_name: str, outcome: connect.CallbackO
             blocks=views.picker_blocks(title, outcome.pending_id, outcome.organisations), text="Choose an organisation"
         )
     else:
-        reply(blocks=views.callback_problem_blocks(outcome.message), text=outcome.message)
+        # The message may quote the package's error_description: escaped in the fallback text as in the blocks.
+        reply(blocks=views.callback_problem_blocks(outcome.message), text=escape(outcome.message))

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+import time
 
-from slack_bolt import App
+from slack_bolt import App, BoltResponse
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 from sqlalchemy import text
 from starlette.applications import Starlette
@@ -15,9 +16,15 @@ from starlette.routing import Route
 
 from bot.runtime import Runtime
 from bot.views.pages import result_page
-from bot.web import oauth_callback
+from bot.web import oauth_callback, slack_requests
 
 log = logging.getLogger(__name__)
+
+
+def acknowledged(response: BoltResponse) -> BoltResponse:
+    """A verified request no listener takes (an event we do not act on) is acknowledged, so Slack does not retry
+    it; Bolt answers those 404."""
+    return BoltResponse(status=200, body="") if response.status == 404 else response
 
 
 def build_web(runtime: Runtime, app: App) -> Starlette:
@@ -26,9 +33,19 @@ def build_web(runtime: Runtime, app: App) -> Starlette:
     async def slack_events(request: Request) -> Response:
         if settings.socket_mode:
             return JSONResponse({"error": "this bot runs in Socket Mode"}, status_code=404)
-        body = await request.body()
-        bolt_response = await run_in_threadpool(app.dispatch, to_bolt_request(request, body))
-        return to_starlette_response(bolt_response)
+        try:
+            raw = await slack_requests.read_body(request)
+            slack_requests.verify(request.headers, raw, secret=settings.slack_signing_secret or "", now=time.time())
+            text, body = slack_requests.parse(
+                raw,
+                content_type=request.headers.get("content-type", ""),
+                content_encoding=request.headers.get("content-encoding", ""),
+            )
+        except slack_requests.Refused as refused:
+            log.info("Refused a request to /slack/events (%s): %s", refused.status, refused.reason)
+            return Response(status_code=refused.status)
+        bolt_request = slack_requests.bolt_request(text, body, request.headers)
+        return to_starlette_response(acknowledged(await run_in_threadpool(app.dispatch, bolt_request)))
 
     async def slack_install(request: Request) -> Response:
         flow = app.oauth_flow

@@ -90,3 +90,9 @@ def forget_slack_tokens(session: Session, *, team_id: str) -> Workspace | None:
     record(session, workspace_id=workspace.id, actor=None, action="slack.uninstalled")
     log.info("Deleted the Slack tokens of workspace %s", team_id)
     return workspace
+
+
+def forget_organisation_tokens(session: Session, *, enterprise_id: str) -> list[Workspace]:
+    """An organisation-wide uninstall on Enterprise Grid: every workspace of the organisation forgets its tokens."""
+    teams = session.scalars(select(Workspace.team_id).where(Workspace.enterprise_id == enterprise_id)).all()
+    return [w for team_id in teams if (w := forget_slack_tokens(session, team_id=team_id)) is not None]

@@ -7,6 +7,7 @@ from storage.models.base import Base, UTCDateTime, utcnow
 from storage.models.chart import AccountMapping, ChartAccount
 from storage.models.connection import Connection, ConnectionStatus, PendingConnection
 from storage.models.customers import Customer, CustomerReference
+from storage.models.handled import HandledRequest
 from storage.models.home import HomeViewer
 from storage.models.import_runs import ImportRun, ImportRunSkip, RunStatus
 from storage.models.sync_settings import SyncSettings
@@ -21,6 +22,7 @@ __all__ = [
     "ConnectionStatus",
     "Customer",
     "CustomerReference",
+    "HandledRequest",
     "HomeViewer",
     "ImportRun",
     "ImportRunSkip",

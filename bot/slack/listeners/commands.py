@@ -130,14 +130,15 @@ SUBCOMMANDS: dict[str, Callable[[CommandRequest], None]] = {
 def register(app: App, runtime: Runtime) -> None:
     @app.command("/accounts")
     def accounts_command(ack: Ack, respond: Respond, context: BoltContext, command: dict[str, Any]) -> None:
-        sub, args = parse(command.get("text", ""))
+        text = command.get("text") or ""  # the shape was checked (`bot.slack.envelope`); null is no text
+        sub, args = parse(text)
         req = CommandRequest(
             asker=Asker.of(runtime, context),
-            command=command.get("command", "/accounts"),
+            command=command["command"],
             args=args,
             team_domain=command.get("team_domain"),
-            channel_id=command.get("channel_id", ""),
-            trigger_id=command.get("trigger_id", ""),
+            channel_id=command.get("channel_id") or "",
+            trigger_id=command.get("trigger_id") or "",
             ack=ack,
             respond=respond,
         )
@@ -152,6 +153,6 @@ def register(app: App, runtime: Runtime) -> None:
         else:
             ack(
                 response_type="ephemeral",
-                blocks=unknown_command_blocks(command.get("text", ""), req.command),
+                blocks=unknown_command_blocks(text, req.command),
                 text=f"I don't know that command. Try {req.command} help",
             )

@@ -12,15 +12,33 @@ from slack_sdk import WebClient
 
 from bot.connections import connect
 from bot.runtime import Runtime
+from bot.slack import payload
 from bot.slack.authorisation import authorised
 from bot.slack.connected import announce_connected
-from bot.slack.requests import Asker, Reply, dm_reply, responder
+from bot.slack.requests import Asker, Reply
 from bot.views import connect as views
 from bot.views.connect import CONNECT_PROVIDER
 from bot.views.text import escape
 from storage.models import PendingConnection
 
 log = logging.getLogger(__name__)
+
+PROVIDER_NAME_LIMIT = 32
+
+
+def provider_named(action: dict[str, Any]) -> str | None:
+    """The package a "Connect <package>" or "Replace it" button names."""
+    return payload.text(action.get("value"), limit=PROVIDER_NAME_LIMIT)
+
+
+def organisation_choice(action: dict[str, Any]) -> tuple[int, str] | None:
+    """`"<pending id>:<organisation id>"`, as the picker's buttons and options carry it."""
+    value = payload.text(payload.chosen(action), limit=200)
+    if value is None:
+        return None
+    pending, _, organisation = value.partition(":")
+    pending_id = payload.row_id(pending)
+    return (pending_id, organisation) if pending_id is not None and organisation else None
 
 
 def start_connect(
@@ -73,59 +91,62 @@ def register(app: App, runtime: Runtime) -> None:
         """A "Connect <package>" button (in a message or on App Home): the package's name is its value."""
         ack()
         asker = Asker.of(runtime, context)
-        start_connect(
-            asker,
-            _reply_where_clicked(asker, body, respond),
-            channel_id=(body.get("channel") or {}).get("id"),
-            provider_name=str(action.get("value") or ""),
-        )
+        reply = payload.where_clicked(asker, body, respond, replace=True)
+        provider_name = provider_named(action)
+        if provider_name is None:
+            reply(text=payload.expired("/accounts connect"))
+            return
+        start_connect(asker, reply, channel_id=payload.channel_of(body), provider_name=provider_name)
 
     @app.action("connect_replace")
     def replace_clicked(
         ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond, action: dict[str, Any]
     ) -> None:
         ack()
-        start_connect(
-            Asker.of(runtime, context),
-            responder(respond, replace=True),
-            channel_id=(body.get("channel") or {}).get("id"),
-            provider_name=action.get("value"),
-            replace=True,
-        )
+        asker = Asker.of(runtime, context)
+        reply = payload.where_clicked(asker, body, respond, replace=True)
+        provider_name = provider_named(action)
+        if provider_name is None:
+            reply(text=payload.expired("/accounts connect"))
+            return
+        start_connect(asker, reply, channel_id=payload.channel_of(body), provider_name=provider_name, replace=True)
 
     @app.action("connect_keep")
-    def keep_clicked(ack: Ack, respond: Respond) -> None:
+    def keep_clicked(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
         ack()
-        respond(replace_original=True, text="Kept the current connection; nothing changed.")
+        reply = payload.where_clicked(Asker.of(runtime, context), body, respond, replace=True)
+        reply(text="Kept the current connection; nothing changed.")
 
     @app.action(re.compile(r"^choose_organisation_(\d+|select)$"))
     def organisation_chosen(
-        ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond, action: dict[str, Any]
+        ack: Ack,
+        body: dict[str, Any],
+        context: BoltContext,
+        client: WebClient,
+        respond: Respond,
+        action: dict[str, Any],
     ) -> None:
         ack()
-        value = action.get("value") or action.get("selected_option", {}).get("value", "")
-        pending_id, _, organisation_id = value.partition(":")
-        pending = _pending_provider(runtime, int(pending_id)) if pending_id.isdigit() else None
-        if pending is None:
-            respond(replace_original=True, text="This choice was already made or has expired; nothing changed.")
+        asker = Asker.of(runtime, context)
+        choice = organisation_choice(action)
+        pending = _pending_provider(runtime, choice[0]) if choice is not None else None
+        if choice is None or pending is None:
+            reply = payload.where_clicked(asker, body, respond, replace=True)
+            reply(text="This choice was already made or has expired; nothing changed.")
             return
         outcome = connect.choose_organisation(
             runtime.db,
             provider=runtime.providers[pending],
-            pending_id=int(pending_id),
-            organisation_id=organisation_id,
-            user_id=body["user"]["id"],
+            pending_id=choice[0],
+            organisation_id=choice[1],
+            user_id=asker.user_id,
             now=runtime.clock(),
         )
+        reply = payload.where_clicked(asker, body, respond, replace=outcome.kind != "forbidden")
         if outcome.kind != "connected":
-            respond(replace_original=outcome.kind != "forbidden", text=outcome.message)
+            reply(text=outcome.message)
             return
-        announce_connected(runtime, client, outcome, pending, responder(respond, replace=True))
-
-
-def _reply_where_clicked(asker: Asker, body: dict[str, Any], respond: Respond) -> Reply:
-    # From App Home there is no message to answer, so the reply goes by direct message.
-    return responder(respond, replace=True) if body.get("response_url") else dm_reply(asker.client, asker.user_id)
+        announce_connected(runtime, client, outcome, pending, reply)
 
 
 def _pending_provider(runtime: Runtime, pending_id: int) -> str | None:

@@ -11,6 +11,7 @@ from slack_sdk.errors import SlackApiError, SlackRequestError
 
 from bot.customers.lists import search
 from bot.runtime import Runtime
+from bot.slack import payload
 from bot.slack.import_reports import send_customers_csv
 from bot.slack.requests import Asker, CommandRequest
 from bot.views import customers as views
@@ -44,25 +45,48 @@ def customers_page(asker: Asker, *, query: str | None, page: int) -> dict[str, A
     return {"blocks": blocks, "text": f"{total} customers"}
 
 
-def _page_value(action: dict[str, Any]) -> tuple[int, str | None]:
-    page, _, query = str(action.get("value", "0:")).partition(":")
-    return (int(page) if page.isdigit() else 0), (query or None)
+MAX_PAGE = 100_000
+
+
+def page_value(action: dict[str, Any]) -> tuple[int, str | None] | None:
+    """`"<page>:<search>"`, as the paging and export buttons carry it."""
+    value = payload.text(action.get("value"), limit=300)
+    if value is None:
+        return None
+    page, _, query = value.partition(":")
+    number = payload.number(page, limit=MAX_PAGE)
+    return (number, query or None) if number is not None else None
 
 
 def register(app: App, runtime: Runtime) -> None:
     @app.action("customers_next")
     @app.action("customers_previous")
-    def customers_paged(ack: Ack, context: BoltContext, respond: Respond, action: dict[str, Any]) -> None:
+    def customers_paged(
+        ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond, action: dict[str, Any]
+    ) -> None:
         ack()
-        page, query = _page_value(action)
+        asker = Asker.of(runtime, context)
+        reply = payload.where_clicked(asker, body, respond, replace=True)
+        value = page_value(action)
+        if value is None:
+            reply(text=payload.expired("/accounts customers"))
+            return
+        page, query = value
         page = page + 1 if action["action_id"] == "customers_next" else max(0, page - 1)
-        respond(replace_original=True, **customers_page(Asker.of(runtime, context), query=query, page=page))
+        reply(**customers_page(asker, query=query, page=page))
 
     @app.action("customers_export")
-    def customers_exported(ack: Ack, context: BoltContext, action: dict[str, Any], respond: Respond) -> None:
+    def customers_exported(
+        ack: Ack, body: dict[str, Any], context: BoltContext, action: dict[str, Any], respond: Respond
+    ) -> None:
         ack()
-        _, query = _page_value(action)
         asker = Asker.of(runtime, context)
+        reply = payload.where_clicked(asker, body, respond, replace=False)
+        value = page_value(action)
+        if value is None:
+            reply(text=payload.expired("/accounts customers"))
+            return
+        _, query = value
         stamp = runtime.clock().strftime("%Y-%m-%d")
         try:
             send_customers_csv(
@@ -77,4 +101,4 @@ def register(app: App, runtime: Runtime) -> None:
         except (SlackApiError, SlackRequestError) as exc:
             reason = exc.response.get("error") if isinstance(exc, SlackApiError) else str(exc)
             log.warning("Could not send a customers CSV: %s", reason)
-            respond(response_type="ephemeral", replace_original=False, text=views.export_failed_text(str(reason)))
+            reply(text=views.export_failed_text(str(reason)))

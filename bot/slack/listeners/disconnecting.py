@@ -1,13 +1,18 @@
-"""Disconnecting from Slack: `/accounts disconnect`, the button on App Home, and the confirmation."""
+"""Disconnecting from Slack: `/accounts disconnect`, the button on App Home, and the confirmation, whose button
+names the version of the connection it was shown for."""
 
 from __future__ import annotations
+
+import re
+from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
 
 from bot.connections import connect
 from bot.runtime import Runtime
+from bot.slack import payload
 from bot.slack.authorisation import authorised
-from bot.slack.requests import Asker, Reply, dm_reply, responder
+from bot.slack.requests import Asker, Reply, dm_reply
 from bot.views import connect as views
 from bot.views.text import escape
 
@@ -22,11 +27,24 @@ def start_disconnect(asker: Asker, reply: Reply) -> None:
             reply(text="Nothing is connected, so there is nothing to disconnect.")
             return
         title = asker.runtime.provider_title(current.provider)
-        reply(blocks=views.disconnect_confirm_blocks(title, current.organisation_name), text="Disconnect?")
+        reply(
+            blocks=views.disconnect_confirm_blocks(title, current.organisation_name, version=connect.version(current)),
+            text="Disconnect?",
+        )
 
 
-def disconnect(asker: Asker, reply: Reply) -> None:
-    """Disconnect the workspace's connection (confirmed), and say what happened."""
+VERSION = re.compile(r"[0-9]{1,10}:[0-9]{1,20}")
+
+
+def confirmed_connection(action: dict[str, Any]) -> str | None:
+    """The version of the connection a Disconnect button was shown for (`connect.version`)."""
+    value = action.get("value")
+    return value if isinstance(value, str) and VERSION.fullmatch(value) else None
+
+
+def disconnect(asker: Asker, reply: Reply, *, shown_for: str | None) -> None:
+    """Disconnect the connection the confirmation was shown for, if it is still the workspace's, and say what
+    happened; a button shown for an earlier connection changes nothing."""
     if not authorised(asker, reply, action="disconnect", what="disconnect"):
         return
     runtime = asker.runtime
@@ -34,6 +52,12 @@ def disconnect(asker: Asker, reply: Reply) -> None:
         current = connect.active_connection(s, workspace_id=asker.workspace_id)
         if current is None:
             reply(text="Nothing is connected any more; nothing changed.")
+            return
+        if shown_for is None:
+            reply(text=payload.expired("/accounts disconnect"))
+            return
+        if connect.version(current) != shown_for:
+            reply(text="That button is for a connection that was replaced: run `/accounts disconnect` again.")
             return
         connection_id, provider_name = current.id, current.provider
     provider = runtime.providers.get(provider_name)
@@ -57,11 +81,16 @@ def register(app: App, runtime: Runtime) -> None:
         start_disconnect(asker, dm_reply(asker.client, asker.user_id))
 
     @app.action("disconnect_confirm")
-    def disconnect_confirmed(ack: Ack, context: BoltContext, respond: Respond) -> None:
+    def disconnect_confirmed(
+        ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond, action: dict[str, Any]
+    ) -> None:
         ack()
-        disconnect(Asker.of(runtime, context), responder(respond, replace=True))
+        asker = Asker.of(runtime, context)
+        reply = payload.where_clicked(asker, body, respond, replace=True)
+        disconnect(asker, reply, shown_for=confirmed_connection(action))
 
     @app.action("disconnect_cancel")
-    def disconnect_cancelled(ack: Ack, respond: Respond) -> None:
+    def disconnect_cancelled(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
         ack()
-        respond(replace_original=True, text="Still connected; nothing changed.")
+        reply = payload.where_clicked(Asker.of(runtime, context), body, respond, replace=True)
+        reply(text="Still connected; nothing changed.")

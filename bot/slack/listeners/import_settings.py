@@ -13,6 +13,7 @@ from slack_sdk.errors import SlackApiError
 from bot import workspaces
 from bot.imports import sync
 from bot.runtime import Runtime
+from bot.slack import payload
 from bot.slack.authorisation import authorised
 from bot.slack.requests import Asker, CommandRequest, Reply, dm_reply, responder
 from bot.views import importing as views
@@ -180,7 +181,7 @@ def register(app: App, runtime: Runtime) -> None:
         asker = Asker.of(runtime, context)
         if not authorised(asker, dm_reply(asker.client, asker.user_id), action="channel", what="choose the channel"):
             return
-        if channel_id := action.get("selected_conversation"):
+        if channel_id := payload.slack_id(action.get("selected_conversation")):
             with runtime.db.session(write_lock=True) as s:
                 workspaces.set_channel(s, workspace_id=asker.workspace_id, channel_id=channel_id, user_id=asker.user_id)
         runtime.workspace_changed(asker.team_id, viewer=asker.user_id)

@@ -17,6 +17,7 @@ from slack_sdk.errors import SlackApiError
 from bot.connections import connect
 from bot.imports import runner, runs
 from bot.runtime import Runtime
+from bot.slack import payload
 from bot.slack.authorisation import authorised
 from bot.slack.listeners.import_settings import contacts_command, staff_command
 from bot.slack.notify import tell
@@ -35,8 +36,17 @@ def permalink(domain: str | None, channel_id: str | None, ts: str | None) -> str
     return f"https://{domain}.slack.com/archives/{channel_id}/p{ts.replace('.', '')}"
 
 
-def begin_import(asker: Asker, reply: Reply, *, team_domain: str | None, channel_id: str | None, trigger: str) -> None:
-    """Queue an import of the workspace's connection (or link the one running) and say so."""
+def begin_import(
+    asker: Asker,
+    reply: Reply,
+    *,
+    team_domain: str | None,
+    channel_id: str | None,
+    trigger: str,
+    shown_for: int | None = None,
+) -> None:
+    """Queue an import of the workspace's connection (or link the one running) and say so. `shown_for`: the
+    connection the button was offered for; if it is not the workspace's any more, nothing is started."""
     if not authorised(asker, reply, action="import", what="import customers", staff_allowed=True):
         return
     runtime = asker.runtime
@@ -44,6 +54,9 @@ def begin_import(asker: Asker, reply: Reply, *, team_domain: str | None, channel
         connection = connect.active_connection(s, workspace_id=asker.workspace_id)
         if connection is None:
             reply(text=NOT_CONNECTED.format(command="/accounts"))
+            return
+        if shown_for is not None and connection.id != shown_for:
+            reply(text="That button is for a connection that was replaced: run `/accounts import` again.")
             return
         connection_id, status, provider = connection.id, connection.status, connection.provider
         workspace = s.get(Workspace, asker.workspace_id)
@@ -132,9 +145,22 @@ def retry_import(asker: Asker, reply: Reply, *, run_id: int | None, team_domain:
         reply(text="That import is not waiting for a retry any more.")
 
 
-def _run_id(action: dict[str, Any]) -> int | None:
-    value = str(action.get("value", ""))
-    return int(value) if value.isdigit() else None
+def run_of(action: dict[str, Any]) -> int | None:
+    """The run a Cancel or Retry button was shown for."""
+    return payload.row_id(action.get("value"))
+
+
+NOT_OURS = 0  # row ids start at 1
+
+
+def offered_for(action: dict[str, Any]) -> int | None:
+    """What an import button was shown for: a connection (the offer after mapping), None (App Home, the contacts
+    change), or `NOT_OURS` when its value is none we put there."""
+    value = action.get("value")
+    if value in (None, "home", "contacts"):
+        return None
+    connection_id = payload.row_id(value)
+    return NOT_OURS if connection_id is None else connection_id
 
 
 def _from_home(body: dict[str, Any]) -> bool:
@@ -143,42 +169,53 @@ def _from_home(body: dict[str, Any]) -> bool:
 
 def register(app: App, runtime: Runtime) -> None:
     @app.action("import_start")
-    def import_clicked(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
+    def import_clicked(
+        ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond, action: dict[str, Any]
+    ) -> None:
         """ "Yes, import all my customers" after mapping (a message), or Import on App Home (a view)."""
         ack()
         asker = Asker.of(runtime, context)
         from_home = _from_home(body)
+        reply = (
+            dm_reply(asker.client, asker.user_id)
+            if from_home
+            else payload.where_clicked(asker, body, respond, replace=True)
+        )
+        shown_for = offered_for(action)
+        if shown_for == NOT_OURS:
+            reply(text=payload.expired("/accounts import"))
+            return
         begin_import(
             asker,
-            dm_reply(asker.client, asker.user_id) if from_home else responder(respond, replace=True),
-            team_domain=body["team"].get("domain"),
-            channel_id=None if from_home else (body.get("channel") or {}).get("id"),
+            reply,
+            team_domain=payload.team_domain(body),
+            channel_id=None if from_home else payload.channel_of(body),
             trigger="home" if from_home else "button",
+            shown_for=shown_for,
         )
 
     @app.action("import_not_now")
-    def import_declined(ack: Ack, respond: Respond) -> None:
+    def import_declined(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
         ack()
-        respond(
-            replace_original=True, text="Not now, then. You can import your customers any time with `/accounts import`."
-        )
+        reply = payload.where_clicked(Asker.of(runtime, context), body, respond, replace=True)
+        reply(text="Not now, then. You can import your customers any time with `/accounts import`.")
 
     @app.action("import_cancel")
     def cancel_clicked(ack: Ack, body: dict[str, Any], context: BoltContext, action: dict[str, Any]) -> None:
         ack()
         asker = Asker.of(runtime, context)
-        cancel_import(asker, _where_clicked(asker, body), run_id=_run_id(action), from_home=_from_home(body))
+        cancel_import(asker, _where_clicked(asker, body), run_id=run_of(action), from_home=_from_home(body))
 
     @app.action("import_retry")
     def retry_clicked(ack: Ack, body: dict[str, Any], context: BoltContext, action: dict[str, Any]) -> None:
         ack()
         asker = Asker.of(runtime, context)
-        retry_import(asker, _where_clicked(asker, body), run_id=_run_id(action), team_domain=body["team"].get("domain"))
+        retry_import(asker, _where_clicked(asker, body), run_id=run_of(action), team_domain=payload.team_domain(body))
 
 
 def _where_clicked(asker: Asker, body: dict[str, Any]) -> Reply:
     """Answer the person privately: ephemerally where they clicked, or by direct message from App Home."""
-    channel_id = (body.get("channel") or {}).get("id")
+    channel_id = payload.channel_of(body)
 
     def reply(**kwargs: Any) -> None:
         tell(asker.client, asker.user_id, channel_id, **kwargs)

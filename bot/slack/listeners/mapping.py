@@ -20,9 +20,10 @@ from bot.categories import by_key
 from bot.connections import connect
 from bot.mapping import account_mapping
 from bot.runtime import Runtime
+from bot.slack import payload
 from bot.slack.authorisation import authorised
 from bot.slack.notify import tell
-from bot.slack.requests import Asker, Reply, dm_reply, responder
+from bot.slack.requests import Asker, Reply
 from bot.views import mapping as views
 from bot.views.text import escape
 from providers.base import ProviderError
@@ -31,6 +32,15 @@ from storage.models import Connection, ConnectionStatus
 log = logging.getLogger(__name__)
 
 WHAT = "map account codes"
+TRIGGER_REFUSED = ("expired_trigger_id", "invalid_trigger_id", "exchanged_trigger_id")
+TRIGGER_EXPIRED = "Slack gave me too little time to open the form: run `/accounts map` again."
+
+
+def submitted_view(view: dict[str, Any]) -> tuple[views.ModalMetadata, dict[str, Any]] | None:
+    """A mapping modal's metadata and its inputs' values, from a submission or a click inside it."""
+    metadata = views.ModalMetadata.loads(view.get("private_metadata"))
+    values = (view.get("state") or {}).get("values")
+    return (metadata, values) if metadata is not None and isinstance(values, dict) else None
 
 
 @dataclass(frozen=True)
@@ -78,7 +88,14 @@ def open_mapping(
     if problem is not None:
         reply(text=problem)
         return
-    opened = asker.client.views_open(trigger_id=trigger_id, view=view)
+    try:
+        opened = asker.client.views_open(trigger_id=trigger_id, view=view)
+    except SlackApiError as exc:
+        if exc.response.get("error") not in TRIGGER_REFUSED:
+            raise
+        log.info("Slack would not open the mapping modal: %s", exc.response.get("error"))
+        reply(text=TRIGGER_EXPIRED)
+        return
     if not fresh:
         show_fresh_chart(
             runtime, asker.client, view_id=opened["view"]["id"], view_hash=opened["view"]["hash"], metadata=metadata
@@ -135,7 +152,8 @@ def show_fresh_chart(
 
 
 def save(asker: Asker, ack: Ack, view: dict[str, Any]) -> None:
-    metadata = views.ModalMetadata.loads(view.get("private_metadata"))
+    submitted = submitted_view(view)
+    metadata, values = submitted if submitted is not None else (None, {})
 
     def refused(**_: Any) -> None:
         ack(response_action="update", view=views.refused_view(WHAT))
@@ -164,7 +182,7 @@ def save(asker: Asker, ack: Ack, view: dict[str, Any]) -> None:
             s,
             connection=connection,
             categories=runtime.settings.categories,
-            chosen=views.read_choices(view["state"]["values"]),
+            chosen=views.read_choices(values),
             user_id=user_id,
             now=now,
         )
@@ -201,18 +219,17 @@ def save(asker: Asker, ack: Ack, view: dict[str, Any]) -> None:
 
 def refresh(asker: Asker, view: dict[str, Any]) -> None:
     """Fetch the chart again on demand, keeping what the person already chose."""
-    metadata = views.ModalMetadata.loads(view.get("private_metadata"))
-    target = (
-        _target(asker.runtime, workspace_id=asker.workspace_id, connection_id=metadata.connection_id)
-        if metadata
-        else None
-    )
-    if metadata is None or target is None:
+    submitted = submitted_view(view)
+    if submitted is None or not view.get("id"):
         return
-    selected = views.read_choices(view["state"]["values"])
+    metadata, values = submitted
+    target = _target(asker.runtime, workspace_id=asker.workspace_id, connection_id=metadata.connection_id)
+    if target is None:
+        return
+    selected = views.read_choices(values)
     try:
         loading = asker.client.views_update(
-            view_id=view["id"], hash=view["hash"], view=views.loading_view(target.provider_title, metadata)
+            view_id=view["id"], hash=view.get("hash"), view=views.loading_view(target.provider_title, metadata)
         )
     except SlackApiError as exc:
         if exc.response.get("error") not in ("not_found", "hash_conflict"):
@@ -250,19 +267,22 @@ def register(app: App, runtime: Runtime) -> None:
         """The button after connecting (in a message) and on App Home (a view, so replies go by DM)."""
         ack()
         asker = Asker.of(runtime, context)
-        container = body.get("container") or {}
+        reply = payload.where_clicked(asker, body, respond, replace=False)
+        if not body.get("trigger_id"):
+            reply(text=payload.expired("/accounts map"))
+            return
         open_mapping(
             asker,
-            responder(respond, replace=False) if body.get("response_url") else dm_reply(asker.client, asker.user_id),
+            reply,
             trigger_id=body["trigger_id"],
-            channel_id=(body.get("channel") or {}).get("id") or container.get("channel_id"),
-            from_home=container.get("type") == "view",
+            channel_id=payload.channel_of(body),
+            from_home=(body.get("container") or {}).get("type") == "view",
         )
 
     @app.action(views.REFRESH_ACTION)
     def refresh_clicked(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
         ack()
-        refresh(Asker.of(runtime, context), body["view"])
+        refresh(Asker.of(runtime, context), body.get("view") or {})
 
     @app.view(views.CALLBACK_ID)
     def mapping_submitted(ack: Ack, context: BoltContext, view: dict[str, Any]) -> None:

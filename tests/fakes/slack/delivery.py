@@ -25,10 +25,34 @@ def sign(body: bytes, *, secret: str, timestamp: int) -> str:
     return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
 
 
+Kind = Literal["slash_commands", "interactive", "events_api"]
+
+
 class Deliveries(SocketMode):
+    def send_payload(
+        self,
+        kind: Kind,
+        payload: dict[str, Any],
+        *,
+        transport: Transport | None = None,
+        secret: str | None = None,
+        timestamp: int | None = None,
+        retry: tuple[int, str] = (0, ""),
+    ) -> Delivery:
+        """Deliver `payload` as it is, whatever its shape: a request Slack made before (a replay, a retry), or one
+        Slack would never make. Over HTTP, the same payload and timestamp give the same bytes and signature."""
+        return self._deliver(kind, payload, transport=transport, secret=secret, timestamp=timestamp, retry=retry)
+
+    def post_raw(self, body: bytes, headers: dict[str, str]) -> httpx2.Response:
+        """POST `body` with exactly `headers` to the bot's request URL (sign with `sign` to make it Slack's)."""
+        if not self.request_url:
+            raise RuntimeError("set request_url (the bot's /slack/events) to deliver over HTTP")
+        with httpx2.Client(timeout=self.ack_timeout) as client:
+            return client.post(self.request_url, content=body, headers=headers)
+
     def _deliver(
         self,
-        kind: Literal["slash_commands", "interactive", "events_api"],
+        kind: Kind,
         payload: dict[str, Any],
         *,
         transport: Transport | None,
