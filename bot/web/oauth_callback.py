@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 from slack_sdk.errors import SlackApiError
 
 from bot.connections import connect
+from bot.connections.connect import CallbackKind
 from bot.runtime import Runtime
 from bot.slack.connected import announce_connected
 from bot.slack.notify import tell
@@ -20,13 +21,13 @@ from bot.views.text import escape
 log = logging.getLogger(__name__)
 
 TITLES = {
-    "connected": "Connected",
-    "choose": "Choose an organisation in Slack",
-    "cancelled": "Log-in cancelled",
-    "invalid_state": "This link is not valid",
-    "used_state": "This link was already used",
-    "expired_state": "This link has expired",
-    "provider_error": "The log-in did not complete",
+    CallbackKind.CONNECTED: "Connected",
+    CallbackKind.CHOOSE: "Choose an organisation in Slack",
+    CallbackKind.CANCELLED: "Log-in cancelled",
+    CallbackKind.INVALID_STATE: "This link is not valid",
+    CallbackKind.USED_STATE: "This link was already used",
+    CallbackKind.EXPIRED_STATE: "This link has expired",
+    CallbackKind.PROVIDER_ERROR: "The log-in did not complete",
 }
 
 
@@ -74,11 +75,11 @@ def handle(runtime: Runtime, provider_name: str, params: Mapping[str, str]) -> t
         _tell_slack(runtime, provider_name, outcome)
     except SlackApiError as exc:
         log.warning("Could not tell Slack about the %s log-in: %s", provider_name, exc.response.get("error"))
-    status = 200 if outcome.kind in ("connected", "choose", "cancelled") else 400
+    status = 200 if outcome.kind in (CallbackKind.CONNECTED, CallbackKind.CHOOSE, CallbackKind.CANCELLED) else 400
     return status, result_page(
         title=TITLES.get(outcome.kind, "Something went wrong"),
         message=outcome.message,
-        ok=outcome.kind in ("connected", "choose"),
+        ok=outcome.kind in (CallbackKind.CONNECTED, CallbackKind.CHOOSE),
         slack_url=slack_link(outcome.team_id, outcome.channel_id),
     )
 
@@ -94,9 +95,9 @@ def _tell_slack(runtime: Runtime, provider_name: str, outcome: connect.CallbackO
     def reply(**kwargs: Any) -> None:
         tell(client, user_id, channel_id, **kwargs)
 
-    if outcome.kind == "connected":
+    if outcome.kind == CallbackKind.CONNECTED:
         announce_connected(runtime, client, outcome, provider_name, reply)
-    elif outcome.kind == "choose":
+    elif outcome.kind == CallbackKind.CHOOSE:
         assert outcome.pending_id is not None
         title = runtime.providers[provider_name].title
         reply(

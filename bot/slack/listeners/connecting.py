@@ -11,6 +11,7 @@ from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
 from bot.connections import connect
+from bot.connections.connect import CallbackKind
 from bot.runtime import Runtime
 from bot.slack import payload
 from bot.slack.authorisation import authorised
@@ -142,8 +143,8 @@ def register(app: App, runtime: Runtime) -> None:
             user_id=asker.user_id,
             now=runtime.clock(),
         )
-        reply = payload.where_clicked(asker, body, respond, replace=outcome.kind != "forbidden")
-        if outcome.kind != "connected":
+        reply = payload.where_clicked(asker, body, respond, replace=outcome.kind != CallbackKind.FORBIDDEN)
+        if outcome.kind != CallbackKind.CONNECTED:
             reply(text=outcome.message)
             return
         announce_connected(runtime, client, outcome, pending, reply)
