@@ -101,7 +101,27 @@ def served() -> Iterator[tuple[ServerThread, Mount]]:
         yield server, current
 
 
-@pytest.fixture(params=PACKAGES, ids=lambda d: d.name)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Each test runs for every package, or, marked `package_has("pkce", ...)`, for those whose driver says they
+    have all of those (the rest have no such behaviour to test); one marked `package_cases` runs once for each
+    case its driver lists."""
+    if "package" not in metafunc.fixturenames:
+        return
+    needs = [name for marker in metafunc.definition.iter_markers("package_has") for name in marker.args]
+    drivers = [d for d in PACKAGES if all(getattr(d, name) for name in needs)]
+    cases = metafunc.definition.get_closest_marker("package_cases")
+    if cases is None:
+        metafunc.parametrize("package", drivers, ids=[d.name for d in drivers], indirect=True)
+        return
+    # `package_cases("errors", "failure")`: once per (package, one of the keys of its driver's `errors`)
+    attribute, argument = cases.args
+    pairs = [(d, key) for d in drivers for key in getattr(d, attribute)]
+    metafunc.parametrize(
+        ("package", argument), pairs, ids=[f"{d.name}-{key}" for d, key in pairs], indirect=["package"]
+    )
+
+
+@pytest.fixture
 def package(request: pytest.FixtureRequest) -> type[PackageDriver]:
     driver: type[PackageDriver] = request.param
     return driver

@@ -18,10 +18,16 @@ from tests.providers.packages import Resource
 CHALLENGE = s256("a-verifier-of-the-test-at-least-forty-three-characters-long")
 
 
-@pytest.mark.parametrize("challenge", [CHALLENGE, None], ids=["pkce", "no-pkce"])
-def test_authorization_url_carries_client_redirect_scopes_state_and_pkce(env: Env, challenge: str | None) -> None:
-    if challenge and not env.driver.pkce:
-        pytest.skip(f"{env.driver.name} has no PKCE")
+def test_authorization_url_carries_client_redirect_scopes_and_state(env: Env) -> None:
+    check_authorization_url(env, challenge=None)
+
+
+@pytest.mark.package_has("pkce")
+def test_authorization_url_carries_a_pkce_challenge(env: Env) -> None:
+    check_authorization_url(env, challenge=CHALLENGE)
+
+
+def check_authorization_url(env: Env, *, challenge: str | None) -> None:
     url = env.provider.authorization_url(state="abc123", redirect_uri=env.driver.redirect_uri, code_challenge=challenge)
 
     parts = urlsplit(url)
@@ -51,10 +57,18 @@ def test_code_exchange_gives_tokens_and_the_callbacks_extras(env: Env) -> None:
     assert [c.status for c in env.driver.calls(Resource.TOKEN)] == [200]
 
 
-@pytest.mark.parametrize("mistake", ["wrong verifier", "no verifier", "code used twice", "other redirect uri"])
+@pytest.mark.parametrize("mistake", ["code used twice", "other redirect uri"])
 def test_code_exchange_refused(env: Env, mistake: str) -> None:
-    if "verifier" in mistake and not env.driver.pkce:
-        pytest.skip(f"{env.driver.name} has no PKCE")
+    check_exchange_refused(env, mistake)
+
+
+@pytest.mark.package_has("pkce")
+@pytest.mark.parametrize("mistake", ["wrong verifier", "no verifier"])
+def test_code_exchange_refused_without_the_right_verifier(env: Env, mistake: str) -> None:
+    check_exchange_refused(env, mistake)
+
+
+def check_exchange_refused(env: Env, mistake: str) -> None:
     log_in = env.log_in()
     changes: dict[str, object] = {}
     if mistake == "wrong verifier":
@@ -73,17 +87,27 @@ def test_code_exchange_refused(env: Env, mistake: str) -> None:
     assert "/accounts connect" in caught.value.format_message()
 
 
-@pytest.mark.parametrize(
-    ("earlier", "now"),
-    [([0], [2]), ([2], [0]), ([0, 1], [2]), ([0], [1, 2]), ([], [0, 1, 2])],
-    ids=["one-after-one", "first-after-last", "one-after-two", "two-after-one", "three-at-once"],
-)
+@pytest.mark.parametrize(("earlier", "now"), [([0], [2]), ([2], [0])], ids=["one-after-one", "first-after-last"])
 def test_organisations_put_the_just_authorised_first(
     make_env: Callable[..., Env], earlier: list[int], now: list[int]
 ) -> None:
+    check_just_authorised_first(make_env, earlier, now)
+
+
+@pytest.mark.package_has("chooses_several")
+@pytest.mark.parametrize(
+    ("earlier", "now"),
+    [([0, 1], [2]), ([0], [1, 2]), ([], [0, 1, 2])],
+    ids=["one-after-two", "two-after-one", "three-at-once"],
+)
+def test_several_organisations_put_the_just_authorised_first(
+    make_env: Callable[..., Env], earlier: list[int], now: list[int]
+) -> None:
+    check_just_authorised_first(make_env, earlier, now)
+
+
+def check_just_authorised_first(make_env: Callable[..., Env], earlier: list[int], now: list[int]) -> None:
     env = make_env(organisations=("Alpha Ltd", "Bravo Ltd", "Charlie Ltd"))
-    if max(len(earlier), len(now)) > 1 and not env.driver.chooses_several:
-        pytest.skip(f"{env.driver.name} connects one organisation a log-in")
     ids = env.organisations
     if earlier:
         env.connect([ids[i] for i in earlier])

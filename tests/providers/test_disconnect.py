@@ -33,11 +33,10 @@ def test_disconnect_removes_the_organisation(make_env: Callable[..., Env], knows
     env.provider.disconnect(link, login_shared=False)  # already gone: nothing to do
 
 
+@pytest.mark.package_has("chooses_several")
 @pytest.mark.parametrize("knows_connection_id", [True, False], ids=["with-connection-id", "looked-up"])
 def test_a_shared_log_in_is_left_alone(make_env: Callable[..., Env], knows_connection_id: bool) -> None:
     env = make_env(organisations=("Alpha Ltd", "Bravo Ltd"))
-    if not env.driver.chooses_several:
-        pytest.skip(f"{env.driver.name} connects one organisation a log-in")
     grant, link, keeper = env.connect()
     other = next(o for o in env.provider.organisations(grant) if o.id != link.organisation_id)
     if not knows_connection_id:

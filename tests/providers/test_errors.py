@@ -13,11 +13,9 @@ from tests.providers.conftest import Env
 from tests.providers.packages import Failure, Resource
 
 
-@pytest.mark.parametrize("failure", list(Failure))
+@pytest.mark.package_cases("errors", "failure")
 def test_each_error_answer_becomes_its_typed_error(env: Env, failure: Failure) -> None:
-    case = env.driver.errors.get(failure)
-    if case is None:
-        pytest.skip(f"{env.driver.name} has no {failure} answer")
+    case = env.driver.errors[failure]
     _, link, _ = env.connect()
     env.driver.fail_next(Resource.CUSTOMERS, case.status, case.body, times=5, headers=case.headers)
 
@@ -60,11 +58,9 @@ def test_a_refresh_is_retried_after_a_transient_failure(env: Env) -> None:
     assert [c.status for c in env.driver.calls(Resource.TOKEN)][-2:] == [503, 200]
 
 
-@pytest.mark.parametrize("scope", list(RateLimitScope))
+@pytest.mark.package_cases("rate_limits", "scope")
 def test_slow_down_raises_rate_limited_with_the_wait_at_once(env: Env, scope: RateLimitScope) -> None:
-    case = env.driver.rate_limits.get(scope)
-    if case is None:
-        pytest.skip(f"{env.driver.name} has no {scope} limit")
+    case = env.driver.rate_limits[scope]
     _, link, _ = env.connect()
     env.driver.fail_next(Resource.CUSTOMERS, case.status, case.body, headers=case.headers)
 

@@ -27,9 +27,8 @@ def test_refresh_rotates_the_refresh_token(env: Env) -> None:
     assert env.driver.refreshes_spent() == 2
 
 
+@pytest.mark.package_has("grace_period")
 def test_a_lost_answer_is_replayed_within_the_grace_period(env: Env) -> None:
-    if not env.driver.grace_period:
-        pytest.skip(f"{env.driver.name} has no grace period")
     grant, _, _ = env.connect()
     second = env.provider.refresh(grant.tokens)
     env.clock.advance(env.driver.grace_period - 1)
