@@ -4,6 +4,7 @@ unless it was a valid request; what was acted on once is not acted on again."""
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import socket
@@ -141,7 +142,8 @@ def hostile_payloads(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
         if draw(st.booleans()) and key in place:
             del place[key]
         else:
-            place[key] = draw(st.sampled_from(HOSTILE_VALUES) | JSON_VALUES)
+            # A copy: a later step may change inside it, and the sampled value must stay as it was for the next draw.
+            place[key] = copy.deepcopy(draw(st.sampled_from(HOSTILE_VALUES) | JSON_VALUES))
     return kind, body
 
 

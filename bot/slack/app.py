@@ -114,7 +114,8 @@ def build_app(runtime: Runtime) -> App:
             )
         else:
             app = App(**common)  # the client carries the bot token
-    runtime.closers.append(lambda: app.listener_runner.listener_executor.shutdown(wait=False))
+    # Listeners still running finish before the database they use is closed (`Runtime.close` runs closers first).
+    runtime.closers.append(lambda: app.listener_runner.listener_executor.shutdown(wait=True, cancel_futures=True))
 
     @app.error
     def on_error(error: Exception, body: dict[str, Any], context: BoltContext, respond: Any = None) -> None:
