@@ -12,12 +12,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from storage import migrate
 from storage.crypto import SecretBox
 from storage.db import Database
+
+# In CI, generated cases are the same on every run (derandomised), so a run passes or fails on the code alone;
+# elsewhere each run tries new ones, and what fails is kept in .hypothesis/ to be tried first next time.
+settings.register_profile("ci", derandomize=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
 DATABASES = ["sqlite", "postgresql"] if TEST_DATABASE_URL else ["sqlite"]

@@ -71,6 +71,8 @@ def _check(body: object) -> None:
     else:
         raise Refused(f"not a request this app takes (type {what[:40]!r})")
     _bolt_fields(body)
+    if what == "command" or what in INTERACTIONS:
+        _asked_in_a_workspace(body)
 
 
 def _characters(body: dict[str, Any]) -> None:
@@ -208,6 +210,9 @@ def _bolt_fields(body: dict[str, Any]) -> None:
                 raise Refused("authorizations is empty or not a list")
             if not all(isinstance(authorization, dict) for authorization in authorizations):
                 raise Refused("an authorization that is not an object")
+            for authorization in authorizations:
+                for key in ("team_id", "enterprise_id", "user_id"):
+                    _match(authorization, key, SLACK_ID)
     # Bolt takes these whenever the key is there, even holding null.
     _match(body, "response_url", URL, required="response_url" in body)
     if "response_urls" in body and not isinstance(body["response_urls"], list):
@@ -237,6 +242,14 @@ def _places(body: dict[str, Any]) -> Iterator[dict[str, Any]]:
         authorizations = place.get("authorizations")
         if isinstance(authorizations, list) and authorizations and isinstance(authorizations[0], dict):
             stack.append(authorizations[0])
+
+
+def _asked_in_a_workspace(body: dict[str, Any]) -> None:
+    """Bolt takes a request's team from its first authorization when it has any: a command or a click must name a
+    workspace there too (an organisation-wide install, which names none, is not one this app takes)."""
+    authorizations = body.get("authorizations")
+    if authorizations and not authorizations[0].get("team_id"):
+        raise Refused("an authorization for no workspace")
 
 
 def _dict(where: dict[str, Any], key: str) -> dict[str, Any] | None:

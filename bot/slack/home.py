@@ -70,7 +70,12 @@ def home_opened(asker: Asker) -> None:
     with _publishing[asker.team_id]:
         with runtime.db.session() as s:
             view = home_view(status.report_for(runtime, s, team_id=asker.team_id))
-        asker.client.views_publish(user_id=asker.user_id, view=view)
+        try:
+            asker.client.views_publish(user_id=asker.user_id, view=view)
+        except SlackApiError as exc:  # e.g. a person Slack does not know in this workspace: nothing to show them
+            log.warning(
+                "Slack refused App Home for %s in %s: %s", asker.user_id, asker.team_id, exc.response.get("error")
+            )
 
 
 def refresh_homes(runtime: Runtime, client: WebClient | None, *, team_id: str, viewers: Collection[str] = ()) -> int:
