@@ -13,6 +13,7 @@ import httpx2
 from pydantic import ValidationError
 
 from providers.base import Provider
+from providers.quickbooks import QuickBooksProvider, QuickBooksSettings
 from providers.settings import ProviderSettings, ProviderSettingsError, describe_errors
 from providers.xero import XeroProvider, XeroSettings
 
@@ -31,6 +32,9 @@ class Package:
 
 PACKAGES: dict[str, Package] = {
     XeroProvider.name: Package(XeroProvider.name, XeroProvider.title, XeroSettings, XeroProvider),
+    QuickBooksProvider.name: Package(
+        QuickBooksProvider.name, QuickBooksProvider.title, QuickBooksSettings, QuickBooksProvider
+    ),
 }
 
 

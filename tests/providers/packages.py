@@ -96,6 +96,7 @@ class PackageDriver:
     lists_earlier_organisations: ClassVar[bool] = False  # `organisations()` lists those of earlier log-ins too
     revokes_on_disconnect: ClassVar[bool] = False  # disconnecting the last connection of a log-in revokes it
     grace_period: ClassVar[float] = 0.0  # how long a spent refresh token still brings the same new pair
+    refresh_token_kept_for: ClassVar[float] = 0.0  # how long a refresh brings back the same refresh token
     access_token_ttl: ClassVar[float]
     reports_total: ClassVar[bool] = True  # customer pages carry the total
     grant_extra_keys: ClassVar[frozenset[str]] = frozenset()  # what `Grant.extra` carries from the callback
@@ -392,4 +393,10 @@ class XeroDriver(PackageDriver):
         return "if-modified-since" in call.headers
 
 
-PACKAGES: tuple[type[PackageDriver], ...] = (XeroDriver,)
+def _packages() -> tuple[type[PackageDriver], ...]:
+    from tests.providers.quickbooks_driver import QuickBooksDriver  # its own module: it imports this one
+
+    return (XeroDriver, QuickBooksDriver)
+
+
+PACKAGES: tuple[type[PackageDriver], ...] = _packages()

@@ -50,6 +50,7 @@ def test_a_transient_error_then_success(env: Env) -> None:
 
 def test_a_refresh_is_retried_after_a_transient_failure(env: Env) -> None:
     grant, _, _ = env.connect()
+    env.clock.advance(env.driver.refresh_token_kept_for)
     env.driver.fail_next(Resource.TOKEN, 503)
 
     tokens = env.provider.refresh(grant.tokens)

@@ -14,9 +14,11 @@ from tests.providers.packages import Resource
 def test_refresh_rotates_the_refresh_token(env: Env) -> None:
     grant, _, _ = env.connect()
     first = grant.tokens
+    kept_for = env.driver.refresh_token_kept_for  # QuickBooks hands back the same refresh token for a day
 
+    env.clock.advance(kept_for)
     second = env.provider.refresh(first)
-    env.clock.advance(env.driver.grace_period + 1)
+    env.clock.advance(max(env.driver.grace_period, kept_for) + 1)
     third = env.provider.refresh(second)
 
     assert first.refresh_token and second.refresh_token and third.refresh_token
@@ -25,6 +27,21 @@ def test_refresh_rotates_the_refresh_token(env: Env) -> None:
     with pytest.raises(NeedsReconnect):  # spent, and its grace period over
         env.provider.refresh(first)
     assert env.driver.refreshes_spent() == 2
+
+
+@pytest.mark.package_has("refresh_token_kept_for")
+def test_a_refresh_within_a_day_keeps_the_refresh_token(env: Env) -> None:
+    grant, _, _ = env.connect()
+    env.clock.advance(env.driver.refresh_token_kept_for - 60)
+
+    again = env.provider.refresh(grant.tokens)
+
+    assert again.refresh_token == grant.tokens.refresh_token and again.access_token != grant.tokens.access_token
+    env.clock.advance(120)
+    rotated = env.provider.refresh(again)
+    assert rotated.refresh_token != grant.tokens.refresh_token
+    with pytest.raises(NeedsReconnect):  # once a new one is issued, the old one is dead
+        env.provider.refresh(grant.tokens)
 
 
 @pytest.mark.package_has("grace_period")

@@ -62,6 +62,9 @@ class OAuth2Profile:
     access_token_ttl: float = 1800.0
     refresh_token_lifetime: float = 60 * 24 * 3600.0  # counted from issue; unused tokens die after it
     grace_period: float = 0.0  # a spent refresh token answers with the same new pair for this long
+    # A refresh this soon after the refresh token was issued brings a new access token but the same refresh token
+    # (QuickBooks: about a day); once a new one is issued, the old one is spent. 0: every refresh rotates it.
+    refresh_token_kept_for: float = 0.0
     offline_scope: str | None = "offline_access"  # a refresh token only with this scope; None: always
     invalid_refresh_error: str = "invalid_grant"  # what a dead refresh token gets (MYOB: invalid_request, said)
     refresh_expires_in_field: str | None = None  # QuickBooks: "x_refresh_token_expires_in"

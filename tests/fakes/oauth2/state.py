@@ -39,6 +39,10 @@ class OAuth2Hooks:
     def log_in_revoked(self, client: ClientApp, user_id: str) -> None:
         """A refresh token of `user_id`'s log-in to `client` was revoked."""
 
+    def grant_revoked(self, client: ClientApp, authorisation: Authorisation) -> None:
+        """A refresh token of the log-in that `authorisation` granted was revoked (QuickBooks: its company is
+        disconnected, whatever else the same user connected)."""
+
     def unauthorized(self, *, expired_at: float | None) -> Response:
         """The answer to an API call whose bearer token is missing or forged (`expired_at` None) or expired."""
         return JSONResponse(

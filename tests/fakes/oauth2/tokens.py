@@ -92,12 +92,17 @@ class Tokens(OAuth2State):
                 return dead
             self.refreshes_spent[value] += 1
             return JSONResponse(token.successor)
+        if now - token.issued_at < self.profile.refresh_token_kept_for:
+            self.refreshes_spent[value] += 1  # too young to rotate: a new access token, the same refresh token
+            return JSONResponse(self._issue(client, token.grant, family=token.family, kept=token))
         response = self._issue(client, token.grant, family=token.family)
         token.spent_at, token.successor = now, response
         self.refreshes_spent[value] += 1
         return JSONResponse(response)
 
-    def _issue(self, client: ClientApp, grant: _Grant, *, family: str | None) -> dict[str, Any]:
+    def _issue(
+        self, client: ClientApp, grant: _Grant, *, family: str | None, kept: _RefreshToken | None = None
+    ) -> dict[str, Any]:
         profile, now = self.profile, int(self.clock())
         scopes = grant.scope.split()
         jti = secrets.token_hex(16)
@@ -122,11 +127,16 @@ class Tokens(OAuth2State):
             "scope": grant.scope,
         }
         if profile.offline_scope is None or profile.offline_scope in scopes:
-            value = secrets.token_hex(32)
-            self._refresh_tokens[value] = _RefreshToken(value, family or value, grant, self.clock())
+            if kept is None:
+                value = secrets.token_hex(32)
+                self._refresh_tokens[value] = _RefreshToken(value, family or value, grant, self.clock())
+                issued_at = self.clock()
+            else:
+                value, issued_at = kept.value, kept.issued_at
             response["refresh_token"] = value
             if profile.refresh_expires_in_field:
-                response[profile.refresh_expires_in_field] = int(profile.refresh_token_lifetime)
+                left = issued_at + profile.refresh_token_lifetime - self.clock()
+                response[profile.refresh_expires_in_field] = int(left)
         if "openid" in scopes:
             id_claims = {
                 "nbf": now,
@@ -166,6 +176,7 @@ class Tokens(OAuth2State):
                         other.revoked = True
                 self.revoked.append(token.value)
                 self.hooks.log_in_revoked(client, token.grant.user_id)
+                self.hooks.grant_revoked(client, token.grant.authorisation)
         return Response(status_code=200)
 
     def bearer(self, request: Request) -> dict[str, Any]:

@@ -1,0 +1,211 @@
+"""QuickBooks Online as the contract suite and the end-to-end flows drive it (`packages.PACKAGES` lists it)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from providers.base import AccountKind, BadRequest, NeedsReconnect, RateLimitScope, Unavailable
+from providers.quickbooks import DEFAULT_SCOPES, QuickBooksSettings
+from tests.fakes.oauth2 import ClientApp, FakeClock
+from tests.fakes.quickbooks import AUTHORIZE_PATH, REVOKE_PATH, TOKEN_PATH, Call, QuickBooksFake
+from tests.fakes.quickbooks.identity import REFRESH_TOKEN_KEPT_FOR
+from tests.providers.packages import (
+    ChartPick,
+    ErrorCase,
+    ExpectedAccount,
+    Failure,
+    PackageDriver,
+    RateLimitCase,
+    Resource,
+)
+
+THROTTLED = {
+    "Fault": {
+        "Error": [
+            {
+                "Message": "message=ThrottleExceeded; errorCode=003001; statusCode=429",
+                "Detail": "The request limit was reached.  You can try your request again later.",
+                "code": "3001",
+            }
+        ],
+        "type": "ServiceFault",
+    },
+    "time": "2026-01-01T00:00:00.000-08:00",
+}
+
+
+class QuickBooksDriver(PackageDriver):
+    name = "quickbooks"
+    redirect_uri = "http://localhost:3000/oauth/quickbooks/callback"
+    authorize_path = AUTHORIZE_PATH
+    scopes = DEFAULT_SCOPES
+    pkce = False
+    chooses_several = False
+    lists_earlier_organisations = False
+    revokes_on_disconnect = True
+    grace_period = 0.0
+    refresh_token_kept_for = REFRESH_TOKEN_KEPT_FOR
+    access_token_ttl = 3600.0
+    reports_total = True
+    grant_extra_keys = frozenset({"realm_id"})
+    organisation_kind = None
+    reconnect_words = "QuickBooks no longer accepts the saved log-in"
+    expected_accounts = {
+        "Sales of Product Income": ExpectedAccount(None, AccountKind.INCOME, "Income"),
+        "Services": ExpectedAccount(None, AccountKind.INCOME, "Income"),
+        "Services:Installation": ExpectedAccount(None, AccountKind.INCOME, "Income"),
+        "Interest Earned": ExpectedAccount(None, AccountKind.OTHER_INCOME, "Other Income"),
+        "Cost of Goods Sold": ExpectedAccount(None, AccountKind.COST_OF_SALES, "Cost of Goods Sold"),
+        "Advertising": ExpectedAccount(None, AccountKind.EXPENSE, "Expense"),
+        "Utilities:Gas and Electric": ExpectedAccount(None, AccountKind.EXPENSE, "Expense"),
+        "Miscellaneous": ExpectedAccount(None, AccountKind.EXPENSE, "Other Expense"),
+        "Travel": ExpectedAccount(None, AccountKind.EXPENSE, "Expense", active=False),
+        "Checking": ExpectedAccount(None, AccountKind.BANK, "Bank"),
+        "Accounts Receivable (A/R)": ExpectedAccount(None, AccountKind.ASSET, "Accounts Receivable"),
+        "Mastercard": ExpectedAccount(None, AccountKind.LIABILITY, "Credit Card"),
+        "Retained Earnings": ExpectedAccount(None, AccountKind.EQUITY, "Equity"),
+    }
+    errors = {
+        Failure.VALIDATION: ErrorCase(
+            400,
+            BadRequest,
+            "QuickBooks refused the request: that name is already used",
+            body={
+                "Fault": {
+                    "Error": [
+                        {
+                            "Message": "Duplicate Name Exists Error",
+                            "Detail": "The name supplied already exists. : Another customer uses this name.",
+                            "code": "6240",
+                        }
+                    ],
+                    "type": "ValidationFault",
+                },
+                "time": "2026-01-01T00:00:00.000-08:00",
+            },
+        ),
+        Failure.UNAUTHORISED: ErrorCase(401, NeedsReconnect, "QuickBooks did not accept our access"),
+        Failure.FORBIDDEN: ErrorCase(403, NeedsReconnect, "company is no longer connected"),
+        Failure.NOT_FOUND: ErrorCase(404, BadRequest, "QuickBooks could not find what we asked for"),
+        Failure.SERVER_ERROR: ErrorCase(500, Unavailable, "QuickBooks is not answering properly right now (HTTP 500)"),
+        Failure.NOT_JSON: ErrorCase(200, Unavailable, "could not read", body="<html>Down for maintenance</html>"),
+    }
+    rate_limits = {
+        RateLimitScope.MINUTE: RateLimitCase(429, {}, 60.0, body=THROTTLED),
+        RateLimitScope.CONCURRENT: RateLimitCase(
+            429,
+            {"Retry-After": "2"},
+            2.0,
+            body={
+                "Fault": {
+                    "Error": [
+                        {"Message": "ThrottleExceeded", "Detail": "Too many concurrent requests.", "code": "3001"}
+                    ],
+                    "type": "ServiceFault",
+                }
+            },
+        ),
+    }
+    tries = 3  # QuickBooksSettings.retries is 2
+    chart_picks = {  # what an admin of a plumbing business picks from the default chart (no account numbers)
+        "sales": ChartPick("Sales of Product Income", "Sales of Product Income"),
+        "services": ChartPick("Services", "Services"),
+        "labour": ChartPick("Subcontractors", "Subcontractors"),
+        "materials": ChartPick("Cost of Goods Sold", "Cost of Goods Sold"),
+        "expenses": ChartPick("Office Expenses", "Office Expenses"),
+        "payments_received": ChartPick("Checking", "Checking"),
+    }
+    _paths: ClassVar[Mapping[Resource, tuple[tuple[str, ...], str | None]]] = {
+        Resource.TOKEN: ((TOKEN_PATH,), None),
+        Resource.ORGANISATIONS: (("/companyinfo/",), None),
+        Resource.ACCOUNTS: (("/query",), "Account"),
+        Resource.CUSTOMERS: (("/query", "/cdc"), "Customer"),
+    }
+
+    def __init__(self, clock: FakeClock, *, fake: QuickBooksFake | None = None) -> None:
+        super().__init__(clock)
+        self.fake = fake or QuickBooksFake(clock=clock)
+        self.oauth = self.fake.oauth
+
+    def settings(self, url: str, client: ClientApp, **overrides: Any) -> QuickBooksSettings:
+        values: dict[str, Any] = {
+            "client_id": client.client_id,
+            "client_secret": client.client_secret,
+            "authorize_url": f"{url}{AUTHORIZE_PATH}",
+            "token_url": f"{url}{TOKEN_PATH}",
+            "revoke_url": f"{url}{REVOKE_PATH}",
+            "api_url": url,
+            "timeout": 5.0,
+        }
+        return QuickBooksSettings(_env_file=None, **(values | overrides))  # type: ignore[call-arg]
+
+    def add_organisation(self, name: str) -> str:
+        return self.fake.add_company(name)
+
+    def seed_customers(self, organisation_id: str, n: int) -> list[str]:
+        return self.fake.seed_customers(organisation_id, n)
+
+    def add_customer(
+        self, organisation_id: str, name: str, *, email: str | None = None, phone: str | None = None
+    ) -> str:
+        fields: dict[str, Any] = {}
+        if email:
+            fields["PrimaryEmailAddr"] = {"Address": email}
+        if phone:
+            fields["Mobile"] = {"FreeFormNumber": phone}
+        return self.fake.add_customer(organisation_id, name, **fields)
+
+    def importable_customers(self, organisation_id: str) -> list[str]:
+        rows = [self.fake.customer(organisation_id, c) for c in self.fake.customer_ids(organisation_id)]
+        return [r["Id"] for r in rows if r.get("Active") is not False and not r.get("Job")]
+
+    def change_customer(self, organisation_id: str, customer_id: str, *, email: str) -> None:
+        self.fake.update_customer(organisation_id, customer_id, PrimaryEmailAddr={"Address": email})
+
+    def archive_customer(self, organisation_id: str, customer_id: str) -> None:
+        self.fake.deactivate_customer(organisation_id, customer_id)
+
+    def account_count(self, organisation_id: str) -> int:
+        return len([a for a in self.fake.accounts(organisation_id) if a["AccountType"] != "Non-Posting"])
+
+    def account_ids(self, organisation_id: str) -> dict[str, str]:
+        return {a.get("AcctNum") or a["Name"]: a["Id"] for a in self.fake.accounts(organisation_id)}
+
+    def add_income_account(self, organisation_id: str) -> str:
+        return self.fake.add_account(organisation_id, "Emergency Call-outs", "Income")
+
+    def archive_account(self, organisation_id: str, account_id: str) -> None:
+        self.fake.update_account(organisation_id, account_id, Active=False)
+
+    def connected(self) -> set[str]:
+        return self.fake.connected_realms()
+
+    def slow_down(self, seconds: float) -> None:
+        self.fake.latency = seconds
+
+    def fail_next(
+        self,
+        resource: Resource,
+        status: int,
+        body: Any = None,
+        *,
+        times: int = 1,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        paths, entity = self._paths[resource]
+        self.fake.fail_next(paths, status, body, entity=entity, times=times, headers=dict(headers or {}))
+
+    def calls(self, resource: Resource) -> list[Call]:
+        """The calls for `resource`; for customers, the pages and change data capture (not the COUNT)."""
+        paths, entity = self._paths[resource]
+        return [
+            c
+            for c in self.fake.calls
+            if any(c.path.endswith(p) or p.endswith("/") and p in c.path for p in paths)
+            and (entity is None or c.entity == entity)
+            and not c.counts
+        ]
+
+    def asks_for_changes_only(self, call: Call) -> bool:
+        return call.path.endswith("/cdc") or "lastupdatedtime" in (call.statement or "").lower()
