@@ -152,10 +152,11 @@ class QuickBooksProvider:
         return self._tokens.refresh(tokens)
 
     def organisations(self, grant: Grant) -> list[Organisation]:
-        """The one company this authorisation connected, named from its CompanyInfo."""
+        """The one company this authorisation connected, named from its CompanyInfo; none for a grant that did not
+        come from a callback (an access token alone names no company: each QuickBooks log-in reaches only its own)."""
         realm_id = grant.extra.get("realm_id") or ""
         if not realm_id:
-            raise BadRequest("QuickBooks did not say which company was connected (the callback had no realmId).")
+            return []
         keeper = _FixedToken(grant.tokens.access_token)
         body = self._get(f"/companyinfo/{realm_id}", realm_id, keeper)
         info = body.get("CompanyInfo") if isinstance(body, dict) else None
@@ -215,9 +216,12 @@ class QuickBooksProvider:
         while True:
             statement = f"{ALL_CUSTOMERS}{where} ORDERBY Id STARTPOSITION {start} MAXRESULTS {size}"
             rows = self._query(link, statement, "Customer")
-            last = len(rows) < size
+            seen = start - 1 + len(rows)
             if total is None:
-                total = start - 1 + len(rows) if last else self._count(link, where)
+                total = seen if len(rows) < size else self._count(link, where)
+            # A short page is the last; so is the page that reaches the count, which saves asking for the empty
+            # page after it. Customers added during the walk are caught by the next sync, which starts before it.
+            last = len(rows) < size or (total is not None and seen >= total)
             customers, skipped = read_customers_page(rows)
             cursor = None if last else Cursor({**state, "start": start + size, "size": size, "total": total})
             yield Page(customers=customers, cursor=cursor, total=total, skipped=skipped)
