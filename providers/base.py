@@ -138,6 +138,9 @@ class Customer:
     erase_personal_data: bool = False  # GDPR request at the package
     number: str | None = None
     raw_status: str | None = None
+    # The package deleted the record and told us only its id (QuickBooks' change data capture): what we hold of it
+    # stays as it was, marked inactive.
+    removed: bool = False
 
 
 @dataclass(frozen=True)

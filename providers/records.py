@@ -140,6 +140,7 @@ def normalised(customer: Customer) -> Customer:
         erase_personal_data=customer.erase_personal_data is True,
         number=clean_text(customer.number, ID_LIMIT),
         raw_status=clean_text(customer.raw_status, KIND_LIMIT),
+        removed=customer.removed is True,
     )
     if all(getattr(customer, field) is value for field, value in checked.items()):
         return customer  # already clean: nothing to copy

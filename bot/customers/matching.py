@@ -202,6 +202,12 @@ _UPDATE_REFERENCES = (
         }
     )
 )
+# A record the package deleted, of which only the id came: what we hold stays, marked inactive.
+_DEACTIVATE_CUSTOMERS = (
+    update(_CUSTOMERS)
+    .where(_CUSTOMERS.c.id == bindparam("b_id"))
+    .values(active=False, last_import_run_id=bindparam("last_import_run_id"), updated_at=bindparam("updated_at"))
+)
 _INSERT_CUSTOMERS = insert(_CUSTOMERS).returning(_CUSTOMERS.c.id, sort_by_parameter_order=True)
 
 
@@ -338,6 +344,7 @@ class _Writes:
     def __init__(self, *, run_id: int, now: datetime) -> None:
         self.run_id, self.now = run_id, now
         self.customers: list[dict[str, Any]] = []  # updates, by id
+        self.deactivated: list[dict[str, Any]] = []  # deleted at the package, by id
         self.references: list[dict[str, Any]] = []  # updates, by id
         self.created: list[tuple[dict[str, Any], Record, str]] = []
         self.linked: list[tuple[int, Record, str]] = []
@@ -364,6 +371,8 @@ class _Writes:
     def flush(self, session: Session, *, connection_id: int) -> None:
         if self.customers:
             session.execute(_UPDATE_CUSTOMERS, self.customers)
+        if self.deactivated:
+            session.execute(_DEACTIVATE_CUSTOMERS, self.deactivated)
         if self.references:
             session.execute(_UPDATE_REFERENCES, self.references)
         new_ids: list[int] = []
@@ -401,6 +410,14 @@ def _eligible(record: Record, customer_filter: str) -> bool:
 
 def _update(ref: _Known, record: Record, counts: Counter[str], written: _Writes) -> str:
     """A record we hold: unchanged ones are not written at all."""
+    if record.removed:  # only its id came: keep what we hold, marked inactive
+        if not ref.active or ref.erased:
+            return "unchanged"
+        written.deactivated.append(
+            {"b_id": ref.customer_id, "last_import_run_id": written.run_id, "updated_at": written.now}
+        )
+        counts["inactive"] += 1
+        return "updated"
     fields = stored_fields(record)
     new_digest = digest(fields, record)
     unchanged = _same_digest(ref.digest, new_digest, fields, record)

@@ -186,6 +186,7 @@ def to_customer(raw: Any) -> Customer:
         is_customer=True,
         updated_at=parse_time(metadata.get("LastUpdatedTime")),
         raw_status="Deleted" if deleted else None,
+        removed=deleted,
     )
 
 
