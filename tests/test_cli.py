@@ -13,6 +13,8 @@ import pytest
 from storage import migrate
 from storage.db import make_engine
 from tests.conftest import APP_TOKEN, BOT_TOKEN, TEST_KEY
+from tests.fakes.quickbooks import TOKEN_PATH as QUICKBOOKS_TOKEN_PATH
+from tests.fakes.quickbooks import QuickBooksFake
 from tests.fakes.server import ServerThread
 from tests.fakes.slack import SlackFake
 from tests.fakes.xero import XeroFake
@@ -22,7 +24,13 @@ def run_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedP
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
         cwd=cwd,
-        env={"PATH": os.environ.get("PATH", ""), "HOME": str(cwd), **env},
+        # PYTHONPATH is kept, so that a worktree's tests run the worktree's bot, not an installed one
+        env={
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": str(cwd),
+            "PYTHONPATH": os.environ.get("PYTHONPATH", ""),
+            **env,
+        },
         capture_output=True,
         text=True,
         timeout=120,
@@ -95,9 +103,37 @@ def test_doctor_checks_each_package_s_credentials_at_its_token_endpoint(
     assert "wrong-secret" not in bad.stdout + bad.stderr
 
 
+@pytest.fixture
+def quickbooks_env() -> Iterator[dict[str, str]]:
+    """A QuickBooks fake that knows accounts-bot's client (HTTP Basic only), and the settings that point at it."""
+    fake = QuickBooksFake()
+    fake.register_client(client_id="DOCTORQBO", client_secret="right-secret", redirect_uris=["http://x/cb"])
+    server = ServerThread(fake.app).start()
+    yield {
+        "QUICKBOOKS_CLIENT_ID": "DOCTORQBO",
+        "QUICKBOOKS_CLIENT_SECRET": "right-secret",
+        "QUICKBOOKS_TOKEN_URL": f"{server.url}{QUICKBOOKS_TOKEN_PATH}",
+    }
+    server.stop()
+
+
+def test_doctor_checks_the_quickbooks_settings(
+    env: dict[str, str], quickbooks_env: dict[str, str], tmp_path: Path
+) -> None:
+    good = run_cli("doctor", env=env | quickbooks_env, cwd=tmp_path)
+    assert "✓ quickbooks: QuickBooks accepts the client id and secret" in good.stdout, good.stdout + good.stderr
+    bad = run_cli("doctor", env=env | quickbooks_env | {"QUICKBOOKS_CLIENT_SECRET": "wrong-secret"}, cwd=tmp_path)
+    assert bad.returncode == 1
+    assert "✗ quickbooks: QuickBooks did not recognise accounts-bot's client id and secret" in bad.stdout
+    assert "QUICKBOOKS_CLIENT_ID and QUICKBOOKS_CLIENT_SECRET" in bad.stdout
+    malformed = run_cli("doctor", env=env | quickbooks_env | {"QUICKBOOKS_PAGE_SIZE": "5000"}, cwd=tmp_path)
+    assert malformed.returncode == 1 and "QUICKBOOKS_PAGE_SIZE" in malformed.stdout + malformed.stderr
+
+
 def test_doctor_says_which_packages_are_not_offered(env: dict[str, str], tmp_path: Path) -> None:
     result = run_cli("doctor", env=env, cwd=tmp_path)
     assert "✓ xero: not configured (set XERO_CLIENT_ID and XERO_CLIENT_SECRET to offer it)" in result.stdout
+    assert "✓ quickbooks: not configured (set QUICKBOOKS_CLIENT_ID and QUICKBOOKS_CLIENT_SECRET" in result.stdout
 
 
 def test_doctor_reports_missing_settings(tmp_path: Path) -> None:

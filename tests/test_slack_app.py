@@ -29,6 +29,7 @@ def test_help_is_answered_in_the_acknowledgement(bot: RunningBot) -> None:
     body = texts(delivery.ack["blocks"])
     for command in ("/accounts connect xero", "/accounts map", "/accounts import", "/accounts status"):
         assert command in body
+    assert "quickbooks" in body and "QuickBooks" in body  # every package in the registry is offered
     assert check_message(delivery.ack["blocks"]) == []
 
 
