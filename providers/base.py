@@ -26,6 +26,10 @@ class Tokens:
     refresh_token: str | None
     expires_at: datetime | None
     scope: str | None = None
+    # When the package forgets the refresh token if nobody uses it, and when whatever happens, where it says so
+    # (QuickBooks' `x_refresh_token_expires_in` and, asked for, its 5-year `x_refresh_token_hard_expires_in`).
+    refresh_expires_at: datetime | None = None
+    refresh_hard_expires_at: datetime | None = None
 
     def __repr__(self) -> str:  # never print a token, even in a traceback
         return f"Tokens(expires_at={self.expires_at!r}, scope={self.scope!r})"

@@ -15,6 +15,7 @@ from typing import Any
 import httpx2
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.httpx_client import OAuth2Client
+from authlib.oauth2.client import DEFAULT_HEADERS
 
 from providers.base import BadRequest, NeedsReconnect, ProviderError, Tokens, Unavailable
 from providers.http import RETRYABLE_STATUSES, BorrowedTransport, RetryPolicy, Transient
@@ -41,12 +42,19 @@ class TokenEndpoint:
         translate_oauth: Callable[[str, str | None], ProviderError],
         credential_names: str,
         transport: httpx2.BaseTransport | None = None,
+        expiry_fields: Mapping[str, str] | None = None,
+        token_headers: Mapping[str, str] | None = None,
     ) -> None:
+        """`expiry_fields` names the answer's fields of seconds left that the package adds, by the `Tokens`
+        attribute they fill (`{"refresh_expires_at": "x_refresh_token_expires_in"}`); `token_headers` are sent with
+        each code exchange and refresh."""
         self.title, self.token_url, self.revoke_url = title, token_url, revoke_url
         self._client_id, self._client_secret = client_id, client_secret
         self._timeout, self._retry, self._sleep, self._transport = timeout, retry, sleep, transport
         self._translate, self._translate_oauth = translate, translate_oauth
         self._credential_names = credential_names
+        self._expiry_fields = dict(expiry_fields or {})
+        self._headers = {**DEFAULT_HEADERS, **token_headers} if token_headers else None
 
     def authorization_url(
         self, authorize_url: str, *, state: str, redirect_uri: str, scope: str, code_challenge: str | None
@@ -65,11 +73,16 @@ class TokenEndpoint:
         extra = {"code_verifier": code_verifier} if code_verifier else {}
         token = self._call(
             lambda oauth: oauth.fetch_token(
-                self.token_url, grant_type="authorization_code", code=code, redirect_uri=redirect_uri, **extra
+                self.token_url,
+                grant_type="authorization_code",
+                code=code,
+                redirect_uri=redirect_uri,
+                headers=self._headers,
+                **extra,
             ),
             retry_on=(httpx2.ConnectError,),
         )
-        return tokens_from(token)
+        return tokens_from(token, expiry_fields=self._expiry_fields)
 
     def refresh(self, tokens: Tokens) -> Tokens:
         """Spend the refresh token for a new pair; network failures and 5xx are retried (packages answer a
@@ -78,11 +91,11 @@ class TokenEndpoint:
             raise NeedsReconnect(f"{self.title} gave no refresh token (the offline_access permission is missing).")
         refresh_token = tokens.refresh_token
         token = self._call(
-            lambda oauth: oauth.refresh_token(self.token_url, refresh_token=refresh_token),
+            lambda oauth: oauth.refresh_token(self.token_url, refresh_token=refresh_token, headers=self._headers),
             retry_on=(httpx2.TransportError,),
             retry_statuses=RETRYABLE_STATUSES,
         )
-        return tokens_from(token, previous=tokens)
+        return tokens_from(token, previous=tokens, expiry_fields=self._expiry_fields)
 
     def revoke(self, token: str, *, hint: str = "refresh_token") -> None:
         """Revoke `token`; one the package already forgot counts as revoked."""
@@ -185,13 +198,34 @@ class TokenEndpoint:
             raise Unavailable(f"{self.title}'s log-in service answered with something we could not read.") from exc
 
 
-def tokens_from(token: Mapping[str, Any], previous: Tokens | None = None) -> Tokens:
-    """Our Tokens from a token endpoint's answer, keeping what a refresh answer leaves out."""
+def tokens_from(
+    token: Mapping[str, Any], previous: Tokens | None = None, *, expiry_fields: Mapping[str, str] | None = None
+) -> Tokens:
+    """Our Tokens from a token endpoint's answer, keeping what a refresh answer leaves out; `expiry_fields` says
+    which of its fields of seconds left fill which expiry of the refresh token."""
+    now = datetime.now(UTC)
     expires_in = token.get("expires_in")
-    expires_at = datetime.now(UTC) + timedelta(seconds=float(expires_in)) if expires_in is not None else None
+    expires_at = now + timedelta(seconds=float(expires_in)) if expires_in is not None else None
+    expiries: dict[str, datetime | None] = {}
+    for attribute, name in (expiry_fields or {}).items():
+        seconds = _seconds(token.get(name))
+        kept = getattr(previous, attribute, None) if previous else None
+        expiries[attribute] = now + timedelta(seconds=seconds) if seconds is not None else kept
     return Tokens(
         access_token=str(token["access_token"]),
         refresh_token=token.get("refresh_token") or (previous.refresh_token if previous else None),
         expires_at=expires_at,
         scope=token.get("scope") or (previous.scope if previous else None),
+        **expiries,
     )
+
+
+def _seconds(value: Any) -> float | None:
+    """Seconds from a token answer's field (a number, or a number written as text); None for anything else."""
+    if isinstance(value, bool):
+        return None
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return None
+    return seconds if 0 <= seconds < 1e10 else None

@@ -352,6 +352,14 @@ def test_refresh_tokens_are_kept_for_a_day_then_rotated_and_the_old_one_dies(qbo
     assert same["refresh_token"] == first and same["access_token"] != qbo.tokens["access_token"]
     assert rotated["refresh_token"] != first and rotated["x_refresh_token_expires_in"] == 100 * 86400
     assert dead.status_code == 400 and dead.json() == {"error": "invalid_grant"}
+    assert "x_refresh_token_hard_expires_in" not in rotated
+    asked = qbo.http.post(
+        f"{BASE}{TOKEN_PATH}",
+        data={"grant_type": "refresh_token", "refresh_token": rotated["refresh_token"]},
+        auth=(qbo.client.client_id, qbo.client.client_secret or ""),
+        headers={"x-include-refresh-token-hard-expires-in": "true"},
+    ).json()
+    assert asked["x_refresh_token_hard_expires_in"] == 5 * 365 * 86400 - 86400  # 5 years from the log-in
 
 
 def test_the_token_endpoint_wants_http_basic(qbo: Session) -> None:

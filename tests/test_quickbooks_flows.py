@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -15,7 +15,7 @@ import pytest
 from bot.imports.runs import RunView
 from tests.conftest import RunningBot
 from tests.fakes.oauth2 import FakeClock
-from tests.flows import command, connected
+from tests.flows import command, connected, connection_rows
 from tests.imports import (
     customer_count,
     customers_by_external_id,
@@ -70,6 +70,17 @@ def test_an_import_survives_a_3001_throttle_and_a_fault_inside_a_200(
     assert "QuickBooks asked us to slow down" in thread_text(bot, run)
     statuses = [c.status for c in quickbooks.calls(Resource.CUSTOMERS)]
     assert statuses == [status, 200, 200, 200, 200, 200, 200]  # throttled, the fault in a 200, then 5 pages
+
+
+def test_the_refresh_tokens_lifetimes_are_stored_with_the_connection(
+    imports: tuple[RunningBot, str], quickbooks: QuickBooksDriver
+) -> None:
+    bot, _ = imports
+    [row] = connection_rows(bot)
+    now = datetime.now(UTC)
+
+    assert row.refresh_expires_at and abs(row.refresh_expires_at - (now + timedelta(days=100))) < timedelta(minutes=5)
+    assert row.refresh_hard_expires_at and row.refresh_hard_expires_at > now + timedelta(days=4 * 365)
 
 
 def test_the_scheduled_sync_reads_changes_through_cdc(

@@ -107,6 +107,19 @@ def test_the_company_is_named_from_company_info_and_pkce_is_not_sent(qbo: Connec
     assert calls and calls[-1].query["minorversion"] == "75"
 
 
+def test_the_refresh_tokens_lifetimes_are_kept(qbo: Connected) -> None:
+    tokens = cast(MemoryKeeper, qbo.link.tokens).tokens
+    now = datetime.now(UTC)
+
+    assert tokens.refresh_expires_at and tokens.refresh_hard_expires_at
+    assert abs(tokens.refresh_expires_at - (now + timedelta(days=100))) < timedelta(minutes=1)
+    assert abs(tokens.refresh_hard_expires_at - (now + timedelta(days=5 * 365))) < timedelta(minutes=1)
+    qbo.clock.advance(86400)
+    refreshed = qbo.provider.refresh(tokens)
+    assert refreshed.refresh_token != tokens.refresh_token  # a day old: rotated
+    assert abs(refreshed.refresh_hard_expires_at - (now + timedelta(days=5 * 365 - 1))) < timedelta(minutes=1)  # type: ignore[operator]
+
+
 def test_a_callback_without_a_realm_id_is_refused(qbo: Connected) -> None:
     with pytest.raises(BadRequest, match="did not say which company"):
         qbo.provider.exchange_code(code="x", redirect_uri=qbo.driver.redirect_uri, code_verifier=None, params={})

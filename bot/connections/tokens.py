@@ -57,6 +57,10 @@ def store_tokens(connection: Connection, tokens: Tokens, db: Database, now: date
     if tokens.refresh_token:
         connection.refresh_token_enc = db.box.encrypt(tokens.refresh_token)
     connection.access_expires_at = tokens.expires_at
+    if tokens.refresh_expires_at:
+        connection.refresh_expires_at = tokens.refresh_expires_at
+    if tokens.refresh_hard_expires_at:
+        connection.refresh_hard_expires_at = tokens.refresh_hard_expires_at
     if tokens.scope:
         connection.scope = tokens.scope
     connection.refreshed_at = now

@@ -41,6 +41,13 @@ ALL_ACCOUNTS = "SELECT * FROM Account WHERE Active IN (true, false)"
 CDC_LIMIT = 1000  # objects in one change data capture answer; a full one may have left some out
 
 
+# Intuit's fields of seconds left on the refresh token: unused (about 100 days, renewed on use) and in all (5 years).
+EXPIRY_FIELDS = {
+    "refresh_expires_at": "x_refresh_token_expires_in",
+    "refresh_hard_expires_at": "x_refresh_token_hard_expires_in",
+}
+
+
 class _FixedToken:
     """A TokenKeeper for a fresh grant's access token, before any Link holds it."""
 
@@ -108,6 +115,8 @@ class QuickBooksProvider:
             translate_oauth=translate_oauth_error,
             credential_names=settings.credential_names(),
             transport=transport,
+            expiry_fields=EXPIRY_FIELDS,
+            token_headers={"x-include-refresh-token-hard-expires-in": "true"},  # the 5-year limit, since late 2025
         )
         self._revocation = http_client(
             timeout=settings.token_timeout, transport=transport, headers={"Accept": "application/json"}

@@ -5,6 +5,7 @@ discovery document next to the OAuth2 endpoints and the company API."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from typing import Any
 from urllib.parse import parse_qsl
@@ -17,7 +18,13 @@ from starlette.types import Message, Receive, Scope, Send
 
 from tests.fakes.quickbooks.api import CompanyApi
 from tests.fakes.quickbooks.faults import default_error
-from tests.fakes.quickbooks.identity import DISCOVERY_PATH, USERINFO_PATH, discovery_document
+from tests.fakes.quickbooks.identity import (
+    DISCOVERY_PATH,
+    HARD_LIFETIME,
+    TOKEN_PATH,
+    USERINFO_PATH,
+    discovery_document,
+)
 from tests.fakes.quickbooks.records import Call, _FailureRule
 
 _FROM = re.compile(r"\bfrom\s+(\w+)", re.I)
@@ -32,7 +39,8 @@ class QuickBooksFake(CompanyApi):
         company = "/v3/company/{realm_id}"
         self._router = Starlette(
             routes=[
-                *self.oauth.routes(),
+                *(r for r in self.oauth.routes() if getattr(r, "path", None) != TOKEN_PATH),
+                Route(TOKEN_PATH, self._token, methods=["POST"]),
                 Route(DISCOVERY_PATH, self._discovery, methods=["GET"]),
                 Route(f"{DISCOVERY_PATH}/", self._discovery, methods=["GET"]),
                 Route(USERINFO_PATH, self._userinfo, methods=["GET"]),
@@ -125,6 +133,21 @@ class QuickBooksFake(CompanyApi):
             await _response(rule.status, rule.body, rule.headers)(scope, replay, recording_send)
             return
         await self._router(scope, replay, recording_send)
+
+    async def _token(self, request: Request) -> Response:
+        """The shared token endpoint, plus `x_refresh_token_hard_expires_in` (seconds left of the 5 years since the
+        log-in) when the request asks for it with `x-include-refresh-token-hard-expires-in: true`."""
+        response = await self.oauth.token(request)
+        asked = request.headers.get("x-include-refresh-token-hard-expires-in", "").lower() == "true"
+        if not asked or response.status_code != 200:
+            return response
+        body = json.loads(bytes(response.body))
+        with self._lock:
+            token = self.oauth._refresh_tokens.get(body.get("refresh_token", ""))
+            first = self.oauth._refresh_tokens.get(token.family) if token else None
+            started = (first or token).issued_at if token else self.clock()
+        body["x_refresh_token_hard_expires_in"] = int(started + HARD_LIFETIME - self.clock())
+        return JSONResponse(body)
 
     async def _discovery(self, request: Request) -> Response:
         return JSONResponse(discovery_document(str(request.base_url).rstrip("/")))

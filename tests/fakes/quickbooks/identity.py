@@ -25,6 +25,7 @@ SCOPE_WORDING = {
 }
 REFRESH_TOKEN_LIFETIME = 100 * 24 * 3600.0  # x_refresh_token_expires_in: about 100 days
 REFRESH_TOKEN_KEPT_FOR = 24 * 3600.0  # a refresh within a day brings back the same refresh token
+HARD_LIFETIME = 5 * 365 * 24 * 3600.0  # no refresh token outlives its log-in by more than 5 years (since late 2025)
 
 INTUIT_OAUTH = OAuth2Profile(
     title="Intuit",
