@@ -1,16 +1,22 @@
-"""A real browser (Debian's Chromium, driven by Playwright) from the "Log in to Xero" link to our callback page."""
+"""A real browser (Debian's Chromium, driven by Playwright) from the "Log in to Xero" (or QuickBooks) link to our
+callback page."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.conftest import RunningBot
+from tests.fakes.oauth2 import FakeClock
 from tests.fakes.xero import XeroFake
 from tests.flows import connection_rows, login_url, shown
+from tests.packages_e2e import served, start_with
+from tests.providers.quickbooks_driver import QuickBooksDriver
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = [
@@ -70,3 +76,29 @@ def test_cancel_lands_on_a_page_that_says_nothing_changed(connect_bot: RunningBo
     expect(page.get_by_role("heading", name="Log-in cancelled")).to_be_visible()
     expect(page.locator("#message")).to_contain_text("nothing changed")
     assert connection_rows(connect_bot) == []
+
+
+@pytest.fixture
+def quickbooks() -> Iterator[QuickBooksDriver]:
+    with served(QuickBooksDriver(FakeClock(time.time()))) as driver:
+        yield driver
+
+
+def test_quickbooks_consent_picks_one_company_and_lands_connected(
+    start_bot: Any, quickbooks: QuickBooksDriver, page: Page
+) -> None:
+    bot = start_with(start_bot, quickbooks)
+    quickbooks.add_organisation("Craig's Landscaping")
+    acme = quickbooks.add_organisation("Acme Plumbing Ltd")
+    page.goto(login_url(bot, package="quickbooks"))
+    expect(page.get_by_role("radio")).to_have_count(2)  # one company per log-in
+    page.get_by_label("Acme Plumbing Ltd").check()
+    page.get_by_role("button", name="Allow access").click()
+
+    page.wait_for_url(f"{bot.url}/oauth/quickbooks/callback*")
+    expect(page.get_by_role("heading", name="Connected")).to_be_visible()
+    expect(page.locator("#message")).to_have_text("accounts-bot is now connected to Acme Plumbing Ltd in QuickBooks.")
+    assert [(row.organisation_id, row.organisation_name) for row in connection_rows(bot)] == [
+        (acme, "Acme Plumbing Ltd")
+    ]
+    assert quickbooks.connected() == {acme}
