@@ -38,7 +38,7 @@ class Connection(Base):
     access_token_enc: Mapped[str | None] = mapped_column(Text)
     refresh_token_enc: Mapped[str | None] = mapped_column(Text)
     access_expires_at: Mapped[datetime | None] = mapped_column()
-    # When the package forgets the refresh token unused, and whatever happens, where it says (QuickBooks).
+    # When the package forgets the refresh token unused, and whatever happens, where it says so.
     refresh_expires_at: Mapped[datetime | None] = mapped_column()
     refresh_hard_expires_at: Mapped[datetime | None] = mapped_column()
     scope: Mapped[str | None] = mapped_column(Text)
