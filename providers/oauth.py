@@ -41,18 +41,34 @@ class TokenEndpoint:
         translate_oauth: Callable[[str, str | None], ProviderError],
         credential_names: str,
         transport: httpx2.BaseTransport | None = None,
+        auth_method: str | None = None,
+        dead_refresh_errors: frozenset[str] = frozenset({"invalid_grant"}),
     ) -> None:
+        """`auth_method`: how the client proves itself (None: HTTP Basic with a secret, nothing more without one;
+        `client_secret_post` for a package that wants the id and secret in the form). `dead_refresh_errors`: the
+        OAuth errors with which the package refuses a refresh token it does not know (`check_credentials` takes
+        them as "client accepted")."""
         self.title, self.token_url, self.revoke_url = title, token_url, revoke_url
         self._client_id, self._client_secret = client_id, client_secret
         self._timeout, self._retry, self._sleep, self._transport = timeout, retry, sleep, transport
         self._translate, self._translate_oauth = translate, translate_oauth
         self._credential_names = credential_names
+        self._auth_method, self._dead_refresh_errors = auth_method, dead_refresh_errors
 
     def authorization_url(
-        self, authorize_url: str, *, state: str, redirect_uri: str, scope: str, code_challenge: str | None
+        self,
+        authorize_url: str,
+        *,
+        state: str,
+        redirect_uri: str,
+        scope: str,
+        code_challenge: str | None,
+        **params: str,
     ) -> str:
-        """Where to send a person to log in, with PKCE's S256 challenge when given."""
+        """Where to send a person to log in, with PKCE's S256 challenge when given and the package's own `params`
+        (MYOB's `prompt=consent`)."""
         extra = {"code_challenge": code_challenge, "code_challenge_method": "S256"} if code_challenge else {}
+        extra |= params
         with self._oauth() as oauth:
             url, _ = oauth.create_authorization_url(
                 authorize_url, state=state, redirect_uri=redirect_uri, scope=scope, **extra
@@ -99,12 +115,13 @@ class TokenEndpoint:
             raise error
 
     def check_credentials(self) -> None:
-        """Offer a made-up refresh token: `invalid_grant` means the client id and secret were accepted."""
+        """Offer a made-up refresh token: `invalid_grant` (or the package's own word for a dead refresh token) means
+        the client id and secret were accepted."""
         with self._oauth() as oauth:
             try:
                 oauth.refresh_token(self.token_url, refresh_token=MADE_UP_REFRESH_TOKEN)
             except OAuthError as exc:
-                if exc.error == "invalid_grant":
+                if exc.error in self._dead_refresh_errors:
                     return
                 if exc.error == "invalid_client":
                     raise self._unknown_client() from None
@@ -133,6 +150,7 @@ class TokenEndpoint:
             client_id=self._client_id,
             client_secret=self._client_secret,
             code_challenge_method="S256",
+            token_endpoint_auth_method=self._auth_method,
             timeout=self._timeout,
             transport=BorrowedTransport(self._transport) if self._transport is not None else None,
         )

@@ -13,6 +13,7 @@ import httpx2
 from pydantic import ValidationError
 
 from providers.base import Provider
+from providers.myob import MyobProvider, MyobSettings
 from providers.settings import ProviderSettings, ProviderSettingsError, describe_errors
 from providers.xero import XeroProvider, XeroSettings
 
@@ -31,6 +32,7 @@ class Package:
 
 PACKAGES: dict[str, Package] = {
     XeroProvider.name: Package(XeroProvider.name, XeroProvider.title, XeroSettings, XeroProvider),
+    MyobProvider.name: Package(MyobProvider.name, MyobProvider.title, MyobSettings, MyobProvider),
 }
 
 

@@ -113,9 +113,10 @@ def test_secrets_are_listed_for_masking_and_kept_out_of_repr() -> None:
 
 
 def test_names_titles_and_credential_names_of_every_package() -> None:
-    assert registry.known() == ("xero",)
-    assert registry.titles() == {"xero": "Xero"}
+    assert registry.known() == ("xero", "myob")
+    assert registry.titles() == {"xero": "Xero", "myob": "MYOB"}
     assert registry.credential_names("xero") == "XERO_CLIENT_ID and XERO_CLIENT_SECRET"
+    assert registry.credential_names("myob") == "MYOB_CLIENT_ID and MYOB_CLIENT_SECRET"
     assert XeroSettings.env_name("api_url") == "XERO_API_URL"
 
 
@@ -127,7 +128,7 @@ def test_get_provider_by_name() -> None:
         assert (provider.name, provider.title, provider.organisation_noun) == ("xero", "Xero", "organisation")
     finally:
         provider.close()
-    with pytest.raises(UnknownProvider, match=r"No accounting package called 'sage'; known: xero\."):
+    with pytest.raises(UnknownProvider, match=r"No accounting package called 'sage'; known: myob, xero\."):
         registry.get_provider("sage", settings["xero"])
     with pytest.raises(TypeError, match="xero needs XeroSettings"):
         registry.get_provider("xero", object())  # type: ignore[arg-type]

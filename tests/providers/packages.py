@@ -95,6 +95,8 @@ class PackageDriver:
     chooses_several: ClassVar[bool] = False  # one consent may connect several organisations
     lists_earlier_organisations: ClassVar[bool] = False  # `organisations()` lists those of earlier log-ins too
     revokes_on_disconnect: ClassVar[bool] = False  # disconnecting the last connection of a log-in revokes it
+    # disconnecting removes our link to the organisation at the package (MYOB has no way to: its admin does it)
+    removes_link_on_disconnect: ClassVar[bool] = True
     grace_period: ClassVar[float] = 0.0  # how long a spent refresh token still brings the same new pair
     access_token_ttl: ClassVar[float]
     reports_total: ClassVar[bool] = True  # customer pages carry the total
@@ -104,6 +106,7 @@ class PackageDriver:
     expected_accounts: ClassVar[Mapping[str, ExpectedAccount]]  # a sample of a new organisation's chart, by name
     errors: ClassVar[Mapping[Failure, ErrorCase]]
     rate_limits: ClassVar[Mapping[RateLimitScope, RateLimitCase]]
+    waited_limit: ClassVar[RateLimitScope] = RateLimitScope.MINUTE  # a "slow down" an import waits out in seconds
     tries: ClassVar[int] = 3  # how often the provider tries a call that keeps failing with a 5xx
     # What an admin maps each category to in a new organisation's chart, by category key (bot/categories.yml).
     chart_picks: ClassVar[Mapping[str, ChartPick]]
@@ -392,4 +395,6 @@ class XeroDriver(PackageDriver):
         return "if-modified-since" in call.headers
 
 
-PACKAGES: tuple[type[PackageDriver], ...] = (XeroDriver,)
+from tests.providers.myob_driver import MyobDriver  # noqa: E402  (it builds on the classes above)
+
+PACKAGES: tuple[type[PackageDriver], ...] = (XeroDriver, MyobDriver)
