@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,11 +19,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from providers.myob import MyobSettings
 from tests.fakes.asgi_transport import ASGISyncTransport
 from tests.fakes.myob import MYOB_OAUTH, MyobFake, MyobLimits, QueryError, parse_filter
 from tests.fakes.oauth2 import ClientApp, FakeClock, click_through_consent, redirect_params
+from tests.fakes.server import free_port
 
-SPECS = Path(__file__).parent / "specs" / "myob"
+ROOT = Path(__file__).resolve().parent.parent
+SPECS = ROOT / "tests" / "specs" / "myob"
 CONTRACTS = json.loads((SPECS / "myob-accountright-v2-contracts.json").read_text())
 URL = "http://myob.fake"
 REDIRECT_URI = "http://localhost:3000/oauth/myob/callback"
@@ -357,3 +362,43 @@ def test_a_call_slower_than_the_gateway_gets_504(env: Env) -> None:
     env.fake.gateway_timeout = 0.0
     env.fake.latency = 0.01
     assert env.get("/Contact/Customer", tokens).status_code == 504
+
+
+# ---------------------------------------------------------------------------------------------
+# python -m tests.fakes.myob
+
+
+def test_runs_alone_and_prints_the_settings_that_point_the_bot_at_it() -> None:
+    port = free_port()
+    command = [sys.executable, "-m", "tests.fakes.myob", "--port", str(port)]
+    with subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as process:
+        try:
+            assert process.stdout is not None
+            lines = []
+            for line in process.stdout:
+                lines.append(line.strip())
+                if line.startswith("MYOB_CLIENT_SECRET="):
+                    break
+            settings = dict(line.split("=", 1) for line in lines if line.startswith("MYOB_"))
+            url = f"http://127.0.0.1:{port}"
+            assert settings["MYOB_AUTHORIZE_URL"] == f"{url}/oauth2/account/authorize"
+            assert settings["MYOB_TOKEN_URL"] == f"{url}/oauth2/v1/authorize"
+            assert settings["MYOB_API_URL"] == f"{url}/accountright"
+            # what the bot reads: every printed setting is a MyobSettings field
+            assert MyobSettings(_env_file=None, **{k.removeprefix("MYOB_").lower(): v for k, v in settings.items()})
+            with httpx2.Client(transport=httpx2.HTTPTransport(retries=6)) as http:
+                page = http.get(
+                    settings["MYOB_AUTHORIZE_URL"],
+                    params={
+                        "client_id": settings["MYOB_CLIENT_ID"],
+                        "redirect_uri": REDIRECT_URI,
+                        "response_type": "code",
+                        "scope": SCOPES,
+                        "state": "s",
+                        "prompt": "consent",
+                    },
+                )
+            assert page.status_code == 200 and "Acme Plumbing Pty Ltd" in page.text
+        finally:
+            process.terminate()
+            process.wait(timeout=10)

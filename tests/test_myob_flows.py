@@ -16,6 +16,7 @@ from typing import Any
 import httpx2
 import pytest
 
+from bot.slack.manifest import build_manifest
 from providers.base import NeedsReconnect
 from tests.conftest import ADMIN, APP_TOKEN, BOT_TOKEN, TEAM, TEST_KEY, RunningBot
 from tests.fakes.oauth2 import FakeClock, click_through_consent
@@ -154,3 +155,9 @@ def test_doctor_checks_myobs_settings_at_its_token_endpoint(
     assert "✓ myob: MYOB accepts the client id and secret" in good.stdout, good.stdout + good.stderr
     zone = run_cli("doctor", env=env | {"MYOB_TIME_ZONE": "Sydney"}, cwd=tmp_path)
     assert zone.returncode != 0 and "MYOB_TIME_ZONE must be a time zone name" in zone.stdout + zone.stderr
+
+
+def test_help_and_the_manifest_say_myob_works(bot: RunningBot) -> None:
+    answer = all_text(command(bot, "/accounts help", "accounts-bot"))
+    assert "connects your accounting package (Xero, MYOB" in answer and "/accounts connect xero|myob" in answer
+    assert "(Xero, MYOB" in build_manifest()["display_information"]["long_description"]
