@@ -33,7 +33,7 @@ from tests.flows import (
     shown,
     url_in,
 )
-from tests.imports import customer_count, finished, parent, quick, run_view, thread_text
+from tests.imports import customer_count, customers_by_external_id, finished, parent, quick, run_view, thread_text
 from tests.packages_e2e import served, start_with
 from tests.providers.myob_driver import MyobDriver
 from tests.providers.packages import Resource
@@ -161,3 +161,26 @@ def test_help_and_the_manifest_say_myob_works(bot: RunningBot) -> None:
     answer = all_text(command(bot, "/accounts help", "accounts-bot"))
     assert "connects your accounting package (Xero, MYOB" in answer and "/accounts connect xero|myob" in answer
     assert "(Xero, MYOB" in build_manifest()["display_information"]["long_description"]
+
+
+def test_cards_without_a_usable_uid_are_skipped_and_the_rest_imported(bot: RunningBot, myob: MyobDriver) -> None:
+    _, file_id = connected(bot, myob)
+    quick(bot, page_size=10)
+    myob.seed_customers(file_id, 25)
+    for raw in (
+        {"CompanyName": "No Uid Ltd", "IsActive": True},
+        {"UID": None, "CompanyName": "Null Uid Ltd", "IsActive": True},
+        {"UID": "x" * 65, "CompanyName": "Long Uid Ltd", "IsActive": True},
+        None,
+    ):
+        myob.fake.add_raw_customer(file_id, raw)
+    myob.fake.add_raw_customer(
+        file_id,
+        {"UID": "3f1c0000-0000-4000-8000-00000000abcd", "CompanyName": "Tom & <Jerry>\ud800 \x00Co", "IsActive": True},
+    )
+    command(bot, "/accounts import", "Starting the import")
+    run = finished(bot)
+    assert run.status == "succeeded" and run.count("unreadable") == 4
+    assert customer_count(bot) == len(myob.importable_customers(file_id)), run.counts
+    stored = customers_by_external_id(bot)["3f1c0000-0000-4000-8000-00000000abcd"]
+    assert stored.name == "Tom & <Jerry>\ufffd Co"  # the lone surrogate replaced, the NUL byte taken out

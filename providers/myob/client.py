@@ -37,7 +37,9 @@ class MyobProvider:
     name = "myob"
     title = "MYOB"
     organisation_noun = "company file"
-    refresh_token_idle_lifetime: timedelta | None = None  # MYOB documents no idle expiry; the keep-alive still runs
+    # MYOB documents no idle expiry for refresh tokens; assuming four weeks makes the keep-alive refresh an idle
+    # connection every week, which costs one call and never loses a log-in MYOB might forget.
+    refresh_token_idle_lifetime: timedelta | None = timedelta(days=28)
 
     def __init__(
         self,

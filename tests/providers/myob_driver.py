@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from providers.base import AccountKind, BadRequest, NeedsReconnect, RateLimitScope, Unavailable
+from providers.base import ID_LIMIT, AccountKind, BadRequest, NeedsReconnect, RateLimitScope, Unavailable
 from providers.myob import DEFAULT_SCOPES, MyobSettings
 from tests.fakes.myob import API_PREFIX, MYOB_OAUTH, MyobFake
 from tests.fakes.myob.errors import myob_errors, rate_limit_error
@@ -119,7 +119,14 @@ class MyobDriver(PackageDriver):
 
     def importable_customers(self, organisation_id: str) -> list[str]:
         cards = [self.fake.customer(organisation_id, uid) for uid in self.fake.customer_uids(organisation_id)]
-        return [c["UID"] for c in cards if isinstance(c, dict) and c.get("IsActive") is True]
+        return [
+            c["UID"]
+            for c in cards
+            if isinstance(c, dict)
+            and c.get("IsActive") is True
+            and isinstance(c.get("UID"), str)
+            and 0 < len(c["UID"]) <= ID_LIMIT  # a card without a usable UID cannot be imported
+        ]
 
     def change_customer(self, organisation_id: str, customer_id: str, *, email: str) -> None:
         self.fake.set_email(organisation_id, customer_id, email)

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 from urllib.parse import urlencode
 
@@ -53,7 +54,7 @@ class CompanyFileApi(MyobState):
                 body = self._listing(request, company_file, resource)
         except QueryError as exc:
             return JSONResponse(query_invalid(str(exc)), status_code=400)
-        return JSONResponse(body)
+        return _AsciiJSONResponse(body)
 
     def _admit(self, request: Request, claims: dict[str, Any], resource: str) -> _CompanyFile:
         """The checks MYOB makes before it reads anything, in its order: the key, its limits, the version, the
@@ -112,6 +113,14 @@ class CompanyFileApi(MyobState):
             base = str(request.base_url).rstrip("/")
             following = f"{base}/accountright/{company_file.id}/{resource}?{urlencode(query)}"
         return {"Items": chosen, "NextPageLink": following, "Count": len(rows)}
+
+
+class _AsciiJSONResponse(JSONResponse):
+    """JSON with everything beyond ASCII escaped, as .NET's serialiser may write it: a lone surrogate in a card travels
+    as `\\ud800`, which UTF-8 could not carry."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
 
 
 _CARD = "\x00card"  # where a shallow view keeps its card; no MYOB field looks like it
