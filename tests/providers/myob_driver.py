@@ -9,7 +9,6 @@ from providers.base import ID_LIMIT, AccountKind, BadRequest, NeedsReconnect, Ra
 from providers.myob import DEFAULT_SCOPES, MyobSettings
 from tests.fakes.myob import API_PREFIX, MYOB_OAUTH, MyobFake
 from tests.fakes.myob.errors import myob_errors, rate_limit_error
-from tests.fakes.myob.state import authorised_files
 from tests.fakes.oauth2 import ClientApp, FakeClock
 from tests.fakes.xero.records import Call
 from tests.providers.packages import (
@@ -154,7 +153,8 @@ class MyobDriver(PackageDriver):
         self.fake.update_account(organisation_id, account_id, IsActive=False)
 
     def connected(self) -> set[str]:
-        return authorised_files(self.fake)
+        connected: set[str] = self.fake.authorised_files()
+        return connected
 
     def slow_down(self, seconds: float) -> None:
         self.fake.latency = seconds

@@ -276,6 +276,19 @@ class MyobState(OAuth2Hooks):
         with self._lock:
             return list(self._file(file_id).customers)
 
+    def authorised_files(self, client_id: str | None = None) -> set[str]:
+        """The company files a live refresh token (neither spent nor revoked) of the app reaches: what MYOB lists
+        under each file's authorised apps."""
+        with self._lock:
+            reached = {
+                str(token.grant.authorisation.claims.get("business_id"))
+                for token in self.oauth._refresh_tokens.values()
+                if not token.revoked
+                and token.spent_at is None
+                and (client_id is None or token.grant.client_id == client_id)
+            }
+            return {file_id for file_id in reached if file_id in self._files and not self._files[file_id].removed}
+
     @property
     def company_files(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -304,17 +317,3 @@ class MyobState(OAuth2Hooks):
         row["LastModified"] = myob_time(card.modified_at, company_file.time_zone)
         row["RowVersion"] = str(int(card.modified_at * 1000) % 10**19)
         return row
-
-
-def authorised_files(state: MyobState, client_id: str | None = None) -> set[str]:
-    """The company files a live refresh token (neither spent nor revoked) of the app reaches: what MYOB lists under
-    the file's authorised apps."""
-    with state._lock:
-        return {
-            str(token.grant.authorisation.claims.get("business_id"))
-            for token in state.oauth._refresh_tokens.values()
-            if not token.revoked
-            and token.spent_at is None
-            and (client_id is None or token.grant.client_id == client_id)
-            and not state._files[str(token.grant.authorisation.claims.get("business_id"))].removed
-        }
