@@ -190,15 +190,24 @@ def test_customers_follow_next_page_link_until_it_is_absent(env: Env) -> None:
     assert all(c.query["$top"] == "100" for c in calls)
 
 
-def test_a_next_page_link_elsewhere_is_not_followed(env: Env) -> None:
+@pytest.mark.parametrize(
+    "elsewhere",
+    [
+        "https://evil.example/accountright/{file}/Contact/Customer?$skip=1",
+        "https://api.myob.com.evil.example/accountright/{file}/Contact/Customer?$skip=1",
+        "http://ar1.api.myob.com/accountright/{file}/Contact/Customer?$skip=1",  # not https
+        "https://ar1.api.myob.com/accountright/another-file/Contact/Customer?$skip=1",
+        "not a link at all",
+    ],
+)
+def test_a_next_page_link_elsewhere_is_not_followed(env: Env, elsewhere: str) -> None:
     provider = env.provider()
     link, _ = env.connect(provider)
-    env.fake.fail_next(
-        "/Contact/Customer", 200, {"Items": [], "NextPageLink": "https://evil.example/steal?$skip=1", "Count": 9}
-    )
+    page = {"Items": [], "NextPageLink": elsewhere.format(file=env.file_id), "Count": 9}
+    env.fake.fail_next("/Contact/Customer", 200, page)
     with pytest.raises(Unavailable, match="leads elsewhere"):
         list(provider.customers(link))
-    assert not any("evil" in c.path for c in env.fake.calls)
+    assert len(env.fake.calls_to("/Contact/Customer")) == 1
 
 
 def test_individuals_companies_and_address_slots() -> None:
@@ -405,3 +414,17 @@ def test_an_expired_access_token_is_refreshed_and_the_new_refresh_token_kept(env
     assert keeper.refreshes == 1 and keeper.tokens.refresh_token not in (None, first)
     with pytest.raises(NeedsReconnect, match="no longer accepts the saved log-in"):
         provider.refresh(Tokens("x", first, None))
+
+
+def test_a_next_page_link_to_a_regional_myob_host_for_the_same_file_is_followed(env: Env) -> None:
+    env.fake.seed_customers(env.file_id, 5)
+    provider = env.provider(page_size=2)
+    link, _ = env.connect(provider)
+    regional = f"https://ar2.api.myob.com/accountright/{env.file_id}/Contact/Customer?$top=2&$skip=2"
+    env.fake.fail_next("/Contact/Customer", 200, {"Items": [], "NextPageLink": regional, "Count": 5})
+
+    pages = list(provider.customers(link))
+
+    [first, *_] = env.fake.calls_to("/Contact/Customer")[1:]
+    assert first.headers["host"] == "ar2.api.myob.com" and first.query["$skip"] == "2"
+    assert [len(p.customers) for p in pages] == [0, 2, 1]

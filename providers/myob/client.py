@@ -186,14 +186,25 @@ class MyobProvider:
         return body
 
     def _next_page(self, body: Mapping[str, Any], link: Link) -> str | None:
-        """The NextPageLink, when there is one. It must lead to the same company file: our token goes with it."""
+        """The NextPageLink, when there is one. Our token goes with it, so it must lead to the same company file, on
+        the configured host or on one of MYOB's own (a file on a regional host may link there)."""
         following = body.get("NextPageLink")
         if not following:
             return None
-        base = self._file_url(link, "/").lower()
-        if not isinstance(following, str) or not following.lower().startswith(base):
-            raise Unavailable(f"{self.title} sent a link to the next page that leads elsewhere.", status=200)
-        return following
+        if isinstance(following, str) and following.lower().startswith(self._file_url(link, "/").lower()):
+            return following
+        try:
+            url = httpx2.URL(following) if isinstance(following, str) else None
+        except (httpx2.InvalidURL, TypeError, ValueError):
+            url = None
+        if (
+            url is not None
+            and url.scheme == "https"
+            and (url.host == "myob.com" or url.host.endswith(".myob.com"))
+            and f"/{link.organisation_id.lower()}/" in url.path.lower()
+        ):
+            return following
+        raise Unavailable(f"{self.title} sent a link to the next page that leads elsewhere.", status=200)
 
 
 def _items(body: Mapping[str, Any], title: str) -> list[Any]:
