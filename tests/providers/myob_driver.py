@@ -1,4 +1,5 @@
-"""MYOB as the contract suite and the end-to-end flows drive it (see `tests.providers.packages`)."""
+"""MYOB as the contract suite and the end-to-end flows drive it (see `tests.providers.packages`, which imports this
+module at its end and lists it in PACKAGES: import `MyobDriver` from there, so that the base classes exist first)."""
 
 from __future__ import annotations
 
