@@ -203,6 +203,7 @@ class NeedsReconnect(ProviderError):
 class RateLimitScope(StrEnum):
     """Which of a package's limits was reached, whatever the package calls it."""
 
+    SECOND = "second"  # calls a second (MYOB: 8 a second for the whole key): waiting is for a moment
     MINUTE = "minute"  # the organisation's calls a minute
     DAY = "day"  # the organisation's calls a day: waiting is for hours
     CONCURRENT = "concurrent"  # calls at once

@@ -44,10 +44,15 @@ class TokenEndpoint:
         transport: httpx2.BaseTransport | None = None,
         expiry_fields: Mapping[str, str] | None = None,
         token_headers: Mapping[str, str] | None = None,
+        auth_method: str | None = None,
+        dead_refresh_errors: frozenset[str] = frozenset({"invalid_grant"}),
     ) -> None:
         """`expiry_fields` names the answer's fields of seconds left that the package adds, by the `Tokens`
         attribute they fill (`{"refresh_expires_at": "x_refresh_token_expires_in"}`); `token_headers` are sent with
-        each code exchange and refresh."""
+        each code exchange and refresh. `auth_method`: how the client proves itself (None: HTTP Basic with a
+        secret, nothing more without one; `client_secret_post` for a package that wants the id and secret in the
+        form). `dead_refresh_errors`: the OAuth errors with which the package refuses a refresh token it does not
+        know (`check_credentials` takes them as "client accepted")."""
         self.title, self.token_url, self.revoke_url = title, token_url, revoke_url
         self._client_id, self._client_secret = client_id, client_secret
         self._timeout, self._retry, self._sleep, self._transport = timeout, retry, sleep, transport
@@ -55,12 +60,22 @@ class TokenEndpoint:
         self._credential_names = credential_names
         self._expiry_fields = dict(expiry_fields or {})
         self._headers = {**DEFAULT_HEADERS, **token_headers} if token_headers else None
+        self._auth_method, self._dead_refresh_errors = auth_method, dead_refresh_errors
 
     def authorization_url(
-        self, authorize_url: str, *, state: str, redirect_uri: str, scope: str, code_challenge: str | None
+        self,
+        authorize_url: str,
+        *,
+        state: str,
+        redirect_uri: str,
+        scope: str,
+        code_challenge: str | None,
+        **params: str,
     ) -> str:
-        """Where to send a person to log in, with PKCE's S256 challenge when given."""
+        """Where to send a person to log in, with PKCE's S256 challenge when given and the package's own `params`
+        (MYOB's `prompt=consent`)."""
         extra = {"code_challenge": code_challenge, "code_challenge_method": "S256"} if code_challenge else {}
+        extra |= params
         with self._oauth() as oauth:
             url, _ = oauth.create_authorization_url(
                 authorize_url, state=state, redirect_uri=redirect_uri, scope=scope, **extra
@@ -112,12 +127,13 @@ class TokenEndpoint:
             raise error
 
     def check_credentials(self) -> None:
-        """Offer a made-up refresh token: `invalid_grant` means the client id and secret were accepted."""
+        """Offer a made-up refresh token: `invalid_grant` (or the package's own word for a dead refresh token) means
+        the client id and secret were accepted."""
         with self._oauth() as oauth:
             try:
                 oauth.refresh_token(self.token_url, refresh_token=MADE_UP_REFRESH_TOKEN)
             except OAuthError as exc:
-                if exc.error == "invalid_grant":
+                if exc.error in self._dead_refresh_errors:
                     return
                 if exc.error == "invalid_client":
                     raise self._unknown_client() from None
@@ -146,6 +162,7 @@ class TokenEndpoint:
             client_id=self._client_id,
             client_secret=self._client_secret,
             code_challenge_method="S256",
+            token_endpoint_auth_method=self._auth_method,
             timeout=self._timeout,
             transport=BorrowedTransport(self._transport) if self._transport is not None else None,
         )

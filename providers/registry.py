@@ -13,6 +13,7 @@ import httpx2
 from pydantic import ValidationError
 
 from providers.base import Provider
+from providers.myob import MyobProvider, MyobSettings
 from providers.quickbooks import QuickBooksProvider, QuickBooksSettings
 from providers.settings import ProviderSettings, ProviderSettingsError, describe_errors
 from providers.xero import XeroProvider, XeroSettings
@@ -32,6 +33,7 @@ class Package:
 
 PACKAGES: dict[str, Package] = {
     XeroProvider.name: Package(XeroProvider.name, XeroProvider.title, XeroSettings, XeroProvider),
+    MyobProvider.name: Package(MyobProvider.name, MyobProvider.title, MyobSettings, MyobProvider),
     QuickBooksProvider.name: Package(
         QuickBooksProvider.name, QuickBooksProvider.title, QuickBooksSettings, QuickBooksProvider
     ),

@@ -36,7 +36,7 @@ from tests.imports import (
     sync_settings,
     thread_text,
 )
-from tests.providers.packages import PackageDriver, RateLimitScope, Resource
+from tests.providers.packages import PackageDriver, Resource
 
 
 @pytest.fixture
@@ -311,7 +311,7 @@ def test_cancel_during_a_rate_limit_wait_ends_the_wait(
     bot, _, organisation = imports
     bot.server.imports.waiter = EventWaiter()  # really waits, until Cancel
     package.seed_customers(organisation, 20)
-    slow_down = package.rate_limits[RateLimitScope.MINUTE]  # Xero: a 429 with Retry-After
+    slow_down = package.rate_limits[package.waited_limit]  # Xero: a 429 with Retry-After; MYOB: a 403 for a second
     package.fail_next(Resource.CUSTOMERS, slow_down.status, slow_down.body, headers=slow_down.headers)
     command(bot, "/accounts import", "Starting the import")
     waiting = bot.slack.wait_for(

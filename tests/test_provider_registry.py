@@ -113,9 +113,10 @@ def test_secrets_are_listed_for_masking_and_kept_out_of_repr() -> None:
 
 
 def test_names_titles_and_credential_names_of_every_package() -> None:
-    assert set(registry.known()) >= {"xero", "quickbooks"}
-    assert {"xero": "Xero", "quickbooks": "QuickBooks"}.items() <= registry.titles().items()
+    assert registry.known() == ("xero", "myob", "quickbooks")
+    assert registry.titles() == {"xero": "Xero", "myob": "MYOB", "quickbooks": "QuickBooks"}
     assert registry.credential_names("xero") == "XERO_CLIENT_ID and XERO_CLIENT_SECRET"
+    assert registry.credential_names("myob") == "MYOB_CLIENT_ID and MYOB_CLIENT_SECRET"
     assert registry.credential_names("quickbooks") == "QUICKBOOKS_CLIENT_ID and QUICKBOOKS_CLIENT_SECRET"
     assert XeroSettings.env_name("api_url") == "XERO_API_URL"
 
@@ -128,7 +129,7 @@ def test_get_provider_by_name() -> None:
         assert (provider.name, provider.title, provider.organisation_noun) == ("xero", "Xero", "organisation")
     finally:
         provider.close()
-    with pytest.raises(UnknownProvider, match=r"No accounting package called 'sage'; known: .*quickbooks.*xero\."):
+    with pytest.raises(UnknownProvider, match=r"No accounting package called 'sage'; known: myob, quickbooks, xero\."):
         registry.get_provider("sage", settings["xero"])
     with pytest.raises(TypeError, match="xero needs XeroSettings"):
         registry.get_provider("xero", object())  # type: ignore[arg-type]

@@ -22,6 +22,7 @@ DUPLICATES_SHOWN = 10
 UNREADABLE_SHOWN = 10
 LIMIT_WORDS = {
     "day": "its daily limit",
+    "second": "its per-second limit",
     "minute": "its per-minute limit",
     "app": "its limit for all apps",
     "concurrent": "its limit on calls at once",

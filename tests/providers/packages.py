@@ -95,6 +95,8 @@ class PackageDriver:
     chooses_several: ClassVar[bool] = False  # one consent may connect several organisations
     lists_earlier_organisations: ClassVar[bool] = False  # `organisations()` lists those of earlier log-ins too
     revokes_on_disconnect: ClassVar[bool] = False  # disconnecting the last connection of a log-in revokes it
+    # disconnecting removes our link to the organisation at the package (MYOB has no way to: its admin does it)
+    removes_link_on_disconnect: ClassVar[bool] = True
     grace_period: ClassVar[float] = 0.0  # how long a spent refresh token still brings the same new pair
     refresh_token_kept_for: ClassVar[float] = 0.0  # how long a refresh brings back the same refresh token
     access_token_ttl: ClassVar[float]
@@ -105,6 +107,7 @@ class PackageDriver:
     expected_accounts: ClassVar[Mapping[str, ExpectedAccount]]  # a sample of a new organisation's chart, by name
     errors: ClassVar[Mapping[Failure, ErrorCase]]
     rate_limits: ClassVar[Mapping[RateLimitScope, RateLimitCase]]
+    waited_limit: ClassVar[RateLimitScope] = RateLimitScope.MINUTE  # a "slow down" an import waits out in seconds
     tries: ClassVar[int] = 3  # how often the provider tries a call that keeps failing with a 5xx
     # What an admin maps each category to in a new organisation's chart, by category key (bot/categories.yml).
     chart_picks: ClassVar[Mapping[str, ChartPick]]
@@ -394,9 +397,11 @@ class XeroDriver(PackageDriver):
 
 
 def _packages() -> tuple[type[PackageDriver], ...]:
-    from tests.providers.quickbooks_driver import QuickBooksDriver  # its own module: it imports this one
+    # each in its own module, which builds on the classes above
+    from tests.providers.myob_driver import MyobDriver
+    from tests.providers.quickbooks_driver import QuickBooksDriver
 
-    return (XeroDriver, QuickBooksDriver)
+    return (XeroDriver, MyobDriver, QuickBooksDriver)
 
 
 PACKAGES: tuple[type[PackageDriver], ...] = _packages()

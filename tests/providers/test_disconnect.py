@@ -12,6 +12,7 @@ from providers.base import NeedsReconnect
 from tests.providers.conftest import Env
 
 
+@pytest.mark.package_has("removes_link_on_disconnect")
 @pytest.mark.parametrize("knows_connection_id", [True, False], ids=["with-connection-id", "looked-up"])
 def test_disconnect_removes_the_organisation(make_env: Callable[..., Env], knows_connection_id: bool) -> None:
     env = make_env(organisations=("Alpha Ltd", "Bravo Ltd"))

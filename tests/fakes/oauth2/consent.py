@@ -61,8 +61,11 @@ class ConsentPage(OAuth2State):
             chosen = tuple(o.value for o in self.hooks.consent_options(pending.client) if o.value in posted)
             if choice.needed(pending.scope.split()) and (not chosen or (len(chosen) > 1 and not choice.multiple)):
                 return HTMLResponse(self._consent_page(pending, error=choice.missing))
+            consent = Consent(pending.client, self.user, pending.scope, chosen)
+            if problem := self.hooks.refusal(consent):
+                return HTMLResponse(self._consent_page(pending, error=problem), status_code=403)
             self._pending.pop(pending.id, None)
-            authorisation = self.hooks.authorise(Consent(pending.client, self.user, pending.scope, chosen))
+            authorisation = self.hooks.authorise(consent)
             code = secrets.token_urlsafe(32)
             self._codes[code] = _AuthCode(
                 grant=_Grant(pending.client.client_id, self.user.user_id, pending.scope, authorisation),

@@ -36,6 +36,11 @@ class OAuth2Hooks:
         """The user allowed `consent`: connect what they chose; say what the tokens and the callback carry."""
         return Authorisation()
 
+    def refusal(self, consent: Consent) -> str | None:
+        """Why the package refuses what the user chose (MYOB: only a file's administrator may consent), said on the
+        consent page again; None to allow it."""
+        return None
+
     def log_in_revoked(self, client: ClientApp, user_id: str) -> None:
         """A refresh token of `user_id`'s log-in to `client` was revoked."""
 
