@@ -7,13 +7,14 @@ import argparse
 import signal
 import sys
 import threading
+from pathlib import Path
 
-from tests.demo.stack import Demo, DemoFailed
+from tests.demo.stack import ROOT, Demo, DemoFailed
 
 
 def describe(demo: Demo) -> str:
     packages = ", ".join(f"{child.name} on {child.url}" for child in demo.children if child.name != "bot")
-    say = f"python -m tests.fakes.slack.say --url {demo.url}"
+    say = f"{_python()} -m tests.fakes.slack.say --url {demo.url}"
     return "\n".join(
         [
             "",
@@ -30,6 +31,12 @@ def describe(demo: Demo) -> str:
             "",
         ]
     )
+
+
+def _python() -> str:
+    """How to run this Python from the checkout: `.venv/bin/python` after `./dev demo`."""
+    executable = Path(sys.executable)
+    return str(executable.relative_to(ROOT) if executable.is_relative_to(ROOT) else executable)
 
 
 def _interrupt(signum: int, frame: object) -> None:

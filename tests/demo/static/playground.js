@@ -396,6 +396,7 @@ function drawInput(block, where, form) {
     control = drawTypeahead(element, block, where, null);
     control.dataset.read = "typeahead";
     control.querySelector("input").id = id;
+    control.querySelector("input").removeAttribute("aria-label"); // named by the input's label
   } else if (kind === "radio_buttons" || kind === "checkboxes") {
     control = el("div");
     control.dataset.read = kind;
@@ -428,8 +429,7 @@ function drawInput(block, where, form) {
     hint.append(textNode(block.hint));
     node.append(hint);
   }
-  const error = (state.errors[where.view_id] || {})[block.block_id];
-  if (error) node.append(el("div", "error", error));
+  node.dataset.blockId = block.block_id;
   return node;
 }
 
@@ -609,7 +609,7 @@ function drawModal(answer) {
   const layer = $("modal-layer");
   const views = (answer && answer.ok && answer.views) || [];
   const view = views[views.length - 1];
-  const key = view ? [view.id, view.hash, state.errors[view.id]] : null;
+  const key = view ? [view.id, view.hash] : null;
   if (!changed("modal", key)) return;
   if (!view) {
     layer.hidden = true;
@@ -642,11 +642,22 @@ function drawModal(answer) {
     const ack = answer && answer.ack;
     if (ack && ack.response_action === "errors") state.errors[view.id] = ack.errors;
     else delete state.errors[view.id];
+    showErrors(view.id);
     refresh();
   });
   box.append(head, body, foot);
   layer.replaceChildren(box);
   layer.hidden = false;
+  showErrors(view.id);
+}
+
+// The bot's errors next to the inputs they name, keeping what the person entered.
+function showErrors(viewId) {
+  const errors = state.errors[viewId] || {};
+  for (const input of $("modal-layer").querySelectorAll(".input")) {
+    for (const old of input.querySelectorAll(":scope > .error")) old.remove();
+    if (errors[input.dataset.blockId]) input.append(el("div", "error", errors[input.dataset.blockId]));
+  }
 }
 
 function go(place) {

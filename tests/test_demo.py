@@ -1,0 +1,99 @@
+"""`./dev demo` (`python -m tests.demo`): what it starts, how it points the bot at each package's fake, and that
+Ctrl-C leaves nothing behind."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx2
+import pytest
+
+from providers import registry
+from tests.demo.packages import PACKAGES, DemoPackage
+from tests.demo.stack import ROOT, _child_env
+
+PRINTED = """xero fake listening on http://127.0.0.1:8002
+Point the bot at it with these settings (in .env or the environment):
+XERO_AUTHORIZE_URL=http://127.0.0.1:8002/identity/connect/authorize
+XERO_CLIENT_ID=0D5C
+  XERO_CLIENT_SECRET=s3cret
+MYOB_API_URL=http://elsewhere
+XERO_NOTE=two words
+Redirect URIs: http://127.0.0.1:3000/oauth/xero/callback""".splitlines()
+
+
+def test_a_package_gives_the_bot_the_settings_its_fake_printed_under_its_prefix() -> None:
+    assert DemoPackage("xero", "tests.fakes.xero").settings(PRINTED) == {
+        "XERO_AUTHORIZE_URL": "http://127.0.0.1:8002/identity/connect/authorize",
+        "XERO_CLIENT_ID": "0D5C",
+        "XERO_CLIENT_SECRET": "s3cret",
+    }
+
+
+def test_every_demo_package_is_one_the_bot_knows_with_a_fake_to_run() -> None:
+    for package in PACKAGES:
+        assert package.name in registry.titles()
+        assert (ROOT / Path(*package.module.split("."))).joinpath("__main__.py").is_file()
+
+
+def test_the_bot_and_the_fakes_take_no_setting_from_the_persons_own_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("SLACK_CLIENT_ID", "XERO_CLIENT_SECRET", "DATABASE_URL", "ENCRYPTION_KEY", "PUBLIC_URL", "PORT"):
+        monkeypatch.setenv(name, "from-the-person")
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    env = _child_env()
+    assert not [name for name, value in env.items() if value == "from-the-person"]
+    assert env["LANG"] == "C.UTF-8"
+    assert env["PYTHONPATH"].split(os.pathsep)[0] == str(ROOT)
+
+
+def test_the_demo_starts_whole_says_where_and_stops_on_ctrl_c_leaving_nothing() -> None:
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "tests.demo"],
+        cwd=ROOT,
+        env=os.environ | {"PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert demo.stdout is not None
+        printed = []
+        for line in demo.stdout:
+            printed.append(line)
+            if "Ctrl-C stops everything" in line:
+                break
+        shown = "".join(printed)
+        page = re.search(r"Open (http://127\.0\.0\.1:\d+) in your browser", shown)
+        bot = re.search(r"The bot: (http://127\.0\.0\.1:\d+) \(its log: (.+)\)", shown)
+        xero = re.search(r"xero on (http://127\.0\.0\.1:\d+)", shown)
+        assert page and bot and xero, shown
+        assert f"-m tests.fakes.slack.say --url {page[1]}" in shown
+
+        answer = httpx2.get(page[1])
+        assert answer.status_code == 200 and "accounts-bot playground" in answer.text
+        assert "script-src 'self'" in answer.headers["content-security-policy"]
+        assert httpx2.get(f"{page[1]}/fake").json()["bot"]["socket_mode"] is True
+        assert httpx2.get(f"{bot[1]}/healthz").status_code == 200
+        assert httpx2.get(f"{xero[1]}/connections").status_code == 401  # the package fake, asking for a log-in
+        log = Path(bot[2])
+        assert log.is_file()
+
+        demo.send_signal(signal.SIGINT)
+        rest = demo.communicate(timeout=30)[0]
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
+    assert demo.returncode == 0, rest
+    assert "Stopping the demo..." in rest and "Traceback" not in rest
+    for url in (page[1], bot[1], xero[1]):
+        with pytest.raises(httpx2.TransportError):
+            httpx2.get(url, timeout=2)
+    assert not log.parent.exists()  # the database and the log went with it
