@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx2
@@ -15,7 +16,9 @@ import pytest
 
 from providers import registry
 from tests.demo.packages import PACKAGES, DemoPackage
-from tests.demo.stack import ROOT, _child_env
+from tests.demo.stack import ROOT, Demo, _child_env
+from tests.fakes.oauth2.consent_driver import click_through_consent
+from tests.fakes.slack import say
 
 PRINTED = """xero fake listening on http://127.0.0.1:8002
 Point the bot at it with these settings (in .env or the environment):
@@ -97,3 +100,56 @@ def test_the_demo_starts_whole_says_where_and_stops_on_ctrl_c_leaving_nothing() 
         with pytest.raises(httpx2.TransportError):
             httpx2.get(url, timeout=2)
     assert not log.parent.exists()  # the database and the log went with it
+
+
+@pytest.fixture(scope="module")
+def demo() -> Iterator[Demo]:
+    running = Demo().start()
+    yield running
+    running.stop()
+
+
+def allow_access(login_url: str) -> str:
+    """What a person does on the package fake's consent page: allow access to the organisations offered, and land
+    on the bot's callback page."""
+    with httpx2.Client(timeout=30) as browser:
+        answer = click_through_consent(browser, login_url)
+        assert answer.status_code == 302, answer.text
+        return browser.get(answer.headers["location"]).text
+
+
+def test_say_drives_the_demo_bot_through_connect_and_map_by_option_text(
+    demo: Demo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The README's `say` session, against the bot the demo runs."""
+    url = ["--url", demo.url, "--quiet", "0.5"]
+    assert say.main([*url, "/accounts connect"]) == 0
+    capsys.readouterr()
+    assert say.main([*url, "--click", "connect_provider:xero"]) == 0
+    login = re.search(r"\[Log in to Xero\] \(primary\) -> (\S+)", capsys.readouterr().out)
+    assert login, "no log-in link"
+    assert "Choose an organisation in Slack" in allow_access(login[1])
+
+    # The organisation picker was posted after the log-in, in the browser: only --ephemeral shows it.
+    demo.slack.wait_for(lambda: len(demo.slack.ephemerals(user_id="U0DEMOOWNER")) >= 2)
+    assert say.main([*url, "--user", "member", "--ephemeral"]) == 0
+    assert capsys.readouterr().out == "Only U0DEMOMEMBR sees:\nNothing.\n"
+    assert say.main([*url, "--ephemeral", "--channel", "general"]) == 0
+    picker = capsys.readouterr().out
+    assert "Which one should accounts-bot connect to?" in picker
+    click = re.search(r"\[Connect Demo Company \(NZ\)\]\S*  --click (\S+)", picker)
+    assert click, picker
+    assert say.main([*url, "--click", click[1]]) == 0
+    capsys.readouterr()
+
+    assert say.main([*url, "/accounts map"]) == 0
+    modal = capsys.readouterr().out
+    assert "Sales: [Choose an account v] options: Revenue: 200 – Sales" in modal  # the label, the group, the text
+    fields = {
+        "account_sales": "200 - sales",
+        "account_materials": "310 – Cost of Goods Sold",
+        "account_expenses": "429 - General Expenses",
+        "account_payments_received": "090 - Business Bank Account",
+    }
+    assert say.main([*url, "--submit", *[f"--field={k}={v}" for k, v in fields.items()]]) == 0
+    assert "Account codes saved" in capsys.readouterr().out
