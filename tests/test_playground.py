@@ -68,6 +68,10 @@ def test_connect_map_import_and_the_summary_on_the_playground(demo: Demo, page: 
     expect(consent).to_have_url(re.compile(rf"^{re.escape(xero.url)}/identity/connect/authorize\?"))
     consent.get_by_role("button", name="Allow access").click()
     expect(consent.get_by_role("heading", name="Choose an organisation in Slack")).to_be_visible()
+    # "Back to Slack" comes back to the playground, on the channel the log-in started from.
+    consent.get_by_role("link", name="Back to Slack").click()
+    expect(consent).to_have_url(f"{demo.url}/?channel=C0DEMOGENRL")
+    expect(consent.locator("#place-title")).to_have_text("#general")
     consent.close()
 
     # The organisation picker is an ephemeral message: the owner sees it, the member does not.

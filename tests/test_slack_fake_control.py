@@ -638,3 +638,11 @@ def test_the_standalone_fake_delivers_over_http_to_its_request_url(bot_server: t
         process.wait(timeout=10)
         if process.stdout:
             process.stdout.close()
+
+
+def test_the_app_redirect_opens_the_channel_in_the_page_at_the_root(fake: SlackFake) -> None:
+    """ "Back to Slack" after a log-in: Slack's app redirect, here the demo's playground on that channel."""
+    back = httpx2.get(f"{fake.url}/app_redirect", params={"team": "T0ACME", "channel": "C0ACCOUNTS"})
+    assert (back.status_code, back.headers["location"]) == (302, "/?channel=C0ACCOUNTS")
+    elsewhere = httpx2.get(f"{fake.url}/app_redirect", params={"team": "T0OTHER", "channel": "C0ACCOUNTS"})
+    assert (elsewhere.status_code, elsewhere.headers["location"]) == (302, "/")

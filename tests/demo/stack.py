@@ -140,6 +140,7 @@ class Demo:
         env |= {
             "SLACK_API_URL": f"{self.slack.api_url}",
             "SLACK_AUTHORIZE_URL": f"{self.url}/oauth/v2/authorize",
+            "SLACK_APP_REDIRECT_URL": f"{self.url}/app_redirect",
             "SLACK_BOT_TOKEN": DEMO_BOT_TOKEN,
             "SLACK_APP_TOKEN": DEMO_APP_TOKEN,
             "SLACK_SIGNING_SECRET": self.slack.signing_secret,

@@ -716,7 +716,11 @@ async function start() {
     $("command").value = "";
     await deliver("/fake/command", {text, channel_id: channelQuery()});
   });
-  const first = (overview.default && overview.default.channel_id) || workspace.channels[0].id;
+  // Slack's app redirect ("Back to Slack" after a log-in) lands here with the channel to open.
+  const asked = new URLSearchParams(location.search).get("channel");
+  const first = workspace.channels.some((c) => c.id === asked)
+    ? asked
+    : (overview.default && overview.default.channel_id) || workspace.channels[0].id;
   go({kind: "channel", id: first});
   setInterval(refresh, 700);
 }
