@@ -120,10 +120,18 @@ def test_connect_map_import_and_the_summary_on_the_playground(demo: Demo, page: 
     assert downloaded.value.suggested_filename.endswith(".csv")
 
 
-def test_the_app_home_is_published_when_the_person_opens_it(demo: Demo, page: Page) -> None:
+def test_the_app_home_is_published_when_the_person_opens_it_and_its_controls_work(demo: Demo, page: Page) -> None:
     page.goto(demo.url)
     page.get_by_label("You are").select_option(label="member")
     page.get_by_role("button", name="App Home").click()
     expect(page.locator("#place-title")).to_have_text("accounts-bot · Home")
     expect(page.locator("#surface .home")).to_be_visible()
     expect(page.get_by_label("Message")).to_be_hidden()
+
+    page.get_by_label("You are").select_option(label="owner (admin)")
+    channel = page.locator("#surface .home select").filter(has_text="#random")
+    expect(channel).to_have_value("")
+    channel.select_option(label="#general")
+    # The bot saves it and republishes App Home, which shows the channel chosen.
+    expect(page.locator("#surface .home .mention").filter(has_text="#general").first).to_be_visible()
+    expect(page.locator("#surface .home select").filter(has_text="#random")).to_have_value("C0DEMOGENRL")

@@ -254,6 +254,12 @@ function fillSelect(select, element, placeholder) {
   if (initial) select.value = initial.value;
 }
 
+// What a person, channel or conversation select shows chosen to begin with.
+function chooseInitial(select, element) {
+  const initial = element.initial_user || element.initial_conversation || element.initial_channel;
+  if (initial && [...select.options].some((o) => o.value === initial)) select.value = initial;
+}
+
 function people() {
   const w = state.overview.workspaces[0];
   return w.users.map((u) => ({text: {type: "plain_text", text: u.name}, value: u.id}));
@@ -292,6 +298,7 @@ function drawElement(element, block, where, form) {
     if (kind === "users_select") fillSelect(select, {options: people()}, "Choose a person");
     else if (kind !== "static_select" && kind !== "overflow") fillSelect(select, {options: channels()}, "Choose a channel");
     else fillSelect(select, element, kind === "overflow" ? "…" : undefined);
+    chooseInitial(select, element);
     select.addEventListener("change", () => {
       if (!select.value) return;
       act(kind === "static_select" || kind === "overflow" ? select.value : select.value);
@@ -381,6 +388,7 @@ function drawInput(block, where, form) {
     if (kind === "users_select") fillSelect(control, {options: people(), initial_option: null}, "Choose a person");
     else if (kind !== "static_select") fillSelect(control, {options: channels()}, "Choose a channel");
     else fillSelect(control, element);
+    chooseInitial(control, element);
     control.dataset.read = kind === "static_select" ? "option" : "id";
   } else if (kind === "multi_static_select") {
     control = el("select");
