@@ -11,8 +11,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -103,7 +102,8 @@ class Demo:
                 child.process.stdout.close()
         self.children.clear()
         self.slack.close_sockets()
-        self.server.stop()
+        if self.server.thread.is_alive():
+            self.server.stop()
         self.folder.cleanup()
 
     def stopped_child(self) -> Child | None:
@@ -163,18 +163,21 @@ class Demo:
         log.close()
         child = Child("bot", process, self.bot_url)
         self.children.append(child)
-        self._wait_until(child, lambda: self.slack._live_socket() is not None and _answers(f"{child.url}/healthz"))
+        self._wait_until(child, lambda: _answers(f"{child.url}/healthz") and self._bot_connected())
 
-    def _wait_until(self, child: Child, ready: object) -> None:
-        assert callable(ready)
-        deadline = time.monotonic() + START_TIMEOUT
-        while not ready():
-            if not child.alive():
-                raise DemoFailed(f"the {child.name} stopped while starting:\n{self._output(child)}")
-            if time.monotonic() > deadline:
-                raise DemoFailed(f"the {child.name} did not start within {START_TIMEOUT:.0f} s:\n{self._output(child)}")
-            with self.slack._changed:
-                self.slack._changed.wait(0.1)
+    def _bot_connected(self) -> bool:
+        """Whether the bot holds its Socket Mode connection to the Slack fake."""
+        return bool(httpx2.get(f"{self.url}/fake", timeout=5).json()["bot"]["socket_mode"])
+
+    def _wait_until(self, child: Child, ready: Callable[[], bool]) -> None:
+        try:
+            self.slack.wait_for(lambda: not child.alive() or ready(), timeout=START_TIMEOUT)
+        except TimeoutError:
+            raise DemoFailed(
+                f"the {child.name} did not start within {START_TIMEOUT:.0f} s:\n{self._output(child)}"
+            ) from None
+        if not child.alive():
+            raise DemoFailed(f"the {child.name} stopped while starting:\n{self._output(child)}")
 
     def _output(self, child: Child) -> str:
         if child.name == "bot":

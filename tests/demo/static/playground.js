@@ -10,6 +10,8 @@ const state = {
   thread: null, // {channel, ts}
   shown: {}, // what each part last drew, to redraw only what changed
   errors: {}, // view id -> {block_id: message}
+  refreshing: false,
+  again: false,
 };
 
 const $ = (id) => document.getElementById(id);
@@ -224,12 +226,6 @@ function drawRichText(node) {
   return box;
 }
 
-function allOptions(element) {
-  const options = [...(element.options || [])];
-  for (const group of element.option_groups || []) options.push(...(group.options || []));
-  return options;
-}
-
 function optionText(option) {
   return (option && option.text && option.text.text) || "";
 }
@@ -301,7 +297,7 @@ function drawElement(element, block, where, form) {
     chooseInitial(select, element);
     select.addEventListener("change", () => {
       if (!select.value) return;
-      act(kind === "static_select" || kind === "overflow" ? select.value : select.value);
+      act(select.value);
     });
     return select;
   }
@@ -553,6 +549,23 @@ function changed(part, data) {
 
 async function refresh() {
   if (!state.overview) return;
+  if (state.refreshing) {
+    state.again = true; // one more once this one is drawn, so nothing a delivery changed is missed
+    return;
+  }
+  state.refreshing = true;
+  try {
+    await redraw();
+  } finally {
+    state.refreshing = false;
+  }
+  if (state.again) {
+    state.again = false;
+    refresh();
+  }
+}
+
+async function redraw() {
   const me = state.me;
   const place = state.place;
   const reads = [get("/fake/modals", {user: me})];
