@@ -153,3 +153,20 @@ def test_say_drives_the_demo_bot_through_connect_and_map_by_option_text(
     }
     assert say.main([*url, "--submit", *[f"--field={k}={v}" for k, v in fields.items()]]) == 0
     assert "Account codes saved" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("module", ["tests.fakes.slack", "tests.fakes.xero", "tests.demo"])
+def test_without_the_test_extra_a_fake_or_the_demo_says_what_to_install(module: str) -> None:
+    """`./dev run` installs only the bot; the fakes need websockets (and python-multipart) from the test extra."""
+    hide = "import runpy, sys; sys.modules['websockets'] = None; runpy.run_module(sys.argv.pop(1), run_name='__main__')"
+    ran = subprocess.run(
+        [sys.executable, "-c", hide, module],
+        cwd=ROOT,
+        env=os.environ | {"PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert ran.returncode == 2, ran.stderr
+    assert "needs websockets: install the test extra: .venv/bin/pip install -e '.[test]'" in ran.stderr
+    assert "Traceback" not in ran.stderr

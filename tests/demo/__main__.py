@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 
 from tests.demo.stack import ROOT, Demo, DemoFailed
+from tests.fakes.server import TEST_EXTRA_HINT, missing_test_extra
 
 
 def describe(demo: Demo) -> str:
@@ -55,6 +56,10 @@ def main() -> int:
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGHUP, _interrupt)
+    missing = missing_test_extra()
+    if missing:
+        print(f"The demo needs {', '.join(missing)}: {TEST_EXTRA_HINT}", file=sys.stderr)
+        return 2
     print("Starting the Slack fake, the accounting package fakes and the bot...", flush=True)
     demo = Demo(port=options.port)
     try:
