@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     slack_client_secret: str | None = None
     slack_api_url: str = "https://slack.com/api/"
     slack_authorize_url: str = "https://slack.com/oauth/v2/authorize"
+    slack_app_redirect_url: str = "https://slack.com/app_redirect"  # "Back to Slack" after a log-in
 
     # Storage and secrets
     database_url: str = "sqlite:///accounts-bot.db"

@@ -86,6 +86,50 @@ MAPPING_MODAL = {
 }
 
 
+def option(text: str, value: str) -> dict[str, Any]:
+    return {"text": {"type": "plain_text", "text": text}, "value": value}
+
+
+CUSTOMERS = ["Alpine Builders", "Alpine Café", "Kauri Plumbing"]
+# A modal as the mapping one is: a dropdown grouped by account type (options by id), and a typeahead.
+ACCOUNTS_MODAL = {
+    "type": "modal",
+    "callback_id": "accounts",
+    "title": {"type": "plain_text", "text": "Choose accounts"},
+    "submit": {"type": "plain_text", "text": "Save"},
+    "close": {"type": "plain_text", "text": "Cancel"},
+    "notify_on_close": True,
+    "blocks": [
+        {
+            "type": "input",
+            "block_id": "category_sales",
+            "label": {"type": "plain_text", "text": "Sales"},
+            "element": {
+                "type": "static_select",
+                "action_id": "account_sales",
+                "placeholder": {"type": "plain_text", "text": "Choose an account"},
+                "option_groups": [
+                    {
+                        "label": {"type": "plain_text", "text": "Revenue"},
+                        "options": [option("200 – Sales", "id-200"), option("260 – Other Revenue", "id-260")],
+                    },
+                    {
+                        "label": {"type": "plain_text", "text": "Sales"},
+                        "options": [option("205 – Online Sales", "id-205")],
+                    },
+                ],
+            },
+        },
+        {
+            "type": "input",
+            "block_id": "customer",
+            "label": {"type": "plain_text", "text": "Customer"},
+            "element": {"type": "external_select", "action_id": "customer_pick", "min_query_length": 2},
+        },
+    ],
+}
+
+
 def build_bolt(api_url: str, *, token: str = BOT, secret: str = SECRET) -> App:
     """`/accounts help` answers in its ack, `status` through the response URL, `announce` in the channel,
     `map` opens a modal; the `more` button replaces its message; App Home is published when opened."""
@@ -108,6 +152,25 @@ def build_bolt(api_url: str, *, token: str = BOT, secret: str = SECRET) -> App:
         elif words == "map":
             ack()
             client.views_open(trigger_id=body["trigger_id"], view=MAPPING_MODAL)
+        elif words == "accounts":
+            ack()
+            client.views_open(trigger_id=body["trigger_id"], view=ACCOUNTS_MODAL)
+        elif words == "thread":
+            ack()
+            parent = client.chat_postMessage(channel=body["channel_id"], text="Import started")
+            client.chat_postMessage(channel=body["channel_id"], thread_ts=parent["ts"], text="Import finished: 3 new")
+        elif words == "picker":
+            ack()
+            client.chat_postEphemeral(
+                channel=body["channel_id"],
+                user=body["user_id"],
+                text="Which organisation?",
+                blocks=[section("Pick one")],
+            )
+        elif words == "export":
+            ack()
+            dm = client.conversations_open(users=body["user_id"])["channel"]["id"]
+            client.files_upload_v2(channel=dm, filename="customers.csv", content="name\nAlpine Café\n")
 
     @app.action("more")
     def more(ack: Any, respond: Any) -> None:
@@ -122,6 +185,27 @@ def build_bolt(api_url: str, *, token: str = BOT, secret: str = SECRET) -> App:
             return
         ack()
         client.chat_postMessage(channel="C0ACCOUNTS", text=f"Sales now maps to {code}")
+
+    @app.options("customer_pick")
+    def customers(ack: Any, payload: dict[str, Any]) -> None:
+        typed = payload["value"].casefold()
+        ack(options=[option(name, f"c-{n}") for n, name in enumerate(CUSTOMERS) if typed in name.casefold()])
+
+    @app.view("accounts")
+    def accounts_saved(ack: Any, view: dict[str, Any], client: WebClient) -> None:
+        values = view["state"]["values"]
+        sales = values["category_sales"]["account_sales"]["selected_option"]
+        customer = values["customer"]["customer_pick"]["selected_option"]
+        if customer["value"] == "c-2":
+            ack(response_action="errors", errors={"customer": "Kauri Plumbing is archived"})
+            return
+        ack()
+        client.chat_postMessage(channel="C0ACCOUNTS", text=f"Sales {sales['value']}, customer {customer['value']}")
+
+    @app.view_closed("accounts")
+    def accounts_closed(ack: Any, client: WebClient) -> None:
+        ack()
+        client.chat_postMessage(channel="C0ACCOUNTS", text="Nothing saved")
 
     @app.event("app_home_opened")
     def home(event: dict[str, Any], client: WebClient) -> None:
@@ -262,6 +346,70 @@ def test_an_event_reaches_the_bot_and_app_home_can_be_read(fake: SlackFake, bolt
     assert get(fake, "/fake/home")["view"] is None  # Ada never opened it
 
 
+def test_a_thread_is_read_under_its_parent(fake: SlackFake, bolt: str) -> None:
+    post(fake, "/fake/command", {"text": "/accounts thread"})
+    [parent] = get(fake, "/fake/messages", channel="accounts")["messages"]
+    assert parent["reply_count"] == 1
+    thread = get(fake, "/fake/thread", channel="accounts", ts=parent["ts"])
+    assert (thread["channel"], thread["ts"]) == ("C0ACCOUNTS", parent["ts"])
+    assert [m["text"] for m in thread["replies"]] == ["Import finished: 3 new"]
+
+
+def test_a_typeahead_asks_the_bot_and_its_option_is_submitted(fake: SlackFake, bolt: str) -> None:
+    post(fake, "/fake/command", {"text": "/accounts accounts"})
+    offered = post(fake, "/fake/options", {"action_id": "customer_pick", "value": "alp"})
+    assert offered["acked"] and offered["problems"] == []
+    assert [(o["text"]["text"], o["value"]) for o in offered["options"]] == [
+        ("Alpine Builders", "c-0"),
+        ("Alpine Café", "c-1"),
+    ]
+    too_short = post(fake, "/fake/options", {"action_id": "customer_pick", "value": "a"}, status=400)
+    assert "from 2 characters" in too_short["error"]
+
+    chosen = offered["options"][1]
+    saved = post(fake, "/fake/submit", {"fields": {"account_sales": "id-205", "customer_pick": chosen}})
+    assert [p["text"] for p in saved["posted"]] == ["Sales id-205, customer c-1"]
+
+
+@pytest.mark.parametrize("typed", ["260 – Other Revenue", "260 - other revenue", "  260 -  Other   Revenue "])
+def test_an_option_is_named_by_its_text_as_well_as_its_value(fake: SlackFake, bolt: str, typed: str) -> None:
+    post(fake, "/fake/command", {"text": "/accounts accounts"})
+    saved = post(fake, "/fake/submit", {"fields": {"account_sales": typed, "customer_pick": "c-0"}})
+    assert [p["text"] for p in saved["posted"]] == ["Sales id-260, customer c-0"]
+
+
+@pytest.mark.parametrize("bolt", ["socket"], indirect=True)
+def test_an_option_nobody_offered_is_refused_with_what_is_offered(fake: SlackFake, bolt: str) -> None:
+    post(fake, "/fake/command", {"text": "/accounts accounts"})
+    refused = post(fake, "/fake/submit", {"fields": {"account_sales": "999 – Nothing"}}, status=404)
+    assert "offers no option '999 – Nothing'" in refused["error"] and "200 – Sales" in refused["error"]
+
+
+def test_a_modal_is_closed_and_the_bot_told_when_it_asked(fake: SlackFake, bolt: str) -> None:
+    post(fake, "/fake/command", {"text": "/accounts accounts"})
+    [modal] = get(fake, "/fake/modals", user="ada")["views"]
+    closed = post(fake, "/fake/close", {})
+    assert closed == {"ok": True, "view_id": modal["id"], "notified": True}
+    assert get(fake, "/fake/modals", user="ada")["views"] == []
+    fake.wait_for(lambda: fake.messages("C0ACCOUNTS"))
+    assert [m["text"] for m in fake.messages("C0ACCOUNTS")] == ["Nothing saved"]
+    assert "has no modal open" in post(fake, "/fake/close", {}, status=404)["error"]
+
+
+@pytest.mark.parametrize("bolt", ["socket"], indirect=True)
+def test_a_shared_file_downloads_for_the_people_it_was_shared_with(fake: SlackFake, bolt: str) -> None:
+    post(fake, "/fake/command", {"text": "/accounts export"})
+    [shared] = [m for m in get(fake, "/fake/messages", channel="ada")["messages"] if m.get("files")]
+    [file] = shared["files"]
+    download = httpx2.get(f"{fake.url}/fake/file", params={"id": file["id"], "user": "ada"})
+    assert download.status_code == 200 and download.content == "name\nAlpine Café\n".encode()
+    assert download.headers["content-type"].startswith("text/csv")
+    assert download.headers["content-disposition"] == "attachment; filename*=UTF-8''customers.csv"
+    for user, file_id in (("mia", file["id"]), ("ada", "F0NOTHING"), ("nobody", file["id"])):
+        refused = httpx2.get(f"{fake.url}/fake/file", params={"id": file_id, "user": user})
+        assert refused.status_code == 404 and refused.json()["ok"] is False
+
+
 # Refusals
 
 
@@ -307,7 +455,8 @@ def test_the_overview_shows_people_channels_the_bot_and_the_endpoints(fake: Slac
     assert overview["bot"] == {"socket_mode": True, "request_url": None}
     assert overview["default"] == {"user_id": "U0ADA", "channel_id": "C0ACCOUNTS"}
     assert overview["endpoints"]["POST /fake/command"].startswith("Type a slash command")
-    assert len(overview["endpoints"]) == 9
+    assert len(overview["endpoints"]) == 13
+    assert overview["endpoints"]["GET /fake/file"].startswith("A file the bot shared, as a download")
 
 
 # python -m tests.fakes.slack.say
@@ -329,7 +478,8 @@ def test_say_prints_what_the_bot_answered(fake: SlackFake, bolt: str, capsys: py
     shown = capsys.readouterr().out
     assert "Opened:\n    [ Modal: Map accounts ]" in shown and "--field sales_code=..." in shown
     assert say.main([*url, "--user", "mia", "--submit", "--field", "sales_code=x"]) == 0
-    assert "The modal stays open, showing:\n  sales: An account code is digits" in capsys.readouterr().out
+    # The error is shown next to the field, named by its label.
+    assert "The modal stays open, showing:\n  Sales account: An account code is digits" in capsys.readouterr().out
     assert say.main([*url, "--user", "mia", "--submit", "--field", "sales_code=200"]) == 0
     assert "Posted in C0ACCOUNTS:\n    Sales now maps to 200" in capsys.readouterr().out
 
@@ -338,6 +488,40 @@ def test_say_prints_what_the_bot_answered(fake: SlackFake, bolt: str, capsys: py
 
     assert say.main([*url, "--json", "/accounts status"]) == 0
     assert json.loads(capsys.readouterr().out)["posted"][0]["text"] == "All good"
+
+
+@pytest.mark.parametrize("bolt", ["socket"], indirect=True)
+def test_say_shows_modal_fields_by_label_and_group_and_takes_an_option_by_its_text(
+    fake: SlackFake, bolt: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = ["--url", str(fake.url), "--quiet", str(QUIET)]
+    assert say.main([*url, "/accounts accounts"]) == 0
+    shown = capsys.readouterr().out
+    assert (
+        "Sales: [Choose an account v] options: Revenue: 200 – Sales, 260 – Other Revenue | Sales: 205 – Online Sales"
+        "  --field account_sales=..."
+    ) in shown
+    assert "Customer: [external_select v] (type to search)  --field customer_pick=..." in shown
+    fields = ["--field", "account_sales=200 - Sales", "--field", "customer_pick=c-2"]
+    assert say.main([*url, "--submit", *fields]) == 0
+    assert "The modal stays open, showing:\n  Customer: Kauri Plumbing is archived" in capsys.readouterr().out
+    assert say.main([*url, "--submit", "--field", "account_sales=200 – Sales", "--field", "customer_pick=c-1"]) == 0
+    assert "Posted in C0ACCOUNTS:\n    Sales id-200, customer c-1" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("bolt", ["socket"], indirect=True)
+def test_say_shows_the_messages_only_that_person_sees(
+    fake: SlackFake, bolt: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = ["--url", str(fake.url)]
+    assert say.main([*url, "--ephemeral"]) == 0
+    assert capsys.readouterr().out == "Only U0ADA sees:\nNothing.\n"
+    post(fake, "/fake/command", {"text": "/accounts picker", "user_id": "ada"})
+    assert say.main([*url, "--ephemeral", "--channel", "accounts"]) == 0
+    shown = capsys.readouterr().out
+    assert shown.startswith("Only U0ADA sees (in accounts):\n\nIn C0ACCOUNTS, ") and shown.endswith("\n    Pick one\n")
+    assert say.main([*url, "--ephemeral", "--user", "mia"]) == 0
+    assert capsys.readouterr().out == "Only U0MIA sees:\nNothing.\n"
 
 
 def test_say_explains_what_went_wrong(fake: SlackFake, capsys: pytest.CaptureFixture[str]) -> None:
@@ -390,7 +574,7 @@ def test_blocks_read_top_to_bottom_with_how_to_use_each_control() -> None:
         "-" * 40,
         "by @U0ADA",
         "  [Choose v] options: "
-        + ", ".join(f"Option {n}={n}" for n in range(10))
+        + ", ".join(f"Option {n}" for n in range(10))
         + ", ... 2 more  --click pick --value ...",
         "[video block]",
     ]
@@ -454,3 +638,11 @@ def test_the_standalone_fake_delivers_over_http_to_its_request_url(bot_server: t
         process.wait(timeout=10)
         if process.stdout:
             process.stdout.close()
+
+
+def test_the_app_redirect_opens_the_channel_in_the_page_at_the_root(fake: SlackFake) -> None:
+    """ "Back to Slack" after a log-in: Slack's app redirect, here the demo's playground on that channel."""
+    back = httpx2.get(f"{fake.url}/app_redirect", params={"team": "T0ACME", "channel": "C0ACCOUNTS"})
+    assert (back.status_code, back.headers["location"]) == (302, "/?channel=C0ACCOUNTS")
+    elsewhere = httpx2.get(f"{fake.url}/app_redirect", params={"team": "T0OTHER", "channel": "C0ACCOUNTS"})
+    assert (elsewhere.status_code, elsewhere.headers["location"]) == (302, "/")

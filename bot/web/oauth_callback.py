@@ -31,13 +31,14 @@ TITLES = {
 }
 
 
-def slack_link(team_id: str | None, channel_id: str | None) -> str | None:
+def slack_link(app_redirect_url: str, team_id: str | None, channel_id: str | None) -> str | None:
+    """Where "Back to Slack" goes: Slack's app redirect, which opens the workspace (and the channel) in the app."""
     if not team_id:
         return None
     query = {"team": team_id}
     if channel_id:
         query["channel"] = channel_id
-    return "https://slack.com/app_redirect?" + urlencode(query)
+    return f"{app_redirect_url}?{urlencode(query)}"
 
 
 PARAM_LIMIT = 2048  # longer than any state, code or error description a package sends back
@@ -80,7 +81,7 @@ def handle(runtime: Runtime, provider_name: str, params: Mapping[str, str]) -> t
         title=TITLES.get(outcome.kind, "Something went wrong"),
         message=outcome.message,
         ok=outcome.kind in (CallbackKind.CONNECTED, CallbackKind.CHOOSE),
-        slack_url=slack_link(outcome.team_id, outcome.channel_id),
+        slack_url=slack_link(runtime.settings.slack_app_redirect_url, outcome.team_id, outcome.channel_id),
     )
 
 

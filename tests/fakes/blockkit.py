@@ -13,6 +13,7 @@ The checker covers the blocks and elements a bot commonly sends; it is not a ful
 from __future__ import annotations
 
 import copy
+import re
 import secrets
 import string
 from collections.abc import Iterator, Mapping, Sequence
@@ -423,11 +424,23 @@ def _option(element: Mapping[str, Any], choice: Any) -> dict[str, Any]:
         return choice
     if element.get("type") in ("external_select", "multi_external_select"):
         return {"text": {"type": "plain_text", "text": str(choice)}, "value": str(choice)}
-    for option in _all_options(element):
+    options = _all_options(element)
+    for option in options:
         if option.get("value") == choice:
             return option
-    values = [o.get("value") for o in _all_options(element)]
-    raise LookupError(f"{element.get('action_id')!r} offers no option with value {choice!r}; it offers {values}")
+    # A person names an option by what it says: "200 – Sales", or "200 - sales" as typed on a keyboard.
+    named = [o for o in options if _as_typed(str((o.get("text") or {}).get("text", ""))) == _as_typed(str(choice))]
+    if len(named) == 1:
+        return named[0]
+    shown = [str((o.get("text") or {}).get("text", "")) for o in options]
+    if named:
+        raise LookupError(f"{element.get('action_id')!r} offers several options saying {choice!r}: give its value")
+    raise LookupError(f"{element.get('action_id')!r} offers no option {choice!r} (by value or text); it offers {shown}")
+
+
+def _as_typed(text: str) -> str:
+    """Text as a person types it: any dash a hyphen, spaces collapsed, case ignored."""
+    return " ".join(re.sub("[\u2010-\u2015\u2212]", "-", text).split()).casefold()
 
 
 def _chosen(element: Mapping[str, Any], choice: Any) -> dict[str, Any]:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -59,6 +61,22 @@ class ServerThread:
         self.stop()
 
 
+# What serving a fake needs beyond the bot's own dependencies: the `test` extra.
+TEST_EXTRA_MODULES = ("websockets", "multipart")
+TEST_EXTRA_HINT = "install the test extra: .venv/bin/pip install -e '.[test]' (./dev demo and ./dev test install it)"
+
+
+def missing_test_extra() -> list[str]:
+    """The modules of the test extra that are not installed."""
+    missing = []
+    for module in TEST_EXTRA_MODULES:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            missing.append(module)
+    return missing
+
+
 def serve_main(
     name: str,
     make_app: Callable[[str], Any],
@@ -68,6 +86,10 @@ def serve_main(
 ) -> None:
     """`python -m tests.fakes.<name> --port N`: serve the fake in the foreground and print its URL.
     `parser` brings options of the fake's own (read them with `parse_known_args` before calling this)."""
+    missing = missing_test_extra()
+    if missing:
+        print(f"The {name} fake needs {', '.join(missing)}: {TEST_EXTRA_HINT}", file=sys.stderr)
+        raise SystemExit(2)
     parser = parser or argparse.ArgumentParser(prog=f"python -m tests.fakes.{name}")
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free one)")
     args = parser.parse_args()

@@ -81,6 +81,7 @@ class SlackFake(
             Route("/upload/v1/{upload_id}", self._serve_upload, methods=["POST"]),
             Route("/response/{response_id}", self._serve_response_url, methods=["POST"]),
             Route("/oauth/v2/authorize", self._serve_authorize, methods=["GET"]),
+            Route("/app_redirect", self._serve_app_redirect, methods=["GET"]),
             WebSocketRoute("/socket", self._serve_socket),
             *self._control_routes(),
         ]

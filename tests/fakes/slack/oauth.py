@@ -1,5 +1,6 @@
 """Installing the app through the Slack fake: the authorize page (approved at once by the installer), the codes
-it hands out, and oauth.v2.access exchanging a code for the workspace's bot token."""
+it hands out, and oauth.v2.access exchanging a code for the workspace's bot token; and the app redirect that brings
+a person back to Slack from a web page."""
 
 from __future__ import annotations
 
@@ -35,6 +36,14 @@ class OAuthInstall(WebApi):
         """Who approves installs on `/oauth/v2/authorize` (default: the first user of the first workspace)."""
         with self._changed:
             self._installer = (team_id, user_id)
+
+    async def _serve_app_redirect(self, request: Request) -> Response:
+        """Slack's app redirect (`/app_redirect?team=&channel=`), which opens the workspace in Slack: here, the page
+        served at `/` (the demo's playground) on that channel."""
+        channel = request.query_params.get("channel", "")
+        with self._changed:
+            known = channel in self._channels and self._channels[channel].team_id == request.query_params.get("team")
+        return RedirectResponse("/?" + urlencode({"channel": channel}) if known else "/", status_code=302)
 
     async def _serve_authorize(self, request: Request) -> Response:
         """Slack's install page, approved at once by the installer (`set_installer`)."""

@@ -52,7 +52,8 @@ def text_of(text: Any) -> str:
 
 def element_text(element: Mapping[str, Any], *, in_input: bool = False) -> str:
     """One element: a button as `[Label]`, a select as `[Placeholder v]` with its options; interactive ones
-    end with how `say` uses them (`--click ACTION_ID`, or `--field ACTION_ID=...` inside an input)."""
+    end with how `say` uses them (`--click ACTION_ID`, or `--field ACTION_ID=...` inside an input), naming the
+    options by their text, under their group's name."""
     kind = str(element.get("type"))
     action_id = element.get("action_id")
     if kind in ("plain_text", "mrkdwn"):
@@ -68,11 +69,13 @@ def element_text(element: Mapping[str, Any], *, in_input: bool = False) -> str:
     elif kind in _SELECTS or kind in ("overflow", "radio_buttons", "checkboxes"):
         label = text_of(element.get("placeholder")) or text_of((element.get("initial_option") or {}).get("text"))
         shown = f"[{label or kind} v]"
-        options = _options(element)
+        if element.get("initial_option"):
+            shown += f" chosen: {text_of(element['initial_option'].get('text'))}"
+        options = _options_text(element, limit=None if in_input else MAX_OPTIONS_SHOWN)
         if options:
-            values = ", ".join(f"{text_of(o.get('text'))}={o.get('value')}" for o in options[:MAX_OPTIONS_SHOWN])
-            more = f", ... {len(options) - MAX_OPTIONS_SHOWN} more" if len(options) > MAX_OPTIONS_SHOWN else ""
-            shown += f" options: {values}{more}"
+            shown += f" options: {options}"
+        if kind in ("external_select", "multi_external_select"):
+            shown += " (type to search)"
     else:
         placeholder = text_of(element.get("placeholder"))
         shown = f"[{kind}{': ' + placeholder if placeholder else ''}]"
@@ -81,6 +84,24 @@ def element_text(element: Mapping[str, Any], *, in_input: bool = False) -> str:
     if in_input:
         return f"{shown}  --field {action_id}=..."
     return f"{shown}  --click {action_id}" + (" --value ..." if kind not in ("button",) else "")
+
+
+def _options_text(element: Mapping[str, Any], *, limit: int | None) -> str:
+    """The options a person can name (`--field` and `--value` take an option's text as well as its value), each
+    group under its name: `Revenue: 200 – Sales, 260 – Other Revenue | Expense: ...`."""
+    groups: list[tuple[str, list[Mapping[str, Any]]]] = [("", list(element.get("options") or []))]
+    groups += [(text_of(g.get("label")), list(g.get("options") or [])) for g in element.get("option_groups") or []]
+    parts, count = [], 0
+    for name, options in groups:
+        if not options:
+            continue
+        kept = options if limit is None else options[: max(limit - count, 0)]
+        count += len(kept)
+        if kept:
+            parts.append((f"{name}: " if name else "") + ", ".join(text_of(o.get("text")) for o in kept))
+    total = sum(len(options) for _, options in groups)
+    more = f", ... {total - count} more" if count < total else ""
+    return " | ".join(parts) + more
 
 
 def block_lines(blocks: Iterable[Mapping[str, Any]]) -> list[str]:
@@ -148,13 +169,6 @@ def view_text(view: Mapping[str, Any]) -> str:
     if buttons:
         lines.append("  ".join(buttons))
     return "\n".join(lines)
-
-
-def _options(element: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    options = list(element.get("options") or [])
-    for group in element.get("option_groups") or []:
-        options += group.get("options") or []
-    return options
 
 
 def _rich_text(node: Mapping[str, Any]) -> Iterable[str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import quote
 
 import httpx2
 from starlette.concurrency import run_in_threadpool
@@ -27,16 +28,20 @@ class Control(Inspection, ControlDeliveries):
             ("POST", "/fake/action", self._control_action),
             ("POST", "/fake/submit", self._control_submit),
             ("POST", "/fake/event", self._control_event),
+            ("POST", "/fake/options", self._control_options),
+            ("POST", "/fake/close", self._control_close),
             ("GET", "/fake/messages", self._control_messages),
+            ("GET", "/fake/thread", self._control_thread),
             ("GET", "/fake/ephemerals", self._control_ephemerals),
             ("GET", "/fake/modals", self._control_modals),
             ("GET", "/fake/home", self._control_home),
         ]
 
     def _control_routes(self) -> list[BaseRoute]:
-        return [
+        routes: list[BaseRoute] = [
             Route(path, self._control(action), methods=[method]) for method, path, action in self._control_endpoints()
         ]
+        return [*routes, Route("/fake/file", self._control_file, methods=["GET"])]
 
     def _control(self, action: ControlAction) -> Callable[[Request], Awaitable[Response]]:
         """An endpoint running `action` on the JSON body (or the query) in a worker thread: deliveries wait
@@ -72,6 +77,37 @@ class Control(Inspection, ControlDeliveries):
             team_id, user_id = self._control_person(query.get("user"), query.get("team_id"))
             channel_id = self._control_channel(query.get("channel"), team_id, user_id)
         return {"channel": channel_id, "messages": self.messages(channel_id)}
+
+    def _control_thread(self, query: dict[str, Any]) -> dict[str, Any]:
+        """The replies under a message: `?channel=&ts=`, oldest first (without the parent)."""
+        if not query.get("ts"):
+            raise ValueError("say which message: ts")
+        with self._changed:
+            team_id, user_id = self._control_person(query.get("user"), query.get("team_id"))
+            channel_id = self._control_channel(query.get("channel"), team_id, user_id)
+        return {"channel": channel_id, "ts": query["ts"], "replies": self.thread(channel_id, str(query["ts"]))}
+
+    async def _control_file(self, request: Request) -> Response:
+        """A file the bot shared, as a download for a person in a channel it was shared to: `?id=&user=`."""
+        file_id = request.query_params.get("id", "")
+        with self._changed:
+            try:
+                team_id, user_id = self._control_person(request.query_params.get("user"), None)
+            except LookupError as exc:
+                return _refused(404, str(exc.args[0]))
+            file = self._files.get(file_id)
+            shared_with = {
+                member
+                for channel_id in (file.channels if file else [])
+                if channel_id in self._channels
+                for member in self._member_ids(self._channels[channel_id])
+            }
+            if file is None or file.content is None or file.team_id != team_id or user_id not in shared_with:
+                return _refused(404, f"{user_id} sees no file {file_id!r}")
+            content, filename = file.content, file.filename
+        media_type = "text/csv" if filename.endswith(".csv") else "application/octet-stream"
+        disposition = f"attachment; filename*=UTF-8''{quote(filename, safe='')}"
+        return Response(content, media_type=media_type, headers={"Content-Disposition": disposition})
 
     def _control_ephemerals(self, query: dict[str, Any]) -> dict[str, Any]:
         """What only one person saw: `?user=&channel=` (every channel unless given)."""
@@ -119,6 +155,7 @@ class Control(Inspection, ControlDeliveries):
                 default = {"user_id": user_id, "channel_id": self._control_channel(None, team_id, user_id)}
         bot = {"socket_mode": self._live_socket() is not None, "request_url": self.request_url}
         endpoints = {f"{method} {path}": _summary(action) for method, path, action in self._control_endpoints()}
+        endpoints["GET /fake/file"] = _summary(self._control_file)
         return {"bot": bot, "workspaces": workspaces, "default": default, "endpoints": endpoints}
 
 
@@ -126,5 +163,5 @@ def _refused(status: int, error: str) -> JSONResponse:
     return JSONResponse({"ok": False, "error": error}, status_code=status)
 
 
-def _summary(action: ControlAction) -> str:
+def _summary(action: Callable[..., Any]) -> str:
     return " ".join((action.__doc__ or "").split("\n\n")[0].split())

@@ -110,6 +110,52 @@ class ControlDeliveries(ControlLookup, Modals, Events):
 
         return {"view_id": view_id} | self._control_deliver(body, send)
 
+    def _control_options(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Type into an external select (a typeahead): `{"action_id", "value", "view_id"?, "block_id"?,
+        "user_id"?}`; answers the options the bot offered. Where the select is may be left out, as for
+        `/fake/action`."""
+        action_id, typed = str(body.get("action_id") or ""), str(body.get("value") or "")
+        if not action_id:
+            raise ValueError("say which select: action_id")
+        block_id = body.get("block_id")
+        with self._changed:
+            team_id, user_id = self._control_person(body.get("user_id"), body.get("team_id"))
+            if body.get("view_id"):
+                where: dict[str, Any] = {"view_id": body["view_id"]}
+            else:
+                where = self._control_surface(team_id, user_id, action_id, block_id, None)
+        delivery = self.send_options(
+            action_id,
+            typed,
+            user_id=user_id,
+            team_id=team_id,
+            block_id=block_id,
+            transport=self._control_transport(body.get("transport")),
+            **where,
+        )
+        ack = delivery.ack if isinstance(delivery.ack, dict) else {}
+        return {
+            "acked": delivery.acked,
+            "problems": list(delivery.problems),
+            "options": ack.get("options") or [],
+            "option_groups": ack.get("option_groups") or [],
+        }
+
+    def _control_close(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Press a modal's close button, by default on the one the person is looking at: `{"view_id"?,
+        "user_id"?}`. The bot hears of it only if the view asked (`notify_on_close`)."""
+        with self._changed:
+            if body.get("view_id"):
+                view_id = str(body["view_id"])
+            else:
+                team_id, user_id = self._control_person(body.get("user_id"), body.get("team_id"))
+                stack = self._stacks.get((team_id, user_id))
+                if not stack:
+                    raise LookupError(f"{user_id} has no modal open")
+                view_id = stack[-1]
+        delivery = self.close_view(view_id)
+        return {"view_id": view_id, "notified": delivery is not None}
+
     def _control_event(self, body: dict[str, Any]) -> dict[str, Any]:
         """Send an Events API event: the event itself (`{"type": "app_home_opened", "user"?}`) or `{"event":
         {...}, "team_id"?}`; the person defaults as for commands, `app_home_opened` to the Home tab."""
