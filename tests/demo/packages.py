@@ -28,4 +28,8 @@ class DemoPackage:
         return {m[1]: m[2] for m in map(pattern.match, printed) if m}
 
 
-PACKAGES: tuple[DemoPackage, ...] = (DemoPackage("xero", "tests.fakes.xero"),)
+PACKAGES: tuple[DemoPackage, ...] = (
+    DemoPackage("xero", "tests.fakes.xero"),
+    DemoPackage("myob", "tests.fakes.myob"),
+    DemoPackage("quickbooks", "tests.fakes.quickbooks"),
+)
