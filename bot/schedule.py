@@ -21,6 +21,7 @@ def start_scheduler(runtime: Runtime, *, imports: ImportRunner | None = None) ->
     scheduler = BackgroundScheduler(timezone="UTC")
     if imports is not None:  # claims due import runs and queues scheduled syncs; listeners wake it too
         imports.recover()
+        imports.listen()  # PostgreSQL: any process queueing a run wakes this one
         scheduler.add_job(
             imports.wake,
             "interval",

@@ -287,3 +287,35 @@ def test_on_start_a_run_left_running_is_taken_up_at_once_only_on_sqlite(
     else:
         assert claimed == [] and run_view(bot).status == "running"
     restarted.shutdown()
+
+
+if "postgresql" in DATABASES:
+
+    @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+    def test_a_run_queued_in_one_process_wakes_the_others_on_postgresql(
+        connect_bot: RunningBot, xero: XeroFake
+    ) -> None:
+        """The worker never ticks by itself: only the notice sent when this process queues a run makes it claim."""
+        bot = connect_bot
+        bot.server.imports.shutdown()
+        connection, tenant = connected(bot, xero)
+        xero.seed_contacts(tenant, 20)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "XERO_", "DATABASE_"))}
+        env |= bot.settings.environment()
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "tests.wake_worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        try:
+            assert worker.stdout is not None and worker.stdout.readline().strip() == "listening"
+            started = queue_import(bot, connection.id)
+            view = bot.slack.wait_for(
+                lambda: (v := run_view(bot, started.run.id)).status == "succeeded" and v, timeout=15
+            )
+            assert view.attempts == 1 and view.count("new") == len(expected_customers(xero, tenant))
+        finally:
+            worker.communicate(timeout=20)
+        assert worker.returncode == 0
