@@ -493,9 +493,11 @@ def test_the_scheduled_sync_imports_only_what_changed(
         package.clock.advance(61 * 60)
         return finished(bot, due_run_claimed(bot))
 
+    charts_read = len(package.calls(Resource.ACCOUNTS))
     quiet = sync_now()  # nothing changed: nothing said
     assert (quiet.kind, quiet.trigger, quiet.status, quiet.processed) == ("incremental", "schedule", "succeeded", 0)
     assert quiet.parent_ts is None
+    assert len(package.calls(Resource.ACCOUNTS)) == charts_read  # the chart read an hour ago is not read again
 
     package.clock.advance(120)
     kept = set(package.importable_customers(organisation))

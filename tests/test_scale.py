@@ -4,13 +4,18 @@ person's import first and look only at claimable runs, and ended runs are pruned
 from __future__ import annotations
 
 import random
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select, update
 
+from bot.chores import take_chore
 from bot.imports import runs as import_runs
 from bot.imports.runner import SPREAD, next_sync, plan_syncs
 from bot.imports.runs import ImportPolicy, claim, prune_ended
+from bot.locks import KeyedLocks
+from providers.xero.pacing import MinutePacer
 from storage.db import Database
 from storage.models import Connection, ImportRun, ImportRunSkip, RunStatus, SyncSettings
 from tests.scale import connected_workspaces
@@ -125,3 +130,55 @@ def test_ended_runs_are_pruned_but_each_connections_latest_and_the_untold_stay(d
         left = set(s.scalars(select(ImportRun.id)))
         assert left == keep and not left & ids
         assert s.scalar(select(func.count()).select_from(ImportRunSkip)) == 0
+
+
+def test_a_chore_is_taken_once_per_period_whoever_asks(db: Database) -> None:
+    every = timedelta(hours=6)
+    assert take_chore(db, name="keep_alive", every=every, now=NOW, owner="a")  # the first ever
+    assert not take_chore(db, name="keep_alive", every=every, now=NOW, owner="b")
+    assert not take_chore(db, name="keep_alive", every=every, now=NOW + every - timedelta(seconds=1), owner="b")
+    assert take_chore(db, name="prune", every=every, now=NOW, owner="b")  # chores are apart
+    assert take_chore(db, name="keep_alive", every=every, now=NOW + every, owner="b")
+    assert not take_chore(db, name="keep_alive", every=every, now=NOW + every, owner="a")
+
+
+def test_processes_asking_at_once_get_a_chore_once(db: Database) -> None:
+    barrier = threading.Barrier(8)
+
+    def ask(owner: str) -> bool:
+        barrier.wait()
+        return take_chore(db, name="keep_alive", every=timedelta(hours=6), now=NOW, owner=owner)
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(ask, [f"p{n}" for n in range(8)]))
+    assert answers.count(True) == 1
+
+
+def test_per_key_locks_are_kept_only_while_used() -> None:
+    locks: KeyedLocks[int] = KeyedLocks()
+    with locks(1):
+        assert locks(1).locked() and not locks(2).locked()
+        assert len(locks) == 1  # the lock of 2 went with its last reference
+    assert len(locks) == 0
+    held = locks(3)
+    assert locks(3) is held
+
+
+def test_xeros_pacer_forgets_organisations_it_has_not_called_for_a_minute() -> None:
+    now, waited = [0.0], list[float]()
+    pacer = MinutePacer(clock=lambda: now[0], sleep=waited.append, spread_below=5)
+    for n in range(1000):
+        pacer.before(f"org-{n}")
+        pacer.after(f"org-{n}", {"X-MinLimit-Remaining": "59"})
+    assert pacer.tracked == 1000
+    now[0] = 30.0
+    pacer.before("org-busy")
+    pacer.after("org-busy", {"X-MinLimit-Remaining": "0"})
+    now[0] = 61.0
+    pacer.before("org-late")
+    pacer.after("org-late", {"X-MinLimit-Remaining": "58"})
+    assert pacer.tracked == 2  # the busy one is still paced: its window has not ended
+    assert waited == []
+    now[0] = 70.0
+    pacer.before("org-busy")  # its limit is spent: it waits for its slot to leave the window
+    assert len(waited) == 1 and 70.0 + waited[0] >= 30.0 + 60.0
