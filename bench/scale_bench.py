@@ -31,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx2
 from sqlalchemy import func, insert, select, text, update
 
 from bench.import_bench import (
@@ -41,12 +42,12 @@ from bench.import_bench import (
     CLIENT_ID,
     CLIENT_SECRET,
     TEAM,
-    connected_runtime,
     database_url,
 )
+from bot.connections import connect
 from bot.imports.runner import ImportRunner, plan_syncs
 from bot.imports.runs import RUNS_QUEUED, ImportPolicy, claim, start_import
-from bot.runtime import Runtime
+from bot.runtime import Runtime, build_providers
 from bot.settings import load_settings
 from bot.slack.import_reports import slack_reporters
 from storage import migrate
@@ -85,7 +86,7 @@ def plan(rows: int, ended: int) -> None:
         with db.engine.begin() as c:
             c.execute(
                 text(
-                    "INSERT INTO workspaces (team_id, name, installed_at, staff_may_import) "
+                    "INSERT INTO workspaces (team_id, name, created_at, staff_may_import) "
                     "SELECT 'T' || n, 'Workspace ' || n, now(), false FROM generate_series(1, :rows) n"
                 ),
                 {"rows": rows},
@@ -112,6 +113,7 @@ def plan(rows: int, ended: int) -> None:
         due = rows // 100
         with db.session() as s:
             assert s.scalar(select(func.count()).where(SyncSettings.next_sync_at <= now)) == due
+        before = explain(db, _due_sql(now))
         ticks = []
         while True:  # each tick plans its batch; the last ones find fewer, then none
             started = time.perf_counter()
@@ -122,7 +124,7 @@ def plan(rows: int, ended: int) -> None:
         print(
             f"tick, {rows:,} sync rows, {due:,} due (200 a tick): " + ", ".join(f"{ms:.1f} ms ({n})" for ms, n in ticks)
         )
-        print(explain(db, _due_sql(now)))
+        print(before)
 
         with db.engine.begin() as c:  # the runs those ticks queued end; then a long history
             c.execute(text("UPDATE import_runs SET status = 'succeeded', finished_at = now(), reported_at = now()"))
@@ -166,6 +168,32 @@ def _claim_sql(now: datetime) -> str:
 
 
 # --- run: N processes x M workspaces ---------------------------------------------------------------------------------
+
+
+def bench_runtime(url: str, xero_url: str, slack_url: str) -> Runtime:
+    """A runtime pointed at the fakes and the database, migrated."""
+    settings = load_settings(
+        None,
+        slack_bot_token=BOT_TOKEN,
+        slack_signing_secret="bench",
+        slack_api_url=f"{slack_url}/api/",
+        database_url=url,
+        encryption_key=SecretBox.generate_key(),
+        public_url="http://127.0.0.1:9",
+        xero_client_id=CLIENT_ID,
+        xero_client_secret=CLIENT_SECRET,
+        xero_authorize_url=f"{xero_url}/identity/connect/authorize",
+        xero_token_url=f"{xero_url}/connect/token",
+        xero_revoke_url=f"{xero_url}/connect/revocation",
+        xero_connections_url=f"{xero_url}/connections",
+        xero_api_url=f"{xero_url}/api.xro/2.0",
+    )
+    assert settings.encryption_key
+    runtime = Runtime(
+        settings=settings, db=Database(url, SecretBox(settings.encryption_key)), providers=build_providers(settings)
+    )
+    migrate.upgrade(runtime.db.engine)
+    return runtime
 
 
 def serve_fakes(organisations: int, app_limit: int, pipe: Any) -> None:
@@ -229,9 +257,9 @@ def run(workspaces: int, processes: int, app_limit: int) -> dict[str, Any]:
     fakes.start()
     xero_url, slack_url, tenants = parent.recv()
     url, drop = database_url("postgresql", Path(tempfile.gettempdir()))
-    runtime, source_id = connected_runtime(url, xero_url, slack_url)
+    runtime = bench_runtime(url, xero_url, slack_url)
     try:
-        person = _copy_connection(runtime.db, source_id, tenants)
+        person = _connect_all(runtime, tenants)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "XERO_", "DATABASE_"))}
         env |= runtime.settings.environment() | {"XERO_APP_CALLS_PER_MINUTE": str(app_limit)}
         workers = [
@@ -298,37 +326,46 @@ def run(workspaces: int, processes: int, app_limit: int) -> dict[str, Any]:
         fakes.terminate()
 
 
-def _copy_connection(db: Database, source_id: int, tenants: list[str]) -> int:
-    """One workspace per organisation, each connected with the tokens of the one connection made; the last
-    workspace is the person's (not scheduled); returns its connection id."""
-    with db.session() as s:
-        source = s.get(Connection, source_id)
-        assert source is not None
+def _connect_all(runtime: Runtime, tenants: list[str]) -> int:
+    """One workspace per organisation, each connected with the tokens of one log-in that reaches them all (the
+    package's consent, as the connect flow starts it); the last workspace is the person's (not scheduled).
+    Returns its connection id."""
+    from tests.fakes.xero import click_through_consent
+
+    provider = runtime.providers["xero"]
+    verifier, challenge = connect.pkce_pair()
+    url = provider.authorization_url(state="bench", redirect_uri=CALLBACK, code_challenge=challenge)
+    with httpx2.Client(timeout=30) as browser:
+        answer = click_through_consent(browser, url)
+    params = dict(httpx2.URL(answer.headers["location"]).params)
+    grant = provider.exchange_code(code=params["code"], redirect_uri=CALLBACK, code_verifier=verifier, params=params)
+    remote = {o.id: o.connection_id for o in provider.organisations(grant)}
+    box, tokens = runtime.db.box, grant.tokens
+    with runtime.db.session() as s:
         s.execute(
             insert(Workspace),
             [{"team_id": f"T0SCALE{n:05d}", "name": f"Scale {n}"} for n in range(len(tenants))],
         )
-        ids = dict(s.execute(select(Workspace.team_id, Workspace.id).where(Workspace.team_id.like("T0SCALE%"))).all())
-        rows = [
-            {
-                "workspace_id": ids[f"T0SCALE{n:05d}"],
-                "provider": "xero",
-                "status": "active",
-                "organisation_id": tenant,
-                "organisation_name": f"Plumbing {n}",
-                "remote_connection_id": source.remote_connection_id,
-                "access_token_enc": source.access_token_enc,
-                "refresh_token_enc": source.refresh_token_enc,
-                "access_expires_at": source.access_expires_at,
-                "connected_by": ADMIN,
-            }
-            for n, tenant in enumerate(tenants)
-        ]
-        s.execute(insert(Connection), rows)
-        source.status = "disconnected"
-        connections = dict(
-            s.execute(select(Connection.organisation_id, Connection.id).where(Connection.id != source_id)).all()
+        ids = {t: w for t, w in s.execute(select(Workspace.team_id, Workspace.id))}
+        s.execute(
+            insert(Connection),
+            [
+                {
+                    "workspace_id": ids[f"T0SCALE{n:05d}"],
+                    "provider": "xero",
+                    "status": "active",
+                    "organisation_id": tenant,
+                    "organisation_name": f"Plumbing {n}",
+                    "remote_connection_id": remote[tenant],
+                    "access_token_enc": box.encrypt(tokens.access_token),
+                    "refresh_token_enc": box.encrypt(tokens.refresh_token) if tokens.refresh_token else None,
+                    "access_expires_at": tokens.expires_at,
+                    "connected_by": ADMIN,
+                }
+                for n, tenant in enumerate(tenants)
+            ],
         )
+        connections = {o: c for o, c in s.execute(select(Connection.organisation_id, Connection.id))}
         s.execute(
             insert(SyncSettings),
             [

@@ -1,9 +1,9 @@
 """The packages' rate limits shared by every process (a `providers.base.CallBudget` in the database).
 
-Each limit ("calls in any `per` seconds") is counted in slots of a quarter of `per`, one row per limit and slot,
-updated in one statement that also checks the limit. Any span of `per` seconds overlaps at most five slots, so a
-call is let through only while the last five slots hold fewer than the limit: the package's rolling window is
-never exceeded, whichever process calls, at the price of a fifth of the budget at a steady pace.
+Each limit ("calls in any `per` seconds") is counted in slots of a twelfth of `per` (5 s of a minute), one row per
+limit and slot, updated in one statement that also checks the limit. Any span of `per` seconds overlaps at most 13
+slots, so a call is let through only while the last 13 slots hold fewer than the limit: the package's rolling
+window is never exceeded, whichever process calls, at the price of a thirteenth of the budget at a steady pace.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, aliased
 from storage.db import Database
 from storage.models import CallBudget
 
-SLOTS = 4  # slots a window is cut into
+SLOTS = 12  # slots a window is cut into
 KEEP = timedelta(days=1)  # slots older than this are deleted (`prune_budgets`)
 
 
@@ -58,7 +58,7 @@ class SharedBudget:
             return self._wait(limit, now=now, per=per, calls=calls, session=s)
 
     def observe(self, limit: str, *, remaining: int, calls: int, per: float) -> None:
-        """Raise the current slot so that the last five hold at least what the package says was used."""
+        """Raise the current slot so that the counted slots hold at least what the package says was used."""
         now = self.clock()
         slot, first = self._slots(now, per)
         used = calls - remaining

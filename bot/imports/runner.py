@@ -18,7 +18,7 @@ from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, case, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
@@ -111,19 +111,16 @@ def plan_syncs(db: Database, packages: Collection[str], *, now: datetime, batch:
                 )
             )
         )
-        moved: list[dict[str, object]] = []
+        next_at: dict[int, datetime] = {}
+        full_at: dict[int, datetime] = {}
         runs: list[dict[str, object]] = []
         for row in due:
-            plan: dict[str, object] = {
-                "id": row.id,
-                "next_sync_at": next_sync(now, timedelta(minutes=row.interval_minutes)),
-            }
-            moved.append(plan)
+            next_at[row.id] = next_sync(now, timedelta(minutes=row.interval_minutes))
             if row.provider not in packages or row.connection_id in busy:
                 continue
             full = row.modified_since is None or (row.next_full_at is not None and row.next_full_at <= now)
             if full:
-                plan["next_full_at"] = now + timedelta(hours=row.reconcile_hours)
+                full_at[row.id] = now + timedelta(hours=row.reconcile_hours)
             runs.append(
                 {
                     "workspace_id": row.workspace_id,
@@ -140,8 +137,17 @@ def plan_syncs(db: Database, packages: Collection[str], *, now: datetime, batch:
                     "created_at": now,
                 }
             )
-        for plan in moved:  # one statement each; rows that plan a full sync have a column more
-            s.execute(update(SyncSettings).where(SyncSettings.id == plan["id"]).values(**plan))
+        s.execute(  # one statement for the whole batch
+            update(SyncSettings)
+            .where(SyncSettings.id.in_(next_at))
+            .values(
+                next_sync_at=case(next_at, value=SyncSettings.id),
+                next_full_at=case(full_at, value=SyncSettings.id, else_=SyncSettings.next_full_at)
+                if full_at
+                else SyncSettings.next_full_at,
+            )
+            .execution_options(synchronize_session=False)
+        )
         queued = _insert_runs(s, runs)
         if queued:
             notify(s, RUNS_QUEUED)  # the other processes claim them too, now rather than at their next tick
@@ -155,9 +161,11 @@ def _insert_runs(session: Session, runs: list[dict[str, object]]) -> list[int]:
     (the partial unique index of active runs)."""
     if not runs:
         return []
+    table = ImportRun.__table__
+    assert isinstance(table, Table)
     insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(ImportRun).values(runs).on_conflict_do_nothing().returning(ImportRun.id)
-    return sorted(session.scalars(statement))
+    statement = insert(table).on_conflict_do_nothing().returning(table.c.id)  # compiled once, sent in batches
+    return sorted(session.scalars(statement, runs))
 
 
 class ImportRunner:

@@ -78,11 +78,12 @@ class XeroProvider:
             retry=retry,
             sleep=sleep,
             pacer=MinutePacer(clock=clock, sleep=sleep, spread_below=settings.spread_below),
+            # Shared by our processes: the app's limit. Each organisation's minute is paced by `MinutePacer` from
+            # X-MinLimit-Remaining, which counts every process's calls, and one run per connection is active.
             limits=(
                 CallLimit(
                     "xero:app", RateLimitScope.APP, settings.app_calls_per_minute, 60.0, "X-AppMinLimit-Remaining"
                 ),
-                CallLimit("xero:org", RateLimitScope.MINUTE, settings.calls_per_minute, 60.0, "X-MinLimit-Remaining"),
             ),
         )
         self._tokens = TokenEndpoint(
