@@ -18,7 +18,7 @@ from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
-from sqlalchemy import Table, case, select, update
+from sqlalchemy import ColumnElement, Table, case, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
@@ -40,7 +40,16 @@ from bot.imports.runs import (
 )
 from bot.runtime import Runtime
 from storage.db import Database
-from storage.models import Connection, ConnectionStatus, ImportRun, RunPriority, RunStatus, SyncSettings, Workspace
+from storage.models import (
+    Connection,
+    ConnectionStatus,
+    ImportRun,
+    RunPriority,
+    RunStatus,
+    SyncSettings,
+    UTCDateTime,
+    Workspace,
+)
 from storage.models.import_runs import CLAIMABLE
 from storage.wakeups import Listener, notify
 
@@ -141,8 +150,8 @@ def plan_syncs(db: Database, packages: Collection[str], *, now: datetime, batch:
             update(SyncSettings)
             .where(SyncSettings.id.in_(next_at))
             .values(
-                next_sync_at=case(next_at, value=SyncSettings.id),
-                next_full_at=case(full_at, value=SyncSettings.id, else_=SyncSettings.next_full_at)
+                next_sync_at=case(_typed(next_at), value=SyncSettings.id),
+                next_full_at=case(_typed(full_at), value=SyncSettings.id, else_=SyncSettings.next_full_at)
                 if full_at
                 else SyncSettings.next_full_at,
             )
@@ -154,6 +163,11 @@ def plan_syncs(db: Database, packages: Collection[str], *, now: datetime, batch:
     if queued:
         log.info("Queued %s scheduled sync(s): runs %s", len(queued), queued)
     return queued
+
+
+def _typed(moments: dict[int, datetime]) -> dict[int, ColumnElement[datetime]]:
+    """The moments bound as our UTC column type, as the column itself would bind them."""
+    return {key: literal(moment, UTCDateTime()) for key, moment in moments.items()}
 
 
 def _insert_runs(session: Session, runs: list[dict[str, object]]) -> list[int]:
