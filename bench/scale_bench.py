@@ -216,19 +216,19 @@ def serve_fakes(organisations: int, app_limit: int, pipe: Any) -> None:
         pipe.send((xero_server.url, slack_server.url, tenants))
         pipe.recv()
         api = [c for c in xero.calls if c.path.lower().startswith("/api.xro/")]
-        pipe.send([(c.at, c.status) for c in api])
+        pipe.send([(c.at, c.status, c.path, c.headers.get("xero-tenant-id")) for c in api])
     slack_server.stop()
 
 
 def worker() -> None:
     """A worker process: the bot's runner (2 workers, NOTIFY and a 10 s tick), until its standard input closes;
     then the runs it claimed."""
-    claimed: list[int] = []
+    claimed: list[str] = []  # run id:when
 
     class Claims(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
             if record.msg == "Claimed import run %s (attempt %s)":
-                claimed.append(int(record.args[0]))  # type: ignore[index]
+                claimed.append(f"{record.args[0]}:{record.created}")  # type: ignore[index]
 
     logging.getLogger("bot.imports.runs").addHandler(Claims())
     logging.getLogger("bot.imports.runs").setLevel(logging.INFO)
@@ -247,7 +247,7 @@ def worker() -> None:
     sys.stdin.read()
     stop.set()
     runner.shutdown()
-    print(" ".join(map(str, claimed)), flush=True)
+    print(" ".join(claimed), flush=True)
     runtime.close()
 
 
@@ -297,24 +297,27 @@ def run(workspaces: int, processes: int, app_limit: int) -> dict[str, Any]:
         outputs = []
         for w in workers:
             out, _ = w.communicate("", timeout=60)
-            outputs.append([int(x) for x in out.split()])
+            outputs.append([(int(x.split(":")[0]), float(x.split(":")[1])) for x in out.split()])  # run id, when
         with runtime.db.session() as s:
             attempts = Counter(s.scalars(select(ImportRun.attempts).where(ImportRun.trigger == "schedule")))
-        claimed = Counter(run_id for out in outputs for run_id in out)
+        claims = sorted((at, run_id, n) for n, out in enumerate(outputs) for run_id, at in out)
+        last_claim = {run_id: n for _, run_id, n in claims}  # the process that ran it to its end
         parent.send("done")
         calls = parent.recv()
-        times = sorted(at for at, status in calls if status != 429)
+        times = sorted(at for at, status, _, _ in calls if status != 429)
         busiest = max((sum(1 for u in times if t - 60 < u <= t) for t in times), default=0)
+        pages = Counter(tenant for _, status, path, tenant in calls if status == 200 and "contacts" in path.lower())
         return {
             "workspaces": workspaces,
             "processes": processes,
             "seconds": round(seconds, 1),
-            "runs_per_process": [len(set(o)) for o in outputs],
-            "claimed_twice": sum(1 for n in claimed.values() if n > 1),
+            "runs_per_process": [sum(1 for n in last_claim.values() if n == p) for p in range(processes)],
+            "claims": sum(len(out) for out in outputs),  # more than the runs: runs put back after a budget wait
+            "pages_read_twice": sum(1 for n in pages.values() if n > 1),
             "attempts": dict(attempts),
             "failed": failed,
             "calls": len(calls),
-            "http_429": sum(1 for _, status in calls if status == 429),
+            "http_429": sum(1 for _, status, _, _ in calls if status == 429),
             "busiest_minute": busiest,
             "app_limit": app_limit,
             "person_waited_s": waited,
