@@ -22,7 +22,13 @@ def run_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedP
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
         cwd=cwd,
-        env={"PATH": os.environ.get("PATH", ""), "HOME": str(cwd), **env},
+        # PYTHONPATH kept: a worktree's code, not the installed checkout's, is what the command must run
+        env={
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": str(cwd),
+            "PYTHONPATH": os.environ.get("PYTHONPATH", ""),
+            **env,
+        },
         capture_output=True,
         text=True,
         timeout=120,
