@@ -515,6 +515,22 @@ def test_the_scheduled_sync_imports_only_what_changed(
     assert customer_count(bot) == first.count("new") + 1
 
 
+def test_a_scheduled_sync_reads_the_chart_again_once_it_is_a_day_old(
+    imports: tuple[RunningBot, Connection, str], package: PackageDriver
+) -> None:
+    bot, _, organisation = imports
+    package.seed_customers(organisation, 20)
+    command(bot, "/accounts import", "Starting the import")
+    finished(bot)
+    charts_read = len(package.calls(Resource.ACCOUNTS))
+    runtime = bot.server.runtime
+    later = runtime.clock() + timedelta(hours=25)
+    runtime.clock = lambda: later
+    package.clock.advance(25 * 3600)
+    assert finished(bot, due_run_claimed(bot)).status == "succeeded"
+    assert len(package.calls(Resource.ACCOUNTS)) == charts_read + 1
+
+
 def test_a_failing_scheduled_sync_tells_the_admins_once(
     imports: tuple[RunningBot, Connection, str], package: PackageDriver
 ) -> None:
