@@ -68,13 +68,45 @@ class TokenKeeper(Protocol):
         ...
 
 
+class CallBudget(Protocol):
+    """Handed in by `bot` (in a `Link`): the calls made under a package's limits, counted by every process of ours
+    together, so that several processes share one budget per limit instead of each spending a full one."""
+
+    def take(self, limit: str, *, calls: int, per: float) -> float:
+        """Count one call under `limit` (at most `calls` in any `per` seconds): 0.0 when it may go now, otherwise
+        the seconds until it may (and nothing is counted)."""
+        ...
+
+    def observe(self, limit: str, *, remaining: int, calls: int, per: float) -> None:
+        """The package says `remaining` calls are left under `limit`: count the calls we did not see ourselves."""
+        ...
+
+
+@dataclass(frozen=True)
+class CallLimit:
+    """One of a package's rate limits that our processes share (`CallBudget`): `calls` in any `per` seconds,
+    for the whole app or per organisation (`scope`), and the answer header saying how many remain, if any.
+    `key` names it; an organisation's limit is counted under `key` plus the organisation's id."""
+
+    key: str
+    scope: RateLimitScope
+    calls: int
+    per: float
+    remaining_header: str | None = None
+
+    def counter(self, organisation_id: str | None) -> str:
+        return self.key if self.scope == RateLimitScope.APP else f"{self.key}:{organisation_id}"
+
+
 @dataclass(frozen=True)
 class Link:
-    """The chosen organisation plus the keeper of its tokens."""
+    """The chosen organisation, the keeper of its tokens and, where several processes share the package's limits,
+    the budget that counts the calls."""
 
     organisation_id: str
     tokens: TokenKeeper
     connection_id: str | None = None
+    budget: CallBudget | None = None
 
 
 class AccountKind(StrEnum):

@@ -24,7 +24,15 @@ from tenacity import (
     wait_random,
 )
 
-from providers.base import ProviderError, TokenKeeper, Unavailable
+from providers.base import (
+    CallBudget,
+    CallLimit,
+    ProviderError,
+    RateLimited,
+    RateLimitScope,
+    TokenKeeper,
+    Unavailable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -130,10 +138,13 @@ class AuthorisedClient:
         retry: RetryPolicy,
         sleep: Callable[[float], None],
         pacer: Pacer | None = None,
+        limits: tuple[CallLimit, ...] = (),
     ) -> None:
+        """`limits`: the package's limits that a `CallBudget` handed in with a call shares between processes."""
         self.http = http
         self._title, self._translate, self._retry, self._sleep = title, translate, retry, sleep
-        self._pacer: Pacer = pacer or _NoPacing()
+        self._pacer: Pacer = pacer if pacer is not None else _NoPacing()
+        self._limits = limits
 
     def send(
         self,
@@ -146,11 +157,15 @@ class AuthorisedClient:
         headers: Mapping[str, str] | None = None,
         json: Any = None,
         allow: frozenset[int] = frozenset(),
+        budget: CallBudget | None = None,
     ) -> httpx2.Response:
         """One call, paced under `organisation_id`'s limits when given. A 401 asks the keeper for a refreshed
         token once; 5xx answers and network failures are retried a few times; a success or a status in
-        `allow` is returned, anything else raised as the package's typed error."""
-        call = _Call(self.http, self._pacer, method, url, keeper=keeper, organisation_id=organisation_id)
+        `allow` is returned, anything else raised as the package's typed error. With a `budget`, each attempt is
+        first counted under the package's shared limits, and RateLimited is raised (nothing sent) when one of
+        them is spent for now; the remaining-calls headers of each answer are told to the budget."""
+        shared = _Shared(budget, self._limits, organisation_id, self._title) if budget is not None else None
+        call = _Call(self.http, self._pacer, method, url, keeper=keeper, organisation_id=organisation_id, shared=shared)
         request = {"params": params, "headers": headers, "json": json}
         try:
             for attempt in self._retry.retrying(sleep=self._sleep, on=Transient):
@@ -178,6 +193,36 @@ class AuthorisedClient:
         self.http.close()
 
 
+class _Shared:
+    """The package's limits shared through a budget, for one call's organisation."""
+
+    def __init__(
+        self, budget: CallBudget, limits: tuple[CallLimit, ...], organisation_id: str | None, title: str
+    ) -> None:
+        self.budget, self.title = budget, title
+        self.limits = [
+            (limit, limit.counter(organisation_id))
+            for limit in limits
+            if limit.scope == RateLimitScope.APP or organisation_id is not None
+        ]
+
+    def take(self) -> None:
+        for limit, counter in self.limits:
+            wait = self.budget.take(counter, calls=limit.calls, per=limit.per)
+            if wait > 0:
+                raise RateLimited(
+                    f"{self.title} calls are at their limit for now ({limit.scope}); resuming in {wait:.0f} s.",
+                    retry_after=wait,
+                    scope=limit.scope,
+                )
+
+    def observe(self, headers: Mapping[str, str]) -> None:
+        for limit, counter in self.limits:
+            value = headers.get(limit.remaining_header) if limit.remaining_header else None
+            if value is not None and value.strip().isdigit():
+                self.budget.observe(counter, remaining=int(value), calls=limit.calls, per=limit.per)
+
+
 class _Call:
     """The state of one `send()` across its attempts: the token in use, and whether it was refreshed."""
 
@@ -190,9 +235,10 @@ class _Call:
         *,
         keeper: TokenKeeper,
         organisation_id: str | None,
+        shared: _Shared | None = None,
     ) -> None:
         self.http, self.pacer, self.method, self.url = http, pacer, method, url
-        self.keeper, self.organisation_id = keeper, organisation_id
+        self.keeper, self.organisation_id, self.shared = keeper, organisation_id, shared
         self.token = keeper.access_token()
         self.refreshed = False
 
@@ -208,6 +254,8 @@ class _Call:
 
     def _once(self, request: Mapping[str, Any]) -> httpx2.Response:
         headers = {"Authorization": f"Bearer {self.token}", **(request["headers"] or {})}
+        if self.shared is not None:
+            self.shared.take()
         if self.organisation_id:
             self.pacer.before(self.organisation_id)
         try:
@@ -218,6 +266,8 @@ class _Call:
             raise Transient(f"{type(exc).__name__} from {self.method} {_path(self.url)}", error=exc) from exc
         if self.organisation_id:
             self.pacer.after(self.organisation_id, response.headers)
+        if self.shared is not None:
+            self.shared.observe(response.headers)
         log.debug("%s %s -> %s", self.method, _path(self.url), response.status_code)
         return response
 

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import select, text
 
 from bot.connections import upkeep
+from bot.schedule import CHORES, do_chores
 from providers.base import Link, NeedsReconnect
 from storage.models import AuditEvent, Connection, OAuthState, PendingConnection, Workspace
 from tests.conftest import ADMIN, STAFF, TEAM, RunningBot
@@ -375,6 +376,21 @@ def test_an_idle_connection_is_refreshed_well_before_xero_forgets_it(connect_bot
     assert sum(xero.refreshes_spent.values()) == 1
     [after] = connection_rows(connect_bot)
     assert after.refreshed_at == later
+
+
+def test_the_keep_alive_is_done_by_one_process_per_period(connect_bot: RunningBot, xero: XeroFake) -> None:
+    """Each process looks for due chores; only the first to find the keep-alive due does it (Xero: 15 days idle)."""
+    connected(connect_bot, xero)
+    runtime = connect_bot.server.runtime
+    keep_alive = tuple(c for c in CHORES if c.name == "keep_connections_alive")
+    later = runtime.clock() + timedelta(days=15)
+    runtime.clock = lambda: later
+    assert do_chores(runtime, owner="process-1", chores=keep_alive) == ["keep_connections_alive"]
+    assert do_chores(runtime, owner="process-2", chores=keep_alive) == []  # the same period: taken
+    assert sum(xero.refreshes_spent.values()) == 1
+    much_later = later + keep_alive[0].every
+    runtime.clock = lambda: much_later
+    assert do_chores(runtime, owner="process-2", chores=keep_alive) == ["keep_connections_alive"]
 
 
 def test_no_token_is_readable_in_the_database_or_the_logs(

@@ -493,9 +493,11 @@ def test_the_scheduled_sync_imports_only_what_changed(
         package.clock.advance(61 * 60)
         return finished(bot, due_run_claimed(bot))
 
+    charts_read = len(package.calls(Resource.ACCOUNTS))
     quiet = sync_now()  # nothing changed: nothing said
     assert (quiet.kind, quiet.trigger, quiet.status, quiet.processed) == ("incremental", "schedule", "succeeded", 0)
     assert quiet.parent_ts is None
+    assert len(package.calls(Resource.ACCOUNTS)) == charts_read  # the chart read an hour ago is not read again
 
     package.clock.advance(120)
     kept = set(package.importable_customers(organisation))
@@ -511,6 +513,22 @@ def test_the_scheduled_sync_imports_only_what_changed(
     assert run.channel_id == CHANNEL and parent(bot, run)["text"].startswith(":white_check_mark: Synced customers")
     assert "Brand New Customer" in thread_text(bot, run)
     assert customer_count(bot) == first.count("new") + 1
+
+
+def test_a_scheduled_sync_reads_the_chart_again_once_it_is_a_day_old(
+    imports: tuple[RunningBot, Connection, str], package: PackageDriver
+) -> None:
+    bot, _, organisation = imports
+    package.seed_customers(organisation, 20)
+    command(bot, "/accounts import", "Starting the import")
+    finished(bot)
+    charts_read = len(package.calls(Resource.ACCOUNTS))
+    runtime = bot.server.runtime
+    later = runtime.clock() + timedelta(hours=25)
+    runtime.clock = lambda: later
+    package.clock.advance(25 * 3600)
+    assert finished(bot, due_run_claimed(bot)).status == "succeeded"
+    assert len(package.calls(Resource.ACCOUNTS)) == charts_read + 1
 
 
 def test_a_failing_scheduled_sync_tells_the_admins_once(

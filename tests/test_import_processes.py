@@ -17,7 +17,8 @@ from bot.imports import runs as import_runs
 from bot.imports.runner import ImportRunner
 from bot.imports.runs import claim
 from bot.slack.import_reports import slack_reporters
-from storage.models import Connection, Customer, CustomerReference, ImportRun, Workspace
+from providers import registry
+from storage.models import CallBudget, Connection, Customer, CustomerReference, ImportRun, Workspace
 from tests.conftest import ADMIN, CHANNEL, DATABASES, RunningBot
 from tests.fakes.xero import FakeClock, XeroFake
 from tests.flows import connected
@@ -28,6 +29,7 @@ from tests.imports import (
     csv_rows,
     dm,
     expected_customers,
+    finished,
     parent,
     queue_import,
     quick,
@@ -287,3 +289,77 @@ def test_on_start_a_run_left_running_is_taken_up_at_once_only_on_sqlite(
     else:
         assert claimed == [] and run_view(bot).status == "running"
     restarted.shutdown()
+
+
+if "postgresql" in DATABASES:
+
+    @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+    def test_a_run_queued_in_one_process_wakes_the_others_on_postgresql(
+        connect_bot: RunningBot, xero: XeroFake
+    ) -> None:
+        """The worker never ticks by itself: only the notice sent when this process queues a run makes it claim."""
+        bot = connect_bot
+        bot.server.imports.shutdown()
+        connection, tenant = connected(bot, xero)
+        xero.seed_contacts(tenant, 20)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "XERO_", "DATABASE_"))}
+        env |= bot.settings.environment()
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "tests.wake_worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        try:
+            assert worker.stdout is not None and worker.stdout.readline().strip() == "listening"
+            started = queue_import(bot, connection.id)
+            view = bot.slack.wait_for(
+                lambda: (v := run_view(bot, started.run.id)).status == "succeeded" and v, timeout=15
+            )
+            assert view.attempts == 1 and view.count("new") == len(expected_customers(xero, tenant))
+        finally:
+            worker.communicate(timeout=20)
+        assert worker.returncode == 0
+
+    @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+    def test_a_run_over_the_apps_shared_budget_goes_back_to_the_queue(connect_bot: RunningBot, xero: XeroFake) -> None:
+        """Xero only: the budget every process shares lets 3 calls a minute through here; the fourth call is never
+        sent, and the run waits in the queue (not in its worker) until its time, then carries on."""
+        bot = connect_bot
+        quick(bot, page_size=100, concurrency=1)
+        runtime = bot.server.runtime
+        connection, tenant = connected(bot, xero)
+        xero.seed_contacts(tenant, 450)
+        xero_provider = runtime.providers["xero"]
+        limited = registry.get_provider(
+            "xero",
+            xero_provider.settings.model_copy(update={"app_calls_per_minute": 3}),  # type: ignore[attr-defined]
+        )
+        runtime.providers["xero"] = limited
+        xero_provider.close()
+        with bot.db.session() as s:  # what connecting spent is forgotten: the three calls are the import's
+            s.execute(delete(CallBudget))
+        before = len(xero.calls)
+        started = queue_import(bot, connection.id)
+        bot.server.imports.wake()
+        paused = bot.slack.wait_for(
+            lambda: (
+                (v := run_view(bot, started.run.id)).not_before is not None
+                and v.id not in bot.server.imports.running
+                and v
+            )
+        )
+        assert paused.status == "queued" and paused.pages == 3 and paused.attempts == 0
+        assert timedelta(seconds=1) < paused.not_before - runtime.clock() <= timedelta(seconds=75)
+        assert [c.status for c in xero.calls[before:] if "/Contacts" in c.path] == [200, 200, 200]
+        assert "has reached its limit" in thread_text(bot, paused)
+        assert bot.server.imports.tick() == []  # not before its time
+        runtime.providers["xero"] = registry.get_provider("xero", xero_provider.settings)  # type: ignore[attr-defined]
+        limited.close()
+        later = paused.not_before + timedelta(seconds=1)
+        runtime.clock = lambda: later
+        bot.server.imports.tick()
+        done = finished(bot, started.run.id)
+        assert (done.status, done.pages, done.count("new")) == ("succeeded", 5, len(expected_customers(xero, tenant)))
+        assert all(c.status == 200 for c in xero.calls[before:])

@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.locks import KeyedLocks
 from providers.base import NeedsReconnect, Provider, Tokens
 from storage.db import Database
 from storage.models import Connection, ConnectionStatus
@@ -39,7 +40,7 @@ REFRESH_LEASE = timedelta(seconds=60)
 # then less often.
 POLL_FIRST, POLL_MOST = 0.05, 0.5
 
-_local_locks: weakref.WeakKeyDictionary[Database, dict[int, threading.Lock]] = weakref.WeakKeyDictionary()
+_local_locks: weakref.WeakKeyDictionary[Database, KeyedLocks[int]] = weakref.WeakKeyDictionary()
 _local_locks_guard = threading.Lock()
 
 
@@ -140,7 +141,7 @@ class ConnectionTokens:
         """This process's threads take turns without asking the database: the one that waited then finds the
         new token stored."""
         with _local_locks_guard:
-            lock = _local_locks.setdefault(self.db, {}).setdefault(self.connection_id, threading.Lock())
+            lock = _local_locks.setdefault(self.db, KeyedLocks())(self.connection_id)
         if not lock.acquire(blocking=False):
             log.debug("Connection %s is being refreshed by another thread; waiting", self.connection_id)
             lock.acquire()

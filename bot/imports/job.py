@@ -55,6 +55,13 @@ from storage.models import (
 
 log = logging.getLogger(__name__)
 
+# A scheduled sync reads the chart of accounts again only when it is older than this (a person's import always
+# does): charts change rarely, and reading one at every sync doubled the calls of a sync with nothing to do.
+SCHEDULED_CHART_EVERY = timedelta(days=1)
+# The customer tables' statistics are refreshed (PostgreSQL) while a run adds at least this many customers: a
+# sync that changes a few leaves the planner's picture right, and ANALYZE costs every run a scan of samples.
+ANALYSE_FROM_NEW = 1000
+
 
 class Reporter(Protocol):
     """Hears how a run goes (the Slack reporter posts and edits messages); must not raise."""
@@ -174,7 +181,9 @@ class ImportJob:
             try:
                 return self._read(provider, link, since=since, cursor=cursor, customer_filter=customer_filter)
             except RateLimited as exc:
-                if exc.scope == RateLimitScope.DAY or exc.retry_after > self.policy.long_wait:
+                # The app's limit is every organisation's: the run goes back to the queue with its time to wait,
+                # and the worker takes other work (another package's, or a run due sooner) meanwhile.
+                if exc.scope in (RateLimitScope.DAY, RateLimitScope.APP) or exc.retry_after > self.policy.long_wait:
                     return self._reschedule(exc)
                 self._tell(self.reporter.waiting, view, seconds=exc.retry_after, limit=exc.scope)
                 self.waiter.wait(exc.retry_after, self.flags.stop)
@@ -191,10 +200,16 @@ class ImportJob:
             except ProviderError as exc:  # needs reconnecting, refused: waiting will not help
                 return self._end("failed", error=exc.format_message())
 
-    def _refresh_chart(self, connection_id: int) -> None:
-        """Each sync also refreshes the stored chart of accounts, so stale mappings get flagged."""
+    def _refresh_chart(self, view: RunView) -> None:
+        """Each import a person started also refreshes the stored chart of accounts, so stale mappings get flagged;
+        a scheduled sync does when the stored chart is older than `SCHEDULED_CHART_EVERY`."""
+        if view.trigger == "schedule":
+            with self.db.session() as s:
+                stored = s.scalar(select(Connection.chart_refreshed_at).where(Connection.id == view.connection_id))
+            if stored is not None and self.runtime.clock() - stored < SCHEDULED_CHART_EVERY:
+                return
         try:
-            account_mapping.refresh_chart(self.runtime, connection_id=connection_id)
+            account_mapping.refresh_chart(self.runtime, connection_id=view.connection_id)
         except (ProviderError, LookupError) as exc:
             log.info("Import run %s: the chart of accounts was not refreshed (%s)", self.run_id, exc)
 
@@ -220,10 +235,11 @@ class ImportJob:
             for page in pages:
                 view, done = self._commit_page(page, customer_filter)
                 release_free_memory()  # the page is written: its memory goes back, not just to our heap
-                if view.pages & (view.pages - 1) == 0:  # pages 1, 2, 4, 8...: while the tables grow fast
+                # pages 1, 2, 4, 8...: while the tables grow fast
+                if view.pages & (view.pages - 1) == 0 and view.count("new") >= ANALYSE_FROM_NEW:
                     self._refresh_statistics()
                 if done:
-                    self._refresh_chart(view.connection_id)
+                    self._refresh_chart(view)
                     self._report_end(view)
                     return view
                 self._tell(self.reporter.progressed, view)
@@ -369,6 +385,8 @@ class ImportJob:
             run = self._owned(s)
             run.status, run.not_before = "queued", until
             run.lease_owner = run.lease_expires_at = None
+            if exc.scope == RateLimitScope.APP:  # waiting its turn under the app's budget is no interruption: it
+                run.attempts = max(0, run.attempts - 1)  # does not count towards `policy.max_claims`
             view = view_of(s, run)
         log.info("Import run %s paused until %s (%s limit)", self.run_id, until, exc.scope)
         self._tell(self.reporter.paused, view, until=until, limit=exc.scope)

@@ -9,23 +9,27 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import secrets
 import socket
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy import ColumnElement, Table, case, literal, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from bot.connections.links import link_for
 from bot.imports.job import EventWaiter, ImportJob, Reporter, Waiter, tell_end
 from bot.imports.runs import (
+    RUNS_QUEUED,
     ImportPolicy,
     RunView,
-    active_run,
     claim,
     claim_report,
     load_view,
@@ -35,7 +39,19 @@ from bot.imports.runs import (
     report_later,
 )
 from bot.runtime import Runtime
-from storage.models import Connection, ConnectionStatus, ImportRun, RunStatus, SyncSettings, Workspace
+from storage.db import Database
+from storage.models import (
+    Connection,
+    ConnectionStatus,
+    ImportRun,
+    RunPriority,
+    RunStatus,
+    SyncSettings,
+    UTCDateTime,
+    Workspace,
+)
+from storage.models.import_runs import CLAIMABLE
+from storage.wakeups import Listener, notify
 
 log = logging.getLogger(__name__)
 
@@ -50,13 +66,39 @@ def wake() -> None:
         runner.wake()
 
 
-def plan_syncs(runtime: Runtime, *, now: datetime) -> list[int]:
-    """Queue the scheduled sync of each connection that is due: a full reconciliation when that is due (or
-    nothing was imported yet), otherwise an incremental one since the last sync. Never beside an active run."""
-    queued: list[int] = []
-    with runtime.db.session(write_lock=True) as s:
+PLAN_BATCH = 200  # due syncs queued per tick, in one short transaction; the next tick takes the next ones
+SPREAD = 0.1  # each next sync comes up to this share of its interval early, so syncs planned together spread out
+
+
+def next_sync(
+    now: datetime, interval: timedelta, *, spread: float = SPREAD, rng: random.Random | None = None
+) -> datetime:
+    """When a sync planned at `now` comes up again: one interval on, less a random part of `spread` of it (never
+    later than the interval promises), so that syncs that came due together do not stay one burst."""
+    return now + interval - (rng or _rng).uniform(0, spread) * interval
+
+
+_rng = random.Random()
+
+
+def plan_syncs(db: Database, packages: Collection[str], *, now: datetime, batch: int = PLAN_BATCH) -> list[int]:
+    """Queue the scheduled sync of up to `batch` connections that are due, the longest due first: a full
+    reconciliation when that is due (or nothing was imported yet), otherwise an incremental one since the last
+    sync. Never beside an active run. One short transaction whatever the number due, and an index lookup
+    (`sync_settings.next_sync_at`). A connection to a package this deployment does not have (`packages`) waits."""
+    with db.session(write_lock=True) as s:
         due = s.execute(
-            select(SyncSettings, Connection, Workspace)
+            select(
+                SyncSettings.id,
+                SyncSettings.connection_id,
+                SyncSettings.interval_minutes,
+                SyncSettings.reconcile_hours,
+                SyncSettings.modified_since,
+                SyncSettings.next_full_at,
+                Connection.provider,
+                Workspace.id.label("workspace_id"),
+                Workspace.notification_channel_id,
+            )
             .join(Connection, Connection.id == SyncSettings.connection_id)
             .join(Workspace, Workspace.id == Connection.workspace_id)
             .where(
@@ -65,37 +107,79 @@ def plan_syncs(runtime: Runtime, *, now: datetime) -> list[int]:
                 Connection.status == ConnectionStatus.ACTIVE,
                 Workspace.uninstalled_at.is_(None),
             )
+            .order_by(SyncSettings.next_sync_at)
+            .limit(batch)
             .with_for_update(skip_locked=True, of=SyncSettings)
+        ).all()
+        if not due:
+            return []
+        busy = set(
+            s.scalars(
+                select(ImportRun.connection_id).where(
+                    CLAIMABLE, ImportRun.connection_id.in_([row.connection_id for row in due])
+                )
+            )
         )
-        for settings, connection, workspace in list(due):
-            settings.next_sync_at = now + timedelta(minutes=settings.interval_minutes)
-            if connection.provider not in runtime.providers or active_run(s, connection_id=connection.id):
+        next_at: dict[int, datetime] = {}
+        full_at: dict[int, datetime] = {}
+        runs: list[dict[str, object]] = []
+        for row in due:
+            next_at[row.id] = next_sync(now, timedelta(minutes=row.interval_minutes))
+            if row.provider not in packages or row.connection_id in busy:
                 continue
-            full = settings.modified_since is None or (
-                settings.next_full_at is not None and settings.next_full_at <= now
-            )
+            full = row.modified_since is None or (row.next_full_at is not None and row.next_full_at <= now)
             if full:
-                settings.next_full_at = now + timedelta(hours=settings.reconcile_hours)
-            run = ImportRun(
-                workspace_id=workspace.id,
-                connection_id=connection.id,
-                kind="full" if full else "incremental",
-                trigger="schedule",
-                status=RunStatus.QUEUED,
-                since=None if full else settings.modified_since,
-                counts={},
-                channel_id=workspace.notification_channel_id,
-                created_at=now,
+                full_at[row.id] = now + timedelta(hours=row.reconcile_hours)
+            runs.append(
+                {
+                    "workspace_id": row.workspace_id,
+                    "connection_id": row.connection_id,
+                    "kind": "full" if full else "incremental",
+                    "trigger": "schedule",
+                    "priority": RunPriority.SCHEDULE,
+                    "status": RunStatus.QUEUED,
+                    "since": None if full else row.modified_since,
+                    "counts": {},
+                    "pages": 0,
+                    "attempts": 0,
+                    "channel_id": row.notification_channel_id,
+                    "created_at": now,
+                }
             )
-            try:
-                with s.begin_nested():
-                    s.add(run)
-                    s.flush()
-            except IntegrityError:
-                continue  # another process queued one meanwhile
-            queued.append(run.id)
-            log.info("Queued the scheduled %s sync of connection %s (run %s)", run.kind, connection.id, run.id)
+        s.execute(  # one statement for the whole batch
+            update(SyncSettings)
+            .where(SyncSettings.id.in_(next_at))
+            .values(
+                next_sync_at=case(_typed(next_at), value=SyncSettings.id),
+                next_full_at=case(_typed(full_at), value=SyncSettings.id, else_=SyncSettings.next_full_at)
+                if full_at
+                else SyncSettings.next_full_at,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        queued = _insert_runs(s, runs)
+        if queued:
+            notify(s, RUNS_QUEUED)  # the other processes claim them too, now rather than at their next tick
+    if queued:
+        log.info("Queued %s scheduled sync(s): runs %s", len(queued), queued)
     return queued
+
+
+def _typed(moments: dict[int, datetime]) -> dict[int, ColumnElement[datetime]]:
+    """The moments bound as our UTC column type, as the column itself would bind them."""
+    return {key: literal(moment, UTCDateTime()) for key, moment in moments.items()}
+
+
+def _insert_runs(session: Session, runs: list[dict[str, object]]) -> list[int]:
+    """Insert the runs in one statement; a connection whose run another process queued meanwhile is skipped
+    (the partial unique index of active runs)."""
+    if not runs:
+        return []
+    table = ImportRun.__table__
+    assert isinstance(table, Table)
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = insert(table).on_conflict_do_nothing().returning(table.c.id)  # compiled once, sent in batches
+    return sorted(session.scalars(statement, runs))
 
 
 class ImportRunner:
@@ -126,6 +210,8 @@ class ImportRunner:
         self._jobs: dict[int, ImportJob] = {}
         self._tick_pending = False
         self._closed = False
+        self.listener: Listener | None = None
+        self.ticked = threading.Event()  # set once a tick has run (for tests and the bench)
         _runners.add(self)
 
     def recover(self) -> None:
@@ -135,6 +221,11 @@ class ImportRunner:
             released = release_leases(self.runtime.db, now=self.runtime.clock())
             if released:
                 log.info("Picking up %s import run(s) left running when the bot last stopped", released)
+
+    def listen(self) -> None:
+        """Tick whenever any process queues a run (PostgreSQL); SQLite has one process, whose tick suffices."""
+        if self.listener is None and not self._closed:
+            self.listener = Listener(self.runtime.db, RUNS_QUEUED, self.wake).start()
 
     def wake(self) -> None:
         """Tick soon in the background; wake-ups while one is pending are folded into it."""
@@ -161,7 +252,7 @@ class ImportRunner:
             if self._closed:
                 return []
             now = self.runtime.clock()
-            plan_syncs(self.runtime, now=now)
+            plan_syncs(self.runtime.db, self.runtime.providers, now=now)
             claimed: list[int] = []
             while True:
                 with self._lock:
@@ -180,6 +271,7 @@ class ImportRunner:
                 if told is None:
                     break
                 self._pool.submit(self.report_ended, told)
+            self.ticked.set()
             return claimed
 
     def run_claimed(self, run_id: int) -> RunView | None:
@@ -264,6 +356,8 @@ class ImportRunner:
                 return
             self._closed = True
             jobs_ = list(self._jobs.values())
+        if self.listener is not None:
+            self.listener.stop()
         for job in jobs_:
             job.interrupt()
         self._ticker.shutdown(wait=False, cancel_futures=True)

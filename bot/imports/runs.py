@@ -10,17 +10,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot import workspaces
 from bot.customers.matching import OUTCOMES
 from storage.db import Database
-from storage.models import Connection, Customer, ImportRun, RunStatus, SyncSettings, Workspace
-from storage.models.import_runs import ACTIVE_RUN_STATUSES, ENDED_RUN_STATUSES
+from storage.models import Connection, Customer, ImportRun, RunPriority, RunStatus, SyncSettings, Workspace
+from storage.models.import_runs import ACTIVE_RUN_STATUSES, CLAIMABLE, ENDED_RUN_STATUSES
+from storage.wakeups import notify
 
 log = logging.getLogger(__name__)
+
+RUNS_QUEUED = "import_runs_queued"  # the notice every process hears when a run is queued (PostgreSQL)
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,7 @@ class ImportPolicy:
     since_margin: timedelta = timedelta(minutes=5)  # overlap of incremental syncs, for clock differences
     report_retry: timedelta = timedelta(seconds=30)  # an end Slack did not take is told again after this
     report_give_up: timedelta = timedelta(days=1)  # ...until the run ended this long ago: then it is let go
+    keep_ended: timedelta = timedelta(days=90)  # ended runs older than this go (`prune_ended`)
 
 
 @dataclass(frozen=True)
@@ -210,6 +214,7 @@ def start_import(
                 kind=kind,
                 trigger=trigger,
                 started_by=started_by,
+                priority=RunPriority.PERSON if started_by is not None else RunPriority.SCHEDULE,
                 status=RunStatus.QUEUED,
                 since=since,
                 counts={},
@@ -218,6 +223,7 @@ def start_import(
             )
             s.add(run)
             s.flush()
+            notify(s, RUNS_QUEUED)
             if started_by is not None:
                 workspaces.record(
                     s, workspace_id=run.workspace_id, actor=started_by, action="import.started", detail={"run": run.id}
@@ -266,6 +272,7 @@ def retry(db: Database, *, run_id: int, user_id: str | None, now: datetime) -> S
             run.reported_parts = None  # its new end is told afresh
             run.attempts = 0
             s.flush()
+            notify(s, RUNS_QUEUED)
             return Started(view_of(s, run), created=True)
     except IntegrityError:
         with db.session() as s:
@@ -357,9 +364,10 @@ def record_parent(db: Database, *, run_id: int, channel_id: str, parent_ts: str 
 
 
 def claim(db: Database, *, owner: str, now: datetime, policy: ImportPolicy) -> int | None:
-    """Take the oldest due run under a lease: a queued one whose time has come, or a running one whose holder
-    stopped renewing its lease. Row locks with SKIP LOCKED (PostgreSQL) or SQLite's write lock make sure
-    that two processes never take the same run."""
+    """Take the first due run under a lease: a queued one whose time has come, or a running one whose holder
+    stopped renewing its lease; a person's before the schedule's (`RunPriority`), then the oldest. Row locks
+    with SKIP LOCKED (PostgreSQL) or SQLite's write lock make sure that two processes never take the same run.
+    Only the queued and running runs are looked at (a partial index), however many ended ones are kept."""
     with db.session(write_lock=True) as s:
         due = or_(
             and_(
@@ -367,7 +375,13 @@ def claim(db: Database, *, owner: str, now: datetime, policy: ImportPolicy) -> i
             ),
             and_(ImportRun.status == RunStatus.RUNNING, ImportRun.lease_expires_at < now),
         )
-        run = s.scalar(select(ImportRun).where(due).order_by(ImportRun.id).limit(1).with_for_update(skip_locked=True))
+        run = s.scalar(
+            select(ImportRun)
+            .where(CLAIMABLE, due)  # the index's own words, so that the planner sees it applies
+            .order_by(ImportRun.priority, ImportRun.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
         if run is None:
             return None
         if run.attempts >= policy.max_claims:
@@ -381,3 +395,26 @@ def claim(db: Database, *, owner: str, now: datetime, policy: ImportPolicy) -> i
         run.attempts += 1
         log.info("Claimed import run %s (attempt %s)", run.id, run.attempts)
         return run.id
+
+
+def prune_ended(db: Database, *, now: datetime, policy: ImportPolicy, batch: int = 1000) -> int:
+    """Delete up to `batch` runs that ended more than `policy.keep_ended` ago and whose end was told, with the
+    records they skipped; returns how many. Each connection's latest run stays whatever its age (App Home shows
+    it, and a failed one can be retried); the audit log keeps who started and cancelled what."""
+    newer = ImportRun.__table__.alias("newer")
+    with db.session(write_lock=True) as s:
+        old = (
+            select(ImportRun.id)
+            .where(
+                ImportRun.status.in_(ENDED_RUN_STATUSES),
+                ImportRun.reported_at.is_not(None),
+                ImportRun.finished_at < now - policy.keep_ended,
+                exists().where(newer.c.connection_id == ImportRun.connection_id, newer.c.id > ImportRun.id),
+            )
+            .order_by(ImportRun.id)
+            .limit(batch)
+        )
+        ids = list(s.scalars(old))
+        if ids:
+            s.execute(delete(ImportRun).where(ImportRun.id.in_(ids)))
+        return len(ids)

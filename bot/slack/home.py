@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import defaultdict
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
@@ -19,6 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot import status, workspaces
+from bot.locks import KeyedLocks
 from bot.runtime import Runtime
 from bot.slack.requests import Asker
 from bot.views.status import home_view
@@ -30,7 +30,7 @@ VIEWER_WINDOW = timedelta(days=30)  # who has not opened Home for this long is n
 MAX_VIEWERS = 100  # the most recent viewers; Slack allows views.publish about 100 times a minute
 
 # One refresh at a time per workspace in this process, so an older status is never published over a newer one.
-_publishing: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+_publishing: KeyedLocks[str] = KeyedLocks()
 
 
 def remember_viewer(session: Session, *, workspace_id: int, user_id: str, now: datetime) -> None:
@@ -67,7 +67,7 @@ def home_opened(asker: Asker) -> None:
     runtime = asker.runtime
     with runtime.db.session(write_lock=True) as s:
         remember_viewer(s, workspace_id=asker.workspace_id, user_id=asker.user_id, now=runtime.clock())
-    with _publishing[asker.team_id]:
+    with _publishing(asker.team_id):
         with runtime.db.session() as s:
             view = home_view(status.report_for(runtime, s, team_id=asker.team_id))
         try:
@@ -88,7 +88,7 @@ def refresh_homes(runtime: Runtime, client: WebClient | None, *, team_id: str, v
     if client is None:
         return 0
     now = runtime.clock()
-    with _publishing[team_id]:
+    with _publishing(team_id):
         with runtime.db.session(write_lock=bool(viewers)) as s:
             workspace = workspaces.find(s, team_id=team_id)
             if workspace is None:

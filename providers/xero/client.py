@@ -16,7 +16,18 @@ from typing import Any
 
 import httpx2
 
-from providers.base import Account, Cursor, Grant, Link, Organisation, Page, Tokens, Unavailable
+from providers.base import (
+    Account,
+    CallLimit,
+    Cursor,
+    Grant,
+    Link,
+    Organisation,
+    Page,
+    RateLimitScope,
+    Tokens,
+    Unavailable,
+)
 from providers.http import AuthorisedClient, RetryPolicy, http_client, read_json
 from providers.oauth import TokenEndpoint
 from providers.xero.errors import error_from_response, translate_error, translate_oauth_error
@@ -67,6 +78,13 @@ class XeroProvider:
             retry=retry,
             sleep=sleep,
             pacer=MinutePacer(clock=clock, sleep=sleep, spread_below=settings.spread_below),
+            # Shared by our processes: the app's limit. Each organisation's minute is paced by `MinutePacer` from
+            # X-MinLimit-Remaining, which counts every process's calls, and one run per connection is active.
+            limits=(
+                CallLimit(
+                    "xero:app", RateLimitScope.APP, settings.app_calls_per_minute, 60.0, "X-AppMinLimit-Remaining"
+                ),
+            ),
         )
         self._tokens = TokenEndpoint(
             title=self.title,
@@ -259,6 +277,7 @@ class XeroProvider:
             f"{self.settings.api_url}{path}",
             {
                 "keeper": link.tokens,
+                "budget": link.budget,
                 "organisation_id": link.organisation_id,
                 "params": params,
                 "headers": {"xero-tenant-id": link.organisation_id, **(headers or {})},

@@ -35,6 +35,7 @@ class MinutePacer:
         self._clock, self._sleep, self._spread_below = clock, sleep, spread_below
         self._windows: dict[str, _Window] = {}
         self._lock = threading.Lock()
+        self._swept_at = 0.0
 
     def before(self, organisation_id: str) -> None:
         with self._lock:
@@ -56,6 +57,25 @@ class MinutePacer:
             while state.sent and state.sent[0] <= now - self.window:
                 state.sent.popleft()
             state.remaining, state.observed_at = int(remaining), now
+            if now - self._swept_at >= self.window:
+                self._forget_idle(now)
+
+    def _forget_idle(self, now: float) -> None:
+        """Drop the windows of organisations with no call of ours in the last minute and no header newer than a
+        minute: they would pace nothing, and a process serving thousands of organisations would keep them all."""
+        self._swept_at = now
+        idle = [
+            organisation
+            for organisation, state in self._windows.items()
+            if state.observed_at <= now - self.window and (not state.sent or state.sent[-1] <= now - self.window)
+        ]
+        for organisation in idle:
+            del self._windows[organisation]
+
+    @property
+    def tracked(self) -> int:
+        """How many organisations' windows are kept."""
+        return len(self._windows)
 
     def _delay(self, state: _Window, now: float) -> float:
         if state.remaining is None:

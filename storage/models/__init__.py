@@ -5,11 +5,12 @@ Every model module is imported here, so `Base.metadata` (which Alembic compares 
 
 from storage.models.base import Base, UTCDateTime, utcnow
 from storage.models.chart import AccountMapping, ChartAccount
+from storage.models.chores import CallBudget, Chore
 from storage.models.connection import Connection, ConnectionStatus, PendingConnection
 from storage.models.customers import Customer, CustomerReference
 from storage.models.handled import HandledRequest
 from storage.models.home import HomeViewer
-from storage.models.import_runs import ImportRun, ImportRunSkip, RunStatus
+from storage.models.import_runs import ImportRun, ImportRunSkip, RunPriority, RunStatus
 from storage.models.sync_settings import SyncSettings
 from storage.models.workspace import AuditEvent, OAuthState, SlackInstallation, Workspace, WorkspaceAdmin
 
@@ -18,6 +19,8 @@ __all__ = [
     "ChartAccount",
     "AuditEvent",
     "Base",
+    "CallBudget",
+    "Chore",
     "Connection",
     "ConnectionStatus",
     "Customer",
@@ -28,6 +31,7 @@ __all__ = [
     "ImportRunSkip",
     "OAuthState",
     "PendingConnection",
+    "RunPriority",
     "RunStatus",
     "SlackInstallation",
     "SyncSettings",

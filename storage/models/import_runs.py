@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base, utcnow
+
+
+class RunPriority(IntEnum):
+    """Which runs a process claims first (the lower): a person waits for theirs, the schedule does not."""
+
+    PERSON = 0
+    SCHEDULE = 1
 
 
 class RunStatus(StrEnum):
@@ -23,6 +30,8 @@ class RunStatus(StrEnum):
 ACTIVE_RUN_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING)
 ENDED_RUN_STATUSES = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED)
 _ACTIVE = text("status IN ('queued', 'running')")
+# What a claim looks at: a few rows however long the history grows (the partial index below).
+CLAIMABLE = text("status IN ('queued', 'running')")
 _UNTOLD = text("status IN ('succeeded', 'failed', 'cancelled') AND reported_at IS NULL")
 
 
@@ -46,6 +55,7 @@ class ImportRun(Base):
             postgresql_where=_ACTIVE,
         ),
         Index("ix_import_runs_status", "status", "not_before"),
+        Index("ix_import_runs_claimable", "priority", "id", sqlite_where=CLAIMABLE, postgresql_where=CLAIMABLE),
         Index("ix_import_runs_untold", "lease_expires_at", sqlite_where=_UNTOLD, postgresql_where=_UNTOLD),
     )
 
@@ -55,6 +65,7 @@ class ImportRun(Base):
     kind: Mapped[str] = mapped_column(String(16), default="full")  # full | incremental
     trigger: Mapped[str] = mapped_column(String(16))  # command | button | home | schedule
     started_by: Mapped[str | None] = mapped_column(String(32))  # Slack user; None for the schedule
+    priority: Mapped[int] = mapped_column(Integer, default=RunPriority.PERSON, server_default="0")  # RunPriority
     status: Mapped[str] = mapped_column(String(16), default=RunStatus.QUEUED)  # RunStatus
     since: Mapped[datetime | None] = mapped_column()  # If-Modified-Since of an incremental sync
     cursor: Mapped[dict[str, Any] | None] = mapped_column(JSON)

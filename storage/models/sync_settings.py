@@ -25,7 +25,7 @@ class SyncSettings(Base):
     interval_minutes: Mapped[int] = mapped_column(Integer, default=60)
     reconcile_hours: Mapped[int] = mapped_column(Integer, default=24)
     customer_filter: Mapped[str] = mapped_column(String(32), default="all_but_suppliers")
-    next_sync_at: Mapped[datetime | None] = mapped_column()
+    next_sync_at: Mapped[datetime | None] = mapped_column(index=True)  # each tick looks up the due ones
     next_full_at: Mapped[datetime | None] = mapped_column()
     modified_since: Mapped[datetime | None] = mapped_column()
     last_synced_at: Mapped[datetime | None] = mapped_column()

@@ -1,7 +1,7 @@
 """refresh expiry: when a package forgets a connection's refresh token unused, and whatever happens, where it says
 
 Revision ID: 0015
-Revises: 0010
+Revises: 0012
 Create Date: 2026-12-02 10:10:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import storage.models
 
 revision = "0015"
-down_revision = "0010"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 

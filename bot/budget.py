@@ -1,0 +1,114 @@
+"""The packages' rate limits shared by every process (a `providers.base.CallBudget` in the database).
+
+Each limit ("calls in any `per` seconds") is counted in slots of a twelfth of `per` (5 s of a minute), one row per
+limit and slot, updated in one statement that also checks the limit. Any span of `per` seconds overlaps at most 13
+slots, so a call is let through only while the last 13 slots hold fewer than the limit: the package's rolling
+window is never exceeded, whichever process calls, at the price of a thirteenth of the budget at a steady pace.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, aliased
+
+from storage.db import Database
+from storage.models import CallBudget
+
+SLOTS = 12  # slots a window is cut into
+KEEP = timedelta(days=1)  # slots older than this are deleted (`prune_budgets`)
+
+
+class SharedBudget:
+    """Calls counted under each limit by every process, in the database."""
+
+    def __init__(self, db: Database, *, clock: Callable[[], datetime]) -> None:
+        self.db, self.clock = db, clock
+        self._insert = postgresql_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
+
+    def take(self, limit: str, *, calls: int, per: float) -> float:
+        now = self.clock()
+        slot, first = self._slots(now, per)
+        earlier = aliased(CallBudget)
+        before = (
+            select(func.coalesce(func.sum(earlier.used), 0))
+            .where(earlier.key == limit, earlier.window_start >= first, earlier.window_start < slot)
+            .scalar_subquery()
+        )
+        statement = (
+            self._insert(CallBudget)
+            .values(key=limit, window_start=slot, used=1)
+            .on_conflict_do_update(
+                index_elements=["key", "window_start"],
+                set_={"used": CallBudget.used + 1},
+                where=CallBudget.used + before < calls,
+            )
+            .returning(CallBudget.used)
+        )
+        with self.db.session(write_lock=True) as s:
+            if (s.scalar(select(before)) or 0) >= calls:  # the earlier slots alone are full (a fresh slot's insert)
+                return self._wait(limit, now=now, per=per, calls=calls, session=s)
+            if s.scalar(statement) is not None:
+                return 0.0
+            return self._wait(limit, now=now, per=per, calls=calls, session=s)
+
+    def observe(self, limit: str, *, remaining: int, calls: int, per: float) -> None:
+        """Raise the current slot so that the counted slots hold at least what the package says was used."""
+        now = self.clock()
+        slot, first = self._slots(now, per)
+        used = calls - remaining
+        with self.db.session(write_lock=True) as s:
+            counted = int(
+                s.scalar(
+                    select(func.coalesce(func.sum(CallBudget.used), 0)).where(
+                        CallBudget.key == limit, CallBudget.window_start >= first
+                    )
+                )
+                or 0
+            )
+            if used <= counted:
+                return
+            statement = self._insert(CallBudget).values(key=limit, window_start=slot, used=used - counted)
+            s.execute(
+                statement.on_conflict_do_update(
+                    index_elements=["key", "window_start"], set_={"used": CallBudget.used + (used - counted)}
+                )
+            )
+
+    def _wait(self, limit: str, *, now: datetime, per: float, calls: int, session: Session) -> float:
+        """Seconds until enough of the oldest counted slots leave the span for one more call."""
+        slot_length = per / SLOTS
+        _, first = self._slots(now, per)
+        rows = session.execute(
+            select(CallBudget.window_start, CallBudget.used)
+            .where(CallBudget.key == limit, CallBudget.window_start >= first)
+            .order_by(CallBudget.window_start)
+        ).all()
+        total = sum(used for _, used in rows)
+        for start, used in rows:
+            total -= used
+            if total < calls:  # once this slot leaves the span, there is room
+                leaves = start + timedelta(seconds=slot_length * (SLOTS + 1))
+                return max(0.001, (leaves - now).total_seconds())
+        return slot_length
+
+    @staticmethod
+    def _slots(now: datetime, per: float) -> tuple[datetime, datetime]:
+        """The start of the current slot, and of the oldest slot still counted with it."""
+        length = per / SLOTS
+        index = math.floor(now.timestamp() / length)
+        slot = datetime.fromtimestamp(index * length, UTC)
+        return slot, slot - timedelta(seconds=length * SLOTS)
+
+
+def prune_budgets(db: Database, *, now: datetime) -> int:
+    """Delete the counts of slots long past; returns how many."""
+    with db.session(write_lock=True) as s:
+        old = list(s.scalars(select(CallBudget.key).where(CallBudget.window_start < now - KEEP)))
+        s.execute(delete(CallBudget).where(CallBudget.window_start < now - KEEP))
+        return len(old)

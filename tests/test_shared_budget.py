@@ -1,0 +1,122 @@
+"""The packages' limits shared by every process through the database (`bot.budget.SharedBudget`): never more
+calls than the limit in any span of its window, whoever calls, on SQLite and PostgreSQL; and Xero's provider
+counting each call under its app-wide and per-organisation limits, so that two processes together stay under
+the app's limit without a single 429."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.budget import KEEP, SharedBudget, prune_budgets
+from providers.base import Link, RateLimited, RateLimitScope
+from storage.db import Database
+from tests.fakes.xero import XeroLimits
+from tests.keepers import MemoryKeeper
+from tests.test_xero_provider import Env, make_env, served  # noqa: F401  (fixtures)
+
+START = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = START
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def test_a_limit_lets_through_its_calls_then_says_how_long_to_wait(db: Database) -> None:
+    clock = Clock()
+    budget = SharedBudget(db, clock=clock)
+    assert [budget.take("pkg:app", calls=5, per=60) for _ in range(5)] == [0.0] * 5
+    wait = budget.take("pkg:app", calls=5, per=60)
+    assert 60 < wait <= 65  # the 5-s slot of the first calls leaves the span after 60 to 65 s
+    assert budget.take("pkg:other", calls=5, per=60) == 0.0  # limits are apart
+    clock.now += timedelta(seconds=wait)
+    assert budget.take("pkg:app", calls=5, per=60) == 0.0
+
+
+def test_calls_seen_by_the_package_count_too(db: Database) -> None:
+    clock = Clock()
+    budget = SharedBudget(db, clock=clock)
+    assert budget.take("pkg:app", calls=10, per=60) == 0.0
+    budget.observe("pkg:app", remaining=2, calls=10, per=60)  # others used 7 more of ours
+    assert [budget.take("pkg:app", calls=10, per=60) for _ in range(3)][:2] == [0.0, 0.0]
+    assert budget.take("pkg:app", calls=10, per=60) > 0
+    budget.observe("pkg:app", remaining=9, calls=10, per=60)  # never lowers what was counted
+    assert budget.take("pkg:app", calls=10, per=60) > 0
+
+
+def test_old_counts_are_pruned(db: Database) -> None:
+    clock = Clock()
+    budget = SharedBudget(db, clock=clock)
+    budget.take("pkg:app", calls=5, per=60)
+    assert prune_budgets(db, now=START + KEEP) == 0
+    assert prune_budgets(db, now=START + KEEP + timedelta(minutes=1)) == 1
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(gaps=st.lists(st.floats(min_value=0, max_value=40, allow_nan=False), min_size=1, max_size=120))
+def test_no_span_of_the_window_ever_holds_more_than_the_limit(db: Database, gaps: list[float]) -> None:
+    clock = Clock()
+    clock.now = START + timedelta(days=len(gaps) * 7 + sum(gaps))  # a fresh stretch of time for each example
+    budget = SharedBudget(db, clock=clock)
+    key = f"pkg:{clock.now.timestamp()}"
+    granted: list[float] = []
+    for gap in gaps:
+        clock.now += timedelta(seconds=gap)
+        if budget.take(key, calls=7, per=60) == 0.0:
+            granted.append(clock.now.timestamp())
+    assert all(sum(1 for u in granted if t - 60 < u <= t) <= 7 for t in granted)
+
+
+def test_processes_taking_at_once_share_one_budget(db: Database) -> None:
+    clock = Clock()
+    budgets = [SharedBudget(db, clock=clock) for _ in range(6)]  # as six processes would
+    barrier = threading.Barrier(6)
+
+    def spend(budget: SharedBudget) -> int:
+        barrier.wait()
+        return sum(1 for _ in range(20) if budget.take("pkg:app", calls=50, per=60) == 0.0)
+
+    with ThreadPoolExecutor(6) as pool:
+        assert sum(pool.map(spend, budgets)) == 50
+
+
+def test_two_processes_stay_under_xeros_app_limit_together(make_env: Callable[..., Env], db: Database) -> None:  # noqa: F811
+    """Xero only: its fake counts calls per app a minute and answers 429 above 12; each provider (a process of
+    ours) calls its own organisation and hands in the shared budget."""
+    env = make_env(
+        organisations=("North Plumbing", "South Plumbing"),
+        fake_options={"limits": XeroLimits(app_per_minute=12)},
+        app_calls_per_minute=12,
+    )
+    other = env.variant()
+    budget = SharedBudget(db, clock=lambda: datetime.fromtimestamp(env.clock(), UTC))
+    grant, _, keeper = env.connect()
+    north, south = env.provider.organisations(grant)[:2]
+    links = [
+        (env.provider, Link(north.id, keeper, north.connection_id, budget=budget)),
+        (other, Link(south.id, MemoryKeeper(other, grant.tokens), south.connection_id, budget=budget)),
+    ]
+    try:
+        made = 0
+        with pytest.raises(RateLimited) as caught:
+            while True:
+                provider, link = links[made % 2]
+                provider.accounts(link)
+                made += 1
+        assert made == 12 and caught.value.scope == RateLimitScope.APP and 60 < caught.value.retry_after <= 65
+        calls = env.fake.calls_to("/api.xro/2.0/Accounts")
+        assert len(calls) == 12 and all(c.status == 200 for c in calls)  # the 13th was never sent
+        env.clock.advance(caught.value.retry_after)
+        links[1][0].accounts(links[1][1])  # its time came: it goes
+    finally:
+        other.close()
