@@ -396,12 +396,8 @@ class XeroDriver(PackageDriver):
         return "if-modified-since" in call.headers
 
 
-def _packages() -> tuple[type[PackageDriver], ...]:
-    # each in its own module, which builds on the classes above
-    from tests.providers.myob_driver import MyobDriver
-    from tests.providers.quickbooks_driver import QuickBooksDriver
+# Each in a module of its own, which builds on the classes above: import them from here.
+from tests.providers.myob_driver import MyobDriver  # noqa: E402
+from tests.providers.quickbooks_driver import QuickBooksDriver  # noqa: E402
 
-    return (XeroDriver, MyobDriver, QuickBooksDriver)
-
-
-PACKAGES: tuple[type[PackageDriver], ...] = _packages()
+PACKAGES: tuple[type[PackageDriver], ...] = (XeroDriver, MyobDriver, QuickBooksDriver)
