@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 
@@ -20,6 +21,22 @@ from bot.web.routes import build_web
 from storage import migrate
 
 log = logging.getLogger(__name__)
+
+
+def settle_heap() -> None:
+    """Move everything start-up made (modules, the app, settings, the mapper) out of the collector's sight.
+
+    A full collection walks every object it tracks; with the start-up heap in view that took ~64 ms, a pause that
+    every request in flight waited for. What is frozen is never freed, which is what start-up objects are anyway.
+    """
+    gc.collect()
+    gc.freeze()
+
+
+def release_heap() -> None:
+    """Give what `settle_heap` froze back to the collector (a process that goes on after the bot stopped, such as
+    a test run, would otherwise keep the bot's cycles forever)."""
+    gc.unfreeze()
 
 
 def prepare_database(runtime: Runtime) -> None:
@@ -68,6 +85,7 @@ class BotServer:
         if self.settings.socket_mode:
             self.socket_mode = CheckedSocketModeHandler(self.app, self.settings.slack_app_token)
             self.socket_mode.connect()
+        settle_heap()
         log.info("accounts-bot is running (%s mode, web on %s)", "Socket" if self.socket_mode else "HTTP", self.url)
         return self
 
@@ -89,3 +107,4 @@ class BotServer:
         if self._thread is not None:
             self._thread.join(timeout=10)
         self.runtime.close()
+        release_heap()

@@ -19,6 +19,8 @@ from bot.runtime import Runtime
 from bot.slack import attention, home, listeners, replays
 from bot.slack.manifest import BOT_SCOPES
 from bot.slack.requests import VERIFIED, WORKSPACE_ID
+from bot.slack.respond import respond_through
+from bot.slack.runner import answer_on_ack
 from bot.views.pages import result_page
 from bot.workspaces.installations import SqlInstallationStore, SqlOAuthStateStore
 
@@ -114,6 +116,7 @@ def build_app(runtime: Runtime) -> App:
             )
         else:
             app = App(**common)  # the client carries the bot token
+    answer_on_ack(app)
     # Listeners still running finish before the database they use is closed (`Runtime.close` runs closers first).
     runtime.closers.append(lambda: app.listener_runner.listener_executor.shutdown(wait=True, cancel_futures=True))
 
@@ -140,7 +143,8 @@ def build_app(runtime: Runtime) -> App:
             return BoltResponse(status=401, body="")
         return next()
 
-    app.middleware(replays.act_once(runtime))
+    app.middleware(respond_through(runtime.slack_http))
+    app.middleware(replays.act_once(runtime, changes_nothing=listeners.commands.changes_nothing))
 
     workspace_ids: dict[str, int] = {}  # team id -> our workspace id; rows are never deleted
 
