@@ -7,11 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import httpx2
 from slack_sdk import WebClient
 
 from bot.settings import Settings
-from bot.slack_http import PooledWebClient, slack_http
+from bot.slack_http import PooledWebClient, SlackConnections
 from providers import registry
 from providers.base import Provider
 from storage.crypto import SecretBox
@@ -38,7 +37,7 @@ class Runtime:
     workspace_change_listeners: list[Callable[..., None]] = field(default_factory=list)
     closers: list[Callable[[], None]] = field(default_factory=list)
     # Every call to Slack (Web API, response URLs) goes through this one pool of kept-open connections.
-    slack_http: httpx2.Client = field(default_factory=slack_http)
+    slack_http: SlackConnections = field(default_factory=SlackConnections)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:

@@ -21,7 +21,7 @@ from bot.server import BotServer
 from bot.slack.listeners.commands import changes_nothing
 from bot.slack.respond import PooledRespond
 from bot.slack.runner import answer_on_ack
-from bot.slack_http import PooledWebClient, slack_http
+from bot.slack_http import PooledWebClient, SlackConnections
 from bot.web.dispatch import Dispatcher
 from storage.models import HandledRequest
 from tests.conftest import ADMIN, BOT_TOKEN, CHANNEL, STAFF, TEAM, RunningBot, bot_settings
@@ -55,7 +55,7 @@ def watched_slack() -> Iterator[tuple[SlackFake, list[tuple[str, int]]]]:
 
 def test_web_api_calls_and_responses_share_one_kept_open_connection(watched_slack: Any) -> None:
     slack, peers = watched_slack
-    with slack_http() as http:
+    with SlackConnections() as http:
         client = PooledWebClient(http=http, token=BOT_TOKEN, base_url=slack.api_url)
         assert client.auth_test()["team_id"] == TEAM
         client.chat_postMessage(channel=CHANNEL, text="Import finished")
@@ -69,7 +69,7 @@ def test_web_api_calls_and_responses_share_one_kept_open_connection(watched_slac
 def test_slack_refusals_come_back_as_slack_sdk_gives_them(watched_slack: Any) -> None:
     """A Web API error, a response URL used up (an HTTP 404), and no server at all: as with slack_sdk's urllib."""
     slack, _ = watched_slack
-    with slack_http() as http:
+    with SlackConnections() as http:
         client = PooledWebClient(http=http, token=BOT_TOKEN, base_url=slack.api_url)
         with pytest.raises(SlackApiError) as refused:
             client.chat_postMessage(channel="C0NOTHERE1", text="hello")
@@ -81,6 +81,48 @@ def test_slack_refusals_come_back_as_slack_sdk_gives_them(watched_slack: Any) ->
         nowhere = PooledWebClient(http=http, token=BOT_TOKEN, base_url=f"http://127.0.0.1:{free_port()}/api/")
         with pytest.raises(URLError):
             nowhere.auth_test()
+
+
+def test_a_connection_the_server_closed_while_idle_is_not_reused() -> None:
+    """Servers close idle keep-alive connections when they like; the next call goes out on a new one, untroubled."""
+    import socket
+
+    closed = threading.Event()
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def serve_two_connections() -> None:
+        for _ in range(2):
+            conn, _ = listener.accept()
+            with conn:
+                conn.recv(65536)
+                answer = b'{"ok": true}'
+                head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(answer)}\r\n\r\n"
+                conn.sendall(head.encode() + answer)
+            closed.set()  # closed after answering, without saying so in the answer
+
+    server = threading.Thread(target=serve_two_connections, daemon=True)
+    server.start()
+    with SlackConnections() as http, listener:
+        client = PooledWebClient(
+            http=http, token=BOT_TOKEN, base_url=f"http://127.0.0.1:{port}/api/", retry_handlers=[]
+        )  # no retries: the second call must not need one
+        client.api_call("api.test")
+        assert closed.wait(10)
+        client.api_call("api.test")
+        assert http.opened == 2
+    server.join(10)
+
+
+def test_after_closing_nothing_more_is_sent(watched_slack: Any) -> None:
+    slack, peers = watched_slack
+    http = SlackConnections()
+    client = PooledWebClient(http=http, token=BOT_TOKEN, base_url=slack.api_url)
+    client.auth_test()
+    http.close()
+    with pytest.raises(URLError):
+        client.auth_test()
+    assert len(peers) == 1
 
 
 def test_the_bot_sends_everything_through_its_one_client_and_closes_it(slack: SlackFake, database_url: str) -> None:
@@ -215,3 +257,26 @@ def test_a_request_no_listener_takes_is_answered_by_dispatch(bolt_app: App) -> N
     finally:
         dispatcher.close()
     assert answer.status == 404
+
+
+def test_a_request_looks_its_workspace_up_once(start_bot: Any) -> None:
+    """Many workspaces: someone other than the installer asks; the installation is read once, not once more for
+    the person."""
+    from sqlalchemy import event
+
+    from tests.test_slack_app import install
+
+    bot = start_bot("http", multi=True)
+    assert install(bot, user_id=ADMIN).status_code == 200
+    statements: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(bot.db.engine, "before_cursor_execute", seen)
+    try:
+        delivery = bot.slack.send_command("/accounts help", user_id=STAFF, channel_id=CHANNEL)
+    finally:
+        event.remove(bot.db.engine, "before_cursor_execute", seen)
+    assert delivery.acked and delivery.ack["blocks"]
+    assert len([s for s in statements if "FROM slack_installations" in s]) == 1, statements

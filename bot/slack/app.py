@@ -100,6 +100,9 @@ def build_app(runtime: Runtime) -> App:
         if settings.multi_workspace:
             app = App(
                 installation_store=SqlInstallationStore(runtime.db),
+                # No user tokens are asked for (`user_scopes=[]`): the workspace's installation is looked up once
+                # per request (`find_bot`), not again for each person who is not the installer.
+                installation_store_bot_only=True,
                 oauth_settings=OAuthSettings(
                     client_id=settings.slack_client_id,
                     client_secret=settings.slack_client_secret,

@@ -5,19 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import httpx2
 from slack_bolt import BoltContext, BoltResponse
 from slack_bolt.context.respond import Respond
 from slack_bolt.context.respond.internals import _build_message
 from slack_sdk.webhook import WebhookResponse
 
-from bot.slack_http import PooledWebhookClient
+from bot.slack_http import PooledWebhookClient, SlackConnections
 
 
 class PooledRespond(Respond):
     """Bolt's `respond()`, posting through `http`."""
 
-    def __init__(self, *, response_url: str, http: httpx2.Client) -> None:
+    def __init__(self, *, response_url: str, http: SlackConnections) -> None:
         super().__init__(response_url=response_url)
         self.http = http
 
@@ -28,7 +27,7 @@ class PooledRespond(Respond):
         return PooledWebhookClient(url=self.response_url, http=self.http).send_dict(message)
 
 
-def respond_through(http: httpx2.Client) -> Callable[..., BoltResponse]:
+def respond_through(http: SlackConnections) -> Callable[..., BoltResponse]:
     """Bolt middleware: the listeners' `respond` posts through `http` (Bolt made one that opens a connection)."""
 
     def pooled_respond(context: BoltContext, next: Callable[[], BoltResponse]) -> BoltResponse:
