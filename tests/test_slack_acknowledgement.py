@@ -17,7 +17,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import func, select
 
-from bot.server import BotServer
+from bot.server import THRESHOLDS, BotServer
 from bot.slack.listeners.commands import changes_nothing
 from bot.slack.respond import PooledRespond
 from bot.slack.runner import answer_on_ack
@@ -143,12 +143,15 @@ def test_the_bot_sends_everything_through_its_one_client_and_closes_it(slack: Sl
 
 
 def test_while_the_bot_runs_its_start_up_heap_is_frozen(slack: SlackFake, database_url: str) -> None:
+    before = gc.get_threshold()
     server = BotServer(bot_settings(slack, database_url, mode="http")).start()
     try:
         assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == THRESHOLDS
     finally:
         server.stop()
     assert gc.get_freeze_count() == 0
+    assert gc.get_threshold() == before
 
 
 @pytest.mark.parametrize(
