@@ -57,7 +57,8 @@ class Measurement:
     cpu_ms_per_request: float
     statuses: dict[int, int]
     load_before: float
-    responses_posted: int | None = None
+    sent: int = 0  # requests sent, the warm-up's included
+    responses_posted: int | None = None  # status: answers the Slack fake accepted on response URLs
 
 
 def serve_slack(pipe: Any) -> None:
@@ -156,6 +157,7 @@ def measure(
         "127.0.0.1", port, counted, connections=args.connections, seconds=args.seconds, warmup=args.warmup
     )
     cpu = cpu_seconds(process.pid) - cpu_before
+    sent = len(total.latencies) - args.connections  # each connection built one more request than it sent
     responses = None
     if text == "status":
         time.sleep(1)  # the answers posted after the last acknowledgements reach the fake
@@ -169,9 +171,10 @@ def measure(
         p99_ms=result.percentile(99),
         max_ms=result.percentile(100),
         per_second=result.throughput,
-        cpu_ms_per_request=cpu * 1000 / max(1, len(total.latencies) - args.connections),
+        cpu_ms_per_request=cpu * 1000 / max(1, sent),
         statuses=result.statuses,
         load_before=load_before,
+        sent=sent,
         responses_posted=responses,
     )
 
@@ -224,7 +227,11 @@ def main(argv: list[str] | None = None) -> int:
                             f"round {round_} {name}: p50 {m.p50_ms:.1f} ms, p99 {m.p99_ms:.1f} ms, "
                             f"{m.per_second:,.0f}/s, {m.cpu_ms_per_request:.2f} ms CPU/request, "
                             f"statuses {m.statuses}, load {m.load_before:.2f}"
-                            + (f", answers posted {m.responses_posted}" if m.responses_posted is not None else ""),
+                            + (
+                                f", answers posted {m.responses_posted} for {m.sent} sent"
+                                if m.responses_posted is not None
+                                else ""
+                            ),
                             file=sys.stderr,
                             flush=True,
                         )
