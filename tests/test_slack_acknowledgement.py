@@ -283,3 +283,17 @@ def test_a_request_looks_its_workspace_up_once(start_bot: Any) -> None:
         event.remove(bot.db.engine, "before_cursor_execute", seen)
     assert delivery.acked and delivery.ack["blocks"]
     assert len([s for s in statements if "FROM slack_installations" in s]) == 1, statements
+
+
+@pytest.mark.parametrize(("text", "answers"), [("/accounts import", 1), ("/accounts status", 2)])
+def test_a_replayed_command_acts_once_unless_it_only_shows(bot: RunningBot, text: str, answers: int) -> None:
+    """The same signed command twice: one that acts (here it answers that nothing is connected yet) is acted on
+    once; status, which only shows, answers both times."""
+    from tests.test_slack_boundary import command_payload, fill_in, settle
+
+    sent = fill_in(bot, command_payload(text.removeprefix("/accounts ")))
+    for _ in range(2):
+        assert bot.slack.send_payload("slash_commands", sent).acked
+    bot.slack.wait_for(lambda: len(bot.slack.responses) >= answers)
+    settle(bot)
+    assert len(bot.slack.responses) == answers, [r.payload.get("text") for r in bot.slack.responses]

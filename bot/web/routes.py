@@ -88,4 +88,6 @@ def build_web(runtime: Runtime, app: App) -> Starlette:
         Route("/oauth/{provider}/callback", provider_callback, methods=["GET"]),
         Route("/healthz", health, methods=["GET"]),
     ]
-    return Starlette(routes=routes)
+    web = Starlette(routes=routes)
+    web.state.dispatcher = dispatcher  # where HTTP requests' listeners run
+    return web
