@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from slack_sdk import WebClient
 
 from bot.settings import Settings
+from bot.slack_http import PooledWebClient, SlackConnections
 from providers import registry
 from providers.base import Provider
 from storage.crypto import SecretBox
@@ -35,6 +36,8 @@ class Runtime:
     # Who shows a workspace's state and must hear when it changed (App Home: `bot.slack.home`).
     workspace_change_listeners: list[Callable[..., None]] = field(default_factory=list)
     closers: list[Callable[[], None]] = field(default_factory=list)
+    # Every call to Slack (Web API, response URLs) goes through this one pool of kept-open connections.
+    slack_http: SlackConnections = field(default_factory=SlackConnections)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
@@ -61,7 +64,7 @@ class Runtime:
             listener(team_id, viewer=viewer)
 
     def web_client(self, token: str | None = None) -> WebClient:
-        return WebClient(token=token, base_url=self.settings.slack_api_url)
+        return PooledWebClient(http=self.slack_http, token=token, base_url=self.settings.slack_api_url)
 
     def client_for(self, team_id: str) -> WebClient | None:
         """A Slack client with the workspace's bot token, for work that runs outside a Slack request."""
@@ -80,4 +83,5 @@ class Runtime:
             close()
         for provider in self.providers.values():
             provider.close()
+        self.slack_http.close()
         self.db.dispose()

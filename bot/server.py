@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 
@@ -20,6 +21,35 @@ from bot.web.routes import build_web
 from storage import migrate
 
 log = logging.getLogger(__name__)
+
+
+# Collect the youngest objects after 10,000 allocations rather than 700. Measured under the ack bench's load (5 s
+# of /accounts help after freezing): 749 collections and 119 ms of pauses with Python's defaults, 1 and 1 ms with
+# these; a request's garbage is small and short-lived, so the memory held meanwhile is too.
+THRESHOLDS = (10_000, 50, 100)
+_thresholds_before: list[tuple[int, int, int]] = []
+
+
+def settle_heap() -> None:
+    """Move everything start-up made (modules, the app, settings, the mapper) out of the collector's sight, and let
+    it run less often.
+
+    A full collection walks every object it tracks; with the start-up heap in view that took ~64 ms (up to 330 ms on
+    a busy machine), a pause every request in flight waited for. What is frozen is never freed, which is what
+    start-up objects are anyway.
+    """
+    gc.collect()
+    gc.freeze()
+    _thresholds_before.append(gc.get_threshold())
+    gc.set_threshold(*THRESHOLDS)
+
+
+def release_heap() -> None:
+    """Give what `settle_heap` froze back to the collector, with its thresholds (a process that goes on after the
+    bot stopped, such as a test run, would otherwise keep the bot's cycles forever)."""
+    gc.unfreeze()
+    if _thresholds_before:
+        gc.set_threshold(*_thresholds_before.pop())
 
 
 def prepare_database(runtime: Runtime) -> None:
@@ -68,6 +98,7 @@ class BotServer:
         if self.settings.socket_mode:
             self.socket_mode = CheckedSocketModeHandler(self.app, self.settings.slack_app_token)
             self.socket_mode.connect()
+        settle_heap()
         log.info("accounts-bot is running (%s mode, web on %s)", "Socket" if self.socket_mode else "HTTP", self.url)
         return self
 
@@ -89,3 +120,4 @@ class BotServer:
         if self._thread is not None:
             self._thread.join(timeout=10)
         self.runtime.close()
+        release_heap()

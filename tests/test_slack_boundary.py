@@ -209,14 +209,15 @@ def tracebacks(log: pytest.LogCaptureFixture) -> list[str]:
 
 
 def settle(bot: RunningBot) -> None:
-    """Wait until every listener running after its acknowledgement has finished: all of Bolt's workers at once
-    waiting on one barrier means none is still busy with earlier work."""
-    executor = bot.server.app.listener_runner.listener_executor
-    workers = executor._max_workers  # type: ignore[attr-defined]
-    barrier = threading.Barrier(workers + 1)
-    for _ in range(workers):
-        executor.submit(barrier.wait, 30)
-    barrier.wait(30)
+    """Wait until every listener running after its acknowledgement has finished: all the workers of an executor at
+    once waiting on one barrier means none is still busy with earlier work. HTTP requests' listeners run on the web
+    side's dispatcher, Socket Mode's on Bolt's executor."""
+    for executor in (bot.server.web.state.dispatcher.executor, bot.server.app.listener_runner.listener_executor):
+        workers = executor._max_workers
+        barrier = threading.Barrier(workers + 1)
+        for _ in range(workers):
+            executor.submit(barrier.wait, 30)
+        barrier.wait(30)
 
 
 def state(bot: RunningBot) -> tuple[int, ...]:

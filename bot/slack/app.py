@@ -19,6 +19,8 @@ from bot.runtime import Runtime
 from bot.slack import attention, home, listeners, replays
 from bot.slack.manifest import BOT_SCOPES
 from bot.slack.requests import VERIFIED, WORKSPACE_ID
+from bot.slack.respond import respond_through
+from bot.slack.runner import answer_on_ack
 from bot.views.pages import result_page
 from bot.workspaces.installations import SqlInstallationStore, SqlOAuthStateStore
 
@@ -98,6 +100,9 @@ def build_app(runtime: Runtime) -> App:
         if settings.multi_workspace:
             app = App(
                 installation_store=SqlInstallationStore(runtime.db),
+                # No user tokens are asked for (`user_scopes=[]`): the workspace's installation is looked up once
+                # per request (`find_bot`), not again for each person who is not the installer.
+                installation_store_bot_only=True,
                 oauth_settings=OAuthSettings(
                     client_id=settings.slack_client_id,
                     client_secret=settings.slack_client_secret,
@@ -114,6 +119,7 @@ def build_app(runtime: Runtime) -> App:
             )
         else:
             app = App(**common)  # the client carries the bot token
+    answer_on_ack(app)
     # Listeners still running finish before the database they use is closed (`Runtime.close` runs closers first).
     runtime.closers.append(lambda: app.listener_runner.listener_executor.shutdown(wait=True, cancel_futures=True))
 
@@ -140,7 +146,8 @@ def build_app(runtime: Runtime) -> App:
             return BoltResponse(status=401, body="")
         return next()
 
-    app.middleware(replays.act_once(runtime))
+    app.middleware(respond_through(runtime.slack_http))
+    app.middleware(replays.act_once(runtime, changes_nothing=listeners.commands.changes_nothing))
 
     workspace_ids: dict[str, int] = {}  # team id -> our workspace id; rows are never deleted
 

@@ -93,12 +93,18 @@ class HandledRequests:
             return True
 
 
-def act_once(runtime: Runtime) -> Callable[..., BoltResponse]:
-    """Bolt middleware: a request already acted on is acknowledged and goes no further."""
+def act_once(
+    runtime: Runtime, *, changes_nothing: Callable[[Mapping[str, Any]], bool] = lambda body: False
+) -> Callable[..., BoltResponse]:
+    """Bolt middleware: a request already acted on is acknowledged and goes no further.
+
+    A request for which `changes_nothing` says so (a command that only shows something) is not remembered: done
+    twice it shows the same thing twice, to the same person, so it is spared the database write (on SQLite, the
+    database-wide write lock) that remembering costs."""
     handled = HandledRequests(runtime.db, lambda: runtime.clock())
 
     def once(body: dict[str, Any], next: Callable[[], BoltResponse]) -> BoltResponse:
-        key = digest(body)
+        key = None if changes_nothing(body) else digest(body)
         if key is not None and not handled.first_time(key):
             log.info("A %s already acted on came again; acknowledged, not acted on", envelope.kind(body))
             return BoltResponse(status=200, body="")

@@ -17,6 +17,7 @@ Reply = Callable[..., Any]
 
 WORKSPACE_ID = "workspace_id"  # the key under which the middleware puts our workspace id in Bolt's context
 VERIFIED = "verified_by_us"  # in the context of a request whose signature we checked, or that came by Socket Mode
+ANSWER = "answer_slack"  # in the context of an HTTP request: called with the acknowledgement once there is one
 
 
 @dataclass(frozen=True)

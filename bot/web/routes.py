@@ -17,6 +17,7 @@ from starlette.routing import Route
 from bot.runtime import Runtime
 from bot.views.pages import result_page
 from bot.web import oauth_callback, slack_requests
+from bot.web.dispatch import Dispatcher
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,9 @@ def acknowledged(response: BoltResponse) -> BoltResponse:
 
 def build_web(runtime: Runtime, app: App) -> Starlette:
     settings = runtime.settings
+    dispatcher = Dispatcher(app)
+    # Listeners still running finish before the database they use is closed (`Runtime.close` runs closers first).
+    runtime.closers.insert(0, dispatcher.close)
 
     async def slack_events(request: Request) -> Response:
         if settings.socket_mode:
@@ -45,7 +49,7 @@ def build_web(runtime: Runtime, app: App) -> Starlette:
             log.info("Refused a request to /slack/events (%s): %s", refused.status, refused.reason)
             return Response(status_code=refused.status)
         bolt_request = slack_requests.bolt_request(text, body, request.headers)
-        return to_starlette_response(acknowledged(await run_in_threadpool(app.dispatch, bolt_request)))
+        return to_starlette_response(acknowledged(await dispatcher.acknowledgement(bolt_request)))
 
     async def slack_install(request: Request) -> Response:
         flow = app.oauth_flow
@@ -84,4 +88,6 @@ def build_web(runtime: Runtime, app: App) -> Starlette:
         Route("/oauth/{provider}/callback", provider_callback, methods=["GET"]),
         Route("/healthz", health, methods=["GET"]),
     ]
-    return Starlette(routes=routes)
+    web = Starlette(routes=routes)
+    web.state.dispatcher = dispatcher  # where HTTP requests' listeners run
+    return web

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
@@ -26,6 +26,7 @@ from bot.workspaces import permissions
 
 log = logging.getLogger(__name__)
 
+COMMAND = "/accounts"
 COMING_SOON: frozenset[str] = frozenset()
 MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 
@@ -112,6 +113,7 @@ def audit_command(req: CommandRequest) -> None:
     reply(blocks=audit_blocks(events), text="Latest changes")
 
 
+SHOW_ONLY = frozenset({"help", "status", "audit"})  # subcommands that change nothing, whoever asks
 SUBCOMMANDS: dict[str, Callable[[CommandRequest], None]] = {
     "help": show_help,
     "status": show_status,
@@ -127,8 +129,20 @@ SUBCOMMANDS: dict[str, Callable[[CommandRequest], None]] = {
 }
 
 
+def changes_nothing(body: Mapping[str, Any]) -> bool:
+    """An `/accounts` command that only shows something (help, status, the audit log, the list of admins, or words
+    it does not know): sent again, it shows the same again to the same person, so it need not be remembered against
+    replays (`bot.slack.replays`)."""
+    if body.get("command") != COMMAND:
+        return False
+    sub, args = parse(body.get("text") or "")
+    if sub == "admins":
+        return not args or args[0].lower() == "list"
+    return sub in SHOW_ONLY or sub not in SUBCOMMANDS
+
+
 def register(app: App, runtime: Runtime) -> None:
-    @app.command("/accounts")
+    @app.command(COMMAND)
     def accounts_command(ack: Ack, respond: Respond, context: BoltContext, command: dict[str, Any]) -> None:
         text = command.get("text") or ""  # the shape was checked (`bot.slack.envelope`); null is no text
         sub, args = parse(text)
