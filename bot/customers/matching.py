@@ -7,6 +7,7 @@ the number of customers. No Slack and no HTTP: the importer calls this, tests ca
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -18,11 +19,13 @@ from datetime import datetime
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import Table, and_, bindparam, exists, insert, or_, select, update
+from sqlalchemy import Table, and_, exists, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from providers.base import Address
 from providers.base import Customer as Record
+from storage.bulk import BulkWriter
+from storage.db import json_text
 from storage.models import Customer, CustomerReference
 
 # Which contacts are customers. Some packages mark a contact a customer only after its first sales invoice, so
@@ -75,6 +78,7 @@ def name_words(name: str | None) -> frozenset[str]:
     return frozenset(w for w in _WORD.findall(plain) if w not in _NAME_NOISE)
 
 
+@functools.lru_cache(maxsize=4096)  # a page asks for each new record's key twice: to match, then to store
 def name_key(name: str | None) -> str | None:
     return " ".join(sorted(name_words(name)))[:255] or None
 
@@ -135,32 +139,25 @@ def _same_digest(stored: str, new: str, fields: dict[str, Any], record: Record) 
     return len(stored) == 64 and stored == _legacy_digest(fields, record)
 
 
-def _customer_row(fields: dict[str, Any], **columns: Any) -> dict[str, Any]:
-    """The customer columns a record sets, with its matching keys."""
-    return {
-        **fields,
-        "email_key": email_key(fields["email"]),
-        "name_key": name_key(fields["name"]),
-        **columns,
-    }
+_FIELDS = ("name", "first_name", "last_name", "company", "email", "phones", "addresses", "number", "active")
+_ERASED_FIELDS = (ERASED_NAME, None, None, None, None, "[]", "[]", None, False, None, None)  # ... and both keys
 
 
-def _erased_row(**columns: Any) -> dict[str, Any]:
-    """The customer columns of one the package was asked to forget (GDPR): its personal data removed."""
-    return {
-        "name": ERASED_NAME,
-        "first_name": None,
-        "last_name": None,
-        "company": None,
-        "email": None,
-        "phones": [],
-        "addresses": [],
-        "number": None,
-        "active": False,
-        "email_key": None,
-        "name_key": None,
-        **columns,
-    }
+def _field_values(fields: dict[str, Any]) -> tuple[Any, ...]:
+    """The customer columns a record sets (`_FIELDS`, the JSON ones as their text), then its matching keys."""
+    return (
+        fields["name"],
+        fields["first_name"],
+        fields["last_name"],
+        fields["company"],
+        fields["email"],
+        json_text(fields["phones"]),
+        json_text(fields["addresses"]),
+        fields["number"],
+        fields["active"],
+        email_key(fields["email"]),
+        name_key(fields["name"]),
+    )
 
 
 def _count_missing(counts: Counter[str], fields: dict[str, Any]) -> None:
@@ -182,33 +179,19 @@ def padded(keys: Iterable[str]) -> list[str]:
 
 _CUSTOMERS = cast(Table, Customer.__table__)
 _REFERENCES = cast(Table, CustomerReference.__table__)
-_UPDATED_CUSTOMER_COLUMNS = (
-    *("name", "first_name", "last_name", "company", "email", "phones", "addresses", "number", "active"),
-    *("email_key", "name_key", "erased_at", "last_import_run_id", "updated_at"),
+# Rows are written with the driver's bulk calls (`storage.bulk`), not an ORM object or a SQLAlchemy row per contact.
+_KEYS = ("email_key", "name_key")
+_NEW_CUSTOMER = (
+    *("id", "workspace_id", *_FIELDS, *_KEYS),
+    *("possible_duplicate_of_id", "first_import_run_id", "last_import_run_id", "created_at", "updated_at"),
 )
-# Rows are written with the database's bulk statements (one executemany each), not an ORM object per contact.
-_UPDATE_CUSTOMERS = (
-    update(_CUSTOMERS)
-    .where(_CUSTOMERS.c.id == bindparam("b_id"))
-    .values({name: bindparam(name) for name in _UPDATED_CUSTOMER_COLUMNS})
+_UPDATED_CUSTOMER = (*_FIELDS, *_KEYS, "erased_at", "last_import_run_id", "updated_at")  # ... WHERE id
+_NEW_REFERENCE = (
+    *("customer_id", "connection_id", "external_id", "provider_updated_at", "digest", "merged_into_external_id"),
+    *("last_import_run_id", "created_at"),
 )
-_UPDATE_REFERENCES = (
-    update(_REFERENCES)
-    .where(_REFERENCES.c.id == bindparam("b_id"))
-    .values(
-        {
-            name: bindparam(name)
-            for name in ("digest", "provider_updated_at", "last_import_run_id", "merged_into_external_id")
-        }
-    )
-)
-# A record the package deleted, of which only the id came: what we hold stays, marked inactive.
-_DEACTIVATE_CUSTOMERS = (
-    update(_CUSTOMERS)
-    .where(_CUSTOMERS.c.id == bindparam("b_id"))
-    .values(active=False, last_import_run_id=bindparam("last_import_run_id"), updated_at=bindparam("updated_at"))
-)
-_INSERT_CUSTOMERS = insert(_CUSTOMERS).returning(_CUSTOMERS.c.id, sort_by_parameter_order=True)
+_UPDATED_REFERENCE = ("digest", "provider_updated_at", "last_import_run_id", "merged_into_external_id")  # ... WHERE id
+_DEACTIVATED_CUSTOMER = ("active", "last_import_run_id", "updated_at")  # ... WHERE id: deleted at the package
 
 
 @dataclass(frozen=True)
@@ -309,7 +292,7 @@ def apply_page(
         column=Customer.name_key,
         keys={k for r in fresh if (k := name_key(r.name))},
     )
-    written = _Writes(run_id=run_id, now=now)
+    written = _Writes(session, connection_id=connection_id, run_id=run_id, now=now)
     linked: set[int] = set()
     for record in records:
         if (ref := known.get(record.id)) is not None:
@@ -334,68 +317,74 @@ def apply_page(
                 outcome = "new"
             _count_missing(counts, fields)
         counts[outcome] += 1
-    written.flush(session, connection_id=connection_id)
+    written.flush()
     return counts
 
 
 class _Writes:
-    """A page's writes, gathered while its records are matched and sent as one bulk statement each."""
+    """A page's writes, gathered while its records are matched and sent as one bulk call each."""
 
-    def __init__(self, *, run_id: int, now: datetime) -> None:
-        self.run_id, self.now = run_id, now
-        self.customers: list[dict[str, Any]] = []  # updates, by id
-        self.deactivated: list[dict[str, Any]] = []  # deleted at the package, by id
-        self.references: list[dict[str, Any]] = []  # updates, by id
-        self.created: list[tuple[dict[str, Any], Record, str]] = []
-        self.linked: list[tuple[int, Record, str]] = []
+    def __init__(self, session: Session, *, connection_id: int, run_id: int, now: datetime) -> None:
+        self.bulk = BulkWriter(session)
+        self.connection_id, self.run_id, self.now = connection_id, run_id, now
+        self.moment = self.bulk.processor(_CUSTOMERS.c.updated_at)(now)  # `now` as the driver takes it
+        self._updated_at = self.bulk.processor(_REFERENCES.c.provider_updated_at)
+        self.customers: list[tuple[Any, ...]] = []  # updates: _UPDATED_CUSTOMER, then the id
+        self.deactivated: list[tuple[Any, ...]] = []  # deleted at the package: _DEACTIVATED_CUSTOMER, then the id
+        self.references: list[tuple[Any, ...]] = []  # updates: _UPDATED_REFERENCE, then the id
+        self.created: list[tuple[Any, ...]] = []  # _NEW_CUSTOMER without the id
+        self.new_references: list[tuple[int | None, Record, str]] = []  # customer id (None: the created one)
 
-    def update(self, customer_id: int, row: dict[str, Any]) -> None:
-        self.customers.append({**row, "b_id": customer_id, "last_import_run_id": self.run_id, "updated_at": self.now})
+    def update(self, customer_id: int, values: tuple[Any, ...], *, erased: bool = False) -> None:
+        """Set a customer's `_field_values` (clearing its erasure), or erase it."""
+        self.customers.append(
+            (*values, self.moment if erased else None, self.run_id, self.moment, customer_id),
+        )
+
+    def deactivate(self, customer_id: int) -> None:
+        """A record the package deleted, of which only the id came: what we hold stays, marked inactive."""
+        self.deactivated.append((False, self.run_id, self.moment, customer_id))
 
     def link(self, customer_id: int, record: Record, fields: dict[str, Any]) -> None:
-        self.update(customer_id, _customer_row(fields, erased_at=None))
-        self.linked.append((customer_id, record, digest(fields, record)))
+        self.update(customer_id, _field_values(fields))
+        self.new_references.append((customer_id, record, digest(fields, record)))
 
     def create(self, record: Record, fields: dict[str, Any], *, workspace_id: int, duplicate_of: int | None) -> None:
-        row = _customer_row(
-            fields,
-            workspace_id=workspace_id,
-            possible_duplicate_of_id=duplicate_of,
-            first_import_run_id=self.run_id,
-            last_import_run_id=self.run_id,
-            created_at=self.now,
-            updated_at=self.now,
+        self.created.append(
+            (workspace_id, *_field_values(fields), duplicate_of, self.run_id, self.run_id, self.moment, self.moment)
         )
-        self.created.append((row, record, digest(fields, record)))
+        self.new_references.append((None, record, digest(fields, record)))
 
-    def flush(self, session: Session, *, connection_id: int) -> None:
-        if self.customers:
-            session.execute(_UPDATE_CUSTOMERS, self.customers)
-        if self.deactivated:
-            session.execute(_DEACTIVATE_CUSTOMERS, self.deactivated)
-        if self.references:
-            session.execute(_UPDATE_REFERENCES, self.references)
-        new_ids: list[int] = []
-        if self.created:
-            new_ids = list(session.scalars(_INSERT_CUSTOMERS, [row for row, _, _ in self.created]))
-        references = [
-            {
-                "customer_id": customer_id,
-                "connection_id": connection_id,
-                "external_id": record.id,
-                "provider_updated_at": record.updated_at,
-                "digest": record_digest,
-                "merged_into_external_id": record.merged_into,
-                "last_import_run_id": self.run_id,
-                "created_at": self.now,
-            }
-            for customer_id, record, record_digest in (
-                *self.linked,
-                *((new_id, record, d) for new_id, (_, record, d) in zip(new_ids, self.created, strict=True)),
-            )
-        ]
-        if references:
-            session.execute(insert(_REFERENCES), references)
+    def update_reference(self, reference_id: int, record: Record, record_digest: str) -> None:
+        updated_at = self._updated_at(record.updated_at)
+        self.references.append((record_digest, updated_at, self.run_id, record.merged_into, reference_id))
+
+    def flush(self) -> None:
+        bulk = self.bulk
+        bulk.update(_CUSTOMERS, _UPDATED_CUSTOMER, self.customers)
+        bulk.update(_CUSTOMERS, _DEACTIVATED_CUSTOMER, self.deactivated)
+        bulk.update(_REFERENCES, _UPDATED_REFERENCE, self.references)
+        new_ids = iter(bulk.new_ids(_CUSTOMERS, len(self.created)))
+        created = [(next(new_ids), *row) for row in self.created]
+        bulk.insert(_CUSTOMERS, _NEW_CUSTOMER, created)
+        ids = iter(row[0] for row in created)
+        bulk.insert(
+            _REFERENCES,
+            _NEW_REFERENCE,
+            [
+                (
+                    customer_id if customer_id is not None else next(ids),
+                    self.connection_id,
+                    record.id,
+                    self._updated_at(record.updated_at),
+                    record_digest,
+                    record.merged_into,
+                    self.run_id,
+                    self.moment,
+                )
+                for customer_id, record, record_digest in self.new_references
+            ],
+        )
 
 
 def _eligible(record: Record, customer_filter: str) -> bool:
@@ -413,9 +402,7 @@ def _update(ref: _Known, record: Record, counts: Counter[str], written: _Writes)
     if record.removed:  # only its id came: keep what we hold, marked inactive
         if not ref.active or ref.erased:
             return "unchanged"
-        written.deactivated.append(
-            {"b_id": ref.customer_id, "last_import_run_id": written.run_id, "updated_at": written.now}
-        )
+        written.deactivate(ref.customer_id)
         counts["inactive"] += 1
         return "updated"
     fields = stored_fields(record)
@@ -424,7 +411,7 @@ def _update(ref: _Known, record: Record, counts: Counter[str], written: _Writes)
     if record.erase_personal_data:
         if ref.erased and unchanged:
             return "unchanged"
-        written.update(ref.customer_id, _erased_row(erased_at=written.now))
+        written.update(ref.customer_id, _ERASED_FIELDS, erased=True)
         counts["erased"] += 1
     else:
         if ref.erased:
@@ -434,16 +421,8 @@ def _update(ref: _Known, record: Record, counts: Counter[str], written: _Writes)
             return "unchanged"
         counts["inactive"] += ref.active and not fields["active"]
         counts["merged"] += bool(record.merged_into) and not ref.merged_into_external_id
-        written.update(ref.customer_id, _customer_row(fields, erased_at=None))
-    written.references.append(
-        {
-            "b_id": ref.reference_id,
-            "digest": new_digest,
-            "provider_updated_at": record.updated_at,
-            "last_import_run_id": written.run_id,
-            "merged_into_external_id": record.merged_into,
-        }
-    )
+        written.update(ref.customer_id, _field_values(fields))
+    written.update_reference(ref.reference_id, record, new_digest)
     return "updated"
 
 
