@@ -4,7 +4,7 @@ Every model module is imported here, so `Base.metadata` (which Alembic compares 
 """
 
 from storage.models.base import Base, UTCDateTime, utcnow
-from storage.models.chart import AccountMapping, ChartAccount
+from storage.models.chart import AccountMapping, ChartAccount, ChartTaxRate
 from storage.models.connection import Connection, ConnectionStatus, PendingConnection
 from storage.models.customers import Customer, CustomerReference
 from storage.models.handled import HandledRequest
@@ -16,6 +16,7 @@ from storage.models.workspace import AuditEvent, OAuthState, SlackInstallation, 
 __all__ = [
     "AccountMapping",
     "ChartAccount",
+    "ChartTaxRate",
     "AuditEvent",
     "Base",
     "Connection",

@@ -185,9 +185,10 @@ def save(asker: Asker, ack: Ack, view: dict[str, Any]) -> None:
             chosen=views.read_choices(values),
             user_id=user_id,
             now=now,
+            tax_chosen=views.read_tax_choices(values),
         )
     if not saved.ok:
-        ack(response_action="errors", errors=views.field_errors(saved.errors))
+        ack(response_action="errors", errors=views.field_errors(saved.errors, saved.tax_errors))
         return
     ack()
     organisation = target.connection.organisation_name
@@ -202,6 +203,7 @@ def save(asker: Asker, ack: Ack, view: dict[str, Any]) -> None:
             entries=saved.entries,
             user_id=user_id,
             saved_at=now,
+            taxes={category.key: tax for category, tax in saved.taxes},
         ),
     )
     if saved.first:
