@@ -10,6 +10,14 @@ from storage.models.customers import Customer, CustomerReference
 from storage.models.handled import HandledRequest
 from storage.models.home import HomeViewer
 from storage.models.import_runs import ImportRun, ImportRunSkip, RunStatus
+from storage.models.invoices import (
+    OPEN_STATUSES,
+    Invoice,
+    InvoicePayment,
+    InvoiceStatus,
+    InvoiceTracking,
+    PaymentStatus,
+)
 from storage.models.sync_settings import SyncSettings
 from storage.models.workspace import AuditEvent, OAuthState, SlackInstallation, Workspace, WorkspaceAdmin
 
@@ -27,6 +35,12 @@ __all__ = [
     "HomeViewer",
     "ImportRun",
     "ImportRunSkip",
+    "Invoice",
+    "InvoicePayment",
+    "InvoiceStatus",
+    "InvoiceTracking",
+    "OPEN_STATUSES",
+    "PaymentStatus",
     "OAuthState",
     "PendingConnection",
     "RunStatus",
