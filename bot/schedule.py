@@ -11,6 +11,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.connections.upkeep import keep_connections_alive, sweep_expired
 from bot.imports.runner import ImportRunner
+from bot.invoices.tracking import TRACK_EVERY, track_all
 from bot.runtime import Runtime
 
 KEEPALIVE_EVERY = timedelta(hours=6)
@@ -39,6 +40,15 @@ def start_scheduler(runtime: Runtime, *, imports: ImportRunner | None = None) ->
         max_instances=1,
         coalesce=True,
         next_run_time=runtime.clock() + timedelta(minutes=1),
+    )
+    scheduler.add_job(
+        track_all,  # invoices raised from Slack: their state read back, their threads told
+        "interval",
+        args=[runtime],
+        seconds=TRACK_EVERY.total_seconds(),
+        id="track_invoices",
+        max_instances=1,
+        coalesce=True,
     )
     scheduler.add_job(
         sweep_expired,

@@ -45,6 +45,7 @@ class ChartEntry:
     type: str
     active: bool = True
     type_label: str = ""  # the type in words as the package's provider put it ("Direct costs")
+    tax_code: str | None = None  # the account's own default tax code at the package
 
     @property
     def type_words(self) -> str:
@@ -66,6 +67,7 @@ class ChartEntry:
             type=row.type,
             active=row.active,
             type_label=row.type_label or "",
+            tax_code=row.tax_type,
         )
 
 

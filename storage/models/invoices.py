@@ -20,6 +20,7 @@ MONEY = Numeric(15, 2)  # to the cent; 15 digits survive SQLite, which keeps num
 
 
 class InvoiceStatus(StrEnum):
+    PREVIEW = "preview"  # shown before saving, not sent: its key is kept for the one send that follows
     PENDING = "pending"  # stored, the package asked (or about to be); the outcome not known yet
     FAILED = "failed"  # the package refused it: nothing was created there
     DRAFT = "draft"

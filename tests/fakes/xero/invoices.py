@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, Response
 from tests.fakes.oauth2 import Reply
 from tests.fakes.xero.accounting import Accounting
 from tests.fakes.xero.dates import _parse_if_modified_since, ms_date
-from tests.fakes.xero.errors import _validation_exception
+from tests.fakes.xero.errors import _problem, _validation_exception
 from tests.fakes.xero.records import _Organisation
 
 CENT = Decimal("0.01")
@@ -105,9 +105,10 @@ class FakeInvoicing(Accounting):
             "EffectiveRate": float(rate),
         }
 
-    def invoices(self, tenant_id: str) -> list[dict[str, Any]]:
+    def invoices(self, tenant_id: str, *, unitdp: int = 2) -> list[dict[str, Any]]:
+        """The organisation's invoices as GET /Invoices shows them (unit prices to `unitdp` decimals)."""
         with self._lock:
-            return [_rendered(i) for i in self.ledger(tenant_id).invoices.values()]
+            return [_rendered(i, unitdp=unitdp) for i in self.ledger(tenant_id).invoices.values()]
 
     def payments(self, tenant_id: str) -> list[dict[str, Any]]:
         with self._lock:
@@ -116,6 +117,13 @@ class FakeInvoicing(Accounting):
     def put_bodies(self, tenant_id: str) -> list[dict[str, Any]]:
         with self._lock:
             return list(self.ledger(tenant_id).bodies)
+
+    def lose_answers(self, resource: str, times: int = 1) -> None:
+        """Do the next `times` writes to `resource` ("Invoices", "Payments"), then answer 504 instead of the result,
+        as when a gateway times out after Xero has acted: only the Idempotency-Key saves a retry from acting twice."""
+        with self._lock:
+            lost = self.__dict__.setdefault("_lost", {})
+            lost[resource] = lost.get(resource, 0) + times
 
     def set_invoice_status(self, tenant_id: str, invoice_id: str, status: str) -> None:
         """What someone does in Xero: approve (AUTHORISED), void (VOIDED) or delete (DELETED) an invoice."""
@@ -168,23 +176,26 @@ class FakeInvoicing(Accounting):
             raise _refused(f"The Idempotency-Key must be {IDEMPOTENCY_KEY_LIMIT} characters or fewer.")
         if key is not None and f"{kind}/{key}" in ledger.answers:
             status, answer = ledger.answers[f"{kind}/{key}"]
-            if status != 200:
-                raise Reply(JSONResponse(answer, status_code=status))
-            return json.loads(json.dumps(answer))
-        try:
-            body = json.loads(raw, parse_float=Decimal, parse_int=Decimal)
-        except ValueError:
-            raise _refused("The request body could not be read as JSON.") from None
-        ledger.bodies.append(json.loads(raw))
-        records = body.get(kind) if isinstance(body, dict) and kind in body else [body]
-        if not isinstance(records, list) or len(records) != 1 or not isinstance(records[0], dict):
-            raise _refused(f"Send one {kind[:-1].lower()}.")
-        if kind == "Invoices":
-            status, answer = self._invoice(org, ledger, records[0], _unitdp(request))
+            answer = json.loads(json.dumps(answer))
         else:
-            status, answer = self._payment(org, ledger, records[0])
-        if key is not None:
-            ledger.answers[f"{kind}/{key}"] = (status, answer)
+            try:
+                body = json.loads(raw, parse_float=Decimal, parse_int=Decimal)
+            except ValueError:
+                raise _refused("The request body could not be read as JSON.") from None
+            ledger.bodies.append(json.loads(raw))
+            records = body.get(kind) if isinstance(body, dict) and kind in body else [body]
+            if not isinstance(records, list) or len(records) != 1 or not isinstance(records[0], dict):
+                raise _refused(f"Send one {kind[:-1].lower()}.")
+            if kind == "Invoices":
+                status, answer = self._invoice(org, ledger, records[0], _unitdp(request))
+            else:
+                status, answer = self._payment(org, ledger, records[0])
+            if key is not None:
+                ledger.answers[f"{kind}/{key}"] = (status, answer)
+        lost = self.__dict__.get("_lost", {})
+        if lost.get(kind, 0) > 0:
+            lost[kind] -= 1
+            raise Reply(JSONResponse(_problem(504, "Gateway Timeout", "The request timed out"), status_code=504))
         if status != 200:
             raise Reply(JSONResponse(answer, status_code=status))
         return answer
