@@ -290,8 +290,25 @@ def test_xero_refusing_the_invoice_is_shown_by_line_and_field_and_nothing_is_mad
     jo_invoice(bot, line(1, "sales", "Hot water", "1", "100"))
     xero.archive_account(tenant, xero_ids(xero, tenant)["200"])  # archived in Xero since the chart was stored
     create(bot)
-    text = all_text(shown(bot, "did not accept the invoice"))
+    refused = shown(bot, "did not accept the invoice")
+    text = all_text(refused)
     assert "*Line 1 · Category's account*: Account code '200' is not a valid code for this document." in text
+
+    # "Change the invoice": the form again, filled in as it was, Xero's words beside the field they concern
+    before = len(bot.slack.calls("views.open"))
+    bot.slack.send_action("invoice_change", user_id=ADMIN, channel_id=CHANNEL, message_ts=refused["ts"])
+    [call] = bot.slack.wait_for(lambda: bot.slack.calls("views.open")[before:])
+    assert call.ok, call.response
+    form = {b.get("block_id"): b for b in call.response["view"]["blocks"]}
+    assert form["line_1_category"]["hint"]["text"] == (
+        "⚠ Xero: Account code '200' is not a valid code for this document."
+    )
+    assert form["line_1_category"]["element"]["initial_option"]["value"] == "sales"
+    assert form["line_1_description"]["element"]["initial_value"] == "Hot water"
+    assert form["line_1_price"]["element"]["initial_value"] == "100"
+    assert form["invoice_customer"]["element"]["initial_option"]["text"]["text"] == "Jo Bloggs"
+    assert form["reference"]["element"]["initial_value"] == "Job 42"
+    assert "did not accept this invoice" in str(call.response["view"]["blocks"][0])
     assert xero.invoices(tenant) == [] and rows(bot)[0].status == InvoiceStatus.FAILED
 
 

@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from bot.invoices import money
-from bot.invoices.raising import DEFAULT_TERMS, MAX_LINES, Draft, DraftLine, InvoicingSetup
+from bot.invoices.raising import DEFAULT_TERMS, MAX_LINES, Draft, DraftLine, InvoicingSetup, Resubmission
 from bot.mapping.tax_codes import TaxEntry
 from bot.views.text import SLACK_ID, button, context, escape, mention, section, truncate
 
@@ -25,6 +25,7 @@ PAYMENT_CALLBACK = "invoice_payment"
 CUSTOMER_ACTION = "invoice_customer"
 ADD_LINE_ACTION = "invoice_add_line"
 PAY_ACTION = "invoice_record_payment"
+FIX_ACTION = "invoice_change"
 ROW_ID_MAX = 2**31 - 1
 STATE_WORDS = {
     "preview": "not sent",
@@ -140,9 +141,17 @@ def _tax_option(tax: TaxEntry) -> dict[str, Any]:
     return {"text": _plain(tax.label, 75), "value": tax.code}
 
 
-def invoice_form(setup: InvoicingSetup, metadata: FormMetadata, *, today: date, approve: bool) -> View:
+def invoice_form(
+    setup: InvoicingSetup,
+    metadata: FormMetadata,
+    *,
+    today: date,
+    approve: bool,
+    again: Resubmission | None = None,
+) -> View:
     """Customer (typeahead over imported customers), dates, reference, tax-inclusive or not, and the lines: a
-    category, description, quantity, unit price and tax code (empty: the category's default from the mapping)."""
+    category, description, quantity, unit price and tax code (empty: the category's default from the mapping).
+    `again`: a refused invoice, filled in as it was, with the package's words beside the fields they concern."""
     kind = "approved" if approve else "a draft"
     blocks: Blocks = [
         section(
@@ -210,6 +219,8 @@ def invoice_form(setup: InvoicingSetup, metadata: FormMetadata, *, today: date, 
                     optional=True,
                 )
             )
+    if again is not None:
+        _fill(blocks, again, setup.provider_title)
     if metadata.lines < MAX_LINES:
         blocks.append(
             {"type": "actions", "block_id": "invoice_lines", "elements": [button("Add a line", ADD_LINE_ACTION)]}
@@ -217,6 +228,43 @@ def invoice_form(setup: InvoicingSetup, metadata: FormMetadata, *, today: date, 
     return _modal(
         FORM_CALLBACK, "Raise an invoice", blocks, metadata=metadata.dumps(), submit="Preview", close="Cancel"
     )
+
+
+def _fill(blocks: Blocks, again: Resubmission, provider_title: str) -> None:
+    """Fill the form in as the refused invoice was, and put the package's words in the hints of its fields."""
+    initial: dict[str, dict[str, Any]] = {
+        "date": {"initial_date": again.issued_on.isoformat()},
+        "due_date": {"initial_date": again.due_on.isoformat()},
+        "amounts": {"initial_option": _AMOUNTS["inclusive" if again.inclusive else "exclusive"]},
+    }
+    if again.customer_id is not None:
+        option = {"text": _plain(again.customer_name, 75), "value": str(again.customer_id)}
+        initial[CUSTOMER_ACTION] = {"initial_option": option}
+    if again.reference:
+        initial["reference"] = {"initial_value": again.reference}
+    for number, line in enumerate(again.lines, start=1):
+        prefix = f"line_{number}_"
+        initial[prefix + "category"] = {"initial_value_of": line.get("category")}
+        initial[prefix + "description"] = {"initial_value": line.get("description", "")[:3000]}
+        initial[prefix + "quantity"] = {"initial_value": _number(line.get("quantity", "1"))}
+        initial[prefix + "price"] = {"initial_value": _number(line.get("unit_price", "0"))}
+        initial[prefix + "tax"] = {"initial_value_of": line.get("tax_code")}
+    for block in blocks:
+        block_id, element = block.get("block_id"), block.get("element")
+        if not isinstance(element, dict) or block_id not in initial:
+            continue
+        for key, value in initial[block_id].items():
+            if key == "initial_value_of":  # a menu: the option whose value it is, if it is still offered
+                chosen = next((o for o in element.get("options", []) if o["value"] == value), None)
+                if chosen is not None:
+                    element["initial_option"] = chosen
+            elif value:
+                element[key] = value
+        if (words := again.problems.get(str(block_id))) is not None:
+            block["hint"] = _plain(f"⚠ {provider_title}: {words}", 2000)
+    notice = " ".join(again.notice)
+    heading = f":warning: {escape(provider_title)} did not accept this invoice"
+    blocks[0] = section(f"{heading}: {escape(notice)}" if notice else f"{heading}; see the fields marked ⚠.")
 
 
 _AMOUNTS = {
@@ -408,7 +456,9 @@ FIELD_WORDS = {
 }
 
 
-def refused_blocks(provider_title: str, refusals: Sequence[tuple[int | None, str | None, str]]) -> Blocks:
+def refused_blocks(
+    provider_title: str, refusals: Sequence[tuple[int | None, str | None, str]], *, invoice_id: int | None = None
+) -> Blocks:
     """The package refused the invoice: each problem with the line and field it concerns, in its words."""
     blocks: Blocks = [section(f":warning: *{escape(provider_title)} did not accept the invoice.* Nothing was created.")]
     for line, field, message in refusals[:20]:
@@ -416,7 +466,14 @@ def refused_blocks(provider_title: str, refusals: Sequence[tuple[int | None, str
             part for part in (f"Line {line + 1}" if line is not None else "", FIELD_WORDS.get(field or "", "")) if part
         )
         blocks.append(section((f"*{where}*: " if where else "") + escape(message)))
-    blocks.append(context("Change what it points out and raise the invoice again with `/accounts invoice`."))
+    if invoice_id is not None:
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": "invoice_refused",
+                "elements": [button("Change the invoice", FIX_ACTION, value=str(invoice_id), style="primary")],
+            }
+        )
     return blocks
 
 

@@ -75,6 +75,8 @@ class Invoice(Base):
     message_ts: Mapped[str | None] = mapped_column(String(32))  # the invoice's message: its thread gets the news
     told_status: Mapped[str | None] = mapped_column(String(16))  # the state the thread was last told
     error: Mapped[str | None] = mapped_column(Text)
+    # What the package refused, to show beside the fields when the invoice is changed: [[line or None, field, words]]
+    refusals: Mapped[list[Any] | None] = mapped_column(JSON)
     created_by: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

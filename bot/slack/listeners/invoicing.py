@@ -99,7 +99,10 @@ def _setup(asker: Asker) -> tuple[raising.InvoicingSetup, bool]:
         return found, bool(workspace and workspace.approve_invoices)
 
 
-def open_form(asker: Asker, reply: Reply, *, trigger_id: str, channel_id: str | None) -> None:
+def open_form(
+    asker: Asker, reply: Reply, *, trigger_id: str, channel_id: str | None, again_of: int | None = None
+) -> None:
+    """The form, empty, or (`again_of`) filled in as a refused invoice was, with the package's words by its fields."""
     if not may_invoice(asker, reply):
         return
     try:
@@ -107,8 +110,17 @@ def open_form(asker: Asker, reply: Reply, *, trigger_id: str, channel_id: str | 
     except raising.NoInvoicing as exc:
         reply(text=str(exc))
         return
-    metadata = views.FormMetadata(setup.connection_id, channel_id)
-    view = views.invoice_form(setup, metadata, today=asker.runtime.clock().date(), approve=approve)
+    again = None
+    if again_of is not None:
+        with asker.runtime.db.session() as s:
+            again = raising.resubmission(s, invoice_id=again_of, workspace_id=asker.workspace_id)
+        if again is None:
+            reply(text="That invoice can no longer be changed here: raise it again with `/accounts invoice`.")
+            return
+        channel_id = again.channel_id or channel_id
+    lines = min(max(len(again.lines), 1), raising.MAX_LINES) if again else 1
+    metadata = views.FormMetadata(setup.connection_id, channel_id, lines)
+    view = views.invoice_form(setup, metadata, today=asker.runtime.clock().date(), approve=approve, again=again)
     try:
         asker.client.views_open(trigger_id=trigger_id, view=view)
     except SlackApiError as exc:
@@ -238,7 +250,7 @@ def preview_submitted(asker: Asker, ack: Ack, view: dict[str, Any]) -> None:
             asker.user_id,
             channel_id,
             text=f"{title} did not accept the invoice",
-            blocks=views.refused_blocks(title, problems),
+            blocks=views.refused_blocks(title, problems, invoice_id=invoice_id),
         )
     else:
         tell(
@@ -381,6 +393,19 @@ def register(app: App, runtime: Runtime) -> None:
     def more(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
         ack()
         add_line(Asker.of(runtime, context), body.get("view") or {})
+
+    @app.action(views.FIX_ACTION)
+    def change(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
+        """The refused invoice's "Change the invoice": the form again, filled in, the package's words by its fields."""
+        ack()
+        asker = Asker.of(runtime, context)
+        reply = payload.where_clicked(asker, body, respond, replace=False)
+        actions = body.get("actions") or [{}]
+        value = actions[0].get("value") if isinstance(actions[0], dict) else None
+        if not (isinstance(value, str) and value.isdigit() and len(value) < 10) or not body.get("trigger_id"):
+            reply(text=payload.expired("/accounts invoice"))
+            return
+        open_form(asker, reply, trigger_id=body["trigger_id"], channel_id=payload.channel_of(body), again_of=int(value))
 
     @app.action("invoice_open")
     def opened(ack: Ack) -> None:

@@ -79,6 +79,7 @@ def upgrade() -> None:
         sa.Column("message_ts", sa.String(length=32), nullable=True),
         sa.Column("told_status", sa.String(length=16), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("refusals", sa.JSON(), nullable=True),
         sa.Column("created_by", sa.String(length=32), nullable=False),
         sa.Column("created_at", storage.models.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", storage.models.base.UTCDateTime(timezone=True), nullable=False),
