@@ -5,6 +5,10 @@ told in its thread by the next tracking; who may invoice; and `/accounts invoice
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
@@ -280,6 +284,48 @@ def test_a_send_that_never_got_its_answer_is_resumed_by_the_tracking_and_still_m
     [row] = rows(bot)
     assert row.status == InvoiceStatus.DRAFT and row.number == "INV-0001"
     assert len(xero.invoices(tenant)) == 1
+    posted(bot, "INV-0001")
+
+
+def test_a_process_killed_after_xero_made_the_invoice_leaves_one_invoice(bot: RunningBot, xero: XeroFake) -> None:
+    """A real process sends the invoice and is killed (SIGKILL) after Xero made it but before the answer reached it:
+    the row stays pending with its key, and the tracking's resend gets back the invoice Xero already made."""
+    tenant = ready(bot, xero)
+    jo_invoice(bot, line(1, "sales", "Hot water", "1", "100"))
+    [row] = rows(bot)
+    runtime = bot.server.runtime
+    with runtime.db.session() as s:  # what "Create invoice" does before it sends
+        assert raising.claim(s, invoice_id=row.id, workspace_id=row.workspace_id, now=runtime.clock())
+    release = xero.hold_answers("Invoices")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "XERO_", "DATABASE_"))}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "tests.invoice_worker", str(row.id)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env | bot.settings.environment(),
+    )
+    try:
+        assert worker.stdout is not None and worker.stdout.readline().strip() == "ready"
+        bot.slack.wait_for(lambda: xero.invoices(tenant), 20, "Xero never got the invoice")
+        os.kill(worker.pid, signal.SIGKILL)
+        assert worker.wait(10) == -signal.SIGKILL
+    finally:
+        release.set()
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+        if worker.stdout is not None:
+            worker.stdout.close()
+    assert rows(bot)[0].status == InvoiceStatus.PENDING and rows(bot)[0].external_id is None
+
+    later = runtime.clock() + timedelta(minutes=5)
+    runtime.clock = lambda: later
+    tracking.track(runtime, connection_id=row.connection_id)
+    [made] = xero.invoices(tenant)
+    [row] = rows(bot)
+    assert (row.status, row.external_id, row.number) == (InvoiceStatus.DRAFT, made["InvoiceID"], "INV-0001")
+    puts = [c for c in xero.calls_to("/Invoices") if c.method == "PUT"]
+    assert len(puts) == 2 and {c.headers["idempotency-key"] for c in puts} == {row.idempotency_key}
     posted(bot, "INV-0001")
 
 

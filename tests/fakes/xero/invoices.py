@@ -5,7 +5,9 @@ first answer, whatever it was). Money is Decimal throughout."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -125,6 +127,14 @@ class FakeInvoicing(Accounting):
             lost = self.__dict__.setdefault("_lost", {})
             lost[resource] = lost.get(resource, 0) + times
 
+    def hold_answers(self, resource: str) -> threading.Event:
+        """Act on writes to `resource` ("Invoices") at once but keep their answers until the returned event is set:
+        a test can kill the caller between Xero acting and the caller hearing of it."""
+        release = threading.Event()
+        with self._lock:
+            self.__dict__.setdefault("_answer_holds", {}).setdefault(resource, []).append(release)
+        return release
+
     def set_invoice_status(self, tenant_id: str, invoice_id: str, status: str) -> None:
         """What someone does in Xero: approve (AUTHORISED), void (VOIDED) or delete (DELETED) an invoice."""
         with self._lock:
@@ -153,7 +163,13 @@ class FakeInvoicing(Accounting):
 
     async def _put_invoices(self, request: Request) -> Response:
         raw = await request.body()
-        return await self._accounting(request, "invoices", lambda org, req: self._write(org, req, raw, "Invoices"))
+        response = await self._accounting(request, "invoices", lambda org, req: self._write(org, req, raw, "Invoices"))
+        with self._lock:
+            holds = list(self.__dict__.get("_answer_holds", {}).get("Invoices", []))
+        for release in holds:  # the invoice is made; its answer waits
+            while not release.is_set():
+                await asyncio.sleep(0.01)
+        return response
 
     async def _put_payments(self, request: Request) -> Response:
         raw = await request.body()
