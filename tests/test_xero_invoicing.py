@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -22,6 +23,7 @@ from providers.invoicing import (
 )
 from providers.xero import XeroProvider
 from providers.xero.invoice_mappers import refusals, to_invoice, to_tax_rate
+from tests.test_xero_fake import accounting, assert_valid  # noqa: F401  (Xero's spec)
 from tests.test_xero_provider import Env, make_env, served  # noqa: F401  (the fake on a port, and the provider)
 
 
@@ -65,6 +67,7 @@ def test_an_invoice_is_created_once_per_key_with_xeros_totals(xero_env: Env) -> 
     again = xero_env.provider.create_invoice(link, _invoice(contact, SALES), idempotency_key="k-1")
     assert again == made and len(xero_env.fake.invoices(tenant)) == 1
     assert (made.number, made.state, made.currency) == ("INV-0001", InvoiceState.DRAFT, "NZD")
+    assert made.due_date == date(2026, 12, 16) and made.customer_id == contact
     assert (made.subtotal, made.tax, made.total) == (Decimal("100.01"), Decimal("15.00"), Decimal("115.01"))
     other = xero_env.provider.create_invoice(link, _invoice(contact, SALES), idempotency_key="k-2")
     assert other.number == "INV-0002"
@@ -134,3 +137,27 @@ def test_readers_take_xeros_records() -> None:
     found = refusals({"Elements": [{"ValidationErrors": [{"Message": "The contact could not be found."}]}]})
     assert [(r.line, r.field) for r in found] == [(None, "customer")]
     assert refusals({"Message": "odd"})[0].message == "odd" and refusals("not json") == []
+
+
+def test_the_fakes_answers_keep_to_xeros_openapi(
+    xero_env: Env,
+    accounting: tuple[Any, dict[str, Any]],  # noqa: F811
+) -> None:
+    """TaxRates and Invoices as the fake answers them validate against Xero's spec, with no field it lacks."""
+    _, link, keeper = xero_env.connect()
+    contact = xero_env.fake.add_contact(xero_env.tenants[0], "Jo Bloggs")
+    xero_env.provider.create_invoice(link, _invoice(contact, SALES, approve=True), idempotency_key="spec")
+    headers = {
+        "Authorization": f"Bearer {keeper.access_token()}",
+        "xero-tenant-id": link.organisation_id,
+        "Accept": "application/json",
+    }
+    schemas = accounting[1]["components"]["schemas"]
+    for path, key, schema in (("/TaxRates", "TaxRates", "TaxRate"), ("/Invoices", "Invoices", "Invoice")):
+        response = xero_env.http.get(f"{xero_env.server.url}/api.xro/2.0{path}", headers=headers)
+        body = assert_valid(accounting, f"/api.xro/2.0{path}", response)
+        assert body[key]
+        for row in body[key]:
+            assert set(row) <= set(schemas[schema]["properties"]), set(row) - set(schemas[schema]["properties"])
+            for item in row.get("LineItems", []):
+                assert set(item) <= set(schemas["LineItem"]["properties"])

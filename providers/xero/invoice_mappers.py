@@ -102,7 +102,7 @@ def payment_body(payment: NewPayment) -> dict[str, Any]:
 def to_invoice(raw: Mapping[str, Any]) -> Invoice:
     contact = raw.get("Contact")
     contact = contact if isinstance(contact, Mapping) else {}
-    due = parse_xero_date(raw.get("DueDateString") or raw.get("DueDate"))
+    due = parse_xero_date(raw.get("DueDate"))
     return Invoice(
         id=str(raw["InvoiceID"]),
         number=str(raw["InvoiceNumber"]) if raw.get("InvoiceNumber") else None,

@@ -408,7 +408,6 @@ def _rendered(invoice: _Invoice, *, unitdp: int = 2) -> dict[str, Any]:
         if isinstance(day, date):
             moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
             row[name] = ms_date(moment.timestamp(), zone=False)
-            row[f"{name}String"] = day.isoformat() + "T00:00:00"
         else:
             row.pop(name, None)
     row["UpdatedDateUTC"] = ms_date(invoice.updated_at)
