@@ -425,6 +425,18 @@ def test_an_invoice_paid_in_xero_is_told_in_its_thread_by_the_next_tracking(bot:
     assert tracking.track(runtime, connection_id=row.connection_id) == 0  # told once
 
 
+def test_previews_nobody_created_are_forgotten_after_a_day(bot: RunningBot, xero: XeroFake) -> None:
+    ready(bot, xero)
+    jo_invoice(bot, line(1, "sales", "Hot water", "1", "100"))  # previewed, then the modal closed
+    runtime = bot.server.runtime
+    tracking.track_all(runtime)
+    assert [r.status for r in rows(bot)] == [InvoiceStatus.PREVIEW]
+    later = runtime.clock() + timedelta(days=2)
+    runtime.clock = lambda: later
+    tracking.track_all(runtime)
+    assert rows(bot) == []
+
+
 # -- who may, and the list ---------------------------------------------------------------------------
 
 

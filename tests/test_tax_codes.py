@@ -162,3 +162,23 @@ def test_tax_problems_in_words() -> None:
     )
     anywhere = TaxEntry("NONE", "No GST", Decimal(0))
     assert tax_problem(anywhere, account_kind="equity", account_label="x") is None  # the package does not say
+
+
+def test_refreshing_the_chart_keeps_the_tax_codes_chosen_so_far(bot: RunningBot, xero: XeroFake) -> None:
+    xero.add_organisation("Acme Plumbing Ltd")
+    log_in(bot, login_url(bot))
+    view = open_modal(bot)
+    xero_calls = len(xero.calls_to("/TaxRates"))
+    bot.slack.send_action(
+        "mapping_refresh", user_id=ADMIN, view_id=view["id"], values={"tax_sales": {"taxcode_sales": "ZERORATED"}}
+    )
+    bot.slack.wait_for(lambda: len(xero.calls_to("/TaxRates")) > xero_calls, 5, "the tax rates were not fetched again")
+
+    def refreshed() -> dict[str, Any] | None:
+        shown = bot.slack.view(view["id"])
+        sales = tax_block(shown, "sales") if shown["callback_id"] == "mapping_save" else None
+        return shown if sales is not None and "initial_option" in sales["element"] else None
+
+    again = bot.slack.wait_for(refreshed, 5, "the refreshed modal lost the tax code")
+    sales = tax_block(again, "sales")
+    assert sales is not None and sales["element"]["initial_option"]["value"] == "ZERORATED"

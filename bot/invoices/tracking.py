@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from bot.connections.links import link_for
 from bot.invoices import raising
@@ -35,6 +35,7 @@ from storage.models import (
 log = logging.getLogger(__name__)
 
 TRACK_EVERY = timedelta(minutes=5)
+PREVIEW_KEPT = timedelta(days=1)
 OVERLAP = timedelta(minutes=1)  # If-Modified-Since starts a little before the last look: clocks differ
 
 
@@ -242,8 +243,20 @@ def _announce_for(runtime: Runtime, invoice_id: int) -> None:
         announce(runtime, client, invoice_id=invoice_id)
 
 
+def forget_abandoned_previews(runtime: Runtime) -> int:
+    """Previews nobody created within a day: never sent, so nothing at the package; their rows go."""
+    with runtime.db.session() as s:
+        gone = s.execute(
+            delete(Invoice).where(
+                Invoice.status == InvoiceStatus.PREVIEW, Invoice.created_at < runtime.clock() - PREVIEW_KEPT
+            )
+        )
+        return int(getattr(gone, "rowcount", 0) or 0)
+
+
 def track_all(runtime: Runtime) -> None:
     """The scheduler's job: every connection that has invoices of ours still open or pending."""
+    forget_abandoned_previews(runtime)
     with runtime.db.session() as s:
         connection_ids = list(
             s.scalars(

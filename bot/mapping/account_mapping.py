@@ -266,6 +266,7 @@ def mapping_form(
     provider_title: str,
     selected: Mapping[str, str | None] | None = None,
     notice: str | None = None,
+    tax_selected: Mapping[str, str | None] | None = None,
 ) -> MappingForm:
     """The modal's content: per category its candidates (or a typeahead), pre-filled with the saved account,
     or with `selected` (category key → account id, None for none) where the person already chose; and, where
@@ -293,7 +294,7 @@ def mapping_form(
                 tax_options=tax_codes.tax_options(category, taxes.values())
                 if taxes and tax_codes.taxable(category)
                 else None,
-                tax_current=_saved_tax(saved.get(category.key), taxes),
+                tax_current=_chosen_tax(category.key, saved.get(category.key), taxes, tax_selected),
             )
         )
     return MappingForm(
@@ -306,8 +307,15 @@ def mapping_form(
     )
 
 
-def _saved_tax(saved: AccountMapping | None, taxes: Mapping[str, TaxEntry]) -> TaxEntry | None:
-    entry = taxes.get(saved.tax_code) if saved is not None and saved.tax_code else None
+def _chosen_tax(
+    key: str,
+    saved: AccountMapping | None,
+    taxes: Mapping[str, TaxEntry],
+    selected: Mapping[str, str | None] | None,
+) -> TaxEntry | None:
+    """The tax code the field starts with: what the person chose (a refresh keeps it), else the saved one."""
+    code = selected[key] if selected is not None and key in selected else (saved.tax_code if saved else None)
+    entry = taxes.get(code) if code else None
     return entry if entry is not None and entry.active else None
 
 
