@@ -22,7 +22,13 @@ def run_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedP
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
         cwd=cwd,
-        env={"PATH": os.environ.get("PATH", ""), "HOME": str(cwd), **env},
+        # PYTHONPATH passes through so a worktree's run imports the worktree's code, not the installed checkout's
+        env={
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": str(cwd),
+            "PYTHONPATH": os.environ.get("PYTHONPATH", ""),
+            **env,
+        },
         capture_output=True,
         text=True,
         timeout=120,

@@ -19,7 +19,7 @@ import yaml
 from sqlalchemy import select
 
 from bot.invoices import raising, tracking
-from storage.models import Invoice, InvoicePayment, InvoiceStatus
+from storage.models import AuditEvent, Invoice, InvoicePayment, InvoiceStatus
 from tests.conftest import ADMIN, CHANNEL, STAFF, RunningBot
 from tests.fakes.xero import XeroFake
 from tests.flows import all_text, command, log_in, login_url, shown
@@ -170,6 +170,7 @@ def test_an_invoice_raised_from_the_modal_is_made_at_xero_with_the_mapped_accoun
     assert (row.status, row.number, row.external_id) == (InvoiceStatus.DRAFT, "INV-0001", made["InvoiceID"])
     assert (row.total, row.tax, row.currency) == (Decimal("1552.51"), Decimal("202.50"), "NZD")
     assert "*Jo Bloggs*" in all_text(message) and "*NZD 1,552.51* (draft)" in all_text(message)
+    assert "invoice_record_payment" not in str(message["blocks"])  # a draft takes no payment
     link = next(e for b in message["blocks"] if b["type"] == "actions" for e in b["elements"] if e.get("url"))
     assert link["url"].endswith(f"/AccountsReceivable/View.aspx?InvoiceID={made['InvoiceID']}")
     assert bot.slack.wait_for(lambda: rows(bot)[0].message_ts) == message["ts"]  # its thread gets the news
@@ -384,13 +385,20 @@ def test_record_payment_posts_it_to_xero_and_tells_the_thread(bot: RunningBot, x
         [stored] = s.scalars(select(InvoicePayment)).all()
         assert stored.amount == Decimal("50.00") and stored.external_id == payment["PaymentID"]
     assert rows(bot)[0].amount_due == Decimal("65.00")
+    with bot.db.session() as s:
+        audited = [(e.action, e.actor_user_id, e.detail) for e in s.scalars(select(AuditEvent).order_by(AuditEvent.id))]
+    assert ("invoice.created", ADMIN, {"invoice": "INV-0001", "customer": "Jo Bloggs", "total": "115.00"}) in audited
+    assert ("invoice.payment", ADMIN, {"invoice": "INV-0001", "amount": "50.00", "account": "090"}) in audited
 
 
 def test_a_payment_xero_refuses_is_told_in_words(bot: RunningBot, xero: XeroFake) -> None:
     tenant = ready(bot, xero)
+    command(bot, "/accounts invoice approved on", "saved approved")
     jo_invoice(bot, line(1, "sales", "Hot water", "1", "100"))
     create(bot)
-    message = posted(bot, "INV-0001")  # a draft: Xero takes payments only on approved invoices
+    message = posted(bot, "INV-0001")
+    [made] = xero.invoices(tenant)
+    xero.set_invoice_status(tenant, made["InvoiceID"], "VOIDED")  # in Xero, before any tracking saw it
     bot.slack.send_action("invoice_record_payment", user_id=ADMIN, channel_id=CHANNEL, message_ts=message["ts"])
     [opened] = bot.slack.wait_for(
         lambda: [c for c in bot.slack.calls("views.open") if c.args["view"]["callback_id"] == "invoice_payment"]
@@ -413,6 +421,8 @@ def test_an_invoice_paid_in_xero_is_told_in_its_thread_by_the_next_tracking(bot:
 
     xero.set_invoice_status(tenant, made["InvoiceID"], "AUTHORISED")
     assert tracking.track(runtime, connection_id=row.connection_id) == 1
+    approved = bot.slack.message(CHANNEL, message["ts"])
+    assert "(approved)" in all_text(approved) and "invoice_record_payment" in str(approved["blocks"])
     xero.pay_in_xero(tenant, made["InvoiceID"], "115.00")
     assert tracking.track(runtime, connection_id=row.connection_id) == 1
     assert thread(bot, message, 2) == [

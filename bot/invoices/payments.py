@@ -14,9 +14,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot import workspaces
 from bot.categories import Category
 from bot.connections.links import link_for
 from bot.invoices import raising
+from bot.invoices.money import cents
 from bot.mapping import account_mapping
 from bot.runtime import Runtime
 from providers.base import ProviderError
@@ -147,6 +149,13 @@ def record(
         if invoice is not None:
             raising.complete(row, invoice, now=runtime.clock())
             row.told_status = str(row.status)  # this payment is told by the listener, not again by the tracking
+        workspaces.record(
+            s,
+            workspace_id=row.workspace_id,
+            actor=user_id,
+            action="invoice.payment",
+            detail={"invoice": row.number, "amount": str(cents(amount)), "account": chosen.account_code},
+        )
         return Recorded(amount_due=row.amount_due)
 
 

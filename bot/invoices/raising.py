@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
+from bot import workspaces
 from bot.categories import Category
 from bot.connections import connect
 from bot.connections.links import link_for
@@ -380,6 +381,13 @@ def send(runtime: Runtime, *, invoice_id: int) -> Sent:
         row = s.get(InvoiceRow, invoice_id)
         assert row is not None
         complete(row, made, now=runtime.clock())
+        workspaces.record(
+            s,
+            workspace_id=row.workspace_id,
+            actor=row.created_by,
+            action="invoice.created",
+            detail={"invoice": row.number, "customer": row.customer_name, "total": str(row.total)},
+        )
     return Sent(invoice_id, invoice=made, url=provider.invoice_url(link, made.id))
 
 

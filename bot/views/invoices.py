@@ -514,7 +514,7 @@ def invoice_blocks(card: InvoiceCard) -> Blocks:
     elements = []
     if card.url:
         elements.append(button(f"Open in {card.provider_title}", "invoice_open", url=card.url))
-    if card.status in ("draft", "submitted", "approved"):
+    if card.status == "approved":  # the packages take payments only on approved invoices
         elements.append(button("Record payment", PAY_ACTION, value=str(card.invoice_id)))
     blocks: Blocks = [
         section(

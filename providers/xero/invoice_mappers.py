@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from providers.base import AccountKind
@@ -42,6 +42,11 @@ def money(value: Any) -> Decimal:
     except InvalidOperation:
         return Decimal(0)
     return number if number.is_finite() else Decimal(0)
+
+
+def cents(value: Any) -> Decimal:
+    """An amount of Xero's, which keeps money to the cent, as a Decimal with two places (`115.0` → `115.00`)."""
+    return money(value).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
 def to_tax_rate(raw: Mapping[str, Any]) -> TaxRate | None:
@@ -109,11 +114,11 @@ def to_invoice(raw: Mapping[str, Any]) -> Invoice:
         state=STATES.get(str(raw.get("Status")), InvoiceState.DRAFT),
         customer_id=str(contact.get("ContactID") or ""),
         currency=str(raw["CurrencyCode"]) if raw.get("CurrencyCode") else None,
-        subtotal=money(raw.get("SubTotal")),
-        tax=money(raw.get("TotalTax")),
-        total=money(raw.get("Total")),
-        amount_due=money(raw.get("AmountDue")),
-        amount_paid=money(raw.get("AmountPaid")),
+        subtotal=cents(raw.get("SubTotal")),
+        tax=cents(raw.get("TotalTax")),
+        total=cents(raw.get("Total")),
+        amount_due=cents(raw.get("AmountDue")),
+        amount_paid=cents(raw.get("AmountPaid")),
         due_date=due.date() if due else None,
         updated_at=parse_xero_date(raw.get("UpdatedDateUTC")),
     )
@@ -123,7 +128,7 @@ def to_payment(raw: Mapping[str, Any]) -> Payment:
     invoice = raw.get("Invoice")
     invoice = invoice if isinstance(invoice, Mapping) else {}
     return Payment(
-        id=str(raw["PaymentID"]), invoice_id=str(invoice.get("InvoiceID") or ""), amount=money(raw.get("Amount"))
+        id=str(raw["PaymentID"]), invoice_id=str(invoice.get("InvoiceID") or ""), amount=cents(raw.get("Amount"))
     )
 
 
