@@ -21,6 +21,7 @@ from bot.chores import take_chore
 from bot.connections.upkeep import keep_connections_alive, sweep_expired
 from bot.imports.runner import ImportRunner
 from bot.imports.runs import ImportPolicy, prune_ended
+from bot.invoices.tracking import TRACK_EVERY, track_all
 from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,8 @@ CHORES = (
     ChoreSpec("sweep_expired", timedelta(minutes=10), sweep_expired),
     ChoreSpec("prune_runs", timedelta(hours=1), prune_runs),
     ChoreSpec("prune_budgets", timedelta(hours=1), lambda runtime: prune_budgets(runtime.db, now=runtime.clock())),
+    # invoices raised from Slack: their state read back, their threads told
+    ChoreSpec("track_invoices", TRACK_EVERY, track_all),
 )
 
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Protocol
 
 import httpx2
@@ -118,6 +120,28 @@ def read_json(body: bytes) -> Any:
         return json.loads(body)
 
 
+_DECIMAL_MARK = "\u0000decimal:"
+_DECIMAL_STRING = re.compile(r'"\\u0000decimal:(-?[0-9]+(?:\.[0-9]+)?)"')
+
+
+def json_bytes(value: Any) -> bytes:
+    """`value` as JSON, each Decimal written as the exact number it holds (`12.345`, never through a float)."""
+
+    def marked(item: Any) -> Any:
+        if isinstance(item, Decimal):
+            if not item.is_finite():
+                raise ValueError(f"{item} is not an amount")
+            return _DECIMAL_MARK + format(item, "f")
+        if isinstance(item, Mapping):
+            return {key: marked(v) for key, v in item.items()}
+        if isinstance(item, list | tuple):
+            return [marked(v) for v in item]
+        return item
+
+    text = json.dumps(marked(value), separators=(",", ":"), allow_nan=False)
+    return _DECIMAL_STRING.sub(r"\1", text).encode()
+
+
 class _NoPacing:
     def before(self, organisation_id: str) -> None:
         pass
@@ -156,17 +180,19 @@ class AuthorisedClient:
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         json: Any = None,
+        content: bytes | None = None,
         allow: frozenset[int] = frozenset(),
         budget: CallBudget | None = None,
     ) -> httpx2.Response:
         """One call, paced under `organisation_id`'s limits when given. A 401 asks the keeper for a refreshed
         token once; 5xx answers and network failures are retried a few times; a success or a status in
-        `allow` is returned, anything else raised as the package's typed error. With a `budget`, each attempt is
-        first counted under the package's shared limits, and RateLimited is raised (nothing sent) when one of
-        them is spent for now; the remaining-calls headers of each answer are told to the budget."""
+        `allow` is returned, anything else raised as the package's typed error. `content` is a body already
+        encoded (`json_bytes`), sent as JSON. With a `budget`, each attempt is first counted under the package's
+        shared limits, and RateLimited is raised (nothing sent) when one of them is spent for now; the
+        remaining-calls headers of each answer are told to the budget."""
         shared = _Shared(budget, self._limits, organisation_id, self._title) if budget is not None else None
         call = _Call(self.http, self._pacer, method, url, keeper=keeper, organisation_id=organisation_id, shared=shared)
-        request = {"params": params, "headers": headers, "json": json}
+        request = {"params": params, "headers": headers, "json": json, "content": content}
         try:
             for attempt in self._retry.retrying(sleep=self._sleep, on=Transient):
                 with attempt:
@@ -256,11 +282,18 @@ class _Call:
         headers = {"Authorization": f"Bearer {self.token}", **(request["headers"] or {})}
         if self.shared is not None:
             self.shared.take()
+        if request["content"] is not None:
+            headers.setdefault("Content-Type", "application/json")
         if self.organisation_id:
             self.pacer.before(self.organisation_id)
         try:
             response = self.http.request(
-                self.method, self.url, params=request["params"], headers=headers, json=request["json"]
+                self.method,
+                self.url,
+                params=request["params"],
+                headers=headers,
+                json=request["json"],
+                content=request["content"],
             )
         except httpx2.TransportError as exc:
             raise Transient(f"{type(exc).__name__} from {self.method} {_path(self.url)}", error=exc) from exc

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -19,6 +19,8 @@ from sqlalchemy.orm import Session
 from bot import workspaces
 from bot.categories import Category
 from bot.connections.links import link_for
+from bot.mapping import tax_codes
+from bot.mapping.tax_codes import TaxEntry
 from bot.runtime import Runtime
 from providers.base import ACCOUNT_KINDS, Account
 from storage.models import AccountMapping, ChartAccount, Connection, ConnectionStatus
@@ -43,6 +45,7 @@ class ChartEntry:
     type: str
     active: bool = True
     type_label: str = ""  # the type in words as the package's provider put it ("Direct costs")
+    tax_code: str | None = None  # the account's own default tax code at the package
 
     @property
     def type_words(self) -> str:
@@ -64,6 +67,7 @@ class ChartEntry:
             type=row.type,
             active=row.active,
             type_label=row.type_label or "",
+            tax_code=row.tax_type,
         )
 
 
@@ -86,6 +90,8 @@ class CategoryField:
     candidates: int
     current: ChartEntry | None  # what the dropdown starts with
     problem: MappingProblem | None = None  # why the saved account is not offered any more
+    tax_options: tuple[TaxEntry, ...] | None = None  # None: no tax code for this category (or this package)
+    tax_current: TaxEntry | None = None
 
     @property
     def typeahead(self) -> bool:
@@ -111,11 +117,13 @@ class SavedMapping:
     errors: dict[str, str]
     entries: tuple[tuple[Category, ChartEntry | None], ...] = ()
     first: bool = False  # the connection had no mapping before: time to offer the initial import
-    changed: tuple[str, ...] = ()  # keys of the categories whose account changed
+    changed: tuple[str, ...] = ()  # keys of the categories whose account (or tax code) changed
+    tax_errors: dict[str, str] = field(default_factory=dict)  # category key → what is wrong with its tax code
+    taxes: tuple[tuple[Category, TaxEntry | None], ...] = ()  # the tax code saved per taxable category
 
     @property
     def ok(self) -> bool:
-        return not self.errors
+        return not self.errors and not self.tax_errors
 
 
 @dataclass(frozen=True)
@@ -148,7 +156,8 @@ def chart_is_fresh(connection: Connection, now: datetime) -> bool:
 
 
 def refresh_chart(runtime: Runtime, *, connection_id: int) -> int:
-    """Fetch the connection's chart from its package and store it; returns how many accounts it has.
+    """Fetch the connection's chart (and its tax codes, where the package invoices) and store it; returns how
+    many accounts it has.
 
     Raises `providers.base.ProviderError` (and stores nothing) when the package fails. Call it after
     acknowledging Slack: it is the one step here that waits on the package.
@@ -160,12 +169,16 @@ def refresh_chart(runtime: Runtime, *, connection_id: int) -> int:
         provider = runtime.providers[connection.provider]
         link = link_for(runtime, connection)
     accounts = provider.accounts(link)
+    invoicing = tax_codes.invoicing_of(provider)
+    rates = invoicing.tax_rates(link) if invoicing is not None else None
     with runtime.db.session(write_lock=True) as s:
         # The row lock makes two processes refreshing one chart take turns instead of colliding on inserts.
         connection = s.get(Connection, connection_id, with_for_update=True)
         if connection is None:
             raise LookupError(f"connection {connection_id} is gone")
         store_chart(s, connection=connection, accounts=accounts, now=runtime.clock())
+        if rates is not None:
+            tax_codes.store_tax_rates(s, connection=connection, rates=rates, now=runtime.clock())
     log.info("Stored the chart of connection %s: %s accounts", connection_id, len(accounts))
     return len(accounts)
 
@@ -253,11 +266,14 @@ def mapping_form(
     provider_title: str,
     selected: Mapping[str, str | None] | None = None,
     notice: str | None = None,
+    tax_selected: Mapping[str, str | None] | None = None,
 ) -> MappingForm:
     """The modal's content: per category its candidates (or a typeahead), pre-filled with the saved account,
-    or with `selected` (category key → account id, None for none) where the person already chose."""
+    or with `selected` (category key → account id, None for none) where the person already chose; and, where
+    the package has tax codes, the category's default tax code."""
     entries = chart(session, connection_id=connection.id)
     saved = saved_mapping(session, connection_id=connection.id)
+    taxes = tax_codes.tax_codes(session, connection_id=connection.id)
     fields = []
     for category in categories:
         offered = candidates(category, entries.values())
@@ -275,6 +291,10 @@ def mapping_form(
                 candidates=len(offered),
                 current=current,
                 problem=problem,
+                tax_options=tax_codes.tax_options(category, taxes.values())
+                if taxes and tax_codes.taxable(category)
+                else None,
+                tax_current=_chosen_tax(category.key, saved.get(category.key), taxes, tax_selected),
             )
         )
     return MappingForm(
@@ -285,6 +305,18 @@ def mapping_form(
         fields=tuple(fields),
         notice=notice,
     )
+
+
+def _chosen_tax(
+    key: str,
+    saved: AccountMapping | None,
+    taxes: Mapping[str, TaxEntry],
+    selected: Mapping[str, str | None] | None,
+) -> TaxEntry | None:
+    """The tax code the field starts with: what the person chose (a refresh keeps it), else the saved one."""
+    code = selected[key] if selected is not None and key in selected else (saved.tax_code if saved else None)
+    entry = taxes.get(code) if code else None
+    return entry if entry is not None and entry.active else None
 
 
 def search_accounts(
@@ -326,10 +358,14 @@ def save_mapping(
     chosen: Mapping[str, str | None],
     user_id: str,
     now: datetime,
+    tax_chosen: Mapping[str, str | None] | None = None,
 ) -> SavedMapping:
-    """Check the choices (category key → account id) against the stored chart and, when they hold, store
-    them with who saved and when, and write an audit row. Categories left empty lose their mapping."""
+    """Check the choices (category key → account id, and → tax code) against the stored chart and tax codes and,
+    when they hold, store them with who saved and when, and write an audit row. Categories left empty lose their
+    mapping; a tax code must exist, be active and suit the account chosen beside it."""
     entries = chart(session, connection_id=connection.id)
+    taxes = tax_codes.tax_codes(session, connection_id=connection.id)
+    tax_chosen = tax_chosen or {}
     errors: dict[str, str] = {}
     picked: list[tuple[Category, ChartEntry | None]] = []
     for category in categories:
@@ -351,8 +387,22 @@ def save_mapping(
             )
         else:
             picked.append((category, entry))
-    if errors:
-        return SavedMapping(errors=errors)
+    tax_errors: dict[str, str] = {}
+    tax_picked: dict[str, TaxEntry | None] = {}
+    for category, entry in picked:
+        code = tax_chosen.get(category.key)
+        if not code or not tax_codes.taxable(category):
+            tax_picked[category.key] = None
+            continue
+        tax = taxes.get(code)
+        if entry is None:
+            tax_errors[category.key] = f"Choose the account {category.label} posts to before its tax code."
+        elif (problem := tax_codes.tax_problem(tax, account_kind=entry.kind, account_label=entry.label)) is not None:
+            tax_errors[category.key] = problem
+        else:
+            tax_picked[category.key] = tax
+    if errors or tax_errors:
+        return SavedMapping(errors=errors, tax_errors=tax_errors)
 
     saved = saved_mapping(session, connection_id=connection.id)
     first = not saved
@@ -367,8 +417,10 @@ def save_mapping(
         if row is None:
             row = AccountMapping(connection_id=connection.id, category=category.key)
             session.add(row)
-        if row.account_external_id != entry.id:
+        tax = tax_picked.get(category.key)
+        if row.account_external_id != entry.id or row.tax_code != (tax.code if tax else None):
             changed.append(category.key)
+        row.tax_code = tax.code if tax else None
         row.account_external_id = entry.id
         row.account_code = entry.code
         row.account_name = entry.name[:255]
@@ -380,10 +432,21 @@ def save_mapping(
         workspace_id=connection.workspace_id,
         actor=user_id,
         action="mapping.saved",
-        detail={"connection": connection.id}
-        | {key: (entry.label if (entry := by_key.get(key)) else "(none)") for key in changed},
+        detail={"connection": connection.id} | {key: _audited(by_key.get(key), tax_picked.get(key)) for key in changed},
     )
-    return SavedMapping(errors={}, entries=tuple(picked), first=first, changed=tuple(changed))
+    return SavedMapping(
+        errors={},
+        entries=tuple(picked),
+        first=first,
+        changed=tuple(changed),
+        taxes=tuple((c, tax_picked.get(c.key)) for c, _ in picked if taxes and tax_codes.taxable(c)),
+    )
+
+
+def _audited(entry: ChartEntry | None, tax: TaxEntry | None) -> str:
+    if entry is None:
+        return "(none)"
+    return f"{entry.label}, tax {tax.code}" if tax is not None else entry.label
 
 
 def mapping_status(session: Session, *, connection: Connection, categories: Sequence[Category]) -> MappingStatus:

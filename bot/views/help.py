@@ -14,6 +14,8 @@ COMMANDS = (
     ("import", "import your customers now"),
     ("import contacts all|customers|not-suppliers", "which contacts are imported as customers (admins)"),
     ("customers [search]", "the imported customers, with a CSV by direct message"),
+    ("invoice", "raise an invoice for a customer (admins, or everyone with `invoice staff on`)"),
+    ("invoices [unpaid|overdue]", "the invoices raised from Slack and their state"),
     ("channel #name", "where scheduled syncs report (admins)"),
     ("sync on|off|every 30m", "the scheduled sync (admins)"),
     ("status", "what is connected, and how it is doing"),

@@ -18,6 +18,7 @@ from bot.mapping.account_mapping import (
     kind_in_words,
     kinds_in_words,
 )
+from bot.mapping.tax_codes import TaxEntry
 from bot.views.connect import refused_blocks
 from bot.views.text import SLACK_ID, button, context, escape, mention, section, slack_date, truncate
 
@@ -29,6 +30,8 @@ LOADING_CALLBACK_ID = "mapping_loading"
 REFRESH_ACTION = "mapping_refresh"
 BLOCK_PREFIX = "category_"
 ACTION_PREFIX = "account_"
+TAX_BLOCK_PREFIX = "tax_"
+TAX_ACTION_PREFIX = "taxcode_"
 TITLE = "Map account codes"
 SUBMIT = "Save accounting settings"
 MIN_QUERY_LENGTH = 1
@@ -206,6 +209,36 @@ def _field(field: CategoryField, provider_title: str) -> dict[str, Any]:
     return block
 
 
+def tax_option(entry: TaxEntry) -> dict[str, Any]:
+    return {"text": _plain(entry.label, 75), "value": entry.code}
+
+
+def _tax_field(field: CategoryField) -> dict[str, Any] | None:
+    """The category's default tax code, beside its account: a menu of the tax codes that suit its accounts."""
+    if not field.tax_options:
+        return None
+    key = field.category.key
+    element: dict[str, Any] = {
+        "type": "static_select",
+        "action_id": TAX_ACTION_PREFIX + key,
+        "placeholder": _plain("The account's default", 150),
+        "options": [tax_option(t) for t in field.tax_options],
+    }
+    if field.tax_current is not None and field.tax_current in field.tax_options:
+        element["initial_option"] = tax_option(field.tax_current)
+    return {
+        "type": "input",
+        "block_id": TAX_BLOCK_PREFIX + key,
+        "optional": True,
+        "label": _plain(f"{field.category.label}: tax code", 2000),
+        "element": element,
+        "hint": _plain(
+            f"Invoice lines in {field.category.label} start with this tax code. Empty: the account's own default.",
+            2000,
+        ),
+    }
+
+
 def mapping_modal(form: MappingForm, metadata: ModalMetadata) -> View:
     """One dropdown per category, pre-filled; a static menu up to 100 candidates, a typeahead beyond."""
     provider = escape(form.provider_title)
@@ -219,7 +252,10 @@ def mapping_modal(form: MappingForm, metadata: ModalMetadata) -> View:
     ]
     if form.notice:
         blocks.append(context(f":warning: {escape(form.notice)}"))
-    blocks += [_field(field, form.provider_title) for field in form.fields]
+    for field in form.fields:
+        blocks.append(_field(field, form.provider_title))
+        if (tax := _tax_field(field)) is not None:
+            blocks.append(tax)
     return _modal(blocks, callback_id=CALLBACK_ID, metadata=metadata, submit=True)
 
 
@@ -235,6 +271,18 @@ def read_choices(state_values: Mapping[str, Mapping[str, Any]]) -> dict[str, str
     return choices
 
 
+def read_tax_choices(state_values: Mapping[str, Mapping[str, Any]]) -> dict[str, str | None]:
+    """The tax code chosen per category key (None where left empty), from a submitted view's state."""
+    choices: dict[str, str | None] = {}
+    for block, actions in state_values.items():
+        if not block.startswith(TAX_BLOCK_PREFIX):
+            continue
+        for action, entry in actions.items():
+            if action.startswith(TAX_ACTION_PREFIX) and isinstance(entry, Mapping):
+                choices[action.removeprefix(TAX_ACTION_PREFIX)] = _chosen_account(entry.get("selected_option"))
+    return choices
+
+
 def _chosen_account(option: object) -> str | None:
     """The account id of a chosen option; what is not one of our option values becomes `UNREADABLE`, which matches
     no account, so saving it is refused as not in the chart."""
@@ -246,14 +294,19 @@ def _chosen_account(option: object) -> str | None:
     return value if isinstance(value, str) and len(value) <= OPTION_VALUE_LIMIT else UNREADABLE
 
 
-def field_errors(errors: Mapping[str, str]) -> dict[str, str]:
-    """Errors by category key → by block id, as `response_action: errors` wants them."""
-    return {block_id(key): truncate(message, 2000) for key, message in errors.items()}
+def field_errors(errors: Mapping[str, str], tax_errors: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Errors by category key (accounts, and tax codes) → by block id, as `response_action: errors` wants them."""
+    found = {block_id(key): truncate(message, 2000) for key, message in errors.items()}
+    return found | {TAX_BLOCK_PREFIX + key: truncate(message, 2000) for key, message in (tax_errors or {}).items()}
 
 
-def _mapping_lines(entries: Iterable[tuple[Category, ChartEntry | None]]) -> list[str]:
+def _mapping_lines(
+    entries: Iterable[tuple[Category, ChartEntry | None]], taxes: Mapping[str, TaxEntry | None]
+) -> list[str]:
     return [
-        f"• *{escape(category.label)}*: " + (escape(entry.label) if entry else "_not mapped_")
+        f"• *{escape(category.label)}*: "
+        + (escape(entry.label) if entry else "_not mapped_")
+        + (f", tax {escape(tax.label)}" if entry and (tax := taxes.get(category.key)) else "")
         for category, entry in entries
     ]
 
@@ -275,13 +328,14 @@ def confirmation_blocks(
     entries: Sequence[tuple[Category, ChartEntry | None]],
     user_id: str,
     saved_at: datetime,
+    taxes: Mapping[str, TaxEntry | None] | None = None,
 ) -> Blocks:
     blocks: Blocks = [
         section(
             f":white_check_mark: *Account codes saved* for *{escape(organisation_name)}* ({escape(provider_title)})."
         )
     ]
-    blocks += [section(chunk) for chunk in _chunks(_mapping_lines(entries))]
+    blocks += [section(chunk) for chunk in _chunks(_mapping_lines(entries, taxes or {}))]
     blocks.append(
         context(f"Saved by {mention(user_id)} on {slack_date(saved_at)}. Change them any time with `/accounts map`.")
     )

@@ -31,6 +31,7 @@ from providers.base import (
 from providers.http import AuthorisedClient, RetryPolicy, http_client, read_json
 from providers.oauth import TokenEndpoint
 from providers.xero.errors import error_from_response, translate_error, translate_oauth_error
+from providers.xero.invoices import XeroInvoicing
 from providers.xero.mappers import account_type_label, jwt_claims, read_contacts, to_account
 from providers.xero.pacing import MinutePacer
 from providers.xero.settings import XeroSettings
@@ -52,7 +53,7 @@ class _FixedToken:
         return None
 
 
-class XeroProvider:
+class XeroProvider(XeroInvoicing):
     """Xero, configured by `XeroSettings`; `transport`, `sleep` and `clock` are seams for tests (a fake's
     in-process transport, and the fake's clock for pacing and retries)."""
 

@@ -7,7 +7,7 @@ from pydantic_settings import SettingsConfigDict
 
 from providers.settings import ProviderSettings
 
-DEFAULT_SCOPES = "offline_access accounting.settings.read accounting.contacts.read"
+DEFAULT_SCOPES = "offline_access accounting.settings.read accounting.contacts.read accounting.transactions"
 
 
 class XeroSettings(ProviderSettings):
@@ -20,6 +20,7 @@ class XeroSettings(ProviderSettings):
     revoke_url: str = "https://identity.xero.com/connect/revocation"
     connections_url: str = "https://api.xero.com/connections"
     api_url: str = "https://api.xero.com/api.xro/2.0"
+    web_url: str = "https://go.xero.com"  # where people open an invoice
     scopes: str = DEFAULT_SCOPES
     page_size: int = Field(default=1000, ge=1, le=1000)  # contacts a page; Xero's maximum is 1,000
     retries: int = Field(default=2, ge=0, le=10)  # extra attempts after a 5xx, a timeout or a connection error

@@ -4,19 +4,28 @@ Every model module is imported here, so `Base.metadata` (which Alembic compares 
 """
 
 from storage.models.base import Base, UTCDateTime, utcnow
-from storage.models.chart import AccountMapping, ChartAccount
+from storage.models.chart import AccountMapping, ChartAccount, ChartTaxRate
 from storage.models.chores import CallBudget, Chore
 from storage.models.connection import Connection, ConnectionStatus, PendingConnection
 from storage.models.customers import Customer, CustomerReference
 from storage.models.handled import HandledRequest
 from storage.models.home import HomeViewer
 from storage.models.import_runs import ImportRun, ImportRunSkip, RunPriority, RunStatus
+from storage.models.invoices import (
+    OPEN_STATUSES,
+    Invoice,
+    InvoicePayment,
+    InvoiceStatus,
+    InvoiceTracking,
+    PaymentStatus,
+)
 from storage.models.sync_settings import SyncSettings
 from storage.models.workspace import AuditEvent, OAuthState, SlackInstallation, Workspace, WorkspaceAdmin
 
 __all__ = [
     "AccountMapping",
     "ChartAccount",
+    "ChartTaxRate",
     "AuditEvent",
     "Base",
     "CallBudget",
@@ -29,6 +38,12 @@ __all__ = [
     "HomeViewer",
     "ImportRun",
     "ImportRunSkip",
+    "Invoice",
+    "InvoicePayment",
+    "InvoiceStatus",
+    "InvoiceTracking",
+    "OPEN_STATUSES",
+    "PaymentStatus",
     "OAuthState",
     "PendingConnection",
     "RunPriority",

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base, utcnow
@@ -32,6 +33,22 @@ class ChartAccount(Base):
     fetched_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class ChartTaxRate(Base):
+    """One of the package's tax codes, fetched with the chart where the package offers invoicing."""
+
+    __tablename__ = "chart_tax_rates"
+    __table_args__ = (UniqueConstraint("connection_id", "code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(255))
+    rate: Mapped[Decimal] = mapped_column(Numeric(9, 4))  # percent
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    suits: Mapped[str] = mapped_column(String(255), default="")  # account kinds, comma-separated; empty: any
+    fetched_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class AccountMapping(Base):
     """The account a category (Sales, Materials, ...) posts to, by the account's id (codes can change)."""
 
@@ -45,5 +62,8 @@ class AccountMapping(Base):
     # The account as it was when saved, to name it should it vanish from the chart.
     account_code: Mapped[str | None] = mapped_column(String(32))
     account_name: Mapped[str | None] = mapped_column(String(255))
+    # The default tax code (the package's own code for it) of invoice lines in this category; None: the
+    # account's own default.
+    tax_code: Mapped[str | None] = mapped_column(String(64))
     saved_by: Mapped[str | None] = mapped_column(String(32))
     saved_at: Mapped[datetime] = mapped_column(default=utcnow)

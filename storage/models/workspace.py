@@ -21,6 +21,8 @@ class Workspace(Base):
     name: Mapped[str | None] = mapped_column(String(255))
     notification_channel_id: Mapped[str | None] = mapped_column(String(32))
     staff_may_import: Mapped[bool] = mapped_column(Boolean, default=False)
+    staff_may_invoice: Mapped[bool] = mapped_column(Boolean, default=False)
+    approve_invoices: Mapped[bool] = mapped_column(Boolean, default=False)  # raise invoices approved, not drafts
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     uninstalled_at: Mapped[datetime | None] = mapped_column()
 

@@ -14,6 +14,7 @@ from bot.slack.listeners import (
     events,
     import_settings,
     importing,
+    invoicing,
     mapping,
 )
 
@@ -27,3 +28,4 @@ def register(app: App, runtime: Runtime) -> None:
     import_settings.register(app, runtime)
     customers.register(app, runtime)
     mapping.register(app, runtime)
+    invoicing.register(app, runtime)

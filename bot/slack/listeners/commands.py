@@ -17,6 +17,7 @@ from bot.slack.listeners.customers import customers_command
 from bot.slack.listeners.disconnecting import start_disconnect
 from bot.slack.listeners.import_settings import channel_command, sync_command
 from bot.slack.listeners.importing import import_command
+from bot.slack.listeners.invoicing import invoice_command, invoices_command
 from bot.slack.listeners.mapping import open_mapping
 from bot.slack.requests import Asker, CommandRequest, responder
 from bot.views.connect import admin_changed_text, admins_text, audit_blocks
@@ -126,6 +127,8 @@ SUBCOMMANDS: dict[str, Callable[[CommandRequest], None]] = {
     "channel": channel_command,
     "sync": sync_command,
     "customers": customers_command,
+    "invoice": invoice_command,
+    "invoices": invoices_command,
 }
 
 

@@ -110,6 +110,7 @@ def show_fresh_chart(
     view_hash: str | None,
     metadata: views.ModalMetadata,
     selected: dict[str, str | None] | None = None,
+    tax_selected: dict[str, str | None] | None = None,
 ) -> None:
     """Fetch the chart, store it, and turn the (loading) view into the mapping modal.
 
@@ -139,6 +140,7 @@ def show_fresh_chart(
                 categories=runtime.settings.categories,
                 provider_title=provider.title,
                 selected=selected,
+                tax_selected=tax_selected,
                 notice=f"Showing the chart as it was; {notice}" if notice else None,
             )
             view = views.mapping_modal(form, metadata)
@@ -185,9 +187,10 @@ def save(asker: Asker, ack: Ack, view: dict[str, Any]) -> None:
             chosen=views.read_choices(values),
             user_id=user_id,
             now=now,
+            tax_chosen=views.read_tax_choices(values),
         )
     if not saved.ok:
-        ack(response_action="errors", errors=views.field_errors(saved.errors))
+        ack(response_action="errors", errors=views.field_errors(saved.errors, saved.tax_errors))
         return
     ack()
     organisation = target.connection.organisation_name
@@ -202,6 +205,7 @@ def save(asker: Asker, ack: Ack, view: dict[str, Any]) -> None:
             entries=saved.entries,
             user_id=user_id,
             saved_at=now,
+            taxes={category.key: tax for category, tax in saved.taxes},
         ),
     )
     if saved.first:
@@ -226,7 +230,7 @@ def refresh(asker: Asker, view: dict[str, Any]) -> None:
     target = _target(asker.runtime, workspace_id=asker.workspace_id, connection_id=metadata.connection_id)
     if target is None:
         return
-    selected = views.read_choices(values)
+    selected, tax_selected = views.read_choices(values), views.read_tax_choices(values)
     try:
         loading = asker.client.views_update(
             view_id=view["id"], hash=view.get("hash"), view=views.loading_view(target.provider_title, metadata)
@@ -242,6 +246,7 @@ def refresh(asker: Asker, view: dict[str, Any]) -> None:
         view_hash=loading["view"]["hash"],
         metadata=metadata,
         selected=selected,
+        tax_selected=tax_selected,
     )
 
 

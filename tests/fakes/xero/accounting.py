@@ -31,6 +31,9 @@ ACCOUNTING_PREFIX = "/api.xro/2.0"
 RESOURCE_SCOPES = {
     "accounts": ("accounting.settings", "accounting.settings.read"),
     "contacts": ("accounting.contacts", "accounting.contacts.read"),
+    "taxrates": ("accounting.settings", "accounting.settings.read"),
+    "invoices": ("accounting.transactions", "accounting.transactions.read"),
+    "payments": ("accounting.transactions",),
 }
 INDEXED_CONTACT_FIELDS = frozenset({"name", "emailaddress", "accountnumber"})
 _UNPAGED_LEAVES_OUT = (

@@ -11,13 +11,14 @@ from urllib.parse import parse_qsl
 from starlette.routing import BaseRoute, Route
 from starlette.types import Message, Receive, Scope, Send
 
-from tests.fakes.xero.accounting import ACCOUNTING_PREFIX, Accounting
+from tests.fakes.xero.accounting import ACCOUNTING_PREFIX
 from tests.fakes.xero.controls import Controls
 from tests.fakes.xero.errors import _body_response, _default_error_body
+from tests.fakes.xero.invoices import FakeInvoicing
 from tests.fakes.xero.records import Call, _FailureRule
 
 
-class XeroFake(Controls, Accounting):
+class XeroFake(Controls, FakeInvoicing):
     """A local Xero; serve `fake.app` with `ServerThread`, drive it with its methods (what a test sets up is in
     `Controls`; failures to inject and the calls received are here; log-in, consent and tokens are `fake.oauth`'s,
     the shared OAuth2 server of `tests.fakes.oauth2`)."""
@@ -112,5 +113,9 @@ class XeroFake(Controls, Accounting):
             Route("/connections/{connection_id}", self._delete_connection, methods=["DELETE"]),
             Route(f"{ACCOUNTING_PREFIX}/accounts", self._get_accounts, methods=["GET"]),
             Route(f"{ACCOUNTING_PREFIX}/contacts", self._get_contacts, methods=["GET"]),
+            Route(f"{ACCOUNTING_PREFIX}/taxrates", self._get_tax_rates, methods=["GET"]),
+            Route(f"{ACCOUNTING_PREFIX}/invoices", self._get_invoices, methods=["GET"]),
+            Route(f"{ACCOUNTING_PREFIX}/invoices", self._put_invoices, methods=["PUT"]),
+            Route(f"{ACCOUNTING_PREFIX}/payments", self._put_payments, methods=["PUT"]),
             Route(f"{ACCOUNTING_PREFIX}/{{rest:path}}", self._not_found, methods=["GET", "POST", "PUT"]),
         ]

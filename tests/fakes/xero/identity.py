@@ -20,6 +20,8 @@ SCOPE_WORDING = {
     "accounting.settings": "View and manage your business settings",
     "accounting.contacts.read": "View your contacts",
     "accounting.contacts": "View and manage your contacts",
+    "accounting.transactions.read": "View your business transactions",
+    "accounting.transactions": "View and manage your business transactions, such as invoices and payments",
     "openid": "Confirm who you are",
     "profile": "View your name",
     "email": "View your email address",

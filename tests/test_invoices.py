@@ -1,0 +1,472 @@
+"""Invoices and payments from Slack (issue 15), end to end through the Slack fake and the Xero fake: the form and
+its preview, the invoice created once at Xero with the mapped account and tax codes, whatever happens to the
+submission or the answer; Xero's refusals shown by line and field; recording a payment; an invoice paid at Xero
+told in its thread by the next tracking; who may invoice; and `/accounts invoices`."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import yaml
+from sqlalchemy import select
+
+from bot.invoices import raising, tracking
+from storage.models import AuditEvent, Invoice, InvoicePayment, InvoiceStatus
+from tests.conftest import ADMIN, CHANNEL, STAFF, RunningBot
+from tests.fakes.xero import XeroFake
+from tests.flows import all_text, command, log_in, login_url, shown
+from tests.imports import finished
+from tests.test_mapping import checked, choices, open_modal, xero_ids
+from tests.test_tax_codes import PICKS, tax_values
+from tests.test_xero_fake import SPECS
+
+TAXES = {"sales": "OUTPUT2", "services": "ZERORATED", "materials": "INPUT2"}
+
+
+@pytest.fixture
+def bot(connect_bot: RunningBot) -> Iterator[RunningBot]:
+    yield from checked(connect_bot)
+
+
+def ready(bot: RunningBot, xero: XeroFake) -> str:
+    """Connected to Acme Plumbing, mapped with tax codes, and its customers imported: the tenant id."""
+    tenant = xero.add_organisation("Acme Plumbing Ltd")
+    xero.add_contact(tenant, "Jo Bloggs", EmailAddress="jo@example.com", IsCustomer=True)
+    xero.add_contact(tenant, "<!channel> & Sons", EmailAddress="sons@example.com", IsCustomer=True)
+    log_in(bot, login_url(bot))
+    view = open_modal(bot)
+    values = dict(choices(xero_ids(xero, tenant), PICKS)) | tax_values(TAXES)
+    assert bot.slack.send_view_submission(view["id"], values).problems == ()
+    bot.slack.send_command("/accounts import", user_id=ADMIN, channel_id=CHANNEL)
+    finished(bot)
+    return tenant
+
+
+def open_form(bot: RunningBot, user: str = ADMIN) -> dict[str, Any]:
+    before = len(bot.slack.calls("views.open"))
+    bot.slack.send_command("/accounts invoice", user_id=user, channel_id=CHANNEL)
+    [call] = bot.slack.wait_for(lambda: bot.slack.calls("views.open")[before:], 5, "the invoice form did not open")
+    assert call.ok and call.args["view"]["callback_id"] == "invoice_form", call.response
+    return dict(call.response["view"])
+
+
+def customer(bot: RunningBot, view: dict[str, Any], typed: str) -> dict[str, Any]:
+    delivery = bot.slack.send_options("invoice_customer", typed, user_id=ADMIN, view_id=view["id"])
+    assert delivery.problems == ()
+    [option] = delivery.ack["options"]
+    return dict(option)
+
+
+def line(number: int, category: str, description: str, quantity: str, price: str, tax: str | None = None) -> dict:
+    prefix = f"line_{number}_"
+    values = {
+        prefix + "category": {prefix + "category": category},
+        prefix + "description": {prefix + "description": description},
+        prefix + "quantity": {prefix + "quantity": quantity},
+        prefix + "price": {prefix + "price": price},
+    }
+    if tax:
+        values[prefix + "tax"] = {prefix + "tax": tax}
+    return values
+
+
+def preview(bot: RunningBot, view: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    delivery = bot.slack.send_view_submission(view["id"], values)
+    assert delivery.problems == (), delivery.problems
+    assert delivery.ack["response_action"] == "push", delivery.ack
+    return dict(delivery.ack["view"])
+
+
+def create(bot: RunningBot, user: str = ADMIN) -> dict[str, Any]:
+    """Press "Create invoice" on the preview on top; the modal then says it is being created (what happens is told
+    by message: the invoice in the channel, or to the person)."""
+    top = bot.slack.last_view(user)
+    assert top is not None and top["callback_id"] == "invoice_preview"
+    delivery = bot.slack.send_view_submission(top["id"])
+    assert delivery.problems == () and delivery.ack["response_action"] == "update"
+    shown = bot.slack.view(top["id"])
+    assert "Creating the invoice in Xero" in str(shown["blocks"]) and shown.get("submit") is None
+    return dict(shown)
+
+
+def thread(bot: RunningBot, message: dict[str, Any], count: int) -> list[str]:
+    replies = bot.slack.wait_for(lambda: len(bot.slack.thread(CHANNEL, message["ts"])) >= count or None)
+    assert replies
+    return [m["text"] for m in bot.slack.thread(CHANNEL, message["ts"])]
+
+
+def posted(bot: RunningBot, needle: str) -> dict[str, Any]:
+    return dict(bot.slack.wait_for(lambda: [m for m in bot.slack.messages(CHANNEL) if needle in all_text(m)])[-1])
+
+
+def rows(bot: RunningBot) -> list[Invoice]:
+    with bot.db.session() as s:
+        return list(s.scalars(select(Invoice).order_by(Invoice.id)))
+
+
+def jo_invoice(bot: RunningBot, *lines: dict[str, Any], inclusive: bool = False) -> dict[str, Any]:
+    form = open_form(bot)
+    values: dict[str, Any] = {"invoice_customer": {"invoice_customer": customer(bot, form, "jo")}}
+    values["reference"] = {"reference": "Job 42"}
+    if inclusive:
+        values["amounts"] = {"amounts": "inclusive"}
+    for entry in lines:
+        values |= entry
+    return preview(bot, form, values)
+
+
+# -- raising ----------------------------------------------------------------------------------------
+
+
+def test_an_invoice_raised_from_the_modal_is_made_at_xero_with_the_mapped_accounts_tax_and_totals(
+    bot: RunningBot, xero: XeroFake
+) -> None:
+    tenant = ready(bot, xero)
+    form = open_form(bot)
+    blocks = {b.get("block_id") for b in form["blocks"]}
+    assert {"invoice_customer", "date", "due_date", "reference", "amounts", "line_1_category", "line_1_tax"} <= blocks
+    categories = next(b for b in form["blocks"] if b.get("block_id") == "line_1_category")["element"]["options"]
+    # bank-only "payments received" is no line category
+    assert [o["text"]["text"] for o in categories] == ["Sales", "Services", "Labour", "Materials", "Expenses"]
+
+    # "Add a line" keeps what was typed and adds the second line's fields
+    bot.slack.send_action("invoice_add_line", user_id=ADMIN, view_id=form["id"])
+    form = bot.slack.wait_for(lambda: (v := bot.slack.view(form["id"])) and "line_2_price" in str(v) and v)
+
+    jo = customer(bot, form, "jo")
+    assert jo["text"]["text"] == "Jo Bloggs (jo@example.com)"
+    values = {"invoice_customer": {"invoice_customer": jo}, "reference": {"reference": "Job 42"}}
+    values |= line(1, "sales", "Hot water cylinder", "1", "1250.00")
+    values |= line(2, "materials", "Copper fittings", "3", "33.335")
+    shown = preview(bot, form, values)
+    text = str(shown["blocks"])
+    # Sales 1,250.00 + 187.50 GST; Materials 3 × 33.335 = 100.005 → 100.01 (half up), INPUT2 15% → 15.00
+    assert "Subtotal: 1,350.01" in text and "Tax: 202.50" in text and "Total: 1,552.51" in text
+    assert "GST on Income (15%)" in text and "GST on Expenses (15%)" in text
+    [row] = rows(bot)
+    assert row.status == InvoiceStatus.PREVIEW and xero.invoices(tenant) == []  # nothing sent before Create
+
+    create(bot)
+    message = posted(bot, "INV-0001")
+    [made] = xero.invoices(tenant, unitdp=4)
+    assert made["Status"] == "DRAFT" and made["Type"] == "ACCREC" and made["Reference"] == "Job 42"
+    assert [(li["AccountCode"], li["TaxType"], li["UnitAmount"]) for li in made["LineItems"]] == [
+        ("200", "OUTPUT2", 1250.0),
+        ("310", "INPUT2", 33.335),
+    ]
+    assert (made["SubTotal"], made["TotalTax"], made["Total"]) == (1350.01, 202.5, 1552.51)
+    [put] = [c for c in xero.calls_to("/Invoices") if c.method == "PUT"]
+    assert put.headers["idempotency-key"] == rows(bot)[0].idempotency_key and put.query["unitdp"] == "4"
+
+    [row] = rows(bot)
+    assert (row.status, row.number, row.external_id) == (InvoiceStatus.DRAFT, "INV-0001", made["InvoiceID"])
+    assert (row.total, row.tax, row.currency) == (Decimal("1552.51"), Decimal("202.50"), "NZD")
+    assert "*Jo Bloggs*" in all_text(message) and "*NZD 1,552.51* (draft)" in all_text(message)
+    assert "invoice_record_payment" not in str(message["blocks"])  # a draft takes no payment
+    link = next(e for b in message["blocks"] if b["type"] == "actions" for e in b["elements"] if e.get("url"))
+    assert link["url"].endswith(f"/AccountsReceivable/View.aspx?InvoiceID={made['InvoiceID']}")
+    assert bot.slack.wait_for(lambda: rows(bot)[0].message_ts) == message["ts"]  # its thread gets the news
+
+
+def test_bodies_sent_to_xero_keep_to_its_openapi(bot: RunningBot, xero: XeroFake) -> None:
+    tenant = ready(bot, xero)
+    jo_invoice(bot, line(1, "services", "Call-out <b>", "1", "85"), inclusive=True)
+    create(bot)
+    posted(bot, "INV-0001")
+    spec = yaml.safe_load((SPECS / "xero_accounting.yaml").read_text())["components"]["schemas"]
+    [body] = xero.put_bodies(tenant)
+    [invoice] = body["Invoices"]
+    assert set(invoice) <= set(spec["Invoice"]["properties"])
+    assert invoice["Type"] in spec["Invoice"]["properties"]["Type"]["enum"]
+    assert invoice["Status"] in spec["Invoice"]["properties"]["Status"]["enum"]
+    assert invoice["LineAmountTypes"] in spec["LineAmountTypes"]["enum"]
+    for item in invoice["LineItems"]:
+        assert set(item) <= set(spec["LineItem"]["properties"])
+        assert all(isinstance(item[k], int | float) for k in ("Quantity", "UnitAmount"))
+    # a tax-inclusive line: 85.00 includes 85 × 0 / 100 = 0 tax (zero rated)
+    [made] = xero.invoices(tenant)
+    assert made["LineAmountTypes"] == "Inclusive" and made["Total"] == 85.0
+
+
+def test_a_tax_inclusive_line_works_tax_out_of_the_price_as_xero_does(bot: RunningBot, xero: XeroFake) -> None:
+    tenant = ready(bot, xero)
+    shown = jo_invoice(bot, line(1, "sales", "Service visit", "1", "100"), inclusive=True)
+    # 100 includes 15%: 100 × 15 / 115 = 13.043… → 13.04; subtotal 86.96
+    assert "Subtotal: 86.96" in str(shown["blocks"]) and "Tax: 13.04" in str(shown["blocks"])
+    create(bot)
+    posted(bot, "INV-0001")
+    [made] = xero.invoices(tenant)
+    assert (made["SubTotal"], made["TotalTax"], made["Total"]) == (86.96, 13.04, 100.0)
+
+
+def test_fields_that_do_not_hold_are_refused_next_to_them(bot: RunningBot, xero: XeroFake) -> None:
+    ready(bot, xero)
+    form = open_form(bot)
+    values = {"invoice_customer": {"invoice_customer": customer(bot, form, "jo")}}
+    values |= line(1, "sales", "Hot water", "-2", "12.34567", tax="INPUT2")
+    delivery = bot.slack.send_view_submission(form["id"], values)
+    assert delivery.ack["response_action"] == "errors"
+    assert delivery.ack["errors"] == {
+        "line_1_quantity": "The quantity cannot be negative.",
+        "line_1_price": "The unit price can have at most 4 decimals.",
+    }
+    values |= line(1, "sales", "Hot water", "2", "12.50", tax="INPUT2")
+    delivery = bot.slack.send_view_submission(form["id"], values)
+    assert delivery.ack["errors"] == {
+        "line_1_tax": "GST on Expenses (15%) cannot be used with 200 – Sales. "
+        "Choose a tax code for that kind of account."
+    }
+    assert rows(bot) == []
+
+
+# -- never twice ------------------------------------------------------------------------------------
+
+
+def test_a_preview_submitted_twice_makes_one_invoice(bot: RunningBot, xero: XeroFake) -> None:
+    tenant = ready(bot, xero)
+    jo_invoice(bot, line(1, "sales", "Hot water", "1", "100"))
+    [row] = rows(bot)
+    runtime = bot.server.runtime
+    with runtime.db.session() as s:  # what a second submission of the same preview does first
+        first = raising.claim(s, invoice_id=row.id, workspace_id=row.workspace_id, now=runtime.clock())
+    with runtime.db.session() as s:
+        second = raising.claim(s, invoice_id=row.id, workspace_id=row.workspace_id, now=runtime.clock())
+    assert (first, second) == (True, False)
+    with runtime.db.session() as s:  # back to preview, so the person's own press goes through
+        s.get(Invoice, row.id).status = InvoiceStatus.PREVIEW  # type: ignore[union-attr]
+    create(bot)
+    posted(bot, "INV-0001")
+    assert len(xero.invoices(tenant)) == 1 and len(rows(bot)) == 1
+
+
+def test_an_answer_lost_after_xero_made_the_invoice_is_retried_with_the_same_key(
+    bot: RunningBot, xero: XeroFake
+) -> None:
+    tenant = ready(bot, xero)
+    jo_invoice(bot, line(1, "sales", "Hot water", "1", "100"))
+    xero.lose_answers("Invoices")  # made at Xero, then a 504: the provider retries with the same key
+    create(bot)
+    posted(bot, "INV-0001")
+    puts = [c for c in xero.calls_to("/Invoices") if c.method == "PUT"]
+    assert len(puts) == 2 and len({c.headers["idempotency-key"] for c in puts}) == 1
+    assert len(xero.invoices(tenant)) == 1 and rows(bot)[0].status == InvoiceStatus.DRAFT
+
+
+def test_a_send_that_never_got_its_answer_is_resumed_by_the_tracking_and_still_makes_one(
+    bot: RunningBot, xero: XeroFake
+) -> None:
+    """Every attempt's answer lost (or the process killed mid-call): the row stays pending with its key; the
+    scheduled tracking asks again with that key and gets the invoice Xero already made."""
+    tenant = ready(bot, xero)
+    jo_invoice(bot, line(1, "sales", "Hot water", "1", "100"))
+    xero.lose_answers("Invoices", times=10)
+    create(bot)
+    said = shown(bot, "has not answered yet")
+    assert "never raised twice" in all_text(said)
+    [row] = rows(bot)
+    assert row.status == InvoiceStatus.PENDING and len(xero.invoices(tenant)) == 1
+    xero.lose_answers("Invoices", times=-10 + len([c for c in xero.calls_to("/Invoices") if c.method == "PUT"]))
+    assert rows(bot)[0].status == InvoiceStatus.PENDING  # answers flow again; nothing resumes it until it is stale
+    tracking.track(bot.server.runtime, connection_id=row.connection_id)
+    assert rows(bot)[0].status == InvoiceStatus.PENDING
+
+    runtime = bot.server.runtime
+    later = runtime.clock() + timedelta(minutes=5)
+    runtime.clock = lambda: later
+    tracking.track(runtime, connection_id=row.connection_id)
+    [row] = rows(bot)
+    assert row.status == InvoiceStatus.DRAFT and row.number == "INV-0001"
+    assert len(xero.invoices(tenant)) == 1
+    posted(bot, "INV-0001")
+
+
+def test_a_process_killed_after_xero_made_the_invoice_leaves_one_invoice(bot: RunningBot, xero: XeroFake) -> None:
+    """A real process sends the invoice and is killed (SIGKILL) after Xero made it but before the answer reached it:
+    the row stays pending with its key, and the tracking's resend gets back the invoice Xero already made."""
+    tenant = ready(bot, xero)
+    jo_invoice(bot, line(1, "sales", "Hot water", "1", "100"))
+    [row] = rows(bot)
+    runtime = bot.server.runtime
+    with runtime.db.session() as s:  # what "Create invoice" does before it sends
+        assert raising.claim(s, invoice_id=row.id, workspace_id=row.workspace_id, now=runtime.clock())
+    release = xero.hold_answers("Invoices")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "XERO_", "DATABASE_"))}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "tests.invoice_worker", str(row.id)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env | bot.settings.environment(),
+    )
+    try:
+        assert worker.stdout is not None and worker.stdout.readline().strip() == "ready"
+        bot.slack.wait_for(lambda: xero.invoices(tenant), 20, "Xero never got the invoice")
+        os.kill(worker.pid, signal.SIGKILL)
+        assert worker.wait(10) == -signal.SIGKILL
+    finally:
+        release.set()
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+        if worker.stdout is not None:
+            worker.stdout.close()
+    assert rows(bot)[0].status == InvoiceStatus.PENDING and rows(bot)[0].external_id is None
+
+    later = runtime.clock() + timedelta(minutes=5)
+    runtime.clock = lambda: later
+    tracking.track(runtime, connection_id=row.connection_id)
+    [made] = xero.invoices(tenant)
+    [row] = rows(bot)
+    assert (row.status, row.external_id, row.number) == (InvoiceStatus.DRAFT, made["InvoiceID"], "INV-0001")
+    puts = [c for c in xero.calls_to("/Invoices") if c.method == "PUT"]
+    assert len(puts) == 2 and {c.headers["idempotency-key"] for c in puts} == {row.idempotency_key}
+    posted(bot, "INV-0001")
+
+
+def test_xero_refusing_the_invoice_is_shown_by_line_and_field_and_nothing_is_made(
+    bot: RunningBot, xero: XeroFake
+) -> None:
+    tenant = ready(bot, xero)
+    jo_invoice(bot, line(1, "sales", "Hot water", "1", "100"))
+    xero.archive_account(tenant, xero_ids(xero, tenant)["200"])  # archived in Xero since the chart was stored
+    create(bot)
+    refused = shown(bot, "did not accept the invoice")
+    text = all_text(refused)
+    assert "*Line 1 · Category's account*: Account code '200' is not a valid code for this document." in text
+
+    # "Change the invoice": the form again, filled in as it was, Xero's words beside the field they concern
+    before = len(bot.slack.calls("views.open"))
+    bot.slack.send_action("invoice_change", user_id=ADMIN, channel_id=CHANNEL, message_ts=refused["ts"])
+    [call] = bot.slack.wait_for(lambda: bot.slack.calls("views.open")[before:])
+    assert call.ok, call.response
+    form = {b.get("block_id"): b for b in call.response["view"]["blocks"]}
+    assert form["line_1_category"]["hint"]["text"] == (
+        "⚠ Xero: Account code '200' is not a valid code for this document."
+    )
+    assert form["line_1_category"]["element"]["initial_option"]["value"] == "sales"
+    assert form["line_1_description"]["element"]["initial_value"] == "Hot water"
+    assert form["line_1_price"]["element"]["initial_value"] == "100"
+    assert form["invoice_customer"]["element"]["initial_option"]["text"]["text"] == "Jo Bloggs"
+    assert form["reference"]["element"]["initial_value"] == "Job 42"
+    assert "did not accept this invoice" in str(call.response["view"]["blocks"][0])
+    assert xero.invoices(tenant) == [] and rows(bot)[0].status == InvoiceStatus.FAILED
+
+
+# -- payments and tracking --------------------------------------------------------------------------
+
+
+def test_record_payment_posts_it_to_xero_and_tells_the_thread(bot: RunningBot, xero: XeroFake) -> None:
+    tenant = ready(bot, xero)
+    command(bot, "/accounts invoice approved on", "saved approved")
+    jo_invoice(bot, line(1, "sales", "Hot water", "1", "100"))
+    create(bot)
+    message = posted(bot, "INV-0001")
+    assert "(approved)" in all_text(message)
+    bot.slack.send_action("invoice_record_payment", user_id=ADMIN, channel_id=CHANNEL, message_ts=message["ts"])
+    [opened] = bot.slack.wait_for(
+        lambda: [c for c in bot.slack.calls("views.open") if c.args["view"]["callback_id"] == "invoice_payment"]
+    )
+    form = opened.response["view"]
+    assert "115.00" in str(form["blocks"]) and "090 – Business Bank Account" in str(form["blocks"])
+    delivery = bot.slack.send_view_submission(form["id"], {"amount": {"amount": "50"}})
+    assert delivery.problems == ()
+    [told] = thread(bot, message, 1)
+    assert "recorded a payment of *NZD 50.00*. NZD 65.00 still due." in told
+    [payment] = xero.payments(tenant)
+    assert payment["Amount"] == 50.0 and payment["Account"]["Code"] == "090"
+    with bot.db.session() as s:
+        [stored] = s.scalars(select(InvoicePayment)).all()
+        assert stored.amount == Decimal("50.00") and stored.external_id == payment["PaymentID"]
+    assert rows(bot)[0].amount_due == Decimal("65.00")
+    with bot.db.session() as s:
+        audited = [(e.action, e.actor_user_id, e.detail) for e in s.scalars(select(AuditEvent).order_by(AuditEvent.id))]
+    assert ("invoice.created", ADMIN, {"invoice": "INV-0001", "customer": "Jo Bloggs", "total": "115.00"}) in audited
+    assert ("invoice.payment", ADMIN, {"invoice": "INV-0001", "amount": "50.00", "account": "090"}) in audited
+
+
+def test_a_payment_xero_refuses_is_told_in_words(bot: RunningBot, xero: XeroFake) -> None:
+    tenant = ready(bot, xero)
+    command(bot, "/accounts invoice approved on", "saved approved")
+    jo_invoice(bot, line(1, "sales", "Hot water", "1", "100"))
+    create(bot)
+    message = posted(bot, "INV-0001")
+    [made] = xero.invoices(tenant)
+    xero.set_invoice_status(tenant, made["InvoiceID"], "VOIDED")  # in Xero, before any tracking saw it
+    bot.slack.send_action("invoice_record_payment", user_id=ADMIN, channel_id=CHANNEL, message_ts=message["ts"])
+    [opened] = bot.slack.wait_for(
+        lambda: [c for c in bot.slack.calls("views.open") if c.args["view"]["callback_id"] == "invoice_payment"]
+    )
+    bot.slack.send_view_submission(opened.response["view"]["id"], {"amount": {"amount": "20"}})
+    said = all_text(shown(bot, "not recorded"))
+    assert "Payments can only be made against Authorised documents" in said
+    assert xero.payments(tenant) == []
+
+
+def test_an_invoice_paid_in_xero_is_told_in_its_thread_by_the_next_tracking(bot: RunningBot, xero: XeroFake) -> None:
+    tenant = ready(bot, xero)
+    jo_invoice(bot, line(1, "sales", "Hot water", "1", "100"))
+    create(bot)
+    message = posted(bot, "INV-0001")
+    [made] = xero.invoices(tenant)
+    runtime = bot.server.runtime
+    [row] = rows(bot)
+    assert tracking.track(runtime, connection_id=row.connection_id) == 0  # nothing changed yet
+
+    xero.set_invoice_status(tenant, made["InvoiceID"], "AUTHORISED")
+    assert tracking.track(runtime, connection_id=row.connection_id) == 1
+    approved = bot.slack.message(CHANNEL, message["ts"])
+    assert "(approved)" in all_text(approved) and "invoice_record_payment" in str(approved["blocks"])
+    xero.pay_in_xero(tenant, made["InvoiceID"], "115.00")
+    assert tracking.track(runtime, connection_id=row.connection_id) == 1
+    assert thread(bot, message, 2) == [
+        ":ballot_box_with_check: Approved in Xero; NZD 115.00 due.",
+        ":white_check_mark: Paid in full in Xero.",
+    ]
+    updated = next(m for m in bot.slack.messages(CHANNEL) if m["ts"] == message["ts"])
+    assert "(paid)" in all_text(updated) and "invoice_record_payment" not in str(updated["blocks"])
+    assert rows(bot)[0].status == InvoiceStatus.PAID
+    assert tracking.track(runtime, connection_id=row.connection_id) == 0  # told once
+
+
+def test_previews_nobody_created_are_forgotten_after_a_day(bot: RunningBot, xero: XeroFake) -> None:
+    ready(bot, xero)
+    jo_invoice(bot, line(1, "sales", "Hot water", "1", "100"))  # previewed, then the modal closed
+    runtime = bot.server.runtime
+    tracking.track_all(runtime)
+    assert [r.status for r in rows(bot)] == [InvoiceStatus.PREVIEW]
+    later = runtime.clock() + timedelta(days=2)
+    runtime.clock = lambda: later
+    tracking.track_all(runtime)
+    assert rows(bot) == []
+
+
+# -- who may, and the list ---------------------------------------------------------------------------
+
+
+def test_a_member_is_refused_unless_staff_invoicing_is_on(bot: RunningBot, xero: XeroFake) -> None:
+    ready(bot, xero)
+    command(bot, "/accounts invoice", "Only", STAFF)
+    assert not [c for c in bot.slack.calls("views.open") if c.args["view"]["callback_id"] == "invoice_form"]
+    command(bot, "/accounts invoice staff on", "Everyone in the workspace may now raise invoices")
+    open_form(bot, STAFF)
+
+
+def test_the_invoices_command_lists_ours_unpaid_and_overdue(bot: RunningBot, xero: XeroFake) -> None:
+    ready(bot, xero)
+    jo_invoice(bot, line(1, "sales", "Hot water", "1", "100"))
+    create(bot)
+    listed = command(bot, "/accounts invoices unpaid", "Unpaid invoices")
+    assert "INV-0001" in all_text(listed) and "Jo Bloggs" in all_text(listed)
+    runtime = bot.server.runtime
+    later = runtime.clock() + timedelta(days=30)
+    runtime.clock = lambda: later
+    overdue = command(bot, "/accounts invoices overdue", "Overdue invoices")
+    assert "INV-0001" in all_text(overdue) and "overdue" in all_text(overdue)
+    command(bot, "/accounts invoices everything", "Usage")
