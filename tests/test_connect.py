@@ -258,7 +258,8 @@ def test_disconnect_confirms_then_removes_our_connection_at_the_package(
     assert package.revocations() == (1 if package.revokes_on_disconnect else 0)
     [row] = connection_rows(connect_bot)
     assert row.status == "disconnected" and row.access_token_enc is None and row.refresh_token_enc is None
-    assert "No accounting package is connected" in all_text(command(connect_bot, "/accounts status", "connected"))
+    status = all_text(command(connect_bot, "/accounts status", "Disconnected."))
+    assert "(Acme Plumbing Ltd) was disconnected" in status and "connected yet" not in status
 
 
 def test_disconnect_can_be_cancelled(package_bot: RunningBot, package: PackageDriver) -> None:

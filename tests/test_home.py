@@ -69,7 +69,7 @@ def test_connecting_and_disconnecting_reach_everyone_looking_at_home(viewers: Ru
     confirm = command(bot, "/accounts disconnect", "Disconnect?")
     click(bot, confirm, "disconnect_confirm")
     for user in (ADMIN, STAFF):
-        home_shows(bot, user, "No accounting package is connected yet")
+        home_shows(bot, user, "Disconnected.")
     assert publishes(bot, NEVER) == []
 
 
@@ -177,7 +177,7 @@ def test_a_refused_publish_does_not_stop_the_others(viewers: RunningBot, xero: X
     home_shows(bot, STAFF, "Acme Plumbing Ltd")
     # The admin opened Home last, so theirs is republished first: it is the one Slack refuses.
     bot.slack.fail_next("views.publish", "internal_error")
-    command(bot, "/accounts sync off", "Scheduled sync is off")
+    command(bot, "/accounts sync off", "*Scheduled sync:* off")
     home_shows(bot, STAFF, "*Sync:* off")
     refused = publishes(bot, ADMIN)[-1]
     assert not refused.ok and refused.response["error"] == "internal_error"

@@ -462,17 +462,17 @@ def test_app_home_imports_reports_by_direct_message_and_controls_the_sync(
 
 def test_sync_and_channel_commands(imports: tuple[RunningBot, Connection, str]) -> None:
     bot, _, _ = imports
-    command(bot, "/accounts sync every 30m", "Customers will sync every 30 minutes")
+    command(bot, "/accounts sync every 30m", "on, every 30 minutes; the next one runs")
     settings = sync_settings(bot)
     assert settings.enabled and settings.interval_minutes == 30 and settings.next_sync_at is not None
     command(bot, "/accounts sync every 2h", "every 2 hours")
     command(bot, "/accounts sync every 2m", "from 5 minutes to 24 hours")
-    command(bot, "/accounts sync off", "Scheduled sync is off")
+    command(bot, "/accounts sync off", "*Scheduled sync:* off")
     assert sync_settings(bot).enabled is False and sync_settings(bot).interval_minutes == 120
     command(bot, "/accounts sync on", "every 2 hours")
     command(bot, "/accounts sync off", "Only Slack workspace admins", STAFF)
     command(bot, "/accounts channel #general", "will report in <#C0GENERAL1>")
-    command(bot, "/accounts channel #elsewhere", "I can't find `#elsewhere`")
+    command(bot, "/accounts channel #elsewhere", "I can't find a channel called `#elsewhere`")
     with bot.db.session() as s:
         assert s.scalars(select(Workspace.notification_channel_id)).one() == CHANNEL
 

@@ -16,8 +16,9 @@ from sqlalchemy.orm import Session
 
 from bot import workspaces
 from bot.customers.matching import OUTCOMES
+from bot.imports.sync import SyncPlan, sync_plan
 from storage.db import Database
-from storage.models import Connection, Customer, ImportRun, RunStatus, SyncSettings, Workspace
+from storage.models import Connection, Customer, ImportRun, RunStatus, Workspace
 from storage.models.import_runs import ACTIVE_RUN_STATUSES, ENDED_RUN_STATUSES
 
 log = logging.getLogger(__name__)
@@ -155,22 +156,17 @@ class ImportState:
 
     customers: int
     latest: RunView | None
-    sync_enabled: bool | None  # None: no sync settings yet (nothing imported)
-    interval_minutes: int
-    next_sync_at: datetime | None
+    sync: SyncPlan
     notification_channel_id: str | None
 
 
 def import_state(session: Session, *, connection: Connection, workspace: Workspace) -> ImportState:
     customers = session.scalar(select(func.count()).select_from(Customer).where(Customer.workspace_id == workspace.id))
     latest = latest_run(session, connection_id=connection.id)
-    settings = session.scalar(select(SyncSettings).where(SyncSettings.connection_id == connection.id))
     return ImportState(
         customers=customers or 0,
         latest=view_of(session, latest) if latest is not None else None,
-        sync_enabled=settings.enabled if settings is not None else None,
-        interval_minutes=settings.interval_minutes if settings is not None else 60,
-        next_sync_at=settings.next_sync_at if settings is not None else None,
+        sync=sync_plan(session, connection=connection, workspace=workspace),
         notification_channel_id=workspace.notification_channel_id,
     )
 

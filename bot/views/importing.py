@@ -11,8 +11,9 @@ from typing import Any
 from bot.customers.lists import Duplicate
 from bot.customers.matching import CUSTOMER_FILTERS, DEFAULT_CUSTOMER_FILTER
 from bot.imports.runs import ImportState, RunView
+from bot.imports.sync import SyncPause, SyncPlan, SyncState
 from bot.views.text import button, context, escape, mention, section, slack_date, truncate
-from storage.models import RunStatus, SyncSettings
+from storage.models import RunStatus
 
 Blocks = list[dict[str, Any]]
 
@@ -347,7 +348,12 @@ def cannot_post_text(channel_id: str) -> str:
 
 
 def already_running_text(run: RunView, *, provider_title: str, link: str | None) -> str:
-    where = f"<{link}|see its progress>" if link else "its progress is in its thread"
+    if link:
+        where = f"<{link}|see its progress in its thread>"
+    elif run.channel_id:
+        where = f"its progress will appear in <#{run.channel_id}> as soon as it starts"
+    else:
+        where = "I'll tell you here when it ends"
     state = "is paused until " + slack_date(run.not_before) if run.not_before else "is already running"
     return f"An import from {source(run, provider_title)} {state}; {where}. I didn't start another."
 
@@ -379,13 +385,32 @@ def interval_words(minutes: int) -> str:
     return f"{minutes} minutes"
 
 
-def sync_changed_text(settings: SyncSettings) -> str:
-    if not settings.enabled:
-        return "Scheduled sync is off. `/accounts sync on` turns it back on; `/accounts import` still works."
-    first = "" if settings.modified_since is not None else " The first sync imports every customer."
-    return (
-        f"Customers will sync every {interval_words(settings.interval_minutes)}, bringing in only what changed.{first}"
-    )
+PAUSES = {
+    SyncPause.SLACK_REMOVED: "accounts-bot was removed from Slack (or its token revoked); syncs resume once it "
+    "is installed again, or restarted with a working token",
+    SyncPause.NEEDS_RECONNECT: "the connection needs reconnecting; an admin can run `/accounts connect`",
+}
+
+
+def sync_words(plan: SyncPlan) -> str:
+    """The scheduled sync in one line, the same on App Home, in status and in `/accounts sync`."""
+    every = interval_words(plan.interval_minutes)
+    if plan.state == SyncState.OFF:
+        return "off. `/accounts sync on` turns it on; `/accounts import` still works any time"
+    if plan.paused is not None:
+        return f"on, every {every}, but *not running*: {PAUSES[plan.paused]}"
+    if plan.state == SyncState.AFTER_FIRST_IMPORT:
+        return f"on, every {every}. The first sync runs {every_from(plan)} after your first import ends"
+    assert plan.next_at is not None
+    return f"on, every {every}; the next one runs {slack_date(plan.next_at)}"
+
+
+def every_from(plan: SyncPlan) -> str:
+    return "an hour" if plan.interval_minutes == 60 else interval_words(plan.interval_minutes)
+
+
+def sync_changed_text(plan: SyncPlan) -> str:
+    return f"*Scheduled sync:* {sync_words(plan)}. It brings in only what changed since the last one."
 
 
 def home_import_blocks(state: ImportState, *, provider_title: str) -> Blocks:
@@ -399,11 +424,7 @@ def home_import_blocks(state: ImportState, *, provider_title: str) -> Blocks:
             lines.append(
                 f"*Last import:* {result_text(run, provider_title=provider_title)} ({slack_date(run.finished_at)})"
             )
-    if state.sync_enabled:
-        when = f", next at {slack_date(state.next_sync_at)}" if state.next_sync_at else ""
-        lines.append(f"*Sync:* on, every {interval_words(state.interval_minutes)}{when}")
-    elif state.sync_enabled is False:
-        lines.append("*Sync:* off")
+    lines.append(f"*Sync:* {sync_words(state.sync)}")
     channel = (
         f"<#{state.notification_channel_id}>"
         if state.notification_channel_id
@@ -423,14 +444,17 @@ def home_import_blocks(state: ImportState, *, provider_title: str) -> Blocks:
         elements.append(cancel_actions(run)["elements"][0])
     else:
         elements.append(button("Import customers", "import_start", value="home", style="primary"))
-    if state.sync_enabled:
+    if state.sync.state != SyncState.OFF:
         elements.append(button("Turn sync off", "sync_off"))
     else:
         elements.append(button("Turn sync on", "sync_on"))
     return [
         section(truncate("\n".join(lines), 3000)),
         {"type": "actions", "block_id": "home_import", "elements": [*elements, picker]},
-        context("Imports started here and scheduled syncs report in that channel (`/accounts channel #name`)."),
+        context(
+            "Imports started here and scheduled syncs report in that channel: pick it above, or type "
+            "`/accounts channel #name` (or `/accounts channel here` in the channel itself)."
+        ),
     ]
 
 

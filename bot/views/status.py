@@ -6,7 +6,7 @@ from typing import Any
 
 from bot.status import ConnectionReport, StatusReport
 from bot.views.connect import connect_button
-from bot.views.importing import contact_filter_words, home_import_blocks
+from bot.views.importing import contact_filter_words, home_import_blocks, sync_words
 from bot.views.mapping import problem_words
 from bot.views.text import button, context, escape, mention, section, slack_date, truncate
 
@@ -17,13 +17,26 @@ HEALTH = {
 }
 
 
-def status_blocks(report: StatusReport) -> list[dict[str, Any]]:
+def status_blocks(report: StatusReport, *, with_sync: bool = True) -> list[dict[str, Any]]:
+    """`with_sync`: include the scheduled sync's line (App Home shows it beside its sync button instead)."""
     connection = report.connection
     if connection is None:
-        names = ", ".join(f"`{name}`" for name, _ in report.providers) or "none configured"
+        commands = " or ".join(f"`/accounts connect {name}`" for name, _ in report.providers)
+        how = (
+            f"An admin can connect one with {commands}."
+            if commands
+            else "No accounting package is set up on this bot yet: whoever runs it can add one (`accounts-bot doctor`)."
+        )
+        gone = report.disconnected
+        if gone is None:
+            return [section(":electric_plug: *No accounting package is connected yet.*"), section(how)]
+        when = f" on {slack_date(gone.disconnected_at)}" if gone.disconnected_at else ""
         return [
-            section(":electric_plug: *No accounting package is connected yet.*"),
-            section(f"An admin can connect one with `/accounts connect <package>` (available: {names})."),
+            section(
+                f":electric_plug: *Disconnected.* {escape(gone.provider_title)} "
+                f"({escape(gone.organisation_name)}) was disconnected{when}; the customers imported from it are kept."
+            ),
+            section(f"{how} Reconnecting the same organisation keeps its account mapping."),
         ]
     lines = [
         f"*{escape(connection.provider_title)}*: *{escape(connection.organisation_name)}*",
@@ -41,6 +54,8 @@ def status_blocks(report: StatusReport) -> list[dict[str, Any]]:
             "(`/accounts import contacts` to change it)."
         )
     )
+    if with_sync and connection.imports is not None:
+        blocks.append(section(f":repeat: *Scheduled sync:* {sync_words(connection.imports.sync)}."))
     return blocks
 
 
@@ -82,7 +97,7 @@ def mapping_blocks(connection: ConnectionReport) -> list[dict[str, Any]]:
 def home_view(report: StatusReport) -> dict[str, Any]:
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": "Accounting connection"}},
-        *status_blocks(report),
+        *status_blocks(report, with_sync=False),
     ]
     if report.connection is not None:
         blocks.append(

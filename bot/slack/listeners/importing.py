@@ -30,17 +30,23 @@ log = logging.getLogger(__name__)
 NOT_CONNECTED = "Nothing is connected yet. An admin can connect your accounting package with `{command} connect`."
 
 
-def permalink(domain: str | None, channel_id: str | None, ts: str | None) -> str | None:
-    if not (domain and channel_id and ts):
+def permalink(client: WebClient, channel_id: str | None, ts: str | None) -> str | None:
+    """The link to a run's progress message (and so its thread), as Slack gives it (`chat.getPermalink`); None
+    before the message is posted or when Slack won't say."""
+    if not (channel_id and ts):
         return None
-    return f"https://{domain}.slack.com/archives/{channel_id}/p{ts.replace('.', '')}"
+    try:
+        link = client.chat_getPermalink(channel=channel_id, message_ts=ts).get("permalink")
+    except SlackApiError as error:
+        log.info("no link to the running import's message: %s", error.response.get("error"))
+        return None
+    return link if isinstance(link, str) and link.startswith("https://") else None
 
 
 def begin_import(
     asker: Asker,
     reply: Reply,
     *,
-    team_domain: str | None,
     channel_id: str | None,
     trigger: str,
     shown_for: int | None = None,
@@ -78,7 +84,7 @@ def begin_import(
     )
     title = runtime.provider_title(provider)
     if not started.created:
-        link = permalink(team_domain, started.run.channel_id, started.run.parent_ts)
+        link = permalink(asker.client, started.run.channel_id, started.run.parent_ts)
         reply(text=views.already_running_text(started.run, provider_title=title, link=link))
         return
     runner.wake()
@@ -96,9 +102,7 @@ def import_command(req: CommandRequest) -> None:
     elif word == "contacts":
         contacts_command(req, reply)
     else:
-        begin_import(
-            req.asker, reply, team_domain=req.team_domain, channel_id=req.channel_id or None, trigger="command"
-        )
+        begin_import(req.asker, reply, channel_id=req.channel_id or None, trigger="command")
 
 
 def cancel_import(asker: Asker, reply: Reply, *, run_id: int | None, from_home: bool) -> None:
@@ -124,7 +128,7 @@ def cancel_import(asker: Asker, reply: Reply, *, run_id: int | None, from_home: 
     runtime.workspace_changed(asker.team_id, viewer=asker.user_id if from_home else None)
 
 
-def retry_import(asker: Asker, reply: Reply, *, run_id: int | None, team_domain: str | None) -> None:
+def retry_import(asker: Asker, reply: Reply, *, run_id: int | None) -> None:
     """Queue a failed run again (or link the one running)."""
     runtime = asker.runtime
     view = runs.load_view(runtime.db, run_id) if run_id else None
@@ -138,7 +142,7 @@ def retry_import(asker: Asker, reply: Reply, *, run_id: int | None, team_domain:
         runner.wake()
         runtime.workspace_changed(asker.team_id)
     elif started is not None and started.run.active:
-        link = permalink(team_domain, started.run.channel_id, started.run.parent_ts)
+        link = permalink(asker.client, started.run.channel_id, started.run.parent_ts)
         title = runtime.provider_title(started.run.provider)
         reply(text=views.already_running_text(started.run, provider_title=title, link=link))
     else:
@@ -188,7 +192,6 @@ def register(app: App, runtime: Runtime) -> None:
         begin_import(
             asker,
             reply,
-            team_domain=payload.team_domain(body),
             channel_id=None if from_home else payload.channel_of(body),
             trigger="home" if from_home else "button",
             shown_for=shown_for,
@@ -210,7 +213,7 @@ def register(app: App, runtime: Runtime) -> None:
     def retry_clicked(ack: Ack, body: dict[str, Any], context: BoltContext, action: dict[str, Any]) -> None:
         ack()
         asker = Asker.of(runtime, context)
-        retry_import(asker, _where_clicked(asker, body), run_id=run_of(action), team_domain=payload.team_domain(body))
+        retry_import(asker, _where_clicked(asker, body), run_id=run_of(action))
 
 
 def _where_clicked(asker: Asker, body: dict[str, Any]) -> Reply:
