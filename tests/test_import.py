@@ -337,6 +337,9 @@ def test_a_second_start_links_the_running_import(
     ts = (running.parent_ts or "").replace(".", "")
     assert f"https://acme-plumbing.slack.com/archives/{CHANNEL}/p{ts}" in answer["text"]
     assert "I didn't start another" in answer["text"]
+    assert f"/p{ts}|see its progress in its thread>" in answer["text"]
+    [asked] = bot.slack.calls("chat.getPermalink")  # the link as Slack gives it, wherever the second start came from
+    assert asked.args["message_ts"] == running.parent_ts
     finished(bot)
     assert len(runs(bot)) == 1
 

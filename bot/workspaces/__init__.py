@@ -92,6 +92,19 @@ def forget_slack_tokens(session: Session, *, team_id: str) -> Workspace | None:
     return workspace
 
 
+def token_works_again(session: Session, *, team_id: str) -> bool:
+    """One-workspace mode: the bot started with a bot token Slack accepts, so a workspace marked uninstalled
+    (an uninstall or revocation while it ran) is served again and its scheduled work resumes. True if it was
+    marked."""
+    workspace = ensure(session, team_id=team_id)
+    if workspace.uninstalled_at is None:
+        return False
+    workspace.uninstalled_at = None
+    record(session, workspace_id=workspace.id, actor=None, action="slack.token_works")
+    log.info("Workspace %s is served again: the bot token works", team_id)
+    return True
+
+
 def forget_organisation_tokens(session: Session, *, enterprise_id: str) -> list[Workspace]:
     """An organisation-wide uninstall on Enterprise Grid: every workspace of the organisation forgets its tokens."""
     teams = session.scalars(select(Workspace.team_id).where(Workspace.enterprise_id == enterprise_id)).all()
