@@ -45,6 +45,7 @@ class StatusReport:
     connection: ConnectionReport | None
     providers: tuple[tuple[str, str], ...]  # (name, title) of the packages this deployment can connect
     disconnected: Disconnected | None = None  # when nothing is connected: the last connection, if there was one
+    staff_may_import: bool = False  # everyone may import, not only admins
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,7 @@ def workspace_status(
         connection=report,
         providers=providers,
         disconnected=last,
+        staff_may_import=bool(workspace and workspace.staff_may_import),
     )
 
 

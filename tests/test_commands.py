@@ -12,10 +12,10 @@ from sqlalchemy import select
 
 from bot.redact import configure_logging
 from storage.models import Workspace, WorkspaceAdmin
-from tests.conftest import ADMIN, BOT_TOKEN, CHANNEL, STAFF, TEAM, RunningBot
+from tests.conftest import BOT_TOKEN, CHANNEL, STAFF, TEAM, RunningBot
 from tests.fakes.slack import SlackFake
 from tests.fakes.xero import XeroFake
-from tests.flows import all_text, command, connected
+from tests.flows import all_text, becomes, click, command, connected
 
 
 @pytest.fixture
@@ -114,8 +114,9 @@ def test_status_names_the_sync_and_real_commands(connect_bot: RunningBot, xero: 
     connected(connect_bot, xero)
     answer = all_text(command(connect_bot, "/accounts status", "Scheduled sync"))
     assert "The first sync runs an hour after your first import ends" in answer
-    question = command(connect_bot, "/accounts disconnect", "Disconnect")
-    connect_bot.slack.send_action("disconnect_confirm", user_id=ADMIN, channel_id=CHANNEL, message_ts=question["ts"])
+    question = command(connect_bot, "/accounts disconnect", "Disconnect *Acme Plumbing Ltd*")
+    click(connect_bot, question, "disconnect_confirm")
+    becomes(connect_bot, question, "Disconnected")
     answer = all_text(command(connect_bot, "/accounts status", "Disconnected."))
     assert "(Acme Plumbing Ltd) was disconnected" in answer and "not connected yet" not in answer
     assert "`/accounts connect xero`" in answer

@@ -93,7 +93,10 @@ def test_status_and_home_show_the_connection(package_bot: RunningBot, package: P
     assert "Acme Plumbing Ltd" in status and package.title in status and f"<@{ADMIN}>" in status and "Healthy" in status
     connect_bot.slack.send_event({"type": "app_home_opened", "user": STAFF, "tab": "home"}, team_id=TEAM)
     home = connect_bot.slack.wait_for(lambda: connect_bot.slack.home_view(STAFF))
-    assert "Acme Plumbing Ltd" in str(home) and "Disconnect" in str(home)
+    assert "Acme Plumbing Ltd" in str(home) and "disconnect_start" not in str(home)  # a member: no admin controls
+    connect_bot.slack.send_event({"type": "app_home_opened", "user": ADMIN, "tab": "home"}, team_id=TEAM)
+    home = connect_bot.slack.wait_for(lambda: connect_bot.slack.home_view(ADMIN))
+    assert "Acme Plumbing Ltd" in str(home) and "disconnect_start" in str(home)
 
 
 @several_organisations

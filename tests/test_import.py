@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from bot.imports.job import EventWaiter
 from bot.imports.runs import RunView
-from storage.models import Connection, Customer, CustomerReference, Workspace
+from storage.models import AuditEvent, Connection, Workspace
 from tests.conftest import ADMIN, CHANNEL, STAFF, TEAM, RunningBot
 from tests.fakes.blockkit import check_message, check_view
 from tests.fakes.xero import XeroFake
@@ -151,10 +151,12 @@ def test_archived_merged_and_erased_contacts(xero_imports: tuple[RunningBot, Con
     assert "2 customers marked inactive" in thread and "1 customer erased here too" in thread
 
 
-def test_a_new_connection_links_on_strong_evidence_and_lists_weak_matches(
+def test_switching_organisation_keeps_the_old_customers_apart(
     xero_imports: tuple[RunningBot, Connection, str], xero: XeroFake
 ) -> None:
-    """Xero only: switches organisation through Xero's picker (its log-in still reaches the first one)."""
+    """Xero only: switches organisation through Xero's picker (its log-in still reaches the first one). Another
+    organisation is other books: nothing is linked or flagged across them, and lists and counts are the
+    connected organisation's, with the old one's customers kept and shown apart."""
     bot, first_connection, tenant = xero_imports
     xero.add_contact(tenant, "Acme Plumbing Ltd", EmailAddress="office@acme.example", IsCustomer=True)
     xero.add_contact(tenant, "Bob's Bakery", EmailAddress="bob@bakery.example", IsCustomer=True)
@@ -169,26 +171,26 @@ def test_a_new_connection_links_on_strong_evidence_and_lists_weak_matches(
     picker = shown(bot, "reaches *2 organisations*")
     click(bot, picker, button_for(picker, "Acme Group Holdings"))
     becomes(bot, picker, "now connected to *Acme Group Holdings*")
-    xero.add_contact(second, "ACME Plumbing", EmailAddress="Office@Acme.example", IsCustomer=True)  # strong
-    xero.add_contact(second, "Bob’s Bakery Ltd", EmailAddress="orders@bakery.example", IsCustomer=True)  # name only
-    xero.add_contact(second, "Totara Joinery", EmailAddress="hello@kauri.example", IsCustomer=True)  # email only
-    xero.add_contact(second, "Fresh Customer", EmailAddress="fresh@example.com", IsCustomer=True)
+    bot.slack.send_event({"type": "app_home_opened", "user": ADMIN, "tab": "home"}, team_id=TEAM)
+    home = bot.slack.wait_for(lambda: (v := bot.slack.home_view(ADMIN)) and "Acme Group Holdings" in str(v) and v)
+    assert "*Customers:* 0 imported" in str(home) and "3 from Acme Plumbing Ltd" in str(home)
 
+    xero.add_contact(second, "ACME Plumbing", EmailAddress="Office@Acme.example", IsCustomer=True)
+    xero.add_contact(second, "Bob’s Bakery Ltd", EmailAddress="orders@bakery.example", IsCustomer=True)
+    xero.add_contact(second, "Fresh Customer", EmailAddress="fresh@example.com", IsCustomer=True)
     command(bot, "/accounts import", "Starting the import")
     run = finished(bot)
     assert run.connection_id != first_connection.id
-    assert (run.count("new"), run.count("updated"), run.count("linked")) == (3, 1, 1)
-    assert run.count("possible_duplicates") == 2 and customer_count(bot) == 6
-    thread = thread_text(bot, run)
-    assert "1 customer from an earlier connection linked by email and name" in thread
-    assert "Possible duplicates to review* (2)" in thread
-    assert "Bob’s Bakery Ltd _may be the same as_ Bob's Bakery" in thread
-    assert "Totara Joinery _may be the same as_ Kauri Cafe" in thread
-    with bot.db.session() as s:
-        acme = s.scalars(select(Customer).where(Customer.name == "ACME Plumbing")).one()
-        assert acme.possible_duplicate_of_id is None and acme.first_import_run_id != run.id
-        links = s.scalars(select(CustomerReference.connection_id).where(CustomerReference.customer_id == acme.id))
-        assert sorted(links) == sorted([first_connection.id, run.connection_id])
+    assert (run.count("new"), run.count("linked"), run.count("possible_duplicates")) == (3, 0, 0)
+    assert "Possible duplicates" not in thread_text(bot, run)
+
+    listed = all_text(command(bot, "/accounts customers", "Customers of Acme Group Holdings"))
+    assert "1–3 of 3" in listed and "Kauri Cafe" not in listed and "Bob's Bakery" not in listed
+    assert "3 customers from Acme Plumbing Ltd (Xero)" in listed
+    message = shown(bot, "Customers of Acme Group Holdings")
+    click(bot, message, "customers_earlier")
+    apart = all_text(becomes(bot, message, "kept from organisations no longer connected"))
+    assert "Kauri Cafe _(from Acme Plumbing Ltd)_" in apart and "Fresh Customer" not in apart
 
 
 def test_when_the_bot_cannot_post_in_the_channel_it_reports_by_direct_message(
@@ -384,18 +386,34 @@ def test_customers_lists_pages_searches_and_exports(
     package.add_customer(organisation, "Zebra Plumbing", email="=cmd|' /C calc'!A0")
     command(bot, "/accounts import", "Starting the import")
     finished(bot)
-    listing = command(bot, "/accounts customers", "Customers*: 1–20 of 46", STAFF)
+    listing = command(bot, "/accounts customers", "Customers of Acme Plumbing Ltd*: 1–20 of 46", STAFF)
     assert check_message(listing["blocks"]) == []
+    assert "customers_export" not in str(listing["blocks"])  # members see only what they may do
     click(bot, listing, "customers_next", STAFF)
     becomes(bot, listing, "21–40 of 46", STAFF)
     click(bot, listing, "customers_previous", STAFF)
     becomes(bot, listing, "1–20 of 46", STAFF)
-    found = command(bot, "/accounts customers zebra", "matching “zebra”*: 1–1 of 1", STAFF)
-    click(bot, found, "customers_export", STAFF)
-    upload = bot.slack.wait_for(lambda: [f for f in bot.slack.uploaded_files if f.channels == [dm(bot, STAFF)]])[-1]
+    command(bot, "/accounts export", "only admins", STAFF)
+    command(bot, "/accounts export staff on", "Only Slack workspace admins", STAFF)
+    found = command(bot, "/accounts customers zebra", "matching “zebra”*: 1–1 of 1")
+    click(bot, found, "customers_export")
+    upload = bot.slack.wait_for(
+        lambda: [f for f in bot.slack.uploaded_files if f.channels == [dm(bot, ADMIN)] and "new" not in f.filename]
+    )[-1]
     [row] = csv_rows(upload)
     assert row["Name"] == "Zebra Plumbing" and row["Email"] == "'=cmd|' /C calc'!A0"
+    exported = bot.slack.wait_for(lambda: audit_rows(bot, "customers.exported"))
+    assert exported[-1].actor_user_id == ADMIN and exported[-1].detail == {
+        "rows": 1,
+        "search": "zebra",
+        "earlier": False,
+    }
 
+    command(bot, "/accounts export staff on", "everyone in the workspace may export")
+    found = command(bot, "/accounts customers zebra", "matching “zebra”*: 1–1 of 1", STAFF)
+    click(bot, found, "customers_export", STAFF)
+    bot.slack.wait_for(lambda: [f for f in bot.slack.uploaded_files if f.channels == [dm(bot, STAFF)]])
+    bot.slack.wait_for(lambda: len(audit_rows(bot, "customers.exported")) == 2)
     bot.slack.fail_next("files.getUploadURLExternal", "file_uploads_disabled")
     click(bot, found, "customers_export", STAFF)
     told = bot.slack.wait_for(
@@ -403,6 +421,12 @@ def test_customers_lists_pages_searches_and_exports(
     )
     assert "file_uploads_disabled" in str(told[-1]) and "Try *Export as CSV* again" in str(told[-1])
     assert len([f for f in bot.slack.uploaded_files if f.channels == [dm(bot, STAFF)]]) == 1
+    assert len(audit_rows(bot, "customers.exported")) == 2  # what was not sent is not an export
+
+
+def audit_rows(bot: RunningBot, action: str) -> list[AuditEvent]:
+    with bot.db.session() as s:
+        return list(s.scalars(select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)))
 
 
 def test_the_import_button_after_mapping_and_not_now(

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, aliased
 
 from providers.base import Address
 from providers.base import Customer as Record
-from storage.models import Customer, CustomerReference
+from storage.models import Connection, Customer, CustomerReference
 
 # Which contacts are customers. Some packages mark a contact a customer only after its first sales invoice, so
 # "customers_only" would miss new ones; the default keeps every contact that is not only a supplier.
@@ -229,11 +229,21 @@ class _Candidate:
 def _candidates(
     session: Session, *, workspace_id: int, connection_id: int, column: Any, keys: set[str]
 ) -> dict[str, list[_Candidate]]:
-    """Customers of the workspace not yet linked to this connection, by `column` (email_key or name_key)."""
+    """Customers of the workspace not yet linked to this connection, by `column` (email_key or name_key), that came
+    through another accounting package: a business moving from one package to another keeps one customer list.
+    Another organisation at the same package is other books (a replaced organisation, a second company), so its
+    customers are never matched: they are kept apart, not linked and not flagged as duplicates."""
     if not keys:
         return {}
     linked_here = exists().where(
         CustomerReference.customer_id == Customer.id, CustomerReference.connection_id == connection_id
+    )
+    this_package = select(Connection.provider).where(Connection.id == connection_id).scalar_subquery()
+    other = aliased(Connection)
+    from_another_package = exists().where(
+        CustomerReference.customer_id == Customer.id,
+        CustomerReference.connection_id == other.id,
+        other.provider != this_package,
     )
     rows = session.execute(
         select(Customer.id, Customer.name, column)
@@ -241,6 +251,7 @@ def _candidates(
             Customer.workspace_id == workspace_id,
             column.in_(padded(keys)),
             ~linked_here,
+            from_another_package,
             Customer.erased_at.is_(None),
         )
         .order_by(Customer.id)
@@ -264,8 +275,9 @@ def apply_page(
     """Upsert one page of records in the caller's transaction and count what happened to each.
 
     Matching is by the connection's external id. A record new to this connection is linked to an existing
-    customer only on strong evidence: the same email, a compatible name, and exactly one such customer not
-    yet linked to this connection. Anything weaker creates the customer and marks it a possible duplicate.
+    customer from another package (`_candidates`) only on strong evidence: the same email, a compatible name, and
+    exactly one such customer not yet linked to this connection. Anything weaker creates the customer and marks it
+    a possible duplicate.
     """
     counts: Counter[str] = Counter()
     records = list({r.id: r for r in records}.values())  # one id twice: the later record wins

@@ -28,6 +28,7 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential, wait_random
 
 from bot.customers.lists import (
+    Scope,
     iter_customers,
     iter_unreadable,
     new_customer_names,
@@ -88,6 +89,8 @@ def send_customers_csv(
     comment: Callable[[int], str],
     run_id: int | None = None,
     query: str | None = None,
+    connection_id: int | None = None,
+    scope: Scope | None = None,
     unreadable: bool = False,
 ) -> int:
     """Write the customers to a temporary CSV file (streamed from the database) and upload it into the
@@ -97,7 +100,9 @@ def send_customers_csv(
         out = io.TextIOWrapper(raw, encoding="utf-8", newline="")
         try:
             with runtime.db.session() as s:
-                customers = iter_customers(s, workspace_id=workspace_id, run_id=run_id, query=query)
+                customers = iter_customers(
+                    s, workspace_id=workspace_id, run_id=run_id, query=query, connection_id=connection_id, scope=scope
+                )
                 unread = iter_unreadable(s, run_id=run_id) if unreadable and run_id is not None else None
                 rows = write_csv(customers, out, unreadable=unread)
         finally:

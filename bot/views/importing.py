@@ -413,8 +413,15 @@ def sync_changed_text(plan: SyncPlan) -> str:
     return f"*Scheduled sync:* {sync_words(plan)}. It brings in only what changed since the last one."
 
 
-def home_import_blocks(state: ImportState, *, provider_title: str) -> Blocks:
+def home_import_blocks(
+    state: ImportState, *, provider_title: str, admin: bool = True, may_import: bool = True
+) -> Blocks:
+    """The import part of App Home. `admin`: the viewer may change the sync and the channel; `may_import`: may
+    start (and cancel) an import. Others see how things stand, without controls that would only refuse them."""
     lines = [f"*Customers:* {number(state.customers)} imported"]
+    if state.kept:
+        kept = ", ".join(f"{number(k.customers)} from {escape(k.organisation_name)}" for k in state.kept)
+        lines.append(f"*Kept from organisations no longer connected:* {kept} (`/accounts customers` shows them apart)")
     run = state.latest
     if run is not None:
         if run.active:
@@ -440,22 +447,36 @@ def home_import_blocks(state: ImportState, *, provider_title: str) -> Blocks:
     if state.notification_channel_id:
         picker["initial_conversation"] = state.notification_channel_id
     elements: list[dict[str, Any]] = []
-    if run is not None and run.active:
-        elements.append(cancel_actions(run)["elements"][0])
+    if may_import:
+        if run is not None and run.active:
+            elements.append(cancel_actions(run)["elements"][0])
+        else:
+            elements.append(button("Import customers", "import_start", value="home", style="primary"))
+    if admin:
+        if state.sync.state != SyncState.OFF:
+            elements.append(button("Turn sync off", "sync_off"))
+        else:
+            elements.append(button("Turn sync on", "sync_on"))
+        elements.append(picker)
+    blocks = [section(truncate("\n".join(lines), 3000))]
+    if elements:
+        blocks.append({"type": "actions", "block_id": "home_import", "elements": elements})
+    if admin:
+        blocks.append(
+            context(
+                "Imports started here and scheduled syncs report in that channel: pick it above, or type "
+                "`/accounts channel #name` (or `/accounts channel here` in the channel itself)."
+            )
+        )
     else:
-        elements.append(button("Import customers", "import_start", value="home", style="primary"))
-    if state.sync.state != SyncState.OFF:
-        elements.append(button("Turn sync off", "sync_off"))
-    else:
-        elements.append(button("Turn sync on", "sync_on"))
-    return [
-        section(truncate("\n".join(lines), 3000)),
-        {"type": "actions", "block_id": "home_import", "elements": [*elements, picker]},
-        context(
-            "Imports started here and scheduled syncs report in that channel: pick it above, or type "
-            "`/accounts channel #name` (or `/accounts channel here` in the channel itself)."
-        ),
-    ]
+        can = "You can import customers here and see them with `/accounts customers`. " if may_import else ""
+        blocks.append(
+            context(
+                f"{can}Admins connect the package, map account codes and set the sync and the channel; "
+                "`/accounts admins` says who they are."
+            )
+        )
+    return blocks
 
 
 # --- Which contacts are imported ----------------------------------------------------------------------------------

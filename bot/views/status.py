@@ -94,12 +94,22 @@ def mapping_blocks(connection: ConnectionReport) -> list[dict[str, Any]]:
     ]
 
 
-def home_view(report: StatusReport) -> dict[str, Any]:
+def home_view(report: StatusReport, *, admin: bool = True) -> dict[str, Any]:
+    """App Home for an admin (every control), or for anyone else: what they may do (import, when staff may)."""
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": "Accounting connection"}},
         *status_blocks(report, with_sync=False),
     ]
-    if report.connection is not None:
+    if not admin:
+        if report.connection is not None and report.connection.imports is not None:
+            imports = home_import_blocks(
+                report.connection.imports,
+                provider_title=report.connection.provider_title,
+                admin=False,
+                may_import=report.staff_may_import,
+            )
+            blocks += [{"type": "divider"}, *imports]
+    elif report.connection is not None:
         blocks.append(
             {
                 "type": "actions",

@@ -75,6 +75,14 @@ def set_staff_may_import(session: Session, *, workspace_id: int, allowed: bool, 
     record(session, workspace_id=workspace_id, actor=user_id, action="import.staff", detail={"allowed": allowed})
 
 
+def set_staff_may_export(session: Session, *, workspace_id: int, allowed: bool, user_id: str) -> None:
+    """Whether everyone in the workspace may export the customers as CSV, or only admins."""
+    workspace = session.get(Workspace, workspace_id)
+    assert workspace is not None
+    workspace.staff_may_export = allowed
+    record(session, workspace_id=workspace_id, actor=user_id, action="export.staff", detail={"allowed": allowed})
+
+
 def forget_slack_tokens(session: Session, *, team_id: str) -> Workspace | None:
     """Delete the workspace's Slack tokens (uninstall, tokens revoked); its data stays for a reinstall.
 
@@ -96,8 +104,8 @@ def token_works_again(session: Session, *, team_id: str) -> bool:
     """One-workspace mode: the bot started with a bot token Slack accepts, so a workspace marked uninstalled
     (an uninstall or revocation while it ran) is served again and its scheduled work resumes. True if it was
     marked."""
-    workspace = ensure(session, team_id=team_id)
-    if workspace.uninstalled_at is None:
+    workspace = find(session, team_id=team_id)
+    if workspace is None or workspace.uninstalled_at is None:
         return False
     workspace.uninstalled_at = None
     record(session, workspace_id=workspace.id, actor=None, action="slack.token_works")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from storage.models.base import Base, utcnow
@@ -21,6 +21,7 @@ class Workspace(Base):
     name: Mapped[str | None] = mapped_column(String(255))
     notification_channel_id: Mapped[str | None] = mapped_column(String(32))
     staff_may_import: Mapped[bool] = mapped_column(Boolean, default=False)
+    staff_may_export: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     uninstalled_at: Mapped[datetime | None] = mapped_column()
 

@@ -13,7 +13,7 @@ from bot.runtime import Runtime
 from bot.slack import mentions
 from bot.slack.authorisation import authorised
 from bot.slack.listeners.connecting import start_connect
-from bot.slack.listeners.customers import customers_command
+from bot.slack.listeners.customers import customers_command, export_command
 from bot.slack.listeners.disconnecting import start_disconnect
 from bot.slack.listeners.import_settings import channel_command, sync_command
 from bot.slack.listeners.importing import import_command
@@ -129,6 +129,7 @@ SUBCOMMANDS: dict[str, Callable[[CommandRequest], None]] = {
     "channel": channel_command,
     "sync": sync_command,
     "customers": customers_command,
+    "export": export_command,
 }
 
 

@@ -18,7 +18,7 @@ from bot.connections import connect
 from bot.imports import runner, runs
 from bot.runtime import Runtime
 from bot.slack import payload
-from bot.slack.authorisation import authorised
+from bot.slack.authorisation import StaffRight, authorised
 from bot.slack.listeners.import_settings import contacts_command, staff_command
 from bot.slack.notify import tell
 from bot.slack.requests import Asker, CommandRequest, Reply, dm_reply, responder
@@ -53,7 +53,7 @@ def begin_import(
 ) -> None:
     """Queue an import of the workspace's connection (or link the one running) and say so. `shown_for`: the
     connection the button was offered for; if it is not the workspace's any more, nothing is started."""
-    if not authorised(asker, reply, action="import", what="import customers", staff_allowed=True):
+    if not authorised(asker, reply, action="import", what="import customers", staff=StaffRight.IMPORT):
         return
     runtime = asker.runtime
     with runtime.db.session() as s:
@@ -113,7 +113,7 @@ def cancel_import(asker: Asker, reply: Reply, *, run_id: int | None, from_home: 
         reply(text="I can't find that import any more.")
         return
     if asker.user_id != view.started_by and not authorised(
-        asker, reply, action="import.cancel", what="cancel an import", staff_allowed=True
+        asker, reply, action="import.cancel", what="cancel an import", staff=StaffRight.IMPORT
     ):
         return
     if not view.active:
@@ -135,7 +135,7 @@ def retry_import(asker: Asker, reply: Reply, *, run_id: int | None) -> None:
     if view is None or view.workspace_id != asker.workspace_id:
         reply(text="I can't find that import any more.")
         return
-    if not authorised(asker, reply, action="import.retry", what="retry an import", staff_allowed=True):
+    if not authorised(asker, reply, action="import.retry", what="retry an import", staff=StaffRight.IMPORT):
         return
     started = runs.retry(runtime.db, run_id=view.id, user_id=asker.user_id, now=runtime.clock())
     if started is not None and started.created:
