@@ -37,9 +37,11 @@ from tests.flows import (
     login_url,
     shown,
     url_in,
+    xero_driver,
 )
 from tests.packages_e2e import start_with
 from tests.providers.packages import PackageDriver, Resource
+from tests.test_mapping import choices, open_modal, save, xero_ids
 
 # For the packages whose one consent may connect several organisations (Xero's may): the picker.
 several_organisations = pytest.mark.several_organisations
@@ -312,9 +314,20 @@ def test_reconnecting_the_same_organisation_keeps_its_row(package_bot: RunningBo
     click(connect_bot, question, "connect_replace")
     log_in(connect_bot, url_in(becomes(connect_bot, question, f"Log in to {package.title}")))
     message = shown(connect_bot, "reconnected")
-    assert "mapping and imported customers are kept" in all_text(message)
+    assert "imported customers are kept" in all_text(message) and "Next step" in all_text(message)  # never mapped
     [again] = connection_rows(connect_bot)
     assert again.id == first.id and again.status == "active"
+
+
+def test_reconnecting_a_mapped_organisation_asks_for_nothing_more(connect_bot: RunningBot, xero: XeroFake) -> None:
+    _, tenant = connected(connect_bot, xero)
+    save(connect_bot, open_modal(connect_bot), choices(xero_ids(xero, tenant)))
+    question = command(connect_bot, "/accounts connect xero", "already connected")
+    click(connect_bot, question, "connect_replace")
+    log_in(connect_bot, url_in(becomes(connect_bot, question, "Log in to Xero")))
+    told = all_text(shown(connect_bot, "reconnected"))
+    assert "account mapping and imported customers are kept" in told and "nothing more to do" in told
+    assert "Next step" not in told and "open_mapping" not in told
 
 
 # --- Tokens -----------------------------------------------------------------------------------------------------
@@ -526,3 +539,19 @@ def test_picking_never_disconnects_an_organisation_another_workspace_of_ours_use
     click(connect_bot, picker, button_for(picker, "Acme South"))
     becomes(connect_bot, picker, "now connected to *Acme South*")
     assert sorted(c["tenantName"] for c in xero.connections) == ["Acme North", "Acme South"]
+
+
+def test_a_wrong_client_secret_is_not_offered_a_retry(start_bot: Any, xero: XeroFake, xero_clock: FakeClock) -> None:
+    """The package refuses our app's own credentials at the token endpoint: Slack and the page say it is a setting
+    to fix, and never suggest `/accounts connect` again (which would fail the same way)."""
+    driver = xero_driver(xero, xero_clock)
+    bot: RunningBot = start_bot("http", **driver.bot_settings(client_id=CLIENT_ID, client_secret="not-the-secret"))
+    driver.register_client(
+        redirect_uris=[bot.settings.redirect_uri("xero")], client_id=CLIENT_ID, client_secret=CLIENT_SECRET
+    )
+    xero.add_organisation("Acme Plumbing Ltd")
+    page = log_in(bot, login_url(bot))
+    assert page.status_code == 400 and "accounts-bot doctor" in page.text
+    told = all_text(shown(bot, "did not recognise accounts-bot's client id and secret"))
+    assert "trying again won't help" in told and "to try again" not in told
+    assert connection_rows(bot) == []

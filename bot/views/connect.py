@@ -116,13 +116,24 @@ def picker_blocks(provider_title: str, pending_id: int, organisations: Sequence[
     return blocks
 
 
-def connected_blocks(provider_title: str, organisation: str, *, reconnected: bool, mapping_ready: bool) -> Blocks:
+def connected_blocks(
+    provider_title: str, organisation: str, *, reconnected: bool, mapping_kept: bool = False
+) -> Blocks:
+    """`mapping_kept`: a reconnection whose saved account mapping still holds, so there is no next step to take."""
     verb = "reconnected to" if reconnected else "connected to"
     blocks = [
         section(f":white_check_mark: accounts-bot is now {verb} *{escape(organisation)}* in {escape(provider_title)}."),
     ]
+    if mapping_kept:
+        blocks.append(
+            context(
+                "Its account mapping and imported customers are kept, and scheduled syncs carry on: there is "
+                "nothing more to do. `/accounts map` changes the mapping, `/accounts status` shows everything."
+            )
+        )
+        return blocks
     if reconnected:
-        blocks.append(context("Its account mapping and imported customers are kept."))
+        blocks.append(context("Its imported customers are kept; its account mapping needs a look."))
     blocks.append(section("*Next step:* tell me which account code each of your categories posts to."))
     blocks.append(
         {
@@ -131,13 +142,19 @@ def connected_blocks(provider_title: str, organisation: str, *, reconnected: boo
             "elements": [button("Map account codes", "open_mapping", style="primary")],
         }
     )
-    if not mapping_ready:
-        blocks.append(context("Mapping account codes is coming in the next release."))
     return blocks
 
 
-def callback_problem_blocks(message: str) -> Blocks:
-    return [section(f":warning: {escape(message)}"), context("Run `/accounts connect` to try again.")]
+CONFIGURATION_ADVICE = (
+    "This is about how accounts-bot itself is set up, so trying again won't help. Please tell whoever runs "
+    "accounts-bot: `accounts-bot doctor` on its server says which setting is wrong."
+)
+
+
+def callback_problem_blocks(message: str, *, configuration: bool = False) -> Blocks:
+    """`configuration`: the package refused accounts-bot's own settings; a retry would only fail the same way."""
+    advice = CONFIGURATION_ADVICE if configuration else "Run `/accounts connect` to try again."
+    return [section(f":warning: {escape(message)}"), context(advice)]
 
 
 def disconnect_confirm_blocks(provider_title: str, organisation: str, *, version: str) -> Blocks:
