@@ -245,7 +245,8 @@ def test_an_added_admin_may_connect_and_the_audit_log_shows_it(package_bot: Runn
     [row] = connection_rows(connect_bot)
     assert row.connected_by == STAFF
     audit = all_text(command(connect_bot, "/accounts audit", "Latest changes"))
-    assert "added an admin" in audit and "connected" in audit
+    assert f"<@{ADMIN}> let <@{STAFF}> manage accounts-bot" in audit
+    assert f"<@{STAFF}> connected {package.title} (Acme Plumbing Ltd)" in audit
 
 
 def test_disconnect_confirms_then_removes_our_connection_at_the_package(

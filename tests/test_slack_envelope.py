@@ -24,7 +24,7 @@ from bot.slack.listeners.customers import page_value
 from bot.slack.listeners.disconnecting import confirmed_connection
 from bot.slack.listeners.events import removed_from
 from bot.slack.listeners.importing import NOT_OURS, offered_for, run_of
-from bot.views.connect import audit_blocks
+from bot.views.audit import audit_blocks
 from bot.views.mapping import UNREADABLE, ModalMetadata, read_choices
 from bot.views.text import mention
 from bot.web.slack_requests import Refused, parse, verify

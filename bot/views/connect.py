@@ -9,7 +9,6 @@ from typing import Any
 
 from bot.views.text import button, context, escape, mention, section, slack_date, truncate
 from providers.base import Organisation
-from storage.models import AuditEvent
 
 Blocks = list[dict[str, Any]]
 
@@ -201,20 +200,6 @@ def refused_blocks(action: str) -> Blocks:
     ]
 
 
-AUDIT_WORDS = {
-    "connection.connected": "connected",
-    "connection.reconnected": "reconnected",
-    "connection.replaced": "replaced",
-    "connection.disconnected": "disconnected",
-    "admins.added": "added an admin",
-    "admins.removed": "removed an admin",
-    "refused": "was refused",
-    "mapping.saved": "saved the account mapping",
-    "slack.installed": "installed the app",
-    "slack.uninstalled": "app uninstalled",
-}
-
-
 def admins_text(added: Sequence[str]) -> str:
     people = ", ".join(mention(u) for u in added) or "nobody yet"
     return f"Slack workspace admins and owners can manage accounts-bot, and so can: {people}."
@@ -232,18 +217,3 @@ def admin_changed_text(user_id: str, *, added: bool, changed: bool) -> str:
         if changed
         else f"{mention(user_id)} was not on the list."
     )
-
-
-def audit_blocks(events: Sequence[AuditEvent]) -> Blocks:
-    if not events:
-        return [section("Nothing in the audit log yet.")]
-    lines = []
-    for event in events:
-        words = AUDIT_WORDS.get(event.action, event.action)
-        detail = event.detail or {}
-        what = ", ".join(f"{k}: {v}" for k, v in detail.items() if v not in (None, [], ""))
-        lines.append(
-            f"{slack_date(event.created_at)}: {mention(event.actor_user_id)} {escape(words)}"
-            + (f" ({escape(what)})" if what else "")
-        )
-    return [section("*Latest changes*"), section(truncate("\n".join(lines), 3000))]

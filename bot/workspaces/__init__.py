@@ -6,13 +6,14 @@ Who may administer a workspace is in `permissions`; its Slack installation in `i
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storage.models import AuditEvent, SlackInstallation, Workspace
+from storage.models import AuditEvent, Connection, SlackInstallation, Workspace
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,16 @@ def latest_events(session: Session, *, workspace_id: int, limit: int = 20) -> li
             .limit(limit)
         )
     )
+
+
+def organisation_names(session: Session, *, connection_ids: Collection[int]) -> dict[int, str]:
+    """The organisation each connection is (or was) to, for the audit log's sentences."""
+    if not connection_ids:
+        return {}
+    rows = session.execute(
+        select(Connection.id, Connection.organisation_name).where(Connection.id.in_(list(connection_ids)))
+    )
+    return {connection_id: name for connection_id, name in rows}
 
 
 def set_channel(session: Session, *, workspace_id: int, channel_id: str, user_id: str) -> None:

@@ -20,7 +20,8 @@ from bot.slack.listeners.importing import import_command
 from bot.slack.listeners.mapping import open_mapping
 from bot.slack.requests import Asker, CommandRequest, responder
 from bot.views import mentions as views
-from bot.views.connect import admin_changed_text, admins_text, audit_blocks
+from bot.views.audit import AuditNames, audit_blocks, connection_ids
+from bot.views.connect import admin_changed_text, admins_text
 from bot.views.help import help_blocks, unknown_command_blocks
 from bot.views.status import status_blocks
 from bot.workspaces import permissions
@@ -112,9 +113,12 @@ def audit_command(req: CommandRequest) -> None:
     reply = responder(req.respond, replace=False)
     if not authorised(req.asker, reply, action="audit", what="read the audit log"):
         return
-    with req.asker.runtime.db.session() as s:
+    runtime = req.asker.runtime
+    with runtime.db.session() as s:
         events = workspaces.latest_events(s, workspace_id=req.asker.workspace_id)
-    reply(blocks=audit_blocks(events), text="Latest changes")
+        organisations = workspaces.organisation_names(s, connection_ids=connection_ids(events))
+    titles = {name: title for name, title in runtime.provider_choices()}
+    reply(blocks=audit_blocks(events, AuditNames(titles, organisations)), text="Latest changes")
 
 
 SUBCOMMANDS: dict[str, Callable[[CommandRequest], None]] = {
