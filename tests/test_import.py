@@ -113,7 +113,7 @@ def test_a_reimport_creates_no_duplicates_and_counts_the_unchanged(
     assert (second.count("new"), second.count("updated")) == (0, 0)
     assert second.count("unchanged") == first.count("new") == before == customer_count(bot)
     assert second.count("skipped") == first.count("skipped") > 0
-    assert "0 new, 0 updated" in parent(bot, second)["text"]
+    assert "nothing changed here (" in parent(bot, second)["text"] and "0 new" not in parent(bot, second)["text"]
     assert len(bot.slack.uploaded_files) == 1  # nothing new the second time: no list to send
 
 
@@ -476,6 +476,8 @@ def test_app_home_imports_reports_by_direct_message_and_controls_the_sync(
     bot.slack.send_event({"type": "app_home_opened", "user": ADMIN, "tab": "home"}, team_id=TEAM)
     home = bot.slack.wait_for(lambda: (v := bot.slack.home_view(ADMIN)) and "Last import" in str(v) and v)
     assert "Sync:* on, every hour" in str(home) and check_view(home) == []
+    link = f"https://acme-plumbing.slack.com/archives/{dm(bot)}/p{(run.parent_ts or '').replace('.', '')}"
+    assert f"<{link}|Details in its thread>" in str(home) and "Details in the thread" not in str(home)
     bot.slack.send_action("sync_off", user_id=ADMIN, view_id=home["id"])
     bot.slack.wait_for(lambda: "Turn sync on" in str(bot.slack.home_view(ADMIN)))
     assert sync_settings(bot).enabled is False

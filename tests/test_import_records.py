@@ -294,7 +294,38 @@ def test_the_result_is_one_line(status: str) -> None:
     assert check_message(blocks) == [] and "\n" not in blocks[0]["text"]["text"]
     assert ("import_retry" in str(blocks)) is (status == "failed")
     if status == "succeeded":
-        assert "900 new, 50 updated, 0 unchanged, 50 skipped in 3 min 4 s" in blocks[0]["text"]["text"]
+        assert "900 new, 50 updated, 50 skipped in 3 min 4 s. Details in the thread." in blocks[0]["text"]["text"]
+
+
+def test_a_fast_run_a_quiet_sync_and_the_threads_own_text_read_as_such() -> None:
+    fast = run(status="succeeded", finished_at=NOW + timedelta(milliseconds=300))
+    assert "in under a second. Details in the thread." in views.result_text(fast, provider_title="Xero")
+    assert " 0 s" not in views.result_text(fast, provider_title="Xero")
+    assert "Details" not in views.result_text(fast, provider_title="Xero", details=None)  # the thread itself
+    quiet = run(status="succeeded", kind="incremental", counts={}, finished_at=NOW)
+    text = views.result_text(quiet, provider_title="Xero", details=None)
+    assert "Synced customers from Xero" in text and "nothing changed here (no contact changed there" in text
+    assert "0 new" not in text and "0 updated" not in text
+    steady = run(status="succeeded", counts={"unchanged": 200, "skipped": 50}, finished_at=NOW)
+    assert "nothing changed here (250 contacts checked" in views.result_text(steady, provider_title="Xero")
+
+
+def test_skipped_contacts_are_broken_down_and_a_changed_setting_is_explained() -> None:
+    counts = {
+        "unchanged": 200,
+        "skipped": 50,
+        "skipped_suppliers": 30,
+        "skipped_archived": 18,
+        "no_longer_customers": 40,
+    }
+    finished = run(status="succeeded", counts=counts, finished_at=NOW)
+    summary = views.Summary(finished, "Xero", [], [], None, customer_filter="customers_only")
+    text = str(views.summary_blocks(summary))
+    assert "Skipped 50: 30 not customers under the setting (only contacts the package marks as customers" in text
+    assert "18 archived, merged or erased in the accounting package" in text
+    assert "2 erased here on a data-protection request" in text
+    assert "40 customers imported earlier no longer count as customers under the current setting" in text
+    assert check_message(views.summary_blocks(summary)) == []
 
 
 def test_the_summary_lists_the_first_twenty_new_names_and_duplicates() -> None:

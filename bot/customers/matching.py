@@ -38,6 +38,9 @@ DEFAULT_CUSTOMER_FILTER = "all_but_suppliers"
 # records the package sent that could not be used at all (the page's `skipped`, counted by the importer).
 OUTCOMES = ("new", "updated", "unchanged", "skipped", "failed", "unreadable")
 DETAILS = (
+    "skipped_suppliers",  # new to us, and not a customer under the setting (only a supplier, or not marked one)
+    "skipped_archived",  # new to us, and archived, merged or erased at the package
+    "no_longer_customers",  # imported earlier, and no longer a customer under the setting: kept, and counted
     "linked",
     "possible_duplicates",
     "inactive",
@@ -320,8 +323,10 @@ def apply_page(
     for record in records:
         if (ref := known.get(record.id)) is not None:
             outcome = _update(ref, record, counts, written)
+            counts["no_longer_customers"] += record.active and not counts_as_customer(record, customer_filter)
         elif not _eligible(record, customer_filter):
             outcome = "skipped"
+            counts["skipped_archived" if _gone(record) else "skipped_suppliers"] += 1
         elif not record.name.strip():
             outcome = "failed"  # nothing to call the customer by
         else:
@@ -401,14 +406,14 @@ class _Writes:
             session.execute(insert(_REFERENCES), references)
 
 
+def _gone(record: Record) -> bool:
+    """Archived, merged into another contact, or erased on request at the package."""
+    return not record.active or bool(record.merged_into) or record.erase_personal_data
+
+
 def _eligible(record: Record, customer_filter: str) -> bool:
     """Whether a record new to us becomes a customer: archived, merged and erased contacts do not."""
-    return (
-        record.active
-        and not record.merged_into
-        and not record.erase_personal_data
-        and counts_as_customer(record, customer_filter)
-    )
+    return not _gone(record) and counts_as_customer(record, customer_filter)
 
 
 def _update(ref: _Known, record: Record, counts: Counter[str], written: _Writes) -> str:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from bot import status, workspaces
 from bot.runtime import Runtime
+from bot.slack.notify import permalink
 from bot.slack.requests import Asker
 from bot.views.status import home_view
 from bot.workspaces import permissions
@@ -51,6 +52,15 @@ def is_admin(client: WebClient, *, team_id: str, user_id: str, added: Collection
     answer = permissions.is_slack_admin(client, user_id)
     _slack_admins[(team_id, user_id)] = (answer, now + ROLE_TTL.total_seconds())
     return answer
+
+
+def latest_thread(client: WebClient, report: status.StatusReport) -> str | None:
+    """The link to the latest import's thread, for App Home's "Last import" line."""
+    imports = report.connection.imports if report.connection is not None else None
+    latest = imports.latest if imports is not None else None
+    if latest is None or latest.active:
+        return None
+    return permalink(client, latest.channel_id, latest.parent_ts)
 
 
 def remember_viewer(session: Session, *, workspace_id: int, user_id: str, now: datetime) -> None:
@@ -92,7 +102,7 @@ def home_opened(asker: Asker) -> None:
             added = permissions.added_admins(s, workspace_id=asker.workspace_id)
             report = status.report_for(runtime, s, team_id=asker.team_id)
         admin = is_admin(asker.client, team_id=asker.team_id, user_id=asker.user_id, added=added)
-        view = home_view(report, admin=admin)
+        view = home_view(report, admin=admin, thread_link=latest_thread(asker.client, report))
         try:
             asker.client.views_publish(user_id=asker.user_id, view=view)
         except SlackApiError as exc:  # e.g. a person Slack does not know in this workspace: nothing to show them
@@ -123,7 +133,8 @@ def refresh_homes(runtime: Runtime, client: WebClient | None, *, team_id: str, v
                 return 0
             added = permissions.added_admins(s, workspace_id=workspace.id)
             report = status.report_for(runtime, s, team_id=team_id)
-        views = {role: home_view(report, admin=role) for role in (True, False)}
+        link = latest_thread(client, report)
+        views = {role: home_view(report, admin=role, thread_link=link) for role in (True, False)}
         published = 0
         for user_id in people:
             try:

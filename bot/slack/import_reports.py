@@ -37,7 +37,7 @@ from bot.customers.lists import (
     write_csv,
 )
 from bot.imports.runs import RunView, record_parent, record_reported_part
-from bot.imports.sync import sync_settings
+from bot.imports.sync import customer_filter_of, sync_settings
 from bot.runtime import Runtime
 from bot.slack.notify import CANNOT_POST_HERE, SlackUnavailable, direct_message, transient
 from bot.views import importing as views
@@ -273,18 +273,27 @@ class SlackReporter:
                 views.Unreadable(id=r.external_id, name=r.name, reason=r.reason)
                 for r in unreadable_records(s, run_id=run.id, limit=views.UNREADABLE_SHOWN)
             ]
+            customer_filter = customer_filter_of(s, connection_id=run.connection_id)
         wanted = run.count("new") or run.count("unreadable")
         csv_to = run.started_by if wanted and run.started_by else None
         if csv_to and not self._send_csv(run, csv_to, title):
             csv_to = None
         summary = views.Summary(
-            run=run, provider_title=title, new_names=names, duplicates=duplicates, csv_to=csv_to, unreadable=unreadable
+            run=run,
+            provider_title=title,
+            new_names=names,
+            duplicates=duplicates,
+            csv_to=csv_to,
+            unreadable=unreadable,
+            customer_filter=customer_filter,
         )
         self._once(
             run,
             "summary",
             lambda: self._reply(
-                run, text=views.result_text(run, provider_title=title), blocks=views.summary_blocks(summary)
+                run,
+                text=views.result_text(run, provider_title=title, details=None),  # this is the thread
+                blocks=views.summary_blocks(summary),
             ),
         )
 

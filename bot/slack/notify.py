@@ -49,3 +49,16 @@ def tell(
                 raise
             log.info("Cannot post in %s (%s); sending a direct message", channel_id, exc.response.get("error"))
     direct_message(client, user_id, text=text, blocks=blocks)
+
+
+def permalink(client: WebClient, channel_id: str | None, ts: str | None) -> str | None:
+    """The link to a run's progress message (and so its thread), as Slack gives it (`chat.getPermalink`); None
+    before the message is posted or when Slack won't say."""
+    if not (channel_id and ts):
+        return None
+    try:
+        link = client.chat_getPermalink(channel=channel_id, message_ts=ts).get("permalink")
+    except SlackApiError as error:
+        log.info("no link to the running import's message: %s", error.response.get("error"))
+        return None
+    return link if isinstance(link, str) and link.startswith("https://") else None

@@ -39,6 +39,8 @@ def plural(n: int, one: str, many: str | None = None) -> str:
 
 def duration(span: timedelta | None) -> str:
     seconds = int(span.total_seconds()) if span else 0
+    if seconds < 1:
+        return "under a second"
     if seconds < 60:
         return f"{seconds} s"
     minutes, seconds = divmod(seconds, 60)
@@ -118,18 +120,27 @@ def progress_blocks(run: RunView, *, provider_title: str, note: str | None = Non
     return blocks
 
 
-def result_text(run: RunView, *, provider_title: str) -> str:
-    """The one line the parent message ends as."""
-    took = duration(run.duration)
+THREAD = "Details in the thread."
+
+
+def result_text(run: RunView, *, provider_title: str, details: str | None = THREAD) -> str:
+    """The one line the parent message ends as. `details`: where to read more (the thread, from the parent
+    message; a link, on App Home; nothing, in the thread itself)."""
+    more = f" {details}" if details else ""
     if run.status == RunStatus.SUCCEEDED:
         what = "Synced" if run.kind == "incremental" else "Imported"
+        took = duration(run.duration)
+        if not (run.count("new") or run.count("updated") or run.count("failed") or run.count("unreadable")):
+            checked = f"{plural(run.processed, 'contact')} checked" if run.processed else "no contact changed there"
+            return (
+                f":white_check_mark: {what} customers from {source(run, provider_title)}: nothing changed here "
+                f"({checked}, in {took}).{more}"
+            )
+        parts = [f"{number(run.count(name))} {name}" for name in ("new", "updated", "unchanged", "skipped")]
+        parts += [f"{number(run.count(name))} {name}" for name in ("failed", "unreadable") if run.count(name)]
         return (
             f":white_check_mark: {what} customers from {source(run, provider_title)}: "
-            f"{number(run.count('new'))} new, {number(run.count('updated'))} updated, "
-            f"{number(run.count('unchanged'))} unchanged, {number(run.count('skipped'))} skipped"
-            + (f", {number(run.count('failed'))} failed" if run.count("failed") else "")
-            + (f", {number(run.count('unreadable'))} unreadable" if run.count("unreadable") else "")
-            + f" in {took}. Details in the thread."
+            f"{', '.join(p for p in parts if not p.startswith('0 '))} in {took}.{more}"
         )
     if run.status == RunStatus.CANCELLED:
         who = f" by {mention(run.cancelled_by)}" if run.cancelled_by else ""
@@ -227,6 +238,7 @@ class Summary:
     duplicates: Sequence[Duplicate]
     csv_to: str | None  # who got the full list by direct message
     unreadable: Sequence[Unreadable] = ()  # the first of the records that could not be imported
+    customer_filter: str = DEFAULT_CUSTOMER_FILTER  # which contacts counted as customers for this run
 
 
 def unreadable_text(run: RunView, records: Sequence[Unreadable], *, provider_title: str) -> str:
@@ -243,6 +255,27 @@ def unreadable_text(run: RunView, records: Sequence[Unreadable], *, provider_tit
         "They were left out; the rest were imported.",
         3000,
     )
+
+
+def skipped_words(run: RunView, customer_filter: str) -> str | None:
+    """Why contacts were skipped, broken down: not customers under the setting, archived (or merged, or erased)
+    at the package, or erased here on request."""
+    total = run.count("skipped")
+    if not total:
+        return None
+    suppliers, archived = run.count("skipped_suppliers"), run.count("skipped_archived")
+    erased_here = max(0, total - suppliers - archived)
+    parts = []
+    if suppliers:
+        parts.append(
+            f"{number(suppliers)} not customers under the setting ({contact_filter_words(customer_filter)}; "
+            "`/accounts import contacts` changes it)"
+        )
+    if archived:
+        parts.append(f"{number(archived)} archived, merged or erased in the accounting package")
+    if erased_here:
+        parts.append(f"{number(erased_here)} erased here on a data-protection request")
+    return f"Skipped {number(total)}: " + ", ".join(parts) + "."
 
 
 def summary_blocks(summary: Summary) -> Blocks:
@@ -269,9 +302,16 @@ def summary_blocks(summary: Summary) -> Blocks:
         },
     ]
     details = []
-    if run.count("skipped"):
+    skipped = skipped_words(run, summary.customer_filter)
+    if skipped:
+        details.append(skipped)
+    if run.count("no_longer_customers"):
         details.append(
-            "Skipped: archived, merged or erased contacts we had not imported, and contacts that are only suppliers."
+            f"{plural(run.count('no_longer_customers'), 'customer')} imported earlier no longer "
+            f"{'counts' if run.count('no_longer_customers') == 1 else 'count'} as "
+            f"{'a customer' if run.count('no_longer_customers') == 1 else 'customers'} under the current setting "
+            f"({contact_filter_words(summary.customer_filter)}); they are kept, and listed with "
+            "`/accounts customers`. The setting decides which contacts new to accounts-bot are imported."
         )
     if run.count("linked"):
         details.append(
@@ -414,7 +454,12 @@ def sync_changed_text(plan: SyncPlan) -> str:
 
 
 def home_import_blocks(
-    state: ImportState, *, provider_title: str, admin: bool = True, may_import: bool = True
+    state: ImportState,
+    *,
+    provider_title: str,
+    admin: bool = True,
+    may_import: bool = True,
+    thread_link: str | None = None,
 ) -> Blocks:
     """The import part of App Home. `admin`: the viewer may change the sync and the channel; `may_import`: may
     start (and cancel) an import. Others see how things stand, without controls that would only refuse them."""
@@ -429,7 +474,8 @@ def home_import_blocks(
             lines.append(f"*Import:* {title(run, provider_title)}{percent}")
         elif run.finished_at is not None:
             lines.append(
-                f"*Last import:* {result_text(run, provider_title=provider_title)} ({slack_date(run.finished_at)})"
+                f"*Last import:* {result_text(run, provider_title=provider_title, details=None)} "
+                f"({slack_date(run.finished_at)})" + (f" <{thread_link}|Details in its thread>" if thread_link else "")
             )
     lines.append(f"*Sync:* {sync_words(state.sync)}")
     channel = (
@@ -519,8 +565,9 @@ def contacts_changed_text(old: str, new: str) -> str:
         return f"Contacts imported as customers are already *{contact_filter_words(new)}*; nothing changed."
     return (
         f"Contacts imported as customers are now *{contact_filter_words(new)}* "
-        f"(until now: {contact_filter_words(old)}). This applies from the next import; "
-        "customers already imported stay."
+        f"(until now: {contact_filter_words(old)}). This applies from the next import, to contacts new to "
+        "accounts-bot; customers already imported stay, and the next import's summary says how many of them no "
+        "longer count."
     )
 
 

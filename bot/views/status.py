@@ -94,8 +94,9 @@ def mapping_blocks(connection: ConnectionReport) -> list[dict[str, Any]]:
     ]
 
 
-def home_view(report: StatusReport, *, admin: bool = True) -> dict[str, Any]:
-    """App Home for an admin (every control), or for anyone else: what they may do (import, when staff may)."""
+def home_view(report: StatusReport, *, admin: bool = True, thread_link: str | None = None) -> dict[str, Any]:
+    """App Home for an admin (every control), or for anyone else: what they may do (import, when staff may).
+    `thread_link`: where the latest import's thread is."""
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": "Accounting connection"}},
         *status_blocks(report, with_sync=False),
@@ -107,6 +108,7 @@ def home_view(report: StatusReport, *, admin: bool = True) -> dict[str, Any]:
                 provider_title=report.connection.provider_title,
                 admin=False,
                 may_import=report.staff_may_import,
+                thread_link=thread_link,
             )
             blocks += [{"type": "divider"}, *imports]
     elif report.connection is not None:
@@ -121,7 +123,9 @@ def home_view(report: StatusReport, *, admin: bool = True) -> dict[str, Any]:
             }
         )
         if report.connection.imports is not None:
-            imports = home_import_blocks(report.connection.imports, provider_title=report.connection.provider_title)
+            imports = home_import_blocks(
+                report.connection.imports, provider_title=report.connection.provider_title, thread_link=thread_link
+            )
             blocks += [{"type": "divider"}, *imports]
     elif report.providers:
         blocks.append(

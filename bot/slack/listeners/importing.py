@@ -20,7 +20,7 @@ from bot.runtime import Runtime
 from bot.slack import payload
 from bot.slack.authorisation import StaffRight, authorised
 from bot.slack.listeners.import_settings import contacts_command, staff_command
-from bot.slack.notify import tell
+from bot.slack.notify import permalink, tell
 from bot.slack.requests import Asker, CommandRequest, Reply, dm_reply, responder
 from bot.views import importing as views
 from storage.models import ConnectionStatus, RunStatus, Workspace
@@ -28,19 +28,6 @@ from storage.models import ConnectionStatus, RunStatus, Workspace
 log = logging.getLogger(__name__)
 
 NOT_CONNECTED = "Nothing is connected yet. An admin can connect your accounting package with `{command} connect`."
-
-
-def permalink(client: WebClient, channel_id: str | None, ts: str | None) -> str | None:
-    """The link to a run's progress message (and so its thread), as Slack gives it (`chat.getPermalink`); None
-    before the message is posted or when Slack won't say."""
-    if not (channel_id and ts):
-        return None
-    try:
-        link = client.chat_getPermalink(channel=channel_id, message_ts=ts).get("permalink")
-    except SlackApiError as error:
-        log.info("no link to the running import's message: %s", error.response.get("error"))
-        return None
-    return link if isinstance(link, str) and link.startswith("https://") else None
 
 
 def begin_import(
