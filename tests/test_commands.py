@@ -4,6 +4,7 @@ escapes them) or as typed, the settings shown when asked without a choice, and h
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -11,8 +12,12 @@ from slack_sdk import WebClient
 from sqlalchemy import select
 
 from bot.redact import configure_logging
+from bot.status import ConnectionReport, StatusReport
+from bot.views import connect as connect_views
+from bot.views.status import status_blocks
 from storage.models import Workspace, WorkspaceAdmin
-from tests.conftest import BOT_TOKEN, CHANNEL, STAFF, TEAM, RunningBot
+from tests.conftest import ADMIN, BOT_TOKEN, CHANNEL, STAFF, TEAM, RunningBot
+from tests.fakes.blockkit import check_message
 from tests.fakes.slack import SlackFake
 from tests.fakes.xero import XeroFake
 from tests.flows import all_text, becomes, click, command, connected
@@ -114,7 +119,7 @@ def test_status_names_the_sync_and_real_commands(connect_bot: RunningBot, xero: 
     connected(connect_bot, xero)
     answer = all_text(command(connect_bot, "/accounts status", "Scheduled sync"))
     assert "The first sync runs an hour after your first import ends" in answer
-    question = command(connect_bot, "/accounts disconnect", "Disconnect *Acme Plumbing Ltd*")
+    question = command(connect_bot, "/accounts disconnect", "Disconnect Acme Plumbing Ltd")
     click(connect_bot, question, "disconnect_confirm")
     becomes(connect_bot, question, "Disconnected")
     answer = all_text(command(connect_bot, "/accounts status", "Disconnected."))
@@ -148,3 +153,34 @@ def test_the_schedulers_every_tick_lines_are_below_info(level: str, shown: bool)
         logging.getLogger("apscheduler.executors").setLevel(logging.NOTSET)
         root.handlers[:] = handlers
         root.setLevel(was)
+
+
+NAME = "*Bold* & _Italic_ Traders <!here>"
+
+
+def test_names_from_the_package_read_exactly_as_written_where_we_bold_them() -> None:
+    report = StatusReport(
+        team_id=TEAM,
+        workspace_name="Acme",
+        connection=ConnectionReport("xero", "Xero", NAME, ADMIN, datetime(2026, 12, 2, tzinfo=UTC), "ok"),
+        providers=(("xero", "Xero"),),
+    )
+    for blocks in (
+        connect_views.connected_blocks("Xero", NAME, reconnected=False),
+        connect_views.disconnect_confirm_blocks("Xero", NAME, version="1:1"),
+        connect_views.disconnected_blocks("Xero", NAME, None),
+        connect_views.replace_blocks("Xero", NAME, "xero", "Xero"),
+        status_blocks(report),
+    ):
+        assert check_message(blocks) == []
+        named = [
+            e
+            for b in blocks
+            if b["type"] == "rich_text"
+            for p in b["elements"]
+            for e in p["elements"]
+            if NAME in str(e)
+        ]
+        assert named == [{"type": "text", "text": NAME, "style": {"bold": True}}], blocks
+        mrkdwn = str([b for b in blocks if b["type"] != "rich_text"])
+        assert "*Bold*" not in mrkdwn and "<!here>" not in mrkdwn

@@ -282,9 +282,11 @@ def test_the_progress_message_has_a_bar_counts_and_cancel() -> None:
     blocks = views.progress_blocks(run(), provider_title="Xero")
     text = str(blocks)
     assert check_message(blocks) == []
-    assert "Importing customers from Xero (&lt;!channel&gt; &amp; Co)…" in text
+    assert {"type": "text", "text": "Importing customers from Xero (<!channel> & Co)…", "style": {"bold": True}} in (
+        blocks[0]["elements"][0]["elements"]
+    )
     assert "████████░░░░░░░░░░░░` 40%" in text and "1,000 of 2,500 contacts read · 900 new · 50 updated" in text
-    assert "import_cancel" in text and "<!channel>" not in text
+    assert "import_cancel" in text and "<!channel>" not in str(blocks[1:])  # only as text in the rich text
 
 
 @pytest.mark.parametrize("status", ["succeeded", "failed", "cancelled"])

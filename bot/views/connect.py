@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from bot.views.text import button, context, escape, mention, section, slack_date, truncate
+from bot.views.text import bold, button, code, context, emoji, escape, mention, rich, section, slack_date, truncate
 from providers.base import Organisation
 
 Blocks = list[dict[str, Any]]
@@ -56,9 +56,10 @@ def choose_provider_blocks(providers: Sequence[tuple[str, str]]) -> Blocks:
 
 def replace_blocks(provider_title: str, organisation: str, new_provider: str, new_title: str) -> Blocks:
     return [
-        section(
-            f"This workspace is already connected to *{escape(organisation)}* in {escape(provider_title)}. "
-            f"Replace it with a new {escape(new_title)} connection?"
+        rich(
+            "This workspace is already connected to ",
+            bold(organisation),
+            f" in {provider_title}. Replace it with a new {new_title} connection?",
         ),
         {
             "type": "actions",
@@ -121,7 +122,7 @@ def connected_blocks(
     """`mapping_kept`: a reconnection whose saved account mapping still holds, so there is no next step to take."""
     verb = "reconnected to" if reconnected else "connected to"
     blocks = [
-        section(f":white_check_mark: accounts-bot is now {verb} *{escape(organisation)}* in {escape(provider_title)}."),
+        rich(emoji("white_check_mark"), f" accounts-bot is now {verb} ", bold(organisation), f" in {provider_title}."),
     ]
     if mapping_kept:
         blocks.append(
@@ -159,9 +160,11 @@ def callback_problem_blocks(message: str, *, configuration: bool = False) -> Blo
 def disconnect_confirm_blocks(provider_title: str, organisation: str, *, version: str) -> Blocks:
     """The question, with a Disconnect button that names the version of the connection it was asked for."""
     return [
-        section(
-            f"Disconnect *{escape(organisation)}* ({escape(provider_title)})? accounts-bot will stop syncing "
-            "and forget its log-in. Customers already imported stay."
+        rich(
+            "Disconnect ",
+            bold(organisation),
+            f" ({provider_title})? accounts-bot will stop syncing and forget its log-in. "
+            "Customers already imported stay.",
         ),
         {
             "type": "actions",
@@ -176,9 +179,13 @@ def disconnect_confirm_blocks(provider_title: str, organisation: str, *, version
 
 def disconnected_blocks(provider_title: str, organisation: str, remote_error: str | None) -> Blocks:
     blocks = [
-        section(
-            f":electric_plug: Disconnected *{escape(organisation)}* ({escape(provider_title)}). "
-            "Its log-in is deleted; imported customers stay. Connect again any time with `/accounts connect`."
+        rich(
+            emoji("electric_plug"),
+            " Disconnected ",
+            bold(organisation),
+            f" ({provider_title}). Its log-in is deleted; imported customers stay. Connect again any time with ",
+            code("/accounts connect"),
+            ".",
         )
     ]
     if remote_error:

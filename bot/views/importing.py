@@ -12,7 +12,7 @@ from bot.customers.lists import Duplicate
 from bot.customers.matching import CUSTOMER_FILTERS, DEFAULT_CUSTOMER_FILTER
 from bot.imports.runs import ImportState, RunView
 from bot.imports.sync import SyncPause, SyncPlan, SyncState
-from bot.views.text import button, context, escape, mention, section, slack_date, truncate
+from bot.views.text import bold, button, context, escape, mention, rich, section, slack_date, truncate
 from storage.models import RunStatus
 
 Blocks = list[dict[str, Any]]
@@ -61,13 +61,16 @@ def progress_bar(percent: int | None) -> str:
     return f"`{'█' * filled}{'░' * (BAR_CELLS - filled)}` {percent}%"
 
 
-def source(run: RunView, provider_title: str) -> str:
+def source(run: RunView, provider_title: str, *, mrkdwn: bool = True) -> str:
+    """`Xero (Acme Plumbing Ltd)`: escaped for mrkdwn, or as written for rich text."""
+    if not mrkdwn:
+        return f"{provider_title} ({run.organisation})"
     return f"{escape(provider_title)} ({escape(run.organisation)})"
 
 
-def title(run: RunView, provider_title: str) -> str:
+def title(run: RunView, provider_title: str, *, mrkdwn: bool = True) -> str:
     what = "Syncing" if run.kind == "incremental" else "Importing"
-    return f"{what} customers from {source(run, provider_title)}…"
+    return f"{what} customers from {source(run, provider_title, mrkdwn=mrkdwn)}…"
 
 
 def counts_line(run: RunView) -> str:
@@ -109,7 +112,7 @@ def progress_blocks(run: RunView, *, provider_title: str, note: str | None = Non
     """The parent message while the run is queued, running or waiting."""
     started = f"Started by {mention(run.started_by)}" if run.started_by else "Scheduled sync"
     blocks = [
-        section(f"*{title(run, provider_title)}*"),
+        rich(bold(title(run, provider_title, mrkdwn=False))),
         section(f"{progress_bar(run.percent)}\n{counts_line(run)}"),
         context(note or started),
     ]

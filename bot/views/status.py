@@ -8,7 +8,7 @@ from bot.status import ConnectionReport, StatusReport
 from bot.views.connect import connect_button
 from bot.views.importing import contact_filter_words, home_import_blocks, sync_words
 from bot.views.mapping import problem_words
-from bot.views.text import button, context, escape, mention, section, slack_date, truncate
+from bot.views.text import bold, button, context, escape, mention, rich, section, slack_date, truncate
 
 HEALTH = {
     "ok": ":large_green_circle: Healthy",
@@ -39,11 +39,14 @@ def status_blocks(report: StatusReport, *, with_sync: bool = True) -> list[dict[
             section(f"{how} Reconnecting the same organisation keeps its account mapping."),
         ]
     lines = [
-        f"*{escape(connection.provider_title)}*: *{escape(connection.organisation_name)}*",
         f"Connected by {mention(connection.connected_by)} on {slack_date(connection.connected_at)}",
         HEALTH.get(connection.health, escape(connection.health)),
     ]
-    blocks = [section(":white_check_mark: *Accounting package connected*"), section("\n".join(lines))]
+    blocks = [
+        section(":white_check_mark: *Accounting package connected*"),
+        rich(bold(connection.provider_title), ": ", bold(connection.organisation_name)),
+        section("\n".join(lines)),
+    ]
     if connection.health_detail:
         blocks.append(context(escape(connection.health_detail)))
     blocks += mapping_blocks(connection)
