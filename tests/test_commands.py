@@ -8,10 +8,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from slack_sdk import WebClient
 from sqlalchemy import select
 
 from bot.redact import configure_logging
+from bot.slack.mentions import channel_link, user_link
 from bot.status import ConnectionReport, StatusReport
 from bot.views import connect as connect_views
 from bot.views.status import status_blocks
@@ -184,3 +187,27 @@ def test_names_from_the_package_read_exactly_as_written_where_we_bold_them() -> 
         assert named == [{"type": "text", "text": NAME, "style": {"bold": True}}], blocks
         mrkdwn = str([b for b in blocks if b["type"] != "rich_text"])
         assert "*Bold*" not in mrkdwn and "<!here>" not in mrkdwn
+
+
+@given(st.text(max_size=60))
+def test_a_typed_word_is_a_link_only_when_slack_made_it_one(word: str) -> None:
+    """Whatever follows `admins add` or `channel`, it is read as one of Slack's links or as a name to look up;
+    it never becomes an id that is not one."""
+    for found, sigil, kinds in ((user_link(word), "@", "UW"), (channel_link(word), "#", "CG")):
+        if found is not None:
+            assert word.strip().startswith(f"<{sigil}{found}") and found[0] in kinds and found.isalnum()
+
+
+@pytest.mark.parametrize(
+    ("word", "user", "channel"),
+    [
+        ("<@U0STAFF01|sam>", "U0STAFF01", None),
+        ("<#C0DEMORANDM|random>", None, "C0DEMORANDM"),
+        ("<#C0DEMORANDM|Random Stuff>", None, "C0DEMORANDM"),
+        ("<@U0STAFF01|sam> <!here>", None, None),
+        ("<!channel>", None, None),
+        ("<#c0lower|x>", None, None),
+    ],
+)
+def test_slack_links(word: str, user: str | None, channel: str | None) -> None:
+    assert (user_link(word), channel_link(word)) == (user, channel)

@@ -85,6 +85,7 @@ def test_first_import_end_to_end(imports: tuple[RunningBot, Connection, str], pa
     assert "Import finished" in thread and f"*New*\\n{len(expected):,}" in thread
     assert "Missing essential data" in thread and "New customers* (the first 20 of" in thread
     assert f"went to <@{ADMIN}> by direct message" in thread
+    assert "*Scheduled sync:* on, every hour; the next one runs <!date^" in thread  # the first, an hour after this
 
     [upload] = bot.slack.uploaded_files
     assert upload.channels == [dm(bot)] and upload.filename.startswith("new-customers-")

@@ -37,7 +37,7 @@ from bot.customers.lists import (
     write_csv,
 )
 from bot.imports.runs import RunView, record_parent, record_reported_part
-from bot.imports.sync import customer_filter_of, sync_settings
+from bot.imports.sync import current_plan, customer_filter_of, sync_settings
 from bot.runtime import Runtime
 from bot.slack.notify import CANNOT_POST_HERE, SlackUnavailable, direct_message, transient
 from bot.views import importing as views
@@ -274,6 +274,7 @@ class SlackReporter:
                 for r in unreadable_records(s, run_id=run.id, limit=views.UNREADABLE_SHOWN)
             ]
             customer_filter = customer_filter_of(s, connection_id=run.connection_id)
+            plan = current_plan(s, workspace_id=run.workspace_id)
         wanted = run.count("new") or run.count("unreadable")
         csv_to = run.started_by if wanted and run.started_by else None
         if csv_to and not self._send_csv(run, csv_to, title):
@@ -286,6 +287,7 @@ class SlackReporter:
             csv_to=csv_to,
             unreadable=unreadable,
             customer_filter=customer_filter,
+            sync=plan,
         )
         self._once(
             run,

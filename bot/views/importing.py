@@ -242,6 +242,7 @@ class Summary:
     csv_to: str | None  # who got the full list by direct message
     unreadable: Sequence[Unreadable] = ()  # the first of the records that could not be imported
     customer_filter: str = DEFAULT_CUSTOMER_FILTER  # which contacts counted as customers for this run
+    sync: SyncPlan | None = None  # the scheduled sync, as it stands after this run
 
 
 def unreadable_text(run: RunView, records: Sequence[Unreadable], *, provider_title: str) -> str:
@@ -367,6 +368,8 @@ def summary_blocks(summary: Summary) -> Blocks:
         blocks.append(
             context(f"The full list with contact details went to {mention(summary.csv_to)} by direct message.")
         )
+    if summary.sync is not None and run.kind != "incremental":
+        blocks.append(context(f"*Scheduled sync:* {sync_words(summary.sync)}."))
     return blocks
 
 
