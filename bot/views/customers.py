@@ -44,7 +44,7 @@ class CustomerListing:
 
 
 def kept_text(kept: Sequence[Kept]) -> str:
-    """`3 customers from Acme Plumbing Ltd (Xero)`, for each organisation no longer connected."""
+    """`3 customers from Acme Plumbing Ltd (<package>)`, for each organisation no longer connected."""
     return ", ".join(
         f"{plural(k.customers, 'customer')} from {escape(k.organisation_name)} ({escape(k.provider_title)})"
         for k in kept

@@ -62,7 +62,7 @@ def progress_bar(percent: int | None) -> str:
 
 
 def source(run: RunView, provider_title: str, *, mrkdwn: bool = True) -> str:
-    """`Xero (Acme Plumbing Ltd)`: escaped for mrkdwn, or as written for rich text."""
+    """`<package> (Acme Plumbing Ltd)`: escaped for mrkdwn, or as written for rich text."""
     if not mrkdwn:
         return f"{provider_title} ({run.organisation})"
     return f"{escape(provider_title)} ({escape(run.organisation)})"
