@@ -61,6 +61,10 @@ def _listed(value: Any) -> list[Any]:
     return list(value) if isinstance(value, list) else []
 
 
+def _person(value: Any) -> str:
+    return mention(value) if isinstance(value, str) else "someone"
+
+
 def _who(event: AuditEvent) -> str:
     return mention(event.actor_user_id) if event.actor_user_id else "accounts-bot"
 
@@ -114,8 +118,8 @@ SENTENCES: dict[str, Callable[[AuditEvent, dict[str, Any], AuditNames], str]] = 
     "connection.reconnected": _connected("reconnected"),
     "connection.replaced": _connected("replaced the connection to"),
     "connection.disconnected": _connected("disconnected"),
-    "admins.added": lambda e, d, n: f"{_who(e)} let {mention(d.get('user'))} manage accounts-bot",
-    "admins.removed": lambda e, d, n: f"{_who(e)} took {mention(d.get('user'))} off the accounts-bot admins",
+    "admins.added": lambda e, d, n: f"{_who(e)} let {_person(d.get('user'))} manage accounts-bot",
+    "admins.removed": lambda e, d, n: f"{_who(e)} took {_person(d.get('user'))} off the accounts-bot admins",
     "refused": lambda e, d, n: (
         f"{_who(e)} tried to {REFUSED.get(str(d.get('action')), 'make a change only admins may make')} "
         "and was told only admins can"
