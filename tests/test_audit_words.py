@@ -50,6 +50,10 @@ def event(code: str, actor: str | None = "U0ANN0001", /, **detail: Any) -> Audit
             "<@U0ANN0001> exported 12 customers matching “zeb” as CSV",
         ),
         (event("import.staff", allowed=True), "<@U0ANN0001> let everyone import customers"),
+        (
+            event("customers.exported", rows=3, **{"import": 9}),
+            "<@U0ANN0001> was sent the 3 customers new in an import as CSV, by direct message",
+        ),
     ],
 )
 def test_each_entry_is_a_sentence(row: AuditEvent, sentence: str) -> None:

@@ -27,6 +27,7 @@ from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential, wait_random
 
+from bot import workspaces
 from bot.customers.lists import (
     Scope,
     iter_customers,
@@ -323,6 +324,14 @@ class SlackReporter:
         if sent is None:
             return False
         record_reported_part(self.runtime.db, run_id=run.id, part="csv")
+        with self.runtime.db.session(write_lock=True) as s:  # every customers CSV that leaves is in the audit log
+            workspaces.record(
+                s,
+                workspace_id=run.workspace_id,
+                actor=user_id,
+                action="customers.exported",
+                detail={"rows": sent, "import": run.id},
+            )
         return True
 
     def _finished_quietly(self, run: RunView, title: str) -> None:

@@ -110,6 +110,8 @@ def _exported(event: AuditEvent, d: dict[str, Any], names: AuditNames) -> str:
     count = f"{rows} customer{'s' if rows != 1 else ''}" if isinstance(rows, int) else "customers"
     which = " kept from organisations no longer connected" if d.get("earlier") else ""
     search = f" matching “{escape(str(d['search']))}”" if d.get("search") else ""
+    if d.get("import"):
+        return f"{_who(event)} was sent the {count} new in an import as CSV, by direct message"
     return f"{_who(event)} exported {count}{which}{search} as CSV"
 
 
