@@ -42,9 +42,30 @@ def check_database(settings: Settings) -> Check:
     return Check("database", True, f"reachable, schema up to date ({head})")
 
 
-def check_slack(settings: Settings) -> Iterator[Check]:
-    client = WebClient(base_url=settings.slack_api_url, timeout=10)
+def check_slack_mode(settings: Settings) -> Check:
+    """Which way Slack reaches the bot and which workspaces it serves, and what is set but ignored (with
+    SLACK_CLIENT_ID and SLACK_CLIENT_SECRET, Bolt serves installs and never uses SLACK_BOT_TOKEN)."""
+    transport = "Socket Mode" if settings.slack_app_token else "HTTP"
+    if not settings.multi_workspace:
+        return Check("slack mode", True, f"{transport}, one workspace (SLACK_BOT_TOKEN)")
+    install = f"{settings.public_url}/slack/install"
     if settings.slack_bot_token:
+        return Check(
+            "slack mode",
+            False,
+            f"{transport}, any workspace that installs the app (SLACK_CLIENT_ID and SLACK_CLIENT_SECRET); "
+            "SLACK_BOT_TOKEN is set but ignored, so a workspace that has not installed the app through "
+            f"{install} gets Slack's 'installation is no longer available'",
+            "for one workspace, remove SLACK_CLIENT_ID and SLACK_CLIENT_SECRET; for many, remove SLACK_BOT_TOKEN "
+            f"and install the app at {install}",
+        )
+    return Check("slack mode", True, f"{transport}, any workspace that installs the app at {install}")
+
+
+def check_slack(settings: Settings) -> Iterator[Check]:
+    yield check_slack_mode(settings)
+    client = WebClient(base_url=settings.slack_api_url, timeout=10)
+    if settings.slack_bot_token and not settings.multi_workspace:
         try:
             answer = client.auth_test(token=settings.slack_bot_token)
             yield Check("slack bot token", True, f"works for workspace {answer.get('team')} as {answer.get('user')}")

@@ -92,3 +92,7 @@ def configure_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> None:
         root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(level.upper())
+    # APScheduler says "Running job" and "executed successfully" at INFO for every tick (every few seconds);
+    # they are kept for DEBUG, where someone asked for everything.
+    chatty = logging.getLogger("apscheduler.executors")
+    chatty.setLevel(logging.NOTSET if root.level <= logging.DEBUG else logging.WARNING)

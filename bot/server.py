@@ -111,8 +111,10 @@ class BotServer:
             log.info("Stopping")
 
     def stop(self) -> None:
+        """Stop everything; stopping again does nothing."""
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
+            self.scheduler = None
         self.imports.shutdown()
         if self.socket_mode is not None:
             self.socket_mode.close()

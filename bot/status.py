@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import workspaces
@@ -43,6 +44,15 @@ class StatusReport:
     workspace_name: str | None
     connection: ConnectionReport | None
     providers: tuple[tuple[str, str], ...]  # (name, title) of the packages this deployment can connect
+    disconnected: Disconnected | None = None  # when nothing is connected: the last connection, if there was one
+    staff_may_import: bool = False  # everyone may import, not only admins
+
+
+@dataclass(frozen=True)
+class Disconnected:
+    provider_title: str
+    organisation_name: str
+    disconnected_at: datetime | None
 
 
 def token_health(connection: Connection, now: datetime, idle_limit: timedelta | None) -> tuple[str, str | None]:
@@ -83,11 +93,24 @@ def workspace_status(
                 session, connection=connection, categories=load_categories() if categories is None else categories
             ),
         )
+    last = None
+    if workspace is not None and connection is None:
+        gone = session.scalar(
+            select(Connection)
+            .where(Connection.workspace_id == workspace.id)
+            .order_by(Connection.disconnected_at.desc(), Connection.id.desc())
+            .limit(1)
+        )
+        if gone is not None:
+            title = dict(providers).get(gone.provider, gone.provider)
+            last = Disconnected(title, gone.organisation_name, gone.disconnected_at)
     return StatusReport(
         team_id=team_id,
         workspace_name=workspace.name if workspace else None,
         connection=report,
         providers=providers,
+        disconnected=last,
+        staff_may_import=bool(workspace and workspace.staff_may_import),
     )
 
 

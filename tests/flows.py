@@ -22,6 +22,7 @@ from providers import registry
 from storage.models import Connection
 from tests.conftest import ADMIN, CHANNEL, RunningBot
 from tests.fakes.blockkit import check_message
+from tests.fakes.slack.render import block_lines
 from tests.fakes.xero import FakeClock, XeroFake, click_through_consent
 from tests.packages_e2e import CLIENT_ID, CLIENT_SECRET, served, start_with
 from tests.providers.packages import PackageDriver, XeroDriver
@@ -62,7 +63,10 @@ def connect_bot(start_bot: Any, xero: XeroFake, xero_clock: FakeClock) -> Runnin
 
 
 def all_text(payload: dict[str, Any]) -> str:
-    return str(payload.get("text", "")) + " " + str(payload.get("blocks", ""))
+    """The message's fallback text, its blocks as given, and its rich text blocks as a person reads them (their
+    elements joined: names from a package are there as written)."""
+    read = "\n".join(block_lines([b for b in payload.get("blocks") or [] if b.get("type") == "rich_text"]))
+    return str(payload.get("text", "")) + " " + str(payload.get("blocks", "")) + " " + read
 
 
 def seen(bot: RunningBot, user: str = ADMIN) -> list[dict[str, Any]]:

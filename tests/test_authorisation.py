@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import event, select
 
 from bot import workspaces
-from bot.slack.authorisation import authorised
+from bot.slack.authorisation import StaffRight, authorised
 from bot.slack.requests import Asker
 from bot.views.connect import refused_blocks
 from bot.workspaces import permissions
@@ -47,7 +47,11 @@ def test_authorised_lets_admins_through_and_tells_and_audits_anyone_else(
     said: list[dict[str, Any]] = []
 
     answer = authorised(
-        asker, lambda **kw: said.append(kw), action="import", what="import customers", staff_allowed=staff_allowed
+        asker,
+        lambda **kw: said.append(kw),
+        action="import",
+        what="import customers",
+        staff=StaffRight.IMPORT if staff_allowed else None,
     )
 
     assert answer is allowed

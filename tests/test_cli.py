@@ -66,6 +66,28 @@ def test_doctor_passes_when_everything_answers(env: dict[str, str], tmp_path: Pa
     assert "✓ database" in result.stdout
     assert "✓ slack bot token: works for workspace Acme Plumbing" in result.stdout
     assert "✓ slack app token: Socket Mode can connect" in result.stdout
+    assert "✓ slack mode: Socket Mode, one workspace (SLACK_BOT_TOKEN)" in result.stdout
+
+
+def test_doctor_says_a_bot_token_beside_install_credentials_is_ignored(
+    env: dict[str, str], slack: SlackFake, tmp_path: Path
+) -> None:
+    multi = env | {
+        "SLACK_CLIENT_ID": slack.client_id,
+        "SLACK_CLIENT_SECRET": slack.client_secret,
+        "SLACK_SIGNING_SECRET": slack.signing_secret,
+    }
+    run_cli("migrate", env=env, cwd=tmp_path)
+    result = run_cli("doctor", env=multi, cwd=tmp_path)
+    assert result.returncode != 0
+    assert "✗ slack mode: Socket Mode, any workspace that installs the app" in result.stdout
+    assert "SLACK_BOT_TOKEN is set but ignored" in result.stdout and "/slack/install" in result.stdout
+    assert "slack bot token: works" not in result.stdout
+    alone = {k: v for k, v in multi.items() if k != "SLACK_BOT_TOKEN"}
+    assert (
+        "✓ slack mode: Socket Mode, any workspace that installs the app at"
+        in run_cli("doctor", env=alone, cwd=tmp_path).stdout
+    )
 
 
 def test_doctor_names_each_problem_and_its_fix(env: dict[str, str], tmp_path: Path) -> None:

@@ -38,9 +38,11 @@ from tests.flows import (
     login_url,
     shown,
     url_in,
+    xero_driver,
 )
 from tests.packages_e2e import start_with
 from tests.providers.packages import PackageDriver, Resource
+from tests.test_mapping import choices, open_modal, save, xero_ids
 
 # For the packages whose one consent may connect several organisations (Xero's may): the picker.
 several_organisations = pytest.mark.several_organisations
@@ -55,7 +57,7 @@ def test_connect_one_organisation_end_to_end(package_bot: RunningBot, package: P
     assert "slack.com/app_redirect?team=T0ACME001" in page.text
 
     message = shown(bot, "now connected to")
-    assert f"now connected to *Acme Plumbing Ltd* in {package.title}" in all_text(message)
+    assert f"now connected to Acme Plumbing Ltd in {package.title}" in all_text(message)
     assert "Map account codes" in all_text(message)
     assert check_message(message["blocks"]) == []
 
@@ -94,7 +96,10 @@ def test_status_and_home_show_the_connection(package_bot: RunningBot, package: P
     assert "Acme Plumbing Ltd" in status and package.title in status and f"<@{ADMIN}>" in status and "Healthy" in status
     connect_bot.slack.send_event({"type": "app_home_opened", "user": STAFF, "tab": "home"}, team_id=TEAM)
     home = connect_bot.slack.wait_for(lambda: connect_bot.slack.home_view(STAFF))
-    assert "Acme Plumbing Ltd" in str(home) and "Disconnect" in str(home)
+    assert "Acme Plumbing Ltd" in str(home) and "disconnect_start" not in str(home)  # a member: no admin controls
+    connect_bot.slack.send_event({"type": "app_home_opened", "user": ADMIN, "tab": "home"}, team_id=TEAM)
+    home = connect_bot.slack.wait_for(lambda: connect_bot.slack.home_view(ADMIN))
+    assert "Acme Plumbing Ltd" in str(home) and "disconnect_start" in str(home)
 
 
 @several_organisations
@@ -114,7 +119,7 @@ def test_several_organisations_offer_a_picker_and_unpicked_ones_are_disconnected
     assert check_message(picker["blocks"]) == []
     click(connect_bot, picker, button_for(picker, "Acme South"))
     done = becomes(connect_bot, picker, "now connected to")
-    assert "now connected to *Acme South*" in all_text(done)
+    assert "now connected to Acme South" in all_text(done)
     [row] = connection_rows(connect_bot)
     assert row.organisation_id == second and row.organisation_name == "Acme South"
     assert package.connected() == {second}
@@ -241,7 +246,8 @@ def test_an_added_admin_may_connect_and_the_audit_log_shows_it(package_bot: Runn
     [row] = connection_rows(connect_bot)
     assert row.connected_by == STAFF
     audit = all_text(command(connect_bot, "/accounts audit", "Latest changes"))
-    assert "added an admin" in audit and "connected" in audit
+    assert f"<@{ADMIN}> let <@{STAFF}> manage accounts-bot" in audit
+    assert f"<@{STAFF}> connected {package.title} (Acme Plumbing Ltd)" in audit
 
 
 def test_disconnect_confirms_then_removes_our_connection_at_the_package(
@@ -249,7 +255,7 @@ def test_disconnect_confirms_then_removes_our_connection_at_the_package(
 ) -> None:
     connect_bot = package_bot
     _, organisation = connected(connect_bot, package)
-    question = command(connect_bot, "/accounts disconnect", "Disconnect *Acme Plumbing Ltd*")
+    question = command(connect_bot, "/accounts disconnect", "Disconnect Acme Plumbing Ltd")
     assert len(package.connected()) == 1  # nothing happens before the confirmation
     click(connect_bot, question, "disconnect_confirm")
     done = becomes(connect_bot, question, "Disconnected")
@@ -260,13 +266,14 @@ def test_disconnect_confirms_then_removes_our_connection_at_the_package(
     assert package.revocations() == (1 if package.revokes_on_disconnect else 0)
     [row] = connection_rows(connect_bot)
     assert row.status == "disconnected" and row.access_token_enc is None and row.refresh_token_enc is None
-    assert "No accounting package is connected" in all_text(command(connect_bot, "/accounts status", "connected"))
+    status = all_text(command(connect_bot, "/accounts status", "Disconnected."))
+    assert "(Acme Plumbing Ltd) was disconnected" in status and "connected yet" not in status
 
 
 def test_disconnect_can_be_cancelled(package_bot: RunningBot, package: PackageDriver) -> None:
     connect_bot = package_bot
     connected(connect_bot, package)
-    question = command(connect_bot, "/accounts disconnect", "Disconnect *Acme Plumbing Ltd*")
+    question = command(connect_bot, "/accounts disconnect", "Disconnect Acme Plumbing Ltd")
     click(connect_bot, question, "disconnect_cancel")
     assert "nothing changed" in all_text(becomes(connect_bot, question, "Still connected"))
     assert connection_rows(connect_bot)[0].status == "active" and len(package.connected()) == 1
@@ -277,14 +284,14 @@ def test_connect_while_connected_asks_to_replace(connect_bot: RunningBot, xero: 
     the new connection shares is never revoked."""
     first = xero.add_organisation("Acme Plumbing Ltd")
     log_in(connect_bot, login_url(connect_bot))
-    question = command(connect_bot, "/accounts connect xero", "already connected to *Acme Plumbing Ltd*")
+    question = command(connect_bot, "/accounts connect xero", "already connected to Acme Plumbing Ltd")
     click(connect_bot, question, "connect_replace")
     url = url_in(becomes(connect_bot, question, "Log in to Xero"))
     second = xero.add_organisation("Acme Gas Ltd")
     log_in(connect_bot, url, organisations=[second])
     picker = shown(connect_bot, "reaches *2 organisations*")  # the same Xero user still reaches the first one
     click(connect_bot, picker, button_for(picker, "Acme Gas Ltd"))
-    becomes(connect_bot, picker, "now connected to *Acme Gas Ltd*")
+    becomes(connect_bot, picker, "now connected to Acme Gas Ltd")
     old, new = connect_bot.slack.wait_for(
         lambda: (rows := connection_rows(connect_bot)) and len(rows) == 2 and rows[0].status == "disconnected" and rows
     )
@@ -310,9 +317,20 @@ def test_reconnecting_the_same_organisation_keeps_its_row(package_bot: RunningBo
     click(connect_bot, question, "connect_replace")
     log_in(connect_bot, url_in(becomes(connect_bot, question, f"Log in to {package.title}")))
     message = shown(connect_bot, "reconnected")
-    assert "mapping and imported customers are kept" in all_text(message)
+    assert "imported customers are kept" in all_text(message) and "Next step" in all_text(message)  # never mapped
     [again] = connection_rows(connect_bot)
     assert again.id == first.id and again.status == "active"
+
+
+def test_reconnecting_a_mapped_organisation_asks_for_nothing_more(connect_bot: RunningBot, xero: XeroFake) -> None:
+    _, tenant = connected(connect_bot, xero)
+    save(connect_bot, open_modal(connect_bot), choices(xero_ids(xero, tenant)))
+    question = command(connect_bot, "/accounts connect xero", "already connected")
+    click(connect_bot, question, "connect_replace")
+    log_in(connect_bot, url_in(becomes(connect_bot, question, "Log in to Xero")))
+    told = all_text(shown(connect_bot, "reconnected"))
+    assert "account mapping and imported customers are kept" in told and "nothing more to do" in told
+    assert "Next step" not in told and "open_mapping" not in told
 
 
 # --- Tokens -----------------------------------------------------------------------------------------------------
@@ -495,7 +513,7 @@ def test_the_whole_connect_flow_works_over_socket_mode(start_bot: Any, package: 
     assert "Choose an organisation in Slack" in page.text
     picker = shown(bot, "reaches *2 organisations*")
     click(bot, picker, button_for(picker, "Acme North"))
-    assert "now connected to *Acme North*" in all_text(becomes(bot, picker, "now connected to"))
+    assert "now connected to Acme North" in all_text(becomes(bot, picker, "now connected to"))
     assert package.connected() == {north}
 
 
@@ -538,5 +556,21 @@ def test_picking_never_disconnects_an_organisation_another_workspace_of_ours_use
     log_in(connect_bot, login_url(connect_bot))
     picker = shown(connect_bot, "reaches *2 organisations*")
     click(connect_bot, picker, button_for(picker, "Acme South"))
-    becomes(connect_bot, picker, "now connected to *Acme South*")
+    becomes(connect_bot, picker, "now connected to Acme South")
     assert sorted(c["tenantName"] for c in xero.connections) == ["Acme North", "Acme South"]
+
+
+def test_a_wrong_client_secret_is_not_offered_a_retry(start_bot: Any, xero: XeroFake, xero_clock: FakeClock) -> None:
+    """The package refuses our app's own credentials at the token endpoint: Slack and the page say it is a setting
+    to fix, and never suggest `/accounts connect` again (which would fail the same way)."""
+    driver = xero_driver(xero, xero_clock)
+    bot: RunningBot = start_bot("http", **driver.bot_settings(client_id=CLIENT_ID, client_secret="not-the-secret"))
+    driver.register_client(
+        redirect_uris=[bot.settings.redirect_uri("xero")], client_id=CLIENT_ID, client_secret=CLIENT_SECRET
+    )
+    xero.add_organisation("Acme Plumbing Ltd")
+    page = log_in(bot, login_url(bot))
+    assert page.status_code == 400 and "accounts-bot doctor" in page.text
+    told = all_text(shown(bot, "did not recognise accounts-bot's client id and secret"))
+    assert "trying again won't help" in told and "to try again" not in told
+    assert connection_rows(bot) == []

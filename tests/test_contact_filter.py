@@ -14,7 +14,7 @@ from tests.conftest import ADMIN, CHANNEL, STAFF, RunningBot
 from tests.fakes.blockkit import check_message
 from tests.fakes.xero import XeroFake
 from tests.flows import all_text, becomes, click, command, connected
-from tests.imports import customer_count, customers_by_external_id, finished, quick, sync_settings
+from tests.imports import customer_count, customers_by_external_id, finished, quick, sync_settings, thread_text
 
 DEFAULT_WORDS = "every contact except those that are only suppliers"
 CHOICES = ("import contacts not-suppliers", "import contacts customers", "import contacts all")
@@ -87,6 +87,13 @@ def test_narrowing_it_leaves_the_customers_already_imported(
     run = finished(bot)
     assert set(customers_by_external_id(bot)) == before and run.count("new") == 0
     assert customer_count(bot) == len(before)
+    # The summary says the setting took effect: who no longer counts (kept), and why the new one was skipped
+    no_longer = len(before - kept(xero, tenant, "customers"))
+    assert no_longer > 0 and run.count("no_longer_customers") == no_longer
+    thread = thread_text(bot, run)
+    assert f"{no_longer} customers imported earlier no longer count as customers under the current setting" in thread
+    assert "not customers under the setting (only contacts the package marks as customers" in thread
+    assert run.count("skipped_suppliers") >= 1 and run.count("skipped_archived") >= 1
 
 
 def test_anyone_sees_the_setting_and_the_choices(imports: tuple[RunningBot, Connection, str]) -> None:

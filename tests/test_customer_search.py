@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot import workspaces
-from bot.customers.lists import search
+from bot.customers.lists import Scope, search
 from storage.db import Database
 from storage.models import Customer
 
@@ -34,5 +34,14 @@ def workspace_id(db: Database) -> int:
 )
 def test_search_matches_what_was_typed(db: Database, workspace_id: int, query: str, found: list[str]) -> None:
     with db.session() as s:
-        customers, total = search(s, workspace_id=workspace_id, query=query or None, offset=0, limit=20)
+        # nothing connected: every customer is one kept from an earlier connection
+        customers, total = search(
+            s,
+            workspace_id=workspace_id,
+            connection_id=None,
+            scope=Scope.EARLIER,
+            query=query or None,
+            offset=0,
+            limit=20,
+        )
         assert [c.name for c in customers] == found and total == len(found)

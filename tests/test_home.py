@@ -69,7 +69,7 @@ def test_connecting_and_disconnecting_reach_everyone_looking_at_home(viewers: Ru
     confirm = command(bot, "/accounts disconnect", "Disconnect?")
     click(bot, confirm, "disconnect_confirm")
     for user in (ADMIN, STAFF):
-        home_shows(bot, user, "No accounting package is connected yet")
+        home_shows(bot, user, "Disconnected.")
     assert publishes(bot, NEVER) == []
 
 
@@ -177,7 +177,7 @@ def test_a_refused_publish_does_not_stop_the_others(viewers: RunningBot, xero: X
     home_shows(bot, STAFF, "Acme Plumbing Ltd")
     # The admin opened Home last, so theirs is republished first: it is the one Slack refuses.
     bot.slack.fail_next("views.publish", "internal_error")
-    command(bot, "/accounts sync off", "Scheduled sync is off")
+    command(bot, "/accounts sync off", "*Scheduled sync:* off")
     home_shows(bot, STAFF, "*Sync:* off")
     refused = publishes(bot, ADMIN)[-1]
     assert not refused.ok and refused.response["error"] == "internal_error"
@@ -243,3 +243,24 @@ def test_recent_viewers_are_the_latest_hundred_within_thirty_days(db: Database) 
         people = recent_viewers(s, workspace_id=ws, now=NOW)
         assert people == [f"U{n:03d}" for n in range(MAX_VIEWERS)]
         assert recent_viewers(s, workspace_id=other, now=NOW) == ["UELSEWHERE"]
+
+
+ADMIN_CONTROLS = ("open_mapping", "disconnect_start", "sync_off", "sync_on", "notification_channel", "connect_provider")
+
+
+def test_members_see_what_they_may_do_and_admins_every_control(viewers: RunningBot, xero: XeroFake) -> None:
+    bot = viewers
+    assert "connect_provider" in str(bot.slack.home_view(ADMIN))
+    assert "connect_provider" not in str(bot.slack.home_view(STAFF))
+    connected(bot, xero)
+    admin = home_shows(bot, ADMIN, "Turn sync off")
+    for control in ("open_mapping", "disconnect_start", "sync_off", "notification_channel", "import_start"):
+        assert control in str(admin), control
+    member = home_shows(bot, STAFF, "Admins connect the package")
+    assert not [c for c in (*ADMIN_CONTROLS, "import_start") if f"'{c}" in str(member)], member
+    command(bot, "/accounts import staff on", "Everyone in the workspace may now import")
+    member = home_shows(bot, STAFF, "You can import customers here")
+    assert "import_start" in str(member) and not [c for c in ADMIN_CONTROLS if f"'{c}" in str(member)]
+    command(bot, "/accounts admins add <@U0STAFF01|sam>", "can now connect")
+    open_home(bot, STAFF)
+    assert "open_mapping" in str(home_shows(bot, STAFF, "Turn sync off"))

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from bot.imports.job import EventWaiter
 from bot.imports.runs import RunView
-from storage.models import Connection, Customer, CustomerReference, Workspace
+from storage.models import AuditEvent, Connection, Workspace
 from tests.conftest import ADMIN, CHANNEL, STAFF, TEAM, RunningBot
 from tests.fakes.blockkit import check_message, check_view
 from tests.fakes.xero import XeroFake
@@ -85,9 +85,12 @@ def test_first_import_end_to_end(imports: tuple[RunningBot, Connection, str], pa
     assert "Import finished" in thread and f"*New*\\n{len(expected):,}" in thread
     assert "Missing essential data" in thread and "New customers* (the first 20 of" in thread
     assert f"went to <@{ADMIN}> by direct message" in thread
+    assert "*Scheduled sync:* on, every hour; the next one runs <!date^" in thread  # the first, an hour after this
 
     [upload] = bot.slack.uploaded_files
     assert upload.channels == [dm(bot)] and upload.filename.startswith("new-customers-")
+    [exported] = audit_rows(bot, "customers.exported")  # every customers CSV that leaves is audited
+    assert (exported.actor_user_id, exported.detail) == (ADMIN, {"rows": len(expected), "import": run.id})
     assert upload.content is not None and upload.length == len(upload.content)  # the length reserved was sent
     rows = csv_rows(upload)
     assert len(rows) == len(expected)
@@ -113,7 +116,7 @@ def test_a_reimport_creates_no_duplicates_and_counts_the_unchanged(
     assert (second.count("new"), second.count("updated")) == (0, 0)
     assert second.count("unchanged") == first.count("new") == before == customer_count(bot)
     assert second.count("skipped") == first.count("skipped") > 0
-    assert "0 new, 0 updated" in parent(bot, second)["text"]
+    assert "nothing changed here (" in parent(bot, second)["text"] and "0 new" not in parent(bot, second)["text"]
     assert len(bot.slack.uploaded_files) == 1  # nothing new the second time: no list to send
 
 
@@ -151,10 +154,12 @@ def test_archived_merged_and_erased_contacts(xero_imports: tuple[RunningBot, Con
     assert "2 customers marked inactive" in thread and "1 customer erased here too" in thread
 
 
-def test_a_new_connection_links_on_strong_evidence_and_lists_weak_matches(
+def test_switching_organisation_keeps_the_old_customers_apart(
     xero_imports: tuple[RunningBot, Connection, str], xero: XeroFake
 ) -> None:
-    """Xero only: switches organisation through Xero's picker (its log-in still reaches the first one)."""
+    """Xero only: switches organisation through Xero's picker (its log-in still reaches the first one). Another
+    organisation is other books: nothing is linked or flagged across them, and lists and counts are the
+    connected organisation's, with the old one's customers kept and shown apart."""
     bot, first_connection, tenant = xero_imports
     xero.add_contact(tenant, "Acme Plumbing Ltd", EmailAddress="office@acme.example", IsCustomer=True)
     xero.add_contact(tenant, "Bob's Bakery", EmailAddress="bob@bakery.example", IsCustomer=True)
@@ -168,27 +173,27 @@ def test_a_new_connection_links_on_strong_evidence_and_lists_weak_matches(
     log_in(bot, url_in(becomes(bot, question, "Log in to Xero")), organisations=[second])
     picker = shown(bot, "reaches *2 organisations*")
     click(bot, picker, button_for(picker, "Acme Group Holdings"))
-    becomes(bot, picker, "now connected to *Acme Group Holdings*")
-    xero.add_contact(second, "ACME Plumbing", EmailAddress="Office@Acme.example", IsCustomer=True)  # strong
-    xero.add_contact(second, "Bob’s Bakery Ltd", EmailAddress="orders@bakery.example", IsCustomer=True)  # name only
-    xero.add_contact(second, "Totara Joinery", EmailAddress="hello@kauri.example", IsCustomer=True)  # email only
-    xero.add_contact(second, "Fresh Customer", EmailAddress="fresh@example.com", IsCustomer=True)
+    becomes(bot, picker, "now connected to Acme Group Holdings")
+    bot.slack.send_event({"type": "app_home_opened", "user": ADMIN, "tab": "home"}, team_id=TEAM)
+    home = bot.slack.wait_for(lambda: (v := bot.slack.home_view(ADMIN)) and "Acme Group Holdings" in str(v) and v)
+    assert "*Customers:* 0 imported" in str(home) and "3 from Acme Plumbing Ltd" in str(home)
 
+    xero.add_contact(second, "ACME Plumbing", EmailAddress="Office@Acme.example", IsCustomer=True)
+    xero.add_contact(second, "Bob’s Bakery Ltd", EmailAddress="orders@bakery.example", IsCustomer=True)
+    xero.add_contact(second, "Fresh Customer", EmailAddress="fresh@example.com", IsCustomer=True)
     command(bot, "/accounts import", "Starting the import")
     run = finished(bot)
     assert run.connection_id != first_connection.id
-    assert (run.count("new"), run.count("updated"), run.count("linked")) == (3, 1, 1)
-    assert run.count("possible_duplicates") == 2 and customer_count(bot) == 6
-    thread = thread_text(bot, run)
-    assert "1 customer from an earlier connection linked by email and name" in thread
-    assert "Possible duplicates to review* (2)" in thread
-    assert "Bob’s Bakery Ltd _may be the same as_ Bob's Bakery" in thread
-    assert "Totara Joinery _may be the same as_ Kauri Cafe" in thread
-    with bot.db.session() as s:
-        acme = s.scalars(select(Customer).where(Customer.name == "ACME Plumbing")).one()
-        assert acme.possible_duplicate_of_id is None and acme.first_import_run_id != run.id
-        links = s.scalars(select(CustomerReference.connection_id).where(CustomerReference.customer_id == acme.id))
-        assert sorted(links) == sorted([first_connection.id, run.connection_id])
+    assert (run.count("new"), run.count("linked"), run.count("possible_duplicates")) == (3, 0, 0)
+    assert "Possible duplicates" not in thread_text(bot, run)
+
+    listed = all_text(command(bot, "/accounts customers", "Customers of Acme Group Holdings"))
+    assert "1–3 of 3" in listed and "Kauri Cafe" not in listed and "Bob's Bakery" not in listed
+    assert "3 customers from Acme Plumbing Ltd (Xero)" in listed
+    message = shown(bot, "Customers of Acme Group Holdings")
+    click(bot, message, "customers_earlier")
+    apart = all_text(becomes(bot, message, "kept from organisations no longer connected"))
+    assert "Kauri Cafe _(from Acme Plumbing Ltd)_" in apart and "Fresh Customer" not in apart
 
 
 def test_when_the_bot_cannot_post_in_the_channel_it_reports_by_direct_message(
@@ -337,6 +342,9 @@ def test_a_second_start_links_the_running_import(
     ts = (running.parent_ts or "").replace(".", "")
     assert f"https://acme-plumbing.slack.com/archives/{CHANNEL}/p{ts}" in answer["text"]
     assert "I didn't start another" in answer["text"]
+    assert f"/p{ts}|see its progress in its thread>" in answer["text"]
+    [asked] = bot.slack.calls("chat.getPermalink")  # the link as Slack gives it, wherever the second start came from
+    assert asked.args["message_ts"] == running.parent_ts
     finished(bot)
     assert len(runs(bot)) == 1
 
@@ -367,7 +375,10 @@ def test_names_with_slack_markup_are_shown_escaped(package_bot: RunningBot, pack
     assert f"{package.title} (Tom &amp; &lt;!here&gt; Traders)" in parent(connect_bot, run)["text"]
     listing = all_text(command(connect_bot, "/accounts customers", "Customers"))
     assert "&lt;!channel&gt; Alerts Ltd" in listing
-    said = bot_said(connect_bot, after=mark) + listing
+    said = bot_said(connect_bot, after=mark, mrkdwn_only=True) + listing
+    assert "Importing customers from Xero (Tom & <!here> Traders)…".replace("Xero", package.title) in bot_said(
+        connect_bot, after=mark
+    )  # in the progress message's rich text, as written: Slack never parses it
     for raw in ("<!channel>", "<@U123>", "<!here>", "<!everyone>", "Jerry <Cheese>", "Tom & Jerry"):
         assert raw not in said, said[max(0, said.index(raw) - 300) : said.index(raw) + 100]
 
@@ -381,18 +392,34 @@ def test_customers_lists_pages_searches_and_exports(
     package.add_customer(organisation, "Zebra Plumbing", email="=cmd|' /C calc'!A0")
     command(bot, "/accounts import", "Starting the import")
     finished(bot)
-    listing = command(bot, "/accounts customers", "Customers*: 1–20 of 46", STAFF)
+    listing = command(bot, "/accounts customers", "Customers of Acme Plumbing Ltd*: 1–20 of 46", STAFF)
     assert check_message(listing["blocks"]) == []
+    assert "customers_export" not in str(listing["blocks"])  # members see only what they may do
     click(bot, listing, "customers_next", STAFF)
     becomes(bot, listing, "21–40 of 46", STAFF)
     click(bot, listing, "customers_previous", STAFF)
     becomes(bot, listing, "1–20 of 46", STAFF)
-    found = command(bot, "/accounts customers zebra", "matching “zebra”*: 1–1 of 1", STAFF)
-    click(bot, found, "customers_export", STAFF)
-    upload = bot.slack.wait_for(lambda: [f for f in bot.slack.uploaded_files if f.channels == [dm(bot, STAFF)]])[-1]
+    command(bot, "/accounts export", "only admins", STAFF)
+    command(bot, "/accounts export staff on", "Only Slack workspace admins", STAFF)
+    found = command(bot, "/accounts customers zebra", "matching “zebra”*: 1–1 of 1")
+    click(bot, found, "customers_export")
+    upload = bot.slack.wait_for(
+        lambda: [f for f in bot.slack.uploaded_files if f.channels == [dm(bot, ADMIN)] and "new" not in f.filename]
+    )[-1]
     [row] = csv_rows(upload)
     assert row["Name"] == "Zebra Plumbing" and row["Email"] == "'=cmd|' /C calc'!A0"
+    exported = bot.slack.wait_for(lambda: [r for r in audit_rows(bot, "customers.exported") if "search" in r.detail])
+    assert exported[-1].actor_user_id == ADMIN and exported[-1].detail == {
+        "rows": 1,
+        "search": "zebra",
+        "earlier": False,
+    }
 
+    command(bot, "/accounts export staff on", "everyone in the workspace may export")
+    found = command(bot, "/accounts customers zebra", "matching “zebra”*: 1–1 of 1", STAFF)
+    click(bot, found, "customers_export", STAFF)
+    bot.slack.wait_for(lambda: [f for f in bot.slack.uploaded_files if f.channels == [dm(bot, STAFF)]])
+    bot.slack.wait_for(lambda: len(list_exports(bot)) == 2)
     bot.slack.fail_next("files.getUploadURLExternal", "file_uploads_disabled")
     click(bot, found, "customers_export", STAFF)
     told = bot.slack.wait_for(
@@ -400,6 +427,17 @@ def test_customers_lists_pages_searches_and_exports(
     )
     assert "file_uploads_disabled" in str(told[-1]) and "Try *Export as CSV* again" in str(told[-1])
     assert len([f for f in bot.slack.uploaded_files if f.channels == [dm(bot, STAFF)]]) == 1
+    assert len(list_exports(bot)) == 2  # what was not sent is not an export
+
+
+def list_exports(bot: RunningBot) -> list[AuditEvent]:
+    """Exports from `/accounts customers` (not the import's list of new customers)."""
+    return [r for r in audit_rows(bot, "customers.exported") if "search" in r.detail]
+
+
+def audit_rows(bot: RunningBot, action: str) -> list[AuditEvent]:
+    with bot.db.session() as s:
+        return list(s.scalars(select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)))
 
 
 def test_the_import_button_after_mapping_and_not_now(
@@ -449,6 +487,8 @@ def test_app_home_imports_reports_by_direct_message_and_controls_the_sync(
     bot.slack.send_event({"type": "app_home_opened", "user": ADMIN, "tab": "home"}, team_id=TEAM)
     home = bot.slack.wait_for(lambda: (v := bot.slack.home_view(ADMIN)) and "Last import" in str(v) and v)
     assert "Sync:* on, every hour" in str(home) and check_view(home) == []
+    link = f"https://acme-plumbing.slack.com/archives/{dm(bot)}/p{(run.parent_ts or '').replace('.', '')}"
+    assert f"<{link}|Details in its thread>" in str(home) and "Details in the thread" not in str(home)
     bot.slack.send_action("sync_off", user_id=ADMIN, view_id=home["id"])
     bot.slack.wait_for(lambda: "Turn sync on" in str(bot.slack.home_view(ADMIN)))
     assert sync_settings(bot).enabled is False
@@ -462,17 +502,17 @@ def test_app_home_imports_reports_by_direct_message_and_controls_the_sync(
 
 def test_sync_and_channel_commands(imports: tuple[RunningBot, Connection, str]) -> None:
     bot, _, _ = imports
-    command(bot, "/accounts sync every 30m", "Customers will sync every 30 minutes")
+    command(bot, "/accounts sync every 30m", "on, every 30 minutes; the next one runs")
     settings = sync_settings(bot)
     assert settings.enabled and settings.interval_minutes == 30 and settings.next_sync_at is not None
     command(bot, "/accounts sync every 2h", "every 2 hours")
     command(bot, "/accounts sync every 2m", "from 5 minutes to 24 hours")
-    command(bot, "/accounts sync off", "Scheduled sync is off")
+    command(bot, "/accounts sync off", "*Scheduled sync:* off")
     assert sync_settings(bot).enabled is False and sync_settings(bot).interval_minutes == 120
     command(bot, "/accounts sync on", "every 2 hours")
     command(bot, "/accounts sync off", "Only Slack workspace admins", STAFF)
     command(bot, "/accounts channel #general", "will report in <#C0GENERAL1>")
-    command(bot, "/accounts channel #elsewhere", "I can't find `#elsewhere`")
+    command(bot, "/accounts channel #elsewhere", "I can't find a channel called `#elsewhere`")
     with bot.db.session() as s:
         assert s.scalars(select(Workspace.notification_channel_id)).one() == CHANNEL
 

@@ -11,7 +11,16 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from bot.customers.lists import Duplicate, safe_cell, write_csv
+from bot.customers.lists import (
+    Duplicate,
+    Scope,
+    customer_count,
+    first_source,
+    kept_from_earlier,
+    safe_cell,
+    search,
+    write_csv,
+)
 from bot.customers.matching import apply_page, compatible_names, counts_as_customer, email_key, name_key
 from bot.imports import runs as import_runs
 from bot.imports.runs import RunView
@@ -100,14 +109,20 @@ def test_csv_has_a_header_and_a_row_per_customer() -> None:
 # --- apply_page and the run rules, on a real database -----------------------------------------------------------
 
 
-def setup_connections(db: Database, n: int = 2) -> tuple[int, list[int]]:
+def setup_connections(
+    db: Database, n: int = 2, *, packages: tuple[str, ...] = ("xero", "myob")
+) -> tuple[int, list[int]]:
+    """A workspace with `n` connections, the i-th at `packages[i % len(packages)]`."""
     with db.session() as s:
         workspace = Workspace(team_id="T0RECORDS1")
         s.add(workspace)
         s.flush()
         connections = [
             Connection(
-                workspace_id=workspace.id, provider="xero", organisation_id=f"org-{i}", organisation_name=f"Org {i}"
+                workspace_id=workspace.id,
+                provider=packages[i % len(packages)],
+                organisation_id=f"org-{i}",
+                organisation_name=f"Org {i}",
             )
             for i in range(n)
         ]
@@ -163,6 +178,35 @@ def test_strong_evidence_needs_exactly_one_candidate(db: Database) -> None:
         assert sorted(refs) == ["n2", "o3"]
         harbour = s.scalars(select(Customer).where(Customer.name == "Harbour Plumbing")).all()
         assert len(harbour) == 2 and sum(c.possible_duplicate_of_id is not None for c in harbour) == 1
+
+
+def test_another_organisation_at_the_same_package_is_never_matched(db: Database) -> None:
+    workspace_id, (old, new) = setup_connections(db, packages=("xero",))
+    import_page(db, workspace_id, old, [Record(id="o1", name="Kauri Cafe", email="hello@kauri.example")])
+    counts = import_page(
+        db,
+        workspace_id,
+        new,
+        [
+            Record(id="n1", name="Kauri Cafe Ltd", email="hello@kauri.example"),  # would link across packages
+            Record(id="n2", name="Kauri Cafe", email="other@kauri.example"),  # would be a possible duplicate
+        ],
+    )
+    assert (counts["new"], counts["linked"], counts["possible_duplicates"]) == (2, 0, 0)
+    with db.session() as s:
+        assert customer_count(s, workspace_id=workspace_id, connection_id=new) == 2
+        [kept] = kept_from_earlier(s, workspace_id=workspace_id, connection_id=new)
+        assert (kept.organisation_name, kept.customers) == ("Org 0", 1)
+        rows, total = search(s, workspace_id=workspace_id, connection_id=new, query="kauri", offset=0, limit=10)
+        assert total == 2 and {c.email for c in rows} == {"hello@kauri.example", "other@kauri.example"}
+        rows, total = search(
+            s, workspace_id=workspace_id, connection_id=new, scope=Scope.EARLIER, query=None, offset=0, limit=10
+        )
+        assert (
+            total == 1
+            and rows[0].name == "Kauri Cafe"
+            and first_source(s, customer_ids=[rows[0].id]) == {rows[0].id: "Org 0"}
+        )
 
 
 def test_an_unchanged_record_is_not_written(db: Database) -> None:
@@ -238,9 +282,11 @@ def test_the_progress_message_has_a_bar_counts_and_cancel() -> None:
     blocks = views.progress_blocks(run(), provider_title="Xero")
     text = str(blocks)
     assert check_message(blocks) == []
-    assert "Importing customers from Xero (&lt;!channel&gt; &amp; Co)…" in text
+    assert {"type": "text", "text": "Importing customers from Xero (<!channel> & Co)…", "style": {"bold": True}} in (
+        blocks[0]["elements"][0]["elements"]
+    )
     assert "████████░░░░░░░░░░░░` 40%" in text and "1,000 of 2,500 contacts read · 900 new · 50 updated" in text
-    assert "import_cancel" in text and "<!channel>" not in text
+    assert "import_cancel" in text and "<!channel>" not in str(blocks[1:])  # only as text in the rich text
 
 
 @pytest.mark.parametrize("status", ["succeeded", "failed", "cancelled"])
@@ -250,7 +296,38 @@ def test_the_result_is_one_line(status: str) -> None:
     assert check_message(blocks) == [] and "\n" not in blocks[0]["text"]["text"]
     assert ("import_retry" in str(blocks)) is (status == "failed")
     if status == "succeeded":
-        assert "900 new, 50 updated, 0 unchanged, 50 skipped in 3 min 4 s" in blocks[0]["text"]["text"]
+        assert "900 new, 50 updated, 50 skipped in 3 min 4 s. Details in the thread." in blocks[0]["text"]["text"]
+
+
+def test_a_fast_run_a_quiet_sync_and_the_threads_own_text_read_as_such() -> None:
+    fast = run(status="succeeded", finished_at=NOW + timedelta(milliseconds=300))
+    assert "in under a second. Details in the thread." in views.result_text(fast, provider_title="Xero")
+    assert " 0 s" not in views.result_text(fast, provider_title="Xero")
+    assert "Details" not in views.result_text(fast, provider_title="Xero", details=None)  # the thread itself
+    quiet = run(status="succeeded", kind="incremental", counts={}, finished_at=NOW)
+    text = views.result_text(quiet, provider_title="Xero", details=None)
+    assert "Synced customers from Xero" in text and "nothing changed here (no contact changed there" in text
+    assert "0 new" not in text and "0 updated" not in text
+    steady = run(status="succeeded", counts={"unchanged": 200, "skipped": 50}, finished_at=NOW)
+    assert "nothing changed here (250 contacts checked" in views.result_text(steady, provider_title="Xero")
+
+
+def test_skipped_contacts_are_broken_down_and_a_changed_setting_is_explained() -> None:
+    counts = {
+        "unchanged": 200,
+        "skipped": 50,
+        "skipped_suppliers": 30,
+        "skipped_archived": 18,
+        "no_longer_customers": 40,
+    }
+    finished = run(status="succeeded", counts=counts, finished_at=NOW)
+    summary = views.Summary(finished, "Xero", [], [], None, customer_filter="customers_only")
+    text = str(views.summary_blocks(summary))
+    assert "Skipped 50: 30 not customers under the setting (only contacts the package marks as customers" in text
+    assert "18 archived, merged or erased in the accounting package" in text
+    assert "2 erased here on a data-protection request" in text
+    assert "40 customers imported earlier no longer count as customers under the current setting" in text
+    assert check_message(views.summary_blocks(summary)) == []
 
 
 def test_the_summary_lists_the_first_twenty_new_names_and_duplicates() -> None:
@@ -272,10 +349,30 @@ def test_the_summary_lists_the_first_twenty_new_names_and_duplicates() -> None:
 
 def test_the_customer_list_pages() -> None:
     lines = [customer_views.CustomerLine(f"Customer {n}", f"c{n}@x.example", None, True, n == 3) for n in range(20)]
-    first = customer_views.customers_blocks(lines, total=45, query=None, page=0, page_size=20)
+    listing = customer_views.CustomerListing
+    first = customer_views.customers_blocks(listing(lines, total=45, query=None, page=0, page_size=20))
     assert check_message(first) == [] and "1–20 of 45" in str(first)
     assert "customers_next" in str(first) and "customers_previous" not in str(first)
-    last = customer_views.customers_blocks(lines[:5], total=45, query="<b>", page=2, page_size=20)
+    last = customer_views.customers_blocks(listing(lines[:5], total=45, query="<b>", page=2, page_size=20))
     assert "41–45 of 45" in str(last) and "customers_next" not in str(last) and "&lt;b&gt;" in str(last)
-    none = customer_views.customers_blocks([], total=0, query="zz", page=0, page_size=20)
+    none = customer_views.customers_blocks(listing([], total=0, query="zz", page=0, page_size=20))
     assert "No customers matching" in str(none)
+    member = customer_views.customers_blocks(
+        listing(lines, total=20, query=None, page=0, page_size=20, may_export=False)
+    )
+    assert "customers_export" not in str(member) and "CSV" not in str(member) and check_message(member) == []
+
+
+def test_customers_kept_from_a_replaced_organisation_are_listed_apart() -> None:
+    kept = [customer_views.Kept("Xero", "Acme *Old* Ltd", 3)]
+    line = customer_views.CustomerLine("Kauri Cafe", None, None, True, False, source="Acme *Old* Ltd")
+    listing = customer_views.CustomerListing
+    current = customer_views.customers_blocks(
+        listing([], total=0, query=None, page=0, page_size=20, organisation="Acme Group", kept=kept)
+    )
+    assert "3 customers from Acme *Old* Ltd (Xero)" in str(current) and "customers_earlier" in str(current)
+    apart = customer_views.customers_blocks(
+        listing([line], total=1, query=None, page=0, page_size=20, scope=Scope.EARLIER, organisation="Acme Group")
+    )
+    assert "kept from organisations no longer connected" in str(apart) and "_(from Acme *Old* Ltd)_" in str(apart)
+    assert "'value': 'e0:'" in str(apart) and "customers_connected" in str(apart) and check_message(apart) == []

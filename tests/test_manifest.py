@@ -34,6 +34,7 @@ def test_manifest_is_valid_against_slacks_schema(url: str | None) -> None:
     validate(manifest)
     assert manifest["settings"]["socket_mode_enabled"] is (url is None)
     assert manifest["features"]["slash_commands"][0]["command"] == "/accounts"
+    assert manifest["features"]["slash_commands"][0]["should_escape"] is True  # `@someone` arrives as `<@U…|name>`
     assert set(manifest["oauth_config"]["scopes"]["bot"]) == set(BOT_SCOPES)
     assert set(manifest["settings"]["event_subscriptions"]["bot_events"]) == set(BOT_EVENTS)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -157,6 +158,17 @@ def test_a_saved_account_that_went_stale_is_named_next_to_its_field() -> None:
     )
 
 
+def rich_elements(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The elements of every rich text block's paragraphs."""
+    return [
+        element
+        for block in blocks
+        if block["type"] == "rich_text"
+        for paragraph in block["elements"]
+        for element in paragraph["elements"]
+    ]
+
+
 def test_text_from_the_provider_is_escaped_in_mrkdwn_and_kept_within_plain_text_limits() -> None:
     long_name = "Very " * 30 + "Long Account"
     chart = [entry("201", MARKUP), entry("202", long_name)]
@@ -164,8 +176,10 @@ def test_text_from_the_provider_is_escaped_in_mrkdwn_and_kept_within_plain_text_
         form([field(SALES, chart)], notice="Xero said <!here>", organisation="<!channel> Traders"), METADATA
     )
     assert check_view(view) == []
-    mrkdwn = str([b for b in view["blocks"] if b["type"] != "input"])
-    assert "<!channel>" not in mrkdwn and "&lt;!channel&gt; Traders" in mrkdwn and "&lt;!here&gt;" in mrkdwn
+    mrkdwn = str([b for b in view["blocks"] if b["type"] not in ("input", "rich_text")])
+    assert "<!channel>" not in mrkdwn and "&lt;!here&gt;" in mrkdwn
+    # the organisation's name, as written, in a rich text element (never parsed, so it pings nobody)
+    assert {"type": "text", "text": "<!channel> Traders", "style": {"bold": True}} in rich_elements(view["blocks"])
     options = texts(element_of(view, "sales"))
     assert options[0] == f"201 – {MARKUP}"  # plain_text shows text as it is; Slack does not parse it
     assert len(options[1]) == 75 and options[1].endswith("…")
@@ -215,7 +229,8 @@ def test_the_confirmation_lists_each_category_and_escapes_names() -> None:
     text = str(blocks)
     assert "*Sales*: 200 – &lt;!channel&gt; &amp; &lt;@U0123ABCD&gt;" in text and "<!channel>" not in text
     assert "*Services*: _not mapped_" in text and "*Payments received*: Business Savings Account" in text
-    assert "Acme &amp; Sons" in text and "<@U0ADMIN01>" in text
+    assert {"type": "text", "text": "Acme & Sons", "style": {"bold": True}} in rich_elements(blocks)
+    assert "<@U0ADMIN01>" in text
 
 
 def test_a_long_confirmation_is_split_into_sections() -> None:
@@ -233,7 +248,8 @@ def test_the_import_offer_has_both_buttons() -> None:
     buttons = {e["action_id"]: e for e in blocks[1]["elements"]}
     assert buttons["import_start"]["text"]["text"] == "Yes, import all my customers"
     assert buttons["import_not_now"]["text"]["text"] == "Not now"
-    assert buttons["import_start"]["value"] == "7" and "&lt;!here&gt; Ltd" in str(blocks)
+    assert buttons["import_start"]["value"] == "7"
+    assert {"type": "text", "text": "<!here> Ltd", "style": {"bold": True}} in rich_elements(blocks)
 
 
 def report(mapping: MappingStatus | None) -> StatusReport:

@@ -394,9 +394,9 @@ def test_a_replayed_start_import_click_starts_one_import(package_bot: RunningBot
 def test_a_disconnect_button_shown_for_a_replaced_connection_says_so(package_bot: RunningBot, package: Any) -> None:
     bot = package_bot
     connected(bot, package)
-    question = command(bot, "/accounts disconnect", "Disconnect *Acme Plumbing Ltd*")
+    question = command(bot, "/accounts disconnect", "Disconnect Acme Plumbing Ltd")
     # Meanwhile, the admin disconnects and connects again: the old question's button names the old connection.
-    click(bot, command(bot, "/accounts disconnect", "Disconnect *Acme Plumbing Ltd*"), "disconnect_confirm")
+    click(bot, command(bot, "/accounts disconnect", "Disconnect Acme Plumbing Ltd"), "disconnect_confirm")
     bot.slack.wait_for(lambda: connection_rows(bot)[0].status == "disconnected")
     log_in(bot, login_url(bot, package=package.name))  # the same organisation: its row again, a new connection
     new = bot.slack.wait_for(lambda: [r for r in connection_rows(bot) if r.status == "active"])[0]

@@ -18,13 +18,14 @@ from slack_bolt import BoltRequest
 from slack_bolt.request import payload_utils
 from sqlalchemy import select
 
+from bot.customers.lists import Scope
 from bot.slack import envelope, payload, replays
 from bot.slack.listeners.connecting import organisation_choice
 from bot.slack.listeners.customers import page_value
 from bot.slack.listeners.disconnecting import confirmed_connection
 from bot.slack.listeners.events import removed_from
 from bot.slack.listeners.importing import NOT_OURS, offered_for, run_of
-from bot.views.connect import audit_blocks
+from bot.views.audit import audit_blocks
 from bot.views.mapping import UNREADABLE, ModalMetadata, read_choices
 from bot.views.text import mention
 from bot.web.slack_requests import Refused, parse, verify
@@ -347,8 +348,10 @@ def test_organisation_choices(value: Any, expected: Any) -> None:
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
-        ("0:", (0, None)),
-        ("3:acme", (3, "acme")),
+        ("0:", (0, None, Scope.CONNECTED)),
+        ("3:acme", (3, "acme", Scope.CONNECTED)),
+        ("e2:acme", (2, "acme", Scope.EARLIER)),
+        ("e:", None),
         ("²:", None),
         ("99999999999999999999:", None),
         (None, None),

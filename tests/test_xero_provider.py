@@ -42,6 +42,9 @@ from providers.xero import (
     to_account,
     to_customer,
 )
+from providers.xero.mappers import (
+    to_phone,
+)
 from tests.fakes.server import Mount, ServerThread, free_port
 from tests.fakes.xero import (
     FakeClock,
@@ -588,3 +591,22 @@ def test_jwt_claims_reads_our_own_token_and_tolerates_others() -> None:
     assert jwt_claims(f"h.{payload}.s") == {"authentication_event_id": "e1"}
     assert jwt_claims("opaque-token") == {}
     assert jwt_claims("a.!!!.c") == {}
+
+
+@pytest.mark.parametrize(
+    ("area", "country", "number", "shown"),
+    [
+        ("3", "", "318 4987", "03 318 4987"),  # Christchurch, no country code: the trunk zero is back
+        ("03", "", "318 4987", "03 318 4987"),  # typed with it: not doubled
+        ("3", "64", "318 4987", "+64 3 318 4987"),  # with the country code, no zero
+        ("20", "", "7946 0000", "020 7946 0000"),  # London
+        ("626", "", "847-1294", "626 847-1294"),  # a US area code takes no zero
+        ("(626)", "", "847-1294", "(626) 847-1294"),
+        ("", "", "021 555 123", "021 555 123"),
+    ],
+)
+def test_phones_keep_their_leading_zero_without_a_country_code(
+    area: str, country: str, number: str, shown: str
+) -> None:
+    raw = {"PhoneType": "DEFAULT", "PhoneNumber": number, "PhoneAreaCode": area, "PhoneCountryCode": country}
+    assert to_phone(raw) == Phone("default", shown)

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from bot import workspaces
 from bot.connections.tokens import ConnectionTokens, store_tokens
-from providers.base import Grant, Link, Organisation, Provider, ProviderError, Tokens
+from providers.base import BadRequest, Grant, Link, Organisation, Provider, ProviderError, Tokens
 from storage.crypto import fingerprint
 from storage.db import Database
 from storage.models import Connection, ConnectionStatus, OAuthState, PendingConnection, Workspace
@@ -48,6 +48,7 @@ class CallbackKind(StrEnum):
     USED_STATE = "used_state"
     EXPIRED_STATE = "expired_state"
     PROVIDER_ERROR = "provider_error"
+    CONFIGURATION = "configuration"  # the package refused our app's own settings: trying again can't help
     FORBIDDEN = "forbidden"  # someone else's pick
 
 
@@ -179,7 +180,10 @@ def finish_callback(
         organisations = provider.organisations(grant)
     except ProviderError as exc:
         log.warning("%s code exchange failed: %s", provider.title, exc.message)
-        outcome.kind, outcome.message = CallbackKind.PROVIDER_ERROR, f"{exc.message} Nothing changed."
+        # A refused request at the token endpoint is our app's settings (client id or secret, redirect URI,
+        # scopes), not the person's log-in: no retry fixes it.
+        kind = CallbackKind.CONFIGURATION if isinstance(exc, BadRequest) else CallbackKind.PROVIDER_ERROR
+        outcome.kind, outcome.message = kind, f"{exc.message} Nothing changed."
         return outcome
     if not organisations:
         outcome.kind = CallbackKind.PROVIDER_ERROR

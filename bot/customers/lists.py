@@ -5,14 +5,15 @@ so a list of any length is written with flat memory."""
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import IO, Any, Protocol, cast
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, exists, false, func, or_, select, true
 from sqlalchemy.orm import Session, aliased
 
-from storage.models import Customer, ImportRunSkip
+from storage.models import Connection, Customer, CustomerReference, ImportRunSkip
 
 
 @dataclass(frozen=True)
@@ -44,9 +45,88 @@ def possible_duplicates(session: Session, *, run_id: int, limit: int) -> list[Du
     return [Duplicate(name, similar) for name, similar in rows]
 
 
-def _where(*, workspace_id: int, query: str | None, run_id: int | None = None) -> list[Any]:
-    """The workspace's customers (new ones of `run_id`), whose name or email contains `query` when given."""
+class Scope(StrEnum):
+    """Which of the workspace's customers a list shows: the connected organisation's, or those kept from
+    organisations no longer connected (replaced or disconnected) and not at the connected one."""
+
+    CONNECTED = "connected"
+    EARLIER = "earlier"
+
+
+def _at(connection_id: int | None) -> ColumnElement[bool]:
+    """The customer has a reference at the connection (an alias, so a query over references may use it too)."""
+    ref = aliased(CustomerReference)
+    return exists().where(ref.customer_id == Customer.id, ref.connection_id == connection_id)
+
+
+def in_scope(scope: Scope, connection_id: int | None) -> ColumnElement[bool]:
+    if scope == Scope.CONNECTED:
+        return _at(connection_id) if connection_id is not None else false()
+    return ~_at(connection_id) if connection_id is not None else true()
+
+
+@dataclass(frozen=True)
+class KeptFrom:
+    """Customers kept from an organisation no longer connected, counted under the one each came from first."""
+
+    provider: str
+    organisation_name: str
+    customers: int
+
+
+def kept_from_earlier(session: Session, *, workspace_id: int, connection_id: int | None) -> list[KeptFrom]:
+    """Customers not at the connected organisation, by the organisation each was first imported from."""
+    first = (
+        select(CustomerReference.customer_id, func.min(CustomerReference.connection_id).label("connection_id"))
+        .join(Customer, Customer.id == CustomerReference.customer_id)
+        .where(Customer.workspace_id == workspace_id, in_scope(Scope.EARLIER, connection_id))
+        .group_by(CustomerReference.customer_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Connection.provider, Connection.organisation_name, func.count())
+        .join(first, first.c.connection_id == Connection.id)
+        .group_by(Connection.id, Connection.provider, Connection.organisation_name)
+        .order_by(Connection.id)
+    )
+    return [KeptFrom(provider, name, count) for provider, name, count in rows]
+
+
+def customer_count(session: Session, *, workspace_id: int, connection_id: int | None) -> int:
+    """How many customers the connected organisation has here."""
+    where = [Customer.workspace_id == workspace_id, in_scope(Scope.CONNECTED, connection_id)]
+    return session.scalar(select(func.count()).select_from(Customer).where(*where)) or 0
+
+
+def first_source(session: Session, *, customer_ids: Sequence[int]) -> dict[int, str]:
+    """Each customer's organisation name at the connection it was first imported from."""
+    if not customer_ids:
+        return {}
+    rows = session.execute(
+        select(CustomerReference.customer_id, Connection.organisation_name)
+        .join(Connection, Connection.id == CustomerReference.connection_id)
+        .where(CustomerReference.customer_id.in_(list(customer_ids)))
+        .order_by(CustomerReference.customer_id, Connection.id)
+    )
+    found: dict[int, str] = {}
+    for customer_id, name in rows:
+        found.setdefault(customer_id, name)
+    return found
+
+
+def _where(
+    *,
+    workspace_id: int,
+    query: str | None,
+    run_id: int | None = None,
+    connection_id: int | None = None,
+    scope: Scope | None = None,
+) -> list[Any]:
+    """The workspace's customers (new ones of `run_id`; those in `scope` for the workspace's connection), whose
+    name or email contains `query` when given."""
     where = [Customer.workspace_id == workspace_id]
+    if scope is not None:
+        where.append(in_scope(scope, connection_id))
     if run_id is not None:
         where.append(Customer.first_import_run_id == run_id)
     if query:
@@ -61,10 +141,17 @@ def _where(*, workspace_id: int, query: str | None, run_id: int | None = None) -
 
 
 def search(
-    session: Session, *, workspace_id: int, query: str | None, offset: int, limit: int
+    session: Session,
+    *,
+    workspace_id: int,
+    connection_id: int | None,
+    scope: Scope = Scope.CONNECTED,
+    query: str | None,
+    offset: int,
+    limit: int,
 ) -> tuple[list[Customer], int]:
-    """One page of the customers by name, and how many match in all."""
-    where = _where(workspace_id=workspace_id, query=query)
+    """One page of the customers in `scope` by name, and how many match in all."""
+    where = _where(workspace_id=workspace_id, query=query, connection_id=connection_id, scope=scope)
     total = session.scalar(select(func.count()).select_from(Customer).where(*where)) or 0
     rows = session.scalars(
         select(Customer).where(*where).order_by(func.lower(Customer.name), Customer.id).offset(offset).limit(limit)
@@ -120,11 +207,17 @@ _CSV_FIELDS = (
 
 
 def iter_customers(
-    session: Session, *, workspace_id: int, run_id: int | None = None, query: str | None = None
+    session: Session,
+    *,
+    workspace_id: int,
+    run_id: int | None = None,
+    query: str | None = None,
+    connection_id: int | None = None,
+    scope: Scope | None = None,
 ) -> Iterator[CsvCustomer]:
     """Customers by name, streamed in batches, for CSV files: rows of the columns a CSV shows, not ORM objects
     (a CSV of 100,000 customers is written in about a second)."""
-    where = _where(workspace_id=workspace_id, query=query, run_id=run_id)
+    where = _where(workspace_id=workspace_id, query=query, run_id=run_id, connection_id=connection_id, scope=scope)
     statement = select(*_CSV_FIELDS).where(*where).order_by(func.lower(Customer.name), Customer.id)
     for row in session.execute(statement.execution_options(yield_per=1000)):
         yield cast(CsvCustomer, row)

@@ -26,7 +26,7 @@ from providers.base import Address
 from providers.base import Customer as Record
 from storage.bulk import BulkWriter
 from storage.db import json_text
-from storage.models import Customer, CustomerReference
+from storage.models import Connection, Customer, CustomerReference
 
 # Which contacts are customers. Some packages mark a contact a customer only after its first sales invoice, so
 # "customers_only" would miss new ones; the default keeps every contact that is not only a supplier.
@@ -41,6 +41,9 @@ DEFAULT_CUSTOMER_FILTER = "all_but_suppliers"
 # records the package sent that could not be used at all (the page's `skipped`, counted by the importer).
 OUTCOMES = ("new", "updated", "unchanged", "skipped", "failed", "unreadable")
 DETAILS = (
+    "skipped_suppliers",  # new to us, and not a customer under the setting (only a supplier, or not marked one)
+    "skipped_archived",  # new to us, and archived, merged or erased at the package
+    "no_longer_customers",  # imported earlier, and no longer a customer under the setting: kept, and counted
     "linked",
     "possible_duplicates",
     "inactive",
@@ -218,11 +221,21 @@ class _Candidate:
 def _candidates(
     session: Session, *, workspace_id: int, connection_id: int, column: Any, keys: set[str]
 ) -> dict[str, list[_Candidate]]:
-    """Customers of the workspace not yet linked to this connection, by `column` (email_key or name_key)."""
+    """Customers of the workspace not yet linked to this connection, by `column` (email_key or name_key), that came
+    through another accounting package: a business moving from one package to another keeps one customer list.
+    Another organisation at the same package is other books (a replaced organisation, a second company), so its
+    customers are never matched: they are kept apart, not linked and not flagged as duplicates."""
     if not keys:
         return {}
     linked_here = exists().where(
         CustomerReference.customer_id == Customer.id, CustomerReference.connection_id == connection_id
+    )
+    this_package = select(Connection.provider).where(Connection.id == connection_id).scalar_subquery()
+    other = aliased(Connection)
+    from_another_package = exists().where(
+        CustomerReference.customer_id == Customer.id,
+        CustomerReference.connection_id == other.id,
+        other.provider != this_package,
     )
     rows = session.execute(
         select(Customer.id, Customer.name, column)
@@ -230,6 +243,7 @@ def _candidates(
             Customer.workspace_id == workspace_id,
             column.in_(padded(keys)),
             ~linked_here,
+            from_another_package,
             Customer.erased_at.is_(None),
         )
         .order_by(Customer.id)
@@ -253,8 +267,9 @@ def apply_page(
     """Upsert one page of records in the caller's transaction and count what happened to each.
 
     Matching is by the connection's external id. A record new to this connection is linked to an existing
-    customer only on strong evidence: the same email, a compatible name, and exactly one such customer not
-    yet linked to this connection. Anything weaker creates the customer and marks it a possible duplicate.
+    customer from another package (`_candidates`) only on strong evidence: the same email, a compatible name, and
+    exactly one such customer not yet linked to this connection. Anything weaker creates the customer and marks it
+    a possible duplicate.
     """
     counts: Counter[str] = Counter()
     records = list({r.id: r for r in records}.values())  # one id twice: the later record wins
@@ -297,8 +312,10 @@ def apply_page(
     for record in records:
         if (ref := known.get(record.id)) is not None:
             outcome = _update(ref, record, counts, written)
+            counts["no_longer_customers"] += record.active and not counts_as_customer(record, customer_filter)
         elif not _eligible(record, customer_filter):
             outcome = "skipped"
+            counts["skipped_archived" if _gone(record) else "skipped_suppliers"] += 1
         elif not record.name.strip():
             outcome = "failed"  # nothing to call the customer by
         else:
@@ -387,14 +404,14 @@ class _Writes:
         )
 
 
+def _gone(record: Record) -> bool:
+    """Archived, merged into another contact, or erased on request at the package."""
+    return not record.active or bool(record.merged_into) or record.erase_personal_data
+
+
 def _eligible(record: Record, customer_filter: str) -> bool:
     """Whether a record new to us becomes a customer: archived, merged and erased contacts do not."""
-    return (
-        record.active
-        and not record.merged_into
-        and not record.erase_personal_data
-        and counts_as_customer(record, customer_filter)
-    )
+    return not _gone(record) and counts_as_customer(record, customer_filter)
 
 
 def _update(ref: _Known, record: Record, counts: Counter[str], written: _Writes) -> str:

@@ -10,14 +10,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select
+from sqlalchemy import ColumnElement, and_, delete, exists, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot import workspaces
+from bot.customers.lists import KeptFrom, customer_count, kept_from_earlier
 from bot.customers.matching import OUTCOMES
+from bot.imports.sync import SyncPlan, sync_plan
 from storage.db import Database
-from storage.models import Connection, Customer, ImportRun, RunPriority, RunStatus, SyncSettings, Workspace
+from storage.models import Connection, ImportRun, RunPriority, RunStatus, Workspace
 from storage.models.import_runs import ACTIVE_RUN_STATUSES, CLAIMABLE, ENDED_RUN_STATUSES
 from storage.wakeups import notify
 
@@ -157,24 +159,22 @@ def latest_run(session: Session, *, connection_id: int) -> ImportRun | None:
 class ImportState:
     """What App Home shows about importing: the latest run, the customers held, and the sync schedule."""
 
-    customers: int
+    customers: int  # the connected organisation's
+    kept: tuple[KeptFrom, ...]  # customers kept from organisations no longer connected, by organisation
     latest: RunView | None
-    sync_enabled: bool | None  # None: no sync settings yet (nothing imported)
-    interval_minutes: int
-    next_sync_at: datetime | None
+    sync: SyncPlan
     notification_channel_id: str | None
 
 
 def import_state(session: Session, *, connection: Connection, workspace: Workspace) -> ImportState:
-    customers = session.scalar(select(func.count()).select_from(Customer).where(Customer.workspace_id == workspace.id))
+    customers = customer_count(session, workspace_id=workspace.id, connection_id=connection.id)
+    kept = kept_from_earlier(session, workspace_id=workspace.id, connection_id=connection.id)
     latest = latest_run(session, connection_id=connection.id)
-    settings = session.scalar(select(SyncSettings).where(SyncSettings.connection_id == connection.id))
     return ImportState(
-        customers=customers or 0,
+        customers=customers,
+        kept=tuple(kept),
         latest=view_of(session, latest) if latest is not None else None,
-        sync_enabled=settings.enabled if settings is not None else None,
-        interval_minutes=settings.interval_minutes if settings is not None else 60,
-        next_sync_at=settings.next_sync_at if settings is not None else None,
+        sync=sync_plan(session, connection=connection, workspace=workspace),
         notification_channel_id=workspace.notification_channel_id,
     )
 

@@ -5,7 +5,9 @@ Services over a session the caller opens (and commits); each change writes its a
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -13,7 +15,49 @@ from sqlalchemy.orm import Session
 from bot import workspaces
 from bot.connections.connect import active_connection
 from bot.customers.matching import DEFAULT_CUSTOMER_FILTER
-from storage.models import SyncSettings
+from storage.models import Connection, ConnectionStatus, SyncSettings, Workspace
+
+DEFAULT_INTERVAL = 60
+
+
+class SyncState(StrEnum):
+    """The rule, the same everywhere it is shown: the scheduled sync is on from the start and its first run is
+    one interval after the first import ends; an admin may turn it off (or on) at any time."""
+
+    AFTER_FIRST_IMPORT = "after_first_import"  # on, waiting for the first import to finish
+    ON = "on"  # on, with a next run
+    OFF = "off"
+
+
+class SyncPause(StrEnum):
+    """Why a sync that is on can't run now."""
+
+    SLACK_REMOVED = "slack_removed"  # the app was uninstalled or its token revoked
+    NEEDS_RECONNECT = "needs_reconnect"  # the package no longer accepts the log-in
+
+
+@dataclass(frozen=True)
+class SyncPlan:
+    state: SyncState
+    interval_minutes: int = DEFAULT_INTERVAL
+    next_at: datetime | None = None
+    paused: SyncPause | None = None
+
+
+def sync_plan(session: Session, *, connection: Connection, workspace: Workspace | None) -> SyncPlan:
+    """What the connection's scheduled sync will do, and whether anything stops it now."""
+    settings = session.scalar(select(SyncSettings).where(SyncSettings.connection_id == connection.id))
+    if settings is not None and not settings.enabled:
+        return SyncPlan(SyncState.OFF, settings.interval_minutes)
+    paused = None
+    if workspace is not None and workspace.uninstalled_at is not None:
+        paused = SyncPause.SLACK_REMOVED
+    elif connection.status == ConnectionStatus.NEEDS_RECONNECT:
+        paused = SyncPause.NEEDS_RECONNECT
+    if settings is None or settings.next_sync_at is None:
+        interval = settings.interval_minutes if settings is not None else DEFAULT_INTERVAL
+        return SyncPlan(SyncState.AFTER_FIRST_IMPORT, interval, paused=paused)
+    return SyncPlan(SyncState.ON, settings.interval_minutes, settings.next_sync_at, paused)
 
 
 def sync_settings(session: Session, *, connection_id: int) -> SyncSettings:
@@ -23,7 +67,7 @@ def sync_settings(session: Session, *, connection_id: int) -> SyncSettings:
         settings = SyncSettings(
             connection_id=connection_id,
             enabled=True,
-            interval_minutes=60,
+            interval_minutes=DEFAULT_INTERVAL,
             reconcile_hours=24,
             customer_filter=DEFAULT_CUSTOMER_FILTER,
         )
@@ -63,6 +107,14 @@ def change_sync(
         detail={"enabled": enabled, "every": minutes},
     )
     return settings
+
+
+def current_plan(session: Session, *, workspace_id: int) -> SyncPlan | None:
+    """`sync_plan` of the workspace's connection; None when nothing is connected."""
+    connection = active_connection(session, workspace_id=workspace_id)
+    if connection is None:
+        return None
+    return sync_plan(session, connection=connection, workspace=session.get(Workspace, workspace_id))
 
 
 def customer_filter_of(session: Session, *, connection_id: int) -> str:

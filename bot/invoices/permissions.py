@@ -24,7 +24,3 @@ def set_approve_invoices(session: Session, *, workspace_id: int, approve: bool, 
     workspaces.record(
         session, workspace_id=workspace_id, actor=user_id, action="invoice.approve", detail={"approve": approve}
     )
-
-
-def staff_may_invoice(workspace: Workspace) -> bool:
-    return workspace.staff_may_invoice

@@ -137,6 +137,9 @@ def build_app(runtime: Runtime) -> App:
 
     # One-workspace mode: the team the bot token belongs to, asked once now (Bolt asked too), while it surely works.
     served_team = None if settings.multi_workspace else str(client.auth_test()["team_id"])
+    if served_team is not None:
+        with runtime.db.session(write_lock=True) as s:
+            workspaces.token_works_again(s, team_id=served_team)
 
     @app.middleware
     def only_the_served_workspace(context: BoltContext, next: Callable[[], BoltResponse]) -> BoltResponse:

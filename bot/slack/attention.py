@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from bot.runtime import Runtime
 from bot.slack.notify import direct_message, transient
-from bot.views.text import escape
+from bot.views.text import bold, emoji, escape, rich, section
 from bot.workspaces import permissions
 from storage.models import Connection, Workspace
 
@@ -34,14 +34,17 @@ def notify_attention(runtime: Runtime, connection_id: int, detail: str) -> None:
     client = runtime.client_for(team_id)
     if client is None:
         return
-    text = (
-        f":warning: The connection to *{escape(organisation)}* ({escape(title)}) needs attention: {escape(detail)} "
-        "Customers will not sync until an admin runs `/accounts connect` again."
-    )
+    advice = "Customers will not sync until an admin runs `/accounts connect` again."
+    what = f"The connection to {escape(organisation)} ({escape(title)}) needs attention: {escape(detail)}"
+    text = f":warning: {what} {advice}"
+    blocks = [
+        rich(emoji("warning"), " The connection to ", bold(organisation), f" ({title}) needs attention: {detail}"),
+        section(advice),
+    ]
     unreachable = False
     for user_id in dict.fromkeys(people):
         try:
-            direct_message(client, user_id, text=text)
+            direct_message(client, user_id, text=text, blocks=blocks)
         except (SlackApiError, SlackRequestError, OSError, http.client.HTTPException) as exc:
             unreachable = unreachable or transient(exc)
             error = exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from slack_sdk import WebClient
 
+from bot.categories import load_categories
 from bot.connections import connect
+from bot.mapping.account_mapping import mapping_status
 from bot.runtime import Runtime
 from bot.slack.requests import Reply
 from bot.views import connect as views
@@ -24,10 +26,21 @@ def announce_connected(
             old_provider = runtime.providers.get(old.provider) if old else None
         if old_provider is not None:
             connect.retire(runtime.db, old_provider, old_id, actor=outcome.user_id, action="connection.replaced")
+    mapping_kept = False
+    if outcome.reconnected and outcome.connection_id is not None:
+        with runtime.db.session() as s:
+            connection = s.get(Connection, outcome.connection_id)
+            if connection is not None:
+                categories = runtime.settings.categories or load_categories()
+                mapping = mapping_status(s, connection=connection, categories=categories)
+                mapping_kept = mapping.started and not mapping.needs_attention
     try:
         reply(
             blocks=views.connected_blocks(
-                provider.title, outcome.organisation_name or "", reconnected=outcome.reconnected, mapping_ready=True
+                provider.title,
+                outcome.organisation_name or "",
+                reconnected=outcome.reconnected,
+                mapping_kept=mapping_kept,
             ),
             text=f"Connected to {escape(outcome.organisation_name or '')} in {provider.title}",
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
@@ -20,8 +21,10 @@ from sqlalchemy.orm import Session
 from bot import status, workspaces
 from bot.locks import KeyedLocks
 from bot.runtime import Runtime
+from bot.slack.notify import permalink
 from bot.slack.requests import Asker
 from bot.views.status import home_view
+from bot.workspaces import permissions
 from storage.models import HomeViewer
 
 log = logging.getLogger(__name__)
@@ -31,6 +34,33 @@ MAX_VIEWERS = 100  # the most recent viewers; Slack allows views.publish about 1
 
 # One refresh at a time per workspace in this process, so an older status is never published over a newer one.
 _publishing: KeyedLocks[str] = KeyedLocks()
+
+ROLE_TTL = timedelta(minutes=10)  # how long whether someone is a Slack admin is taken as known (users.info)
+_slack_admins: dict[tuple[str, str], tuple[bool, float]] = {}
+
+
+def is_admin(client: WebClient, *, team_id: str, user_id: str, added: Collection[str]) -> bool:
+    """Whether the viewer sees the admin controls on Home: added with `/accounts admins add`, or a Slack admin or
+    owner (asked of Slack at most once per `ROLE_TTL` per person, so a republish to many viewers stays cheap).
+    What they click is still checked when they click it (`bot.slack.authorisation`)."""
+    if user_id in added:
+        return True
+    now = time.monotonic()
+    known = _slack_admins.get((team_id, user_id))
+    if known is not None and known[1] > now:
+        return known[0]
+    answer = permissions.is_slack_admin(client, user_id)
+    _slack_admins[(team_id, user_id)] = (answer, now + ROLE_TTL.total_seconds())
+    return answer
+
+
+def latest_thread(client: WebClient, report: status.StatusReport) -> str | None:
+    """The link to the latest import's thread, for App Home's "Last import" line."""
+    imports = report.connection.imports if report.connection is not None else None
+    latest = imports.latest if imports is not None else None
+    if latest is None or latest.active:
+        return None
+    return permalink(client, latest.channel_id, latest.parent_ts)
 
 
 def remember_viewer(session: Session, *, workspace_id: int, user_id: str, now: datetime) -> None:
@@ -69,7 +99,10 @@ def home_opened(asker: Asker) -> None:
         remember_viewer(s, workspace_id=asker.workspace_id, user_id=asker.user_id, now=runtime.clock())
     with _publishing(asker.team_id):
         with runtime.db.session() as s:
-            view = home_view(status.report_for(runtime, s, team_id=asker.team_id))
+            added = permissions.added_admins(s, workspace_id=asker.workspace_id)
+            report = status.report_for(runtime, s, team_id=asker.team_id)
+        admin = is_admin(asker.client, team_id=asker.team_id, user_id=asker.user_id, added=added)
+        view = home_view(report, admin=admin, thread_link=latest_thread(asker.client, report))
         try:
             asker.client.views_publish(user_id=asker.user_id, view=view)
         except SlackApiError as exc:  # e.g. a person Slack does not know in this workspace: nothing to show them
@@ -98,11 +131,15 @@ def refresh_homes(runtime: Runtime, client: WebClient | None, *, team_id: str, v
             people = recent_viewers(s, workspace_id=workspace.id, now=now)
             if not people:
                 return 0
-            view = home_view(status.report_for(runtime, s, team_id=team_id))
+            added = permissions.added_admins(s, workspace_id=workspace.id)
+            report = status.report_for(runtime, s, team_id=team_id)
+        link = latest_thread(client, report)
+        views = {role: home_view(report, admin=role, thread_link=link) for role in (True, False)}
         published = 0
         for user_id in people:
             try:
-                client.views_publish(user_id=user_id, view=view)
+                admin = is_admin(client, team_id=team_id, user_id=user_id, added=added)
+                client.views_publish(user_id=user_id, view=views[admin])
             except SlackApiError as exc:
                 log.warning(
                     "Could not republish App Home for %s in %s: %s", user_id, team_id, exc.response.get("error")

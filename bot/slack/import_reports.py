@@ -27,7 +27,9 @@ from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential, wait_random
 
+from bot import workspaces
 from bot.customers.lists import (
+    Scope,
     iter_customers,
     iter_unreadable,
     new_customer_names,
@@ -36,7 +38,7 @@ from bot.customers.lists import (
     write_csv,
 )
 from bot.imports.runs import RunView, record_parent, record_reported_part
-from bot.imports.sync import sync_settings
+from bot.imports.sync import current_plan, customer_filter_of, sync_settings
 from bot.runtime import Runtime
 from bot.slack.notify import CANNOT_POST_HERE, SlackUnavailable, direct_message, transient
 from bot.views import importing as views
@@ -88,6 +90,8 @@ def send_customers_csv(
     comment: Callable[[int], str],
     run_id: int | None = None,
     query: str | None = None,
+    connection_id: int | None = None,
+    scope: Scope | None = None,
     unreadable: bool = False,
 ) -> int:
     """Write the customers to a temporary CSV file (streamed from the database) and upload it into the
@@ -97,7 +101,9 @@ def send_customers_csv(
         out = io.TextIOWrapper(raw, encoding="utf-8", newline="")
         try:
             with runtime.db.session() as s:
-                customers = iter_customers(s, workspace_id=workspace_id, run_id=run_id, query=query)
+                customers = iter_customers(
+                    s, workspace_id=workspace_id, run_id=run_id, query=query, connection_id=connection_id, scope=scope
+                )
                 unread = iter_unreadable(s, run_id=run_id) if unreadable and run_id is not None else None
                 rows = write_csv(customers, out, unreadable=unread)
         finally:
@@ -268,18 +274,29 @@ class SlackReporter:
                 views.Unreadable(id=r.external_id, name=r.name, reason=r.reason)
                 for r in unreadable_records(s, run_id=run.id, limit=views.UNREADABLE_SHOWN)
             ]
+            customer_filter = customer_filter_of(s, connection_id=run.connection_id)
+            plan = current_plan(s, workspace_id=run.workspace_id)
         wanted = run.count("new") or run.count("unreadable")
         csv_to = run.started_by if wanted and run.started_by else None
         if csv_to and not self._send_csv(run, csv_to, title):
             csv_to = None
         summary = views.Summary(
-            run=run, provider_title=title, new_names=names, duplicates=duplicates, csv_to=csv_to, unreadable=unreadable
+            run=run,
+            provider_title=title,
+            new_names=names,
+            duplicates=duplicates,
+            csv_to=csv_to,
+            unreadable=unreadable,
+            customer_filter=customer_filter,
+            sync=plan,
         )
         self._once(
             run,
             "summary",
             lambda: self._reply(
-                run, text=views.result_text(run, provider_title=title), blocks=views.summary_blocks(summary)
+                run,
+                text=views.result_text(run, provider_title=title, details=None),  # this is the thread
+                blocks=views.summary_blocks(summary),
             ),
         )
 
@@ -307,6 +324,14 @@ class SlackReporter:
         if sent is None:
             return False
         record_reported_part(self.runtime.db, run_id=run.id, part="csv")
+        with self.runtime.db.session(write_lock=True) as s:  # every customers CSV that leaves is in the audit log
+            workspaces.record(
+                s,
+                workspace_id=run.workspace_id,
+                actor=user_id,
+                action="customers.exported",
+                detail={"rows": sent, "import": run.id},
+            )
         return True
 
     def _finished_quietly(self, run: RunView, title: str) -> None:

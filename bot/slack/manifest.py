@@ -29,7 +29,7 @@ def build_manifest(public_url: str | None = None) -> dict[str, Any]:
         "command": COMMAND,
         "description": "Connect your accounting package, map account codes, import customers",
         "usage_hint": "[connect | map | import | status | disconnect | help]",
-        "should_escape": False,
+        "should_escape": True,  # Slack links `@someone` and `#channel` as `<@U…|name>` and `<#C…|name>`
     }
     interactivity: dict[str, Any] = {"is_enabled": True}
     events: dict[str, Any] = {"bot_events": list(BOT_EVENTS)}

@@ -49,3 +49,19 @@ def tell(
                 raise
             log.info("Cannot post in %s (%s); sending a direct message", channel_id, exc.response.get("error"))
     direct_message(client, user_id, text=text, blocks=blocks)
+
+
+def permalink(client: WebClient, channel_id: str | None, ts: str | None) -> str | None:
+    """The link to a run's progress message (and so its thread), as Slack gives it (`chat.getPermalink`); None
+    before the message is posted, or when Slack won't say or can't be reached."""
+    if not (channel_id and ts):
+        return None
+    try:
+        link = client.chat_getPermalink(channel=channel_id, message_ts=ts).get("permalink")
+    except SlackApiError as error:
+        log.info("No link to an import's message: %s", error.response.get("error"))
+        return None
+    except (SlackRequestError, OSError) as error:  # Slack unreachable: the words say where, without the link
+        log.info("No link to an import's message: %s", type(error).__name__)
+        return None
+    return link if isinstance(link, str) and link.startswith("https://") else None

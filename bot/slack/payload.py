@@ -54,11 +54,6 @@ def chosen(action: Mapping[str, Any]) -> object:
     return option.get("value") if isinstance(option, dict) else None
 
 
-def team_domain(body: Mapping[str, Any]) -> str | None:
-    team = body.get("team")
-    return text(team.get("domain"), limit=255) if isinstance(team, dict) else None
-
-
 def channel_of(body: Mapping[str, Any]) -> str | None:
     """The channel the click happened in, if it happened in one."""
     channel = body.get("channel")

@@ -7,9 +7,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from bot.views.text import button, context, escape, mention, section, slack_date, truncate
+from bot.views.text import bold, button, code, context, emoji, escape, mention, rich, section, slack_date, truncate
 from providers.base import Organisation
-from storage.models import AuditEvent
 
 Blocks = list[dict[str, Any]]
 
@@ -57,9 +56,10 @@ def choose_provider_blocks(providers: Sequence[tuple[str, str]]) -> Blocks:
 
 def replace_blocks(provider_title: str, organisation: str, new_provider: str, new_title: str) -> Blocks:
     return [
-        section(
-            f"This workspace is already connected to *{escape(organisation)}* in {escape(provider_title)}. "
-            f"Replace it with a new {escape(new_title)} connection?"
+        rich(
+            "This workspace is already connected to ",
+            bold(organisation),
+            f" in {provider_title}. Replace it with a new {new_title} connection?",
         ),
         {
             "type": "actions",
@@ -116,13 +116,24 @@ def picker_blocks(provider_title: str, pending_id: int, organisations: Sequence[
     return blocks
 
 
-def connected_blocks(provider_title: str, organisation: str, *, reconnected: bool, mapping_ready: bool) -> Blocks:
+def connected_blocks(
+    provider_title: str, organisation: str, *, reconnected: bool, mapping_kept: bool = False
+) -> Blocks:
+    """`mapping_kept`: a reconnection whose saved account mapping still holds, so there is no next step to take."""
     verb = "reconnected to" if reconnected else "connected to"
     blocks = [
-        section(f":white_check_mark: accounts-bot is now {verb} *{escape(organisation)}* in {escape(provider_title)}."),
+        rich(emoji("white_check_mark"), f" accounts-bot is now {verb} ", bold(organisation), f" in {provider_title}."),
     ]
+    if mapping_kept:
+        blocks.append(
+            context(
+                "Its account mapping and imported customers are kept, and scheduled syncs carry on: there is "
+                "nothing more to do. `/accounts map` changes the mapping, `/accounts status` shows everything."
+            )
+        )
+        return blocks
     if reconnected:
-        blocks.append(context("Its account mapping and imported customers are kept."))
+        blocks.append(context("Its imported customers are kept; its account mapping needs a look."))
     blocks.append(section("*Next step:* tell me which account code each of your categories posts to."))
     blocks.append(
         {
@@ -131,21 +142,29 @@ def connected_blocks(provider_title: str, organisation: str, *, reconnected: boo
             "elements": [button("Map account codes", "open_mapping", style="primary")],
         }
     )
-    if not mapping_ready:
-        blocks.append(context("Mapping account codes is coming in the next release."))
     return blocks
 
 
-def callback_problem_blocks(message: str) -> Blocks:
-    return [section(f":warning: {escape(message)}"), context("Run `/accounts connect` to try again.")]
+CONFIGURATION_ADVICE = (
+    "This is about how accounts-bot itself is set up, so trying again won't help. Please tell whoever runs "
+    "accounts-bot: `accounts-bot doctor` on its server says which setting is wrong."
+)
+
+
+def callback_problem_blocks(message: str, *, configuration: bool = False) -> Blocks:
+    """`configuration`: the package refused accounts-bot's own settings; a retry would only fail the same way."""
+    advice = CONFIGURATION_ADVICE if configuration else "Run `/accounts connect` to try again."
+    return [section(f":warning: {escape(message)}"), context(advice)]
 
 
 def disconnect_confirm_blocks(provider_title: str, organisation: str, *, version: str) -> Blocks:
     """The question, with a Disconnect button that names the version of the connection it was asked for."""
     return [
-        section(
-            f"Disconnect *{escape(organisation)}* ({escape(provider_title)})? accounts-bot will stop syncing "
-            "and forget its log-in. Customers already imported stay."
+        rich(
+            "Disconnect ",
+            bold(organisation),
+            f" ({provider_title})? accounts-bot will stop syncing and forget its log-in. "
+            "Customers already imported stay.",
         ),
         {
             "type": "actions",
@@ -160,9 +179,13 @@ def disconnect_confirm_blocks(provider_title: str, organisation: str, *, version
 
 def disconnected_blocks(provider_title: str, organisation: str, remote_error: str | None) -> Blocks:
     blocks = [
-        section(
-            f":electric_plug: Disconnected *{escape(organisation)}* ({escape(provider_title)}). "
-            "Its log-in is deleted; imported customers stay. Connect again any time with `/accounts connect`."
+        rich(
+            emoji("electric_plug"),
+            " Disconnected ",
+            bold(organisation),
+            f" ({provider_title}). Its log-in is deleted; imported customers stay. Connect again any time with ",
+            code("/accounts connect"),
+            ".",
         )
     ]
     if remote_error:
@@ -184,20 +207,6 @@ def refused_blocks(action: str) -> Blocks:
     ]
 
 
-AUDIT_WORDS = {
-    "connection.connected": "connected",
-    "connection.reconnected": "reconnected",
-    "connection.replaced": "replaced",
-    "connection.disconnected": "disconnected",
-    "admins.added": "added an admin",
-    "admins.removed": "removed an admin",
-    "refused": "was refused",
-    "mapping.saved": "saved the account mapping",
-    "slack.installed": "installed the app",
-    "slack.uninstalled": "app uninstalled",
-}
-
-
 def admins_text(added: Sequence[str]) -> str:
     people = ", ".join(mention(u) for u in added) or "nobody yet"
     return f"Slack workspace admins and owners can manage accounts-bot, and so can: {people}."
@@ -215,18 +224,3 @@ def admin_changed_text(user_id: str, *, added: bool, changed: bool) -> str:
         if changed
         else f"{mention(user_id)} was not on the list."
     )
-
-
-def audit_blocks(events: Sequence[AuditEvent]) -> Blocks:
-    if not events:
-        return [section("Nothing in the audit log yet.")]
-    lines = []
-    for event in events:
-        words = AUDIT_WORDS.get(event.action, event.action)
-        detail = event.detail or {}
-        what = ", ".join(f"{k}: {v}" for k, v in detail.items() if v not in (None, [], ""))
-        lines.append(
-            f"{slack_date(event.created_at)}: {mention(event.actor_user_id)} {escape(words)}"
-            + (f" ({escape(what)})" if what else "")
-        )
-    return [section("*Latest changes*"), section(truncate("\n".join(lines), 3000))]

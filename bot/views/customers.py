@@ -1,11 +1,13 @@
-"""The `/accounts customers` list: one page of customers, with paging and the CSV export."""
+"""The `/accounts customers` list: one page of the connected organisation's customers (or of those kept from
+organisations no longer connected, each labelled with where it came from), with paging and the CSV export."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from bot.views.importing import Blocks, number
+from bot.customers.lists import Scope
+from bot.views.importing import Blocks, number, plural
 from bot.views.text import button, context, escape, section, truncate
 
 
@@ -16,36 +18,104 @@ class CustomerLine:
     phone: str | None
     active: bool
     possible_duplicate: bool
+    source: str | None = None  # the organisation it came from, when listed apart
 
 
-def customers_blocks(
-    lines: Sequence[CustomerLine], *, total: int, query: str | None, page: int, page_size: int
-) -> Blocks:
-    """One page of the workspace's customers, with paging and the CSV export."""
-    about = f" matching “{escape(query)}”" if query else ""
-    if not total:
-        return [section(f"No customers{about} yet. `/accounts import` brings them in from your accounting package.")]
-    first = page * page_size + 1
-    last = min(total, first + len(lines) - 1)
+@dataclass(frozen=True)
+class Kept:
+    """Customers kept from an organisation no longer connected."""
+
+    provider_title: str
+    organisation_name: str
+    customers: int
+
+
+@dataclass(frozen=True)
+class CustomerListing:
+    lines: Sequence[CustomerLine]
+    total: int
+    query: str | None
+    page: int
+    page_size: int
+    scope: Scope = Scope.CONNECTED
+    organisation: str | None = None  # the connected one
+    kept: Sequence[Kept] = field(default_factory=tuple)
+    may_export: bool = True
+
+
+def kept_text(kept: Sequence[Kept]) -> str:
+    """`3 customers from Acme Plumbing Ltd (<package>)`, for each organisation no longer connected."""
+    return ", ".join(
+        f"{plural(k.customers, 'customer')} from {escape(k.organisation_name)} ({escape(k.provider_title)})"
+        for k in kept
+    )
+
+
+def customers_blocks(listing: CustomerListing) -> Blocks:
+    """One page of customers, with paging, the way to the other list, and the CSV export for who may."""
+    about = f" matching “{escape(listing.query)}”" if listing.query else ""
+    earlier = listing.scope == Scope.EARLIER
+    whose = (
+        "Customers kept from organisations no longer connected"
+        if earlier
+        else f"Customers of {escape(listing.organisation)}"
+        if listing.organisation
+        else "Customers"
+    )
+    other = _other_list(listing)
+    if not listing.total:
+        empty = (
+            f"No customers{about} kept from organisations no longer connected."
+            if earlier
+            else f"No customers{about} yet. `/accounts import` brings them in from your accounting package."
+        )
+        return [section(empty), *other]
+    first = listing.page * listing.page_size + 1
+    last = min(listing.total, first + len(listing.lines) - 1)
     rows = []
-    for line in lines:
+    for line in listing.lines:
         extras = [escape(x) for x in (line.email, line.phone) if x]
         flags = ("" if line.active else " _(inactive)_") + (
             " _(possible duplicate)_" if line.possible_duplicate else ""
         )
-        rows.append(f"• *{escape(line.name)}*{flags}" + (f" · {' · '.join(extras)}" if extras else ""))
-    value = f"{page}:{query or ''}"[:150]
+        source = f" _(from {escape(line.source)})_" if line.source else ""
+        rows.append(f"• {escape(line.name)}{source}{flags}" + (f" · {' · '.join(extras)}" if extras else ""))
+    prefix = "e" if earlier else ""
+    value = f"{prefix}{listing.page}:{listing.query or ''}"[:150]
     elements = []
-    if page > 0:
+    if listing.page > 0:
         elements.append(button("Previous", "customers_previous", value=value))
-    if last < total:
+    if last < listing.total:
         elements.append(button("Next", "customers_next", value=value))
-    elements.append(button("Export as CSV", "customers_export", value=value))
-    return [
-        section(f"*Customers{about}*: {number(first)}–{number(last)} of {number(total)}"),
+    if listing.may_export:
+        elements.append(button("Export as CSV", "customers_export", value=value))
+    blocks = [
+        section(f"*{whose}{about}*: {number(first)}–{number(last)} of {number(listing.total)}"),
         section(truncate("\n".join(rows), 3000)),
-        {"type": "actions", "block_id": "customers_pages", "elements": elements},
-        context("The CSV export comes to you by direct message."),
+    ]
+    if elements:
+        blocks.append({"type": "actions", "block_id": "customers_pages", "elements": elements})
+    if listing.may_export:
+        blocks.append(context("The CSV export comes to you by direct message."))
+    return [*blocks, *other]
+
+
+def _other_list(listing: CustomerListing) -> Blocks:
+    """The way from one list to the other: the kept customers are never mixed into the connected one's."""
+    if listing.scope == Scope.EARLIER:
+        if listing.organisation is None:
+            return []
+        back = button(f"Customers of {truncate(listing.organisation, 50)}", "customers_connected", value="0:")
+        return [{"type": "actions", "block_id": "customers_other", "elements": [back]}]
+    if not listing.kept:
+        return []
+    return [
+        context(f"Also kept, not part of this list: {kept_text(listing.kept)}."),
+        {
+            "type": "actions",
+            "block_id": "customers_other",
+            "elements": [button("Show the kept customers", "customers_earlier", value="e0:")],
+        },
     ]
 
 
@@ -60,3 +130,17 @@ def export_failed_text(reason: str) -> str:
         "Try *Export as CSV* again in a minute; if it keeps failing, ask an admin whether file uploads are allowed "
         "in this workspace."
     )
+
+
+def export_setting_text(*, everyone: bool, command: str = "/accounts", changed: bool = False) -> str:
+    who = "everyone in the workspace" if everyone else "only admins"
+    if changed:
+        return f"From now on {who} may export the customers as CSV. Every export is in `{command} audit`."
+    return (
+        f"*Who may export the customers as CSV:* {who}. An admin can change it: `{command} export staff on` "
+        f"(everyone) or `{command} export staff off` (admins only). Every export is in `{command} audit`."
+    )
+
+
+def export_usage_text(command: str = "/accounts") -> str:
+    return f"Usage: `{command} export staff on` (everyone may export customers) or `{command} export staff off`."

@@ -10,17 +10,24 @@ from providers import registry
 
 COMMANDS = (
     ("connect {package}", "connect your accounting package (admins)"),
-    ("map", "choose the account code for each category (admins)"),
-    ("import", "import your customers now"),
-    ("import contacts all|customers|not-suppliers", "which contacts are imported as customers (admins)"),
-    ("customers [search]", "the imported customers, with a CSV by direct message"),
-    ("invoice", "raise an invoice for a customer (admins, or everyone with `invoice staff on`)"),
-    ("invoices [unpaid|overdue]", "the invoices raised from Slack and their state"),
-    ("channel #name", "where scheduled syncs report (admins)"),
-    ("sync on|off|every 30m", "the scheduled sync (admins)"),
     ("status", "what is connected, and how it is doing"),
+    ("map", "choose the account code for each category (admins)"),
+    ("import", "import your customers now (admins, or everyone after `import staff on`)"),
+    ("import staff on|off", "let everyone import, or only admins (admins)"),
+    ("import contacts all|customers|not-suppliers", "which contacts are imported as customers (admins)"),
+    ("customers [search]", "the connected organisation's customers, with a CSV by direct message for admins"),
+    ("invoice", "raise an invoice for a customer (admins, or everyone after `invoice staff on`)"),
+    ("invoice staff on|off", "let everyone raise invoices, or only admins (admins)"),
+    ("invoice approved on|off", "raise invoices approved, not as drafts (admins)"),
+    ("invoices [unpaid|overdue]", "the invoices raised from Slack and their state"),
+    ("export staff on|off", "let everyone export the customers as CSV, or only admins, the default (admins)"),
+    ("channel #name", "where imports from App Home and scheduled syncs report (admins)"),
+    ("channel here", "report in the channel you type it in (admins)"),
+    ("sync on|off|every 30m", "the scheduled sync; `sync` alone says how it is set (admins)"),
     ("disconnect", "disconnect the accounting package (admins)"),
-    ("admins add @someone", "let someone besides Slack admins manage accounts-bot (admins)"),
+    ("admins", "who may manage accounts-bot besides Slack's admins and owners"),
+    ("admins add @someone", "let someone manage accounts-bot (admins)"),
+    ("admins remove @someone", "take that back (admins)"),
     ("audit", "the latest changes to the setup (admins)"),
     ("help", "this list"),
 )
@@ -46,7 +53,10 @@ def help_blocks(
             "codes and import your customers without leaving Slack."
         ),
         section("\n".join(lines)),
-        context("The app's *Home* tab shows the same status and buttons."),
+        context(
+            "_(admins)_: Slack's workspace admins and owners, and the people added with "
+            f"`{command} admins add`. The app's *Home* tab shows the same status and buttons."
+        ),
     ]
 
 

@@ -11,8 +11,9 @@ from typing import Any
 from bot.customers.lists import Duplicate
 from bot.customers.matching import CUSTOMER_FILTERS, DEFAULT_CUSTOMER_FILTER
 from bot.imports.runs import ImportState, RunView
-from bot.views.text import button, context, escape, mention, section, slack_date, truncate
-from storage.models import RunStatus, SyncSettings
+from bot.imports.sync import SyncPause, SyncPlan, SyncState
+from bot.views.text import bold, button, context, escape, mention, rich, section, slack_date, truncate
+from storage.models import RunStatus
 
 Blocks = list[dict[str, Any]]
 
@@ -39,6 +40,8 @@ def plural(n: int, one: str, many: str | None = None) -> str:
 
 def duration(span: timedelta | None) -> str:
     seconds = int(span.total_seconds()) if span else 0
+    if seconds < 1:
+        return "under a second"
     if seconds < 60:
         return f"{seconds} s"
     minutes, seconds = divmod(seconds, 60)
@@ -59,13 +62,16 @@ def progress_bar(percent: int | None) -> str:
     return f"`{'█' * filled}{'░' * (BAR_CELLS - filled)}` {percent}%"
 
 
-def source(run: RunView, provider_title: str) -> str:
+def source(run: RunView, provider_title: str, *, mrkdwn: bool = True) -> str:
+    """`<package> (Acme Plumbing Ltd)`: escaped for mrkdwn, or as written for rich text."""
+    if not mrkdwn:
+        return f"{provider_title} ({run.organisation})"
     return f"{escape(provider_title)} ({escape(run.organisation)})"
 
 
-def title(run: RunView, provider_title: str) -> str:
+def title(run: RunView, provider_title: str, *, mrkdwn: bool = True) -> str:
     what = "Syncing" if run.kind == "incremental" else "Importing"
-    return f"{what} customers from {source(run, provider_title)}…"
+    return f"{what} customers from {source(run, provider_title, mrkdwn=mrkdwn)}…"
 
 
 def counts_line(run: RunView) -> str:
@@ -107,7 +113,7 @@ def progress_blocks(run: RunView, *, provider_title: str, note: str | None = Non
     """The parent message while the run is queued, running or waiting."""
     started = f"Started by {mention(run.started_by)}" if run.started_by else "Scheduled sync"
     blocks = [
-        section(f"*{title(run, provider_title)}*"),
+        rich(bold(title(run, provider_title, mrkdwn=False))),
         section(f"{progress_bar(run.percent)}\n{counts_line(run)}"),
         context(note or started),
     ]
@@ -118,18 +124,27 @@ def progress_blocks(run: RunView, *, provider_title: str, note: str | None = Non
     return blocks
 
 
-def result_text(run: RunView, *, provider_title: str) -> str:
-    """The one line the parent message ends as."""
-    took = duration(run.duration)
+THREAD = "Details in the thread."
+
+
+def result_text(run: RunView, *, provider_title: str, details: str | None = THREAD) -> str:
+    """The one line the parent message ends as. `details`: where to read more (the thread, from the parent
+    message; a link, on App Home; nothing, in the thread itself)."""
+    more = f" {details}" if details else ""
     if run.status == RunStatus.SUCCEEDED:
         what = "Synced" if run.kind == "incremental" else "Imported"
+        took = duration(run.duration)
+        if not (run.count("new") or run.count("updated") or run.count("failed") or run.count("unreadable")):
+            checked = f"{plural(run.processed, 'contact')} checked" if run.processed else "no contact changed there"
+            return (
+                f":white_check_mark: {what} customers from {source(run, provider_title)}: nothing changed here "
+                f"({checked}, in {took}).{more}"
+            )
+        parts = [f"{number(run.count(name))} {name}" for name in ("new", "updated", "unchanged", "skipped")]
+        parts += [f"{number(run.count(name))} {name}" for name in ("failed", "unreadable") if run.count(name)]
         return (
             f":white_check_mark: {what} customers from {source(run, provider_title)}: "
-            f"{number(run.count('new'))} new, {number(run.count('updated'))} updated, "
-            f"{number(run.count('unchanged'))} unchanged, {number(run.count('skipped'))} skipped"
-            + (f", {number(run.count('failed'))} failed" if run.count("failed") else "")
-            + (f", {number(run.count('unreadable'))} unreadable" if run.count("unreadable") else "")
-            + f" in {took}. Details in the thread."
+            f"{', '.join(p for p in parts if not p.startswith('0 '))} in {took}.{more}"
         )
     if run.status == RunStatus.CANCELLED:
         who = f" by {mention(run.cancelled_by)}" if run.cancelled_by else ""
@@ -227,6 +242,8 @@ class Summary:
     duplicates: Sequence[Duplicate]
     csv_to: str | None  # who got the full list by direct message
     unreadable: Sequence[Unreadable] = ()  # the first of the records that could not be imported
+    customer_filter: str = DEFAULT_CUSTOMER_FILTER  # which contacts counted as customers for this run
+    sync: SyncPlan | None = None  # the scheduled sync, as it stands after this run
 
 
 def unreadable_text(run: RunView, records: Sequence[Unreadable], *, provider_title: str) -> str:
@@ -243,6 +260,27 @@ def unreadable_text(run: RunView, records: Sequence[Unreadable], *, provider_tit
         "They were left out; the rest were imported.",
         3000,
     )
+
+
+def skipped_words(run: RunView, customer_filter: str) -> str | None:
+    """Why contacts were skipped, broken down: not customers under the setting, archived (or merged, or erased)
+    at the package, or erased here on request."""
+    total = run.count("skipped")
+    if not total:
+        return None
+    suppliers, archived = run.count("skipped_suppliers"), run.count("skipped_archived")
+    erased_here = max(0, total - suppliers - archived)
+    parts = []
+    if suppliers:
+        parts.append(
+            f"{number(suppliers)} not customers under the setting ({contact_filter_words(customer_filter)}; "
+            "`/accounts import contacts` changes it)"
+        )
+    if archived:
+        parts.append(f"{number(archived)} archived, merged or erased in the accounting package")
+    if erased_here:
+        parts.append(f"{number(erased_here)} erased here on a data-protection request")
+    return f"Skipped {number(total)}: " + ", ".join(parts) + "."
 
 
 def summary_blocks(summary: Summary) -> Blocks:
@@ -269,9 +307,16 @@ def summary_blocks(summary: Summary) -> Blocks:
         },
     ]
     details = []
-    if run.count("skipped"):
+    skipped = skipped_words(run, summary.customer_filter)
+    if skipped:
+        details.append(skipped)
+    if run.count("no_longer_customers"):
         details.append(
-            "Skipped: archived, merged or erased contacts we had not imported, and contacts that are only suppliers."
+            f"{plural(run.count('no_longer_customers'), 'customer')} imported earlier no longer "
+            f"{'counts' if run.count('no_longer_customers') == 1 else 'count'} as "
+            f"{'a customer' if run.count('no_longer_customers') == 1 else 'customers'} under the current setting "
+            f"({contact_filter_words(summary.customer_filter)}); they are kept, and listed with "
+            "`/accounts customers`. The setting decides which contacts new to accounts-bot are imported."
         )
     if run.count("linked"):
         details.append(
@@ -324,6 +369,8 @@ def summary_blocks(summary: Summary) -> Blocks:
         blocks.append(
             context(f"The full list with contact details went to {mention(summary.csv_to)} by direct message.")
         )
+    if summary.sync is not None and run.kind != "incremental":
+        blocks.append(context(f"*Scheduled sync:* {sync_words(summary.sync)}."))
     return blocks
 
 
@@ -348,7 +395,12 @@ def cannot_post_text(channel_id: str) -> str:
 
 
 def already_running_text(run: RunView, *, provider_title: str, link: str | None) -> str:
-    where = f"<{link}|see its progress>" if link else "its progress is in its thread"
+    if link:
+        where = f"<{link}|see its progress in its thread>"
+    elif run.channel_id:
+        where = f"its progress will appear in <#{run.channel_id}> as soon as it starts"
+    else:
+        where = "I'll tell you here when it ends"
     state = "is paused until " + slack_date(run.not_before) if run.not_before else "is already running"
     return f"An import from {source(run, provider_title)} {state}; {where}. I didn't start another."
 
@@ -380,17 +432,48 @@ def interval_words(minutes: int) -> str:
     return f"{minutes} minutes"
 
 
-def sync_changed_text(settings: SyncSettings) -> str:
-    if not settings.enabled:
-        return "Scheduled sync is off. `/accounts sync on` turns it back on; `/accounts import` still works."
-    first = "" if settings.modified_since is not None else " The first sync imports every customer."
-    return (
-        f"Customers will sync every {interval_words(settings.interval_minutes)}, bringing in only what changed.{first}"
-    )
+PAUSES = {
+    SyncPause.SLACK_REMOVED: "accounts-bot was removed from Slack (or its token revoked); syncs resume once it "
+    "is installed again, or restarted with a working token",
+    SyncPause.NEEDS_RECONNECT: "the connection needs reconnecting; an admin can run `/accounts connect`",
+}
 
 
-def home_import_blocks(state: ImportState, *, provider_title: str) -> Blocks:
+def sync_words(plan: SyncPlan) -> str:
+    """The scheduled sync in one line, the same on App Home, in status and in `/accounts sync`."""
+    every = interval_words(plan.interval_minutes)
+    if plan.state == SyncState.OFF:
+        return "off. `/accounts sync on` turns it on; `/accounts import` still works any time"
+    if plan.paused is not None:
+        return f"on, every {every}, but *not running*: {PAUSES[plan.paused]}"
+    if plan.state == SyncState.AFTER_FIRST_IMPORT:
+        return f"on, every {every}. The first sync runs {every_from(plan)} after your first import ends"
+    assert plan.next_at is not None
+    return f"on, every {every}; the next one runs {slack_date(plan.next_at)}"
+
+
+def every_from(plan: SyncPlan) -> str:
+    return "an hour" if plan.interval_minutes == 60 else interval_words(plan.interval_minutes)
+
+
+def sync_changed_text(plan: SyncPlan) -> str:
+    return f"*Scheduled sync:* {sync_words(plan)}. It brings in only what changed since the last one."
+
+
+def home_import_blocks(
+    state: ImportState,
+    *,
+    provider_title: str,
+    admin: bool = True,
+    may_import: bool = True,
+    thread_link: str | None = None,
+) -> Blocks:
+    """The import part of App Home. `admin`: the viewer may change the sync and the channel; `may_import`: may
+    start (and cancel) an import. Others see how things stand, without controls that would only refuse them."""
     lines = [f"*Customers:* {number(state.customers)} imported"]
+    if state.kept:
+        kept = ", ".join(f"{number(k.customers)} from {escape(k.organisation_name)}" for k in state.kept)
+        lines.append(f"*Kept from organisations no longer connected:* {kept} (`/accounts customers` shows them apart)")
     run = state.latest
     if run is not None:
         if run.active:
@@ -398,13 +481,10 @@ def home_import_blocks(state: ImportState, *, provider_title: str) -> Blocks:
             lines.append(f"*Import:* {title(run, provider_title)}{percent}")
         elif run.finished_at is not None:
             lines.append(
-                f"*Last import:* {result_text(run, provider_title=provider_title)} ({slack_date(run.finished_at)})"
+                f"*Last import:* {result_text(run, provider_title=provider_title, details=None)} "
+                f"({slack_date(run.finished_at)})" + (f" <{thread_link}|Details in its thread>" if thread_link else "")
             )
-    if state.sync_enabled:
-        when = f", next at {slack_date(state.next_sync_at)}" if state.next_sync_at else ""
-        lines.append(f"*Sync:* on, every {interval_words(state.interval_minutes)}{when}")
-    elif state.sync_enabled is False:
-        lines.append("*Sync:* off")
+    lines.append(f"*Sync:* {sync_words(state.sync)}")
     channel = (
         f"<#{state.notification_channel_id}>"
         if state.notification_channel_id
@@ -420,19 +500,36 @@ def home_import_blocks(state: ImportState, *, provider_title: str) -> Blocks:
     if state.notification_channel_id:
         picker["initial_conversation"] = state.notification_channel_id
     elements: list[dict[str, Any]] = []
-    if run is not None and run.active:
-        elements.append(cancel_actions(run)["elements"][0])
+    if may_import:
+        if run is not None and run.active:
+            elements.append(cancel_actions(run)["elements"][0])
+        else:
+            elements.append(button("Import customers", "import_start", value="home", style="primary"))
+    if admin:
+        if state.sync.state != SyncState.OFF:
+            elements.append(button("Turn sync off", "sync_off"))
+        else:
+            elements.append(button("Turn sync on", "sync_on"))
+        elements.append(picker)
+    blocks = [section(truncate("\n".join(lines), 3000))]
+    if elements:
+        blocks.append({"type": "actions", "block_id": "home_import", "elements": elements})
+    if admin:
+        blocks.append(
+            context(
+                "Imports started here and scheduled syncs report in that channel: pick it above, or type "
+                "`/accounts channel #name` (or `/accounts channel here` in the channel itself)."
+            )
+        )
     else:
-        elements.append(button("Import customers", "import_start", value="home", style="primary"))
-    if state.sync_enabled:
-        elements.append(button("Turn sync off", "sync_off"))
-    else:
-        elements.append(button("Turn sync on", "sync_on"))
-    return [
-        section(truncate("\n".join(lines), 3000)),
-        {"type": "actions", "block_id": "home_import", "elements": [*elements, picker]},
-        context("Imports started here and scheduled syncs report in that channel (`/accounts channel #name`)."),
-    ]
+        can = "You can import customers here and see them with `/accounts customers`. " if may_import else ""
+        blocks.append(
+            context(
+                f"{can}Admins connect the package, map account codes and set the sync and the channel; "
+                "`/accounts admins` says who they are."
+            )
+        )
+    return blocks
 
 
 # --- Which contacts are imported ----------------------------------------------------------------------------------
@@ -475,8 +572,9 @@ def contacts_changed_text(old: str, new: str) -> str:
         return f"Contacts imported as customers are already *{contact_filter_words(new)}*; nothing changed."
     return (
         f"Contacts imported as customers are now *{contact_filter_words(new)}* "
-        f"(until now: {contact_filter_words(old)}). This applies from the next import; "
-        "customers already imported stay."
+        f"(until now: {contact_filter_words(old)}). This applies from the next import, to contacts new to "
+        "accounts-bot; customers already imported stay, and the next import's summary says how many of them no "
+        "longer count."
     )
 
 

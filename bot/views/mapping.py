@@ -20,7 +20,19 @@ from bot.mapping.account_mapping import (
 )
 from bot.mapping.tax_codes import TaxEntry
 from bot.views.connect import refused_blocks
-from bot.views.text import SLACK_ID, button, context, escape, mention, section, slack_date, truncate
+from bot.views.text import (
+    SLACK_ID,
+    bold,
+    button,
+    context,
+    emoji,
+    escape,
+    mention,
+    rich,
+    section,
+    slack_date,
+    truncate,
+)
 
 Blocks = list[dict[str, Any]]
 View = dict[str, Any]
@@ -244,7 +256,9 @@ def mapping_modal(form: MappingForm, metadata: ModalMetadata) -> View:
     provider = escape(form.provider_title)
     as_of = f" as of {slack_date(form.chart_refreshed_at)}" if form.chart_refreshed_at else ""
     blocks: Blocks = [
-        section(f"Choose the account each category posts to in *{escape(form.organisation_name)}* ({provider})."),
+        rich(
+            "Choose the account each category posts to in ", bold(form.organisation_name), f" ({form.provider_title})."
+        ),
         section(
             f"Accounts come from the {provider} chart of accounts{as_of}; archived accounts are not listed.",
             accessory=button(f"Refresh from {form.provider_title}", REFRESH_ACTION),
@@ -331,8 +345,13 @@ def confirmation_blocks(
     taxes: Mapping[str, TaxEntry | None] | None = None,
 ) -> Blocks:
     blocks: Blocks = [
-        section(
-            f":white_check_mark: *Account codes saved* for *{escape(organisation_name)}* ({escape(provider_title)})."
+        rich(
+            emoji("white_check_mark"),
+            " ",
+            bold("Account codes saved"),
+            " for ",
+            bold(organisation_name),
+            f" ({provider_title}).",
         )
     ]
     blocks += [section(chunk) for chunk in _chunks(_mapping_lines(entries, taxes or {}))]
@@ -345,9 +364,11 @@ def confirmation_blocks(
 def import_offer_blocks(*, connection_id: int, organisation_name: str, provider_title: str) -> Blocks:
     """Offered after the first save: the initial import of every customer."""
     return [
-        section(
-            f"*Import your customers now?* I can bring every customer of *{escape(organisation_name)}* "
-            f"over from {escape(provider_title)}."
+        rich(
+            bold("Import your customers now?"),
+            " I can bring every customer of ",
+            bold(organisation_name),
+            f" over from {provider_title}.",
         ),
         {
             "type": "actions",

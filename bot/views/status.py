@@ -6,9 +6,9 @@ from typing import Any
 
 from bot.status import ConnectionReport, StatusReport
 from bot.views.connect import connect_button
-from bot.views.importing import contact_filter_words, home_import_blocks
+from bot.views.importing import contact_filter_words, home_import_blocks, sync_words
 from bot.views.mapping import problem_words
-from bot.views.text import button, context, escape, mention, section, slack_date, truncate
+from bot.views.text import bold, button, context, escape, mention, rich, section, slack_date, truncate
 
 HEALTH = {
     "ok": ":large_green_circle: Healthy",
@@ -17,20 +17,36 @@ HEALTH = {
 }
 
 
-def status_blocks(report: StatusReport) -> list[dict[str, Any]]:
+def status_blocks(report: StatusReport, *, with_sync: bool = True) -> list[dict[str, Any]]:
+    """`with_sync`: include the scheduled sync's line (App Home shows it beside its sync button instead)."""
     connection = report.connection
     if connection is None:
-        names = ", ".join(f"`{name}`" for name, _ in report.providers) or "none configured"
+        commands = " or ".join(f"`/accounts connect {name}`" for name, _ in report.providers)
+        how = (
+            f"An admin can connect one with {commands}."
+            if commands
+            else "No accounting package is set up on this bot yet: whoever runs it can add one (`accounts-bot doctor`)."
+        )
+        gone = report.disconnected
+        if gone is None:
+            return [section(":electric_plug: *No accounting package is connected yet.*"), section(how)]
+        when = f" on {slack_date(gone.disconnected_at)}" if gone.disconnected_at else ""
         return [
-            section(":electric_plug: *No accounting package is connected yet.*"),
-            section(f"An admin can connect one with `/accounts connect <package>` (available: {names})."),
+            section(
+                f":electric_plug: *Disconnected.* {escape(gone.provider_title)} "
+                f"({escape(gone.organisation_name)}) was disconnected{when}; the customers imported from it are kept."
+            ),
+            section(f"{how} Reconnecting the same organisation keeps its account mapping."),
         ]
     lines = [
-        f"*{escape(connection.provider_title)}*: *{escape(connection.organisation_name)}*",
         f"Connected by {mention(connection.connected_by)} on {slack_date(connection.connected_at)}",
         HEALTH.get(connection.health, escape(connection.health)),
     ]
-    blocks = [section(":white_check_mark: *Accounting package connected*"), section("\n".join(lines))]
+    blocks = [
+        section(":white_check_mark: *Accounting package connected*"),
+        rich(bold(connection.provider_title), ": ", bold(connection.organisation_name)),
+        section("\n".join(lines)),
+    ]
     if connection.health_detail:
         blocks.append(context(escape(connection.health_detail)))
     blocks += mapping_blocks(connection)
@@ -41,6 +57,8 @@ def status_blocks(report: StatusReport) -> list[dict[str, Any]]:
             "(`/accounts import contacts` to change it)."
         )
     )
+    if with_sync and connection.imports is not None:
+        blocks.append(section(f":repeat: *Scheduled sync:* {sync_words(connection.imports.sync)}."))
     return blocks
 
 
@@ -79,12 +97,24 @@ def mapping_blocks(connection: ConnectionReport) -> list[dict[str, Any]]:
     ]
 
 
-def home_view(report: StatusReport) -> dict[str, Any]:
+def home_view(report: StatusReport, *, admin: bool = True, thread_link: str | None = None) -> dict[str, Any]:
+    """App Home for an admin (every control), or for anyone else: what they may do (import, when staff may).
+    `thread_link`: where the latest import's thread is."""
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": "Accounting connection"}},
-        *status_blocks(report),
+        *status_blocks(report, with_sync=False),
     ]
-    if report.connection is not None:
+    if not admin:
+        if report.connection is not None and report.connection.imports is not None:
+            imports = home_import_blocks(
+                report.connection.imports,
+                provider_title=report.connection.provider_title,
+                admin=False,
+                may_import=report.staff_may_import,
+                thread_link=thread_link,
+            )
+            blocks += [{"type": "divider"}, *imports]
+    elif report.connection is not None:
         blocks.append(
             {
                 "type": "actions",
@@ -96,7 +126,9 @@ def home_view(report: StatusReport) -> dict[str, Any]:
             }
         )
         if report.connection.imports is not None:
-            imports = home_import_blocks(report.connection.imports, provider_title=report.connection.provider_title)
+            imports = home_import_blocks(
+                report.connection.imports, provider_title=report.connection.provider_title, thread_link=thread_link
+            )
             blocks += [{"type": "divider"}, *imports]
     elif report.providers:
         blocks.append(

@@ -57,3 +57,36 @@ def button(text: str, action_id: str, *, value: str = "", style: str | None = No
     if url:
         element["url"] = url
     return element
+
+
+# Rich text: for sentences naming something that came from a package (an organisation, a customer), whose name must
+# read exactly as written; in mrkdwn, `*Bold* & _Italic_ Traders` inside our own bold would render garbled. Text
+# elements are never parsed, so they take names as they are (no escaping: `<!here>` in one is only text).
+
+RichPart = str | dict[str, Any]
+
+
+def bold(text: str) -> dict[str, Any]:
+    return {"type": "text", "text": text, "style": {"bold": True}}
+
+
+def code(text: str) -> dict[str, Any]:
+    return {"type": "text", "text": text, "style": {"code": True}}
+
+
+def emoji(name: str) -> dict[str, Any]:
+    return {"type": "emoji", "name": name}
+
+
+def rich(*parts: RichPart) -> dict[str, Any]:
+    """A rich_text block of one paragraph: strings are plain text, dicts are elements (`bold`, `code`, `emoji`)."""
+    elements = [{"type": "text", "text": part} if isinstance(part, str) else part for part in parts]
+    return {
+        "type": "rich_text",
+        "elements": [
+            {
+                "type": "rich_text_section",
+                "elements": [e for e in elements if e.get("type") != "text" or e.get("text")],
+            }
+        ],
+    }

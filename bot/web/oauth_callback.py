@@ -28,6 +28,7 @@ TITLES = {
     CallbackKind.USED_STATE: "This link was already used",
     CallbackKind.EXPIRED_STATE: "This link has expired",
     CallbackKind.PROVIDER_ERROR: "The log-in did not complete",
+    CallbackKind.CONFIGURATION: "accounts-bot is not set up right for this package",
 }
 
 
@@ -79,7 +80,8 @@ def handle(runtime: Runtime, provider_name: str, params: Mapping[str, str]) -> t
     status = 200 if outcome.kind in (CallbackKind.CONNECTED, CallbackKind.CHOOSE, CallbackKind.CANCELLED) else 400
     return status, result_page(
         title=TITLES.get(outcome.kind, "Something went wrong"),
-        message=outcome.message,
+        message=outcome.message
+        + (f" {views.CONFIGURATION_ADVICE}" if outcome.kind == CallbackKind.CONFIGURATION else ""),
         ok=outcome.kind in (CallbackKind.CONNECTED, CallbackKind.CHOOSE),
         slack_url=slack_link(runtime.settings.slack_app_redirect_url, outcome.team_id, outcome.channel_id),
     )
@@ -106,4 +108,8 @@ def _tell_slack(runtime: Runtime, provider_name: str, outcome: connect.CallbackO
         )
     else:
         # The message may quote the package's error_description: escaped in the fallback text as in the blocks.
-        reply(blocks=views.callback_problem_blocks(outcome.message), text=escape(outcome.message))
+        configuration = outcome.kind == CallbackKind.CONFIGURATION
+        reply(
+            blocks=views.callback_problem_blocks(outcome.message, configuration=configuration),
+            text=escape(outcome.message),
+        )

@@ -6,13 +6,14 @@ Who may administer a workspace is in `permissions`; its Slack installation in `i
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storage.models import AuditEvent, SlackInstallation, Workspace
+from storage.models import AuditEvent, Connection, SlackInstallation, Workspace
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,16 @@ def latest_events(session: Session, *, workspace_id: int, limit: int = 20) -> li
     )
 
 
+def organisation_names(session: Session, *, connection_ids: Collection[int]) -> dict[int, str]:
+    """The organisation each connection is (or was) to, for the audit log's sentences."""
+    if not connection_ids:
+        return {}
+    rows = session.execute(
+        select(Connection.id, Connection.organisation_name).where(Connection.id.in_(list(connection_ids)))
+    )
+    return {connection_id: name for connection_id, name in rows}
+
+
 def set_channel(session: Session, *, workspace_id: int, channel_id: str, user_id: str) -> None:
     """Where imports from App Home and scheduled syncs report."""
     workspace = session.get(Workspace, workspace_id)
@@ -73,6 +84,14 @@ def set_staff_may_import(session: Session, *, workspace_id: int, allowed: bool, 
     assert workspace is not None
     workspace.staff_may_import = allowed
     record(session, workspace_id=workspace_id, actor=user_id, action="import.staff", detail={"allowed": allowed})
+
+
+def set_staff_may_export(session: Session, *, workspace_id: int, allowed: bool, user_id: str) -> None:
+    """Whether everyone in the workspace may export the customers as CSV, or only admins."""
+    workspace = session.get(Workspace, workspace_id)
+    assert workspace is not None
+    workspace.staff_may_export = allowed
+    record(session, workspace_id=workspace_id, actor=user_id, action="export.staff", detail={"allowed": allowed})
 
 
 def forget_slack_tokens(session: Session, *, team_id: str) -> Workspace | None:
@@ -90,6 +109,19 @@ def forget_slack_tokens(session: Session, *, team_id: str) -> Workspace | None:
     record(session, workspace_id=workspace.id, actor=None, action="slack.uninstalled")
     log.info("Deleted the Slack tokens of workspace %s", team_id)
     return workspace
+
+
+def token_works_again(session: Session, *, team_id: str) -> bool:
+    """One-workspace mode: the bot started with a bot token Slack accepts, so a workspace marked uninstalled
+    (an uninstall or revocation while it ran) is served again and its scheduled work resumes. True if it was
+    marked."""
+    workspace = find(session, team_id=team_id)
+    if workspace is None or workspace.uninstalled_at is None:
+        return False
+    workspace.uninstalled_at = None
+    record(session, workspace_id=workspace.id, actor=None, action="slack.token_works")
+    log.info("Workspace %s is served again: the bot token works", team_id)
+    return True
 
 
 def forget_organisation_tokens(session: Session, *, enterprise_id: str) -> list[Workspace]:

@@ -127,7 +127,13 @@ def to_phone(raw: Mapping[str, Any]) -> Phone | None:
     country = _text(raw.get("PhoneCountryCode"))
     if country and country.isdigit():
         country = f"+{country}"
-    parts = [p for p in (country, _text(raw.get("PhoneAreaCode")), number) if p]
+    area = _text(raw.get("PhoneAreaCode"))
+    if not country and area and area.isdigit() and len(area) <= 2 and not area.startswith("0"):
+        # Xero keeps an area code without its trunk zero (`3` beside country code `64`); dialled without the
+        # country code, a one- or two-digit area code (New Zealand, Australia, London's 20) needs it back:
+        # `03 318 4987`. Longer ones are left as typed (a US `626` takes no zero).
+        area = f"0{area}"
+    parts = [p for p in (country, area, number) if p]
     kind = _text(raw.get("PhoneType"), KIND_LIMIT) or "DEFAULT"
     return Phone(
         kind=_PHONE_KINDS.get(kind) or _text(kind.lower(), KIND_LIMIT) or "default",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from storage.models.base import Base, utcnow
@@ -23,6 +23,7 @@ class Workspace(Base):
     staff_may_import: Mapped[bool] = mapped_column(Boolean, default=False)
     staff_may_invoice: Mapped[bool] = mapped_column(Boolean, default=False)
     approve_invoices: Mapped[bool] = mapped_column(Boolean, default=False)  # raise invoices approved, not drafts
+    staff_may_export: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     uninstalled_at: Mapped[datetime | None] = mapped_column()
 

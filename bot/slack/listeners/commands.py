@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -11,16 +10,19 @@ from slack_bolt import Ack, App, BoltContext, Respond
 
 from bot import status, workspaces
 from bot.runtime import Runtime
+from bot.slack import mentions
 from bot.slack.authorisation import authorised
 from bot.slack.listeners.connecting import start_connect
-from bot.slack.listeners.customers import customers_command
+from bot.slack.listeners.customers import customers_command, export_command
 from bot.slack.listeners.disconnecting import start_disconnect
 from bot.slack.listeners.import_settings import channel_command, sync_command
 from bot.slack.listeners.importing import import_command
 from bot.slack.listeners.invoicing import invoice_command, invoices_command
 from bot.slack.listeners.mapping import open_mapping
 from bot.slack.requests import Asker, CommandRequest, responder
-from bot.views.connect import admin_changed_text, admins_text, audit_blocks
+from bot.views import mentions as views
+from bot.views.audit import AuditNames, audit_blocks, connection_ids
+from bot.views.connect import admin_changed_text, admins_text
 from bot.views.help import help_blocks, unknown_command_blocks
 from bot.views.status import status_blocks
 from bot.workspaces import permissions
@@ -29,16 +31,16 @@ log = logging.getLogger(__name__)
 
 COMMAND = "/accounts"
 COMING_SOON: frozenset[str] = frozenset()
-MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 
 
 def parse(text: str) -> tuple[str, list[str]]:
-    """`"Import  Staff On"` → `("import", ["staff", "On"])`: the command and its first argument lower-cased; an
-    empty text means help."""
+    """`"Import  Staff On"` → `("import", ["Staff", "On"])`: the subcommand lower-cased and its arguments as
+    typed (a linked `<#C…|name>` or `<@U…|name>` keeps its case); each subcommand reads its own words. An empty
+    text means help."""
     words = text.strip().split()
     if not words:
         return "help", []
-    return words[0].lower(), [w.lower() if i == 0 else w for i, w in enumerate(words[1:])]
+    return words[0].lower(), words[1:]
 
 
 def show_help(req: CommandRequest) -> None:
@@ -84,8 +86,7 @@ def admins_command(req: CommandRequest) -> None:
             added = permissions.added_admins(s, workspace_id=asker.workspace_id)
         reply(text=admins_text(added))
         return
-    target = MENTION.match(req.args[1]) if len(req.args) > 1 else None
-    if verb not in ("add", "remove") or target is None:
+    if verb not in ("add", "remove") or len(req.args) < 2:
         reply(
             text=f"Usage: `{req.command} admins add @someone`, `{req.command} admins remove @someone` "
             f"or `{req.command} admins`."
@@ -93,7 +94,12 @@ def admins_command(req: CommandRequest) -> None:
         return
     if not authorised(asker, reply, action=f"admins.{verb}", what="change who manages accounts-bot"):
         return
-    user_id = target.group(1)
+    name = " ".join(req.args[1:])  # a full name typed without Slack's link may have spaces
+    found = mentions.find_user(asker.client, name)
+    if found.id is None:
+        reply(text=views.nobody_named_text(name, several=found.several, command=req.command))
+        return
+    user_id = found.id
     with asker.runtime.db.session(write_lock=True) as s:
         if verb == "add":
             changed = permissions.add_admin(s, workspace_id=asker.workspace_id, user_id=user_id, added_by=asker.user_id)
@@ -109,9 +115,12 @@ def audit_command(req: CommandRequest) -> None:
     reply = responder(req.respond, replace=False)
     if not authorised(req.asker, reply, action="audit", what="read the audit log"):
         return
-    with req.asker.runtime.db.session() as s:
+    runtime = req.asker.runtime
+    with runtime.db.session() as s:
         events = workspaces.latest_events(s, workspace_id=req.asker.workspace_id)
-    reply(blocks=audit_blocks(events), text="Latest changes")
+        organisations = workspaces.organisation_names(s, connection_ids=connection_ids(events))
+    titles = {name: title for name, title in runtime.provider_choices()}
+    reply(blocks=audit_blocks(events, AuditNames(titles, organisations)), text="Latest changes")
 
 
 SHOW_ONLY = frozenset({"help", "status", "audit"})  # subcommands that change nothing, whoever asks
@@ -129,6 +138,7 @@ SUBCOMMANDS: dict[str, Callable[[CommandRequest], None]] = {
     "customers": customers_command,
     "invoice": invoice_command,
     "invoices": invoices_command,
+    "export": export_command,
 }
 
 

@@ -12,27 +12,37 @@ from slack_sdk.errors import SlackApiError
 
 from bot import workspaces
 from bot.imports import sync
+from bot.imports.sync import SyncPlan
 from bot.runtime import Runtime
-from bot.slack import payload
+from bot.slack import mentions, payload
 from bot.slack.authorisation import authorised
 from bot.slack.requests import Asker, CommandRequest, Reply, dm_reply, responder
 from bot.views import importing as views
-from storage.models import SyncSettings, Workspace
+from bot.views import mentions as mention_views
+from storage.models import Workspace
 
-CHANNEL_MENTION = re.compile(r"^<#([CG][A-Z0-9]+)(?:\|[^>]*)?>$")
 INTERVAL = re.compile(r"^(\d+)\s*(m|min|mins|minutes?|h|hr|hrs|hours?)$")
 MIN_INTERVAL, MAX_INTERVAL = 5, 24 * 60
 
+NOTHING_TO_SYNC = "Nothing is connected yet, so there is nothing to sync."
 NOT_CONNECTED = "Nothing is connected yet. An admin can connect your accounting package with `{command} connect`."
 
 
 def staff_command(req: CommandRequest, reply: Reply) -> None:
     """`import staff on|off`: everyone may import, or only admins."""
     choice = req.args[1].lower() if len(req.args) > 1 else ""
-    if choice not in ("on", "off"):
-        reply(text=f"Usage: `{req.command} import staff on` (everyone may import) or `... staff off` (admins only).")
-        return
     asker = req.asker
+    usage = f"`{req.command} import staff on` (everyone may import) or `{req.command} import staff off` (admins only)"
+    if not choice:
+        with asker.runtime.db.session() as s:
+            workspace = s.get(Workspace, asker.workspace_id)
+            everyone = bool(workspace and workspace.staff_may_import)
+        who = "Everyone in the workspace" if everyone else "Only admins"
+        reply(text=f"*Who may import customers:* {who.lower()}. An admin can change it: {usage}.")
+        return
+    if choice not in ("on", "off"):
+        reply(text=f"Usage: {usage}.")
+        return
     if not authorised(asker, reply, action="import.staff", what="change who imports"):
         return
     with asker.runtime.db.session(write_lock=True) as s:
@@ -94,16 +104,19 @@ def channel_command(req: CommandRequest) -> None:
             current = workspace.notification_channel_id if workspace else None
         where = f"<#{current}>" if current else "a direct message to the admin who connected"
         reply(
-            text=f"Imports and syncs report in {where}. Change it with `{req.command} channel #name` or `channel here`."
+            text=f"Imports and syncs report in {where}. Change it with `{req.command} channel #name`, "
+            f"or `{req.command} channel here` in the channel you want."
         )
         return
-    channel_id = _channel_from(req, req.args[0])
-    if channel_id is None:
-        reply(
-            text=f"I can't find `{req.args[0]}`. Run `{req.command} channel here` in the channel you want, "
-            "or pick it from Slack's channel suggestions so it is linked."
-        )
+    word = " ".join(req.args)
+    if word.lower() in ("here", "this") and req.channel_id:
+        found = mentions.Found(req.channel_id)
+    else:
+        found = mentions.find_channel(asker.client, word)
+    if found.id is None:
+        reply(text=mention_views.no_channel_named_text(word, several=found.several, command=req.command))
         return
+    channel_id = found.id
     try:
         info = asker.client.conversations_info(channel=channel_id)["channel"]
     except SlackApiError:
@@ -113,18 +126,6 @@ def channel_command(req: CommandRequest) -> None:
     note = "" if info.get("is_member") else f" I'm not in it yet: type `/invite @accounts-bot` in <#{channel_id}>."
     reply(text=f"Imports from App Home and scheduled syncs will report in <#{channel_id}>.{note}")
     asker.runtime.workspace_changed(asker.team_id)
-
-
-def _channel_from(req: CommandRequest, word: str) -> str | None:
-    if word.lower() in ("here", "this"):
-        return req.channel_id or None
-    if match := CHANNEL_MENTION.match(word):
-        return match.group(1)
-    try:
-        here = req.asker.client.conversations_info(channel=req.channel_id)["channel"]
-    except SlackApiError:
-        return None
-    return req.channel_id if here.get("name") == word.lstrip("#") else None
 
 
 def parse_interval(words: list[str]) -> int | None:
@@ -137,32 +138,38 @@ def parse_interval(words: list[str]) -> int | None:
 
 
 def sync_command(req: CommandRequest) -> None:
-    """`sync on|off|every 30m` (admins): the scheduled sync of the connection's customers."""
+    """`sync` says how the scheduled sync is set; `sync on|off|every 30m` (admins) changes it."""
     req.ack()
     reply = responder(req.respond, replace=False)
     verb = req.args[0].lower() if req.args else ""
     minutes = parse_interval(req.args[1:]) if verb == "every" else None
+    usage = f"`{req.command} sync on`, `{req.command} sync off` or `{req.command} sync every 30m`"
+    if not verb:
+        with req.asker.runtime.db.session() as s:
+            plan = sync.current_plan(s, workspace_id=req.asker.workspace_id)
+        reply(
+            text=NOTHING_TO_SYNC
+            if plan is None
+            else f"{views.sync_changed_text(plan)} An admin can change it: {usage}."
+        )
+        return
     if verb not in ("on", "off", "every") or (verb == "every" and minutes is None):
-        reply(text=f"Usage: `{req.command} sync on`, `{req.command} sync off` or `{req.command} sync every 30m`.")
+        reply(text=f"Usage: {usage}. `{req.command} sync` alone says how it is set.")
         return
     if not authorised(req.asker, reply, action="sync", what="change the sync"):
         return
     if minutes is not None and not MIN_INTERVAL <= minutes <= MAX_INTERVAL:
         reply(text="Choose an interval from 5 minutes to 24 hours.")
         return
-    settings = _change_sync(req.asker, enabled=verb != "off", minutes=minutes)
-    reply(
-        text="Nothing is connected yet, so there is nothing to sync."
-        if settings is None
-        else views.sync_changed_text(settings)
-    )
+    plan = _change_sync(req.asker, enabled=verb != "off", minutes=minutes)
+    reply(text=NOTHING_TO_SYNC if plan is None else views.sync_changed_text(plan))
     req.asker.runtime.workspace_changed(req.asker.team_id)
 
 
-def _change_sync(asker: Asker, *, enabled: bool, minutes: int | None) -> SyncSettings | None:
-    """Change the connection's sync as the person asked, in a transaction of its own."""
+def _change_sync(asker: Asker, *, enabled: bool, minutes: int | None) -> SyncPlan | None:
+    """Change the connection's sync as the person asked, in a transaction of its own; what it will do now."""
     with asker.runtime.db.session(write_lock=True) as s:
-        return sync.change_sync(
+        changed = sync.change_sync(
             s,
             workspace_id=asker.workspace_id,
             enabled=enabled,
@@ -170,6 +177,7 @@ def _change_sync(asker: Asker, *, enabled: bool, minutes: int | None) -> SyncSet
             user_id=asker.user_id,
             now=asker.runtime.clock(),
         )
+        return None if changed is None else sync.current_plan(s, workspace_id=asker.workspace_id)
 
 
 def register(app: App, runtime: Runtime) -> None:

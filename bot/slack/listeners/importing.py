@@ -18,9 +18,9 @@ from bot.connections import connect
 from bot.imports import runner, runs
 from bot.runtime import Runtime
 from bot.slack import payload
-from bot.slack.authorisation import authorised
+from bot.slack.authorisation import StaffRight, authorised
 from bot.slack.listeners.import_settings import contacts_command, staff_command
-from bot.slack.notify import tell
+from bot.slack.notify import permalink, tell
 from bot.slack.requests import Asker, CommandRequest, Reply, dm_reply, responder
 from bot.views import importing as views
 from storage.models import ConnectionStatus, RunStatus, Workspace
@@ -30,24 +30,17 @@ log = logging.getLogger(__name__)
 NOT_CONNECTED = "Nothing is connected yet. An admin can connect your accounting package with `{command} connect`."
 
 
-def permalink(domain: str | None, channel_id: str | None, ts: str | None) -> str | None:
-    if not (domain and channel_id and ts):
-        return None
-    return f"https://{domain}.slack.com/archives/{channel_id}/p{ts.replace('.', '')}"
-
-
 def begin_import(
     asker: Asker,
     reply: Reply,
     *,
-    team_domain: str | None,
     channel_id: str | None,
     trigger: str,
     shown_for: int | None = None,
 ) -> None:
     """Queue an import of the workspace's connection (or link the one running) and say so. `shown_for`: the
     connection the button was offered for; if it is not the workspace's any more, nothing is started."""
-    if not authorised(asker, reply, action="import", what="import customers", staff_allowed=True):
+    if not authorised(asker, reply, action="import", what="import customers", staff=StaffRight.IMPORT):
         return
     runtime = asker.runtime
     with runtime.db.session() as s:
@@ -78,7 +71,7 @@ def begin_import(
     )
     title = runtime.provider_title(provider)
     if not started.created:
-        link = permalink(team_domain, started.run.channel_id, started.run.parent_ts)
+        link = permalink(asker.client, started.run.channel_id, started.run.parent_ts)
         reply(text=views.already_running_text(started.run, provider_title=title, link=link))
         return
     runner.wake()
@@ -96,9 +89,7 @@ def import_command(req: CommandRequest) -> None:
     elif word == "contacts":
         contacts_command(req, reply)
     else:
-        begin_import(
-            req.asker, reply, team_domain=req.team_domain, channel_id=req.channel_id or None, trigger="command"
-        )
+        begin_import(req.asker, reply, channel_id=req.channel_id or None, trigger="command")
 
 
 def cancel_import(asker: Asker, reply: Reply, *, run_id: int | None, from_home: bool) -> None:
@@ -109,7 +100,7 @@ def cancel_import(asker: Asker, reply: Reply, *, run_id: int | None, from_home: 
         reply(text="I can't find that import any more.")
         return
     if asker.user_id != view.started_by and not authorised(
-        asker, reply, action="import.cancel", what="cancel an import", staff_allowed=True
+        asker, reply, action="import.cancel", what="cancel an import", staff=StaffRight.IMPORT
     ):
         return
     if not view.active:
@@ -124,21 +115,21 @@ def cancel_import(asker: Asker, reply: Reply, *, run_id: int | None, from_home: 
     runtime.workspace_changed(asker.team_id, viewer=asker.user_id if from_home else None)
 
 
-def retry_import(asker: Asker, reply: Reply, *, run_id: int | None, team_domain: str | None) -> None:
+def retry_import(asker: Asker, reply: Reply, *, run_id: int | None) -> None:
     """Queue a failed run again (or link the one running)."""
     runtime = asker.runtime
     view = runs.load_view(runtime.db, run_id) if run_id else None
     if view is None or view.workspace_id != asker.workspace_id:
         reply(text="I can't find that import any more.")
         return
-    if not authorised(asker, reply, action="import.retry", what="retry an import", staff_allowed=True):
+    if not authorised(asker, reply, action="import.retry", what="retry an import", staff=StaffRight.IMPORT):
         return
     started = runs.retry(runtime.db, run_id=view.id, user_id=asker.user_id, now=runtime.clock())
     if started is not None and started.created:
         runner.wake()
         runtime.workspace_changed(asker.team_id)
     elif started is not None and started.run.active:
-        link = permalink(team_domain, started.run.channel_id, started.run.parent_ts)
+        link = permalink(asker.client, started.run.channel_id, started.run.parent_ts)
         title = runtime.provider_title(started.run.provider)
         reply(text=views.already_running_text(started.run, provider_title=title, link=link))
     else:
@@ -188,7 +179,6 @@ def register(app: App, runtime: Runtime) -> None:
         begin_import(
             asker,
             reply,
-            team_domain=payload.team_domain(body),
             channel_id=None if from_home else payload.channel_of(body),
             trigger="home" if from_home else "button",
             shown_for=shown_for,
@@ -210,7 +200,7 @@ def register(app: App, runtime: Runtime) -> None:
     def retry_clicked(ack: Ack, body: dict[str, Any], context: BoltContext, action: dict[str, Any]) -> None:
         ack()
         asker = Asker.of(runtime, context)
-        retry_import(asker, _where_clicked(asker, body), run_id=run_of(action), team_domain=payload.team_domain(body))
+        retry_import(asker, _where_clicked(asker, body), run_id=run_of(action))
 
 
 def _where_clicked(asker: Asker, body: dict[str, Any]) -> Reply:

@@ -18,7 +18,7 @@ from slack_sdk.errors import SlackApiError
 from bot.invoices import listing, payments, permissions, raising, tracking
 from bot.runtime import Runtime
 from bot.slack import payload
-from bot.slack.authorisation import authorised
+from bot.slack.authorisation import StaffRight, authorised
 from bot.slack.notify import tell
 from bot.slack.requests import Asker, CommandRequest, Reply, responder
 from bot.views import invoices as views
@@ -33,7 +33,7 @@ TRIGGER_REFUSED = ("expired_trigger_id", "invalid_trigger_id", "exchanged_trigge
 
 
 def may_invoice(asker: Asker, reply: Reply) -> bool:
-    return authorised(asker, reply, action="invoice", what=WHAT, staff_may=permissions.staff_may_invoice)
+    return authorised(asker, reply, action="invoice", what=WHAT, staff=StaffRight.INVOICE)
 
 
 def invoice_command(req: CommandRequest) -> None:

@@ -1,7 +1,7 @@
 """scale: the due syncs and the claimable runs indexed, a run's priority, shared chores and call budgets
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-02 10:00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import storage.models
 
 revision = "0012"
-down_revision = "0010"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

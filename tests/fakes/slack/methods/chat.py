@@ -77,6 +77,17 @@ class ChatMethods(WebApi):
             "message": copy.deepcopy(message),
         }
 
+    def _chat_get_permalink(self, request: _ApiRequest) -> dict[str, Any]:
+        """A message's link as Slack writes it (`…/archives/C…/p<ts without its dot>`, and the thread's
+        `thread_ts` for a reply); `message_not_found` for a message that isn't there."""
+        channel = self._channel_for_bot(request, request.args.get("channel"), posting=False)
+        message = self._find_message(channel.channel_id, str(request.args.get("message_ts", "")))
+        link = f"https://{request.ws.domain}.slack.com/archives/{channel.channel_id}/p{message['ts'].replace('.', '')}"
+        thread_ts = message.get("thread_ts")
+        if thread_ts and thread_ts != message["ts"]:
+            link += f"?thread_ts={thread_ts}&cid={channel.channel_id}"
+        return {"channel": channel.channel_id, "permalink": link}
+
     def _chat_delete(self, request: _ApiRequest) -> dict[str, Any]:
         channel = self._channel_for_bot(request, request.args.get("channel"), posting=False)
         message = self._find_message(channel.channel_id, str(request.args.get("ts", "")))

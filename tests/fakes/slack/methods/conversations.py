@@ -9,7 +9,7 @@ from typing import Any
 
 from tests.fakes.slack.records import Channel, SlackRefusal, _ApiRequest
 from tests.fakes.slack.state import _in_channel_view
-from tests.fakes.slack.web_api import WebApi
+from tests.fakes.slack.web_api import WebApi, _flag
 
 
 class ConversationMethods(WebApi):
@@ -57,16 +57,31 @@ class ConversationMethods(WebApi):
 
     def _conversations_members(self, request: _ApiRequest) -> dict[str, Any]:
         channel = self._channel_for_bot(request, request.args.get("channel"), posting=False)
-        members = self._member_ids(channel)
-        try:
-            offset = int(base64.b64decode(str(request.args.get("cursor") or "MA==")).decode())
-        except ValueError:
-            raise SlackRefusal("invalid_cursor") from None
-        limit = int(request.args.get("limit") or 100)
-        page = members[offset : offset + limit]
-        more = offset + limit < len(members)
-        cursor = base64.b64encode(str(offset + limit).encode()).decode() if more else ""
+        page, cursor = cursor_page(request, self._member_ids(channel), default_limit=100)
         return {"members": page, "response_metadata": {"next_cursor": cursor}}
+
+    def _conversations_list(self, request: _ApiRequest) -> dict[str, Any]:
+        """The workspace's channels a bot may see: public ones, and private ones it is in; `types` (default
+        `public_channel`) and `exclude_archived` filter them, paged by cursor (100 a page by default)."""
+        types = set(str(request.args.get("types") or "public_channel").split(","))
+        unknown = types - {"public_channel", "private_channel", "mpim", "im"}
+        if unknown:
+            raise SlackRefusal("invalid_types")
+        skip_archived = _flag(request.args.get("exclude_archived"))
+        shown = [
+            channel
+            for channel in self._channels.values()
+            if channel.team_id == request.ws.team_id
+            and not channel.is_im
+            and ("private_channel" if channel.is_private else "public_channel") in types
+            and (channel.bot_member or not channel.is_private)
+            and not (skip_archived and channel.is_archived)
+        ]
+        page, cursor = cursor_page(request, shown, default_limit=100)
+        return {
+            "channels": [self._channel_object(channel) for channel in page],
+            "response_metadata": {"next_cursor": cursor},
+        }
 
     def _conversations_history(self, request: _ApiRequest) -> dict[str, Any]:
         channel = self._channel_for_bot(request, request.args.get("channel"), posting=False)
@@ -115,3 +130,15 @@ class ConversationMethods(WebApi):
             "created": 1700000000,
             "context_team_id": channel.team_id,
         }
+
+
+def cursor_page(request: _ApiRequest, items: list[Any], *, default_limit: int) -> tuple[list[Any], str]:
+    """One page of `items` as Slack pages them: an opaque `cursor` (`invalid_cursor` when it isn't one of
+    ours) and `limit`; the second value is the next page's cursor, empty after the last page."""
+    try:
+        offset = int(base64.b64decode(str(request.args.get("cursor") or "MA==")).decode())
+    except ValueError:
+        raise SlackRefusal("invalid_cursor") from None
+    limit = int(request.args.get("limit") or default_limit) or len(items) or 1
+    more = offset + limit < len(items)
+    return items[offset : offset + limit], base64.b64encode(str(offset + limit).encode()).decode() if more else ""

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from tests.fakes.slack.methods.conversations import cursor_page
 from tests.fakes.slack.records import SlackRefusal, User, _ApiRequest
 from tests.fakes.slack.web_api import WebApi, _flag
 
@@ -37,6 +38,17 @@ class IdentityMethods(WebApi):
         if user is None:
             raise SlackRefusal("user_not_found")
         return {"user": _user_object(user)}
+
+    def _users_list(self, request: _ApiRequest) -> dict[str, Any]:
+        """Everyone in the workspace, bots and deactivated people included (as Slack lists them); without a
+        `limit`, all in one page."""
+        people = [user for (team_id, _), user in self._users.items() if team_id == request.ws.team_id]
+        page, cursor = cursor_page(request, people, default_limit=0)
+        return {
+            "members": [_user_object(user) for user in page],
+            "cache_ts": int(self.clock()),
+            "response_metadata": {"next_cursor": cursor},
+        }
 
 
 def _user_object(user: User) -> dict[str, Any]:
