@@ -63,7 +63,7 @@ def test_choosing_a_company_file_lands_on_a_page_naming_it(myob_bot: RunningBot,
     )
     [row] = connection_rows(myob_bot)
     assert (row.organisation_id, row.organisation_name) == (chosen, "Harbour Electrical Pty Ltd")
-    shown(myob_bot, "now connected to *Harbour Electrical Pty Ltd* in MYOB")
+    shown(myob_bot, "now connected to Harbour Electrical Pty Ltd in MYOB")
 
 
 def test_a_file_the_person_does_not_administer_is_refused_on_the_page(

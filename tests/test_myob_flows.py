@@ -54,7 +54,7 @@ def test_the_callback_page_and_slack_name_the_company_file(bot: RunningBot, myob
     myob.add_organisation("Harbour Electrical Pty Ltd")
     page = log_in(bot, login_url(bot, package="myob"))
     assert "accounts-bot is now connected to Harbour Electrical Pty Ltd in MYOB." in page.text
-    shown(bot, "now connected to *Harbour Electrical Pty Ltd* in MYOB")
+    shown(bot, "now connected to Harbour Electrical Pty Ltd in MYOB")
     [row] = connection_rows(bot)
     assert (row.organisation_name, row.provider) == ("Harbour Electrical Pty Ltd", "myob")
 

@@ -32,7 +32,7 @@ def test_a_restart_with_a_working_token_brings_the_workspace_back(
     status = all_text(command(connect_bot, "/accounts status", "Scheduled sync"))
     assert "*not running*: accounts-bot was removed from Slack" in status
     later = connect_bot.server.runtime.clock() + timedelta(hours=1)
-    assert plan_syncs(connect_bot.server.runtime, now=later) == []  # nothing runs for it meanwhile
+    assert plan_syncs(connect_bot.db, connect_bot.server.runtime.providers, now=later) == []  # nothing runs for it meanwhile
     connect_bot.server.stop()
 
     bot = start_with(start_bot, xero_driver(xero, xero_clock))  # the same database, a token Slack accepts
@@ -42,4 +42,4 @@ def test_a_restart_with_a_working_token_brings_the_workspace_back(
     with bot.db.session() as s:
         assert "slack.token_works" in s.scalars(select(AuditEvent.action)).all()
         assert s.scalars(select(SyncSettings.enabled)).one() is True
-    assert len(plan_syncs(bot.server.runtime, now=later)) == 1
+    assert len(plan_syncs(bot.db, bot.server.runtime.providers, now=later)) == 1

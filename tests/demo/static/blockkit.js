@@ -71,7 +71,7 @@ function drawRichText(node) {
       into.append(link);
     } else if (item.type === "user") into.append(el("span", "mention", `@${userName(item.user_id)}`));
     else if (item.type === "channel") into.append(el("span", "mention", `#${channelName(item.channel_id)}`));
-    else if (item.type === "emoji") into.append(el("span", "", `:${item.name}:`));
+    else if (item.type === "emoji") into.append(el("span", "", EMOJI[item.name] || `:${item.name}:`));
     else {
       const tag = {rich_text_preformatted: "pre", rich_text_quote: "blockquote", rich_text_list: "ul"}[item.type] || "div";
       const inner = el(tag);
