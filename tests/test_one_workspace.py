@@ -32,7 +32,9 @@ def test_a_restart_with_a_working_token_brings_the_workspace_back(
     status = all_text(command(connect_bot, "/accounts status", "Scheduled sync"))
     assert "*not running*: accounts-bot was removed from Slack" in status
     later = connect_bot.server.runtime.clock() + timedelta(hours=1)
-    assert plan_syncs(connect_bot.db, connect_bot.server.runtime.providers, now=later) == []  # nothing runs for it meanwhile
+    assert (
+        plan_syncs(connect_bot.db, connect_bot.server.runtime.providers, now=later) == []
+    )  # nothing runs for it meanwhile
     connect_bot.server.stop()
 
     bot = start_with(start_bot, xero_driver(xero, xero_clock))  # the same database, a token Slack accepts
