@@ -22,9 +22,11 @@ from storage.db import Database
 
 # In CI, generated cases are the same on every run (derandomised), so a run passes or fails on the code alone;
 # elsewhere each run tries new ones, and what fails is kept in .hypothesis/ to be tried first next time.
-settings.register_profile("ci", derandomize=True)
-if os.environ.get("CI"):
-    settings.load_profile("ci")
+# No per-example deadline: the suite runs on several workers (pytest-xdist) beside other work, where a CPU-bound
+# example can take longer than hypothesis's 200 ms without anything being wrong; pytest-timeout still stops a hang.
+settings.register_profile("local", deadline=None)
+settings.register_profile("ci", derandomize=True, deadline=None)
+settings.load_profile("ci" if os.environ.get("CI") else "local")
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
 DATABASES = ["sqlite", "postgresql"] if TEST_DATABASE_URL else ["sqlite"]
@@ -187,3 +189,13 @@ from tests.packages_e2e import package, package_bot, parametrise_packages  # noq
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     parametrise_packages(metafunc)
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under `--dist loadgroup` (./dev test), a module that drives Chromium runs on one worker, so its
+    module-scoped browser is launched once rather than once per worker."""
+    for item in items:
+        module = getattr(item, "module", None)
+        if item.get_closest_marker("browser") and module is not None:
+            item.add_marker(pytest.mark.xdist_group(module.__name__))
