@@ -57,7 +57,7 @@ def test_a_page_of_any_cards_never_raises(raws: list[Any]) -> None:
     assert all(isinstance(s, Skipped) and s.reason for s in skipped)
 
 
-@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(st.lists(CARDS, min_size=1, max_size=6))
 def test_cards_of_any_shape_come_through_the_fake_and_the_provider(raws: list[Any]) -> None:
     try:
