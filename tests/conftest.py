@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import settings
+from playwright.sync_api import expect
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -27,6 +28,9 @@ from storage.db import Database
 settings.register_profile("local", deadline=None)
 settings.register_profile("ci", derandomize=True, deadline=None)
 settings.load_profile("ci" if os.environ.get("CI") else "local")
+
+# The same for the browser tests: Playwright's assertions wait for the page up to 30 s (its default is 5 s).
+expect.set_options(timeout=30_000)
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
 DATABASES = ["sqlite", "postgresql"] if TEST_DATABASE_URL else ["sqlite"]
@@ -189,13 +193,3 @@ from tests.packages_e2e import package, package_bot, parametrise_packages  # noq
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     parametrise_packages(metafunc)
-
-
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under `--dist loadgroup` (./dev test), a module that drives Chromium runs on one worker, so its
-    module-scoped browser is launched once rather than once per worker."""
-    for item in items:
-        module = getattr(item, "module", None)
-        if item.get_closest_marker("browser") and module is not None:
-            item.add_marker(pytest.mark.xdist_group(module.__name__))

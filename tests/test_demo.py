@@ -20,8 +20,6 @@ from tests.demo.stack import ROOT, Demo, _child_env
 from tests.fakes.oauth2.consent_driver import click_through_consent
 from tests.fakes.slack import say
 
-pytestmark = pytest.mark.xdist_group("test_demo")  # ./dev test (--dist loadgroup): one worker starts the demo once
-
 PRINTED = """xero fake listening on http://127.0.0.1:8002
 Point the bot at it with these settings (in .env or the environment):
 XERO_AUTHORIZE_URL=http://127.0.0.1:8002/identity/connect/authorize
