@@ -80,6 +80,8 @@ class Database:
         self._writer_sessions = sessionmaker(
             self.engine.execution_options(sqlite_begin="IMMEDIATE"), expire_on_commit=False
         )
+        self._disposed = False
+        event.listen(self.engine, "checkin", self._close_after_dispose)
 
     @property
     def is_sqlite(self) -> bool:
@@ -109,4 +111,11 @@ class Database:
             )
 
     def dispose(self) -> None:
+        """Close the connections: those in the pool now, and those still in use (a thread finishing its work as the
+        bot stops) when they come back, rather than leaving them open for the garbage collector to find."""
+        self._disposed = True
         self.engine.dispose()
+
+    def _close_after_dispose(self, dbapi_connection: Any, record: Any) -> None:
+        if self._disposed and dbapi_connection is not None:
+            record.invalidate()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import settings
+from playwright.sync_api import expect
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -22,9 +23,14 @@ from storage.db import Database
 
 # In CI, generated cases are the same on every run (derandomised), so a run passes or fails on the code alone;
 # elsewhere each run tries new ones, and what fails is kept in .hypothesis/ to be tried first next time.
-settings.register_profile("ci", derandomize=True)
-if os.environ.get("CI"):
-    settings.load_profile("ci")
+# No per-example deadline: the suite runs on several workers (pytest-xdist) beside other work, where a CPU-bound
+# example can take longer than hypothesis's 200 ms without anything being wrong; pytest-timeout still stops a hang.
+settings.register_profile("local", deadline=None)
+settings.register_profile("ci", derandomize=True, deadline=None)
+settings.load_profile("ci" if os.environ.get("CI") else "local")
+
+# The same for the browser tests: Playwright's assertions wait for the page up to 30 s (its default is 5 s).
+expect.set_options(timeout=30_000)
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
 DATABASES = ["sqlite", "postgresql"] if TEST_DATABASE_URL else ["sqlite"]

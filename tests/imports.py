@@ -84,7 +84,7 @@ def run_view(bot: RunningBot, run_id: int | None = None) -> RunView:
     return view
 
 
-def finished(bot: RunningBot, run_id: int | None = None, timeout: float = 20.0) -> RunView:
+def finished(bot: RunningBot, run_id: int | None = None, timeout: float = 60.0) -> RunView:
     """Wait until the run (the latest by default) has ended and its reporting is done."""
 
     def done() -> RunView | None:

@@ -108,7 +108,7 @@ def test_a_worker_killed_mid_import_is_taken_over_with_an_identical_result(
     worker = start_worker(bot, page_size=100)
     go(worker)
     assert worker.stdout is not None and worker.stdout.readline().strip() == f"claimed {started.run.id}"
-    bot.slack.wait_for(lambda: run_view(bot).pages >= 3, timeout=20)
+    bot.slack.wait_for(lambda: run_view(bot).pages >= 3, timeout=60)
     worker.send_signal(signal.SIGKILL)
     worker.communicate(timeout=10)  # reaps it and closes its pipes
     assert worker.returncode == -signal.SIGKILL
@@ -175,7 +175,7 @@ def test_an_end_its_process_did_not_tell_is_told_by_another(
     try:
         bot.slack.wait_for(  # the last page is committed and the worker is in the chart refresh that follows it
             lambda: run_view(bot).status == "succeeded" and len(xero.calls_to("/Accounts")) > accounts_before,
-            timeout=20,
+            timeout=60,
         )
         worker.send_signal(signal.SIGKILL)
         worker.communicate(timeout=10)
@@ -194,7 +194,7 @@ def test_an_end_its_process_did_not_tell_is_told_by_another(
         later = runtime.clock() + LEASE + timedelta(seconds=1)
         runtime.clock = lambda: later
         teller.tick()
-        bot.slack.wait_for(lambda: reported(bot, started.run.id), timeout=20)
+        bot.slack.wait_for(lambda: reported(bot, started.run.id), timeout=60)
         teller.tick()  # told once: nothing more to claim
     finally:
         teller.shutdown()

@@ -69,7 +69,7 @@ def views_opened(bot: RunningBot) -> list[Any]:
     return bot.slack.calls("views.open")
 
 
-def open_modal(bot: RunningBot, action: Any = None, user: str = ADMIN, timeout: float = 5.0) -> dict[str, Any]:
+def open_modal(bot: RunningBot, action: Any = None, user: str = ADMIN, timeout: float = 30.0) -> dict[str, Any]:
     """Type `/accounts map` (or run `action`) and return the mapping modal once it is filled in."""
     before = len(views_opened(bot))
     if action is None:
@@ -81,7 +81,7 @@ def open_modal(bot: RunningBot, action: Any = None, user: str = ADMIN, timeout: 
     return filled(bot, call.response["view"]["id"], timeout)
 
 
-def filled(bot: RunningBot, view_id: str, timeout: float = 5.0) -> dict[str, Any]:
+def filled(bot: RunningBot, view_id: str, timeout: float = 30.0) -> dict[str, Any]:
     """The view once it is the mapping modal (not the loading view)."""
 
     def ready() -> dict[str, Any] | None:
@@ -214,7 +214,7 @@ def test_a_slow_provider_still_gets_the_modal_open_within_the_trigger_window(
     assert not [c for c in package.calls(Resource.ACCOUNTS) if c.status is not None]
     # The chart is fetched behind the loading view.
     bot.slack.wait_for(lambda: [c for c in package.calls(Resource.ACCOUNTS) if c.status is None])
-    view = filled(bot, opened.response["view"]["id"], timeout=15)
+    view = filled(bot, opened.response["view"]["id"], timeout=60)
     assert element(view, "sales")["type"] == "static_select"
 
 
@@ -271,7 +271,7 @@ def test_a_chart_of_1500_accounts_gets_a_typeahead_answered_from_the_database(
     tenant = xero.add_organisation("Big Trades Ltd", chart=False)
     xero.seed_accounts(tenant, 1500)
     log_in(bot, login_url(bot))
-    view = open_modal(bot, timeout=10)
+    view = open_modal(bot, timeout=60)
     assert {element(view, c.key)["type"] for c in CATEGORIES} == {"external_select"}
     assert "search" in hint(view, "sales")
     fetches = len(xero.calls_to("/api.xro/2.0/Accounts"))
@@ -376,7 +376,7 @@ def test_a_kind_that_is_not_allowed_or_an_archived_account_is_refused_next_to_th
     tenant = xero.add_organisation("Big Trades Ltd", chart=False)
     xero.seed_accounts(tenant, 1500)
     log_in(bot, login_url(bot))
-    view = open_modal(bot, timeout=10)
+    view = open_modal(bot, timeout=60)
     raw = xero.accounts(tenant)
     bank = next(a for a in raw if a["Type"] == "BANK" and a["Status"] == "ACTIVE")
     archived = next(a for a in raw if a["Type"] == "BANK" and a["Status"] != "ACTIVE")

@@ -14,7 +14,7 @@ from tests.conftest import RunningBot
 from tests.fakes.oauth2 import FakeClock
 from tests.flows import connection_rows, login_url, shown
 from tests.packages_e2e import served, start_with
-from tests.providers.packages import MyobDriver
+from tests.providers.myob_driver import MyobDriver
 from tests.test_browser import CHROMIUM, FLAGS
 
 pytestmark = pytest.mark.browser

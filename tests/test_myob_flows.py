@@ -35,7 +35,8 @@ from tests.flows import (
 )
 from tests.imports import customer_count, customers_by_external_id, finished, parent, quick, run_view, thread_text
 from tests.packages_e2e import served, start_with
-from tests.providers.packages import MyobDriver, Resource
+from tests.providers.myob_driver import MyobDriver
+from tests.providers.packages import Resource
 from tests.test_cli import run_cli
 
 

@@ -23,8 +23,9 @@ pytestmark = pytest.mark.browser
 SCREENSHOT = os.environ.get("PLAYGROUND_SCREENSHOT")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def demo() -> Iterator[Demo]:
+    """A demo of the test's own: each test starts from nothing connected, whichever ran before it (and wherever)."""
     running = Demo().start()
     yield running
     running.stop()
@@ -120,8 +121,23 @@ def test_connect_map_import_and_the_summary_on_the_playground(demo: Demo, page: 
     assert downloaded.value.suggested_filename.endswith(".csv")
 
 
+def connect_xero(page: Page) -> None:
+    """The owner connects Xero's Demo Company through the package fake's consent page."""
+    type_command(page, "/accounts connect")
+    page.get_by_role("button", name="Xero", exact=True).click()
+    with page.context.expect_page() as opened:
+        page.get_by_role("link", name="Log in to Xero").click()
+    consent = opened.value
+    consent.get_by_role("button", name="Allow access").click()
+    expect(consent.get_by_role("heading", name="Choose an organisation in Slack")).to_be_visible()
+    consent.close()
+    page.get_by_role("button", name="Connect Demo Company (NZ)").click()
+    expect(page.locator("#surface")).to_contain_text("accounts-bot is now connected to Demo Company (NZ) in Xero.")
+
+
 def test_the_app_home_is_published_when_the_person_opens_it_and_its_controls_work(demo: Demo, page: Page) -> None:
     page.goto(demo.url)
+    connect_xero(page)
     page.get_by_label("You are").select_option(label="member")
     page.get_by_role("button", name="App Home").click()
     expect(page.locator("#place-title")).to_have_text("accounts-bot · Home")

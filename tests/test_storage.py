@@ -68,6 +68,22 @@ def test_session_rolls_back_when_the_block_raises(db: Database) -> None:
         assert s.scalars(select(Workspace)).all() == []
 
 
+def test_a_connection_in_use_when_the_database_is_disposed_is_closed_when_it_comes_back(db: Database) -> None:
+    """A thread still at work when the bot stops gives its connection back after `dispose`: it is closed then,
+    not left open in a pool nobody uses until the garbage collector deletes it (psycopg warns of that)."""
+    with db.session() as s:
+        held = s.connection().connection.dbapi_connection
+        db.dispose()
+        assert s.execute(text("SELECT 1")).scalar() == 1  # the work in hand finishes
+    with pytest.raises(Exception, match="(?i)closed"):
+        held.cursor().execute("SELECT 1")
+    with db.session() as s:  # a late caller still gets a connection, closed in turn when given back
+        late = s.connection().connection.dbapi_connection
+        assert s.execute(text("SELECT 2")).scalar() == 2
+    with pytest.raises(Exception, match="(?i)closed"):
+        late.cursor().execute("SELECT 1")
+
+
 def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path) -> None:
     db = Database(f"sqlite:///{tmp_path / 'x.db'}", SecretBox(TEST_KEY))
     with db.engine.connect() as c:

@@ -33,7 +33,7 @@ TOKEN_PATH = "/connect/token"
 LOCK_WAIT_MS = 1000  # how long the other writer waits for a lock before failing (shrunk from SQLite's 10 s)
 
 
-def until(condition: Callable[[], T], what: str, timeout: float = 20.0) -> T:
+def until(condition: Callable[[], T], what: str, timeout: float = 60.0) -> T:
     """Wait (in real time) until `condition()` is truthy and return its value."""
     deadline = time.monotonic() + timeout
     while not (value := condition()):

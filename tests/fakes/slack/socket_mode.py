@@ -73,7 +73,7 @@ class SocketMode(SlackState):
         if future is not None and not future.done():
             future.set_result(ack)
 
-    def wait_for_socket(self, timeout: float = 5.0) -> None:
+    def wait_for_socket(self, timeout: float = 30.0) -> None:
         """Wait until the bot holds a Socket Mode connection that got its `hello`."""
         self.wait_for(self._live_socket, timeout, "no Socket Mode connection")
 

@@ -111,9 +111,10 @@ class SlackState:
         """The HTTP and WebSocket routes the fake serves; `SlackFake` lists them."""
         raise NotImplementedError
 
-    def wait_for(self, condition: Callable[[], Any], timeout: float = 5.0, message: str = "") -> Any:
+    def wait_for(self, condition: Callable[[], Any], timeout: float = 30.0, message: str = "") -> Any:
         """Wait (in real time) until `condition()` is truthy and return its value; the bot works after it
-        acknowledges, so tests wait for its calls instead of sleeping. `TimeoutError` after `timeout`."""
+        acknowledges, so tests wait for its calls instead of sleeping. `TimeoutError` after `timeout`, generous
+        because it only bounds a failure: the suite runs on several workers, beside other work."""
         deadline = time.monotonic() + timeout
         while True:
             # Outside the lock, so a condition may even call the fake over HTTP.
