@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -127,6 +128,28 @@ def connected_runtime(url: str, xero_url: str, slack_url: str, *, api_url: str |
     """A runtime pointed at the fakes, with Xero connected through the bot's own connect flow."""
     from tests.fakes.xero import click_through_consent
 
+    package_settings = {
+        "xero_authorize_url": f"{xero_url}/identity/connect/authorize",
+        "xero_token_url": f"{xero_url}/connect/token",
+        "xero_revoke_url": f"{xero_url}/connect/revocation",
+        "xero_connections_url": f"{xero_url}/connections",
+        "xero_api_url": api_url or f"{xero_url}/api.xro/2.0",
+    }
+    return connect_through_consent(url, slack_url, "xero", package_settings, click_through_consent, CALLBACK)
+
+
+def connect_through_consent(
+    url: str,
+    slack_url: str,
+    package: str,
+    package_settings: dict[str, str],
+    click_through_consent: Callable[[httpx2.Client, str], httpx2.Response],
+    callback: str,
+    client: tuple[str, str] = (CLIENT_ID, CLIENT_SECRET),
+) -> tuple[Runtime, int]:
+    """A runtime on the database at `url`, pointed at the Slack fake and at a package's fake (`package_settings`,
+    plus the `client` id and secret), with the package connected through the bot's own connect flow: the
+    consent page clicked through by `click_through_consent`, the redirect to `callback` read, not followed."""
     settings = load_settings(
         None,
         slack_bot_token=BOT_TOKEN,
@@ -135,20 +158,15 @@ def connected_runtime(url: str, xero_url: str, slack_url: str, *, api_url: str |
         database_url=url,
         encryption_key=SecretBox.generate_key(),
         public_url="http://127.0.0.1:9",
-        xero_client_id=CLIENT_ID,
-        xero_client_secret=CLIENT_SECRET,
-        xero_authorize_url=f"{xero_url}/identity/connect/authorize",
-        xero_token_url=f"{xero_url}/connect/token",
-        xero_revoke_url=f"{xero_url}/connect/revocation",
-        xero_connections_url=f"{xero_url}/connections",
-        xero_api_url=api_url or f"{xero_url}/api.xro/2.0",
+        **{f"{package}_client_id": client[0], f"{package}_client_secret": client[1]},
+        **package_settings,
     )
     assert settings.encryption_key
     runtime = Runtime(
         settings=settings, db=Database(url, SecretBox(settings.encryption_key)), providers=build_providers(settings)
     )
     migrate.upgrade(runtime.db.engine)
-    provider = runtime.providers["xero"]
+    provider = runtime.providers[package]
     now = datetime.now(UTC)
     with runtime.db.session() as s:
         workspace = workspaces.ensure(s, team_id=TEAM, name="Bench")
@@ -159,13 +177,13 @@ def connected_runtime(url: str, xero_url: str, slack_url: str, *, api_url: str |
             user_id=ADMIN,
             channel_id=CHANNEL,
             provider=provider,
-            redirect_uri=CALLBACK,
+            redirect_uri=callback,
             now=now,
         )
     with httpx2.Client(timeout=30) as browser:
         answer = click_through_consent(browser, link.url)
     params = dict(httpx2.URL(answer.headers["location"]).params)
-    outcome = connect.finish_callback(runtime.db, provider=provider, params=params, redirect_uri=CALLBACK, now=now)
+    outcome = connect.finish_callback(runtime.db, provider=provider, params=params, redirect_uri=callback, now=now)
     assert outcome.kind == "connected" and outcome.connection_id, outcome.message
     return runtime, outcome.connection_id
 

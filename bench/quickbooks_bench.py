@@ -21,20 +21,21 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import asdict
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx2
-
-from bench.import_bench import ADMIN, BOT_TOKEN, CHANNEL, TEAM, Figures, database_url, peak_rss_mib, timed_import
-from bot import workspaces
-from bot.connections import connect
-from bot.runtime import Runtime, build_providers
-from bot.settings import load_settings
-from storage import migrate
-from storage.crypto import SecretBox
-from storage.db import Database
+from bench.import_bench import (
+    ADMIN,
+    BOT_TOKEN,
+    CHANNEL,
+    TEAM,
+    Figures,
+    connect_through_consent,
+    database_url,
+    peak_rss_mib,
+    timed_import,
+)
+from bot.runtime import Runtime
 
 CLIENT_ID, CLIENT_SECRET = "BENCHQUICKBOOKSCLIENT000000000001", "bench-quickbooks-client-secret"
 CALLBACK = "http://127.0.0.1:9/oauth/quickbooks/callback"  # never opened: the benchmark reads the redirect itself
@@ -66,46 +67,15 @@ def connected_runtime(url: str, quickbooks_url: str, slack_url: str) -> tuple[Ru
     """A runtime pointed at the fakes, with QuickBooks connected through the bot's own connect flow."""
     from tests.fakes.oauth2 import click_through_consent
 
-    settings = load_settings(
-        None,
-        slack_bot_token=BOT_TOKEN,
-        slack_signing_secret="bench",
-        slack_api_url=f"{slack_url}/api/",
-        database_url=url,
-        encryption_key=SecretBox.generate_key(),
-        public_url="http://127.0.0.1:9",
-        quickbooks_client_id=CLIENT_ID,
-        quickbooks_client_secret=CLIENT_SECRET,
-        quickbooks_authorize_url=f"{quickbooks_url}/connect/oauth2",
-        quickbooks_token_url=f"{quickbooks_url}/oauth2/v1/tokens/bearer",
-        quickbooks_revoke_url=f"{quickbooks_url}/v2/oauth2/tokens/revoke",
-        quickbooks_api_url=quickbooks_url,
+    package_settings = {
+        "quickbooks_authorize_url": f"{quickbooks_url}/connect/oauth2",
+        "quickbooks_token_url": f"{quickbooks_url}/oauth2/v1/tokens/bearer",
+        "quickbooks_revoke_url": f"{quickbooks_url}/v2/oauth2/tokens/revoke",
+        "quickbooks_api_url": quickbooks_url,
+    }
+    return connect_through_consent(
+        url, slack_url, "quickbooks", package_settings, click_through_consent, CALLBACK, (CLIENT_ID, CLIENT_SECRET)
     )
-    assert settings.encryption_key
-    runtime = Runtime(
-        settings=settings, db=Database(url, SecretBox(settings.encryption_key)), providers=build_providers(settings)
-    )
-    migrate.upgrade(runtime.db.engine)
-    provider = runtime.providers["quickbooks"]
-    now = datetime.now(UTC)
-    with runtime.db.session() as s:
-        workspace = workspaces.ensure(s, team_id=TEAM, name="Bench")
-        link = connect.begin(
-            s,
-            runtime.db,
-            workspace_id=workspace.id,
-            user_id=ADMIN,
-            channel_id=CHANNEL,
-            provider=provider,
-            redirect_uri=CALLBACK,
-            now=now,
-        )
-    with httpx2.Client(timeout=30) as browser:
-        answer = click_through_consent(browser, link.url)
-    params = dict(httpx2.URL(answer.headers["location"]).params)
-    outcome = connect.finish_callback(runtime.db, provider=provider, params=params, redirect_uri=CALLBACK, now=now)
-    assert outcome.kind == "connected" and outcome.connection_id, outcome.message
-    return runtime, outcome.connection_id
 
 
 def bench(kind: str, customers: int, workdir: Path, quickbooks_url: str, slack_url: str) -> Figures:
