@@ -37,6 +37,8 @@ def clean_text(value: Any, limit: int | None = TEXT_LIMIT) -> str | None:
     """Text from a package's field: a string, or a number written out; anything else (a list, a dict, `true`)
     is None. NUL bytes are taken out (PostgreSQL refuses them), lone surrogates become U+FFFD, and the text is
     stripped and cut to `limit`. None when nothing is left."""
+    if value is None or value == "":  # the most common field of all: Xero's empty slots
+        return None
     if type(value) is str and "\x00" not in value and (value.isascii() or not _LONE_SURROGATE.search(value)):
         text = value.strip()  # the common case, taken without copying: most fields are clean already
         if limit is not None and len(text) > limit:

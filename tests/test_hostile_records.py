@@ -203,7 +203,10 @@ def test_every_provider_record_is_normalised_the_same_way() -> None:
 
 @pytest.mark.parametrize(
     ("value", "text"),
-    [(None, None), (True, None), ([], None), ({}, None), (" a ", "a"), (5, "5"), ("\x00", None), ("  ", None)],
+    [
+        *[(None, None), (True, None), (False, None), ([], None), ({}, None), ("", None)],
+        *[(" a ", "a"), (5, "5"), (0, "0"), (0.0, "0.0"), ("\x00", None), ("  ", None)],
+    ],
 )
 def test_clean_text(value: Any, text: str | None) -> None:
     assert clean_text(value) == text

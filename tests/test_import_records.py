@@ -8,7 +8,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from bot.customers.lists import (
@@ -16,18 +16,20 @@ from bot.customers.lists import (
     Scope,
     customer_count,
     first_source,
+    iter_csv_rows,
     kept_from_earlier,
     safe_cell,
     search,
     write_csv,
+    write_csv_rows,
 )
 from bot.customers.matching import apply_page, compatible_names, counts_as_customer, email_key, name_key
 from bot.imports import runs as import_runs
 from bot.imports.runs import RunView
 from bot.views import customers as customer_views
 from bot.views import importing as views
+from providers.base import Address, Phone
 from providers.base import Customer as Record
-from providers.base import Phone
 from storage.db import Database
 from storage.models import Connection, Customer, CustomerReference, ImportRun, Workspace
 from tests.fakes.blockkit import check_message
@@ -145,6 +147,33 @@ def import_page(db: Database, workspace_id: int, connection_id: int, records: li
             customer_filter="all_but_suppliers",
             now=NOW,
         )
+
+
+def test_the_csv_streamed_from_the_database_is_the_csv_of_the_customers(db: Database) -> None:
+    """The import's CSV reads the phones and addresses columns as text and decodes only those it shows; its
+    rows are the ones `write_csv` makes from the customers themselves, whatever those columns hold."""
+    workspace_id, (connection_id,) = setup_connections(db, 1, packages=("xero",))
+    odd = '\ufffd lone, \u00e9, \u2028, "quoted", \\'  # as the boundary leaves them
+    records = [
+        Record(id="c1", name="Bare"),
+        Record(id="c2", name="=Phones only", phones=(Phone("default", "+64 3"), Phone("mobile", f"021 {odd}"))),
+        Record(
+            id="c3",
+            name="Address only",
+            email="-a@b.example",
+            addresses=(Address("postal", ("1 Main St", odd), city="Nelson", country="NZ"), Address("street", ("2",))),
+        ),
+        Record(id="c4", name="Both", number="@7", phones=(Phone("fax", "9"),), addresses=(Address("street"),)),
+    ]
+    import_page(db, workspace_id, connection_id, records)
+    with db.session() as s:
+        streamed, made = io.StringIO(), io.StringIO()
+        assert write_csv_rows(iter_csv_rows(s, workspace_id=workspace_id), streamed) == 4
+        customers = s.scalars(select(Customer).order_by(func.lower(Customer.name), Customer.id)).all()
+        assert write_csv(customers, made) == 4
+    assert streamed.getvalue() == made.getvalue()
+    assert '\'+64 3; 021 \ufffd lone, \u00e9, \u2028, ""quoted"", \\' in streamed.getvalue()
+    assert "1 Main St, " in streamed.getvalue() and ",'-a@b.example," in streamed.getvalue()
 
 
 def test_strong_evidence_needs_exactly_one_candidate(db: Database) -> None:

@@ -43,6 +43,7 @@ from providers.xero import (
     to_customer,
 )
 from providers.xero.mappers import (
+    to_address,
     to_phone,
 )
 from tests.fakes.server import Mount, ServerThread, free_port
@@ -612,3 +613,47 @@ def test_phones_keep_their_leading_zero_without_a_country_code(
 ) -> None:
     raw = {"PhoneType": "DEFAULT", "PhoneNumber": number, "PhoneAreaCode": area, "PhoneCountryCode": country}
     assert to_phone(raw) == Phone("default", shown)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"PhoneType": "DDI", "PhoneNumber": "", "PhoneAreaCode": "", "PhoneCountryCode": ""},
+        {"PhoneType": "FAX", "PhoneNumber": None, "PhoneAreaCode": "9"},
+        {"PhoneType": "MOBILE", "PhoneNumber": "   ", "PhoneCountryCode": "64"},
+        {"PhoneType": "MOBILE", "PhoneNumber": ["021"]},
+        {},
+    ],
+)
+def test_an_empty_phone_slot_is_no_phone(raw: dict[str, Any]) -> None:
+    assert to_phone(raw) is None
+
+
+def test_a_phone_number_that_is_a_number_is_kept() -> None:
+    assert to_phone({"PhoneType": "MOBILE", "PhoneNumber": 0}) == Phone("mobile", "0")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"AddressType": "STREET", "City": "", "Region": "", "PostalCode": "", "Country": ""},
+        {"AddressType": "POBOX", "AddressLine1": None, "AddressLine4": "", "City": None},
+        {"AddressType": "POBOX", "AddressLine2": "  ", "Country": "\x00", "City": [], "Region": False},
+        {"AddressType": "DELIVERY", "AttentionTo": "Sam"},
+    ],
+)
+def test_an_empty_address_slot_is_no_address(raw: dict[str, Any]) -> None:
+    assert to_address(raw) is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "address"),
+    [
+        ({"AddressType": "STREET", "AddressLine4": "Unit 2"}, Address("street", ("Unit 2",))),
+        ({"AddressType": "POBOX", "City": "", "PostalCode": 8011}, Address("postal", postal_code="8011")),
+        ({"AddressType": "POBOX", "Country": 0}, Address("postal", country="0")),
+        ({"City": " Nelson "}, Address("postal", city="Nelson")),
+    ],
+)
+def test_an_address_with_any_field_is_read_in_full(raw: dict[str, Any], address: Address) -> None:
+    assert to_address(raw) == address

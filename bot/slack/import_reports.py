@@ -30,12 +30,12 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_expo
 from bot import workspaces
 from bot.customers.lists import (
     Scope,
-    iter_customers,
+    iter_csv_rows,
     iter_unreadable,
     new_customer_names,
     possible_duplicates,
     unreadable_records,
-    write_csv,
+    write_csv_rows,
 )
 from bot.imports.runs import RunView, record_parent, record_reported_part
 from bot.imports.sync import current_plan, customer_filter_of, sync_settings
@@ -101,11 +101,11 @@ def send_customers_csv(
         out = io.TextIOWrapper(raw, encoding="utf-8", newline="")
         try:
             with runtime.db.session() as s:
-                customers = iter_customers(
+                customers = iter_csv_rows(
                     s, workspace_id=workspace_id, run_id=run_id, query=query, connection_id=connection_id, scope=scope
                 )
                 unread = iter_unreadable(s, run_id=run_id) if unreadable and run_id is not None else None
-                rows = write_csv(customers, out, unreadable=unread)
+                rows = write_csv_rows(customers, out, unreadable=unread)
         finally:
             out.detach()  # flushed; the bytes stay in `raw`, which the `with` closes
         channel = client.conversations_open(users=user_id)["channel"]["id"]

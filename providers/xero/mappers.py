@@ -121,7 +121,10 @@ def to_account(raw: Mapping[str, Any]) -> Account:
 
 def to_phone(raw: Mapping[str, Any]) -> Phone | None:
     """`+64 9 555 0123` from country, area and number; None when Xero holds an empty slot."""
-    number = _text(raw.get("PhoneNumber"))
+    given = raw.get("PhoneNumber")
+    if given is None or given == "":  # three of Xero's four slots, mostly: nothing more to read
+        return None
+    number = _text(given)
     if number is None:
         return None
     country = _text(raw.get("PhoneCountryCode"))
@@ -143,10 +146,17 @@ def to_phone(raw: Mapping[str, Any]) -> Phone | None:
 
 _PHONE_KINDS = {"DEFAULT": "default", "DDI": "ddi", "MOBILE": "mobile", "FAX": "fax", "OFFICE": "office"}
 _ADDRESS_LINES = ("AddressLine1", "AddressLine2", "AddressLine3", "AddressLine4")
+_ADDRESS_FIELDS = (*_ADDRESS_LINES, "City", "Region", "PostalCode", "Country")
 
 
 def to_address(raw: Mapping[str, Any]) -> Address | None:
     """None for the empty address slots Xero always returns."""
+    for key in _ADDRESS_FIELDS:
+        value = raw.get(key)
+        if value is not None and value != "":
+            break
+    else:  # every field missing or empty: the slot is empty, seen without cleaning each field
+        return None
     lines = tuple(line for key in _ADDRESS_LINES if (line := _text(raw.get(key))))
     city, region = _text(raw.get("City")), _text(raw.get("Region"))
     postal_code, country = _text(raw.get("PostalCode"), ID_LIMIT), _text(raw.get("Country"))
@@ -169,7 +179,7 @@ def to_customer(raw: Mapping[str, Any]) -> Customer:
     Whatever the contact's shape, this returns a customer or raises `UnusableRecord` (no usable ContactID):
     a field of the wrong shape (a dict for a list, a number for text, `Phones: [null]`) is read as far as
     it makes sense and otherwise left out."""
-    if not isinstance(raw, Mapping):
+    if type(raw) is not dict and not isinstance(raw, Mapping):
         raise UnusableRecord("it is not a contact")
     status = _text(raw.get("ContactStatus"))
     first, last = _text(raw.get("FirstName")), _text(raw.get("LastName"))
@@ -244,7 +254,8 @@ def _records(value: Any) -> list[Mapping[str, Any]]:
     if isinstance(value, Mapping):
         return [value]
     if isinstance(value, list | tuple):
-        return [item for item in value if isinstance(item, Mapping)]
+        # `type(...) is dict` first: what JSON gives, checked without the slower abstract Mapping check
+        return [item for item in value if type(item) is dict or isinstance(item, Mapping)]
     return []
 
 
