@@ -458,6 +458,49 @@ def test_a_member_is_refused_unless_staff_invoicing_is_on(bot: RunningBot, xero:
     open_form(bot, STAFF)
 
 
+def invoice_buttons(message: dict[str, Any]) -> dict[str, str]:
+    """The customers' "Invoice" buttons in a `/accounts customers` page: the row's text → the button's value."""
+    return {
+        b["text"]["text"]: b["accessory"]["value"]
+        for b in message["blocks"]
+        if b.get("accessory", {}).get("action_id") == "customers_invoice"
+    }
+
+
+def test_a_customers_invoice_button_opens_the_form_with_them_chosen(bot: RunningBot, xero: XeroFake) -> None:
+    tenant = ready(bot, xero)
+    listed = command(bot, "/accounts customers", "Customers of Acme Plumbing Ltd")
+    buttons = invoice_buttons(listed)
+    assert len(buttons) == 2 and "Jo Bloggs" in all_text(listed)
+    [(row_text, jo_id)] = [(t, v) for t, v in buttons.items() if "Jo Bloggs" in t]
+    assert "jo@example.com" in row_text
+
+    before = len(bot.slack.calls("views.open"))
+    bot.slack.send_action(
+        "customers_invoice", user_id=ADMIN, channel_id=CHANNEL, message_ts=listed["ts"], block_id=f"customer_{jo_id}"
+    )
+    [call] = bot.slack.wait_for(lambda: bot.slack.calls("views.open")[before:], 5, "the invoice form did not open")
+    assert call.ok and call.args["view"]["callback_id"] == "invoice_form", call.response
+    form = dict(call.response["view"])
+    chosen = next(b for b in form["blocks"] if b.get("block_id") == "invoice_customer")["element"]["initial_option"]
+    assert chosen == {"text": {"type": "plain_text", "text": "Jo Bloggs", "emoji": True}, "value": jo_id}
+
+    # nothing typed in the customer field: the one chosen by the button is the invoice's
+    shown = preview(bot, form, line(1, "sales", "Tap washer", "1", "100.00"))
+    assert "Jo Bloggs" in str(shown["blocks"])
+    create(bot)
+    posted(bot, "INV-0001")
+    [made] = xero.invoices(tenant)
+    assert made["Contact"]["Name"] == "Jo Bloggs"
+
+
+def test_the_invoice_buttons_are_only_for_who_may_invoice(bot: RunningBot, xero: XeroFake) -> None:
+    ready(bot, xero)
+    assert invoice_buttons(command(bot, "/accounts customers", "Customers of", STAFF)) == {}
+    command(bot, "/accounts invoice staff on", "Everyone in the workspace may now raise invoices")
+    assert len(invoice_buttons(command(bot, "/accounts customers", "Customers of", STAFF))) == 2
+
+
 def test_the_invoices_command_lists_ours_unpaid_and_overdue(bot: RunningBot, xero: XeroFake) -> None:
     ready(bot, xero)
     jo_invoice(bot, line(1, "sales", "Hot water", "1", "100"))

@@ -148,10 +148,12 @@ def invoice_form(
     today: date,
     approve: bool,
     again: Resubmission | None = None,
+    customer: tuple[int, str] | None = None,
 ) -> View:
     """Customer (typeahead over imported customers), dates, reference, tax-inclusive or not, and the lines: a
     category, description, quantity, unit price and tax code (empty: the category's default from the mapping).
-    `again`: a refused invoice, filled in as it was, with the package's words beside the fields they concern."""
+    `again`: a refused invoice, filled in as it was, with the package's words beside the fields they concern.
+    `customer`: (our id, name) chosen already."""
     kind = "approved" if approve else "a draft"
     blocks: Blocks = [
         section(
@@ -181,6 +183,8 @@ def invoice_form(
             },
         ),
     ]
+    if customer is not None:
+        blocks[1]["element"]["initial_option"] = {"text": _plain(customer[1], 75), "value": str(customer[0])}
     categories = [{"text": _plain(c.category.label, 75), "value": c.category.key} for c in setup.categories]
     taxes = [_tax_option(t) for t in setup.tax_codes[:100]]
     for number in range(1, metadata.lines + 1):
