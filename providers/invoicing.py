@@ -159,3 +159,12 @@ class Invoicing(Protocol):
     def invoice_url(self, link: Link, invoice_id: str) -> str:
         """Where a person opens the invoice in the package."""
         ...
+
+
+@runtime_checkable
+class SalesTerms(Protocol):
+    """A package that keeps default payment terms for sales, the organisation's and a customer's own."""
+
+    def sales_terms(self, link: Link, *, customer_id: str | None) -> tuple[PaymentTerms | None, PaymentTerms | None]:
+        """(the customer's, the organisation's); None where that one has none."""
+        ...

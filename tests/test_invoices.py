@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -23,7 +23,7 @@ from storage.models import AuditEvent, Invoice, InvoicePayment, InvoiceStatus
 from tests.conftest import ADMIN, CHANNEL, STAFF, RunningBot
 from tests.fakes.xero import XeroFake
 from tests.flows import all_text, command, log_in, login_url, shown
-from tests.imports import finished
+from tests.imports import finished, runs
 from tests.test_mapping import checked, choices, open_modal, xero_ids
 from tests.test_tax_codes import PICKS, tax_values
 from tests.test_xero_fake import SPECS
@@ -499,6 +499,44 @@ def test_the_invoice_buttons_are_only_for_who_may_invoice(bot: RunningBot, xero:
     assert invoice_buttons(command(bot, "/accounts customers", "Customers of", STAFF)) == {}
     command(bot, "/accounts invoice staff on", "Everyone in the workspace may now raise invoices")
     assert len(invoice_buttons(command(bot, "/accounts customers", "Customers of", STAFF))) == 2
+
+
+def initial_dates(form: dict[str, Any]) -> tuple[date, date]:
+    """The form's invoice date and due date as it opened."""
+    found = {b["block_id"]: b["element"].get("initial_date") for b in form["blocks"] if b.get("type") == "input"}
+    return date.fromisoformat(found["date"]), date.fromisoformat(found["due_date"])
+
+
+def test_the_due_date_follows_the_organisations_terms_then_the_customers_own(bot: RunningBot, xero: XeroFake) -> None:
+    tenant = ready(bot, xero)
+    today, due = initial_dates(open_form(bot))
+    assert due == today + timedelta(days=14)  # Xero keeps no terms for the organisation: 14 days
+
+    xero.set_sales_terms(tenant, 20, "OFFOLLOWINGMONTH")
+    today, due = initial_dates(open_form(bot))
+    following = (today.replace(day=1) + timedelta(days=32)).replace(day=1)
+    assert due == following.replace(day=20)
+    assert [c for c in xero.calls_to("/Organisation") if c.method == "GET"]
+
+    # a customer with terms of their own, invoiced from their button: theirs come first
+    xero.add_contact(
+        tenant,
+        "Pat Prompt",
+        IsCustomer=True,
+        PaymentTerms={"Sales": {"Day": 7, "Type": "DAYSAFTERBILLDATE"}},
+    )
+    bot.slack.send_command("/accounts import", user_id=ADMIN, channel_id=CHANNEL)
+    bot.slack.wait_for(lambda: len(runs(bot)) == 2 or None)
+    finished(bot)
+    listed = command(bot, "/accounts customers", "Pat Prompt")
+    [pat] = [v for t, v in invoice_buttons(listed).items() if "Pat Prompt" in t]
+    before = len(bot.slack.calls("views.open"))
+    bot.slack.send_action(
+        "customers_invoice", user_id=ADMIN, channel_id=CHANNEL, message_ts=listed["ts"], block_id=f"customer_{pat}"
+    )
+    [call] = bot.slack.wait_for(lambda: bot.slack.calls("views.open")[before:], 5, "the invoice form did not open")
+    today, due = initial_dates(dict(call.response["view"]))
+    assert due == today + timedelta(days=7)
 
 
 def test_the_invoices_command_lists_ours_unpaid_and_overdue(bot: RunningBot, xero: XeroFake) -> None:

@@ -4,9 +4,18 @@ organisation's, else 14 days."""
 from __future__ import annotations
 
 import calendar
+import logging
 from datetime import date, timedelta
 
-from providers.invoicing import PaymentTerms, TermsKind
+from sqlalchemy import select
+
+from bot.connections.links import link_for
+from bot.runtime import Runtime
+from providers.base import ProviderError
+from providers.invoicing import PaymentTerms, SalesTerms, TermsKind
+from storage.models import Connection, CustomerReference
+
+log = logging.getLogger(__name__)
 
 FALLBACK = timedelta(days=14)
 
@@ -32,3 +41,31 @@ def due_on(issued_on: date, *terms: PaymentTerms | None) -> date:
 
 def _day_of(year: int, month: int, day: int) -> date:
     return date(year, month, min(max(day, 1), calendar.monthrange(year, month)[1]))
+
+
+def default_due(runtime: Runtime, *, connection_id: int, customer_id: int | None, issued_on: date) -> date:
+    """The due date the package's terms give an invoice of `issued_on` (to `customer_id`, ours, when chosen),
+    asked of the package; 14 days where it keeps no terms or does not answer (the person can change it)."""
+    with runtime.db.session() as s:
+        connection = s.get(Connection, connection_id)
+        if connection is None:
+            return due_on(issued_on)
+        provider = runtime.providers.get(connection.provider)
+        if not isinstance(provider, SalesTerms):
+            return due_on(issued_on)
+        link = link_for(runtime, connection)
+        external_id = (
+            s.scalar(
+                select(CustomerReference.external_id).where(
+                    CustomerReference.customer_id == customer_id, CustomerReference.connection_id == connection_id
+                )
+            )
+            if customer_id is not None
+            else None
+        )
+    try:
+        customers, organisations = provider.sales_terms(link, customer_id=external_id)
+    except ProviderError as exc:
+        log.warning("No payment terms from the package (%s): 14 days", exc.message)
+        return due_on(issued_on)
+    return due_on(issued_on, customers, organisations)

@@ -149,11 +149,12 @@ def invoice_form(
     approve: bool,
     again: Resubmission | None = None,
     customer: tuple[int, str] | None = None,
+    due: date | None = None,
 ) -> View:
     """Customer (typeahead over imported customers), dates, reference, tax-inclusive or not, and the lines: a
     category, description, quantity, unit price and tax code (empty: the category's default from the mapping).
     `again`: a refused invoice, filled in as it was, with the package's words beside the fields they concern.
-    `customer`: (our id, name) chosen already."""
+    `customer`: (our id, name) chosen already; `due`: the due date the package's terms give (else 14 days)."""
     kind = "approved" if approve else "a draft"
     blocks: Blocks = [
         section(
@@ -170,7 +171,7 @@ def invoice_form(
         _input(
             "due_date",
             "Due date",
-            {"type": "datepicker", "initial_date": (today + DEFAULT_TERMS).isoformat()},
+            {"type": "datepicker", "initial_date": (due or today + DEFAULT_TERMS).isoformat()},
         ),
         _input("reference", "Reference", _text(max_length=255, placeholder="Job number or site"), optional=True),
         _input(

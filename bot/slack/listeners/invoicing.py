@@ -15,7 +15,7 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk.errors import SlackApiError
 
-from bot.invoices import listing, payments, permissions, raising, tracking
+from bot.invoices import listing, payments, permissions, raising, terms, tracking
 from bot.runtime import Runtime
 from bot.slack import payload
 from bot.slack.authorisation import StaffRight, authorised
@@ -137,9 +137,12 @@ def open_form(
             return
     lines = min(max(len(again.lines), 1), raising.MAX_LINES) if again else 1
     metadata = views.FormMetadata(setup.connection_id, channel_id, lines)
-    view = views.invoice_form(
-        setup, metadata, today=asker.runtime.clock().date(), approve=approve, again=again, customer=customer
-    )
+    today = asker.runtime.clock().date()
+    due = None
+    if again is None:
+        chosen = customer[0] if customer is not None else None
+        due = terms.default_due(asker.runtime, connection_id=setup.connection_id, customer_id=chosen, issued_on=today)
+    view = views.invoice_form(setup, metadata, today=today, approve=approve, again=again, customer=customer, due=due)
     try:
         asker.client.views_open(trigger_id=trigger_id, view=view)
     except SlackApiError as exc:
