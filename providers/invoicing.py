@@ -50,6 +50,23 @@ class InvoiceState(StrEnum):
     DELETED = "deleted"
 
 
+class TermsKind(StrEnum):
+    """How a package's payment terms count from the invoice date."""
+
+    DAYS_AFTER_DATE = "days_after_date"  # `day` days after the invoice date
+    DAYS_AFTER_MONTH_END = "days_after_month_end"  # `day` days after the end of the invoice's month
+    DAY_OF_MONTH = "day_of_month"  # the `day`th of the invoice's month
+    DAY_OF_NEXT_MONTH = "day_of_next_month"  # the `day`th of the month after
+
+
+@dataclass(frozen=True)
+class PaymentTerms:
+    """When a sales invoice falls due, as the organisation (or one customer) sets it at the package."""
+
+    day: int
+    kind: TermsKind
+
+
 @dataclass(frozen=True)
 class InvoiceLine:
     description: str
@@ -141,4 +158,13 @@ class Invoicing(Protocol):
 
     def invoice_url(self, link: Link, invoice_id: str) -> str:
         """Where a person opens the invoice in the package."""
+        ...
+
+
+@runtime_checkable
+class SalesTerms(Protocol):
+    """A package that keeps default payment terms for sales, the organisation's and a customer's own."""
+
+    def sales_terms(self, link: Link, *, customer_id: str | None) -> tuple[PaymentTerms | None, PaymentTerms | None]:
+        """(the customer's, the organisation's); None where that one has none."""
         ...

@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -23,7 +23,7 @@ from storage.models import AuditEvent, Invoice, InvoicePayment, InvoiceStatus
 from tests.conftest import ADMIN, CHANNEL, STAFF, RunningBot
 from tests.fakes.xero import XeroFake
 from tests.flows import all_text, command, log_in, login_url, shown
-from tests.imports import finished
+from tests.imports import finished, runs
 from tests.test_mapping import checked, choices, open_modal, xero_ids
 from tests.test_tax_codes import PICKS, tax_values
 from tests.test_xero_fake import SPECS
@@ -456,6 +456,87 @@ def test_a_member_is_refused_unless_staff_invoicing_is_on(bot: RunningBot, xero:
     assert not [c for c in bot.slack.calls("views.open") if c.args["view"]["callback_id"] == "invoice_form"]
     command(bot, "/accounts invoice staff on", "Everyone in the workspace may now raise invoices")
     open_form(bot, STAFF)
+
+
+def invoice_buttons(message: dict[str, Any]) -> dict[str, str]:
+    """The customers' "Invoice" buttons in a `/accounts customers` page: the row's text → the button's value."""
+    return {
+        b["text"]["text"]: b["accessory"]["value"]
+        for b in message["blocks"]
+        if b.get("accessory", {}).get("action_id") == "customers_invoice"
+    }
+
+
+def test_a_customers_invoice_button_opens_the_form_with_them_chosen(bot: RunningBot, xero: XeroFake) -> None:
+    tenant = ready(bot, xero)
+    listed = command(bot, "/accounts customers", "Customers of Acme Plumbing Ltd")
+    buttons = invoice_buttons(listed)
+    assert len(buttons) == 2 and "Jo Bloggs" in all_text(listed)
+    [(row_text, jo_id)] = [(t, v) for t, v in buttons.items() if "Jo Bloggs" in t]
+    assert "jo@example.com" in row_text
+
+    before = len(bot.slack.calls("views.open"))
+    bot.slack.send_action(
+        "customers_invoice", user_id=ADMIN, channel_id=CHANNEL, message_ts=listed["ts"], block_id=f"customer_{jo_id}"
+    )
+    [call] = bot.slack.wait_for(lambda: bot.slack.calls("views.open")[before:], 5, "the invoice form did not open")
+    assert call.ok and call.args["view"]["callback_id"] == "invoice_form", call.response
+    form = dict(call.response["view"])
+    chosen = next(b for b in form["blocks"] if b.get("block_id") == "invoice_customer")["element"]["initial_option"]
+    assert chosen == {"text": {"type": "plain_text", "text": "Jo Bloggs", "emoji": True}, "value": jo_id}
+
+    # nothing typed in the customer field: the one chosen by the button is the invoice's
+    shown = preview(bot, form, line(1, "sales", "Tap washer", "1", "100.00"))
+    assert "Jo Bloggs" in str(shown["blocks"])
+    create(bot)
+    posted(bot, "INV-0001")
+    [made] = xero.invoices(tenant)
+    assert made["Contact"]["Name"] == "Jo Bloggs"
+
+
+def test_the_invoice_buttons_are_only_for_who_may_invoice(bot: RunningBot, xero: XeroFake) -> None:
+    ready(bot, xero)
+    assert invoice_buttons(command(bot, "/accounts customers", "Customers of", STAFF)) == {}
+    command(bot, "/accounts invoice staff on", "Everyone in the workspace may now raise invoices")
+    assert len(invoice_buttons(command(bot, "/accounts customers", "Customers of", STAFF))) == 2
+
+
+def initial_dates(form: dict[str, Any]) -> tuple[date, date]:
+    """The form's invoice date and due date as it opened."""
+    found = {b["block_id"]: b["element"].get("initial_date") for b in form["blocks"] if b.get("type") == "input"}
+    return date.fromisoformat(found["date"]), date.fromisoformat(found["due_date"])
+
+
+def test_the_due_date_follows_the_organisations_terms_then_the_customers_own(bot: RunningBot, xero: XeroFake) -> None:
+    tenant = ready(bot, xero)
+    today, due = initial_dates(open_form(bot))
+    assert due == today + timedelta(days=14)  # Xero keeps no terms for the organisation: 14 days
+
+    xero.set_sales_terms(tenant, 20, "OFFOLLOWINGMONTH")
+    today, due = initial_dates(open_form(bot))
+    following = (today.replace(day=1) + timedelta(days=32)).replace(day=1)
+    assert due == following.replace(day=20)
+    assert [c for c in xero.calls_to("/Organisation") if c.method == "GET"]
+
+    # a customer with terms of their own, invoiced from their button: theirs come first
+    xero.add_contact(
+        tenant,
+        "Pat Prompt",
+        IsCustomer=True,
+        PaymentTerms={"Sales": {"Day": 7, "Type": "DAYSAFTERBILLDATE"}},
+    )
+    bot.slack.send_command("/accounts import", user_id=ADMIN, channel_id=CHANNEL)
+    bot.slack.wait_for(lambda: len(runs(bot)) == 2 or None)
+    finished(bot)
+    listed = command(bot, "/accounts customers", "Pat Prompt")
+    [pat] = [v for t, v in invoice_buttons(listed).items() if "Pat Prompt" in t]
+    before = len(bot.slack.calls("views.open"))
+    bot.slack.send_action(
+        "customers_invoice", user_id=ADMIN, channel_id=CHANNEL, message_ts=listed["ts"], block_id=f"customer_{pat}"
+    )
+    [call] = bot.slack.wait_for(lambda: bot.slack.calls("views.open")[before:], 5, "the invoice form did not open")
+    today, due = initial_dates(dict(call.response["view"]))
+    assert due == today + timedelta(days=7)
 
 
 def test_the_invoices_command_lists_ours_unpaid_and_overdue(bot: RunningBot, xero: XeroFake) -> None:

@@ -14,9 +14,9 @@ from sqlalchemy import select
 from bot.categories import load_categories
 from bot.mapping.tax_codes import TaxEntry, tax_problem, taxable
 from storage.models import AccountMapping, ChartTaxRate
-from tests.conftest import ADMIN, RunningBot
+from tests.conftest import ADMIN, STAFF, TEAM, RunningBot
 from tests.fakes.xero import XeroFake
-from tests.flows import all_text, log_in, login_url, shown
+from tests.flows import all_text, command, log_in, login_url, shown
 from tests.test_mapping import checked, choices, open_modal, xero_ids
 
 CATEGORIES = load_categories()
@@ -182,3 +182,26 @@ def test_refreshing_the_chart_keeps_the_tax_codes_chosen_so_far(bot: RunningBot,
     again = bot.slack.wait_for(refreshed, 5, "the refreshed modal lost the tax code")
     sales = tax_block(again, "sales")
     assert sales is not None and sales["element"]["initial_option"]["value"] == "ZERORATED"
+
+
+def test_a_saved_tax_code_archived_or_removed_in_xero_is_flagged_in_status_and_app_home(
+    bot: RunningBot, xero: XeroFake
+) -> None:
+    tenant = xero.add_organisation("Acme Plumbing Ltd")
+    log_in(bot, login_url(bot))
+    submit(bot, open_modal(bot), xero, tenant, {"sales": "OUTPUT2", "services": "ZERORATED", "materials": "INPUT2"})
+    assert "needs attention" not in all_text(command(bot, "/accounts status", "Account codes mapped"))
+
+    xero.ledger(tenant).tax_rates["ZERORATED"]["Status"] = "ARCHIVED"
+    del xero.ledger(tenant).tax_rates["INPUT2"]
+    bot.server.runtime.clock = (lambda now: lambda: now)(bot.server.runtime.clock().replace(year=2030))
+    bot.slack.close_view(open_modal(bot)["id"])  # opening the mapping refreshes the chart and its tax codes
+
+    archived = "*Services*: its default tax code Zero Rated (0%) is archived in Xero"
+    gone = "*Materials*: its default tax code INPUT2 is no longer in Xero"
+    status = all_text(command(bot, "/accounts status", "needs attention", STAFF))
+    assert archived in status and gone in status and "*Sales*" not in status
+    assert "An admin can fix it with `/accounts map`" in status
+    bot.slack.send_event({"type": "app_home_opened", "user": ADMIN, "tab": "home"}, team_id=TEAM)
+    home = str(bot.slack.wait_for(lambda: bot.slack.home_view(ADMIN)))
+    assert archived.replace("*", "") in home.replace("*", "") and "INPUT2 is no longer in Xero" in home

@@ -177,6 +177,22 @@ def setup(runtime: Runtime, session: Session, *, workspace_id: int) -> Invoicing
     )
 
 
+def chosen_customer(session: Session, *, connection_id: int, workspace_id: int, customer_id: int) -> Customer | None:
+    """One customer the form may offer (as `customer_choices` would), or None."""
+    statement = (
+        select(Customer)
+        .join(CustomerReference, CustomerReference.customer_id == Customer.id)
+        .where(
+            Customer.id == customer_id,
+            CustomerReference.connection_id == connection_id,
+            Customer.workspace_id == workspace_id,
+            Customer.active.is_(True),
+            Customer.erased_at.is_(None),
+        )
+    )
+    return session.scalars(statement.limit(1)).first()
+
+
 def customer_choices(
     session: Session, *, connection_id: int, workspace_id: int, query: str, limit: int = 100
 ) -> list[Customer]:

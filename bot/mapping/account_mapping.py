@@ -82,6 +82,17 @@ class MappingProblem:
 
 
 @dataclass(frozen=True)
+class TaxProblem:
+    """A category's saved default tax code that the package archived or removed since it was saved. `tax` is the
+    code as stored (None when it is gone from the package)."""
+
+    category: Category
+    code: str
+    reason: Literal["gone", "archived"]
+    tax: TaxEntry | None = None
+
+
+@dataclass(frozen=True)
 class CategoryField:
     """One dropdown of the mapping modal."""
 
@@ -136,6 +147,7 @@ class MappingStatus:
     categories: int
     problems: tuple[MappingProblem, ...]
     chart_refreshed_at: datetime | None
+    tax_problems: tuple[TaxProblem, ...] = ()
 
     @property
     def started(self) -> bool:
@@ -143,9 +155,9 @@ class MappingStatus:
 
     @property
     def needs_attention(self) -> bool:
-        """A saved mapping that no longer holds (an account gone, archived or of the wrong kind, or a required
-        category without one)."""
-        return self.started and bool(self.problems)
+        """A saved mapping that no longer holds (an account gone, archived or of the wrong kind, a required
+        category without one, or a default tax code archived or removed at the package)."""
+        return self.started and bool(self.problems or self.tax_problems)
 
 
 # The chart of accounts
@@ -452,13 +464,20 @@ def _audited(entry: ChartEntry | None, tax: TaxEntry | None) -> str:
 def mapping_status(session: Session, *, connection: Connection, categories: Sequence[Category]) -> MappingStatus:
     entries = chart(session, connection_id=connection.id)
     saved = saved_mapping(session, connection_id=connection.id)
+    taxes = tax_codes.tax_codes(session, connection_id=connection.id)
     problems: list[MappingProblem] = []
+    tax_problems: list[TaxProblem] = []
     mapped = 0
     for category in categories:
-        current, problem = _judge(category, saved.get(category.key), entries)
+        row = saved.get(category.key)
+        current, problem = _judge(category, row, entries)
         mapped += current is not None
         if problem is not None:
             problems.append(problem)
+        if row is not None and row.tax_code:
+            tax = taxes.get(row.tax_code)
+            if tax is None or not tax.active:
+                tax_problems.append(TaxProblem(category, row.tax_code, "gone" if tax is None else "archived", tax))
     latest = max(saved.values(), key=lambda row: row.saved_at, default=None)
     return MappingStatus(
         saved_by=latest.saved_by if latest else None,
@@ -467,6 +486,7 @@ def mapping_status(session: Session, *, connection: Connection, categories: Sequ
         categories=len(categories),
         problems=tuple(problems),
         chart_refreshed_at=connection.chart_refreshed_at,
+        tax_problems=tuple(tax_problems),
     )
 
 

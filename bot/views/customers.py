@@ -19,6 +19,7 @@ class CustomerLine:
     active: bool
     possible_duplicate: bool
     source: str | None = None  # the organisation it came from, when listed apart
+    customer_id: int | None = None  # ours, for its "Invoice" button
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,10 @@ class CustomerListing:
     organisation: str | None = None  # the connected one
     kept: Sequence[Kept] = field(default_factory=tuple)
     may_export: bool = True
+    may_invoice: bool = False  # the package raises invoices and the person may: an "Invoice" button by each
+
+
+INVOICE_ACTION = "customers_invoice"
 
 
 def kept_text(kept: Sequence[Kept]) -> str:
@@ -89,15 +94,29 @@ def customers_blocks(listing: CustomerListing) -> Blocks:
         elements.append(button("Next", "customers_next", value=value))
     if listing.may_export:
         elements.append(button("Export as CSV", "customers_export", value=value))
-    blocks = [
-        section(f"*{whose}{about}*: {number(first)}–{number(last)} of {number(listing.total)}"),
-        section(truncate("\n".join(rows), 3000)),
-    ]
+    heading = section(f"*{whose}{about}*: {number(first)}–{number(last)} of {number(listing.total)}")
+    if listing.may_invoice and not earlier:
+        blocks = [heading, *_invoiceable(listing, rows)]
+    else:
+        blocks = [heading, section(truncate("\n".join(rows), 3000))]
     if elements:
         blocks.append({"type": "actions", "block_id": "customers_pages", "elements": elements})
     if listing.may_export:
         blocks.append(context("The CSV export comes to you by direct message."))
     return [*blocks, *other]
+
+
+def _invoiceable(listing: CustomerListing, rows: Sequence[str]) -> Blocks:
+    """One section a customer, with an "Invoice" button that opens the invoice form with them chosen (active
+    customers of the connected organisation only: the form offers no others)."""
+    blocks = []
+    for line, row in zip(listing.lines, rows, strict=True):
+        block = section(truncate(row, 3000))
+        if line.active and line.customer_id is not None:
+            block["block_id"] = f"customer_{line.customer_id}"
+            block["accessory"] = button("Invoice", INVOICE_ACTION, value=str(line.customer_id))
+        blocks.append(block)
+    return blocks
 
 
 def _other_list(listing: CustomerListing) -> Blocks:

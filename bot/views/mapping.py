@@ -15,6 +15,7 @@ from bot.mapping.account_mapping import (
     ChartEntry,
     MappingForm,
     MappingProblem,
+    TaxProblem,
     kind_in_words,
     kinds_in_words,
 )
@@ -177,6 +178,13 @@ def problem_words(problem: MappingProblem, provider_title: str) -> str:
             f"{account} is now {kind} account; {problem.category.label} takes {kinds_in_words(problem.category.kinds)}"
         )
     return "not mapped yet"
+
+
+def tax_problem_words(problem: TaxProblem, provider_title: str) -> str:
+    """What is wrong with a category's default tax code, in plain words (not escaped)."""
+    if problem.reason == "archived" and problem.tax is not None:
+        return f"its default tax code {problem.tax.label} is archived in {provider_title}"
+    return f"its default tax code {problem.code} is no longer in {provider_title}"
 
 
 def _hint(field: CategoryField, provider_title: str) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 from bot.status import ConnectionReport, StatusReport
 from bot.views.connect import connect_button
 from bot.views.importing import contact_filter_words, home_import_blocks, sync_words
-from bot.views.mapping import problem_words
+from bot.views.mapping import problem_words, tax_problem_words
 from bot.views.text import bold, button, context, escape, mention, rich, section, slack_date, truncate
 
 HEALTH = {
@@ -63,7 +63,8 @@ def status_blocks(report: StatusReport, *, with_sync: bool = True) -> list[dict[
 
 
 def mapping_blocks(connection: ConnectionReport) -> list[dict[str, Any]]:
-    """Whether the account codes are mapped, and what went stale since (an account archived or gone)."""
+    """Whether the account codes are mapped, and what went stale since (an account or a default tax code archived
+    or gone)."""
     mapping = connection.mapping
     if mapping is None:
         return []
@@ -84,6 +85,10 @@ def mapping_blocks(connection: ConnectionReport) -> list[dict[str, Any]]:
         lines = [
             f"• *{escape(p.category.label)}*: {escape(problem_words(p, connection.provider_title))}"
             for p in mapping.problems
+        ]
+        lines += [
+            f"• *{escape(p.category.label)}*: {escape(tax_problem_words(p, connection.provider_title))}"
+            for p in mapping.tax_problems
         ]
         return [
             section(":warning: *The account mapping needs attention.* An admin can fix it with `/accounts map`."),

@@ -11,7 +11,18 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from providers.base import AccountKind
-from providers.invoicing import AmountsAre, Invoice, InvoiceState, NewInvoice, NewPayment, Payment, Refusal, TaxRate
+from providers.invoicing import (
+    AmountsAre,
+    Invoice,
+    InvoiceState,
+    NewInvoice,
+    NewPayment,
+    Payment,
+    PaymentTerms,
+    Refusal,
+    TaxRate,
+    TermsKind,
+)
 from providers.xero.mappers import parse_xero_date
 
 # Xero's CanApplyTo... flags, and the kinds of our accounts each covers.
@@ -30,6 +41,13 @@ STATES = {
     "VOIDED": InvoiceState.VOIDED,
     "DELETED": InvoiceState.DELETED,
 }
+TERMS_KINDS = {
+    "DAYSAFTERBILLDATE": TermsKind.DAYS_AFTER_DATE,
+    "DAYSAFTERBILLMONTH": TermsKind.DAYS_AFTER_MONTH_END,
+    "OFCURRENTMONTH": TermsKind.DAY_OF_MONTH,
+    "OFFOLLOWINGMONTH": TermsKind.DAY_OF_NEXT_MONTH,
+}
+MAX_TERMS_DAYS = 3660  # ten years: anything longer is not a payment term a person meant
 LINE_AMOUNT_TYPES = {AmountsAre.EXCLUSIVE: "Exclusive", AmountsAre.INCLUSIVE: "Inclusive"}
 
 
@@ -47,6 +65,21 @@ def money(value: Any) -> Decimal:
 def cents(value: Any) -> Decimal:
     """An amount of Xero's, which keeps money to the cent, as a Decimal with two places (`115.0` → `115.00`)."""
     return money(value).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def to_sales_terms(raw: Mapping[str, Any]) -> PaymentTerms | None:
+    """The sales payment terms of an Organisation or a Contact (`PaymentTerms.Sales`), or None where it has none
+    (or ones we cannot read)."""
+    terms = raw.get("PaymentTerms")
+    sales = terms.get("Sales") if isinstance(terms, Mapping) else None
+    if not isinstance(sales, Mapping):
+        return None
+    day, kind = sales.get("Day"), TERMS_KINDS.get(str(sales.get("Type")))
+    if kind is None or type(day) is not int or not 0 <= day <= MAX_TERMS_DAYS:
+        return None
+    if kind in (TermsKind.DAY_OF_MONTH, TermsKind.DAY_OF_NEXT_MONTH) and not 1 <= day <= 31:
+        return None
+    return PaymentTerms(day=day, kind=kind)
 
 
 def to_tax_rate(raw: Mapping[str, Any]) -> TaxRate | None:

@@ -10,8 +10,16 @@ from typing import Any
 
 from providers.base import Link, Unavailable
 from providers.http import AuthorisedClient, json_bytes, read_json
-from providers.invoicing import Invoice, InvoiceRefused, NewInvoice, NewPayment, Payment, TaxRate
-from providers.xero.invoice_mappers import invoice_body, payment_body, refusals, to_invoice, to_payment, to_tax_rate
+from providers.invoicing import Invoice, InvoiceRefused, NewInvoice, NewPayment, Payment, PaymentTerms, TaxRate
+from providers.xero.invoice_mappers import (
+    invoice_body,
+    payment_body,
+    refusals,
+    to_invoice,
+    to_payment,
+    to_sales_terms,
+    to_tax_rate,
+)
 from providers.xero.settings import XeroSettings
 
 IDEMPOTENCY_KEY_LIMIT = 128  # Xero's longest Idempotency-Key
@@ -60,6 +68,17 @@ class XeroInvoicing:
             body = self._accounting("/Invoices", link, params={"IDs": chunk, "unitdp": "4"}, headers=headers)
             found += [to_invoice(raw) for raw in body.get("Invoices") or () if isinstance(raw, dict)]
         return found
+
+    def sales_terms(self, link: Link, *, customer_id: str | None) -> tuple[PaymentTerms | None, PaymentTerms | None]:
+        """The contact's `PaymentTerms.Sales` (only a paged GET /Contacts carries them) and the Organisation's."""
+        customers = None
+        if customer_id:
+            body = self._accounting("/Contacts", link, params={"IDs": customer_id, "page": "1"})
+            contact = next((c for c in body.get("Contacts") or () if isinstance(c, dict)), None)
+            customers = to_sales_terms(contact) if contact is not None else None
+        body = self._accounting("/Organisation", link)
+        organisation = next((o for o in body.get("Organisations") or () if isinstance(o, dict)), None)
+        return customers, to_sales_terms(organisation) if organisation is not None else None
 
     def invoice_url(self, link: Link, invoice_id: str) -> str:
         return f"{self.settings.web_url}/AccountsReceivable/View.aspx?InvoiceID={invoice_id}"

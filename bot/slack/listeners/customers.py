@@ -1,6 +1,7 @@
 """`/accounts customers [search]`: the connected organisation's customers to the person who asks (ephemeral,
 paged), those kept from organisations no longer connected apart, and the CSV export by direct message (admins,
-or everyone after `/accounts export staff on`; every export audited)."""
+or everyone after `/accounts export staff on`; every export audited); and each customer's "Invoice" button,
+for who may invoice."""
 
 from __future__ import annotations
 
@@ -13,12 +14,15 @@ from slack_sdk.errors import SlackApiError, SlackRequestError
 from bot import workspaces
 from bot.connections.connect import active_connection
 from bot.customers.lists import Scope, first_source, kept_from_earlier, search
+from bot.mapping import tax_codes
 from bot.runtime import Runtime
 from bot.slack import payload
 from bot.slack.authorisation import StaffRight, authorised
 from bot.slack.import_reports import send_customers_csv
+from bot.slack.listeners import invoicing
 from bot.slack.requests import Asker, CommandRequest, Reply, responder
 from bot.views import customers as views
+from bot.views.invoices import ROW_ID_MAX
 from storage.models import Workspace
 
 log = logging.getLogger(__name__)
@@ -80,11 +84,19 @@ def customers_page(asker: Asker, *, query: str | None, page: int, scope: Scope) 
                 active=c.active,
                 possible_duplicate=c.possible_duplicate_of_id is not None,
                 source=sources.get(c.id),
+                customer_id=c.id,
             )
             for c in rows
         ]
         kept = kept_from_earlier(s, workspace_id=asker.workspace_id, connection_id=connection_id)
         organisation = connection.organisation_name if connection is not None else None
+        provider = asker.runtime.providers.get(connection.provider) if connection is not None else None
+    may_invoice = (
+        scope == Scope.CONNECTED
+        and provider is not None
+        and tax_codes.offers_invoicing(provider)
+        and authorised(asker, _silent, action="invoice", what=invoicing.WHAT, staff=StaffRight.INVOICE, quiet=True)
+    )
     listing = views.CustomerListing(
         lines=lines,
         total=total,
@@ -95,6 +107,7 @@ def customers_page(asker: Asker, *, query: str | None, page: int, scope: Scope) 
         organisation=organisation,
         kept=[views.Kept(asker.runtime.provider_title(k.provider), k.organisation_name, k.customers) for k in kept],
         may_export=may_export,
+        may_invoice=may_invoice,
     )
     return {"blocks": views.customers_blocks(listing), "text": f"{total} customers"}
 
@@ -185,3 +198,19 @@ def register(app: App, runtime: Runtime) -> None:
             return
         _, query, scope = value
         export_customers(runtime, asker, reply, query=query, scope=scope)
+
+    @app.action(views.INVOICE_ACTION)
+    def customer_invoiced(
+        ack: Ack, body: dict[str, Any], context: BoltContext, action: dict[str, Any], respond: Respond
+    ) -> None:
+        """A customer's "Invoice": the invoice form with them chosen."""
+        ack()
+        asker = Asker.of(runtime, context)
+        reply = payload.where_clicked(asker, body, respond, replace=False)
+        customer_id = payload.number(action.get("value"), limit=ROW_ID_MAX)
+        if not customer_id or not body.get("trigger_id"):
+            reply(text=payload.expired("/accounts customers"))
+            return
+        invoicing.open_form(
+            asker, reply, trigger_id=body["trigger_id"], channel_id=payload.channel_of(body), customer_id=customer_id
+        )

@@ -15,7 +15,7 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk.errors import SlackApiError
 
-from bot.invoices import listing, payments, permissions, raising, tracking
+from bot.invoices import listing, payments, permissions, raising, terms, tracking
 from bot.runtime import Runtime
 from bot.slack import payload
 from bot.slack.authorisation import StaffRight, authorised
@@ -100,9 +100,16 @@ def _setup(asker: Asker) -> tuple[raising.InvoicingSetup, bool]:
 
 
 def open_form(
-    asker: Asker, reply: Reply, *, trigger_id: str, channel_id: str | None, again_of: int | None = None
+    asker: Asker,
+    reply: Reply,
+    *,
+    trigger_id: str,
+    channel_id: str | None,
+    again_of: int | None = None,
+    customer_id: int | None = None,
 ) -> None:
-    """The form, empty, or (`again_of`) filled in as a refused invoice was, with the package's words by its fields."""
+    """The form, empty, or (`again_of`) filled in as a refused invoice was, with the package's words by its fields,
+    or (`customer_id`, a customer's "Invoice" button) with that customer chosen."""
     if not may_invoice(asker, reply):
         return
     try:
@@ -118,9 +125,24 @@ def open_form(
             reply(text="That invoice can no longer be changed here: raise it again with `/accounts invoice`.")
             return
         channel_id = again.channel_id or channel_id
+    customer = None
+    if customer_id is not None:
+        with asker.runtime.db.session() as s:
+            found = raising.chosen_customer(
+                s, connection_id=setup.connection_id, workspace_id=asker.workspace_id, customer_id=customer_id
+            )
+            customer = (found.id, found.name) if found is not None else None
+        if customer is None:
+            reply(text="That customer can no longer be invoiced here: see `/accounts customers` again.")
+            return
     lines = min(max(len(again.lines), 1), raising.MAX_LINES) if again else 1
     metadata = views.FormMetadata(setup.connection_id, channel_id, lines)
-    view = views.invoice_form(setup, metadata, today=asker.runtime.clock().date(), approve=approve, again=again)
+    today = asker.runtime.clock().date()
+    due = None
+    if again is None:
+        chosen = customer[0] if customer is not None else None
+        due = terms.default_due(asker.runtime, connection_id=setup.connection_id, customer_id=chosen, issued_on=today)
+    view = views.invoice_form(setup, metadata, today=today, approve=approve, again=again, customer=customer, due=due)
     try:
         asker.client.views_open(trigger_id=trigger_id, view=view)
     except SlackApiError as exc:

@@ -32,6 +32,7 @@ RESOURCE_SCOPES = {
     "accounts": ("accounting.settings", "accounting.settings.read"),
     "contacts": ("accounting.contacts", "accounting.contacts.read"),
     "taxrates": ("accounting.settings", "accounting.settings.read"),
+    "organisation": ("accounting.settings", "accounting.settings.read"),
     "invoices": ("accounting.transactions", "accounting.transactions.read"),
     "payments": ("accounting.transactions",),
 }

@@ -114,6 +114,7 @@ class XeroFake(Controls, FakeInvoicing):
             Route(f"{ACCOUNTING_PREFIX}/accounts", self._get_accounts, methods=["GET"]),
             Route(f"{ACCOUNTING_PREFIX}/contacts", self._get_contacts, methods=["GET"]),
             Route(f"{ACCOUNTING_PREFIX}/taxrates", self._get_tax_rates, methods=["GET"]),
+            Route(f"{ACCOUNTING_PREFIX}/organisation", self._get_organisation, methods=["GET"]),
             Route(f"{ACCOUNTING_PREFIX}/invoices", self._get_invoices, methods=["GET"]),
             Route(f"{ACCOUNTING_PREFIX}/invoices", self._put_invoices, methods=["PUT"]),
             Route(f"{ACCOUNTING_PREFIX}/payments", self._put_payments, methods=["PUT"]),

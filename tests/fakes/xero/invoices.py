@@ -59,6 +59,7 @@ class _Ledger:
     payments: dict[str, dict[str, Any]] = field(default_factory=dict)
     answers: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
     bodies: list[dict[str, Any]] = field(default_factory=list)  # every PUT body received, for spec checks
+    sales_terms: dict[str, Any] | None = None  # the Organisation's PaymentTerms.Sales, when set
     invoice_seq: int = 0
 
 
@@ -106,6 +107,10 @@ class FakeInvoicing(Accounting):
             "DisplayTaxRate": float(rate),
             "EffectiveRate": float(rate),
         }
+
+    def set_sales_terms(self, tenant_id: str, day: int, kind: str) -> None:
+        """The organisation's default payment terms for sales (`Type`: DAYSAFTERBILLDATE, OFFOLLOWINGMONTH...)."""
+        self.ledger(tenant_id).sales_terms = {"Day": day, "Type": kind}
 
     def invoices(self, tenant_id: str, *, unitdp: int = 2) -> list[dict[str, Any]]:
         """The organisation's invoices as GET /Invoices shows them (unit prices to `unitdp` decimals)."""
@@ -157,6 +162,25 @@ class FakeInvoicing(Accounting):
         return await self._accounting(
             request, "taxrates", lambda org, _: {"TaxRates": list(self.ledger(org.tenant_id).tax_rates.values())}
         )
+
+    async def _get_organisation(self, request: Request) -> Response:
+        return await self._accounting(request, "organisation", self._organisation_body)
+
+    def _organisation_body(self, org: _Organisation, _: Request) -> dict[str, Any]:
+        """GET /Organisation: the one organisation of the tenant; PaymentTerms only where they are set, as Xero."""
+        found: dict[str, Any] = {
+            "OrganisationID": org.tenant_id,
+            "Name": org.name,
+            "LegalName": org.name,
+            "BaseCurrency": "NZD",
+            "CountryCode": "NZ",
+            "OrganisationType": "COMPANY",
+            "PaysTax": True,
+        }
+        terms = self.ledger(org.tenant_id).sales_terms
+        if terms is not None:
+            found["PaymentTerms"] = {"Sales": dict(terms)}
+        return {"Organisations": [found]}
 
     async def _get_invoices(self, request: Request) -> Response:
         return await self._accounting(request, "invoices", self._invoices_body)
