@@ -524,8 +524,15 @@ def test_sync_and_channel_commands(imports: tuple[RunningBot, Connection, str]) 
     command(bot, "/accounts sync every 2h", "every 2 hours")
     command(bot, "/accounts sync every 2m", "from 5 minutes to 24 hours")
     command(bot, "/accounts sync off", "*Scheduled sync:* off")
-    assert sync_settings(bot).enabled is False and sync_settings(bot).interval_minutes == 120
+    off = sync_settings(bot)
+    assert off.enabled is False and off.interval_minutes == 120
+    assert off.next_sync_at is None  # nothing for the planner to walk past while off
+    command(bot, "/accounts import", "Starting the import")
+    assert finished(bot).status == "succeeded" and sync_settings(bot).next_sync_at is None  # an import keeps it off
     command(bot, "/accounts sync on", "every 2 hours")
+    on = sync_settings(bot)
+    assert on.enabled and on.next_sync_at is not None
+    assert timedelta(minutes=119) < on.next_sync_at - bot.server.runtime.clock() <= timedelta(hours=2)
     command(bot, "/accounts sync off", "Only Slack workspace admins", STAFF)
     command(bot, "/accounts channel #general", "will report in <#C0GENERAL1>")
     command(bot, "/accounts channel #elsewhere", "I can't find a channel called `#elsewhere`")

@@ -354,7 +354,8 @@ class ImportJob:
         started = run.started_at or now
         settings.modified_since = started - self.policy.since_margin
         settings.last_synced_at, settings.failure_notified_at = now, None
-        settings.next_sync_at = settings.next_sync_at or now + timedelta(minutes=settings.interval_minutes)
+        if settings.enabled:  # a sync turned off has no next time (set again when it is turned on)
+            settings.next_sync_at = settings.next_sync_at or now + timedelta(minutes=settings.interval_minutes)
         if run.kind == "full" or settings.next_full_at is None:
             settings.next_full_at = now + timedelta(hours=settings.reconcile_hours)
 
