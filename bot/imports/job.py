@@ -181,8 +181,8 @@ class ImportJob:
             try:
                 return self._read(provider, link, since=since, cursor=cursor, customer_filter=customer_filter)
             except RateLimited as exc:
-                # The app's limit is every organisation's, and a package's "wait" longer than a moment (Xero's
-                # minute) would hold the worker: the run goes back to the queue with its time to wait, and the
+                # The app's limit is every organisation's, and a package's "wait" longer than a moment (a
+                # package's minute) would hold the worker: the run goes back to the queue with its time to wait, and the
                 # worker takes other work (another package's, or a run due sooner) meanwhile.
                 if exc.scope in (RateLimitScope.DAY, RateLimitScope.APP) or exc.retry_after > self.policy.sleep_at_most:
                     return self._reschedule(exc)
