@@ -86,13 +86,16 @@ class CallBudget(Protocol):
 class CallLimit:
     """One of a package's rate limits that our processes share (`CallBudget`): `calls` in any `per` seconds,
     for the whole app or per organisation (`scope`), and the answer header saying how many remain, if any.
-    `key` names it; an organisation's limit is counted under `key` plus the organisation's id."""
+    `key` names it; an organisation's limit is counted under `key` plus the organisation's id. A limit that
+    `paces` (an organisation's calls a minute) is waited for in the calling thread, as a pacer would, instead of
+    raising RateLimited: reaching it is the normal pace of a long walk, not a reason to leave the work."""
 
     key: str
     scope: RateLimitScope
     calls: int
     per: float
     remaining_header: str | None = None
+    paces: bool = False
 
     def counter(self, organisation_id: str | None) -> str:
         return self.key if self.scope == RateLimitScope.APP else f"{self.key}:{organisation_id}"

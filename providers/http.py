@@ -188,10 +188,15 @@ class AuthorisedClient:
         token once; 5xx answers and network failures are retried a few times; a success or a status in
         `allow` is returned, anything else raised as the package's typed error. `content` is a body already
         encoded (`json_bytes`), sent as JSON. With a `budget`, each attempt is first counted under the package's
-        shared limits, and RateLimited is raised (nothing sent) when one of them is spent for now; the
-        remaining-calls headers of each answer are told to the budget."""
-        shared = _Shared(budget, self._limits, organisation_id, self._title) if budget is not None else None
-        call = _Call(self.http, self._pacer, method, url, keeper=keeper, organisation_id=organisation_id, shared=shared)
+        shared limits, and RateLimited is raised (nothing sent) when one of them is spent for now, except a limit
+        that `paces`, waited for here (the pacer then stands aside); the remaining-calls headers of each answer
+        are told to the budget."""
+        shared = None
+        pacer = self._pacer
+        if budget is not None:
+            shared = _Shared(budget, self._limits, organisation_id, self._title, self._sleep)
+            pacer = _NoPacing() if shared.paces_organisation else pacer
+        call = _Call(self.http, pacer, method, url, keeper=keeper, organisation_id=organisation_id, shared=shared)
         request = {"params": params, "headers": headers, "json": json, "content": content}
         try:
             for attempt in self._retry.retrying(sleep=self._sleep, on=Transient):
@@ -223,18 +228,36 @@ class _Shared:
     """The package's limits shared through a budget, for one call's organisation."""
 
     def __init__(
-        self, budget: CallBudget, limits: tuple[CallLimit, ...], organisation_id: str | None, title: str
+        self,
+        budget: CallBudget,
+        limits: tuple[CallLimit, ...],
+        organisation_id: str | None,
+        title: str,
+        sleep: Callable[[float], None],
     ) -> None:
-        self.budget, self.title = budget, title
-        self.limits = [
+        self.budget, self.title, self.sleep = budget, title, sleep
+        counted = [
             (limit, limit.counter(organisation_id))
             for limit in limits
             if limit.scope == RateLimitScope.APP or organisation_id is not None
         ]
+        # The limits waited for come first, so that a call waiting its organisation's turn has not yet been
+        # counted under the app's limit meanwhile.
+        self.limits = sorted(counted, key=lambda pair: not pair[0].paces)
+
+    @property
+    def paces_organisation(self) -> bool:
+        """Whether the organisation's calls are paced here, by every process together (the package's pacer,
+        which sees one process's calls, then stands aside, so that a call is never held back twice)."""
+        return any(limit.paces for limit, _ in self.limits)
 
     def take(self) -> None:
         for limit, counter in self.limits:
             wait = self.budget.take(counter, calls=limit.calls, per=limit.per)
+            while wait > 0 and limit.paces:
+                log.info("pacing %s calls: waiting %.1fs for the %s limit", self.title, wait, limit.scope)
+                self.sleep(wait)
+                wait = self.budget.take(counter, calls=limit.calls, per=limit.per)
             if wait > 0:
                 raise RateLimited(
                     f"{self.title} calls are at their limit for now ({limit.scope}); resuming in {wait:.0f} s.",

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from bot.slack.home import MAX_VIEWERS, VIEWER_WINDOW, recent_viewers, refresh_homes, remember_viewer
+from bot.slack.home import MAX_VIEWERS, VIEWER_WINDOW, RoleCache, recent_viewers, refresh_homes, remember_viewer
 from providers.base import NeedsReconnect
 from storage.db import Database
 from storage.models import HomeViewer, Workspace
@@ -264,3 +264,23 @@ def test_members_see_what_they_may_do_and_admins_every_control(viewers: RunningB
     command(bot, "/accounts admins add <@U0STAFF01|sam>", "can now connect")
     open_home(bot, STAFF)
     assert "open_mapping" in str(home_shows(bot, STAFF, "Turn sync off"))
+
+
+def test_slack_roles_are_kept_for_their_time_and_never_beyond_their_number() -> None:
+    now = [0.0]
+    roles = RoleCache(ttl=timedelta(minutes=10), size=3, clock=lambda: now[0])
+    roles.put(("T1", "U1"), True)
+    roles.put(("T1", "U2"), False)
+    assert (roles.get(("T1", "U1")), roles.get(("T1", "U2")), roles.get(("T2", "U1"))) == (True, False, None)
+    now[0] = 599.0
+    roles.put(("T1", "U1"), True)  # asked again: kept another ten minutes
+    now[0] = 601.0
+    assert roles.get(("T1", "U2")) is None  # past its time: asked of Slack again
+    roles.put(("T1", "U3"), False)
+    assert len(roles) == 2  # U2's old answer went when U3's came
+    for user in ("U4", "U5", "U6"):
+        roles.put(("T1", user), True)
+    assert len(roles) == 3 and roles.get(("T1", "U6")) is True and roles.get(("T1", "U1")) is None  # oldest first
+    now[0] = 10_000.0
+    roles.put(("T9", "U1"), False)
+    assert len(roles) == 1  # every answer past its time is gone

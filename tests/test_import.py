@@ -214,19 +214,35 @@ def test_when_the_bot_cannot_post_in_the_channel_it_reports_by_direct_message(
     assert bot.slack.messages("C0OPS00001") == []
 
 
-def test_a_rate_limit_storm_is_waited_out_and_told_in_the_thread(
+def test_a_rate_limit_storm_is_waited_out_in_the_queue_and_told_in_the_thread(
     xero_imports: tuple[RunningBot, Connection, str], xero: XeroFake
 ) -> None:
-    """Xero only: Xero's 429 with Retry-After and its per-minute limit named in the thread."""
+    """Xero only: Xero's 429 with Retry-After and its per-minute limit named in the thread. Half a minute is not
+    slept in the worker: the run goes back to the queue until then, each time, without counting as a failed try."""
     bot, _, tenant = xero_imports
-    waiter = bot.server.imports.waiter
+    waiter, runtime = bot.server.imports.waiter, bot.server.runtime
     xero.seed_contacts(tenant, 2500)
     expected = expected_customers(xero, tenant)
     xero.fail_next("/Contacts", 429, times=4, headers={"Retry-After": "30"})
     command(bot, "/accounts import", "Starting the import")
+    for turn in range(4):
+        queued = bot.slack.wait_for(
+            lambda turn=turn: (
+                (v := run_view(bot)).not_before is not None
+                and v.id not in bot.server.imports.running
+                and v.status == "queued"
+                and thread_text(bot, v).count("slow down") == turn + 1
+                and v
+            )
+        )
+        assert timedelta(seconds=20) < queued.not_before - runtime.clock() <= timedelta(seconds=30)
+        assert bot.server.imports.tick() == []  # not before its time
+        later = runtime.clock() + timedelta(seconds=31)
+        runtime.clock = lambda later=later: later  # type: ignore[misc]
+        bot.server.imports.tick()  # due now (unless the runner's own tick just claimed it)
     run = finished(bot)
     assert run.status == "succeeded" and run.count("new") == len(expected) == customer_count(bot)
-    assert waiter.waits == [30.0, 30.0, 30.0, 30.0]
+    assert waiter.waits == [] and run.attempts == 1  # never slept in the worker; no try counted against it
     thread = thread_text(bot, run)
     assert thread.count("Xero asked us to slow down, resuming in 30 s (its per-minute limit).") == 4
 
@@ -508,8 +524,15 @@ def test_sync_and_channel_commands(imports: tuple[RunningBot, Connection, str]) 
     command(bot, "/accounts sync every 2h", "every 2 hours")
     command(bot, "/accounts sync every 2m", "from 5 minutes to 24 hours")
     command(bot, "/accounts sync off", "*Scheduled sync:* off")
-    assert sync_settings(bot).enabled is False and sync_settings(bot).interval_minutes == 120
+    off = sync_settings(bot)
+    assert off.enabled is False and off.interval_minutes == 120
+    assert off.next_sync_at is None  # nothing for the planner to walk past while off
+    command(bot, "/accounts import", "Starting the import")
+    assert finished(bot).status == "succeeded" and sync_settings(bot).next_sync_at is None  # an import keeps it off
     command(bot, "/accounts sync on", "every 2 hours")
+    on = sync_settings(bot)
+    assert on.enabled and on.next_sync_at is not None
+    assert timedelta(minutes=119) < on.next_sync_at - bot.server.runtime.clock() <= timedelta(hours=2)
     command(bot, "/accounts sync off", "Only Slack workspace admins", STAFF)
     command(bot, "/accounts channel #general", "will report in <#C0GENERAL1>")
     command(bot, "/accounts channel #elsewhere", "I can't find a channel called `#elsewhere`")

@@ -181,9 +181,10 @@ class ImportJob:
             try:
                 return self._read(provider, link, since=since, cursor=cursor, customer_filter=customer_filter)
             except RateLimited as exc:
-                # The app's limit is every organisation's: the run goes back to the queue with its time to wait,
-                # and the worker takes other work (another package's, or a run due sooner) meanwhile.
-                if exc.scope in (RateLimitScope.DAY, RateLimitScope.APP) or exc.retry_after > self.policy.long_wait:
+                # The app's limit is every organisation's, and a package's "wait" longer than a moment (a
+                # package's minute) would hold the worker: the run goes back to the queue with its time to wait, and the
+                # worker takes other work (another package's, or a run due sooner) meanwhile.
+                if exc.scope in (RateLimitScope.DAY, RateLimitScope.APP) or exc.retry_after > self.policy.sleep_at_most:
                     return self._reschedule(exc)
                 self._tell(self.reporter.waiting, view, seconds=exc.retry_after, limit=exc.scope)
                 self.waiter.wait(exc.retry_after, self.flags.stop)
@@ -353,7 +354,8 @@ class ImportJob:
         started = run.started_at or now
         settings.modified_since = started - self.policy.since_margin
         settings.last_synced_at, settings.failure_notified_at = now, None
-        settings.next_sync_at = settings.next_sync_at or now + timedelta(minutes=settings.interval_minutes)
+        if settings.enabled:  # a sync turned off has no next time (set again when it is turned on)
+            settings.next_sync_at = settings.next_sync_at or now + timedelta(minutes=settings.interval_minutes)
         if run.kind == "full" or settings.next_full_at is None:
             settings.next_full_at = now + timedelta(hours=settings.reconcile_hours)
 
@@ -385,11 +387,15 @@ class ImportJob:
             run = self._owned(s)
             run.status, run.not_before = "queued", until
             run.lease_owner = run.lease_expires_at = None
-            if exc.scope == RateLimitScope.APP:  # waiting its turn under the app's budget is no interruption: it
+            paused = exc.scope == RateLimitScope.DAY or exc.retry_after > self.policy.long_wait
+            if not paused:  # waiting its turn (the app's budget, a package's minute) is no interruption: it
                 run.attempts = max(0, run.attempts - 1)  # does not count towards `policy.max_claims`
             view = view_of(s, run)
-        log.info("Import run %s paused until %s (%s limit)", self.run_id, until, exc.scope)
-        self._tell(self.reporter.paused, view, until=until, limit=exc.scope)
+        log.info("Import run %s back in the queue until %s (%s limit)", self.run_id, until, exc.scope)
+        if paused or exc.scope == RateLimitScope.APP:
+            self._tell(self.reporter.paused, view, until=until, limit=exc.scope)
+        else:  # the package asked for a minute or so: told as any "slow down" is
+            self._tell(self.reporter.waiting, view, seconds=exc.retry_after, limit=exc.scope)
         return view
 
     def _release(self) -> None:

@@ -36,7 +36,8 @@ class ImportPolicy:
     poll: float = 1.0  # seconds between looks for a Cancel (or a lost lease) while working or waiting
     retries: int = 3  # of a package that is unavailable, after the provider's own short retries
     backoff: float = 5.0  # seconds before the first of those retries, doubling after
-    long_wait: float = 15 * 60.0  # a longer "wait" (a daily limit) releases the run and reschedules it
+    long_wait: float = 15 * 60.0  # a longer "wait" (a daily limit) releases the run and reschedules it, paused
+    sleep_at_most: float = 5.0  # a "wait" up to this is slept in the worker; a longer one requeues the run
     max_claims: int = 10  # a run claimed this often without finishing is failed, not claimed again
     since_margin: timedelta = timedelta(minutes=5)  # overlap of incremental syncs, for clock differences
     report_retry: timedelta = timedelta(seconds=30)  # an end Slack did not take is told again after this

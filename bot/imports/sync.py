@@ -86,6 +86,8 @@ def set_sync(
         settings.interval_minutes = minutes
     if enabled and (minutes is not None or settings.next_sync_at is None or settings.next_sync_at < now):
         settings.next_sync_at = now + timedelta(minutes=settings.interval_minutes)
+    elif not enabled:  # no next time while off, so the planner's index does not walk it every tick
+        settings.next_sync_at = None
     return settings
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 
 from slack_sdk import WebClient
@@ -36,7 +36,40 @@ MAX_VIEWERS = 100  # the most recent viewers; Slack allows views.publish about 1
 _publishing: KeyedLocks[str] = KeyedLocks()
 
 ROLE_TTL = timedelta(minutes=10)  # how long whether someone is a Slack admin is taken as known (users.info)
-_slack_admins: dict[tuple[str, str], tuple[bool, float]] = {}
+MAX_ROLES = 10_000  # people whose role is kept at most (the oldest answers go first beyond it)
+
+
+class RoleCache:
+    """Whether each person is a Slack admin, as Slack said within `ttl`: answers past it are dropped as others
+    are kept, and at most `size` are held, so a process serving many workspaces for months does not keep every
+    person it ever asked about."""
+
+    def __init__(self, *, ttl: timedelta, size: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl, self.size, self.clock = ttl.total_seconds(), size, clock
+        self._answers: dict[tuple[str, str], tuple[bool, float]] = {}  # in the order they expire
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str]) -> bool | None:
+        with self._lock:
+            known = self._answers.get(key)
+            return known[0] if known is not None and known[1] > self.clock() else None
+
+    def put(self, key: tuple[str, str], answer: bool) -> None:
+        with self._lock:
+            now = self.clock()
+            self._answers.pop(key, None)  # put again at the end: the answers stay in the order they expire
+            self._answers[key] = (answer, now + self.ttl)
+            while self._answers:
+                oldest = next(iter(self._answers))
+                if self._answers[oldest][1] > now and len(self._answers) <= self.size:
+                    break
+                del self._answers[oldest]
+
+    def __len__(self) -> int:
+        return len(self._answers)
+
+
+_slack_admins = RoleCache(ttl=ROLE_TTL, size=MAX_ROLES)
 
 
 def is_admin(client: WebClient, *, team_id: str, user_id: str, added: Collection[str]) -> bool:
@@ -45,12 +78,11 @@ def is_admin(client: WebClient, *, team_id: str, user_id: str, added: Collection
     What they click is still checked when they click it (`bot.slack.authorisation`)."""
     if user_id in added:
         return True
-    now = time.monotonic()
     known = _slack_admins.get((team_id, user_id))
-    if known is not None and known[1] > now:
-        return known[0]
+    if known is not None:
+        return known
     answer = permissions.is_slack_admin(client, user_id)
-    _slack_admins[(team_id, user_id)] = (answer, now + ROLE_TTL.total_seconds())
+    _slack_admins.put((team_id, user_id), answer)
     return answer
 
 

@@ -79,11 +79,20 @@ class XeroProvider(XeroInvoicing):
             retry=retry,
             sleep=sleep,
             pacer=MinutePacer(clock=clock, sleep=sleep, spread_below=settings.spread_below),
-            # Shared by our processes: the app's limit. Each organisation's minute is paced by `MinutePacer` from
-            # X-MinLimit-Remaining, which counts every process's calls, and one run per connection is active.
+            # Shared by our processes when the bot hands in a budget: the app's limit, and each organisation's
+            # calls a rolling minute (waited for in the calling thread, as `MinutePacer` does for a process alone;
+            # the pacer then stands aside, so a call is not held back twice).
             limits=(
                 CallLimit(
                     "xero:app", RateLimitScope.APP, settings.app_calls_per_minute, 60.0, "X-AppMinLimit-Remaining"
+                ),
+                CallLimit(
+                    "xero:minute",
+                    RateLimitScope.MINUTE,
+                    settings.calls_per_minute,
+                    60.0,
+                    "X-MinLimit-Remaining",
+                    paces=True,
                 ),
             ),
         )
