@@ -102,6 +102,33 @@ def serve_main(
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", ws="websockets-sansio")
 
 
+def serve_package_main(
+    name: str, demo_fake: Callable[[], tuple[Any, Any]], settings_lines: Callable[[str, Any], list[str]]
+) -> None:
+    """`python -m tests.fakes.<package> --port N` for an accounting package's fake: its demo (`demo_fake()` gives
+    the fake and the demo client app) served, and the settings that point the bot at it printed as
+    `PREFIX_KEY=value` lines (`./dev demo` reads them), with the redirect URIs the demo app accepts."""
+    made: dict[str, Any] = {}
+
+    def make_app(url: str) -> Any:
+        fake, client = demo_fake()
+        made.update(fake=fake, client=client)
+        return fake.app
+
+    def describe(url: str) -> str:
+        client = made["client"]
+        return "\n".join(
+            [
+                "Point the bot at it with these settings (in .env or the environment):",
+                *settings_lines(url, client),
+                "",
+                f"Redirect URIs: {', '.join(client.redirect_uris)}",
+            ]
+        )
+
+    serve_main(name, make_app, describe)
+
+
 class Mount:
     """An ASGI app forwarding to whichever app a test mounts in `.app`, so one server serves a whole test
     module (stopping a uvicorn server takes a fifth of a second; a fresh fake per test stays cheap)."""
