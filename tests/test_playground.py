@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 
 from tests.demo.stack import Demo
 from tests.test_browser import CHROMIUM, FLAGS
@@ -151,3 +151,18 @@ def test_the_app_home_is_published_when_the_person_opens_it_and_its_controls_wor
     # The bot saves it and republishes App Home, which shows the channel chosen.
     expect(page.locator("#surface .home .mention").filter(has_text="#general").first).to_be_visible()
     expect(page.locator("#surface .home select").filter(has_text="#random")).to_have_value("C0DEMOGENRL")
+
+
+def test_the_message_box_opens_only_once_the_page_can_send_what_is_typed(demo: Demo, page: Page) -> None:
+    """On a slow machine the page's first read of the workspace can take a while: a command typed before the box
+    is wired must not be sent as a plain form (the page reloaded with ?command=… and the command lost)."""
+    held: list[Route] = []
+    page.route(re.compile(r"/fake\?$"), lambda route: held.append(route))
+    page.goto(demo.url)
+    box = page.get_by_label("Message")
+    expect(box).to_be_disabled()
+    assert len(held) == 1
+    held[0].continue_()
+    type_command(page, "/accounts connect")
+    expect(page.get_by_role("button", name="Xero", exact=True)).to_be_visible()
+    assert "command=" not in page.url

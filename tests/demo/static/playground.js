@@ -310,6 +310,9 @@ async function start() {
     : (overview.default && overview.default.channel_id) || workspace.channels[0].id;
   go({kind: "channel", id: first});
   setInterval(refresh, 700);
+  // The box opens once it is wired: a command typed while the page was still loading would otherwise be sent as
+  // a plain form (the page reloads with ?command=… and the command is lost).
+  $("command").disabled = false;
 }
 
 start();
