@@ -26,6 +26,10 @@ class Resource(StrEnum):
     ORGANISATIONS = "organisations"
     ACCOUNTS = "accounts"
     CUSTOMERS = "customers"
+    # Invoicing (drivers with `invoicing = True`)
+    TAX_CODES = "tax-codes"
+    INVOICES = "invoices"  # creating a sales invoice
+    PAYMENTS = "payments"  # recording a customer payment
 
 
 class Failure(StrEnum):
@@ -72,6 +76,17 @@ class ChartPick:
 
 
 @dataclass(frozen=True)
+class InvoicingSetup:
+    """What raising an invoice in a new organisation needs, as the provider names it: a customer's id, an income
+    account's code, a tax code suiting it, and the code of the bank account payments are received into."""
+
+    customer_id: str
+    account_code: str
+    tax_code: str
+    payment_account_code: str
+
+
+@dataclass(frozen=True)
 class RateLimitCase:
     """A "slow down" answer to inject and the wait (seconds) the provider must report."""
 
@@ -111,6 +126,8 @@ class PackageDriver:
     tries: ClassVar[int] = 3  # how often the provider tries a call that keeps failing with a 5xx
     # What an admin maps each category to in a new organisation's chart, by category key (bot/categories.yml).
     chart_picks: ClassVar[Mapping[str, ChartPick]]
+    # The provider implements `providers.invoicing.Invoicing`; the methods under "Invoicing" below then work.
+    invoicing: ClassVar[bool] = False
 
     fake: Any
     oauth: OAuth2Server
@@ -233,6 +250,29 @@ class PackageDriver:
     def revocations(self) -> int:
         """Refresh tokens revoked at the package so far."""
         return len(self.oauth.revoked)
+
+    # --- Invoicing (drivers with `invoicing = True`) ----------------------------------------------------------
+
+    def invoicing_ready(self, organisation_id: str) -> InvoicingSetup:
+        """Seed what raising an invoice needs in the organisation (a customer, at least), and say what to use."""
+        raise NotImplementedError
+
+    def invoices_at_package(self, organisation_id: str) -> list[dict[str, Any]]:
+        """Every sales invoice the package holds for the organisation, as the package's own bodies."""
+        raise NotImplementedError
+
+    def payments_at_package(self, organisation_id: str) -> list[dict[str, Any]]:
+        """Every customer payment the package holds for the organisation, as the package's own bodies."""
+        raise NotImplementedError
+
+    def pay_at_package(self, organisation_id: str, invoice_id: str) -> None:
+        """Somebody records the invoice paid in full in the package itself (not through us)."""
+        raise NotImplementedError
+
+    def lose_next_answer(self, resource: Resource) -> None:
+        """The package does the next call's work for `resource` but its answer never reaches us (the connection
+        drops after the package committed)."""
+        raise NotImplementedError
 
 
 class XeroDriver(PackageDriver):
