@@ -46,11 +46,13 @@ def start_with(start_bot: Any, package: PackageDriver, mode: str = "http", **ext
 
 def parametrise_packages(metafunc: pytest.Metafunc) -> None:
     """Run a test taking `package` once per package (`pytest_generate_tests` in conftest calls this); a test marked
-    `several_organisations` runs only for the packages whose one consent may connect several organisations."""
+    `several_organisations` runs only for the packages whose one consent may connect several organisations, and one
+    marked `package_has("invoicing", ...)` only for those whose driver has each named capability."""
     if "package" not in metafunc.fixturenames or CONTRACT_SUITE in metafunc.definition.path.parents:
         return  # the contract suite parametrises its own `package` (with the wire)
     several = metafunc.definition.get_closest_marker("several_organisations") is not None
-    drivers = [d for d in PACKAGES if d.chooses_several or not several]
+    needs = [name for marker in metafunc.definition.iter_markers("package_has") for name in marker.args]
+    drivers = [d for d in PACKAGES if (d.chooses_several or not several) and all(getattr(d, n) for n in needs)]
     metafunc.parametrize("package", drivers, ids=[d.name for d in drivers], indirect=True)
 
 

@@ -116,6 +116,7 @@ class HeldInvoice:
 class HeldPayment:
     """A customer payment as the package holds it, read from one of `payments_at_package`'s bodies."""
 
+    id: str  # as the provider names it (`Payment.id`)
     invoice_id: str  # the invoice it pays, as the provider names it
     amount: Decimal
     account_code: str  # the code of the account it was received into
@@ -289,9 +290,9 @@ class PackageDriver:
     # --- Invoicing (drivers with `invoicing = True`) ----------------------------------------------------------
     # The contract suite (tests/providers/test_invoicing.py) and the end-to-end flows (tests/test_invoicing_e2e.py)
     # run for every driver with `invoicing`; a driver that sets it fills in everything below, and `fail_next` and
-    # `calls` take Resource.TAX_CODES, INVOICES and PAYMENTS. The end-to-end flows invoice the "sales" and
-    # "services" categories of `chart_picks`, with the tax codes of `tax_picks`, and pay into its
-    # "payments_received" account.
+    # `calls` take Resource.TAX_CODES, INVOICES and PAYMENTS. The end-to-end flows map with `chart_picks` and
+    # `tax_picks`, invoice the "sales" and "services" categories (accounts with codes, which the package takes on
+    # sales invoices), and pay into the "payments_received" account.
 
     # The default tax code an admin picks beside each taxable category of `chart_picks` in the mapping modal (every
     # key of `chart_picks` but "payments_received"), by category key: a code the package allows on that account,

@@ -228,7 +228,9 @@ class XeroDriver(PackageDriver):
         return self.fake.payments(organisation_id)  # type: ignore[no-any-return]
 
     def read_payment(self, organisation_id: str, body: dict[str, Any]) -> HeldPayment:
-        return HeldPayment(body["Invoice"]["InvoiceID"], _money(body["Amount"]), body["Account"]["Code"])
+        return HeldPayment(
+            body["PaymentID"], body["Invoice"]["InvoiceID"], _money(body["Amount"]), body["Account"]["Code"]
+        )
 
     def pay_at_package(self, organisation_id: str, invoice_id: str) -> None:
         [invoice] = [i for i in self.fake.invoices(organisation_id) if i["InvoiceID"] == invoice_id]
