@@ -8,6 +8,10 @@ Xero's own corners (its Idempotency-Key header, its OpenAPI bodies, its terms) s
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -18,9 +22,10 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import func, select
 
-from bot.invoices import money, tracking
+from bot.invoices import money, raising, tracking
 from bot.mapping.tax_codes import TaxEntry
 from bot.views.text import escape
+from providers import registry
 from storage.models import (
     AccountMapping,
     AuditEvent,
@@ -233,6 +238,48 @@ def test_an_answer_lost_after_the_package_made_the_invoice_still_leaves_one(
         later = runtime.clock() + timedelta(minutes=5)
         runtime.clock = lambda: later
         tracking.track(runtime, connection_id=row.connection_id)
+    row, _ = created(bot)
+    assert [i.id for i in held(package, organisation)] == [row.external_id] and row.status in MADE
+
+
+def test_a_process_killed_after_the_package_made_the_invoice_leaves_one(
+    bot: RunningBot, package: PackageDriver
+) -> None:
+    """A real process sends the invoice and is killed (SIGKILL) after the package made it but before the answer
+    reached it: the row stays pending with its key, and the tracking's resend finds the invoice already made."""
+    organisation, name = ready(bot, package)
+    invoice_of(bot, name, line(1, "sales", "Hot water", "1", "100"))
+    [row] = rows(bot)
+    runtime = bot.server.runtime
+    with runtime.db.session() as s:  # what "Create invoice" does before it sends
+        assert raising.claim(s, invoice_id=row.id, workspace_id=row.workspace_id, now=runtime.clock())
+    release = package.hold_answers(Resource.INVOICES)
+    ours = ("SLACK_", "DATABASE_", *(f"{known.upper()}_" for known in registry.titles()))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(ours)}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "tests.invoice_worker", str(row.id)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env | bot.settings.environment(),
+    )
+    try:
+        assert worker.stdout is not None and worker.stdout.readline().strip() == "ready"
+        bot.slack.wait_for(lambda: package.invoices_at_package(organisation), 20, "the package never got the invoice")
+        os.kill(worker.pid, signal.SIGKILL)
+        assert worker.wait(10) == -signal.SIGKILL
+    finally:
+        release.set()
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+        if worker.stdout is not None:
+            worker.stdout.close()
+    assert rows(bot)[0].status == InvoiceStatus.PENDING and rows(bot)[0].external_id is None
+
+    later = runtime.clock() + timedelta(minutes=5)
+    runtime.clock = lambda: later
+    tracking.track(runtime, connection_id=row.connection_id)
+
     row, _ = created(bot)
     assert [i.id for i in held(package, organisation)] == [row.external_id] and row.status in MADE
 

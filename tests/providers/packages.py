@@ -5,6 +5,7 @@ Adding a package to both suites is one `PackageDriver` subclass and one entry in
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -325,6 +326,11 @@ class PackageDriver:
     def pay_at_package(self, organisation_id: str, invoice_id: str) -> None:
         """Somebody records the invoice paid in full in the package itself (not through us), approving it first
         where the package pays only approved invoices; the package's clock dates the change."""
+        raise NotImplementedError
+
+    def hold_answers(self, resource: Resource) -> threading.Event:
+        """The package does the work of each call to `resource` (INVOICES) at once but keeps its answer until the
+        returned event is set: a test can kill the caller between the package acting and the caller hearing of it."""
         raise NotImplementedError
 
     def lose_next_answer(self, resource: Resource) -> None:

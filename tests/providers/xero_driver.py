@@ -3,6 +3,7 @@ module at its end and lists it in PACKAGES: import `XeroDriver` from there, so t
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -237,6 +238,9 @@ class XeroDriver(PackageDriver):
         if invoice["Status"] in ("DRAFT", "SUBMITTED"):  # Xero takes payments against approved invoices only
             self.fake.set_invoice_status(organisation_id, invoice_id, "AUTHORISED")
         self.fake.pay_in_xero(organisation_id, invoice_id, str(_money(invoice["AmountDue"])))
+
+    def hold_answers(self, resource: Resource) -> threading.Event:
+        return self.fake.hold_answers(self._writes[resource])  # type: ignore[no-any-return]
 
     def lose_next_answer(self, resource: Resource) -> None:
         self.fake.lose_answers(self._writes[resource])
