@@ -83,9 +83,9 @@ def tax_entries(bot: RunningBot) -> dict[str, TaxEntry]:
         return {row.code: TaxEntry.from_row(row) for row in s.scalars(select(ChartTaxRate))}
 
 
-def choose(bot: RunningBot, form: dict[str, Any], name: str) -> dict[str, Any]:
+def choose(bot: RunningBot, form: dict[str, Any], name: str, user: str = ADMIN) -> dict[str, Any]:
     """Type the first word of the customer's name in the form's typeahead and take them from what it offers."""
-    delivery = bot.slack.send_options("invoice_customer", name.split()[0], user_id=ADMIN, view_id=form["id"])
+    delivery = bot.slack.send_options("invoice_customer", name.split()[0], user_id=user, view_id=form["id"])
     assert delivery.problems == ()
     [option] = [o for o in delivery.ack["options"] if o["text"]["text"].startswith(name)]
     return dict(option)
@@ -394,12 +394,5 @@ def test_a_member_is_refused_unless_staff_invoicing_is_on(bot: RunningBot, packa
     command(bot, "/accounts invoice staff on", "Everyone in the workspace may now raise invoices")
 
     form = open_form(bot, STAFF)
-    assert choose_as(bot, form, name, STAFF)
+    assert choose(bot, form, name, STAFF)["value"]
     assert package.invoices_at_package(organisation) == []
-
-
-def choose_as(bot: RunningBot, form: dict[str, Any], name: str, user: str) -> list[dict[str, Any]]:
-    """What the customer typeahead offers `user` for the first word of the name."""
-    delivery = bot.slack.send_options("invoice_customer", name.split()[0], user_id=user, view_id=form["id"])
-    assert delivery.problems == ()
-    return [o for o in delivery.ack["options"] if o["text"]["text"].startswith(name)]
