@@ -293,7 +293,9 @@ class PackageDriver:
     # run for every driver with `invoicing`; a driver that sets it fills in everything below, and `fail_next` and
     # `calls` take Resource.TAX_CODES, INVOICES and PAYMENTS. The end-to-end flows map with `chart_picks` and
     # `tax_picks`, invoice the "sales" and "services" categories (accounts with codes, which the package takes on
-    # sales invoices), and pay into the "payments_received" account.
+    # sales invoices), and pay into the "payments_received" account. Both expect a line on an account the package
+    # lacks (an unknown code; one archived at the package since the chart was stored) to come back as
+    # `InvoiceRefused` with a `Refusal` of that line and field "account", in the package's words.
 
     # The default tax code an admin picks beside each taxable category of `chart_picks` in the mapping modal (every
     # key of `chart_picks` but "payments_received"), by category key: a code the package allows on that account,
