@@ -22,7 +22,7 @@ from bot.invoices import raising, tracking
 from storage.models import AuditEvent, Invoice, InvoicePayment, InvoiceStatus
 from tests.conftest import ADMIN, CHANNEL, STAFF, RunningBot
 from tests.fakes.xero import XeroFake
-from tests.flows import all_text, command, log_in, login_url, shown
+from tests.flows import all_text, command, log_in, login_url, seen, shown
 from tests.imports import finished, runs
 from tests.test_mapping import checked, choices, open_modal, xero_ids
 from tests.test_tax_codes import PICKS, tax_values
@@ -85,16 +85,28 @@ def preview(bot: RunningBot, view: dict[str, Any], values: dict[str, Any]) -> di
     return dict(delivery.ack["view"])
 
 
-def create(bot: RunningBot, user: str = ADMIN) -> dict[str, Any]:
-    """Press "Create invoice" on the preview on top; the modal then says it is being created (what happens is told
-    by message: the invoice in the channel, or to the person)."""
+def create(bot: RunningBot, user: str = ADMIN) -> str:
+    """Press "Create invoice" on the preview on top: acknowledged at once with a modal saying it is being created,
+    which then shows how it went (the invoice made, or the form again with the package's words): its view id."""
     top = bot.slack.last_view(user)
     assert top is not None and top["callback_id"] == "invoice_preview"
     delivery = bot.slack.send_view_submission(top["id"])
     assert delivery.problems == () and delivery.ack["response_action"] == "update"
-    shown = bot.slack.view(top["id"])
-    assert "Creating the invoice in Xero" in str(shown["blocks"]) and shown.get("submit") is None
-    return dict(shown)
+    working = delivery.ack["view"]
+    assert "Creating the invoice in Xero" in str(working["blocks"]) and working.get("submit") is None
+    return str(top["id"])
+
+
+def outcome(bot: RunningBot, view_id: str) -> dict[str, Any]:
+    """The modal once the package answered: the invoice made or not answered yet (`invoice_result`), or the form
+    again (`invoice_form`) when the package refused it."""
+    return dict(
+        bot.slack.wait_for(
+            lambda: (v := bot.slack.view(view_id)) and "Creating the invoice" not in str(v["blocks"]) and v,
+            10,
+            "the modal never showed how it went",
+        )
+    )
 
 
 def thread(bot: RunningBot, message: dict[str, Any], count: int) -> list[str]:
@@ -154,9 +166,13 @@ def test_an_invoice_raised_from_the_modal_is_made_at_xero_with_the_mapped_accoun
     [row] = rows(bot)
     assert row.status == InvoiceStatus.PREVIEW and xero.invoices(tenant) == []  # nothing sent before Create
 
-    create(bot)
+    modal = create(bot)
     message = posted(bot, "INV-0001")
     [made] = xero.invoices(tenant, unitdp=4)
+    done = outcome(bot, modal)  # the modal says so too, with the link
+    assert done["callback_id"] == "invoice_result" and "Invoice *INV-0001* for *Jo Bloggs*" in str(done["blocks"])
+    assert "*NZD 1,552.51*, is in Xero (draft)" in str(done["blocks"]) and f"<#{CHANNEL}>" in str(done["blocks"])
+    assert made["InvoiceID"] in str(done["blocks"])
     assert made["Status"] == "DRAFT" and made["Type"] == "ACCREC" and made["Reference"] == "Job 42"
     assert [(li["AccountCode"], li["TaxType"], li["UnitAmount"]) for li in made["LineItems"]] == [
         ("200", "OUTPUT2", 1250.0),
@@ -330,32 +346,81 @@ def test_a_process_killed_after_xero_made_the_invoice_leaves_one_invoice(bot: Ru
     posted(bot, "INV-0001")
 
 
-def test_xero_refusing_the_invoice_is_shown_by_line_and_field_and_nothing_is_made(
+def problems_under_fields(view: dict[str, Any]) -> dict[str, str]:
+    """The package's words drawn under the form's fields: the field's block id → the words."""
+    blocks = view["blocks"]
+    return {
+        blocks[n - 1]["block_id"]: b["elements"][0]["text"]
+        for n, b in enumerate(blocks)
+        if b["type"] == "context" and str(b.get("block_id", "")).endswith("_problem")
+    }
+
+
+def test_xero_refusing_the_invoice_shows_the_form_again_with_its_words_by_the_field_to_fix_and_send(
     bot: RunningBot, xero: XeroFake
 ) -> None:
     tenant = ready(bot, xero)
     jo_invoice(bot, line(1, "sales", "Hot water", "1", "100"))
     xero.archive_account(tenant, xero_ids(xero, tenant)["200"])  # archived in Xero since the chart was stored
+    modal = create(bot)
+
+    # the modal becomes the form again, filled in as it was, Xero's words under the field they concern
+    form = outcome(bot, modal)
+    assert form["callback_id"] == "invoice_form" and form["submit"]["text"] == "Preview"
+    assert problems_under_fields(form) == {
+        "line_1_category": "⚠ Xero: Account code '200' is not a valid code for this document."
+    }
+    fields = {b.get("block_id"): b for b in form["blocks"]}
+    assert fields["line_1_category"]["element"]["initial_option"]["value"] == "sales"
+    assert fields["line_1_description"]["element"]["initial_value"] == "Hot water"
+    assert fields["invoice_customer"]["element"]["initial_option"]["text"]["text"] == "Jo Bloggs"
+    assert fields["reference"]["element"]["initial_value"] == "Job 42"
+    assert "did not accept this invoice" in str(form["blocks"][0])
+    assert xero.invoices(tenant) == [] and rows(bot)[0].status == InvoiceStatus.FAILED
+    assert not [m for m in seen(bot) if "did not accept" in all_text(m)]  # told in the modal, not by message
+
+    # fixed (another category) and sent again: its preview takes the form's place, so the stack stays in Slack's
+    # three views however often it is refused, and the invoice is made once
+    delivery = bot.slack.send_view_submission(modal, line(1, "services", "Hot water", "1", "100"))
+    assert delivery.problems == () and delivery.ack["response_action"] == "update", delivery.ack
+    assert "Total: 115.00" in str(delivery.ack["view"]["blocks"])  # the tax code chosen stays: GST 15%
     create(bot)
+    posted(bot, "INV-0001")
+    [made] = xero.invoices(tenant)
+    assert [li["AccountCode"] for li in made["LineItems"]] == ["260"]
+    assert [r.status for r in rows(bot)] == [InvoiceStatus.FAILED, InvoiceStatus.DRAFT]
+    assert outcome(bot, modal)["callback_id"] == "invoice_result"
+
+
+def test_a_refusal_after_the_modal_was_closed_is_told_by_message_and_change_opens_the_form(
+    bot: RunningBot, xero: XeroFake
+) -> None:
+    tenant = ready(bot, xero)
+    jo_invoice(bot, line(1, "sales", "Hot water", "1", "100"))
+    xero.archive_account(tenant, xero_ids(xero, tenant)["200"])
+    release = xero.hold("/Invoices")
+    try:
+        modal = create(bot)
+        bot.slack.close_view(modal)  # "Close" on "Creating the invoice…" while Xero has not answered
+    finally:
+        release.set()
     refused = shown(bot, "did not accept the invoice")
     text = all_text(refused)
     assert "*Line 1 · Category's account*: Account code '200' is not a valid code for this document." in text
 
-    # "Change the invoice": the form again, filled in as it was, Xero's words beside the field they concern
+    # "Change the invoice": the form again, filled in as it was, Xero's words under the field they concern
     before = len(bot.slack.calls("views.open"))
     bot.slack.send_action("invoice_change", user_id=ADMIN, channel_id=CHANNEL, message_ts=refused["ts"])
     [call] = bot.slack.wait_for(lambda: bot.slack.calls("views.open")[before:])
     assert call.ok, call.response
-    form = {b.get("block_id"): b for b in call.response["view"]["blocks"]}
-    assert form["line_1_category"]["hint"]["text"] == (
-        "⚠ Xero: Account code '200' is not a valid code for this document."
-    )
-    assert form["line_1_category"]["element"]["initial_option"]["value"] == "sales"
-    assert form["line_1_description"]["element"]["initial_value"] == "Hot water"
-    assert form["line_1_price"]["element"]["initial_value"] == "100"
-    assert form["invoice_customer"]["element"]["initial_option"]["text"]["text"] == "Jo Bloggs"
-    assert form["reference"]["element"]["initial_value"] == "Job 42"
-    assert "did not accept this invoice" in str(call.response["view"]["blocks"][0])
+    form = call.response["view"]
+    assert problems_under_fields(form) == {
+        "line_1_category": "⚠ Xero: Account code '200' is not a valid code for this document."
+    }
+    fields = {b.get("block_id"): b for b in form["blocks"]}
+    assert fields["line_1_category"]["element"]["initial_option"]["value"] == "sales"
+    assert fields["line_1_price"]["element"]["initial_value"] == "100"
+    assert "did not accept this invoice" in str(form["blocks"][0])
     assert xero.invoices(tenant) == [] and rows(bot)[0].status == InvoiceStatus.FAILED
 
 
