@@ -158,6 +158,7 @@ def _fill(blocks: Blocks, again: Resubmission, provider_title: str, *, due_block
         initial[prefix + "price"] = {"initial_value": plain_number(line.get("unit_price", "0"))}
         initial[prefix + "tax"] = {"initial_value_of": line.get("tax_code")}
     problems = {due_block if k == DUE_BLOCK else k: v for k, v in again.problems.items()}
+    room = MAX_BLOCKS - len(blocks) - 1  # and "Add a line"; words beyond Slack's hundred blocks: the heading
     filled: Blocks = []
     for block in blocks:
         filled.append(block)
@@ -171,8 +172,9 @@ def _fill(blocks: Blocks, again: Resubmission, provider_title: str, *, due_block
                     element["initial_option"] = chosen
             elif value:
                 element[key] = value
-        if (words := problems.get(str(block_id))) is not None:
+        if (words := problems.get(str(block_id))) is not None and room > 0:
             filled.append(_problem(str(block_id), provider_title, words))
+            room -= 1
     shown = {b.get("block_id") for b in filled}
     unplaced = [words for block_id, words in problems.items() if f"{block_id}{PROBLEM_SUFFIX}" not in shown]
     notice = " ".join([*again.notice, *unplaced])
@@ -182,6 +184,7 @@ def _fill(blocks: Blocks, again: Resubmission, provider_title: str, *, due_block
 
 
 PROBLEM_SUFFIX = "_problem"
+MAX_BLOCKS = 100  # in a modal
 
 
 def _problem(block_id: str, provider_title: str, words: str) -> dict[str, Any]:
