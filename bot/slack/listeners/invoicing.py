@@ -1,5 +1,6 @@
-"""Invoices from Slack: `/accounts invoice` opens the form (customer typeahead, lines, "Add a line"), its
-preview is pushed with the totals, "Create invoice" sends it to the package once; the invoice's "Record
+"""Invoices from Slack: `/accounts invoice` opens the form (customer typeahead, lines, "Add a line"; the form
+and its due date are `bot.slack.invoice_form`'s), its preview is pushed with the totals, "Create invoice" sends it
+to the package once and shows how it went in the modal (`bot.slack.invoice_sending`); the invoice's "Record
 payment" button and its form; `/accounts invoices [unpaid|overdue]`; and the settings `invoice staff on|off`,
 `invoice approved on|off`.
 
