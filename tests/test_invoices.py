@@ -24,7 +24,7 @@ from bot.invoices import raising, tracking
 from storage.models import Invoice, InvoiceStatus
 from tests.conftest import ADMIN, CHANNEL, STAFF, RunningBot
 from tests.fakes.xero import XeroFake
-from tests.flows import all_text, command, log_in, login_url, shown
+from tests.flows import all_text, command, log_in, login_url, seen, shown
 from tests.imports import finished, runs
 from tests.test_mapping import checked, choices, open_modal, xero_ids
 from tests.test_tax_codes import PICKS, tax_values
@@ -87,16 +87,28 @@ def preview(bot: RunningBot, view: dict[str, Any], values: dict[str, Any]) -> di
     return dict(delivery.ack["view"])
 
 
-def create(bot: RunningBot, user: str = ADMIN) -> dict[str, Any]:
-    """Press "Create invoice" on the preview on top; the modal then says it is being created (what happens is told
-    by message: the invoice in the channel, or to the person)."""
+def create(bot: RunningBot, user: str = ADMIN) -> str:
+    """Press "Create invoice" on the preview on top: acknowledged at once with a modal saying it is being created,
+    which then shows how it went (the invoice made, or the form again with the package's words): its view id."""
     top = bot.slack.last_view(user)
     assert top is not None and top["callback_id"] == "invoice_preview"
     delivery = bot.slack.send_view_submission(top["id"])
     assert delivery.problems == () and delivery.ack["response_action"] == "update"
-    shown = bot.slack.view(top["id"])
-    assert "Creating the invoice in Xero" in str(shown["blocks"]) and shown.get("submit") is None
-    return dict(shown)
+    working = delivery.ack["view"]
+    assert "Creating the invoice in Xero" in str(working["blocks"]) and working.get("submit") is None
+    return str(top["id"])
+
+
+def outcome(bot: RunningBot, view_id: str) -> dict[str, Any]:
+    """The modal once the package answered: the invoice made or not answered yet (`invoice_result`), or the form
+    again (`invoice_form`) when the package refused it."""
+    return dict(
+        bot.slack.wait_for(
+            lambda: (v := bot.slack.view(view_id)) and "Creating the invoice" not in str(v["blocks"]) and v,
+            10,
+            "the modal never showed how it went",
+        )
+    )
 
 
 def thread(bot: RunningBot, message: dict[str, Any], count: int) -> list[str]:
@@ -156,9 +168,13 @@ def test_an_invoice_raised_from_the_modal_is_made_at_xero_with_the_mapped_accoun
     [row] = rows(bot)
     assert row.status == InvoiceStatus.PREVIEW and xero.invoices(tenant) == []  # nothing sent before Create
 
-    create(bot)
+    modal = create(bot)
     message = posted(bot, "INV-0001")
     [made] = xero.invoices(tenant, unitdp=4)
+    done = outcome(bot, modal)  # the modal says so too, with the link
+    assert done["callback_id"] == "invoice_result" and "Invoice *INV-0001* for *Jo Bloggs*" in str(done["blocks"])
+    assert "*NZD 1,552.51*, is in Xero (draft)" in str(done["blocks"]) and f"<#{CHANNEL}>" in str(done["blocks"])
+    assert made["InvoiceID"] in str(done["blocks"])
     assert made["Status"] == "DRAFT" and made["Type"] == "ACCREC" and made["Reference"] == "Job 42"
     assert [(li["AccountCode"], li["TaxType"], li["UnitAmount"]) for li in made["LineItems"]] == [
         ("200", "OUTPUT2", 1250.0),
@@ -242,9 +258,10 @@ def test_a_send_that_never_got_its_answer_is_resumed_by_the_tracking_and_still_m
     tenant = ready(bot, xero)
     jo_invoice(bot, line(1, "sales", "Hot water", "1", "100"))
     xero.lose_answers("Invoices", times=10)
-    create(bot)
+    modal = create(bot)
     said = shown(bot, "has not answered yet")
     assert "never raised twice" in all_text(said)
+    assert "has not answered yet" in str(outcome(bot, modal)["blocks"])  # the modal says so too
     [row] = rows(bot)
     assert row.status == InvoiceStatus.PENDING and len(xero.invoices(tenant)) == 1
     xero.lose_answers("Invoices", times=-10 + len([c for c in xero.calls_to("/Invoices") if c.method == "PUT"]))
@@ -302,6 +319,84 @@ def test_a_process_killed_after_xero_made_the_invoice_leaves_one_invoice(bot: Ru
     puts = [c for c in xero.calls_to("/Invoices") if c.method == "PUT"]
     assert len(puts) == 2 and {c.headers["idempotency-key"] for c in puts} == {row.idempotency_key}
     posted(bot, "INV-0001")
+
+
+def problems_under_fields(view: dict[str, Any]) -> dict[str, str]:
+    """The package's words drawn under the form's fields: the field's block id → the words."""
+    blocks = view["blocks"]
+    return {
+        blocks[n - 1]["block_id"]: b["elements"][0]["text"]
+        for n, b in enumerate(blocks)
+        if b["type"] == "context" and str(b.get("block_id", "")).endswith("_problem")
+    }
+
+
+def test_xero_refusing_the_invoice_shows_the_form_again_with_its_words_by_the_field_to_fix_and_send(
+    bot: RunningBot, xero: XeroFake
+) -> None:
+    tenant = ready(bot, xero)
+    jo_invoice(bot, line(1, "sales", "Hot water", "1", "100"))
+    xero.archive_account(tenant, xero_ids(xero, tenant)["200"])  # archived in Xero since the chart was stored
+    modal = create(bot)
+
+    # the modal becomes the form again, filled in as it was, Xero's words under the field they concern
+    form = outcome(bot, modal)
+    assert form["callback_id"] == "invoice_form" and form["submit"]["text"] == "Preview"
+    assert problems_under_fields(form) == {
+        "line_1_category": "⚠ Xero: Account code '200' is not a valid code for this document."
+    }
+    fields = {b.get("block_id"): b for b in form["blocks"]}
+    assert fields["line_1_category"]["element"]["initial_option"]["value"] == "sales"
+    assert fields["line_1_description"]["element"]["initial_value"] == "Hot water"
+    assert fields["invoice_customer"]["element"]["initial_option"]["text"]["text"] == "Jo Bloggs"
+    assert fields["reference"]["element"]["initial_value"] == "Job 42"
+    assert "did not accept this invoice" in str(form["blocks"][0])
+    assert xero.invoices(tenant) == [] and rows(bot)[0].status == InvoiceStatus.FAILED
+    assert not [m for m in seen(bot) if "did not accept" in all_text(m)]  # told in the modal, not by message
+
+    # fixed (another category) and sent again: its preview takes the form's place, so the stack stays in Slack's
+    # three views however often it is refused, and the invoice is made once
+    delivery = bot.slack.send_view_submission(modal, line(1, "services", "Hot water", "1", "100"))
+    assert delivery.problems == () and delivery.ack["response_action"] == "update", delivery.ack
+    assert "Total: 115.00" in str(delivery.ack["view"]["blocks"])  # the tax code chosen stays: GST 15%
+    create(bot)
+    posted(bot, "INV-0001")
+    [made] = xero.invoices(tenant)
+    assert [li["AccountCode"] for li in made["LineItems"]] == ["260"]
+    assert [r.status for r in rows(bot)] == [InvoiceStatus.FAILED, InvoiceStatus.DRAFT]
+    assert outcome(bot, modal)["callback_id"] == "invoice_result"
+
+
+def test_a_refusal_after_the_modal_was_closed_is_told_by_message_and_change_opens_the_form(
+    bot: RunningBot, xero: XeroFake
+) -> None:
+    tenant = ready(bot, xero)
+    jo_invoice(bot, line(1, "sales", "Hot water", "1", "100"))
+    xero.archive_account(tenant, xero_ids(xero, tenant)["200"])
+    release = xero.hold("/Invoices")
+    try:
+        modal = create(bot)
+        bot.slack.close_view(modal)  # "Close" on "Creating the invoice…" while Xero has not answered
+    finally:
+        release.set()
+    refused = shown(bot, "did not accept the invoice")
+    text = all_text(refused)
+    assert "*Line 1 · Category's account*: Account code '200' is not a valid code for this document." in text
+
+    # "Change the invoice": the form again, filled in as it was, Xero's words under the field they concern
+    before = len(bot.slack.calls("views.open"))
+    bot.slack.send_action("invoice_change", user_id=ADMIN, channel_id=CHANNEL, message_ts=refused["ts"])
+    [call] = bot.slack.wait_for(lambda: bot.slack.calls("views.open")[before:])
+    assert call.ok, call.response
+    form = call.response["view"]
+    assert problems_under_fields(form) == {
+        "line_1_category": "⚠ Xero: Account code '200' is not a valid code for this document."
+    }
+    fields = {b.get("block_id"): b for b in form["blocks"]}
+    assert fields["line_1_category"]["element"]["initial_option"]["value"] == "sales"
+    assert fields["line_1_price"]["element"]["initial_value"] == "100"
+    assert "did not accept this invoice" in str(form["blocks"][0])
+    assert xero.invoices(tenant) == [] and rows(bot)[0].status == InvoiceStatus.FAILED
 
 
 # -- payments and tracking --------------------------------------------------------------------------
@@ -410,23 +505,25 @@ def test_the_invoice_buttons_are_only_for_who_may_invoice(bot: RunningBot, xero:
 
 
 def initial_dates(form: dict[str, Any]) -> tuple[date, date]:
-    """The form's invoice date and due date as it opened."""
+    """The form's invoice date and due date as it shows them (the due date's block id changes with it)."""
     found = {b["block_id"]: b["element"].get("initial_date") for b in form["blocks"] if b.get("type") == "input"}
-    return date.fromisoformat(found["date"]), date.fromisoformat(found["due_date"])
+    [due] = [v for k, v in found.items() if k.startswith("due_date")]
+    return date.fromisoformat(found["date"]), date.fromisoformat(due)
 
 
-def test_the_due_date_follows_the_organisations_terms_then_the_customers_own(bot: RunningBot, xero: XeroFake) -> None:
-    tenant = ready(bot, xero)
-    today, due = initial_dates(open_form(bot))
-    assert due == today + timedelta(days=14)  # Xero keeps no terms for the organisation: 14 days
+def due_becomes(bot: RunningBot, view_id: str, due: date) -> dict[str, Any]:
+    """Wait until the open form shows `due` as its due date (set by the bot after the package answered)."""
+    return dict(
+        bot.slack.wait_for(
+            lambda: (v := bot.slack.view(view_id)) and initial_dates(v)[1] == due and v,
+            10,
+            f"the due date never became {due}",
+        )
+    )
 
-    xero.set_sales_terms(tenant, 20, "OFFOLLOWINGMONTH")
-    today, due = initial_dates(open_form(bot))
-    following = (today.replace(day=1) + timedelta(days=32)).replace(day=1)
-    assert due == following.replace(day=20)
-    assert [c for c in xero.calls_to("/Organisation") if c.method == "GET"]
 
-    # a customer with terms of their own, invoiced from their button: theirs come first
+def pat_prompt(bot: RunningBot, xero: XeroFake, tenant: str) -> None:
+    """A customer with terms of their own (7 days), imported."""
     xero.add_contact(
         tenant,
         "Pat Prompt",
@@ -436,6 +533,24 @@ def test_the_due_date_follows_the_organisations_terms_then_the_customers_own(bot
     bot.slack.send_command("/accounts import", user_id=ADMIN, channel_id=CHANNEL)
     bot.slack.wait_for(lambda: len(runs(bot)) == 2 or None)
     finished(bot)
+
+
+def test_the_due_date_follows_the_organisations_terms_then_the_customers_own(bot: RunningBot, xero: XeroFake) -> None:
+    tenant = ready(bot, xero)
+    form = open_form(bot)
+    today, due = initial_dates(form)
+    assert due == today + timedelta(days=14)  # Xero keeps no terms for the organisation: 14 days
+    bot.slack.wait_for(lambda: [c for c in xero.calls_to("/Organisation") if c.status == 200])
+
+    xero.set_sales_terms(tenant, 20, "OFFOLLOWINGMONTH")
+    form = open_form(bot)
+    following = (today.replace(day=1) + timedelta(days=32)).replace(day=1)
+    shown_now = due_becomes(bot, form["id"], following.replace(day=20))
+    # a new block for the new date: Slack keeps what an input holds while its block id stays
+    assert "due_date_1" in {b.get("block_id") for b in shown_now["blocks"]}
+
+    # a customer with terms of their own, invoiced from their button: theirs come first
+    pat_prompt(bot, xero, tenant)
     listed = command(bot, "/accounts customers", "Pat Prompt")
     [pat] = [v for t, v in invoice_buttons(listed).items() if "Pat Prompt" in t]
     before = len(bot.slack.calls("views.open"))
@@ -443,8 +558,86 @@ def test_the_due_date_follows_the_organisations_terms_then_the_customers_own(bot
         "customers_invoice", user_id=ADMIN, channel_id=CHANNEL, message_ts=listed["ts"], block_id=f"customer_{pat}"
     )
     [call] = bot.slack.wait_for(lambda: bot.slack.calls("views.open")[before:], 5, "the invoice form did not open")
-    today, due = initial_dates(dict(call.response["view"]))
-    assert due == today + timedelta(days=7)
+    due_becomes(bot, call.response["view"]["id"], today + timedelta(days=7))
+
+
+def test_the_form_opens_before_a_slow_package_tells_its_terms(bot: RunningBot, xero: XeroFake) -> None:
+    """The trigger id lives three seconds: the form is opened before the package is asked for its terms, however
+    long it takes to answer, and its due date is set when the answer comes."""
+    tenant = ready(bot, xero)
+    xero.set_sales_terms(tenant, 30, "DAYSAFTERBILLDATE")
+    release = xero.hold("/Organisation")  # Xero answers only when the test says
+    try:
+        form = open_form(bot)  # views.open, its trigger accepted, while Xero has not answered
+        asked = bot.slack.wait_for(lambda: xero.calls_to("/Organisation"), 10, "the terms were never asked")
+        assert [c.status for c in asked] == [None]  # still waiting for Xero
+        today, due = initial_dates(form)
+        assert due == today + timedelta(days=14)
+    finally:
+        release.set()
+    settled = due_becomes(bot, form["id"], today + timedelta(days=30))
+    preview(bot, settled, {"invoice_customer": {"invoice_customer": customer(bot, settled, "jo")}} | jo_line())
+    assert rows(bot)[0].due_on == today + timedelta(days=30)
+
+
+def jo_line() -> dict[str, Any]:
+    return line(1, "sales", "Hot water", "1", "100")
+
+
+def test_a_due_date_the_person_picked_while_the_package_was_slow_stays(bot: RunningBot, xero: XeroFake) -> None:
+    tenant = ready(bot, xero)
+    xero.set_sales_terms(tenant, 30, "DAYSAFTERBILLDATE")
+    release = xero.hold("/Organisation")
+    try:
+        form = open_form(bot)
+        today, _ = initial_dates(form)
+        picked = today + timedelta(days=3)
+        updates = len(bot.slack.calls("views.update"))
+        bot.slack.send_action("due_date", user_id=ADMIN, view_id=form["id"], value=picked.isoformat())
+        bot.slack.wait_for(lambda: bot.slack.calls("views.update")[updates:], 10, "the pick was never noted")
+    finally:
+        release.set()
+    # the terms' update finds the form changed since it was opened (its hash) and leaves it
+    [stale] = bot.slack.wait_for(
+        lambda: [c for c in bot.slack.calls("views.update") if c.response.get("error") == "hash_conflict"], 10
+    )
+    assert stale.args["view_id"] == form["id"]
+    assert initial_dates(bot.slack.view(form["id"]))[1] == picked
+
+    # nor does choosing a customer with terms of their own move it
+    pat_prompt(bot, xero, tenant)
+    shown_now = bot.slack.view(form["id"])
+    pat = customer(bot, shown_now, "pat")
+    updates = len(bot.slack.calls("views.update"))
+    values = {"invoice_customer": {"invoice_customer": pat}}
+    bot.slack.send_action("invoice_customer", user_id=ADMIN, view_id=form["id"], value=pat, values=values)
+    delivery = preview(bot, bot.slack.view(form["id"]), values | jo_line())
+    assert "due " + f"{picked:%d %b %Y}" in str(delivery["blocks"])
+    assert bot.slack.calls("views.update")[updates:] == []
+
+
+def test_choosing_a_customer_sets_the_due_date_by_their_terms(bot: RunningBot, xero: XeroFake) -> None:
+    tenant = ready(bot, xero)
+    pat_prompt(bot, xero, tenant)
+    form = open_form(bot)
+    today, due = initial_dates(form)
+    bot.slack.wait_for(lambda: [c for c in xero.calls_to("/Organisation") if c.status == 200])
+    assert due == today + timedelta(days=14)
+
+    pat = customer(bot, form, "pat")
+    values = {"invoice_customer": {"invoice_customer": pat}}
+    bot.slack.send_action("invoice_customer", user_id=ADMIN, view_id=form["id"], value=pat, values=values)
+    shown_now = due_becomes(bot, form["id"], today + timedelta(days=7))
+    chosen = next(b for b in shown_now["blocks"] if b.get("block_id") == "invoice_customer")
+    assert chosen["element"]["initial_option"]["value"] == pat["value"]
+
+    # Jo has no terms of her own: back to the organisation's 14 days, and the invoice is due then
+    jo = customer(bot, shown_now, "jo")
+    values = {"invoice_customer": {"invoice_customer": jo}}
+    bot.slack.send_action("invoice_customer", user_id=ADMIN, view_id=form["id"], value=jo, values=values)
+    settled = due_becomes(bot, form["id"], today + timedelta(days=14))
+    preview(bot, settled, values | jo_line())
+    assert rows(bot)[0].due_on == today + timedelta(days=14)
 
 
 def test_the_invoices_command_lists_ours_unpaid_and_overdue(bot: RunningBot, xero: XeroFake) -> None:

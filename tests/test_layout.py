@@ -84,3 +84,15 @@ def test_bot_and_storage_name_no_accounting_package() -> None:
         if names.search(line)
     ]
     assert found == []
+
+
+def test_no_listener_imports_another() -> None:
+    """What two listeners share lives below them in bot.slack; only `commands`, the router, imports the others."""
+    graph = grimp.build_graph("bot")
+    listeners = {m for m in graph.modules if m.startswith("bot.slack.listeners.")}
+    found = sorted(
+        (module, imported)
+        for module in listeners - {"bot.slack.listeners.commands"}
+        for imported in graph.find_modules_directly_imported_by(module) & listeners
+    )
+    assert found == []

@@ -15,7 +15,7 @@ from bot.slack.authorisation import authorised
 from bot.slack.listeners.connecting import start_connect
 from bot.slack.listeners.customers import customers_command, export_command
 from bot.slack.listeners.disconnecting import start_disconnect
-from bot.slack.listeners.import_settings import channel_command, sync_command
+from bot.slack.listeners.import_settings import channel_command, contacts_command, staff_command, sync_command
 from bot.slack.listeners.importing import import_command
 from bot.slack.listeners.invoicing import invoice_command, invoices_command
 from bot.slack.listeners.mapping import open_mapping
@@ -76,6 +76,17 @@ def map_command(req: CommandRequest) -> None:
     open_mapping(req.asker, responder(req.respond, replace=False), trigger_id=req.trigger_id, channel_id=req.channel_id)
 
 
+def import_subcommand(req: CommandRequest) -> None:
+    """`import` starts one; `import staff on|off` and `import contacts ...` change the import's settings."""
+    word = req.args[0].lower() if req.args else ""
+    if word not in ("staff", "contacts"):
+        import_command(req)
+        return
+    req.ack()
+    settings_command = staff_command if word == "staff" else contacts_command
+    settings_command(req, responder(req.respond, replace=False))
+
+
 def admins_command(req: CommandRequest) -> None:
     """`admins` lists; `admins add @someone` and `admins remove @someone` change the list (admins only)."""
     req.ack()
@@ -132,7 +143,7 @@ SUBCOMMANDS: dict[str, Callable[[CommandRequest], None]] = {
     "map": map_command,
     "admins": admins_command,
     "audit": audit_command,
-    "import": import_command,
+    "import": import_subcommand,
     "channel": channel_command,
     "sync": sync_command,
     "customers": customers_command,

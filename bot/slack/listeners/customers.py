@@ -16,10 +16,9 @@ from bot.connections.connect import active_connection
 from bot.customers.lists import Scope, first_source, kept_from_earlier, search
 from bot.mapping import tax_codes
 from bot.runtime import Runtime
-from bot.slack import payload
+from bot.slack import invoice_form, payload
 from bot.slack.authorisation import StaffRight, authorised
 from bot.slack.import_reports import send_customers_csv
-from bot.slack.listeners import invoicing
 from bot.slack.requests import Asker, CommandRequest, Reply, responder
 from bot.views import customers as views
 from bot.views.invoices import ROW_ID_MAX
@@ -95,7 +94,7 @@ def customers_page(asker: Asker, *, query: str | None, page: int, scope: Scope) 
         scope == Scope.CONNECTED
         and provider is not None
         and tax_codes.offers_invoicing(provider)
-        and authorised(asker, _silent, action="invoice", what=invoicing.WHAT, staff=StaffRight.INVOICE, quiet=True)
+        and authorised(asker, _silent, action="invoice", what=invoice_form.WHAT, staff=StaffRight.INVOICE, quiet=True)
     )
     listing = views.CustomerListing(
         lines=lines,
@@ -211,6 +210,6 @@ def register(app: App, runtime: Runtime) -> None:
         if not customer_id or not body.get("trigger_id"):
             reply(text=payload.expired("/accounts customers"))
             return
-        invoicing.open_form(
+        invoice_form.open_form(
             asker, reply, trigger_id=body["trigger_id"], channel_id=payload.channel_of(body), customer_id=customer_id
         )

@@ -19,7 +19,6 @@ from bot.imports import runner, runs
 from bot.runtime import Runtime
 from bot.slack import payload
 from bot.slack.authorisation import StaffRight, authorised
-from bot.slack.listeners.import_settings import contacts_command, staff_command
 from bot.slack.notify import permalink, tell
 from bot.slack.requests import Asker, CommandRequest, Reply, dm_reply, responder
 from bot.views import importing as views
@@ -80,16 +79,9 @@ def begin_import(
 
 
 def import_command(req: CommandRequest) -> None:
-    """`import` starts one; `import staff on|off` and `import contacts ...` change the import's settings."""
+    """`import` starts one (`import staff` and `import contacts` are the settings', routed by `commands`)."""
     req.ack()
-    reply = responder(req.respond, replace=False)
-    word = req.args[0].lower() if req.args else ""
-    if word == "staff":
-        staff_command(req, reply)
-    elif word == "contacts":
-        contacts_command(req, reply)
-    else:
-        begin_import(req.asker, reply, channel_id=req.channel_id or None, trigger="command")
+    begin_import(req.asker, responder(req.respond, replace=False), channel_id=req.channel_id or None, trigger="command")
 
 
 def cancel_import(asker: Asker, reply: Reply, *, run_id: int | None, from_home: bool) -> None:

@@ -1,5 +1,6 @@
-"""Invoices from Slack: `/accounts invoice` opens the form (customer typeahead, lines, "Add a line"), its
-preview is pushed with the totals, "Create invoice" sends it to the package once; the invoice's "Record
+"""Invoices from Slack: `/accounts invoice` opens the form (customer typeahead, lines, "Add a line"; the form
+and its due date are `bot.slack.invoice_form`'s), its preview is pushed with the totals, "Create invoice" sends it
+to the package once and shows how it went in the modal (`bot.slack.invoice_sending`); the invoice's "Record
 payment" button and its form; `/accounts invoices [unpaid|overdue]`; and the settings `invoice staff on|off`,
 `invoice approved on|off`.
 
@@ -9,31 +10,39 @@ Each listener acknowledges first; the package is called after (the preview is an
 from __future__ import annotations
 
 import logging
+import re
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk.errors import SlackApiError
 
-from bot.invoices import listing, payments, permissions, raising, terms, tracking
+from bot.invoices import listing, payments, permissions, raising, tracking
 from bot.runtime import Runtime
 from bot.slack import payload
-from bot.slack.authorisation import StaffRight, authorised
+from bot.slack.authorisation import authorised
+from bot.slack.invoice_form import (
+    TRIGGER_REFUSED,
+    WHAT,
+    customer_chosen,
+    due_picked,
+    invoicing_setup,
+    may_invoice,
+    open_form,
+)
+from bot.slack.invoice_sending import preview_submitted
 from bot.slack.notify import tell
 from bot.slack.requests import Asker, CommandRequest, Reply, responder
 from bot.views import invoices as views
 from bot.views.text import escape
-from storage.models import Connection, Invoice, InvoiceStatus, Workspace
+from storage.models import Invoice
 
 log = logging.getLogger(__name__)
 
-WHAT = "raise invoices"
+DUE_DATE_ACTION = re.compile(r"^due_date(_[0-9]{1,5})?$")
+
 PAY_WHAT = "record payments"
-TRIGGER_REFUSED = ("expired_trigger_id", "invalid_trigger_id", "exchanged_trigger_id")
-
-
-def may_invoice(asker: Asker, reply: Reply) -> bool:
-    return authorised(asker, reply, action="invoice", what=WHAT, staff=StaffRight.INVOICE)
 
 
 def invoice_command(req: CommandRequest) -> None:
@@ -92,75 +101,16 @@ def invoices_command(req: CommandRequest) -> None:
     )
 
 
-def _setup(asker: Asker) -> tuple[raising.InvoicingSetup, bool]:
-    with asker.runtime.db.session() as s:
-        found = raising.setup(asker.runtime, s, workspace_id=asker.workspace_id)
-        workspace = s.get(Workspace, asker.workspace_id)
-        return found, bool(workspace and workspace.approve_invoices)
-
-
-def open_form(
-    asker: Asker,
-    reply: Reply,
-    *,
-    trigger_id: str,
-    channel_id: str | None,
-    again_of: int | None = None,
-    customer_id: int | None = None,
-) -> None:
-    """The form, empty, or (`again_of`) filled in as a refused invoice was, with the package's words by its fields,
-    or (`customer_id`, a customer's "Invoice" button) with that customer chosen."""
-    if not may_invoice(asker, reply):
-        return
-    try:
-        setup, approve = _setup(asker)
-    except raising.NoInvoicing as exc:
-        reply(text=str(exc))
-        return
-    again = None
-    if again_of is not None:
-        with asker.runtime.db.session() as s:
-            again = raising.resubmission(s, invoice_id=again_of, workspace_id=asker.workspace_id)
-        if again is None:
-            reply(text="That invoice can no longer be changed here: raise it again with `/accounts invoice`.")
-            return
-        channel_id = again.channel_id or channel_id
-    customer = None
-    if customer_id is not None:
-        with asker.runtime.db.session() as s:
-            found = raising.chosen_customer(
-                s, connection_id=setup.connection_id, workspace_id=asker.workspace_id, customer_id=customer_id
-            )
-            customer = (found.id, found.name) if found is not None else None
-        if customer is None:
-            reply(text="That customer can no longer be invoiced here: see `/accounts customers` again.")
-            return
-    lines = min(max(len(again.lines), 1), raising.MAX_LINES) if again else 1
-    metadata = views.FormMetadata(setup.connection_id, channel_id, lines)
-    today = asker.runtime.clock().date()
-    due = None
-    if again is None:
-        chosen = customer[0] if customer is not None else None
-        due = terms.default_due(asker.runtime, connection_id=setup.connection_id, customer_id=chosen, issued_on=today)
-    view = views.invoice_form(setup, metadata, today=today, approve=approve, again=again, customer=customer, due=due)
-    try:
-        asker.client.views_open(trigger_id=trigger_id, view=view)
-    except SlackApiError as exc:
-        if exc.response.get("error") not in TRIGGER_REFUSED:
-            raise
-        reply(text="Slack gave me too little time to open the form: run `/accounts invoice` again.")
-
-
 def add_line(asker: Asker, view: dict[str, Any]) -> None:
     """One more line (Slack keeps what was typed in the fields that stay)."""
     metadata = views.FormMetadata.loads(view.get("private_metadata"))
     if metadata is None or metadata.lines >= raising.MAX_LINES or not view.get("id"):
         return
     try:
-        setup, approve = _setup(asker)
+        setup, approve = invoicing_setup(asker)
     except raising.NoInvoicing:
         return
-    more = views.FormMetadata(metadata.connection_id, metadata.channel_id, metadata.lines + 1)
+    more = replace(metadata, lines=metadata.lines + 1)
     try:
         asker.client.views_update(
             view_id=view["id"],
@@ -173,7 +123,7 @@ def add_line(asker: Asker, view: dict[str, Any]) -> None:
 
 
 def form_submitted(asker: Asker, ack: Ack, view: dict[str, Any]) -> None:
-    """Check the form against the mapping and show the totals (pushed, so Back returns to the form)."""
+    """Check the form against the mapping and show the totals."""
 
     def refused(**_: Any) -> None:
         ack(response_action="update", view=views.message_view(f"Only admins can {WHAT}."))
@@ -185,13 +135,13 @@ def form_submitted(asker: Asker, ack: Ack, view: dict[str, Any]) -> None:
     if metadata is None or not isinstance(values, dict):
         ack(response_action="update", view=views.message_view("This form has expired: run `/accounts invoice` again."))
         return
-    draft, errors = views.read_form(values, metadata.lines)
+    draft, errors = views.read_form(values, metadata.lines, due_block=metadata.due_block)
     if draft is None:
-        ack(response_action="errors", errors=views.form_errors(errors))
+        ack(response_action="errors", errors=views.form_errors(errors, due_block=metadata.due_block))
         return
     runtime = asker.runtime
     try:
-        setup, approve = _setup(asker)
+        setup, approve = invoicing_setup(asker)
     except raising.NoInvoicing as exc:
         ack(response_action="update", view=views.message_view(escape(str(exc))))
         return
@@ -204,7 +154,8 @@ def form_submitted(asker: Asker, ack: Ack, view: dict[str, Any]) -> None:
     with runtime.db.session(write_lock=True) as s:
         prepared = raising.prepare(s, setup=setup, workspace_id=asker.workspace_id, draft=draft)
         if prepared.errors:
-            ack(response_action="errors", errors=views.form_errors(prepared.errors, has_tax=bool(setup.tax_codes)))
+            errors = views.form_errors(prepared.errors, has_tax=bool(setup.tax_codes), due_block=metadata.due_block)
+            ack(response_action="errors", errors=errors)
             return
         row = raising.store_preview(
             s,
@@ -219,8 +170,10 @@ def form_submitted(asker: Asker, ack: Ack, view: dict[str, Any]) -> None:
         )
         invoice_id, lines = row.id, list(row.lines)
     assert prepared.totals is not None
+    # Pushed over the form, so Back returns to it; over the form shown again after a refusal (itself on top of the
+    # first one), in its place, so the modal never grows past Slack's three views.
     ack(
-        response_action="push",
+        response_action="update" if view.get("previous_view_id") else "push",
         view=views.preview_view(
             invoice_id=invoice_id,
             customer_name=prepared.customer_name,
@@ -234,65 +187,6 @@ def form_submitted(asker: Asker, ack: Ack, view: dict[str, Any]) -> None:
             approve=approve,
         ),
     )
-
-
-def preview_submitted(asker: Asker, ack: Ack, view: dict[str, Any]) -> None:
-    """Create the invoice: claimed once whatever happens to the submission, sent with its key."""
-
-    def refused(**_: Any) -> None:
-        ack(response_action="update", view=views.message_view(f"Only admins can {WHAT}."))
-
-    if not may_invoice(asker, refused):
-        return
-    runtime = asker.runtime
-    invoice_id = views.read_invoice_metadata(view.get("private_metadata"))
-    with runtime.db.session(write_lock=True) as s:
-        claimed = invoice_id is not None and raising.claim(
-            s, invoice_id=invoice_id, workspace_id=asker.workspace_id, now=runtime.clock()
-        )
-        row = s.get(Invoice, invoice_id) if invoice_id is not None else None
-        title = runtime.provider_title(_provider_of(runtime, row.connection_id)) if row is not None else ""
-    if not claimed or invoice_id is None:
-        ack(
-            response_action="update",
-            view=views.message_view("This invoice was already sent; it is posted in the channel when it is created."),
-        )
-        return
-    # The modal only says "creating"; what happens next is told by message, never by updating the modal, which
-    # could land before Slack has applied this acknowledgement's own update.
-    ack(response_action="update", view=views.working_view(title))
-    sent = raising.send(runtime, invoice_id=invoice_id)
-    channel_id = row.channel_id if row is not None else None
-    if sent.invoice is not None:
-        tracking.announce(runtime, asker.client, invoice_id=invoice_id)
-    elif sent.refusals or _failed(runtime, invoice_id):
-        problems = [(r.line, r.field, r.message) for r in sent.refusals] or [(None, None, sent.problem or "")]
-        tell(
-            asker.client,
-            asker.user_id,
-            channel_id,
-            text=f"{title} did not accept the invoice",
-            blocks=views.refused_blocks(title, problems, invoice_id=invoice_id),
-        )
-    else:
-        tell(
-            asker.client,
-            asker.user_id,
-            channel_id,
-            text=views.not_answered_text(title),
-        )
-
-
-def _failed(runtime: Runtime, invoice_id: int) -> bool:
-    with runtime.db.session() as s:
-        row = s.get(Invoice, invoice_id)
-        return row is not None and row.status == InvoiceStatus.FAILED
-
-
-def _provider_of(runtime: Runtime, connection_id: int) -> str:
-    with runtime.db.session() as s:
-        connection = s.get(Connection, connection_id)
-        return connection.provider if connection else ""
 
 
 def customer_options(asker: Asker, body: dict[str, Any]) -> dict[str, Any]:
@@ -410,6 +304,16 @@ def register(app: App, runtime: Runtime) -> None:
     @app.view(views.PAYMENT_CALLBACK)
     def payment(ack: Ack, context: BoltContext, view: dict[str, Any]) -> None:
         payment_submitted(Asker.of(runtime, context), ack, view)
+
+    @app.action(views.CUSTOMER_ACTION)
+    def chosen(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
+        ack()
+        customer_chosen(Asker.of(runtime, context), body)
+
+    @app.action(DUE_DATE_ACTION)
+    def due(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
+        ack()
+        due_picked(Asker.of(runtime, context), body)
 
     @app.action(views.ADD_LINE_ACTION)
     def more(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:

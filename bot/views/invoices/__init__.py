@@ -2,7 +2,7 @@
 message and thread (`message`), the payment form (`payment`) and the list (`listing`); `modal` holds what they share.
 Pure functions of plain data (`bot.invoices`); the names callers use are all here."""
 
-from bot.views.invoices.form import customer_options, form_errors, invoice_form, read_form
+from bot.views.invoices.form import customer_options, form_errors, form_with, invoice_form, read_form, shown_date
 from bot.views.invoices.listing import ListedInvoice, invoice_list_blocks
 from bot.views.invoices.message import (
     InvoiceCard,
@@ -14,6 +14,7 @@ from bot.views.invoices.message import (
 from bot.views.invoices.modal import (
     ADD_LINE_ACTION,
     CUSTOMER_ACTION,
+    DUE_BLOCK,
     FIX_ACTION,
     FORM_CALLBACK,
     PAY_ACTION,
@@ -24,13 +25,16 @@ from bot.views.invoices.modal import (
     STATE_WORDS,
     FormMetadata,
     invoice_metadata,
+    is_due_block,
     read_invoice_metadata,
 )
 from bot.views.invoices.payment import payment_form, read_payment
 from bot.views.invoices.preview import (
     FIELD_WORDS,
+    created_view,
     message_view,
     not_answered_text,
+    not_answered_view,
     preview_view,
     refused_blocks,
     working_view,
@@ -39,6 +43,7 @@ from bot.views.invoices.preview import (
 __all__ = [
     "ADD_LINE_ACTION",
     "CUSTOMER_ACTION",
+    "DUE_BLOCK",
     "FIELD_WORDS",
     "FIX_ACTION",
     "FORM_CALLBACK",
@@ -51,15 +56,19 @@ __all__ = [
     "FormMetadata",
     "InvoiceCard",
     "ListedInvoice",
+    "created_view",
     "customer_options",
     "form_errors",
+    "form_with",
     "invoice_blocks",
     "invoice_form",
     "invoice_list_blocks",
     "invoice_metadata",
+    "is_due_block",
     "invoice_text",
     "message_view",
     "not_answered_text",
+    "not_answered_view",
     "payment_form",
     "payment_recorded_text",
     "preview_view",
@@ -67,6 +76,7 @@ __all__ = [
     "read_invoice_metadata",
     "read_payment",
     "refused_blocks",
+    "shown_date",
     "state_change_text",
     "working_view",
 ]

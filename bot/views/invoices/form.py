@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
 from bot.invoices import money
-from bot.invoices.raising import DEFAULT_TERMS, MAX_LINES, Draft, DraftLine, InvoicingSetup, Resubmission
+from bot.invoices.choices import InvoicingSetup
+from bot.invoices.previews import DEFAULT_TERMS, MAX_LINES, Draft, DraftLine
+from bot.invoices.refusals import Resubmission
 from bot.mapping.tax_codes import TaxEntry
 from bot.views.invoices.modal import (
     ADD_LINE_ACTION,
     CUSTOMER_ACTION,
+    DUE_BLOCK,
     FORM_CALLBACK,
     Blocks,
     FormMetadata,
     View,
     input_block,
+    is_due_block,
     modal,
     plain,
     plain_number,
@@ -37,12 +42,14 @@ def invoice_form(
     approve: bool,
     again: Resubmission | None = None,
     customer: tuple[int, str] | None = None,
-    due: date | None = None,
+    issued: date | None = None,
 ) -> View:
     """Customer (typeahead over imported customers), dates, reference, tax-inclusive or not, and the lines: a
     category, description, quantity, unit price and tax code (empty: the category's default from the mapping).
-    `again`: a refused invoice, filled in as it was, with the package's words beside the fields they concern.
-    `customer`: (our id, name) chosen already; `due`: the due date the package's terms give (else 14 days)."""
+    `again`: a refused invoice, filled in as it was, with the package's words under the fields they concern.
+    `customer`: (our id, name) chosen already; `issued`: the invoice date shown (else today). The due date is
+    `metadata.due` (else 14 days), in the block `metadata.due_block`. Choosing a customer or a due date is sent
+    to us at once, so the due date can follow the customer's terms until the person picks one."""
     kind = "approved" if approve else "a draft"
     blocks: Blocks = [
         section(
@@ -54,12 +61,14 @@ def invoice_form(
             "Customer",
             {"type": "external_select", "min_query_length": 0, "placeholder": plain("Type a customer's name", 150)},
             hint="Customers imported with /accounts import.",
+            dispatch=True,
         ),
-        input_block("date", "Invoice date", {"type": "datepicker", "initial_date": today.isoformat()}),
+        input_block("date", "Invoice date", {"type": "datepicker", "initial_date": (issued or today).isoformat()}),
         input_block(
-            "due_date",
+            metadata.due_block,
             "Due date",
-            {"type": "datepicker", "initial_date": (due or today + DEFAULT_TERMS).isoformat()},
+            {"type": "datepicker", "initial_date": (metadata.due or today + DEFAULT_TERMS).isoformat()},
+            dispatch=True,
         ),
         input_block(
             "reference", "Reference", text_input(max_length=255, placeholder="Job number or site"), optional=True
@@ -120,7 +129,7 @@ def invoice_form(
                 )
             )
     if again is not None:
-        _fill(blocks, again, setup.provider_title)
+        _fill(blocks, again, setup.provider_title, due_block=metadata.due_block)
     if metadata.lines < MAX_LINES:
         blocks.append(
             {"type": "actions", "block_id": "invoice_lines", "elements": [button("Add a line", ADD_LINE_ACTION)]}
@@ -128,11 +137,12 @@ def invoice_form(
     return modal(FORM_CALLBACK, "Raise an invoice", blocks, metadata=metadata.dumps(), submit="Preview", close="Cancel")
 
 
-def _fill(blocks: Blocks, again: Resubmission, provider_title: str) -> None:
-    """Fill the form in as the refused invoice was, and put the package's words in the hints of its fields."""
+def _fill(blocks: Blocks, again: Resubmission, provider_title: str, *, due_block: str) -> None:
+    """Fill the form in as the refused invoice was, and put the package's words, in a context block, under each
+    field they concern (a view updated by us, not answering a submission, cannot use Slack's own errors)."""
     initial: dict[str, dict[str, Any]] = {
         "date": {"initial_date": again.issued_on.isoformat()},
-        "due_date": {"initial_date": again.due_on.isoformat()},
+        due_block: {"initial_date": again.due_on.isoformat()},
         "amounts": {"initial_option": _AMOUNTS["inclusive" if again.inclusive else "exclusive"]},
     }
     if again.customer_id is not None:
@@ -147,7 +157,11 @@ def _fill(blocks: Blocks, again: Resubmission, provider_title: str) -> None:
         initial[prefix + "quantity"] = {"initial_value": plain_number(line.get("quantity", "1"))}
         initial[prefix + "price"] = {"initial_value": plain_number(line.get("unit_price", "0"))}
         initial[prefix + "tax"] = {"initial_value_of": line.get("tax_code")}
+    problems = {due_block if k == DUE_BLOCK else k: v for k, v in again.problems.items()}
+    room = MAX_BLOCKS - len(blocks) - 1  # and "Add a line"; words beyond Slack's hundred blocks: the heading
+    filled: Blocks = []
     for block in blocks:
+        filled.append(block)
         block_id, element = block.get("block_id"), block.get("element")
         if not isinstance(element, dict) or block_id not in initial:
             continue
@@ -158,17 +172,71 @@ def _fill(blocks: Blocks, again: Resubmission, provider_title: str) -> None:
                     element["initial_option"] = chosen
             elif value:
                 element[key] = value
-        if (words := again.problems.get(str(block_id))) is not None:
-            block["hint"] = plain(f"⚠ {provider_title}: {words}", 2000)
-    notice = " ".join(again.notice)
+        if (words := problems.get(str(block_id))) is not None and room > 0:
+            filled.append(_problem(str(block_id), provider_title, words))
+            room -= 1
+    shown = {b.get("block_id") for b in filled}
+    unplaced = [words for block_id, words in problems.items() if f"{block_id}{PROBLEM_SUFFIX}" not in shown]
+    notice = " ".join([*again.notice, *unplaced])
     heading = f":warning: {escape(provider_title)} did not accept this invoice"
-    blocks[0] = section(f"{heading}: {escape(notice)}" if notice else f"{heading}; see the fields marked ⚠.")
+    filled[0] = section(f"{heading}: {escape(notice)}" if notice else f"{heading}; see the fields marked ⚠.")
+    blocks[:] = filled
+
+
+PROBLEM_SUFFIX = "_problem"
+MAX_BLOCKS = 100  # in a modal
+
+
+def _problem(block_id: str, provider_title: str, words: str) -> dict[str, Any]:
+    """The package's words about one field, under it."""
+    return context(f"⚠ {escape(provider_title)}: {escape(words)}") | {"block_id": f"{block_id}{PROBLEM_SUFFIX}"}
 
 
 _AMOUNTS = {
     "exclusive": {"text": plain("Exclude tax", 75), "value": "exclusive"},
     "inclusive": {"text": plain("Include tax", 75), "value": "inclusive"},
 }
+
+
+def form_with(
+    shown: Mapping[str, Any],
+    metadata: FormMetadata,
+    *,
+    due: date | None = None,
+    customer: tuple[int, str] | None = None,
+) -> View:
+    """The form as Slack shows it (`shown`, from a payload or `views.open`), to send back carrying `metadata`: the
+    due date in the block `metadata.due_block` (a new block id shows a new date: Slack keeps what an input holds
+    while its block id stays), showing `due` when given; `customer` (our id, name) as the one chosen. The rest, a
+    refusal's words included, stays as it is shown."""
+    blocks = copy.deepcopy(list(shown.get("blocks") or []))
+    for block in blocks:
+        element = block.get("element")
+        if block.get("type") != "input" or not isinstance(element, dict):
+            continue
+        if is_due_block(block.get("block_id")):
+            block["block_id"] = element["action_id"] = metadata.due_block
+            if due is not None:
+                element["initial_date"] = due.isoformat()
+        elif block.get("block_id") == CUSTOMER_ACTION and customer is not None:
+            element["initial_option"] = {"text": plain(customer[1], 75), "value": str(customer[0])}
+    view: View = {key: shown[key] for key in ("type", "callback_id", "title", "submit", "close") if shown.get(key)}
+    view |= {"blocks": blocks, "private_metadata": metadata.dumps()}
+    for flag in ("clear_on_close", "notify_on_close"):
+        if shown.get(flag):
+            view[flag] = True
+    return view
+
+
+def shown_date(values: object, block_id: str) -> date | None:
+    """The date a view's `state.values` holds in the datepicker `block_id` (its action id is the same)."""
+    entry = values.get(block_id, {}) if isinstance(values, Mapping) else {}
+    chosen = entry.get(block_id) if isinstance(entry, Mapping) else None
+    raw = chosen.get("selected_date") if isinstance(chosen, Mapping) else None
+    try:
+        return date.fromisoformat(raw) if isinstance(raw, str) and len(raw) == 10 else None
+    except ValueError:
+        return None
 
 
 def customer_options(customers: Sequence[tuple[int, str, str | None]]) -> dict[str, Any]:
@@ -181,8 +249,11 @@ def customer_options(customers: Sequence[tuple[int, str, str | None]]) -> dict[s
     }
 
 
-def read_form(values: Mapping[str, Mapping[str, Any]], lines: int) -> tuple[Draft | None, dict[str, str]]:
-    """The draft a submitted form holds, or the errors by block id (in words) when it holds none."""
+def read_form(
+    values: Mapping[str, Mapping[str, Any]], lines: int, *, due_block: str = DUE_BLOCK
+) -> tuple[Draft | None, dict[str, str]]:
+    """The draft a submitted form holds, or the errors by field (in words) when it holds none: a block id, but
+    `due_date` for the due date whatever its block (`form_errors` names the block)."""
     errors: dict[str, str] = {}
 
     def entry(block: str) -> Mapping[str, Any]:
@@ -209,7 +280,7 @@ def read_form(values: Mapping[str, Mapping[str, Any]], lines: int) -> tuple[Draf
     customer_id = int(customer) if customer and customer.isdigit() and len(customer) < 10 else None
     if customer_id is None:
         errors[CUSTOMER_ACTION] = "Choose the customer."
-    issued, due = day("date"), day("due_date")
+    issued, due = day("date"), day(due_block)
     if issued is None:
         errors["date"] = "Choose the invoice date."
     if due is None:
@@ -251,10 +322,11 @@ def _clean(text: str) -> str:
     return "".join(ch for ch in text if ch == "\n" or ch >= " ")[:3000]
 
 
-def form_errors(errors: Mapping[str, str], *, has_tax: bool = True) -> dict[str, str]:
-    """Errors by field (`customer`, `line_2_tax`, ...) → by the form's block ids, for `response_action: errors`; a
-    line's error on a field the form lacks (no tax codes offered) goes to that line's category."""
-    blocks = {"customer": CUSTOMER_ACTION}
+def form_errors(errors: Mapping[str, str], *, has_tax: bool = True, due_block: str = DUE_BLOCK) -> dict[str, str]:
+    """Errors by field (`customer`, `due_date`, `line_2_tax`, ...) → by the form's block ids, for
+    `response_action: errors`; a line's error on a field the form lacks (no tax codes offered) goes to that line's
+    category."""
+    blocks = {"customer": CUSTOMER_ACTION, DUE_BLOCK: due_block}
     found: dict[str, str] = {}
     for key, message in errors.items():
         block = blocks.get(key, key)

@@ -73,18 +73,51 @@ def preview_view(
     )
 
 
-def working_view(provider_title: str) -> View:
+def working_view(provider_title: str, *, external_id: str | None = None) -> View:
+    """The modal while the package is asked; `external_id` lets the answer replace it once Slack shows it."""
     return modal(
         RESULT_CALLBACK,
         "Raise an invoice",
         [
             section(f":hourglass_flowing_sand: Creating the invoice in {escape(provider_title)}…"),
-            context("It is posted in the channel once it is there; you can close this."),
+            context("This shows how it went in a moment, and the invoice is posted in the channel once it is there."),
         ],
         metadata="",
         submit=None,
         close="Close",
+        external_id=external_id,
     )
+
+
+def created_view(
+    *,
+    number: str | None,
+    customer_name: str,
+    total: Decimal,
+    currency: str | None,
+    state: str,
+    provider_title: str,
+    url: str | None,
+    channel_id: str | None,
+) -> View:
+    """The modal once the package made the invoice."""
+    where = f"It is posted in <#{channel_id}>." if channel_id and channel_id[0] in "CG" else "It is posted for you."
+    blocks: Blocks = [
+        section(
+            f":white_check_mark: Invoice *{escape(number or 'without a number')}* for *{escape(customer_name)}*, "
+            f"*{money.shown(total, currency)}*, is in {escape(provider_title)} ({state})."
+        ),
+        context(where),
+    ]
+    if url:
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": "invoice_created",
+                "elements": [button(f"Open in {provider_title}", "invoice_open", url=url)],
+            }
+        )
+    return modal(RESULT_CALLBACK, "Invoice created", blocks, metadata="", submit=None, close="Done")
 
 
 def message_view(text: str) -> View:
@@ -129,3 +162,7 @@ def not_answered_text(provider_title: str) -> str:
         f":hourglass: {provider_title} has not answered yet. I will ask again with the same request, so the invoice "
         "is never raised twice, and post it here once it is there."
     )
+
+
+def not_answered_view(provider_title: str) -> View:
+    return message_view(escape(not_answered_text(provider_title)))
