@@ -295,29 +295,40 @@ def test_the_packages_refusal_is_shown_next_to_the_line_and_field_it_concerns(
     sales = package.account_ids(organisation)[package.chart_picks["sales"].key]
     package.archive_account(organisation, sales)  # archived at the package since the chart was stored
 
+    preview = bot.slack.last_view(ADMIN)
+    assert preview is not None
     create(bot, package)
+    view_id = preview["id"]  # "Create invoice" updates the preview's modal in place
 
-    refused = shown(bot, f"{package.title} did not accept the invoice")
+    # The modal becomes the form again, filled in as it was, the package's words under the field they concern.
+    form_view = bot.slack.wait_for(
+        lambda: (v := bot.slack.view(view_id)) and "Creating the invoice" not in str(v["blocks"]) and v,
+        30,
+        "the modal never showed how it went",
+    )
+    assert form_view["callback_id"] == "invoice_form", form_view
     [row] = rows(bot)
     assert row.status == InvoiceStatus.FAILED and package.invoices_at_package(organisation) == []
     words = [message for at, field, message in row.refusals or [] if (at, field) == (0, "account")]
     assert words, row.refusals
-    assert f"*Line 1 · Category's account*: {escape(words[0])}" in all_text(refused)
-
-    # "Change the invoice": the form again, filled in as it was, the package's words beside the field they concern
-    before = len(bot.slack.calls("views.open"))
-    bot.slack.send_action("invoice_change", user_id=ADMIN, channel_id=CHANNEL, message_ts=refused["ts"])
-    [call] = bot.slack.wait_for(lambda: bot.slack.calls("views.open")[before:])
-    assert call.ok, call.response
-    form = {b.get("block_id"): b for b in call.response["view"]["blocks"]}
-    hint = form["line_1_category"]["hint"]["text"]
-    assert hint.startswith(f"⚠ {package.title}: ") and all(w in hint for w in words)
+    blocks = form_view["blocks"]
+    under = {
+        blocks[n - 1]["block_id"]: b["elements"][0]["text"]
+        for n, b in enumerate(blocks)
+        if b["type"] == "context" and str(b.get("block_id", "")).endswith("_problem")
+    }
+    assert set(under) == {"line_1_category"}, under
+    assert under["line_1_category"].startswith(f"⚠ {package.title}: ")
+    assert all(w in under["line_1_category"] for w in words)
+    form = {b.get("block_id"): b for b in blocks}
     assert form["line_1_category"]["element"]["initial_option"]["value"] == "sales"
     assert form["line_1_description"]["element"]["initial_value"] == "Hot water"
     assert form["line_1_price"]["element"]["initial_value"] == "100"
     assert form["invoice_customer"]["element"]["initial_option"]["text"]["text"] == name
     assert form["reference"]["element"]["initial_value"] == "Job 42"
-    assert f"{package.title} did not accept this invoice" in str(call.response["view"]["blocks"][0])
+    assert f"{package.title} did not accept this invoice" in str(blocks[0])
+    # told in the modal the person is looking at, not by a message as well
+    assert not [m for m in bot.slack.messages(CHANNEL) if "did not accept" in all_text(m)]
 
 
 # -- payments and tracking ---------------------------------------------------------------------------------------
