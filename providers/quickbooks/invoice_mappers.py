@@ -313,7 +313,7 @@ def _line_of(element: str, words: str, invoice: NewInvoice | None, items: Sequen
     numbered = _LINE_NUMBER.search(element)
     if numbered and 0 <= int(numbered.group(1)) < len(invoice.lines):
         return int(numbered.group(1))
-    named = set(re.findall(r"[\w:.-]+", words))
+    named = set(re.findall(r"[\w-]+", words))
     lines = [
         index
         for index, line in enumerate(invoice.lines)
