@@ -113,16 +113,15 @@ def test_a_us_company_gets_non_and_a_taxable_code_per_sales_tax(us: Company) -> 
     assert set(rates) == {"NON", "TAX:2", "TAX:3"}
     assert rates["NON"].rate == 0 and rates["TAX:2"].rate == Decimal(8) and rates["TAX:2"].name == "Taxable, California"
     assert not rates["TAX:3"].active and rates["TAX:3"].rate == Decimal("9.5")
-    assert all(r.suits_kind(AccountKind.INCOME) and not r.suits_kind(AccountKind.EXPENSE) for r in rates.values())
+    assert all(r.suits_kind(AccountKind.INCOME) and r.suits_kind(AccountKind.COST_OF_SALES) for r in rates.values())
     assert [c.entity for c in us.fake.calls_to("/query")][-2:] == ["TaxCode", "TaxRate"]
 
 
 def test_elsewhere_tax_codes_are_taxcode_ids_rated_by_their_tax_rates(au: Company) -> None:
     rates = {r.code: r for r in au.provider.tax_rates(au.link)}
-    assert set(rates) == {"10", "11", "12", "13"}
-    assert (rates["10"].name, rates["10"].rate) == ("GST", Decimal(10))
+    assert set(rates) == {"10", "11", "13"}  # not 12, GST on non-capital purchases: no sales rate
+    assert (rates["10"].name, rates["10"].rate, rates["11"].rate) == ("GST", Decimal(10), Decimal(0))
     assert rates["10"].suits_kind(AccountKind.INCOME) and rates["10"].suits_kind(AccountKind.EXPENSE)
-    assert rates["12"].suits_kind(AccountKind.EXPENSE) and not rates["12"].suits_kind(AccountKind.INCOME)
     assert not rates["13"].active and rates["13"].rate == Decimal("12.5")
 
 

@@ -17,7 +17,6 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from providers.base import AccountKind
 from providers.invoicing import (
     AmountsAre,
     Invoice,
@@ -36,8 +35,6 @@ CENT = Decimal("0.01")
 REQUEST_ID_LIMIT = 50  # Intuit's longest requestid
 US_TAXABLE, US_UNTAXED = "TAX", "NON"
 ITEM_NAME_LIMIT = 100
-SALES = frozenset({AccountKind.INCOME, AccountKind.OTHER_INCOME})
-PURCHASES = frozenset({AccountKind.EXPENSE, AccountKind.COST_OF_SALES})
 GLOBAL_TAX = {AmountsAre.EXCLUSIVE: "TaxExcluded", AmountsAre.INCLUSIVE: "TaxInclusive"}
 
 
@@ -79,32 +76,23 @@ def _rate_ids(tax_code: Mapping[str, Any], key: str) -> list[str]:
 
 
 def to_tax_rates(tax_codes: Sequence[Any], tax_rates: Sequence[Any], *, us: bool) -> list[TaxRate]:
-    """The company's tax codes as ours. Hidden codes are left out; a code with only purchase rates suits expense
-    accounts, one with sales rates income accounts. A US company gets `NON` and a `TAX:<Id>` per sales tax code."""
+    """The company's tax codes for sales lines as ours: hidden codes and purchase-only ones left out, a code's rate
+    the sum of the sales TaxRates it lists. QuickBooks does not tie a tax code to kinds of account, so each suits
+    any. A US company gets `NON` and a `TAX:<Id>` per sales tax code."""
     percent = {
         str(r["Id"]): money(r.get("RateValue")) for r in tax_rates if isinstance(r, Mapping) and r.get("Id") is not None
     }
-    found: list[TaxRate] = []
-    if us:
-        found.append(TaxRate(code=US_UNTAXED, name="Not taxable", rate=Decimal(0), suits=SALES))
+    found: list[TaxRate] = [TaxRate(code=US_UNTAXED, name="Not taxable", rate=Decimal(0))] if us else []
     for raw in tax_codes:
         if not isinstance(raw, Mapping) or raw.get("Id") is None or raw.get("Hidden") is True:
             continue
         code, name = str(raw["Id"]), str(raw.get("Name") or raw["Id"])[:255]
-        if code in (US_TAXABLE, US_UNTAXED):
-            continue  # the US pseudo-codes, where a company lists them: offered above
-        sales, purchases = _rate_ids(raw, "SalesTaxRateList"), _rate_ids(raw, "PurchaseTaxRateList")
+        sales = _rate_ids(raw, "SalesTaxRateList")
+        if code in (US_TAXABLE, US_UNTAXED) or not sales:
+            continue  # the US pseudo-codes, where a company lists them, are offered above; purchase-only: no sales
+        rate = sum((percent.get(i, Decimal(0)) for i in sales), Decimal(0))
         active = raw.get("Active") is not False
-        if us:
-            if sales:
-                rate = sum((percent.get(i, Decimal(0)) for i in sales), Decimal(0))
-                found.append(TaxRate(f"{US_TAXABLE}:{code}"[:64], f"Taxable, {name}", rate, active, SALES))
-            continue
-        ids, suits = (sales, SALES) if sales or not purchases else (purchases, PURCHASES)
-        if sales and purchases:
-            suits = SALES | PURCHASES
-        rate = sum((percent.get(i, Decimal(0)) for i in ids), Decimal(0))
-        found.append(TaxRate(code[:64], name, rate, active, suits))
+        found.append(TaxRate(f"{US_TAXABLE}:{code}" if us else code, f"Taxable, {name}" if us else name, rate, active))
     return found
 
 
