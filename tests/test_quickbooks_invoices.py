@@ -68,11 +68,10 @@ def create(bot: RunningBot) -> None:
 
 def jo_invoice(bot: RunningBot, *lines: dict[str, Any]) -> dict[str, Any]:
     form = open_form(bot)
+    view_id = form["id"]
     for number in range(2, len(lines) + 1):  # "Add a line" for each line after the first
-        bot.slack.send_action("invoice_add_line", user_id=ADMIN, view_id=form["id"])
-        form = bot.slack.wait_for(
-            lambda n=number: (v := bot.slack.view(form["id"])) and f"line_{n}_price" in str(v) and v
-        )
+        bot.slack.send_action("invoice_add_line", user_id=ADMIN, view_id=view_id)
+        form = bot.slack.wait_for(lambda n=number: (v := bot.slack.view(view_id)) and f"line_{n}_price" in str(v) and v)
     values: dict[str, Any] = {"invoice_customer": {"invoice_customer": customer(bot, form, "jo")}}
     values["reference"] = {"reference": "Job 42"}
     for entry in lines:
