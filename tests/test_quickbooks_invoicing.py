@@ -1,104 +1,31 @@
 """QuickBooks Online's side of invoicing (issue 15): the provider against the QuickBooks fake in-process. Tax codes
 (a US company's TAX/NON, TaxCode Ids elsewhere), one service Item per income account found or made once, invoices
 with the right Item, tax code and amounts, one invoice per requestid whatever is retried, refusals by line and
-field, payments linked to the invoice and never above its balance, the read-back (part-paid, paid, voided,
-deleted), money rounded as QuickBooks rounds it, and every body checked against Intuit's schemas."""
+field, and money rounded as QuickBooks rounds it (payments and the read-back: `test_quickbooks_payments`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, cast
 
-import httpx2
 import pytest
 
-from providers.base import AccountKind, Link
+from providers.base import AccountKind
 from providers.invoicing import (
-    AmountsAre,
     InvoiceLine,
     InvoiceRefused,
     InvoiceState,
     Invoicing,
-    NewInvoice,
-    NewPayment,
-    PaymentTerms,
     SalesTerms,
-    TermsKind,
 )
 from providers.quickbooks import QuickBooksProvider
-from providers.quickbooks.invoice_mappers import REQUEST_ID_LIMIT, line_amount, refusals, request_id, to_invoice
-from providers.registry import get_provider
-from tests.fakes.asgi_transport import ASGISyncTransport
-from tests.fakes.oauth2 import FakeClock, click_through_consent, redirect_params
-from tests.fakes.quickbooks import QuickBooksFake
-from tests.keepers import MemoryKeeper
+from providers.quickbooks.invoice_mappers import REQUEST_ID_LIMIT, line_amount
+from tests import quickbooks_companies
 from tests.providers.packages import Resource
-from tests.providers.quickbooks_driver import QuickBooksDriver
-from tests.quickbooks_schema import entity_errors, response_errors
+from tests.quickbooks_companies import HOT_WATER, PARTS, Company
 
-URL = "http://quickbooks.fake"
-
-
-class Company:
-    """A company at the fake (`country`), connected through the provider in-process."""
-
-    def __init__(self, country: str) -> None:
-        self.clock = FakeClock()
-        self.driver = QuickBooksDriver(self.clock)
-        self.fake: QuickBooksFake = self.driver.fake
-        self.realm = self.fake.add_company("Acme Plumbing", country=country)
-        self.client = self.driver.register_client()
-        self.transport = ASGISyncTransport(self.driver.app)
-        self.provider = self.new_provider()
-        self.provider.now = lambda: datetime.fromtimestamp(self.clock(), UTC)
-        with httpx2.Client(transport=ASGISyncTransport(self.driver.app)) as browser:
-            url = self.provider.authorization_url(state="s", redirect_uri=self.driver.redirect_uri, code_challenge=None)
-            params = redirect_params(click_through_consent(browser, url))
-        grant = self.provider.exchange_code(
-            code=params["code"], redirect_uri=self.driver.redirect_uri, code_verifier=None, params=params
-        )
-        self.link = Link(self.realm, MemoryKeeper(self.provider, grant.tokens))
-        self.jo = self.fake.add_customer(self.realm, "Jo Bloggs")
-
-    def new_provider(self) -> QuickBooksProvider:
-        """A provider of its own (another process, say): it remembers nothing of this one's Items."""
-        settings = self.driver.settings(URL, self.client)
-        provider = get_provider(
-            "quickbooks", settings, transport=self.transport, sleep=self.clock.sleep, clock=self.clock
-        )
-        return cast(QuickBooksProvider, provider)
-
-    def account_id(self, name: str) -> str:
-        return next(a["Id"] for a in self.fake.accounts(self.realm) if a["Name"] == name)
-
-    def posts(self, path: str) -> list[Any]:
-        return [c for c in self.fake.calls_to(path) if c.method == "POST" and c.path.endswith(path)]
-
-    def invoice(self, *lines: InvoiceLine, inclusive: bool = False, approve: bool = False) -> NewInvoice:
-        amounts = AmountsAre.INCLUSIVE if inclusive else AmountsAre.EXCLUSIVE
-        return NewInvoice(self.jo, date(2026, 12, 2), date(2026, 12, 16), lines, amounts, "Job 42", approve)
-
-
-@pytest.fixture
-def us() -> Iterator[Company]:
-    company = Company("US")
-    yield company
-    company.provider.close()
-    company.transport.close()
-
-
-@pytest.fixture
-def au() -> Iterator[Company]:
-    company = Company("AU")
-    yield company
-    company.provider.close()
-    company.transport.close()
-
-
-HOT_WATER = InvoiceLine("Hot water cylinder", Decimal("3"), Decimal("33.335"), "Services", "TAX:2")
-PARTS = InvoiceLine("Copper fittings", Decimal("2"), Decimal("12.50"), "Sales of Product Income", "NON")
+# The fixtures, from the shared module.
+companies, us, au = quickbooks_companies.companies, quickbooks_companies.us, quickbooks_companies.au
 
 
 def test_quickbooks_offers_invoicing_and_sales_terms() -> None:
@@ -196,6 +123,19 @@ def test_an_item_of_that_name_posting_elsewhere_is_refused_on_its_line(us: Compa
     assert us.fake.invoices(us.realm) == []
 
 
+def test_an_item_made_inactive_in_quickbooks_is_refused_then_looked_for_again(us: Company) -> None:
+    us.provider.create_invoice(us.link, us.invoice(HOT_WATER), idempotency_key="key-1")
+    [item] = us.fake.items(us.realm)
+    us.fake.update_item(us.realm, item["Id"], Active=False)
+    with pytest.raises(InvoiceRefused) as refused:
+        us.provider.create_invoice(us.link, us.invoice(PARTS, HOT_WATER), idempotency_key="key-2")
+    assert [(r.line, r.field) for r in refused.value.refusals] == [(1, "account")]
+    assert f"Item {item['Id']}" in refused.value.refusals[0].message
+    with pytest.raises(InvoiceRefused) as again:  # remembered no more: found inactive, which a person must fix
+        us.provider.create_invoice(us.link, us.invoice(HOT_WATER), idempotency_key="key-3")
+    assert "called 'Services'" in again.value.refusals[0].message and len(us.fake.invoices(us.realm)) == 1
+
+
 def test_a_repeated_requestid_makes_one_invoice(us: Company) -> None:
     first = us.provider.create_invoice(
         us.link, us.invoice(HOT_WATER), idempotency_key="accounts-bot-invoice-" + "x" * 40
@@ -226,13 +166,19 @@ def test_an_answer_lost_after_quickbooks_made_the_invoice_is_retried_into_the_sa
         ("customer", None, "customer", "Customer"),
         ("tax", 1, "tax", "Tax code 99"),
         ("account", 0, "account", "no account 'Gone'"),
+        ("us-tax", 1, "tax", "Tax code NOPE"),
     ],
 )
-def test_refusals_name_the_line_and_field(au: Company, change: str, line: int | None, field: str, words: str) -> None:
+def test_refusals_name_the_line_and_field(
+    companies: Callable[[str], Company], change: str, line: int | None, field: str, words: str
+) -> None:
+    au = companies("US" if change == "us-tax" else "AU")
     lines = [
         InvoiceLine("Call-out", Decimal(1), Decimal(85), "Gone" if change == "account" else "Services", "10"),
-        InvoiceLine("Parts", Decimal(1), Decimal(10), "Services", "99" if change == "tax" else "11"),
+        InvoiceLine("Parts", Decimal(1), Decimal(10), "Services", {"tax": "99", "us-tax": "NOPE"}.get(change, "11")),
     ]
+    if change == "us-tax":
+        lines[0] = InvoiceLine("Call-out", Decimal(1), Decimal(85), "Services", "NON")
     if change == "customer":
         au.fake.deactivate_customer(au.realm, au.jo)
     with pytest.raises(InvoiceRefused) as refused:
@@ -294,118 +240,3 @@ def test_amounts_are_quantity_times_price_to_the_cent_half_up_as_quickbooks_chec
     line = InvoiceLine("Line", Decimal(quantity), Decimal(price), "Services", "11")
     made = au.provider.create_invoice(au.link, au.invoice(line), idempotency_key=f"key-{quantity}-{price}")
     assert made.total == Decimal(amount)  # the fake refuses (6070) an Amount that is not Qty × UnitPrice
-
-
-# -- payments and tracking ---------------------------------------------------------------------------
-
-
-def test_a_payment_is_linked_to_the_invoice_and_deposited_to_the_mapped_account(us: Company) -> None:
-    made = us.provider.create_invoice(us.link, us.invoice(HOT_WATER), idempotency_key="key-1")
-    payment = NewPayment(made.id, "Checking", date(2026, 12, 3), Decimal("50"))
-    recorded = us.provider.record_payment(us.link, payment, idempotency_key="pay-1")
-    again = us.provider.record_payment(us.link, payment, idempotency_key="pay-1")
-    assert again == recorded and (recorded.invoice_id, recorded.amount) == (made.id, Decimal("50.00"))
-    [stored] = us.fake.payments(us.realm)
-    assert stored["DepositToAccountRef"]["value"] == us.account_id("Checking")
-    assert stored["CustomerRef"]["value"] == us.jo and stored["TotalAmt"] == 50.0
-    assert stored["Line"][0]["LinkedTxn"] == [{"TxnId": made.id, "TxnType": "Invoice"}]
-    [read] = us.provider.invoices(us.link, ids=[made.id])
-    assert (read.state, read.amount_paid, read.amount_due) == (
-        InvoiceState.APPROVED,
-        Decimal("50.00"),
-        Decimal("58.01"),
-    )
-
-    with pytest.raises(InvoiceRefused) as refused:
-        us.provider.record_payment(
-            us.link, NewPayment(made.id, "Checking", date(2026, 12, 3), Decimal("60")), idempotency_key="pay-2"
-        )
-    [refusal] = refused.value.refusals
-    assert refusal.field == "amount" and "more than its open balance" in refusal.message
-    assert len(us.fake.payments(us.realm)) == 1
-
-
-def test_the_read_back_sees_paid_voided_and_deleted_invoices(us: Company) -> None:
-    made = [us.provider.create_invoice(us.link, us.invoice(HOT_WATER), idempotency_key=f"key-{n}") for n in range(3)]
-    ids = [m.id for m in made]
-    since = datetime.fromtimestamp(us.clock(), UTC)
-    us.clock.advance(60)
-    assert us.provider.invoices(us.link, ids=ids, since=since + timedelta(seconds=1)) == []  # nothing changed
-    us.driver.pay_at_package(us.realm, ids[0])
-    us.fake.void_invoice(us.realm, ids[1])
-    us.fake.delete_invoice(us.realm, ids[2])
-    changed = {i.id: i for i in us.provider.invoices(us.link, ids=ids, since=since + timedelta(seconds=1))}
-    assert us.fake.calls_to("/cdc")[-1].query["entities"] == "Invoice"
-    assert {i: c.state for i, c in changed.items()} == {
-        ids[0]: InvoiceState.PAID,
-        ids[1]: InvoiceState.VOIDED,
-        ids[2]: InvoiceState.DELETED,
-    }
-    assert changed[ids[0]].amount_due == 0 and changed[ids[0]].amount_paid == Decimal("108.01")
-    # all of them, or since longer ago than change data capture reaches: a query by Id (deleted ones are gone)
-    everything = {i.id: i.state for i in us.provider.invoices(us.link, ids=ids)}
-    assert everything == {ids[0]: InvoiceState.PAID, ids[1]: InvoiceState.VOIDED}
-    us.clock.advance(40 * 86400)
-    assert us.provider.invoices(us.link, ids=ids, since=since) and "Invoice where Id IN" in str(
-        us.fake.calls_to("/query")[-1].statement
-    )
-
-
-def test_sales_terms_are_the_customers_then_the_companys(us: Company) -> None:
-    assert us.provider.sales_terms(us.link, customer_id=us.jo) == (None, None)
-    net_30 = us.fake.add_term(us.realm, "Net 30", DueDays=30)
-    twentieth = us.fake.add_term(us.realm, "20th next month", Type="DATE_DRIVEN", DayOfMonthDue=20, DueNextMonthDays=5)
-    us.fake.set_default_terms(us.realm, twentieth)
-    us.fake.update_customer(us.realm, us.jo, SalesTermRef={"value": net_30})
-    assert us.provider.sales_terms(us.link, customer_id=us.jo) == (
-        PaymentTerms(30, TermsKind.DAYS_AFTER_DATE),
-        PaymentTerms(20, TermsKind.DAY_OF_NEXT_MONTH),
-    )
-
-
-# -- the wire ----------------------------------------------------------------------------------------
-
-
-def test_every_body_sent_and_served_keeps_to_intuits_schemas(us: Company, au: Company) -> None:
-    for company, tax in ((us, "TAX:2"), (au, "10")):
-        line = InvoiceLine("Call-out", Decimal(1), Decimal("85.5"), "Services", tax)
-        made = company.provider.create_invoice(company.link, company.invoice(line), idempotency_key="key-1")
-        payment = NewPayment(made.id, "Checking", date(2026, 12, 3), Decimal(10))
-        company.provider.record_payment(company.link, payment, idempotency_key="pay-1")
-        sent = company.fake.write_bodies(company.realm)
-        assert [entity for entity, _ in sent] == ["Item", "Invoice", "Payment"]
-        for entity, body in sent:
-            assert entity_errors(entity, body) == [], (entity, body)
-        time = "2026-01-01T00:00:00.000-08:00"
-        for entity, rows in (
-            ("Invoice", company.fake.invoices(company.realm)),
-            ("Payment", company.fake.payments(company.realm)),
-            ("Item", company.fake.items(company.realm)),
-        ):
-            for row in rows:
-                assert response_errors({entity: row, "time": time}) == [], row
-
-
-def test_mappers_read_refusals_and_states() -> None:
-    assert request_id("invoice", "k") == request_id("invoice", "k") != request_id("payment", "k")
-    assert len(request_id("invoice", "k" * 500)) == REQUEST_ID_LIMIT
-    body = {
-        "Fault": {
-            "Error": [
-                {
-                    "Message": "Invalid Reference Id",
-                    "Detail": "Invalid Reference Id : Customer 4",
-                    "element": "CustomerRef",
-                },
-                {"Message": "Invalid", "Detail": "Bad tax", "element": "Line[1].SalesItemLineDetail.TaxCodeRef"},
-            ],
-            "type": "ValidationFault",
-        }
-    }
-    lines = [InvoiceLine("a", Decimal(1), Decimal(1), "X", "10"), InvoiceLine("b", Decimal(1), Decimal(1), "X", "10")]
-    invoice = NewInvoice("4", date(2026, 1, 1), date(2026, 1, 2), lines)
-    assert [(r.line, r.field) for r in refusals(body, invoice)] == [(None, "customer"), (1, "tax")]
-    zero = {"Id": "1", "TotalAmt": 0, "Balance": 0}
-    assert to_invoice(zero | {"PrivateNote": "Voided"}).state is InvoiceState.VOIDED
-    assert to_invoice(zero).state is InvoiceState.APPROVED  # nothing owed is not "paid" unless there was a total
-    assert to_invoice({"Id": "1", "TotalAmt": "10.5", "Balance": 0}).state is InvoiceState.PAID

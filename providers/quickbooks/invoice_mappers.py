@@ -135,12 +135,10 @@ def invoice_body(invoice: NewInvoice, items: Sequence[str], *, us: bool) -> dict
         detail: dict[str, Any] = {"ItemRef": {"value": item}, "UnitPrice": line.unit_price, "Qty": line.quantity}
         amount = line_amount(line.quantity, line.unit_price)
         if line.tax_code:
-            if us:
-                taxable = line.tax_code.startswith(f"{US_TAXABLE}:") or line.tax_code == US_TAXABLE
-                detail["TaxCodeRef"] = {"value": US_TAXABLE if taxable else US_UNTAXED}
-                if line.tax_code.startswith(f"{US_TAXABLE}:"):
-                    sales_code = line.tax_code.split(":", 1)[1]
-            else:
+            if us and line.tax_code.startswith(f"{US_TAXABLE}:"):
+                detail["TaxCodeRef"] = {"value": US_TAXABLE}
+                sales_code = line.tax_code.split(":", 1)[1]
+            else:  # a TaxCode's Id, or a US company's TAX or NON (anything else is QuickBooks' to refuse)
                 detail["TaxCodeRef"] = {"value": line.tax_code}
         if invoice.amounts_are is AmountsAre.INCLUSIVE and not us:
             detail["TaxInclusiveAmt"] = amount

@@ -122,7 +122,12 @@ class QuickBooksInvoicing:
         self._check_us(invoice, us)
         items = [self._item(link, line.account_code, index) for index, line in enumerate(invoice.lines)]
         body = invoice_body(invoice, items, us=us)
-        answer = self._post(link, "/invoice", body, request_id("invoice", idempotency_key), invoice, items)
+        try:
+            answer = self._post(link, "/invoice", body, request_id("invoice", idempotency_key), invoice, items)
+        except InvoiceRefused as exc:
+            if any(r.field == "account" for r in exc.refusals):  # an Item made inactive since: look again next time
+                self._forget_items(link, items)
+            raise
         return to_invoice(_entity(answer, "Invoice"))
 
     def record_payment(self, link: Link, payment: NewPayment, *, idempotency_key: str) -> Payment:
@@ -196,6 +201,12 @@ class QuickBooksInvoicing:
         with self._invoicing.lock:
             self._invoicing.items[key] = item_id
         return item_id
+
+    def _forget_items(self, link: Link, items: Sequence[str]) -> None:
+        with self._invoicing.lock:
+            for key, item_id in list(self._invoicing.items.items()):
+                if key[0] == link.organisation_id and item_id in items:
+                    del self._invoicing.items[key]
 
     def _item_named(self, link: Link, name: str, account_id: str, line: int | None) -> str | None:
         statement = f"select * from Item where Name = {_quoted(name)} AND Active IN (true, false)"

@@ -65,6 +65,13 @@ class SalesApi(Writes, CompanyApi):
             assert status == 200, answer
             return str(answer["Item"]["Id"])
 
+    def update_item(self, realm_id: str, item_id: str, **fields: Any) -> None:
+        """Change an Item in QuickBooks itself (`Active=False`: made inactive)."""
+        with self._lock:
+            record = self._company(realm_id).items[item_id]
+            record.data.update(fields)
+            record.updated_at, record.sync_token = self.clock(), record.sync_token + 1
+
     def items(self, realm_id: str) -> list[dict[str, Any]]:
         with self._lock:
             return [self.render(r, i) for i, r in self._company(realm_id).items.items()]
