@@ -20,7 +20,7 @@ from tests.fakes.quickbooks.faults import fault, intuit_time
 from tests.fakes.quickbooks.records import _Company, _Record
 from tests.fakes.quickbooks.taxes import seeded_codes, seeded_rates
 from tests.fakes.quickbooks.writes import Refused, Writes
-from tests.quickbooks_schema import entity_errors
+from tests.quickbooks_schema import entity_errors, schema
 
 REQUEST_ID_LIMIT = 50
 
@@ -29,6 +29,10 @@ class SalesApi(Writes, CompanyApi):
     """The company API's writes and preferences, on the records `QuickBooksState` keeps."""
 
     _lost: dict[str, int]
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        schema()  # Intuit's schemas take a second or two to load: once a process, now rather than inside a request
 
     # -- controls ------------------------------------------------------------------------------
 
