@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -140,6 +141,28 @@ def test_an_answer_lost_after_quickbooks_made_the_invoice_still_makes_one(
     posts = quickbooks.calls(Resource.INVOICES)
     assert [c.status for c in posts] == [504, 200] and len({c.query["requestid"] for c in posts}) == 1
     assert len(quickbooks.invoices_at_package(realm)) == 1 and rows(bot)[0].status == InvoiceStatus.APPROVED
+
+
+def test_a_send_that_never_got_its_answer_is_resumed_by_the_tracking_and_still_makes_one(
+    bot: RunningBot, quickbooks: QuickBooksDriver
+) -> None:
+    realm = ready(bot, quickbooks)
+    jo_invoice(bot, line(1, "sales", "Hot water", "1", "100"))
+    quickbooks.fake.lose_answers("invoice", times=quickbooks.tries)  # every try of the first send
+    create(bot)
+    assert "never raised twice" in all_text(shown(bot, "has not answered yet"))
+    [row] = rows(bot)
+    assert row.status == InvoiceStatus.PENDING and len(quickbooks.invoices_at_package(realm)) == 1
+
+    runtime = bot.server.runtime
+    later = runtime.clock() + timedelta(minutes=5)
+    runtime.clock = lambda: later
+    tracking.track(runtime, connection_id=row.connection_id)
+    posted(bot, "1001")
+    [row] = rows(bot)
+    assert (row.status, row.number) == (InvoiceStatus.APPROVED, "1001")
+    assert len(quickbooks.invoices_at_package(realm)) == 1
+    assert len({c.query["requestid"] for c in quickbooks.calls(Resource.INVOICES)}) == 1
 
 
 def test_quickbooks_refusing_the_invoice_is_shown_by_its_field(bot: RunningBot, quickbooks: QuickBooksDriver) -> None:
