@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 
+from providers.base import Unavailable
 from providers.invoicing import (
     InvoiceLine,
     InvoiceRefused,
@@ -20,6 +21,7 @@ from providers.invoicing import (
 )
 from providers.quickbooks.invoice_mappers import REQUEST_ID_LIMIT, refusals, request_id, to_invoice
 from tests import quickbooks_companies
+from tests.providers.packages import Resource
 from tests.quickbooks_companies import HOT_WATER, Company
 from tests.quickbooks_schema import entity_errors, response_errors
 
@@ -140,3 +142,26 @@ def test_mappers_read_refusals_and_states() -> None:
     assert to_invoice(zero | {"PrivateNote": "Voided"}).state is InvoiceState.VOIDED
     assert to_invoice(zero).state is InvoiceState.APPROVED  # nothing owed is not "paid" unless there was a total
     assert to_invoice({"Id": "1", "TotalAmt": "10.5", "Balance": 0}).state is InvoiceState.PAID
+
+
+def test_the_drivers_invoicing_methods_drive_the_fake_faithfully(us: Company) -> None:
+    setup = us.driver.invoicing_ready(us.realm)
+    lines = [InvoiceLine("Work", Decimal(1), Decimal(100), setup.account_code, setup.tax_code)]
+    invoice = NewInvoice(setup.customer_id, date(2026, 12, 2), date(2026, 12, 16), lines)
+    made = us.provider.create_invoice(us.link, invoice, idempotency_key="key-1")
+    assert [i["Id"] for i in us.driver.invoices_at_package(us.realm)] == [made.id] and made.total == Decimal(108)
+
+    us.driver.lose_next_answer(Resource.PAYMENTS)
+    payment = NewPayment(made.id, setup.payment_account_code, date(2026, 12, 3), Decimal(10))
+    us.provider.record_payment(us.link, payment, idempotency_key="pay-1")
+    assert len(us.driver.payments_at_package(us.realm)) == 1
+    assert [c.status for c in us.driver.calls(Resource.PAYMENTS)] == [504, 200]
+
+    us.driver.pay_at_package(us.realm, made.id)
+    [paid] = us.provider.invoices(us.link, ids=[made.id])
+    assert (paid.state, paid.amount_due, paid.amount_paid) == (InvoiceState.PAID, 0, Decimal(108))
+
+    us.driver.fail_next(Resource.TAX_CODES, 500, times=us.driver.tries)
+    with pytest.raises(Unavailable):
+        us.provider.tax_rates(us.link)
+    assert [c.status for c in us.driver.calls(Resource.TAX_CODES)][-3:] == [500, 500, 500]
