@@ -19,7 +19,7 @@ from tests.fakes.asgi_transport import ASGISyncTransport
 from tests.fakes.oauth2 import FakeClock, click_through_consent, redirect_params
 from tests.fakes.quickbooks import QuickBooksFake
 from tests.keepers import MemoryKeeper
-from tests.providers.quickbooks_driver import QuickBooksDriver
+from tests.providers.packages import QuickBooksDriver
 
 URL = "http://quickbooks.fake"
 

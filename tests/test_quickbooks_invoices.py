@@ -21,8 +21,7 @@ from tests.fakes.oauth2 import FakeClock
 from tests.flows import all_text, log_in, login_url, shown
 from tests.imports import finished
 from tests.packages_e2e import served, start_with
-from tests.providers.packages import Resource
-from tests.providers.quickbooks_driver import QuickBooksDriver
+from tests.providers.packages import QuickBooksDriver, Resource
 from tests.test_invoices import customer, line, open_form, posted, preview, rows, thread
 from tests.test_mapping import checked, choices, keys, open_modal
 from tests.test_tax_codes import tax_block, tax_values
