@@ -60,7 +60,7 @@ def setup(runtime: Runtime, session: Session, *, workspace_id: int) -> Invoicing
     for category in runtime.settings.categories:
         row = saved.get(category.key)
         entry = entries.get(row.account_external_id) if row else None
-        if row is None or entry is None or not entry.active or not entry.code or not tax_codes.taxable(category):
+        if row is None or entry is None or not entry.active or not tax_codes.taxable(category):
             continue
         if entry.kind == "bank":
             continue

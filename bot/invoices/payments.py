@@ -62,16 +62,14 @@ def target(session: Session, *, invoice_id: int, workspace_id: int, categories: 
         if mapped
         else None
     )
-    if entry is None or not entry.active or not entry.code:
-        raise CannotPay(
-            "No account with a code is mapped for payments received. An admin can choose one with `/accounts map`."
-        )
+    if entry is None or not entry.active:
+        raise CannotPay("No account is mapped for payments received. An admin can choose one with `/accounts map`.")
     return PaymentTarget(
         invoice_id=row.id,
         number=row.number,
         amount_due=row.amount_due if row.amount_due is not None else (row.total or Decimal(0)),
         currency=row.currency,
-        account_code=entry.code,
+        account_code=entry.reference,
         account_label=entry.label,
     )
 

@@ -127,7 +127,7 @@ def prepare(session: Session, *, setup: InvoicingSetup, workspace_id: int, draft
                 description=line.description,
                 quantity=line.quantity,
                 unit_price=line.unit_price,
-                account_code=category.account.code or "",
+                account_code=category.account.reference,
                 account_label=category.account.label,
                 tax=tax,
                 amount=worked.amount,

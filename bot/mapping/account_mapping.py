@@ -57,6 +57,12 @@ class ChartEntry:
         """`200 – Sales`, or the name alone for an account without a code."""
         return f"{self.code} – {self.name}" if self.code else self.name
 
+    @property
+    def reference(self) -> str:
+        """How invoices and payments name the account to the package: its code, or its name where the package gives
+        it none (an organisation that does not number its accounts)."""
+        return self.code or self.name
+
     @classmethod
     def from_row(cls, row: ChartAccount) -> ChartEntry:
         return cls(

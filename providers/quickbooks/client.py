@@ -31,6 +31,7 @@ from providers.base import (
 from providers.http import AuthorisedClient, RetryPolicy, http_client, read_json
 from providers.oauth import TokenEndpoint
 from providers.quickbooks.errors import error_from_fault, error_from_response, read_fault, translate_oauth_error
+from providers.quickbooks.invoices import InvoicingCache, QuickBooksInvoicing
 from providers.quickbooks.mappers import account_type_label, read_accounts, read_customers_page
 from providers.quickbooks.pacing import MinutePacer
 from providers.quickbooks.settings import QuickBooksSettings
@@ -72,7 +73,7 @@ class _SystemFault(Exception):
         self.error = error
 
 
-class QuickBooksProvider:
+class QuickBooksProvider(QuickBooksInvoicing):
     """QuickBooks Online, configured by `QuickBooksSettings`; `transport`, `sleep` and `clock` are seams for tests,
     and so is `now` (the wall clock that decides whether change data capture still reaches back far enough)."""
 
@@ -93,6 +94,7 @@ class QuickBooksProvider:
         self.settings = settings
         self.now: Callable[[], datetime] = lambda: datetime.now(UTC)
         self._sleep = sleep
+        self._invoicing = InvoicingCache()
         self._retry = RetryPolicy(retries=settings.retries, backoff=settings.backoff)
         self._api = AuthorisedClient(
             http_client(timeout=settings.timeout, transport=transport, headers={"Accept": "application/json"}),

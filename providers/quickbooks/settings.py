@@ -22,6 +22,9 @@ class QuickBooksSettings(ProviderSettings):
     token_url: str = "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"
     revoke_url: str = "https://developer.api.intuit.com/v2/oauth2/tokens/revoke"
     api_url: str = "https://quickbooks.api.intuit.com"  # sandbox: https://sandbox-quickbooks.api.intuit.com
+    web_url: str = (
+        "https://app.qbo.intuit.com"  # where people open an invoice; sandbox: https://app.sandbox.qbo.intuit.com
+    )
     scopes: str = DEFAULT_SCOPES
     minor_version: int = Field(default=75, ge=75)  # pinned: Intuit serves anything lower as 75 since August 2025
     page_size: int = Field(default=1000, ge=1, le=1000)  # MAXRESULTS; Intuit's maximum is 1,000

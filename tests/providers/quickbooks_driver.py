@@ -15,6 +15,7 @@ from tests.providers.packages import (
     ErrorCase,
     ExpectedAccount,
     Failure,
+    InvoicingSetup,
     PackageDriver,
     RateLimitCase,
     Resource,
@@ -121,7 +122,12 @@ class QuickBooksDriver(PackageDriver):
         Resource.ORGANISATIONS: (("/companyinfo/",), None),
         Resource.ACCOUNTS: (("/query",), "Account"),
         Resource.CUSTOMERS: (("/query", "/cdc"), "Customer"),
+        Resource.TAX_CODES: (("/query",), "TaxCode"),
+        Resource.INVOICES: (("/invoice",), None),
+        Resource.PAYMENTS: (("/payment",), None),
     }
+    invoicing = True
+    _writes: ClassVar[Mapping[Resource, str]] = {Resource.INVOICES: "invoice", Resource.PAYMENTS: "payment"}
 
     def __init__(self, clock: FakeClock, *, fake: QuickBooksFake | None = None) -> None:
         super().__init__(clock)
@@ -209,3 +215,28 @@ class QuickBooksDriver(PackageDriver):
 
     def asks_for_changes_only(self, call: Call) -> bool:
         return call.path.endswith("/cdc") or "lastupdatedtime" in (call.statement or "").lower()
+
+    # --- Invoicing ----------------------------------------------------------------------------------------------
+
+    def invoicing_ready(self, organisation_id: str) -> InvoicingSetup:
+        """A customer; lines to the Services income account (no account numbers: named), taxed at the US company's
+        California sales tax (`TAX:2`), payments into Checking."""
+        customer_id = self.fake.add_customer(
+            organisation_id, "Jo Bloggs", PrimaryEmailAddr={"Address": "jo@example.com"}
+        )
+        return InvoicingSetup(
+            customer_id=customer_id, account_code="Services", tax_code="TAX:2", payment_account_code="Checking"
+        )
+
+    def invoices_at_package(self, organisation_id: str) -> list[dict[str, Any]]:
+        return self.fake.invoices(organisation_id)
+
+    def payments_at_package(self, organisation_id: str) -> list[dict[str, Any]]:
+        return self.fake.payments(organisation_id)
+
+    def pay_at_package(self, organisation_id: str, invoice_id: str) -> None:
+        [invoice] = [i for i in self.fake.invoices(organisation_id) if i["Id"] == invoice_id]
+        self.fake.pay_in_quickbooks(organisation_id, invoice_id, str(invoice["Balance"]))
+
+    def lose_next_answer(self, resource: Resource) -> None:
+        self.fake.lose_answers(self._writes[resource])

@@ -19,8 +19,8 @@ from tests.fakes.quickbooks.query import MAX_RESULTS, Query, QueryError, field_v
 from tests.fakes.quickbooks.records import _Company, _Record
 from tests.fakes.quickbooks.state import QuickBooksState
 
-ENTITIES = frozenset({"Customer", "Account", "CompanyInfo"})
-CDC_ENTITIES = frozenset({"Customer", "Account"})
+ENTITIES = frozenset({"Customer", "Account", "CompanyInfo", "Item", "TaxCode", "TaxRate", "Term", "Invoice", "Payment"})
+CDC_ENTITIES = frozenset({"Customer", "Account", "Item", "Term", "Invoice", "Payment"})  # not TaxCode or TaxRate
 CDC_DAYS = 30
 MINOR_VERSION = 75
 
@@ -93,7 +93,7 @@ class CompanyApi(QuickBooksState):
         if query.entity == "CompanyInfo":
             rows = [self._info(company)["CompanyInfo"]]
         else:
-            records = company.customers if query.entity == "Customer" else company.accounts
+            records = self._records(company, query.entity)
             if query.fields <= {"Active"} and query.order in (None, "Id") and not query.descending:
                 return self._page_by_id(records, query)
             rows = [self.render(r, i) for i, r in records.items() if not r.deleted]
@@ -137,7 +137,7 @@ class CompanyApi(QuickBooksState):
             raise QueryError(f"changedSince must be within the last {CDC_DAYS} days", "4001")
         answers, left = [], MAX_RESULTS
         for entity in entities:
-            records = company.customers if entity == "Customer" else company.accounts
+            records = self._records(company, entity)
             changed = sorted(
                 ((i, r) for i, r in records.items() if r.updated_at >= since), key=lambda p: p[1].updated_at
             )
@@ -155,6 +155,10 @@ class CompanyApi(QuickBooksState):
                 "MetaData": {"LastUpdatedTime": intuit_time(record.updated_at)},
             }
         return self.render(record, record_id)
+
+    def _records(self, company: _Company, entity: str) -> dict[str, _Record]:
+        """The company's records of an entity the query endpoint serves (besides CompanyInfo)."""
+        return company.customers if entity == "Customer" else company.accounts
 
     def _info(self, company: _Company) -> dict[str, Any]:
         created = intuit_time(self.clock() - 800 * 86400)

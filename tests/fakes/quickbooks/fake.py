@@ -16,7 +16,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
-from tests.fakes.quickbooks.api import CompanyApi
 from tests.fakes.quickbooks.faults import default_error
 from tests.fakes.quickbooks.identity import (
     DISCOVERY_PATH,
@@ -26,11 +25,12 @@ from tests.fakes.quickbooks.identity import (
     discovery_document,
 )
 from tests.fakes.quickbooks.records import Call, _FailureRule
+from tests.fakes.quickbooks.sales import SalesApi
 
 _FROM = re.compile(r"\bfrom\s+(\w+)", re.I)
 
 
-class QuickBooksFake(CompanyApi):
+class QuickBooksFake(SalesApi):
     """A local QuickBooks Online; serve `fake.app` with `ServerThread`, drive it with its methods (set-up in
     `QuickBooksState`; log-in, consent and tokens are `fake.oauth`'s, the shared OAuth2 server)."""
 
@@ -47,6 +47,10 @@ class QuickBooksFake(CompanyApi):
                 Route(f"{company}/query", self._query, methods=["GET", "POST"]),
                 Route(f"{company}/cdc", self._cdc, methods=["GET"]),
                 Route(f"{company}/companyinfo/{{company_id}}", self._company_info, methods=["GET"]),
+                Route(f"{company}/preferences", self._preferences, methods=["GET"]),
+                Route(f"{company}/item", self._post_item, methods=["POST"]),
+                Route(f"{company}/invoice", self._post_invoice, methods=["POST"]),
+                Route(f"{company}/payment", self._post_payment, methods=["POST"]),
             ]
         )
 

@@ -52,6 +52,17 @@ class _Company:
     country: str
     customers: dict[str, _Record] = field(default_factory=dict)
     accounts: dict[str, _Record] = field(default_factory=dict)
+    # invoicing (tests.fakes.quickbooks.sales): Items, tax codes and rates, terms, invoices and payments
+    items: dict[str, _Record] = field(default_factory=dict)
+    tax_codes: dict[str, _Record] = field(default_factory=dict)
+    tax_rates: dict[str, _Record] = field(default_factory=dict)
+    terms: dict[str, _Record] = field(default_factory=dict)
+    invoices: dict[str, _Record] = field(default_factory=dict)
+    payments: dict[str, _Record] = field(default_factory=dict)
+    answers: dict[str, tuple[int, Any]] = field(default_factory=dict)  # requestid → the first answer
+    bodies: list[tuple[str, Any]] = field(default_factory=list)  # every write's path and body, for schema checks
+    default_terms: str | None = None  # SalesFormsPrefs.DefaultTerms
+    doc_number: int = 1000
     next_id: int = 1
     minute: deque[float] = field(default_factory=deque)
     in_flight: int = 0
