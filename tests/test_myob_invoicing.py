@@ -138,7 +138,7 @@ def test_a_tax_inclusive_invoice_works_tax_out_of_each_line(env: Env) -> None:  
 
 def test_a_lost_answer_is_looked_up_by_number_and_one_invoice_made(env: Env) -> None:  # noqa: F811
     provider, link, customer = _ready(env)
-    env.fake.lose_answers(env.file_id, "Sale/Invoice/Service")
+    env.fake.lose_answers("Sale/Invoice/Service")
     made = provider.create_invoice(link, _invoice(customer, SALES), idempotency_key="lost-1")
     assert [c.status for c in _posts(env, "/Sale/Invoice/Service")] == [504]  # made, answer lost, never sent again
     [stored] = env.fake.invoices(env.file_id)
@@ -149,7 +149,7 @@ def test_a_lost_answer_is_looked_up_by_number_and_one_invoice_made(env: Env) -> 
 
 def test_a_create_killed_before_its_answer_is_found_by_the_next_process(env: Env) -> None:  # noqa: F811
     provider, link, customer = _ready(env, retries=0)
-    env.fake.lose_answers(env.file_id, "Sale/Invoice/Service")
+    env.fake.lose_answers("Sale/Invoice/Service")
     with pytest.raises(Unavailable):
         provider.create_invoice(link, _invoice(customer, SALES), idempotency_key="killed")
     again = env.provider()  # a new process: nothing remembered but the key
@@ -223,7 +223,7 @@ def test_payments_apply_to_the_invoice_once_and_never_above_its_balance(env: Env
     assert [(r.line, r.field) for r in refused.value.refusals] == [(None, "amount")]
     assert "more than the balance due" in refused.value.refusals[0].message
     part = NewPayment(made.id, "1-1100", date(2026, 12, 3), Decimal("95.01"))
-    env.fake.lose_answers(env.file_id, "Sale/CustomerPayment")
+    env.fake.lose_answers("Sale/CustomerPayment")
     first = provider.record_payment(link, part, idempotency_key="p1")
     assert provider.record_payment(link, part, idempotency_key="p1") == first  # one payment per key
     [stored] = env.fake.payments(env.file_id)

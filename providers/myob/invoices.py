@@ -20,10 +20,11 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from providers.base import Account, Link, Unavailable
+from providers.base import Account, Link, RateLimited, RateLimitScope, Unavailable
 from providers.http import AuthorisedClient, json_bytes, read_json
 from providers.invoicing import (
     Invoice,
@@ -60,6 +61,8 @@ PREFERENCES_PATH = "/Company/Preferences"
 CUSTOMERS_PATH = "/Contact/Customer"
 IDS_A_CALL = 15  # invoice UIDs asked for in one $filter, keeping the URL short
 KEY_LIMIT = 255
+PER_SECOND_TRIES = 3  # a call refused by MYOB's per-second limit (nothing done) is tried again after its wait
+T = TypeVar("T")
 _GUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 
 
@@ -195,7 +198,7 @@ class MyobInvoicing:
             card = next(iter(self._items(link, CUSTOMERS_PATH, query)), None)
             selling = card.get("SellingDetails") if card else None
             customers = to_sales_terms(selling.get("Terms")) if isinstance(selling, Mapping) else None
-        preferences = self._get(self._file_url(link, PREFERENCES_PATH), link, None)
+        preferences = self._patiently(lambda: self._get(self._file_url(link, PREFERENCES_PATH), link, None))
         sales = preferences.get("Sales")
         return customers, to_sales_terms(sales.get("Terms")) if isinstance(sales, Mapping) else None
 
@@ -221,13 +224,15 @@ class MyobInvoicing:
             if found is not None:
                 return found if _ours(found, kind, memo, customer_uid) else None
             try:
-                response = self._writes.send(
-                    "POST",
-                    self._file_url(link, kind.create_path),
-                    keeper=link.tokens,
-                    organisation_id=link.organisation_id,
-                    content=json_bytes(body),
-                    allow=frozenset({400}),
+                response = self._patiently(
+                    lambda: self._writes.send(
+                        "POST",
+                        self._file_url(link, kind.create_path),
+                        keeper=link.tokens,
+                        organisation_id=link.organisation_id,
+                        content=json_bytes(body),
+                        allow=frozenset({400}),
+                    )
                 )
             except Unavailable as exc:  # no answer, a 5xx or a gateway's 504: MYOB may have made it
                 last = exc
@@ -249,12 +254,24 @@ class MyobInvoicing:
         assert last is not None
         raise last
 
+    def _patiently(self, call: Callable[[], T]) -> T:
+        """`call()`, tried again after MYOB's per-second limit refused it (a 403 that did nothing: safe to repeat,
+        even a create). Our own pacing keeps under the limit, but other processes share the key."""
+        for attempt in range(1, PER_SECOND_TRIES + 1):
+            try:
+                return call()
+            except RateLimited as exc:
+                if exc.scope != RateLimitScope.SECOND or attempt == PER_SECOND_TRIES:
+                    raise
+                self._sleep(exc.retry_after)
+        raise AssertionError("unreachable")
+
     def _find(self, link: Link, kind: _Kind, number: str) -> dict[str, Any] | None:
         query = {"$filter": f"{kind.number_field} eq '{number}'"}
         return next(iter(self._items(link, kind.find_path, query)), None)
 
     def _read(self, link: Link, path: str, uid: str) -> dict[str, Any] | None:
-        body = self._get(self._file_url(link, f"{path}/{uid}"), link, None)
+        body = self._patiently(lambda: self._get(self._file_url(link, f"{path}/{uid}"), link, None))
         return body if body.get("UID") else None
 
     def _invoice(self, link: Link, uid: str) -> dict[str, Any] | None:
@@ -265,7 +282,7 @@ class MyobInvoicing:
     def _items(self, link: Link, path: str, params: Mapping[str, str] | None) -> Iterator[dict[str, Any]]:
         url: str | None = self._file_url(link, path)
         while url:
-            body = self._get(url, link, params)
+            body = self._patiently(partial(self._get, url, link, params))
             items = body.get("Items")
             if not isinstance(items, list):
                 raise Unavailable("MYOB sent a page we could not read.", status=200)

@@ -37,15 +37,18 @@ class MyobFake(SalesApi):
         *,
         times: int = 1,
         headers: dict[str, str] | None = None,
+        method: str | None = None,
     ) -> None:
-        """Answer the next `times` requests whose path contains `path_substring` (any case) with `status`; `body`
-        defaults to MYOB's body for that status (a dict is sent as JSON, a str as text)."""
+        """Answer the next `times` requests whose path contains `path_substring` (any case), of `method` when
+        given, with `status`; `body` defaults to MYOB's body for that status (a dict is sent as JSON, a str as
+        text)."""
         rule = _FailureRule(
             path_substring.lower(),
             status,
             default_error_body(status) if body is None else body,
             dict(headers or {}),
             times,
+            method.upper() if method else None,
         )
         with self._lock:
             self._failures.append(rule)
@@ -80,7 +83,10 @@ class MyobFake(SalesApi):
         )
         with self._lock:
             self.calls.append(call)
-            rule = next((r for r in self._failures if r.path_substring in path.lower()), None)
+            rule = next(
+                (r for r in self._failures if r.path_substring in path.lower() and r.method in (None, scope["method"])),
+                None,
+            )
             if rule:
                 rule.times -= 1
                 if rule.times <= 0:

@@ -40,7 +40,6 @@ class _CompanyFile:
     tax_codes: dict[str, _Card] = field(default_factory=dict)
     invoices: dict[str, _Card] = field(default_factory=dict)  # service invoices
     payments: dict[str, _Card] = field(default_factory=dict)  # customer payments
-    lost: dict[str, int] = field(default_factory=dict)  # creates whose answers are lost next, by resource
     posted: list[tuple[str, Any]] = field(default_factory=list)  # (resource, body) of every create, as sent
     removed: bool = False
     seq: int = 0
@@ -53,6 +52,7 @@ class _FailureRule:
     body: Any
     headers: dict[str, str]
     times: int
+    method: str | None = None  # only requests of this method; None: any
 
 
 @dataclass

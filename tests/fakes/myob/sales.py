@@ -62,12 +62,11 @@ class SalesApi(CompanyFileApi):
             card.data.update(fields)
             card.modified_at = self.clock()
 
-    def lose_answers(self, file_id: str, resource: str, times: int = 1) -> None:
-        """The next `times` creates of `resource` ("Sale/Invoice/Service", "Sale/CustomerPayment") are made, then
-        answered 504 instead of 201: the caller never learns that MYOB committed them."""
+    def lose_answers(self, resource: str, times: int = 1) -> None:
+        """The next `times` creates of `resource` ("Sale/Invoice/Service", "Sale/CustomerPayment"), in any file,
+        are made, then answered 504 instead of 201: the caller never learns that MYOB committed them."""
         with self._lock:
-            lost = self._file(file_id).lost
-            lost[resource] = lost.get(resource, 0) + times
+            self._lost[resource] = self._lost.get(resource, 0) + times
 
     def pay_in_myob(self, file_id: str, invoice_uid: str, amount: str | None = None, account: str = "1-1100") -> str:
         """Somebody records a customer payment in MYOB itself (the invoice's whole balance unless `amount`)."""
@@ -148,9 +147,9 @@ class SalesApi(CompanyFileApi):
                 raise Refused("The request body must be an object", "Body")
             with self._lock:
                 uid = self._invoice(company_file, body) if resource == INVOICE else self._payment(company_file, body)
-                lost = company_file.lost.get(resource, 0)
+                lost = self._lost.get(resource, 0)
                 if lost:
-                    company_file.lost[resource] = lost - 1
+                    self._lost[resource] = lost - 1
         except ValueError:
             return JSONResponse(myob_errors("ValidationError", "The request body is not valid JSON", code=400), 400)
         except Refused as refused:
