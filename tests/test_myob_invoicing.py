@@ -9,12 +9,14 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import httpx2
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.invoices import money
-from providers.base import Unavailable
+from providers.base import Link, RateLimited, Unavailable
+from providers.http import BorrowedTransport
 from providers.invoicing import (
     AmountsAre,
     InvoiceLine,
@@ -39,7 +41,12 @@ from providers.myob.invoice_mappers import (
     to_sales_terms,
     to_tax_rate,
 )
+from providers.registry import get_provider
+from tests.fakes.asgi_transport import ASGISyncTransport
 from tests.fakes.myob.errors import myob_errors
+from tests.fakes.oauth2 import FakeClock, click_through_consent, redirect_params
+from tests.keepers import MemoryKeeper
+from tests.providers.packages import MyobDriver, Resource
 from tests.test_myob_fake import problems
 from tests.test_myob_provider import SYDNEY, Env, env  # noqa: F401  (the fake in-process, and the provider)
 
@@ -164,6 +171,17 @@ def test_a_5xx_after_nothing_was_made_is_tried_again_after_a_look(env: Env) -> N
     made = provider.create_invoice(link, _invoice(customer, SALES), idempotency_key="five")
     assert [c.status for c in _posts(env, "/Sale/Invoice/Service")] == [500, 201]
     assert [i["UID"] for i in env.fake.invoices(env.file_id)] == [made.id]
+
+
+def test_a_create_refused_by_the_per_second_limit_is_sent_again_after_its_wait(env: Env) -> None:  # noqa: F811
+    provider, link, customer = _ready(env)
+    env.fake.limit_next("/Sale/Invoice/Service", daily=False)
+    made = provider.create_invoice(link, _invoice(customer, SALES), idempotency_key="paced")
+    assert [c.status for c in _posts(env, "/Sale/Invoice/Service")] == [403, 201]
+    assert [i["UID"] for i in env.fake.invoices(env.file_id)] == [made.id] and 1.0 in env.clock.slept
+    env.fake.limit_next("/Sale/Invoice", daily=True)  # the daily cap is not waited out here
+    with pytest.raises(RateLimited):
+        provider.create_invoice(link, _invoice(customer, SALES), idempotency_key="capped")
 
 
 def test_a_number_someone_else_took_moves_on_to_the_keys_next(env: Env) -> None:  # noqa: F811
@@ -350,3 +368,59 @@ def test_a_due_date_before_the_invoice_date_is_due_at_once() -> None:
     assert body["Terms"] == {"PaymentIsDue": "InAGivenNumberOfDays", "BalanceDueDate": 0}
     assert "TaxCode" not in body["Lines"][0] and body["Date"] == "2026-12-02T00:00:00"
     assert timedelta(0) == timedelta(days=body["Terms"]["BalanceDueDate"])
+
+
+# ---------------------------------------------------------------------------------------------
+# The driver, as the package-generic invoicing suite uses it
+
+
+def test_the_driver_does_what_the_invoicing_suite_needs() -> None:
+    clock = FakeClock()
+    driver = MyobDriver(clock)
+    file_id = driver.add_organisation("Demo Company")
+    client = driver.register_client()
+    transport = ASGISyncTransport(driver.app)
+    provider = get_provider(
+        "myob", driver.settings("http://myob.fake", client), transport=transport, sleep=clock.sleep, clock=clock
+    )
+    try:
+        url = provider.authorization_url(state="s", redirect_uri=driver.redirect_uri, code_challenge=None)
+        with httpx2.Client(transport=BorrowedTransport(transport)) as browser:
+            params = redirect_params(click_through_consent(browser, url, organisations=[file_id]))
+        code = params["code"]
+        grant = provider.exchange_code(code=code, redirect_uri=driver.redirect_uri, code_verifier=None, params=params)
+        link = Link(file_id, MemoryKeeper(provider, grant.tokens))
+        assert driver.invoicing and isinstance(provider, Invoicing)
+        setup = driver.invoicing_ready(file_id)
+
+        driver.fail_next(Resource.TAX_CODES, 500, times=driver.tries)
+        with pytest.raises(Unavailable):
+            provider.tax_rates(link)
+        assert [c.status for c in driver.calls(Resource.TAX_CODES)] == [500] * driver.tries
+        assert setup.tax_code in {r.code for r in provider.tax_rates(link)}
+
+        line = InvoiceLine("Work", Decimal(1), Decimal(100), setup.account_code, setup.tax_code)
+        new = NewInvoice(setup.customer_id, date(2026, 12, 2), date(2026, 12, 16), [line])
+        driver.fail_next(Resource.INVOICES, 400)  # MYOB's own body for a 400
+        with pytest.raises(InvoiceRefused):
+            provider.create_invoice(link, new, idempotency_key="suite-1")
+        driver.lose_next_answer(Resource.INVOICES)
+        made = provider.create_invoice(link, new, idempotency_key="suite-1")
+        assert [c.status for c in driver.calls(Resource.INVOICES)] == [400, 504]  # the creates only
+        assert [i["UID"] for i in driver.invoices_at_package(file_id)] == [made.id]
+
+        paid = NewPayment(made.id, setup.payment_account_code, date(2026, 12, 3), Decimal(50))
+        driver.fail_next(Resource.PAYMENTS, 400)
+        with pytest.raises(InvoiceRefused):
+            provider.record_payment(link, paid, idempotency_key="suite-p")
+        driver.lose_next_answer(Resource.PAYMENTS)
+        payment = provider.record_payment(link, paid, idempotency_key="suite-p")
+        assert [p["UID"] for p in driver.payments_at_package(file_id)] == [payment.id]
+        assert [c.status for c in driver.calls(Resource.PAYMENTS)] == [400, 504]
+
+        driver.pay_at_package(file_id, made.id)
+        [back] = provider.invoices(link, ids=[made.id])
+        assert (back.state, back.amount_due) == (InvoiceState.PAID, 0)
+    finally:
+        provider.close()
+        transport.close()
