@@ -54,6 +54,24 @@ def ready(bot: RunningBot, myob: MyobDriver) -> str:
     return file_id
 
 
+def test_the_mapping_offers_myobs_tax_codes_and_refuses_a_purchase_only_one_for_sales(
+    bot: RunningBot, myob: MyobDriver
+) -> None:
+    file_id = myob.add_organisation("Acme Plumbing Pty Ltd")
+    log_in(bot, login_url(bot, package="myob"))
+    view = open_modal(bot)
+    sales = str(tax_block(view, "sales"))
+    assert "GST Free (0%)" in sales and "No ABN Withholding" not in sales  # MYOB refuses it on a sale
+    assert "No ABN Withholding" in str(tax_block(view, "expenses"))
+    values = dict(choices(myob.account_ids(file_id), keys(MyobDriver.chart_picks)))
+    delivery = bot.slack.send_view_submission(view["id"], values | tax_values(TAXES | {"sales": "ABN"}))
+    assert delivery.ack["response_action"] == "errors"
+    assert delivery.ack["errors"] == {
+        "tax_sales": "No ABN Withholding (-47%) cannot be used with 4-1000 – Sales. "
+        "Choose a tax code for that kind of account."
+    }
+
+
 def create(bot: RunningBot) -> None:
     top = bot.slack.last_view(ADMIN)
     assert top is not None and top["callback_id"] == "invoice_preview"

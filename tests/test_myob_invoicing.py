@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.invoices import money
-from providers.base import Link, RateLimited, Unavailable
+from providers.base import AccountKind, Link, RateLimited, Unavailable
 from providers.http import BorrowedTransport
 from providers.invoicing import (
     AmountsAre,
@@ -91,7 +91,9 @@ def test_tax_codes_come_as_decimals(env: Env) -> None:  # noqa: F811
     rates = {r.code: r for r in provider.tax_rates(link)}
     assert rates["GST"].rate == Decimal("10") and rates["GST"].name == "Goods & Services Tax" and rates["GST"].active
     assert rates["FRE"].rate == 0 and rates["ABN"].rate == Decimal("-47")  # a withholding rate counts negative
-    assert all(r.suits == frozenset() for r in rates.values())  # MYOB says nothing of the accounts a code suits
+    # MYOB says nothing of the accounts a code suits, but refuses purchase-only codes on a sale
+    assert rates["GST"].suits == frozenset() and rates["GST"].suits_kind(AccountKind.INCOME)
+    assert not rates["ABN"].suits_kind(AccountKind.INCOME) and rates["ABN"].suits_kind(AccountKind.EXPENSE)
     [call] = env.fake.calls_to("/GeneralLedger/TaxCode")
     assert call.query["$top"] == "1000"
 

@@ -17,6 +17,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from providers.base import AccountKind
 from providers.invoicing import (
     AmountsAre,
     Invoice,
@@ -47,6 +48,10 @@ TERMS_KINDS = {
 }
 DUE_AT_ONCE = frozenset({"CashOnDelivery", "Prepaid"})
 MAX_TERMS_DAYS = 3660
+# Tax codes only purchases take (withholding from a supplier without an ABN, import duty, luxury car tax): MYOB
+# refuses them on a sale, so they suit only the accounts purchases post to. The rest: MYOB says nothing, so any.
+PURCHASE_ONLY_TYPES = frozenset({"NoABN_TFN", "WithholdingsTax", "ImportDuty", "LuxuryCarTax"})
+PURCHASE_KINDS = frozenset({AccountKind.EXPENSE, AccountKind.COST_OF_SALES, AccountKind.ASSET})
 
 
 def money(value: Any) -> Decimal:
@@ -103,15 +108,16 @@ def key_memo(key: str, what: str) -> str:
 
 
 def to_tax_rate(raw: Mapping[str, Any]) -> TaxRate | None:
-    """A TaxCode, or None for one without a Code. MYOB keeps no inactive flag and no accounts a code suits; a
-    code whose rate counts negative (withholding) reads as a negative rate."""
+    """A TaxCode, or None for one without a Code. MYOB keeps no inactive flag; a code whose rate counts negative
+    (withholding) reads as a negative rate, and one only purchases take suits only purchases' accounts."""
     code = raw.get("Code")
     if not isinstance(code, str) or not code.strip():
         return None
     rate = money(raw.get("Rate"))
     if raw.get("IsRateNegative") is True:
         rate = -abs(rate)
-    return TaxRate(code=code.strip()[:64], name=str(raw.get("Description") or code)[:255], rate=rate)
+    suits = PURCHASE_KINDS if raw.get("Type") in PURCHASE_ONLY_TYPES else frozenset()
+    return TaxRate(code=code.strip()[:64], name=str(raw.get("Description") or code)[:255], rate=rate, suits=suits)
 
 
 def invoice_body(
