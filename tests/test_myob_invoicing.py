@@ -219,6 +219,16 @@ def test_refusals_name_the_line_and_field(env: Env) -> None:  # noqa: F811
     assert env.fake.invoices(env.file_id) == [] and len(_posts(env, "/Sale/Invoice/Service")) == 2
 
 
+def test_a_gone_record_or_a_conflict_is_refused_in_myobs_words_not_tried_again(env: Env) -> None:  # noqa: F811
+    provider, link, customer = _ready(env)
+    gone = myob_errors("ResourceGone", "The customer has been removed", details="Customer")
+    env.fake.fail_next("/Sale/Invoice/Service", 410, gone, method="POST")
+    with pytest.raises(InvoiceRefused) as refused:
+        provider.create_invoice(link, _invoice(customer, SALES), idempotency_key="gone")
+    assert [(r.field, r.message) for r in refused.value.refusals] == [("customer", "The customer has been removed")]
+    assert [c.status for c in _posts(env, "/Sale/Invoice/Service")] == [410]
+
+
 def test_an_account_made_inactive_since_it_was_fetched_is_refused_on_its_line(env: Env) -> None:  # noqa: F811
     provider, link, customer = _ready(env)
     provider.create_invoice(link, _invoice(customer, CALL_OUT), idempotency_key="warm")  # codes fetched

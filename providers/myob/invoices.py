@@ -61,6 +61,9 @@ PREFERENCES_PATH = "/Company/Preferences"
 CUSTOMERS_PATH = "/Contact/Customer"
 IDS_A_CALL = 15  # invoice UIDs asked for in one $filter, keeping the URL short
 KEY_LIMIT = 255
+# What MYOB answers a create it will not make, whatever the number of tries: a validation error, a conflict, or
+# something it points to that was removed (410). Each is told to the person in MYOB's words.
+REFUSALS = frozenset({400, 409, 410})
 PER_SECOND_TRIES = 3  # a call refused by MYOB's per-second limit (nothing done) is tried again after its wait
 T = TypeVar("T")
 _GUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
@@ -231,21 +234,22 @@ class MyobInvoicing:
                         keeper=link.tokens,
                         organisation_id=link.organisation_id,
                         content=json_bytes(body),
-                        allow=frozenset({400}),
+                        allow=REFUSALS,
                     )
                 )
             except Unavailable as exc:  # no answer, a 5xx or a gateway's 504: MYOB may have made it
                 last = exc
                 continue
-            if response.status_code == 400:
+            if response.status_code in REFUSALS:
                 answer = _json_or_none(response.content)
-                if _number_taken(answer, kind.number_field):
+                if response.status_code == 400 and _number_taken(answer, kind.number_field):
                     found = self._find(link, kind, number)
                     return found if found is not None and _ours(found, kind, memo, customer_uid) else None
                 self._forget(link)  # a code may have changed at MYOB since we fetched them
                 found_refusals = refusals(answer, line_uids=line_uids)
                 words = "; ".join(r.message for r in found_refusals) or "no reason given"
-                raise InvoiceRefused(f"MYOB refused it: {words}", refusals=found_refusals, status=400, detail=words)
+                status = response.status_code
+                raise InvoiceRefused(f"MYOB refused it: {words}", refusals=found_refusals, status=status, detail=words)
             uid = _location_uid(response.headers.get("Location"))
             made = self._read(link, kind.create_path, uid) if uid else self._find(link, kind, number)
             if made is None:
