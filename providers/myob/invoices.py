@@ -6,7 +6,9 @@ MYOB takes no idempotency key, so a create is made findable instead: the invoice
 ReceiptNumber) is worked out from our idempotency key (`invoice_mappers.record_numbers`), and its memo carries a
 hash of the key. Before every create, and before trying again a create whose answer never came (a timeout, a dropped
 connection, a 5xx), the record is looked up by that number: found, it is returned and nothing is made twice. A
-number someone else already used (another record, not ours) moves on to the next of the key's numbers.
+number someone else already used (another record, not ours) moves on to the next of the key's numbers. MYOB keeps
+invoice numbers unique, so even a first attempt MYOB was still committing while we looked makes the second attempt
+refused as a duplicate number, and the look-up that follows finds the first.
 
 MYOB has no draft sale invoice: what is created is an open invoice (owed) whether or not the bot asked for approval,
 and it reads back as approved. Account codes ("4-1000") and tax codes ("GST") are turned into MYOB's UIDs from the
