@@ -5,14 +5,19 @@ by line and field, a payment recorded, and an invoice paid in MYOB told in its t
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from bot.invoices import tracking
+from bot.invoices import raising, tracking
 from providers.myob.invoice_mappers import record_numbers
 from storage.models import InvoiceStatus
 from tests.conftest import ADMIN, CHANNEL, RunningBot
@@ -153,6 +158,49 @@ def test_an_answer_lost_after_myob_made_the_invoice_is_found_by_its_number(bot: 
     posted(bot, number(bot))
     assert [c.status for c in myob.calls(Resource.INVOICES)] == [504]  # made, its answer lost, never sent again
     assert len(myob.invoices_at_package(file_id)) == 1 and rows(bot)[0].status == InvoiceStatus.APPROVED
+
+
+def test_a_process_killed_after_myob_made_the_invoice_leaves_one_invoice(bot: RunningBot, myob: MyobDriver) -> None:
+    """A real process sends the invoice and is killed (SIGKILL) after MYOB made it but before the answer reached it:
+    the row stays pending with its key, and the tracking's resend finds the invoice by its number and makes none."""
+    file_id = ready(bot, myob)
+    form = open_form(bot)
+    values: dict[str, Any] = {"invoice_customer": {"invoice_customer": customer(bot, form, "jo")}}
+    preview(bot, form, values | line(1, "sales", "Hot water", "1", "100"))
+    [row] = rows(bot)
+    runtime = bot.server.runtime
+    with runtime.db.session() as s:  # what "Create invoice" does before it sends
+        assert raising.claim(s, invoice_id=row.id, workspace_id=row.workspace_id, now=runtime.clock())
+    release = myob.fake.hold_answers("Sale/Invoice/Service")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "MYOB_", "XERO_", "DATABASE_"))}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "tests.invoice_worker", str(row.id)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env | bot.settings.environment(),
+    )
+    try:
+        assert worker.stdout is not None and worker.stdout.readline().strip() == "ready"
+        bot.slack.wait_for(lambda: myob.invoices_at_package(file_id), 20, "MYOB never got the invoice")
+        os.kill(worker.pid, signal.SIGKILL)
+        assert worker.wait(10) == -signal.SIGKILL
+    finally:
+        release.set()
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+        if worker.stdout is not None:
+            worker.stdout.close()
+    assert rows(bot)[0].status == InvoiceStatus.PENDING and rows(bot)[0].external_id is None
+
+    later = runtime.clock() + timedelta(minutes=5)
+    runtime.clock = lambda: later
+    tracking.track(runtime, connection_id=row.connection_id)
+    [made] = myob.invoices_at_package(file_id)
+    [row] = rows(bot)
+    assert (row.status, row.external_id, row.number) == (InvoiceStatus.APPROVED, made["UID"], made["Number"])
+    assert len(myob.calls(Resource.INVOICES)) == 1  # the resend found it by number: no second create
+    posted(bot, made["Number"])
 
 
 def test_an_account_made_inactive_in_myob_is_refused_next_to_its_line(bot: RunningBot, myob: MyobDriver) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -67,6 +68,14 @@ class SalesApi(CompanyFileApi):
         are made, then answered 504 instead of 201: the caller never learns that MYOB committed them."""
         with self._lock:
             self._lost[resource] = self._lost.get(resource, 0) + times
+
+    def hold_answers(self, resource: str) -> threading.Event:
+        """Make the creates of `resource` at once but keep their answers until the returned event is set: a test
+        can kill the caller between MYOB committing and the caller hearing of it."""
+        release = threading.Event()
+        with self._lock:
+            self._holds.setdefault(resource, []).append(release)
+        return release
 
     def pay_in_myob(self, file_id: str, invoice_uid: str, amount: str | None = None, account: str = "1-1100") -> str:
         """Somebody records a customer payment in MYOB itself (the invoice's whole balance unless `amount`)."""
@@ -154,6 +163,11 @@ class SalesApi(CompanyFileApi):
             return JSONResponse(myob_errors("ValidationError", "The request body is not valid JSON", code=400), 400)
         except Refused as refused:
             return JSONResponse(refused.body, status_code=400)
+        with self._lock:
+            holds = list(self._holds.get(resource, []))
+        for release in holds:  # made; its answer waits
+            while not release.is_set():
+                await asyncio.sleep(0.01)
         if lost:
             return Response("<html><body><h1>504 Gateway Time-out</h1></body></html>", status_code=504)
         location = f"{str(request.base_url).rstrip('/')}/accountright/{company_file.id}/{resource}/{uid}"

@@ -62,6 +62,7 @@ class MyobState(OAuth2Hooks):
         self._keys: dict[str, _KeyUse] = {}
         self._failures: list[_FailureRule] = []
         self._lost: dict[str, int] = {}  # creates whose answers are lost next, by resource
+        self._holds: dict[str, list[threading.Event]] = {}  # creates whose answers wait, by resource
         self.calls: list[Call] = []
 
     # -- the OAuth2 server's hooks ---------------------------------------------------------------
