@@ -83,3 +83,18 @@ def test_a_due_date_before_the_invoice_date_is_due_at_once() -> None:
     body = invoice_body(early, number="S1", memo="m", accounts=["a"], taxes=[None])
     assert body["Terms"] == {"PaymentIsDue": "InAGivenNumberOfDays", "BalanceDueDate": 0}
     assert "TaxCode" not in body["Lines"][0] and body["Date"] == "2026-12-02T00:00:00"
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=20), inner, max_size=4),
+    max_leaves=20,
+)
+_FIELDS = st.sampled_from(["Errors", "Status", "TotalAmount", "BalanceDueAmount", "TotalTax", "Terms", "Customer"])
+
+
+@given(body=_JSON, raw=st.dictionaries(_FIELDS, _JSON, max_size=7))
+def test_any_answer_reads_as_refusals_or_an_invoice_without_raising(body: object, raw: dict[str, object]) -> None:
+    assert all(r.message for r in refusals(body, line_uids=[("acc", "tax")]))
+    invoice = to_invoice({"UID": "u", **raw}, SYDNEY)
+    assert invoice.total == invoice.subtotal + invoice.tax and invoice.amount_due >= 0
