@@ -30,7 +30,7 @@ SPECS = ROOT / "tests" / "specs" / "myob"
 CONTRACTS = json.loads((SPECS / "myob-accountright-v2-contracts.json").read_text())
 URL = "http://myob.fake"
 REDIRECT_URI = "http://localhost:3000/oauth/myob/callback"
-SCOPES = "sme-company-file sme-general-ledger sme-contacts-customer"
+SCOPES = "sme-company-file sme-general-ledger sme-contacts-customer sme-sales"
 _TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,7})?")  # no zone
 _GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
@@ -40,11 +40,18 @@ _GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 
 
 def properties(name: str) -> dict[str, str]:
+    """A class's properties with its bases'; a generic base's `T` is the type it is given
+    (`InvoiceWithLines<ServiceInvoiceLine>`: Lines is `IEnumerable<ServiceInvoiceLine>`)."""
     found: dict[str, str] = {}
+    argument = None
     while name in CONTRACTS["classes"]:
         cls = CONTRACTS["classes"][name]
-        found = {p["name"]: p["type"] for p in cls["properties"]} | found
-        name = (cls.get("base") or "").split("<")[0]
+        types = {p["name"]: p["type"] for p in cls["properties"]}
+        if argument:
+            types = {k: re.sub(r"\bT\b", argument, v) for k, v in types.items()}
+        found = types | found
+        name, _, rest = (cls.get("base") or "").partition("<")
+        argument = rest.rstrip(">") or None
     return found
 
 

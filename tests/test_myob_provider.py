@@ -116,7 +116,7 @@ def test_the_log_in_asks_for_consent_and_the_granular_scopes_without_pkce(env: E
     url = env.provider().authorization_url(state="s1", redirect_uri=REDIRECT_URI, code_challenge="challenge")
     query = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
     assert query["prompt"] == "consent"
-    assert query["scope"] == "sme-company-file sme-general-ledger sme-contacts-customer"
+    assert query["scope"] == "sme-company-file sme-general-ledger sme-contacts-customer sme-sales"
     assert "code_challenge" not in query
 
 

@@ -20,6 +20,7 @@ import httpx2
 from providers.base import Account, Cursor, Grant, Link, Organisation, Page, Tokens, Unavailable
 from providers.http import AuthorisedClient, RetryPolicy, http_client
 from providers.myob.errors import error_from_response, translate_oauth_error
+from providers.myob.invoices import MyobInvoicing
 from providers.myob.mappers import account_type_label, is_postable, read_customer_cards, to_account
 from providers.myob.pacing import SecondPacer
 from providers.myob.settings import MyobSettings
@@ -30,7 +31,7 @@ ACCOUNTS_PATH = "/GeneralLedger/Account"
 CUSTOMERS_PATH = "/Contact/Customer"
 
 
-class MyobProvider:
+class MyobProvider(MyobInvoicing):
     """MYOB, configured by `MyobSettings`; `transport`, `sleep` and `clock` are seams for tests (a fake's in-process
     transport, and the fake's clock for pacing and retries)."""
 
@@ -59,14 +60,16 @@ class MyobProvider:
             "x-myobapi-version": "v2",
         }
         translate = partial(error_from_response, daily_limit_wait=settings.daily_limit_wait)
-        self._api = AuthorisedClient(
-            http_client(timeout=settings.timeout, transport=transport, headers=headers),
-            title=self.title,
-            translate=translate,
-            retry=retry,
-            sleep=sleep,
-            pacer=SecondPacer(per_second=settings.per_second, clock=clock, sleep=sleep),
+        http = http_client(timeout=settings.timeout, transport=transport, headers=headers)
+        pacer = SecondPacer(per_second=settings.per_second, clock=clock, sleep=sleep)
+        self._api = AuthorisedClient(http, title=self.title, translate=translate, retry=retry, sleep=sleep, pacer=pacer)
+        # Creates are never retried blindly (MYOB takes no idempotency key): `MyobInvoicing` looks first.
+        once = RetryPolicy(retries=0)
+        self._writes = AuthorisedClient(
+            http, title=self.title, translate=translate, retry=once, sleep=sleep, pacer=pacer
         )
+        self._sleep = sleep
+        self._start_invoicing()
         self._tokens = TokenEndpoint(
             title=self.title,
             client_id=settings.client_id,

@@ -52,6 +52,7 @@ ERRORS: dict[tuple[int | None, str | None], _Translation] = {
     (404, None): _Translation(
         NeedsReconnect, "MYOB could not find the company file: it may have been removed, moved or replaced."
     ),
+    (409, None): _Translation(BadRequest, "MYOB says the record changed since we read it: {detail}"),
     (410, None): _Translation(BadRequest, "MYOB says what we asked for was removed: {detail}"),
     (504, None): _Translation(Unavailable, "MYOB took too long to answer (HTTP 504), even after trying again."),
 }

@@ -9,8 +9,9 @@ from pydantic_settings import SettingsConfigDict
 
 from providers.settings import ProviderSettings
 
-# The granular scopes every MYOB key needs since March 2026: the company file, its chart of accounts, its customers.
-DEFAULT_SCOPES = "sme-company-file sme-general-ledger sme-contacts-customer"
+# The granular scopes every MYOB key needs since March 2026: the company file, its chart of accounts and tax codes,
+# its customers, and sales (invoices and customer payments).
+DEFAULT_SCOPES = "sme-company-file sme-general-ledger sme-contacts-customer sme-sales"
 
 
 class MyobSettings(ProviderSettings):
@@ -23,6 +24,9 @@ class MyobSettings(ProviderSettings):
     # Company files are at {api_url}/{businessId}; some files live on other hosts: point this there.
     api_url: str = "https://api.myob.com/accountright"
     scopes: str = DEFAULT_SCOPES
+    # Where a person opens a company file's invoice in MYOB's browser app: {web_url}/{businessId}/invoice/{UID}.
+    # Approximate (MYOB documents no deep links): the region part is "au" or "nz" as the file's is.
+    web_url: str = "https://app.myob.com/#/au"
     page_size: int = Field(default=1000, ge=1, le=1000)  # customers a page ($top); MYOB's maximum is 1,000
     retries: int = Field(default=2, ge=0, le=10)  # extra attempts after a 5xx, a timeout or a connection error
     backoff: float = Field(default=0.5, ge=0)  # seconds before the first retry, doubling after, plus jitter

@@ -17,6 +17,7 @@ from tests.providers.packages import (
     ErrorCase,
     ExpectedAccount,
     Failure,
+    InvoicingSetup,
     PackageDriver,
     RateLimitCase,
     Resource,
@@ -81,11 +82,17 @@ class MyobDriver(PackageDriver):
         "expenses": ChartPick("6-2000", "6-2000 – General Expenses"),
         "payments_received": ChartPick("1-1100", "1-1100 – Business Bank Account"),
     }
+    invoicing = True
     _paths: ClassVar[Mapping[Resource, str]] = {
         Resource.TOKEN: MYOB_OAUTH.token_path,
         Resource.ACCOUNTS: "/GeneralLedger/Account",
         Resource.CUSTOMERS: "/Contact/Customer",
+        Resource.TAX_CODES: "/GeneralLedger/TaxCode",
+        Resource.INVOICES: "/Sale/Invoice/Service",
+        Resource.PAYMENTS: "/Sale/CustomerPayment",
     }
+    # Creating a record is a POST; the provider's look-ups by number before it (GET) are not what these name.
+    _creates: ClassVar[frozenset[Resource]] = frozenset({Resource.INVOICES, Resource.PAYMENTS})
 
     def __init__(self, clock: FakeClock, *, fake: MyobFake | None = None) -> None:
         super().__init__(clock)
@@ -169,12 +176,40 @@ class MyobDriver(PackageDriver):
         times: int = 1,
         headers: Mapping[str, str] | None = None,
     ) -> None:
-        self.fake.fail_next(self._paths[resource], status, body, times=times, headers=dict(headers or {}))
+        method = "POST" if resource in self._creates else None
+        self.fake.fail_next(
+            self._paths[resource], status, body, times=times, headers=dict(headers or {}), method=method
+        )
 
     def calls(self, resource: Resource) -> list[Call]:
+        """The calls to `resource`; for invoices and payments, the creates (POST) only."""
         path = self._paths[resource].lower()
         calls: list[Call] = self.fake.calls_to(path)
-        return [c for c in calls if c.path.lower().rstrip("/").endswith(path)]
+        found = [c for c in calls if c.path.lower().rstrip("/").endswith(path)]
+        return [c for c in found if c.method == "POST"] if resource in self._creates else found
 
     def asks_for_changes_only(self, call: Call) -> bool:
         return call.query.get("$filter", "").startswith("LastModified gt datetime'")
+
+    # -- Invoicing ---------------------------------------------------------------------------------
+
+    def invoicing_ready(self, organisation_id: str) -> InvoicingSetup:
+        """A customer card; AccountRight's Sales account (4-1000) with GST, paid into the Business Bank Account."""
+        customer = self.fake.add_customer(organisation_id, "Jo Bloggs Plumbing", email="jo@example.com")
+        return InvoicingSetup(
+            customer_id=customer, account_code="4-1000", tax_code="GST", payment_account_code="1-1100"
+        )
+
+    def invoices_at_package(self, organisation_id: str) -> list[dict[str, Any]]:
+        invoices: list[dict[str, Any]] = self.fake.invoices(organisation_id)
+        return invoices
+
+    def payments_at_package(self, organisation_id: str) -> list[dict[str, Any]]:
+        payments: list[dict[str, Any]] = self.fake.payments(organisation_id)
+        return payments
+
+    def pay_at_package(self, organisation_id: str, invoice_id: str) -> None:
+        self.fake.pay_in_myob(organisation_id, invoice_id)
+
+    def lose_next_answer(self, resource: Resource) -> None:
+        self.fake.lose_answers(self._paths[resource].strip("/"))

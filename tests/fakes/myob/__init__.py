@@ -1,7 +1,8 @@
 """A faithful local MYOB Business API (AccountRight) over real HTTP: OAuth 2 at secure.myob.com's paths (the
 consent page choosing one company file, which only its administrator may allow; form-encoded token and refresh with
 rotation, with or without a trailing slash), and a company file's `GeneralLedger/Account` and `Contact/Customer`
-with OData paging and filters, MYOB's headers, limits and error bodies.
+with OData paging and filters, MYOB's headers, limits and error bodies; and its sales (`tests.fakes.myob.sales`): tax
+codes, service invoices and customer payments created with 201 and a Location, read back and filtered.
 
     clock = FakeClock()
     fake = MyobFake(clock=clock, limits=MyobLimits(per_second=8))

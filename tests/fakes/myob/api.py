@@ -90,6 +90,9 @@ class CompanyFileApi(MyobState):
         use.second.append(now)
         use.day.append(now)
 
+    def _cards(self, company_file: _CompanyFile, resource: str) -> dict[str, _Card]:
+        return company_file.accounts if resource == "GeneralLedger/Account" else company_file.customers
+
     def _view(self, company_file: _CompanyFile, card: _Card) -> dict[str, Any]:
         data = card.data if isinstance(card.data, dict) else {}  # a raw card may be anything
         return {**data, "LastModified": myob_time(card.modified_at, company_file.time_zone), _CARD: card}
@@ -99,7 +102,7 @@ class CompanyFileApi(MyobState):
         top, skip = _number(q.get("$top"), "$top", DEFAULT_TOP), _number(q.get("$skip"), "$skip", 0)
         if not 0 < top <= MAX_TOP:
             raise QueryError(f"$top must be between 1 and {MAX_TOP}.")
-        cards = company_file.accounts if resource == "GeneralLedger/Account" else company_file.customers
+        cards = self._cards(company_file, resource)
         # Filter and sort shallow views; only the page handed out is rendered (a deep copy of each card).
         rows = [self._view(company_file, card) for card in cards.values()]
         if text := q.get("$filter"):

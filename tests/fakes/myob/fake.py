@@ -13,15 +13,15 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Message, Receive, Scope, Send
 
-from tests.fakes.myob.api import CompanyFileApi
 from tests.fakes.myob.errors import body_response, default_error_body, rate_limit_error
 from tests.fakes.myob.identity import MYOB_OAUTH
 from tests.fakes.myob.records import Call, _FailureRule
+from tests.fakes.myob.sales import SalesApi
 
 API_PREFIX = "/accountright"
 
 
-class MyobFake(CompanyFileApi):
+class MyobFake(SalesApi):
     """A local MYOB; serve `fake.app` with `ServerThread`, drive it with its methods (set-up in `MyobState`; log-in,
     consent and tokens are `fake.oauth`'s, the shared OAuth2 server of `tests.fakes.oauth2`)."""
 
@@ -37,15 +37,18 @@ class MyobFake(CompanyFileApi):
         *,
         times: int = 1,
         headers: dict[str, str] | None = None,
+        method: str | None = None,
     ) -> None:
-        """Answer the next `times` requests whose path contains `path_substring` (any case) with `status`; `body`
-        defaults to MYOB's body for that status (a dict is sent as JSON, a str as text)."""
+        """Answer the next `times` requests whose path contains `path_substring` (any case), of `method` when
+        given, with `status`; `body` defaults to MYOB's body for that status (a dict is sent as JSON, a str as
+        text)."""
         rule = _FailureRule(
             path_substring.lower(),
             status,
             default_error_body(status) if body is None else body,
             dict(headers or {}),
             times,
+            method.upper() if method else None,
         )
         with self._lock:
             self._failures.append(rule)
@@ -80,7 +83,10 @@ class MyobFake(CompanyFileApi):
         )
         with self._lock:
             self.calls.append(call)
-            rule = next((r for r in self._failures if r.path_substring in path.lower()), None)
+            rule = next(
+                (r for r in self._failures if r.path_substring in path.lower() and r.method in (None, scope["method"])),
+                None,
+            )
             if rule:
                 rule.times -= 1
                 if rule.times <= 0:
@@ -114,4 +120,13 @@ class MyobFake(CompanyFileApi):
             Route(MYOB_OAUTH.token_path, self._token, methods=["POST"]),
             Route(f"{API_PREFIX}/{{business_id}}/GeneralLedger/Account", self._get_accounts, methods=["GET"]),
             Route(f"{API_PREFIX}/{{business_id}}/Contact/Customer", self._get_customers, methods=["GET"]),
+            Route(f"{API_PREFIX}/{{business_id}}/GeneralLedger/TaxCode", self._get_tax_codes, methods=["GET"]),
+            Route(f"{API_PREFIX}/{{business_id}}/Sale/Invoice", self._get_invoices, methods=["GET"]),
+            Route(f"{API_PREFIX}/{{business_id}}/Sale/Invoice/Service", self._get_service_invoices, methods=["GET"]),
+            Route(f"{API_PREFIX}/{{business_id}}/Sale/Invoice/Service", self._post_service_invoice, methods=["POST"]),
+            Route(f"{API_PREFIX}/{{business_id}}/Sale/Invoice/Service/{{uid}}", self._get_service_invoice),
+            Route(f"{API_PREFIX}/{{business_id}}/Sale/CustomerPayment", self._get_payments, methods=["GET"]),
+            Route(f"{API_PREFIX}/{{business_id}}/Sale/CustomerPayment", self._post_payment, methods=["POST"]),
+            Route(f"{API_PREFIX}/{{business_id}}/Sale/CustomerPayment/{{uid}}", self._get_payment),
+            Route(f"{API_PREFIX}/{{business_id}}/Company/Preferences", self._get_preferences, methods=["GET"]),
         ]

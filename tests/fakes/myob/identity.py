@@ -15,11 +15,14 @@ SCOPE_WORDING = {
     "sme-company-file": "See your company file's details",
     "sme-general-ledger": "View your accounts and tax codes",
     "sme-contacts-customer": "View your customer cards",
+    "sme-sales": "Create and view your sales invoices and customer payments",
     "CompanyFile": "Access your company file",
 }
 RESOURCE_SCOPES = {  # what each resource needs (old keys' CompanyFile scope reaches everything)
     "generalledger": ("sme-general-ledger", "CompanyFile"),
     "contact": ("sme-contacts-customer", "CompanyFile"),
+    "sale": ("sme-sales", "CompanyFile"),
+    "company": ("sme-company-file", "CompanyFile"),
 }
 CODE_LIFETIME = 600.0
 ACCESS_TOKEN_TTL = 1200

@@ -37,6 +37,10 @@ class _CompanyFile:
     time_zone: str  # the zone its zone-less times are written in
     accounts: dict[str, _Card] = field(default_factory=dict)
     customers: dict[str, _Card] = field(default_factory=dict)
+    tax_codes: dict[str, _Card] = field(default_factory=dict)
+    invoices: dict[str, _Card] = field(default_factory=dict)  # service invoices
+    payments: dict[str, _Card] = field(default_factory=dict)  # customer payments
+    posted: list[tuple[str, Any]] = field(default_factory=list)  # (resource, body) of every create, as sent
     removed: bool = False
     seq: int = 0
 
@@ -48,6 +52,7 @@ class _FailureRule:
     body: Any
     headers: dict[str, str]
     times: int
+    method: str | None = None  # only requests of this method; None: any
 
 
 @dataclass

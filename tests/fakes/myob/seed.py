@@ -50,6 +50,17 @@ DEFAULT_CHART: tuple[tuple[str, str, str, str, bool, str, dict[str, Any]], ...] 
     ("9-1000", "Interest Expense", "OtherExpense", "OtherExpense", False, "FRE", {}),
 )
 
+# AccountRight's Australian tax codes: (Code, Description, Type, Rate, IsRateNegative)
+TAX_CODES: tuple[tuple[str, str, str, float, bool], ...] = (
+    ("ABN", "No ABN Withholding", "NoABN_TFN", 47.0, True),
+    ("CAP", "Capital Acquisitions", "GST_VAT", 10.0, False),
+    ("EXP", "GST Free Exports", "GST_VAT", 0.0, False),
+    ("FRE", "GST Free", "GST_VAT", 0.0, False),
+    ("GST", "Goods & Services Tax", "GST_VAT", 10.0, False),
+    ("ITS", "Input Taxed Sales", "InputTaxed", 0.0, False),
+    ("N-T", "Not Reportable", "GST_VAT", 0.0, False),
+)
+
 
 def empty_address(location: int) -> dict[str, Any]:
     return {

@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse, Response
 from tests.fakes.myob.errors import token_invalid
 from tests.fakes.myob.identity import MYOB_OAUTH
 from tests.fakes.myob.records import Call, MyobLimits, _Card, _CompanyFile, _FailureRule, _KeyUse
-from tests.fakes.myob.seed import DEFAULT_CHART, customer_fields, empty_address, generated_customer
+from tests.fakes.myob.seed import DEFAULT_CHART, TAX_CODES, customer_fields, empty_address, generated_customer
 from tests.fakes.oauth2 import Authorisation, ClientApp, Consent, ConsentOption, OAuth2Hooks, OAuth2Server, User
 
 
@@ -61,6 +61,8 @@ class MyobState(OAuth2Hooks):
         self._files: dict[str, _CompanyFile] = {}
         self._keys: dict[str, _KeyUse] = {}
         self._failures: list[_FailureRule] = []
+        self._lost: dict[str, int] = {}  # creates whose answers are lost next, by resource
+        self._holds: dict[str, list[threading.Event]] = {}  # creates whose answers wait, by resource
         self.calls: list[Call] = []
 
     # -- the OAuth2 server's hooks ---------------------------------------------------------------
@@ -114,6 +116,11 @@ class MyobState(OAuth2Hooks):
         with self._lock:
             file_id = str(uuid.uuid5(self._namespace, f"file-{next(self._file_seq)}"))
             self._files[file_id] = _CompanyFile(file_id, name, administrator, time_zone)
+            for code, description, tax_type, rate, negative in TAX_CODES:
+                uid = str(uuid.uuid5(uuid.UUID(file_id), f"tax-{code}"))
+                data = {"UID": uid, "Code": code, "Description": description, "Type": tax_type, "Rate": rate}
+                data |= {"IsRateNegative": negative, "LuxuryCarTaxThreshold": 0.0}
+                self._files[file_id].tax_codes[uid] = _Card(data, self.clock() - 400 * 86400)
             if chart:
                 parents: dict[str, str] = {}
                 for display_id, account_name, classification, account_type, header, tax, extra in DEFAULT_CHART:
