@@ -2,6 +2,7 @@
 
     python -m bench.ack_bench                    # 3 rounds, 50 connections, 5 s counted (+1 s warm-up) each
     python -m bench.ack_bench --rounds 5 --seconds 8 --json ack.json
+    git archive HEAD~1 | tar -x -C /tmp/before && python -m bench.ack_bench --baseline /tmp/before
 
 Each round loads, one after another, with the same closed-loop generator (`bench.ack_load`, 50 keep-alive
 connections, each sending the next signed `/accounts` command as soon as the last was answered): a server that only
@@ -124,10 +125,10 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def start(context: Any, kind: str, slack_url: str) -> tuple[Any, int]:
+def start(context: Any, kind: str, slack_url: str, source: str | None = None) -> tuple[Any, int]:
     port = free_port()
     ours, theirs = context.Pipe()
-    process = context.Process(target=serve, args=(kind, port, slack_url, theirs), daemon=True)
+    process = context.Process(target=serve, args=(kind, port, slack_url, theirs, source), daemon=True)
     process.start()
     if not ours.poll(60):
         process.terminate()
@@ -179,13 +180,22 @@ def measure(
     )
 
 
-def report(measurements: list[Measurement]) -> str:
+def contenders(baseline: str | None) -> tuple[tuple[str, str, str], ...]:
+    if baseline is None:
+        return CONTENDERS
+    return CONTENDERS + (
+        ("baseline bot: /accounts help", "baseline", "help"),
+        ("baseline bot: /accounts status", "baseline", "status"),
+    )
+
+
+def report(measurements: list[Measurement], baseline: str | None = None) -> str:
     reference = {m.round: m.p99_ms for m in measurements if m.contender == REFERENCE}
     lines = [
         "| contender | p50 ms | p99 ms | p99 × bare AsyncApp | requests/s | server CPU ms/request |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for name, _, _ in CONTENDERS:
+    for name, _, _ in contenders(baseline):
         mine = [m for m in measurements if m.contender == name]
         ratios = [m.p99_ms / reference[m.round] for m in mine if m.round in reference]
 
@@ -207,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=5.0, help="counted seconds per contender")
     parser.add_argument("--warmup", type=float, default=1.0)
     parser.add_argument("--json", help="write every measurement here")
+    parser.add_argument("--baseline", help="also run the bot from this checkout (another commit), in each round")
     args = parser.parse_args(argv)
 
     context = multiprocessing.get_context("spawn")
@@ -217,8 +228,11 @@ def main(argv: list[str] | None = None) -> int:
     measurements: list[Measurement] = []
     try:
         for round_ in range(1, args.rounds + 1):
-            for kind, group in itertools.groupby(CONTENDERS, key=lambda c: c[1]):
-                process, port = start(context, kind, slack_url)
+            for kind, group in itertools.groupby(contenders(args.baseline), key=lambda c: c[1]):
+                if kind == "baseline":
+                    process, port = start(context, "bot", slack_url, os.path.abspath(args.baseline))
+                else:
+                    process, port = start(context, kind, slack_url)
                 try:
                     for name, _, text in group:
                         m = measure(slack, round_, name, process, port, text, args)
@@ -241,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         slack.close()
         slack_process.join(10)
-    print(report(measurements))
+    print(report(measurements, args.baseline))
     print(f"\nload average (1 min) before each measurement: {', '.join(f'{m.load_before:.2f}' for m in measurements)}")
     if args.json:
         with open(args.json, "w") as out:
