@@ -2,15 +2,17 @@
 
     python -m bench.ack_bench                    # 3 rounds, 50 connections, 5 s counted (+1 s warm-up) each
     python -m bench.ack_bench --rounds 5 --seconds 8 --json ack.json
+    git archive HEAD~1 | tar -x -C /tmp/before && python -m bench.ack_bench --baseline /tmp/before
 
 Each round loads, one after another, with the same closed-loop generator (`bench.ack_load`, 50 keep-alive
 connections, each sending the next signed `/accounts` command as soon as the last was answered): a server that only
 answers 200 (the generator's own floor), a bare Bolt AsyncApp and a bare sync Bolt App (dispatched through
 Starlette's thread pool) that only `ack()`, then the bot's `/accounts help` and `/accounts status`. Every contender
 runs in a process of its own; the Slack fake (Web API, response URLs: what `respond()` posts to) in another. Each
-request carries a new trigger id and a response URL the fake handed out, and `status` is checked to have posted
-its answer to the fake. Reported: p50, p99, requests/s, the server's CPU per request, and p99 against the bare
-AsyncApp's of the same round; medians over rounds. Needs the `test` extra (the fakes) and `bench` (aiohttp, for
+request carries a new trigger id and a response URL the fake handed out, and `status` is checked to have given
+its answer (counted in its acknowledgements and among the posts the fake accepted). Reported: p50, p99,
+requests/s, the server's CPU per request, and p99 against the bare AsyncApp's of the same round; medians over
+rounds. Needs the `test` extra (the fakes) and `bench` (aiohttp, for
 Bolt's AsyncApp).
 """
 
@@ -43,6 +45,7 @@ CONTENDERS = (  # (name, server kind, command text)
 )
 REFERENCE = "bare AsyncApp, ack()"
 USES_PER_URL = 5  # Slack's (and the fake's) limit on one response URL
+STATUS_ANSWER = b"Accounting connection status"  # the text of status's answer, in its acknowledgement or posted
 
 
 @dataclass
@@ -59,6 +62,7 @@ class Measurement:
     load_before: float
     sent: int = 0  # requests sent, the warm-up's included
     responses_posted: int | None = None  # status: answers the Slack fake accepted on response URLs
+    answers_in_ack: int | None = None  # status: acknowledgements that carried the answer
 
 
 def serve_slack(pipe: Any) -> None:
@@ -124,10 +128,10 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def start(context: Any, kind: str, slack_url: str) -> tuple[Any, int]:
+def start(context: Any, kind: str, slack_url: str, source: str | None = None) -> tuple[Any, int]:
     port = free_port()
     ours, theirs = context.Pipe()
-    process = context.Process(target=serve, args=(kind, port, slack_url, theirs), daemon=True)
+    process = context.Process(target=serve, args=(kind, port, slack_url, theirs, source), daemon=True)
     process.start()
     if not ours.poll(60):
         process.terminate()
@@ -154,7 +158,13 @@ def measure(
         return build()
 
     result = run_load(
-        "127.0.0.1", port, counted, connections=args.connections, seconds=args.seconds, warmup=args.warmup
+        "127.0.0.1",
+        port,
+        counted,
+        connections=args.connections,
+        seconds=args.seconds,
+        warmup=args.warmup,
+        check=(lambda body: STATUS_ANSWER in body) if text == "status" else None,
     )
     cpu = cpu_seconds(process.pid) - cpu_before
     sent = len(total.latencies) - args.connections  # each connection built one more request than it sent
@@ -176,16 +186,26 @@ def measure(
         load_before=load_before,
         sent=sent,
         responses_posted=responses,
+        answers_in_ack=result.checked if text == "status" else None,
     )
 
 
-def report(measurements: list[Measurement]) -> str:
+def contenders(baseline: str | None) -> tuple[tuple[str, str, str], ...]:
+    if baseline is None:
+        return CONTENDERS
+    return CONTENDERS + (
+        ("baseline bot: /accounts help", "baseline", "help"),
+        ("baseline bot: /accounts status", "baseline", "status"),
+    )
+
+
+def report(measurements: list[Measurement], baseline: str | None = None) -> str:
     reference = {m.round: m.p99_ms for m in measurements if m.contender == REFERENCE}
     lines = [
         "| contender | p50 ms | p99 ms | p99 × bare AsyncApp | requests/s | server CPU ms/request |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for name, _, _ in CONTENDERS:
+    for name, _, _ in contenders(baseline):
         mine = [m for m in measurements if m.contender == name]
         ratios = [m.p99_ms / reference[m.round] for m in mine if m.round in reference]
 
@@ -207,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=5.0, help="counted seconds per contender")
     parser.add_argument("--warmup", type=float, default=1.0)
     parser.add_argument("--json", help="write every measurement here")
+    parser.add_argument("--baseline", help="also run the bot from this checkout (another commit), in each round")
     args = parser.parse_args(argv)
 
     context = multiprocessing.get_context("spawn")
@@ -217,8 +238,11 @@ def main(argv: list[str] | None = None) -> int:
     measurements: list[Measurement] = []
     try:
         for round_ in range(1, args.rounds + 1):
-            for kind, group in itertools.groupby(CONTENDERS, key=lambda c: c[1]):
-                process, port = start(context, kind, slack_url)
+            for kind, group in itertools.groupby(contenders(args.baseline), key=lambda c: c[1]):
+                if kind == "baseline":
+                    process, port = start(context, "bot", slack_url, os.path.abspath(args.baseline))
+                else:
+                    process, port = start(context, kind, slack_url)
                 try:
                     for name, _, text in group:
                         m = measure(slack, round_, name, process, port, text, args)
@@ -228,7 +252,8 @@ def main(argv: list[str] | None = None) -> int:
                             f"{m.per_second:,.0f}/s, {m.cpu_ms_per_request:.2f} ms CPU/request, "
                             f"statuses {m.statuses}, load {m.load_before:.2f}"
                             + (
-                                f", answers posted {m.responses_posted} for {m.sent} sent"
+                                f", answers: {m.answers_in_ack} in acknowledgements + {m.responses_posted} posted"
+                                f" for {m.sent} sent"
                                 if m.responses_posted is not None
                                 else ""
                             ),
@@ -241,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         slack.close()
         slack_process.join(10)
-    print(report(measurements))
+    print(report(measurements, args.baseline))
     print(f"\nload average (1 min) before each measurement: {', '.join(f'{m.load_before:.2f}' for m in measurements)}")
     if args.json:
         with open(args.json, "w") as out:

@@ -5,6 +5,7 @@ connection). Every Slack call they make goes to the Slack fake, in another proce
 
 from __future__ import annotations
 
+import sys
 import tempfile
 import threading
 from datetime import UTC, datetime
@@ -116,8 +117,11 @@ def _bot(slack_url: str, port: int, directory: Path) -> Any:
     return server
 
 
-def serve(kind: str, port: int, slack_url: str, ready: Any) -> None:
-    """Child process: serve `kind` on `port` until terminated; `ready` hears once it answers."""
+def serve(kind: str, port: int, slack_url: str, ready: Any, source: str | None = None) -> None:
+    """Child process: serve `kind` on `port` until terminated; `ready` hears once it answers. `source`: a checkout
+    whose `bot`, `storage` and `providers` the bot is run from (another commit, measured in the same run)."""
+    if source is not None:
+        sys.path.insert(0, source)
     if kind == "bot":
         with tempfile.TemporaryDirectory(prefix="ack-bench-") as directory:
             server = _bot(slack_url, port, Path(directory)).start()

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 Build = Callable[[], bytes]
+Check = Callable[[bytes], bool]
 
 
 @dataclass
@@ -22,6 +23,7 @@ class LoadResult:
     latencies: list[float] = field(default_factory=list)  # seconds, of the requests counted
     statuses: dict[int, int] = field(default_factory=dict)
     seconds: float = 0.0  # the counted window
+    checked: int = 0  # responses, the warm-up's included, whose body passed the run's `check`
 
     @property
     def throughput(self) -> float:
@@ -37,7 +39,14 @@ class LoadResult:
 
 
 async def _one_connection(
-    host: str, port: int, build: Build, started: float, counted_from: float, stop_at: float, result: LoadResult
+    host: str,
+    port: int,
+    build: Build,
+    started: float,
+    counted_from: float,
+    stop_at: float,
+    result: LoadResult,
+    check: Check | None,
 ) -> None:
     reader, writer = await asyncio.open_connection(host, port)
     try:
@@ -56,9 +65,10 @@ async def _one_connection(
                 name, _, value = line.partition(b":")
                 if name.strip().lower() == b"content-length":
                     length = int(value)
-            if length:
-                await reader.readexactly(length)
+            body = await reader.readexactly(length) if length else b""
             end = time.perf_counter()
+            if check is not None and check(body):
+                result.checked += 1
             status = int(status_line.split(b" ", 2)[1]) if status_line else 0
             if begin >= counted_from:
                 result.latencies.append(end - begin)
@@ -69,20 +79,30 @@ async def _one_connection(
         writer.close()
 
 
-async def _load(host: str, port: int, build: Build, connections: int, seconds: float, warmup: float) -> LoadResult:
+async def _load(
+    host: str, port: int, build: Build, connections: int, seconds: float, warmup: float, check: Check | None
+) -> LoadResult:
     result = LoadResult(seconds=seconds)
     started = time.perf_counter()
     counted_from, stop_at = started + warmup, started + warmup + seconds
     await asyncio.gather(
-        *(_one_connection(host, port, build, started, counted_from, stop_at, result) for _ in range(connections))
+        *(_one_connection(host, port, build, started, counted_from, stop_at, result, check) for _ in range(connections))
     )
     return result
 
 
 def run_load(
-    host: str, port: int, build: Build, *, connections: int = 50, seconds: float = 5.0, warmup: float = 1.0
+    host: str,
+    port: int,
+    build: Build,
+    *,
+    connections: int = 50,
+    seconds: float = 5.0,
+    warmup: float = 1.0,
+    check: Check | None = None,
 ) -> LoadResult:
-    return asyncio.run(_load(host, port, build, connections, seconds, warmup))
+    """`check`, when given, is asked of each response's body; `LoadResult.checked` counts those it passed."""
+    return asyncio.run(_load(host, port, build, connections, seconds, warmup, check))
 
 
 async def floor_app(scope: dict[str, object], receive: Callable[..., object], send: Callable[..., object]) -> None:

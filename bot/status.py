@@ -16,7 +16,6 @@ from bot.connections.connect import active_connection
 from bot.connections.tokens import keepalive_after
 from bot.customers.matching import DEFAULT_CUSTOMER_FILTER
 from bot.imports.runs import ImportState, import_state
-from bot.imports.sync import customer_filter_of
 from bot.mapping.account_mapping import MappingStatus, mapping_status
 from storage.models import Connection, ConnectionStatus
 
@@ -79,6 +78,7 @@ def workspace_status(
     report: ConnectionReport | None = None
     if connection is not None:
         health, detail = token_health(connection, now, (idle_limits or {}).get(connection.provider))
+        imports = import_state(session, connection=connection, workspace=workspace) if workspace else None
         report = ConnectionReport(
             provider=connection.provider,
             provider_title=dict(providers).get(connection.provider, connection.provider),
@@ -87,8 +87,8 @@ def workspace_status(
             connected_at=connection.connected_at,
             health=health,
             health_detail=detail,
-            imports=import_state(session, connection=connection, workspace=workspace) if workspace else None,
-            customer_filter=customer_filter_of(session, connection_id=connection.id),
+            imports=imports,
+            customer_filter=imports.customer_filter if imports else DEFAULT_CUSTOMER_FILTER,
             mapping=mapping_status(
                 session, connection=connection, categories=load_categories() if categories is None else categories
             ),

@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from bot.server import THRESHOLDS, BotServer
 from bot.slack.listeners.commands import changes_nothing
 from bot.slack.respond import PooledRespond
-from bot.slack.runner import answer_on_ack
+from bot.slack.runner import AnsweringAck, answer_on_ack
 from bot.slack_http import PooledWebClient, SlackConnections
 from bot.web.dispatch import Dispatcher
 from storage.models import HandledRequest
@@ -133,9 +133,9 @@ def test_the_bot_sends_everything_through_its_one_client_and_closes_it(slack: Sl
         http = server.runtime.slack_http
         assert isinstance(server.app.client, PooledWebClient) and server.app.client.http is http
         assert server.runtime.client_for(TEAM).http is http  # type: ignore[union-attr]
-        slack.send_command("/accounts status", user_id=STAFF, channel_id=CHANNEL)
+        slack.send_command("/accounts import", user_id=ADMIN, channel_id=CHANNEL)  # answered at the response URL
         [post] = slack.wait_for(lambda: slack.responses)
-        assert post.status == 200 and "No accounting package is connected yet" in str(post.payload["blocks"])
+        assert post.status == 200 and "Nothing is connected yet" in str(post.payload)
         assert not http.is_closed
     finally:
         server.stop()
@@ -233,6 +233,51 @@ def test_slack_has_its_answer_while_the_listener_goes_on_working(bolt_app: App) 
         dispatcher.close()
 
 
+def test_an_answer_later_than_the_deadline_the_listener_set_is_not_taken_and_slack_heard_at_it(
+    bolt_app: App,
+) -> None:
+    may_answer, told = threading.Event(), threading.Event()
+    delivered: list[bool] = []
+
+    @bolt_app.command("/accounts")
+    def accounts(ack: Ack) -> None:
+        assert isinstance(ack, AnsweringAck)
+        ack.answer_within(0.0)  # already past: Slack hears an empty acknowledgement at once
+        may_answer.wait(10)
+        ack(text="Here it is")
+        delivered.append(ack.delivered)
+        told.set()
+
+    dispatcher = Dispatcher(bolt_app)
+    try:
+        answer = asyncio.run(dispatcher.acknowledgement(command("status")))
+        assert (answer.status, answer.body) == (200, "")
+        may_answer.set()
+        assert told.wait(10)
+        assert delivered == [False]  # the listener knows to post its answer to the response URL instead
+    finally:
+        may_answer.set()
+        dispatcher.close()
+
+
+def test_an_answer_within_the_deadline_is_the_acknowledgement(bolt_app: App) -> None:
+    delivered: list[bool] = []
+
+    @bolt_app.command("/accounts")
+    def accounts(ack: Ack) -> None:
+        assert isinstance(ack, AnsweringAck)
+        ack.answer_within(60.0)
+        ack(text="Here it is")
+        delivered.append(ack.delivered)
+
+    dispatcher = Dispatcher(bolt_app)
+    try:
+        answer = asyncio.run(dispatcher.acknowledgement(command("status")))
+    finally:
+        dispatcher.close()
+    assert (answer.status, answer.body, delivered) == (200, "Here it is", [True])
+
+
 def test_a_listener_that_fails_before_acknowledging_is_answered_500_and_reported(bolt_app: App) -> None:
     reported: list[Exception] = []
 
@@ -292,8 +337,13 @@ def test_a_replayed_command_acts_once_unless_it_only_shows(bot: RunningBot, text
     from tests.test_slack_boundary import command_payload, fill_in, settle
 
     sent = fill_in(bot, command_payload(text.removeprefix("/accounts ")))
-    for _ in range(2):
-        assert bot.slack.send_payload("slash_commands", sent).acked
-    bot.slack.wait_for(lambda: len(bot.slack.responses) >= answers)
+    deliveries = [bot.slack.send_payload("slash_commands", sent) for _ in range(2)]
+    assert all(d.acked for d in deliveries)
+    in_acks = sum(1 for d in deliveries if d.ack)  # status answers in its acknowledgement
+
+    def shown() -> int:
+        return in_acks + len(bot.slack.responses)
+
+    bot.slack.wait_for(lambda: shown() >= answers)
     settle(bot)
-    assert len(bot.slack.responses) == answers, [r.payload.get("text") for r in bot.slack.responses]
+    assert shown() == answers, ([d.ack for d in deliveries], [r.payload.get("text") for r in bot.slack.responses])

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from bot import workspaces
@@ -81,12 +81,15 @@ def version(connection: Connection) -> str:
     return f"{connection.id}:{round(connection.connected_at.timestamp() * 1_000_000)}"
 
 
+_ACTIVE = (  # built once: read by most commands
+    select(Connection)
+    .where(Connection.workspace_id == bindparam("workspace_id"), Connection.status != ConnectionStatus.DISCONNECTED)
+    .order_by(Connection.connected_at.desc())
+)
+
+
 def active_connection(session: Session, *, workspace_id: int) -> Connection | None:
-    return session.scalar(
-        select(Connection)
-        .where(Connection.workspace_id == workspace_id, Connection.status != ConnectionStatus.DISCONNECTED)
-        .order_by(Connection.connected_at.desc())
-    )
+    return session.scalar(_ACTIVE, {"workspace_id": workspace_id})
 
 
 def begin(

@@ -10,14 +10,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, delete, exists, or_, select
+from sqlalchemy import ColumnElement, and_, bindparam, delete, exists, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot import workspaces
-from bot.customers.lists import KeptFrom, customer_count, kept_from_earlier
-from bot.customers.matching import OUTCOMES
-from bot.imports.sync import SyncPlan, sync_plan
+from bot.customers.lists import KeptFrom, customer_tally
+from bot.customers.matching import DEFAULT_CUSTOMER_FILTER, OUTCOMES
+from bot.imports.sync import SyncPlan, plan_of, stored_settings
 from storage.db import Database
 from storage.models import Connection, ImportRun, RunPriority, RunStatus, Workspace
 from storage.models.import_runs import ACTIVE_RUN_STATUSES, CLAIMABLE, ENDED_RUN_STATUSES
@@ -150,10 +150,16 @@ def active_run(session: Session, *, connection_id: int) -> ImportRun | None:
     )
 
 
+_LATEST = (  # built once: read by status and App Home
+    select(ImportRun)
+    .where(ImportRun.connection_id == bindparam("connection_id"))
+    .order_by(ImportRun.id.desc())
+    .limit(1)
+)
+
+
 def latest_run(session: Session, *, connection_id: int) -> ImportRun | None:
-    return session.scalar(
-        select(ImportRun).where(ImportRun.connection_id == connection_id).order_by(ImportRun.id.desc()).limit(1)
-    )
+    return session.scalar(_LATEST, {"connection_id": connection_id})
 
 
 @dataclass(frozen=True)
@@ -165,18 +171,20 @@ class ImportState:
     latest: RunView | None
     sync: SyncPlan
     notification_channel_id: str | None
+    customer_filter: str = DEFAULT_CUSTOMER_FILTER  # which contacts an import makes customers
 
 
 def import_state(session: Session, *, connection: Connection, workspace: Workspace) -> ImportState:
-    customers = customer_count(session, workspace_id=workspace.id, connection_id=connection.id)
-    kept = kept_from_earlier(session, workspace_id=workspace.id, connection_id=connection.id)
+    settings = stored_settings(session, connection_id=connection.id)  # read once: the plan and the filter
+    customers, kept = customer_tally(session, workspace_id=workspace.id, connection_id=connection.id)
     latest = latest_run(session, connection_id=connection.id)
     return ImportState(
         customers=customers,
         kept=tuple(kept),
         latest=view_of(session, latest) if latest is not None else None,
-        sync=sync_plan(session, connection=connection, workspace=workspace),
+        sync=plan_of(settings, connection=connection, workspace=workspace),
         notification_channel_id=workspace.notification_channel_id,
+        customer_filter=(settings.customer_filter if settings is not None else None) or DEFAULT_CUSTOMER_FILTER,
     )
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from bot import workspaces
@@ -46,7 +46,19 @@ class SyncPlan:
 
 def sync_plan(session: Session, *, connection: Connection, workspace: Workspace | None) -> SyncPlan:
     """What the connection's scheduled sync will do, and whether anything stops it now."""
-    settings = session.scalar(select(SyncSettings).where(SyncSettings.connection_id == connection.id))
+    return plan_of(stored_settings(session, connection_id=connection.id), connection=connection, workspace=workspace)
+
+
+_STORED = select(SyncSettings).where(SyncSettings.connection_id == bindparam("connection_id"))
+
+
+def stored_settings(session: Session, *, connection_id: int) -> SyncSettings | None:
+    """The connection's sync settings if any were saved (reading creates none)."""
+    return session.scalar(_STORED, {"connection_id": connection_id})
+
+
+def plan_of(settings: SyncSettings | None, *, connection: Connection, workspace: Workspace | None) -> SyncPlan:
+    """`sync_plan` from the settings already read."""
     if settings is not None and not settings.enabled:
         return SyncPlan(SyncState.OFF, settings.interval_minutes)
     paused = None

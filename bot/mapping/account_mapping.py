@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, case, func, or_, select
+from sqlalchemy import ColumnElement, and_, bindparam, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from bot import workspaces
@@ -23,7 +23,7 @@ from bot.mapping import tax_codes
 from bot.mapping.tax_codes import TaxEntry
 from bot.runtime import Runtime
 from providers.base import ACCOUNT_KINDS, Account
-from storage.models import AccountMapping, ChartAccount, Connection, ConnectionStatus
+from storage.models import AccountMapping, ChartAccount, ChartTaxRate, Connection, ConnectionStatus
 
 log = logging.getLogger(__name__)
 
@@ -467,10 +467,35 @@ def _audited(entry: ChartEntry | None, tax: TaxEntry | None) -> str:
     return f"{entry.label}, tax {tax.code}" if tax is not None else entry.label
 
 
+# The saved mapping with the stored account and tax code each row names, in one statement built once: status only
+# needs the accounts and codes mapped, not the whole chart (hundreds of accounts at a real organisation).
+_MAPPED = (
+    select(AccountMapping, ChartAccount, ChartTaxRate)
+    .outerjoin(
+        ChartAccount,
+        and_(
+            ChartAccount.connection_id == AccountMapping.connection_id,
+            ChartAccount.external_id == AccountMapping.account_external_id,
+        ),
+    )
+    .outerjoin(
+        ChartTaxRate,
+        and_(ChartTaxRate.connection_id == AccountMapping.connection_id, ChartTaxRate.code == AccountMapping.tax_code),
+    )
+    .where(AccountMapping.connection_id == bindparam("connection_id"))
+)
+
+
 def mapping_status(session: Session, *, connection: Connection, categories: Sequence[Category]) -> MappingStatus:
-    entries = chart(session, connection_id=connection.id)
-    saved = saved_mapping(session, connection_id=connection.id)
-    taxes = tax_codes.tax_codes(session, connection_id=connection.id)
+    saved: dict[str, AccountMapping] = {}
+    entries: dict[str, ChartEntry] = {}
+    taxes: dict[str, TaxEntry] = {}
+    for mapping, account, tax_rate in session.execute(_MAPPED, {"connection_id": connection.id}):
+        saved[mapping.category] = mapping
+        if account is not None:
+            entries[account.external_id] = ChartEntry.from_row(account)
+        if tax_rate is not None:
+            taxes[tax_rate.code] = TaxEntry.from_row(tax_rate)
     problems: list[MappingProblem] = []
     tax_problems: list[TaxProblem] = []
     mapped = 0

@@ -2,15 +2,18 @@
 
 Bolt's own (`ThreadListenerRunner`) hands every listener to another thread and looks every 10 ms whether it called
 `ack()`: two more thread switches per request and up to 10 ms of waiting, which on a busy machine is most of an
-acknowledgement's time. When the web side put an `ANSWER` callback in the request's context (`bot.web.routes`),
-this runner instead runs the listener on the dispatching thread and hands its acknowledgement to `ANSWER` as soon as
-`ack()` is called; the listener then goes on with its work (a query, `respond()`) on the same thread while Slack
-already has its answer. Events are acknowledged before their listener runs, as Bolt does. Requests without the
-callback (Socket Mode) are run by Bolt's runner unchanged.
+acknowledgement's time. When the web side put an `ANSWER` (an `Answering`) in the request's context
+(`bot.web.dispatch`), this runner instead runs the listener on the dispatching thread and hands its
+acknowledgement to `ANSWER` as soon as `ack()` is called; the listener then goes on with its work (a query,
+`respond()`) on the same thread while Slack already has its answer. Events are acknowledged before their
+listener runs, as Bolt does. Requests without it (Socket Mode) are run by Bolt's runner unchanged.
 """
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -21,21 +24,52 @@ from slack_bolt.logger.messages import warning_did_not_call_ack
 
 from bot.slack.requests import ANSWER
 
-Answer = Callable[[BoltResponse], None]
+
+class Answering:
+    """What a request's `ANSWER` is: it hands Slack the first acknowledgement offered and says whether it was that
+    one. A listener that answers in its acknowledgement after some work first asks for a deadline
+    (`empty_after`): past it Slack is acknowledged empty, and the listener, told its answer came too late, posts
+    it to the response URL instead. Thread-safe; called from the listener's thread and the event loop."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, settle: Callable[[BoltResponse], None]) -> None:
+        self._loop = loop
+        self._settle = settle
+        self._lock = threading.Lock()
+        self._answered = False
+        self._since = time.monotonic()
+
+    def __call__(self, response: BoltResponse) -> bool:
+        with self._lock:
+            if self._answered:
+                return False
+            self._answered = True
+        self._loop.call_soon_threadsafe(self._settle, response)
+        return True
+
+    def empty_after(self, seconds: float) -> None:
+        """Acknowledge Slack empty `seconds` after the request came, unless it has its answer by then."""
+        delay = max(0.0, seconds - (time.monotonic() - self._since))
+        self._loop.call_soon_threadsafe(self._loop.call_later, delay, self, BoltResponse(status=200, body=""))
 
 
 class AnsweringAck(Ack):
-    """`ack()` that also hands its response to `answer`, once."""
+    """`ack()` that also hands its response to `answer`, once; `delivered` says whether Slack got it (not when an
+    empty acknowledgement went first, at a deadline the listener asked for: `Answering`)."""
 
-    def __init__(self, answer: Answer) -> None:
+    def __init__(self, answer: Answering) -> None:
         super().__init__()
         self.answer = answer
+        self.delivered = False
+
+    def answer_within(self, seconds: float) -> None:
+        """Slack is acknowledged empty `seconds` after the request came unless `ack()` was called by then."""
+        self.answer.empty_after(seconds)
 
     def __call__(self, *args: Any, **kwargs: Any) -> BoltResponse:
         first = self.response is None
         response = super().__call__(*args, **kwargs)
         if first:
-            self.answer(response)
+            self.delivered = self.answer(response)
         return response
 
 
@@ -48,7 +82,7 @@ class AnsweringListenerRunner(ThreadListenerRunner):
         listener: Listener,
         starting_time: float | None = None,
     ) -> BoltResponse | None:
-        answer: Answer | None = request.context.get(ANSWER)
+        answer: Answering | None = request.context.get(ANSWER)
         if answer is None or self.process_before_response or request.lazy_only:
             return super().run(request, response, listener_name, listener, starting_time)
         ack = AnsweringAck(answer)

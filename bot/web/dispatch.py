@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from slack_bolt import App, BoltRequest, BoltResponse
 
 from bot.slack.requests import ANSWER
+from bot.slack.runner import Answering
 
 WORKERS = 20  # requests whose listeners run at once; a listener holds its thread until its work is done
 
@@ -36,7 +37,7 @@ class Dispatcher:
             else:
                 settle(dispatched.result())
 
-        request.context[ANSWER] = lambda response: loop.call_soon_threadsafe(settle, response)
+        request.context[ANSWER] = Answering(loop, settle)
         loop.run_in_executor(self.executor, self.app.dispatch, request).add_done_callback(finished)
         return await answered
 

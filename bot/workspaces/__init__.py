@@ -10,7 +10,7 @@ from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from storage.models import AuditEvent, Connection, SlackInstallation, Workspace
@@ -18,8 +18,11 @@ from storage.models import AuditEvent, Connection, SlackInstallation, Workspace
 log = logging.getLogger(__name__)
 
 
+_BY_TEAM = select(Workspace).where(Workspace.team_id == bindparam("team_id"))  # built once: read on every request
+
+
 def find(session: Session, *, team_id: str) -> Workspace | None:
-    return session.scalar(select(Workspace).where(Workspace.team_id == team_id))
+    return session.scalar(_BY_TEAM, {"team_id": team_id})
 
 
 def ensure(session: Session, *, team_id: str, name: str | None = None) -> Workspace:

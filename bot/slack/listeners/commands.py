@@ -20,6 +20,7 @@ from bot.slack.listeners.importing import import_command
 from bot.slack.listeners.invoicing import invoice_command, invoices_command
 from bot.slack.listeners.mapping import open_mapping
 from bot.slack.requests import Asker, CommandRequest, responder
+from bot.slack.runner import AnsweringAck
 from bot.views import mentions as views
 from bot.views.audit import AuditNames, audit_blocks, connection_ids
 from bot.views.connect import admin_changed_text, admins_text
@@ -49,11 +50,33 @@ def show_help(req: CommandRequest) -> None:
     )
 
 
+# Slack waits 3 s for an acknowledgement; past this much of it, status is posted to the response URL instead.
+STATUS_IN_ACK_WITHIN = 2.0
+
+
 def show_status(req: CommandRequest) -> None:
-    req.ack()
-    with req.asker.runtime.db.session() as s:
-        report = status.report_for(req.asker.runtime, s, team_id=req.asker.team_id)
-    req.respond(response_type="ephemeral", blocks=status_blocks(report), text="Accounting connection status")
+    """The status in the acknowledgement itself when it is read in time (a few milliseconds; no second request to
+    Slack, whose cost was most of a status request's), else acknowledged empty at `STATUS_IN_ACK_WITHIN` and posted
+    to the response URL. In Socket Mode, acknowledged first and posted, as before."""
+    ack = req.ack
+    in_ack = ack if isinstance(ack, AnsweringAck) else None
+    if in_ack is not None:
+        in_ack.answer_within(STATUS_IN_ACK_WITHIN)
+    else:
+        ack()
+    try:
+        with req.asker.runtime.db.session() as s:
+            report = status.report_for(req.asker.runtime, s, team_id=req.asker.team_id)
+    except Exception:
+        if in_ack is not None:
+            in_ack()  # Slack hears at once; the error handler tells the person
+        raise
+    blocks, text = status_blocks(report), "Accounting connection status"
+    if in_ack is not None:
+        in_ack(response_type="ephemeral", blocks=blocks, text=text)
+        if in_ack.delivered:
+            return
+    req.respond(response_type="ephemeral", blocks=blocks, text=text)
 
 
 def connect_command(req: CommandRequest) -> None:
