@@ -1,9 +1,10 @@
 """Invoices and payments from Slack for every package that raises them (issue 15), end to end through the Slack fake
 and the package's fake (`package`: its driver, `tests.providers.packages`): mapping with tax codes; an invoice
 raised from the modal and found at the package with the mapped accounts, tax codes and the totals the preview showed
-(a three-decimal unit price, a tax-inclusive line); a preview submitted twice, or an answer lost after the package
-made it, leaving one invoice; the package's refusal shown by the line and field it concerns; a payment recorded and
-told in the thread; an invoice paid at the package told in its thread by the next tracking; and who may invoice.
+(a three-decimal unit price, a tax-inclusive line, or its refusal where the organisation takes none); a preview
+submitted twice, or an answer lost after the package made it, leaving one invoice; the package's refusal shown by the
+line and field it concerns; a payment recorded and told in the thread; an invoice paid at the package told in its
+thread by the next tracking; and who may invoice.
 Xero's own corners (its Idempotency-Key header, its OpenAPI bodies, its terms) stay in tests/test_invoices.py."""
 
 from __future__ import annotations
@@ -134,6 +135,17 @@ def totals_shown(view: dict[str, Any], invoice: HeldInvoice) -> bool:
     return all(f"{label}: {money.shown(amount)}" in text for label, amount in amounts.items())
 
 
+def refused_form(bot: RunningBot, view_id: str) -> dict[str, Any]:
+    """The modal "Create invoice" updated, once it no longer says the invoice is being created: the form again."""
+    form_view = bot.slack.wait_for(
+        lambda: (v := bot.slack.view(view_id)) and "Creating the invoice" not in str(v["blocks"]) and v,
+        30,
+        "the modal never showed how it went",
+    )
+    assert form_view["callback_id"] == "invoice_form", form_view
+    return dict(form_view)
+
+
 # -- mapping and raising -----------------------------------------------------------------------------------------
 
 
@@ -189,6 +201,7 @@ def test_an_invoice_raised_from_the_modal_is_made_at_the_package_with_the_mapped
     assert urlsplit(url).scheme == "https" and there.id in url
 
 
+@pytest.mark.package_has("tax_inclusive_prices")
 def test_a_tax_inclusive_line_has_its_tax_worked_out_of_the_price_as_the_package_does(
     bot: RunningBot, package: PackageDriver
 ) -> None:
@@ -203,6 +216,22 @@ def test_a_tax_inclusive_line_has_its_tax_worked_out_of_the_price_as_the_package
     assert there.total == Decimal("100.00") and there.tax == cents(100 * rate / (100 + rate)) > 0  # 15%: 13.04
     assert there.subtotal == there.total - there.tax and totals_shown(previewed, there)
     assert (row.subtotal, row.tax, row.total) == (there.subtotal, there.tax, there.total)
+
+
+@pytest.mark.package_has("tax_inclusive_words")
+def test_tax_inclusive_prices_the_organisation_does_not_take_are_refused_in_the_modal(
+    bot: RunningBot, package: PackageDriver
+) -> None:
+    organisation, name = ready(bot, package)
+    invoice_of(bot, name, line(1, "sales", "Service visit", "1", "100"), inclusive=True)
+    preview = bot.slack.last_view(ADMIN)
+    assert preview is not None
+    create(bot, package)
+
+    blocks = refused_form(bot, preview["id"])["blocks"]
+    assert f"{package.title} did not accept this invoice: {escape(package.tax_inclusive_words)}" in str(blocks[0])
+    assert {b.get("block_id"): b for b in blocks}["amounts"]["element"]["initial_option"]["value"] == "inclusive"
+    assert [r.status for r in rows(bot)] == [InvoiceStatus.FAILED] and package.invoices_at_package(organisation) == []
 
 
 # -- never twice -------------------------------------------------------------------------------------------------
@@ -301,12 +330,7 @@ def test_the_packages_refusal_is_shown_next_to_the_line_and_field_it_concerns(
     view_id = preview["id"]  # "Create invoice" updates the preview's modal in place
 
     # The modal becomes the form again, filled in as it was, the package's words under the field they concern.
-    form_view = bot.slack.wait_for(
-        lambda: (v := bot.slack.view(view_id)) and "Creating the invoice" not in str(v["blocks"]) and v,
-        30,
-        "the modal never showed how it went",
-    )
-    assert form_view["callback_id"] == "invoice_form", form_view
+    form_view = refused_form(bot, view_id)
     [row] = rows(bot)
     assert row.status == InvoiceStatus.FAILED and package.invoices_at_package(organisation) == []
     words = [message for at, field, message in row.refusals or [] if (at, field) == (0, "account")]

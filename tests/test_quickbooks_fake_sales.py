@@ -1,10 +1,13 @@
 """The QuickBooks fake's writes over its HTTP API, as Intuit's documentation and schemas say QuickBooks answers:
 bodies outside the schema refused (2010), Item names unique (6240), `requestid` answered with the first answer and
 at most 50 characters, a line Amount that is not Qty × UnitPrice refused (6070), payments never above the open
-balance, queries of Items, tax codes, terms and invoices, preferences, and every answer valid against the XSDs."""
+balance, queries of Items, tax codes, terms and invoices, preferences, every answer valid against the XSDs, and an
+invoice's answer held back after it was made (`hold_answers`)."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -88,6 +91,28 @@ def test_an_invoice_is_numbered_totalled_and_made_once_per_requestid(qbo: Sessio
     assert len(qbo.fake.invoices(qbo.realm_id)) == 2
     found = qbo.query(f"select * from Invoice where Id IN ('{made['Id']}')").json()["QueryResponse"]["Invoice"]
     assert [f["Id"] for f in found] == [made["Id"]]
+
+
+def test_a_held_invoice_is_made_at_once_and_answered_only_once_released(qbo: Session) -> None:
+    """The control the killed-process tests use: QuickBooks has acted while its answer is still on its way."""
+    jo = qbo.fake.add_customer(qbo.realm_id, "Jo Bloggs")
+    body = invoice_body(qbo, jo, item(qbo))
+    release = qbo.fake.hold_answers("invoice")
+    answers: list[httpx2.Response] = []
+    sender = threading.Thread(target=lambda: answers.append(post(qbo, "/invoice", body, requestid="r-held")))
+    sender.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not qbo.fake.invoices(qbo.realm_id) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        [made] = qbo.fake.invoices(qbo.realm_id)
+        assert answers == [] and sender.is_alive()
+    finally:
+        release.set()
+        sender.join(20)
+    [answer] = answers
+    assert answer.status_code == 200 and answer.json()["Invoice"]["Id"] == made["Id"]
+    assert post(qbo, "/invoice", body, requestid="r-held").json()["Invoice"]["Id"] == made["Id"]  # not held again
 
 
 def test_an_amount_that_is_not_qty_times_price_and_bad_references_are_refused(qbo: Session) -> None:

@@ -303,6 +303,11 @@ class PackageDriver:
     tax_picks: ClassVar[Mapping[str, str]] = {}
     # Words of the package's refusal of a payment above the invoice's amount due (in `InvoiceRefused.message`).
     overpayment_words: ClassVar[str] = ""
+    # Whether the organisations the suites make take prices that include tax (`AmountsAre.INCLUSIVE`); where they do
+    # not (a US QuickBooks company adds sales tax to prices before tax), the words of the package's refusal of them,
+    # a `Refusal` of no line and field "amount", before anything is made.
+    tax_inclusive_prices: ClassVar[bool] = True
+    tax_inclusive_words: ClassVar[str] = ""
 
     def invoicing_ready(self, organisation_id: str) -> InvoicingSetup:
         """Seed what raising an invoice needs in the organisation (a customer, at least), and say what to use."""

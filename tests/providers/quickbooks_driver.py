@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any, ClassVar
 
 from providers.base import AccountKind, BadRequest, NeedsReconnect, RateLimitScope, Unavailable
@@ -15,6 +17,9 @@ from tests.providers.packages import (
     ErrorCase,
     ExpectedAccount,
     Failure,
+    HeldInvoice,
+    HeldLine,
+    HeldPayment,
     InvoicingSetup,
     PackageDriver,
     RateLimitCase,
@@ -127,6 +132,12 @@ class QuickBooksDriver(PackageDriver):
         Resource.PAYMENTS: (("/payment",), None),
     }
     invoicing = True
+    # A US company: its sales lines are taxable (TAX, at the invoice's one sales tax code, California's 8%) or not
+    # (NON); purchases carry no sales tax.
+    tax_picks = {"sales": "TAX:2", "services": "NON", "labour": "NON", "materials": "NON", "expenses": "NON"}
+    overpayment_words = "is more than its open balance"
+    tax_inclusive_prices = False  # a US company: sales tax is added to prices before tax
+    tax_inclusive_words = "QuickBooks in the US adds sales tax to the prices: enter the prices before tax."
     _writes: ClassVar[Mapping[Resource, str]] = {Resource.INVOICES: "invoice", Resource.PAYMENTS: "payment"}
 
     def __init__(self, clock: FakeClock, *, fake: QuickBooksFake | None = None) -> None:
@@ -231,12 +242,69 @@ class QuickBooksDriver(PackageDriver):
     def invoices_at_package(self, organisation_id: str) -> list[dict[str, Any]]:
         return self.fake.invoices(organisation_id)
 
+    def read_invoice(self, organisation_id: str, body: dict[str, Any]) -> HeldInvoice:
+        """Each sales line's account is its Item's income account; a US line's `TAX` is named with the invoice's
+        sales tax code (`TAX:<Id>`), as the provider names it."""
+        items = {i["Id"]: i for i in self.fake.items(organisation_id)}
+        codes = self._account_codes(organisation_id)
+        sales_code = (body.get("TxnTaxDetail") or {}).get("TxnTaxCodeRef", {}).get("value")
+        lines = []
+        for line in body["Line"]:
+            if line["DetailType"] != "SalesItemLineDetail":
+                continue
+            detail = line["SalesItemLineDetail"]
+            tax = (detail.get("TaxCodeRef") or {}).get("value")
+            if tax == "TAX" and sales_code is not None:
+                tax = f"TAX:{sales_code}"
+            account = items[detail["ItemRef"]["value"]]["IncomeAccountRef"]["value"]
+            lines.append(
+                HeldLine(
+                    description=line.get("Description", ""),
+                    quantity=_money(detail["Qty"]),
+                    unit_price=_money(detail["UnitPrice"]),
+                    account_code=codes[account],
+                    tax_code=tax,
+                )
+            )
+        total, tax_total = _money(body["TotalAmt"]), _money(body["TxnTaxDetail"]["TotalTax"])
+        return HeldInvoice(
+            id=body["Id"],
+            number=body.get("DocNumber"),
+            customer_id=body["CustomerRef"]["value"],
+            lines=tuple(lines),
+            subtotal=sum(
+                (_money(x["Amount"]) for x in body["Line"] if x["DetailType"] == "SalesItemLineDetail"), Decimal(0)
+            ),
+            tax=tax_total,
+            total=total,
+            amount_paid=total - _money(body["Balance"]),
+        )
+
     def payments_at_package(self, organisation_id: str) -> list[dict[str, Any]]:
         return self.fake.payments(organisation_id)
+
+    def read_payment(self, organisation_id: str, body: dict[str, Any]) -> HeldPayment:
+        """A payment of one invoice (the only kind we record): the invoice its one line is linked to."""
+        [line] = body["Line"]
+        [linked] = [t for t in line["LinkedTxn"] if t["TxnType"] == "Invoice"]
+        deposit = self._account_codes(organisation_id)[body["DepositToAccountRef"]["value"]]
+        return HeldPayment(body["Id"], linked["TxnId"], _money(body["TotalAmt"]), deposit)
+
+    def _account_codes(self, organisation_id: str) -> dict[str, str]:
+        """The chart's codes by account id (the name of an account without a number), as `account_ids` keys them."""
+        return {account_id: code for code, account_id in self.account_ids(organisation_id).items()}
 
     def pay_at_package(self, organisation_id: str, invoice_id: str) -> None:
         [invoice] = [i for i in self.fake.invoices(organisation_id) if i["Id"] == invoice_id]
         self.fake.pay_in_quickbooks(organisation_id, invoice_id, str(invoice["Balance"]))
 
+    def hold_answers(self, resource: Resource) -> threading.Event:
+        return self.fake.hold_answers(self._writes[resource])
+
     def lose_next_answer(self, resource: Resource) -> None:
         self.fake.lose_answers(self._writes[resource])
+
+
+def _money(value: Any) -> Decimal:
+    """A number of the fake's JSON bodies (a float through its shortest text: 33.335 stays 33.335)."""
+    return Decimal(str(value))

@@ -6,7 +6,9 @@ DocNumbers counted from 1001, totals and Balance worked out, payments never abov
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -99,6 +101,14 @@ class SalesApi(Writes, CompanyApi):
         with self._lock:
             lost = self.__dict__.setdefault("_lost", {})
             lost[resource] = lost.get(resource, 0) + times
+
+    def hold_answers(self, resource: str) -> threading.Event:
+        """Act on writes to `resource` ("invoice", "payment", "item") at once but keep their answers until the
+        returned event is set: a test can kill the caller between QuickBooks acting and the caller hearing of it."""
+        release = threading.Event()
+        with self._lock:
+            self.__dict__.setdefault("_answer_holds", {}).setdefault(resource, []).append(release)
+        return release
 
     def pay_in_quickbooks(self, realm_id: str, invoice_id: str, amount: str, account_id: str | None = None) -> str:
         """A payment received in QuickBooks itself (not through the API we are tested on)."""
@@ -193,7 +203,13 @@ class SalesApi(Writes, CompanyApi):
                 raise Reply(JSONResponse(answer, status_code=status))
             return dict(answer)
 
-        return await self._company_call(request, produce)
+        response = await self._company_call(request, produce)
+        with self._lock:
+            holds = list(self.__dict__.get("_answer_holds", {}).get(entity.lower(), []))
+        for release in holds:  # the write is done; its answer waits
+            while not release.is_set():
+                await asyncio.sleep(0.01)
+        return response
 
     async def _company_call(self, request: Request, produce: Callable[[_Company], dict[str, Any]]) -> Response:
         try:
