@@ -116,14 +116,17 @@ def plan(rows: int, ended: int) -> None:
         before = explain(db, _due_sql(now))
         ticks = []
         while True:  # each tick plans its batch; the last ones find fewer, then none
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             queued = plan_syncs(db, {"xero"}, now=now)
-            ticks.append(((time.perf_counter() - started) * 1000, len(queued)))
+            ticks.append(((time.perf_counter() - started) * 1000, (time.process_time() - cpu) * 1000, len(queued)))
             if not queued:
                 break
         print(
-            f"tick, {rows:,} sync rows, {due:,} due (200 a tick): " + ", ".join(f"{ms:.1f} ms ({n})" for ms, n in ticks)
+            f"tick, {rows:,} sync rows, {due:,} due (200 a tick), wall ms (this process's CPU ms) [runs queued]: "
+            + ", ".join(f"{ms:.1f} ({cpu_ms:.1f}) [{n}]" for ms, cpu_ms, n in ticks)
         )
+        full = sorted(ms for ms, _, n in ticks if n)
+        print(f"ticks that queued runs: median {statistics.median(full):.1f} ms, fastest {full[0]:.1f} ms")
         print(before)
 
         with db.engine.begin() as c:  # the runs those ticks queued end; then a long history

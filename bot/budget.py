@@ -4,21 +4,25 @@ Each limit ("calls in any `per` seconds") is counted in slots of a twelfth of `p
 limit and slot, updated in one statement that also checks the limit. Any span of `per` seconds overlaps at most 13
 slots, so a call is let through only while the last 13 slots hold fewer than the limit: the package's rolling
 window is never exceeded, whichever process calls, at the price of a thirteenth of the budget at a steady pace.
+
+A limit of calls at once has one row per slot (`call_slots`): a call takes a free one (or one whose lease ran out,
+its holder having died) and lets go of it when answered.
 """
 
 from __future__ import annotations
 
 import math
+import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
 
 from storage.db import Database
-from storage.models import CallBudget
+from storage.models import CallBudget, CallSlot
 
 SLOTS = 12  # slots a window is cut into
 KEEP = timedelta(days=1)  # slots older than this are deleted (`prune_budgets`)
@@ -30,6 +34,7 @@ class SharedBudget:
     def __init__(self, db: Database, *, clock: Callable[[], datetime]) -> None:
         self.db, self.clock = db, clock
         self._insert = postgresql_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
+        self._slots_made: set[tuple[str, int]] = set()
 
     def take(self, limit: str, *, calls: int, per: float) -> float:
         now = self.clock()
@@ -78,6 +83,44 @@ class SharedBudget:
                 statement.on_conflict_do_update(
                     index_elements=["key", "window_start"], set_={"used": CallBudget.used + (used - counted)}
                 )
+            )
+
+    def hold(self, limit: str, *, calls: int, lease: float) -> str | None:
+        now = self.clock()
+        if (limit, calls) not in self._slots_made:
+            with self.db.session(write_lock=True) as s:
+                rows = [{"key": limit, "slot": n} for n in range(calls)]
+                s.execute(self._insert(CallSlot).values(rows).on_conflict_do_nothing(index_elements=["key", "slot"]))
+            self._slots_made.add((limit, calls))
+        holder = secrets.token_hex(8)
+        with self.db.session(write_lock=True) as s:
+            free = s.scalar(
+                select(CallSlot.slot)
+                .where(
+                    CallSlot.key == limit,
+                    CallSlot.slot < calls,
+                    or_(CallSlot.holder.is_(None), CallSlot.expires_at <= now),
+                )
+                .order_by(CallSlot.slot)
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            )
+            if free is None:
+                return None
+            s.execute(
+                update(CallSlot)
+                .where(CallSlot.key == limit, CallSlot.slot == free)
+                .values(holder=holder, expires_at=now + timedelta(seconds=lease))
+            )
+        return f"{free}:{holder}"
+
+    def release(self, limit: str, slot: str) -> None:
+        number, holder = slot.split(":", 1)
+        with self.db.session() as s:
+            s.execute(
+                update(CallSlot)
+                .where(CallSlot.key == limit, CallSlot.slot == int(number), CallSlot.holder == holder)
+                .values(holder=None, expires_at=None)
             )
 
     def _wait(self, limit: str, *, now: datetime, per: float, calls: int, session: Session) -> float:

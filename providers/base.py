@@ -81,6 +81,15 @@ class CallBudget(Protocol):
         """The package says `remaining` calls are left under `limit`: count the calls we did not see ourselves."""
         ...
 
+    def hold(self, limit: str, *, calls: int, lease: float) -> str | None:
+        """Take one of the `calls` slots of `limit` (calls at once) for at most `lease` seconds, after which a
+        slot whose holder died comes back: its name, to `release`, or None while every slot is held."""
+        ...
+
+    def release(self, limit: str, slot: str) -> None:
+        """Let go of a slot `hold` gave."""
+        ...
+
 
 @dataclass(frozen=True)
 class CallLimit:
@@ -88,7 +97,10 @@ class CallLimit:
     for the whole app or per organisation (`scope`), and the answer header saying how many remain, if any.
     `key` names it; an organisation's limit is counted under `key` plus the organisation's id. A limit that
     `paces` (an organisation's calls a minute) is waited for in the calling thread, as a pacer would, instead of
-    raising RateLimited: reaching it is the normal pace of a long walk, not a reason to leave the work."""
+    raising RateLimited: reaching it is the normal pace of a long walk, not a reason to leave the work.
+    A limit of calls at once (scope CONCURRENT) holds a slot for each call in flight, `calls` of them, and is
+    always waited for (a call ends within moments); its `per` is the longest a slot stays held by a process that
+    died before letting go, so make it longer than any call takes."""
 
     key: str
     scope: RateLimitScope

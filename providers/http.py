@@ -26,6 +26,7 @@ from tenacity import (
     wait_random,
 )
 
+from providers.at_once import AtOnce, LocalSlots
 from providers.base import (
     CallBudget,
     CallLimit,
@@ -169,6 +170,7 @@ class AuthorisedClient:
         self._title, self._translate, self._retry, self._sleep = title, translate, retry, sleep
         self._pacer: Pacer = pacer if pacer is not None else _NoPacing()
         self._limits = limits
+        self._local_slots = LocalSlots()  # calls at once, when no budget shares them between processes
 
     def send(
         self,
@@ -196,7 +198,17 @@ class AuthorisedClient:
         if budget is not None:
             shared = _Shared(budget, self._limits, organisation_id, self._title, self._sleep)
             pacer = _NoPacing() if shared.paces_organisation else pacer
-        call = _Call(self.http, pacer, method, url, keeper=keeper, organisation_id=organisation_id, shared=shared)
+        at_once = AtOnce(budget if budget is not None else self._local_slots, self._limits, organisation_id)
+        call = _Call(
+            self.http,
+            pacer,
+            method,
+            url,
+            keeper=keeper,
+            organisation_id=organisation_id,
+            shared=shared,
+            at_once=at_once,
+        )
         request = {"params": params, "headers": headers, "json": json, "content": content}
         try:
             for attempt in self._retry.retrying(sleep=self._sleep, on=Transient):
@@ -239,7 +251,8 @@ class _Shared:
         counted = [
             (limit, limit.counter(organisation_id))
             for limit in limits
-            if limit.scope == RateLimitScope.APP or organisation_id is not None
+            if limit.scope != RateLimitScope.CONCURRENT  # held while in flight (`AtOnce`), not counted
+            and (limit.scope == RateLimitScope.APP or organisation_id is not None)
         ]
         # The limits waited for come first, so that a call waiting its organisation's turn has not yet been
         # counted under the app's limit meanwhile.
@@ -285,9 +298,10 @@ class _Call:
         keeper: TokenKeeper,
         organisation_id: str | None,
         shared: _Shared | None = None,
+        at_once: AtOnce | None = None,
     ) -> None:
         self.http, self.pacer, self.method, self.url = http, pacer, method, url
-        self.keeper, self.organisation_id, self.shared = keeper, organisation_id, shared
+        self.keeper, self.organisation_id, self.shared, self.at_once = keeper, organisation_id, shared, at_once
         self.token = keeper.access_token()
         self.refreshed = False
 
@@ -309,6 +323,7 @@ class _Call:
             headers.setdefault("Content-Type", "application/json")
         if self.organisation_id:
             self.pacer.before(self.organisation_id)
+        held = self.at_once.enter() if self.at_once is not None else []
         try:
             response = self.http.request(
                 self.method,
@@ -320,6 +335,9 @@ class _Call:
             )
         except httpx2.TransportError as exc:
             raise Transient(f"{type(exc).__name__} from {self.method} {_path(self.url)}", error=exc) from exc
+        finally:
+            if self.at_once is not None:
+                self.at_once.leave(held)
         if self.organisation_id:
             self.pacer.after(self.organisation_id, response.headers)
         if self.shared is not None:

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from bot.budget import KEEP, SharedBudget, prune_budgets
 from providers.base import Link, RateLimited, RateLimitScope
+from providers.xero.client import XeroProvider
 from storage.db import Database
 from tests.fakes.xero import XeroLimits
 from tests.keepers import MemoryKeeper
@@ -159,3 +160,84 @@ def test_two_processes_stay_under_an_organisations_minute_together(
     # clock, so a wait they share may count twice
     assert times[-1] - times[0] <= 2 * 3 * 65
     assert env.clock.slept and all(s <= 66 for s in env.clock.slept)
+
+
+# --- Calls at once ------------------------------------------------------------------------------------------------
+
+
+def test_calls_at_once_are_held_by_every_process_and_a_dead_holders_slot_comes_back(db: Database) -> None:
+    clock = Clock()
+    first, second = SharedBudget(db, clock=clock), SharedBudget(db, clock=clock)  # as two processes would
+    held = [(budget, budget.hold("pkg:at_once:org", calls=5, lease=120)) for budget in (first, second) * 3][:5]
+    assert all(slot is not None for _, slot in held)
+    assert first.hold("pkg:at_once:org", calls=5, lease=120) is None
+    assert second.hold("pkg:at_once:org", calls=5, lease=120) is None
+    assert second.hold("pkg:at_once:other", calls=5, lease=120) is not None  # organisations are apart
+    budget, slot = held[0]
+    assert slot is not None
+    budget.release("pkg:at_once:org", slot)
+    budget.release("pkg:at_once:org", slot)  # letting go twice frees nothing more
+    assert second.hold("pkg:at_once:org", calls=5, lease=120) is not None
+    assert first.hold("pkg:at_once:org", calls=5, lease=120) is None
+    # the holders die without letting go: their slots come back once their lease ran out, not before
+    clock.now += timedelta(seconds=119)
+    assert first.hold("pkg:at_once:org", calls=5, lease=120) is None
+    clock.now += timedelta(seconds=2)
+    assert [first.hold("pkg:at_once:org", calls=5, lease=120) is not None for _ in range(6)] == [True] * 5 + [False]
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["two processes, shared", "one process, in memory"])
+def test_calls_to_one_organisation_never_exceed_xeros_five_at_once(
+    make_env: Callable[..., Env],  # noqa: F811
+    db: Database,
+    shared: bool,
+) -> None:
+    """Eight threads call one organisation at once (four in each of two processes sharing the database's slots, or
+    all in one process without a budget); Xero's fake takes its time answering and answers 429 to a sixth call at
+    once. Not one 429, and the fake never had more than five at once."""
+    env = make_env(fake_options={"latency": 0.05})
+    other = env.variant()
+    budget = SharedBudget(db, clock=lambda: datetime.fromtimestamp(env.clock(), UTC)) if shared else None
+    grant, link, keeper = env.connect()
+    providers = [env.provider, other] if shared else [env.provider, env.provider]
+    keepers = [keeper, MemoryKeeper(other, grant.tokens)] if shared else [keeper, keeper]
+    callers = [
+        (providers[n % 2], Link(link.organisation_id, keepers[n % 2], link.connection_id, budget=budget))
+        for n in range(8)
+    ]
+    barrier = threading.Barrier(8)
+
+    def spend(caller: tuple[XeroProvider, Link]) -> int:
+        provider, caller_link = caller
+        barrier.wait()
+        for _ in range(6):
+            provider.accounts(caller_link)
+        return 6
+
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            assert sum(pool.map(spend, callers)) == 48
+    finally:
+        other.close()
+    calls = env.fake.calls_to("/api.xro/2.0/Accounts")
+    assert len(calls) == 48 and all(c.status == 200 for c in calls)
+    assert env.fake._org(link.organisation_id).most_in_flight <= 5
+
+
+def test_a_call_waits_for_a_slot_a_dead_process_held_until_its_lease_runs_out(
+    make_env: Callable[..., Env],  # noqa: F811
+    db: Database,
+) -> None:
+    env = make_env()
+    budget = SharedBudget(db, clock=lambda: datetime.fromtimestamp(env.clock(), UTC))
+    _, link, keeper = env.connect()
+    dead = SharedBudget(db, clock=lambda: datetime.fromtimestamp(env.clock(), UTC))
+    assert all(dead.hold(f"xero:at_once:{link.organisation_id}", calls=5, lease=120) for _ in range(5))
+    with ThreadPoolExecutor(1) as pool:
+        called = pool.submit(env.provider.accounts, Link(link.organisation_id, keeper, link.connection_id, budget))
+        with pytest.raises(TimeoutError):  # it waits while the dead process's slots hold
+            called.result(timeout=0.5)
+        assert env.fake.calls_to("/api.xro/2.0/Accounts") == []
+        env.clock.advance(121)
+        assert called.result(timeout=30)
+    assert [c.status for c in env.fake.calls_to("/api.xro/2.0/Accounts")] == [200]

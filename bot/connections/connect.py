@@ -24,6 +24,7 @@ from providers.base import BadRequest, Grant, Link, Organisation, Provider, Prov
 from storage.crypto import fingerprint
 from storage.db import Database
 from storage.models import Connection, ConnectionStatus, OAuthState, PendingConnection, Workspace
+from storage.sync_pause import resume_syncs, stop_syncs
 
 log = logging.getLogger(__name__)
 
@@ -277,6 +278,8 @@ def connect_organisation(
         row.disconnected_at = row.attention_notified_at = None
         store_tokens(row, tokens, db, now)
         s.flush()
+        if reconnected:  # its syncs carry on where they stopped
+            resume_syncs(s, connection_ids=[row.id], now=now)
         replaced = s.scalars(
             select(Connection.id).where(
                 Connection.workspace_id == workspace.id,
@@ -422,6 +425,7 @@ def retire(db: Database, provider: Provider, connection_id: int, *, actor: str |
         connection.access_token_enc = connection.refresh_token_enc = None
         connection.access_expires_at = None
         connection.disconnected_at = datetime.now(connection.connected_at.tzinfo)
+        stop_syncs(s, connection_ids=[connection_id])
         workspaces.record(
             s,
             workspace_id=connection.workspace_id,

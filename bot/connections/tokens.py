@@ -27,6 +27,7 @@ from bot.locks import KeyedLocks
 from providers.base import NeedsReconnect, Provider, Tokens
 from storage.db import Database
 from storage.models import Connection, ConnectionStatus
+from storage.sync_pause import stop_syncs
 
 log = logging.getLogger(__name__)
 
@@ -268,6 +269,7 @@ class ConnectionTokens:
             connection.status = ConnectionStatus.NEEDS_RECONNECT
             connection.status_detail = detail
             connection.refresh_claim = connection.refreshing_until = None
+            stop_syncs(s, connection_ids=[connection.id])
         log.warning("Connection %s needs reconnecting: %s", self.connection_id, detail)
         if self.on_needs_reconnect is not None:
             self.on_needs_reconnect(self.connection_id, detail)

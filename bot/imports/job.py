@@ -52,6 +52,7 @@ from storage.models import (
     RunStatus,
     SyncSettings,
 )
+from storage.sync_pause import sync_may_run
 
 log = logging.getLogger(__name__)
 
@@ -354,7 +355,8 @@ class ImportJob:
         started = run.started_at or now
         settings.modified_since = started - self.policy.since_margin
         settings.last_synced_at, settings.failure_notified_at = now, None
-        if settings.enabled:  # a sync turned off has no next time (set again when it is turned on)
+        # a sync turned off, or stopped meanwhile (`storage.sync_pause`), has no next time
+        if settings.enabled and sync_may_run(session, connection_id=run.connection_id):
             settings.next_sync_at = settings.next_sync_at or now + timedelta(minutes=settings.interval_minutes)
         if run.kind == "full" or settings.next_full_at is None:
             settings.next_full_at = now + timedelta(hours=settings.reconcile_hours)

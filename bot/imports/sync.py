@@ -16,6 +16,7 @@ from bot import workspaces
 from bot.connections.connect import active_connection
 from bot.customers.matching import DEFAULT_CUSTOMER_FILTER
 from storage.models import Connection, ConnectionStatus, SyncSettings, Workspace
+from storage.sync_pause import scheduled, sync_may_run
 
 DEFAULT_INTERVAL = 60
 
@@ -66,6 +67,8 @@ def plan_of(settings: SyncSettings | None, *, connection: Connection, workspace:
         paused = SyncPause.SLACK_REMOVED
     elif connection.status == ConnectionStatus.NEEDS_RECONNECT:
         paused = SyncPause.NEEDS_RECONNECT
+    if settings is not None and settings.next_sync_at is None and scheduled(settings):
+        return SyncPlan(SyncState.ON, settings.interval_minutes, None, paused)  # stopped meanwhile
     if settings is None or settings.next_sync_at is None:
         interval = settings.interval_minutes if settings is not None else DEFAULT_INTERVAL
         return SyncPlan(SyncState.AFTER_FIRST_IMPORT, interval, paused=paused)
@@ -96,9 +99,10 @@ def set_sync(
     settings.enabled, settings.updated_by, settings.updated_at = enabled, user_id, now
     if minutes is not None:
         settings.interval_minutes = minutes
-    if enabled and (minutes is not None or settings.next_sync_at is None or settings.next_sync_at < now):
+    may_run = sync_may_run(session, connection_id=connection_id)
+    if enabled and may_run and (minutes is not None or settings.next_sync_at is None or settings.next_sync_at < now):
         settings.next_sync_at = now + timedelta(minutes=settings.interval_minutes)
-    elif not enabled:  # no next time while off, so the planner's index does not walk it every tick
+    elif not enabled or not may_run:  # no next time while off or stopped, so the planner's index does not walk it
         settings.next_sync_at = None
     return settings
 

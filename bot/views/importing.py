@@ -448,7 +448,8 @@ def sync_words(plan: SyncPlan) -> str:
         return f"on, every {every}, but *not running*: {PAUSES[plan.paused]}"
     if plan.state == SyncState.AFTER_FIRST_IMPORT:
         return f"on, every {every}. The first sync runs {every_from(plan)} after your first import ends"
-    assert plan.next_at is not None
+    if plan.next_at is None:
+        return f"on, every {every}"
     return f"on, every {every}; the next one runs {slack_date(plan.next_at)}"
 
 

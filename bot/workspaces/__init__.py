@@ -14,6 +14,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from storage.models import AuditEvent, Connection, SlackInstallation, Workspace
+from storage.sync_pause import resume_syncs, stop_syncs, workspace_connections
 
 log = logging.getLogger(__name__)
 
@@ -109,9 +110,17 @@ def forget_slack_tokens(session: Session, *, team_id: str) -> Workspace | None:
     if installation is not None:
         session.delete(installation)
     workspace.uninstalled_at = datetime.now(UTC)
+    stop_syncs(session, connection_ids=workspace_connections(session, workspace_id=workspace.id))
     record(session, workspace_id=workspace.id, actor=None, action="slack.uninstalled")
     log.info("Deleted the Slack tokens of workspace %s", team_id)
     return workspace
+
+
+def resume_workspace_syncs(session: Session, *, workspace: Workspace) -> None:
+    """The workspace is served again: the scheduled syncs of its connections carry on (`storage.sync_pause`)."""
+    session.flush()
+    connections = workspace_connections(session, workspace_id=workspace.id)
+    resume_syncs(session, connection_ids=connections, now=datetime.now(UTC))
 
 
 def token_works_again(session: Session, *, team_id: str) -> bool:
@@ -122,6 +131,7 @@ def token_works_again(session: Session, *, team_id: str) -> bool:
     if workspace is None or workspace.uninstalled_at is None:
         return False
     workspace.uninstalled_at = None
+    resume_workspace_syncs(session, workspace=workspace)
     record(session, workspace_id=workspace.id, actor=None, action="slack.token_works")
     log.info("Workspace %s is served again: the bot token works", team_id)
     return True

@@ -35,7 +35,9 @@ class SqlInstallationStore(InstallationStore):
         with self.db.session(write_lock=True) as s:
             workspace = workspaces.ensure(s, team_id=installation.team_id or "", name=installation.team_name)
             workspace.enterprise_id = installation.enterprise_id
-            workspace.uninstalled_at = None
+            if workspace.uninstalled_at is not None:  # installed again: its syncs carry on
+                workspace.uninstalled_at = None
+                workspaces.resume_workspace_syncs(s, workspace=workspace)
             row = workspace.installation
             if row is None:
                 row = SlackInstallation(workspace_id=workspace.id, team_id=workspace.team_id)

@@ -26,6 +26,7 @@ class XeroSettings(ProviderSettings):
     retries: int = Field(default=2, ge=0, le=10)  # extra attempts after a 5xx, a timeout or a connection error
     backoff: float = Field(default=0.5, ge=0)  # seconds before the first retry, doubling after, plus jitter
     concurrency: int = Field(default=5, ge=1, le=5)  # calls at once to an organisation while walking pages; Xero: 5
+    calls_at_once: int = Field(default=5, ge=1)  # an organisation's calls at once, by all our processes (Xero: 5)
     calls_per_minute: int = Field(default=60, ge=1)  # an organisation's calls in any minute (Xero: 60)
     spread_below: int = Field(default=10, ge=0)  # X-MinLimit-Remaining under which calls are spread out
     # Xero's calls a minute per app (all organisations together; 10,000 unless Xero gave the app another tier),

@@ -5,7 +5,7 @@ Every model module is imported here, so `Base.metadata` (which Alembic compares 
 
 from storage.models.base import Base, UTCDateTime, utcnow
 from storage.models.chart import AccountMapping, ChartAccount, ChartTaxRate
-from storage.models.chores import CallBudget, Chore
+from storage.models.chores import CallBudget, CallSlot, Chore
 from storage.models.connection import Connection, ConnectionStatus, PendingConnection
 from storage.models.customers import Customer, CustomerReference
 from storage.models.handled import HandledRequest
@@ -29,6 +29,7 @@ __all__ = [
     "AuditEvent",
     "Base",
     "CallBudget",
+    "CallSlot",
     "Chore",
     "Connection",
     "ConnectionStatus",

@@ -31,3 +31,15 @@ class CallBudget(Base):
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     window_start: Mapped[datetime] = mapped_column(primary_key=True, index=True)
     used: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CallSlot(Base):
+    """One of the calls a package allows at once under a limit (`key`: an organisation's calls at once), held by
+    one call of one process (`holder`) until it lets go or `expires_at` passes (its process died meanwhile)."""
+
+    __tablename__ = "call_slots"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    slot: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    holder: Mapped[str | None] = mapped_column(String(32))
+    expires_at: Mapped[datetime | None] = mapped_column()

@@ -54,4 +54,5 @@ def admit(org: _Organisation, app: deque[float], limits: XeroLimits, now: float)
     for window in (org.minute, org.day, app):
         window.append(now)
     org.in_flight += 1
+    org.most_in_flight = max(org.most_in_flight, org.in_flight)
     return remaining()

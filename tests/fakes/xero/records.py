@@ -38,6 +38,7 @@ class _Organisation:
     minute: deque[float] = field(default_factory=deque)
     day: deque[float] = field(default_factory=deque)
     in_flight: int = 0
+    most_in_flight: int = 0  # the most calls it ever had at once (tests read it)
     contacts_version: int = 0  # bumped by every change to a contact: the listing cache is keyed on it
     listings: dict[tuple[Any, ...], list[Any]] = field(default_factory=dict)
 
