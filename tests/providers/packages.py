@@ -303,6 +303,12 @@ class PackageDriver:
     tax_picks: ClassVar[Mapping[str, str]] = {}
     # Words of the package's refusal of a payment above the invoice's amount due (in `InvoiceRefused.message`).
     overpayment_words: ClassVar[str] = ""
+    # How long before `since` the provider's read of changed invoices starts (MYOB: its times carry no zone), so that
+    # what changed that long before `since` may come back too.
+    changes_overlap: ClassVar[float] = 0.0
+    # The "slow down" scopes the provider waits out itself on the invoice resources (briefly, a few times) before it
+    # raises RateLimited; any other is raised at once.
+    waits_out: ClassVar[frozenset[RateLimitScope]] = frozenset()
 
     def invoicing_ready(self, organisation_id: str) -> InvoicingSetup:
         """Seed what raising an invoice needs in the organisation (a customer, at least), and say what to use."""
