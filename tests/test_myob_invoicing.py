@@ -13,7 +13,7 @@ import httpx2
 import pytest
 
 from bot.invoices import money
-from providers.base import AccountKind, Link, RateLimited, Unavailable
+from providers.base import AccountKind, Link, NeedsReconnect, RateLimited, Unavailable
 from providers.http import BorrowedTransport
 from providers.invoicing import (
     AmountsAre,
@@ -232,6 +232,27 @@ def test_an_account_made_inactive_since_it_was_fetched_is_refused_on_its_line(en
     with pytest.raises(InvoiceRefused) as refused:  # fetched again: now known to be gone, before sending
         provider.create_invoice(link, _invoice(customer, SALES), idempotency_key="stale-2")
     assert "no active account 4-1000" in refused.value.refusals[0].message
+
+
+def test_a_file_connected_before_invoicing_needs_the_connection_renewed_not_an_administrator(
+    env: Env,  # noqa: F811
+) -> None:
+    provider, link, customer = _ready(env, scopes="sme-company-file sme-general-ledger sme-contacts-customer")
+    with pytest.raises(NeedsReconnect) as caught:
+        provider.create_invoice(link, _invoice(customer, SALES), idempotency_key="no-sales")
+    told = caught.value.format_message()
+    assert "connection needs to be renewed to allow invoicing" in told and "`/accounts connect myob` again" in told
+    assert "only an administrator" not in told and caught.value.status == 403
+    with pytest.raises(NeedsReconnect, match="renewed to allow invoicing"):
+        provider.invoices(link, ids=["0a7ba3c5-56f0-4b63-9bd7-4d4d3c4e5f60"])
+    assert _posts(env, "/Sale/") == []
+
+    # a 403 from the sales because the person is no longer the file's administrator says so, as elsewhere
+    provider, link, customer = _ready(env)
+    provider.create_invoice(link, _invoice(customer, SALES), idempotency_key="warm")  # the codes are kept
+    env.fake.demote(env.file_id)
+    with pytest.raises(NeedsReconnect, match="only an administrator of the file can connect it"):
+        provider.create_invoice(link, _invoice(customer, SALES), idempotency_key="demoted")
 
 
 def test_payments_apply_to_the_invoice_once_and_never_above_its_balance(env: Env) -> None:  # noqa: F811

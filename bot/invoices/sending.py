@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from bot import workspaces
 from bot.connections.links import link_for
 from bot.runtime import Runtime
-from providers.base import ProviderError
+from providers.base import NeedsReconnect, ProviderError
 from providers.invoicing import (
     AmountsAre,
     Invoice,
@@ -67,6 +67,7 @@ class Sent:
     url: str | None = None
     refusals: tuple[Refusal, ...] = ()
     problem: str | None = None
+    reconnect: bool = False  # no answer because the connection must be renewed first (`problem` says how)
 
 
 def new_invoice(row: InvoiceRow) -> NewInvoice:
@@ -116,7 +117,7 @@ def send(runtime: Runtime, *, invoice_id: int) -> Sent:
             row = s.get(InvoiceRow, invoice_id)
             assert row is not None
             row.error = exc.message[:2000]
-        return Sent(invoice_id, problem=exc.format_message())
+        return Sent(invoice_id, problem=exc.format_message(), reconnect=isinstance(exc, NeedsReconnect))
     with runtime.db.session() as s:
         row = s.get(InvoiceRow, invoice_id)
         assert row is not None

@@ -22,6 +22,7 @@ from bot.slack.invoice_form import WHAT, invoicing_setup, may_invoice, refused_f
 from bot.slack.notify import tell
 from bot.slack.requests import Asker
 from bot.views import invoices as views
+from bot.views.text import escape
 from storage.models import Connection, Invoice, InvoiceStatus
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,10 @@ def preview_submitted(asker: Asker, ack: Ack, view: dict[str, Any]) -> None:
                 text=f"{title} did not accept the invoice",
                 blocks=views.refused_blocks(title, problems, invoice_id=invoice_id),
             )
+    elif sent.reconnect:  # asking again will not help until an admin renews the connection: say so, and how
+        problem = f":warning: {escape(sent.problem or '')}"
+        modals.replace_when_shown(asker.client, external_id=working, view=views.message_view(problem))
+        tell(asker.client, asker.user_id, channel_id, text=problem)
     else:
         modals.replace_when_shown(asker.client, external_id=working, view=views.not_answered_view(title))
         tell(asker.client, asker.user_id, channel_id, text=views.not_answered_text(title))

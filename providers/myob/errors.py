@@ -3,8 +3,9 @@ error in `{"Errors": [{Name, Message, AdditionalDetails, ErrorCode, Severity, Le
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx2
 
@@ -56,6 +57,18 @@ ERRORS: dict[tuple[int | None, str | None], _Translation] = {
     (410, None): _Translation(BadRequest, "MYOB says what we asked for was removed: {detail}"),
     (504, None): _Translation(Unavailable, "MYOB took too long to answer (HTTP 504), even after trying again."),
 }
+
+SALES_PREFIX = "/Sale/"  # what the `sme-sales` scope reaches
+NO_SALES_SCOPE = (
+    "MYOB did not let accounts-bot create or read invoices in this company file: it was connected before "
+    "accounts-bot asked MYOB for permission to raise invoices and record payments, so the connection needs to be "
+    "renewed to allow invoicing."
+)
+RENEW_FOR_SALES = (
+    "An administrator of the company file needs to run `/accounts connect myob` again and allow invoicing when MYOB "
+    "asks."
+)
+_T = TypeVar("_T")
 
 RATE_LIMIT_ERROR = "RateLimitError"
 PER_SECOND_WAIT = 1.0
@@ -124,3 +137,18 @@ def _seconds(value: str | None, *, default: float) -> float:
         return max(0.0, float(value)) if value is not None else default
     except ValueError:
         return default
+
+
+def sales_allowed(path: str, call: Callable[[], _T]) -> _T:
+    """`call()` to `path`; a 403 from a sale resource that is not about the person's rights to the file says the
+    connection lacks the `sme-sales` scope (a company file connected before we asked for it): told as such, with
+    what to do, instead of as an administrator's refusal."""
+    try:
+        return call()
+    except NeedsReconnect as exc:
+        about_rights = "administrator" in (exc.detail or "").lower()
+        if exc.status != 403 or not path.startswith(SALES_PREFIX) or about_rights:
+            raise
+        renew = NeedsReconnect(NO_SALES_SCOPE, status=exc.status, detail=exc.detail)
+        renew.what_to_do = RENEW_FOR_SALES
+        raise renew from exc

@@ -33,6 +33,8 @@ from providers.invoicing import (
 from providers.myob.times import parse_myob_time
 
 CENT = Decimal("0.01")
+# Beyond any amount of a trade invoice, and beyond what 28 digits hold to the cent: read as no amount.
+AMOUNT_LIMIT = Decimal(10) ** 15
 # AccountRight's invoice (and receipt) numbers are short: eight characters is what its forms take (second-hand; the
 # SDK's contracts give no length). Ours are a letter and seven characters of a hash of the idempotency key.
 NUMBER_LIMIT = 8
@@ -55,14 +57,14 @@ PURCHASE_KINDS = frozenset({AccountKind.EXPENSE, AccountKind.COST_OF_SALES, Acco
 
 
 def money(value: Any) -> Decimal:
-    """A number of MYOB's as a Decimal (0 for what is missing or not a number)."""
+    """A number of MYOB's as a Decimal (0 for what is missing, not a number, or too large to be an amount)."""
     if value is None or isinstance(value, bool):
         return Decimal(0)
     try:
         number = Decimal(str(value))
     except InvalidOperation:
         return Decimal(0)
-    return number if number.is_finite() else Decimal(0)
+    return number if number.is_finite() and abs(number) < AMOUNT_LIMIT else Decimal(0)
 
 
 def cents(value: Any) -> Decimal:

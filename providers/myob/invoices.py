@@ -39,6 +39,7 @@ from providers.invoicing import (
     Refusal,
     TaxRate,
 )
+from providers.myob.errors import sales_allowed
 from providers.myob.invoice_mappers import (
     INVOICE_PREFIX,
     PAYMENT_PREFIX,
@@ -229,15 +230,18 @@ class MyobInvoicing:
             if found is not None:
                 return found if _ours(found, kind, memo, customer_uid) else None
             try:
-                response = self._patiently(
-                    lambda: self._writes.send(
-                        "POST",
-                        self._file_url(link, kind.create_path),
-                        keeper=link.tokens,
-                        organisation_id=link.organisation_id,
-                        content=json_bytes(body),
-                        allow=REFUSALS,
-                    )
+                response = sales_allowed(
+                    kind.create_path,
+                    lambda: self._patiently(
+                        lambda: self._writes.send(
+                            "POST",
+                            self._file_url(link, kind.create_path),
+                            keeper=link.tokens,
+                            organisation_id=link.organisation_id,
+                            content=json_bytes(body),
+                            allow=REFUSALS,
+                        )
+                    ),
                 )
             except Unavailable as exc:  # no answer, a 5xx or a gateway's 504: MYOB may have made it
                 last = exc
@@ -277,7 +281,9 @@ class MyobInvoicing:
         return next(iter(self._items(link, kind.find_path, query)), None)
 
     def _read(self, link: Link, path: str, uid: str) -> dict[str, Any] | None:
-        body = self._patiently(lambda: self._get(self._file_url(link, f"{path}/{uid}"), link, None))
+        body = sales_allowed(
+            path, lambda: self._patiently(lambda: self._get(self._file_url(link, f"{path}/{uid}"), link, None))
+        )
         return body if body.get("UID") else None
 
     def _invoice(self, link: Link, uid: str) -> dict[str, Any] | None:
@@ -288,7 +294,7 @@ class MyobInvoicing:
     def _items(self, link: Link, path: str, params: Mapping[str, str] | None) -> Iterator[dict[str, Any]]:
         url: str | None = self._file_url(link, path)
         while url:
-            body = self._patiently(partial(self._get, url, link, params))
+            body = sales_allowed(path, partial(self._patiently, partial(self._get, url, link, params)))
             items = body.get("Items")
             if not isinstance(items, list):
                 raise Unavailable("MYOB sent a page we could not read.", status=200)

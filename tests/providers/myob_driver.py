@@ -3,7 +3,10 @@ module at its end and lists it in PACKAGES: import `MyobDriver` from there, so t
 
 from __future__ import annotations
 
+import re
+import threading
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any, ClassVar
 
 from providers.base import ID_LIMIT, AccountKind, BadRequest, NeedsReconnect, RateLimitScope, Unavailable
@@ -17,6 +20,9 @@ from tests.providers.packages import (
     ErrorCase,
     ExpectedAccount,
     Failure,
+    HeldInvoice,
+    HeldLine,
+    HeldPayment,
     InvoicingSetup,
     PackageDriver,
     RateLimitCase,
@@ -83,6 +89,11 @@ class MyobDriver(PackageDriver):
         "payments_received": ChartPick("1-1100", "1-1100 – Business Bank Account"),
     }
     invoicing = True
+    # AccountRight's codes: GST (10%) on sales and purchases, GST Free on services sold without it.
+    tax_picks = {"sales": "GST", "services": "FRE", "labour": "GST", "materials": "GST", "expenses": "GST"}
+    overpayment_words = "The amount applied is more than the balance due on invoice"
+    changes_overlap = MyobSettings.model_fields["sync_overlap"].default
+    waits_out = frozenset({RateLimitScope.SECOND})  # another process sharing the key: the refused call did nothing
     _paths: ClassVar[Mapping[Resource, str]] = {
         Resource.TOKEN: MYOB_OAUTH.token_path,
         Resource.ACCOUNTS: "/GeneralLedger/Account",
@@ -204,12 +215,63 @@ class MyobDriver(PackageDriver):
         invoices: list[dict[str, Any]] = self.fake.invoices(organisation_id)
         return invoices
 
+    def read_invoice(self, organisation_id: str, body: dict[str, Any]) -> HeldInvoice:
+        """A service invoice as MYOB keeps it: each line's Total, with the quantity and unit price in words at the
+        end of its description, where a person reading it in AccountRight sees them ("Copper fittings (3 × 33.335)";
+        without them, one of the line's total); its account's code looked up from the line's account UID."""
+        codes = self._display_ids(organisation_id)
+        lines = []
+        for line in body["Lines"]:
+            description, quantity, unit_price = _counted(line["Description"], _money(line["Total"]))
+            tax_code = (line.get("TaxCode") or {}).get("Code")
+            lines.append(HeldLine(description, quantity, unit_price, codes[line["Account"]["UID"]], tax_code))
+        total = _money(body["TotalAmount"])
+        return HeldInvoice(
+            id=body["UID"],
+            number=body.get("Number"),
+            customer_id=body["Customer"]["UID"],
+            lines=tuple(lines),
+            subtotal=_money(body["Subtotal"]),
+            tax=_money(body["TotalTax"]),
+            total=total,
+            amount_paid=total - _money(body["BalanceDueAmount"]),
+        )
+
     def payments_at_package(self, organisation_id: str) -> list[dict[str, Any]]:
         payments: list[dict[str, Any]] = self.fake.payments(organisation_id)
         return payments
 
+    def read_payment(self, organisation_id: str, body: dict[str, Any]) -> HeldPayment:
+        [applied] = body["Invoices"]  # the provider applies each payment to one invoice
+        account = self._display_ids(organisation_id)[body["Account"]["UID"]]
+        return HeldPayment(body["UID"], applied["UID"], _money(applied["AmountApplied"]), account)
+
     def pay_at_package(self, organisation_id: str, invoice_id: str) -> None:
         self.fake.pay_in_myob(organisation_id, invoice_id)
 
+    def hold_answers(self, resource: Resource) -> threading.Event:
+        release: threading.Event = self.fake.hold_answers(self._paths[resource].strip("/"))
+        return release
+
     def lose_next_answer(self, resource: Resource) -> None:
         self.fake.lose_answers(self._paths[resource].strip("/"))
+
+    def _display_ids(self, organisation_id: str) -> dict[str, str]:
+        """The chart's account codes by UID."""
+        return {a["UID"]: a["DisplayID"] for a in self.fake.accounts(organisation_id)}
+
+
+_COUNTED = re.compile(r"(?P<description>.*) \((?P<quantity>[0-9.]+) × (?P<price>[0-9.]+)\)", re.DOTALL)
+
+
+def _counted(description: str, total: Decimal) -> tuple[str, Decimal, Decimal]:
+    """A line's description, quantity and unit price, read from its description's end (see `read_invoice`)."""
+    counted = _COUNTED.fullmatch(description)
+    if counted is None:
+        return description, Decimal(1), total
+    return counted["description"], Decimal(counted["quantity"]), Decimal(counted["price"])
+
+
+def _money(value: Any) -> Decimal:
+    """A number of the fake's JSON-safe bodies (a float through its shortest text)."""
+    return Decimal(str(value))

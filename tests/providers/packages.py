@@ -308,6 +308,12 @@ class PackageDriver:
     # a `Refusal` of no line and field "amount", before anything is made.
     tax_inclusive_prices: ClassVar[bool] = True
     tax_inclusive_words: ClassVar[str] = ""
+    # How long before `since` the provider's read of changed invoices starts (MYOB: its times carry no zone), so that
+    # what changed that long before `since` may come back too.
+    changes_overlap: ClassVar[float] = 0.0
+    # The "slow down" scopes the provider waits out itself on the invoice resources (briefly, a few times) before it
+    # raises RateLimited; any other is raised at once.
+    waits_out: ClassVar[frozenset[RateLimitScope]] = frozenset()
 
     def invoicing_ready(self, organisation_id: str) -> InvoicingSetup:
         """Seed what raising an invoice needs in the organisation (a customer, at least), and say what to use."""

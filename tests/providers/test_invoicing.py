@@ -92,7 +92,9 @@ def test_tax_rates_are_the_packages_codes_with_decimal_rates(env: Env) -> None:
 
     by_code = {r.code: r for r in rates}
     assert len(by_code) == len(rates) and rates
-    assert all(isinstance(r.rate, Decimal) and 0 <= r.rate < 100 and r.name for r in rates)
+    assert all(isinstance(r.rate, Decimal) and -100 < r.rate < 100 and r.name for r in rates)
+    # a rate counted negative (MYOB's withholding codes) is a purchases' code, never offered for a sale
+    assert all(r.rate >= 0 or not r.suits_kind(AccountKind.INCOME) for r in rates)
     active = {r.code for r in rates if r.active}
     assert setup.tax_code in active and by_code[setup.tax_code].rate > 0
     assert set(env.driver.tax_picks.values()) <= active
@@ -251,7 +253,10 @@ def test_an_invoice_paid_at_the_package_reads_back_paid_and_only_what_changed_si
     provider, link, setup = ready(env)
     paid = provider.create_invoice(link, new_invoice(setup), idempotency_key="k-paid")
     unchanged = provider.create_invoice(link, new_invoice(setup), idempotency_key="k-unchanged")
-    env.clock.advance(60)  # a package may count a change made at the very moment `since` names (QuickBooks does)
+    # a read of changes starts `changes_overlap` before `since` (MYOB), and a package may count a change made at
+    # the very moment `since` names (QuickBooks): move well past both
+    overlap = env.driver.changes_overlap
+    env.clock.advance(600 + overlap)
     since = datetime.fromtimestamp(env.clock(), UTC)
     env.clock.advance(600)
 
@@ -267,7 +272,7 @@ def test_an_invoice_paid_at_the_package_reads_back_paid_and_only_what_changed_si
     assert isinstance(back.amount_paid, Decimal) and back.total == paid.total
     everything = provider.invoices(link, ids=[paid.id, unchanged.id])
     assert {i.id: i.state for i in everything}[unchanged.id] == unchanged.state
-    env.clock.advance(600)
+    env.clock.advance(600 + overlap)
     assert provider.invoices(link, ids=[paid.id, unchanged.id], since=datetime.fromtimestamp(env.clock(), UTC)) == []
 
 
@@ -311,13 +316,15 @@ def test_slow_down_on_the_invoice_resources_raises_rate_limited_at_once(
     case = env.driver.rate_limits[scope]
     call = call_on(env, resource)
     before = len(env.driver.calls(resource))
-    env.driver.fail_next(resource, case.status, case.body, headers=case.headers)
+    waits = scope in env.driver.waits_out  # waited out a few times before it is raised: it goes on here
+    env.driver.fail_next(resource, case.status, case.body, headers=case.headers, times=10 if waits else 1)
 
     with pytest.raises(RateLimited) as caught:
         call()
 
     assert (caught.value.retry_after, caught.value.scope) == (case.retry_after, scope)
-    assert env.clock.slept == [] and len(env.driver.calls(resource)) == before + 1
+    tries = len(env.driver.calls(resource)) - before
+    assert env.clock.slept == [case.retry_after] * (tries - 1) and (tries == 1 or waits and tries < 10)
     assert resource not in WRITES or written(env, resource) == 0
 
 
@@ -329,7 +336,7 @@ def test_a_5xx_on_the_invoice_resources_is_retried(env: Env, resource: Resource)
     assert call()
 
     statuses = [c.status for c in env.driver.calls(resource)]
-    assert 503 in statuses and statuses[-1] == 200
+    assert 503 in statuses and statuses[-1] in (200, 201)  # MYOB answers a create 201
     assert resource not in WRITES or written(env, resource) == 1
 
 
