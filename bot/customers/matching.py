@@ -13,7 +13,7 @@ import json
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, aliased
 
 from providers.base import Address
 from providers.base import Customer as Record
-from storage.bulk import BulkWriter
+from storage.bulk import BulkWriter, among
 from storage.db import json_text
 from storage.models import Connection, Customer, CustomerReference
 
@@ -169,17 +169,6 @@ def _count_missing(counts: Counter[str], fields: dict[str, Any]) -> None:
     counts["missing_address"] += not fields["addresses"]
 
 
-def padded(keys: Iterable[str]) -> list[str]:
-    """`keys` for an `IN (...)`, padded with repeats to a power of two: one SQL text per size class instead of one
-    per page, so the databases' statement caches (SQLite's per connection, psycopg's prepared statements) hold
-    a dozen statements, not one for every page of an import."""
-    unique = sorted(set(keys))
-    if not unique:
-        return unique
-    size = 1 << (len(unique) - 1).bit_length()
-    return unique + [unique[-1]] * (size - len(unique))
-
-
 _CUSTOMERS = cast(Table, Customer.__table__)
 _REFERENCES = cast(Table, CustomerReference.__table__)
 # Rows are written with the driver's bulk calls (`storage.bulk`), not an ORM object or a SQLAlchemy row per contact.
@@ -218,6 +207,25 @@ class _Candidate:
     key: str
 
 
+def _from_other_packages(session: Session, *, workspace_id: int, connection_id: int) -> bool:
+    """Whether the workspace holds any customer that came through another package: when none does (a
+    workspace's first package, by far the usual case), no record can be matched across packages and the
+    per-key candidate lookups are not made at all. One index probe per other connection of the workspace."""
+    this_package = select(Connection.provider).where(Connection.id == connection_id).scalar_subquery()
+    other = aliased(Connection)
+    return bool(
+        session.scalar(
+            select(
+                exists().where(
+                    other.workspace_id == workspace_id,
+                    other.provider != this_package,
+                    CustomerReference.connection_id == other.id,
+                )
+            )
+        )
+    )
+
+
 def _candidates(
     session: Session, *, workspace_id: int, connection_id: int, column: Any, keys: set[str]
 ) -> dict[str, list[_Candidate]]:
@@ -241,7 +249,7 @@ def _candidates(
         select(Customer.id, Customer.name, column)
         .where(
             Customer.workspace_id == workspace_id,
-            column.in_(padded(keys)),
+            among(session, column, keys),
             ~linked_here,
             from_another_package,
             Customer.erased_at.is_(None),
@@ -288,11 +296,13 @@ def apply_page(
             .join(Customer, Customer.id == CustomerReference.customer_id)
             .where(
                 CustomerReference.connection_id == connection_id,
-                CustomerReference.external_id.in_(padded(r.id for r in records)),
+                among(session, CustomerReference.external_id, {r.id for r in records}),
             )
         )
     }
     fresh = [r for r in records if r.id not in known and _eligible(r, customer_filter)]
+    if not fresh or not _from_other_packages(session, workspace_id=workspace_id, connection_id=connection_id):
+        fresh = []  # nothing to match across packages: no candidate lookups
     by_email = _candidates(
         session,
         workspace_id=workspace_id,
