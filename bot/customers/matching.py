@@ -77,7 +77,10 @@ def name_words(name: str | None) -> frozenset[str]:
     """The words that identify a name: accents, case, punctuation and legal suffixes (Ltd, & Co) ignored."""
     if not name:
         return frozenset()
-    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().casefold().replace("'", "")
+    if name.isascii():  # most names: NFKD and dropping what is not ASCII would change nothing
+        plain = name.casefold().replace("'", "")
+    else:
+        plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().casefold().replace("'", "")
     return frozenset(w for w in _WORD.findall(plain) if w not in _NAME_NOISE)
 
 
