@@ -12,7 +12,7 @@ from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import Column, ColumnElement, String, Table, any_, bindparam, func, select, text
+from sqlalchemy import Column, ColumnElement, String, Table, bindparam, func, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -26,7 +26,9 @@ def among(
     compiled and prepared once, instead of a thousand bind parameters rendered into every page's statement
     (which cost more than running it). Both use the column's index."""
     if session.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam(None, list(values), type_=ARRAY(String)))
+        # `IN (SELECT unnest(array))`, not `= ANY(array)`: PostgreSQL plans the latter as a scan of every row
+        # (measured: 79,000 rows filtered for a page of 1,000, each page) and the former as index look-ups.
+        return column.in_(select(func.unnest(bindparam(None, list(values), type_=ARRAY(String)))))
     keys = func.json_each(bindparam(None, orjson.dumps(list(values)).decode(), type_=String)).table_valued("value")
     return column.in_(select(keys.c.value))
 
