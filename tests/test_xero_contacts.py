@@ -52,7 +52,7 @@ DOCUMENTED = st.fixed_dictionaries(
         "Phones": st.one_of(st.none(), st.lists(PHONE, max_size=4)),
         "Addresses": st.one_of(st.none(), st.lists(ADDRESS, max_size=3)),
         "ContactGroups": st.lists(st.dictionaries(st.text(max_size=5), st.integers(), max_size=2), max_size=2),
-        "Balances": st.dictionaries(st.text(max_size=5), st.floats(allow_nan=False), max_size=2),
+        "Balances": st.dictionaries(st.text(max_size=5), st.floats(allow_nan=False, allow_infinity=False), max_size=2),
     },
 )
 
