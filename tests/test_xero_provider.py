@@ -30,6 +30,7 @@ from providers.base import (
     Tokens,
     Unavailable,
 )
+from providers.http import read_json
 from providers.registry import UnknownProvider, get_provider
 from providers.xero import (
     DEFAULT_SCOPES,
@@ -39,9 +40,11 @@ from providers.xero import (
     account_type_label,
     jwt_claims,
     parse_xero_date,
+    read_contacts,
     to_account,
     to_customer,
 )
+from providers.xero.contacts import decode_contacts
 from providers.xero.mappers import (
     to_address,
     to_phone,
@@ -209,6 +212,18 @@ def test_customers_come_in_pages_of_1000(env: Env) -> None:
     assert calls[0].query["page"] == "1"
     assert all(c.headers["xero-tenant-id"] == env.tenants[0] for c in calls)
     assert all(c.headers["accept"] == "application/json" for c in calls)
+
+
+def test_the_fakes_pages_are_decoded_straight_into_typed_records(env: Env) -> None:
+    env.fake.seed_contacts(env.tenants[0], 300)
+    _, link, _ = env.connect()
+    body = env.provider._contacts(link, 1, 1000, {})
+
+    fast = decode_contacts(body)
+
+    assert fast is not None  # the fake speaks Xero's documented shape: no page goes the careful way
+    assert fast[:2] == read_contacts(read_json(body)["Contacts"])
+    assert fast[2:] == (300, 1, 300)
 
 
 def test_customers_since_returns_only_changed_ones(env: Env) -> None:

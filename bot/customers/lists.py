@@ -5,6 +5,7 @@ so a list of any length is written with flat memory."""
 from __future__ import annotations
 
 import csv
+import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -305,6 +306,9 @@ def _address_cell(addresses: list[dict[str, Any]] | None) -> str:
     return address_line(addresses[0]) if addresses else ""
 
 
+_FORMULA_CHARS = frozenset(_FORMULA_STARTS)
+
+
 def _cells(
     name: str,
     first_name: str | None,
@@ -316,17 +320,9 @@ def _cells(
     number: str | None,
     active: bool,
 ) -> list[str]:
-    cells = [
-        name,
-        first_name or "",
-        last_name or "",
-        company or "",
-        email or "",
-        phones,
-        address,
-        number or "",
-    ]
-    return [*(safe_cell(c) if c else c for c in cells), "yes" if active else "no"]
+    cells = (name, first_name or "", last_name or "", company or "", email or "", phones, address, number or "")
+    # `safe_cell` inline (a call per cell was a third of a CSV's time): `c[:1]` is "" for an empty cell
+    return [*("'" + c if c[:1] in _FORMULA_CHARS else c for c in cells), "yes" if active else "no"]
 
 
 def csv_row(customer: CsvCustomer) -> list[str]:
@@ -368,12 +364,11 @@ def write_csv_rows(
     """`write_csv` for rows already made (`csv_row`, `iter_csv_rows`)."""
     writer = csv.writer(out)
     writer.writerow([*CSV_COLUMNS, NOT_IMPORTED_COLUMN] if unreadable is not None else CSV_COLUMNS)
-    written = 0
     if unreadable is not None:
         rows = ([*row, ""] for row in rows)
-    for row in rows:
-        writer.writerow(row)
-        written += 1
+    counted = itertools.count()
+    writer.writerows(row for row, _ in zip(rows, counted, strict=False))  # the csv module's own loop
+    written = next(counted)
     for record in unreadable or ():
         writer.writerow(unreadable_row(record))
     return written

@@ -13,18 +13,18 @@ import json
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import Table, and_, exists, or_, select
+from sqlalchemy import Table, and_, bindparam, exists, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from providers.base import Address
 from providers.base import Customer as Record
-from storage.bulk import BulkWriter
+from storage.bulk import BulkWriter, among
 from storage.db import json_text
 from storage.models import Connection, Customer, CustomerReference
 
@@ -77,7 +77,10 @@ def name_words(name: str | None) -> frozenset[str]:
     """The words that identify a name: accents, case, punctuation and legal suffixes (Ltd, & Co) ignored."""
     if not name:
         return frozenset()
-    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().casefold().replace("'", "")
+    if name.isascii():  # most names: NFKD and dropping what is not ASCII would change nothing
+        plain = name.casefold().replace("'", "")
+    else:
+        plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().casefold().replace("'", "")
     return frozenset(w for w in _WORD.findall(plain) if w not in _NAME_NOISE)
 
 
@@ -169,17 +172,6 @@ def _count_missing(counts: Counter[str], fields: dict[str, Any]) -> None:
     counts["missing_address"] += not fields["addresses"]
 
 
-def padded(keys: Iterable[str]) -> list[str]:
-    """`keys` for an `IN (...)`, padded with repeats to a power of two: one SQL text per size class instead of one
-    per page, so the databases' statement caches (SQLite's per connection, psycopg's prepared statements) hold
-    a dozen statements, not one for every page of an import."""
-    unique = sorted(set(keys))
-    if not unique:
-        return unique
-    size = 1 << (len(unique) - 1).bit_length()
-    return unique + [unique[-1]] * (size - len(unique))
-
-
 _CUSTOMERS = cast(Table, Customer.__table__)
 _REFERENCES = cast(Table, CustomerReference.__table__)
 # Rows are written with the driver's bulk calls (`storage.bulk`), not an ORM object or a SQLAlchemy row per contact.
@@ -218,6 +210,26 @@ class _Candidate:
     key: str
 
 
+_OTHER = aliased(Connection)
+# Built once (an aliased entity built per page cost a tenth of a PostgreSQL import's thread); bound per page.
+_FROM_OTHER_PACKAGES = select(
+    exists().where(
+        _OTHER.workspace_id == bindparam("workspace_id"),
+        _OTHER.provider
+        != select(Connection.provider).where(Connection.id == bindparam("connection_id")).scalar_subquery(),
+        CustomerReference.connection_id == _OTHER.id,
+    )
+)
+
+
+def _from_other_packages(session: Session, *, workspace_id: int, connection_id: int) -> bool:
+    """Whether the workspace holds any customer that came through another package: when none does (a
+    workspace's first package, by far the usual case), no record can be matched across packages and the
+    per-key candidate lookups are not made at all. One index probe per other connection of the workspace."""
+    found = session.scalar(_FROM_OTHER_PACKAGES, {"workspace_id": workspace_id, "connection_id": connection_id})
+    return bool(found)
+
+
 def _candidates(
     session: Session, *, workspace_id: int, connection_id: int, column: Any, keys: set[str]
 ) -> dict[str, list[_Candidate]]:
@@ -241,7 +253,7 @@ def _candidates(
         select(Customer.id, Customer.name, column)
         .where(
             Customer.workspace_id == workspace_id,
-            column.in_(padded(keys)),
+            among(session, column, keys),
             ~linked_here,
             from_another_package,
             Customer.erased_at.is_(None),
@@ -288,11 +300,13 @@ def apply_page(
             .join(Customer, Customer.id == CustomerReference.customer_id)
             .where(
                 CustomerReference.connection_id == connection_id,
-                CustomerReference.external_id.in_(padded(r.id for r in records)),
+                among(session, CustomerReference.external_id, {r.id for r in records}),
             )
         )
     }
     fresh = [r for r in records if r.id not in known and _eligible(r, customer_filter)]
+    if not fresh or not _from_other_packages(session, workspace_id=workspace_id, connection_id=connection_id):
+        fresh = []  # nothing to match across packages: no candidate lookups
     by_email = _candidates(
         session,
         workspace_id=workspace_id,

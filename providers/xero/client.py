@@ -20,16 +20,19 @@ from providers.base import (
     Account,
     CallLimit,
     Cursor,
+    Customer,
     Grant,
     Link,
     Organisation,
     Page,
     RateLimitScope,
+    Skipped,
     Tokens,
     Unavailable,
 )
 from providers.http import AuthorisedClient, RetryPolicy, http_client, read_json
 from providers.oauth import TokenEndpoint
+from providers.xero.contacts import decode_contacts
 from providers.xero.errors import error_from_response, translate_error, translate_oauth_error
 from providers.xero.invoices import XeroInvoicing
 from providers.xero.mappers import account_type_label, jwt_claims, read_contacts, to_account
@@ -243,6 +246,24 @@ class XeroProvider(XeroInvoicing):
 
     def _contacts_page(self, body: bytes, *, page: int, size: int) -> tuple[Page, int | None]:
         """One page of contacts, read and checked, and how many pages Xero says there are."""
+        fast = decode_contacts(body)  # the usual page, decoded straight into typed records
+        if fast is not None:
+            customers, skipped, received, page_count, total = fast
+        else:
+            customers, skipped, received, page_count, total = self._read_contacts(body)
+        last = page >= page_count if page_count is not None else received < size
+        return (
+            Page(
+                customers=customers,
+                cursor=None if last else Cursor({"page": page + 1, "pageSize": size}),
+                total=total,
+                skipped=skipped,
+            ),
+            page_count,
+        )
+
+    def _read_contacts(self, body: bytes) -> tuple[list[Customer], list[Skipped], int, int | None, int | None]:
+        """A page not of the documented shape, read field by field: what can be repaired is, the rest skipped."""
         try:
             answer = read_json(body)
         except ValueError:
@@ -252,21 +273,11 @@ class XeroProvider(XeroInvoicing):
             raise Unavailable(f"{self.title} sent a page of contacts we could not read.", status=200)
         pagination = answer.get("pagination")
         pagination = pagination if isinstance(pagination, dict) else {}
-        page_count = pagination.get("pageCount")
-        page_count = page_count if isinstance(page_count, int) and not isinstance(page_count, bool) else None
-        last = page >= page_count if page_count is not None else len(contacts) < size
-        total = pagination.get("itemCount")
+        page_count, total = pagination.get("pageCount"), pagination.get("itemCount")
         customers, skipped = read_contacts(contacts)
+        received = len(contacts)
         del answer, contacts  # Xero's page, several times the size of what we keep, is not held while we wait
-        return (
-            Page(
-                customers=customers,
-                cursor=None if last else Cursor({"page": page + 1, "pageSize": size}),
-                total=total if isinstance(total, int) and not isinstance(total, bool) else None,
-                skipped=skipped,
-            ),
-            page_count,
-        )
+        return customers, skipped, received, _count(page_count), _count(total)
 
     # -- HTTP ----------------------------------------------------------------------------------
 
@@ -300,3 +311,7 @@ class XeroProvider(XeroInvoicing):
     def _connection_id(self, link: Link) -> str | None:
         rows = self._api.json("GET", self.settings.connections_url, keeper=link.tokens)
         return next((str(r["id"]) for r in rows if r.get("tenantId") == link.organisation_id), None)
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

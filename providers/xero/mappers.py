@@ -124,20 +124,25 @@ def to_phone(raw: Mapping[str, Any]) -> Phone | None:
     given = raw.get("PhoneNumber")
     if given is None or given == "":  # three of Xero's four slots, mostly: nothing more to read
         return None
+    return phone_of(given, raw.get("PhoneCountryCode"), raw.get("PhoneAreaCode"), raw.get("PhoneType"))
+
+
+def phone_of(given: Any, country_code: Any, area_code: Any, phone_type: Any) -> Phone | None:
+    """`to_phone` from the slot's fields (a decoded dict's or a typed page's: one rule for both)."""
     number = _text(given)
     if number is None:
         return None
-    country = _text(raw.get("PhoneCountryCode"))
+    country = _text(country_code)
     if country and country.isdigit():
         country = f"+{country}"
-    area = _text(raw.get("PhoneAreaCode"))
+    area = _text(area_code)
     if not country and area and area.isdigit() and len(area) <= 2 and not area.startswith("0"):
         # Xero keeps an area code without its trunk zero (`3` beside country code `64`); dialled without the
         # country code, a one- or two-digit area code (New Zealand, Australia, London's 20) needs it back:
         # `03 318 4987`. Longer ones are left as typed (a US `626` takes no zero).
         area = f"0{area}"
     parts = [p for p in (country, area, number) if p]
-    kind = _text(raw.get("PhoneType"), KIND_LIMIT) or "DEFAULT"
+    kind = _text(phone_type, KIND_LIMIT) or "DEFAULT"
     return Phone(
         kind=_PHONE_KINDS.get(kind) or _text(kind.lower(), KIND_LIMIT) or "default",
         number=_text(" ".join(parts)) or number,
@@ -157,14 +162,28 @@ def to_address(raw: Mapping[str, Any]) -> Address | None:
             break
     else:  # every field missing or empty: the slot is empty, seen without cleaning each field
         return None
-    lines = tuple(line for key in _ADDRESS_LINES if (line := _text(raw.get(key))))
-    city, region = _text(raw.get("City")), _text(raw.get("Region"))
-    postal_code, country = _text(raw.get("PostalCode"), ID_LIMIT), _text(raw.get("Country"))
+    return address_of(
+        raw.get("AddressType"),
+        tuple(raw.get(key) for key in _ADDRESS_LINES),
+        raw.get("City"),
+        raw.get("Region"),
+        raw.get("PostalCode"),
+        raw.get("Country"),
+    )
+
+
+def address_of(
+    address_type: Any, raw_lines: tuple[Any, ...], city: Any, region: Any, postal_code: Any, country: Any
+) -> Address | None:
+    """`to_address` from the slot's fields (a decoded dict's or a typed page's: one rule for both)."""
+    lines = tuple(line for raw_line in raw_lines if (line := _text(raw_line)))
+    city, region = _text(city), _text(region)
+    postal_code, country = _text(postal_code, ID_LIMIT), _text(country)
     if not (lines or city or region or postal_code or country):
         return None
-    address_type = _text(raw.get("AddressType"), KIND_LIMIT) or ""
+    kind = _text(address_type, KIND_LIMIT) or ""
     return Address(
-        kind=ADDRESS_KINDS.get(address_type) or _text(address_type.lower(), KIND_LIMIT) or "postal",
+        kind=ADDRESS_KINDS.get(kind) or _text(kind.lower(), KIND_LIMIT) or "postal",
         lines=lines,
         city=city,
         region=region,
@@ -181,31 +200,67 @@ def to_customer(raw: Mapping[str, Any]) -> Customer:
     it makes sense and otherwise left out."""
     if type(raw) is not dict and not isinstance(raw, Mapping):
         raise UnusableRecord("it is not a contact")
-    status = _text(raw.get("ContactStatus"))
-    first, last = _text(raw.get("FirstName")), _text(raw.get("LastName"))
-    name = _text(raw.get("Name")) or ""
+    return customer_of(
+        raw.get("ContactID"),
+        status=raw.get("ContactStatus"),
+        name=raw.get("Name"),
+        first_name=raw.get("FirstName"),
+        last_name=raw.get("LastName"),
+        email=raw.get("EmailAddress"),
+        phones=tuple(p for raw_phone in _records(raw.get("Phones")) if (p := to_phone(raw_phone))),
+        addresses=tuple(a for raw_address in _records(raw.get("Addresses")) if (a := to_address(raw_address))),
+        is_customer=raw.get("IsCustomer"),
+        is_supplier=raw.get("IsSupplier"),
+        updated=raw.get("UpdatedDateUTC"),
+        merged_to=raw.get("MergedToContactID"),
+        contact_number=raw.get("ContactNumber"),
+        account_number=raw.get("AccountNumber"),
+    )
+
+
+def customer_of(
+    raw_id: Any,
+    *,
+    status: Any,
+    name: Any,
+    first_name: Any,
+    last_name: Any,
+    email: Any,
+    phones: tuple[Phone, ...],
+    addresses: tuple[Address, ...],
+    is_customer: Any,
+    is_supplier: Any,
+    updated: Any,
+    merged_to: Any,
+    contact_number: Any,
+    account_number: Any,
+) -> Customer:
+    """`to_customer` from the contact's fields, its phones and addresses already read (a decoded dict's or a
+    typed page's: one rule for both)."""
+    status = _text(status)
+    first, last = _text(first_name), _text(last_name)
+    name = _text(name) or ""
     try:
-        contact_id = clean_id(raw.get("ContactID"))
+        contact_id = clean_id(raw_id)
     except UnusableRecord as exc:
         raise UnusableRecord(exc.reason, id=exc.id, name=name or None) from None
     person = " ".join(p for p in (first, last) if p)
-    merged_into = _merged_into(raw.get("MergedToContactID"))
     return Customer(
         id=contact_id,
         name=name,
         first_name=first,
         last_name=last,
         company=name if name and name.casefold() != person.casefold() else None,
-        email=_text(raw.get("EmailAddress")),
-        phones=tuple(p for raw_phone in _records(raw.get("Phones")) if (p := to_phone(raw_phone))),
-        addresses=tuple(a for raw_address in _records(raw.get("Addresses")) if (a := to_address(raw_address))),
+        email=_text(email),
+        phones=phones,
+        addresses=addresses,
         active=status in (None, "ACTIVE"),
-        is_customer=_flag(raw.get("IsCustomer")),
-        is_supplier=_flag(raw.get("IsSupplier")),
-        updated_at=parse_xero_date(raw.get("UpdatedDateUTC")),
-        merged_into=merged_into,
+        is_customer=_flag(is_customer),
+        is_supplier=_flag(is_supplier),
+        updated_at=parse_xero_date(updated),
+        merged_into=_merged_into(merged_to),
         erase_personal_data=status == "GDPRREQUEST",
-        number=_text(raw.get("ContactNumber"), ID_LIMIT) or _text(raw.get("AccountNumber"), ID_LIMIT),
+        number=_text(contact_number, ID_LIMIT) or _text(account_number, ID_LIMIT),
         raw_status=_text(status, KIND_LIMIT),
     )
 
