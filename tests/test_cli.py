@@ -38,23 +38,26 @@ def run_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedP
 
 
 @pytest.fixture
-def env(slack: SlackFake, database_url: str) -> dict[str, str]:
+def env(slack: SlackFake, empty_database_url: str) -> dict[str, str]:
+    """The command line starts from an empty database, as a new installation does."""
     return {
         "SLACK_BOT_TOKEN": BOT_TOKEN,
         "SLACK_APP_TOKEN": APP_TOKEN,
         "SLACK_API_URL": f"{slack.url}/api/",
-        "DATABASE_URL": database_url,
+        "DATABASE_URL": empty_database_url,
         "ENCRYPTION_KEY": TEST_KEY,
     }
 
 
-def test_migrate_brings_an_empty_database_up_to_date(env: dict[str, str], database_url: str, tmp_path: Path) -> None:
+def test_migrate_brings_an_empty_database_up_to_date(
+    env: dict[str, str], empty_database_url: str, tmp_path: Path
+) -> None:
     result = run_cli("migrate", env=env, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert f"empty -> {migrate.head_revision()}" in result.stdout
     again = run_cli("migrate", env=env, cwd=tmp_path)
     assert "up to date" in again.stdout
-    engine = make_engine(database_url)
+    engine = make_engine(empty_database_url)
     assert migrate.current_revision(engine) == migrate.head_revision()
     engine.dispose()
 

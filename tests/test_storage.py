@@ -14,8 +14,8 @@ from storage.models import Base, Connection, Customer, CustomerReference, OAuthS
 from tests.conftest import DATABASES, TEST_KEY
 
 
-def test_migrations_create_every_model_table(database_url: str) -> None:
-    db = Database(database_url, SecretBox(TEST_KEY))
+def test_migrations_create_every_model_table(empty_database_url: str) -> None:
+    db = Database(empty_database_url, SecretBox(TEST_KEY))
     assert migrate.current_revision(db.engine) is None
     with pytest.raises(migrate.SchemaOutOfDate, match="accounts-bot migrate"):
         migrate.check_schema(db.engine)
