@@ -10,11 +10,31 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
 from providers.base import AccountKind, BadRequest, Link
+
+CENT = Decimal("0.01")
+# Beyond any amount of a trade invoice, and beyond what Decimal's 28 digits hold to the cent: read as no amount.
+AMOUNT_LIMIT = Decimal(10) ** 15
+
+
+def money(value: Any) -> Decimal:
+    """A number a package sent as a Decimal: 0 for what is missing, not a number, or too large to be an amount."""
+    if value is None or isinstance(value, bool):
+        return Decimal(0)
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return Decimal(0)
+    return number if number.is_finite() and abs(number) < AMOUNT_LIMIT else Decimal(0)
+
+
+def cents(value: Any) -> Decimal:
+    """An amount a package sent, to the cent, half away from zero (`115.0` → `115.00`)."""
+    return money(value).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 @dataclass(frozen=True)

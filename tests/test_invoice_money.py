@@ -19,6 +19,7 @@ from bot.invoices.raising import MAX_LINES, InvoicingSetup, LineCategory
 from bot.mapping.account_mapping import ChartEntry
 from bot.mapping.tax_codes import TaxEntry
 from bot.views import invoices as views
+from providers.invoicing import cents
 from tests.fakes.blockkit import check_message, check_view
 
 D = Decimal
@@ -191,3 +192,17 @@ def test_a_hostile_submission_gives_a_draft_or_errors_never_a_crash(state: dict[
         *(f"line_{n}_{f}" for n in (1, 2) for f in ("category", "description", "quantity", "price")),
     }
     assert views.FormMetadata.loads(state) is None
+
+
+@given(st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.decimals(), st.text(max_size=30)))
+def test_any_number_a_package_sends_reads_as_an_amount_or_zero_without_raising(value: object) -> None:
+    """Every package's reader takes its amounts through `providers.invoicing.cents`: a total of 1e26 once crashed the
+    MYOB reader (too many digits to quantise to the cent), and Xero's and QuickBooks' had the same code."""
+    amount = cents(value)
+    assert amount == amount.quantize(Decimal("0.01")) and abs(amount) < Decimal(10) ** 15
+
+
+def test_a_huge_or_broken_amount_reads_as_zero() -> None:
+    for value in (Decimal("1e26"), "1e400", "NaN", "Infinity", None, True, "ten"):
+        assert cents(value) == Decimal("0.00"), value
+    assert cents("115") == Decimal("115.00") and cents("0.005") == Decimal("0.01")

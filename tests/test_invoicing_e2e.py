@@ -42,7 +42,16 @@ from tests.conftest import ADMIN, CHANNEL, STAFF, RunningBot
 from tests.flows import all_text, command, connected, shown
 from tests.imports import finished
 from tests.providers.packages import HeldInvoice, PackageDriver, Resource
-from tests.test_invoices import due_becomes, initial_dates, line, open_form, preview, rows, thread
+from tests.test_invoices import (
+    due_becomes,
+    initial_dates,
+    line,
+    open_form,
+    preview,
+    problems_under_fields,
+    rows,
+    thread,
+)
 from tests.test_mapping import checked, choices, keys, open_modal
 from tests.test_tax_codes import tax_block, tax_values
 
@@ -350,11 +359,7 @@ def test_the_packages_refusal_is_shown_next_to_the_line_and_field_it_concerns(
     words = [message for at, field, message in row.refusals or [] if (at, field) == (0, "account")]
     assert words, row.refusals
     blocks = form_view["blocks"]
-    under = {
-        blocks[n - 1]["block_id"]: b["elements"][0]["text"]
-        for n, b in enumerate(blocks)
-        if b["type"] == "context" and str(b.get("block_id", "")).endswith("_problem")
-    }
+    under = problems_under_fields(form_view)
     assert set(under) == {"line_1_category"}, under
     assert under["line_1_category"].startswith(f"⚠ {package.title}: ")
     assert all(w in under["line_1_category"] for w in words)

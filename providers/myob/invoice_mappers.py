@@ -13,12 +13,13 @@ import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from providers.base import AccountKind
 from providers.invoicing import (
+    CENT,
     AmountsAre,
     Invoice,
     InvoiceLine,
@@ -29,12 +30,11 @@ from providers.invoicing import (
     Refusal,
     TaxRate,
     TermsKind,
+    cents,
+    money,
 )
 from providers.myob.times import parse_myob_time
 
-CENT = Decimal("0.01")
-# Beyond any amount of a trade invoice, and beyond what 28 digits hold to the cent: read as no amount.
-AMOUNT_LIMIT = Decimal(10) ** 15
 # AccountRight's invoice (and receipt) numbers are short: eight characters is what its forms take (second-hand; the
 # SDK's contracts give no length). Ours are a letter and seven characters of a hash of the idempotency key.
 NUMBER_LIMIT = 8
@@ -54,21 +54,6 @@ MAX_TERMS_DAYS = 3660
 # refuses them on a sale, so they suit only the accounts purchases post to. The rest: MYOB says nothing, so any.
 PURCHASE_ONLY_TYPES = frozenset({"NoABN_TFN", "WithholdingsTax", "ImportDuty", "LuxuryCarTax"})
 PURCHASE_KINDS = frozenset({AccountKind.EXPENSE, AccountKind.COST_OF_SALES, AccountKind.ASSET})
-
-
-def money(value: Any) -> Decimal:
-    """A number of MYOB's as a Decimal (0 for what is missing, not a number, or too large to be an amount)."""
-    if value is None or isinstance(value, bool):
-        return Decimal(0)
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        return Decimal(0)
-    return number if number.is_finite() and abs(number) < AMOUNT_LIMIT else Decimal(0)
-
-
-def cents(value: Any) -> Decimal:
-    return money(value).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def line_total(line: InvoiceLine) -> Decimal:

@@ -14,10 +14,11 @@ import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from providers.invoicing import (
+    CENT,
     AmountsAre,
     Invoice,
     InvoiceState,
@@ -28,29 +29,15 @@ from providers.invoicing import (
     Refusal,
     TaxRate,
     TermsKind,
+    cents,
+    money,
 )
 from providers.quickbooks.mappers import parse_time
 
-CENT = Decimal("0.01")
 REQUEST_ID_LIMIT = 50  # Intuit's longest requestid
 US_TAXABLE, US_UNTAXED = "TAX", "NON"
 ITEM_NAME_LIMIT = 100
 GLOBAL_TAX = {AmountsAre.EXCLUSIVE: "TaxExcluded", AmountsAre.INCLUSIVE: "TaxInclusive"}
-
-
-def money(value: Any) -> Decimal:
-    """A number of QuickBooks' as a Decimal (0 for what is missing or not a number)."""
-    if value is None or isinstance(value, bool):
-        return Decimal(0)
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        return Decimal(0)
-    return number if number.is_finite() else Decimal(0)
-
-
-def cents(value: Any) -> Decimal:
-    return money(value).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def request_id(kind: str, idempotency_key: str) -> str:

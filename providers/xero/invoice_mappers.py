@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from providers.base import AccountKind
@@ -22,6 +21,8 @@ from providers.invoicing import (
     Refusal,
     TaxRate,
     TermsKind,
+    cents,
+    money,
 )
 from providers.xero.mappers import parse_xero_date
 
@@ -49,22 +50,6 @@ TERMS_KINDS = {
 }
 MAX_TERMS_DAYS = 3660  # ten years: anything longer is not a payment term a person meant
 LINE_AMOUNT_TYPES = {AmountsAre.EXCLUSIVE: "Exclusive", AmountsAre.INCLUSIVE: "Inclusive"}
-
-
-def money(value: Any) -> Decimal:
-    """A number of Xero's as a Decimal (0 for what is missing or not a number)."""
-    if value is None or isinstance(value, bool):
-        return Decimal(0)
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        return Decimal(0)
-    return number if number.is_finite() else Decimal(0)
-
-
-def cents(value: Any) -> Decimal:
-    """An amount of Xero's, which keeps money to the cent, as a Decimal with two places (`115.0` → `115.00`)."""
-    return money(value).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
 def to_sales_terms(raw: Mapping[str, Any]) -> PaymentTerms | None:

@@ -27,6 +27,14 @@ from tests.quickbooks_schema import entity_errors, schema
 REQUEST_ID_LIMIT = 50
 
 
+class Hold(threading.Event):
+    """A write's answer kept back: set it to let the answer go; `acted` is set once QuickBooks has done the write."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.acted = threading.Event()
+
+
 class SalesApi(Writes, CompanyApi):
     """The company API's writes and preferences, on the records `QuickBooksState` keeps."""
 
@@ -102,10 +110,10 @@ class SalesApi(Writes, CompanyApi):
             lost = self.__dict__.setdefault("_lost", {})
             lost[resource] = lost.get(resource, 0) + times
 
-    def hold_answers(self, resource: str) -> threading.Event:
+    def hold_answers(self, resource: str) -> Hold:
         """Act on writes to `resource` ("invoice", "payment", "item") at once but keep their answers until the
         returned event is set: a test can kill the caller between QuickBooks acting and the caller hearing of it."""
-        release = threading.Event()
+        release = Hold()
         with self._lock:
             self.__dict__.setdefault("_answer_holds", {}).setdefault(resource, []).append(release)
         return release
@@ -207,6 +215,7 @@ class SalesApi(Writes, CompanyApi):
         with self._lock:
             holds = list(self.__dict__.get("_answer_holds", {}).get(entity.lower(), []))
         for release in holds:  # the write is done; its answer waits
+            release.acted.set()
             while not release.is_set():
                 await asyncio.sleep(0.01)
         return response
