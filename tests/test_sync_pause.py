@@ -93,8 +93,13 @@ def test_a_dead_login_clears_the_next_sync_and_a_reconnect_catches_up_at_once(
     assert plan_syncs(connect_bot.db, {"xero"}, now=datetime.now(UTC)) != []
 
 
-def test_a_connection_never_imported_gets_no_next_time_on_reconnecting(connect_bot: RunningBot, xero: XeroFake) -> None:
+@pytest.mark.parametrize("contacts", [None, "all"])
+def test_a_connection_never_imported_gets_no_next_time_on_reconnecting(
+    connect_bot: RunningBot, xero: XeroFake, contacts: str | None
+) -> None:
     row, _ = connected(connect_bot, xero)
+    if contacts is not None:  # an admin chose which contacts to import: that sets no schedule
+        command(connect_bot, f"/accounts import contacts {contacts}", "Contacts imported as customers are now")
     question = command(connect_bot, "/accounts connect xero", "already connected")
     click(connect_bot, question, "connect_replace")
     log_in(connect_bot, url_in(becomes(connect_bot, question, "Log in to Xero")))

@@ -156,9 +156,8 @@ def set_customer_filter(session: Session, *, workspace_id: int, chosen: str, use
         return None
     settings = sync_settings(session, connection_id=connection.id)
     was = settings.customer_filter
-    if chosen != was:
+    if chosen != was:  # the audit row says who chose it; `updated_by` is who set the schedule (`scheduled`)
         settings.customer_filter = chosen
-        settings.updated_by, settings.updated_at = user_id, now
         workspaces.record(
             session,
             workspace_id=workspace_id,

@@ -30,5 +30,7 @@ class SyncSettings(Base):
     modified_since: Mapped[datetime | None] = mapped_column()
     last_synced_at: Mapped[datetime | None] = mapped_column()
     failure_notified_at: Mapped[datetime | None] = mapped_column()
+    # who last set the schedule (turned it on or off, or its interval) and when: a schedule of its own
+    # (`storage.sync_pause.scheduled`); choosing which contacts count leaves them alone (the audit log has it)
     updated_by: Mapped[str | None] = mapped_column(String(32))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
