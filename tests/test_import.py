@@ -5,6 +5,7 @@ organisation through its picker."""
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import timedelta
 
@@ -13,7 +14,7 @@ from sqlalchemy import select
 
 from bot.imports.job import EventWaiter
 from bot.imports.runs import RunView
-from storage.models import AuditEvent, Connection, Workspace
+from storage.models import AuditEvent, Connection, ImportRun, Workspace
 from tests.conftest import ADMIN, CHANNEL, STAFF, TEAM, RunningBot
 from tests.fakes.blockkit import check_message, check_view
 from tests.fakes.xero import XeroFake
@@ -592,6 +593,25 @@ def test_a_scheduled_sync_reads_the_chart_again_once_it_is_a_day_old(
     package.clock.advance(25 * 3600)
     assert finished(bot, due_run_claimed(bot)).status == "succeeded"
     assert len(package.calls(Resource.ACCOUNTS)) == charts_read + 1
+
+
+def test_stopping_waits_for_a_run_reading_the_chart_after_its_last_page_to_end_and_be_told(
+    xero_imports: tuple[RunningBot, Connection, str], xero: XeroFake
+) -> None:
+    bot, _, tenant = xero_imports
+    xero.seed_contacts(tenant, 5)
+    charts_read = len(xero.calls_to("/accounts"))
+    held = xero.hold("/accounts")  # the chart, read once the last page is written
+    command(bot, "/accounts import", "Starting the import")
+    bot.slack.wait_for(lambda: len(xero.calls_to("/accounts")) > charts_read)
+    runner = bot.server.imports
+    threading.Thread(target=lambda: runner.stopping.wait() and held.set(), daemon=True).start()
+    runner.shutdown()  # the clients close after this: the run must not be left mid-call
+    with bot.db.session() as s:
+        run = s.scalars(select(ImportRun).order_by(ImportRun.id.desc())).first()
+        assert run is not None and run.status == "succeeded"
+        assert run.reported_at is not None and run.lease_owner is None  # its end told, the run let go
+    assert "Import finished" in bot_said(bot)
 
 
 def test_a_failing_scheduled_sync_tells_the_admins_once(

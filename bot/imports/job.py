@@ -241,7 +241,8 @@ class ImportJob:
                 if view.pages & (view.pages - 1) == 0 and view.count("new") >= ANALYSE_FROM_NEW:
                     self._refresh_statistics()
                 if done:
-                    self._refresh_chart(view)
+                    if not self.flags.shutdown:  # stopping: the next run reads it (its time is not moved on)
+                        self._refresh_chart(view)
                     self._report_end(view)
                     return view
                 self._tell(self.reporter.progressed, view)

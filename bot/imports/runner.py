@@ -15,7 +15,8 @@ import socket
 import threading
 import weakref
 from collections.abc import Callable, Collection
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_for_futures
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, Table, case, literal, select, update
@@ -208,10 +209,12 @@ class ImportRunner:
         self._lock = threading.Lock()  # guards the fields below
         self._ticking = threading.Lock()
         self._jobs: dict[int, ImportJob] = {}
+        self._working: set[Future[None]] = set()  # runs and ends being told in the worker threads
         self._tick_pending = False
         self._closed = False
         self.listener: Listener | None = None
         self.ticked = threading.Event()  # set once a tick has run (for tests and the bench)
+        self.stopping = threading.Event()  # set once `shutdown` began
         _runners.add(self)
 
     def recover(self) -> None:
@@ -265,12 +268,12 @@ class ImportRunner:
                 with self._lock:
                     self._jobs[run_id] = job
                 claimed.append(run_id)
-                self._pool.submit(self._work, job)
+                self._submit(self._work, job)
             while not self._closed:  # ends that a process which died did not tell
                 told = claim_report(self.runtime.db, owner=self.owner, now=now, policy=self.policy)
                 if told is None:
                     break
-                self._pool.submit(self.report_ended, told)
+                self._submit(self.report_ended, told)
             self.ticked.set()
             return claimed
 
@@ -336,6 +339,16 @@ class ImportRunner:
             link=lambda connection: link_for(self.runtime, connection),
         )
 
+    def _submit(self, work: Callable[..., None], *args: object) -> None:
+        future = self._pool.submit(work, *args)
+        with self._lock:
+            self._working.add(future)
+        future.add_done_callback(self._done)
+
+    def _done(self, future: Future[None]) -> None:
+        with self._lock:
+            self._working.discard(future)
+
     def _work(self, job: ImportJob) -> None:
         try:
             job.run()
@@ -349,17 +362,25 @@ class ImportRunner:
         with self._lock:
             return list(self._jobs)
 
-    def shutdown(self) -> None:
-        """Stop claiming; running imports stop at their next page or wait and release their runs."""
+    def shutdown(self, *, wait: float = 30.0) -> None:
+        """Stop claiming; running imports stop at their next page or wait and release their runs (one past its last
+        page ends and tells its end). Waits up to `wait` seconds for that, so that the clients they use (the
+        package's, Slack's, the database's) are closed only after: a call in flight ends within moments."""
         with self._lock:
             if self._closed:
                 return
             self._closed = True
             jobs_ = list(self._jobs.values())
+        self.stopping.set()
         if self.listener is not None:
             self.listener.stop()
         for job in jobs_:
             job.interrupt()
         self._ticker.shutdown(wait=False, cancel_futures=True)
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.shutdown(wait=False, cancel_futures=True)  # what has not started yet never will
+        with self._lock:
+            working = list(self._working)
+        _, still = wait_for_futures(working, timeout=wait)
+        if still:
+            log.warning("%s import run(s) did not stop within %.0fs; stopping without them", len(still), wait)
         _runners.discard(self)
