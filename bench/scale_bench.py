@@ -219,7 +219,7 @@ def serve_fakes(organisations: int, app_limit: int, pipe: Any) -> None:
         pipe.send((xero_server.url, slack_server.url, tenants))
         pipe.recv()
         api = [c for c in xero.calls if c.path.lower().startswith("/api.xro/")]
-        pipe.send([(c.at, c.status, c.path, c.headers.get("xero-tenant-id")) for c in api])
+        pipe.send(([(c.at, c.status, c.path, c.headers.get("xero-tenant-id")) for c in api], time.process_time()))
     slack_server.stop()
 
 
@@ -246,12 +246,13 @@ def worker() -> None:
             runner.wake()
 
     threading.Thread(target=tick, daemon=True).start()
+    ready = time.process_time()  # starting (imports, connections) is not the runs' work
     print("ready", flush=True)
     sys.stdin.read()
     stop.set()
     runner.shutdown()
-    print(" ".join(claimed), flush=True)
     runtime.close()
+    print(f"{time.process_time() - ready:.3f}", " ".join(claimed), flush=True)  # CPU seconds running, then claims
 
 
 def run(workspaces: int, processes: int, app_limit: int) -> dict[str, Any]:
@@ -285,8 +286,12 @@ def run(workspaces: int, processes: int, app_limit: int) -> dict[str, Any]:
         while True:
             with runtime.db.session() as s:
                 queued = s.scalar(select(func.count()).where(ImportRun.trigger == "schedule")) or 0
-                ended = s.scalar(
-                    select(func.count()).where(ImportRun.trigger == "schedule", ImportRun.status == "succeeded")
+                ended = s.scalar(  # ended and its end told: the run's work is all done
+                    select(func.count()).where(
+                        ImportRun.trigger == "schedule",
+                        ImportRun.status == "succeeded",
+                        ImportRun.reported_at.is_not(None),
+                    )
                 )
                 failed = s.scalar(
                     select(func.count()).where(ImportRun.trigger == "schedule", ImportRun.status == "failed")
@@ -297,16 +302,28 @@ def run(workspaces: int, processes: int, app_limit: int) -> dict[str, Any]:
                 break
             time.sleep(0.2)
         seconds = time.perf_counter() - started
-        outputs = []
+        outputs, worker_cpu = [], 0.0
         for w in workers:
             out, _ = w.communicate("", timeout=60)
-            outputs.append([(int(x.split(":")[0]), float(x.split(":")[1])) for x in out.split()])  # run id, when
+            cpu, *claimed = out.split()
+            worker_cpu += float(cpu)
+            outputs.append([(int(x.split(":")[0]), float(x.split(":")[1])) for x in claimed])  # run id, when
         with runtime.db.session() as s:
             attempts = Counter(s.scalars(select(ImportRun.attempts).where(ImportRun.trigger == "schedule")))
+            spans = {
+                run_id: (begun, ended_at)
+                for run_id, begun, ended_at in s.execute(
+                    select(ImportRun.id, ImportRun.started_at, ImportRun.reported_at)  # claimed, and all done
+                )
+            }
         claims = sorted((at, run_id, n) for n, out in enumerate(outputs) for run_id, at in out)
         last_claim = {run_id: n for _, run_id, n in claims}  # the process that ran it to its end
         parent.send("done")
-        calls = parent.recv()
+        calls, fakes_cpu = parent.recv()
+        durations = {r: (e - b).total_seconds() for r, (b, e) in spans.items() if b is not None and e is not None}
+        in_flight = [  # runs at once in each process, on average: its runs' durations over the wall time
+            round(sum(d for r, d in durations.items() if last_claim.get(r) == p) / seconds, 2) for p in range(processes)
+        ]
         times = sorted(at for at, status, _, _ in calls if status != 429)
         busiest = max((sum(1 for u in times if t - 60 < u <= t) for t in times), default=0)
         pages = Counter(tenant for _, status, path, tenant in calls if status == 200 and "contacts" in path.lower())
@@ -324,12 +341,36 @@ def run(workspaces: int, processes: int, app_limit: int) -> dict[str, Any]:
             "busiest_minute": busiest,
             "app_limit": app_limit,
             "person_waited_s": waited,
+            "run_seconds_median": round(statistics.median(durations.values()), 2) if durations else None,
+            "runs_in_flight_per_process": in_flight,
+            "bot_cpu_per_run_ms": round(worker_cpu * 1000 / max(1, len(spans)), 1),
+            "fakes_cpu_per_run_ms": round(fakes_cpu * 1000 / max(1, len(spans)), 1),
         }
     finally:
         runtime.close()
         if drop:
             drop()
         fakes.terminate()
+
+
+def report(results: list[dict[str, Any]]) -> None:
+    """What the targets need, in words."""
+    base = next((r for r in results if r["processes"] == 1), None)
+    for r in results:
+        runs = sum(r["runs_per_process"])
+        shares = " / ".join(f"{n * 100 / runs:.0f} %" for n in r["runs_per_process"])
+        ratio = f" ({r['seconds'] / base['seconds']:.2f}x one process)" if base and r is not base else ""
+        twice = sum(n for a, n in r["attempts"].items() if a > 1)
+        print(
+            f"{r['processes']} process(es), {r['workspaces']} workspaces: all synced after {r['seconds']} s{ratio}; "
+            f"runs per process {r['runs_per_process']} ({shares}); runs at once per process "
+            f"{r['runs_in_flight_per_process']}, a run {r['run_seconds_median']} s (median); run twice {twice}, "
+            f"pages read twice {r['pages_read_twice']}, failed {r['failed']}; the person's import started after "
+            f"{r['person_waited_s']} s; {r['calls']} calls, {r['http_429']} answered 429, the busiest minute "
+            f"{r['busiest_minute']} calls for an app limit of {r['app_limit']}; CPU per run: bot "
+            f"{r['bot_cpu_per_run_ms']} ms, fakes {r['fakes_cpu_per_run_ms']} ms; load average {r['load']}",
+            flush=True,
+        )
 
 
 def _connect_all(runtime: Runtime, tenants: list[str]) -> int:
@@ -425,8 +466,14 @@ def main() -> None:
     elif args.part == "worker":
         worker()
     else:
+        results = []
         for processes in args.processes:
-            print(run(args.workspaces, processes, args.app_limit), flush=True)
+            load = os.getloadavg()[0]
+            result = run(args.workspaces, processes, args.app_limit)
+            result["load"] = f"{load:.1f}-{os.getloadavg()[0]:.1f}"
+            print(result, flush=True)
+            results.append(result)
+        report(results)
 
 
 if __name__ == "__main__":

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import math
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import Connection, delete, func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
@@ -29,12 +30,26 @@ KEEP = timedelta(days=1)  # slots older than this are deleted (`prune_budgets`)
 
 
 class SharedBudget:
-    """Calls counted under each limit by every process, in the database."""
+    """Calls counted under each limit by every process, in the database.
+
+    Each call's look-ups are one statement each (`take`, `observe`, `hold`, `release`), sent on PostgreSQL without
+    a transaction around them (autocommit): a statement is atomic by itself, and a call then costs one round trip
+    per look-up instead of three (BEGIN, the statement, COMMIT), which added up to a tenth of a run's time."""
 
     def __init__(self, db: Database, *, clock: Callable[[], datetime]) -> None:
         self.db, self.clock = db, clock
         self._insert = postgresql_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
         self._slots_made: set[tuple[str, int]] = set()
+
+    @contextmanager
+    def _statement(self) -> Iterator[Session | Connection]:
+        """Where one statement runs: on its own on PostgreSQL; in a transaction holding SQLite's write lock."""
+        if self.db.is_sqlite:
+            with self.db.session(write_lock=True) as s:
+                yield s
+        else:
+            with self.db.engine.connect() as c:
+                yield c.execution_options(isolation_level="AUTOCOMMIT")
 
     def take(self, limit: str, *, calls: int, per: float) -> float:
         now = self.clock()
@@ -45,9 +60,14 @@ class SharedBudget:
             .where(earlier.key == limit, earlier.window_start >= first, earlier.window_start < slot)
             .scalar_subquery()
         )
-        statement = (
+        statement = (  # a fresh slot only while the earlier ones leave room; a slot counted only while it fits
             self._insert(CallBudget)
-            .values(key=limit, window_start=slot, used=1)
+            .from_select(
+                ["key", "window_start", "used"],
+                select(
+                    literal(limit, CallBudget.key.type), literal(slot, CallBudget.window_start.type), literal(1)
+                ).where(before < calls),
+            )
             .on_conflict_do_update(
                 index_elements=["key", "window_start"],
                 set_={"used": CallBudget.used + 1},
@@ -55,9 +75,7 @@ class SharedBudget:
             )
             .returning(CallBudget.used)
         )
-        with self.db.session(write_lock=True) as s:
-            if (s.scalar(select(before)) or 0) >= calls:  # the earlier slots alone are full (a fresh slot's insert)
-                return self._wait(limit, now=now, per=per, calls=calls, session=s)
+        with self._statement() as s:
             if s.scalar(statement) is not None:
                 return 0.0
             return self._wait(limit, now=now, per=per, calls=calls, session=s)
@@ -66,64 +84,64 @@ class SharedBudget:
         """Raise the current slot so that the counted slots hold at least what the package says was used."""
         now = self.clock()
         slot, first = self._slots(now, per)
-        used = calls - remaining
-        with self.db.session(write_lock=True) as s:
-            counted = int(
-                s.scalar(
-                    select(func.coalesce(func.sum(CallBudget.used), 0)).where(
-                        CallBudget.key == limit, CallBudget.window_start >= first
-                    )
-                )
-                or 0
-            )
-            if used <= counted:
-                return
-            statement = self._insert(CallBudget).values(key=limit, window_start=slot, used=used - counted)
+        counted = (
+            select(func.coalesce(func.sum(CallBudget.used), 0))
+            .where(CallBudget.key == limit, CallBudget.window_start >= first)
+            .scalar_subquery()
+        )
+        used = literal(calls - remaining)
+        statement = self._insert(CallBudget).from_select(
+            ["key", "window_start", "used"],
+            select(
+                literal(limit, CallBudget.key.type), literal(slot, CallBudget.window_start.type), used - counted
+            ).where(used > counted),
+        )
+        with self._statement() as s:
             s.execute(
                 statement.on_conflict_do_update(
-                    index_elements=["key", "window_start"], set_={"used": CallBudget.used + (used - counted)}
+                    index_elements=["key", "window_start"], set_={"used": CallBudget.used + statement.excluded.used}
                 )
             )
 
     def hold(self, limit: str, *, calls: int, lease: float) -> str | None:
         now = self.clock()
         if (limit, calls) not in self._slots_made:
-            with self.db.session(write_lock=True) as s:
+            with self._statement() as s:
                 rows = [{"key": limit, "slot": n} for n in range(calls)]
                 s.execute(self._insert(CallSlot).values(rows).on_conflict_do_nothing(index_elements=["key", "slot"]))
             self._slots_made.add((limit, calls))
         holder = secrets.token_hex(8)
-        with self.db.session(write_lock=True) as s:
-            free = s.scalar(
-                select(CallSlot.slot)
-                .where(
-                    CallSlot.key == limit,
-                    CallSlot.slot < calls,
-                    or_(CallSlot.holder.is_(None), CallSlot.expires_at <= now),
-                )
-                .order_by(CallSlot.slot)
-                .limit(1)
-                .with_for_update(skip_locked=True)
+        free = (
+            select(CallSlot.slot)
+            .where(
+                CallSlot.key == limit,
+                CallSlot.slot < calls,
+                or_(CallSlot.holder.is_(None), CallSlot.expires_at <= now),
             )
-            if free is None:
-                return None
-            s.execute(
+            .order_by(CallSlot.slot)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        with self._statement() as s:
+            taken = s.scalar(
                 update(CallSlot)
                 .where(CallSlot.key == limit, CallSlot.slot == free)
                 .values(holder=holder, expires_at=now + timedelta(seconds=lease))
+                .returning(CallSlot.slot)
             )
-        return f"{free}:{holder}"
+        return None if taken is None else f"{taken}:{holder}"
 
     def release(self, limit: str, slot: str) -> None:
         number, holder = slot.split(":", 1)
-        with self.db.session() as s:
+        with self._statement() as s:
             s.execute(
                 update(CallSlot)
                 .where(CallSlot.key == limit, CallSlot.slot == int(number), CallSlot.holder == holder)
                 .values(holder=None, expires_at=None)
             )
 
-    def _wait(self, limit: str, *, now: datetime, per: float, calls: int, session: Session) -> float:
+    def _wait(self, limit: str, *, now: datetime, per: float, calls: int, session: Session | Connection) -> float:
         """Seconds until enough of the oldest counted slots leave the span for one more call."""
         slot_length = per / SLOTS
         _, first = self._slots(now, per)
