@@ -66,6 +66,37 @@ def test_a_tick_plans_a_bounded_batch_the_longest_due_first(db: Database) -> Non
     assert all(r.trigger == "schedule" and r.kind == "incremental" and r.started_by is None for r in runs)
 
 
+def test_a_tick_queues_a_full_reconciliation_when_it_is_due_and_for_a_package_it_lacks_queues_nothing(
+    db: Database,
+) -> None:
+    [full_due, never_read, incremental, other] = connected_workspaces(db, 4, due_at=NOW - timedelta(minutes=1))
+    with db.session() as s:
+        s.execute(
+            update(SyncSettings)
+            .where(SyncSettings.connection_id == full_due)
+            .values(next_full_at=NOW - timedelta(seconds=1))
+        )
+        s.execute(update(SyncSettings).where(SyncSettings.connection_id == never_read).values(modified_since=None))
+        s.execute(update(Connection).where(Connection.id == other).values(provider="myob"))
+    planned = plan_syncs(db, {"xero"}, now=NOW)
+    with db.session() as s:
+        runs = {r.connection_id: r for r in s.scalars(select(ImportRun).where(ImportRun.id.in_(planned)))}
+        settings = {r.connection_id: r for r in s.scalars(select(SyncSettings))}
+    assert {c: (r.kind, r.since) for c, r in runs.items()} == {
+        full_due: ("full", None),
+        never_read: ("full", None),
+        incremental: ("incremental", NOW - timedelta(minutes=61)),
+    }
+    assert all(
+        r.priority == 1 and r.status == "queued" and r.counts == {} and r.created_at == NOW for r in runs.values()
+    )
+    for c in (full_due, never_read):  # the next reconciliation a day on
+        assert settings[c].next_full_at == NOW + timedelta(hours=24)
+    assert settings[incremental].next_full_at == NOW - timedelta(minutes=1) + timedelta(hours=12)  # unchanged
+    assert settings[other].next_full_at == NOW - timedelta(minutes=1) + timedelta(hours=12)  # not queued: unchanged
+    assert all(s.next_sync_at is not None and s.next_sync_at > NOW for s in settings.values())  # all moved on
+
+
 def test_a_connection_with_an_active_run_is_not_queued_twice(db: Database) -> None:
     [busy, free] = connected_workspaces(db, 2, due_at=NOW - timedelta(minutes=1))
     started = import_runs.start_import(

@@ -19,7 +19,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_for_futures
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Table, case, literal, select, update
+from sqlalchemy import ColumnElement, Interval, Table, and_, case, exists, func, literal, null, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
@@ -51,7 +51,7 @@ from storage.models import (
     UTCDateTime,
     Workspace,
 )
-from storage.models.import_runs import CLAIMABLE
+from storage.models.import_runs import ACTIVE_RUN_STATUSES, CLAIMABLE
 from storage.wakeups import Listener, notify
 
 log = logging.getLogger(__name__)
@@ -86,7 +86,10 @@ def plan_syncs(db: Database, packages: Collection[str], *, now: datetime, batch:
     """Queue the scheduled sync of up to `batch` connections that are due, the longest due first: a full
     reconciliation when that is due (or nothing was imported yet), otherwise an incremental one since the last
     sync. Never beside an active run. One short transaction whatever the number due, and an index lookup
-    (`sync_settings.next_sync_at`). A connection to a package this deployment does not have (`packages`) waits."""
+    (`sync_settings.next_sync_at`). A connection to a package this deployment does not have (`packages`) waits.
+    PostgreSQL does it in one statement (`_plan_in_one_statement`); SQLite, one process, row by row in Python."""
+    if not db.is_sqlite:
+        return _plan_in_one_statement(db, packages, now=now, batch=batch)
     with db.session(write_lock=True) as s:
         due = s.execute(
             select(
@@ -161,6 +164,102 @@ def plan_syncs(db: Database, packages: Collection[str], *, now: datetime, batch:
         queued = _insert_runs(s, runs)
         if queued:
             notify(s, RUNS_QUEUED)  # the other processes claim them too, now rather than at their next tick
+    if queued:
+        log.info("Queued %s scheduled sync(s): runs %s", len(queued), queued)
+    return queued
+
+
+def _plan_in_one_statement(db: Database, packages: Collection[str], *, now: datetime, batch: int) -> list[int]:
+    """`plan_syncs` as one statement, so a tick costs one round trip and no row comes back but the runs' ids: the
+    due rows (locked, skipping those another process is planning), their next times moved on (`next_sync`'s
+    spread, drawn by PostgreSQL), and the runs of those that may run inserted."""
+    at = literal(now, UTCDateTime())
+    active = exists().where(
+        ImportRun.connection_id == SyncSettings.connection_id, ImportRun.status.in_(ACTIVE_RUN_STATUSES)
+    )
+    due = (
+        select(
+            SyncSettings.id,
+            SyncSettings.connection_id,
+            SyncSettings.interval_minutes,
+            SyncSettings.reconcile_hours,
+            SyncSettings.modified_since,
+            or_(SyncSettings.modified_since.is_(None), SyncSettings.next_full_at <= at).label("full"),
+            and_(Connection.provider.in_(sorted(packages)), ~active).label("queue"),
+            Connection.workspace_id,
+            Workspace.notification_channel_id,
+        )
+        .join(Connection, Connection.id == SyncSettings.connection_id)
+        .join(Workspace, Workspace.id == Connection.workspace_id)
+        .where(
+            SyncSettings.enabled.is_(True),
+            SyncSettings.next_sync_at <= at,
+            Connection.status == ConnectionStatus.ACTIVE,
+            Workspace.uninstalled_at.is_(None),
+        )
+        .order_by(SyncSettings.next_sync_at)
+        .limit(batch)
+        .with_for_update(skip_locked=True, of=SyncSettings)
+        .cte("due")
+    )
+    seconds = due.c.interval_minutes * 60 * (1 - func.random() * SPREAD)  # as `next_sync`: up to SPREAD early
+    moved = (
+        update(SyncSettings)
+        .where(SyncSettings.id == due.c.id)
+        .values(
+            next_sync_at=at + func.make_interval(0, 0, 0, 0, 0, 0, seconds, type_=Interval()),
+            next_full_at=case(
+                (
+                    and_(due.c.full, due.c.queue),
+                    at + func.make_interval(0, 0, 0, 0, due.c.reconcile_hours, type_=Interval()),
+                ),
+                else_=SyncSettings.next_full_at,
+            ),
+        )
+        .cte("moved")
+    )
+    runs = ImportRun.__table__
+    assert isinstance(runs, Table)
+    statement = (
+        postgresql_insert(runs)
+        .from_select(
+            [
+                "workspace_id",
+                "connection_id",
+                "kind",
+                "trigger",
+                "priority",
+                "status",
+                "since",
+                "counts",
+                "pages",
+                "attempts",
+                "channel_id",
+                "created_at",
+            ],
+            select(
+                due.c.workspace_id,
+                due.c.connection_id,
+                case((due.c.full, "full"), else_="incremental"),
+                literal("schedule"),
+                literal(int(RunPriority.SCHEDULE)),
+                literal(RunStatus.QUEUED.value),
+                case((due.c.full, null()), else_=due.c.modified_since),
+                literal({}, runs.c.counts.type),
+                literal(0),
+                literal(0),
+                due.c.notification_channel_id,
+                at,
+            ).where(due.c.queue),
+        )
+        .on_conflict_do_nothing()  # another process queued one meanwhile (the partial unique index of active runs)
+        .returning(runs.c.id)
+        .add_cte(moved)
+    )
+    with db.session(write_lock=True) as s:
+        queued = sorted(s.scalars(statement))
+        if queued:
+            notify(s, RUNS_QUEUED)
     if queued:
         log.info("Queued %s scheduled sync(s): runs %s", len(queued), queued)
     return queued
