@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import event, func, insert, select, text, update
 
 from bench.import_bench import (
     ADMIN,
@@ -45,7 +45,7 @@ from bench.import_bench import (
     database_url,
 )
 from bot.connections import connect
-from bot.imports.runner import ImportRunner, plan_syncs
+from bot.imports.runner import PLAN_BATCH, ImportRunner, plan_syncs
 from bot.imports.runs import RUNS_QUEUED, ImportPolicy, claim, start_import
 from bot.runtime import Runtime, build_providers
 from bot.settings import load_settings
@@ -77,7 +77,7 @@ def explain(db: Database, sql: str) -> str:
         return "\n".join(row[0] for row in c.exec_driver_sql("EXPLAIN ANALYZE " + sql))
 
 
-def plan(rows: int, ended: int) -> None:
+def plan(rows: int, ended: int, batch: int) -> None:
     url, drop = database_url("postgresql", Path(tempfile.gettempdir()))
     db = Database(url, SecretBox(SecretBox.generate_key()))
     try:
@@ -114,19 +114,34 @@ def plan(rows: int, ended: int) -> None:
         with db.session() as s:
             assert s.scalar(select(func.count()).where(SyncSettings.next_sync_at <= now)) == due
         before = explain(db, _due_sql(now))
+        statements: list[str] = []
+        event.listen(db.engine, "before_cursor_execute", lambda _c, _r, sql, *_: statements.append(sql))
         ticks = []
+        print(f"load average {os.getloadavg()[0]:.1f}")
         while True:  # each tick plans its batch; the last ones find fewer, then none
+            statements.clear()
             started, cpu = time.perf_counter(), time.process_time()
-            queued = plan_syncs(db, {"xero"}, now=now)
-            ticks.append(((time.perf_counter() - started) * 1000, (time.process_time() - cpu) * 1000, len(queued)))
+            queued = plan_syncs(db, {"xero"}, now=now, batch=batch)
+            ticks.append(
+                (
+                    (time.perf_counter() - started) * 1000,
+                    (time.process_time() - cpu) * 1000,
+                    len(queued),
+                    len(statements),
+                )
+            )
             if not queued:
                 break
         print(
-            f"tick, {rows:,} sync rows, {due:,} due (200 a tick), wall ms (this process's CPU ms) [runs queued]: "
-            + ", ".join(f"{ms:.1f} ({cpu_ms:.1f}) [{n}]" for ms, cpu_ms, n in ticks)
+            f"tick, {rows:,} sync rows, {due:,} due ({batch} a tick), wall ms (this process's CPU ms) [runs queued, "
+            "statements sent]: " + ", ".join(f"{ms:.1f} ({cpu_ms:.1f}) [{n}, {k}]" for ms, cpu_ms, n, k in ticks)
         )
-        full = sorted(ms for ms, _, n in ticks if n)
-        print(f"ticks that queued runs: median {statistics.median(full):.1f} ms, fastest {full[0]:.1f} ms")
+        full = sorted(ms for ms, _, n, _ in ticks if n)
+        cpu_full = sorted(cpu_ms for _, cpu_ms, n, _ in ticks if n)
+        print(
+            f"ticks that queued runs: median {statistics.median(full):.1f} ms wall, fastest {full[0]:.1f} ms; "
+            f"this process's CPU median {statistics.median(cpu_full):.1f} ms; load average {os.getloadavg()[0]:.1f}"
+        )
         print(before)
 
         with db.engine.begin() as c:  # the runs those ticks queued end; then a long history
@@ -144,7 +159,10 @@ def plan(rows: int, ended: int) -> None:
             c.exec_driver_sql("ANALYZE")
         policy = ImportPolicy()
         empty = timed(lambda: claim(db, owner="bench", now=now, policy=policy))
-        print(f"claim with nothing due, {ended:,} ended runs: {empty:.2f} ms (median of 20)")
+        print(
+            f"claim with nothing due, {ended:,} ended runs: {empty:.2f} ms (median of 20), load average "
+            f"{os.getloadavg()[0]:.1f}"
+        )
         print(explain(db, _claim_sql(now)))
     finally:
         db.dispose()
@@ -236,6 +254,9 @@ def worker() -> None:
     logging.getLogger("bot.imports.runs").addHandler(Claims())
     logging.getLogger("bot.imports.runs").setLevel(logging.INFO)
     runtime = Runtime.from_settings(load_settings(None))
+    sent = Counter[str]()  # statements sent and connections taken from the pool (each a round trip or more)
+    event.listen(runtime.db.engine, "before_cursor_execute", lambda *_: sent.update(["statements"]))
+    event.listen(runtime.db.engine, "checkout", lambda *_: sent.update(["checkouts"]))
     runner = ImportRunner(runtime, reporters=slack_reporters(runtime), workers=2)
     runner.listen()
     assert runner.listener is not None and runner.listener.listening.wait(10)
@@ -252,7 +273,9 @@ def worker() -> None:
     stop.set()
     runner.shutdown()
     runtime.close()
-    print(f"{time.process_time() - ready:.3f}", " ".join(claimed), flush=True)  # CPU seconds running, then claims
+    print(
+        f"{time.process_time() - ready:.3f}", sent["statements"], sent["checkouts"], " ".join(claimed), flush=True
+    )  # CPU seconds running, then claims
 
 
 def run(workspaces: int, processes: int, app_limit: int) -> dict[str, Any]:
@@ -302,11 +325,12 @@ def run(workspaces: int, processes: int, app_limit: int) -> dict[str, Any]:
                 break
             time.sleep(0.2)
         seconds = time.perf_counter() - started
-        outputs, worker_cpu = [], 0.0
+        outputs, worker_cpu, sent = [], 0.0, Counter[str]()
         for w in workers:
             out, _ = w.communicate("", timeout=60)
-            cpu, *claimed = out.split()
+            cpu, statements, checkouts, *claimed = out.split()
             worker_cpu += float(cpu)
+            sent.update(statements=int(statements), checkouts=int(checkouts))
             outputs.append([(int(x.split(":")[0]), float(x.split(":")[1])) for x in claimed])  # run id, when
         with runtime.db.session() as s:
             attempts = Counter(s.scalars(select(ImportRun.attempts).where(ImportRun.trigger == "schedule")))
@@ -345,6 +369,8 @@ def run(workspaces: int, processes: int, app_limit: int) -> dict[str, Any]:
             "runs_in_flight_per_process": in_flight,
             "bot_cpu_per_run_ms": round(worker_cpu * 1000 / max(1, len(spans)), 1),
             "fakes_cpu_per_run_ms": round(fakes_cpu * 1000 / max(1, len(spans)), 1),
+            "statements_per_run": round(sent["statements"] / max(1, len(spans)), 1),
+            "checkouts_per_run": round(sent["checkouts"] / max(1, len(spans)), 1),
         }
     finally:
         runtime.close()
@@ -368,7 +394,8 @@ def report(results: list[dict[str, Any]]) -> None:
             f"pages read twice {r['pages_read_twice']}, failed {r['failed']}; the person's import started after "
             f"{r['person_waited_s']} s; {r['calls']} calls, {r['http_429']} answered 429, the busiest minute "
             f"{r['busiest_minute']} calls for an app limit of {r['app_limit']}; CPU per run: bot "
-            f"{r['bot_cpu_per_run_ms']} ms, fakes {r['fakes_cpu_per_run_ms']} ms; load average {r['load']}",
+            f"{r['bot_cpu_per_run_ms']} ms, fakes {r['fakes_cpu_per_run_ms']} ms; database statements per run "
+            f"{r['statements_per_run']} in {r['checkouts_per_run']} checkouts; load average {r['load']}",
             flush=True,
         )
 
@@ -455,6 +482,7 @@ def main() -> None:
     p = sub.add_parser("plan")
     p.add_argument("--rows", type=int, default=100_000)
     p.add_argument("--ended", type=int, default=1_000_000)
+    p.add_argument("--batch", type=int, default=PLAN_BATCH, help="due syncs a tick plans")
     r = sub.add_parser("run")
     r.add_argument("--workspaces", type=int, default=200)
     r.add_argument("--processes", type=int, nargs="+", default=[1, 3])
@@ -462,7 +490,7 @@ def main() -> None:
     sub.add_parser("worker")
     args = parser.parse_args()
     if args.part == "plan":
-        plan(args.rows, args.ended)
+        plan(args.rows, args.ended, args.batch)
     elif args.part == "worker":
         worker()
     else:
