@@ -45,7 +45,7 @@ from bench.import_bench import (
     database_url,
 )
 from bot.connections import connect
-from bot.imports.runner import PLAN_BATCH, ImportRunner, plan_syncs
+from bot.imports.runner import PLAN_BATCH, ImportRunner, _plan_row_by_row, plan_syncs
 from bot.imports.runs import RUNS_QUEUED, ImportPolicy, claim, start_import
 from bot.runtime import Runtime, build_providers
 from bot.settings import load_settings
@@ -141,6 +141,30 @@ def plan(rows: int, ended: int, batch: int) -> None:
         print(
             f"ticks that queued runs: median {statistics.median(full):.1f} ms wall, fastest {full[0]:.1f} ms; "
             f"this process's CPU median {statistics.median(cpu_full):.1f} ms; load average {os.getloadavg()[0]:.1f}"
+        )
+        # the reference, on the same rows again: the rows read into Python and written back (SQLite's way)
+        with db.engine.begin() as c:
+            c.execute(text("DELETE FROM import_runs"))
+            c.execute(
+                text(
+                    "UPDATE sync_settings SET next_sync_at = :now - (id % 600) * interval '1 second' WHERE id % 100 = 0"
+                ),
+                {"now": now},
+            )
+        reference = []
+        while True:
+            statements.clear()
+            started, cpu = time.perf_counter(), time.process_time()
+            queued = _plan_row_by_row(db, {"xero"}, now=now, batch=batch)
+            if not queued:
+                break
+            reference.append(
+                ((time.perf_counter() - started) * 1000, (time.process_time() - cpu) * 1000, len(statements))
+            )
+        print(
+            f"reference, row by row in Python: median {statistics.median(ms for ms, _, _ in reference):.1f} ms wall, "
+            f"CPU {statistics.median(c for _, c, _ in reference):.1f} ms, {reference[0][2]} statements a tick; "
+            f"load average {os.getloadavg()[0]:.1f}"
         )
         print(before)
 

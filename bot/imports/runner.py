@@ -19,7 +19,21 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_for_futures
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Interval, Table, and_, case, exists, func, literal, null, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Interval,
+    Table,
+    and_,
+    case,
+    exists,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
@@ -90,6 +104,11 @@ def plan_syncs(db: Database, packages: Collection[str], *, now: datetime, batch:
     PostgreSQL does it in one statement (`_plan_in_one_statement`); SQLite, one process, row by row in Python."""
     if not db.is_sqlite:
         return _plan_in_one_statement(db, packages, now=now, batch=batch)
+    return _plan_row_by_row(db, packages, now=now, batch=batch)
+
+
+def _plan_row_by_row(db: Database, packages: Collection[str], *, now: datetime, batch: int) -> list[int]:
+    """`plan_syncs` with the rows read into Python (SQLite has neither row locks nor data-modifying CTEs)."""
     with db.session(write_lock=True) as s:
         due = s.execute(
             select(
@@ -257,6 +276,9 @@ def _plan_in_one_statement(db: Database, packages: Collection[str], *, now: date
         .add_cte(moved)
     )
     with db.session(write_lock=True) as s:
+        # Not waiting for the disk at commit: should PostgreSQL stop before it wrote the tick, the tick is lost whole
+        # (its rows are due again and the next tick plans them), and the commit no longer waits for the busy disk.
+        s.execute(text("SET LOCAL synchronous_commit = off"))
         queued = sorted(s.scalars(statement))
         if queued:
             notify(s, RUNS_QUEUED)
