@@ -9,8 +9,11 @@
 its per-app limit `--app-limit` a minute (429 above it), and a Slack fake; the workspaces connected (the bot's
 own connect flow once, its tokens shared by every workspace's connection), every sync due at once; then N worker
 processes (each an `ImportRunner` with 2 workers that listens for NOTIFY and ticks every 10 s) are woken, and a
-person's import is queued once 200 scheduled syncs wait. Figures: when all syncs ended, runs per process, runs
-claimed twice, the fake's 429s, the busiest minute of API calls, and how long the person's import waited.
+person's import is queued once 200 scheduled syncs wait. Figures, in a line per process count: when every run's end
+was told, the ratio to one process, runs (and their share) per process, runs at once per process, a run's median
+time, runs claimed twice and pages read twice, how long the person's import waited, the fake's 429s, the busiest
+minute of API calls against the app limit, CPU per run (the bot's and the fakes'), database statements and pool
+checkouts per run, and the load average.
 PostgreSQL from BENCH_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/test); a database of its own.
 """
 
