@@ -19,12 +19,12 @@ from datetime import datetime
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import Table, and_, bindparam, exists, or_, select
+from sqlalchemy import Select, Table, and_, bindparam, exists, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from providers.base import Address
 from providers.base import Customer as Record
-from storage.bulk import BulkWriter, among
+from storage.bulk import BulkWriter, among, keys_table
 from storage.db import json_text
 from storage.models import Connection, Customer, CustomerReference
 
@@ -159,18 +159,24 @@ def _phone(phone: Any) -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class _Row:
-    """A record as written: the customer columns (`_FIELDS`, the JSON ones as their text), then its matching keys;
-    and its digest, which changes only when what we store changes (IsCustomer and balances are not stored): 32
-    hex digits of BLAKE2b over the stored fields' JSON. Made in one pass: the phones and addresses are written to
-    JSON once, and the digest is taken over those texts, the same bytes as orjson writes for `stored_fields`, so
-    digests stored before stay comparable (tests/test_import_digest.py)."""
+    """A record as written: the customer columns (`_FIELDS`, the JSON ones as their text) and its digest, which
+    changes only when what we store changes (IsCustomer and balances are not stored): 32 hex digits of BLAKE2b
+    over the stored fields' JSON. Made in one pass: the phones and addresses are written to JSON once, and the
+    digest is taken over those texts, the same bytes as orjson writes for `stored_fields`, so digests stored
+    before stay comparable (tests/test_import_digest.py)."""
 
-    values: tuple[Any, ...]
+    fields: tuple[Any, ...]
     digest: str
 
     @property
+    def values(self) -> tuple[Any, ...]:
+        """The columns, then the matching keys: made only for a row that is written (most rows of a re-import
+        are unchanged, and the name key is the dearest part of a row)."""
+        return (*self.fields, email_key(self.fields[4]), name_key(self.fields[0]))
+
+    @property
     def active(self) -> bool:
-        return bool(self.values[8])
+        return bool(self.fields[8])
 
 
 def _row(record: Record) -> _Row:
@@ -184,15 +190,12 @@ def _row(record: Record) -> _Row:
         *(name, first_name, last_name, company, email, orjson.Fragment(phones), orjson.Fragment(addresses)),
         *(number, active, record.merged_into, record.erase_personal_data),
     )
-    values = (
-        *(name, first_name, last_name, company, email, phones, addresses, number, active),
-        *(email_key(email), name_key(name)),
-    )
-    return _Row(values, hashlib.blake2b(orjson.dumps(state), digest_size=16).hexdigest())
+    fields = (name, first_name, last_name, company, email, phones, addresses, number, active)
+    return _Row(fields, hashlib.blake2b(orjson.dumps(state), digest_size=16).hexdigest())
 
 
 def _count_missing(counts: Counter[str], row: _Row) -> None:
-    _, _, _, _, email, phones, addresses, *_ = row.values
+    _, _, _, _, email, phones, addresses, *_ = row.fields
     counts["missing_email"] += not email
     counts["missing_phone"] += phones == "[]"
     counts["missing_address"] += addresses == "[]"
@@ -292,6 +295,33 @@ def _candidates(
     return found
 
 
+_KNOWN = select(
+    CustomerReference.external_id,
+    CustomerReference.id,
+    CustomerReference.customer_id,
+    CustomerReference.digest,
+    CustomerReference.merged_into_external_id,
+    Customer.active,
+    Customer.erased_at,
+).join(Customer, Customer.id == CustomerReference.customer_id)
+
+
+def _known_lookup(
+    session: Session, *, connection_id: int, external_ids: set[str]
+) -> Select[str, int, int, str, str | None, bool, datetime | None]:
+    """The page's records we hold at this connection, by the (connection, external id) index: on PostgreSQL
+    joined to the page's ids as a table (`keys_table`), on SQLite as `IN` its `json_each` (`among`)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return _KNOWN.where(
+            CustomerReference.connection_id == connection_id,
+            among(session, CustomerReference.external_id, external_ids),
+        )
+    keys = keys_table(external_ids)
+    return _KNOWN.join(
+        keys, and_(CustomerReference.connection_id == connection_id, CustomerReference.external_id == keys.c.value)
+    )
+
+
 def apply_page(
     session: Session,
     *,
@@ -314,20 +344,7 @@ def apply_page(
     known = {
         external_id: _Known(reference_id, customer_id, stored, merged_into, active, erased_at is not None)
         for external_id, reference_id, customer_id, stored, merged_into, active, erased_at in session.execute(
-            select(
-                CustomerReference.external_id,
-                CustomerReference.id,
-                CustomerReference.customer_id,
-                CustomerReference.digest,
-                CustomerReference.merged_into_external_id,
-                Customer.active,
-                Customer.erased_at,
-            )
-            .join(Customer, Customer.id == CustomerReference.customer_id)
-            .where(
-                CustomerReference.connection_id == connection_id,
-                among(session, CustomerReference.external_id, {r.id for r in records}),
-            )
+            _known_lookup(session, connection_id=connection_id, external_ids={r.id for r in records})
         )
     }
     fresh = [r for r in records if r.id not in known and _eligible(r, customer_filter)]
@@ -368,7 +385,7 @@ def apply_page(
                 counts["linked"] += 1
                 outcome = "updated"
             else:
-                weak = strong or emails or by_name.get(name_key(record.name) or "", [])
+                weak = strong or emails or (by_name.get(name_key(record.name) or "", []) if by_name else [])
                 written.create(record, row, workspace_id=workspace_id, duplicate_of=weak[0].id if weak else None)
                 counts["possible_duplicates"] += bool(weak)
                 outcome = "new"
