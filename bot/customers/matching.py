@@ -19,12 +19,12 @@ from datetime import datetime
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import Table, and_, bindparam, exists, or_, select
+from sqlalchemy import Select, Table, and_, bindparam, exists, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from providers.base import Address
 from providers.base import Customer as Record
-from storage.bulk import BulkWriter, among
+from storage.bulk import BulkWriter, among, keys_table
 from storage.db import json_text
 from storage.models import Connection, Customer, CustomerReference
 
@@ -125,13 +125,6 @@ def stored_fields(record: Record) -> dict[str, Any]:
     }
 
 
-def digest(fields: dict[str, Any], record: Record) -> str:
-    """Changes only when what we would store changes (IsCustomer and balances are not stored): 32 hex digits of
-    BLAKE2b over the fields' JSON, a couple of microseconds a record."""
-    state = (*fields.values(), record.merged_into, record.erase_personal_data)
-    return hashlib.blake2b(orjson.dumps(state), digest_size=16).hexdigest()
-
-
 def _legacy_digest(fields: dict[str, Any], record: Record) -> str:
     """The digest references stored before 2026-12 (64 hex digits: SHA-256 of the standard library's JSON), so a
     record unchanged since is still seen as unchanged, and its reference takes the new digest when next written."""
@@ -139,37 +132,73 @@ def _legacy_digest(fields: dict[str, Any], record: Record) -> str:
     return hashlib.sha256(json.dumps(state, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _same_digest(stored: str, new: str, fields: dict[str, Any], record: Record) -> bool:
-    if len(stored) == len(new):
-        return stored == new
-    return len(stored) == 64 and stored == _legacy_digest(fields, record)
+def _same_digest(stored: str, row: _Row, record: Record) -> bool:
+    if len(stored) == len(row.digest):
+        return stored == row.digest
+    return len(stored) == 64 and stored == _legacy_digest(stored_fields(record), record)
 
 
 _FIELDS = ("name", "first_name", "last_name", "company", "email", "phones", "addresses", "number", "active")
 _ERASED_FIELDS = (ERASED_NAME, None, None, None, None, "[]", "[]", None, False, None, None)  # ... and both keys
 
 
-def _field_values(fields: dict[str, Any]) -> tuple[Any, ...]:
-    """The customer columns a record sets (`_FIELDS`, the JSON ones as their text), then its matching keys."""
-    return (
-        fields["name"],
-        fields["first_name"],
-        fields["last_name"],
-        fields["company"],
-        fields["email"],
-        json_text(fields["phones"]),
-        json_text(fields["addresses"]),
-        fields["number"],
-        fields["active"],
-        email_key(fields["email"]),
-        name_key(fields["name"]),
+def _json_list(items: tuple[Any, ...], as_dict: Any) -> str:
+    """Phones or addresses as their JSON column's text. orjson writes the frozen dataclasses themselves as
+    objects of their fields in order, the same text as the dicts `stored_fields` makes, without making them."""
+    if not items:
+        return "[]"
+    try:
+        return orjson.dumps(items).decode()
+    except TypeError:  # text orjson refuses (a lone surrogate): written as `json_text` writes it
+        return json_text([as_dict(item) for item in items])
+
+
+def _phone(phone: Any) -> dict[str, Any]:
+    return {"kind": phone.kind, "number": phone.number}
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    """A record as written: the customer columns (`_FIELDS`, the JSON ones as their text) and its digest, which
+    changes only when what we store changes (IsCustomer and balances are not stored): 32 hex digits of BLAKE2b
+    over the stored fields' JSON. Made in one pass: the phones and addresses are written to JSON once, and the
+    digest is taken over those texts, the same bytes as orjson writes for `stored_fields`, so digests stored
+    before stay comparable (tests/test_import_digest.py)."""
+
+    fields: tuple[Any, ...]
+    digest: str
+
+    @property
+    def values(self) -> tuple[Any, ...]:
+        """The columns, then the matching keys: made only for a row that is written (most rows of a re-import
+        are unchanged, and the name key is the dearest part of a row)."""
+        return (*self.fields, email_key(self.fields[4]), name_key(self.fields[0]))
+
+    @property
+    def active(self) -> bool:
+        return bool(self.fields[8])
+
+
+def _row(record: Record) -> _Row:
+    name = _clip(record.name.strip()) or ""
+    first_name, last_name, company = _clip(record.first_name), _clip(record.last_name), _clip(record.company)
+    email = _clip(record.email)
+    phones, addresses = _json_list(record.phones, _phone), _json_list(record.addresses, _address)
+    number = _clip(record.number, 64)
+    active = record.active and not record.merged_into
+    state = (
+        *(name, first_name, last_name, company, email, orjson.Fragment(phones), orjson.Fragment(addresses)),
+        *(number, active, record.merged_into, record.erase_personal_data),
     )
+    fields = (name, first_name, last_name, company, email, phones, addresses, number, active)
+    return _Row(fields, hashlib.blake2b(orjson.dumps(state), digest_size=16).hexdigest())
 
 
-def _count_missing(counts: Counter[str], fields: dict[str, Any]) -> None:
-    counts["missing_email"] += not fields["email"]
-    counts["missing_phone"] += not fields["phones"]
-    counts["missing_address"] += not fields["addresses"]
+def _count_missing(counts: Counter[str], row: _Row) -> None:
+    _, _, _, _, email, phones, addresses, *_ = row.fields
+    counts["missing_email"] += not email
+    counts["missing_phone"] += phones == "[]"
+    counts["missing_address"] += addresses == "[]"
 
 
 _CUSTOMERS = cast(Table, Customer.__table__)
@@ -266,6 +295,33 @@ def _candidates(
     return found
 
 
+_KNOWN = select(
+    CustomerReference.external_id,
+    CustomerReference.id,
+    CustomerReference.customer_id,
+    CustomerReference.digest,
+    CustomerReference.merged_into_external_id,
+    Customer.active,
+    Customer.erased_at,
+).join(Customer, Customer.id == CustomerReference.customer_id)
+
+
+def _known_lookup(
+    session: Session, *, connection_id: int, external_ids: set[str]
+) -> Select[str, int, int, str, str | None, bool, datetime | None]:
+    """The page's records we hold at this connection, by the (connection, external id) index: on PostgreSQL
+    joined to the page's ids as a table (`keys_table`), on SQLite as `IN` its `json_each` (`among`)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return _KNOWN.where(
+            CustomerReference.connection_id == connection_id,
+            among(session, CustomerReference.external_id, external_ids),
+        )
+    keys = keys_table(external_ids)
+    return _KNOWN.join(
+        keys, and_(CustomerReference.connection_id == connection_id, CustomerReference.external_id == keys.c.value)
+    )
+
+
 def apply_page(
     session: Session,
     *,
@@ -288,20 +344,7 @@ def apply_page(
     known = {
         external_id: _Known(reference_id, customer_id, stored, merged_into, active, erased_at is not None)
         for external_id, reference_id, customer_id, stored, merged_into, active, erased_at in session.execute(
-            select(
-                CustomerReference.external_id,
-                CustomerReference.id,
-                CustomerReference.customer_id,
-                CustomerReference.digest,
-                CustomerReference.merged_into_external_id,
-                Customer.active,
-                Customer.erased_at,
-            )
-            .join(Customer, Customer.id == CustomerReference.customer_id)
-            .where(
-                CustomerReference.connection_id == connection_id,
-                among(session, CustomerReference.external_id, {r.id for r in records}),
-            )
+            _known_lookup(session, connection_id=connection_id, external_ids={r.id for r in records})
         )
     }
     fresh = [r for r in records if r.id not in known and _eligible(r, customer_filter)]
@@ -333,20 +376,20 @@ def apply_page(
         elif not record.name.strip():
             outcome = "failed"  # nothing to call the customer by
         else:
-            fields = stored_fields(record)
+            row = _row(record)
             emails = [c for c in by_email.get(email_key(record.email) or "", []) if c.id not in linked]
             strong = [c for c in emails if compatible_names(c.name, record.name)]
             if len(emails) == 1 and len(strong) == 1:
                 linked.add(strong[0].id)
-                written.link(strong[0].id, record, fields)
+                written.link(strong[0].id, record, row)
                 counts["linked"] += 1
                 outcome = "updated"
             else:
-                weak = strong or emails or by_name.get(name_key(record.name) or "", [])
-                written.create(record, fields, workspace_id=workspace_id, duplicate_of=weak[0].id if weak else None)
+                weak = strong or emails or (by_name.get(name_key(record.name) or "", []) if by_name else [])
+                written.create(record, row, workspace_id=workspace_id, duplicate_of=weak[0].id if weak else None)
                 counts["possible_duplicates"] += bool(weak)
                 outcome = "new"
-            _count_missing(counts, fields)
+            _count_missing(counts, row)
         counts[outcome] += 1
     written.flush()
     return counts
@@ -367,7 +410,7 @@ class _Writes:
         self.new_references: list[tuple[int | None, Record, str]] = []  # customer id (None: the created one)
 
     def update(self, customer_id: int, values: tuple[Any, ...], *, erased: bool = False) -> None:
-        """Set a customer's `_field_values` (clearing its erasure), or erase it."""
+        """Set a customer's `_Row.values` (clearing its erasure), or erase it."""
         self.customers.append(
             (*values, self.moment if erased else None, self.run_id, self.moment, customer_id),
         )
@@ -376,15 +419,15 @@ class _Writes:
         """A record the package deleted, of which only the id came: what we hold stays, marked inactive."""
         self.deactivated.append((False, self.run_id, self.moment, customer_id))
 
-    def link(self, customer_id: int, record: Record, fields: dict[str, Any]) -> None:
-        self.update(customer_id, _field_values(fields))
-        self.new_references.append((customer_id, record, digest(fields, record)))
+    def link(self, customer_id: int, record: Record, row: _Row) -> None:
+        self.update(customer_id, row.values)
+        self.new_references.append((customer_id, record, row.digest))
 
-    def create(self, record: Record, fields: dict[str, Any], *, workspace_id: int, duplicate_of: int | None) -> None:
+    def create(self, record: Record, row: _Row, *, workspace_id: int, duplicate_of: int | None) -> None:
         self.created.append(
-            (workspace_id, *_field_values(fields), duplicate_of, self.run_id, self.run_id, self.moment, self.moment)
+            (workspace_id, *row.values, duplicate_of, self.run_id, self.run_id, self.moment, self.moment)
         )
-        self.new_references.append((None, record, digest(fields, record)))
+        self.new_references.append((None, record, row.digest))
 
     def update_reference(self, reference_id: int, record: Record, record_digest: str) -> None:
         updated_at = self._updated_at(record.updated_at)
@@ -436,9 +479,8 @@ def _update(ref: _Known, record: Record, counts: Counter[str], written: _Writes)
         written.deactivate(ref.customer_id)
         counts["inactive"] += 1
         return "updated"
-    fields = stored_fields(record)
-    new_digest = digest(fields, record)
-    unchanged = _same_digest(ref.digest, new_digest, fields, record)
+    row = _row(record)
+    unchanged = _same_digest(ref.digest, row, record)
     if record.erase_personal_data:
         if ref.erased and unchanged:
             return "unchanged"
@@ -447,13 +489,13 @@ def _update(ref: _Known, record: Record, counts: Counter[str], written: _Writes)
     else:
         if ref.erased:
             return "skipped"  # erased here on request: never written back
-        _count_missing(counts, fields)
+        _count_missing(counts, row)
         if unchanged:
             return "unchanged"
-        counts["inactive"] += ref.active and not fields["active"]
+        counts["inactive"] += ref.active and not row.active
         counts["merged"] += bool(record.merged_into) and not ref.merged_into_external_id
-        written.update(ref.customer_id, _field_values(fields))
-    written.update_reference(ref.reference_id, record, new_digest)
+        written.update(ref.customer_id, row.values)
+    written.update_reference(ref.reference_id, record, row.digest)
     return "updated"
 
 
