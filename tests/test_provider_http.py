@@ -35,7 +35,7 @@ class RecordingPacer:
     def before(self, organisation_id: str) -> None:
         self.seen.append(("before", organisation_id, None))
 
-    def after(self, organisation_id: str, headers: Mapping[str, str]) -> None:
+    def after(self, organisation_id: str, headers: Mapping[str, str], ticket: object = None) -> None:
         self.seen.append(("after", organisation_id, headers.get("X-MinLimit-Remaining")))
 
 

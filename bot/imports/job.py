@@ -9,6 +9,7 @@ Plain Python: the job runner (`bot.imports.runner`) drives it, a `Reporter` (Sla
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -23,6 +24,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyErro
 from sqlalchemy.orm import Session
 
 from bot.customers.matching import DEFAULT_CUSTOMER_FILTER, apply_page, resolve_merges
+from bot.imports.alongside import Alongside, on_last_page
 from bot.imports.memory import release_free_memory
 from bot.imports.prefetch import Prefetched
 from bot.imports.runs import ImportPolicy, RunView, load_view, mark_reported, report_later, view_of
@@ -180,7 +182,7 @@ class ImportJob:
                 return ended
             view, cursor, since = self._position()
             try:
-                return self._read(provider, link, since=since, cursor=cursor, customer_filter=customer_filter)
+                return self._read(provider, link, view, since=since, cursor=cursor, customer_filter=customer_filter)
             except RateLimited as exc:
                 # The app's limit is every organisation's, and a package's "wait" longer than a moment (a
                 # package's minute) would hold the worker: the run goes back to the queue with its time to wait, and the
@@ -226,13 +228,18 @@ class ImportJob:
         self,
         provider: Provider,
         link: Link,
+        view: RunView,
         *,
         since: datetime | None,
         cursor: dict[str, Any] | None,
         customer_filter: str,
     ) -> RunView:
-        """Read pages from the cursor on, committing each; returns the view of the run once it ended."""
-        source = provider.customers(link, since=since, resume=Cursor(cursor) if cursor else None)
+        """Read pages from the cursor on, committing each; returns the view of the run once it ended. The chart of
+        accounts is fetched once the last page has arrived, while the pages before it are still being written."""
+        chart = Alongside(functools.partial(self._refresh_chart, view), name=f"import-{self.run_id}-chart")
+        source = on_last_page(
+            provider.customers(link, since=since, resume=Cursor(cursor) if cursor else None), chart.start
+        )
         with Prefetched(source, name=f"import-{self.run_id}-pages") as pages:  # the next page comes meanwhile
             for page in pages:
                 view, done = self._commit_page(page, customer_filter)
@@ -241,7 +248,7 @@ class ImportJob:
                 if view.pages & (view.pages - 1) == 0 and view.count("new") >= ANALYSE_FROM_NEW:
                     self._refresh_statistics()
                 if done:
-                    self._refresh_chart(view)
+                    chart.finish()
                     self._report_end(view)
                     return view
                 self._tell(self.reporter.progressed, view)

@@ -81,7 +81,7 @@ class XeroProvider(XeroInvoicing):
             translate=error_from_response,
             retry=retry,
             sleep=sleep,
-            pacer=MinutePacer(clock=clock, sleep=sleep, spread_below=settings.spread_below),
+            pacer=MinutePacer(clock=clock, sleep=sleep, per_minute=settings.calls_per_minute),
             # Shared by our processes when the bot hands in a budget: the app's limit, and each organisation's
             # calls a rolling minute (waited for in the calling thread, as `MinutePacer` does for a process alone;
             # the pacer then stands aside, so a call is not held back twice).
