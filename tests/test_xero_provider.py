@@ -215,6 +215,19 @@ def test_customers_come_in_pages_of_1000(env: Env) -> None:
     assert all(c.headers["accept"] == "application/json" for c in calls)
 
 
+def test_a_walk_reads_every_contact_once_from_the_fakes_index(env: Env) -> None:
+    seeded = env.fake.seed_contacts(env.tenants[0], 2100)
+    _, link, _ = env.connect()
+    before = [c.id for p in env.provider.customers(link) for c in p.customers]
+    added = env.fake.add_contact(env.tenants[0], "Aaron Late")  # a change: the index is made again with it
+
+    env.fake.index_contacts(env.tenants[0])
+    after = [c.id for p in env.provider.customers(link) for c in p.customers]
+
+    assert sorted(before) == sorted(seeded)
+    assert len(after) == len(set(after)) == 2101 and set(after) == {*seeded, added}
+
+
 def test_the_fakes_pages_are_decoded_straight_into_typed_records(env: Env) -> None:
     env.fake.seed_contacts(env.tenants[0], 300)
     _, link, _ = env.connect()

@@ -61,6 +61,9 @@ log = logging.getLogger(__name__)
 # A scheduled sync reads the chart of accounts again only when it is older than this (a person's import always
 # does): charts change rarely, and reading one at every sync doubled the calls of a sync with nothing to do.
 SCHEDULED_CHART_EVERY = timedelta(days=1)
+# The chart of accounts is fetched once no more than this many pages remain (by the package's total), so that its
+# calls go while the last pages are written instead of after them (pages fetched at once are that far ahead).
+CHART_WITH_THE_LAST = 4
 # The customer tables' statistics are refreshed (PostgreSQL) while a run adds at least this many customers: a
 # sync that changes a few leaves the planner's picture right, and ANALYZE costs every run a scan of samples.
 ANALYSE_FROM_NEW = 1000
@@ -235,13 +238,17 @@ class ImportJob:
         customer_filter: str,
     ) -> RunView:
         """Read pages from the cursor on, committing each; returns the view of the run once it ended. The chart of
-        accounts is fetched once the last page has arrived, while the pages before it are still being written."""
+        accounts is fetched beside the writes of the last pages, once they are on their way (or the last came)."""
         chart = Alongside(functools.partial(self._refresh_chart, view), name=f"import-{self.run_id}-chart")
         source = on_last_page(
             provider.customers(link, since=since, resume=Cursor(cursor) if cursor else None), chart.start
         )
+        records = 0
         with Prefetched(source, name=f"import-{self.run_id}-pages") as pages:  # the next page comes meanwhile
-            for page in pages:
+            for read, page in enumerate(pages, start=1):
+                records += len(page.customers) + len(page.skipped)
+                if page.total is not None and page.total - records <= CHART_WITH_THE_LAST * records / read:
+                    chart.start()  # the last pages are on their way: the chart's calls go beside them
                 view, done = self._commit_page(page, customer_filter)
                 release_free_memory()  # the page is written: its memory goes back, not just to our heap
                 # pages 1, 2, 4, 8...: while the tables grow fast
