@@ -320,15 +320,15 @@ class _Call:
 
     def _once(self, request: Mapping[str, Any]) -> httpx2.Response:
         headers = {"Authorization": f"Bearer {self.token}", **(request["headers"] or {})}
-        if self.shared is not None:
-            self.shared.take()
         if request["content"] is not None:
             headers.setdefault("Content-Type", "application/json")
         held = self.at_once.enter() if self.at_once is not None else []
         answer: Mapping[str, str] = {}
         try:
-            # Paced once a slot of the calls at once is ours, so that the pacer's time is when the call goes. The
-            # slot waits with it only for a turn that the organisation's other calls would wait for as well.
+            # Counted and paced once a slot of the calls at once is ours, so that the time counted is when the call
+            # goes. The slot waits with it only for a turn that the organisation's other calls wait for as well.
+            if self.shared is not None:
+                self.shared.take()
             ticket = self.pacer.before(self.organisation_id) if self.organisation_id else None
             try:
                 response = self.http.request(

@@ -89,8 +89,9 @@ class XeroProvider(XeroInvoicing):
                 CallLimit(
                     "xero:app", RateLimitScope.APP, settings.app_calls_per_minute, 60.0, "X-AppMinLimit-Remaining"
                 ),
-                # calls at once to an organisation, each holding its slot until answered (a slot of a process
-                # that died comes back after two minutes, longer than any call's timeouts and retries)
+                # calls at once to an organisation, each attempt holding its slot from its wait for the minute
+                # (at most 62 s) until answered (a slot of a process that died comes back after two minutes, longer
+                # than that wait and a call's timeout together)
                 CallLimit("xero:at_once", RateLimitScope.CONCURRENT, settings.calls_at_once, 120.0),
                 CallLimit(
                     "xero:minute",
