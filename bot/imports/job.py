@@ -62,8 +62,9 @@ log = logging.getLogger(__name__)
 # does): charts change rarely, and reading one at every sync doubled the calls of a sync with nothing to do.
 SCHEDULED_CHART_EVERY = timedelta(days=1)
 # The chart of accounts is fetched once no more than this many pages remain (by the package's total), so that its
-# calls go while the last pages are written instead of after them (pages fetched at once are that far ahead).
-CHART_WITH_THE_LAST = 4
+# calls go while the last pages are written instead of after them, and after the pages before (whose calls go first
+# should the package's budget run short).
+CHART_WITH_THE_LAST = 2
 # The customer tables' statistics are refreshed (PostgreSQL) while a run adds at least this many customers: a
 # sync that changes a few leaves the planner's picture right, and ANALYZE costs every run a scan of samples.
 ANALYSE_FROM_NEW = 1000
