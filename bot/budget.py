@@ -1,9 +1,10 @@
 """The packages' rate limits shared by every process (a `providers.base.CallBudget` in the database).
 
-Each limit ("calls in any `per` seconds") is counted in slots of a twelfth of `per` (5 s of a minute), one row per
-limit and slot, updated in one statement that also checks the limit. Any span of `per` seconds overlaps at most 13
-slots, so a call is let through only while the last 13 slots hold fewer than the limit: the package's rolling
-window is never exceeded, whichever process calls, at the price of a thirteenth of the budget at a steady pace.
+Each limit ("calls in any `per` seconds") is counted in slots of a sixtieth of `per` (1 s of a minute), one row per
+limit and slot, updated in one statement that also checks the limit. A call is let through only while the last 62
+slots hold fewer than the limit, so it counts for 61 to 62 s of a minute after it was counted: the package's rolling
+window is never exceeded, whichever process calls, with a second's margin for the call's way to the package and at
+most two seconds' slack at the window's edge.
 
 A limit of calls at once has one row per slot (`call_slots`): a call takes a free one (or one whose lease ran out,
 its holder having died) and lets go of it when answered.
@@ -25,7 +26,8 @@ from sqlalchemy.orm import Session, aliased
 from storage.db import Database
 from storage.models import CallBudget, CallSlot
 
-SLOTS = 12  # slots a window is cut into
+SLOTS = 60  # slots a window is cut into
+COUNTED = SLOTS + 2  # slots a call counts in: the window's, one it may straddle, and one of margin
 KEEP = timedelta(days=1)  # slots older than this are deleted (`prune_budgets`)
 
 
@@ -154,7 +156,7 @@ class SharedBudget:
         for start, used in rows:
             total -= used
             if total < calls:  # once this slot leaves the span, there is room
-                leaves = start + timedelta(seconds=slot_length * (SLOTS + 1))
+                leaves = start + timedelta(seconds=slot_length * COUNTED)
                 return max(0.001, (leaves - now).total_seconds())
         return slot_length
 
@@ -164,7 +166,7 @@ class SharedBudget:
         length = per / SLOTS
         index = math.floor(now.timestamp() / length)
         slot = datetime.fromtimestamp(index * length, UTC)
-        return slot, slot - timedelta(seconds=length * SLOTS)
+        return slot, slot - timedelta(seconds=length * (COUNTED - 1))
 
 
 def prune_budgets(db: Database, *, now: datetime) -> int:

@@ -43,11 +43,14 @@ RETRYABLE_STATUSES = frozenset({500, 502, 503, 504})
 
 
 class Pacer(Protocol):
-    """A package's pacing under its rate limits, per organisation: wait `before()` a call, learn `after()` it."""
+    """A package's pacing under its rate limits, per organisation: wait `before()` a call, learn `after()` it.
 
-    def before(self, organisation_id: str) -> None: ...
+    `before()` returns a ticket for the call (or None), handed back to `after()`, which is told of every call that
+    went: with the answer's headers, or with none when no answer came (the request may still have arrived)."""
 
-    def after(self, organisation_id: str, headers: Mapping[str, str]) -> None: ...
+    def before(self, organisation_id: str) -> object: ...
+
+    def after(self, organisation_id: str, headers: Mapping[str, str], ticket: object = None) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -147,7 +150,7 @@ class _NoPacing:
     def before(self, organisation_id: str) -> None:
         pass
 
-    def after(self, organisation_id: str, headers: Mapping[str, str]) -> None:
+    def after(self, organisation_id: str, headers: Mapping[str, str], ticket: object = None) -> None:
         pass
 
 
@@ -317,29 +320,34 @@ class _Call:
 
     def _once(self, request: Mapping[str, Any]) -> httpx2.Response:
         headers = {"Authorization": f"Bearer {self.token}", **(request["headers"] or {})}
-        if self.shared is not None:
-            self.shared.take()
         if request["content"] is not None:
             headers.setdefault("Content-Type", "application/json")
-        if self.organisation_id:
-            self.pacer.before(self.organisation_id)
         held = self.at_once.enter() if self.at_once is not None else []
+        answer: Mapping[str, str] = {}
         try:
-            response = self.http.request(
-                self.method,
-                self.url,
-                params=request["params"],
-                headers=headers,
-                json=request["json"],
-                content=request["content"],
-            )
-        except httpx2.TransportError as exc:
-            raise Transient(f"{type(exc).__name__} from {self.method} {_path(self.url)}", error=exc) from exc
+            # Counted and paced once a slot of the calls at once is ours, so that the time counted is when the call
+            # goes. The slot waits with it only for a turn that the organisation's other calls wait for as well.
+            if self.shared is not None:
+                self.shared.take()
+            ticket = self.pacer.before(self.organisation_id) if self.organisation_id else None
+            try:
+                response = self.http.request(
+                    self.method,
+                    self.url,
+                    params=request["params"],
+                    headers=headers,
+                    json=request["json"],
+                    content=request["content"],
+                )
+                answer = response.headers
+            except httpx2.TransportError as exc:
+                raise Transient(f"{type(exc).__name__} from {self.method} {_path(self.url)}", error=exc) from exc
+            finally:
+                if self.organisation_id:
+                    self.pacer.after(self.organisation_id, answer, ticket)
         finally:
             if self.at_once is not None:
                 self.at_once.leave(held)
-        if self.organisation_id:
-            self.pacer.after(self.organisation_id, response.headers)
         if self.shared is not None:
             self.shared.observe(response.headers)
         log.debug("%s %s -> %s", self.method, _path(self.url), response.status_code)

@@ -35,7 +35,7 @@ class RecordingPacer:
     def before(self, organisation_id: str) -> None:
         self.seen.append(("before", organisation_id, None))
 
-    def after(self, organisation_id: str, headers: Mapping[str, str]) -> None:
+    def after(self, organisation_id: str, headers: Mapping[str, str], ticket: object = None) -> None:
         self.seen.append(("after", organisation_id, headers.get("X-MinLimit-Remaining")))
 
 
@@ -309,6 +309,32 @@ def test_the_pacing_hook_is_told_of_each_attempt_for_the_organisation(env: Env) 
         ("after", env.tenant),
     ]
     assert pacer.seen[-1][2] is not None  # the fake's X-MinLimit-Remaining reached the hook
+
+
+def test_the_pacing_hook_is_told_of_a_call_that_got_no_answer_with_its_ticket(env: Env) -> None:
+    link, keeper = env.connect()
+    pacer = TicketPacer()
+    client = env.authorised(transport=Flaky(env.transport, 1, httpx2.ConnectError), pacer=pacer)
+
+    client.send("GET", ACCOUNTS, keeper=keeper, organisation_id=env.tenant, headers=tenant_headers(env))
+
+    # the request that failed may still have reached the package: its ticket comes back, without headers
+    assert pacer.ended == [(1, None), (2, "59")]
+
+
+@dataclass
+class TicketPacer:
+    """A `providers.http.Pacer` handing out numbered tickets and noting which came back, with what remains."""
+
+    issued: int = 0
+    ended: list[tuple[object, str | None]] = field(default_factory=list)
+
+    def before(self, organisation_id: str) -> int:
+        self.issued += 1
+        return self.issued
+
+    def after(self, organisation_id: str, headers: Mapping[str, str], ticket: object = None) -> None:
+        self.ended.append((ticket, headers.get("X-MinLimit-Remaining")))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -197,17 +197,14 @@ def test_per_key_locks_are_kept_only_while_used() -> None:
 
 def test_xeros_pacer_forgets_organisations_it_has_not_called_for_a_minute() -> None:
     now, waited = [0.0], list[float]()
-    pacer = MinutePacer(clock=lambda: now[0], sleep=waited.append, spread_below=5)
+    pacer = MinutePacer(clock=lambda: now[0], sleep=waited.append, per_minute=60)
     for n in range(1000):
-        pacer.before(f"org-{n}")
-        pacer.after(f"org-{n}", {"X-MinLimit-Remaining": "59"})
+        pacer.after(f"org-{n}", {"X-MinLimit-Remaining": "59"}, pacer.before(f"org-{n}"))
     assert pacer.tracked == 1000
     now[0] = 30.0
-    pacer.before("org-busy")
-    pacer.after("org-busy", {"X-MinLimit-Remaining": "0"})
+    pacer.after("org-busy", {"X-MinLimit-Remaining": "0"}, pacer.before("org-busy"))
     now[0] = 61.0
-    pacer.before("org-late")
-    pacer.after("org-late", {"X-MinLimit-Remaining": "58"})
+    pacer.after("org-late", {"X-MinLimit-Remaining": "58"}, pacer.before("org-late"))
     assert pacer.tracked == 2  # the busy one is still paced: its window has not ended
     assert waited == []
     now[0] = 70.0

@@ -38,7 +38,7 @@ def test_a_limit_lets_through_its_calls_then_says_how_long_to_wait(db: Database)
     budget = SharedBudget(db, clock=clock)
     assert [budget.take("pkg:app", calls=5, per=60) for _ in range(5)] == [0.0] * 5
     wait = budget.take("pkg:app", calls=5, per=60)
-    assert 60 < wait <= 65  # the 5-s slot of the first calls leaves the span after 60 to 65 s
+    assert 61 < wait <= 62  # the 1-s slot of the first calls leaves the span after 61 to 62 s
     assert budget.take("pkg:other", calls=5, per=60) == 0.0  # limits are apart
     clock.now += timedelta(seconds=wait)
     assert budget.take("pkg:app", calls=5, per=60) == 0.0
@@ -114,7 +114,7 @@ def test_two_processes_stay_under_xeros_app_limit_together(make_env: Callable[..
                 provider, link = links[made % 2]
                 provider.accounts(link)
                 made += 1
-        assert made == 12 and caught.value.scope == RateLimitScope.APP and 60 < caught.value.retry_after <= 65
+        assert made == 12 and caught.value.scope == RateLimitScope.APP and 61 < caught.value.retry_after <= 62
         calls = env.fake.calls_to("/api.xro/2.0/Accounts")
         assert len(calls) == 12 and all(c.status == 200 for c in calls)  # the 13th was never sent
         env.clock.advance(caught.value.retry_after)
@@ -156,10 +156,10 @@ def test_two_processes_stay_under_an_organisations_minute_together(
     assert len(calls) == 150 and all(c.status == 200 for c in calls)
     times = sorted(c.at for c in calls)
     assert max(sum(1 for u in times if t - 60 < u <= t) for t in times) <= 60
-    # 150 calls: two full waits of the 65-s span and a part, not a crawl; both threads' waits move the one fake
+    # 150 calls: two full waits of the 62-s span and a part, not a crawl; both threads' waits move the one fake
     # clock, so a wait they share may count twice
-    assert times[-1] - times[0] <= 2 * 3 * 65
-    assert env.clock.slept and all(s <= 66 for s in env.clock.slept)
+    assert times[-1] - times[0] <= 2 * 3 * 62
+    assert env.clock.slept and all(s <= 62 for s in env.clock.slept)
 
 
 # --- Calls at once ------------------------------------------------------------------------------------------------

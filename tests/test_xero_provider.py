@@ -49,6 +49,7 @@ from providers.xero.mappers import (
     to_address,
     to_phone,
 )
+from providers.xero.pacing import MinutePacer
 from tests.fakes.server import Mount, ServerThread, free_port
 from tests.fakes.xero import (
     FakeClock,
@@ -214,6 +215,19 @@ def test_customers_come_in_pages_of_1000(env: Env) -> None:
     assert all(c.headers["accept"] == "application/json" for c in calls)
 
 
+def test_a_walk_reads_every_contact_once_from_the_fakes_index(env: Env) -> None:
+    seeded = env.fake.seed_contacts(env.tenants[0], 2100)
+    _, link, _ = env.connect()
+    before = [c.id for p in env.provider.customers(link) for c in p.customers]
+    added = env.fake.add_contact(env.tenants[0], "Aaron Late")  # a change: the index is made again with it
+
+    env.fake.index_contacts(env.tenants[0])
+    after = [c.id for p in env.provider.customers(link) for c in p.customers]
+
+    assert sorted(before) == sorted(seeded)
+    assert len(after) == len(set(after)) == 2101 and set(after) == {*seeded, added}
+
+
 def test_the_fakes_pages_are_decoded_straight_into_typed_records(env: Env) -> None:
     env.fake.seed_contacts(env.tenants[0], 300)
     _, link, _ = env.connect()
@@ -334,21 +348,73 @@ def test_daily_limit_reached_raises_rate_limited(make_env: Callable[..., Env]) -
     assert caught.value.scope == RateLimitScope.DAY and 86000 < caught.value.retry_after <= 86400
 
 
-@pytest.mark.parametrize("calls", [70, 130])
-def test_pacing_keeps_a_long_run_under_60_a_minute(env: Env, calls: int) -> None:
+@pytest.mark.parametrize("calls", [59, 60, 61, 70, 130])
+def test_pacing_sends_each_minutes_calls_as_soon_as_the_window_has_room(env: Env, calls: int) -> None:
     _, link, _ = env.connect()
+    start = env.clock()
 
     for _ in range(calls):
         env.provider.accounts(link)
 
-    times = [c.at for c in env.fake.calls_to("/api.xro/2.0/Accounts")]
-    assert len(times) == calls
-    assert all(c.status == 200 for c in env.fake.calls_to("/api.xro/2.0/Accounts"))
+    answers = env.fake.calls_to("/api.xro/2.0/Accounts")
+    times = [c.at for c in answers]
+    assert len(times) == calls and all(c.status == 200 for c in answers)
     busiest = max(sum(1 for u in times if t - 60 < u <= t) for t in times)
-    assert busiest <= 60
-    assert env.clock.slept and times[-1] - times[0] < (calls / 60) * 60 + 30  # paced, not crawling
-    # the last few of each minute are spread out rather than held back for one long wait
-    assert len(env.clock.slept) >= 5 and max(env.clock.slept) < 15
+    assert busiest <= 60  # the rolling minute is never exceeded
+    assert times[: min(calls, 60)] == [start] * min(calls, 60)  # a minute's calls wait for nothing
+    # one wait for each minute beyond the first, each until the minute's calls leave the window, not longer
+    assert len(env.clock.slept) == (calls - 1) // 60
+    assert all(60 < t - u <= 61 for u, t in zip(times, times[60:], strict=False))
+
+
+def test_a_walk_of_pages_at_once_stays_in_the_window_without_a_429(make_env: Callable[..., Env]) -> None:
+    env = make_env(fake_options={"limits": XeroLimits(per_minute=4)}, calls_per_minute=4, page_size=10)
+    env.fake.seed_contacts(env.tenants[0], 95)
+    _, link, _ = env.connect()
+    start = env.clock()
+
+    pages = list(env.provider.customers(link))
+
+    assert sum(len(p.customers) for p in pages) == 95 and pages[-1].cursor is None
+    calls = env.fake.calls_to("/Contacts")
+    assert len(calls) == 10 and all(c.status == 200 for c in calls)  # each page once: no 429, no retry
+    times = sorted(c.at for c in calls)
+    assert max(sum(1 for u in times if t - 60 < u <= t) for t in times) <= 4
+    # Page 1, then the next three at once: the window had room, so only the calls beyond it waited. (How long
+    # they waited is not asserted: each thread's wait moves the test's one clock for all of them.)
+    assert times[0] == start and 1 <= len(env.clock.slept) <= len(calls) - 4
+    assert env.fake._org(env.tenants[0]).most_in_flight <= 5
+
+
+def test_the_pacer_counts_others_calls_from_the_remaining_header() -> None:
+    now, waited = [0.0], list[float]()
+    pacer = MinutePacer(clock=lambda: now[0], sleep=waited.append, per_minute=10)
+    pacer.after("org", {"X-MinLimit-Remaining": "2"}, pacer.before("org"))  # 7 calls were someone else's
+    pacer.after("org", {}, pacer.before("org"))  # no answer: it still counts
+    pacer.after("org", {"X-MinLimit-Remaining": "0"}, pacer.before("org"))
+    assert waited == []
+
+    now[0] = 5.0
+    ticket = pacer.before("org")  # our 3 and the others' 7 fill the window: wait until they leave it
+
+    assert len(waited) == 1 and 60.0 < waited[0] + 5.0 <= 60.0 + MinutePacer.margin + 1e-9
+    now[0] += waited[0]
+    pacer.after("org", {"X-MinLimit-Remaining": "9"}, ticket)
+    now[0] += 1.0
+    pacer.before("org")
+    assert len(waited) == 1  # room again: the next goes at once
+
+
+def test_a_call_counts_until_a_minute_after_its_answer_however_slow() -> None:
+    now, waited = [0.0], list[float]()
+    pacer = MinutePacer(clock=lambda: now[0], sleep=waited.append, per_minute=1)
+    ticket = pacer.before("org")
+    now[0] = 30.0  # answered 30 s later: Xero may have counted it on arrival at any time until then
+    pacer.after("org", {"X-MinLimit-Remaining": "0"}, ticket)
+
+    pacer.before("org")
+
+    assert waited == [pytest.approx(60.0 + MinutePacer.margin)]
 
 
 def assert_backed_off(slept: list[float]) -> bool:

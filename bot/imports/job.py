@@ -9,6 +9,7 @@ Plain Python: the job runner (`bot.imports.runner`) drives it, a `Reporter` (Sla
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -23,6 +24,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyErro
 from sqlalchemy.orm import Session
 
 from bot.customers.matching import DEFAULT_CUSTOMER_FILTER, apply_page, resolve_merges
+from bot.imports.alongside import Alongside, on_last_page
 from bot.imports.memory import release_free_memory
 from bot.imports.prefetch import Prefetched
 from bot.imports.runs import ImportPolicy, RunView, load_view, mark_reported, report_later, view_of
@@ -59,6 +61,10 @@ log = logging.getLogger(__name__)
 # A scheduled sync reads the chart of accounts again only when it is older than this (a person's import always
 # does): charts change rarely, and reading one at every sync doubled the calls of a sync with nothing to do.
 SCHEDULED_CHART_EVERY = timedelta(days=1)
+# The chart of accounts is fetched once no more than this many pages remain (by the package's total), so that its
+# calls go while the last pages are written instead of after them, and after the pages before (whose calls go first
+# should the package's budget run short).
+CHART_WITH_THE_LAST = 2
 # The customer tables' statistics are refreshed (PostgreSQL) while a run adds at least this many customers: a
 # sync that changes a few leaves the planner's picture right, and ANALYZE costs every run a scan of samples.
 ANALYSE_FROM_NEW = 1000
@@ -180,7 +186,7 @@ class ImportJob:
                 return ended
             view, cursor, since = self._position()
             try:
-                return self._read(provider, link, since=since, cursor=cursor, customer_filter=customer_filter)
+                return self._read(provider, link, view, since=since, cursor=cursor, customer_filter=customer_filter)
             except RateLimited as exc:
                 # The app's limit is every organisation's, and a package's "wait" longer than a moment (a
                 # package's minute) would hold the worker: the run goes back to the queue with its time to wait, and the
@@ -226,23 +232,35 @@ class ImportJob:
         self,
         provider: Provider,
         link: Link,
+        view: RunView,
         *,
         since: datetime | None,
         cursor: dict[str, Any] | None,
         customer_filter: str,
     ) -> RunView:
-        """Read pages from the cursor on, committing each; returns the view of the run once it ended."""
-        source = provider.customers(link, since=since, resume=Cursor(cursor) if cursor else None)
-        with Prefetched(source, name=f"import-{self.run_id}-pages") as pages:  # the next page comes meanwhile
-            for page in pages:
+        """Read pages from the cursor on, committing each; returns the view of the run once it ended. The chart of
+        accounts is fetched beside the writes of the last pages, once they are on their way (or the last came)."""
+        chart = Alongside(functools.partial(self._refresh_chart, view), name=f"import-{self.run_id}-chart")
+        source = on_last_page(
+            provider.customers(link, since=since, resume=Cursor(cursor) if cursor else None), chart.start
+        )
+        records = 0
+        with (
+            chart.joined(),
+            Prefetched(source, name=f"import-{self.run_id}-pages") as pages,
+        ):  # the next page comes meanwhile
+            for read, page in enumerate(pages, start=1):
+                records += len(page.customers) + len(page.skipped)
+                if page.total is not None and page.total - records <= CHART_WITH_THE_LAST * records / read:
+                    chart.start()  # the last pages are on their way: the chart's calls go beside them
                 view, done = self._commit_page(page, customer_filter)
                 release_free_memory()  # the page is written: its memory goes back, not just to our heap
                 # pages 1, 2, 4, 8...: while the tables grow fast
                 if view.pages & (view.pages - 1) == 0 and view.count("new") >= ANALYSE_FROM_NEW:
                     self._refresh_statistics()
                 if done:
-                    if not self.flags.shutdown:  # stopping: the next run reads it (its time is not moved on)
-                        self._refresh_chart(view)
+                    if not self.flags.shutdown or chart.started:  # stopping: the next run reads it
+                        chart.finish()
                     self._report_end(view)
                     return view
                 self._tell(self.reporter.progressed, view)

@@ -37,5 +37,5 @@ class SecondPacer:
             log.debug("pacing MYOB calls: waiting %.2fs to stay under %d a second", delay, self._per_second)
             self._sleep(delay)
 
-    def after(self, organisation_id: str, headers: Mapping[str, str]) -> None:
+    def after(self, organisation_id: str, headers: Mapping[str, str], ticket: object = None) -> None:
         pass

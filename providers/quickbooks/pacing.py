@@ -35,5 +35,5 @@ class MinutePacer:
             log.info("pacing QuickBooks calls: waiting %.1fs to stay under the minute limit", delay)
             self._sleep(delay)
 
-    def after(self, organisation_id: str, headers: Mapping[str, str]) -> None:
+    def after(self, organisation_id: str, headers: Mapping[str, str], ticket: object = None) -> None:
         pass  # QuickBooks says nothing about what remains

@@ -81,7 +81,7 @@ class XeroProvider(XeroInvoicing):
             translate=error_from_response,
             retry=retry,
             sleep=sleep,
-            pacer=MinutePacer(clock=clock, sleep=sleep, spread_below=settings.spread_below),
+            pacer=MinutePacer(clock=clock, sleep=sleep, per_minute=settings.calls_per_minute),
             # Shared by our processes when the bot hands in a budget: the app's limit, and each organisation's
             # calls a rolling minute (waited for in the calling thread, as `MinutePacer` does for a process alone;
             # the pacer then stands aside, so a call is not held back twice).
@@ -89,8 +89,9 @@ class XeroProvider(XeroInvoicing):
                 CallLimit(
                     "xero:app", RateLimitScope.APP, settings.app_calls_per_minute, 60.0, "X-AppMinLimit-Remaining"
                 ),
-                # calls at once to an organisation, each holding its slot until answered (a slot of a process
-                # that died comes back after two minutes, longer than any call's timeouts and retries)
+                # calls at once to an organisation, each attempt holding its slot from its wait for the minute
+                # (at most 62 s) until answered (a slot of a process that died comes back after two minutes, longer
+                # than that wait and a call's timeout together)
                 CallLimit("xero:at_once", RateLimitScope.CONCURRENT, settings.calls_at_once, 120.0),
                 CallLimit(
                     "xero:minute",

@@ -28,7 +28,6 @@ class XeroSettings(ProviderSettings):
     concurrency: int = Field(default=5, ge=1, le=5)  # calls at once to an organisation while walking pages; Xero: 5
     calls_at_once: int = Field(default=5, ge=1)  # an organisation's calls at once, by all our processes (Xero: 5)
     calls_per_minute: int = Field(default=60, ge=1)  # an organisation's calls in any minute (Xero: 60)
-    spread_below: int = Field(default=10, ge=0)  # X-MinLimit-Remaining under which calls are spread out
     # Xero's calls a minute per app (all organisations together; 10,000 unless Xero gave the app another tier),
     # shared by our processes when the bot hands in a budget (PostgreSQL).
     app_calls_per_minute: int = Field(default=10_000, ge=1)
