@@ -92,7 +92,7 @@ def test_an_invoice_is_made_open_at_myob_numbered_from_its_key_with_the_lines_to
 ) -> None:
     """MYOB's corners (the rest every package does is in tests/test_invoicing_e2e*.py): no draft sale invoice, so it
     is approved whatever the setting; its number worked out of our key; a service line carries its total to the
-    cent, the quantity and unit price in its description; the reference as the customer's PO number."""
+    cent beside its unit count and unit price; the reference as the customer's PO number."""
     file_id = ready(bot, myob)
     form = settled_form(bot)
     values: dict[str, Any] = {"invoice_customer": {"invoice_customer": customer(bot, form, "jo")}}
@@ -104,9 +104,10 @@ def test_an_invoice_is_made_open_at_myob_numbered_from_its_key_with_the_lines_to
 
     [made] = myob.invoices_at_package(file_id)
     accounts = myob.account_ids(file_id)
-    assert [(li["Description"], li["Account"]["UID"], li["TaxCode"]["Code"], li["Total"]) for li in made["Lines"]] == [
-        ("Hot water cylinder (3 × 33.335)", accounts["4-1000"], "GST", 100.01)
-    ]
+    assert [
+        (li["Description"], li["Account"]["UID"], li["TaxCode"]["Code"], li["UnitCount"], li["UnitPrice"], li["Total"])
+        for li in made["Lines"]
+    ] == [("Hot water cylinder", accounts["4-1000"], "GST", 3.0, 33.335, 100.01)]
     assert made["CustomerPurchaseOrderNumber"] == "Job 42" and made["Number"] == number(bot)
     [row] = rows(bot)
     assert (row.status, row.external_id) == (InvoiceStatus.APPROVED, made["UID"])  # the bot's setting is drafts
