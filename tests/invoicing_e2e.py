@@ -67,8 +67,8 @@ def choose(bot: RunningBot, form: dict[str, Any], name: str, user: str = ADMIN) 
 
 def settled_form(bot: RunningBot) -> dict[str, Any]:
     """The invoice form once it shows the due date the package's payment terms give (MYOB's company file: 30 days),
-    which the bot sets just after the form opened: what a person sees before they go on. A click before it (the
-    package answering slowly) races that update, and Slack keeps one of the two."""
+    which the bot sets just after the form opened: what a person sees before they go on (a click before it lands too:
+    tests/test_invoice_form_races.py)."""
     form = open_form(bot)
     metadata = FormMetadata.loads(form["private_metadata"])
     assert metadata is not None
