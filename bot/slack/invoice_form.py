@@ -17,7 +17,7 @@ from slack_sdk.errors import SlackApiError
 from bot.invoices import raising, terms
 from bot.slack.authorisation import StaffRight, authorised
 from bot.slack.requests import Asker, Reply
-from bot.slack.shown_views import change_view, shown_views
+from bot.slack.shown_views import ShownViews, change_view
 from bot.views import invoices as views
 from storage.models import Invoice, Workspace
 
@@ -82,7 +82,7 @@ def open_form(
             raise
         reply(text="Slack gave me too little time to open the form: run `/accounts invoice` again.")
         return
-    shown_views.remember(opened["view"])
+    ShownViews.of(asker.runtime).remember(opened["view"])
     if again_of is None:
         follow_terms(asker, opened["view"], customer_id=customer[0] if customer else None, issued_on=today)
 
@@ -126,7 +126,7 @@ def follow_terms(asker: Asker, shown: dict[str, Any], *, customer_id: int | None
             return None
         return views.form_with(view, replace(metadata, due=due, due_version=metadata.due_version + 1), due=due)
 
-    change_view(asker.client, shown, with_terms)
+    change_view(asker.client, ShownViews.of(asker.runtime), shown, with_terms)
 
 
 def customer_chosen(asker: Asker, body: dict[str, Any]) -> None:
@@ -165,7 +165,7 @@ def customer_chosen(asker: Asker, body: dict[str, Any]) -> None:
         newer = replace(now, due=due, due_version=now.due_version + 1)
         return views.form_with(view, newer, due=due, customer=customer)
 
-    change_view(asker.client, shown, with_their_terms)
+    change_view(asker.client, ShownViews.of(asker.runtime), shown, with_their_terms)
 
 
 def due_picked(asker: Asker, body: dict[str, Any]) -> None:
@@ -185,7 +185,7 @@ def due_picked(asker: Asker, body: dict[str, Any]) -> None:
             return None
         return views.form_with(view, replace(now, due=due or now.due, due_picked=True), due=due)
 
-    change_view(asker.client, shown, with_their_date)
+    change_view(asker.client, ShownViews.of(asker.runtime), shown, with_their_date)
 
 
 def add_line(asker: Asker, shown: dict[str, Any]) -> None:
@@ -205,4 +205,4 @@ def add_line(asker: Asker, shown: dict[str, Any]) -> None:
             return None
         return views.invoice_form(setup, replace(metadata, lines=metadata.lines + 1), today=today, approve=approve)
 
-    change_view(asker.client, shown, with_a_line)
+    change_view(asker.client, ShownViews.of(asker.runtime), shown, with_a_line)
