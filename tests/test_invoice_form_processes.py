@@ -13,6 +13,7 @@ from datetime import timedelta
 
 import pytest
 
+from storage.models import ShownView
 from tests.conftest import ADMIN, RunningBot
 from tests.fakes.server import free_port
 from tests.fakes.xero import XeroFake
@@ -78,6 +79,13 @@ def test_a_line_added_in_another_process_before_the_terms_arrive_stays_and_the_t
     assert lines_of(settled) == 2
     [stale] = refused_updates(bot)  # the terms, sent on the form as it opened, then made on the other's view
     assert stale.args["hash"] == form["hash"]
+
+    def kept_as_shown() -> bool:  # what both processes know of the form: as Slack shows it, held by no change
+        with bot.db.session() as s:
+            kept = s.get(ShownView, form["id"])
+            return kept is not None and kept.view_hash == settled["hash"] and kept.held_by is None
+
+    bot.slack.wait_for(kept_as_shown, 10, "the form as Slack shows it was not kept, or is still held")
 
 
 def test_a_line_added_in_another_process_on_the_form_as_it_opened_lands_after_the_terms(

@@ -15,6 +15,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -50,6 +51,15 @@ def _kept(view: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in view.items() if key not in NOT_KEPT}
 
 
+@dataclass
+class Hold:
+    """One change's hold on a modal: `holder` in its row until `let_go`."""
+
+    view_id: str
+    holder: str
+    let_go: bool = False
+
+
 class ShownViews:
     """The newest view of each modal, as Slack answered `views.open`/`views.update` or as a payload showed it when
     that is newer, and the lease that makes changes to one modal go one at a time, in the database."""
@@ -62,13 +72,19 @@ class ShownViews:
     def of(cls, runtime: Runtime) -> ShownViews:
         return cls(runtime.db, lambda: runtime.clock())
 
-    def remember(self, view: Mapping[str, Any]) -> None:
-        """`view` is what Slack showed last (its answer to `views.open` or `views.update`)."""
+    def remember(self, view: Mapping[str, Any], *, hold: Hold | None = None) -> None:
+        """`view` is what Slack showed last (its answer to `views.open` or `views.update`); the change `hold` made
+        it, which lets go of the modal in the same transaction."""
         view_id, view_hash = view.get("id"), view.get("hash")
         if not isinstance(view_id, str) or not isinstance(view_hash, str):
             return
         with self.db.session(write_lock=True) as s:
-            self._note(s, self._row(s, view_id), view, newest=True)
+            row = self._row(s, view_id)
+            self._note(s, row, view, newest=True)
+            if hold is not None and hold.view_id == view_id:
+                if row.held_by == hold.holder:
+                    row.held_by, row.held_until = None, None
+                hold.let_go = True
 
     def known(self, view_id: str) -> dict[str, Any] | None:
         with self.db.session() as s:
@@ -79,9 +95,9 @@ class ShownViews:
             s.execute(delete(ShownView).where(ShownView.view_id == view_id))
 
     @contextmanager
-    def changing(self, seen: Mapping[str, Any]) -> Iterator[str]:
-        """Hold the modal `seen` (as a payload showed it, kept when newer than what is known) for one change; yields
-        its view id. Waits while another change holds it, at most `lease`."""
+    def changing(self, seen: Mapping[str, Any]) -> Iterator[Hold]:
+        """Hold the modal `seen` (as a payload showed it, kept when newer than what is known) for one change. Waits
+        while another change holds it, at most `lease`."""
         view_id = str(seen.get("id") or "")
         with _in_process((id(self.db), view_id)):
             holder = secrets.token_hex(8)
@@ -89,15 +105,21 @@ class ShownViews:
             waits = iter(WAITS)
             while not self._take(view_id, holder, seen, overdue=time.monotonic() >= waited_until):
                 time.sleep(next(waits, WAITS[-1]))
+            hold = Hold(view_id, holder)
             try:
-                yield view_id
+                yield hold
             finally:
-                with self.db.session() as s:
-                    s.execute(
-                        update(ShownView)
-                        .where(ShownView.view_id == view_id, ShownView.held_by == holder)
-                        .values(held_by=None, held_until=None)
-                    )
+                if not hold.let_go:
+                    self._let_go(hold)
+
+    def _let_go(self, hold: Hold) -> None:
+        view_id, holder = hold.view_id, hold.holder
+        with self.db.session() as s:
+            s.execute(
+                update(ShownView)
+                .where(ShownView.view_id == view_id, ShownView.held_by == holder)
+                .values(held_by=None, held_until=None)
+            )
 
     def _take(self, view_id: str, holder: str, seen: Mapping[str, Any], *, overdue: bool) -> bool:
         now = self.clock()
@@ -144,7 +166,8 @@ def change_view(client: WebClient, views: ShownViews, seen: Mapping[str, Any], c
     nothing to do, or changed in a way no process here knows of)."""
     if not seen.get("id"):
         return False
-    with views.changing(seen) as view_id:
+    with views.changing(seen) as hold:
+        view_id = hold.view_id
         tried: set[str] = set()
         candidates = [seen]
         while candidates:
@@ -172,7 +195,7 @@ def change_view(client: WebClient, views: ShownViews, seen: Mapping[str, Any], c
                 raise
             updated = answer.get("view")
             if isinstance(updated, Mapping):
-                views.remember(updated)
+                views.remember(updated, hold=hold)
             return True
     log.info("The modal changed meanwhile in a way no process here knows; left as it is")
     return False
