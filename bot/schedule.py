@@ -23,6 +23,7 @@ from bot.imports.runner import ImportRunner
 from bot.imports.runs import ImportPolicy, prune_ended
 from bot.invoices.tracking import TRACK_EVERY, track_all
 from bot.runtime import Runtime
+from bot.slack.shown_views import prune_shown_views
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,8 @@ CHORES = (
     ChoreSpec("prune_budgets", timedelta(hours=1), lambda runtime: prune_budgets(runtime.db, now=runtime.clock())),
     # invoices raised from Slack: their state read back, their threads told
     ChoreSpec("track_invoices", TRACK_EVERY, track_all),
+    # the invoice forms' views kept for changes made at once (`bot.slack.shown_views`), a day after their last
+    ChoreSpec("prune_shown_views", timedelta(hours=1), lambda rt: prune_shown_views(rt.db, now=rt.clock())),
 )
 
 

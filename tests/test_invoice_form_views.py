@@ -128,3 +128,12 @@ def test_hostile_metadata_is_refused_or_read_as_dates_and_counts(extra: dict[str
         assert read.due is None or isinstance(read.due, date)
         assert 0 <= read.due_version <= 10_000 and isinstance(read.due_picked, bool)
         assert views.is_due_block(read.due_block)
+
+
+def test_a_refusal_of_the_whole_invoices_prices_is_told_by_the_unit_prices_choice() -> None:
+    """Told by message (the modal was closed): an amount refused for no line names the "Unit prices" choice; one of
+    a line names the line's amount."""
+    words = "Prices must be before tax."
+    blocks = views.refused_blocks("Books", [(None, "amount", words), (1, "amount", "Too large.")], invoice_id=3)
+    said = [b["text"]["text"] for b in blocks if b["type"] == "section"][1:]
+    assert said == [f"*Unit prices*: {words}", "*Line 2 · Amount*: Too large."]

@@ -3,7 +3,7 @@ fake: the form, its preview and the Idempotency-Key Xero is sent, whatever happe
 process killed); bodies kept to Xero's OpenAPI; a payment Xero refuses; approval in Xero told in the thread; the
 customers' Invoice buttons, Xero's terms and `/accounts invoices`. What every package does alike (mapping with tax
 codes, totals, a double submission, refusals by field, payments, paid at the package, who may) is in
-tests/test_invoicing_e2e.py."""
+tests/test_invoicing_e2e*.py."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Invoices from Slack with MYOB (issue 15), end to end through the Slack fake and the MYOB fake served over HTTP:
 MYOB's own corners. What every package does alike (the invoice made with the mapped accounts, tax codes and the
 preview's totals, one invoice however its answer is lost or its process killed, refusals under their field in the
-modal, payments, tracking) runs for MYOB in tests/test_invoicing_e2e.py. Here: MYOB's withholding tax codes in the
+modal, payments, tracking) runs for MYOB in tests/test_invoicing_e2e*.py. Here: MYOB's withholding tax codes in the
 mapping, an invoice open at once (no drafts) and numbered from its key, an answer lost found by that number without
 a second create, and a company file connected before invoicing told to renew the connection."""
 
@@ -19,11 +19,11 @@ from tests.conftest import ADMIN, CHANNEL, RunningBot
 from tests.fakes.oauth2 import FakeClock
 from tests.flows import all_text, log_in, login_url
 from tests.imports import finished
+from tests.invoicing_e2e import settled_form
 from tests.packages_e2e import served, start_with
 from tests.providers.myob_driver import MyobDriver
 from tests.providers.packages import Resource
 from tests.test_invoices import customer, line, posted, preview, rows
-from tests.test_invoicing_e2e import settled_form
 from tests.test_mapping import checked, choices, keys, open_modal
 from tests.test_tax_codes import tax_block, tax_values
 
@@ -90,9 +90,9 @@ def number(bot: RunningBot) -> str:
 def test_an_invoice_is_made_open_at_myob_numbered_from_its_key_with_the_lines_totals(
     bot: RunningBot, myob: MyobDriver
 ) -> None:
-    """MYOB's corners (the rest every package does is in tests/test_invoicing_e2e.py): no draft sale invoice, so it
+    """MYOB's corners (the rest every package does is in tests/test_invoicing_e2e*.py): no draft sale invoice, so it
     is approved whatever the setting; its number worked out of our key; a service line carries its total to the
-    cent, the quantity and unit price in its description; the reference as the customer's PO number."""
+    cent beside its unit count and unit price; the reference as the customer's PO number."""
     file_id = ready(bot, myob)
     form = settled_form(bot)
     values: dict[str, Any] = {"invoice_customer": {"invoice_customer": customer(bot, form, "jo")}}
@@ -104,9 +104,10 @@ def test_an_invoice_is_made_open_at_myob_numbered_from_its_key_with_the_lines_to
 
     [made] = myob.invoices_at_package(file_id)
     accounts = myob.account_ids(file_id)
-    assert [(li["Description"], li["Account"]["UID"], li["TaxCode"]["Code"], li["Total"]) for li in made["Lines"]] == [
-        ("Hot water cylinder (3 × 33.335)", accounts["4-1000"], "GST", 100.01)
-    ]
+    assert [
+        (li["Description"], li["Account"]["UID"], li["TaxCode"]["Code"], li["UnitCount"], li["UnitPrice"], li["Total"])
+        for li in made["Lines"]
+    ] == [("Hot water cylinder", accounts["4-1000"], "GST", 3.0, 33.335, 100.01)]
     assert made["CustomerPurchaseOrderNumber"] == "Job 42" and made["Number"] == number(bot)
     [row] = rows(bot)
     assert (row.status, row.external_id) == (InvoiceStatus.APPROVED, made["UID"])  # the bot's setting is drafts

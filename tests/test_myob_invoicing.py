@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import httpx2
@@ -94,11 +94,14 @@ def test_an_invoice_goes_with_account_and_tax_code_uids_and_myobs_totals(env: En
     made = provider.create_invoice(link, _invoice(customer, SALES, CALL_OUT), idempotency_key="accounts-bot-k1")
     [stored] = env.fake.invoices(env.file_id)
     accounts, taxes = _uids(env)
-    assert [(li["Account"]["UID"], li["TaxCode"]["UID"], li["Total"]) for li in stored["Lines"]] == [
-        (accounts["4-1000"], taxes["GST"], 100.01),  # 3 × 33.335 = 100.005 → 100.01
-        (accounts["4-2000"], taxes["FRE"], 85.0),
+    assert [
+        (li["Account"]["UID"], li["TaxCode"]["UID"], li["UnitCount"], li["UnitPrice"], li["Total"])
+        for li in stored["Lines"]
+    ] == [
+        (accounts["4-1000"], taxes["GST"], 3.0, 33.335, 100.01),  # 3 × 33.335 = 100.005 → 100.01
+        (accounts["4-2000"], taxes["FRE"], 1.0, 85.0, 85.0),
     ]
-    assert stored["Lines"][0]["Description"] == "Hot water cylinder (3 × 33.335)"
+    assert stored["Lines"][0]["Description"] == "Hot water cylinder"
     assert stored["Lines"][1]["Description"] == "Call-out"
     assert stored["CustomerPurchaseOrderNumber"] == "Job 42" and stored["Status"] == "Open"
     assert stored["IsTaxInclusive"] is False
@@ -330,6 +333,61 @@ def test_the_fakes_sales_keep_to_myobs_shapes(env: Env) -> None:  # noqa: F811
     for call_path, shape in (("/Sale/Invoice/Service", "ServiceInvoice"), ("/Sale/CustomerPayment", "CustomerPayment")):
         [body] = env.fake.bodies(env.file_id, call_path.strip("/"))
         assert problems(json.loads(json.dumps(body)), shape) == []
+
+
+@pytest.mark.parametrize(
+    ("quantity", "price", "total"),
+    [
+        ("3", "33.335", "100.01"),  # 100.005: half away from zero
+        ("1", "0.005", "0.01"),
+        ("0.5", "0.125", "0.06"),  # 0.0625
+        ("7", "1.4285", "10.00"),  # 9.9995
+        ("2", "33.334", "66.67"),  # 66.668
+    ],
+)
+def test_a_unit_price_of_more_than_two_decimals_is_kept_and_the_total_rounded_to_the_cent(
+    env: Env,  # noqa: F811
+    quantity: str,
+    price: str,
+    total: str,
+) -> None:
+    provider, link, customer = _ready(env)
+    line = InvoiceLine("Fittings", Decimal(quantity), Decimal(price), "4-1000", "GST")
+    made = provider.create_invoice(link, _invoice(customer, line), idempotency_key=f"k-{quantity}-{price}")
+    [body] = env.fake.bodies(env.file_id, "Sale/Invoice/Service")
+    [sent] = body["Lines"]
+    assert (Decimal(str(sent["UnitCount"])), Decimal(str(sent["UnitPrice"]))) == (Decimal(quantity), Decimal(price))
+    assert Decimal(str(sent["Total"])) == Decimal(total)
+    [stored] = env.fake.invoices(env.file_id)
+    assert (stored["Lines"][0]["UnitPrice"], stored["Lines"][0]["Total"]) == (float(price), float(total))
+    gst = (Decimal(total) / 10).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    assert (made.subtotal, made.tax, made.total) == (Decimal(total), gst, Decimal(total) + gst)
+
+
+def test_the_fake_refuses_a_total_that_is_not_the_units_times_the_price(env: Env) -> None:  # noqa: F811
+    """As AccountRight works a line out: its Total is the unit count times the unit price, to the cent."""
+    provider, link, customer = _ready(env)
+    accounts, taxes = _uids(env)
+    line = {
+        "Type": "Transaction",
+        "Description": "Fittings",
+        "UnitCount": 3,
+        "UnitPrice": 33.335,
+        "Total": 100.0,  # truncated, not rounded
+        "Account": {"UID": accounts["4-1000"]},
+        "TaxCode": {"UID": taxes["GST"]},
+    }
+    body = {"Date": "2026-12-02T00:00:00", "Customer": {"UID": customer}, "IsTaxInclusive": False, "Lines": [line]}
+    url = provider._file_url(link, "/Sale/Invoice/Service")
+    refused = provider._writes.send(
+        "POST", url, keeper=link.tokens, organisation_id=link.organisation_id, json=body, allow=frozenset({400})
+    )
+    assert refused.status_code == 400
+    [error] = refused.json()["Errors"]
+    assert "unit count times the unit price (100.01)" in error["Message"] and error["AdditionalDetails"] == (
+        "Lines[0].Total"
+    )
+    assert env.fake.invoices(env.file_id) == []
 
 
 # ---------------------------------------------------------------------------------------------

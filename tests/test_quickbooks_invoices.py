@@ -4,7 +4,7 @@ fake, the QuickBooks fake and the bot: a US company's tax codes offered in the m
 its taxable lines taxed together at the invoice's one sales tax code, open at once (QuickBooks has no drafts) in
 dollars, the reference in its note, linked to QuickBooks Online; a fault on the customer shown under the customer in
 the modal. What every package does (accounts, tax codes and totals read back, never twice, a refusal by line and
-field, payments, paid in the package, who may invoice) is tests/test_invoicing_e2e.py's, which runs for QuickBooks."""
+field, payments, paid in the package, who may invoice) is tests/test_invoicing_e2e*.py's, which run for QuickBooks."""
 
 from __future__ import annotations
 
@@ -20,10 +20,10 @@ from tests.conftest import ADMIN, CHANNEL, RunningBot
 from tests.fakes.oauth2 import FakeClock
 from tests.flows import all_text, log_in, login_url
 from tests.imports import finished
+from tests.invoicing_e2e import create, refused_form
 from tests.packages_e2e import served, start_with
 from tests.providers.packages import QuickBooksDriver
 from tests.test_invoices import customer, line, open_form, posted, preview, rows
-from tests.test_invoicing_e2e import create, refused_form
 from tests.test_mapping import checked, choices, keys, open_modal
 from tests.test_tax_codes import tax_block, tax_values
 

@@ -29,7 +29,15 @@ class Resubmission:
     notice: tuple[str, ...]  # what the package said of no particular field
 
 
-_FIELD_BLOCKS = {"customer": "invoice_customer", "date": "date", "due_date": "due_date", "reference": "reference"}
+# An amount refused for no line in particular concerns the whole invoice's prices: the "Unit prices" choice (tax
+# included or not), e.g. a package that takes only prices before tax refusing prices that include it.
+_FIELD_BLOCKS = {
+    "customer": "invoice_customer",
+    "date": "date",
+    "due_date": "due_date",
+    "reference": "reference",
+    "amount": "amounts",
+}
 _LINE_BLOCKS = {"tax": "tax", "account": "category", "amount": "price", None: "description"}
 
 

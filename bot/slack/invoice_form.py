@@ -1,10 +1,13 @@
 """The invoice form, for every listener that opens it (`/accounts invoice`, a customer's "Invoice", a refused
 invoice's "Change the invoice"): who may raise invoices, opening the form at once (a trigger id lives three
 seconds), then setting its due date from the package's payment terms, and following the customer chosen in it
-until the person picks a due date themselves. The form again with a refusal's words under its fields, too."""
+until the person picks a due date themselves; "Add a line". The form again with a refusal's words under its fields,
+too. Every change after the form opened goes through `bot.slack.shown_views`, so that the person's clicks and the
+terms arriving at the same time both land."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import date
 from typing import Any
@@ -12,9 +15,9 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 
 from bot.invoices import raising, terms
-from bot.slack import modals
 from bot.slack.authorisation import StaffRight, authorised
 from bot.slack.requests import Asker, Reply
+from bot.slack.shown_views import ShownViews, change_view
 from bot.views import invoices as views
 from storage.models import Invoice, Workspace
 
@@ -79,6 +82,7 @@ def open_form(
             raise
         reply(text="Slack gave me too little time to open the form: run `/accounts invoice` again.")
         return
+    ShownViews.of(asker.runtime).remember(opened["view"])
     if again_of is None:
         follow_terms(asker, opened["view"], customer_id=customer[0] if customer else None, issued_on=today)
 
@@ -104,20 +108,25 @@ def _same_connection(asker: Asker, invoice_id: int, connection_id: int) -> bool:
 
 
 def follow_terms(asker: Asker, shown: dict[str, Any], *, customer_id: int | None, issued_on: date) -> None:
-    """Set the open form's due date by the package's terms (the customer's, else the organisation's), unless the
-    form changed since it was shown (its hash): a person's edits meanwhile win."""
-    metadata = views.FormMetadata.loads(shown.get("private_metadata"))
-    if metadata is None or not shown.get("id"):
+    """Set the open form's due date by the package's terms (the customer's, else the organisation's). The person
+    may have acted on the form meanwhile: a line added stays and gets the date too, while a due date they picked,
+    or a customer's terms chosen since, win over these."""
+    opened = views.FormMetadata.loads(shown.get("private_metadata"))
+    if opened is None or not shown.get("id"):
         return
     due = terms.default_due(
-        asker.runtime, connection_id=metadata.connection_id, customer_id=customer_id, issued_on=issued_on
+        asker.runtime, connection_id=opened.connection_id, customer_id=customer_id, issued_on=issued_on
     )
-    if due == metadata.due:
-        return
-    newer = replace(metadata, due=due, due_version=metadata.due_version + 1)
-    modals.update_unless_changed(
-        asker.client, view_id=str(shown["id"]), view_hash=shown.get("hash"), view=views.form_with(shown, newer, due=due)
-    )
+
+    def with_terms(view: Mapping[str, Any]) -> dict[str, Any] | None:
+        metadata = views.FormMetadata.loads(view.get("private_metadata"))
+        if metadata is None or metadata.due_picked or metadata.due_version != opened.due_version:
+            return None  # the person's date, or a customer's terms chosen since: theirs
+        if due == metadata.due:
+            return None
+        return views.form_with(view, replace(metadata, due=due, due_version=metadata.due_version + 1), due=due)
+
+    change_view(asker.client, ShownViews.of(asker.runtime), shown, with_terms)
 
 
 def customer_chosen(asker: Asker, body: dict[str, Any]) -> None:
@@ -148,14 +157,20 @@ def customer_chosen(asker: Asker, body: dict[str, Any]) -> None:
     )
     if due == (showing or metadata.due):
         return
-    newer = replace(metadata, due=due, due_version=metadata.due_version + 1)
-    view = views.form_with(shown, newer, due=due, customer=customer)
-    modals.update_unless_changed(asker.client, view_id=str(shown["id"]), view_hash=shown.get("hash"), view=view)
+
+    def with_their_terms(view: Mapping[str, Any]) -> dict[str, Any] | None:
+        now = views.FormMetadata.loads(view.get("private_metadata"))
+        if now is None or now.due_picked:
+            return None
+        newer = replace(now, due=due, due_version=now.due_version + 1)
+        return views.form_with(view, newer, due=due, customer=customer)
+
+    change_view(asker.client, ShownViews.of(asker.runtime), shown, with_their_terms)
 
 
 def due_picked(asker: Asker, body: dict[str, Any]) -> None:
-    """The person picked the due date: from now on it is theirs (and the form changes, so an answer of the package
-    still on its way finds a stale hash and leaves it)."""
+    """The person picked the due date: from now on it is theirs (and the form changes, so payment terms still on
+    their way see it picked and leave it)."""
     shown = body.get("view") or {}
     metadata = views.FormMetadata.loads(shown.get("private_metadata"))
     if metadata is None or metadata.due_picked or not shown.get("id"):
@@ -163,6 +178,31 @@ def due_picked(asker: Asker, body: dict[str, Any]) -> None:
     actions = body.get("actions") or [{}]
     picked = {metadata.due_block: {metadata.due_block: actions[0]}} if isinstance(actions[0], dict) else {}
     due = views.shown_date(picked, metadata.due_block)
-    newer = replace(metadata, due=due or metadata.due, due_picked=True)
-    view = views.form_with(shown, newer, due=due)
-    modals.update_unless_changed(asker.client, view_id=str(shown["id"]), view_hash=shown.get("hash"), view=view)
+
+    def with_their_date(view: Mapping[str, Any]) -> dict[str, Any] | None:
+        now = views.FormMetadata.loads(view.get("private_metadata"))
+        if now is None or now.due_picked:
+            return None
+        return views.form_with(view, replace(now, due=due or now.due, due_picked=True), due=due)
+
+    change_view(asker.client, ShownViews.of(asker.runtime), shown, with_their_date)
+
+
+def add_line(asker: Asker, shown: dict[str, Any]) -> None:
+    """One more line (Slack keeps what was typed in the fields that stay), on the form as the bot last set it when
+    that is newer than what the person clicked on (the payment terms landed meanwhile)."""
+    if views.FormMetadata.loads(shown.get("private_metadata")) is None or not shown.get("id"):
+        return
+    try:
+        setup, approve = invoicing_setup(asker)
+    except raising.NoInvoicing:
+        return
+    today = asker.runtime.clock().date()
+
+    def with_a_line(view: Mapping[str, Any]) -> dict[str, Any] | None:
+        metadata = views.FormMetadata.loads(view.get("private_metadata"))
+        if metadata is None or metadata.lines >= raising.MAX_LINES:
+            return None
+        return views.invoice_form(setup, replace(metadata, lines=metadata.lines + 1), today=today, approve=approve)
+
+    change_view(asker.client, ShownViews.of(asker.runtime), shown, with_a_line)

@@ -1,6 +1,6 @@
-"""Changing a modal after its interaction was acknowledged: `views.update` with the view's hash, so a change the
-person made meanwhile wins (Slack refuses a stale hash), and by `external_id`, so an answer that comes quickly
-waits until Slack shows the view an acknowledgement put there, instead of landing first and being replaced by it."""
+"""Changing a modal after its interaction was acknowledged, by `external_id`, so an answer that comes quickly waits
+until Slack shows the view an acknowledgement put there, instead of landing first and being replaced by it. (A
+change sent with the view's hash, to a modal the person may be changing too: `bot.slack.shown_views`.)"""
 
 from __future__ import annotations
 
@@ -14,20 +14,7 @@ from slack_sdk.errors import SlackApiError
 
 log = logging.getLogger(__name__)
 
-GONE = ("not_found", "hash_conflict")  # closed, or changed since we read it: either way it is no longer ours to set
 WAITS = (0.1, 0.2, 0.4, 0.8, 1.6)  # about three seconds for Slack to show an acknowledgement's view
-
-
-def update_unless_changed(client: WebClient, *, view_id: str, view_hash: str | None, view: dict[str, Any]) -> bool:
-    """Replace the view if it is still as we read it (`view_hash`); False when the person changed or closed it."""
-    try:
-        client.views_update(view_id=view_id, hash=view_hash, view=view)
-    except SlackApiError as exc:
-        if exc.response.get("error") not in GONE:
-            raise
-        log.info("The modal changed or closed meanwhile (%s); left as it is", exc.response.get("error"))
-        return False
-    return True
 
 
 def replace_when_shown(

@@ -2,9 +2,10 @@
 `providers.invoicing` records, and the invoice numbers that make a create findable again.
 
 MYOB keeps money as decimal numbers; they are read as `Decimal` from their JSON text, never through a float. A
-service invoice line has no quantity or unit price, only a `Total`: the line's total is quantity × unit price rounded
-to the cent, half away from zero (as `bot.invoices.money` works out the preview), and the quantity and price are
-written into the line's description so that the invoice still shows them.
+service invoice line (`ServiceInvoiceLine` in the SDK's contracts) carries `UnitCount` and `UnitPrice` (decimals,
+no scale given) beside its `Total`: the quantity and unit price go as they were typed (a unit price of 33.335 stays
+33.335) and the `Total`, what MYOB posts and taxes, is quantity × unit price rounded to the cent, half away from
+zero (as `bot.invoices.money` works out the preview).
 """
 
 from __future__ import annotations
@@ -62,17 +63,7 @@ def line_total(line: InvoiceLine) -> Decimal:
 
 
 def line_description(line: InvoiceLine) -> str:
-    """The description, with the quantity and unit price a service line has no field for (`3 × 33.335`); a
-    quantity of one at the line's own total says nothing more and is left out."""
-    if line.quantity == 1:
-        return line.description[:DESCRIPTION_LIMIT]
-    counted = f" ({_plain(line.quantity)} × {_plain(line.unit_price)})"
-    return line.description[: DESCRIPTION_LIMIT - len(counted)] + counted
-
-
-def _plain(value: Decimal) -> str:
-    text = format(value, "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
+    return line.description[:DESCRIPTION_LIMIT]
 
 
 def record_numbers(key: str, prefix: str) -> list[str]:
@@ -122,6 +113,8 @@ def invoice_body(
         item: dict[str, Any] = {
             "Type": "Transaction",
             "Description": line_description(line),
+            "UnitCount": line.quantity,
+            "UnitPrice": line.unit_price,
             "Total": line_total(line),
             "Account": {"UID": account_uid},
         }

@@ -19,6 +19,7 @@ from storage.models.invoices import (
     InvoiceTracking,
     PaymentStatus,
 )
+from storage.models.shown_views import ShownView
 from storage.models.sync_settings import SyncSettings
 from storage.models.workspace import AuditEvent, OAuthState, SlackInstallation, Workspace, WorkspaceAdmin
 
@@ -49,6 +50,7 @@ __all__ = [
     "PendingConnection",
     "RunPriority",
     "RunStatus",
+    "ShownView",
     "SlackInstallation",
     "SyncSettings",
     "UTCDateTime",

@@ -3,7 +3,6 @@ module at its end and lists it in PACKAGES: import `MyobDriver` from there, so t
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Mapping
 from decimal import Decimal
@@ -216,13 +215,15 @@ class MyobDriver(PackageDriver):
         return invoices
 
     def read_invoice(self, organisation_id: str, body: dict[str, Any]) -> HeldInvoice:
-        """A service invoice as MYOB keeps it: each line's Total, with the quantity and unit price in words at the
-        end of its description, where a person reading it in AccountRight sees them ("Copper fittings (3 × 33.335)";
-        without them, one of the line's total); its account's code looked up from the line's account UID."""
+        """A service invoice as MYOB keeps it: each line's unit count and unit price (without them, one of the line's
+        Total); its account's code looked up from the line's account UID."""
         codes = self._display_ids(organisation_id)
         lines = []
         for line in body["Lines"]:
-            description, quantity, unit_price = _counted(line["Description"], _money(line["Total"]))
+            counted = line.get("UnitCount") is not None
+            quantity = _money(line["UnitCount"]) if counted else Decimal(1)
+            unit_price = _money(line["UnitPrice"]) if counted else _money(line["Total"])
+            description = line["Description"]
             tax_code = (line.get("TaxCode") or {}).get("Code")
             lines.append(HeldLine(description, quantity, unit_price, codes[line["Account"]["UID"]], tax_code))
         total = _money(body["TotalAmount"])
@@ -259,17 +260,6 @@ class MyobDriver(PackageDriver):
     def _display_ids(self, organisation_id: str) -> dict[str, str]:
         """The chart's account codes by UID."""
         return {a["UID"]: a["DisplayID"] for a in self.fake.accounts(organisation_id)}
-
-
-_COUNTED = re.compile(r"(?P<description>.*) \((?P<quantity>[0-9.]+) × (?P<price>[0-9.]+)\)", re.DOTALL)
-
-
-def _counted(description: str, total: Decimal) -> tuple[str, Decimal, Decimal]:
-    """A line's description, quantity and unit price, read from its description's end (see `read_invoice`)."""
-    counted = _COUNTED.fullmatch(description)
-    if counted is None:
-        return description, Decimal(1), total
-    return counted["description"], Decimal(counted["quantity"]), Decimal(counted["price"])
 
 
 def _money(value: Any) -> Decimal:

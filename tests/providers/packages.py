@@ -289,7 +289,7 @@ class PackageDriver:
         return len(self.oauth.revoked)
 
     # --- Invoicing (drivers with `invoicing = True`) ----------------------------------------------------------
-    # The contract suite (tests/providers/test_invoicing.py) and the end-to-end flows (tests/test_invoicing_e2e.py)
+    # The contract suite (tests/providers/test_invoicing.py) and the end-to-end flows (tests/test_invoicing_e2e*.py)
     # run for every driver with `invoicing`; a driver that sets it fills in everything below, and `fail_next` and
     # `calls` take Resource.TAX_CODES, INVOICES and PAYMENTS. The end-to-end flows map with `chart_picks` and
     # `tax_picks`, invoice the "sales" and "services" categories (accounts with codes, which the package takes on

@@ -308,3 +308,24 @@ class QuickBooksDriver(PackageDriver):
 def _money(value: Any) -> Decimal:
     """A number of the fake's JSON bodies (a float through its shortest text: 33.335 stays 33.335)."""
     return Decimal(str(value))
+
+
+class QuickBooksElsewhereDriver(QuickBooksDriver):
+    """A QuickBooks company outside the US (Australia): a TaxCode Id on each line, prices with or without tax
+    (`GlobalTaxCalculation`). Not one of `packages.PACKAGES` (the suites run for the US company); the end-to-end
+    flows take it where the US company differs (tax-inclusive prices)."""
+
+    country = "AU"
+    tax_picks = {"sales": "10", "services": "11", "labour": "10", "materials": "10", "expenses": "10"}  # GST, free
+    tax_inclusive_prices = True
+    tax_inclusive_words = ""
+
+    def add_organisation(self, name: str) -> str:
+        return self.fake.add_company(name, country=self.country)
+
+    def invoicing_ready(self, organisation_id: str) -> InvoicingSetup:
+        """As the US company's, taxed at GST (`10`)."""
+        setup = super().invoicing_ready(organisation_id)
+        return InvoicingSetup(
+            customer_id=setup.customer_id, account_code="Services", tax_code="10", payment_account_code="Checking"
+        )

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -25,6 +24,7 @@ from bot.slack.authorisation import authorised
 from bot.slack.invoice_form import (
     TRIGGER_REFUSED,
     WHAT,
+    add_line,
     customer_chosen,
     due_picked,
     invoicing_setup,
@@ -99,27 +99,6 @@ def invoices_command(req: CommandRequest) -> None:
         blocks=views.invoice_list_blocks(found, which=which, command=req.command),
         text=f"{len(found)} invoices",
     )
-
-
-def add_line(asker: Asker, view: dict[str, Any]) -> None:
-    """One more line (Slack keeps what was typed in the fields that stay)."""
-    metadata = views.FormMetadata.loads(view.get("private_metadata"))
-    if metadata is None or metadata.lines >= raising.MAX_LINES or not view.get("id"):
-        return
-    try:
-        setup, approve = invoicing_setup(asker)
-    except raising.NoInvoicing:
-        return
-    more = replace(metadata, lines=metadata.lines + 1)
-    try:
-        asker.client.views_update(
-            view_id=view["id"],
-            hash=view.get("hash"),
-            view=views.invoice_form(setup, more, today=asker.runtime.clock().date(), approve=approve),
-        )
-    except SlackApiError as exc:
-        if exc.response.get("error") not in ("not_found", "hash_conflict"):
-            raise
 
 
 def form_submitted(asker: Asker, ack: Ack, view: dict[str, Any]) -> None:

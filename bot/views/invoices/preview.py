@@ -143,7 +143,12 @@ def refused_blocks(
     blocks: Blocks = [section(f":warning: *{escape(provider_title)} did not accept the invoice.* Nothing was created.")]
     for line, field, message in refusals[:20]:
         where = " · ".join(
-            part for part in (f"Line {line + 1}" if line is not None else "", FIELD_WORDS.get(field or "", "")) if part
+            part
+            for part in (
+                f"Line {line + 1}" if line is not None else "",
+                FIELD_WORDS.get(field or "", "") if line is not None or field != "amount" else "Unit prices",
+            )
+            if part
         )
         blocks.append(section((f"*{where}*: " if where else "") + escape(message)))
     if invoice_id is not None:

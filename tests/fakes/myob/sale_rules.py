@@ -48,6 +48,37 @@ def amount_of(value: Any, field: str) -> Decimal:
     return amount
 
 
+def counted(line: dict[str, Any], where: str, total: Decimal) -> tuple[Decimal | None, Decimal | None]:
+    """A service line's `UnitCount` and `UnitPrice` (the SDK's contracts: decimals with no scale, both optional).
+    Neither the contracts nor PROVIDERS.md say more, so the fake keeps them as sent (a unit price of 33.335 stays
+    33.335), takes them together or not at all, and holds the line to what AccountRight's own form works out: the
+    `Total` it posts is count × price to the cent, half away from zero (3 × 33.335 = 100.005: 100.01)."""
+    raw_count, raw_price = line.get("UnitCount"), line.get("UnitPrice")
+    if raw_count is None and raw_price is None:
+        return None, None
+    if raw_count is None or raw_price is None:
+        raise Refused(
+            "UnitCount and UnitPrice go together", f"{where}.{'UnitCount' if raw_count is None else 'UnitPrice'}"
+        )
+    count, price = _decimal(raw_count, f"{where}.UnitCount"), _decimal(raw_price, f"{where}.UnitPrice")
+    if cents(count * price) != total:
+        raise Refused(
+            f"The line total must be the unit count times the unit price ({cents(count * price)})", f"{where}.Total"
+        )
+    return count, price
+
+
+def _decimal(value: Any, field: str) -> Decimal:
+    try:
+        ok = isinstance(value, Decimal | int | float | str) and not isinstance(value, bool)
+        number = Decimal(str(value)) if ok else None
+    except InvalidOperation:
+        number = None
+    if number is None or not number.is_finite() or number < 0:
+        raise Refused("The number is not valid", field)
+    return number
+
+
 def terms_of(raw: Any, day: date) -> dict[str, Any]:
     """The invoice's terms as sent (the company's when none), with the due date they give."""
     terms = dict(SALES_TERMS) | (raw if isinstance(raw, dict) else {})

@@ -1,12 +1,12 @@
 """Sales in the MYOB fake: `GeneralLedger/TaxCode`, `Sale/Invoice` (every layout, read-only, without lines),
-`Sale/Invoice/Service` (read and `POST`), `Sale/CustomerPayment` (read and `POST`) and `Company/Preferences`.
-
-A create answers 201 with a Location header and no body, as MYOB does. Service invoices take their lines' `Total`s
-as sent (to the cent); tax is worked out line by line from each line's tax code (out of the total when the invoice
-is tax-inclusive), rounded half away from zero; the invoice starts Open with its whole amount due. An invoice number
-is at most eight characters and unique in the file (MYOB refuses a duplicate); without one the next free number
-("00000001", ...) is given. A payment may not apply more than an invoice's balance; paid in full, it is Closed.
-`lose_answers` makes the next creates act and then answer 504, as when the gateway gives up after MYOB committed.
+`Sale/Invoice/Service` (read and `POST`), `Sale/CustomerPayment` (read and `POST`) and `Company/Preferences`. A create
+answers 201 with a Location header and no body, as MYOB does. Service invoices take their lines' `Total`s as sent (to
+the cent), with a unit count and unit price kept as sent (`sale_rules.counted`); tax is worked out line by line from
+each line's tax code (out of the total when the invoice is tax-inclusive), rounded half away from zero; the invoice
+starts Open with its whole amount due. An invoice number is at most eight characters and unique in the file (MYOB
+refuses a duplicate); without one the next free number ("00000001", ...) is given. A payment may not apply more than
+an invoice's balance; paid in full, it is Closed. `lose_answers` makes the next creates act and then answer 504, as
+when the gateway gives up after MYOB committed.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from starlette.responses import JSONResponse, Response
 from tests.fakes.myob.api import CompanyFileApi
 from tests.fakes.myob.errors import myob_errors
 from tests.fakes.myob.records import _Card, _CompanyFile
-from tests.fakes.myob.sale_rules import SALES_TERMS, Refused, amount_of, cents, day_of, terms_of, uid_of
+from tests.fakes.myob.sale_rules import SALES_TERMS, Refused, amount_of, cents, counted, day_of, terms_of, uid_of
 from tests.fakes.oauth2 import Reply
 
 NUMBER_LIMIT = 8
@@ -251,12 +251,15 @@ class SalesApi(CompanyFileApi):
         if tax_code.data["Type"] in NOT_FOR_SALES:
             raise Refused(f"The tax code {tax_code.data['Code']} cannot be used on a sale", f"{where}.TaxCode")
         amount = amount_of(line.get("Total"), f"{where}.Total")
+        count, price = counted(line, where, amount)
         rate = Decimal(str(tax_code.data["Rate"]))
         tax = cents(amount * rate / (100 + rate)) if inclusive else cents(amount * rate / 100)
         row = {
             "RowID": index + 1,
             "Type": "Transaction",
             "Description": str(line.get("Description") or "")[:255],
+            "UnitCount": None if count is None else float(count),
+            "UnitPrice": None if price is None else float(price),
             "Total": float(amount),
             "Account": self._link(company_file, account, "GeneralLedger/Account"),
             "TaxCode": self._link(company_file, tax_code, "GeneralLedger/TaxCode"),

@@ -77,15 +77,23 @@ class Interactions(Deliveries, ResponseUrls):
         transport: Transport | None = None,
         secret: str | None = None,
         timestamp: int | None = None,
+        as_seen: Mapping[str, Any] | None = None,
     ) -> Delivery:
         """A person uses the element `action_id` in a message (`channel_id` + `message_ts`, ephemeral
         ones included) or a view (`view_id`, modal or App Home): a `block_actions` payload with a fresh
         trigger_id. `value` is what they chose for selects and pickers; `values` what other inputs
-        hold (see `blockkit.state_values`). `LookupError` if the surface shows no such element."""
+        hold (see `blockkit.state_values`). `LookupError` if the surface shows no such element.
+        `as_seen`: the view (`view_id`'s, as Slack showed it earlier) the person's Slack still showed when
+        they clicked, an update of it on its way to them: the payload carries that view and its hash."""
         with self._changed:
             user, workspace = self._person(user_id, team_id)
             payload = self._interaction("block_actions", user, workspace)
             blocks, where = self._surface(payload, user, view_id, channel_id, message_ts)
+            if as_seen is not None:
+                if view_id is None or as_seen.get("id") != view_id:
+                    raise ValueError("as_seen is an earlier state of the view `view_id`")
+                payload["view"] = copy.deepcopy(dict(as_seen))
+                blocks = payload["view"]["blocks"]
             block, element = blockkit.find_element(blocks, action_id, block_id)
             state = {"values": blockkit.state_values(blocks, values)}
             if "view" in payload:
