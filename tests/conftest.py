@@ -59,7 +59,7 @@ def postgres() -> Iterator[TestDatabases]:
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A SQLite file migrated to the newest schema once per test process: each test starts from a copy of it, which
     costs a fifth of running every migration again (and the migrations still run from nothing where a test asks for
-    `empty_database_url`, and on PostgreSQL)."""
+    `empty_database_url`). PostgreSQL has the same: a database per process migrated once (`postgres`)."""
     path = tmp_path_factory.mktemp("template") / "accounts-bot.db"
     database = Database(f"sqlite:///{path}", SecretBox(TEST_KEY))
     migrate.upgrade(database.engine)
