@@ -1,26 +1,27 @@
 """Shared fixtures: a database per test on SQLite and, when TEST_DATABASE_URL is given, on PostgreSQL too.
 
-A PostgreSQL run creates a database of its own (accounts_bot_test_<random>) and drops it at the end, so
-nothing leaks between runs; each test gets an empty schema in it.
+On PostgreSQL each test process (xdist worker) creates a database of its own (accounts_bot_test_<random>),
+migrates it once, empties it before each test, and drops it at the end (`tests.databases`).
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import settings
 from playwright.sync_api import expect
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from storage import migrate
 from storage.crypto import SecretBox
 from storage.db import Database
+
+if TYPE_CHECKING:
+    from tests.databases import TestDatabases
 
 # In CI, generated cases are the same on every run (derandomised), so a run passes or fails on the code alone;
 # elsewhere each run tries new ones, and what fails is kept in .hypothesis/ to be tried first next time.
@@ -43,34 +44,22 @@ def _psycopg(url: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A database of this run's own on the server of TEST_DATABASE_URL, dropped when the run ends."""
-    admin_url = make_url(_psycopg(TEST_DATABASE_URL))
-    name = f"accounts_bot_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
+def postgres() -> Iterator[TestDatabases]:
+    """This test process's databases on the server of TEST_DATABASE_URL, migrated once, dropped when it ends."""
+    from tests.databases import TestDatabases  # psycopg: the postgres extra
+
+    databases = TestDatabases(_psycopg(TEST_DATABASE_URL), TEST_KEY)
     try:
-        yield admin_url.set(database=name).render_as_string(hide_password=False)
+        yield databases
     finally:
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-def _reset_postgres(url: str) -> None:
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as c:
-        c.execute(text("DROP SCHEMA public CASCADE"))
-        c.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
+        databases.drop()
 
 
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A SQLite file migrated to the newest schema once per test process: each test starts from a copy of it, which
     costs a fifth of running every migration again (and the migrations still run from nothing where a test asks for
-    `empty_database_url`, and on PostgreSQL)."""
+    `empty_database_url`). PostgreSQL has the same: a database per process migrated once (`postgres`)."""
     path = tmp_path_factory.mktemp("template") / "accounts-bot.db"
     database = Database(f"sqlite:///{path}", SecretBox(TEST_KEY))
     migrate.upgrade(database.engine)
@@ -81,25 +70,26 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(params=DATABASES)
 def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """An empty database: a SQLite file, or a fresh schema in this run's PostgreSQL database."""
+    """An empty database, not even migrated: a new SQLite file, or a fresh schema in a PostgreSQL database of this
+    process's own kept for such tests."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'accounts-bot.db'}"
-    url: str = request.getfixturevalue("postgres_url")
-    _reset_postgres(url)
-    return url
+    postgres: TestDatabases = request.getfixturevalue("postgres")
+    return postgres.empty_schema()
 
 
 @pytest.fixture(params=DATABASES)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A database of the test's own for the bot or `db` to migrate: on SQLite a copy of a file already migrated
-    (`sqlite_template`), so migrating finds nothing to do; on PostgreSQL a fresh, empty schema."""
+    """A migrated database of the test's own, with nothing in it (the bot's migrating on start finds nothing to do):
+    on SQLite a copy of a file migrated once (`sqlite_template`); on PostgreSQL this process's database, migrated
+    once and emptied before each test (`tests.databases`)."""
     if request.param == "sqlite":
         path = tmp_path / "accounts-bot.db"
         shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
         return f"sqlite:///{path}"
-    url: str = request.getfixturevalue("postgres_url")
-    _reset_postgres(url)
-    return url
+    postgres: TestDatabases = request.getfixturevalue("postgres")
+    postgres.reset()
+    return postgres.url
 
 
 @pytest.fixture
