@@ -260,6 +260,9 @@ def bolt_reads(body: dict[str, Any]) -> None:
     """What Bolt does with a body before any listener: its context, then every matcher's look at it."""
     request = BoltRequest(body=body, mode="socket_mode")
     request.context.to_copyable()
+    if envelope.kind(body) == "command" or envelope.kind(body) in envelope.INTERACTIONS:
+        # Every listener's `Asker` needs the workspace and the person where Bolt found them.
+        assert request.context.team_id and request.context.user_id, (request.context.team_id, request.context.user_id)
     for check in (
         payload_utils.to_action,
         payload_utils.to_event,
@@ -290,6 +293,22 @@ def test_what_passes_the_shape_check_bolt_can_read(body: Any) -> None:
 def test_slack_s_own_shapes_pass(body: dict[str, Any]) -> None:
     assert envelope.problem(body) is None
     bolt_reads(body)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"team": None, "team_id": None},  # Bolt takes a `team_id` key holding null over the user's team
+        {"team": None, "authorizations": [{"enterprise_id": "E0GRID", "team_id": None}]},
+        {"team": None, "user": {"id": "U0ADMIN01"}},
+    ],
+)
+def test_a_click_bolt_would_find_no_workspace_in_is_refused(change: dict[str, Any]) -> None:
+    """Found by hypothesis in a signed view submission: the shape check let it through and the listener failed on
+    Bolt's empty team. A click from an organisation-wide context still names its workspace through the user."""
+    assert envelope.problem(with_(CLICK, **change)) is not None
+    assert envelope.problem(with_(CLICK, team=None)) is None
+    bolt_reads(with_(CLICK, team=None))
 
 
 def test_an_enterprise_grid_uninstall_names_its_workspace() -> None:

@@ -12,6 +12,8 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from slack_bolt.request.internals import extract_team_id, extract_user_id
+
 from bot.views.text import SLACK_ID
 
 TOKEN = re.compile(r"[A-Za-z0-9._:-]{1,255}")  # trigger ids, action and event timestamps, event and view ids
@@ -245,11 +247,13 @@ def _places(body: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 def _asked_in_a_workspace(body: dict[str, Any]) -> None:
-    """Bolt takes a request's team from its first authorization when it has any: a command or a click must name a
-    workspace there too (an organisation-wide install, which names none, is not one this app takes)."""
-    authorizations = body.get("authorizations")
-    if authorizations and not authorizations[0].get("team_id"):
-        raise Refused("an authorization for no workspace")
+    """A command or a click must name its workspace and person where Bolt looks for them, read Bolt's own way: its
+    first authorization when it has any (an organisation-wide install, which names no workspace, is not one this app
+    takes), and a top-level `team_id` even holding null before the user's team."""
+    if not extract_team_id(body):
+        raise Refused("a request from no workspace")
+    if not extract_user_id(body):
+        raise Refused("a request from no one")
 
 
 def _dict(where: dict[str, Any], key: str) -> dict[str, Any] | None:
