@@ -3,12 +3,14 @@
 Each request reads the workspace's change counter (`storage.status_version`: the database bumps it in the
 transaction of every change status shows, whichever process made it) and gives the kept answer only while the
 counter is the one read before that answer was built and the clock has not reached the moment it would read
-otherwise (a log-in turning due for a refresh). The answer is the same for whoever asks in the workspace.
+otherwise (a log-in turning due for a refresh). The answer is the same for whoever asks in the workspace; it is
+kept as blocks and as the acknowledgement's JSON, written once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+import json
+from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,17 +20,19 @@ from bot.runtime import Runtime
 from bot.views.status import status_blocks
 from storage.status_version import status_version
 
-Blocks = Sequence[dict[str, Any]]
+TEXT = "Accounting connection status"  # the answer's fallback text (notifications, screen readers)
 
 
 @dataclass(frozen=True)
-class _Answer:
-    version: Hashable  # the counter read before the answer was built
+class StatusAnswer:
+    blocks: tuple[dict[str, Any], ...]
+    ack_body: str  # the ephemeral answer as an acknowledgement's JSON body, as Bolt's `ack()` writes it
+    version: Hashable | None  # the counter read before it was built
     fresh_until: datetime | None  # when the clock alone changes it
-    blocks: Blocks
 
-    def current(self, version: Hashable, now: datetime) -> bool:
-        return version == self.version and (self.fresh_until is None or now < self.fresh_until)
+    def current(self, version: Hashable | None, now: datetime) -> bool:
+        fresh = self.fresh_until is None or now < self.fresh_until
+        return version is not None and version == self.version and fresh
 
 
 class StatusAnswers:
@@ -36,18 +40,23 @@ class StatusAnswers:
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        self._answers: dict[int, _Answer] = {}
+        self._answers: dict[int, StatusAnswer] = {}
 
-    def blocks(self, *, team_id: str, workspace_id: int) -> Blocks:
+    def answer(self, *, team_id: str, workspace_id: int) -> StatusAnswer:
         runtime = self.runtime
         version = status_version(runtime.db, workspace_id=workspace_id)  # first: what follows is at least as new
-        answer = self._answers.get(workspace_id)
-        if answer is not None and answer.current(version, runtime.clock()):
-            return answer.blocks
+        kept = self._answers.get(workspace_id)
+        if kept is not None and kept.current(version, runtime.clock()):
+            return kept
         with runtime.db.session() as s:
             report = status.report_for(runtime, s, team_id=team_id)
         blocks = tuple(status_blocks(report))
+        answer = StatusAnswer(
+            blocks=blocks,
+            ack_body=json.dumps({"text": TEXT, "response_type": "ephemeral", "blocks": list(blocks)}),
+            version=version,
+            fresh_until=report.connection.health_changes_at if report.connection is not None else None,
+        )
         if version is not None:
-            fresh_until = report.connection.health_changes_at if report.connection is not None else None
-            self._answers[workspace_id] = _Answer(version, fresh_until, blocks)
-        return blocks
+            self._answers[workspace_id] = answer
+        return answer

@@ -11,7 +11,7 @@ from slack_bolt import Ack, App, BoltContext, Respond
 
 from bot import workspaces
 from bot.runtime import Runtime
-from bot.slack import mentions
+from bot.slack import mentions, status_answers
 from bot.slack.authorisation import authorised
 from bot.slack.listeners.connecting import start_connect
 from bot.slack.listeners.customers import customers_command, export_command
@@ -67,17 +67,16 @@ def show_status(req: CommandRequest, *, answers: StatusAnswers) -> None:
     else:
         ack()
     try:
-        blocks = list(answers.blocks(team_id=req.asker.team_id, workspace_id=req.asker.workspace_id))
+        answer = answers.answer(team_id=req.asker.team_id, workspace_id=req.asker.workspace_id)
     except Exception:
         if in_ack is not None:
             in_ack()  # Slack hears at once; the error handler tells the person
         raise
-    text = "Accounting connection status"
     if in_ack is not None:
-        in_ack(response_type="ephemeral", blocks=blocks, text=text)
+        in_ack.json(answer.ack_body)
         if in_ack.delivered:
             return
-    req.respond(response_type="ephemeral", blocks=blocks, text=text)
+    req.respond(response_type="ephemeral", blocks=list(answer.blocks), text=status_answers.TEXT)
 
 
 def connect_command(req: CommandRequest) -> None:
