@@ -15,8 +15,11 @@ import pytest
 from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
-from bot import status
+from bot import status, workspaces
 from bot.categories import load_categories
+from bot.runtime import Runtime
+from bot.settings import load_settings
+from bot.slack.status_answers import StatusAnswers
 from bot.views.status import status_blocks
 from storage.crypto import SecretBox
 from storage.db import Database
@@ -187,3 +190,19 @@ def test_status_turns_due_for_a_refresh_by_the_clock_alone(connect_bot: RunningB
     assert "Will refresh its log-in soon" in later and f"Last refreshed {(due - refreshed).days} days ago" in later
     now[0] = refreshed + timedelta(days=(due - refreshed).days + 1)
     assert f"Last refreshed {(due - refreshed).days + 1} days ago" in all_text({"blocks": answer(connect_bot)})
+
+
+def test_answers_are_kept_for_the_latest_workspaces_only(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load_settings(
+        None, database_url=db.url, encryption_key=TEST_KEY, slack_bot_token="xoxb-test", slack_signing_secret="s"
+    )
+    runtime = Runtime(settings=settings, db=db)
+    with db.session() as s:
+        ids = {team: workspaces.ensure(s, team_id=team).id for team in ("T0ONE00001", "T0TWO00002", "T0THREE003")}
+    answers = StatusAnswers(runtime)
+    monkeypatch.setattr(answers, "KEPT", 2)
+    for team, workspace_id in ids.items():
+        assert "No accounting package is connected yet" in str(answers.answer(team_id=team, workspace_id=workspace_id))
+    assert list(answers._answers) == list(ids.values())[1:]  # the first built went when the third came
+    again = answers.answer(team_id="T0TWO00002", workspace_id=ids["T0TWO00002"])
+    assert again is answers._answers[ids["T0TWO00002"]]

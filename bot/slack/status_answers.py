@@ -10,6 +10,7 @@ kept as blocks and as the acknowledgement's JSON, written once.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,11 +37,15 @@ class StatusAnswer:
 
 
 class StatusAnswers:
-    """One Bolt app's status answers by workspace; thread-safe (two requests missing at once both build it)."""
+    """One Bolt app's status answers by workspace, the `KEPT` latest built; thread-safe (two requests missing at once
+    both build it)."""
+
+    KEPT = 1000  # workspaces: a few kilobytes each
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self._answers: dict[int, StatusAnswer] = {}
+        self._storing = threading.Lock()
 
     def answer(self, *, team_id: str, workspace_id: int) -> StatusAnswer:
         runtime = self.runtime
@@ -58,5 +63,9 @@ class StatusAnswers:
             fresh_until=report.connection.health_changes_at if report.connection is not None else None,
         )
         if version is not None:
-            self._answers[workspace_id] = answer
+            with self._storing:
+                self._answers.pop(workspace_id, None)
+                while len(self._answers) >= self.KEPT:
+                    del self._answers[next(iter(self._answers))]  # the one built longest ago
+                self._answers[workspace_id] = answer
         return answer
