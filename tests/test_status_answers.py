@@ -1,10 +1,11 @@
 """`/accounts status` is never stale: its answer is kept per workspace (`bot.slack.status_answers`) while the
-database's change counter (`storage.status_version`, bumped by triggers) says nothing it shows changed. Each thing
+database's log of changes (`storage.status_version`, written by triggers) says nothing it shows changed. Each thing
 status shows is changed here, by this process's database and by another engine as a second process would, and
 the next `/accounts status` shows it; so does the clock alone, when a log-in turns due for a refresh."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -12,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from bot import status, workspaces
@@ -29,10 +30,12 @@ from storage.models import (
     ChartTaxRate,
     Connection,
     ConnectionStatus,
+    StatusChange,
     SyncSettings,
     Workspace,
 )
-from tests.conftest import ADMIN, CHANNEL, STAFF, TEAM, TEST_KEY, RunningBot
+from storage.status_version import prune_status_changes, status_version
+from tests.conftest import ADMIN, CHANNEL, DATABASES, STAFF, TEAM, TEST_KEY, RunningBot
 from tests.fakes.xero import XeroFake
 from tests.flows import all_text, connected, seen
 
@@ -206,3 +209,144 @@ def test_answers_are_kept_for_the_latest_workspaces_only(db: Database, monkeypat
     assert list(answers._answers) == list(ids.values())[1:]  # the first built went when the third came
     again = answers.answer(team_id="T0TWO00002", workspace_id=ids["T0TWO00002"])
     assert again is answers._answers[ids["T0TWO00002"]]
+
+
+def workspace_with_chart(s: Session, team_id: str) -> Connection:
+    """A workspace with a connection, its sync settings and two chart accounts."""
+    workspace = workspaces.ensure(s, team_id=team_id)
+    connection = Connection(
+        workspace_id=workspace.id, provider="xero", organisation_id=f"org-{team_id}", organisation_name=team_id
+    )
+    s.add(connection)
+    s.flush()
+    save_sync_settings(s, connection.id)
+    kind = next(c for c in load_categories() if c.required).kinds[0]
+    for n in (1, 2):
+        s.add(
+            ChartAccount(
+                connection_id=connection.id, external_id=f"acc-{n}", code=f"20{n}", name="Sales", kind=kind, type="R"
+            )
+        )
+    return connection
+
+
+def changes(db: Database) -> dict[int, list[int]]:
+    """The log's ids by workspace."""
+    with db.session() as s:
+        rows = s.execute(select(StatusChange.workspace_id, StatusChange.id).order_by(StatusChange.id))
+        logged: dict[int, list[int]] = {}
+        for workspace_id, change_id in rows:
+            logged.setdefault(workspace_id, []).append(change_id)
+        return logged
+
+
+def test_pruning_folds_each_workspace_into_one_newer_row_and_status_stays_right(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = load_settings(
+        None, database_url=db.url, encryption_key=TEST_KEY, slack_bot_token="xoxb-test", slack_signing_secret="s"
+    )
+    runtime = Runtime(settings=settings, db=db)
+    with db.session() as s:
+        busy = workspace_with_chart(s, "T0BUSY0001")
+        quiet_id = workspaces.ensure(s, team_id="T0QUIET001").id
+        s.flush()
+        s.execute(update(SyncSettings).where(SyncSettings.connection_id == busy.id).values(enabled=False))
+    with db.session() as s:  # one change of its own, in a transaction of its own: nothing to fold
+        quiet = Connection(workspace_id=quiet_id, provider="xero", organisation_id="org-q", organisation_name="Quiet")
+        s.add(quiet)
+    before = changes(db)
+    assert len(before[busy.workspace_id]) > 1 and len(before[quiet_id]) == 1
+    answers = StatusAnswers(runtime)
+    kept = answers.answer(team_id="T0BUSY0001", workspace_id=busy.workspace_id)
+
+    assert prune_status_changes(db) == len(before[busy.workspace_id]) - 1
+    after = changes(db)
+    assert after[quiet_id] == before[quiet_id]
+    assert len(after[busy.workspace_id]) == 1 and after[busy.workspace_id][0] > max(max(ids) for ids in before.values())
+    assert prune_status_changes(db) == 0  # each workspace one row: nothing to fold
+
+    with db.session() as s:
+        s.execute(update(SyncSettings).where(SyncSettings.connection_id == busy.id).values(enabled=True))
+    shown = answers.answer(team_id="T0BUSY0001", workspace_id=busy.workspace_id)
+    assert shown.blocks != kept.blocks
+    with db.session() as s:
+        fresh = status_blocks(status.report_for(runtime, s, team_id="T0BUSY0001"))
+    assert list(shown.blocks) == list(fresh)
+
+
+if "postgresql" in DATABASES:  # several writers at once only on PostgreSQL (SQLite writes one transaction at a time)
+
+    @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+    def test_writers_of_two_tables_in_opposite_orders_both_commit(db: Database) -> None:
+        """The scheduler's tick (sync settings, then the chart) and a chart refresh (the chart, then sync
+        settings), each touching rows of its own in two workspaces: logging a change locks nothing of theirs, so
+        neither waits on the other (a counter on the workspace's row had PostgreSQL abort one: deadlock)."""
+        with db.session() as s:
+            first, second = workspace_with_chart(s, "T0FIRST001"), workspace_with_chart(s, "T0SECOND01")
+        other = Database(db.url, SecretBox(TEST_KEY))  # a second process
+        both_wrote_once = threading.Barrier(2, timeout=30)
+        failures: list[BaseException] = []
+
+        def chart_then_settings() -> None:
+            try:
+                with other.session() as s:
+                    s.execute(
+                        update(ChartAccount)
+                        .where(ChartAccount.connection_id == second.id, ChartAccount.external_id == "acc-2")
+                        .values(active=False)
+                    )
+                    both_wrote_once.wait()
+                    s.execute(update(SyncSettings).where(SyncSettings.connection_id == first.id).values(enabled=False))
+            except BaseException as error:  # noqa: BLE001 - reported by the test's thread
+                failures.append(error)
+                both_wrote_once.abort()
+
+        thread = threading.Thread(target=chart_then_settings)
+        try:
+            with db.session() as s:
+                s.execute(
+                    update(SyncSettings)
+                    .where(SyncSettings.connection_id == first.id)
+                    .values(customer_filter="customers_only")
+                )
+                thread.start()
+                both_wrote_once.wait()
+                s.execute(
+                    update(ChartAccount)
+                    .where(ChartAccount.connection_id == second.id, ChartAccount.external_id == "acc-1")
+                    .values(active=False)
+                )
+            thread.join()
+        finally:
+            thread.join()
+            other.dispose()
+        assert failures == []
+        with db.session() as s:
+            settings = s.scalars(select(SyncSettings).where(SyncSettings.connection_id == first.id)).one()
+            assert (settings.enabled, settings.customer_filter) == (False, "customers_only")
+            assert not any(s.scalars(select(ChartAccount.active).where(ChartAccount.connection_id == second.id)))
+
+    @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+    def test_a_change_committed_after_a_later_one_still_changes_the_version(db: Database) -> None:
+        """Ids are taken in one order and committed in another: the change that took the earlier id becomes
+        visible without the newest id moving, and the version moves all the same; pruning waits for it."""
+        with db.session() as s:
+            connection = workspace_with_chart(s, "T0ORDER001")
+        other = Database(db.url, SecretBox(TEST_KEY))
+        try:
+            with other.session() as late:
+                late.execute(
+                    update(ChartAccount).where(ChartAccount.connection_id == connection.id).values(active=False)
+                )  # takes its id now, commits last
+                with db.session() as s:
+                    s.execute(
+                        update(SyncSettings).where(SyncSettings.connection_id == connection.id).values(enabled=False)
+                    )
+                read = status_version(db, workspace_id=connection.workspace_id)
+                assert prune_status_changes(db) is None  # a writer in flight all along: tried again next time
+            assert status_version(db, workspace_id=connection.workspace_id) != read
+            read = status_version(db, workspace_id=connection.workspace_id)
+            assert prune_status_changes(db) and status_version(db, workspace_id=connection.workspace_id) != read
+        finally:
+            other.dispose()

@@ -1,8 +1,8 @@
 """`/accounts status`'s answer, rendered once per workspace and given again while nothing it shows has changed.
 
-Each request reads the workspace's change counter (`storage.status_version`: the database bumps it in the
-transaction of every change status shows, whichever process made it) and gives the kept answer only while the
-counter is the one read before that answer was built and the clock has not reached the moment it would read
+Each request reads the workspace's version (`storage.status_version`: the database logs every change status shows
+in that change's transaction, whichever process made it) and gives the kept answer only while the version is the
+one read before that answer was built and the clock has not reached the moment it would read
 otherwise (a log-in turning due for a refresh). The answer is the same for whoever asks in the workspace; it is
 kept as blocks and as the acknowledgement's JSON, written once.
 """

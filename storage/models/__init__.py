@@ -19,6 +19,7 @@ from storage.models.invoices import (
     InvoiceTracking,
     PaymentStatus,
 )
+from storage.models.status_changes import StatusChange
 from storage.models.sync_settings import SyncSettings
 from storage.models.workspace import AuditEvent, OAuthState, SlackInstallation, Workspace, WorkspaceAdmin
 
@@ -50,6 +51,7 @@ __all__ = [
     "RunPriority",
     "RunStatus",
     "SlackInstallation",
+    "StatusChange",
     "SyncSettings",
     "UTCDateTime",
     "Workspace",

@@ -26,8 +26,6 @@ class Workspace(Base):
     staff_may_export: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     uninstalled_at: Mapped[datetime | None] = mapped_column()
-    # Counts the changes to what `/accounts status` shows; the database bumps it (`storage.status_version`).
-    status_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     installation: Mapped[SlackInstallation | None] = relationship(
         back_populates="workspace", cascade="all, delete-orphan", uselist=False
