@@ -65,8 +65,8 @@ def status_version(db: Database, *, workspace_id: int) -> Hashable | None:
 
 
 def prune_status_changes(db: Database) -> int | None:
-    """Fold the rows of each workspace that has several into one new row; returns how many rows fewer there are, or None when
-    writers kept the log busy (tried again next time).
+    """Fold the rows of each workspace that has several into one new row; returns how many rows fewer there are, or
+    None when writers kept the log busy (tried again next time).
 
     On PostgreSQL it first waits, briefly, until no transaction that logged a change is in flight and keeps new
     ones out until it commits: then the new row's id is newer than every id already taken (see the module's
