@@ -24,6 +24,7 @@ from bot.imports.runs import ImportPolicy, prune_ended
 from bot.invoices.tracking import TRACK_EVERY, track_all
 from bot.runtime import Runtime
 from bot.slack.shown_views import prune_shown_views
+from storage.status_version import prune_status_changes
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,8 @@ CHORES = (
     ChoreSpec("sweep_expired", timedelta(minutes=10), sweep_expired),
     ChoreSpec("prune_runs", timedelta(hours=1), prune_runs),
     ChoreSpec("prune_budgets", timedelta(hours=1), lambda runtime: prune_budgets(runtime.db, now=runtime.clock())),
+    # the log of what status shows, each workspace's rows folded into one
+    ChoreSpec("prune_status_changes", timedelta(hours=1), lambda runtime: prune_status_changes(runtime.db)),
     # invoices raised from Slack: their state read back, their threads told
     ChoreSpec("track_invoices", TRACK_EVERY, track_all),
     # the invoice forms' views kept for changes made at once (`bot.slack.shown_views`), a day after their last

@@ -35,6 +35,7 @@ class ConnectionReport:
     mapping: MappingStatus | None = None
     imports: ImportState | None = None  # customers, the latest import and the sync schedule
     customer_filter: str = DEFAULT_CUSTOMER_FILTER  # which contacts an import makes customers
+    health_changes_at: datetime | None = None  # when the clock alone changes `health` or its detail
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,17 @@ def token_health(connection: Connection, now: datetime, idle_limit: timedelta | 
     return "ok", None
 
 
+def health_changes_at(connection: Connection, now: datetime, idle_limit: timedelta | None) -> datetime | None:
+    """When `token_health` would answer otherwise with nothing stored changing: the log-in turns due for a
+    refresh, or its "days ago" counts one more; None when only a change to the connection can change it."""
+    if connection.status == ConnectionStatus.NEEDS_RECONNECT or idle_limit is None:
+        return None
+    last = connection.refreshed_at or connection.connected_at
+    if now - last <= idle_limit:
+        return last + idle_limit + timedelta(microseconds=1)
+    return last + timedelta(days=(now - last).days + 1)
+
+
 def workspace_status(
     session: Session,
     *,
@@ -77,7 +89,8 @@ def workspace_status(
     connection = active_connection(session, workspace_id=workspace.id) if workspace else None
     report: ConnectionReport | None = None
     if connection is not None:
-        health, detail = token_health(connection, now, (idle_limits or {}).get(connection.provider))
+        idle_limit = (idle_limits or {}).get(connection.provider)
+        health, detail = token_health(connection, now, idle_limit)
         imports = import_state(session, connection=connection, workspace=workspace) if workspace else None
         report = ConnectionReport(
             provider=connection.provider,
@@ -87,6 +100,7 @@ def workspace_status(
             connected_at=connection.connected_at,
             health=health,
             health_detail=detail,
+            health_changes_at=health_changes_at(connection, now, idle_limit),
             imports=imports,
             customer_filter=imports.customer_filter if imports else DEFAULT_CUSTOMER_FILTER,
             mapping=mapping_status(

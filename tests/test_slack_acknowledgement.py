@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from bot.server import THRESHOLDS, BotServer
 from bot.slack.listeners.commands import changes_nothing
 from bot.slack.respond import PooledRespond
-from bot.slack.runner import AnsweringAck, answer_on_ack
+from bot.slack.runner import Answering, AnsweringAck, answer_on_ack
 from bot.slack_http import PooledWebClient, SlackConnections
 from bot.web.dispatch import Dispatcher
 from storage.models import HandledRequest
@@ -347,3 +347,33 @@ def test_a_replayed_command_acts_once_unless_it_only_shows(bot: RunningBot, text
     bot.slack.wait_for(lambda: shown() >= answers)
     settle(bot)
     assert shown() == answers, ([d.ack for d in deliveries], [r.payload.get("text") for r in bot.slack.responses])
+
+
+def test_a_deadline_noted_before_the_loops_look_still_acknowledges_slack_empty_when_it_passes(
+    bolt_app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deadline no sooner than the loop's look is only noted (the listener does not wake the loop): the look finds
+    it and Slack hears an empty acknowledgement when it passes, while the listener is still at work."""
+    monkeypatch.setattr(Answering, "LOOK_AFTER", 0.05)
+    may_answer, told = threading.Event(), threading.Event()
+    delivered: list[bool] = []
+
+    @bolt_app.command("/accounts")
+    def accounts(ack: Ack) -> None:
+        assert isinstance(ack, AnsweringAck)
+        ack.answer_within(0.1)
+        may_answer.wait(10)
+        ack(text="Here it is")
+        delivered.append(ack.delivered)
+        told.set()
+
+    dispatcher = Dispatcher(bolt_app)
+    try:
+        answer = asyncio.run(dispatcher.acknowledgement(command("status")))
+        assert (answer.status, answer.body) == (200, "")
+        may_answer.set()
+        assert told.wait(10)
+        assert delivered == [False]
+    finally:
+        may_answer.set()
+        dispatcher.close()

@@ -24,12 +24,21 @@ from slack_bolt.logger.messages import warning_did_not_call_ack
 
 from bot.slack.requests import ANSWER
 
+JSON = "application/json;charset=utf-8"  # what Bolt's own acknowledgements with blocks say they are
+
 
 class Answering:
     """What a request's `ANSWER` is: it hands Slack the first acknowledgement offered and says whether it was that
     one. A listener that answers in its acknowledgement after some work first asks for a deadline
     (`empty_after`): past it Slack is acknowledged empty, and the listener, told its answer came too late, posts
-    it to the response URL instead. Thread-safe; called from the listener's thread and the event loop."""
+    it to the response URL instead. Thread-safe; made on the event loop's thread, called from the listener's.
+
+    The deadline is kept by a look the loop takes `LOOK_AFTER` seconds after the request came, armed here, on the
+    loop's own thread: a listener asking for a deadline from then on only notes it, where waking the loop from its
+    thread (a write to the loop's pipe, and the wait to get the interpreter back) cost a status request a fifth of
+    its time. A deadline sooner than the look, or asked for after it, is handed to the loop at once."""
+
+    LOOK_AFTER = 1.0
 
     def __init__(self, loop: asyncio.AbstractEventLoop, settle: Callable[[BoltResponse], None]) -> None:
         self._loop = loop
@@ -37,19 +46,43 @@ class Answering:
         self._lock = threading.Lock()
         self._answered = False
         self._since = time.monotonic()
+        self._empty_at: float | None = None  # the deadline asked for
+        self._looked = False  # the loop's look found no deadline and ended
+        self._look_handle = loop.call_later(self.LOOK_AFTER, self._look)
 
     def __call__(self, response: BoltResponse) -> bool:
         with self._lock:
             if self._answered:
                 return False
             self._answered = True
-        self._loop.call_soon_threadsafe(self._settle, response)
+        self._loop.call_soon_threadsafe(self._settled, response)
         return True
 
     def empty_after(self, seconds: float) -> None:
         """Acknowledge Slack empty `seconds` after the request came, unless it has its answer by then."""
-        delay = max(0.0, seconds - (time.monotonic() - self._since))
-        self._loop.call_soon_threadsafe(self._loop.call_later, delay, self, BoltResponse(status=200, body=""))
+        with self._lock:
+            self._empty_at = self._since + seconds
+            noted = not self._looked and seconds >= self.LOOK_AFTER
+        if not noted:
+            self._loop.call_soon_threadsafe(self._look)
+
+    def _settled(self, response: BoltResponse) -> None:  # on the loop
+        self._look_handle.cancel()
+        self._settle(response)
+
+    def _look(self) -> None:  # on the loop
+        with self._lock:
+            if self._answered:
+                return
+            if self._empty_at is None:
+                self._looked = True
+                return
+            wait = self._empty_at - time.monotonic()
+        if wait > 0:
+            self._look_handle.cancel()
+            self._look_handle = self._loop.call_later(wait, self._look)
+        else:
+            self(BoltResponse(status=200, body=""))
 
 
 class AnsweringAck(Ack):
@@ -71,6 +104,14 @@ class AnsweringAck(Ack):
         if first:
             self.delivered = self.answer(response)
         return response
+
+    def json(self, body: str) -> BoltResponse:
+        """`ack()` with a body already written as JSON (an answer kept and given again: Bolt would write it anew)."""
+        if self.response is not None:
+            return self.response
+        self.response = BoltResponse(status=200, body=body, headers={"content-type": JSON})
+        self.delivered = self.answer(self.response)
+        return self.response
 
 
 class AnsweringListenerRunner(ThreadListenerRunner):

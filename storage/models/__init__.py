@@ -20,6 +20,7 @@ from storage.models.invoices import (
     PaymentStatus,
 )
 from storage.models.shown_views import ShownView
+from storage.models.status_changes import StatusChange
 from storage.models.sync_settings import SyncSettings
 from storage.models.workspace import AuditEvent, OAuthState, SlackInstallation, Workspace, WorkspaceAdmin
 
@@ -52,6 +53,7 @@ __all__ = [
     "RunStatus",
     "ShownView",
     "SlackInstallation",
+    "StatusChange",
     "SyncSettings",
     "UTCDateTime",
     "Workspace",

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
 
-from bot import status, workspaces
+from bot import workspaces
 from bot.runtime import Runtime
-from bot.slack import mentions
+from bot.slack import mentions, status_answers
 from bot.slack.authorisation import authorised
 from bot.slack.listeners.connecting import start_connect
 from bot.slack.listeners.customers import customers_command, export_command
@@ -21,11 +22,11 @@ from bot.slack.listeners.invoicing import invoice_command, invoices_command
 from bot.slack.listeners.mapping import open_mapping
 from bot.slack.requests import Asker, CommandRequest, responder
 from bot.slack.runner import AnsweringAck
+from bot.slack.status_answers import StatusAnswers
 from bot.views import mentions as views
 from bot.views.audit import AuditNames, audit_blocks, connection_ids
 from bot.views.connect import admin_changed_text, admins_text
 from bot.views.help import help_blocks, unknown_command_blocks
-from bot.views.status import status_blocks
 from bot.workspaces import permissions
 
 log = logging.getLogger(__name__)
@@ -54,10 +55,11 @@ def show_help(req: CommandRequest) -> None:
 STATUS_IN_ACK_WITHIN = 2.0
 
 
-def show_status(req: CommandRequest) -> None:
-    """The status in the acknowledgement itself when it is read in time (a few milliseconds; no second request to
-    Slack, whose cost was most of a status request's), else acknowledged empty at `STATUS_IN_ACK_WITHIN` and posted
-    to the response URL. In Socket Mode, acknowledged first and posted, as before."""
+def show_status(req: CommandRequest, *, answers: StatusAnswers) -> None:
+    """The status in the acknowledgement itself when it is read in time (kept from the last request while nothing it
+    shows changed: `StatusAnswers`; no second request to Slack, whose cost was most of a status request's), else
+    acknowledged empty at `STATUS_IN_ACK_WITHIN` and posted to the response URL. In Socket Mode, acknowledged
+    first and posted, as before."""
     ack = req.ack
     in_ack = ack if isinstance(ack, AnsweringAck) else None
     if in_ack is not None:
@@ -65,18 +67,16 @@ def show_status(req: CommandRequest) -> None:
     else:
         ack()
     try:
-        with req.asker.runtime.db.session() as s:
-            report = status.report_for(req.asker.runtime, s, team_id=req.asker.team_id)
+        answer = answers.answer(team_id=req.asker.team_id, workspace_id=req.asker.workspace_id)
     except Exception:
         if in_ack is not None:
             in_ack()  # Slack hears at once; the error handler tells the person
         raise
-    blocks, text = status_blocks(report), "Accounting connection status"
     if in_ack is not None:
-        in_ack(response_type="ephemeral", blocks=blocks, text=text)
+        in_ack.json(answer.ack_body)
         if in_ack.delivered:
             return
-    req.respond(response_type="ephemeral", blocks=blocks, text=text)
+    req.respond(response_type="ephemeral", blocks=list(answer.blocks), text=status_answers.TEXT)
 
 
 def connect_command(req: CommandRequest) -> None:
@@ -158,9 +158,9 @@ def audit_command(req: CommandRequest) -> None:
 
 
 SHOW_ONLY = frozenset({"help", "status", "audit"})  # subcommands that change nothing, whoever asks
+# `status` too: `register` gives each app its own (`show_status` with the app's kept answers).
 SUBCOMMANDS: dict[str, Callable[[CommandRequest], None]] = {
     "help": show_help,
-    "status": show_status,
     "connect": connect_command,
     "disconnect": disconnect_command,
     "map": map_command,
@@ -189,6 +189,11 @@ def changes_nothing(body: Mapping[str, Any]) -> bool:
 
 
 def register(app: App, runtime: Runtime) -> None:
+    subcommands: dict[str, Callable[[CommandRequest], None]] = {
+        **SUBCOMMANDS,
+        "status": partial(show_status, answers=StatusAnswers(runtime)),
+    }
+
     @app.command(COMMAND)
     def accounts_command(ack: Ack, respond: Respond, context: BoltContext, command: dict[str, Any]) -> None:
         text = command.get("text") or ""  # the shape was checked (`bot.slack.envelope`); null is no text
@@ -203,7 +208,7 @@ def register(app: App, runtime: Runtime) -> None:
             ack=ack,
             respond=respond,
         )
-        handler = SUBCOMMANDS.get(sub)
+        handler = subcommands.get(sub)
         if handler is not None:
             handler(req)
         elif sub in COMING_SOON:

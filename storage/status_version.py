@@ -1,0 +1,91 @@
+"""How a process knows, with one indexed read, whether what `/accounts status` shows of a workspace changed.
+
+The database itself logs every change (`status_changes`, triggers of migration 0024): each insert, update or delete
+of the workspace's connections, their sync settings, account mappings and chart (accounts and tax rates) adds a
+row in its own transaction, whichever process, session or bulk statement wrote it. Rows are only inserted, so
+writers never wait on each other for it. The workspace's own column status shows (whether Slack was removed) is
+read beside it. A table status comes to show needs triggers of its own (a new migration) before a cached answer may
+rely on this.
+
+The version is the newest id *and* how many rows there are: on PostgreSQL a transaction may commit after one that
+took a later id, so a change can become visible without the newest id moving, but never without the count
+growing. `prune_status_changes` folds a workspace's rows into one new row, whose id is newer than every id taken
+before it, so the count falling never hides a change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from functools import cache
+from typing import Any
+
+from sqlalchemy import BindParameter, Dialect, Integer, bindparam, delete, func, insert, select, text
+from sqlalchemy.exc import OperationalError
+
+from storage.db import Database
+from storage.models import StatusChange, Workspace
+
+_WORKSPACE: BindParameter[int] = bindparam("workspace_id", type_=Integer)
+_READ = select(
+    select(func.max(StatusChange.id)).where(StatusChange.workspace_id == _WORKSPACE).scalar_subquery(),
+    select(func.count(StatusChange.id)).where(StatusChange.workspace_id == _WORKSPACE).scalar_subquery(),
+    Workspace.uninstalled_at,
+).where(Workspace.id == _WORKSPACE)
+
+PRUNE_LOCK_WAIT_MS = 500  # how long the pruning waits for writers in flight; writers then wait for it as long
+
+
+@cache
+def _statement(dialect: Dialect) -> tuple[str, Sequence[str] | None]:
+    """`_READ` in the driver's own words, and the order of its parameters when the driver takes them by position."""
+    compiled = _READ.compile(dialect=dialect)
+    return compiled.string, compiled.positiontup if compiled.positional else None
+
+
+def status_version(db: Database, *, workspace_id: int) -> Hashable | None:
+    """A value that differs whenever what status shows of the workspace changed since it was read (None: no such
+    workspace). Read it before reading what it stands for, so what was read is at least as new as the value.
+
+    Read on every `/accounts status`, so through the driver: one SELECT is consistent on its own, and SQLAlchemy's
+    transaction around it (on SQLite a BEGIN and a ROLLBACK of ours) cost more than the read."""
+    sql, order = _statement(db.engine.dialect)
+    values: dict[str, Any] = {"workspace_id": workspace_id}
+    parameters: Any = values if order is None else tuple(values[name] for name in order)
+    connection = db.engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        try:
+            cursor.execute(sql, parameters)
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+    finally:
+        connection.close()  # back to the pool, which ends PostgreSQL's transaction
+    return None if row is None else tuple(row)
+
+
+def prune_status_changes(db: Database) -> int | None:
+    """Fold the rows of each workspace that has several into one new row; returns how many rows fewer there are, or
+    None when writers kept the log busy (tried again next time).
+
+    On PostgreSQL it first waits, briefly, until no transaction that logged a change is in flight and keeps new
+    ones out until it commits: then the new row's id is newer than every id already taken (see the module's
+    docstring), and no row logged but not yet visible is left behind under an older id."""
+    try:
+        with db.session(write_lock=True) as s:
+            if not db.is_sqlite:
+                s.execute(text(f"SET LOCAL lock_timeout = '{PRUNE_LOCK_WAIT_MS}ms'"))
+                s.execute(text("LOCK TABLE status_changes IN SHARE ROW EXCLUSIVE MODE"))
+            folded = select(StatusChange.workspace_id).group_by(StatusChange.workspace_id).having(func.count() > 1)
+            several = list(s.scalars(folded))
+            if not several:
+                return 0
+            gone = s.scalars(
+                delete(StatusChange).where(StatusChange.workspace_id.in_(folded)).returning(StatusChange.id)
+            ).all()
+            s.execute(insert(StatusChange), [{"workspace_id": workspace_id} for workspace_id in several])
+            return len(gone) - len(several)
+    except OperationalError as error:
+        if getattr(error.orig, "sqlstate", None) == "55P03":  # lock_not_available: writers in flight all along
+            return None
+        raise
