@@ -86,6 +86,7 @@ class TestDatabases:
                 return
             with self._conn.transaction():
                 self._empty()
+                self._reset_sequences()
         except psycopg.errors.LockNotAvailable as exc:
             raise LeftOpen(
                 f"A connection left open by an earlier test still holds a table of {self.name} "
@@ -93,26 +94,33 @@ class TestDatabases:
             ) from exc
 
     def _empty(self) -> None:
-        # Triggers off while emptying (superuser on the test server): what a deletion would log (`status_changes`)
-        # must not be left behind for the next test.
-        self._conn.execute("SET LOCAL session_replication_role = replica")
-        (has_rows,) = self._conn.execute(self._rows_query).fetchall()
-        used = [table for table, rows in zip(self._order, has_rows, strict=True) if rows]
-        if used:
-            truncate = {
-                name
-                for (name,) in self._conn.execute(
-                    "SELECT relname FROM pg_class WHERE relnamespace = 'public'::regnamespace "
-                    "AND relname = ANY(%s) AND (reltuples >= 0 OR pg_relation_size(oid) > %s)",
-                    (used, LARGE_TABLE_BYTES),
-                )
-            }
-            if truncate:
-                names = sql.SQL(", ").join(sql.Identifier(t) for t in self._order if t in truncate)
-                self._conn.execute(sql.SQL("TRUNCATE {} CASCADE").format(names))
-            for table in used:
-                if table not in truncate:
-                    self._conn.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(table)))
+        # Again if need be: a deletion can log rows into another table through a trigger (`status_changes`).
+        for _ in range(3):
+            (has_rows,) = self._conn.execute(self._rows_query).fetchall()
+            used = [table for table, rows in zip(self._order, has_rows, strict=True) if rows]
+            if not used:
+                break
+            self._empty_tables(used)
+        else:
+            raise AssertionError(f"{self.name} still has rows after emptying it three times")
+
+    def _empty_tables(self, used: list[str]) -> None:
+        truncate = {
+            name
+            for (name,) in self._conn.execute(
+                "SELECT relname FROM pg_class WHERE relnamespace = 'public'::regnamespace "
+                "AND relname = ANY(%s) AND (reltuples >= 0 OR pg_relation_size(oid) > %s)",
+                (used, LARGE_TABLE_BYTES),
+            )
+        }
+        if truncate:
+            names = sql.SQL(", ").join(sql.Identifier(t) for t in self._order if t in truncate)
+            self._conn.execute(sql.SQL("TRUNCATE {} CASCADE").format(names))
+        for table in used:
+            if table not in truncate:
+                self._conn.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(table)))
+
+    def _reset_sequences(self) -> None:
         self._conn.execute(
             "SELECT setval(format('%I.%I', schemaname, sequencename)::regclass, start_value, false) "
             "FROM pg_sequences WHERE schemaname = 'public' AND last_value IS NOT NULL"
