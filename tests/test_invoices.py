@@ -11,7 +11,8 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -21,6 +22,7 @@ import yaml
 from sqlalchemy import select
 
 from bot.invoices import raising, tracking
+from providers import registry
 from storage.models import Invoice, InvoiceStatus
 from tests.conftest import ADMIN, CHANNEL, STAFF, RunningBot
 from tests.fakes.xero import XeroFake
@@ -288,26 +290,7 @@ def test_a_process_killed_after_xero_made_the_invoice_leaves_one_invoice(bot: Ru
     runtime = bot.server.runtime
     with runtime.db.session() as s:  # what "Create invoice" does before it sends
         assert raising.claim(s, invoice_id=row.id, workspace_id=row.workspace_id, now=runtime.clock())
-    release = xero.hold_answers("Invoices")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "XERO_", "DATABASE_"))}
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "tests.invoice_worker", str(row.id)],
-        stdout=subprocess.PIPE,
-        text=True,
-        env=env | bot.settings.environment(),
-    )
-    try:
-        assert worker.stdout is not None and worker.stdout.readline().strip() == "ready"
-        bot.slack.wait_for(lambda: xero.invoices(tenant), 20, "Xero never got the invoice")
-        os.kill(worker.pid, signal.SIGKILL)
-        assert worker.wait(10) == -signal.SIGKILL
-    finally:
-        release.set()
-        if worker.poll() is None:
-            worker.kill()
-            worker.wait()
-        if worker.stdout is not None:
-            worker.stdout.close()
+    killed_once_sent(bot, row, xero.hold_answers("Invoices"), lambda: xero.invoices(tenant))
     assert rows(bot)[0].status == InvoiceStatus.PENDING and rows(bot)[0].external_id is None
 
     later = runtime.clock() + timedelta(minutes=5)
@@ -319,6 +302,31 @@ def test_a_process_killed_after_xero_made_the_invoice_leaves_one_invoice(bot: Ru
     puts = [c for c in xero.calls_to("/Invoices") if c.method == "PUT"]
     assert len(puts) == 2 and {c.headers["idempotency-key"] for c in puts} == {row.idempotency_key}
     posted(bot, "INV-0001")
+
+
+def killed_once_sent(bot: RunningBot, row: Invoice, release: threading.Event, arrived: Callable[[], object]) -> None:
+    """Send the claimed invoice `row` from a real process (`tests.invoice_worker`) while the package holds its answer
+    (`release`, an event set to let it go), and SIGKILL that process once `arrived()` shows the package made it."""
+    ours = ("SLACK_", "DATABASE_", *(f"{known.upper()}_" for known in registry.titles()))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(ours)}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "tests.invoice_worker", str(row.id)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env | bot.settings.environment(),
+    )
+    try:
+        assert worker.stdout is not None and worker.stdout.readline().strip() == "ready"
+        bot.slack.wait_for(arrived, 20, "the package never got the invoice")
+        os.kill(worker.pid, signal.SIGKILL)
+        assert worker.wait(10) == -signal.SIGKILL
+    finally:
+        release.set()
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+        if worker.stdout is not None:
+            worker.stdout.close()
 
 
 def problems_under_fields(view: dict[str, Any]) -> dict[str, str]:

@@ -3,23 +3,18 @@ answer lost after the package made the invoice, or the process killed then, each
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 
 from bot.invoices import raising, tracking
-from providers import registry
 from storage.models import InvoiceStatus
 from tests.conftest import CHANNEL, RunningBot
 from tests.flows import all_text
 from tests.invoicing_e2e import MADE, create, created, held, invoice_of, ready
 from tests.providers.packages import PackageDriver, Resource
-from tests.test_invoices import line, rows
+from tests.test_invoices import killed_once_sent, line, rows
 from tests.test_mapping import checked
 
 pytestmark = pytest.mark.package_has("invoicing")
@@ -78,27 +73,9 @@ def test_a_process_killed_after_the_package_made_the_invoice_leaves_one(
     runtime = bot.server.runtime
     with runtime.db.session() as s:  # what "Create invoice" does before it sends
         assert raising.claim(s, invoice_id=row.id, workspace_id=row.workspace_id, now=runtime.clock())
-    release = package.hold_answers(Resource.INVOICES)
-    ours = ("SLACK_", "DATABASE_", *(f"{known.upper()}_" for known in registry.titles()))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(ours)}
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "tests.invoice_worker", str(row.id)],
-        stdout=subprocess.PIPE,
-        text=True,
-        env=env | bot.settings.environment(),
+    killed_once_sent(
+        bot, row, package.hold_answers(Resource.INVOICES), lambda: package.invoices_at_package(organisation)
     )
-    try:
-        assert worker.stdout is not None and worker.stdout.readline().strip() == "ready"
-        bot.slack.wait_for(lambda: package.invoices_at_package(organisation), 20, "the package never got the invoice")
-        os.kill(worker.pid, signal.SIGKILL)
-        assert worker.wait(10) == -signal.SIGKILL
-    finally:
-        release.set()
-        if worker.poll() is None:
-            worker.kill()
-            worker.wait()
-        if worker.stdout is not None:
-            worker.stdout.close()
     assert rows(bot)[0].status == InvoiceStatus.PENDING and rows(bot)[0].external_id is None
 
     later = runtime.clock() + timedelta(minutes=5)

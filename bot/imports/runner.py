@@ -18,10 +18,12 @@ from collections.abc import Callable, Collection
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_for_futures
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Interval,
+    Select,
     Table,
     and_,
     case,
@@ -107,32 +109,43 @@ def plan_syncs(db: Database, packages: Collection[str], *, now: datetime, batch:
     return _plan_row_by_row(db, packages, now=now, batch=batch)
 
 
+def _due(query: Select[*tuple[Any, ...]], at: Any, batch: int) -> Select[*tuple[Any, ...]]:
+    """`query` (columns of sync settings, their connection and workspace) over the schedules due at `at` that may
+    run, the longest due first, `batch` at most, locked (skipping those another process is planning)."""
+    return (
+        query.join(Connection, Connection.id == SyncSettings.connection_id)
+        .join(Workspace, Workspace.id == Connection.workspace_id)
+        .where(
+            SyncSettings.enabled.is_(True),
+            SyncSettings.next_sync_at <= at,
+            Connection.status == ConnectionStatus.ACTIVE,
+            Workspace.uninstalled_at.is_(None),
+        )
+        .order_by(SyncSettings.next_sync_at)
+        .limit(batch)
+        .with_for_update(skip_locked=True, of=SyncSettings)
+    )
+
+
 def _plan_row_by_row(db: Database, packages: Collection[str], *, now: datetime, batch: int) -> list[int]:
     """`plan_syncs` with the rows read into Python (SQLite has neither row locks nor data-modifying CTEs)."""
     with db.session(write_lock=True) as s:
         due = s.execute(
-            select(
-                SyncSettings.id,
-                SyncSettings.connection_id,
-                SyncSettings.interval_minutes,
-                SyncSettings.reconcile_hours,
-                SyncSettings.modified_since,
-                SyncSettings.next_full_at,
-                Connection.provider,
-                Workspace.id.label("workspace_id"),
-                Workspace.notification_channel_id,
+            _due(
+                select(
+                    SyncSettings.id,
+                    SyncSettings.connection_id,
+                    SyncSettings.interval_minutes,
+                    SyncSettings.reconcile_hours,
+                    SyncSettings.modified_since,
+                    SyncSettings.next_full_at,
+                    Connection.provider,
+                    Workspace.id.label("workspace_id"),
+                    Workspace.notification_channel_id,
+                ),
+                now,
+                batch,
             )
-            .join(Connection, Connection.id == SyncSettings.connection_id)
-            .join(Workspace, Workspace.id == Connection.workspace_id)
-            .where(
-                SyncSettings.enabled.is_(True),
-                SyncSettings.next_sync_at <= now,
-                Connection.status == ConnectionStatus.ACTIVE,
-                Workspace.uninstalled_at.is_(None),
-            )
-            .order_by(SyncSettings.next_sync_at)
-            .limit(batch)
-            .with_for_update(skip_locked=True, of=SyncSettings)
         ).all()
         if not due:
             return []
@@ -196,7 +209,7 @@ def _plan_in_one_statement(db: Database, packages: Collection[str], *, now: date
     active = exists().where(
         ImportRun.connection_id == SyncSettings.connection_id, ImportRun.status.in_(ACTIVE_RUN_STATUSES)
     )
-    due = (
+    due = _due(
         select(
             SyncSettings.id,
             SyncSettings.connection_id,
@@ -207,20 +220,10 @@ def _plan_in_one_statement(db: Database, packages: Collection[str], *, now: date
             and_(Connection.provider.in_(sorted(packages)), ~active).label("queue"),
             Connection.workspace_id,
             Workspace.notification_channel_id,
-        )
-        .join(Connection, Connection.id == SyncSettings.connection_id)
-        .join(Workspace, Workspace.id == Connection.workspace_id)
-        .where(
-            SyncSettings.enabled.is_(True),
-            SyncSettings.next_sync_at <= at,
-            Connection.status == ConnectionStatus.ACTIVE,
-            Workspace.uninstalled_at.is_(None),
-        )
-        .order_by(SyncSettings.next_sync_at)
-        .limit(batch)
-        .with_for_update(skip_locked=True, of=SyncSettings)
-        .cte("due")
-    )
+        ),
+        at,
+        batch,
+    ).cte("due")
     seconds = due.c.interval_minutes * 60 * (1 - func.random() * SPREAD)  # as `next_sync`: up to SPREAD early
     moved = (
         update(SyncSettings)
