@@ -19,7 +19,7 @@ from tests.conftest import ADMIN, CHANNEL, RunningBot
 from tests.flows import connected, shown
 from tests.imports import finished
 from tests.providers.packages import HeldInvoice, PackageDriver
-from tests.test_invoices import due_becomes, initial_dates, open_form, preview, rows
+from tests.test_invoices import due_becomes, initial_dates, open_form, previewed, rows
 from tests.test_mapping import choices, keys, open_modal
 from tests.test_tax_codes import tax_values
 
@@ -85,13 +85,7 @@ def invoice_of(bot: RunningBot, name: str, *lines: dict[str, Any], inclusive: bo
     for number in range(2, len(lines) + 1):  # "Add a line" for each line after the first
         bot.slack.send_action("invoice_add_line", user_id=ADMIN, view_id=view_id)
         form = bot.slack.wait_for(lambda n=number: f"line_{n}_price" in str(v := bot.slack.view(view_id)) and v)
-    values: dict[str, Any] = {"invoice_customer": {"invoice_customer": choose(bot, form, name)}}
-    values["reference"] = {"reference": "Job 42"}
-    if inclusive:
-        values["amounts"] = {"amounts": "inclusive"}
-    for entry in lines:
-        values |= entry
-    return preview(bot, form, values)
+    return previewed(bot, form, choose(bot, form, name), lines, inclusive=inclusive)
 
 
 def create(bot: RunningBot, package: PackageDriver) -> Any:

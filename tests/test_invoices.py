@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -130,7 +130,15 @@ def rows(bot: RunningBot) -> list[Invoice]:
 
 def jo_invoice(bot: RunningBot, *lines: dict[str, Any], inclusive: bool = False) -> dict[str, Any]:
     form = open_form(bot)
-    values: dict[str, Any] = {"invoice_customer": {"invoice_customer": customer(bot, form, "jo")}}
+    return previewed(bot, form, customer(bot, form, "jo"), lines, inclusive=inclusive)
+
+
+def previewed(
+    bot: RunningBot, form: dict[str, Any], chosen: dict[str, Any], lines: Sequence[dict[str, Any]], *, inclusive: bool
+) -> dict[str, Any]:
+    """The form filled in for the customer `chosen` (the typeahead's option), reference "Job 42" and `lines`,
+    then previewed."""
+    values: dict[str, Any] = {"invoice_customer": {"invoice_customer": chosen}}
     values["reference"] = {"reference": "Job 42"}
     if inclusive:
         values["amounts"] = {"amounts": "inclusive"}
