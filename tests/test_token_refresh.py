@@ -30,17 +30,8 @@ from tests.flows import CLIENT_ID, CLIENT_SECRET, connected
 
 T = TypeVar("T")
 TOKEN_PATH = "/connect/token"
+KEEPER_LOG = "bot.connections.tokens"
 LOCK_WAIT_MS = 1000  # how long the other writer waits for a lock before failing (shrunk from SQLite's 10 s)
-
-
-def until(condition: Callable[[], T], what: str, timeout: float = 60.0) -> T:
-    """Wait (in real time) until `condition()` is truthy and return its value."""
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"waited {timeout}s for {what}")
-        time.sleep(0.01)
-    return value
 
 
 def digest(token: str) -> str:
@@ -67,32 +58,53 @@ class Refresher(Protocol):
 
     def start(self) -> None: ...
 
-    def waiting(self) -> bool:
-        """It found the refresh claimed by someone else and waits for the result."""
+    def wait_until_waiting(self, what: str) -> None:
+        """Until it found the refresh claimed by someone else and waits for the result (it says so in its log)."""
         ...
 
     def token_digest(self) -> str: ...
 
 
+class SaysWaiting(logging.Handler):
+    """Sets `seen` once the keeper's log says, from the thread `thread_name`, that it waits for another refresh."""
+
+    def __init__(self, thread_name: str) -> None:
+        super().__init__()
+        self.thread_name, self.seen = thread_name, threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.threadName == self.thread_name and "waiting" in record.getMessage():
+            self.seen.set()
+
+
+def seen_within(event: threading.Event, what: str, timeout: float = 60.0) -> None:
+    if not event.wait(timeout):
+        raise TimeoutError(f"waited {timeout}s for {what}")
+
+
 class InThread:
     """A refresh in a thread of this process; it tells that it waits through the keeper's log."""
 
-    def __init__(self, keeper: ConnectionTokens, rejected: str, caplog: pytest.LogCaptureFixture, name: str) -> None:
-        self.keeper, self.rejected, self.caplog, self.name = keeper, rejected, caplog, name
+    def __init__(self, keeper: ConnectionTokens, rejected: str, name: str) -> None:
+        self.keeper, self.rejected, self.name = keeper, rejected, name
         self.result: Future[str] = Future()
         self.thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self.says_waiting = SaysWaiting(name)
+        logging.getLogger(KEEPER_LOG).addHandler(self.says_waiting)
 
     def _run(self) -> None:
         try:
             self.result.set_result(self.keeper.refreshed_access_token(self.rejected))
         except BaseException as exc:  # handed to the test through the future
             self.result.set_exception(exc)
+        finally:
+            logging.getLogger(KEEPER_LOG).removeHandler(self.says_waiting)
 
     def start(self) -> None:
         self.thread.start()
 
-    def waiting(self) -> bool:
-        return any(r.threadName == self.name and "waiting" in r.getMessage() for r in self.caplog.records)
+    def wait_until_waiting(self, what: str) -> None:
+        seen_within(self.says_waiting.seen, what)
 
     def token_digest(self) -> str:
         return digest(self.result.result(timeout=60))
@@ -102,37 +114,59 @@ class InThread:
 
 
 class InProcess:
-    """A refresh in a process of its own (`tests.refresh_worker`); its keeper's log goes to a file."""
+    """A refresh in a process of its own (`tests.refresh_worker`); its keeper's log (its stderr) is copied to a file
+    line by line as it comes, noting when it says that it waits."""
 
     def __init__(self, args: list[str], log_path: Path) -> None:
         self.log_path = log_path
-        with log_path.open("w") as log_file:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "tests.refresh_worker", *args],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=log_file,
-                text=True,
-            )
+        self.says_waiting = threading.Event()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tests.refresh_worker", *args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.copying = threading.Thread(target=self._copy_log, name=f"log of {log_path.name}", daemon=True)
+        self.copying.start()
         assert self.process.stdout is not None and self.process.stdout.readline().strip() == "ready"
+
+    def _copy_log(self) -> None:
+        assert self.process.stderr is not None
+        with self.log_path.open("w") as log_file:
+            for line in self.process.stderr:
+                log_file.write(line)
+                log_file.flush()
+                if "waiting" in line:
+                    self.says_waiting.set()
 
     def start(self) -> None:
         assert self.process.stdin is not None
         self.process.stdin.write("go\n")
         self.process.stdin.flush()
 
-    def waiting(self) -> bool:
-        return "waiting" in self.log_path.read_text()
+    def wait_until_waiting(self, what: str) -> None:
+        seen_within(self.says_waiting, what)
 
     def token_digest(self) -> str:
-        out, _ = self.process.communicate(timeout=60)
+        assert self.process.stdout is not None
+        out = self.process.stdout.read()  # to the end: the process has exited (stderr is the copying thread's)
+        self._ended()
         assert self.process.returncode == 0, self.log_path.read_text()
         [line] = [line for line in out.splitlines() if line.startswith("token-digest ")]
         return line.removeprefix("token-digest ")
 
     def kill(self) -> None:
         self.process.kill()
-        self.process.communicate(timeout=60)
+        self._ended()
+
+    def _ended(self) -> None:
+        """Wait for the process and its log's last line, and close the pipes to it."""
+        self.process.wait(60)
+        self.copying.join(60)
+        for pipe in (self.process.stdin, self.process.stdout, self.process.stderr):
+            if pipe is not None:
+                pipe.close()
 
 
 @pytest.fixture
@@ -142,7 +176,7 @@ def refreshers(
     """Make a refresher of connection `connection_id` refusing `rejected`: `how` is "thread" (a thread sharing
     the bot's database, so this process's lock decides), "database" (a thread with a `Database` of its own,
     so the lease on the row decides, as between processes) or "process"."""
-    caplog.set_level(logging.DEBUG, logger="bot.connections.tokens")
+    caplog.set_level(logging.DEBUG, logger=KEEPER_LOG)
     databases: list[Database] = []
     processes: list[InProcess] = []
 
@@ -161,7 +195,7 @@ def refreshers(
             connection_id,
             on_needs_reconnect=(lambda _cid, detail: told.append(detail)) if told is not None else None,
         )
-        return InThread(keeper, rejected, caplog, name=f"refresher-{how}-{len(databases)}-{id(keeper)}")
+        return InThread(keeper, rejected, name=f"refresher-{how}-{len(databases)}-{id(keeper)}")
 
     yield make
     for worker in processes:
@@ -213,12 +247,11 @@ def test_a_slow_refresh_blocks_no_other_writer(
     refresh = InThread(
         ConnectionTokens(connect_bot.db, connect_bot.server.runtime.providers["xero"], row.id),
         rejected,
-        caplog,
         "slow-refresh",
     )
     try:
         refresh.start()
-        until(lambda: token_calls(xero) > before, "the refresh to reach the token endpoint")
+        xero.wait_for_calls(TOKEN_PATH, before, "the refresh to reach the token endpoint")
         held_since, writes = time.monotonic(), 0
         while writes < 3 or time.monotonic() - held_since < 1.5 * LOCK_WAIT_MS / 1000:
             started = time.monotonic()
@@ -253,9 +286,9 @@ def test_refreshing_at_once_spends_one_refresh_token(
     release = xero.hold(TOKEN_PATH)
     try:
         first.start()
-        until(lambda: token_calls(xero) > before, "the first to reach the token endpoint")
+        xero.wait_for_calls(TOKEN_PATH, before, "the first to reach the token endpoint")
         second.start()
-        until(second.waiting, "the second to wait for the first")
+        second.wait_until_waiting("the second to wait for the first")
     finally:
         release.set()
     digests = {first.token_digest(), second.token_digest()}
@@ -280,7 +313,7 @@ def test_a_refresh_whose_holder_died_is_taken_over_when_its_lease_lapses(
     holder = refreshers("process", row.id, rejected)
     try:
         holder.start()
-        until(lambda: token_calls(xero) > before, "the holder to reach the token endpoint")
+        xero.wait_for_calls(TOKEN_PATH, before, "the holder to reach the token endpoint")
         holder.kill()
     finally:
         release.set()
@@ -293,11 +326,10 @@ def test_a_refresh_whose_holder_died_is_taken_over_when_its_lease_lapses(
     successor = InThread(
         ConnectionTokens(connect_bot.db, connect_bot.server.runtime.providers["xero"], row.id, clock=lambda: now),
         rejected,
-        caplog,
         "successor",
     )
     successor.start()
-    until(successor.waiting, "the successor to wait while the lease lasts")
+    successor.wait_until_waiting("the successor to wait while the lease lasts")
     assert token_calls(xero) == before + 1  # it waits; it does not spend the refresh token
     now = claimed.refreshing_until + timedelta(seconds=1)
     token = successor.result.result(timeout=60)
@@ -326,9 +358,9 @@ def test_invalid_grant_while_another_waits_marks_needs_reconnect_once(
     release = xero.hold(TOKEN_PATH)
     try:
         first.start()
-        until(lambda: token_calls(xero) > before, "the first to reach the token endpoint")
+        xero.wait_for_calls(TOKEN_PATH, before, "the first to reach the token endpoint")
         second.start()
-        until(second.waiting, "the second to wait for the first")
+        second.wait_until_waiting("the second to wait for the first")
     finally:
         release.set()
     assert isinstance(first.error(), NeedsReconnect) and isinstance(second.error(), NeedsReconnect)

@@ -58,6 +58,14 @@ class XeroFake(Controls, FakeInvoicing):
         with self._lock:
             return [c for c in self.calls if path_substring.lower() in c.path.lower()]
 
+    def wait_for_calls(self, path_substring: str, more_than: int, what: str, timeout: float = 60.0) -> list[Call]:
+        """Wait until more than `more_than` requests whose path contains `path_substring` have arrived (they are
+        recorded as they arrive, before any hold); those requests."""
+        with self._arrived:
+            if not self._arrived.wait_for(lambda: len(self.calls_to(path_substring)) > more_than, timeout):
+                raise TimeoutError(f"waited {timeout}s for {what}")
+        return self.calls_to(path_substring)
+
     @property
     def app(self) -> XeroFake:
         """The ASGI app to serve (the fake itself; uvicorn needs a callable object, not a method)."""
@@ -87,6 +95,8 @@ class XeroFake(Controls, FakeInvoicing):
                 rule.times -= 1
                 if rule.times <= 0:
                     self._failures.remove(rule)
+        with self._arrived:
+            self._arrived.notify_all()
 
         async def recording_send(message: Message) -> None:
             if message["type"] == "http.response.start":
