@@ -43,6 +43,7 @@ from bot.connections.links import link_for
 from bot.imports.runner import ImportRunner
 from bot.imports.runs import ImportPolicy, claim, start_import
 from bot.runtime import Runtime, build_providers
+from bot.server import settle_heap
 from bot.settings import load_settings
 from bot.slack.import_reports import slack_reporters
 from storage import migrate
@@ -230,6 +231,7 @@ def bench(kind: str, contacts: int, workdir: Path, xero_url: str, slack_url: str
     url, drop = database_url(kind, workdir)
     try:
         runtime, connection_id = connected_runtime(url, xero_url, slack_url, api_url=api_url)
+        settle_heap()  # as the bot's server does once started (`bot.server.BotServer.start`)
         setup = peak_rss_mib()
         seconds, stored = timed_import(runtime, connection_id)
         again, _ = timed_import(runtime, connection_id)
