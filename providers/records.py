@@ -59,6 +59,10 @@ def clean_text(value: Any, limit: int | None = TEXT_LIMIT) -> str | None:
 def clean_id(value: Any) -> str:
     """A record's id as we keep it, or `UnusableRecord` saying why there is none. Numbers are written out; an id
     is never repaired otherwise (cut or cleaned, two ids could become one)."""
+    if type(value) is str and value.isascii() and value.isprintable() and 0 < len(value) <= ID_LIMIT:
+        # the usual id, seen without the patterns below: printable ASCII has no control characters or surrogates
+        if value[0] != " " and value[-1] != " ":
+            return value
     shown = clean_text(value)
     if value is None or (isinstance(value, str) and not value.strip()):
         raise UnusableRecord("it has no id", id=shown)
@@ -149,10 +153,6 @@ def normalised(customer: Customer) -> Customer:
     return dataclasses.replace(customer, **checked)
 
 
-def _as_is(customer: Customer) -> Customer:
-    return customer
-
-
 def read_customers(
     raws: Iterable[Any],
     to_customer: Callable[[Any], Customer],
@@ -166,12 +166,11 @@ def read_customers(
     saying which one was skipped. The same id twice in a page is one customer: the later record wins.
     `checked=True`: the mapper builds every field with `clean_text` and `clean_id` itself (its tests show that
     `normalised` leaves its customers unchanged), so they are not checked a second time."""
-    check = _as_is if checked else normalised
     customers: dict[str, Customer] = {}
     skipped: list[Skipped] = []
     for raw in raws:
         try:
-            customer = check(to_customer(raw))
+            customer = to_customer(raw) if checked else normalised(to_customer(raw))
         except UnusableRecord as exc:
             known_id, known_name = _described(describe, raw)
             skipped.append(Skipped(id=exc.id or known_id, name=exc.name or known_name, reason=exc.reason))
@@ -180,7 +179,8 @@ def read_customers(
             known_id, known_name = _described(describe, raw)
             skipped.append(Skipped(id=known_id, name=known_name, reason="it could not be read"))
         else:
-            customers.pop(customer.id, None)  # the later record wins, in its own place
+            if customer.id in customers:
+                del customers[customer.id]  # the later record wins, in its own place
             customers[customer.id] = customer
     return list(customers.values()), skipped
 

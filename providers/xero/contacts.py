@@ -15,19 +15,19 @@ from typing import Any
 
 import msgspec
 
-from providers.base import Address, Customer, Phone, Skipped
+from providers.base import Customer, Skipped
 from providers.records import clean_text, read_customers
 from providers.xero.mappers import address_of, customer_of, phone_of
 
 
-class XeroPhone(msgspec.Struct):
+class XeroPhone(msgspec.Struct, gc=False):
     PhoneType: str | None = None
     PhoneNumber: str | None = None
     PhoneAreaCode: str | None = None
     PhoneCountryCode: str | None = None
 
 
-class XeroAddress(msgspec.Struct):
+class XeroAddress(msgspec.Struct, gc=False):
     AddressType: str | None = None
     AddressLine1: str | None = None
     AddressLine2: str | None = None
@@ -39,7 +39,7 @@ class XeroAddress(msgspec.Struct):
     Country: str | None = None
 
 
-class XeroContact(msgspec.Struct):
+class XeroContact(msgspec.Struct, gc=False):
     ContactID: str | None = None
     ContactStatus: str | None = None
     Name: str | None = None
@@ -86,6 +86,35 @@ def decode_contacts(body: bytes) -> tuple[list[Customer], list[Skipped], int, in
 
 
 def _to_customer(contact: XeroContact) -> Customer:
+    # The slots are read here rather than in a function each: a contact has six of them, most of them empty.
+    phones = []
+    for slot in contact.Phones or ():
+        if slot.PhoneNumber and (
+            phone := phone_of(slot.PhoneNumber, slot.PhoneCountryCode, slot.PhoneAreaCode, slot.PhoneType)
+        ):
+            phones.append(phone)
+    addresses = []
+    for place in contact.Addresses or ():
+        if (
+            place.AddressLine1
+            or place.AddressLine2
+            or place.AddressLine3
+            or place.AddressLine4
+            or place.City
+            or place.Region
+            or place.PostalCode
+            or place.Country
+        ) and (  # not one of the empty slots Xero always sends, seen without cleaning each field
+            address := address_of(
+                place.AddressType,
+                (place.AddressLine1, place.AddressLine2, place.AddressLine3, place.AddressLine4),
+                place.City,
+                place.Region,
+                place.PostalCode,
+                place.Country,
+            )
+        ):
+            addresses.append(address)
     return customer_of(
         contact.ContactID,
         status=contact.ContactStatus,
@@ -93,40 +122,14 @@ def _to_customer(contact: XeroContact) -> Customer:
         first_name=contact.FirstName,
         last_name=contact.LastName,
         email=contact.EmailAddress,
-        phones=tuple(p for raw in contact.Phones or () if raw.PhoneNumber and (p := _phone(raw))),
-        addresses=tuple(a for raw in contact.Addresses or () if (a := _address(raw))),
+        phones=tuple(phones),
+        addresses=tuple(addresses),
         is_customer=contact.IsCustomer,
         is_supplier=contact.IsSupplier,
         updated=contact.UpdatedDateUTC,
         merged_to=contact.MergedToContactID,
         contact_number=contact.ContactNumber,
         account_number=contact.AccountNumber,
-    )
-
-
-def _phone(raw: XeroPhone) -> Phone | None:
-    return phone_of(raw.PhoneNumber, raw.PhoneCountryCode, raw.PhoneAreaCode, raw.PhoneType)
-
-
-def _address(raw: XeroAddress) -> Address | None:
-    if not (
-        raw.AddressLine1
-        or raw.AddressLine2
-        or raw.AddressLine3
-        or raw.AddressLine4
-        or raw.City
-        or raw.Region
-        or raw.PostalCode
-        or raw.Country
-    ):
-        return None  # the empty slots Xero always sends
-    return address_of(
-        raw.AddressType,
-        (raw.AddressLine1, raw.AddressLine2, raw.AddressLine3, raw.AddressLine4),
-        raw.City,
-        raw.Region,
-        raw.PostalCode,
-        raw.Country,
     )
 
 
