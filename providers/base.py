@@ -152,13 +152,12 @@ class Account:
     type_label: str = ""  # the type in words for people ("Direct costs"); the package's provider fills it in
 
 
-def _fill(record: object, fields: dict[str, Any]) -> None:
-    """Set a frozen record's fields in one step. A page builds a thousand customers, each with its phones and
-    address; the `__init__` that `dataclass(frozen=True)` writes sets each field with its own
-    `object.__setattr__` call, three to four times slower than handing over the finished `__dict__` (the records
-    stay frozen: `__setattr__` still refuses). The records' own `__init__` lists their fields a second time;
-    tests/test_provider_records.py holds it to the dataclass fields and their defaults."""
-    object.__setattr__(record, "__dict__", fields)
+# The records below keep `dataclass(frozen=True)` but set their fields in their own `__init__`, handing over the
+# finished `__dict__` in one step: a page builds a thousand customers, each with its phones and addresses, and the
+# `__init__` the dataclass writes sets each field with its own `object.__setattr__` call, three to four times slower.
+# The records stay frozen (`__setattr__` still refuses); tests/test_provider_records.py holds each `__init__` to the
+# declared fields and their defaults.
+_set_fields = object.__setattr__
 
 
 @dataclass(frozen=True)
@@ -179,8 +178,9 @@ class Address:
         postal_code: str | None = None,
         country: str | None = None,
     ) -> None:
-        _fill(
+        _set_fields(
             self,
+            "__dict__",
             {
                 "kind": kind,
                 "lines": lines,
@@ -201,7 +201,7 @@ class Phone:
     number: str
 
     def __init__(self, kind: str, number: str) -> None:
-        _fill(self, {"kind": kind, "number": number})
+        _set_fields(self, "__dict__", {"kind": kind, "number": number})
 
 
 @dataclass(frozen=True)
@@ -246,8 +246,9 @@ class Customer:
         raw_status: str | None = None,
         removed: bool = False,
     ) -> None:
-        _fill(
+        _set_fields(
             self,
+            "__dict__",
             {
                 "id": id,
                 "name": name,
