@@ -216,6 +216,30 @@ def test_clean_id_writes_numbers_out() -> None:
     assert clean_id(42) == "42" and clean_id(" abc ") == "abc"
 
 
+# Printable ASCII ids are taken by a quicker way than the others: both keep and refuse the same ids.
+@pytest.mark.parametrize(
+    ("value", "kept"),
+    [
+        *[("658cbbad-5364-5a46-acb3-4d036cd46716", "658cbbad-5364-5a46-acb3-4d036cd46716"), ("a" * 64, "a" * 64)],
+        *[(" abc", "abc"), ("abc ", "abc"), (" " + "a" * 64, "a" * 64), ("caf\u00e9", "caf\u00e9"), ("a b", "a b")],
+    ],
+)
+def test_clean_id_keeps_text(value: str, kept: str) -> None:
+    assert clean_id(value) == kept
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        *[("a" * 65, "longer than 64"), ("a\tb", "cannot be stored"), ("a\x7fb", "cannot be stored")],
+        *[("a\x00", "cannot be stored"), ("\ud800", "cannot be stored"), (" ", "no id"), ("", "no id")],
+    ],
+)
+def test_clean_id_refuses_text(value: str, reason: str) -> None:
+    with pytest.raises(UnusableRecord, match=reason):
+        clean_id(value)
+
+
 def test_the_limits_are_the_columns() -> None:
     assert CustomerReference.__table__.c.external_id.type.length == ID_LIMIT  # type: ignore[attr-defined]
     assert CustomerRow.__table__.c.name.type.length == TEXT_LIMIT  # type: ignore[attr-defined]

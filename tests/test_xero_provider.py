@@ -15,6 +15,8 @@ from typing import Any
 
 import httpx2
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from providers.base import (
     Address,
@@ -543,6 +545,15 @@ def test_parse_xero_date(raw: str | None, expected: datetime | None) -> None:
     assert parsed == expected
     if parsed is not None and raw and raw.endswith("+1200)/"):
         assert parsed.utcoffset() == timedelta(hours=12)
+
+
+@given(st.integers(min_value=0, max_value=10**18))
+def test_xero_usual_dates_read_as_the_other_forms(ms: int) -> None:
+    """`/Date(...+0000)/`, Xero's usual form, is read by its own quicker way; it gives what the general form
+    gives, out-of-range counts (None) included."""
+    usual = parse_xero_date(f"/Date({ms}+0000)/")
+    assert usual == parse_xero_date(f"/Date({ms})/") == parse_xero_date(f" /Date({ms}+0000)/ ")
+    assert usual is None or usual.tzinfo is UTC
 
 
 def test_fake_dates_round_trip() -> None:
