@@ -1,4 +1,4 @@
-"""The provider records' own `__init__` (set in one step, for speed: `providers.base._set_fields`) takes the same
+"""The provider records' own `__init__` (set straight into the instance, for speed) takes the same
 fields, in the same order and with the same defaults, as the dataclass declares, and the records stay frozen."""
 
 from __future__ import annotations
