@@ -1,19 +1,29 @@
 """Benchmark: how fast Slack's requests are acknowledged, the bot against bare Bolt apps, in one run.
 
-    python -m bench.ack_bench                    # 3 rounds, 50 connections, 5 s counted (+1 s warm-up) each
-    python -m bench.ack_bench --rounds 5 --seconds 8 --json ack.json
+    python -m bench.ack_bench                    # 6 rounds of 3 passes, 50 connections, 1 s slices
+    python -m bench.ack_bench --rounds 10 --json ack.json
     git archive HEAD~1 | tar -x -C /tmp/before && python -m bench.ack_bench --baseline /tmp/before
 
-Each round loads, one after another, with the same closed-loop generator (`bench.ack_load`, 50 keep-alive
-connections, each sending the next signed `/accounts` command as soon as the last was answered): a server that only
-answers 200 (the generator's own floor), a bare Bolt AsyncApp and a bare sync Bolt App (dispatched through
-Starlette's thread pool) that only `ack()`, then the bot's `/accounts help` and `/accounts status`. Every contender
-runs in a process of its own; the Slack fake (Web API, response URLs: what `respond()` posts to) in another. Each
-request carries a new trigger id and a response URL the fake handed out, and `status` is checked to have given
-its answer (counted in its acknowledgements and among the posts the fake accepted). Reported: p50, p99,
-requests/s, the server's CPU per request, and p99 against the bare AsyncApp's of the same round; medians over
-rounds. Needs the `test` extra (the fakes) and `bench` (aiohttp, for
-Bolt's AsyncApp).
+The contenders: a server that only answers 200 (the generator's own floor), a bare Bolt AsyncApp and a bare sync
+Bolt App (dispatched through Starlette's thread pool) that only `ack()`, then the bot's `/accounts help` and
+`/accounts status` (and with `--baseline`, the bot of another checkout: help and status again). Each is served by
+uvicorn in a process of its own, all started at once and kept running; the Slack fake (Web API, response URLs: what
+`respond()` posts to) runs in another.
+
+The machine's own noise (other work, its scheduler) moves a contender's p99 by 2-3× from one minute to the next, so
+contenders are not loaded one after another for seconds each: the load is cut into short interleaved *slices*. A
+pass loads every contender for one slice (`--slice`, 1 s counted after `--settle` uncounted, on 50 new keep-alive
+connections) with the same closed-loop generator (`bench.ack_load`: each connection sends the next signed
+`/accounts` command as soon as the last was answered), in an order rotated from pass to pass; a round is
+`--passes` passes. Every contender thus sees the same stretches of the run, a second apart, and a round's ratio of
+p99s (its slices pooled) compares contenders under the same conditions.
+
+Reported: p50 and p99 of every slice pooled, requests/s, the server's CPU per request (its process's, over its
+slices), and p99 against the bare AsyncApp's: pooled over the run, with a 90% interval from drawing the run's passes
+again (a bootstrap: how far the pooled ratio can be trusted), and beside it the median of the rounds' own ratios
+with their range (how far one round alone could be trusted). Each request carries a new trigger id and a response
+URL the fake handed out, and `status` is checked to have given its answer (counted in its acknowledgements and among
+the posts the fake accepted). Needs the `test` extra (the fakes) and `bench` (aiohttp, for Bolt's AsyncApp).
 """
 
 from __future__ import annotations
@@ -23,10 +33,12 @@ import itertools
 import json
 import multiprocessing
 import os
+import random
 import secrets
 import statistics
 import sys
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -36,20 +48,44 @@ from bench.ack_load import LoadResult, run_load
 from tests.fakes.server import free_port
 from tests.fakes.slack.delivery import sign
 
-CONTENDERS = (  # (name, server kind, command text)
+CONTENDERS = (  # (name, server kind, command text); each in a process of its own
     ("floor (generator + server only)", "floor", "help"),
     ("bare AsyncApp, ack()", "bare-async", "help"),
     ("bare sync App, ack()", "bare-sync", "help"),
     ("bot: /accounts help", "bot", "help"),
     ("bot: /accounts status", "bot", "status"),
 )
+BASELINE = (  # with --baseline: the bot of another checkout
+    ("baseline bot: /accounts help", "baseline", "help"),
+    ("baseline bot: /accounts status", "baseline", "status"),
+)
 REFERENCE = "bare AsyncApp, ack()"
 USES_PER_URL = 5  # Slack's (and the fake's) limit on one response URL
+BOOTSTRAP_DRAWS = 300
 STATUS_ANSWER = b"Accounting connection status"  # the text of status's answer, in its acknowledgement or posted
 
 
 @dataclass
+class Slice:
+    """One contender's share of one pass."""
+
+    round: int
+    pass_: int  # counted over the whole run
+    contender: str
+    latencies: list[float]  # seconds, of the requests counted
+    statuses: dict[int, int]
+    seconds: float  # counted
+    response_urls: list[str]  # the ones handed out for it
+    sent: int  # requests sent, the settling's included
+    cpu_seconds: float  # the server process's, over the whole slice
+    answers_in_ack: int  # status: acknowledgements that carried the answer (0 for the others)
+    load: float  # the 1-minute load average as it began
+
+
+@dataclass
 class Measurement:
+    """A contender over one round (`round` > 0) or over the whole run (`round` 0): its slices pooled."""
+
     round: int
     contender: str
     requests: int
@@ -59,10 +95,10 @@ class Measurement:
     per_second: float
     cpu_ms_per_request: float
     statuses: dict[int, int]
-    load_before: float
-    sent: int = 0  # requests sent, the warm-up's included
-    responses_posted: int | None = None  # status: answers the Slack fake accepted on response URLs
+    slices: int
+    sent: int = 0  # requests sent, the settling's included
     answers_in_ack: int | None = None  # status: acknowledgements that carried the answer
+    responses_posted: int | None = None  # status, whole run: answers the Slack fake accepted on response URLs
 
 
 def serve_slack(pipe: Any) -> None:
@@ -83,8 +119,8 @@ def serve_slack(pipe: Any) -> None:
         if what == "issue":
             with slack._changed:
                 pipe.send([slack._issue_response_url(TEAM, CHANNEL, USER) for _ in range(n)])
-        else:
-            pipe.send(sum(1 for r in slack.responses if r.status == 200))
+        else:  # the response URLs of the posts it accepted
+            pipe.send([r.response_url for r in slack.responses if r.status == 200])
 
 
 def command_builder(port: int, text: str, response_urls: list[str]) -> Any:
@@ -140,39 +176,58 @@ def start(context: Any, kind: str, slack_url: str, source: str | None = None) ->
     return process, port
 
 
-def measure(
-    slack: Any, round_: int, name: str, process: Any, port: int, text: str, args: argparse.Namespace
-) -> Measurement:
-    expected = int(4000 * (args.seconds + args.warmup))  # more than any contender answers here
+def load_slice(
+    slack: Any, round_: int, pass_: int, name: str, process: Any, port: int, text: str, args: argparse.Namespace
+) -> Slice:
+    """Load one contender for `args.settle` + `args.slice` seconds on new connections; the settling is not counted
+    (the connections opening, the first requests queueing)."""
+    expected = int(4000 * (args.slice + args.settle))  # more than any contender answers here
     slack.send(("issue", expected // USES_PER_URL + 1))
     urls = slack.recv()
-    slack.send(("responses", 0))
-    posted_before = slack.recv()
-    load_before = os.getloadavg()[0]
-    cpu_before = cpu_seconds(process.pid)
-    total = LoadResult()
+    built = itertools.count()
     build = command_builder(port, text, urls)
 
     def counted() -> bytes:
-        total.latencies.append(0.0)
+        next(built)
         return build()
 
+    load = os.getloadavg()[0]
+    cpu_before = cpu_seconds(process.pid)
     result = run_load(
         "127.0.0.1",
         port,
         counted,
         connections=args.connections,
-        seconds=args.seconds,
-        warmup=args.warmup,
+        seconds=args.slice,
+        warmup=args.settle,
         check=(lambda body: STATUS_ANSWER in body) if text == "status" else None,
     )
     cpu = cpu_seconds(process.pid) - cpu_before
-    sent = len(total.latencies) - args.connections  # each connection built one more request than it sent
-    responses = None
-    if text == "status":
-        time.sleep(1)  # the answers posted after the last acknowledgements reach the fake
-        slack.send(("responses", 0))
-        responses = slack.recv() - posted_before
+    return Slice(
+        round=round_,
+        pass_=pass_,
+        contender=name,
+        latencies=result.latencies,
+        statuses=result.statuses,
+        seconds=result.seconds,
+        response_urls=urls,
+        sent=next(built) - args.connections,  # each connection built one more request than it sent
+        cpu_seconds=cpu,
+        answers_in_ack=result.checked,
+        load=load,
+    )
+
+
+def pooled(slices: list[Slice], round_: int, name: str, text: str, posted: Counter[str] | None = None) -> Measurement:
+    """`posted`: the answers the fake accepted, by response URL (given for the whole run)."""
+    result = LoadResult(
+        latencies=[latency for s in slices for latency in s.latencies], seconds=sum(s.seconds for s in slices)
+    )
+    statuses: dict[int, int] = {}
+    for s in slices:
+        for status, n in s.statuses.items():
+            statuses[status] = statuses.get(status, 0) + n
+    sent = sum(s.sent for s in slices)
     return Measurement(
         round=round_,
         contender=name,
@@ -181,96 +236,151 @@ def measure(
         p99_ms=result.percentile(99),
         max_ms=result.percentile(100),
         per_second=result.throughput,
-        cpu_ms_per_request=cpu * 1000 / max(1, sent),
-        statuses=result.statuses,
-        load_before=load_before,
+        cpu_ms_per_request=sum(s.cpu_seconds for s in slices) * 1000 / max(1, sent),
+        statuses=statuses,
+        slices=len(slices),
         sent=sent,
-        responses_posted=responses,
-        answers_in_ack=result.checked if text == "status" else None,
+        answers_in_ack=sum(s.answers_in_ack for s in slices) if text == "status" else None,
+        responses_posted=(
+            sum(posted[url] for s in slices for url in set(s.response_urls))
+            if text == "status" and posted is not None
+            else None
+        ),
     )
 
 
 def contenders(baseline: str | None) -> tuple[tuple[str, str, str], ...]:
-    if baseline is None:
-        return CONTENDERS
-    return CONTENDERS + (
-        ("baseline bot: /accounts help", "baseline", "help"),
-        ("baseline bot: /accounts status", "baseline", "status"),
-    )
+    return CONTENDERS if baseline is None else CONTENDERS + BASELINE
 
 
-def report(measurements: list[Measurement], baseline: str | None = None) -> str:
-    reference = {m.round: m.p99_ms for m in measurements if m.contender == REFERENCE}
+def measurements(
+    slices: list[Slice], names: tuple[tuple[str, str, str], ...], rounds: int, posted: Counter[str]
+) -> list[Measurement]:
+    """Each contender pooled by round, then over the whole run (round 0)."""
+    out = []
+    for name, _, text in names:
+        mine = [s for s in slices if s.contender == name]
+        out += [pooled([s for s in mine if s.round == r], r, name, text) for r in range(1, rounds + 1)]
+        out.append(pooled(mine, 0, name, text, posted))
+    return out
+
+
+def p99(latencies: list[float]) -> float:
+    return LoadResult(latencies=latencies).percentile(99)
+
+
+def ratio_interval(slices: list[Slice], name: str, draws: int = BOOTSTRAP_DRAWS) -> tuple[float, float]:
+    """How far the pooled p99 ratio (`name`'s over the reference's) can be trusted: its 5th and 95th percentiles
+    over the run's passes drawn again with replacement (a bootstrap; a pass is the unit, as its slices ran a second
+    apart and share the machine's moments). Seeded, so the same run reports the same interval."""
+    by_pass: dict[int, dict[str, list[float]]] = {}
+    for s in slices:
+        by_pass.setdefault(s.pass_, {})[s.contender] = s.latencies
+    passes = sorted(by_pass)
+    draw = random.Random(0)
+    ratios = []
+    for _ in range(draws):
+        chosen = [by_pass[draw.choice(passes)] for _ in passes]
+        mine = p99([latency for one in chosen for latency in one[name]])
+        reference = p99([latency for one in chosen for latency in one[REFERENCE]])
+        ratios.append(mine / reference)
+    ratios.sort()
+    return ratios[int(0.05 * (draws - 1))], ratios[int(0.95 * (draws - 1))]
+
+
+def report(measured: list[Measurement], slices: list[Slice], baseline: str | None = None) -> str:
+    whole = {m.contender: m for m in measured if m.round == 0}
+    reference = {m.round: m.p99_ms for m in measured if m.contender == REFERENCE}
     lines = [
-        "| contender | p50 ms | p99 ms | p99 × bare AsyncApp | requests/s | server CPU ms/request |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        "| contender | p50 ms | p99 ms | p99 × bare AsyncApp: pooled [90% interval] | by round: median (range) "
+        "| requests/s | server CPU ms/request |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name, _, _ in contenders(baseline):
-        mine = [m for m in measurements if m.contender == name]
-        ratios = [m.p99_ms / reference[m.round] for m in mine if m.round in reference]
-
-        def median(values: list[float]) -> float:
-            return statistics.median(values) if values else float("nan")
-
+        m = whole[name]
+        ratios = sorted(r.p99_ms / reference[r.round] for r in measured if r.contender == name and r.round > 0)
+        by_round = f"{statistics.median(ratios):.2f} ({ratios[0]:.2f}–{ratios[-1]:.2f})" if ratios else "–"
+        low, high = ratio_interval(slices, name) if name != REFERENCE else (1.0, 1.0)
         lines.append(
-            f"| {name} | {median([m.p50_ms for m in mine]):.1f} | {median([m.p99_ms for m in mine]):.1f} "
-            f"| {median(ratios):.2f} ({', '.join(f'{r:.2f}' for r in ratios)}) "
-            f"| {median([m.per_second for m in mine]):,.0f} | {median([m.cpu_ms_per_request for m in mine]):.2f} |"
+            f"| {name} | {m.p50_ms:.1f} | {m.p99_ms:.1f} | {m.p99_ms / reference[0]:.2f} [{low:.2f}–{high:.2f}] "
+            f"| {by_round} | {m.per_second:,.0f} | {m.cpu_ms_per_request:.2f} |"
         )
     return "\n".join(lines)
 
 
+def rotated(names: tuple[tuple[str, str, str], ...], turn: int) -> tuple[tuple[str, str, str], ...]:
+    """The pass's order: each pass starts one contender later, so none always follows the same one."""
+    turn %= len(names)
+    return names[turn:] + names[:turn]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--passes", type=int, default=3, help="passes per round (a slice of each contender each)")
+    parser.add_argument("--slice", type=float, default=1.0, help="counted seconds per contender per pass")
+    parser.add_argument("--settle", type=float, default=0.25, help="uncounted seconds before each slice")
     parser.add_argument("--connections", type=int, default=50)
-    parser.add_argument("--seconds", type=float, default=5.0, help="counted seconds per contender")
-    parser.add_argument("--warmup", type=float, default=1.0)
-    parser.add_argument("--json", help="write every measurement here")
-    parser.add_argument("--baseline", help="also run the bot from this checkout (another commit), in each round")
+    parser.add_argument("--json", help="write the measurements (by round and pooled) and every slice here")
+    parser.add_argument("--baseline", help="also run the bot from this checkout (another commit), interleaved")
     args = parser.parse_args(argv)
 
+    names = contenders(args.baseline)
     context = multiprocessing.get_context("spawn")
     slack, theirs = context.Pipe()
     slack_process = context.Process(target=serve_slack, args=(theirs,), daemon=True)
     slack_process.start()
     slack_url = slack.recv()
-    measurements: list[Measurement] = []
+    servers: dict[str, tuple[Any, int]] = {}
+    slices: list[Slice] = []
     try:
+        for name, kind, _ in names:  # a process each, help and status alike: one's leftovers are not the other's
+            if kind == "baseline":
+                servers[name] = start(context, "bot", slack_url, os.path.abspath(args.baseline))
+            else:
+                servers[name] = start(context, kind, slack_url)
         for round_ in range(1, args.rounds + 1):
-            for kind, group in itertools.groupby(contenders(args.baseline), key=lambda c: c[1]):
-                if kind == "baseline":
-                    process, port = start(context, "bot", slack_url, os.path.abspath(args.baseline))
-                else:
-                    process, port = start(context, kind, slack_url)
-                try:
-                    for name, _, text in group:
-                        m = measure(slack, round_, name, process, port, text, args)
-                        measurements.append(m)
-                        print(
-                            f"round {round_} {name}: p50 {m.p50_ms:.1f} ms, p99 {m.p99_ms:.1f} ms, "
-                            f"{m.per_second:,.0f}/s, {m.cpu_ms_per_request:.2f} ms CPU/request, "
-                            f"statuses {m.statuses}, load {m.load_before:.2f}"
-                            + (
-                                f", answers: {m.answers_in_ack} in acknowledgements + {m.responses_posted} posted"
-                                f" for {m.sent} sent"
-                                if m.responses_posted is not None
-                                else ""
-                            ),
-                            file=sys.stderr,
-                            flush=True,
-                        )
-                finally:
-                    process.terminate()
-                    process.join(10)
+            for turn in range(args.passes):
+                pass_ = (round_ - 1) * args.passes + turn
+                for name, _, text in rotated(names, pass_):
+                    process, port = servers[name]
+                    slices.append(load_slice(slack, round_, pass_, name, process, port, text, args))
+            this = [s for s in slices if s.round == round_]
+            print(
+                f"round {round_} (load {min(s.load for s in this):.2f}–{max(s.load for s in this):.2f}), p99 ms: "
+                + ", ".join(
+                    f"{name} {pooled([s for s in this if s.contender == name], round_, name, text).p99_ms:.1f}"
+                    for name, _, text in names
+                ),
+                file=sys.stderr,
+                flush=True,
+            )
+        time.sleep(1)  # the answers posted after the last acknowledgements reach the fake
+        slack.send(("responses", 0))
+        posted = Counter(slack.recv())
     finally:
+        for process, _ in servers.values():
+            process.terminate()
+        for process, _ in servers.values():
+            process.join(10)
         slack.close()
         slack_process.join(10)
-    print(report(measurements, args.baseline))
-    print(f"\nload average (1 min) before each measurement: {', '.join(f'{m.load_before:.2f}' for m in measurements)}")
+    measured = measurements(slices, names, args.rounds, posted)
+    print(report(measured, slices, args.baseline))
+    print()
+    for m in measured:
+        if m.round == 0:
+            answers = (
+                f"; answers: {m.answers_in_ack} in acknowledgements + {m.responses_posted} posted for {m.sent} sent"
+                if m.answers_in_ack is not None
+                else ""
+            )
+            print(f"{m.contender}: statuses {m.statuses}{answers}")
+    loads = [s.load for s in slices]
+    print(f"load average (1 min) during the run: {min(loads):.2f}–{max(loads):.2f}")
     if args.json:
         with open(args.json, "w") as out:
-            json.dump([asdict(m) for m in measurements], out, indent=2)
+            json.dump({"measurements": [asdict(m) for m in measured], "slices": [asdict(s) for s in slices]}, out)
     return 0
 
 

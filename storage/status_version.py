@@ -15,6 +15,7 @@ before it, so the count falling never hides a change.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Hashable, Sequence
 from functools import cache
 from typing import Any
@@ -46,22 +47,88 @@ def status_version(db: Database, *, workspace_id: int) -> Hashable | None:
     """A value that differs whenever what status shows of the workspace changed since it was read (None: no such
     workspace). Read it before reading what it stands for, so what was read is at least as new as the value.
 
-    Read on every `/accounts status`, so through the driver: one SELECT is consistent on its own, and SQLAlchemy's
-    transaction around it (on SQLite a BEGIN and a ROLLBACK of ours) cost more than the read."""
-    sql, order = _statement(db.engine.dialect)
-    values: dict[str, Any] = {"workspace_id": workspace_id}
-    parameters: Any = values if order is None else tuple(values[name] for name in order)
+    Read through the driver: one SELECT is consistent on its own, and SQLAlchemy's transaction around it (on SQLite a
+    BEGIN and a ROLLBACK of ours) cost more than the read. `StatusVersions` reads it on connections of its own."""
     connection = db.engine.raw_connection()
     try:
-        cursor = connection.cursor()
-        try:
-            cursor.execute(sql, parameters)
-            row = cursor.fetchone()
-        finally:
-            cursor.close()
+        return _read(connection.dbapi_connection, db.engine.dialect, workspace_id)
     finally:
         connection.close()  # back to the pool, which ends PostgreSQL's transaction
-    return None if row is None else tuple(row)
+
+
+class StatusVersions:
+    """`status_version`, read on every `/accounts status`, on a few connections kept for it alone in autocommit
+    (one SELECT is its own transaction): taking one from the engine's pool and giving it back, with the pool's
+    bookkeeping and, on PostgreSQL, its ping before and rollback after (two round trips more), cost more than the
+    read. A kept connection that fails (the server closed it) is dropped and the read tried once on a new one.
+    Thread-safe; `close()` closes them."""
+
+    KEEP = 4  # idle connections kept; more are opened while more threads read at once, and closed after
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._idle: list[Any] = []  # pool connections detached from the pool (`PoolProxiedConnection`)
+        self._closed = False
+        # Closed as well when this is dropped unclosed (psycopg warns of a connection deleted while open).
+        weakref.finalize(self, _close_all, self._idle)
+
+    def read(self, *, workspace_id: int) -> Hashable | None:
+        dialect = self.db.engine.dialect
+        try:
+            connection = self._idle.pop()  # atomic: no two threads get the same one
+        except IndexError:
+            connection = self._connect()
+        try:
+            version = _read(connection.dbapi_connection, dialect, workspace_id)
+        except dialect.loaded_dbapi.Error:
+            connection.close()
+            connection = self._connect()
+            try:
+                version = _read(connection.dbapi_connection, dialect, workspace_id)
+            except BaseException:
+                connection.close()
+                raise
+        if len(self._idle) < self.KEEP and not self._closed:
+            self._idle.append(connection)
+        else:
+            connection.close()
+        return version
+
+    def close(self) -> None:
+        self._closed = True
+        _close_all(self._idle)
+
+    def _connect(self) -> Any:
+        connection = self.db.engine.raw_connection()
+        connection.detach()  # closed when closed, not returned to the pool
+        driver: Any = connection.dbapi_connection
+        if self.db.is_sqlite:
+            driver.isolation_level = None  # as the engine sets it: no implicit BEGIN
+        else:
+            driver.autocommit = True
+        return connection
+
+
+def _close_all(connections: list[Any]) -> None:
+    while True:
+        try:
+            connection = connections.pop()
+        except IndexError:
+            return
+        connection.close()
+
+
+def _read(dbapi_connection: Any, dialect: Dialect, workspace_id: int) -> Hashable | None:
+    sql, order = _statement(dialect)
+    values: dict[str, Any] = {"workspace_id": workspace_id}
+    parameters: Any = values if order is None else tuple(values[name] for name in order)
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(sql, parameters)
+        rows = cursor.fetchall()  # to the end: SQLite's read ends with the statement
+    finally:
+        cursor.close()
+    return tuple(rows[0]) if rows else None
 
 
 def prune_status_changes(db: Database) -> int | None:

@@ -19,6 +19,8 @@ from sqlalchemy import func, select
 
 from bot.server import THRESHOLDS, BotServer
 from bot.slack.listeners.commands import changes_nothing
+from bot.slack.middleware import VerifiedOnce
+from bot.slack.requests import VERIFIED
 from bot.slack.respond import PooledRespond
 from bot.slack.runner import Answering, AnsweringAck, answer_on_ack
 from bot.slack_http import PooledWebClient, SlackConnections
@@ -352,3 +354,26 @@ def test_a_replayed_command_acts_once_unless_it_only_shows(bot: RunningBot, text
     bot.slack.wait_for(lambda: shown() >= answers)
     settle(bot)
     assert shown() == answers, ([d.ack for d in deliveries], [r.payload.get("text") for r in bot.slack.responses])
+
+
+@pytest.mark.parametrize(("mark", "status"), [({}, 401), ({VERIFIED: True}, 200)], ids=["unmarked", "verified"])
+def test_bolt_checks_the_signature_of_what_the_web_side_did_not(
+    slack: SlackFake, mark: dict[str, Any], status: int
+) -> None:
+    """The web side checks a request's signature before Bolt sees it and marks it; Bolt's own check skips only
+    such a request (`VerifiedOnce`), so one dispatched any other way, here with no signature, is still refused."""
+    app = App(
+        signing_secret="secret",
+        client=WebClient(token=BOT_TOKEN, base_url=slack.api_url),
+        request_verification_enabled=False,
+        before_authorize=VerifiedOnce("secret"),
+        token_verification_enabled=False,
+    )
+
+    @app.command("/accounts")
+    def accounts(ack: Ack) -> None:
+        ack()
+
+    request = command("help")
+    request.context.update(mark)
+    assert app.dispatch(request).status == status

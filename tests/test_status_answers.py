@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.orm import Session
 
 from bot import status, workspaces
@@ -35,7 +35,7 @@ from storage.models import (
     SyncSettings,
     Workspace,
 )
-from storage.status_version import prune_status_changes, status_version
+from storage.status_version import StatusVersions, prune_status_changes, status_version
 from tests.conftest import ADMIN, CHANNEL, DATABASES, STAFF, TEAM, TEST_KEY, RunningBot
 from tests.fakes.xero import XeroFake
 from tests.flows import all_text, connected, seen
@@ -352,3 +352,23 @@ if "postgresql" in DATABASES:  # several writers at once only on PostgreSQL (SQL
             assert prune_status_changes(db) and status_version(db, workspace_id=connection.workspace_id) != read
         finally:
             other.dispose()
+
+
+def test_a_kept_version_connection_the_server_closed_is_replaced(db: Database) -> None:
+    """Status reads its version on connections it keeps open (`StatusVersions`); one closed meanwhile (PostgreSQL
+    restarted, a proxy's idle timeout) is dropped and the read made again on a new one, not failed."""
+    with db.session() as s:
+        workspace_id = workspaces.ensure(s, team_id="T0KEPT0001").id
+    versions = StatusVersions(db)
+    try:
+        read = versions.read(workspace_id=workspace_id)
+        kept = versions._idle[-1]
+        if db.is_sqlite:
+            kept.dbapi_connection.close()
+        else:
+            with db.session() as s:
+                s.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": kept.dbapi_connection.info.backend_pid})
+        assert versions.read(workspace_id=workspace_id) == read
+        assert versions._idle == [versions._idle[-1]] and versions._idle[-1] is not kept
+    finally:
+        versions.close()

@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
-from slack_bolt import App, BoltContext, BoltResponse
+from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
 from slack_bolt.oauth.callback_options import CallbackOptions, FailureArgs, SuccessArgs
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 
@@ -18,6 +18,7 @@ from bot import workspaces
 from bot.runtime import Runtime
 from bot.slack import attention, home, listeners, replays
 from bot.slack.manifest import BOT_SCOPES
+from bot.slack.middleware import Next, RequestMiddleware, VerifiedOnce
 from bot.slack.requests import VERIFIED, WORKSPACE_ID
 from bot.slack.respond import respond_through
 from bot.slack.runner import answer_on_ack
@@ -88,10 +89,13 @@ def bolt_reads_no_environment() -> Iterator[None]:
 def build_app(runtime: Runtime) -> App:
     settings = runtime.settings
     client = runtime.web_client(settings.slack_bot_token)
+    secret = settings.slack_signing_secret or ""
     common: dict[str, Any] = {
-        "signing_secret": settings.slack_signing_secret or "",
+        "signing_secret": secret,
         "client": client,
-        "request_verification_enabled": bool(settings.slack_signing_secret),
+        # Bolt's own check, in the place Bolt puts it (before authorisation), skipped for requests already checked.
+        "request_verification_enabled": False,
+        "before_authorize": VerifiedOnce(secret, base_logger=logging.getLogger("bot.bolt")) if secret else None,
         "ignoring_self_events_enabled": True,
         "logger": logging.getLogger("bot.bolt"),
         "listener_executor": ThreadPoolExecutor(max_workers=5, thread_name_prefix="listener"),
@@ -141,27 +145,28 @@ def build_app(runtime: Runtime) -> App:
         with runtime.db.session(write_lock=True) as s:
             workspaces.token_works_again(s, team_id=served_team)
 
-    @app.middleware
-    def only_the_served_workspace(context: BoltContext, next: Callable[[], BoltResponse]) -> BoltResponse:
+    def only_the_served_workspace(request: BoltRequest, next: Next) -> BoltResponse | None:
         """In one-workspace mode, a request for another team is refused before anything is written for it."""
+        context = request.context
         if served_team is not None and context.team_id and context.team_id != served_team:
             log.warning("Refused a request for team %s: this bot serves one workspace", context.team_id)
             return BoltResponse(status=401, body="")
         return next()
 
+    app.middleware(RequestMiddleware(only_the_served_workspace))
     app.middleware(respond_through(runtime.slack_http))
     app.middleware(replays.act_once(runtime, changes_nothing=listeners.commands.changes_nothing))
 
     workspace_ids: dict[str, int] = {}  # team id -> our workspace id; rows are never deleted
 
-    @app.middleware
-    def workspace_row_first(context: BoltContext, next: Callable[[], BoltResponse]) -> BoltResponse:
+    def workspace_row_first(request: BoltRequest, next: Next) -> BoltResponse | None:
         """Create a workspace's row in a short transaction of its own before any listener runs, and put its id in
         the context (`Asker.of` reads it).
 
         Listeners then only read it; on SQLite, a transaction that reads and then inserts fails at once
         when another connection wrote in between, so the insert must not happen inside them.
         """
+        context = request.context
         team_id = context.team_id
         if team_id:
             if team_id not in workspace_ids:
@@ -169,6 +174,8 @@ def build_app(runtime: Runtime) -> App:
                     workspace_ids[team_id] = workspaces.ensure(s, team_id=team_id).id
             context[WORKSPACE_ID] = workspace_ids[team_id]
         return next()
+
+    app.middleware(RequestMiddleware(workspace_row_first))
 
     listeners.register(app, runtime)
     attention.listen(runtime)

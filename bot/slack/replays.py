@@ -17,13 +17,14 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from slack_bolt import BoltResponse
+from slack_bolt import BoltRequest, BoltResponse
 from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bot.runtime import Runtime
 from bot.slack import envelope
+from bot.slack.middleware import Next, RequestMiddleware
 from storage.db import Database
 from storage.models import HandledRequest
 
@@ -95,7 +96,7 @@ class HandledRequests:
 
 def act_once(
     runtime: Runtime, *, changes_nothing: Callable[[Mapping[str, Any]], bool] = lambda body: False
-) -> Callable[..., BoltResponse]:
+) -> RequestMiddleware:
     """Bolt middleware: a request already acted on is acknowledged and goes no further.
 
     A request for which `changes_nothing` says so (a command that only shows something) is not remembered: done
@@ -103,11 +104,12 @@ def act_once(
     database-wide write lock) that remembering costs."""
     handled = HandledRequests(runtime.db, lambda: runtime.clock())
 
-    def once(body: dict[str, Any], next: Callable[[], BoltResponse]) -> BoltResponse:
+    def once(request: BoltRequest, next: Next) -> BoltResponse | None:
+        body = request.body
         key = None if changes_nothing(body) else digest(body)
         if key is not None and not handled.first_time(key):
             log.info("A %s already acted on came again; acknowledged, not acted on", envelope.kind(body))
             return BoltResponse(status=200, body="")
         return next()
 
-    return once
+    return RequestMiddleware(once)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import BoltContext, BoltResponse
+from slack_bolt import BoltRequest, BoltResponse
 from slack_bolt.context.respond import Respond
 from slack_bolt.context.respond.internals import _build_message
 from slack_sdk.webhook import WebhookResponse
 
+from bot.slack.middleware import Next, RequestMiddleware
 from bot.slack_http import PooledWebhookClient, SlackConnections
 
 
@@ -27,12 +27,13 @@ class PooledRespond(Respond):
         return PooledWebhookClient(url=self.response_url, http=self.http).send_dict(message)
 
 
-def respond_through(http: SlackConnections) -> Callable[..., BoltResponse]:
+def respond_through(http: SlackConnections) -> RequestMiddleware:
     """Bolt middleware: the listeners' `respond` posts through `http` (Bolt made one that opens a connection)."""
 
-    def pooled_respond(context: BoltContext, next: Callable[[], BoltResponse]) -> BoltResponse:
+    def pooled_respond(request: BoltRequest, next: Next) -> BoltResponse | None:
+        context = request.context
         if context.response_url is not None:
             context["respond"] = PooledRespond(response_url=context.response_url, http=http)
         return next()
 
-    return pooled_respond
+    return RequestMiddleware(pooled_respond)

@@ -19,7 +19,7 @@ from typing import Any
 from bot import status
 from bot.runtime import Runtime
 from bot.views.status import status_blocks
-from storage.status_version import status_version
+from storage.status_version import StatusVersions
 
 TEXT = "Accounting connection status"  # the answer's fallback text (notifications, screen readers)
 
@@ -44,12 +44,14 @@ class StatusAnswers:
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
+        self.versions = StatusVersions(runtime.db)
+        runtime.closers.append(self.versions.close)  # before the database is closed (`Runtime.close`)
         self._answers: dict[int, StatusAnswer] = {}
         self._storing = threading.Lock()
 
     def answer(self, *, team_id: str, workspace_id: int) -> StatusAnswer:
         runtime = self.runtime
-        version = status_version(runtime.db, workspace_id=workspace_id)  # first: what follows is at least as new
+        version = self.versions.read(workspace_id=workspace_id)  # first: what follows is at least as new
         kept = self._answers.get(workspace_id)
         if kept is not None and kept.current(version, runtime.clock()):
             return kept

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from slack_bolt import App, BoltRequest, BoltResponse
 
@@ -20,7 +20,11 @@ class Dispatcher:
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="slack-request")
 
     async def acknowledgement(self, request: BoltRequest) -> BoltResponse:
-        """The listener's `ack()`, or what dispatching answered without one (a middleware's refusal, a 404)."""
+        """The listener's `ack()`, or what dispatching answered without one (a middleware's refusal, a 404).
+
+        The worker wakes the event loop only for an answer Slack has not had: once a listener acknowledged, what
+        `dispatch` returns is its acknowledgement again and is dropped on the worker's side (`run_in_executor`
+        woke the loop a second time for each request, to hand it back)."""
         loop = asyncio.get_running_loop()
         answered: asyncio.Future[BoltResponse] = loop.create_future()
 
@@ -28,17 +32,28 @@ class Dispatcher:
             if not answered.done():
                 answered.set_result(response)
 
-        def finished(dispatched: asyncio.Future[BoltResponse]) -> None:
-            if dispatched.cancelled():  # the bot is stopping
-                settle(BoltResponse(status=503, body=""))
-            elif (error := dispatched.exception()) is not None:
-                if not answered.done():
-                    answered.set_exception(error)
-            else:
-                settle(dispatched.result())
+        def failed(error: BaseException) -> None:
+            if not answered.done():
+                answered.set_exception(error)
 
-        request.context[ANSWER] = Answering(loop, settle)
-        loop.run_in_executor(self.executor, self.app.dispatch, request).add_done_callback(finished)
+        answer = Answering(loop, settle)
+        request.context[ANSWER] = answer
+
+        def dispatch() -> None:  # on a worker
+            try:
+                response = self.app.dispatch(request)
+            except BaseException as error:
+                if not loop.is_closed():
+                    loop.call_soon_threadsafe(failed, error)
+                return
+            if not loop.is_closed():
+                answer(response)  # the acknowledgement, unless a listener's `ack()` came first
+
+        def cancelled(work: Future[None]) -> None:  # the bot is stopping before the request was dispatched
+            if work.cancelled() and not loop.is_closed():
+                answer(BoltResponse(status=503, body=""))
+
+        self.executor.submit(dispatch).add_done_callback(cancelled)
         return await answered
 
     def close(self) -> None:
