@@ -7,11 +7,12 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from bot.imports import runs as import_runs
 from bot.imports.runner import ImportRunner
@@ -363,3 +364,43 @@ if "postgresql" in DATABASES:
         done = finished(bot, started.run.id)
         assert (done.status, done.pages, done.count("new")) == ("succeeded", 5, len(expected_customers(xero, tenant)))
         assert all(c.status == 200 for c in xero.calls[before:])
+
+
+@pytest.mark.parametrize("taken_by", ["another process", "another job of this process"])
+def test_a_run_taken_over_while_it_reads_a_page_writes_nothing_more(
+    connect_bot: RunningBot, xero: XeroFake, taken_by: str
+) -> None:
+    """Its lease lapsed and another process claimed the run, or (its owner the same) another job of this process
+    wrote a page meanwhile: the page this job then writes is rolled back, customers, cursor and counts alike."""
+    bot = connect_bot
+    bot.server.imports.shutdown()
+    quick(bot, page_size=100)
+    connection, tenant = connected(bot, xero)
+    xero.seed_contacts(tenant, 250)
+    runtime = bot.server.runtime
+    runner = ImportRunner(runtime, reporters=slack_reporters(runtime), policy=QUICK, waiter=RecordingWaiter())
+    started = queue_import(bot, connection.id)
+    assert claim(bot.db, owner=runner.owner, now=runtime.clock(), policy=QUICK) == started.run.id
+    release = xero.hold("/contacts")
+    ended: list[Any] = []
+    job = threading.Thread(target=lambda: ended.append(runner.run_claimed(started.run.id)), daemon=True)
+    job.start()
+    try:
+        xero.wait_for_calls("/contacts", 0, "the first page asked for")
+        with bot.db.session() as s:
+            run = s.get(ImportRun, started.run.id)
+            assert run is not None
+            if taken_by == "another process":
+                run.lease_owner, run.attempts = "host:4242:deadbeef", run.attempts + 1
+            else:
+                run.pages, run.counts = 5, {"new": 500}
+    finally:
+        release.set()
+    job.join(timeout=30)
+    runner.shutdown()
+    assert ended and ended[0] is not None and ended[0].status == "running"
+    with bot.db.session() as s:
+        run = s.get(ImportRun, started.run.id)
+        assert run is not None and run.status == "running" and run.cursor is None
+        assert (run.pages, run.counts) == ((0, {}) if taken_by == "another process" else (5, {"new": 500}))
+        assert s.scalar(select(func.count()).select_from(Customer)) == 0

@@ -17,9 +17,9 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError, StatementError
 from sqlalchemy.orm import Session
 
@@ -27,7 +27,7 @@ from bot.customers.matching import DEFAULT_CUSTOMER_FILTER, apply_page, resolve_
 from bot.imports.alongside import Alongside, on_last_page
 from bot.imports.memory import release_free_memory
 from bot.imports.prefetch import Prefetched
-from bot.imports.runs import ImportPolicy, RunView, load_view, mark_reported, report_later, view_of
+from bot.imports.runs import ImportPolicy, RunView, load_view, mark_reported, moved_on, report_later, view_of
 from bot.imports.sync import sync_settings
 from bot.mapping import account_mapping
 from bot.runtime import Runtime
@@ -68,6 +68,9 @@ CHART_WITH_THE_LAST = 2
 # The customer tables' statistics are refreshed (PostgreSQL) while a run adds at least this many customers: a
 # sync that changes a few leaves the planner's picture right, and ANALYZE costs every run a scan of samples.
 ANALYSE_FROM_NEW = 1000
+# The tables a page's transaction writes through Core: no ORM objects for the run's row or its skipped records.
+_RUNS = cast(Table, ImportRun.__table__)
+_SKIPS = cast(Table, ImportRunSkip.__table__)
 
 
 class Reporter(Protocol):
@@ -115,6 +118,9 @@ class _Flags:
     cancel: bool = False
     lost: bool = False
     shutdown: bool = False
+    # when a page's transaction last renewed the lease and looked for a Cancel (time.monotonic()): the
+    # heartbeat has nothing to do until a renewal or a look is due again
+    written: float = float("-inf")
 
 
 class ImportJob:
@@ -253,7 +259,7 @@ class ImportJob:
                 records += len(page.customers) + len(page.skipped)
                 if page.total is not None and page.total - records <= CHART_WITH_THE_LAST * records / read:
                     chart.start()  # the last pages are on their way: the chart's calls go beside them
-                view, done = self._commit_page(page, customer_filter)
+                view, done = self._commit_page(page, customer_filter, view)
                 release_free_memory()  # the page is written: its memory goes back, not just to our heap
                 # pages 1, 2, 4, 8...: while the tables grow fast
                 if view.pages & (view.pages - 1) == 0 and view.count("new") >= ANALYSE_FROM_NEW:
@@ -284,12 +290,12 @@ class ImportJob:
             raise Interrupted
         return None
 
-    def _commit_page(self, page: Page, customer_filter: str) -> tuple[RunView, bool]:
+    def _commit_page(self, page: Page, customer_filter: str, view: RunView) -> tuple[RunView, bool]:
         """The page's customers, the records it could not use, the cursor after it and the counts, in one
         transaction. Should the database still refuse a record, the page is written again record by record, so
-        that only the refused record is skipped."""
+        that only the refused record is skipped. `view` is the run as its last page (or `_position`) left it."""
         try:
-            return self._write_page(page, customer_filter, by_record=False)
+            return self._write_page(page, customer_filter, view, by_record=False)
         except (SQLAlchemyError, TypeError, ValueError) as exc:
             if not refused(exc):
                 raise
@@ -298,20 +304,19 @@ class ImportJob:
                 self.run_id,
                 type(exc.orig if isinstance(exc, DBAPIError) else exc).__name__,
             )
-            return self._write_page(page, customer_filter, by_record=True)
+            return self._write_page(page, customer_filter, view, by_record=True)
 
-    def _write_page(self, page: Page, customer_filter: str, *, by_record: bool) -> tuple[RunView, bool]:
+    def _write_page(self, page: Page, customer_filter: str, view: RunView, *, by_record: bool) -> tuple[RunView, bool]:
         now = self.runtime.clock()
         with self.db.session(write_lock=True) as s:
-            run = self._owned(s)
             skipped = list(page.skipped)
 
             def apply(records: list[Record]) -> Counter[str]:
                 return apply_page(
                     s,
-                    workspace_id=run.workspace_id,
-                    connection_id=run.connection_id,
-                    run_id=run.id,
+                    workspace_id=view.workspace_id,
+                    connection_id=view.connection_id,
+                    run_id=self.run_id,
                     records=records,
                     customer_filter=customer_filter,
                     now=now,
@@ -331,27 +336,63 @@ class ImportJob:
             else:
                 counts = apply(page.customers)
             counts["unreadable"] += len(skipped)
-            s.add_all(
-                ImportRunSkip(
-                    run_id=run.id,
-                    external_id=clean_text(k.id),
-                    name=clean_text(k.name),
-                    reason=clean_text(k.reason) or "it could not be read",
+            if skipped:
+                s.execute(
+                    insert(_SKIPS),
+                    [
+                        {
+                            "run_id": self.run_id,
+                            "external_id": clean_text(k.id),
+                            "name": clean_text(k.name),
+                            "reason": clean_text(k.reason) or "it could not be read",
+                        }
+                        for k in skipped
+                    ],
                 )
-                for k in skipped
-            )
-            run.counts = dict(Counter(run.counts or {}) + counts)
-            run.pages += 1
-            if page.total is not None:
-                run.total = page.total
-            run.lease_expires_at = now + self.policy.lease
-            self.flags.cancel = self.flags.cancel or run.cancel_requested_at is not None
             done = page.cursor is None
+            # The counts are merged here, from those of `view`: only the lease's holder writes them, and the
+            # update finds the run only where `view` left it (`_moved_on`).
+            values: dict[str, Any] = {
+                "counts": dict(Counter(view.counts) + counts),
+                "pages": view.pages + 1,
+                "lease_expires_at": now + self.policy.lease,
+            }
+            if page.total is not None:
+                values["total"] = page.total
             if done:
-                self._complete(s, run, "succeeded", now=now)
+                values |= self._ended("succeeded", now=now)
             else:
-                run.cursor = page.cursor.value if page.cursor else None
-            return view_of(s, run), done
+                values["cursor"] = page.cursor.value if page.cursor else None
+            view = self._moved_on(s, view, values)
+            if view.cancel_requested:  # seen here as the heartbeat would
+                self.flags.cancel = True
+                self.flags.stop.set()
+            if done:
+                self._complete(s, view, now=now)
+        self.flags.written = time.monotonic()
+        return view, done
+
+    def _moved_on(self, session: Session, view: RunView, values: dict[str, Any]) -> RunView:
+        """Write `values` to the run's row in one statement that also checks this process still holds the run
+        (running, with the lease ours, and as `view` left it: no other writer in between), locks the row until
+        the commit and gives the row back for the new view; raises LeaseLost (and the transaction is rolled
+        back, whatever it wrote) if not. This replaces reading the run locked, writing it through the ORM and
+        reading the connection and workspace again: on PostgreSQL each of those was a round trip a page."""
+        row = session.execute(
+            update(_RUNS)
+            .where(
+                _RUNS.c.id == self.run_id,
+                _RUNS.c.lease_owner == self.owner,
+                _RUNS.c.status == RunStatus.RUNNING,
+                _RUNS.c.pages == view.pages,
+            )
+            .values(values)
+            .returning(*_RUNS.c)
+        ).one_or_none()
+        if row is None:
+            self.flags.lost = True
+            raise LeaseLost
+        return moved_on(view, row)
 
     def _owned(self, session: Session, *, ended: bool = False) -> ImportRun:
         """The run, locked, if this process still holds it (and it is running, unless `ended` allows an ended
@@ -362,30 +403,34 @@ class ImportJob:
             raise LeaseLost
         return run
 
-    def _complete(
-        self, session: Session, run: ImportRun, status: str, *, now: datetime, error: str | None = None
-    ) -> None:
-        run.status, run.finished_at, run.error = status, now, error
-        run.lease_expires_at = now + self.policy.lease  # kept until the end is told (`_report_end`)
-        if status != "succeeded":
-            return
-        resolve_merges(session, connection_id=run.connection_id)
-        settings = sync_settings(session, connection_id=run.connection_id)
-        started = run.started_at or now
+    def _ended(self, status: str, *, now: datetime, error: str | None = None) -> dict[str, Any]:
+        """The run's columns at its end; the lease is kept until the end is told (`_report_end`)."""
+        return {"status": status, "finished_at": now, "error": error, "lease_expires_at": now + self.policy.lease}
+
+    def _complete(self, session: Session, view: RunView, *, now: datetime) -> None:
+        """What a run that succeeded moves on, in the transaction that ends it: merges resolved, and the
+        connection's sync settings (the next incremental sync starts from when this run started)."""
+        resolve_merges(session, connection_id=view.connection_id)
+        settings = sync_settings(session, connection_id=view.connection_id)
+        started = view.started_at or now
         settings.modified_since = started - self.policy.since_margin
         settings.last_synced_at, settings.failure_notified_at = now, None
         # a sync turned off, or stopped meanwhile (`storage.sync_pause`), has no next time
-        if settings.enabled and sync_may_run(session, connection_id=run.connection_id):
+        if settings.enabled and sync_may_run(session, connection_id=view.connection_id):
             settings.next_sync_at = settings.next_sync_at or now + timedelta(minutes=settings.interval_minutes)
-        if run.kind == "full" or settings.next_full_at is None:
+        if view.kind == "full" or settings.next_full_at is None:
             settings.next_full_at = now + timedelta(hours=settings.reconcile_hours)
 
     def _finish(self, status: str, *, error: str | None = None) -> RunView:
         now = self.runtime.clock()
         with self.db.session(write_lock=True) as s:
             run = self._owned(s)
-            self._complete(s, run, status, now=now, error=error)
-            return view_of(s, run)
+            for name, value in self._ended(status, now=now, error=error).items():
+                setattr(run, name, value)
+            view = view_of(s, run)
+            if status == RunStatus.SUCCEEDED:
+                self._complete(s, view, now=now)
+            return view
 
     def _end(self, status: str, *, error: str | None = None) -> RunView:
         view = self._finish(status, error=error)
@@ -430,12 +475,17 @@ class ImportJob:
 
     def _heartbeat(self) -> None:
         """Renew the lease every quarter of it (waits and telling the end included: this is a thread of its own),
-        and look for a Cancel (or a lost lease) every `poll` seconds."""
+        and look for a Cancel (or a lost lease) every `poll` seconds. Each page's transaction does both
+        (`_moved_on`), so while pages come faster than that the heartbeat sends nothing: no transaction beside the
+        pages' (a renewal's waits for the write lock on SQLite, and takes the GIL from the writer)."""
         renew_every = self.policy.lease.total_seconds() / 4
         renewed = time.monotonic()
         while not self.flags.done.wait(self.policy.poll):
+            written = self.flags.written
+            if time.monotonic() - written < self.policy.poll:
+                continue
             try:
-                if time.monotonic() - renewed >= renew_every:
+                if time.monotonic() - max(renewed, written) >= renew_every:
                     with self.db.session(write_lock=True) as s:
                         run = self._owned(s, ended=True)
                         run.lease_expires_at = self.runtime.clock() + self.policy.lease

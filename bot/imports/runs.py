@@ -9,8 +9,9 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, delete, exists, or_, select
+from sqlalchemy import ColumnElement, Row, and_, bindparam, delete, exists, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -109,14 +110,38 @@ def view_of(session: Session, run: ImportRun) -> RunView:
     connection = session.get(Connection, run.connection_id)
     workspace = session.get(Workspace, run.workspace_id)
     assert connection is not None and workspace is not None
-    return RunView(
-        id=run.id,
+    return _view(
+        run,
         team_id=workspace.team_id,
-        workspace_id=run.workspace_id,
-        connection_id=run.connection_id,
         provider=connection.provider,
         organisation=connection.organisation_name,
         connected_by=connection.connected_by,
+    )
+
+
+def moved_on(view: RunView, run: ImportRun | Row[Any]) -> RunView:
+    """The view of the run again from its row alone (an ORM object, or a row an `UPDATE ... RETURNING` gave back),
+    with the connection's and the workspace's facts of `view`: a page's transaction reads nothing back to tell it."""
+    return _view(
+        run,
+        team_id=view.team_id,
+        provider=view.provider,
+        organisation=view.organisation,
+        connected_by=view.connected_by,
+    )
+
+
+def _view(
+    run: ImportRun | Row[Any], *, team_id: str, provider: str, organisation: str, connected_by: str | None
+) -> RunView:
+    return RunView(
+        id=run.id,
+        team_id=team_id,
+        workspace_id=run.workspace_id,
+        connection_id=run.connection_id,
+        provider=provider,
+        organisation=organisation,
+        connected_by=connected_by,
         kind=run.kind,
         trigger=run.trigger,
         started_by=run.started_by,
