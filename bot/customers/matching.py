@@ -58,7 +58,7 @@ ERASED_NAME = "Erased contact"
 _NAME_NOISE = frozenset(
     "ltd limited co company inc incorporated llc plc pty proprietary corp corporation group the and nz au uk".split()
 )
-_WORD = re.compile(r"[^\W_]+")
+_WORD = re.compile(r"[^\W_]+", re.ASCII)  # words of ASCII text: `name_words` makes it so
 
 
 def counts_as_customer(record: Record, customer_filter: str) -> bool:
@@ -81,7 +81,7 @@ def name_words(name: str | None) -> frozenset[str]:
         plain = name.casefold().replace("'", "")
     else:
         plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().casefold().replace("'", "")
-    return frozenset(w for w in _WORD.findall(plain) if w not in _NAME_NOISE)
+    return frozenset(_WORD.findall(plain)).difference(_NAME_NOISE)
 
 
 @functools.lru_cache(maxsize=4096)  # a page asks for each new record's key twice: to match, then to store
