@@ -180,10 +180,16 @@ class _Row(NamedTuple):
 def _columns(record: Record) -> tuple[Any, ...]:
     """The record's text columns before the JSON ones (name, first and last name, company, email), then after
     them (number, active)."""
-    return (
-        _clip(record.name.strip()) or "",
-        *(_clip(record.first_name), _clip(record.last_name), _clip(record.company), _clip(record.email)),
-        *(_clip(record.number, 64), record.active and not record.merged_into),
+    first_name, last_name, company = record.first_name, record.last_name, record.company
+    email, number = record.email, record.number
+    return (  # each as `_clip` clips it, written out: six calls a record saved
+        record.name.strip()[:255],
+        first_name[:255] if first_name else None,
+        last_name[:255] if last_name else None,
+        company[:255] if company else None,
+        email[:255] if email else None,
+        number[:64] if number else None,
+        record.active and not record.merged_into,
     )
 
 
@@ -346,7 +352,7 @@ def _known(session: Session, *, connection_id: int, external_ids: set[str]) -> d
     statement, parameters = _known_lookup(
         connection.dialect.name, connection_id=connection_id, external_ids=external_ids
     )
-    return {row[0]: _Known._make(row) for row in connection.exec_driver_sql(statement, parameters)}
+    return {row[0]: _Known._make(row) for row in connection.exec_driver_sql(statement, parameters).fetchall()}
 
 
 def apply_page(
