@@ -85,7 +85,8 @@ class BulkWriter:
         """What SQLAlchemy would do to a value of `column` before handing it to the driver (UTC datetimes as
         SQLite's text, for instance): applied once for a value every row shares, or per row for the few that
         need it. A UTC datetime column's is done here in one step (`utc_datetime`): SQLAlchemy's, a type's
-        processor around the dialect's, cost some 2 µs a value, a twentieth of a new page's time on SQLite."""
+        processor around the dialect's, cost some 1.7 µs a value on SQLite (this one 0.7 µs), a record's
+        `provider_updated_at` each."""
         if isinstance(column.type, UTCDateTime):
             return utc_datetime_text if self.is_sqlite else utc_datetime
         process = column.type.dialect_impl(self.dialect).bind_processor(self.dialect)
