@@ -53,11 +53,10 @@ if "postgresql" in DATABASES:
         db.refresh_statistics("customers", "customer_references")
         page = {f"{n:032x}" for n in range(1000)} | {_md5(n) for n in range(1, ROWS, 61)}
         with db.session() as s:
-            statement = _known_lookup(s, connection_id=connection, external_ids=page)
-            compiled = statement.compile(dialect=db.engine.dialect)
+            statement, parameters = _known_lookup("postgresql", connection_id=connection, external_ids=page)
             connection_ = s.connection()
-            found = connection_.exec_driver_sql(str(compiled), compiled.params).all()
-            explained = connection_.exec_driver_sql("EXPLAIN (FORMAT JSON) " + str(compiled), compiled.params)
+            found = connection_.exec_driver_sql(statement, parameters).all()
+            explained = connection_.exec_driver_sql("EXPLAIN (FORMAT JSON) " + statement, parameters)
             value = explained.scalar_one()
             plan = json.loads(value) if isinstance(value, str) else value
         assert {row.external_id for row in found} == {_md5(n) for n in range(1, ROWS, 61)}

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import inspect, select, text
 
 from storage import migrate
+from storage.bulk import BulkWriter
 from storage.crypto import SecretBox
 from storage.db import Database
 from storage.models import Base, Connection, Customer, CustomerReference, OAuthState, Workspace
@@ -56,6 +58,28 @@ def test_naive_datetimes_are_refused(db: Database) -> None:
     with pytest.raises(Exception, match="naive datetime"):
         with db.session() as s:
             s.add(OAuthState(state_digest="e" * 64, purpose="connect", expires_at=datetime(2026, 1, 1)))
+
+
+@pytest.mark.parametrize(
+    "when",
+    [
+        datetime(2026, 11, 26, 10, 0, tzinfo=UTC),
+        datetime(2026, 12, 31, 23, 59, 59, 999999, tzinfo=ZoneInfo("Pacific/Auckland")),
+        datetime(5, 1, 2, 3, 4, 5, 6, tzinfo=timezone(timedelta(hours=-3, minutes=-30))),
+        None,
+    ],
+)
+def test_bulk_writes_hand_the_driver_the_datetimes_sqlalchemy_would(db: Database, when: datetime | None) -> None:
+    """The bulk writer formats a UTC datetime itself (`storage.bulk.utc_datetime`): what it hands the driver is
+    what SQLAlchemy's own processing of the column would, so what the bulk writes and the ORM writes compare."""
+    column = CustomerReference.__table__.c.provider_updated_at
+    dialect = db.engine.dialect
+    with db.session() as s:
+        ours = BulkWriter(s).processor(column)
+    theirs = column.type.dialect_impl(dialect).bind_processor(dialect)
+    assert ours(when) == theirs(when)
+    with pytest.raises(ValueError, match="naive datetime"):
+        ours(datetime(2026, 1, 1))
 
 
 def test_session_rolls_back_when_the_block_raises(db: Database) -> None:

@@ -16,15 +16,15 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import orjson
-from sqlalchemy import Select, Table, and_, bindparam, exists, or_, select
+from sqlalchemy import Table, and_, bindparam, exists, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from providers.base import Address
 from providers.base import Customer as Record
-from storage.bulk import BulkWriter, among, keys_table
+from storage.bulk import BulkWriter, among
 from storage.db import json_text
 from storage.models import Connection, Customer, CustomerReference
 
@@ -58,7 +58,7 @@ ERASED_NAME = "Erased contact"
 _NAME_NOISE = frozenset(
     "ltd limited co company inc incorporated llc plc pty proprietary corp corporation group the and nz au uk".split()
 )
-_WORD = re.compile(r"[^\W_]+")
+_WORD = re.compile(r"[^\W_]+", re.ASCII)  # words of ASCII text: `name_words` makes it so
 
 
 def counts_as_customer(record: Record, customer_filter: str) -> bool:
@@ -81,7 +81,7 @@ def name_words(name: str | None) -> frozenset[str]:
         plain = name.casefold().replace("'", "")
     else:
         plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().casefold().replace("'", "")
-    return frozenset(w for w in _WORD.findall(plain) if w not in _NAME_NOISE)
+    return frozenset(_WORD.findall(plain)).difference(_NAME_NOISE)
 
 
 @functools.lru_cache(maxsize=4096)  # a page asks for each new record's key twice: to match, then to store
@@ -157,8 +157,7 @@ def _phone(phone: Any) -> dict[str, Any]:
     return {"kind": phone.kind, "number": phone.number}
 
 
-@dataclass(frozen=True, slots=True)
-class _Row:
+class _Row(NamedTuple):
     """A record as written: the customer columns (`_FIELDS`, the JSON ones as their text) and its digest, which
     changes only when what we store changes (IsCustomer and balances are not stored): 32 hex digits of BLAKE2b
     over the stored fields' JSON. Made in one pass: the phones and addresses are written to JSON once, and the
@@ -168,60 +167,85 @@ class _Row:
     fields: tuple[Any, ...]
     digest: str
 
-    @property
-    def values(self) -> tuple[Any, ...]:
-        """The columns, then the matching keys: made only for a row that is written (most rows of a re-import
-        are unchanged, and the name key is the dearest part of a row)."""
-        return (*self.fields, email_key(self.fields[4]), name_key(self.fields[0]))
+    def values(self, *after: Any) -> tuple[Any, ...]:
+        """The columns, then the matching keys, then `after`: made only for a row that is written (most rows of a
+        re-import are unchanged, and the name key is the dearest part of a row)."""
+        return (*self.fields, email_key(self.fields[4]), name_key(self.fields[0]), *after)
 
     @property
     def active(self) -> bool:
         return bool(self.fields[8])
 
 
-def _row(record: Record) -> _Row:
-    name = _clip(record.name.strip()) or ""
-    first_name, last_name, company = _clip(record.first_name), _clip(record.last_name), _clip(record.company)
-    email = _clip(record.email)
+def _columns(record: Record) -> tuple[Any, ...]:
+    """The record's text columns before the JSON ones (name, first and last name, company, email), then after
+    them (number, active)."""
+    first_name, last_name, company = record.first_name, record.last_name, record.company
+    email, number = record.email, record.number
+    return (  # each as `_clip` clips it, written out: six calls a record saved
+        record.name.strip()[:255],
+        first_name[:255] if first_name else None,
+        last_name[:255] if last_name else None,
+        company[:255] if company else None,
+        email[:255] if email else None,
+        number[:64] if number else None,
+        record.active and not record.merged_into,
+    )
+
+
+def _row(record: Record, digest: str | None = None) -> _Row:
+    """The record's row; its digest taken here unless given (`_digest`'s, already taken)."""
+    name, first_name, last_name, company, email, number, active = _columns(record)
     phones, addresses = _json_list(record.phones, _phone), _json_list(record.addresses, _address)
-    number = _clip(record.number, 64)
-    active = record.active and not record.merged_into
+    fields = (name, first_name, last_name, company, email, phones, addresses, number, active)
+    if digest is None:
+        state = (
+            *(name, first_name, last_name, company, email, orjson.Fragment(phones), orjson.Fragment(addresses)),
+            *(number, active, record.merged_into, record.erase_personal_data),
+        )
+        digest = hashlib.blake2b(orjson.dumps(state), digest_size=16).hexdigest()
+    return _Row(fields, digest)
+
+
+def _digest(record: Record) -> str | None:
+    """`_row(record).digest` in one step, for a record we hold (a re-import's are mostly unchanged, and for those
+    the digest is all that is needed): orjson writes the phones and addresses inside the state, the same bytes as
+    their texts in `_row`. None where orjson refuses a value: `_row` then says what it makes of it."""
+    name, first_name, last_name, company, email, number, active = _columns(record)
     state = (
-        *(name, first_name, last_name, company, email, orjson.Fragment(phones), orjson.Fragment(addresses)),
+        *(name, first_name, last_name, company, email, record.phones, record.addresses),
         *(number, active, record.merged_into, record.erase_personal_data),
     )
-    fields = (name, first_name, last_name, company, email, phones, addresses, number, active)
-    return _Row(fields, hashlib.blake2b(orjson.dumps(state), digest_size=16).hexdigest())
+    try:
+        return hashlib.blake2b(orjson.dumps(state), digest_size=16).hexdigest()
+    except TypeError:
+        return None
 
 
-def _count_missing(counts: Counter[str], row: _Row) -> None:
-    _, _, _, _, email, phones, addresses, *_ = row.fields
-    counts["missing_email"] += not email
-    counts["missing_phone"] += phones == "[]"
-    counts["missing_address"] += addresses == "[]"
+def _count_missing(counts: Counter[str], record: Record) -> None:
+    """What the record lacks, as its row would (`_clip` keeps a value empty only if it was; the JSON text of
+    phones or addresses is `[]` only for none)."""
+    counts["missing_email"] += not record.email
+    counts["missing_phone"] += not record.phones
+    counts["missing_address"] += not record.addresses
 
 
 _CUSTOMERS = cast(Table, Customer.__table__)
 _REFERENCES = cast(Table, CustomerReference.__table__)
 # Rows are written with the driver's bulk calls (`storage.bulk`), not an ORM object or a SQLAlchemy row per contact.
 _KEYS = ("email_key", "name_key")
-_NEW_CUSTOMER = (
-    *("id", "workspace_id", *_FIELDS, *_KEYS),
-    *("possible_duplicate_of_id", "first_import_run_id", "last_import_run_id", "created_at", "updated_at"),
-)
-_UPDATED_CUSTOMER = (*_FIELDS, *_KEYS, "erased_at", "last_import_run_id", "updated_at")  # ... WHERE id
-_NEW_REFERENCE = (
-    *("customer_id", "connection_id", "external_id", "provider_updated_at", "digest", "merged_into_external_id"),
-    *("last_import_run_id", "created_at"),
-)
-_UPDATED_REFERENCE = ("digest", "provider_updated_at", "last_import_run_id", "merged_into_external_id")  # ... WHERE id
-_DEACTIVATED_CUSTOMER = ("active", "last_import_run_id", "updated_at")  # ... WHERE id: deleted at the package
+# Each row's own columns; those the page's rows share are given to each call (`_Writes.flush`).
+_NEW_CUSTOMER = (*_FIELDS, *_KEYS, "possible_duplicate_of_id", "id")
+_UPDATED_CUSTOMER = (*_FIELDS, *_KEYS, "erased_at")  # ... WHERE id
+_NEW_REFERENCE = ("customer_id", "external_id", "provider_updated_at", "digest", "merged_into_external_id")
+_UPDATED_REFERENCE = ("digest", "provider_updated_at", "merged_into_external_id")  # ... WHERE id
 
 
-@dataclass(frozen=True)
-class _Known:
-    """A record's reference at this connection and what matching needs of its customer."""
+class _Known(NamedTuple):
+    """A record's reference at this connection and what matching needs of its customer: a row of the look-up
+    as it comes (a tuple, not an object made per row)."""
 
+    external_id: str
     reference_id: int
     customer_id: int
     digest: str
@@ -295,31 +319,40 @@ def _candidates(
     return found
 
 
-_KNOWN = select(
-    CustomerReference.external_id,
-    CustomerReference.id,
-    CustomerReference.customer_id,
-    CustomerReference.digest,
-    CustomerReference.merged_into_external_id,
-    Customer.active,
-    Customer.erased_at,
-).join(Customer, Customer.id == CustomerReference.customer_id)
+# The page's records we hold at this connection, read through the driver as plain rows: read through the ORM,
+# the result's machinery (and a datetime's processing per row) cost as much as running the statement. `erased`
+# comes as a flag. By the (connection, external id) index: on SQLite the page's ids as `IN` their `json_each`; on
+# PostgreSQL joined to them as a table, one array parameter unnested, so the planner probes the index once a key
+# (it estimates an unnested parameter at a few rows), where an `IN` of a page's thousand keys, literal or bound,
+# had it scan the whole table for each page (a parallel scan of every reference: 40-80 ms a page at 100,000).
+_KNOWN_COLUMNS = (
+    "r.external_id, r.id, r.customer_id, r.digest, r.merged_into_external_id, c.active, c.erased_at IS NOT NULL"
+)
+_KNOWN_SQLITE = (
+    f"SELECT {_KNOWN_COLUMNS} FROM customer_references AS r JOIN customers AS c ON c.id = r.customer_id "
+    "WHERE r.connection_id = ? AND r.external_id IN (SELECT value FROM json_each(?))"
+)
+_KNOWN_POSTGRESQL = (
+    f"SELECT {_KNOWN_COLUMNS} FROM customer_references AS r "
+    "JOIN unnest(%s::varchar[]) AS page(value) ON r.connection_id = %s AND r.external_id = page.value "
+    "JOIN customers AS c ON c.id = r.customer_id"
+)
 
 
-def _known_lookup(
-    session: Session, *, connection_id: int, external_ids: set[str]
-) -> Select[str, int, int, str, str | None, bool, datetime | None]:
-    """The page's records we hold at this connection, by the (connection, external id) index: on PostgreSQL
-    joined to the page's ids as a table (`keys_table`), on SQLite as `IN` its `json_each` (`among`)."""
-    if session.get_bind().dialect.name != "postgresql":
-        return _KNOWN.where(
-            CustomerReference.connection_id == connection_id,
-            among(session, CustomerReference.external_id, external_ids),
-        )
-    keys = keys_table(external_ids)
-    return _KNOWN.join(
-        keys, and_(CustomerReference.connection_id == connection_id, CustomerReference.external_id == keys.c.value)
+def _known_lookup(dialect: str, *, connection_id: int, external_ids: set[str]) -> tuple[str, tuple[Any, ...]]:
+    """The statement that reads the page's known records (`_Known`'s fields, in order) and its parameters."""
+    if dialect == "postgresql":
+        return _KNOWN_POSTGRESQL, (sorted(external_ids), connection_id)
+    return _KNOWN_SQLITE, (connection_id, orjson.dumps(list(external_ids)).decode())
+
+
+def _known(session: Session, *, connection_id: int, external_ids: set[str]) -> dict[str, _Known]:
+    session.flush()  # what the caller added through the ORM is seen, as a query through the session would
+    connection = session.connection()
+    statement, parameters = _known_lookup(
+        connection.dialect.name, connection_id=connection_id, external_ids=external_ids
     )
+    return {row[0]: _Known._make(row) for row in connection.exec_driver_sql(statement, parameters).fetchall()}
 
 
 def apply_page(
@@ -341,12 +374,7 @@ def apply_page(
     """
     counts: Counter[str] = Counter()
     records = list({r.id: r for r in records}.values())  # one id twice: the later record wins
-    known = {
-        external_id: _Known(reference_id, customer_id, stored, merged_into, active, erased_at is not None)
-        for external_id, reference_id, customer_id, stored, merged_into, active, erased_at in session.execute(
-            _known_lookup(session, connection_id=connection_id, external_ids={r.id for r in records})
-        )
-    }
+    known = _known(session, connection_id=connection_id, external_ids={r.id for r in records})
     fresh = [r for r in records if r.id not in known and _eligible(r, customer_filter)]
     if not fresh or not _from_other_packages(session, workspace_id=workspace_id, connection_id=connection_id):
         fresh = []  # nothing to match across packages: no candidate lookups
@@ -386,78 +414,78 @@ def apply_page(
                 outcome = "updated"
             else:
                 weak = strong or emails or (by_name.get(name_key(record.name) or "", []) if by_name else [])
-                written.create(record, row, workspace_id=workspace_id, duplicate_of=weak[0].id if weak else None)
+                written.create(record, row, duplicate_of=weak[0].id if weak else None)
                 counts["possible_duplicates"] += bool(weak)
                 outcome = "new"
-            _count_missing(counts, row)
+            _count_missing(counts, record)
         counts[outcome] += 1
-    written.flush()
+    written.flush(workspace_id=workspace_id)
     return counts
 
 
 class _Writes:
-    """A page's writes, gathered while its records are matched and sent as one bulk call each."""
+    """A page's writes, gathered while its records are matched and sent as one bulk call each. A row holds only
+    its own values; those every row of the page shares (the run, the moment) are given to the call once."""
 
     def __init__(self, session: Session, *, connection_id: int, run_id: int, now: datetime) -> None:
         self.bulk = BulkWriter(session)
-        self.connection_id, self.run_id, self.now = connection_id, run_id, now
+        self.connection_id, self.run_id = connection_id, run_id
         self.moment = self.bulk.processor(_CUSTOMERS.c.updated_at)(now)  # `now` as the driver takes it
         self._updated_at = self.bulk.processor(_REFERENCES.c.provider_updated_at)
         self.customers: list[tuple[Any, ...]] = []  # updates: _UPDATED_CUSTOMER, then the id
-        self.deactivated: list[tuple[Any, ...]] = []  # deleted at the package: _DEACTIVATED_CUSTOMER, then the id
+        self.deactivated: list[tuple[int]] = []  # deleted at the package: the id
         self.references: list[tuple[Any, ...]] = []  # updates: _UPDATED_REFERENCE, then the id
         self.created: list[tuple[Any, ...]] = []  # _NEW_CUSTOMER without the id
         self.new_references: list[tuple[int | None, Record, str]] = []  # customer id (None: the created one)
 
     def update(self, customer_id: int, values: tuple[Any, ...], *, erased: bool = False) -> None:
         """Set a customer's `_Row.values` (clearing its erasure), or erase it."""
-        self.customers.append(
-            (*values, self.moment if erased else None, self.run_id, self.moment, customer_id),
-        )
+        self.customers.append((*values, self.moment if erased else None, customer_id))
 
     def deactivate(self, customer_id: int) -> None:
         """A record the package deleted, of which only the id came: what we hold stays, marked inactive."""
-        self.deactivated.append((False, self.run_id, self.moment, customer_id))
+        self.deactivated.append((customer_id,))
 
     def link(self, customer_id: int, record: Record, row: _Row) -> None:
-        self.update(customer_id, row.values)
+        self.update(customer_id, row.values())
         self.new_references.append((customer_id, record, row.digest))
 
-    def create(self, record: Record, row: _Row, *, workspace_id: int, duplicate_of: int | None) -> None:
-        self.created.append(
-            (workspace_id, *row.values, duplicate_of, self.run_id, self.run_id, self.moment, self.moment)
-        )
+    def create(self, record: Record, row: _Row, *, duplicate_of: int | None) -> None:
+        self.created.append(row.values(duplicate_of))
         self.new_references.append((None, record, row.digest))
 
     def update_reference(self, reference_id: int, record: Record, record_digest: str) -> None:
         updated_at = self._updated_at(record.updated_at)
-        self.references.append((record_digest, updated_at, self.run_id, record.merged_into, reference_id))
+        self.references.append((record_digest, updated_at, record.merged_into, reference_id))
 
-    def flush(self) -> None:
-        bulk = self.bulk
-        bulk.update(_CUSTOMERS, _UPDATED_CUSTOMER, self.customers)
-        bulk.update(_CUSTOMERS, _DEACTIVATED_CUSTOMER, self.deactivated)
-        bulk.update(_REFERENCES, _UPDATED_REFERENCE, self.references)
-        new_ids = iter(bulk.new_ids(_CUSTOMERS, len(self.created)))
-        created = [(next(new_ids), *row) for row in self.created]
-        bulk.insert(_CUSTOMERS, _NEW_CUSTOMER, created)
-        ids = iter(row[0] for row in created)
+    def flush(self, *, workspace_id: int) -> None:
+        bulk, run, moment = self.bulk, self.run_id, self.moment
+        written = {"last_import_run_id": run, "updated_at": moment}
+        bulk.update(_CUSTOMERS, _UPDATED_CUSTOMER, self.customers, written)
+        bulk.update(_CUSTOMERS, (), self.deactivated, {"active": False, **written})
+        bulk.update(_REFERENCES, _UPDATED_REFERENCE, self.references, {"last_import_run_id": run})
+        new_ids = bulk.new_ids(_CUSTOMERS, len(self.created))
+        bulk.insert(
+            _CUSTOMERS,
+            _NEW_CUSTOMER,
+            [(*row, customer_id) for row, customer_id in zip(self.created, new_ids, strict=True)],
+            {"workspace_id": workspace_id, "first_import_run_id": run, "created_at": moment, **written},
+        )
+        ids, updated_at = iter(new_ids), self._updated_at
         bulk.insert(
             _REFERENCES,
             _NEW_REFERENCE,
             [
                 (
                     customer_id if customer_id is not None else next(ids),
-                    self.connection_id,
                     record.id,
-                    self._updated_at(record.updated_at),
+                    updated_at(record.updated_at),
                     record_digest,
                     record.merged_into,
-                    self.run_id,
-                    self.moment,
                 )
                 for customer_id, record, record_digest in self.new_references
             ],
+            {"connection_id": self.connection_id, "last_import_run_id": run, "created_at": moment},
         )
 
 
@@ -479,8 +507,9 @@ def _update(ref: _Known, record: Record, counts: Counter[str], written: _Writes)
         written.deactivate(ref.customer_id)
         counts["inactive"] += 1
         return "updated"
-    row = _row(record)
-    unchanged = _same_digest(ref.digest, row, record)
+    digest = _digest(record)
+    row = None if digest is not None and digest == ref.digest else _row(record, digest)
+    unchanged = row is None or _same_digest(ref.digest, row, record)
     if record.erase_personal_data:
         if ref.erased and unchanged:
             return "unchanged"
@@ -489,13 +518,13 @@ def _update(ref: _Known, record: Record, counts: Counter[str], written: _Writes)
     else:
         if ref.erased:
             return "skipped"  # erased here on request: never written back
-        _count_missing(counts, row)
-        if unchanged:
+        _count_missing(counts, record)
+        if row is None or unchanged:
             return "unchanged"
         counts["inactive"] += ref.active and not row.active
         counts["merged"] += bool(record.merged_into) and not ref.merged_into_external_id
-        written.update(ref.customer_id, row.values)
-    written.update_reference(ref.reference_id, record, row.digest)
+        written.update(ref.customer_id, row.values())
+    written.update_reference(ref.reference_id, record, ref.digest if row is None else row.digest)
     return "updated"
 
 
