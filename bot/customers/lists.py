@@ -405,9 +405,9 @@ def write_csv_rows(
 def csv_text(rows: Sequence[Sequence[str]]) -> str:
     """The lines the csv module's writer (the excel dialect, quoting only where needed) writes for rows of text
     cells, byte for byte, made with str methods: that writer looks at each character of each cell through a
-    function call (Python 3.11) and took a quarter of an import's CSV, four times what this takes. A row with a
-    quote or a line break anywhere is left to the writer; otherwise the only quoting it would do is around a
-    cell with a comma."""
+    function call (Python 3.11) and took a fifth of an import's CSV, twice what this takes (80,000 rows: 0.18 s,
+    0.095 s). A row with a quote or a line break anywhere is left to the writer; otherwise the only quoting it
+    would do is around a cell with a comma."""
     lines: list[str] = []
     add = lines.append
     for row in rows:
