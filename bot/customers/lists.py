@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import IO, Any, Protocol
 
+import msgspec
 from sqlalchemy import ColumnElement, Text, bindparam, cast, exists, false, func, or_, select, true
 from sqlalchemy.orm import Session, aliased
 
@@ -236,7 +237,7 @@ class CsvCustomer(Protocol):
 
 
 # The JSON columns come back as their text: most rows' phones or addresses are `[]` and need no decoding, and the
-# rest are decoded once with orjson here rather than by SQLAlchemy's JSON type for every row.
+# rest are decoded once here (`_phones_text`, `_address_text`) rather than by SQLAlchemy's JSON type for every row.
 _CSV_FIELDS = (
     Customer.name,
     Customer.first_name,
@@ -281,13 +282,56 @@ def _csv_rows(rows: Iterable[Sequence[Any]]) -> list[tuple[str, ...]]:
                 last,
                 company,
                 email,
-                _phones_cell(json_value(phones)) if phones and phones != "[]" else "",
-                _address_cell(json_value(addresses)) if addresses and addresses != "[]" else "",
+                _phones_text(phones) if phones and phones != "[]" else "",
+                _address_text(addresses) if addresses and addresses != "[]" else "",
                 number,
                 active,
             )
         )
     return made
+
+
+class _Phone(msgspec.Struct, gc=False):
+    """What a CSV shows of a stored phone."""
+
+    number: str
+
+
+class _Address(msgspec.Struct, gc=False):
+    """What a CSV shows of a stored address."""
+
+    lines: list[str] = []
+    city: str | None = None
+    region: str | None = None
+    postal_code: str | None = None
+    country: str | None = None
+
+
+# Decoded straight into the fields shown, the other keys skipped: half the time of orjson's dicts and the
+# lookups in them (80,000 customers: 0.08 s, 0.14 s).
+_read_phones = msgspec.json.Decoder(list[_Phone]).decode
+_read_addresses = msgspec.json.Decoder(list[_Address]).decode
+
+
+def _phones_text(text: str) -> str:
+    """The phones cell from the column's JSON text; any shape the decoder does not expect (a lone surrogate's
+    escape, a number that is not text) is read as `csv_row` reads the column, with what that does."""
+    try:
+        return "; ".join([phone.number for phone in _read_phones(text)])
+    except msgspec.DecodeError:
+        return _phones_cell(json_value(text))
+
+
+def _address_text(text: str) -> str:
+    """The address cell from the column's JSON text, as `_phones_text` does the phones."""
+    try:
+        addresses = _read_addresses(text)
+    except msgspec.DecodeError:
+        return _address_cell(json_value(text))
+    if not addresses:
+        return ""
+    first = addresses[0]
+    return ", ".join(filter(None, [*first.lines, first.city, first.region, first.postal_code, first.country]))
 
 
 CSV_COLUMNS = ("Name", "First name", "Last name", "Company", "Email", "Phones", "Address", "Number", "Active")
