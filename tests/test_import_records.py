@@ -3,9 +3,7 @@ the view builders (checked against Slack's Block Kit limits)."""
 
 from __future__ import annotations
 
-import csv
 import io
-import itertools
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -16,7 +14,6 @@ from sqlalchemy.exc import IntegrityError
 from bot.customers.lists import (
     Duplicate,
     Scope,
-    csv_text,
     customer_count,
     first_source,
     iter_csv_rows,
@@ -109,16 +106,6 @@ def test_csv_has_a_header_and_a_row_per_customer() -> None:
     lines = out.getvalue().splitlines()
     assert lines[0].startswith("Name,First name,Last name,Company,Email,Phones,Address")
     assert lines[1].startswith('"\'=HYPERLINK(""x"")",,,,a@b.example,\'+64 9 555,"1 Queen St, Auckland, 1010"')
-
-
-def test_csv_text_is_what_the_csv_module_writes() -> None:
-    """The CSV's lines are made with str methods, not the csv module's writer: they are its lines byte for byte,
-    whatever the cells hold (commas, quotes, line breaks, separators the writer leaves alone, empty cells)."""
-    cells = ["", "plain", "a, b", ",", 'say "hi"', '"', "x\ny", "\r", "a,\r\nb", "\u2028", " pad ", "\x00", "é;ü", "=1"]
-    rows = [*itertools.product(cells, repeat=3), ("",), (), ("a, b",), tuple(cells)]
-    out = io.StringIO()
-    csv.writer(out).writerows(rows)
-    assert csv_text(rows) == out.getvalue()
 
 
 # --- apply_page and the run rules, on a real database -----------------------------------------------------------
