@@ -43,19 +43,6 @@ def _statement(dialect: Dialect) -> tuple[str, Sequence[str] | None]:
     return compiled.string, compiled.positiontup if compiled.positional else None
 
 
-def status_version(db: Database, *, workspace_id: int) -> Hashable | None:
-    """A value that differs whenever what status shows of the workspace changed since it was read (None: no such
-    workspace). Read it before reading what it stands for, so what was read is at least as new as the value.
-
-    Read through the driver: one SELECT is consistent on its own, and SQLAlchemy's transaction around it (on SQLite a
-    BEGIN and a ROLLBACK of ours) cost more than the read. `StatusVersions` reads it on connections of its own."""
-    connection = db.engine.raw_connection()
-    try:
-        return _read(connection.dbapi_connection, db.engine.dialect, workspace_id)
-    finally:
-        connection.close()  # back to the pool, which ends PostgreSQL's transaction
-
-
 class StatusVersions:
     """`status_version`, read on every `/accounts status`, on a few connections kept for it alone in autocommit
     (one SELECT is its own transaction): taking one from the engine's pool and giving it back, with the pool's
@@ -73,6 +60,9 @@ class StatusVersions:
         weakref.finalize(self, _close_all, self._idle)
 
     def read(self, *, workspace_id: int) -> Hashable | None:
+        """A value that differs whenever what status shows of the workspace changed since it was read (None: no
+        such workspace). Read it before reading what it stands for, so what was read is at least as new as the
+        value. Read through the driver: one SELECT is consistent on its own."""
         dialect = self.db.engine.dialect
         try:
             connection = self._idle.pop()  # atomic: no two threads get the same one

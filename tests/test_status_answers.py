@@ -35,7 +35,7 @@ from storage.models import (
     SyncSettings,
     Workspace,
 )
-from storage.status_version import StatusVersions, prune_status_changes, status_version
+from storage.status_version import StatusVersions, prune_status_changes
 from tests.conftest import ADMIN, CHANNEL, DATABASES, STAFF, TEAM, TEST_KEY, RunningBot
 from tests.fakes.xero import XeroFake
 from tests.flows import all_text, connected, seen
@@ -336,6 +336,7 @@ if "postgresql" in DATABASES:  # several writers at once only on PostgreSQL (SQL
         with db.session() as s:
             connection = workspace_with_chart(s, "T0ORDER001")
         other = Database(db.url, SecretBox(TEST_KEY))
+        versions = StatusVersions(db)
         try:
             with other.session() as late:
                 late.execute(
@@ -345,12 +346,13 @@ if "postgresql" in DATABASES:  # several writers at once only on PostgreSQL (SQL
                     s.execute(
                         update(SyncSettings).where(SyncSettings.connection_id == connection.id).values(enabled=False)
                     )
-                read = status_version(db, workspace_id=connection.workspace_id)
+                read = versions.read(workspace_id=connection.workspace_id)
                 assert prune_status_changes(db) is None  # a writer in flight all along: tried again next time
-            assert status_version(db, workspace_id=connection.workspace_id) != read
-            read = status_version(db, workspace_id=connection.workspace_id)
-            assert prune_status_changes(db) and status_version(db, workspace_id=connection.workspace_id) != read
+            assert versions.read(workspace_id=connection.workspace_id) != read
+            read = versions.read(workspace_id=connection.workspace_id)
+            assert prune_status_changes(db) and versions.read(workspace_id=connection.workspace_id) != read
         finally:
+            versions.close()
             other.dispose()
 
 
