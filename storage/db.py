@@ -14,6 +14,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from storage.crypto import SecretBox
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# SQLite copies the write-ahead log into the database (and waits for the disk) once the log holds this many pages:
+# SQLite's 1,000 (4 MiB) made an import of 100,000 customers checkpoint every few pages of them, each checkpoint
+# rewriting the same index pages; 64 MiB is one checkpoint every few tens of pages, ~15 % of the import's time.
+SQLITE_WAL_CHECKPOINT_PAGES = 16_384
+SQLITE_WAL_SIZE_LIMIT = 64 * 1024 * 1024  # bytes the log file is cut back to after a checkpoint
 
 
 def json_text(value: Any) -> str:
@@ -53,6 +58,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute(f"PRAGMA wal_autocheckpoint={SQLITE_WAL_CHECKPOINT_PAGES}")
+            cursor.execute(f"PRAGMA journal_size_limit={SQLITE_WAL_SIZE_LIMIT}")
             cursor.close()
 
         @event.listens_for(engine, "begin")

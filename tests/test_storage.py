@@ -108,12 +108,14 @@ def test_a_connection_in_use_when_the_database_is_disposed_is_closed_when_it_com
         late.cursor().execute("SELECT 1")
 
 
-def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path) -> None:
+def test_sqlite_runs_in_wal_mode_with_a_busy_timeout_and_checkpoints_every_64_mib(tmp_path) -> None:
     db = Database(f"sqlite:///{tmp_path / 'x.db'}", SecretBox(TEST_KEY))
     with db.engine.connect() as c:
         assert c.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert c.execute(text("PRAGMA busy_timeout")).scalar() == 10_000
         assert c.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        assert c.execute(text("PRAGMA wal_autocheckpoint")).scalar() == 16_384  # 64 MiB between checkpoints
+        assert c.execute(text("PRAGMA journal_size_limit")).scalar() == 64 * 1024 * 1024
     db.dispose()
 
 
