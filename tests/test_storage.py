@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import inspect, select, text
+from sqlalchemy import create_engine, inspect, select, text
+from sqlalchemy.pool import NullPool
 
 from storage import migrate
 from storage.bulk import BulkWriter
@@ -160,3 +163,27 @@ if "postgresql" in DATABASES:  # SQLite plans from its indexes alone: refresh_st
         assert estimated_rows() < 5000  # never analysed: PostgreSQL does not know
         db.refresh_statistics("customers", "customer_references")
         assert estimated_rows() == 5000
+
+
+if "postgresql" in DATABASES:
+
+    @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+    def test_a_pooled_connection_is_tried_only_after_sitting_idle_and_a_dead_one_is_replaced(
+        db: Database, monkeypatch: pytest.MonkeyPatch, mocker: Any
+    ) -> None:
+        import storage.db
+
+        pings = mocker.spy(db.engine.dialect, "do_ping")  # SQLAlchemy's, not ours: how often the pool asks
+        for _ in range(5):  # back to back: the connection was in use a moment ago
+            with db.session() as s:
+                pid = s.execute(text("SELECT pg_backend_pid()")).scalar()
+        assert pings.call_count == 0
+        other = create_engine(db.engine.url, poolclass=NullPool)  # not from the pool: its one connection is `pid`
+        with other.connect() as c:  # the server closes the idle connection (a restart, an idle timeout)
+            assert c.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar()
+        other.dispose()
+        monkeypatch.setattr(storage.db, "PING_AFTER_IDLE_SECONDS", 0.05)
+        time.sleep(0.1)
+        with db.session() as s:  # tried, found dead, replaced: the caller never sees it
+            assert s.execute(text("SELECT pg_backend_pid()")).scalar() != pid
+        assert pings.call_count >= 1
