@@ -9,7 +9,7 @@ import json
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -28,7 +28,8 @@ from bot.slack.listeners.importing import NOT_OURS, offered_for, run_of
 from bot.views.audit import audit_blocks
 from bot.views.mapping import UNREADABLE, ModalMetadata, read_choices
 from bot.views.text import mention
-from bot.web.slack_requests import Refused, parse, verify
+from bot.web import slack_requests
+from bot.web.slack_requests import MAX_FORM_FIELDS, Refused, parse, verify
 from storage.db import Database
 from storage.models import HandledRequest
 from tests.fakes.slack.delivery import sign
@@ -197,6 +198,52 @@ def test_slack_s_own_shapes_parse(body: dict[str, Any]) -> None:
         raw, content_type = interaction(body), FORM
     text, parsed = parse(raw, content_type=content_type + "; charset=utf-8")
     assert parsed == body and text.encode() == raw
+
+
+def form_as_parse_qsl_reads_it(text: str) -> dict[str, str] | None:
+    """What the form reader answered when it was `parse_qsl` (None: refused)."""
+    try:
+        pairs = parse_qsl(
+            text, keep_blank_values=True, strict_parsing=bool(text), errors="strict", max_num_fields=MAX_FORM_FIELDS
+        )
+    except ValueError:
+        return None
+    form = dict(pairs)
+    return form if len(form) == len(pairs) else None
+
+
+FORM_PIECES = ["a", "b", "=", "&", "+", "%", "%2", "%20", "%2B", "%26", "%3D", "%ff", "%C3%A9", "é", ";"]
+
+
+@settings(max_examples=500)
+@given(
+    text=st.lists(
+        st.one_of(
+            st.sampled_from(FORM_PIECES),
+            st.text(max_size=3),
+        ),
+        max_size=30,
+    ).map("".join)
+)
+def test_a_form_is_read_as_parse_qsl_reads_it(text: str) -> None:
+    if text.startswith("{"):
+        return
+    try:
+        read: dict[str, str] | None = slack_requests._form(text)
+    except Refused as refused:
+        assert refused.status == 400
+        read = None
+    assert read == form_as_parse_qsl_reads_it(text)
+
+
+@pytest.mark.parametrize("fields", [MAX_FORM_FIELDS, MAX_FORM_FIELDS + 1])
+def test_a_form_of_too_many_fields_is_refused(fields: int) -> None:
+    text = "&".join(f"f{i}=v" for i in range(fields))
+    if fields > MAX_FORM_FIELDS:
+        with pytest.raises(Refused):
+            slack_requests._form(text)
+    else:
+        assert len(slack_requests._form(text)) == fields
 
 
 def test_a_command_that_mentions_payload_is_still_a_command() -> None:

@@ -17,6 +17,7 @@ from slack_bolt.oauth.oauth_settings import OAuthSettings
 from bot import workspaces
 from bot.runtime import Runtime
 from bot.slack import attention, home, listeners, replays
+from bot.slack.bolt_app import BotApp
 from bot.slack.manifest import BOT_SCOPES
 from bot.slack.middleware import Next, RequestMiddleware, VerifiedOnce
 from bot.slack.requests import VERIFIED, WORKSPACE_ID
@@ -102,7 +103,7 @@ def build_app(runtime: Runtime) -> App:
     }
     with bolt_reads_no_environment():
         if settings.multi_workspace:
-            app = App(
+            app = BotApp(
                 installation_store=SqlInstallationStore(runtime.db),
                 # No user tokens are asked for (`user_scopes=[]`): the workspace's installation is looked up once
                 # per request (`find_bot`), not again for each person who is not the installer.
@@ -122,7 +123,7 @@ def build_app(runtime: Runtime) -> App:
                 **common,
             )
         else:
-            app = App(**common)  # the client carries the bot token
+            app = BotApp(**common)  # the client carries the bot token
     answer_on_ack(app)
     # Listeners still running finish before the database they use is closed (`Runtime.close` runs closers first).
     runtime.closers.append(lambda: app.listener_runner.listener_executor.shutdown(wait=True, cancel_futures=True))
@@ -180,4 +181,5 @@ def build_app(runtime: Runtime) -> App:
     listeners.register(app, runtime)
     attention.listen(runtime)
     home.listen(runtime)
+    app.lean_listeners()
     return app
