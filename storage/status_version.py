@@ -54,11 +54,13 @@ class StatusVersions:
     # 20 workers, `bot.web.dispatch.WORKERS`); more are opened while more threads read at once, and closed after.
     # With 4 kept, under the ack bench's 50 connections the reads beyond them each opened a connection and closed
     # it (on SQLite its pragmas run again, on PostgreSQL a server process starts): status cost 0.02-0.17 ms more
-    # CPU a request than with 20 (four paired 5-second loads on SQLite).
-    KEEP = 20
+    # CPU a request than with 20 (four paired 5-second loads on SQLite). On PostgreSQL a kept connection is a server
+    # process and counts against `max_connections`, which several bot processes share: 4 there.
+    KEEP_SQLITE, KEEP_POSTGRESQL = 20, 4
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._keep = self.KEEP_SQLITE if db.is_sqlite else self.KEEP_POSTGRESQL
         self._idle: list[Any] = []  # pool connections detached from the pool (`PoolProxiedConnection`)
         self._closed = False
         # Closed as well when this is dropped unclosed (psycopg warns of a connection deleted while open).
@@ -83,7 +85,7 @@ class StatusVersions:
             except BaseException:
                 connection.close()
                 raise
-        if len(self._idle) < self.KEEP and not self._closed:
+        if len(self._idle) < self._keep and not self._closed:
             self._idle.append(connection)
         else:
             connection.close()
