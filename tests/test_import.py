@@ -8,15 +8,14 @@ from __future__ import annotations
 import threading
 import time
 from datetime import timedelta
-from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from bot.imports.job import EventWaiter
 from bot.imports.runs import RunView
 from storage.models import AuditEvent, Connection, ImportRun, Workspace
-from tests.conftest import ADMIN, CHANNEL, DATABASES, STAFF, TEAM, RunningBot
+from tests.conftest import ADMIN, CHANNEL, STAFF, TEAM, RunningBot
 from tests.fakes.blockkit import check_message, check_view
 from tests.fakes.xero import XeroFake
 from tests.flows import all_text, becomes, button_for, click, command, connected, log_in, seen, shown, url_in
@@ -665,30 +664,3 @@ def test_each_import_refreshes_the_chart_so_stale_mappings_are_flagged(
         stored = s.scalars(select(ChartAccount).where(ChartAccount.connection_id == row.id)).all()
     assert stored, "the chart was stored by the import"
     assert [a.active for a in stored if a.external_id == sales] == [False]
-
-
-if "postgresql" in DATABASES:
-
-    @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-    def test_on_postgresql_pages_do_not_wait_for_the_disk_and_the_page_ending_the_run_does(
-        xero_imports: tuple[RunningBot, Connection, str], xero: XeroFake
-    ) -> None:
-        bot, _, tenant = xero_imports
-        quick(bot, page_size=100)
-        xero.seed_contacts(tenant, 250)
-        seen_at_commit: list[str] = []  # how each page's transaction commits, read as the page moves the run on
-
-        def page_written(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
-            if statement.lstrip().upper().startswith("UPDATE IMPORT_RUNS") and "RETURNING" in statement.upper():
-                seen_at_commit.append(cursor.connection.execute("SHOW synchronous_commit").fetchone()[0])
-
-        event.listen(bot.db.engine, "after_cursor_execute", page_written)
-        try:
-            command(bot, "/accounts import", "Starting the import")
-            run = finished(bot)
-        finally:
-            event.remove(bot.db.engine, "after_cursor_execute", page_written)
-        assert run.status == "succeeded" and run.pages == 3 and customer_count(bot) == run.count("new") > 0
-        assert seen_at_commit == ["off", "off", "on"]
-        with bot.db.engine.connect() as c:  # the setting was the page's transaction's own, not the connection's
-            assert c.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Table, insert, select, text, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError, StatementError
 from sqlalchemy.orm import Session
 
@@ -308,14 +308,7 @@ class ImportJob:
 
     def _write_page(self, page: Page, customer_filter: str, view: RunView, *, by_record: bool) -> tuple[RunView, bool]:
         now = self.runtime.clock()
-        done = page.cursor is None
         with self.db.session(write_lock=True) as s:
-            if not done and s.get_bind().dialect.name == "postgresql":
-                # A page before the last does not wait for the disk at commit (a flush a page was a tenth of the
-                # import's time). The page and its cursor stay one transaction: should PostgreSQL itself stop
-                # before writing the last few pages out, it loses them with their cursor, and the run resumes
-                # from the cursor it kept. The last page, which ends the run, waits for the disk as before.
-                s.execute(text("SET LOCAL synchronous_commit = off"))
             skipped = list(page.skipped)
 
             def apply(records: list[Record]) -> Counter[str]:
@@ -356,6 +349,7 @@ class ImportJob:
                         for k in skipped
                     ],
                 )
+            done = page.cursor is None
             # The counts are merged here, from those of `view`: only the lease's holder writes them, and the
             # update finds the run only where `view` left it (`_moved_on`).
             values: dict[str, Any] = {
