@@ -84,7 +84,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 # A pooled PostgreSQL connection is tried before it is handed out only if it sat unused this long: one that was in
 # use a moment ago is alive, and trying it anyway (SQLAlchemy's `pool_pre_ping`) was a round trip every session, six
-# a page of an import, each waiting for the importing threads to let go of the interpreter (~2.5 ms apiece).
+# a page of an import, each waiting for the importing threads to let go of the interpreter (2.5-5 ms apiece).
 PING_AFTER_IDLE_SECONDS = 1.0
 
 

@@ -171,8 +171,6 @@ if "postgresql" in DATABASES:
     def test_a_pooled_connection_is_tried_only_after_sitting_idle_and_a_dead_one_is_replaced(
         db: Database, monkeypatch: pytest.MonkeyPatch, mocker: Any
     ) -> None:
-        import storage.db
-
         pings = mocker.spy(db.engine.dialect, "do_ping")  # SQLAlchemy's, not ours: how often the pool asks
         for _ in range(5):  # back to back: the connection was in use a moment ago
             with db.session() as s:
@@ -182,7 +180,7 @@ if "postgresql" in DATABASES:
         with other.connect() as c:  # the server closes the idle connection (a restart, an idle timeout)
             assert c.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar()
         other.dispose()
-        monkeypatch.setattr(storage.db, "PING_AFTER_IDLE_SECONDS", 0.05)
+        monkeypatch.setattr("storage.db.PING_AFTER_IDLE_SECONDS", 0.05)
         time.sleep(0.1)
         with db.session() as s:  # tried, found dead, replaced: the caller never sees it
             assert s.execute(text("SELECT pg_backend_pid()")).scalar() != pid
