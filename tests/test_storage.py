@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import create_engine, inspect, select, text
+from sqlalchemy import UniqueConstraint, create_engine, inspect, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import NullPool
 
 from storage import migrate
 from storage.bulk import BulkWriter
 from storage.crypto import SecretBox
 from storage.db import Database
-from storage.models import Base, Connection, Customer, CustomerReference, OAuthState, Workspace
+from storage.models import (
+    Base,
+    Connection,
+    Customer,
+    CustomerReference,
+    ImportRun,
+    Invoice,
+    OAuthState,
+    Workspace,
+)
 from tests.conftest import DATABASES, TEST_KEY
 
 
@@ -45,6 +55,91 @@ def test_downgrade_to_nothing_and_up_again(db: Database) -> None:
     assert not set(Base.metadata.tables) & set(inspect(db.engine).get_table_names())
     migrate.upgrade(db.engine)
     migrate.check_schema(db.engine)
+
+
+def test_a_migration_that_copies_a_table_keeps_every_row_that_refers_to_it(empty_database_url: str) -> None:
+    """0025 drops a column of customers, which SQLite does by copying the table and dropping the old one: with
+    foreign keys on, that drop would run the ON DELETE actions of the rows referring to it (a customer's references
+    deleted, an invoice's customer set to NULL). Migrations run with them off and checked before the commit."""
+    db = Database(empty_database_url, SecretBox(TEST_KEY))
+    migrate.upgrade(db.engine, "0024")
+    with db.session() as s:
+        workspace = Workspace(team_id="T1")
+        s.add(workspace)
+        s.flush()
+        connection = Connection(
+            workspace_id=workspace.id, provider="xero", organisation_id="org", organisation_name="Org"
+        )
+        s.add(connection)
+        s.flush()
+        run = ImportRun(workspace_id=workspace.id, connection_id=connection.id, trigger="command")
+        s.add(run)
+        s.flush()
+        customer = Customer(workspace_id=workspace.id, name="Acme Plumbing", first_import_run_id=run.id)
+        s.add(customer)
+        s.flush()
+        s.add(CustomerReference(customer_id=customer.id, connection_id=connection.id, external_id="x1", digest="d"))
+        s.add(
+            Invoice(
+                workspace_id=workspace.id,
+                connection_id=connection.id,
+                customer_id=customer.id,
+                customer_external_id="x1",
+                customer_name="Acme Plumbing",
+                idempotency_key="k1",
+                issued_on=date(2026, 12, 3),
+                due_on=date(2026, 12, 17),
+                created_by="U1",
+            )
+        )
+        s.execute(text("UPDATE customers SET last_import_run_id = :run"), {"run": run.id})
+    ids = (customer.id, run.id)
+
+    migrate.upgrade(db.engine)
+    with db.engine.connect() as c:
+        assert "last_import_run_id" not in {col["name"] for col in inspect(c).get_columns("customers")}
+        assert c.execute(text("SELECT customer_id FROM customer_references")).scalars().all() == [ids[0]]
+        assert c.execute(text("SELECT customer_id FROM invoices")).scalars().all() == [ids[0]]
+        assert c.execute(text("SELECT first_import_run_id FROM customers")).scalars().all() == [ids[1]]
+    with pytest.raises(IntegrityError), db.session() as s:  # the foreign keys still hold
+        s.add(CustomerReference(customer_id=ids[0] + 1, connection_id=connection.id, external_id="x2", digest="d"))
+
+    migrate.downgrade(db.engine, "0024")  # and back, keeping them too
+    with db.engine.connect() as c:
+        assert c.execute(text("SELECT customer_id FROM customer_references")).scalars().all() == [ids[0]]
+        assert c.execute(text("SELECT customer_id FROM invoices")).scalars().all() == [ids[0]]
+    db.dispose()
+
+
+def test_every_foreign_key_to_a_table_the_bot_deletes_from_is_indexed() -> None:
+    """Deleting a row makes the database find the rows referring to it (to delete them or set them to NULL):
+    without an index on the referring columns, a scan of the whole table for every row deleted. Ended runs are
+    deleted daily (`prune_ended`), a thousand at a time, beside tables of hundreds of thousands of customers."""
+    deleted_from = {  # the tables whose rows the bot deletes (`delete(...)`, `session.delete`), and where
+        "import_runs",  # bot.imports.runs.prune_ended
+        "oauth_states",  # bot.connections.connect
+        "pending_connections",  # bot.connections.connect
+        "invoices",  # bot.invoices.tracking
+        "call_budgets",  # bot.budget
+        "shown_views",  # bot.slack.shown_views
+        "handled_requests",  # bot.slack.replays
+        "status_changes",  # storage.status_version
+        "chart_accounts",  # bot.mapping.account_mapping
+        "account_mappings",  # bot.mapping.account_mapping
+        "chart_tax_rates",  # bot.mapping.tax_codes
+        "slack_installations",  # bot.workspaces
+        "workspace_admins",  # bot.workspaces.permissions
+    }
+    unindexed = []
+    for table in Base.metadata.sorted_tables:
+        leading = [tuple(c.name for c in index.columns) for index in table.indexes]
+        leading += [tuple(c.name for c in u.columns) for u in table.constraints if isinstance(u, UniqueConstraint)]
+        leading.append(tuple(c.name for c in table.primary_key.columns))
+        for key in table.foreign_key_constraints:
+            columns = tuple(c.name for c in key.columns)
+            if key.referred_table.name in deleted_from and not any(lead[: len(columns)] == columns for lead in leading):
+                unindexed.append(f"{table.name}{columns} -> {key.referred_table.name}")
+    assert unindexed == []
 
 
 def test_datetimes_come_back_in_utc(db: Database) -> None:

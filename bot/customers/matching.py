@@ -460,10 +460,10 @@ class _Writes:
 
     def flush(self, *, workspace_id: int) -> None:
         bulk, run, moment = self.bulk, self.run_id, self.moment
-        written = {"last_import_run_id": run, "updated_at": moment}
+        written = {"updated_at": moment}
         bulk.update(_CUSTOMERS, _UPDATED_CUSTOMER, self.customers, written)
         bulk.update(_CUSTOMERS, (), self.deactivated, {"active": False, **written})
-        bulk.update(_REFERENCES, _UPDATED_REFERENCE, self.references, {"last_import_run_id": run})
+        bulk.update(_REFERENCES, _UPDATED_REFERENCE, self.references)
         new_ids = bulk.new_ids(_CUSTOMERS, len(self.created))
         bulk.insert(
             _CUSTOMERS,
@@ -485,7 +485,7 @@ class _Writes:
                 )
                 for customer_id, record, record_digest in self.new_references
             ],
-            {"connection_id": self.connection_id, "last_import_run_id": run, "created_at": moment},
+            {"connection_id": self.connection_id, "created_at": moment},
         )
 
 

@@ -46,7 +46,6 @@ class Customer(Base):
     first_import_run_id: Mapped[int | None] = mapped_column(
         ForeignKey("import_runs.id", ondelete="SET NULL"), index=True
     )
-    last_import_run_id: Mapped[int | None] = mapped_column(ForeignKey("import_runs.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -67,5 +66,4 @@ class CustomerReference(Base):
     provider_updated_at: Mapped[datetime | None] = mapped_column()
     digest: Mapped[str] = mapped_column(String(64))
     merged_into_external_id: Mapped[str | None] = mapped_column(String(64))  # the survivor at the package
-    last_import_run_id: Mapped[int | None] = mapped_column(ForeignKey("import_runs.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
