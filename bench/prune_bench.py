@@ -4,11 +4,11 @@
     python -m bench.prune_bench                                   # 200,000 customers, 1,000 runs, both databases
     python -m bench.prune_bench --customers 100000 --runs 200 --databases sqlite
 
-Each measurement: a fresh database migrated to the revision, one workspace and connection, `--customers` customers
-with their references (first imported by the connection's first run, last written by its latest), `--runs` ended
-runs from 100 days ago between them, and then `prune_ended` timed deleting those runs in one batch, as the hourly
-chore does. The two schemas run side by side in the same process and database server, so the ratio holds on a
-busy machine. PostgreSQL from BENCH_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/test).
+Each measurement: a fresh database migrated to the revision, one workspace and connection, `--runs` ended syncs from
+105 days ago, then its latest run, which first imported (and last wrote) `--customers` customers and their
+references; then `prune_ended` timed deleting the old runs in one batch, as the hourly chore does. The two schemas
+run side by side in the same process and database server, so the ratio holds on a busy machine. PostgreSQL from
+BENCH_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/test).
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ BEFORE = "0024"  # the last revision with `last_import_run_id`
 
 
 def seed(db: Database, *, customers: int, runs: int, old_schema: bool) -> None:
-    """The workspace, its connection, the runs (the first import, `runs` ended ones to prune, the latest) and the
-    customers with their references, written by the database itself (a recursive count) to keep set-up short."""
+    """The workspace, its connection, the runs (`runs` ended ones to prune, then the latest) and the customers with
+    their references, written by the database itself (a recursive count) to keep set-up short."""
     postgresql = db.engine.dialect.name == "postgresql"
     moment = "now()" if postgresql else "'2026-12-03 12:00:00.000000'"
     old = "'2026-08-20 12:00:00.000000'" if not postgresql else "now() - interval '105 days'"
@@ -47,8 +47,8 @@ def seed(db: Database, *, customers: int, runs: int, old_schema: bool) -> None:
                 f"connected_at) VALUES (1, 1, 'xero', 'active', 'org', 'Org', {moment})"
             )
         )
-        for run_id in range(1, runs + 3):  # 1: the first import; 2..runs+1: pruned; runs+2: the latest
-            ended = old if run_id <= runs + 1 else moment
+        for run_id in range(1, runs + 2):  # 1..runs: pruned; runs + 1: the latest
+            ended = old if run_id <= runs else moment
             c.execute(
                 text(
                     "INSERT INTO import_runs (id, workspace_id, connection_id, kind, trigger, status, counts, pages, "
@@ -57,7 +57,7 @@ def seed(db: Database, *, customers: int, runs: int, old_schema: bool) -> None:
                 ),
                 {"id": run_id},
             )
-        latest = runs + 2
+        latest = runs + 1
         last = ", last_import_run_id" if old_schema else ""
         last_value = f", {latest}" if old_schema else ""
         c.execute(
@@ -66,7 +66,7 @@ def seed(db: Database, *, customers: int, runs: int, old_schema: bool) -> None:
                 "INSERT INTO customers (id, workspace_id, name, phones, addresses, active, email_key, name_key, "
                 f"first_import_run_id{last}, created_at, updated_at) "
                 f"SELECT i, 1, 'Customer ' || i, '[]', '[]', true, 'c' || i || '@example.com', 'customer ' || i, "
-                f"1{last_value}, {moment}, {moment} FROM n"
+                f"{latest}{last_value}, {moment}, {moment} FROM n"
             ),
             {"count": customers},
         )
