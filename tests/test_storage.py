@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, date, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -108,6 +110,28 @@ def test_a_migration_that_copies_a_table_keeps_every_row_that_refers_to_it(empty
     with db.engine.connect() as c:
         assert c.execute(text("SELECT customer_id FROM customer_references")).scalars().all() == [ids[0]]
         assert c.execute(text("SELECT customer_id FROM invoices")).scalars().all() == [ids[0]]
+    db.dispose()
+
+
+def test_a_sqlite_migration_that_leaves_a_row_referring_to_nothing_is_rolled_back(tmp_path: Path) -> None:
+    """With foreign keys off while the schema moves, SQLite's own check before the commit is what stops a migration
+    leaving a row that refers to nothing: here one was there already (written with the keys off), and the move to
+    0025 is refused whole; starting the bot at the schema it has (nothing to migrate) does not read every table."""
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    db = Database(url, SecretBox(TEST_KEY))
+    migrate.upgrade(db.engine, "0024")
+    with sqlite3.connect(tmp_path / "x.db") as raw:  # foreign keys are off unless a connection turns them on
+        raw.execute(
+            "INSERT INTO customer_references (customer_id, connection_id, external_id, digest, created_at) "
+            "VALUES (41, 42, 'x1', 'd', '2026-12-03 00:00:00.000000')"
+        )
+    with pytest.raises(RuntimeError, match="referring to rows that are not there"):
+        migrate.upgrade(db.engine)
+    assert migrate.current_revision(db.engine) == "0024"
+    with db.engine.connect() as c:
+        assert "last_import_run_id" in {col["name"] for col in inspect(c).get_columns("customers")}
+        assert c.execute(text("PRAGMA foreign_keys")).scalar() == 1  # on again for the pool's next user
+    migrate.upgrade(db.engine, "0024")  # at its revision already: nothing moves, nothing is checked
     db.dispose()
 
 
