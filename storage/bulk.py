@@ -14,7 +14,7 @@ from types import MappingProxyType
 from typing import Any
 
 import orjson
-from sqlalchemy import Column, ColumnElement, String, Table, bindparam, func, select, text
+from sqlalchemy import Boolean, Column, ColumnElement, Integer, String, Table, bindparam, func, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -123,12 +123,14 @@ class BulkWriter:
             return
         # PostgreSQL: COPY, in this transaction (psycopg's executemany sends a statement per row). What the
         # driver raises is translated as SQLAlchemy translates it (a value refused is a `DataError`).
-        statement = f"COPY {self._quote(table.name)} ({names}) FROM STDIN"
+        statement = f"COPY {self._quote(table.name)} ({names}) FROM STDIN (FORMAT BINARY)"
         dbapi = self.dialect.loaded_dbapi
         extra = tuple(shared.values())
+        types = [_binary_type(table.c[name]) for name in (*columns, *shared)]
         try:
             with self.connection.connection.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
                 with cursor.copy(statement) as copy:
+                    copy.set_types(types)
                     for row in rows:
                         copy.write_row((*row, *extra) if extra else row)
         except dbapi.Error as exc:
@@ -166,3 +168,16 @@ class BulkWriter:
 
     def _many(self, statement: str, rows: list[tuple[Any, ...]]) -> None:
         self.connection.exec_driver_sql(statement, rows)
+
+
+def _binary_type(column: Column[Any]) -> str:
+    """The PostgreSQL type psycopg writes a value of `column` as in a binary COPY: JSON columns are handed over as
+    their text already (the server reads a `json` field's binary form as that text)."""
+    kind = column.type
+    if isinstance(kind, UTCDateTime):
+        return "timestamptz"
+    if isinstance(kind, Boolean):
+        return "bool"
+    if isinstance(kind, Integer):
+        return "int4"
+    return "text"

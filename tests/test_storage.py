@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
@@ -9,7 +10,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import UniqueConstraint, create_engine, inspect, select, text
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import UniqueConstraint, create_engine, delete, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import NullPool
 
@@ -201,6 +204,68 @@ def test_bulk_writes_hand_the_driver_the_datetimes_sqlalchemy_would(db: Database
     assert ours(when) == theirs(when)
     with pytest.raises(ValueError, match="naive datetime"):
         ours(datetime(2026, 1, 1))
+
+
+_STORED_TEXT = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=40)  # as cleaned
+_MOMENTS = st.datetimes(
+    min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.just(UTC)
+)  # a day inside the range either way, so the zone never takes it out
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(
+        st.tuples(
+            _STORED_TEXT.filter(bool),
+            _STORED_TEXT,
+            st.booleans(),
+            st.none() | st.integers(min_value=-(2**31), max_value=2**31 - 1),
+            st.none() | _MOMENTS,
+        ),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_bulk_inserts_store_exactly_what_they_are_given(db: Database, rows: list[tuple[Any, ...]]) -> None:
+    """What the import's bulk writer stores reads back as it was given, whatever the text (tabs, newlines,
+    backslashes and quotes, which PostgreSQL's COPY would have to escape in its text form), numbers, flags and times,
+    on both databases."""
+    with db.session() as s:
+        workspace = Workspace(team_id=f"T{len(rows)}")
+        s.add(workspace)
+        s.flush()
+        bulk = BulkWriter(s)
+        moment = bulk.processor(Customer.__table__.c.created_at)(datetime(2026, 12, 3, tzinfo=UTC))
+        created = bulk.processor(Customer.__table__.c.created_at)
+        ids = bulk.new_ids(Customer.__table__, len(rows))
+        bulk.insert(
+            Customer.__table__,
+            ("id", "name", "first_name", "phones", "active", "number", "erased_at"),
+            [
+                (id_, name, text, json.dumps([text]), active, None if number is None else str(number), created(when))
+                for id_, (name, text, active, number, when) in zip(ids, rows, strict=True)
+            ],
+            {"workspace_id": workspace.id, "addresses": "[]", "created_at": moment, "updated_at": moment},
+        )
+    with db.session() as s:
+        stored = s.execute(
+            select(
+                Customer.name,
+                Customer.first_name,
+                Customer.phones,
+                Customer.active,
+                Customer.number,
+                Customer.erased_at,
+            )
+            .where(Customer.workspace_id == workspace.id)
+            .order_by(Customer.id)
+        ).all()
+        assert [tuple(row) for row in stored] == [
+            (name, text, [text], active, None if number is None else str(number), when)
+            for name, text, active, number, when in rows
+        ]
+        s.execute(delete(Customer))
+        s.execute(delete(Workspace))
 
 
 def test_session_rolls_back_when_the_block_raises(db: Database) -> None:
