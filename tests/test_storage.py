@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import UniqueConstraint, create_engine, delete, inspect, select, text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from storage import migrate
@@ -31,6 +32,16 @@ from storage.models import (
     Workspace,
 )
 from tests.conftest import DATABASES, TEST_KEY
+
+
+def _workspace_with_connection(s: Session) -> tuple[Workspace, Connection]:
+    workspace = Workspace(team_id="T1")
+    s.add(workspace)
+    s.flush()
+    connection = Connection(workspace_id=workspace.id, provider="xero", organisation_id="org", organisation_name="Org")
+    s.add(connection)
+    s.flush()
+    return workspace, connection
 
 
 def test_migrations_create_every_model_table(empty_database_url: str) -> None:
@@ -69,14 +80,7 @@ def test_a_migration_that_copies_a_table_keeps_every_row_that_refers_to_it(empty
     db = Database(empty_database_url, SecretBox(TEST_KEY))
     migrate.upgrade(db.engine, "0024")
     with db.session() as s:
-        workspace = Workspace(team_id="T1")
-        s.add(workspace)
-        s.flush()
-        connection = Connection(
-            workspace_id=workspace.id, provider="xero", organisation_id="org", organisation_name="Org"
-        )
-        s.add(connection)
-        s.flush()
+        workspace, connection = _workspace_with_connection(s)
         run = ImportRun(workspace_id=workspace.id, connection_id=connection.id, trigger="command")
         s.add(run)
         s.flush()
@@ -321,14 +325,7 @@ if "postgresql" in DATABASES:  # SQLite plans from its indexes alone: refresh_st
         """After a bulk load PostgreSQL believes a table is as small as it was, until autovacuum gets to it;
         an import refreshes the statistics itself so that its lookups keep using the whole index."""
         with db.session() as s:
-            workspace = Workspace(team_id="T1")
-            s.add(workspace)
-            s.flush()
-            connection = Connection(
-                workspace_id=workspace.id, provider="xero", organisation_id="org", organisation_name="Org"
-            )
-            s.add(connection)
-            s.flush()
+            workspace, connection = _workspace_with_connection(s)
             customers = [Customer(workspace_id=workspace.id, name=f"Customer {n}") for n in range(5000)]
             s.add_all(customers)
             s.flush()
