@@ -14,7 +14,21 @@ from types import MappingProxyType
 from typing import Any
 
 import orjson
-from sqlalchemy import Boolean, Column, ColumnElement, Integer, String, Table, bindparam, func, select, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    ColumnElement,
+    Integer,
+    SmallInteger,
+    String,
+    Table,
+    bindparam,
+    func,
+    select,
+    text,
+)
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -171,13 +185,18 @@ class BulkWriter:
 
 
 def _binary_type(column: Column[Any]) -> str:
-    """The PostgreSQL type psycopg writes a value of `column` as in a binary COPY: JSON columns are handed over as
-    their text already (the server reads a `json` field's binary form as that text)."""
+    """The PostgreSQL type psycopg writes a value of `column` as in a binary COPY, where each value must come in its
+    column's own binary form: JSON columns are handed over as their text already (the server reads a `json` field's
+    binary form as that text). A type not here is refused at once rather than sent in a form the server misreads."""
     kind = column.type
     if isinstance(kind, UTCDateTime):
         return "timestamptz"
     if isinstance(kind, Boolean):
         return "bool"
+    if isinstance(kind, BigInteger | SmallInteger):
+        return "int8" if isinstance(kind, BigInteger) else "int2"
     if isinstance(kind, Integer):
         return "int4"
-    return "text"
+    if isinstance(kind, String | JSON):  # Text is a String
+        return "text"
+    raise TypeError(f"no binary COPY type for {column.table.name}.{column.name} ({kind})")

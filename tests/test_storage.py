@@ -272,6 +272,16 @@ def test_bulk_inserts_store_exactly_what_they_are_given(db: Database, rows: list
         s.execute(delete(Workspace))
 
 
+if "postgresql" in DATABASES:
+
+    @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+    def test_a_column_the_binary_copy_has_no_form_for_is_refused_before_anything_is_sent(db: Database) -> None:
+        """PostgreSQL reads each field of a binary COPY in its column's own binary form: a date sent as text would be
+        misread, so a column type without a rule (`storage.bulk`) stops the insert at once, naming the column."""
+        with db.session() as s, pytest.raises(TypeError, match=r"invoices\.issued_on"):
+            BulkWriter(s).insert(Invoice.__table__, ("id", "issued_on"), [(1, date(2026, 12, 3))])
+
+
 def test_session_rolls_back_when_the_block_raises(db: Database) -> None:
     with pytest.raises(RuntimeError):
         with db.session() as s:
