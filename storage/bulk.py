@@ -80,6 +80,13 @@ def utc_datetime_text(value: datetime | None) -> str | None:
 
 
 NONE: Mapping[str, Any] = MappingProxyType({})  # no values shared by every row
+# PostgreSQL: `count` values of the table's id sequence. Its name is looked up once, in a CTE PostgreSQL must
+# compute before the rows: written in the select list (or a plain subquery, which the planner folds in), the
+# catalog look-up ran for every value, 11-14 ms a page of 1,000 against 1 ms.
+_NEXT_IDS = text(
+    "WITH sequence AS MATERIALIZED (SELECT CAST(pg_get_serial_sequence(:table, 'id') AS regclass) AS id) "
+    "SELECT nextval(sequence.id) FROM sequence CROSS JOIN generate_series(1, :count)"
+)
 
 
 class BulkWriter:
@@ -117,10 +124,7 @@ class BulkWriter:
         if self.is_sqlite:
             largest = self.connection.exec_driver_sql(f"SELECT coalesce(max(id), 0) FROM {name}").scalar_one()
             return list(range(largest + 1, largest + 1 + count))
-        rows = self.connection.execute(
-            text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :count)"),
-            {"table": table.name, "count": count},
-        )
+        rows = self.connection.execute(_NEXT_IDS, {"table": table.name, "count": count})
         return [row[0] for row in rows]
 
     def insert(
