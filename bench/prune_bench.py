@@ -1,4 +1,4 @@
-"""Benchmark: the daily pruning of ended import runs beside a large customer table, on the schema before revision
+"""Benchmark: the hourly pruning of ended import runs beside a large customer table, on the schema before revision
 0025 (customers and their references pointing at their last run, a foreign key without an index) and on today's.
 
     python -m bench.prune_bench                                   # 200,000 customers, 1,000 runs, both databases

@@ -145,7 +145,7 @@ def test_a_sqlite_migration_that_leaves_a_row_referring_to_nothing_is_rolled_bac
 def test_every_foreign_key_to_a_table_the_bot_deletes_from_is_indexed() -> None:
     """Deleting a row makes the database find the rows referring to it (to delete them or set them to NULL):
     without an index on the referring columns, a scan of the whole table for every row deleted. Ended runs are
-    deleted daily (`prune_ended`), a thousand at a time, beside tables of hundreds of thousands of customers."""
+    deleted hourly (`prune_ended`), a thousand at a time, beside tables of hundreds of thousands of customers."""
     deleted_from = {  # the tables whose rows the bot deletes (`delete(...)`, `session.delete`), and where
         "import_runs",  # bot.imports.runs.prune_ended
         "oauth_states",  # bot.connections.connect

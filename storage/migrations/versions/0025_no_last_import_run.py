@@ -1,5 +1,5 @@
 """customers and customer_references lose `last_import_run_id`: written on every import, read by nothing, and a
-foreign key to import_runs without an index, so deleting an ended run (`prune_ended`, daily) scanned both tables
+foreign key to import_runs without an index, so deleting an ended run (`prune_ended`, hourly) scanned both tables
 whole for rows to set to NULL (at 200,000 customers 62-73 ms a run on PostgreSQL and 124-128 ms on SQLite: the
 chore's batch of 1,000 runs one to two minutes in one write transaction), and every imported row checked the run
 twice more (`bench/prune_bench.py`).
