@@ -239,14 +239,14 @@ def test_bulk_inserts_store_exactly_what_they_are_given(db: Database, rows: list
         s.add(workspace)
         s.flush()
         bulk = BulkWriter(s)
-        moment = bulk.processor(Customer.__table__.c.created_at)(datetime(2026, 12, 3, tzinfo=UTC))
-        created = bulk.processor(Customer.__table__.c.created_at)
+        utc = bulk.processor(Customer.__table__.c.created_at)  # a UTC datetime as the driver takes it
+        moment = utc(datetime(2026, 12, 3, tzinfo=UTC))
         ids = bulk.new_ids(Customer.__table__, len(rows))
         bulk.insert(
             Customer.__table__,
             ("id", "name", "first_name", "phones", "active", "number", "erased_at"),
             [
-                (id_, name, text, json.dumps([text]), active, None if number is None else str(number), created(when))
+                (id_, name, text, json.dumps([text]), active, None if number is None else str(number), utc(when))
                 for id_, (name, text, active, number, when) in zip(ids, rows, strict=True)
             ],
             {"workspace_id": workspace.id, "addresses": "[]", "created_at": moment, "updated_at": moment},
