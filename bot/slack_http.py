@@ -20,6 +20,8 @@ import httpx2
 from slack_sdk import WebClient
 from slack_sdk.webhook import WebhookClient, WebhookResponse
 
+from providers.http import tls_context
+
 KEEP_IDLE = 30.0  # seconds an unused connection is kept
 IDLE_PER_HOST = 20  # unused connections kept open; more may be open at once, as with urllib
 
@@ -30,7 +32,7 @@ class SlackConnections:
 
     def __init__(self, *, keep_idle: float = KEEP_IDLE, transport: httpx2.BaseTransport | None = None) -> None:
         limits = httpx2.Limits(max_keepalive_connections=IDLE_PER_HOST, keepalive_expiry=keep_idle)
-        self._client = httpx2.Client(limits=limits, transport=transport, follow_redirects=False)
+        self._client = httpx2.Client(limits=limits, transport=transport, follow_redirects=False, verify=tls_context())
 
     @property
     def is_closed(self) -> bool:

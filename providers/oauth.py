@@ -18,7 +18,7 @@ from authlib.integrations.httpx_client import OAuth2Client
 from authlib.oauth2.client import DEFAULT_HEADERS
 
 from providers.base import BadRequest, NeedsReconnect, ProviderError, Tokens, Unavailable
-from providers.http import RETRYABLE_STATUSES, BorrowedTransport, RetryPolicy, Transient
+from providers.http import RETRYABLE_STATUSES, BorrowedTransport, RetryPolicy, Transient, tls_context
 
 # A refresh token no package ever issued: `check_credentials` sends it to learn whether the client is known.
 MADE_UP_REFRESH_TOKEN = "accounts-bot-doctor-check-not-a-real-token"
@@ -165,6 +165,7 @@ class TokenEndpoint:
             token_endpoint_auth_method=self._auth_method,
             timeout=self._timeout,
             transport=BorrowedTransport(self._transport) if self._transport is not None else None,
+            verify=tls_context(),
         )
         try:
             yield client

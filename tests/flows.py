@@ -22,6 +22,7 @@ from providers import registry
 from storage.models import Connection
 from tests.conftest import ADMIN, CHANNEL, RunningBot
 from tests.fakes.blockkit import check_message
+from tests.fakes.server import http_client
 from tests.fakes.slack.render import block_lines
 from tests.fakes.xero import FakeClock, XeroFake, click_through_consent
 from tests.packages_e2e import CLIENT_ID, CLIENT_SECRET, served, start_with
@@ -121,7 +122,7 @@ def login_url(bot: RunningBot, user_id: str = ADMIN, text_: str | None = None, *
 
 def log_in(bot: RunningBot, url: str, **consent: Any) -> httpx2.Response:
     """A person's browser: the package's consent page, the button, then our callback page."""
-    with httpx2.Client(timeout=10) as browser:
+    with http_client(timeout=10) as browser:
         answer = click_through_consent(browser, url, **consent)
         assert answer.status_code in (302, 303), answer.text
         return browser.get(answer.headers["location"])

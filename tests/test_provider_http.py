@@ -6,15 +6,19 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+import ssl
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpcore2
 import httpx2
 import pytest
+from pytest_mock import MockerFixture
 
+from bot.slack_http import SlackConnections
 from providers.base import BadRequest, Link, NeedsReconnect, RateLimited, Unavailable
-from providers.http import AuthorisedClient, BorrowedTransport, RetryPolicy, http_client
+from providers.http import AuthorisedClient, BorrowedTransport, RetryPolicy, http_client, tls_context
 from providers.xero import XeroProvider, XeroSettings, error_from_response
 from tests.fakes.asgi_transport import ASGISyncTransport
 from tests.fakes.xero import FakeClock, XeroClientApp, XeroFake, click_through_consent, redirect_params
@@ -383,3 +387,19 @@ def test_disconnect_revokes_only_a_log_in_nothing_else_uses(env: Env, shared: bo
 
     assert env.fake.connections == []
     assert env.fake.revoked == ([] if shared else [keeper.tokens.refresh_token])
+
+
+def test_the_clients_the_bot_makes_share_one_tls_context(env: Env, mocker: MockerFixture) -> None:
+    """Reading the system's certificate authorities costs 26 ms of CPU: once a process, not once a client (a
+    provider, each log-in link and token exchange, the connections to Slack)."""
+    tls_context.cache_clear()
+    loads = mocker.spy(httpcore2, "default_ssl_context")
+    over_the_network = XeroProvider(env.settings(), sleep=env.clock.sleep, clock=env.clock)
+    for _ in range(3):
+        assert over_the_network.authorization_url(state="s", redirect_uri=REDIRECT_URI, code_challenge=None)
+        http_client(timeout=1).close()
+        SlackConnections().close()
+    over_the_network.close()
+    assert loads.call_count == 1
+    # and it still checks who the server is
+    assert tls_context().verify_mode == ssl.CERT_REQUIRED and tls_context().check_hostname

@@ -44,6 +44,7 @@ from bot.slack.notify import CANNOT_POST_HERE, SlackUnavailable, direct_message,
 from bot.views import importing as views
 from bot.workspaces import permissions
 from providers.base import ProviderError
+from providers.http import tls_context
 from storage.models import Connection, RunStatus, Workspace
 
 log = logging.getLogger(__name__)
@@ -129,7 +130,7 @@ def upload_file(client: WebClient, file: BinaryIO, *, channel: str, filename: st
             yield block
 
     try:
-        with httpx2.Client(timeout=httpx2.Timeout(60.0, connect=10.0)) as http:
+        with httpx2.Client(timeout=httpx2.Timeout(60.0, connect=10.0), verify=tls_context()) as http:
             answer = http.post(
                 str(reserved["upload_url"]),
                 content=chunks(),

@@ -21,7 +21,7 @@ from cryptography.fernet import Fernet
 from providers import registry
 from tests.demo.packages import PACKAGES, DemoPackage
 from tests.demo.playground import playground_app
-from tests.fakes.server import ServerThread, free_port
+from tests.fakes.server import ServerThread, free_port, http_client
 from tests.fakes.slack.demo import DEMO_APP_TOKEN, DEMO_BOT_TOKEN, demo
 from tests.fakes.slack.fake import SlackFake
 
@@ -167,7 +167,8 @@ class Demo:
 
     def _bot_connected(self) -> bool:
         """Whether the bot holds its Socket Mode connection to the Slack fake."""
-        return bool(httpx2.get(f"{self.url}/fake", timeout=5).json()["bot"]["socket_mode"])
+        with http_client(timeout=5) as http:
+            return bool(http.get(f"{self.url}/fake").json()["bot"]["socket_mode"])
 
     def _wait_until(self, child: Child, ready: Callable[[], bool]) -> None:
         try:
@@ -211,7 +212,8 @@ def _forward(child: Child) -> None:
 
 def _answers(url: str) -> bool:
     try:
-        httpx2.get(url, timeout=1.0)
+        with http_client(timeout=1.0) as http:
+            http.get(url)
     except httpx2.TransportError:
         return False
     return True

@@ -17,7 +17,7 @@ from providers.base import Grant, Link, Provider
 from providers.registry import get_provider
 from tests.fakes.asgi_transport import ASGISyncTransport
 from tests.fakes.oauth2 import ClientApp, FakeClock, click_through_consent, redirect_params, s256
-from tests.fakes.server import Mount, ServerThread
+from tests.fakes.server import Mount, ServerThread, http_client
 from tests.keepers import MemoryKeeper as Keeper
 from tests.providers.packages import PACKAGES, PackageDriver
 
@@ -148,7 +148,7 @@ def make_env(
         if wire == "http":
             server, current = served
             current.app = driver.app
-            url, transport, browser = server.url, None, httpx2.Client()
+            url, transport, browser = server.url, None, http_client()
         else:
             url = f"http://{driver.name}.fake"
             transport = ASGISyncTransport(driver.app)

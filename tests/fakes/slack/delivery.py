@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 
 import httpx2
 
+from tests.fakes.server import http_client
 from tests.fakes.slack.records import Delivery, Transport
 from tests.fakes.slack.socket_mode import SocketMode
 
@@ -47,7 +48,7 @@ class Deliveries(SocketMode):
         """POST `body` with exactly `headers` to the bot's request URL (sign with `sign` to make it Slack's)."""
         if not self.request_url:
             raise RuntimeError("set request_url (the bot's /slack/events) to deliver over HTTP")
-        with httpx2.Client(timeout=self.ack_timeout) as client:
+        with http_client(timeout=self.ack_timeout) as client:
             return client.post(self.request_url, content=body, headers=headers)
 
     def _deliver(
@@ -109,7 +110,7 @@ class Deliveries(SocketMode):
         if retry[0]:
             headers |= {"X-Slack-Retry-Num": str(retry[0]), "X-Slack-Retry-Reason": retry[1] or "http_timeout"}
         try:
-            with httpx2.Client(timeout=self.ack_timeout) as client:
+            with http_client(timeout=self.ack_timeout) as client:
                 answer = client.post(self.request_url, content=body, headers=headers)
         except httpx2.TimeoutException:
             return Delivery("http", payload, acked=False, ack=None)
