@@ -60,10 +60,15 @@ def prepare_database(runtime: Runtime) -> None:
 
 
 class BotServer:
-    """The whole bot in this process; `start()` returns once it serves, `stop()` ends it cleanly."""
+    """The whole bot in this process; `start()` returns once it serves, `stop()` ends it cleanly.
 
-    def __init__(self, settings: Settings, runtime: Runtime | None = None) -> None:
+    `owns_process`: the bot is what this process is for (`accounts-bot run`), so once started it settles the
+    process's heap (`settle_heap`). A process that only hosts the bot for a while (a test run) says False: its heap
+    is its own, and a full collection of a test run's heap at every start cost 0.4 s (16 % of the suite's CPU)."""
+
+    def __init__(self, settings: Settings, runtime: Runtime | None = None, *, owns_process: bool = True) -> None:
         self.settings = settings
+        self.owns_process = owns_process
         self.runtime = runtime or Runtime.from_settings(settings)
         prepare_database(self.runtime)
         self.app: App = build_app(self.runtime)
@@ -98,7 +103,8 @@ class BotServer:
         if self.settings.socket_mode:
             self.socket_mode = CheckedSocketModeHandler(self.app, self.settings.slack_app_token)
             self.socket_mode.connect()
-        settle_heap()
+        if self.owns_process:
+            settle_heap()
         log.info("accounts-bot is running (%s mode, web on %s)", "Socket" if self.socket_mode else "HTTP", self.url)
         return self
 
@@ -122,4 +128,5 @@ class BotServer:
         if self._thread is not None:
             self._thread.join(timeout=10)
         self.runtime.close()
-        release_heap()
+        if self.owns_process:
+            release_heap()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 
@@ -31,7 +32,10 @@ def _config(engine: Engine) -> Config:
     return config
 
 
+@functools.cache
 def head_revision() -> str:
+    """The newest revision of the migrations shipped with this code (read once: Alembic loads every migration's
+    file to find it, 80 ms)."""
     head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
     assert head is not None
     return head
@@ -43,6 +47,10 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Migrate to `revision`. A database already at the newest is left as it is without loading Alembic's scripts
+    (every start of the bot asks, with AUTO_MIGRATE)."""
+    if revision == "head" and current_revision(engine) == head_revision():
+        return
     _migrate(engine, lambda config: command.upgrade(config, revision))
 
 

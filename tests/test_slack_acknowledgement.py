@@ -156,6 +156,17 @@ def test_while_the_bot_runs_its_start_up_heap_is_frozen(slack: SlackFake, databa
     assert gc.get_threshold() == before
 
 
+def test_a_bot_in_a_process_not_its_own_leaves_that_process_heap_alone(slack: SlackFake, database_url: str) -> None:
+    before = gc.get_threshold()
+    server = BotServer(bot_settings(slack, database_url, mode="http"), owns_process=False).start()
+    try:
+        assert gc.get_freeze_count() == 0
+        assert gc.get_threshold() == before
+    finally:
+        server.stop()
+    assert gc.get_threshold() == before
+
+
 @pytest.mark.parametrize(
     ("text", "remembered"),
     [
