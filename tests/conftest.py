@@ -19,6 +19,7 @@ from playwright.sync_api import expect
 from storage import migrate
 from storage.crypto import SecretBox
 from storage.db import Database
+from tests import write_locks
 
 if TYPE_CHECKING:
     from tests.databases import TestDatabases
@@ -41,6 +42,15 @@ TEST_KEY = SecretBox.generate_key()
 
 def _psycopg(url: str) -> str:
     return "postgresql+psycopg://" + url.split("://", 1)[1]
+
+
+@pytest.fixture(autouse=True)
+def sqlite_writers_lock_first() -> Iterator[None]:
+    """Fail a test in which the bot read and then wrote in one SQLite transaction begun without the write lock
+    (`tests.write_locks`): it works until another connection writes in between, then says "database is locked"."""
+    write_locks.found.clear()
+    yield
+    assert not write_locks.found, "Begin these with `session(write_lock=True)`:\n" + "\n".join(write_locks.found)
 
 
 @pytest.fixture(scope="session")
@@ -172,7 +182,7 @@ def start_bot(slack: SlackFake, database_url: str) -> Iterator[Any]:
 
     def start(mode: str = "http", *, multi: bool = False, **extra: Any) -> RunningBot:
         settings = bot_settings(slack, database_url, mode=mode, multi=multi, **extra)
-        server = BotServer(settings).start()
+        server = BotServer(settings, owns_process=False).start()  # the heap is the test run's, not the bot's
         bot = RunningBot(server=server, slack=slack, settings=settings)
         running.append(bot)
         if mode == "socket":

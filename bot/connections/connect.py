@@ -198,7 +198,7 @@ def finish_callback(
         return connect_organisation(
             db, provider=provider, outcome=outcome, organisation=organisations[0], tokens=grant.tokens, now=now
         )
-    with db.session() as s:
+    with db.session(write_lock=True) as s:  # reads, then writes: the write lock from the start (`start_connect`)
         workspace = workspaces.find(s, team_id=outcome.team_id)
         assert workspace is not None
         pending = PendingConnection(

@@ -128,7 +128,7 @@ def record(
         made = provider.record_payment(link, request, idempotency_key=key)
     except ProviderError as exc:
         refused = isinstance(exc, InvoiceRefused)
-        with runtime.db.session() as s:
+        with runtime.db.session(write_lock=True) as s:
             payment = _payment(s, key)
             payment.error = exc.message[:2000]
             if refused:
@@ -139,7 +139,7 @@ def record(
     except ProviderError as exc:  # recorded; the next tracking brings the amounts up to date
         log.warning("Read back of invoice %s failed after a payment: %s", invoice_id, exc.message)
         invoice = None
-    with runtime.db.session() as s:
+    with runtime.db.session(write_lock=True) as s:
         payment = _payment(s, key)
         payment.status, payment.external_id = PaymentStatus.RECORDED, made.id
         row = s.get(Invoice, invoice_id)

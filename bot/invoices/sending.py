@@ -105,7 +105,7 @@ def send(runtime: Runtime, *, invoice_id: int) -> Sent:
     try:
         made = provider.create_invoice(link, request, idempotency_key=key)
     except InvoiceRefused as exc:
-        with runtime.db.session() as s:
+        with runtime.db.session(write_lock=True) as s:
             row = s.get(InvoiceRow, invoice_id)
             assert row is not None
             row.status, row.error, row.updated_at = InvoiceStatus.FAILED, exc.message[:2000], runtime.clock()
@@ -113,12 +113,12 @@ def send(runtime: Runtime, *, invoice_id: int) -> Sent:
         return Sent(invoice_id, refusals=exc.refusals, problem=exc.format_message())
     except ProviderError as exc:
         log.warning("Invoice %s: no answer from the package yet (%s); kept pending", invoice_id, exc.message)
-        with runtime.db.session() as s:
+        with runtime.db.session(write_lock=True) as s:
             row = s.get(InvoiceRow, invoice_id)
             assert row is not None
             row.error = exc.message[:2000]
         return Sent(invoice_id, problem=exc.format_message(), reconnect=isinstance(exc, NeedsReconnect))
-    with runtime.db.session() as s:
+    with runtime.db.session(write_lock=True) as s:
         row = s.get(InvoiceRow, invoice_id)
         assert row is not None
         complete(row, made, now=runtime.clock())

@@ -211,7 +211,7 @@ def track(runtime: Runtime, *, connection_id: int) -> int:
 
 
 def _checked(runtime: Runtime, connection_id: int, now: datetime) -> None:
-    with runtime.db.session() as s:
+    with runtime.db.session(write_lock=True) as s:
         tracking = s.get(InvoiceTracking, connection_id)
         if tracking is None:
             s.add(InvoiceTracking(connection_id=connection_id, checked_at=now))

@@ -57,7 +57,9 @@ def start_connect(
         known = ", ".join(f"`{name}`" for name, _ in runtime.provider_choices()) or "none is set up yet"
         reply(text=f"I don't know the accounting package `{escape(provider_name)}`. Available: {known}.")
         return
-    with runtime.db.session() as s:
+    # With the write lock from the start: it reads, then stores the log-in's state (on SQLite, a transaction that
+    # reads and then writes fails at once when another connection, an import's page, wrote in between).
+    with runtime.db.session(write_lock=True) as s:
         current = connect.active_connection(s, workspace_id=asker.workspace_id)
         if current is not None and not replace:
             reply(
