@@ -111,7 +111,9 @@ def tls_context() -> ssl.SSLContext:
 
     httpx2 reads them again for every client made without one (26 ms of CPU each, measured), and the bot makes
     clients often: a provider per use, an OAuth client per log-in link and token exchange, one per CSV upload.
-    An `SSLContext` is safe to share between clients and threads."""
+    An `SSLContext` is safe to share between clients and threads. Only HTTP/1.1 clients share it (all of ours):
+    httpcore2 sets the protocols offered (ALPN) on the context at each connection, so a client made with
+    `http2=True` would need a context of its own."""
     return httpx2.create_ssl_context()
 
 
