@@ -19,6 +19,7 @@ import uvicorn
 
 @functools.cache
 def _tls_context() -> ssl.SSLContext:
+    # The fakes' own, as `providers.http.tls_context` is the bot's: the fakes stand apart from the bot's code.
     return httpx2.create_ssl_context()
 
 
