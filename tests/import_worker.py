@@ -1,6 +1,6 @@
 """A separate process that claims and runs import runs, for the crash and several-process tests.
 
-python -m tests.import_worker PAGE_SIZE
+python -m tests.import_worker PAGE_SIZE [BATCH_RECORDS]
 
 Settings (database, Slack, Xero) come from the environment, as the bot's do. It prints `ready`, waits for a
 line on its standard input (so several workers start at once), then claims due runs and runs them one at a
@@ -24,6 +24,7 @@ LEASE = timedelta(seconds=30)
 
 def main() -> None:
     page_size = int(sys.argv[1])
+    batch = {"batch_records": int(sys.argv[2])} if len(sys.argv) > 2 else {}
     runtime = Runtime.from_settings(load_settings(None))
     xero = runtime.providers["xero"]
     assert isinstance(xero, XeroProvider)
@@ -34,7 +35,7 @@ def main() -> None:
     runner = ImportRunner(
         runtime,
         reporters=slack_reporters(runtime),
-        policy=ImportPolicy(lease=LEASE, poll=0.05, retries=2, backoff=0.01),
+        policy=ImportPolicy(lease=LEASE, poll=0.05, retries=2, backoff=0.01, **batch),
     )
     print("ready", flush=True)
     sys.stdin.readline()  # "go"

@@ -59,6 +59,7 @@ def xero_imports(connect_bot: RunningBot, xero: XeroFake) -> tuple[RunningBot, C
 
 def test_first_import_end_to_end(imports: tuple[RunningBot, Connection, str], package: PackageDriver) -> None:
     bot, _, organisation = imports
+    quick(bot, batch_records=1)  # each page told as it is saved, as when pages come slower than they are written
     package.seed_customers(organisation, 2500)
     package.add_customer(organisation, '=HYPERLINK("http://evil.example","Click")', email="=1+2@example.com")
     package.add_customer(organisation, "@Risky Formula Ltd", phone="+64 21 555 0100")

@@ -37,7 +37,7 @@ if "postgresql" in DATABASES:  # SQLite plans from its indexes alone: there is n
         connect_bot: RunningBot, xero: XeroFake
     ) -> None:
         _, tenant = connected(connect_bot, xero)
-        quick(connect_bot, page_size=500)
+        quick(connect_bot, page_size=500, batch_records=1)  # each page a transaction: the rule seen page by page
         before = analyses(connect_bot.db)
         assert imported(connect_bot, xero, tenant, 2000) == 2000  # 500, 1,000, 1,500, 2,000 new after each page
         after = analyses(connect_bot.db)

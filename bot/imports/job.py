@@ -1,9 +1,10 @@
 """Running one claimed import run: walking the provider's pages from the run's cursor, and finishing the run.
 
-Each page is written in one transaction together with the run's cursor and counts, so a run picked up
-again (by this process after a wait, or by another after this one died) continues from its last committed
-page and ends with the same table as an uninterrupted run. A process works on a run only while it holds
-the run's lease; a heartbeat renews it and notices a Cancel, so cancelling works from any process.
+Each page is written in one transaction together with the run's cursor and counts (pages already fetched share
+one: `ImportPolicy.batch_records`), so a run picked up again (by this process after a wait, or by another after
+this one died) continues from its last committed page and ends with the same table as an uninterrupted run.
+A process works on a run only while it holds the run's lease; a heartbeat renews it and notices a Cancel, so
+cancelling works from any process.
 Plain Python: the job runner (`bot.imports.runner`) drives it, a `Reporter` (Slack) hears how it goes.
 """
 
@@ -15,6 +16,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
@@ -44,6 +46,7 @@ from providers.base import (
 )
 from providers.base import Customer as Record
 from providers.records import clean_text
+from storage.db import Database
 from storage.models import (
     Connection,
     ConnectionStatus,
@@ -250,19 +253,29 @@ class ImportJob:
         source = on_last_page(
             provider.customers(link, since=since, resume=Cursor(cursor) if cursor else None), chart.start
         )
-        records = 0
+        records, first = 0, 1
         with (
             chart.joined(),
             Prefetched(source, name=f"import-{self.run_id}-pages") as pages,
+            _Batch(self.db) as batch,
         ):  # the next page comes meanwhile
             for read, page in enumerate(pages, start=1):
                 records += len(page.customers) + len(page.skipped)
                 if page.total is not None and page.total - records <= CHART_WITH_THE_LAST * records / read:
                     chart.start()  # the last pages are on their way: the chart's calls go beside them
-                view, done = self._commit_page(page, customer_filter, view)
+                if not batch.records:
+                    first = view.pages + 1  # the transaction's first page
+                view, done = self._commit_page(batch, page, customer_filter, view)
+                batch.records += max(1, len(page.customers) + len(page.skipped))
                 release_free_memory()  # the page is written: its memory goes back, not just to our heap
-                # pages 1, 2, 4, 8...: while the tables grow fast
-                if view.pages & (view.pages - 1) == 0 and view.count("new") >= ANALYSE_FROM_NEW:
+                more = batch.records < self.policy.batch_records and batch.age() < self.policy.batch_seconds
+                more = more and not self.flags.stop.is_set()
+                if not done and more and pages.ready():
+                    continue  # the next page is here already: it goes in the same transaction
+                analyse = _power_of_two_in(first, view.pages) and view.count("new") >= ANALYSE_FROM_NEW
+                batch.commit()
+                self.flags.written = time.monotonic()
+                if analyse:  # pages 1, 2, 4, 8... (or a commit that went past one): while the tables grow fast
                     self._refresh_statistics()
                 if done:
                     if not self.flags.shutdown or chart.started:  # stopping: the next run reads it
@@ -290,12 +303,18 @@ class ImportJob:
             raise Interrupted
         return None
 
-    def _commit_page(self, page: Page, customer_filter: str, view: RunView) -> tuple[RunView, bool]:
-        """The page's customers, the records it could not use, the cursor after it and the counts, in one
-        transaction. Should the database still refuse a record, the page is written again record by record, so
-        that only the refused record is skipped. `view` is the run as its last page (or `_position`) left it."""
+    def _commit_page(self, batch: _Batch, page: Page, customer_filter: str, view: RunView) -> tuple[RunView, bool]:
+        """The page's customers, the records it could not use, the cursor after it and the counts, in the batch's
+        transaction (committed with it: `_read`). Should the database still refuse a record, the page is written
+        again record by record, so that only the refused record is skipped; pages before it in the transaction
+        stay (the page is written in a savepoint after them). `view` is the run as its last page (or `_position`)
+        left it."""
+        alone = not batch.records  # no page before it in the transaction: no savepoint needed
         try:
-            return self._write_page(page, customer_filter, view, by_record=False)
+            if alone:
+                return self._write_page(batch.session(), page, customer_filter, view, by_record=False)
+            with batch.session().begin_nested():
+                return self._write_page(batch.session(), page, customer_filter, view, by_record=False)
         except (SQLAlchemyError, TypeError, ValueError) as exc:
             if not refused(exc):
                 raise
@@ -304,72 +323,74 @@ class ImportJob:
                 self.run_id,
                 type(exc.orig if isinstance(exc, DBAPIError) else exc).__name__,
             )
-            return self._write_page(page, customer_filter, view, by_record=True)
+            if alone:
+                batch.rollback()
+            return self._write_page(batch.session(), page, customer_filter, view, by_record=True)
 
-    def _write_page(self, page: Page, customer_filter: str, view: RunView, *, by_record: bool) -> tuple[RunView, bool]:
+    def _write_page(
+        self, s: Session, page: Page, customer_filter: str, view: RunView, *, by_record: bool
+    ) -> tuple[RunView, bool]:
         now = self.runtime.clock()
-        with self.db.session(write_lock=True) as s:
-            skipped = list(page.skipped)
+        skipped = list(page.skipped)
 
-            def apply(records: list[Record]) -> Counter[str]:
-                return apply_page(
-                    s,
-                    workspace_id=view.workspace_id,
-                    connection_id=view.connection_id,
-                    run_id=self.run_id,
-                    records=records,
-                    customer_filter=customer_filter,
-                    now=now,
-                )
+        def apply(records: list[Record]) -> Counter[str]:
+            return apply_page(
+                s,
+                workspace_id=view.workspace_id,
+                connection_id=view.connection_id,
+                run_id=self.run_id,
+                records=records,
+                customer_filter=customer_filter,
+                now=now,
+            )
 
-            if by_record:
-                counts: Counter[str] = Counter()
-                for record in page.customers:
-                    try:
-                        with s.begin_nested():
-                            counts.update(apply([record]))
-                    except (SQLAlchemyError, TypeError, ValueError) as exc:
-                        if not refused(exc):
-                            raise
-                        log.warning("Import run %s: record %r was refused: %s", self.run_id, record.id, exc)
-                        skipped.append(Skipped(id=record.id, name=record.name, reason="the database refused it"))
-            else:
-                counts = apply(page.customers)
-            counts["unreadable"] += len(skipped)
-            if skipped:
-                s.execute(
-                    insert(_SKIPS),
-                    [
-                        {
-                            "run_id": self.run_id,
-                            "external_id": clean_text(k.id),
-                            "name": clean_text(k.name),
-                            "reason": clean_text(k.reason) or "it could not be read",
-                        }
-                        for k in skipped
-                    ],
-                )
-            done = page.cursor is None
-            # The counts are merged here, from those of `view`: only the lease's holder writes them, and the
-            # update finds the run only where `view` left it (`_moved_on`).
-            values: dict[str, Any] = {
-                "counts": dict(Counter(view.counts) + counts),
-                "pages": view.pages + 1,
-                "lease_expires_at": now + self.policy.lease,
-            }
-            if page.total is not None:
-                values["total"] = page.total
-            if done:
-                values |= self._ended("succeeded", now=now)
-            else:
-                values["cursor"] = page.cursor.value if page.cursor else None
-            view = self._moved_on(s, view, values)
-            if view.cancel_requested:  # seen here as the heartbeat would
-                self.flags.cancel = True
-                self.flags.stop.set()
-            if done:
-                self._complete(s, view, now=now)
-        self.flags.written = time.monotonic()
+        if by_record:
+            counts: Counter[str] = Counter()
+            for record in page.customers:
+                try:
+                    with s.begin_nested():
+                        counts.update(apply([record]))
+                except (SQLAlchemyError, TypeError, ValueError) as exc:
+                    if not refused(exc):
+                        raise
+                    log.warning("Import run %s: record %r was refused: %s", self.run_id, record.id, exc)
+                    skipped.append(Skipped(id=record.id, name=record.name, reason="the database refused it"))
+        else:
+            counts = apply(page.customers)
+        counts["unreadable"] += len(skipped)
+        if skipped:
+            s.execute(
+                insert(_SKIPS),
+                [
+                    {
+                        "run_id": self.run_id,
+                        "external_id": clean_text(k.id),
+                        "name": clean_text(k.name),
+                        "reason": clean_text(k.reason) or "it could not be read",
+                    }
+                    for k in skipped
+                ],
+            )
+        done = page.cursor is None
+        # The counts are merged here, from those of `view`: only the lease's holder writes them, and the
+        # update finds the run only where `view` left it (`_moved_on`).
+        values: dict[str, Any] = {
+            "counts": dict(Counter(view.counts) + counts),
+            "pages": view.pages + 1,
+            "lease_expires_at": now + self.policy.lease,
+        }
+        if page.total is not None:
+            values["total"] = page.total
+        if done:
+            values |= self._ended("succeeded", now=now)
+        else:
+            values["cursor"] = page.cursor.value if page.cursor else None
+        view = self._moved_on(s, view, values)
+        if view.cancel_requested:  # seen here as the heartbeat would
+            self.flags.cancel = True
+            self.flags.stop.set()
+        if done:
+            self._complete(s, view, now=now)
         return view, done
 
     def _moved_on(self, session: Session, view: RunView, values: dict[str, Any]) -> RunView:
@@ -517,6 +538,59 @@ class ImportJob:
             what(*args, **kwargs)
         except Exception:
             log.exception("Reporting on import run %s failed", self.run_id)
+
+
+class _Batch:
+    """Consecutive pages written in one transaction (`ImportJob._read`): begun with the write lock at the first
+    page's writes, committed after the last with the cursor after it. Rolled back if the block raises."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.records = 0  # written in the open transaction (at least 1 a page)
+        self._open: AbstractContextManager[Session] | None = None
+        self._session: Session | None = None
+        self._began = 0.0
+
+    def session(self) -> Session:
+        if self._open is None or self._session is None:
+            self._open = self.db.session(write_lock=True)
+            self._session = self._open.__enter__()
+            self._began = time.monotonic()
+        return self._session
+
+    def age(self) -> float:
+        """Seconds since the open transaction began."""
+        return time.monotonic() - self._began if self._open is not None else 0.0
+
+    def commit(self) -> None:
+        self._close(None, None, None)
+
+    def rollback(self) -> None:
+        """Undo the open transaction (a page that was alone in it, to be written again record by record)."""
+        try:
+            raise _RolledBack
+        except _RolledBack as undo:
+            self._close(type(undo), undo, undo.__traceback__)
+
+    def _close(self, *raised: Any) -> None:
+        opened, self._open, self._session, self.records = self._open, None, None, 0
+        if opened is not None:
+            opened.__exit__(*raised)
+
+    def __enter__(self) -> _Batch:
+        return self
+
+    def __exit__(self, *raised: Any) -> None:
+        self._close(*raised)
+
+
+class _RolledBack(Exception):
+    """Thrown into a batch's transaction to roll it back (`_Batch.rollback`)."""
+
+
+def _power_of_two_in(first: int, last: int) -> bool:
+    """Whether a power of two lies in first..last (pages numbered from 1)."""
+    return last >= 1 and 1 << (last.bit_length() - 1) >= first
 
 
 def tell_end(reporter: Reporter, view: RunView) -> bool:

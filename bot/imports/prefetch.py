@@ -47,6 +47,11 @@ class Prefetched(Iterator[T], Generic[T]):
             raise value
         raise StopIteration
 
+    def ready(self) -> bool:
+        """Whether the next item is here already (not an error, not the end): taking it will not wait."""
+        with self._ready.mutex:
+            return bool(self._ready.queue) and self._ready.queue[0][0] == "item"
+
     def close(self, timeout: float = 5.0) -> None:
         self._closed.set()
         self._ended = True

@@ -44,6 +44,13 @@ class ImportPolicy:
     report_retry: timedelta = timedelta(seconds=30)  # an end Slack did not take is told again after this
     report_give_up: timedelta = timedelta(days=1)  # ...until the run ended this long ago: then it is let go
     keep_ended: timedelta = timedelta(days=90)  # ended runs older than this go (`prune_ended`)
+    # Pages that are here already are written in one transaction, up to this many records or seconds: on SQLite a
+    # commit writes every index page the transaction touched to the log, a page of 1,000 random keys touching most
+    # of an index's pages again, so fewer commits write far fewer pages. A page not yet here is never waited for
+    # with the transaction open (nor the write lock held), and a crash loses at most these uncommitted pages: the
+    # run resumes from the cursor of the last commit.
+    batch_records: int = 5_000
+    batch_seconds: float = 0.5
 
 
 @dataclass(frozen=True)

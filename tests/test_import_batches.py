@@ -1,0 +1,108 @@
+"""Pages that are here already are written in one transaction (`ImportPolicy.batch_records`); a page still on its
+way is never waited for with a transaction open: what came before it is committed, its progress seen from another
+connection, and the database free for other writers (on SQLite, the write lock let go) while the package is slow."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import event, update
+
+from providers.base import Page
+from storage.models import SyncSettings
+from tests.conftest import RunningBot
+from tests.fakes.xero import XeroFake
+from tests.flows import command, connected
+from tests.imports import customer_count, finished, quick, run_view
+
+
+class HeldAfterFirstPage:
+    """The provider, with every page after the first held back until `release` is set."""
+
+    def __init__(self, provider: Any) -> None:
+        self._provider = provider
+        self.release = threading.Event()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._provider, name)
+
+    def customers(self, link: Any, **kw: Any) -> Iterator[Page]:
+        for n, page in enumerate(self._provider.customers(link, **kw)):
+            if n == 1:
+                assert self.release.wait(30), "the test never let the second page come"
+            yield page
+
+
+def test_a_page_still_on_its_way_is_not_waited_for_with_the_transaction_open(
+    connect_bot: RunningBot, xero: XeroFake
+) -> None:
+    bot = connect_bot
+    row, tenant = connected(bot, xero)
+    quick(bot, page_size=100)  # the default batch: up to 5,000 records a transaction
+    providers = bot.server.runtime.providers
+    held = HeldAfterFirstPage(providers["xero"])
+    providers["xero"] = held  # type: ignore[assignment]
+    xero.seed_contacts(tenant, 250)
+
+    command(bot, "/accounts import", "Starting the import")
+    try:
+        # the first page is committed while the second is held: its customers and the run's cursor are seen from
+        # another connection, and another writer gets the database (a held SQLite write lock would keep this
+        # transaction waiting until the import's ended: 10 s of busy timeout, then "database is locked")
+        bot.slack.wait_for(lambda: run_view(bot).pages == 1, timeout=30)
+        first = run_view(bot)
+        assert first.processed == 100 and first.active and customer_count(bot) == first.count("new") > 0
+        with bot.db.session(write_lock=True) as s:
+            s.execute(update(SyncSettings).where(SyncSettings.connection_id == row.id).values(interval_minutes=120))
+    finally:
+        held.release.set()
+    run = finished(bot)
+    assert (run.status, run.pages, run.processed) == ("succeeded", 3, 250) and run.count("new") == customer_count(bot)
+
+
+class AllHere:
+    """The provider, with every page read before the first is handed out: the next page is always here already."""
+
+    def __init__(self, provider: Any) -> None:
+        self._provider = provider
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._provider, name)
+
+    def customers(self, link: Any, **kw: Any) -> Iterator[Page]:
+        yield from list(self._provider.customers(link, **kw))
+
+
+def test_pages_that_are_here_already_share_a_transaction(connect_bot: RunningBot, xero: XeroFake) -> None:
+    """Twelve pages of 100 all here: a few commits, not one a page, and the same result as a page a transaction."""
+    bot = connect_bot
+    _, tenant = connected(bot, xero)
+    xero.seed_contacts(tenant, 1200)
+    providers = bot.server.runtime.providers
+    commits: dict[int, int] = {}
+
+    def moved_on(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.startswith("UPDATE import_runs") and "RETURNING" in statement:  # a page's (`_moved_on`)
+            conn.info["pages written"] = True
+
+    def committed(conn: Any) -> None:
+        if conn.info.pop("pages written", False):
+            commits[batch] += 1
+
+    event.listen(bot.db.engine, "after_cursor_execute", moved_on)
+    event.listen(bot.db.engine, "commit", committed)
+    try:
+        for batch in (500, 1):  # the first import, then the same contacts again
+            quick(bot, page_size=100, batch_records=batch)  # the providers made anew: wrapped after
+            providers["xero"] = AllHere(providers["xero"])  # type: ignore[assignment]
+            commits[batch] = 0
+            command(bot, "/accounts import", "Starting the import")
+            run = finished(bot)
+            assert (run.status, run.pages, run.processed) == ("succeeded", 12, 1200)
+            assert customer_count(bot) == run.count("new" if batch == 500 else "unchanged") > 0
+    finally:
+        event.remove(bot.db.engine, "after_cursor_execute", moved_on)
+        event.remove(bot.db.engine, "commit", committed)
+    assert commits == {1: 12, 500: 3}  # five pages a transaction: 5, 5 and the last 2
