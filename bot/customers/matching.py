@@ -323,8 +323,8 @@ def _candidates(
 # the result's machinery (and a datetime's processing per row) cost as much as running the statement. `erased`
 # comes as a flag. By the (connection, external id) index: on SQLite the page's ids as `IN` their `json_each`, and
 # the rows come back as one JSON array: a row fetched at a time, the driver let go of the interpreter for each, and
-# each time waited for it again while the page thread decoded the next page (a re-import of 100,000: 4.8 s in the
-# look-ups against 2.8 s, the whole re-import 6.9 s against 6.5 s, means of 6 interleaved pairs). On PostgreSQL
+# each time waited for it again while the page thread decoded the next page (a re-import of 100,000: 2.8 s in the
+# look-ups against 4.8 s, the whole re-import 6.5 s against 6.9 s, means of 6 interleaved pairs). On PostgreSQL
 # joined to them as a table, one array parameter unnested, so the planner probes the index once a key (it
 # estimates an unnested parameter at a few rows), where an `IN` of a page's thousand keys, literal or bound, had it
 # scan the whole table for each page (a parallel scan of every reference: 40-80 ms a page at 100,000).
