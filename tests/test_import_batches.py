@@ -48,9 +48,9 @@ def test_a_page_still_on_its_way_is_not_waited_for_with_the_transaction_open(
 
     command(bot, "/accounts import", "Starting the import")
     try:
-        # the first page is committed while the second is held: its customers and the run's cursor are seen from
-        # another connection, and another writer gets the database (a held SQLite write lock would keep this
-        # transaction waiting until the import's ended: 10 s of busy timeout, then "database is locked")
+        # the first page is committed while the second is held: its customers and the run's progress are seen from
+        # another connection, and another writer gets the database (a SQLite write lock held by the import would
+        # keep this transaction waiting for an import that waits for the test: 10 s, then "database is locked")
         bot.slack.wait_for(lambda: run_view(bot).pages == 1, timeout=30)
         first = run_view(bot)
         assert first.processed == 100 and first.active and customer_count(bot) == first.count("new") > 0
@@ -106,6 +106,6 @@ def test_pages_that_are_here_already_share_a_transaction(connect_bot: RunningBot
     finally:
         event.remove(bot.db.engine, "after_cursor_execute", moved_on)
         event.remove(bot.db.engine, "commit", committed)
-    # a page a transaction, then at most five (500 records): 5, 5 and the last 2 when each next page is queued by
-    # the time the one before is written, as it is but for a thread the machine is slow to schedule
+    # at most five pages (500 records) a transaction: 5, 5 and the last 2 when each next page is queued by the time
+    # the one before is written, as it is but for a thread the machine is slow to schedule; then a page a transaction
     assert commits[1] == 12 and 3 <= commits[500] < 12, commits
