@@ -310,11 +310,12 @@ class ImportJob:
         stay (the page is written in a savepoint after them). `view` is the run as its last page (or `_position`)
         left it."""
         alone = not batch.records  # no page before it in the transaction: no savepoint needed
+        s = batch.session()
         try:
             if alone:
-                return self._write_page(batch.session(), page, customer_filter, view, by_record=False)
-            with batch.session().begin_nested():
-                return self._write_page(batch.session(), page, customer_filter, view, by_record=False)
+                return self._write_page(s, page, customer_filter, view, by_record=False)
+            with s.begin_nested():
+                return self._write_page(s, page, customer_filter, view, by_record=False)
         except (SQLAlchemyError, TypeError, ValueError) as exc:
             if not refused(exc):
                 raise
@@ -567,10 +568,7 @@ class _Batch:
 
     def rollback(self) -> None:
         """Undo the open transaction (a page that was alone in it, to be written again record by record)."""
-        try:
-            raise _RolledBack
-        except _RolledBack as undo:
-            self._close(type(undo), undo, undo.__traceback__)
+        self._close(_RolledBack, _RolledBack(), None)
 
     def _close(self, *raised: Any) -> None:
         opened, self._open, self._session, self.records = self._open, None, None, 0
