@@ -8,7 +8,8 @@
 Each run: a fresh database, a Xero fake (in a child process, so its 100,000 contacts don't count against the
 bot's memory) seeded with N contacts, a Slack fake receiving the progress messages, the bot's own connect flow to
 get tokens, then the importer (fetch, parse, upsert, progress) timed from queueing to the summary. Each
-measurement runs in a process of its own, whose peak resident memory (ru_maxrss) is reported.
+measurement runs in a process of its own, whose peak resident memory (ru_maxrss) is reported, and that of the
+import's reading process (`bot.imports.reading`) beside it.
 PostgreSQL is used when BENCH_DATABASE_URL (default
 postgresql://postgres@127.0.0.1:5432/test) answers; each run makes a database of its own and drops it.
 """
@@ -94,6 +95,7 @@ class Figures:
     reimport_seconds: float
     setup_mib: float
     peak_mib: float
+    reader_mib: float  # the reading process's peak, 0 where none was started
 
     @property
     def per_second(self) -> float:
@@ -199,9 +201,11 @@ def connect_through_consent(
     return runtime, outcome.connection_id
 
 
-def timed_import(runtime: Runtime, connection_id: int) -> tuple[float, int]:
-    """Seconds and customers stored for one full import, from queueing to the summary."""
-    runner = ImportRunner(runtime, reporters=slack_reporters(runtime), policy=ImportPolicy(), workers=1)
+def timed_import(runtime: Runtime, connection_id: int, runner: ImportRunner | None = None) -> tuple[float, int]:
+    """Seconds and customers stored for one full import, from queueing to the summary. `runner`: the bot's (kept
+    from one import to the next, with its reading process); by default one of its own, for this import only."""
+    own = runner is None
+    runner = runner or ImportRunner(runtime, reporters=slack_reporters(runtime), policy=ImportPolicy(), workers=1)
     started = time.perf_counter()
     queued = start_import(
         runtime.db,
@@ -215,15 +219,16 @@ def timed_import(runtime: Runtime, connection_id: int) -> tuple[float, int]:
     assert run_id == queued.run.id
     view = runner.run_claimed(run_id)
     seconds = time.perf_counter() - started
-    runner.shutdown()
+    if own:
+        runner.shutdown()
     assert view is not None and view.status == "succeeded", view
     with runtime.db.session() as s:
         stored = int(s.scalar(select(func.count()).select_from(Customer)) or 0)
     return seconds, stored
 
 
-def peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+def peak_rss_mib(who: int = resource.RUSAGE_SELF) -> float:
+    return resource.getrusage(who).ru_maxrss / 1024  # KiB on Linux
 
 
 def bench(kind: str, contacts: int, workdir: Path, xero_url: str, slack_url: str, api_url: str) -> Figures:
@@ -233,13 +238,19 @@ def bench(kind: str, contacts: int, workdir: Path, xero_url: str, slack_url: str
         runtime, connection_id = connected_runtime(url, xero_url, slack_url, api_url=api_url)
         settle_heap()  # as the bot's server does once started (`bot.server.BotServer.start`)
         setup = peak_rss_mib()
-        seconds, stored = timed_import(runtime, connection_id)
-        again, _ = timed_import(runtime, connection_id)
+        # one runner for both, as the bot has: the re-import finds the reading process the first import started
+        runner = ImportRunner(runtime, reporters=slack_reporters(runtime), policy=ImportPolicy(), workers=1)
+        seconds, stored = timed_import(runtime, connection_id, runner)
+        again, _ = timed_import(runtime, connection_id, runner)
+        runner.shutdown()
         runtime.close()
     finally:
         if drop:
             drop()
-    return Figures(kind, contacts, stored, seconds, again, setup, peak_rss_mib())
+    # the reading process (`bot.imports.reading`), the one child a measurement has, ended by `shutdown`
+    return Figures(
+        kind, contacts, stored, seconds, again, setup, peak_rss_mib(), peak_rss_mib(resource.RUSAGE_CHILDREN)
+    )
 
 
 def write_pages(runtime: Runtime, connection_id: int, directory: Path) -> tuple[str, str]:
@@ -375,15 +386,18 @@ def compare(sizes: list[int], databases: list[str], rounds: int, workdir: Path) 
                 if contender != "sdk":
                     row["reimport"] = statistics.median(r["reimport_seconds"] / r["seconds"] for r in runs)
                     row["peak"] = max(r["peak_mib"] for r in runs)
+                    row["reader"] = max(r["reader_mib"] for r in runs)
                 table.append(row)
     print(f"\nMedians of {rounds} rounds; ratio: contacts/s over the SDK's on the same server in the same run")
-    print("| contacts | server | contender | contacts/s | × SDK | re-import / import | peak RSS MiB |")
-    print("| ---: | --- | --- | ---: | ---: | ---: | ---: |")
+    print("| contacts | server | contender | contacts/s | × SDK | re-import / import | peak RSS MiB | reading MiB |")
+    print("| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: |")
     for row in table:
         what = "xero-python, fetch only" if row["contender"] == "sdk" else f"accounts-bot, {row['contender']}"
         print(
             f"| {row['size']:,} | {row['server']} | {what} | {row['per_second']:,.0f} | {row['ratio']:.2f} "
-            f"| {row.get('reimport', 0):.2f} | {row.get('peak', 0):.0f} |".replace("| 0.00 | 0 |", "| | |")
+            f"| {row.get('reimport', 0):.2f} | {row.get('peak', 0):.0f} | {row.get('reader', 0):.0f} |".replace(
+                "| 0.00 | 0 | 0 |", "| | | |"
+            )
         )
 
 

@@ -14,7 +14,7 @@ from bot import workspaces
 from bot.categories import Category, load_categories
 from bot.connections.connect import active_connection
 from bot.connections.tokens import keepalive_after
-from bot.customers.matching import DEFAULT_CUSTOMER_FILTER
+from bot.customers.rows import DEFAULT_CUSTOMER_FILTER
 from bot.imports.runs import ImportState, import_state
 from bot.mapping.account_mapping import MappingStatus, mapping_status
 from storage.models import Connection, ConnectionStatus

@@ -13,7 +13,7 @@ Each error carries a message written for a person (`format_message()`), saying w
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -286,15 +286,36 @@ class Skipped:
 
 
 @dataclass(frozen=True)
+class Encoded:
+    """A page's records as the package sent them, not read yet, and the function that reads them into checked
+    customers and the records it could not use (as `Page` holds them). `read` is a module-level function (or a
+    partial of one), so the body can be read in another process: an import reads its next page in a process of
+    its own while it writes the page before. `read` raises `ProviderError` for a body it cannot read at all."""
+
+    body: bytes
+    read: Callable[[bytes], tuple[list[Customer], list[Skipped]]]
+
+
+@dataclass(frozen=True)
 class Page:
     """One page of records. Its customers are checked and normalised (`providers.records.read_customers`): each
     has a usable id, unique within the page, and text without NUL bytes or lone surrogates that fits the
-    limits above. Records that could not be used are in `skipped`, with their reason."""
+    limits above. Records that could not be used are in `skipped`, with their reason.
+
+    A page asked for `encoded` (`Provider.customers`) may come with its records still in `encoded`, `customers`
+    and `skipped` empty until read: `records()` gives them either way."""
 
     customers: list[Customer]
     cursor: Cursor | None  # None after the last page
     total: int | None = None  # how many records in all, when the package says
     skipped: list[Skipped] = field(default_factory=list)
+    encoded: Encoded | None = None
+
+    def records(self) -> tuple[list[Customer], list[Skipped]]:
+        """The page's customers and the records that could not be used, read here if they came encoded."""
+        if self.encoded is None:
+            return self.customers, self.skipped
+        return self.encoded.read(self.encoded.body)
 
 
 class ProviderError(Exception):
@@ -385,7 +406,11 @@ class Provider(Protocol):
     def accounts(self, link: Link) -> list[Account]: ...
 
     def customers(
-        self, link: Link, *, since: datetime | None = None, resume: Cursor | None = None
-    ) -> Iterator[Page]: ...
+        self, link: Link, *, since: datetime | None = None, resume: Cursor | None = None, encoded: bool = False
+    ) -> Iterator[Page]:
+        """Every customer record, a page at a time, from `resume` on (changed since `since`, where given).
+        `encoded=True`: pages may come with their records not read yet (`Page.encoded`), for the caller to read
+        where it chooses; a package whose pages are read as they come ignores it."""
+        ...
 
     def close(self) -> None: ...

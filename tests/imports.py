@@ -46,15 +46,19 @@ def quick(
     concurrency: int | None = None,
     batch_records: int = QUICK.batch_records,
     batch_seconds: float = QUICK.batch_seconds,
+    read_apart_from: int | None = QUICK.read_apart_from,
 ) -> Any:
     """Short leases, polls and back-offs; each provider's own retries back off for milliseconds too. With
     `xero_clock` (a package's fake clock), the providers pace themselves under the package's limits on that clock,
     not in real time. `concurrency`: how many pages a provider fetches at once (its default when None).
     `batch_records`: 1 writes (and tells) each page in a transaction of its own, as when a package's pages come
     slower than they are written; by default pages already fetched share one, up to the policy's records and
-    `batch_seconds`."""
+    `batch_seconds`. `read_apart_from`: runs of this many records have their pages read in the reading process
+    (`bot.imports.reading`); None: never."""
     runner = bot.server.imports
-    runner.policy = dataclasses.replace(QUICK, batch_records=batch_records, batch_seconds=batch_seconds)
+    runner.policy = dataclasses.replace(
+        QUICK, batch_records=batch_records, batch_seconds=batch_seconds, read_apart_from=read_apart_from
+    )
     runner.reporters = slack_reporters(bot.server.runtime, progress_every=progress_every)
     runner.waiter = waiter or RecordingWaiter()
     providers = bot.server.runtime.providers

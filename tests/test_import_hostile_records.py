@@ -125,7 +125,10 @@ class RefusedRecord:
 
     def customers(self, link: Any, **kw: Any) -> Iterator[Page]:
         for n, page in enumerate(self._provider.customers(link, **kw)):
-            yield dataclasses.replace(page, customers=[*page.customers, self._refused]) if n == self._on_page else page
+            if n == self._on_page:
+                customers, skipped = page.records()  # read here if it came encoded
+                page = dataclasses.replace(page, customers=[*customers, self._refused], skipped=skipped, encoded=None)
+            yield page
 
 
 REFUSED = {

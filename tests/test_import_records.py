@@ -23,7 +23,8 @@ from bot.customers.lists import (
     write_csv,
     write_csv_rows,
 )
-from bot.customers.matching import apply_page, compatible_names, counts_as_customer, email_key, name_key
+from bot.customers.matching import apply_page
+from bot.customers.rows import compatible_names, counts_as_customer, email_key, name_key
 from bot.imports import runs as import_runs
 from bot.imports.runs import RunView
 from bot.views import customers as customer_views

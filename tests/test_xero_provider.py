@@ -217,6 +217,21 @@ def test_customers_come_in_pages_of_1000(env: Env) -> None:
     assert all(c.headers["accept"] == "application/json" for c in calls)
 
 
+def test_pages_asked_for_encoded_come_with_their_contacts_unread(env: Env) -> None:
+    """The first page is read (its page count says how many to fetch at once); the next come as Xero sent them,
+    with the same cursor and total, and read to the same records."""
+    env.fake.seed_contacts(env.tenants[0], 2500)
+    _, link, _ = env.connect()
+
+    plain = list(env.provider.customers(link))
+    encoded = list(env.provider.customers(link, encoded=True))
+
+    assert [p.encoded is None for p in encoded] == [True, False, False]
+    assert [p.customers for p in encoded[1:]] == [[], []] and all(p.encoded and p.encoded.body for p in encoded[1:])
+    assert [(p.cursor, p.total) for p in encoded] == [(p.cursor, p.total) for p in plain]
+    assert [p.records() for p in encoded] == [(p.customers, p.skipped) for p in plain]
+
+
 def test_a_walk_reads_every_contact_once_from_the_fakes_index(env: Env) -> None:
     seeded = env.fake.seed_contacts(env.tenants[0], 2100)
     _, link, _ = env.connect()

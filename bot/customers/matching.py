@@ -1,17 +1,12 @@
-"""Customers from the packages' records: which contacts count, matching across connections, and writing a page.
+"""Customers from the packages' records: matching across connections, and writing a page.
 
-`apply_page` is the heart of an import: one page of records in, rows written in the caller's transaction,
-and what happened to each record counted. Everything here works a page at a time, so memory stays flat in
-the number of customers. No Slack and no HTTP: the importer calls this, tests can too.
+`apply_prepared` is the heart of an import: one page of prepared records (`bot.customers.rows`) in, rows written
+in the caller's transaction, and what happened to each record counted. Everything here works a page at a time, so
+memory stays flat in the number of customers. No Slack and no HTTP: the importer calls this, tests can too.
 """
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import json
-import re
-import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,22 +17,12 @@ import orjson
 from sqlalchemy import Table, and_, bindparam, exists, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from providers.base import Address
+from bot.customers.rows import FIELDS, Prepared, compatible_names, customer_by_filter, prepare_page
 from providers.base import Customer as Record
 from storage.bulk import BulkWriter, among
-from storage.db import json_text
 from storage.models import Connection, Customer, CustomerReference
 
-# Which contacts are customers. Some packages mark a contact a customer only after its first sales invoice, so
-# "customers_only" would miss new ones; the default keeps every contact that is not only a supplier.
-CUSTOMER_FILTERS = {
-    "all_but_suppliers": "every contact except those that are only suppliers",
-    "customers_only": "only contacts the package marks as customers",
-    "all": "every contact",
-}
-DEFAULT_CUSTOMER_FILTER = "all_but_suppliers"
-
-# What `apply_page` counts. Each record lands in exactly one of OUTCOMES; the others are details. `unreadable`:
+# What `apply_prepared` counts. Each record lands in exactly one of OUTCOMES; the others are details. `unreadable`:
 # records the package sent that could not be used at all (the page's `skipped`, counted by the importer).
 OUTCOMES = ("new", "updated", "unchanged", "skipped", "failed", "unreadable")
 DETAILS = (
@@ -55,179 +40,16 @@ DETAILS = (
 )
 
 ERASED_NAME = "Erased contact"
-_NAME_NOISE = frozenset(
-    "ltd limited co company inc incorporated llc plc pty proprietary corp corporation group the and nz au uk".split()
-)
-_WORD = re.compile(r"[^\W_]+", re.ASCII)  # words of ASCII text: `name_words` makes it so
-
-
-def counts_as_customer(record: Record, customer_filter: str) -> bool:
-    if customer_filter == "all":
-        return True
-    if customer_filter == "customers_only":
-        return bool(record.is_customer)
-    return not (record.is_supplier and not record.is_customer)
-
-
-def email_key(email: str | None) -> str | None:
-    return email.strip().casefold()[:255] or None if email else None
-
-
-def name_words(name: str | None) -> frozenset[str]:
-    """The words that identify a name: accents, case, punctuation and legal suffixes (Ltd, & Co) ignored."""
-    if not name:
-        return frozenset()
-    if name.isascii():  # most names: NFKD and dropping what is not ASCII would change nothing
-        plain = name.casefold().replace("'", "")
-    else:
-        plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().casefold().replace("'", "")
-    return frozenset(_WORD.findall(plain)).difference(_NAME_NOISE)
-
-
-@functools.lru_cache(maxsize=4096)  # a page asks for each new record's key twice: to match, then to store
-def name_key(name: str | None) -> str | None:
-    return " ".join(sorted(name_words(name)))[:255] or None
-
-
-def compatible_names(a: str | None, b: str | None) -> bool:
-    """`Acme Plumbing` and `ACME Plumbing Ltd` are compatible; `Acme Plumbing` and `Acme Gas` are not."""
-    wa, wb = name_words(a), name_words(b)
-    return bool(wa and wb) and (wa <= wb or wb <= wa)
-
-
-def _clip(value: str | None, limit: int = 255) -> str | None:
-    return value[:limit] if value else None
-
-
-def _address(address: Address) -> dict[str, Any]:
-    return {
-        "kind": address.kind,
-        "lines": list(address.lines),
-        "city": address.city,
-        "region": address.region,
-        "postal_code": address.postal_code,
-        "country": address.country,
-    }
-
-
-def stored_fields(record: Record) -> dict[str, Any]:
-    """A record as we store it on a customer: the columns it sets."""
-    return {
-        "name": _clip(record.name.strip()) or "",
-        "first_name": _clip(record.first_name),
-        "last_name": _clip(record.last_name),
-        "company": _clip(record.company),
-        "email": _clip(record.email),
-        "phones": [{"kind": p.kind, "number": p.number} for p in record.phones],
-        "addresses": [_address(a) for a in record.addresses],
-        "number": _clip(record.number, 64),
-        "active": record.active and not record.merged_into,
-    }
-
-
-def _legacy_digest(fields: dict[str, Any], record: Record) -> str:
-    """The digest references stored before 2026-12 (64 hex digits: SHA-256 of the standard library's JSON), so a
-    record unchanged since is still seen as unchanged, and its reference takes the new digest when next written."""
-    state = [fields, record.merged_into, record.erase_personal_data]
-    return hashlib.sha256(json.dumps(state, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def _same_digest(stored: str, row: _Row, record: Record) -> bool:
-    if len(stored) == len(row.digest):
-        return stored == row.digest
-    return len(stored) == 64 and stored == _legacy_digest(stored_fields(record), record)
-
-
-_FIELDS = ("name", "first_name", "last_name", "company", "email", "phones", "addresses", "number", "active")
 _ERASED_FIELDS = (ERASED_NAME, None, None, None, None, "[]", "[]", None, False, None, None)  # ... and both keys
 
 
-def _json_list(items: tuple[Any, ...], as_dict: Any) -> str:
-    """Phones or addresses as their JSON column's text. orjson writes the frozen dataclasses themselves as
-    objects of their fields in order, the same text as the dicts `stored_fields` makes, without making them."""
-    if not items:
-        return "[]"
-    try:
-        return orjson.dumps(items).decode()
-    except TypeError:  # text orjson refuses (a lone surrogate): written as `json_text` writes it
-        return json_text([as_dict(item) for item in items])
-
-
-def _phone(phone: Any) -> dict[str, Any]:
-    return {"kind": phone.kind, "number": phone.number}
-
-
-class _Row(NamedTuple):
-    """A record as written: the customer columns (`_FIELDS`, the JSON ones as their text) and its digest, which
-    changes only when what we store changes (IsCustomer and balances are not stored): 32 hex digits of BLAKE2b
-    over the stored fields' JSON. Made in one pass: the phones and addresses are written to JSON once, and the
-    digest is taken over those texts, the same bytes as orjson writes for `stored_fields`, so digests stored
-    before stay comparable (tests/test_import_digest.py)."""
-
-    fields: tuple[Any, ...]
-    digest: str
-
-    def values(self, *after: Any) -> tuple[Any, ...]:
-        """The columns, then the matching keys, then `after`: made only for a row that is written (most rows of a
-        re-import are unchanged, and the name key is the dearest part of a row)."""
-        return (*self.fields, email_key(self.fields[4]), name_key(self.fields[0]), *after)
-
-    @property
-    def active(self) -> bool:
-        return bool(self.fields[8])
-
-
-def _columns(record: Record) -> tuple[Any, ...]:
-    """The record's text columns before the JSON ones (name, first and last name, company, email), then after
-    them (number, active)."""
-    first_name, last_name, company = record.first_name, record.last_name, record.company
-    email, number = record.email, record.number
-    return (  # each as `_clip` clips it, written out: six calls a record saved
-        record.name.strip()[:255],
-        first_name[:255] if first_name else None,
-        last_name[:255] if last_name else None,
-        company[:255] if company else None,
-        email[:255] if email else None,
-        number[:64] if number else None,
-        record.active and not record.merged_into,
-    )
-
-
-def _row(record: Record, digest: str | None = None) -> _Row:
-    """The record's row; its digest taken here unless given (`_digest`'s, already taken)."""
-    name, first_name, last_name, company, email, number, active = _columns(record)
-    phones, addresses = _json_list(record.phones, _phone), _json_list(record.addresses, _address)
-    fields = (name, first_name, last_name, company, email, phones, addresses, number, active)
-    if digest is None:
-        state = (
-            *(name, first_name, last_name, company, email, orjson.Fragment(phones), orjson.Fragment(addresses)),
-            *(number, active, record.merged_into, record.erase_personal_data),
-        )
-        digest = hashlib.blake2b(orjson.dumps(state), digest_size=16).hexdigest()
-    return _Row(fields, digest)
-
-
-def _digest(record: Record) -> str | None:
-    """`_row(record).digest` in one step, for a record we hold (a re-import's are mostly unchanged, and for those
-    the digest is all that is needed): orjson writes the phones and addresses inside the state, the same bytes as
-    their texts in `_row`. None where orjson refuses a value: `_row` then says what it makes of it."""
-    name, first_name, last_name, company, email, number, active = _columns(record)
-    state = (
-        *(name, first_name, last_name, company, email, record.phones, record.addresses),
-        *(number, active, record.merged_into, record.erase_personal_data),
-    )
-    try:
-        return hashlib.blake2b(orjson.dumps(state), digest_size=16).hexdigest()
-    except TypeError:
-        return None
-
-
-def _count_missing(counts: Counter[str], record: Record) -> None:
-    """What the record lacks, as its row would (`_clip` keeps a value empty only if it was; the JSON text of
-    phones or addresses is `[]` only for none)."""
-    counts["missing_email"] += not record.email
-    counts["missing_phone"] += not record.phones
-    counts["missing_address"] += not record.addresses
+def _count_missing(counts: Counter[str], record: Prepared) -> None:
+    """What the record lacks, as its row says (an email is kept empty only if it was; the JSON text of phones or
+    addresses is `[]` only for none)."""
+    fields = record.fields
+    counts["missing_email"] += fields[4] is None
+    counts["missing_phone"] += fields[5] == "[]"
+    counts["missing_address"] += fields[6] == "[]"
 
 
 _CUSTOMERS = cast(Table, Customer.__table__)
@@ -235,8 +57,8 @@ _REFERENCES = cast(Table, CustomerReference.__table__)
 # Rows are written with the driver's bulk calls (`storage.bulk`), not an ORM object or a SQLAlchemy row per contact.
 _KEYS = ("email_key", "name_key")
 # Each row's own columns; those the page's rows share are given to each call (`_Writes.flush`).
-_NEW_CUSTOMER = (*_FIELDS, *_KEYS, "possible_duplicate_of_id", "id")
-_UPDATED_CUSTOMER = (*_FIELDS, *_KEYS, "erased_at")  # ... WHERE id
+_NEW_CUSTOMER = (*FIELDS, *_KEYS, "possible_duplicate_of_id", "id")
+_UPDATED_CUSTOMER = (*FIELDS, *_KEYS, "erased_at")  # ... WHERE id
 _NEW_REFERENCE = ("customer_id", "external_id", "provider_updated_at", "digest", "merged_into_external_id")
 _UPDATED_REFERENCE = ("digest", "provider_updated_at", "merged_into_external_id")  # ... WHERE id
 
@@ -371,7 +193,30 @@ def apply_page(
     customer_filter: str,
     now: datetime,
 ) -> Counter[str]:
-    """Upsert one page of records in the caller's transaction and count what happened to each.
+    """`apply_prepared` for records as a package's page holds them (one that cannot be prepared is left out:
+    `prepare_page`)."""
+    return apply_prepared(
+        session,
+        workspace_id=workspace_id,
+        connection_id=connection_id,
+        run_id=run_id,
+        records=prepare_page(records)[0],
+        customer_filter=customer_filter,
+        now=now,
+    )
+
+
+def apply_prepared(
+    session: Session,
+    *,
+    workspace_id: int,
+    connection_id: int,
+    run_id: int,
+    records: Sequence[Prepared],
+    customer_filter: str,
+    now: datetime,
+) -> Counter[str]:
+    """Upsert one page of prepared records in the caller's transaction and count what happened to each.
 
     Matching is by the connection's external id. A record new to this connection is linked to an existing
     customer from another package (`_candidates`) only on strong evidence: the same email, a compatible name, and
@@ -389,38 +234,39 @@ def apply_page(
         workspace_id=workspace_id,
         connection_id=connection_id,
         column=Customer.email_key,
-        keys={k for r in fresh if (k := email_key(r.email))},
+        keys={k for r in fresh if (k := r.email_key)},
     )
     by_name = _candidates(
         session,
         workspace_id=workspace_id,
         connection_id=connection_id,
         column=Customer.name_key,
-        keys={k for r in fresh if (k := name_key(r.name))},
+        keys={k for r in fresh if (k := r.name_key)},
     )
     written = _Writes(session, connection_id=connection_id, run_id=run_id, now=now)
     linked: set[int] = set()
     for record in records:
         if (ref := known.get(record.id)) is not None:
             outcome = _update(ref, record, counts, written)
-            counts["no_longer_customers"] += record.active and not counts_as_customer(record, customer_filter)
+            counts["no_longer_customers"] += record.active and not customer_by_filter(
+                record.is_customer, record.is_supplier, customer_filter
+            )
         elif not _eligible(record, customer_filter):
             outcome = "skipped"
-            counts["skipped_archived" if _gone(record) else "skipped_suppliers"] += 1
-        elif not record.name.strip():
+            counts["skipped_archived" if record.gone else "skipped_suppliers"] += 1
+        elif not record.name:
             outcome = "failed"  # nothing to call the customer by
         else:
-            row = _row(record)
-            emails = [c for c in by_email.get(email_key(record.email) or "", []) if c.id not in linked]
+            emails = [c for c in by_email.get(record.email_key or "", []) if c.id not in linked]
             strong = [c for c in emails if compatible_names(c.name, record.name)]
             if len(emails) == 1 and len(strong) == 1:
                 linked.add(strong[0].id)
-                written.link(strong[0].id, record, row)
+                written.link(strong[0].id, record)
                 counts["linked"] += 1
                 outcome = "updated"
             else:
-                weak = strong or emails or (by_name.get(name_key(record.name) or "", []) if by_name else [])
-                written.create(record, row, duplicate_of=weak[0].id if weak else None)
+                weak = strong or emails or (by_name.get(record.name_key or "", []) if by_name else [])
+                written.create(record, duplicate_of=weak[0].id if weak else None)
                 counts["possible_duplicates"] += bool(weak)
                 outcome = "new"
             _count_missing(counts, record)
@@ -442,27 +288,27 @@ class _Writes:
         self.deactivated: list[tuple[int]] = []  # deleted at the package: the id
         self.references: list[tuple[Any, ...]] = []  # updates: _UPDATED_REFERENCE, then the id
         self.created: list[tuple[Any, ...]] = []  # _NEW_CUSTOMER without the id
-        self.new_references: list[tuple[int | None, Record, str]] = []  # customer id (None: the created one)
+        self.new_references: list[tuple[int | None, Prepared]] = []  # customer id (None: the created one)
 
     def update(self, customer_id: int, values: tuple[Any, ...], *, erased: bool = False) -> None:
-        """Set a customer's `_Row.values` (clearing its erasure), or erase it."""
+        """Set a customer's `Prepared.values` (clearing its erasure), or erase it."""
         self.customers.append((*values, self.moment if erased else None, customer_id))
 
     def deactivate(self, customer_id: int) -> None:
         """A record the package deleted, of which only the id came: what we hold stays, marked inactive."""
         self.deactivated.append((customer_id,))
 
-    def link(self, customer_id: int, record: Record, row: _Row) -> None:
-        self.update(customer_id, row.values())
-        self.new_references.append((customer_id, record, row.digest))
+    def link(self, customer_id: int, record: Prepared) -> None:
+        self.update(customer_id, record.values())
+        self.new_references.append((customer_id, record))
 
-    def create(self, record: Record, row: _Row, *, duplicate_of: int | None) -> None:
-        self.created.append(row.values(duplicate_of))
-        self.new_references.append((None, record, row.digest))
+    def create(self, record: Prepared, *, duplicate_of: int | None) -> None:
+        self.created.append(record.values(duplicate_of))
+        self.new_references.append((None, record))
 
-    def update_reference(self, reference_id: int, record: Record, record_digest: str) -> None:
+    def update_reference(self, reference_id: int, record: Prepared) -> None:
         updated_at = self._updated_at(record.updated_at)
-        self.references.append((record_digest, updated_at, record.merged_into, reference_id))
+        self.references.append((record.digest, updated_at, record.merged_into, reference_id))
 
     def flush(self, *, workspace_id: int) -> None:
         bulk, run, moment = self.bulk, self.run_id, self.moment
@@ -486,26 +332,21 @@ class _Writes:
                     customer_id if customer_id is not None else next(ids),
                     record.id,
                     updated_at(record.updated_at),
-                    record_digest,
+                    record.digest,
                     record.merged_into,
                 )
-                for customer_id, record, record_digest in self.new_references
+                for customer_id, record in self.new_references
             ],
             {"connection_id": self.connection_id, "created_at": moment},
         )
 
 
-def _gone(record: Record) -> bool:
-    """Archived, merged into another contact, or erased on request at the package."""
-    return not record.active or bool(record.merged_into) or record.erase_personal_data
-
-
-def _eligible(record: Record, customer_filter: str) -> bool:
+def _eligible(record: Prepared, customer_filter: str) -> bool:
     """Whether a record new to us becomes a customer: archived, merged and erased contacts do not."""
-    return not _gone(record) and counts_as_customer(record, customer_filter)
+    return not record.gone and customer_by_filter(record.is_customer, record.is_supplier, customer_filter)
 
 
-def _update(ref: _Known, record: Record, counts: Counter[str], written: _Writes) -> str:
+def _update(ref: _Known, record: Prepared, counts: Counter[str], written: _Writes) -> str:
     """A record we hold: unchanged ones are not written at all."""
     if record.removed:  # only its id came: keep what we hold, marked inactive
         if not ref.active or ref.erased:
@@ -513,9 +354,8 @@ def _update(ref: _Known, record: Record, counts: Counter[str], written: _Writes)
         written.deactivate(ref.customer_id)
         counts["inactive"] += 1
         return "updated"
-    digest = _digest(record)
-    row = None if digest is not None and digest == ref.digest else _row(record, digest)
-    unchanged = row is None or _same_digest(ref.digest, row, record)
+    same = record.digest == ref.digest
+    unchanged = same or (len(ref.digest) == 64 and ref.digest == record.legacy_digest())
     if record.erase_personal_data:
         if ref.erased and unchanged:
             return "unchanged"
@@ -525,12 +365,12 @@ def _update(ref: _Known, record: Record, counts: Counter[str], written: _Writes)
         if ref.erased:
             return "skipped"  # erased here on request: never written back
         _count_missing(counts, record)
-        if row is None or unchanged:
+        if unchanged:
             return "unchanged"
-        counts["inactive"] += ref.active and not row.active
+        counts["inactive"] += ref.active and not record.fields[8]
         counts["merged"] += bool(record.merged_into) and not ref.merged_into_external_id
-        written.update(ref.customer_id, row.values())
-    written.update_reference(ref.reference_id, record, ref.digest if row is None else row.digest)
+        written.update(ref.customer_id, record.values())
+    written.update_reference(ref.reference_id, record)
     return "updated"
 
 

@@ -25,10 +25,12 @@ from sqlalchemy import Table, insert, select, update
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError, StatementError
 from sqlalchemy.orm import Session
 
-from bot.customers.matching import DEFAULT_CUSTOMER_FILTER, apply_page, resolve_merges
+from bot.customers.matching import apply_prepared, resolve_merges
+from bot.customers.rows import DEFAULT_CUSTOMER_FILTER, REFUSED, Prepared
 from bot.imports.alongside import Alongside, on_last_page
 from bot.imports.memory import release_free_memory
 from bot.imports.prefetch import Prefetched
+from bot.imports.reading import PageReader, ReadPage, read_ahead
 from bot.imports.runs import ImportPolicy, RunView, load_view, mark_reported, moved_on, report_later, view_of
 from bot.imports.sync import sync_settings
 from bot.mapping import account_mapping
@@ -44,7 +46,6 @@ from providers.base import (
     Skipped,
     Unavailable,
 )
-from providers.base import Customer as Record
 from providers.records import clean_text
 from storage.db import Database
 from storage.models import (
@@ -139,10 +140,12 @@ class ImportJob:
         waiter: Waiter,
         reporter: Reporter,
         link: Callable[[Connection], Link],
+        reader: PageReader | None = None,
     ) -> None:
+        """`reader`: the process that reads large runs' pages (`bot.imports.reading`); None reads them here."""
         self.runtime, self.db, self.run_id = runtime, runtime.db, run_id
         self.owner, self.policy, self.waiter, self.reporter = owner, policy, waiter, reporter
-        self.link = link
+        self.link, self.reader = link, reader
         self.flags = _Flags()
 
     def interrupt(self) -> None:
@@ -250,27 +253,32 @@ class ImportJob:
         """Read pages from the cursor on, committing each; returns the view of the run once it ended. The chart of
         accounts is fetched beside the writes of the last pages, once they are on their way (or the last came)."""
         chart = Alongside(functools.partial(self._refresh_chart, view), name=f"import-{self.run_id}-chart")
-        source = on_last_page(
-            provider.customers(link, since=since, resume=Cursor(cursor) if cursor else None), chart.start
+        apart = self.policy.read_apart_from if self.reader is not None else None
+        resume = Cursor(cursor) if cursor else None
+        source = read_ahead(
+            on_last_page(provider.customers(link, since=since, resume=resume, encoded=apart is not None), chart.start),
+            self.reader,
+            from_records=apart,
         )
         records, first = 0, 1
         with (
             chart.joined(),
             Prefetched(source, name=f"import-{self.run_id}-pages") as pages,
             _Batch(self.db) as batch,
-        ):  # the next page comes meanwhile
-            for read, page in enumerate(pages, start=1):
-                records += len(page.customers) + len(page.skipped)
+        ):  # the next page comes meanwhile (and is read in the reading process, where there is one)
+            for read, item in enumerate(pages, start=1):
+                page, (prepared, skipped) = item.page, item.records()
+                records += len(prepared) + len(skipped)
                 if page.total is not None and page.total - records <= CHART_WITH_THE_LAST * records / read:
                     chart.start()  # the last pages are on their way: the chart's calls go beside them
                 if not batch.records:
                     first = view.pages + 1  # the transaction's first page
-                view, done = self._commit_page(batch, page, customer_filter, view)
-                batch.records += max(1, len(page.customers) + len(page.skipped))
+                view, done = self._commit_page(batch, page, prepared, skipped, customer_filter, view)
+                batch.records += max(1, len(prepared) + len(skipped))
                 release_free_memory()  # the page is written: its memory goes back, not just to our heap
                 more = batch.records < self.policy.batch_records and batch.age() < self.policy.batch_seconds
                 more = more and not self.flags.stop.is_set()
-                if not done and more and pages.ready():
+                if not done and more and pages.ready(ReadPage.done):
                     continue  # the next page is here already: it goes in the same transaction
                 analyse = _power_of_two_in(first, view.pages) and view.count("new") >= ANALYSE_FROM_NEW
                 batch.commit()
@@ -303,7 +311,15 @@ class ImportJob:
             raise Interrupted
         return None
 
-    def _commit_page(self, batch: _Batch, page: Page, customer_filter: str, view: RunView) -> tuple[RunView, bool]:
+    def _commit_page(
+        self,
+        batch: _Batch,
+        page: Page,
+        prepared: list[Prepared],
+        skipped: list[Skipped],
+        customer_filter: str,
+        view: RunView,
+    ) -> tuple[RunView, bool]:
         """The page's customers, the records it could not use, the cursor after it and the counts, in the batch's
         transaction (committed with it: `_read`). Should the database still refuse a record, the page is written
         again record by record, so that only the refused record is skipped; pages before it in the transaction
@@ -313,9 +329,9 @@ class ImportJob:
         s = batch.session()
         try:
             if alone:
-                return self._write_page(s, page, customer_filter, view, by_record=False)
+                return self._write_page(s, page, prepared, skipped, customer_filter, view, by_record=False)
             with s.begin_nested():
-                return self._write_page(s, page, customer_filter, view, by_record=False)
+                return self._write_page(s, page, prepared, skipped, customer_filter, view, by_record=False)
         except (SQLAlchemyError, TypeError, ValueError) as exc:
             if not refused(exc):
                 raise
@@ -326,16 +342,24 @@ class ImportJob:
             )
             if alone:
                 batch.rollback()
-            return self._write_page(batch.session(), page, customer_filter, view, by_record=True)
+            return self._write_page(batch.session(), page, prepared, skipped, customer_filter, view, by_record=True)
 
     def _write_page(
-        self, s: Session, page: Page, customer_filter: str, view: RunView, *, by_record: bool
+        self,
+        s: Session,
+        page: Page,
+        prepared: list[Prepared],
+        skipped: list[Skipped],
+        customer_filter: str,
+        view: RunView,
+        *,
+        by_record: bool,
     ) -> tuple[RunView, bool]:
         now = self.runtime.clock()
-        skipped = list(page.skipped)
+        skipped = list(skipped)
 
-        def apply(records: list[Record]) -> Counter[str]:
-            return apply_page(
+        def apply(records: list[Prepared]) -> Counter[str]:
+            return apply_prepared(
                 s,
                 workspace_id=view.workspace_id,
                 connection_id=view.connection_id,
@@ -347,7 +371,7 @@ class ImportJob:
 
         if by_record:
             counts: Counter[str] = Counter()
-            for record in page.customers:
+            for record in prepared:
                 try:
                     with s.begin_nested():
                         counts.update(apply([record]))
@@ -355,9 +379,9 @@ class ImportJob:
                     if not refused(exc):
                         raise
                     log.warning("Import run %s: record %r was refused: %s", self.run_id, record.id, exc)
-                    skipped.append(Skipped(id=record.id, name=record.name, reason="the database refused it"))
+                    skipped.append(Skipped(id=record.id, name=record.name, reason=REFUSED))
         else:
-            counts = apply(page.customers)
+            counts = apply(prepared)
         counts["unreadable"] += len(skipped)
         if skipped:
             s.execute(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -47,10 +47,13 @@ class Prefetched(Iterator[T], Generic[T]):
             raise value
         raise StopIteration
 
-    def ready(self) -> bool:
-        """Whether the next item is here already (not an error, not the end): taking it will not wait."""
+    def ready(self, done: Callable[[T], bool] = lambda item: True) -> bool:
+        """Whether the next item is here already (not an error, not the end) and `done` with it: taking it will
+        not wait."""
         with self._ready.mutex:
-            return bool(self._ready.queue) and self._ready.queue[0][0] == "item"
+            here = bool(self._ready.queue) and self._ready.queue[0][0] == "item"
+            item = self._ready.queue[0][1] if here else None
+        return here and done(item)  # type: ignore[arg-type]
 
     def close(self, timeout: float = 5.0) -> None:
         self._closed.set()

@@ -43,6 +43,7 @@ from sqlalchemy.orm import Session
 
 from bot.connections.links import link_for
 from bot.imports.job import EventWaiter, ImportJob, Reporter, Waiter, tell_end
+from bot.imports.reading import PageReader
 from bot.imports.runs import (
     RUNS_QUEUED,
     ImportPolicy,
@@ -328,6 +329,7 @@ class ImportRunner:
         self.workers = workers
         self.tick_every = tick_every
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self.reader = PageReader()  # started by the first large run (`ImportPolicy.read_apart_from`)
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="import")
         self._ticker = ThreadPoolExecutor(1, thread_name_prefix="import-tick")
         self._lock = threading.Lock()  # guards the fields below
@@ -461,6 +463,7 @@ class ImportRunner:
             waiter=self.waiter,
             reporter=self.reporters(),
             link=lambda connection: link_for(self.runtime, connection),
+            reader=self.reader,
         )
 
     def _submit(self, work: Callable[..., None], *args: object) -> None:
@@ -507,4 +510,5 @@ class ImportRunner:
         _, still = wait_for_futures(working, timeout=wait)
         if still:
             log.warning("%s import run(s) did not stop within %.0fs; stopping without them", len(still), wait)
+        self.reader.close()
         _runners.discard(self)

@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 
 from bot import workspaces
 from bot.customers.lists import KeptFrom, customer_tally
-from bot.customers.matching import DEFAULT_CUSTOMER_FILTER, OUTCOMES
+from bot.customers.matching import OUTCOMES
+from bot.customers.rows import DEFAULT_CUSTOMER_FILTER
 from bot.imports.sync import SyncPlan, plan_of, stored_settings
 from storage.db import Database
 from storage.models import Connection, ImportRun, RunPriority, RunStatus, Workspace
@@ -51,6 +52,10 @@ class ImportPolicy:
     # run resumes from the cursor of the last commit.
     batch_records: int = 5_000
     batch_seconds: float = 0.5
+    # A run of at least this many records (by the package's total) has its pages read and prepared in a process
+    # of its own (`bot.imports.reading`), started then and kept for later runs; None: always read here. A process
+    # costs some 40 MiB and half a second of a core to start, which smaller runs would not win back.
+    read_apart_from: int | None = 10_000
 
 
 @dataclass(frozen=True)

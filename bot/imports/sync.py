@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from bot import workspaces
 from bot.connections.connect import active_connection
-from bot.customers.matching import DEFAULT_CUSTOMER_FILTER
+from bot.customers.rows import DEFAULT_CUSTOMER_FILTER
 from storage.models import Connection, ConnectionStatus, SyncSettings, Workspace
 from storage.sync_pause import scheduled, sync_may_run
 

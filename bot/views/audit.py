@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.customers.matching import CUSTOMER_FILTERS
+from bot.customers.rows import CUSTOMER_FILTERS
 from bot.views.text import SLACK_ID, escape, mention, section, slack_date, truncate
 from storage.models import AuditEvent
 

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.customers.lists import Duplicate
-from bot.customers.matching import CUSTOMER_FILTERS, DEFAULT_CUSTOMER_FILTER
+from bot.customers.rows import CUSTOMER_FILTERS, DEFAULT_CUSTOMER_FILTER
 from bot.imports.runs import ImportState, RunView
 from bot.imports.sync import SyncPause, SyncPlan, SyncState
 from bot.views.text import bold, button, context, escape, mention, rich, section, slack_date, truncate

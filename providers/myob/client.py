@@ -149,10 +149,13 @@ class MyobProvider(MyobInvoicing):
             url, params = self._next_page(body, link), None
         return accounts
 
-    def customers(self, link: Link, *, since: datetime | None = None, resume: Cursor | None = None) -> Iterator[Page]:
+    def customers(
+        self, link: Link, *, since: datetime | None = None, resume: Cursor | None = None, encoded: bool = False
+    ) -> Iterator[Page]:
         """Every customer card (inactive ones too, so that deactivating is seen), `page_size` at a time, following
         MYOB's NextPageLink until there is none; only the cards changed since `since` when given (see
-        `providers.myob.times` for how MYOB's zone-less times are read). The cursor is the next page's link."""
+        `providers.myob.times` for how MYOB's zone-less times are read). The cursor is the next page's link.
+        Pages come read (`encoded` asks for nothing here)."""
         if resume is not None and resume.value.get("next"):
             url: str | None = str(resume.value["next"])
             params: Mapping[str, str] | None = None

@@ -202,11 +202,14 @@ class QuickBooksProvider(QuickBooksInvoicing):
                 return read_accounts(raws)
             start += size
 
-    def customers(self, link: Link, *, since: datetime | None = None, resume: Cursor | None = None) -> Iterator[Page]:
+    def customers(
+        self, link: Link, *, since: datetime | None = None, resume: Cursor | None = None, encoded: bool = False
+    ) -> Iterator[Page]:
         """Every customer (inactive ones too, so deactivating is seen), a page of `page_size` at a time, with the
         total from `SELECT COUNT(*)`; or, with `since`, what changed since then: through change data capture while
         it reaches back that far (and holds fewer than its 1,000 objects), otherwise by the records' update time.
-        Jobs (sub-customers that are projects) are left out: their parent is the customer."""
+        Jobs (sub-customers that are projects) are left out: their parent is the customer. Pages come read
+        (`encoded` asks for nothing here)."""
         if since is not None and resume is None:
             moment = since if since.tzinfo else since.replace(tzinfo=UTC)
             if self.now() - moment < timedelta(days=self.settings.cdc_days):

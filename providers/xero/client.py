@@ -20,22 +20,20 @@ from providers.base import (
     Account,
     CallLimit,
     Cursor,
-    Customer,
+    Encoded,
     Grant,
     Link,
     Organisation,
     Page,
     RateLimitScope,
-    Skipped,
     Tokens,
-    Unavailable,
 )
-from providers.http import AuthorisedClient, RetryPolicy, http_client, read_json
+from providers.http import AuthorisedClient, RetryPolicy, http_client
 from providers.oauth import TokenEndpoint
-from providers.xero.contacts import decode_contacts
+from providers.xero.contacts import page_numbers, read_page, read_records
 from providers.xero.errors import error_from_response, translate_error, translate_oauth_error
 from providers.xero.invoices import XeroInvoicing
-from providers.xero.mappers import account_type_label, jwt_claims, read_contacts, to_account
+from providers.xero.mappers import account_type_label, jwt_claims, to_account
 from providers.xero.pacing import MinutePacer
 from providers.xero.settings import XeroSettings
 
@@ -190,7 +188,9 @@ class XeroProvider(XeroInvoicing):
         body = self._accounting("/Accounts", link)
         return [to_account(raw) for raw in body.get("Accounts") or ()]
 
-    def customers(self, link: Link, *, since: datetime | None = None, resume: Cursor | None = None) -> Iterator[Page]:
+    def customers(
+        self, link: Link, *, since: datetime | None = None, resume: Cursor | None = None, encoded: bool = False
+    ) -> Iterator[Page]:
         """Every contact, a page of `page_size` at a time, archived ones included so archiving is
         seen. No `where`: large organisations refuse most filters (HighVolumeException), so the
         bot decides what counts as a customer from `is_customer` and `active`. The cursor names the page
@@ -199,7 +199,9 @@ class XeroProvider(XeroInvoicing):
         Once the first page says how many there are (`pagination.pageCount`), the next ones are fetched up to
         `concurrency` at once (Xero allows five calls at once), each read and mapped in the thread that fetched
         it, and handed out in order; what a fetch raises comes out after the pages before it. A contact that
-        changes during the walk is caught by the next incremental sync, which starts from before the walk."""
+        changes during the walk is caught by the next incremental sync, which starts from before the walk.
+        `encoded=True`: those next pages come with their contacts not read yet (`Page.encoded`); the first is
+        always read here, for the page count."""
         page = int(resume.value.get("page", 1)) if resume else 1
         size = int(resume.value.get("pageSize") or self.settings.page_size) if resume else self.settings.page_size
         headers = {}
@@ -219,6 +221,8 @@ class XeroProvider(XeroInvoicing):
                     return
         # Only the calls run in the pool; each page is read here, one at a time and in order, while the next
         # ones are on their way, so at most one page's parsed JSON is held however many are fetched at once.
+        # Asked for `encoded` pages, only the page's numbers are read here: the caller reads its contacts.
+        read = self._encoded_page if encoded else self._contacts_page
         with ThreadPoolExecutor(self.settings.concurrency, thread_name_prefix="xero-pages") as pool:
             pending: deque[tuple[int, Future[bytes]]] = deque()
             try:
@@ -229,7 +233,7 @@ class XeroProvider(XeroInvoicing):
                     if not pending:
                         return  # a provider that ends without saying "last page" ends the run (`ImportJob._read`)
                     number, body = pending.popleft()
-                    fetched, count = self._contacts_page(body.result(), page=number, size=size)
+                    fetched, count = read(body.result(), page=number, size=size)
                     page_count = max(page_count, count or 0)  # contacts added during the walk: more pages
                     yield fetched
                     if fetched.cursor is None:
@@ -247,11 +251,7 @@ class XeroProvider(XeroInvoicing):
 
     def _contacts_page(self, body: bytes, *, page: int, size: int) -> tuple[Page, int | None]:
         """One page of contacts, read and checked, and how many pages Xero says there are."""
-        fast = decode_contacts(body)  # the usual page, decoded straight into typed records
-        if fast is not None:
-            customers, skipped, received, page_count, total = fast
-        else:
-            customers, skipped, received, page_count, total = self._read_contacts(body)
+        customers, skipped, received, page_count, total = read_page(body)
         last = page >= page_count if page_count is not None else received < size
         return (
             Page(
@@ -263,22 +263,15 @@ class XeroProvider(XeroInvoicing):
             page_count,
         )
 
-    def _read_contacts(self, body: bytes) -> tuple[list[Customer], list[Skipped], int, int | None, int | None]:
-        """A page not of the documented shape, read field by field: what can be repaired is, the rest skipped."""
-        try:
-            answer = read_json(body)
-        except ValueError:
-            raise Unavailable(f"{self.title} answered with something we could not read.", status=200) from None
-        contacts = answer.get("Contacts") if isinstance(answer, dict) else None
-        if not isinstance(contacts, list):
-            raise Unavailable(f"{self.title} sent a page of contacts we could not read.", status=200)
-        pagination = answer.get("pagination")
-        pagination = pagination if isinstance(pagination, dict) else {}
-        page_count, total = pagination.get("pageCount"), pagination.get("itemCount")
-        customers, skipped = read_contacts(contacts)
-        received = len(contacts)
-        del answer, contacts  # Xero's page, several times the size of what we keep, is not held while we wait
-        return customers, skipped, received, _count(page_count), _count(total)
+    def _encoded_page(self, body: bytes, *, page: int, size: int) -> tuple[Page, int | None]:
+        """`_contacts_page`, with the contacts left in the body for the caller to read (`Page.encoded`) where
+        Xero's page count says whether it is the last; read here where the body does not say."""
+        page_count, total = page_numbers(body) or (None, None)
+        if page_count is None:
+            return self._contacts_page(body, page=page, size=size)
+        last = page >= page_count
+        cursor = None if last else Cursor({"page": page + 1, "pageSize": size})
+        return Page(customers=[], cursor=cursor, total=total, encoded=Encoded(body, read_records)), page_count
 
     # -- HTTP ----------------------------------------------------------------------------------
 
@@ -312,7 +305,3 @@ class XeroProvider(XeroInvoicing):
     def _connection_id(self, link: Link) -> str | None:
         rows = self._api.json("GET", self.settings.connections_url, keeper=link.tokens)
         return next((str(r["id"]) for r in rows if r.get("tenantId") == link.organisation_id), None)
-
-
-def _count(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None

@@ -1,0 +1,211 @@
+"""A record as the customer tables hold it: its columns, its matching keys and its change digest, made from the
+record alone (`prepare`). Pure Python without the database, so an import can make a page's rows in a process of
+its own (`bot.imports.reading`) while it writes the page before; `bot.customers.matching` writes them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import unicodedata
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any, NamedTuple
+
+import orjson
+
+from providers.base import Address, Skipped
+from providers.base import Customer as Record
+
+log = logging.getLogger(__name__)
+
+# Which contacts are customers. Some packages mark a contact a customer only after its first sales invoice, so
+# "customers_only" would miss new ones; the default keeps every contact that is not only a supplier.
+CUSTOMER_FILTERS = {
+    "all_but_suppliers": "every contact except those that are only suppliers",
+    "customers_only": "only contacts the package marks as customers",
+    "all": "every contact",
+}
+DEFAULT_CUSTOMER_FILTER = "all_but_suppliers"
+# Why a record that reached us was not stored: a value its columns cannot hold (the records are checked at the
+# package's boundary, so this is the belt and braces after it).
+REFUSED = "the database refused it"
+
+_NAME_NOISE = frozenset(
+    "ltd limited co company inc incorporated llc plc pty proprietary corp corporation group the and nz au uk".split()
+)
+_WORD = re.compile(r"[^\W_]+", re.ASCII)  # words of ASCII text: `name_words` makes it so
+# The customer columns a record sets, in the order of `Prepared.fields` (the JSON ones as their text).
+FIELDS = ("name", "first_name", "last_name", "company", "email", "phones", "addresses", "number", "active")
+
+
+def customer_by_filter(is_customer: bool | None, is_supplier: bool | None, customer_filter: str) -> bool:
+    if customer_filter == "all":
+        return True
+    if customer_filter == "customers_only":
+        return bool(is_customer)
+    return not (is_supplier and not is_customer)
+
+
+def counts_as_customer(record: Record, customer_filter: str) -> bool:
+    return customer_by_filter(record.is_customer, record.is_supplier, customer_filter)
+
+
+def email_key(email: str | None) -> str | None:
+    return email.strip().casefold()[:255] or None if email else None
+
+
+def name_words(name: str | None) -> frozenset[str]:
+    """The words that identify a name: accents, case, punctuation and legal suffixes (Ltd, & Co) ignored."""
+    if not name:
+        return frozenset()
+    if name.isascii():  # most names: NFKD and dropping what is not ASCII would change nothing
+        plain = name.casefold().replace("'", "")
+    else:
+        plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().casefold().replace("'", "")
+    return frozenset(_WORD.findall(plain)).difference(_NAME_NOISE)
+
+
+def name_key(name: str | None) -> str | None:
+    return " ".join(sorted(name_words(name)))[:255] or None
+
+
+def compatible_names(a: str | None, b: str | None) -> bool:
+    """`Acme Plumbing` and `ACME Plumbing Ltd` are compatible; `Acme Plumbing` and `Acme Gas` are not."""
+    wa, wb = name_words(a), name_words(b)
+    return bool(wa and wb) and (wa <= wb or wb <= wa)
+
+
+class Prepared(NamedTuple):
+    """A record as the import writes it: plain values only (it crosses from the reading process in a pickle).
+
+    `fields` are the customer columns (`FIELDS`: clipped to what the columns hold, phones and addresses as their
+    JSON column's text); `digest` changes only when what we store changes (IsCustomer and balances are not
+    stored): 32 hex digits of BLAKE2b over orjson of the fields and two flags, the phones and addresses inside it
+    the same bytes as their texts, so digests stored before stay comparable (tests/test_import_digest.py)."""
+
+    id: str
+    fields: tuple[Any, ...]
+    digest: str
+    email_key: str | None
+    name_key: str | None
+    active: bool  # at the package (`fields`' active is also false for a merged record)
+    is_customer: bool | None
+    is_supplier: bool | None
+    updated_at: datetime | None
+    merged_into: str | None
+    erase_personal_data: bool
+    removed: bool  # only the id came (`providers.base.Customer.removed`)
+
+    @property
+    def name(self) -> str:
+        """The name as stored: stripped, and clipped as its column is."""
+        return str(self.fields[0])
+
+    @property
+    def gone(self) -> bool:
+        """Archived, merged into another contact, or erased on request at the package."""
+        return not self.active or bool(self.merged_into) or self.erase_personal_data
+
+    def values(self, *after: Any) -> tuple[Any, ...]:
+        """The customer columns, then the matching keys, then `after`."""
+        return (*self.fields, self.email_key, self.name_key, *after)
+
+    def legacy_digest(self) -> str:
+        """The digest references stored before 2026-12 (64 hex digits: SHA-256 of the standard library's JSON over
+        the stored fields as dicts), so a record unchanged since is still seen as unchanged, and its reference
+        takes the new digest when next written."""
+        stored = dict(zip(FIELDS, self.fields, strict=True))
+        stored["name"] = stored["name"] or ""
+        stored["phones"], stored["addresses"] = json.loads(stored["phones"]), json.loads(stored["addresses"])
+        state = [stored, self.merged_into, self.erase_personal_data]
+        return hashlib.sha256(json.dumps(state, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _json_list(items: tuple[Any, ...], as_dict: Callable[[Any], dict[str, Any]]) -> str:
+    """Phones or addresses as their JSON column's text. orjson writes the frozen dataclasses themselves as
+    objects of their fields in order, the same text as their dicts (`_phone`, `_address`), without making them."""
+    if not items:
+        return "[]"
+    try:
+        return orjson.dumps(items).decode()
+    except TypeError:  # text orjson refuses (a lone surrogate): written as the JSON columns write it
+        return json.dumps([as_dict(item) for item in items])  # as `storage.db.json_text` falls back
+
+
+def _phone(phone: Any) -> dict[str, Any]:
+    return {"kind": phone.kind, "number": phone.number}
+
+
+def _address(address: Address) -> dict[str, Any]:
+    return {
+        "kind": address.kind,
+        "lines": list(address.lines),
+        "city": address.city,
+        "region": address.region,
+        "postal_code": address.postal_code,
+        "country": address.country,
+    }
+
+
+def prepare(record: Record) -> Prepared:
+    """The record as written (`Prepared`), in one pass: the phones and addresses are written to JSON once, and
+    the digest is taken over those texts."""
+    first_name, last_name, company = record.first_name, record.last_name, record.company
+    email, number = record.email, record.number
+    name = record.name.strip()[:255]
+    phones, addresses = _json_list(record.phones, _phone), _json_list(record.addresses, _address)
+    active = record.active and not record.merged_into
+    fields = (
+        name,
+        first_name[:255] if first_name else None,
+        last_name[:255] if last_name else None,
+        company[:255] if company else None,
+        email[:255] if email else None,
+        phones,
+        addresses,
+        number[:64] if number else None,
+        active,
+    )
+    state = (*fields[:5], orjson.Fragment(phones), orjson.Fragment(addresses), *fields[7:])
+    digest = hashlib.blake2b(
+        orjson.dumps((*state, record.merged_into, record.erase_personal_data)), digest_size=16
+    ).hexdigest()
+    return Prepared(
+        record.id,
+        fields,
+        digest,
+        email_key(fields[4]),
+        name_key(name),
+        record.active,
+        record.is_customer,
+        record.is_supplier,
+        record.updated_at,
+        record.merged_into,
+        record.erase_personal_data,
+        record.removed,
+    )
+
+
+def prepare_page(records: Iterable[Record]) -> tuple[list[Prepared], list[Skipped]]:
+    """The records prepared, and those that cannot be (a value no column can hold), each skipped alone."""
+    prepared, refused = [], []
+    for record in records:
+        try:
+            prepared.append(prepare(record))
+        except (TypeError, ValueError, AttributeError) as exc:
+            log.warning("Record %r cannot be stored: %s", record.id, exc)
+            refused.append(Skipped(id=record.id, name=record.name, reason=REFUSED))
+    return prepared, refused
+
+
+def read_and_prepare(
+    read: Callable[[bytes], tuple[list[Record], list[Skipped]]], body: bytes
+) -> tuple[list[Prepared], list[Skipped]]:
+    """A page's body read by the package's reader (`providers.base.Encoded`) and its records prepared: what the
+    reading process does for a page."""
+    records, skipped = read(body)
+    prepared, refused = prepare_page(records)
+    return prepared, skipped + refused

@@ -1,0 +1,142 @@
+"""A large import reads its pages in a process of its own (`bot.imports.reading`): what it writes is what reading
+them here writes, a page the process cannot read is read here, and the process goes when the bot stops. End to
+end over the Xero fake's HTTP, on both databases."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+
+import pytest
+
+from bot.customers.rows import prepare_page
+from bot.imports.reading import PageReader, ReadPage
+from providers.base import Encoded, Page, Unavailable
+from providers.xero.contacts import read_records
+from tests.conftest import RunningBot
+from tests.fakes.xero import XeroFake
+from tests.flows import command, connected
+from tests.imports import customer_count, expected_customers, finished, quick
+from tests.test_import_hostile_records import REPAIRABLE, UNUSABLE, seed_hostile, stored
+
+
+def ready_reader(bot: RunningBot) -> tuple[PageReader, multiprocessing.Process]:
+    """The bot's reading process, started and ready."""
+    reader, before = bot.server.imports.reader, set(multiprocessing.active_children())
+    reader.start(read_records)
+    bot.slack.wait_for(reader.ready, timeout=60, message="the reading process did not start")
+    [process] = set(multiprocessing.active_children()) - before
+    return reader, process  # type: ignore[return-value]
+
+
+def test_pages_read_apart_are_written_as_pages_read_here(connect_bot: RunningBot, xero: XeroFake) -> None:
+    """Every shape of contact (the careful reading of a page not of Xero's documented shape included) read in the
+    reading process; imported again with every page read here, nothing is new and nothing changed: the rows, keys
+    and digests are the same both ways."""
+    bot = connect_bot
+    _, tenant = connected(bot, xero)
+    good = seed_hostile(xero, tenant)
+    quick(bot, page_size=4, read_apart_from=1)
+    reader, _ = ready_reader(bot)
+
+    command(bot, "/accounts import", "Starting the import")
+    first = finished(bot)
+
+    assert first.status == "succeeded", first.error
+    # every page after the first (read here, for Xero's page count) but the one with a lone surrogate, JSON that
+    # the quick look at a page's numbers refuses: that page is read here, the careful way
+    assert reader.handed == first.pages - 2 > 5
+    assert first.count("unreadable") == len(UNUSABLE)
+    assert set(stored(bot).values()) == set(good) | {name for _, name in REPAIRABLE if name is not None}
+
+    handed = reader.handed
+    quick(bot, page_size=4, read_apart_from=None)
+    command(bot, "/accounts import", "Starting the import")
+    again = finished(bot, timeout=60)
+
+    assert again.id != first.id and again.status == "succeeded", again.error
+    assert reader.handed == handed  # read here this time
+    assert again.count("new") == again.count("updated") == 0
+    assert again.count("unchanged") == first.count("new")
+
+
+def test_a_reading_process_that_stopped_is_not_waited_for(connect_bot: RunningBot, xero: XeroFake) -> None:
+    """The process killed before the import (out of memory, say): the pages are read here and the run succeeds with
+    every customer; the process is started again for the pages after."""
+    bot = connect_bot
+    _, tenant = connected(bot, xero)
+    xero.seed_contacts(tenant, 60)
+    quick(bot, page_size=5, read_apart_from=1)
+    reader, process = ready_reader(bot)
+    os.kill(process.pid or 0, signal.SIGKILL)
+    process.join(timeout=30)
+
+    command(bot, "/accounts import", "Starting the import")
+    run = finished(bot)
+
+    assert run.status == "succeeded", run.error
+    assert customer_count(bot) == len(expected_customers(xero, tenant)) == run.count("new")
+    assert not process.is_alive()
+    bot.slack.wait_for(reader.ready, timeout=60, message="the reading process was not started again")
+
+
+def test_the_reading_process_stops_with_the_bot(connect_bot: RunningBot, xero: XeroFake) -> None:
+    bot = connect_bot
+    _, tenant = connected(bot, xero)
+    xero.seed_contacts(tenant, 30)
+    quick(bot, page_size=5, read_apart_from=1)
+    reader, process = ready_reader(bot)
+    command(bot, "/accounts import", "Starting the import")
+    assert finished(bot).status == "succeeded" and reader.handed > 0
+
+    bot.server.imports.shutdown()
+
+    assert not process.is_alive() and process not in multiprocessing.active_children()
+    assert not reader.ready() and reader.submit(Encoded(b"{}", read_records)) is None
+
+
+def test_a_page_the_reading_process_cannot_read_says_why_here() -> None:
+    """A body that is not a page of contacts: the process's error is not passed on as it came (a pickled copy);
+    the page is not taken as read (so no transaction waits on it), and is read again here, which raises the
+    package's own error in its own words."""
+    reader = PageReader()
+    try:
+        reader.start(read_records)
+        encoded = Encoded(b"<html>Service Unavailable</html>", read_records)
+        future = reader.submit(encoded)
+        assert future is not None and isinstance(future.exception(timeout=60), Unavailable)
+        page = ReadPage(Page(customers=[], cursor=None, encoded=encoded), future=future)
+
+        assert not page.done()
+        with pytest.raises(Unavailable, match="Xero answered with something we could not read") as raised:
+            page.records()
+        assert raised.value.status == 200  # the provider's own error, not the process's copy of it
+    finally:
+        reader.close()
+
+
+def test_a_page_read_apart_is_the_page_read_here() -> None:
+    """Through the process and here, one page's prepared records and skipped contacts are equal."""
+    body = (
+        b'{"pagination":{"page":1,"pageSize":3,"pageCount":1,"itemCount":3},"Contacts":['
+        b'{"ContactID":"c-1","Name":" Acme Plumbing Ltd ","EmailAddress":"Ops@Acme.example","ContactStatus":"ACTIVE",'
+        b'"Phones":[{"PhoneType":"MOBILE","PhoneNumber":"021 555 0100","PhoneCountryCode":"64"}],'
+        b'"Addresses":[{"AddressType":"STREET","AddressLine1":"1 Queen St","City":"Auckland"}],'
+        b'"UpdatedDateUTC":"/Date(1731969140853+0000)/","IsCustomer":true},'
+        b'{"ContactID":"c-2","Name":"Archived Ltd","ContactStatus":"ARCHIVED"},'
+        b'{"Name":"No Id Ltd"}]}'
+    )
+    reader = PageReader()
+    try:
+        reader.start(read_records)
+        future = reader.submit(Encoded(body, read_records))
+        assert future is not None
+        apart = future.result(timeout=60)
+    finally:
+        reader.close()
+    customers, skipped = read_records(body)
+    prepared, refused = prepare_page(customers)
+    assert apart == (prepared, skipped + refused)
+    assert [p.id for p in prepared] == ["c-1", "c-2"] and [s.name for s in apart[1]] == ["No Id Ltd"]
+    assert prepared[0].name == "Acme Plumbing Ltd" and prepared[0].email_key == "ops@acme.example"
