@@ -8,7 +8,7 @@ memory stays flat in the number of customers. No Slack and no HTTP: the importer
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple, cast
@@ -215,8 +215,11 @@ def apply_prepared(
     records: Sequence[Prepared],
     customer_filter: str,
     now: datetime,
+    look_up: Collection[str] | None = None,
 ) -> Counter[str]:
     """Upsert one page of prepared records in the caller's transaction and count what happened to each.
+    `look_up`: the page's ids that may be known at this connection (the caller knows the others are not: a
+    connection's first import); None: all of them.
 
     Matching is by the connection's external id. A record new to this connection is linked to an existing
     customer from another package (`_candidates`) only on strong evidence: the same email, a compatible name, and
@@ -225,7 +228,8 @@ def apply_prepared(
     """
     counts: Counter[str] = Counter()
     records = list({r.id: r for r in records}.values())  # one id twice: the later record wins
-    known = _known(session, connection_id=connection_id, external_ids={r.id for r in records})
+    ids = {r.id for r in records} if look_up is None else set(look_up)
+    known = _known(session, connection_id=connection_id, external_ids=ids) if ids else {}
     fresh = [r for r in records if r.id not in known and _eligible(r, customer_filter)]
     if not fresh or not _from_other_packages(session, workspace_id=workspace_id, connection_id=connection_id):
         fresh = []  # nothing to match across packages: no candidate lookups
