@@ -7,6 +7,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+from concurrent.futures import Future
+from typing import Any
 
 import pytest
 
@@ -140,3 +142,19 @@ def test_a_page_read_apart_is_the_page_read_here() -> None:
     assert apart == (prepared, skipped + refused)
     assert [p.id for p in prepared] == ["c-1", "c-2"] and [s.name for s in apart[1]] == ["No Id Ltd"]
     assert prepared[0].name == "Acme Plumbing Ltd" and prepared[0].email_key == "ops@acme.example"
+
+
+def test_a_page_whose_reading_was_cancelled_is_read_here() -> None:
+    """The reader closed while a page was on its way (the bot stopping): the page is not taken as read, and is then
+    read here, whole."""
+    body = (
+        b'{"pagination":{"pageCount":1,"itemCount":1},"Contacts":'
+        b'[{"ContactID":"c-1","Name":"Acme Ltd","ContactStatus":"ACTIVE"}]}'
+    )
+    cancelled: Future[Any] = Future()
+    assert cancelled.cancel()
+    page = ReadPage(Page(customers=[], cursor=None, encoded=Encoded(body, read_records)), future=cancelled)
+
+    assert not page.done()
+    prepared, skipped = page.records()
+    assert [p.id for p in prepared] == ["c-1"] and skipped == [] and page.done()

@@ -22,6 +22,7 @@ import threading
 import types
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Any
 
 from bot.customers.rows import Prepared, prepare_page, read_and_prepare
 from providers.base import Customer, Encoded, Page, Skipped
@@ -63,7 +64,7 @@ class PageReader:
         """Whether the process is up and has not stopped: a page handed to it now does not wait for it to start."""
         with self._lock:
             warmed = self._warmed
-        return warmed is not None and warmed.done() and warmed.exception() is None and not self._broken()
+        return warmed is not None and _succeeded(warmed) and not self._broken()
 
     def submit(self, encoded: Encoded) -> Future[tuple[list[Prepared], list[Skipped]]] | None:
         """The page read and prepared in the process, or None if it is not running."""
@@ -85,8 +86,15 @@ class PageReader:
             pool.shutdown(wait=True, cancel_futures=True)
 
     def _broken(self) -> bool:
+        """Whether the process stopped: the executor marks itself broken (`_broken`, its message, long-standing
+        in CPython though not documented) as soon as it sees its process gone."""
         pool = self._pool
         return pool is None or bool(getattr(pool, "_broken", False))
+
+
+def _succeeded(future: Future[Any]) -> bool:
+    """Done, and neither cancelled (the reader closed) nor failed; never waits."""
+    return future.done() and not future.cancelled() and future.exception() is None
 
 
 @contextlib.contextmanager
@@ -116,8 +124,7 @@ class ReadPage:
     def done(self) -> bool:
         """Whether `records()` will not wait, nor raise (a page the process could not read is not done: reading it
         here may raise, which must not happen with other pages' writes open)."""
-        future = self._future
-        return future is None or (future.done() and future.exception() is None)
+        return self._future is None or _succeeded(self._future)
 
     def records(self) -> tuple[list[Prepared], list[Skipped]]:
         """The page's prepared records and the records it could not use; raises the package's `ProviderError` for
