@@ -4,6 +4,7 @@ repeats one when contacts are added during it) is found, not written twice."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Iterator
 from typing import Any
@@ -27,6 +28,22 @@ def test_the_filter_never_misses_an_id_it_was_given(added: list[str], others: li
     written.add(added)
     assert written.maybe(added) == added
     assert set(written.maybe(others)) >= set(others) & set(added)
+
+
+@contextlib.contextmanager
+def look_ups(bot: RunningBot) -> Iterator[list[str]]:
+    """The pages' look-ups of known records (`matching._known`) run meanwhile."""
+    seen: list[str] = []
+
+    def look_up(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "FROM customer_references AS r" in statement:
+            seen.append(statement)
+
+    event.listen(bot.db.engine, "after_cursor_execute", look_up)
+    try:
+        yield seen
+    finally:
+        event.remove(bot.db.engine, "after_cursor_execute", look_up)
 
 
 class Repeating:
@@ -56,18 +73,9 @@ def test_a_first_import_looks_up_only_what_it_may_have_written(connect_bot: Runn
     quick(bot, page_size=50)
     providers = bot.server.runtime.providers
     providers["xero"] = repeating = Repeating(providers["xero"])  # type: ignore[assignment]
-    looked_up: list[str] = []
-
-    def look_up(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if "FROM customer_references AS r" in statement:  # the page's look-up (`matching._known`)
-            looked_up.append(statement)
-
-    event.listen(bot.db.engine, "after_cursor_execute", look_up)
-    try:
+    with look_ups(bot) as looked_up:
         command(bot, "/accounts import", "Starting the import")
         run = finished(bot)
-    finally:
-        event.remove(bot.db.engine, "after_cursor_execute", look_up)
 
     assert run.status == "succeeded" and run.pages == 12, run.error
     assert len(looked_up) == 2  # the two pages with a contact seen before; not the ten others
@@ -93,17 +101,8 @@ def test_a_connection_with_records_looks_every_page_up(connect_bot: RunningBot, 
     quick(bot, page_size=50)
     command(bot, "/accounts import", "Starting the import")
     assert finished(bot).status == "succeeded"
-    looked_up: list[str] = []
-
-    def look_up(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if "FROM customer_references AS r" in statement:
-            looked_up.append(statement)
-
-    event.listen(bot.db.engine, "after_cursor_execute", look_up)
-    try:
+    with look_ups(bot) as looked_up:
         command(bot, "/accounts import", "Starting the import")
         run = finished(bot)
-    finally:
-        event.remove(bot.db.engine, "after_cursor_execute", look_up)
     assert run.status == "succeeded" and len(looked_up) == run.pages == 3
     assert run.count("unchanged") == customer_count(bot)

@@ -7,7 +7,11 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import subprocess
+import sys
+import time
 from concurrent.futures import Future
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -158,3 +162,45 @@ def test_a_page_whose_reading_was_cancelled_is_read_here() -> None:
     assert not page.done()
     prepared, skipped = page.records()
     assert [p.id for p in prepared] == ["c-1"] and skipped == [] and page.done()
+
+
+_PARENT = """
+import multiprocessing, sys, time
+from bot.imports.reading import PageReader
+from providers.xero.contacts import read_records
+if __name__ == "__main__":
+    reader = PageReader()
+    reader.start(read_records)
+    while not reader.ready():
+        time.sleep(0.01)
+    print(*[c.pid for c in multiprocessing.active_children()], flush=True)
+    time.sleep(600)
+"""
+
+
+def _running(pid: int) -> bool:
+    """Whether `pid` runs (a zombie left for its new parent to reap does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+def test_the_reading_process_ends_when_the_bot_is_killed(tmp_path: Path) -> None:
+    """SIGKILL gives the bot no time to stop its reading process: the process sees it gone and ends by itself."""
+    script = tmp_path / "parent.py"
+    script.write_text(_PARENT)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(Path.cwd()), os.environ.get("PYTHONPATH")]))}
+    with subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, env=env) as parent:
+        try:
+            assert parent.stdout is not None
+            [child] = [int(pid) for pid in parent.stdout.readline().split()]
+            assert _running(child)
+        finally:
+            parent.kill()
+            parent.wait(timeout=30)
+    deadline = time.monotonic() + 30
+    while _running(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _running(child), "the reading process outlived the bot"

@@ -17,8 +17,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import multiprocessing
+import os
 import sys
 import threading
+import time
 import types
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -30,6 +32,20 @@ from providers.base import Customer, Encoded, Page, Skipped
 log = logging.getLogger(__name__)
 
 Read = Callable[[bytes], tuple[list[Customer], list[Skipped]]]
+PARENT_WATCH_EVERY = 1.0  # seconds between the reading process's looks at whether the importing process is there
+
+
+def _watch(parent: int, every: float) -> None:
+    """In the reading process: end it once the process that started it is gone (killed, SIGKILL included), which
+    would otherwise leave it waiting for pages forever: it holds its queue's other end itself, so no end of file
+    comes."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def _warm(read: Read) -> None:
@@ -56,7 +72,12 @@ class PageReader:
                 return
             if self._pool is not None:
                 self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+            self._pool = ProcessPoolExecutor(
+                1,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_watch,
+                initargs=(os.getpid(), PARENT_WATCH_EVERY),
+            )
             with _plain_main():  # the first call starts the process
                 self._warmed = self._pool.submit(_warm, read)
 
