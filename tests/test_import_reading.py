@@ -165,7 +165,7 @@ def test_a_page_whose_reading_was_cancelled_is_read_here() -> None:
 
 
 _PARENT = """
-import multiprocessing, sys, time
+import multiprocessing, sys, threading, time
 from bot.imports.reading import PageReader
 from providers.xero.contacts import read_records
 if __name__ == "__main__":
@@ -174,7 +174,7 @@ if __name__ == "__main__":
     while not reader.ready():
         time.sleep(0.01)
     print(*[c.pid for c in multiprocessing.active_children()], flush=True)
-    time.sleep(600)
+    threading.Event().wait()  # until the test kills this process
 """
 
 
