@@ -17,7 +17,7 @@ import orjson
 from sqlalchemy import Table, and_, bindparam, exists, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from bot.customers.rows import FIELDS, Prepared, compatible_names, customer_by_filter, prepare_page
+from bot.customers.rows import FIELDS, Prepared, compatible_names, counts_as_customer, prepare_page
 from providers.base import Customer as Record
 from storage.bulk import BulkWriter, among
 from storage.models import Connection, Customer, CustomerReference
@@ -252,9 +252,7 @@ def apply_prepared(
     for record in records:
         if (ref := known.get(record.id)) is not None:
             outcome = _update(ref, record, counts, written)
-            counts["no_longer_customers"] += record.active and not customer_by_filter(
-                record.is_customer, record.is_supplier, customer_filter
-            )
+            counts["no_longer_customers"] += record.active and not counts_as_customer(record, customer_filter)
         elif not _eligible(record, customer_filter):
             outcome = "skipped"
             counts["skipped_archived" if record.gone else "skipped_suppliers"] += 1
@@ -347,7 +345,7 @@ class _Writes:
 
 def _eligible(record: Prepared, customer_filter: str) -> bool:
     """Whether a record new to us becomes a customer: archived, merged and erased contacts do not."""
-    return not record.gone and customer_by_filter(record.is_customer, record.is_supplier, customer_filter)
+    return not record.gone and counts_as_customer(record, customer_filter)
 
 
 def _update(ref: _Known, record: Prepared, counts: Counter[str], written: _Writes) -> str:

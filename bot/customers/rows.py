@@ -12,7 +12,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import orjson
 
@@ -41,16 +41,22 @@ _WORD = re.compile(r"[^\W_]+", re.ASCII)  # words of ASCII text: `name_words` ma
 FIELDS = ("name", "first_name", "last_name", "company", "email", "phones", "addresses", "number", "active")
 
 
-def customer_by_filter(is_customer: bool | None, is_supplier: bool | None, customer_filter: str) -> bool:
+class _Marked(Protocol):
+    """What the package says of a contact's role: a record as read (`Record`) or as prepared (`Prepared`)."""
+
+    @property
+    def is_customer(self) -> bool | None: ...
+
+    @property
+    def is_supplier(self) -> bool | None: ...
+
+
+def counts_as_customer(record: _Marked, customer_filter: str) -> bool:
     if customer_filter == "all":
         return True
     if customer_filter == "customers_only":
-        return bool(is_customer)
-    return not (is_supplier and not is_customer)
-
-
-def counts_as_customer(record: Record, customer_filter: str) -> bool:
-    return customer_by_filter(record.is_customer, record.is_supplier, customer_filter)
+        return bool(record.is_customer)
+    return not (record.is_supplier and not record.is_customer)
 
 
 def email_key(email: str | None) -> str | None:
@@ -206,6 +212,10 @@ def read_and_prepare(
 ) -> tuple[list[Prepared], list[Skipped]]:
     """A page's body read by the package's reader (`providers.base.Encoded`) and its records prepared: what the
     reading process does for a page."""
-    records, skipped = read(body)
+    return prepare_records(*read(body))
+
+
+def prepare_records(records: Iterable[Record], skipped: list[Skipped]) -> tuple[list[Prepared], list[Skipped]]:
+    """A page's records prepared, and the records it could not use with those that cannot be prepared."""
     prepared, refused = prepare_page(records)
     return prepared, skipped + refused

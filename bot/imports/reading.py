@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
-from bot.customers.rows import Prepared, prepare_page, read_and_prepare
+from bot.customers.rows import Prepared, prepare_records, read_and_prepare
 from providers.base import Customer, Encoded, Page, Skipped
 
 log = logging.getLogger(__name__)
@@ -158,9 +158,7 @@ class ReadPage:
                     log.info("A page was read here: the reading process gave %s", type(exc).__name__)
             self._future = None
             if self._records is None:
-                customers, skipped = self.page.records()
-                prepared, refused = prepare_page(customers)
-                self._records = prepared, skipped + refused
+                self._records = _read_here(self.page)
         return self._records
 
 
@@ -175,6 +173,10 @@ def read_ahead(pages: Iterator[Page], reader: PageReader | None, *, from_records
                 continue
             if page.total is not None and page.total >= from_records:
                 reader.start(encoded.read)
-        customers, skipped = page.records()
-        prepared, refused = prepare_page(customers)
-        yield ReadPage(page, (prepared, skipped + refused))
+        yield ReadPage(page, _read_here(page))
+
+
+def _read_here(page: Page) -> tuple[list[Prepared], list[Skipped]]:
+    """The page read and prepared in this process, as the reading process would (`read_and_prepare`)."""
+    customers, skipped = page.records()
+    return prepare_records(customers, skipped)
