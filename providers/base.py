@@ -13,11 +13,11 @@ Each error carries a message written for a person (`format_message()`), saying w
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 
 @dataclass(frozen=True)
@@ -285,15 +285,50 @@ class Skipped:
     reason: str
 
 
+class Glance(NamedTuple):
+    """A record of an encoded page at a first look (`Encoded.glance`), before it is read: its id (as the read
+    record's), `source`, a digest of its bytes as the package sent them and of the code that reads them (the same
+    bytes read by the same code make the same record), and what an import decides and counts of a record it does
+    not read, as the read record has it: `active`, `gone` (`Customer.active` false, `merged_into` or
+    `erase_personal_data` set), and the two roles."""
+
+    id: str
+    source: str
+    active: bool
+    gone: bool
+    is_customer: bool | None
+    is_supplier: bool | None
+
+
+class Glanced(Protocol):
+    """An encoded page at a first look: each record's `Glance`, and its records read but those it is told to leave."""
+
+    def glances(self) -> list[Glance] | None:
+        """Each record at a glance; None where the records cannot be told apart so (one without a usable id, an id
+        twice): the page is read whole."""
+        ...
+
+    def read(self, leave: Collection[str]) -> tuple[list[Customer], list[Skipped], dict[str, str]]:
+        """The page's records as `Encoded.read` reads them but those whose id is in `leave` (by their glances), the
+        records it could not use, and the source of each record read, by id (none for records read field by
+        field: they are read again next time)."""
+        ...
+
+
 @dataclass(frozen=True)
 class Encoded:
     """A page's records as the package sent them, not read yet, and the function that reads them into checked
     customers and the records it could not use (as `Page` holds them). `read` is a module-level function (or a
     partial of one), so the body can be read in another process: an import reads its next page in a process of
-    its own while it writes the page before. `read` raises `ProviderError` for a body it cannot read at all."""
+    its own while it writes the page before. `read` raises `ProviderError` for a body it cannot read at all.
+
+    `glance`, where the package's reader has one: the page at a first look (`Glanced`), its sources keyed also
+    with the caller's `key` (its own code: a change of it reads every record again); None for a page not of the
+    documented shape: `read` reads it."""
 
     body: bytes
     read: Callable[[bytes], tuple[list[Customer], list[Skipped]]]
+    glance: Callable[[bytes, bytes], Glanced | None] | None = None
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,14 @@ contact never stops an import. A package's mapper raises `UnusableRecord` for a 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import re
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from providers.base import ID_LIMIT, TEXT_LIMIT, Address, Customer, Phone, Skipped
@@ -31,6 +34,15 @@ class UnusableRecord(ValueError):
     def __init__(self, reason: str, *, id: str | None = None, name: str | None = None) -> None:
         super().__init__(reason)
         self.reason, self.id, self.name = reason, id, name
+
+
+def code_digest(*modules: ModuleType) -> bytes:
+    """32 bytes that change with the files of `modules`: the code that reads a record, mixed into a digest of
+    what it read (`providers.base.Glance.source`), so that a record read by other code is read again."""
+    digest = hashlib.blake2b(digest_size=32)
+    for module in modules:
+        digest.update(Path(str(module.__file__)).read_bytes())
+    return digest.digest()
 
 
 def clean_text(value: Any, limit: int | None = TEXT_LIMIT) -> str | None:

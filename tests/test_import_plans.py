@@ -1,4 +1,5 @@
-"""How PostgreSQL runs a page's look-up of the records we hold: by the (connection, external id) index, once a key,
+"""How PostgreSQL runs a page's look-ups of the records we hold (and of their stored sources): by the (connection,
+external id) index, once a key,
 however large the table, not a scan of every reference for each page (which made a large import's pages slower
 as the table grew). SQLite plans from its indexes alone (tests/test_import_records.py covers its results)."""
 
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from bot.customers.matching import _known_lookup
+from bot.customers.matching import KNOWN, SOURCES, by_ids_lookup
 from storage.db import Database
 from tests.conftest import DATABASES
 from tests.test_import_records import setup_connections
@@ -30,7 +31,8 @@ def plan_nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
 if "postgresql" in DATABASES:
     pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 
-    def test_a_pages_lookup_probes_the_index_on_a_populated_table(db: Database) -> None:
+    @pytest.mark.parametrize("queries", [KNOWN, SOURCES], ids=["known", "sources"])
+    def test_a_pages_lookup_probes_the_index_on_a_populated_table(db: Database, queries: tuple[str, str]) -> None:
         workspace_id, (connection, other) = setup_connections(db)
         with db.session() as s:  # 60,000 references at each of two connections, then the statistics
             for offset, connection_id in ((0, connection), (ROWS, other)):
@@ -45,7 +47,7 @@ if "postgresql" in DATABASES:
                 s.execute(
                     text(
                         "INSERT INTO customer_references (customer_id, connection_id, external_id, digest, "
-                        "created_at) SELECT g, :connection, md5(g::text), '', now() "
+                        "source_digest, created_at) SELECT g, :connection, md5(g::text), '', md5(g::text), now() "
                         "FROM generate_series(:first, :last) AS g"
                     ),
                     {"connection": connection_id, "first": offset + 1, "last": offset + ROWS},
@@ -53,13 +55,13 @@ if "postgresql" in DATABASES:
         db.refresh_statistics("customers", "customer_references")
         page = {f"{n:032x}" for n in range(1000)} | {_md5(n) for n in range(1, ROWS, 61)}
         with db.session() as s:
-            statement, parameters = _known_lookup("postgresql", connection_id=connection, external_ids=page)
+            statement, parameters = by_ids_lookup("postgresql", queries, connection_id=connection, external_ids=page)
             connection_ = s.connection()
             found = connection_.exec_driver_sql(statement, parameters).all()
             explained = connection_.exec_driver_sql("EXPLAIN (FORMAT JSON) " + statement, parameters)
             value = explained.scalar_one()
             plan = json.loads(value) if isinstance(value, str) else value
-        assert {row.external_id for row in found} == {_md5(n) for n in range(1, ROWS, 61)}
+        assert {row[0] for row in found} == {_md5(n) for n in range(1, ROWS, 61)}
         nodes = plan_nodes(plan[0]["Plan"])
         on_references = [n for n in nodes if n.get("Relation Name") == "customer_references"]
         assert on_references and all(n["Node Type"] != "Seq Scan" for n in on_references), nodes

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import UniqueConstraint, create_engine, delete, inspect, select, text
+from sqlalchemy import UniqueConstraint, create_engine, delete, insert, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
@@ -87,7 +87,11 @@ def test_a_migration_that_copies_a_table_keeps_every_row_that_refers_to_it(empty
         customer = Customer(workspace_id=workspace.id, name="Acme Plumbing", first_import_run_id=run.id)
         s.add(customer)
         s.flush()
-        s.add(CustomerReference(customer_id=customer.id, connection_id=connection.id, external_id="x1", digest="d"))
+        s.execute(  # the columns of 0024 only (the model has one more)
+            insert(CustomerReference).values(
+                customer_id=customer.id, connection_id=connection.id, external_id="x1", digest="d"
+            )
+        )
         s.add(
             Invoice(
                 workspace_id=workspace.id,

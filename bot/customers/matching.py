@@ -17,8 +17,9 @@ import orjson
 from sqlalchemy import Table, and_, bindparam, exists, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from bot.customers.rows import FIELDS, Prepared, compatible_names, counts_as_customer, prepare_page
+from bot.customers.rows import FIELDS, Prepared, becomes_customer, compatible_names, counts_as_customer, prepare_page
 from providers.base import Customer as Record
+from providers.base import Glance
 from storage.bulk import BulkWriter, among
 from storage.models import Connection, Customer, CustomerReference
 
@@ -59,8 +60,22 @@ _KEYS = ("email_key", "name_key")
 # Each row's own columns; those the page's rows share are given to each call (`_Writes.flush`).
 _NEW_CUSTOMER = (*FIELDS, *_KEYS, "possible_duplicate_of_id", "id")
 _UPDATED_CUSTOMER = (*FIELDS, *_KEYS, "erased_at")  # ... WHERE id
-_NEW_REFERENCE = ("customer_id", "external_id", "provider_updated_at", "digest", "merged_into_external_id")
-_UPDATED_REFERENCE = ("digest", "provider_updated_at", "merged_into_external_id")  # ... WHERE id
+_NEW_REFERENCE = (
+    "customer_id",
+    "external_id",
+    "provider_updated_at",
+    "digest",
+    "merged_into_external_id",
+    "source_digest",
+)
+_UPDATED_REFERENCE = ("digest", "provider_updated_at", "merged_into_external_id", "source_digest")  # ... WHERE id
+_SOURCE = ("source_digest",)  # ... WHERE id
+
+
+class Stale(Exception):
+    """Records left unread (`bot.imports.reading`) that the import's own look-up does not find as they were judged
+    from what was committed (written since by a page of the same walk not committed then, or erased): the page is
+    read whole."""
 
 
 class _Known(NamedTuple):
@@ -74,6 +89,11 @@ class _Known(NamedTuple):
     merged_into_external_id: str | None
     active: bool
     erased: bool
+    source_digest: str | None
+    # what the customer lacks, as its row says (`_count_missing`), for a record left unread as unchanged
+    no_email: bool
+    no_phone: bool
+    no_address: bool
 
 
 @dataclass(frozen=True)
@@ -151,36 +171,81 @@ def _candidates(
 # estimates an unnested parameter at a few rows), where an `IN` of a page's thousand keys, literal or bound, had it
 # scan the whole table for each page (a parallel scan of every reference: 40-80 ms a page at 100,000).
 _KNOWN_COLUMNS = (
-    "r.external_id, r.id, r.customer_id, r.digest, r.merged_into_external_id, c.active, c.erased_at IS NOT NULL"
+    "r.external_id, r.id, r.customer_id, r.digest, r.merged_into_external_id, c.active, c.erased_at IS NOT NULL, "
+    "r.source_digest, c.email IS NULL, c.phones{text} = '[]', c.addresses{text} = '[]'"
 )
 _KNOWN_SQLITE = (
-    f"SELECT json_group_array(json_array({_KNOWN_COLUMNS})) "
+    f"SELECT json_group_array(json_array({_KNOWN_COLUMNS.format(text='')})) "
     "FROM customer_references AS r JOIN customers AS c ON c.id = r.customer_id "
     "WHERE r.connection_id = ? AND r.external_id IN (SELECT value FROM json_each(?))"
 )
 _KNOWN_POSTGRESQL = (
-    f"SELECT {_KNOWN_COLUMNS} FROM customer_references AS r "
+    f"SELECT {_KNOWN_COLUMNS.format(text='::text')} FROM customer_references AS r "
     "JOIN unnest(%s::varchar[]) AS page(value) ON r.connection_id = %s AND r.external_id = page.value "
+    "JOIN customers AS c ON c.id = r.customer_id"
+)
+# The sources stored for those of some ids the connection holds, the same ways: NULL for a reference stored without
+# one and for an erased customer. On PostgreSQL each id is looked up on its own (`LATERAL ... LIMIT 1`, the key
+# being unique): joined as the look-up above is, the planner took this narrower row for a hash join over every
+# reference.
+_SOURCE_COLUMNS = "r.external_id, CASE WHEN c.erased_at IS NULL THEN r.source_digest END"
+_SOURCES_SQLITE = (
+    f"SELECT json_group_array(json_array({_SOURCE_COLUMNS})) "
+    "FROM customer_references AS r JOIN customers AS c ON c.id = r.customer_id "
+    "WHERE r.connection_id = ? AND r.external_id IN (SELECT value FROM json_each(?))"
+)
+_SOURCES_POSTGRESQL = (
+    f"SELECT {_SOURCE_COLUMNS} FROM unnest(%s::varchar[]) AS page(value) "
+    "CROSS JOIN LATERAL (SELECT external_id, source_digest, customer_id FROM customer_references "
+    "WHERE connection_id = %s AND external_id = page.value LIMIT 1) AS r "
     "JOIN customers AS c ON c.id = r.customer_id"
 )
 
 
-def _known_lookup(dialect: str, *, connection_id: int, external_ids: set[str]) -> tuple[str, tuple[Any, ...]]:
-    """The statement that reads the page's known records (`_Known`'s fields, in order: on SQLite as one JSON array
-    of them) and its parameters."""
+KNOWN = (_KNOWN_SQLITE, _KNOWN_POSTGRESQL)
+SOURCES = (_SOURCES_SQLITE, _SOURCES_POSTGRESQL)
+
+
+def by_ids_lookup(
+    dialect: str, queries: tuple[str, str], *, connection_id: int, external_ids: Collection[str]
+) -> tuple[str, tuple[Any, ...]]:
+    """The statement of a look-up above (`KNOWN`, `SOURCES`) for the connection's `external_ids`, and its
+    parameters."""
     if dialect == "postgresql":
-        return _KNOWN_POSTGRESQL, (sorted(external_ids), connection_id)
-    return _KNOWN_SQLITE, (connection_id, orjson.dumps(list(external_ids)).decode())
+        return queries[1], (sorted(external_ids), connection_id)
+    return queries[0], (connection_id, orjson.dumps(list(external_ids)).decode())
+
+
+def _by_ids(
+    session: Session, queries: tuple[str, str], *, connection_id: int, external_ids: Collection[str]
+) -> list[Any]:
+    """The rows of a look-up above (SQLite's come as one JSON array)."""
+    connection = session.connection()
+    dialect = connection.dialect.name
+    statement, parameters = by_ids_lookup(dialect, queries, connection_id=connection_id, external_ids=external_ids)
+    result = connection.exec_driver_sql(statement, parameters)
+    return list(result.fetchall()) if dialect == "postgresql" else cast(list[Any], orjson.loads(result.scalar_one()))
 
 
 def _known(session: Session, *, connection_id: int, external_ids: set[str]) -> dict[str, _Known]:
     session.flush()  # what the caller added through the ORM is seen, as a query through the session would
-    connection = session.connection()
-    dialect = connection.dialect.name
-    statement, parameters = _known_lookup(dialect, connection_id=connection_id, external_ids=external_ids)
-    result = connection.exec_driver_sql(statement, parameters)
-    rows = result.fetchall() if dialect == "postgresql" else orjson.loads(result.scalar_one())
+    rows = _by_ids(session, KNOWN, connection_id=connection_id, external_ids=external_ids)
     return {row[0]: _Known._make(row) for row in rows}
+
+
+def may_leave_unread(
+    session: Session, *, connection_id: int, glances: Sequence[Glance], customer_filter: str
+) -> set[str]:
+    """Which of a page's records an import may leave unread (`bot.imports.reading`), judged from what is committed:
+    those held with the source they came with (unchanged), and those not held that would not become customers
+    (passed over again). `apply_prepared` checks each against its own transaction."""
+    rows = _by_ids(session, SOURCES, connection_id=connection_id, external_ids=[g.id for g in glances])
+    held: dict[str, str | None] = dict(rows)
+    return {
+        g.id
+        for g in glances
+        if (g.id in held and held[g.id] == g.source) or (g.id not in held and not becomes_customer(g, customer_filter))
+    }
 
 
 def apply_page(
@@ -216,10 +281,13 @@ def apply_prepared(
     customer_filter: str,
     now: datetime,
     look_up: Collection[str] | None = None,
+    left: Sequence[Glance] = (),
 ) -> Counter[str]:
     """Upsert one page of prepared records in the caller's transaction and count what happened to each.
     `look_up`: the page's ids that may be known at this connection (the caller knows the others are not: a
-    connection's first import); None: all of them.
+    connection's first import); None: all of them. `left`: records of the page left unread (`may_leave_unread`),
+    each unchanged if held here with the source it came with, passed over if not held and not to become a customer;
+    raises `Stale` before writing anything for one that is neither.
 
     Matching is by the connection's external id. A record new to this connection is linked to an existing
     customer from another package (`_candidates`) only on strong evidence: the same email, a compatible name, and
@@ -229,8 +297,11 @@ def apply_prepared(
     counts: Counter[str] = Counter()
     records = list({r.id: r for r in records}.values())  # one id twice: the later record wins
     ids = {r.id for r in records} if look_up is None else set(look_up)
+    ids.update(g.id for g in left)
     known = _known(session, connection_id=connection_id, external_ids=ids) if ids else {}
-    fresh = [r for r in records if r.id not in known and _eligible(r, customer_filter)]
+    if stale := [g.id for g in left if not _as_judged(g, known.get(g.id), customer_filter)]:
+        raise Stale(stale)
+    fresh = [r for r in records if r.id not in known and becomes_customer(r, customer_filter)]
     if not fresh or not _from_other_packages(session, workspace_id=workspace_id, connection_id=connection_id):
         fresh = []  # nothing to match across packages: no candidate lookups
     by_email = _candidates(
@@ -253,7 +324,7 @@ def apply_prepared(
         if (ref := known.get(record.id)) is not None:
             outcome = _update(ref, record, counts, written)
             counts["no_longer_customers"] += record.active and not counts_as_customer(record, customer_filter)
-        elif not _eligible(record, customer_filter):
+        elif not becomes_customer(record, customer_filter):
             outcome = "skipped"
             counts["skipped_archived" if record.gone else "skipped_suppliers"] += 1
         elif not record.name:
@@ -273,6 +344,16 @@ def apply_prepared(
                 outcome = "new"
             _count_missing(counts, record)
         counts[outcome] += 1
+    for glance in left:  # counted as when read: an unchanged record lacks what its customer's row lacks
+        if (ref := known.get(glance.id)) is None:
+            counts["skipped"] += 1
+            counts["skipped_archived" if glance.gone else "skipped_suppliers"] += 1
+            continue
+        counts["unchanged"] += 1
+        counts["no_longer_customers"] += glance.active and not counts_as_customer(glance, customer_filter)
+        counts["missing_email"] += ref.no_email
+        counts["missing_phone"] += ref.no_phone
+        counts["missing_address"] += ref.no_address
     written.flush(workspace_id=workspace_id)
     return counts
 
@@ -289,6 +370,7 @@ class _Writes:
         self.customers: list[tuple[Any, ...]] = []  # updates: _UPDATED_CUSTOMER, then the id
         self.deactivated: list[tuple[int]] = []  # deleted at the package: the id
         self.references: list[tuple[Any, ...]] = []  # updates: _UPDATED_REFERENCE, then the id
+        self.sources: list[tuple[str, int]] = []  # the source of an unchanged record, then the reference's id
         self.created: list[tuple[Any, ...]] = []  # _NEW_CUSTOMER without the id
         self.new_references: list[tuple[int | None, Prepared]] = []  # customer id (None: the created one)
 
@@ -310,7 +392,13 @@ class _Writes:
 
     def update_reference(self, reference_id: int, record: Prepared) -> None:
         updated_at = self._updated_at(record.updated_at)
-        self.references.append((record.digest, updated_at, record.merged_into, reference_id))
+        self.references.append((record.digest, updated_at, record.merged_into, record.source, reference_id))
+
+    def keep_source(self, ref: _Known, record: Prepared) -> None:
+        """An unchanged record's source, where it came with one the reference does not hold: the next import leaves
+        it unread."""
+        if record.source is not None and record.source != ref.source_digest:
+            self.sources.append((record.source, ref.reference_id))
 
     def flush(self, *, workspace_id: int) -> None:
         bulk, run, moment = self.bulk, self.run_id, self.moment
@@ -318,6 +406,7 @@ class _Writes:
         bulk.update(_CUSTOMERS, _UPDATED_CUSTOMER, self.customers, written)
         bulk.update(_CUSTOMERS, (), self.deactivated, {"active": False, **written})
         bulk.update(_REFERENCES, _UPDATED_REFERENCE, self.references)
+        bulk.update(_REFERENCES, _SOURCE, self.sources)
         new_ids = bulk.new_ids(_CUSTOMERS, len(self.created))
         bulk.insert(
             _CUSTOMERS,
@@ -336,6 +425,7 @@ class _Writes:
                     updated_at(record.updated_at),
                     record.digest,
                     record.merged_into,
+                    record.source,
                 )
                 for customer_id, record in self.new_references
             ],
@@ -343,9 +433,11 @@ class _Writes:
         )
 
 
-def _eligible(record: Prepared, customer_filter: str) -> bool:
-    """Whether a record new to us becomes a customer: archived, merged and erased contacts do not."""
-    return not record.gone and counts_as_customer(record, customer_filter)
+def _as_judged(glance: Glance, held: _Known | None, customer_filter: str) -> bool:
+    """Whether a record left unread is what `may_leave_unread` took it for, by this transaction's look-up."""
+    if held is None:
+        return not becomes_customer(glance, customer_filter)
+    return held.source_digest == glance.source and not held.erased
 
 
 def _update(ref: _Known, record: Prepared, counts: Counter[str], written: _Writes) -> str:
@@ -368,6 +460,7 @@ def _update(ref: _Known, record: Prepared, counts: Counter[str], written: _Write
             return "skipped"  # erased here on request: never written back
         _count_missing(counts, record)
         if unchanged:
+            written.keep_source(ref, record)
             return "unchanged"
         counts["inactive"] += ref.active and not record.fields[8]
         counts["merged"] += bool(record.merged_into) and not ref.merged_into_external_id

@@ -9,8 +9,9 @@ import hashlib
 import json
 import logging
 import re
+import sys
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
@@ -18,6 +19,7 @@ import orjson
 
 from providers.base import Address, Skipped
 from providers.base import Customer as Record
+from providers.records import code_digest
 
 log = logging.getLogger(__name__)
 
@@ -51,12 +53,24 @@ class _Marked(Protocol):
     def is_supplier(self) -> bool | None: ...
 
 
+class _Judged(_Marked, Protocol):
+    """... and whether it is archived, merged or erased at the package (`Prepared.gone`)."""
+
+    @property
+    def gone(self) -> bool: ...
+
+
 def counts_as_customer(record: _Marked, customer_filter: str) -> bool:
     if customer_filter == "all":
         return True
     if customer_filter == "customers_only":
         return bool(record.is_customer)
     return not (record.is_supplier and not record.is_customer)
+
+
+def becomes_customer(record: _Judged, customer_filter: str) -> bool:
+    """Whether a record new to us becomes a customer: archived, merged and erased contacts do not."""
+    return not record.gone and counts_as_customer(record, customer_filter)
 
 
 def email_key(email: str | None) -> str | None:
@@ -104,6 +118,7 @@ class Prepared(NamedTuple):
     merged_into: str | None
     erase_personal_data: bool
     removed: bool  # only the id came (`providers.base.Customer.removed`)
+    source: str | None = None  # the record's `providers.base.Glance.source`, where the page was glanced at
 
     @property
     def name(self) -> str:
@@ -156,9 +171,9 @@ def _address(address: Address) -> dict[str, Any]:
     }
 
 
-def prepare(record: Record) -> Prepared:
+def prepare(record: Record, source: str | None = None) -> Prepared:
     """The record as written (`Prepared`), in one pass: the phones and addresses are written to JSON once, and
-    the digest is taken over those texts."""
+    the digest is taken over those texts. `source`: the record's as its page was glanced at."""
     first_name, last_name, company = record.first_name, record.last_name, record.company
     email, number = record.email, record.number
     name = record.name.strip()[:255]
@@ -192,30 +207,34 @@ def prepare(record: Record) -> Prepared:
         record.merged_into,
         record.erase_personal_data,
         record.removed,
+        source,
     )
 
 
-def prepare_page(records: Iterable[Record]) -> tuple[list[Prepared], list[Skipped]]:
-    """The records prepared, and those that cannot be (a value no column can hold), each skipped alone."""
+def prepare_page(
+    records: Iterable[Record], sources: Mapping[str, str] | None = None
+) -> tuple[list[Prepared], list[Skipped]]:
+    """The records prepared (with their `sources` by id), and those that cannot be (a value no column can hold),
+    each skipped alone."""
     prepared, refused = [], []
+    sources = sources or {}
     for record in records:
         try:
-            prepared.append(prepare(record))
+            prepared.append(prepare(record, sources.get(record.id)))
         except (TypeError, ValueError, AttributeError) as exc:
             log.warning("Record %r cannot be stored: %s", record.id, exc)
             refused.append(Skipped(id=record.id, name=record.name, reason=REFUSED))
     return prepared, refused
 
 
-def read_and_prepare(
-    read: Callable[[bytes], tuple[list[Record], list[Skipped]]], body: bytes
+def prepare_records(
+    records: Iterable[Record], skipped: list[Skipped], sources: Mapping[str, str] | None = None
 ) -> tuple[list[Prepared], list[Skipped]]:
-    """A page's body read by the package's reader (`providers.base.Encoded`) and its records prepared: what the
-    reading process does for a page."""
-    return prepare_records(*read(body))
-
-
-def prepare_records(records: Iterable[Record], skipped: list[Skipped]) -> tuple[list[Prepared], list[Skipped]]:
     """A page's records prepared, and the records it could not use with those that cannot be prepared."""
-    prepared, refused = prepare_page(records)
+    prepared, refused = prepare_page(records, sources)
     return prepared, skipped + refused
+
+
+# This module's code, mixed into the records' sources (`providers.base.Encoded.glance`): a record stored by other
+# code is read again, not taken as unchanged at a glance.
+READING_KEY = code_digest(sys.modules[__name__])

@@ -25,18 +25,19 @@ from sqlalchemy import Table, insert, select, update
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError, StatementError
 from sqlalchemy.orm import Session
 
-from bot.customers.matching import apply_prepared, resolve_merges
+from bot.customers.matching import Stale, apply_prepared, may_leave_unread, resolve_merges
 from bot.customers.rows import DEFAULT_CUSTOMER_FILTER, REFUSED, Prepared
 from bot.imports.alongside import Alongside, on_last_page
 from bot.imports.memory import release_free_memory
 from bot.imports.prefetch import Prefetched
-from bot.imports.reading import PageReader, ReadPage, read_ahead
+from bot.imports.reading import PageReader, PageRecords, ReadPage, read_ahead
 from bot.imports.runs import ImportPolicy, RunView, load_view, mark_reported, moved_on, report_later, view_of
 from bot.imports.sync import sync_settings
 from bot.mapping import account_mapping
 from bot.runtime import Runtime
 from providers.base import (
     Cursor,
+    Glance,
     Link,
     Page,
     Provider,
@@ -264,6 +265,10 @@ class ImportJob:
             on_last_page(provider.customers(link, since=since, resume=resume, encoded=apart is not None), chart.start),
             self.reader,
             from_records=apart,
+            # records read before may be left unread; a first import has none (`_Written`)
+            leave=functools.partial(self._may_leave, view.connection_id, customer_filter)
+            if self.written is None
+            else None,
         )
         records, first = 0, 1
         with (
@@ -272,14 +277,22 @@ class ImportJob:
             _Batch(self.db) as batch,
         ):  # the next page comes meanwhile (and is read in the reading process, where there is one)
             for read, item in enumerate(pages, start=1):
-                page, (prepared, skipped) = item.page, item.records()
-                records += len(prepared) + len(skipped)
+                page, got = item.page, item.records()
+                records += len(got.prepared) + len(got.skipped) + len(got.left)
                 if page.total is not None and page.total - records <= CHART_WITH_THE_LAST * records / read:
                     chart.start()  # the last pages are on their way: the chart's calls go beside them
                 if not batch.records:
                     first = view.pages + 1  # the transaction's first page
-                view, done = self._commit_page(batch, page, prepared, skipped, customer_filter, view)
-                batch.records += max(1, len(prepared) + len(skipped))
+                try:
+                    view, done = self._commit_page(batch, page, got, customer_filter, view)
+                except Stale as exc:  # nothing of the page was written: read whole, it is written as any other
+                    log.info(
+                        "Import run %s: %s records changed since glanced at; page read here",
+                        self.run_id,
+                        len(exc.args[0]),
+                    )
+                    view, done = self._commit_page(batch, page, item.read_here(), customer_filter, view)
+                batch.records += max(1, len(got.prepared) + len(got.skipped) + len(got.left))
                 release_free_memory()  # the page is written: its memory goes back, not just to our heap
                 more = batch.records < self.policy.batch_records and batch.age() < self.policy.batch_seconds
                 more = more and not self.flags.stop.is_set()
@@ -299,6 +312,18 @@ class ImportJob:
                 if (ended := self._stopping()) is not None:
                     return ended
         return self._end("succeeded")  # a provider that ended without saying "last page"
+
+    def _may_leave(self, connection_id: int, customer_filter: str, glances: list[Glance]) -> set[str]:
+        """`bot.imports.reading.Leave`, by the thread that hands the pages over. A look-up that fails leaves every
+        record to be read."""
+        try:
+            with self.db.session() as s:
+                return may_leave_unread(
+                    s, connection_id=connection_id, glances=glances, customer_filter=customer_filter
+                )
+        except SQLAlchemyError as exc:
+            log.warning("Import run %s: could not tell which records to leave unread: %s", self.run_id, exc)
+            return set()
 
     def _has_records(self, connection_id: int) -> bool:
         with self.db.session() as s:
@@ -325,8 +350,7 @@ class ImportJob:
         self,
         batch: _Batch,
         page: Page,
-        prepared: list[Prepared],
-        skipped: list[Skipped],
+        records: PageRecords,
         customer_filter: str,
         view: RunView,
     ) -> tuple[RunView, bool]:
@@ -334,14 +358,14 @@ class ImportJob:
         transaction (committed with it: `_read`). Should the database still refuse a record, the page is written
         again record by record, so that only the refused record is skipped; pages before it in the transaction
         stay (the page is written in a savepoint after them). `view` is the run as its last page (or `_position`)
-        left it."""
+        left it. Raises `Stale`, having written nothing, for records left unread that are not as glanced at."""
         alone = not batch.records  # no page before it in the transaction: no savepoint needed
         s = batch.session()
         try:
             if alone:
-                return self._write_page(s, page, prepared, skipped, customer_filter, view, by_record=False)
+                return self._write_page(s, page, records, customer_filter, view, by_record=False)
             with s.begin_nested():
-                return self._write_page(s, page, prepared, skipped, customer_filter, view, by_record=False)
+                return self._write_page(s, page, records, customer_filter, view, by_record=False)
         except (SQLAlchemyError, TypeError, ValueError) as exc:
             if not refused(exc):
                 raise
@@ -353,52 +377,52 @@ class ImportJob:
             )
             if alone:
                 batch.rollback()
-            return self._write_page(batch.session(), page, prepared, skipped, customer_filter, view, by_record=True)
+            return self._write_page(batch.session(), page, records, customer_filter, view, by_record=True)
 
     def _write_page(
         self,
         s: Session,
         page: Page,
-        prepared: list[Prepared],
-        skipped: list[Skipped],
+        records: PageRecords,
         customer_filter: str,
         view: RunView,
         *,
         by_record: bool,
     ) -> tuple[RunView, bool]:
         now = self.runtime.clock()
-        skipped = list(skipped)
+        prepared, skipped = records.prepared, list(records.skipped)
 
         look_up: list[str] | None = None  # all the page's ids
         if (written := self.written) is not None and not by_record:
             look_up = written.maybe(r.id for r in prepared)
             written.add(r.id for r in prepared)  # before the writes: should they be undone, the ids are looked up
 
-        def apply(records: list[Prepared]) -> Counter[str]:
+        def apply(some: list[Prepared], left: list[Glance]) -> Counter[str]:
             return apply_prepared(
                 s,
                 workspace_id=view.workspace_id,
                 connection_id=view.connection_id,
                 run_id=self.run_id,
-                records=records,
+                records=some,
                 customer_filter=customer_filter,
                 now=now,
                 look_up=look_up,
+                left=left,
             )
 
         if by_record:
-            counts: Counter[str] = Counter()
+            counts = apply([], records.left)  # first: should one be stale (`Stale`), nothing is written yet
             for record in prepared:
                 try:
                     with s.begin_nested():
-                        counts.update(apply([record]))
+                        counts.update(apply([record], []))
                 except (SQLAlchemyError, TypeError, ValueError) as exc:
                     if not refused(exc):
                         raise
                     log.warning("Import run %s: record %r was refused: %s", self.run_id, record.id, exc)
                     skipped.append(Skipped(id=record.id, name=record.name, reason=REFUSED))
         else:
-            counts = apply(prepared)
+            counts = apply(prepared, records.left)
         counts["unreadable"] += len(skipped)
         if skipped:
             s.execute(

@@ -10,11 +10,20 @@ The reading process is started by the first import large enough to pay for it (`
 records, by the package's total) and kept for the next; until it is ready, and for any page it cannot read (it
 stopped, or the body is not what the package documents), the page is read here as before, so nothing depends on
 it. It holds no connection, no token and no database: a page's bytes in, its prepared records out.
+
+A connection's later imports mostly read what they read before. Where the package's pages can be glanced at
+(`providers.base.Encoded.glance`: each record's id and a digest of its bytes, its `source`, a tenth of reading it),
+the reading process glances at the page first, the import leaves unread the records it holds with the source they
+came with and those it passed over and would again (`PageRecords.left`: `bot.customers.matching.may_leave_unread`),
+and only the others are read and prepared. That is judged from what is committed, by the thread that hands the
+pages over; the import checks each record left unread against its own transaction (`apply_prepared`), and reads the
+page here should one not hold.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import multiprocessing
 import os
@@ -22,17 +31,64 @@ import sys
 import threading
 import time
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from typing import Any
+from typing import Any, NamedTuple
 
-from bot.customers.rows import Prepared, prepare_records, read_and_prepare
-from providers.base import Customer, Encoded, Page, Skipped
+from bot.customers.rows import READING_KEY, Prepared, prepare_records
+from providers.base import Customer, Encoded, Glance, Glanced, Page, Skipped
 
 log = logging.getLogger(__name__)
 
 Read = Callable[[bytes], tuple[list[Customer], list[Skipped]]]
+# Which of a page's glanced records the import may leave unread, by their ids (judged from what is committed).
+Leave = Callable[[list[Glance]], Collection[str]]
 PARENT_WATCH_EVERY = 1.0  # seconds between the reading process's looks at whether the importing process is there
+HOLD = 4  # pages glanced at that the reading process holds until told which records to read (one is, as a rule)
+
+
+class PageRecords(NamedTuple):
+    """A page's prepared records, the records it could not use, and the records left unread (as `Glance`s)."""
+
+    prepared: list[Prepared]
+    skipped: list[Skipped]
+    left: list[Glance]
+
+
+# In the reading process: pages glanced at (`glance_apart`), by token, until `read_rest_apart` reads them.
+_held: dict[int, Glanced] = {}
+
+
+def read_encoded(encoded: Encoded) -> tuple[list[Prepared], list[Skipped]]:
+    """The page read and prepared, each record with its source where the page can be glanced at: what the reading
+    process does with a page of an import that stored nothing yet, and this process with a page it reads itself."""
+    glanced = encoded.glance(encoded.body, READING_KEY) if encoded.glance is not None else None
+    if glanced is None:
+        return prepare_records(*encoded.read(encoded.body))
+    return _read_glanced(glanced, ())
+
+
+def glance_apart(token: int, encoded: Encoded) -> list[Glance] | None:
+    """In the reading process: the page's glances, the page held under `token` for `read_rest_apart`; None for a
+    page that cannot be glanced at."""
+    glanced = encoded.glance(encoded.body, READING_KEY) if encoded.glance is not None else None
+    glances = glanced.glances() if glanced is not None else None
+    if glanced is None or glances is None:
+        return None
+    while len(_held) >= HOLD:  # pages of an import that stopped between the two calls
+        del _held[next(iter(_held))]
+    _held[token] = glanced
+    return glances
+
+
+def read_rest_apart(token: int, leave: Collection[str]) -> tuple[list[Prepared], list[Skipped]]:
+    """In the reading process: the page held under `token` read and prepared, but the records in `leave`. Raises
+    KeyError for a page it does not hold (started again meanwhile): the page is then read here."""
+    return _read_glanced(_held.pop(token), leave)
+
+
+def _read_glanced(glanced: Glanced, leave: Collection[str]) -> tuple[list[Prepared], list[Skipped]]:
+    return prepare_records(*glanced.read(leave))
 
 
 def _watch(parent: int, every: float) -> None:
@@ -54,15 +110,17 @@ def _warm(read: Read) -> None:
 
 
 class PageReader:
-    """A process that reads and prepares pages (`read_and_prepare`), started on first use and shared by the
-    process's imports. Thread-safe."""
+    """A process that reads and prepares pages (`read_encoded`, or a glance and the rest: `read`), started on first
+    use and shared by the process's imports. Thread-safe."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._pool: ProcessPoolExecutor | None = None
         self._warmed: Future[None] | None = None
         self._closed = False
-        self.handed = 0  # pages handed to the process, for the curious (tests, logs)
+        self._tokens = itertools.count()
+        # for the curious (tests, logs): pages handed to the process, and the records it left unread
+        self.handed = self.left = 0
 
     def start(self, read: Read) -> None:
         """Start the process (in the background) unless it runs; one that stopped (killed, out of memory) is
@@ -88,17 +146,53 @@ class PageReader:
         return warmed is not None and _succeeded(warmed) and not self._broken()
 
     def submit(self, encoded: Encoded) -> Future[tuple[list[Prepared], list[Skipped]]] | None:
-        """The page read and prepared in the process, or None if it is not running."""
+        """The page read and prepared in the process (`read_encoded`), or None if it is not running."""
+        future = self._submit(read_encoded, encoded)
+        if future is not None:
+            self.handed += 1
+        return future
+
+    def read(self, page: Page, leave: Leave | None) -> ReadPage | None:
+        """The page on its way from the process, or None if it is not running. With `leave`, the page is glanced
+        at first (where it can be) and only the records it does not leave are read."""
+        encoded = page.encoded
+        assert encoded is not None
+        if leave is None or encoded.glance is None:
+            future = self.submit(encoded)
+            return None if future is None else ReadPage(page, future=future)
+        token = next(self._tokens)
+        glancing = self._submit(glance_apart, token, encoded)
+        if glancing is None:
+            return None
+        try:
+            glances = glancing.result()
+        except Exception as exc:  # the process stopped: the page is read here
+            log.info("A page was read here: the reading process gave %s", type(exc).__name__)
+            return None
+        if glances is None:  # not a page to glance at: read whole
+            future = self.submit(encoded)
+            return None if future is None else ReadPage(page, future=future)
+        unread = leave(glances)
+        left = [g for g in glances if g.id in unread]
+        if len(left) == len(glances):  # nothing to read: the process lets the page go once it holds `HOLD` others
+            read = ReadPage(page, ([], []), left=left)
+        elif (future := self._submit(read_rest_apart, token, unread)) is not None:
+            read = ReadPage(page, future=future, left=left)
+        else:
+            return None
+        self.handed += 1
+        self.left += len(left)
+        return read
+
+    def _submit(self, function: Callable[..., Any], *args: Any) -> Future[Any] | None:
         with self._lock:
             pool = self._pool
             if pool is None:
                 return None
             try:
-                future = pool.submit(read_and_prepare, encoded.read, encoded.body)
+                return pool.submit(function, *args)
             except RuntimeError:  # shut down, or stopped (`BrokenProcessPool` is one): the page is read here
                 return None
-            self.handed += 1
-            return future
 
     def close(self) -> None:
         with self._lock:
@@ -139,17 +233,18 @@ class ReadPage:
         page: Page,
         records: tuple[list[Prepared], list[Skipped]] | None = None,
         future: Future[tuple[list[Prepared], list[Skipped]]] | None = None,
+        left: list[Glance] | None = None,
     ) -> None:
-        self.page, self._records, self._future = page, records, future
+        self.page, self._records, self._future, self._left = page, records, future, left or []
 
     def done(self) -> bool:
         """Whether `records()` will not wait, nor raise (a page the process could not read is not done: reading it
         here may raise, which must not happen with other pages' writes open)."""
         return self._future is None or _succeeded(self._future)
 
-    def records(self) -> tuple[list[Prepared], list[Skipped]]:
-        """The page's prepared records and the records it could not use; raises the package's `ProviderError` for
-        a page that cannot be read at all."""
+    def records(self) -> PageRecords:
+        """The page's prepared records, the records it could not use and those left unread; raises the package's
+        `ProviderError` for a page that cannot be read at all."""
         if self._records is None:
             if self._future is not None:
                 try:
@@ -158,18 +253,27 @@ class ReadPage:
                     log.info("A page was read here: the reading process gave %s", type(exc).__name__)
             self._future = None
             if self._records is None:
-                self._records = _read_here(self.page)
-        return self._records
+                return self.read_here()
+        return PageRecords(*self._records, self._left)
+
+    def read_here(self) -> PageRecords:
+        """Every record of the page read and prepared here, none left unread (the import found a record left
+        unread not as the reading process was told)."""
+        self._records, self._left = _read_here(self.page), []
+        return PageRecords(*self._records, [])
 
 
-def read_ahead(pages: Iterator[Page], reader: PageReader | None, *, from_records: int | None) -> Iterator[ReadPage]:
+def read_ahead(
+    pages: Iterator[Page], reader: PageReader | None, *, from_records: int | None, leave: Leave | None = None
+) -> Iterator[ReadPage]:
     """`pages` as `ReadPage`s: an encoded page handed to `reader` once it is ready (started by the first page of a
-    walk of at least `from_records` records), any other page read and prepared here, as it comes."""
+    walk of at least `from_records` records), any other page read and prepared here, as it comes. `leave`: which
+    records the reader may leave unread (`PageReader.read`)."""
     for page in pages:
         encoded = page.encoded
         if encoded is not None and reader is not None and from_records is not None:
-            if reader.ready() and (future := reader.submit(encoded)) is not None:
-                yield ReadPage(page, future=future)
+            if reader.ready() and (read := reader.read(page, leave)) is not None:
+                yield read
                 continue
             if page.total is not None and page.total >= from_records:
                 reader.start(encoded.read)
@@ -177,6 +281,7 @@ def read_ahead(pages: Iterator[Page], reader: PageReader | None, *, from_records
 
 
 def _read_here(page: Page) -> tuple[list[Prepared], list[Skipped]]:
-    """The page read and prepared in this process, as the reading process would (`read_and_prepare`)."""
-    customers, skipped = page.records()
-    return prepare_records(customers, skipped)
+    """The page read and prepared in this process, as the reading process would (`read_encoded`)."""
+    if page.encoded is not None:
+        return read_encoded(page.encoded)
+    return prepare_records(page.customers, page.skipped)

@@ -30,7 +30,7 @@ from providers.base import (
 )
 from providers.http import AuthorisedClient, RetryPolicy, http_client
 from providers.oauth import TokenEndpoint
-from providers.xero.contacts import page_numbers, read_page, read_records
+from providers.xero.contacts import glance_contacts, page_numbers, read_page, read_records
 from providers.xero.errors import error_from_response, translate_error, translate_oauth_error
 from providers.xero.invoices import XeroInvoicing
 from providers.xero.mappers import account_type_label, jwt_claims, to_account
@@ -271,7 +271,8 @@ class XeroProvider(XeroInvoicing):
             return self._contacts_page(body, page=page, size=size)
         last = page >= page_count
         cursor = None if last else Cursor({"page": page + 1, "pageSize": size})
-        return Page(customers=[], cursor=cursor, total=total, encoded=Encoded(body, read_records)), page_count
+        encoded = Encoded(body, read_records, glance_contacts)
+        return Page(customers=[], cursor=cursor, total=total, encoded=encoded), page_count
 
     # -- HTTP ----------------------------------------------------------------------------------
 

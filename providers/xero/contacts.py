@@ -7,18 +7,26 @@ lone record for a list, `null` in a list) is not of this shape, and `decode_cont
 the client then reads it the careful way (`read_json` and `read_contacts`), which repairs what it can and
 skips what it cannot, record by record. Both ways map through the same `customer_of`, `phone_of` and
 `address_of`, so a page reads the same either way (tests/test_xero_contacts.py holds that).
+
+`glance_contacts` looks at a page before reading it: each contact's id and a digest of its bytes, so an import
+reads only the contacts that changed since it stored them (`bot.imports.reading`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import sys
+from collections.abc import Collection
 from typing import Any
 
 import msgspec
 
-from providers.base import Customer, Skipped, Unavailable
+from providers import base, records
+from providers.base import Customer, Glance, Skipped, Unavailable
 from providers.http import read_json
-from providers.records import clean_text, read_customers
-from providers.xero.mappers import address_of, customer_of, phone_of, read_contacts
+from providers.records import UnusableRecord, clean_id, clean_text, code_digest, read_customers
+from providers.xero import mappers
+from providers.xero.mappers import address_of, customer_of, phone_of, read_contacts, survivor_id
 
 TITLE = "Xero"
 
@@ -73,8 +81,25 @@ class XeroPageNumbers(msgspec.Struct):
     pagination: XeroPagination | None = None
 
 
+class XeroContactsAsSent(msgspec.Struct):
+    Contacts: list[msgspec.Raw]  # each contact's bytes, not read
+
+
+class XeroContactAtAGlance(msgspec.Struct, gc=False):
+    ContactID: str | None = None
+    ContactStatus: str | None = None
+    IsCustomer: bool | None = None
+    IsSupplier: bool | None = None
+    MergedToContactID: str | None = None
+
+
 _PAGE = msgspec.json.Decoder(XeroContactsPage)
 _NUMBERS = msgspec.json.Decoder(XeroPageNumbers)  # the contacts are skipped, not built: about a millisecond a page
+_AS_SENT = msgspec.json.Decoder(XeroContactsAsSent)
+_AT_A_GLANCE = msgspec.json.Decoder(XeroContactAtAGlance)
+_CONTACT = msgspec.json.Decoder(XeroContact)
+# The code that makes a customer of a contact's bytes: a source digest made by other code does not match.
+_READING_CODE = code_digest(sys.modules[__name__], mappers, records, base)
 
 
 def decode_contacts(body: bytes) -> tuple[list[Customer], list[Skipped], int, int | None, int | None] | None:
@@ -189,3 +214,77 @@ def page_numbers(body: bytes) -> tuple[int | None, int | None] | None:
 
 def _count(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+class GlancedContacts:
+    """A page of Xero's contacts at a first look (`providers.base.Glanced`): its contacts' bytes apart (about 0.6 ms
+    a page of 1,000), their glances made when asked for (3 ms more, a tenth of reading them). Each source is
+    BLAKE2b-128 of the contact's bytes, keyed with the reading code and the caller's key."""
+
+    def __init__(self, raws: list[msgspec.Raw], key: bytes) -> None:
+        self._raws = raws
+        self._key = hashlib.blake2b(_READING_CODE + key, digest_size=32).digest()
+        self._glanced = False
+        self._glances: list[Glance] | None = None
+
+    def _source(self, raw: msgspec.Raw) -> str:
+        return hashlib.blake2b(raw, key=self._key, digest_size=16).hexdigest()
+
+    def glances(self) -> list[Glance] | None:
+        if not self._glanced:
+            self._glances, self._glanced = self._glance(), True
+        return self._glances
+
+    def _glance(self) -> list[Glance] | None:
+        try:
+            seen = [_AT_A_GLANCE.decode(raw) for raw in self._raws]
+        except (msgspec.ValidationError, msgspec.DecodeError):  # not of the documented shape
+            return None
+        glances = []
+        try:
+            for raw, contact in zip(self._raws, seen, strict=True):
+                status = clean_text(contact.ContactStatus)  # as `customer_of` reads it
+                active = status is None or status == "ACTIVE"
+                merged = contact.MergedToContactID is not None and survivor_id(contact.MergedToContactID) is not None
+                glances.append(
+                    Glance(
+                        clean_id(contact.ContactID),
+                        self._source(raw),
+                        active,
+                        not active or merged or status == "GDPRREQUEST",
+                        contact.IsCustomer,
+                        contact.IsSupplier,
+                    )
+                )
+        except UnusableRecord:
+            return None
+        if len({g.id for g in glances}) != len(glances):
+            return None  # the later of the two wins (`read_customers`): read as a page
+        return glances
+
+    def read(self, leave: Collection[str]) -> tuple[list[Customer], list[Skipped], dict[str, str]]:
+        raws = self._raws
+        if leave:
+            glances = self.glances()
+            assert glances is not None, "records are left by their glances"
+            raws = [raw for raw, seen in zip(raws, glances, strict=True) if seen.id not in leave]
+        try:
+            contacts: list[Any] = [_CONTACT.decode(raw) for raw in raws]
+        except (msgspec.ValidationError, msgspec.DecodeError):  # not of the documented shape: field by field,
+            contacts = [read_json(bytes(raw)) for raw in raws]  # as a page of them is (`read_page`), no sources
+            return (*read_contacts(contacts), {})
+        sources = {}
+        for raw, contact in zip(raws, contacts, strict=True):
+            try:
+                sources[clean_id(contact.ContactID)] = self._source(raw)  # the later of an id twice, as read
+            except UnusableRecord:
+                continue
+        return (*read_customers(contacts, _to_customer, describe=_describe, checked=True), sources)
+
+
+def glance_contacts(body: bytes, key: bytes) -> GlancedContacts | None:
+    """The page at a first look; None for a page not of the documented shape: `read_records` reads it."""
+    try:
+        return GlancedContacts(_AS_SENT.decode(body).Contacts, key)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None

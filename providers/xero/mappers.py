@@ -264,7 +264,7 @@ def customer_of(
         _flag(is_customer),
         _flag(is_supplier),
         parse_xero_date(updated),  # updated_at
-        None if merged_to is None else _merged_into(merged_to),  # merged_into
+        None if merged_to is None else survivor_id(merged_to),  # merged_into
         status == "GDPRREQUEST",  # erase_personal_data
         _text(contact_number, ID_LIMIT) or _text(account_number, ID_LIMIT),  # number
         # raw_status: the status is clean already, only a long one is cut again
@@ -279,7 +279,7 @@ def read_contacts(contacts: Sequence[Any]) -> tuple[list[Customer], list[Skipped
     return read_customers(contacts, to_customer, describe=_describe_contact, checked=True)
 
 
-def _merged_into(value: Any) -> str | None:
+def survivor_id(value: Any) -> str | None:
     """The surviving contact's id, as ids are kept; None for Xero's all-zero id and for one that is unusable."""
     try:
         survivor = clean_id(value) if value is not None else None
