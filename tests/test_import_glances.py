@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
@@ -19,8 +20,8 @@ from sqlalchemy import func, select
 
 from bot.customers.matching import Stale, apply_prepared, may_leave_unread
 from bot.customers.rows import READING_KEY, prepare_page
-from bot.imports.reading import PageReader, ReadPage, read_encoded
-from providers.base import Encoded, Glance, Page
+from bot.imports.reading import PageReader, ReadPage, read_ahead, read_encoded
+from providers.base import Encoded, Glance, Page, Unavailable
 from providers.records import code_digest
 from providers.xero.contacts import decode_contacts, glance_contacts, read_records
 from storage.db import Database
@@ -312,9 +313,12 @@ def test_the_reading_process_glances_and_reads_the_rest() -> None:
     reader = PageReader()
     try:
         reader.start(read_records)
-        assert reader.submit(encoded) is not None  # started: the next call finds it up
+        up = reader.submit(encoded)
+        assert up is not None and up.result(timeout=60) and reader.ready()
         page = Page(customers=[], cursor=None, encoded=encoded)
-        read = reader.read(page, lambda glances: {g.id for g in glances if g.id == "c-1"})
+        glancing = reader.glance(page)
+        assert glancing is not None
+        read = reader.judged(glancing, lambda glances: {g.id for g in glances if g.id == "c-1"})
         assert isinstance(read, ReadPage)
         records = read.records()
     finally:
@@ -323,3 +327,39 @@ def test_the_reading_process_glances_and_reads_the_rest() -> None:
     assert [p.id for p in records.prepared] == ["c-2", "c-3"]
     whole, _ = read_encoded(encoded)
     assert records.prepared == [p for p in whole if p.id != "c-1"]
+
+
+def test_pages_glanced_at_come_in_order_and_then_what_the_walk_raised() -> None:
+    """A page is glanced at while the one before is judged: each still comes in its turn, with its records, and an
+    error of the walk after the last page that came."""
+    bodies = [
+        json.dumps({"Contacts": [{"ContactID": f"c-{n}-{i}", "Name": f"Customer {n} {i}"} for i in range(3)]}).encode()
+        for n in range(4)
+    ]
+
+    def walk() -> Iterator[Page]:
+        for body in bodies:
+            yield Page(customers=[], cursor=None, encoded=Encoded(body, read_records, glance_contacts))
+        raise Unavailable("Xero is not answering.")
+
+    judged: list[list[str]] = []
+
+    def leave(glances: list[Glance]) -> set[str]:
+        judged.append([g.id for g in glances])
+        return {g.id for g in glances if g.id.endswith("-0")}
+
+    reader = PageReader()
+    try:
+        reader.start(read_records)
+        up = reader.submit(Encoded(bodies[0], read_records))
+        assert up is not None and up.result(timeout=60) and reader.ready()  # the walk's pages go to it
+        pages = read_ahead(walk(), reader, from_records=1, leave=leave)
+        got = []
+        with pytest.raises(Unavailable):
+            for read in pages:
+                got.append(read.records())
+    finally:
+        reader.close()
+    assert [[p.id for p in r.prepared] for r in got] == [[f"c-{n}-1", f"c-{n}-2"] for n in range(4)]
+    assert [[g.id for g in r.left] for r in got] == [[f"c-{n}-0"] for n in range(4)]
+    assert judged == [[f"c-{n}-{i}" for i in range(3)] for n in range(4)]

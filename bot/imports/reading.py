@@ -47,6 +47,14 @@ PARENT_WATCH_EVERY = 1.0  # seconds between the reading process's looks at wheth
 HOLD = 4  # pages glanced at that the reading process holds until told which records to read (one is, as a rule)
 
 
+class Glancing(NamedTuple):
+    """A page handed to the reading process to be glanced at (`PageReader.glance`)."""
+
+    page: Page
+    token: int
+    future: Future[list[Glance] | None]
+
+
 class PageRecords(NamedTuple):
     """A page's prepared records, the records it could not use, and the records left unread (as `Glance`s)."""
 
@@ -152,21 +160,21 @@ class PageReader:
             self.handed += 1
         return future
 
-    def read(self, page: Page, leave: Leave | None) -> ReadPage | None:
-        """The page on its way from the process, or None if it is not running. With `leave`, the page is glanced
-        at first (where it can be) and only the records it does not leave are read."""
-        encoded = page.encoded
-        assert encoded is not None
-        if leave is None or encoded.glance is None:
-            future = self.submit(encoded)
-            return None if future is None else ReadPage(page, future=future)
+    def glance(self, page: Page) -> Glancing | None:
+        """The page handed over to be glanced at (`glance_apart`), or None if the process is not running."""
+        assert page.encoded is not None
         token = next(self._tokens)
-        glancing = self._submit(glance_apart, token, encoded)
-        if glancing is None:
-            return None
+        future = self._submit(glance_apart, token, page.encoded)
+        return None if future is None else Glancing(page, token, future)
+
+    def judged(self, glancing: Glancing, leave: Leave) -> ReadPage | None:
+        """A page glanced at, once the records to `leave` unread are known, on its way from the process with the
+        others (none: as it is); None if the process stopped (the page is read here)."""
+        page, encoded = glancing.page, glancing.page.encoded
+        assert encoded is not None
         try:
-            glances = glancing.result()
-        except Exception as exc:  # the process stopped: the page is read here
+            glances = glancing.future.result()
+        except Exception as exc:  # the process stopped
             log.info("A page was read here: the reading process gave %s", type(exc).__name__)
             return None
         if glances is None:  # not a page to glance at: read whole
@@ -176,7 +184,7 @@ class PageReader:
         left = [g for g in glances if g.id in unread]
         if len(left) == len(glances):  # nothing to read: the process lets the page go once it holds `HOLD` others
             read = ReadPage(page, ([], []), left=left)
-        elif (future := self._submit(read_rest_apart, token, unread)) is not None:
+        elif (future := self._submit(read_rest_apart, glancing.token, unread)) is not None:
             read = ReadPage(page, future=future, left=left)
         else:
             return None
@@ -266,18 +274,46 @@ class ReadPage:
 def read_ahead(
     pages: Iterator[Page], reader: PageReader | None, *, from_records: int | None, leave: Leave | None = None
 ) -> Iterator[ReadPage]:
-    """`pages` as `ReadPage`s: an encoded page handed to `reader` once it is ready (started by the first page of a
-    walk of at least `from_records` records), any other page read and prepared here, as it comes. `leave`: which
-    records the reader may leave unread (`PageReader.read`)."""
-    for page in pages:
+    """`pages` as `ReadPage`s, in order: an encoded page handed to `reader` once it is ready (started by the first page
+    of a walk of at least `from_records` records), any other page read and prepared here, as it comes. `leave`:
+    which records the reader may leave unread; a page is then glanced at while the page before it is judged (its
+    records to leave looked up), and handed on once the next page has come (or the walk ended, or failed)."""
+    pending: Glancing | None = None  # glanced at, to be judged
+    pages = iter(pages)
+    while True:
+        try:
+            page = next(pages)
+        except StopIteration:
+            break
+        except Exception:  # what the walk raises comes after the pages before it
+            if pending is not None:
+                yield _judged(reader, pending, leave)
+            raise
+        glancing: Glancing | None = None
+        read: ReadPage | None = None
         encoded = page.encoded
         if encoded is not None and reader is not None and from_records is not None:
-            if reader.ready() and (read := reader.read(page, leave)) is not None:
-                yield read
-                continue
-            if page.total is not None and page.total >= from_records:
-                reader.start(encoded.read)
-        yield ReadPage(page, _read_here(page))
+            if reader.ready():
+                if leave is not None and encoded.glance is not None:
+                    glancing = reader.glance(page)
+                elif (future := reader.submit(encoded)) is not None:
+                    read = ReadPage(page, future=future)
+            if glancing is None and read is None and page.total is not None and page.total >= from_records:
+                reader.start(encoded.read)  # not running yet, or stopped: started (again) for the pages after
+        if pending is not None:
+            yield _judged(reader, pending, leave)
+            pending = None
+        if glancing is not None:
+            pending = glancing
+        else:
+            yield read or ReadPage(page, _read_here(page))
+    if pending is not None:
+        yield _judged(reader, pending, leave)
+
+
+def _judged(reader: PageReader | None, glancing: Glancing, leave: Leave | None) -> ReadPage:
+    assert reader is not None and leave is not None
+    return reader.judged(glancing, leave) or ReadPage(glancing.page, _read_here(glancing.page))
 
 
 def _read_here(page: Page) -> tuple[list[Prepared], list[Skipped]]:
