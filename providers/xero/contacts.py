@@ -20,6 +20,7 @@ from collections.abc import Collection
 from typing import Any
 
 import msgspec
+import xxhash
 
 from providers import base, records
 from providers.base import Customer, Glance, Skipped, Unavailable
@@ -219,16 +220,18 @@ def _count(value: Any) -> int | None:
 class GlancedContacts:
     """A page of Xero's contacts at a first look (`providers.base.Glanced`): its contacts' bytes apart (about 0.6 ms
     a page of 1,000), their glances made when asked for (3 ms more, a tenth of reading them). Each source is
-    BLAKE2b-128 of the contact's bytes, keyed with the reading code and the caller's key."""
+    XXH3-128 of the contact's bytes, seeded with the reading code and the caller's key: a change detector, not a
+    seal (0.15 ms a page, BLAKE2b took 1.25 ms: a first import hashes every contact, in the reading process that
+    bounds it as much as the writes do)."""
 
-    def __init__(self, raws: list[msgspec.Raw], key: bytes) -> None:
-        self._raws = raws
-        self._key = hashlib.blake2b(_READING_CODE + key, digest_size=32).digest()
+    def __init__(self, body: bytes, raws: list[msgspec.Raw], key: bytes) -> None:
+        self._body, self._raws = body, raws
+        self._seed = int.from_bytes(hashlib.blake2b(_READING_CODE + key, digest_size=8).digest())
         self._glanced = False
         self._glances: list[Glance] | None = None
 
     def _source(self, raw: msgspec.Raw) -> str:
-        return hashlib.blake2b(raw, key=self._key, digest_size=16).hexdigest()
+        return xxhash.xxh3_128_hexdigest(raw, self._seed)
 
     def glances(self) -> list[Glance] | None:
         if not self._glanced:
@@ -268,8 +271,8 @@ class GlancedContacts:
             glances = self.glances()
             assert glances is not None, "records are left by their glances"
             raws = [raw for raw, seen in zip(raws, glances, strict=True) if seen.id not in leave]
-        try:
-            contacts: list[Any] = [_CONTACT.decode(raw) for raw in raws]
+        try:  # the whole page at once where none is left (a decoder call a contact costs a fifth more)
+            contacts: list[Any] = [_CONTACT.decode(raw) for raw in raws] if leave else _PAGE.decode(self._body).Contacts
         except (msgspec.ValidationError, msgspec.DecodeError):  # not of the documented shape: field by field,
             contacts = [read_json(bytes(raw)) for raw in raws]  # as a page of them is (`read_page`), no sources
             return (*read_contacts(contacts), {})
@@ -285,6 +288,6 @@ class GlancedContacts:
 def glance_contacts(body: bytes, key: bytes) -> GlancedContacts | None:
     """The page at a first look; None for a page not of the documented shape: `read_records` reads it."""
     try:
-        return GlancedContacts(_AS_SENT.decode(body).Contacts, key)
+        return GlancedContacts(body, _AS_SENT.decode(body).Contacts, key)
     except (msgspec.ValidationError, msgspec.DecodeError):
         return None
