@@ -118,8 +118,8 @@ def _warm(read: Read) -> None:
 
 
 class PageReader:
-    """A process that reads and prepares pages (`read_encoded`, or a glance and the rest: `read`), started on first
-    use and shared by the process's imports. Thread-safe."""
+    """A process that reads and prepares pages (`submit`: `read_encoded`; or `glance`, then `judged`: the rest),
+    started on first use and shared by the process's imports. Thread-safe."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
