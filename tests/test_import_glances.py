@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from bot.customers.matching import Stale, apply_prepared, may_leave_unread
-from bot.customers.rows import READING_KEY, prepare_page
+from bot.customers.rows import READING_KEY, Prepared, prepare_page
 from bot.imports.reading import PageReader, ReadPage, read_ahead, read_encoded
 from providers.base import Encoded, Glance, Page, Unavailable
 from providers.records import code_digest
@@ -52,12 +52,20 @@ def import_once(bot: RunningBot) -> object:
     return run
 
 
+def reading_apart(
+    bot: RunningBot, xero: XeroFake, seed: Callable[[str], object], **quicker: Any
+) -> tuple[PageReader, str]:
+    """Connected to Xero's organisation (its id returned) with the contacts `seed` gives it, every page after the
+    first read in the reading process, which is up."""
+    _, tenant = connected(bot, xero)
+    seed(tenant)
+    quick(bot, read_apart_from=1, **quicker)
+    return ready_reader(bot)[0], tenant
+
+
 def test_a_reimport_reads_only_what_changed(connect_bot: RunningBot, xero: XeroFake) -> None:
     bot = connect_bot
-    _, tenant = connected(bot, xero)
-    xero.seed_contacts(tenant, 60)
-    quick(bot, page_size=5, read_apart_from=1)
-    reader, _ = ready_reader(bot)
+    reader, tenant = reading_apart(bot, xero, lambda tenant: xero.seed_contacts(tenant, 60), page_size=5)
     first = import_once(bot)
     # every stored contact but those of the first page, which is read here for Xero's page count, without a glance
     assert 0 < customer_count(bot) - with_sources(bot) <= 5
@@ -101,10 +109,7 @@ def test_hostile_contacts_count_the_same_left_unread(connect_bot: RunningBot, xe
     customers, nothing new or changed, and the same details counted (what customers lack, suppliers and archived
     contacts passed over)."""
     bot = connect_bot
-    _, tenant = connected(bot, xero)
-    seed_hostile(xero, tenant)
-    quick(bot, page_size=4, read_apart_from=1)
-    reader, _ = ready_reader(bot)
+    reader, _ = reading_apart(bot, xero, lambda tenant: seed_hostile(xero, tenant), page_size=4)
     first = import_once(bot)
     customers = customer_count(bot)
 
@@ -140,30 +145,22 @@ def test_a_record_left_unread_that_is_not_as_judged_writes_nothing(db: Database)
         run = ImportRun(workspace_id=workspace_id, connection_id=connection_id, trigger="command", status="running")
         s.add(run)
         s.flush()
-        counts = apply_prepared(
-            s,
-            workspace_id=workspace_id,
-            connection_id=connection_id,
-            run_id=run.id,
-            records=prepared,
-            customer_filter="all_but_suppliers",
-            now=NOW,
-        )
         run_id = run.id
-    assert counts["new"] == 2
 
-    def apply(left: list[Glance]) -> Counter[str]:
+    def apply(records: list[Prepared], left: list[Glance]) -> Counter[str]:
         with db.session() as s:
             return apply_prepared(
                 s,
                 workspace_id=workspace_id,
                 connection_id=connection_id,
                 run_id=run_id,
-                records=[],
+                records=records,
                 customer_filter="all_but_suppliers",
                 now=NOW,
                 left=left,
             )
+
+    assert apply(prepared, [])["new"] == 2
 
     def may_leave(customer_filter: str = "all_but_suppliers") -> set[str]:
         with db.session() as s:
@@ -171,7 +168,7 @@ def test_a_record_left_unread_that_is_not_as_judged_writes_nothing(db: Database)
             return may_leave_unread(s, connection_id=connection_id, glances=glances, customer_filter=customer_filter)
 
     assert may_leave() == {"c-1", "c-2", "s-1", "a-1"} and may_leave("all") == {"c-1", "c-2", "a-1"}
-    assert +apply([first, second, supplier, archived]) == {
+    assert +apply([], [first, second, supplier, archived]) == {
         "unchanged": 2,
         "missing_email": 2,
         "missing_phone": 2,
@@ -182,14 +179,14 @@ def test_a_record_left_unread_that_is_not_as_judged_writes_nothing(db: Database)
     }
     for stale in (first._replace(source="0" * 32), new, second._replace(id="n-1")):
         with pytest.raises(Stale):
-            apply([archived, stale])
+            apply([], [archived, stale])
     with db.session() as s:
         customer = s.scalar(select(Customer).join(CustomerReference).where(CustomerReference.external_id == "c-2"))
         assert customer is not None
         customer.erased_at = NOW
     assert may_leave() == {"c-1", "s-1", "a-1"}
     with pytest.raises(Stale):
-        apply([second])
+        apply([], [second])
     with db.session() as s:  # nothing written by the runs that raised: only the first page's two customers
         assert s.scalar(select(func.count()).select_from(CustomerReference)) == 2
 
@@ -415,10 +412,9 @@ def test_a_contact_written_midwalk_is_not_left_unread_as_it_was(connect_bot: Run
     the import's own transaction, so that page is read whole (or the renaming was committed and it was read): the
     contact ends as the last page has it, written each time it changed."""
     bot = connect_bot
-    _, tenant = connected(bot, xero)
-    xero.seed_contacts(tenant, 40)
-    quick(bot, page_size=5, read_apart_from=1, batch_records=10_000, batch_seconds=60)
-    ready_reader(bot)
+    reading_apart(
+        bot, xero, lambda tenant: xero.seed_contacts(tenant, 40), page_size=5, batch_records=10_000, batch_seconds=60
+    )
     first = import_once(bot)
     providers = bot.server.runtime.providers
     providers["xero"] = repeating = RepeatingAsSent(providers["xero"])  # type: ignore[assignment]
