@@ -247,6 +247,19 @@ def test_a_page_that_cannot_be_glanced_at_is_read_whole(body: bytes) -> None:
     assert glanced is None or glanced.glances() is None
 
 
+def test_an_id_twice_on_a_page_is_stored_without_a_source() -> None:
+    """Which of the two is kept depends on reading them (the later, unless it cannot be read): neither's bytes say
+    what was stored, so the record is read again next time."""
+    body = (
+        b'{"Contacts":[{"ContactID":"c-1","Name":"Acme Ltd"},{"ContactID":"c-2","Name":"Beta Ltd"},'
+        b'{"ContactID":"c-1","Name":"Acme Plumbing Ltd"}]}'
+    )
+    glanced = glance_contacts(body, READING_KEY)
+    assert glanced is not None
+    customers, _, sources = glanced.read(())
+    assert [c.name for c in customers] == ["Beta Ltd", "Acme Plumbing Ltd"] and set(sources) == {"c-2"}
+
+
 contact_text = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=12)
 contacts = st.lists(
     st.fixed_dictionaries(

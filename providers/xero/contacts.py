@@ -276,12 +276,17 @@ class GlancedContacts:
         except (msgspec.ValidationError, msgspec.DecodeError):  # not of the documented shape: field by field,
             contacts = [read_json(bytes(raw)) for raw in raws]  # as a page of them is (`read_page`), no sources
             return (*read_contacts(contacts), {})
-        sources = {}
+        sources, twice = {}, set()
         for raw, contact in zip(raws, contacts, strict=True):
             try:
-                sources[clean_id(contact.ContactID)] = self._source(raw)  # the later of an id twice, as read
+                contact_id = clean_id(contact.ContactID)
             except UnusableRecord:
                 continue
+            if contact_id in sources:
+                twice.add(contact_id)
+            sources[contact_id] = self._source(raw)
+        for contact_id in twice:  # which of the two is kept depends on reading them (`read_customers`): none
+            del sources[contact_id]
         return (*read_customers(contacts, _to_customer, describe=_describe, checked=True), sources)
 
 
