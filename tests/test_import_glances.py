@@ -23,7 +23,17 @@ from sqlalchemy import func, select
 
 from bot.customers.matching import Stale, apply_prepared, may_leave_unread
 from bot.customers.rows import READING_KEY, Prepared, prepare_page
-from bot.imports.reading import PageReader, ReadPage, read_ahead, read_encoded
+from bot.imports import reading
+from bot.imports.reading import (
+    HOLD,
+    PageReader,
+    ReadPage,
+    forget_apart,
+    glance_apart,
+    read_ahead,
+    read_encoded,
+    read_rest_apart,
+)
 from providers.base import Encoded, Glance, Page, Unavailable
 from providers.records import code_digest
 from providers.xero.contacts import decode_contacts, glance_contacts, read_records
@@ -444,3 +454,19 @@ def test_a_contact_written_midwalk_is_not_left_unread_as_it_was(connect_bot: Run
     assert names == [contact["Name"]]
     assert again.count("new") == 0 and again.count("updated") == 2  # renamed, and back
     assert again.count("unchanged") == first.count("new")  # every other, and the contact's first coming
+
+
+def test_the_reading_process_holds_a_glanced_page_only_until_told_what_to_read() -> None:
+    """Run here as the reading process runs them: a page glanced at is held until its rest is read or it is let
+    go, and no more than `HOLD` are held should the import stop between the two."""
+    body = json.dumps(PAGE).encode()
+    encoded = Encoded(body, read_records, glance_contacts)
+    assert glance_apart(1, encoded) and glance_apart(2, encoded)
+    assert set(reading._held) == {1, 2}
+    forget_apart(1)
+    assert read_rest_apart(2, {"c-1"})[0] and reading._held == {}
+    for token in range(10, 10 + HOLD + 2):
+        glance_apart(token, encoded)
+    assert list(reading._held) == list(range(12, 12 + HOLD))
+    for token in list(reading._held):
+        forget_apart(token)

@@ -44,7 +44,7 @@ Read = Callable[[bytes], tuple[list[Customer], list[Skipped]]]
 # Which of a page's glanced records the import may leave unread, by their ids (judged from what is committed).
 Leave = Callable[[list[Glance]], Collection[str]]
 PARENT_WATCH_EVERY = 1.0  # seconds between the reading process's looks at whether the importing process is there
-HOLD = 4  # pages glanced at that the reading process holds until told which records to read (one is, as a rule)
+HOLD = 4  # pages glanced at that the reading process holds until told what to read (one or two, as a rule)
 
 
 class Glancing(NamedTuple):
@@ -93,6 +93,11 @@ def read_rest_apart(token: int, leave: Collection[str]) -> tuple[list[Prepared],
     """In the reading process: the page held under `token` read and prepared, but the records in `leave`. Raises
     KeyError for a page it does not hold (started again meanwhile): the page is then read here."""
     return _read_glanced(_held.pop(token), leave)
+
+
+def forget_apart(token: int) -> None:
+    """In the reading process: let the page held under `token` go (none of its records is to be read)."""
+    _held.pop(token, None)
 
 
 def _read_glanced(glanced: Glanced, leave: Collection[str]) -> tuple[list[Prepared], list[Skipped]]:
@@ -182,7 +187,8 @@ class PageReader:
             return None if future is None else ReadPage(page, future=future)
         unread = leave(glances)
         left = [g for g in glances if g.id in unread]
-        if len(left) == len(glances):  # nothing to read: the process lets the page go once it holds `HOLD` others
+        if len(left) == len(glances):  # nothing to read: the process lets the page go (not waited for)
+            self._submit(forget_apart, glancing.token)
             read = ReadPage(page, ([], []), left=left)
         elif (future := self._submit(read_rest_apart, glancing.token, unread)) is not None:
             read = ReadPage(page, future=future, left=left)
