@@ -240,12 +240,8 @@ def may_leave_unread(
     those held with the source they came with (unchanged), and those not held that would not become customers
     (passed over again). `apply_prepared` checks each against its own transaction."""
     rows = _by_ids(session, SOURCES, connection_id=connection_id, external_ids=[g.id for g in glances])
-    held: dict[str, str | None] = dict(rows)
-    return {
-        g.id
-        for g in glances
-        if (g.id in held and held[g.id] == g.source) or (g.id not in held and not becomes_customer(g, customer_filter))
-    }
+    held: dict[str, str | None] = dict(rows)  # the source, None for an erased customer's
+    return {g.id for g in glances if _unread_as(g, g.id in held, held.get(g.id), customer_filter)}
 
 
 def apply_page(
@@ -435,9 +431,14 @@ class _Writes:
 
 def _as_judged(glance: Glance, held: _Known | None, customer_filter: str) -> bool:
     """Whether a record left unread is what `may_leave_unread` took it for, by this transaction's look-up."""
-    if held is None:
-        return not becomes_customer(glance, customer_filter)
-    return held.source_digest == glance.source and not held.erased
+    source = held.source_digest if held is not None and not held.erased else None
+    return _unread_as(glance, held is not None, source, customer_filter)
+
+
+def _unread_as(glance: Glance, held: bool, source: str | None, customer_filter: str) -> bool:
+    """The rule for leaving a record unread: held with the source it came with (`source`: None for one stored
+    without, or an erased customer's), or not held and not to become a customer."""
+    return source == glance.source if held else not becomes_customer(glance, customer_filter)
 
 
 def _update(ref: _Known, record: Prepared, counts: Counter[str], written: _Writes) -> str:

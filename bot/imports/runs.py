@@ -54,7 +54,7 @@ class ImportPolicy:
     batch_seconds: float = 0.5
     # A run of at least this many records (by the package's total) has its pages read and prepared in a process
     # of its own (`bot.imports.reading`), started then and kept for later runs; None: always read here. A process
-    # costs some 40 MiB and half a second of a core to start, which smaller runs would not win back.
+    # costs some 60 MiB and half a second of a core to start, which smaller runs would not win back.
     read_apart_from: int | None = 10_000
 
 

@@ -14,6 +14,7 @@ reads only the contacts that changed since it stored them (`bot.imports.reading`
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import sys
 from collections.abc import Collection
@@ -227,18 +228,15 @@ class GlancedContacts:
     def __init__(self, body: bytes, raws: list[msgspec.Raw], key: bytes) -> None:
         self._body, self._raws = body, raws
         self._seed = int.from_bytes(hashlib.blake2b(_READING_CODE + key, digest_size=8).digest())
-        self._glanced = False
-        self._glances: list[Glance] | None = None
 
     def _source(self, raw: msgspec.Raw) -> str:
         return xxhash.xxh3_128_hexdigest(raw, self._seed)
 
     def glances(self) -> list[Glance] | None:
-        if not self._glanced:
-            self._glances, self._glanced = self._glance(), True
         return self._glances
 
-    def _glance(self) -> list[Glance] | None:
+    @functools.cached_property
+    def _glances(self) -> list[Glance] | None:
         try:
             seen = [_AT_A_GLANCE.decode(raw) for raw in self._raws]
         except (msgspec.ValidationError, msgspec.DecodeError):  # not of the documented shape
