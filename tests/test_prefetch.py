@@ -1,4 +1,5 @@
-"""Reading one page ahead (`bot.prefetch.Prefetched`): order, errors in order, exactly one ahead, closing early."""
+"""Reading pages ahead (`bot.imports.prefetch.Prefetched`): order, errors in order, exactly `ahead` ahead, closing
+early."""
 
 from __future__ import annotations
 
@@ -57,15 +58,21 @@ def test_items_come_in_order_read_in_another_thread() -> None:
     assert source.threads == {"pages"} and source.closed.is_set()
 
 
-def test_exactly_one_item_is_read_ahead() -> None:
+@pytest.mark.parametrize("ahead", [1, 3])
+def test_exactly_ahead_items_are_read_ahead(ahead: int) -> None:
     source = Source(list(range(10)))
-    with Prefetched(source) as pages:
-        assert source.reaches(1)
-        assert not source.reaches(2, timeout=0.2)  # nothing more until the reader takes it
+    with Prefetched(source, ahead=ahead) as pages:
+        assert source.reaches(ahead)
+        assert not source.reaches(ahead + 1, timeout=0.2)  # nothing more until the reader takes one
         assert next(pages) == 0
-        assert source.reaches(2)  # the next one comes while the reader works on the first
-        assert not source.reaches(3, timeout=0.2)
-        assert source.read == [0, 1]
+        assert source.reaches(ahead + 1)  # the next one comes while the reader works on the first
+        assert not source.reaches(ahead + 2, timeout=0.2)
+        assert source.read == list(range(ahead + 1))
+
+
+def test_nothing_ahead_is_refused() -> None:
+    with pytest.raises(ValueError, match="at least one"):
+        Prefetched(Source([1]), ahead=0)
 
 
 def test_an_error_reaches_the_reader_after_the_items_before_it() -> None:
@@ -80,10 +87,11 @@ def test_an_error_reaches_the_reader_after_the_items_before_it() -> None:
     assert source.closed.is_set()
 
 
-def test_closing_early_stops_the_thread_and_closes_the_source() -> None:
+@pytest.mark.parametrize("ahead", [1, 3])
+def test_closing_early_stops_the_thread_and_closes_the_source(ahead: int) -> None:
     source = Source(list(range(100)))
-    with Prefetched(source, name="early") as pages:
+    with Prefetched(source, name="early", ahead=ahead) as pages:
         assert next(pages) == 0
     assert source.closed.is_set()
-    assert len(source.read) <= 2  # the item handed over and at most the one read ahead
+    assert len(source.read) <= 1 + ahead  # the item handed over and at most those read ahead
     assert not any(t.name == "early" for t in threading.enumerate())

@@ -273,9 +273,9 @@ class ImportJob:
         records, first = 0, 1
         with (
             chart.joined(),
-            Prefetched(source, name=f"import-{self.run_id}-pages") as pages,
+            Prefetched(source, name=f"import-{self.run_id}-pages", ahead=self.policy.pages_ahead) as pages,
             _Batch(self.db) as batch,
-        ):  # the next page comes meanwhile (and is read in the reading process, where there is one)
+        ):  # the next pages come meanwhile (and are read in the reading process, where there is one)
             for read, item in enumerate(pages, start=1):
                 page, got = item.page, item.records()
                 records += len(got.prepared) + len(got.skipped) + len(got.left)

@@ -1,9 +1,9 @@
-"""Reading one item ahead in a background thread: while an import writes page n, page n + 1 is on its way.
+"""Reading items ahead in a background thread: while an import writes page n, the pages after it are on their way.
 
 A package's pages are slow to arrive (a few hundred milliseconds a page, and a per-minute limit spaces
 calls out) and slow to write; doing both at once takes each page max(fetch, write) instead of their sum.
-Exactly one item is read ahead, so memory stays at a page or two, and what the source raises reaches the
-reader in order, after the items before it.
+At most `ahead` items are read before the reader takes them, so memory stays at a few pages, and what the source
+raises reaches the reader in order, after the items before it.
 """
 
 from __future__ import annotations
@@ -19,13 +19,15 @@ _POLL = 0.05  # seconds between looks at `close()` while the reader is busy with
 
 
 class Prefetched(Iterator[T], Generic[T]):
-    """Iterate `source` with its next item read in a thread of its own. Call `close()` (or use `with`) when
-    done early: the thread stops after the read in flight and the source is closed in that thread."""
+    """Iterate `source` with its next `ahead` items read in a thread of its own. Call `close()` (or use `with`)
+    when done early: the thread stops after the read in flight and the source is closed in that thread."""
 
-    def __init__(self, source: Iterator[T], *, name: str = "prefetch") -> None:
+    def __init__(self, source: Iterator[T], *, name: str = "prefetch", ahead: int = 1) -> None:
+        if ahead < 1:
+            raise ValueError("at least one item is read ahead")
         self._source = source
         self._ready: queue.Queue[tuple[str, object]] = queue.Queue()
-        self._wanted = threading.Semaphore(1)  # how many items the thread may read before the reader takes one
+        self._wanted = threading.Semaphore(ahead)  # how many items the thread may read before the reader takes one
         self._closed = threading.Event()
         self._ended = False
         self._thread = threading.Thread(target=self._pump, name=name, daemon=True)
