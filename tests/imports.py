@@ -47,6 +47,7 @@ def quick(
     batch_records: int = QUICK.batch_records,
     batch_seconds: float = QUICK.batch_seconds,
     read_apart_from: int | None = QUICK.read_apart_from,
+    pages_ahead: int = QUICK.pages_ahead,
 ) -> Any:
     """Short leases, polls and back-offs; each provider's own retries back off for milliseconds too. With
     `xero_clock` (a package's fake clock), the providers pace themselves under the package's limits on that clock,
@@ -54,10 +55,14 @@ def quick(
     `batch_records`: 1 writes (and tells) each page in a transaction of its own, as when a package's pages come
     slower than they are written; by default pages already fetched share one, up to the policy's records and
     `batch_seconds`. `read_apart_from`: runs of this many records have their pages read in the reading process
-    (`bot.imports.reading`); None: never."""
+    (`bot.imports.reading`); None: never. `pages_ahead`: pages on their way while one is written."""
     runner = bot.server.imports
     runner.policy = dataclasses.replace(
-        QUICK, batch_records=batch_records, batch_seconds=batch_seconds, read_apart_from=read_apart_from
+        QUICK,
+        batch_records=batch_records,
+        batch_seconds=batch_seconds,
+        read_apart_from=read_apart_from,
+        pages_ahead=pages_ahead,
     )
     runner.reporters = slack_reporters(bot.server.runtime, progress_every=progress_every)
     runner.waiter = waiter or RecordingWaiter()

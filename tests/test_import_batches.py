@@ -8,6 +8,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from sqlalchemy import event, update
 
 from providers.base import Page
@@ -60,6 +61,65 @@ def test_a_page_still_on_its_way_is_not_waited_for_with_the_transaction_open(
         held.release.set()
     run = finished(bot)
     assert (run.status, run.pages, run.processed) == ("succeeded", 3, 250) and run.count("new") == customer_count(bot)
+
+
+class Counted:
+    """The provider, counting the pages its walk has handed out."""
+
+    def __init__(self, provider: Any) -> None:
+        self._provider = provider
+        self.handed = 0
+        self.changed = threading.Condition()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._provider, name)
+
+    def customers(self, link: Any, **kw: Any) -> Iterator[Page]:
+        for page in self._provider.customers(link, **kw):
+            with self.changed:
+                self.handed += 1
+                self.changed.notify_all()
+            yield page
+
+    def reaches(self, count: int, timeout: float) -> bool:
+        with self.changed:
+            return self.changed.wait_for(lambda: self.handed >= count, timeout)
+
+
+@pytest.mark.parametrize("ahead", [1, 3])
+def test_pages_ahead_are_on_their_way_while_a_page_is_written(
+    connect_bot: RunningBot, xero: XeroFake, ahead: int
+) -> None:
+    """While the first page's writes are held, exactly `ImportPolicy.pages_ahead` pages after it come; the rest
+    once it is written."""
+    bot = connect_bot
+    _, tenant = connected(bot, xero)
+    xero.seed_contacts(tenant, 1000)
+    quick(bot, page_size=100, batch_records=1, pages_ahead=ahead)
+    providers = bot.server.runtime.providers
+    counted = Counted(providers["xero"])
+    providers["xero"] = counted  # type: ignore[assignment]
+    writing, release = threading.Event(), threading.Event()
+
+    def hold(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.startswith("UPDATE import_runs") and "RETURNING" in statement and not release.is_set():
+            writing.set()  # the first page's (`_moved_on`), its customers written
+            assert release.wait(30), "the test never let the first page be written"
+
+    event.listen(bot.db.engine, "before_cursor_execute", hold)
+    try:
+        try:
+            command(bot, "/accounts import", "Starting the import")
+            assert writing.wait(30)
+            assert counted.reaches(1 + ahead, timeout=30)
+            assert not counted.reaches(2 + ahead, timeout=0.3)  # no more until a page is taken
+            assert counted.handed == 1 + ahead
+        finally:
+            release.set()
+        run = finished(bot)
+    finally:  # once the run ended: taken out while the import's statements run, the listeners change under them
+        event.remove(bot.db.engine, "before_cursor_execute", hold)
+    assert (run.status, run.pages, run.processed) == ("succeeded", 10, 1000) and counted.handed == 10
 
 
 class AllHere:

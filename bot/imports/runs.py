@@ -54,9 +54,9 @@ class ImportPolicy:
     batch_seconds: float = 0.5
     # Pages on their way while one is written (fetched, and read in the reading process where there is one). With
     # one, the reading process sat idle once it had read the next page until the page before was written, and the
-    # writer then waited for the page after (20-30 ms of every page, a fifth of the time of an import of 100,000); with three
-    # the two take turns less and the pages that are here already share a transaction (100 pages: 32 commits
-    # against 80-90). Memory: a page's body and its prepared records each.
+    # writer then waited for the page after (20-30 ms of every page, a fifth of the time of an import of 100,000);
+    # with three the two take turns less and the pages that are here already share a transaction (100 pages: 32
+    # commits against 80-90). Memory: a page's body and its prepared records each.
     pages_ahead: int = 3
     # A run of at least this many records (by the package's total) has its pages read and prepared in a process
     # of its own (`bot.imports.reading`), started then and kept for later runs; None: always read here. A process
