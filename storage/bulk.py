@@ -134,11 +134,13 @@ class BulkWriter:
         in `shared` (processed too: the run, the moment), which are the same for every row."""
         if not rows:
             return
-        names = ", ".join(self._quote(c) for c in (*columns, *shared))
         if self.is_sqlite:
+            columns, rows, shared = _constants_shared(columns, rows, shared)
+            names = ", ".join(self._quote(c) for c in (*columns, *shared))
             marks = ", ".join([self._mark] * len(columns) + [self._literal(v) for v in shared.values()])
             self._many(f"INSERT INTO {self._quote(table.name)} ({names}) VALUES ({marks})", rows)
             return
+        names = ", ".join(self._quote(c) for c in (*columns, *shared))
         # PostgreSQL: COPY, in this transaction (psycopg's executemany sends a statement per row). What the
         # driver raises is translated as SQLAlchemy translates it (a value refused is a `DataError`).
         statement = f"COPY {self._quote(table.name)} ({names}) FROM STDIN (FORMAT BINARY)"
@@ -186,6 +188,29 @@ class BulkWriter:
 
     def _many(self, statement: str, rows: list[tuple[Any, ...]]) -> None:
         self.connection.exec_driver_sql(statement, rows)
+
+
+def _constants_shared(
+    columns: Sequence[str], rows: list[tuple[Any, ...]], shared: Mapping[str, Any]
+) -> tuple[Sequence[str], list[tuple[Any, ...]], Mapping[str, Any]]:
+    """SQLite: the columns that hold the same `None` or boolean in every row (a page's customers without a
+    company or a number, all active, none a possible duplicate), moved to `shared`, so they are written into the
+    statement once instead of bound with every row. CPython's sqlite3 adapts a `None` or a boolean through its
+    adapter look-up, some 2,700 instructions a value against 500 for text: a fifth of a page's binding. One
+    column stays bound whatever the rows hold (an insert must give SQLite a value to bind per row)."""
+    by_column = list(zip(*rows, strict=True))
+    # `count` compares by identity, then `==`: a 1 among `True`s is the same value to SQLite
+    constant = {
+        i
+        for i, values in enumerate(by_column)
+        if (values[0] is None or values[0] is True or values[0] is False) and values.count(values[0]) == len(values)
+    }
+    if not constant:
+        return columns, rows, shared
+    kept = [i for i in range(len(columns)) if i not in constant] or [min(constant)]
+    constant.difference_update(kept)
+    moved = {columns[i]: by_column[i][0] for i in sorted(constant)}
+    return [columns[i] for i in kept], list(zip(*(by_column[i] for i in kept), strict=True)), {**shared, **moved}
 
 
 def _binary_type(column: Column[Any]) -> str:
