@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -134,17 +134,18 @@ class Database:
         with factory() as session, session.begin():
             yield session
 
-    def refresh_statistics(self, *tables: str) -> None:
-        """Have PostgreSQL look at `tables` again after they grew a lot (a bulk import). Its statistics come
-        from autovacuum, which may run a minute later; until then the planner believes a table holds the few
-        rows it had, and picks plans (a scan of every row of a connection for each page) that make a large
-        import quadratic. SQLite plans from its indexes alone, so there is nothing to do there."""
+    def refresh_statistics(self, tables: Mapping[str, Sequence[str]]) -> None:
+        """Have PostgreSQL look at `tables` again after they grew a lot (a bulk import): the columns given for each
+        (all of them for none), and its size. Its statistics come from autovacuum, which may run a minute later;
+        until then the planner believes a table holds the few rows it had, and picks plans (a scan of every row of
+        a connection for each page) that make a large import quadratic. SQLite plans from its indexes alone, so
+        there is nothing to do there."""
         if self.is_sqlite:
             return
+        quote = self.engine.dialect.identifier_preparer.quote
+        named = [quote(t) + (f" ({', '.join(map(quote, c))})" if c else "") for t, c in tables.items()]
         with self.engine.connect() as conn:
-            conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
-                "ANALYZE " + ", ".join(self.engine.dialect.identifier_preparer.quote(t) for t in tables)
-            )
+            conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE " + ", ".join(named))
 
     def dispose(self) -> None:
         """Close the connections: those in the pool now, and those still in use (a thread finishing its work as the

@@ -1,4 +1,5 @@
-"""A step beside an import's walk (bot.imports.alongside): run once, in its thread or where it is waited for."""
+"""Steps beside an import's walk (bot.imports.alongside): `Alongside` run once, in its thread or where it is waited
+for; `Coalesced` run each time asked, one run at a time, asks while it runs making one more run."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import threading
 
 import pytest
 
-from bot.imports.alongside import Alongside, on_last_page
+from bot.imports.alongside import Alongside, Coalesced, on_last_page
 from providers.base import Cursor, Page
 
 
@@ -50,3 +51,75 @@ def test_the_last_page_is_told_before_it_is_handed_on() -> None:
         seen.append(page)
 
     assert seen == pages and told == [1]  # told once, after the first page and before the last was handed on
+
+
+class Gate:
+    """A step that records each run and holds it until let go."""
+
+    def __init__(self) -> None:
+        self.runs: list[str] = []
+        self.entered = threading.Semaphore(0)
+        self.go = threading.Event()
+
+    def __call__(self) -> None:
+        self.runs.append(threading.current_thread().name)
+        self.entered.release()
+        assert self.go.wait(10)
+
+
+def test_asks_while_a_run_is_at_work_make_one_more_run_after_it() -> None:
+    gate = Gate()
+    step = Coalesced(gate, name="statistics")
+
+    step.start()
+    assert gate.entered.acquire(timeout=10)  # the first run is at work
+    step.start()
+    step.start()
+    step.start()
+    assert gate.runs == ["statistics"]  # nothing runs beside it
+    gate.go.set()
+    step.wait()
+
+    assert gate.runs == ["statistics", "statistics"]  # three asks meanwhile: one more run, begun after them
+
+
+def test_an_ask_after_the_runs_ended_runs_again() -> None:
+    gate = Gate()
+    gate.go.set()
+    step = Coalesced(gate, name="statistics")
+
+    step.start()
+    step.wait()
+    step.start()
+    step.wait()
+
+    assert gate.runs == ["statistics", "statistics"]
+
+
+def test_the_block_ends_only_once_the_run_asked_for_has_ended() -> None:
+    gate = Gate()
+    step = Coalesced(gate, name="statistics")
+    threading.Timer(0.2, gate.go.set).start()
+
+    with step.joined():
+        step.start()
+        assert gate.entered.acquire(timeout=10)
+
+    assert gate.go.is_set() and gate.runs == ["statistics"]
+
+
+def test_a_step_that_raises_is_logged_and_runs_again_when_asked(caplog: pytest.LogCaptureFixture) -> None:
+    runs: list[int] = []
+
+    def step() -> None:
+        runs.append(len(runs))
+        raise LookupError("gone")
+
+    beside = Coalesced(step, name="statistics")
+    beside.start()
+    beside.wait()
+    beside.start()
+    beside.wait()
+
+    assert runs == [0, 1]
+    assert [r.getMessage() for r in caplog.records] == ["statistics failed", "statistics failed"]

@@ -52,7 +52,7 @@ if "postgresql" in DATABASES:
                     ),
                     {"connection": connection_id, "first": offset + 1, "last": offset + ROWS},
                 )
-        db.refresh_statistics("customers", "customer_references")
+        db.refresh_statistics({"customers": (), "customer_references": ()})
         page = {f"{n:032x}" for n in range(1000)} | {_md5(n) for n in range(1, ROWS, 61)}
         with db.session() as s:
             statement, parameters = by_ids_lookup("postgresql", queries, connection_id=connection, external_ids=page)

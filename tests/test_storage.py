@@ -413,7 +413,7 @@ if "postgresql" in DATABASES:  # SQLite plans from its indexes alone: refresh_st
                 )
 
         assert estimated_rows() < 5000  # never analysed: PostgreSQL does not know
-        db.refresh_statistics("customers", "customer_references")
+        db.refresh_statistics({"customers": (), "customer_references": ()})
         assert estimated_rows() == 5000
 
 

@@ -1,17 +1,23 @@
-"""A step of an import run beside its walk of pages: started in a thread of its own when the walk reaches a point,
-and waited for where the run needs it done (or run there, if the walk never reached that point).
+"""Steps of an import run beside its walk of pages, in threads of their own.
 
-The chart of accounts is refreshed this way once the last page has arrived: its calls to the package then go
-while the last pages are written, instead of after them.
+`Alongside`: started when the walk reaches a point, and waited for where the run needs it done (or run there, if
+the walk never reached that point). The chart of accounts is refreshed this way once the last page has arrived: its
+calls to the package then go while the last pages are written, instead of after them.
+
+`Coalesced`: run each time the walk asks, one run at a time. PostgreSQL's statistics are refreshed this way while
+a large import grows the tables, while the pages after go on being written.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from providers.base import Page
+
+log = logging.getLogger(__name__)
 
 
 class Alongside:
@@ -56,6 +62,53 @@ class Alongside:
             self._step()
         except BaseException as exc:  # raised again by `finish()`, in the run's own thread
             self._error = exc
+
+
+class Coalesced:
+    """`step` run in a thread of its own each time `start()` asks, one run at a time: asked while it runs, it runs
+    once more when done (however often it was asked meanwhile), so the last run began after the last ask. `wait()`
+    returns once every run asked for has ended. `step` reports its own failures: one that raises is logged."""
+
+    def __init__(self, step: Callable[[], None], *, name: str) -> None:
+        self._step, self._name = step, name
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._again = False
+
+    def start(self) -> None:
+        with self._lock:
+            if self._thread is not None:
+                self._again = True
+                return
+            self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+            self._thread.start()
+
+    def wait(self) -> None:
+        with self._lock:
+            thread = self._thread
+        if thread is not None:
+            thread.join()
+
+    @contextmanager
+    def joined(self) -> Iterator[None]:
+        """Wherever the block ends, the runs asked for have ended too (nothing uses the database after it)."""
+        try:
+            yield
+        finally:
+            self.wait()
+
+    def _run(self) -> None:
+        again = True
+        while again:
+            try:
+                self._step()
+            except Exception:
+                log.exception("%s failed", self._name)
+            finally:
+                with self._lock:
+                    again, self._again = self._again, False
+                    if not again:
+                        self._thread = None
 
 
 def on_last_page(pages: Iterator[Page], reached: Callable[[], None]) -> Iterator[Page]:
