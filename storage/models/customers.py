@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base, utcnow
@@ -50,6 +50,9 @@ class Customer(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+MERGED = text("merged_into_external_id IS NOT NULL")
+
+
 class CustomerReference(Base):
     """Which contact at which connection a customer came from, and how it looked when last read.
 
@@ -59,7 +62,17 @@ class CustomerReference(Base):
     """
 
     __tablename__ = "customer_references"
-    __table_args__ = (UniqueConstraint("connection_id", "external_id"),)
+    __table_args__ = (
+        UniqueConstraint("connection_id", "external_id"),
+        # the few merged at the package, which a run's end points to their survivor (`resolve_merges`): found
+        # without reading every reference of the connection (0.1 s at 80,000, at the end of every run)
+        Index(
+            "ix_customer_references_merged",
+            "connection_id",
+            sqlite_where=MERGED,
+            postgresql_where=MERGED,
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
