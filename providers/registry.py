@@ -16,7 +16,8 @@ from providers.base import Provider
 from providers.myob import MyobProvider, MyobSettings
 from providers.quickbooks import QuickBooksProvider, QuickBooksSettings
 from providers.settings import ProviderSettings, ProviderSettingsError, describe_errors
-from providers.xero import XeroProvider, XeroSettings
+from providers.xero.client import XeroProvider
+from providers.xero.settings import XeroSettings
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from bot.imports.runs import ImportPolicy, claim
 from bot.runtime import Runtime
 from bot.settings import load_settings
 from bot.slack.import_reports import slack_reporters
-from providers.xero import XeroProvider
+from providers.xero.client import XeroProvider
 
 LEASE = timedelta(seconds=30)
 

@@ -13,7 +13,8 @@ import logging
 import sys
 
 from bot.connections.tokens import ConnectionTokens
-from providers.xero import XeroProvider, XeroSettings
+from providers.xero.client import XeroProvider
+from providers.xero.settings import XeroSettings
 from storage.crypto import SecretBox
 from storage.db import Database
 

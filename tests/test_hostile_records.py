@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from providers.base import ID_LIMIT, TEXT_LIMIT, Customer, Phone, Skipped
 from providers.records import UnusableRecord, clean_id, clean_text, normalised, read_customers
-from providers.xero import read_contacts, to_customer
+from providers.xero.mappers import read_contacts, to_customer
 from storage.models import Customer as CustomerRow
 from storage.models import CustomerReference, ImportRunSkip
 

@@ -148,6 +148,24 @@ def test_a_page_read_apart_is_the_page_read_here() -> None:
     assert prepared[0].name == "Acme Plumbing Ltd" and prepared[0].email_key == "ops@acme.example"
 
 
+def test_the_reading_process_leaves_the_packages_client_out() -> None:
+    """The reading process imports the contacts reader alone, not Xero's client with its HTTP, OAuth and settings
+    stack (pydantic's and cryptography's compiled cores among them), which took 0.25 s and 23 MiB of its start
+    while an import's first pages waited. Seen from outside: the libraries the process has mapped."""
+    before = set(multiprocessing.active_children())
+    reader = PageReader()
+    try:
+        reader.start(read_records)
+        future = reader.submit(Encoded(b'{"Contacts":[{"ContactID":"c-1","Name":"Acme Ltd"}]}', read_records))
+        assert future is not None and [p.id for p in future.result(timeout=60)[0]] == ["c-1"]
+        [process] = set(multiprocessing.active_children()) - before
+        mapped = Path(f"/proc/{process.pid}/maps").read_text()
+    finally:
+        reader.close()
+    assert "msgspec" in mapped  # the reader's own decoder is there ...
+    assert "pydantic_core" not in mapped and "cryptography" not in mapped  # ... the client's stack is not
+
+
 def test_a_page_whose_reading_was_cancelled_is_read_here() -> None:
     """The reader closed while a page was on its way (the bot stopping): the page is not taken as read, and is then
     read here, whole."""

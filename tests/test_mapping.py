@@ -498,7 +498,7 @@ def test_when_the_package_fails_the_modal_says_so(bot: RunningBot, package: Pack
 
 
 def _kind(xero_type: str) -> str:
-    from providers.xero import account_kind
+    from providers.xero.mappers import account_kind
 
     return account_kind(xero_type, None)
 

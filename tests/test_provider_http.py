@@ -19,7 +19,9 @@ from pytest_mock import MockerFixture
 from bot.slack_http import SlackConnections
 from providers.base import BadRequest, Link, NeedsReconnect, RateLimited, Unavailable
 from providers.http import AuthorisedClient, BorrowedTransport, RetryPolicy, http_client, tls_context
-from providers.xero import XeroProvider, XeroSettings, error_from_response
+from providers.xero.client import XeroProvider
+from providers.xero.errors import error_from_response
+from providers.xero.settings import XeroSettings
 from tests.fakes.asgi_transport import ASGISyncTransport
 from tests.fakes.xero import FakeClock, XeroClientApp, XeroFake, click_through_consent, redirect_params
 from tests.keepers import MemoryKeeper as Keeper

@@ -11,7 +11,8 @@ import pytest
 from providers import registry
 from providers.registry import UnknownProvider
 from providers.settings import ProviderSettingsError
-from providers.xero import XeroProvider, XeroSettings
+from providers.xero.client import XeroProvider
+from providers.xero.settings import XeroSettings
 
 
 @pytest.fixture(autouse=True)

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from providers.http import read_json
-from providers.xero import read_contacts
 from providers.xero.contacts import decode_contacts
+from providers.xero.mappers import read_contacts
 from tests.test_hostile_records import CONTACTS
 
 TEXT = st.one_of(st.none(), st.text(max_size=40), st.sampled_from(["", " ", "  Acme Ltd ", "x" * 300, "a\x00b"]))

@@ -27,7 +27,8 @@ from openapi_core.validation.request.validators import V30RequestParametersValid
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
 from providers.base import Link
-from providers.xero import XeroProvider, XeroSettings
+from providers.xero.client import XeroProvider
+from providers.xero.settings import XeroSettings
 from tests.fakes.server import Mount, ServerThread, free_port
 from tests.fakes.xero import (
     FakeClock,

@@ -21,7 +21,7 @@ from providers.invoicing import (
     NewInvoice,
     NewPayment,
 )
-from providers.xero import XeroProvider
+from providers.xero.client import XeroProvider
 from providers.xero.invoice_mappers import refusals, to_invoice, to_tax_rate
 from tests.test_xero_fake import accounting, assert_valid  # noqa: F401  (Xero's spec)
 from tests.test_xero_provider import Env, make_env, served  # noqa: F401  (the fake on a port, and the provider)

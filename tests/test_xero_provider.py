@@ -34,24 +34,21 @@ from providers.base import (
 )
 from providers.http import read_json
 from providers.registry import UnknownProvider, get_provider
-from providers.xero import (
-    DEFAULT_SCOPES,
-    XeroProvider,
-    XeroSettings,
+from providers.xero.client import XeroProvider
+from providers.xero.contacts import decode_contacts
+from providers.xero.mappers import (
     account_kind,
     account_type_label,
     jwt_claims,
     parse_xero_date,
     read_contacts,
     to_account,
-    to_customer,
-)
-from providers.xero.contacts import decode_contacts
-from providers.xero.mappers import (
     to_address,
+    to_customer,
     to_phone,
 )
 from providers.xero.pacing import MinutePacer
+from providers.xero.settings import DEFAULT_SCOPES, XeroSettings
 from tests.fakes.server import Mount, ServerThread, free_port
 from tests.fakes.xero import (
     FakeClock,

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from providers.base import AccountKind, BadRequest, NeedsReconnect, RateLimitScope, Unavailable
-from providers.xero import DEFAULT_SCOPES, XeroSettings
+from providers.xero.settings import DEFAULT_SCOPES, XeroSettings
 from tests.fakes.oauth2 import ClientApp, FakeClock
 from tests.fakes.xero import XERO_IDENTITY, XeroFake
 from tests.fakes.xero.records import Call
