@@ -16,9 +16,10 @@ from sqlalchemy import delete, func, select
 
 from bot.imports import runs as import_runs
 from bot.imports.runner import ImportRunner
-from bot.imports.runs import claim
+from bot.imports.runs import ImportPolicy, claim
 from bot.slack.import_reports import slack_reporters
 from providers import registry
+from providers.xero.client import SLOT_LEASE
 from storage.models import CallBudget, Connection, Customer, CustomerReference, ImportRun, Workspace
 from tests.conftest import ADMIN, CHANNEL, DATABASES, RunningBot
 from tests.fakes.xero import FakeClock, XeroFake
@@ -121,7 +122,9 @@ def test_a_worker_killed_mid_import_is_taken_over_with_an_identical_result(
     assert killed.status == "running" and 3 <= killed.pages < 12
     taker = ImportRunner(runtime, reporters=slack_reporters(runtime), policy=QUICK, waiter=RecordingWaiter())
     assert claim(bot.db, owner=taker.owner, now=runtime.clock(), policy=QUICK) is None  # its lease still holds
-    later = runtime.clock() + LEASE + timedelta(seconds=1)
+    # past the run's lease, and past the slots of Xero's calls at once the killed worker held (killed with five
+    # calls in flight, it held them all; the clock stands still from here, so they would never come back)
+    later = runtime.clock() + max(LEASE, timedelta(seconds=SLOT_LEASE)) + timedelta(seconds=1)
     runtime.clock = lambda: later
     run_id = claim(bot.db, owner=taker.owner, now=runtime.clock(), policy=QUICK)
     assert run_id == started.run.id
@@ -131,9 +134,9 @@ def test_a_worker_killed_mid_import_is_taken_over_with_an_identical_result(
     assert resumed.count("new") == len(expected) and resumed.processed == resumed.total == 1200
     assert "Picked up again after an interruption" in thread_text(bot, resumed)
     pages = [c.query["page"] for c in xero.calls_to("/contacts") if c.status == 200]
-    # at most the pages in flight at the kill read twice: five fetched at once (Xero's concurrency), one read ahead,
-    # and two written in the transaction the kill cut short
-    assert len(set(pages)) == 12 and len(pages) <= 12 + 5 + 1 + 2
+    # at most the pages in flight at the kill read twice: five fetched at once (Xero's concurrency), the policy's
+    # pages on their way, and up to three (300 records) written in the transaction the kill cut short
+    assert len(set(pages)) == 12 and len(pages) <= 12 + 5 + ImportPolicy().pages_ahead + 3
     after_crash = table(bot)
 
     with bot.db.session() as s:  # the same import again, from nothing and without interruption

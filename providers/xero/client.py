@@ -54,6 +54,11 @@ class _FixedToken:
         return None
 
 
+# Seconds a call holds its slot of the calls at once at most: a slot of a process that died comes back after this,
+# longer than a call's wait for the minute (at most 62 s) and its timeout together.
+SLOT_LEASE = 120.0
+
+
 class XeroProvider(XeroInvoicing):
     """Xero, configured by `XeroSettings`; `transport`, `sleep` and `clock` are seams for tests (a fake's
     in-process transport, and the fake's clock for pacing and retries)."""
@@ -88,9 +93,8 @@ class XeroProvider(XeroInvoicing):
                     "xero:app", RateLimitScope.APP, settings.app_calls_per_minute, 60.0, "X-AppMinLimit-Remaining"
                 ),
                 # calls at once to an organisation, each attempt holding its slot from its wait for the minute
-                # (at most 62 s) until answered (a slot of a process that died comes back after two minutes, longer
-                # than that wait and a call's timeout together)
-                CallLimit("xero:at_once", RateLimitScope.CONCURRENT, settings.calls_at_once, 120.0),
+                # (at most 62 s) until answered (a slot of a process that died comes back after `SLOT_LEASE`)
+                CallLimit("xero:at_once", RateLimitScope.CONCURRENT, settings.calls_at_once, SLOT_LEASE),
                 CallLimit(
                     "xero:minute",
                     RateLimitScope.MINUTE,
