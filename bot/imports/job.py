@@ -317,7 +317,7 @@ class ImportJob:
                 if done:
                     if not self.flags.shutdown or chart.started:  # stopping: the next run reads it
                         chart.finish()
-                    statistics.wait()  # the end told, the run has left nothing at work
+                    statistics.wait()  # before the end is told: a run told ended leaves nothing at work
                     self._report_end(view)
                     return view
                 self._tell(self.reporter.progressed, view)
