@@ -8,7 +8,8 @@ this way costs the driver's time and little else. The caller's transaction is us
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
@@ -80,6 +81,7 @@ def utc_datetime_text(value: datetime | None) -> str | None:
 
 
 NONE: Mapping[str, Any] = MappingProxyType({})  # no values shared by every row
+_MAY_LEAVE_CHECKS_OUT = "accounts_bot.may_leave_checks_out"  # a connection's `info`: `keys_checked_once` may
 # PostgreSQL: `count` values of the table's id sequence. Its name is looked up once, in a CTE PostgreSQL must
 # compute before the rows: written in the select list (or a plain subquery, which the planner folds in), the
 # catalog look-up ran for every value, 11-14 ms a page of 1,000 against 1 ms.
@@ -155,6 +157,43 @@ class BulkWriter:
                         copy.write_row((*row, *extra) if extra else row)
         except dbapi.Error as exc:
             raise DBAPIError.instance(statement, None, exc, dbapi.Error, dialect=self.dialect) from exc
+
+    @contextmanager
+    def keys_checked_once(self, parents: Mapping[str, int]) -> Iterator[bool]:
+        """Inserts in the block have their foreign keys checked once, not once a row, where the database lets us:
+        PostgreSQL checks each row's keys with a query of its own at the end of each statement (its foreign keys'
+        triggers: half of the server's work on a page of new customers and their references). Each parent row
+        (`parents`: its table's name, its id) is locked here as those checks would lock it (FOR KEY SHARE: it cannot
+        be deleted before the transaction ends), then the checks are left out until the block ends
+        (`session_replication_role`, which a superuser, or a user granted SET on it, may set). Yields whether they
+        were: not on SQLite (whose checks are cheap), not where the user may not, nor where a parent is missing
+        (the rows' own checks then refuse them, as they would have). The caller vouches that its rows reference
+        nothing but `parents` and rows written earlier in this transaction, which no one else can delete."""
+        if self.is_sqlite or not parents or not self._may_leave_checks_out():
+            yield False
+            return
+        joined = " CROSS JOIN ".join(f"{self._quote(table)} AS p{i}" for i, table in enumerate(parents))
+        where = " AND ".join(f"p{i}.id = {self._mark}" for i in range(len(parents)))
+        found = self.connection.exec_driver_sql(
+            f"SELECT 1 FROM {joined} WHERE {where} FOR KEY SHARE", tuple(parents.values())
+        ).first()
+        if found is None:
+            yield False
+            return
+        self.connection.exec_driver_sql("SET LOCAL session_replication_role = replica")
+        yield True
+        # not reached when the block raised: rolling back the statement's transaction or savepoint undoes the SET
+        self.connection.exec_driver_sql("SET LOCAL session_replication_role = DEFAULT")
+
+    def _may_leave_checks_out(self) -> bool:
+        """Whether this connection's user may set `session_replication_role` (asked once a connection)."""
+        info = self.connection.info
+        if (may := info.get(_MAY_LEAVE_CHECKS_OUT)) is None:
+            statement = "SELECT current_setting('is_superuser') = 'on'"
+            if (self.dialect.server_version_info or (0,)) >= (15,):  # `GRANT SET ON PARAMETER` came with 15
+                statement += " OR has_parameter_privilege('session_replication_role', 'SET')"
+            may = info[_MAY_LEAVE_CHECKS_OUT] = bool(self.connection.exec_driver_sql(statement).scalar())
+        return bool(may)
 
     def update(
         self, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]], shared: Mapping[str, Any] = NONE

@@ -21,7 +21,7 @@ from bot.customers.rows import FIELDS, Prepared, becomes_customer, compatible_na
 from providers.base import Customer as Record
 from providers.base import Glance
 from storage.bulk import BulkWriter, among
-from storage.models import Connection, Customer, CustomerReference
+from storage.models import Connection, Customer, CustomerReference, ImportRun, Workspace
 
 # What `apply_prepared` counts. Each record lands in exactly one of OUTCOMES; the others are details. `unreadable`:
 # records the package sent that could not be used at all (the page's `skipped`, counted by the importer).
@@ -369,6 +369,7 @@ class _Writes:
         self.sources: list[tuple[str, int]] = []  # the source of an unchanged record, then the reference's id
         self.created: list[tuple[Any, ...]] = []  # _NEW_CUSTOMER without the id
         self.new_references: list[tuple[int | None, Prepared]] = []  # customer id (None: the created one)
+        self.others = False  # a new row refers to a customer this page did not create (linked, a duplicate of)
 
     def update(self, customer_id: int, values: tuple[Any, ...], *, erased: bool = False) -> None:
         """Set a customer's `Prepared.values` (clearing its erasure), or erase it."""
@@ -381,10 +382,12 @@ class _Writes:
     def link(self, customer_id: int, record: Prepared) -> None:
         self.update(customer_id, record.values())
         self.new_references.append((customer_id, record))
+        self.others = True
 
     def create(self, record: Prepared, *, duplicate_of: int | None) -> None:
         self.created.append(record.values(duplicate_of))
         self.new_references.append((None, record))
+        self.others = self.others or duplicate_of is not None
 
     def update_reference(self, reference_id: int, record: Prepared) -> None:
         updated_at = self._updated_at(record.updated_at)
@@ -404,29 +407,41 @@ class _Writes:
         bulk.update(_REFERENCES, _UPDATED_REFERENCE, self.references)
         bulk.update(_REFERENCES, _SOURCE, self.sources)
         new_ids = bulk.new_ids(_CUSTOMERS, len(self.created))
-        bulk.insert(
-            _CUSTOMERS,
-            _NEW_CUSTOMER,
-            [(*row, customer_id) for row, customer_id in zip(self.created, new_ids, strict=True)],
-            {"workspace_id": workspace_id, "first_import_run_id": run, "created_at": moment, **written},
-        )
-        ids, updated_at = iter(new_ids), self._updated_at
-        bulk.insert(
-            _REFERENCES,
-            _NEW_REFERENCE,
-            [
-                (
-                    customer_id if customer_id is not None else next(ids),
-                    record.id,
-                    updated_at(record.updated_at),
-                    record.digest,
-                    record.merged_into,
-                    record.source,
-                )
-                for customer_id, record in self.new_references
-            ],
-            {"connection_id": self.connection_id, "created_at": moment},
-        )
+        # the new rows refer to the workspace, the run, the connection and the customers created here: their keys
+        # are checked once (`keys_checked_once`), unless one refers to another customer
+        parents = {} if self.others or not self.created else self._parents(workspace_id)
+        with bulk.keys_checked_once(parents):
+            bulk.insert(
+                _CUSTOMERS,
+                _NEW_CUSTOMER,
+                [(*row, customer_id) for row, customer_id in zip(self.created, new_ids, strict=True)],
+                {"workspace_id": workspace_id, "first_import_run_id": run, "created_at": moment, **written},
+            )
+            ids, updated_at = iter(new_ids), self._updated_at
+            bulk.insert(
+                _REFERENCES,
+                _NEW_REFERENCE,
+                [
+                    (
+                        customer_id if customer_id is not None else next(ids),
+                        record.id,
+                        updated_at(record.updated_at),
+                        record.digest,
+                        record.merged_into,
+                        record.source,
+                    )
+                    for customer_id, record in self.new_references
+                ],
+                {"connection_id": self.connection_id, "created_at": moment},
+            )
+
+    def _parents(self, workspace_id: int) -> dict[str, int]:
+        """The rows the page's new customers and references refer to, but for each other."""
+        return {
+            Workspace.__tablename__: workspace_id,
+            ImportRun.__tablename__: self.run_id,
+            Connection.__tablename__: self.connection_id,
+        }
 
 
 def _as_judged(glance: Glance, held: _Known | None, customer_filter: str) -> bool:
