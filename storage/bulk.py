@@ -174,13 +174,15 @@ class BulkWriter:
             return
         joined = " CROSS JOIN ".join(f"{self._quote(table)} AS p{i}" for i, table in enumerate(parents))
         where = " AND ".join(f"p{i}.id = {self._mark}" for i in range(len(parents)))
+        # one round trip: the setting is made (as SET LOCAL makes it) only once every parent is found and locked
         found = self.connection.exec_driver_sql(
-            f"SELECT 1 FROM {joined} WHERE {where} FOR KEY SHARE", tuple(parents.values())
+            "SELECT set_config('session_replication_role', 'replica', true) "
+            f"FROM (SELECT 1 FROM {joined} WHERE {where} FOR KEY SHARE) AS locked",
+            tuple(parents.values()),
         ).first()
         if found is None:
             yield False
             return
-        self.connection.exec_driver_sql("SET LOCAL session_replication_role = replica")
         yield True
         # not reached when the block raised: rolling back the statement's transaction or savepoint undoes the SET
         self.connection.exec_driver_sql("SET LOCAL session_replication_role = DEFAULT")
