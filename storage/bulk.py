@@ -168,7 +168,8 @@ class BulkWriter:
         (`session_replication_role`, which a superuser, or a user granted SET on it, may set). Yields whether they
         were: not on SQLite (whose checks are cheap), not where the user may not, nor where a parent is missing
         (the rows' own checks then refuse them, as they would have). The caller vouches that its rows reference
-        nothing but `parents` and rows written earlier in this transaction, which no one else can delete."""
+        nothing but `parents` and rows written earlier in this transaction, which no one else can delete, and that
+        their tables have no trigger of their own (the setting leaves out every trigger)."""
         if self.is_sqlite or not parents or not self._may_leave_checks_out():
             yield False
             return

@@ -196,6 +196,19 @@ if "postgresql" in DATABASES:
             with pytest.raises(IntegrityError), s.begin_nested():
                 BulkWriter(s).insert(Customer.__table__, columns, [(8, workspace_id + 100, *row[2:])])
 
+    @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+    def test_the_tables_an_import_writes_with_the_checks_left_out_have_no_trigger_of_their_own(db: Database) -> None:
+        """Leaving the checks out (`session_replication_role`) leaves out every trigger: one added to these tables
+        would not fire for an import's new rows. Should one be wanted, `_Writes.flush` must stop leaving checks out."""
+        with db.session() as s:
+            own = s.execute(
+                text(
+                    "SELECT tgrelid::regclass::text, tgname FROM pg_trigger "
+                    "WHERE tgrelid IN ('customers'::regclass, 'customer_references'::regclass) AND NOT tgisinternal"
+                )
+            ).all()
+        assert own == []
+
     @pytest.fixture
     def plain_user(db: Database) -> Iterator[tuple[Database, str]]:
         """The test database as a user of its own who may write the tables, and nothing more."""
