@@ -19,9 +19,9 @@ import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
-from bot.customers.matching import Stale, apply_prepared, may_leave_unread
+from bot.customers.matching import KNOWN, Lacks, Stale, apply_prepared, may_leave_unread
 from bot.customers.rows import READING_KEY, Prepared, prepare_page
 from bot.imports import reading
 from bot.imports.reading import (
@@ -114,6 +114,42 @@ def test_a_reimport_reads_only_what_changed(connect_bot: RunningBot, xero: XeroF
     assert reader.left - left == glanced  # the touched contact's new source was kept: left unread again
 
 
+def test_a_reimport_looks_up_in_its_transaction_only_the_contacts_it_read(
+    connect_bot: RunningBot, xero: XeroFake
+) -> None:
+    """The contacts left unread are taken as judged (from what was committed, by the thread that hands the pages
+    over): nothing but the run writes a connection's references while it goes on, so the importing thread looks up
+    again only the ids the run read, and may have written, since. Unchanged, only the first page (read whole, for
+    Xero's page count) is looked up; with one contact renamed, its page too."""
+    bot = connect_bot
+    reader, tenant = reading_apart(bot, xero, lambda tenant: xero.seed_contacts(tenant, 60), page_size=5)
+    first = import_once(bot)
+    looked_up: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement in KNOWN:
+            looked_up.append(statement)
+
+    event.listen(bot.db.engine, "before_cursor_execute", seen)
+    try:
+        again = import_once(bot)
+        assert len(looked_up) == 1
+        with bot.db.session() as s:
+            renamed = s.scalars(
+                select(CustomerReference.external_id).where(CustomerReference.source_digest.is_not(None)).limit(1)
+            ).one()
+        xero.update_contact(tenant, renamed, Name="Renamed Plumbing Ltd")
+        looked_up.clear()
+        third = import_once(bot)
+        assert len(looked_up) == 2
+    finally:
+        event.remove(bot.db.engine, "before_cursor_execute", seen)
+    assert (again.count("new"), again.count("updated"), again.count("unchanged")) == (0, 0, first.count("new"))
+    assert {d: again.count(d) for d in DETAILS} == {d: first.count(d) for d in DETAILS}
+    assert (third.count("updated"), third.count("unchanged")) == (1, first.count("new") - 1)
+    assert reader.left > 0
+
+
 def test_hostile_contacts_count_the_same_left_unread(connect_bot: RunningBot, xero: XeroFake) -> None:
     """Every odd shape of contact imported, then imported again with what is stored left unread: the same
     customers, nothing new or changed, and the same details counted (what customers lack, suppliers and archived
@@ -172,12 +208,14 @@ def test_a_record_left_unread_that_is_not_as_judged_writes_nothing(db: Database)
 
     assert apply(prepared, [])["new"] == 2
 
-    def may_leave(customer_filter: str = "all_but_suppliers") -> set[str]:
+    def may_leave(customer_filter: str = "all_but_suppliers") -> dict[str, Lacks | None]:
         with db.session() as s:
             glances = glanced.glances() or []
             return may_leave_unread(s, connection_id=connection_id, glances=glances, customer_filter=customer_filter)
 
-    assert may_leave() == {"c-1", "c-2", "s-1", "a-1"} and may_leave("all") == {"c-1", "c-2", "a-1"}
+    lacks = Lacks(no_email=True, no_phone=True, no_address=True)  # the two customers have a name and nothing else
+    assert may_leave() == {"c-1": lacks, "c-2": lacks, "s-1": None, "a-1": None}
+    assert set(may_leave("all")) == {"c-1", "c-2", "a-1"}
     assert +apply([], [first, second, supplier, archived]) == {
         "unchanged": 2,
         "missing_email": 2,
@@ -194,7 +232,7 @@ def test_a_record_left_unread_that_is_not_as_judged_writes_nothing(db: Database)
         customer = s.scalar(select(Customer).join(CustomerReference).where(CustomerReference.external_id == "c-2"))
         assert customer is not None
         customer.erased_at = NOW
-    assert may_leave() == {"c-1", "s-1", "a-1"}
+    assert set(may_leave()) == {"c-1", "s-1", "a-1"}
     with pytest.raises(Stale):
         apply([], [second])
     with db.session() as s:  # nothing written by the runs that raised: only the first page's two customers
@@ -341,7 +379,7 @@ def test_the_reading_process_glances_and_reads_the_rest() -> None:
         page = Page(customers=[], cursor=None, encoded=encoded)
         glancing = reader.glance(page)
         assert glancing is not None
-        read = reader.judged(glancing, lambda glances: {g.id for g in glances if g.id == "c-1"})
+        read = reader.judged(glancing, lambda glances: {g.id: None for g in glances if g.id == "c-1"})
         assert isinstance(read, ReadPage)
         records = read.records()
     finally:
@@ -367,9 +405,9 @@ def test_pages_glanced_at_come_in_order_and_then_what_the_walk_raised() -> None:
 
     judged: list[list[str]] = []
 
-    def leave(glances: list[Glance]) -> set[str]:
+    def leave(glances: list[Glance]) -> dict[str, Lacks | None]:
         judged.append([g.id for g in glances])
-        return {g.id for g in glances if g.id.endswith("-0")}
+        return {g.id: None for g in glances if g.id.endswith("-0")}
 
     reader = PageReader()
     try:

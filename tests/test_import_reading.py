@@ -178,8 +178,8 @@ def test_a_page_whose_reading_was_cancelled_is_read_here() -> None:
     page = ReadPage(Page(customers=[], cursor=None, encoded=Encoded(body, read_records)), future=cancelled)
 
     assert not page.done()
-    prepared, skipped, left = page.records()
-    assert [p.id for p in prepared] == ["c-1"] and skipped == left == [] and page.done()
+    prepared, skipped, left, judged = page.records()
+    assert [p.id for p in prepared] == ["c-1"] and skipped == left == [] and not judged and page.done()
 
 
 _PARENT = """

@@ -8,7 +8,7 @@ memory stays flat in the number of customers. No Slack and no HTTP: the importer
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple, cast
@@ -94,6 +94,19 @@ class _Known(NamedTuple):
     no_email: bool
     no_phone: bool
     no_address: bool
+
+
+class Lacks(NamedTuple):
+    """What a customer's row lacks (`_count_missing`), for a record left unread as unchanged."""
+
+    no_email: bool
+    no_phone: bool
+    no_address: bool
+
+
+# A page's records that may be left unread (`may_leave_unread`), by id: what the held customer lacks, or None for a
+# record not held (passed over, and to be again).
+Unread = Mapping[str, Lacks | None]
 
 
 @dataclass(frozen=True)
@@ -184,18 +197,21 @@ _KNOWN_POSTGRESQL = (
     "JOIN unnest(%s::varchar[]) AS page(value) ON r.connection_id = %s AND r.external_id = page.value "
     "JOIN customers AS c ON c.id = r.customer_id"
 )
-# The sources stored for those of some ids the connection holds, the same ways: NULL for a reference stored without
-# one and for an erased customer. On PostgreSQL each id is looked up on its own (`LATERAL ... LIMIT 1`, the key
-# being unique): joined as the look-up above is, the planner took this narrower row for a hash join over every
-# reference.
-_SOURCE_COLUMNS = "r.external_id, CASE WHEN c.erased_at IS NULL THEN r.source_digest END"
+# The sources stored for those of some ids the connection holds, the same ways: NULL for a reference stored without one
+# and for an erased customer; then what the customer lacks (`Lacks`). On PostgreSQL each id is looked up on its own
+# (`LATERAL ... LIMIT 1`, the key being unique): joined as the look-up above is, the planner took this narrower row for
+# a hash join over every reference.
+_SOURCE_COLUMNS = (
+    "r.external_id, CASE WHEN c.erased_at IS NULL THEN r.source_digest END, "
+    "c.email IS NULL, c.phones{text} = '[]', c.addresses{text} = '[]'"
+)
 _SOURCES_SQLITE = (
-    f"SELECT json_group_array(json_array({_SOURCE_COLUMNS})) "
+    f"SELECT json_group_array(json_array({_SOURCE_COLUMNS.format(text='')})) "
     "FROM customer_references AS r JOIN customers AS c ON c.id = r.customer_id "
     "WHERE r.connection_id = ? AND r.external_id IN (SELECT value FROM json_each(?))"
 )
 _SOURCES_POSTGRESQL = (
-    f"SELECT {_SOURCE_COLUMNS} FROM unnest(%s::varchar[]) AS page(value) "
+    f"SELECT {_SOURCE_COLUMNS.format(text='::text')} FROM unnest(%s::varchar[]) AS page(value) "
     "CROSS JOIN LATERAL (SELECT external_id, source_digest, customer_id FROM customer_references "
     "WHERE connection_id = %s AND external_id = page.value LIMIT 1) AS r "
     "JOIN customers AS c ON c.id = r.customer_id"
@@ -235,13 +251,19 @@ def _known(session: Session, *, connection_id: int, external_ids: set[str]) -> d
 
 def may_leave_unread(
     session: Session, *, connection_id: int, glances: Sequence[Glance], customer_filter: str
-) -> set[str]:
+) -> dict[str, Lacks | None]:
     """Which of a page's records an import may leave unread (`bot.imports.reading`), judged from what is committed:
-    those held with the source they came with (unchanged), and those not held that would not become customers
-    (passed over again). `apply_prepared` checks each against its own transaction."""
+    those held with the source they came with (unchanged), with what their customer lacks, and those not held that
+    would not become customers (passed over again), with None. `apply_prepared` checks against its own transaction
+    each that it is not told nothing wrote since (`as_judged`)."""
     rows = _by_ids(session, SOURCES, connection_id=connection_id, external_ids=[g.id for g in glances])
-    held: dict[str, str | None] = dict(rows)  # the source, None for an erased customer's
-    return {g.id for g in glances if _unread_as(g, g.id in held, held.get(g.id), customer_filter)}
+    held = {row[0]: (row[1], Lacks(bool(row[2]), bool(row[3]), bool(row[4]))) for row in rows}
+    unread: dict[str, Lacks | None] = {}
+    for g in glances:  # the source, None for an erased customer's
+        source, lacks = held.get(g.id, (None, None))
+        if _unread_as(g, g.id in held, source, customer_filter):
+            unread[g.id] = lacks
+    return unread
 
 
 def apply_page(
@@ -278,12 +300,15 @@ def apply_prepared(
     now: datetime,
     look_up: Collection[str] | None = None,
     left: Sequence[Glance] = (),
+    as_judged: Unread | None = None,
 ) -> Counter[str]:
     """Upsert one page of prepared records in the caller's transaction and count what happened to each.
     `look_up`: the page's ids that may be known at this connection (the caller knows the others are not: a
     connection's first import); None: all of them. `left`: records of the page left unread (`may_leave_unread`),
     each unchanged if held here with the source it came with, passed over if not held and not to become a customer;
-    raises `Stale` before writing anything for one that is neither.
+    raises `Stale` before writing anything for one that is neither. `as_judged`: records left unread that nothing
+    wrote since they were judged (the caller knows: none of its own writes, and no one else writes a connection's
+    references while its run goes on), taken as judged without a look-up.
 
     Matching is by the connection's external id. A record new to this connection is linked to an existing
     customer from another package (`_candidates`) only on strong evidence: the same email, a compatible name, and
@@ -293,9 +318,10 @@ def apply_prepared(
     counts: Counter[str] = Counter()
     records = list({r.id: r for r in records}.values())  # one id twice: the later record wins
     ids = {r.id for r in records} if look_up is None else set(look_up)
-    ids.update(g.id for g in left)
+    judged = as_judged or {}
+    ids.update(g.id for g in left if g.id not in judged)
     known = _known(session, connection_id=connection_id, external_ids=ids) if ids else {}
-    if stale := [g.id for g in left if not _as_judged(g, known.get(g.id), customer_filter)]:
+    if stale := [g.id for g in left if g.id not in judged and not _as_judged(g, known.get(g.id), customer_filter)]:
         raise Stale(stale)
     fresh = [r for r in records if r.id not in known and becomes_customer(r, customer_filter)]
     if not fresh or not _from_other_packages(session, workspace_id=workspace_id, connection_id=connection_id):
@@ -341,15 +367,16 @@ def apply_prepared(
             _count_missing(counts, record)
         counts[outcome] += 1
     for glance in left:  # counted as when read: an unchanged record lacks what its customer's row lacks
-        if (ref := known.get(glance.id)) is None:
+        lacks: Lacks | _Known | None = judged[glance.id] if glance.id in judged else known.get(glance.id)
+        if lacks is None:
             counts["skipped"] += 1
             counts["skipped_archived" if glance.gone else "skipped_suppliers"] += 1
             continue
         counts["unchanged"] += 1
         counts["no_longer_customers"] += glance.active and not counts_as_customer(glance, customer_filter)
-        counts["missing_email"] += ref.no_email
-        counts["missing_phone"] += ref.no_phone
-        counts["missing_address"] += ref.no_address
+        counts["missing_email"] += lacks.no_email
+        counts["missing_phone"] += lacks.no_phone
+        counts["missing_address"] += lacks.no_address
     written.flush(workspace_id=workspace_id)
     return counts
 

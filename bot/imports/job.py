@@ -25,7 +25,7 @@ from sqlalchemy import Table, insert, select, update
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError, StatementError
 from sqlalchemy.orm import Session
 
-from bot.customers.matching import Stale, apply_prepared, may_leave_unread, resolve_merges
+from bot.customers.matching import Lacks, Stale, Unread, apply_prepared, may_leave_unread, resolve_merges
 from bot.customers.rows import DEFAULT_CUSTOMER_FILTER, REFUSED, Prepared
 from bot.imports.alongside import Alongside, Coalesced, on_last_page
 from bot.imports.memory import release_free_memory
@@ -158,6 +158,10 @@ class ImportJob:
         # While a connection's first import runs from its first page, the ids it wrote: the others need no
         # look-up (`_Written`); None when the connection had records already, or the run was picked up midway.
         self.written: _Written | None = None
+        # While a later import runs, the ids it read (and so may write): a record left unread with one of them is
+        # looked up again in the page's transaction, the others are taken as judged (`apply_prepared`'s
+        # `as_judged`); None on a first import.
+        self.read: _Written | None = None
 
     def interrupt(self) -> None:
         """Stop soon and release the run (this process is shutting down)."""
@@ -205,6 +209,8 @@ class ImportJob:
         self._tell(self.reporter.started, view, resumed=view.pages > 0 or view.attempts > 1)
         if view.pages == 0 and not self._has_records(connection.id):
             self.written = _Written()
+        else:
+            self.read = _Written(bits=1 << 22)
         link, attempt = self.link(connection), 0
         while True:
             if (ended := self._stopping()) is not None:
@@ -325,7 +331,7 @@ class ImportJob:
                     return ended
         return self._end("succeeded")  # a provider that ended without saying "last page"
 
-    def _may_leave(self, connection_id: int, customer_filter: str, glances: list[Glance]) -> set[str]:
+    def _may_leave(self, connection_id: int, customer_filter: str, glances: list[Glance]) -> Unread:
         """`bot.imports.reading.Leave`, by the thread that hands the pages over. A look-up that fails leaves every
         record to be read."""
         try:
@@ -335,7 +341,7 @@ class ImportJob:
                 )
         except SQLAlchemyError as exc:
             log.warning("Import run %s: could not tell which records to leave unread: %s", self.run_id, exc)
-            return set()
+            return {}
 
     def _has_records(self, connection_id: int) -> bool:
         with self.db.session() as s:
@@ -374,7 +380,9 @@ class ImportJob:
         alone = not batch.records  # no page before it in the transaction: no savepoint needed
         s = batch.session()
         try:
-            if alone:
+            # nor for a page whose records were all left unread: it writes the run's row alone, which is not refused
+            # (two round trips less a page of a later import)
+            if alone or not (records.prepared or records.skipped):
                 return self._write_page(s, page, records, customer_filter, view, by_record=False)
             with s.begin_nested():
                 return self._write_page(s, page, records, customer_filter, view, by_record=False)
@@ -408,6 +416,13 @@ class ImportJob:
         if (written := self.written) is not None and not by_record:
             look_up = written.maybe(r.id for r in prepared)
             written.add(r.id for r in prepared)  # before the writes: should they be undone, the ids are looked up
+        as_judged: dict[str, Lacks | None] | None = None  # None: each record left unread is looked up
+        if (read := self.read) is not None:
+            if records.left and not by_record:  # nothing but this run writes the connection's references meanwhile
+                again = set(read.maybe(g.id for g in records.left))
+                as_judged = {i: records.judged[i] for g in records.left if (i := g.id) in records.judged}
+                as_judged = {i: lacks for i, lacks in as_judged.items() if i not in again}
+            read.add(r.id for r in prepared)  # before the writes, as above
 
         def apply(some: list[Prepared], left: list[Glance]) -> Counter[str]:
             return apply_prepared(
@@ -420,6 +435,7 @@ class ImportJob:
                 now=now,
                 look_up=look_up,
                 left=left,
+                as_judged=as_judged if left else None,
             )
 
         if by_record:
@@ -625,15 +641,14 @@ class _Written:
     (`matching._known`, a probe of the references' index for each of a page's thousand ids) is made only for ids
     that hit the filter: about one in 28,000 at 100,000 records, one in 1,200 at 500,000, by chance, and those written
     before (a contact on two pages of a walk). The hashes are this process's, as is the filter: a run taken over
-    looks every page up."""
+    looks every page up. A later import keeps a smaller one (`bits`) of the ids it read: those it may write."""
 
-    BITS = 1 << 25
-
-    def __init__(self) -> None:
-        self._bits = bytearray(self.BITS // 8)
+    def __init__(self, *, bits: int = 1 << 25) -> None:
+        self._size = bits
+        self._bits = bytearray(bits // 8)
 
     def add(self, ids: Iterable[str]) -> None:
-        bits, mask = self._bits, self.BITS - 1
+        bits, mask = self._bits, self._size - 1
         for external_id in ids:
             h = hash(external_id)
             low, high = h & mask, (h >> 32) & mask
@@ -642,7 +657,7 @@ class _Written:
 
     def maybe(self, ids: Iterable[str]) -> list[str]:
         """The ids that may have been written: all that were, and a few by chance."""
-        bits, mask = self._bits, self.BITS - 1
+        bits, mask = self._bits, self._size - 1
         return [
             i
             for i in ids

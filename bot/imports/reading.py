@@ -16,8 +16,9 @@ A connection's later imports mostly read what they read before. Where the packag
 the reading process glances at the page first, the import leaves unread the records it holds with the source they
 came with and those it passed over and would again (`PageRecords.left`: `bot.customers.matching.may_leave_unread`),
 and only the others are read and prepared. That is judged from what is committed, by the thread that hands the
-pages over; the import checks each record left unread against its own transaction (`apply_prepared`), and reads the
-page here should one not hold.
+pages over; the import takes the judgement for a record whose id it has not read since (nothing else writes a
+connection's references while its run goes on), checks the others against its own transaction (`apply_prepared`'s
+`as_judged`), and reads the page here should one not hold.
 """
 
 from __future__ import annotations
@@ -33,16 +34,21 @@ import time
 import types
 from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from typing import Any, NamedTuple
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from bot.customers.rows import READING_KEY, Prepared, prepare_records
 from providers.base import Customer, Encoded, Glance, Glanced, Page, Skipped
 
+if TYPE_CHECKING:  # for annotations only: the reading process imports this module, matching the database stack
+    from bot.customers.matching import Unread
+
 log = logging.getLogger(__name__)
 
 Read = Callable[[bytes], tuple[list[Customer], list[Skipped]]]
-# Which of a page's glanced records the import may leave unread, by their ids (judged from what is committed).
-Leave = Callable[[list[Glance]], Collection[str]]
+# Which of a page's glanced records the import may leave unread, by their ids, with what each held customer lacks
+# (judged from what is committed: `bot.customers.matching.may_leave_unread`).
+Leave = Callable[[list[Glance]], "Unread"]
 PARENT_WATCH_EVERY = 1.0  # seconds between the reading process's looks at whether the importing process is there
 HOLD = 4  # pages glanced at that the reading process holds until told what to read (one or two, as a rule)
 
@@ -56,11 +62,13 @@ class Glancing(NamedTuple):
 
 
 class PageRecords(NamedTuple):
-    """A page's prepared records, the records it could not use, and the records left unread (as `Glance`s)."""
+    """A page's prepared records, the records it could not use, the records left unread (as `Glance`s), and how
+    those were judged (`Leave`)."""
 
     prepared: list[Prepared]
     skipped: list[Skipped]
     left: list[Glance]
+    judged: Unread = MappingProxyType({})
 
 
 # In the reading process: pages glanced at (`glance_apart`), by token, until `read_rest_apart` reads them.
@@ -189,9 +197,9 @@ class PageReader:
         left = [g for g in glances if g.id in unread]
         if len(left) == len(glances):  # nothing to read: the process lets the page go (not waited for)
             self._submit(forget_apart, glancing.token)
-            read = ReadPage(page, ([], []), left=left)
-        elif (future := self._submit(read_rest_apart, glancing.token, unread)) is not None:
-            read = ReadPage(page, future=future, left=left)
+            read = ReadPage(page, ([], []), left=left, judged=unread)
+        elif (future := self._submit(read_rest_apart, glancing.token, set(unread))) is not None:
+            read = ReadPage(page, future=future, left=left, judged=unread)
         else:
             return None
         self.handed += 1
@@ -248,8 +256,10 @@ class ReadPage:
         records: tuple[list[Prepared], list[Skipped]] | None = None,
         future: Future[tuple[list[Prepared], list[Skipped]]] | None = None,
         left: list[Glance] | None = None,
+        judged: Unread | None = None,
     ) -> None:
         self.page, self._records, self._future, self._left = page, records, future, left or []
+        self._judged = judged or {}
 
     def done(self) -> bool:
         """Whether `records()` will not wait, nor raise (a page the process could not read is not done: reading it
@@ -268,12 +278,12 @@ class ReadPage:
             self._future = None
             if self._records is None:
                 return self.read_here()
-        return PageRecords(*self._records, self._left)
+        return PageRecords(*self._records, self._left, self._judged)
 
     def read_here(self) -> PageRecords:
         """Every record of the page read and prepared here, none left unread (the import found a record left
         unread not as the reading process was told)."""
-        self._records, self._left = _read_here(self.page), []
+        self._records, self._left, self._judged = _read_here(self.page), [], {}
         return PageRecords(*self._records, [])
 
 
