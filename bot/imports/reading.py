@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from bot.customers.rows import READING_KEY, Prepared, prepare_records
 from providers.base import Customer, Encoded, Glance, Glanced, Page, Skipped
 
-if TYPE_CHECKING:  # for annotations only: the reading process imports this module, matching the database stack
+if TYPE_CHECKING:  # for annotations only: the reading process imports this module; matching brings the database
     from bot.customers.matching import Unread
 
 log = logging.getLogger(__name__)
