@@ -162,7 +162,7 @@ class BulkWriter:
     def keys_checked_once(self, parents: Mapping[str, int]) -> Iterator[bool]:
         """Inserts in the block have their foreign keys checked once, not once a row, where the database lets us:
         PostgreSQL checks each row's keys with a query of its own at the end of each statement (its foreign keys'
-        triggers: half of the server's work on a page of new customers and their references). Each parent row
+        triggers: some 40 % of the server's work on a page of new customers and their references). Each parent row
         (`parents`: its table's name, its id) is locked here as those checks would lock it (FOR KEY SHARE: it cannot
         be deleted before the transaction ends), then the checks are left out until the block ends
         (`session_replication_role`, which a superuser, or a user granted SET on it, may set). Yields whether they

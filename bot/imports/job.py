@@ -420,8 +420,7 @@ class ImportJob:
         if (read := self.read) is not None:
             if records.left and not by_record:  # nothing but this run writes the connection's references meanwhile
                 again = set(read.maybe(g.id for g in records.left))
-                as_judged = {i: records.judged[i] for g in records.left if (i := g.id) in records.judged}
-                as_judged = {i: lacks for i, lacks in as_judged.items() if i not in again}
+                as_judged = {i: lacks for i, lacks in records.judged.items() if i not in again}
             read.add(r.id for r in prepared)  # before the writes, as above
 
         def apply(some: list[Prepared], left: list[Glance]) -> Counter[str]:
@@ -435,7 +434,7 @@ class ImportJob:
                 now=now,
                 look_up=look_up,
                 left=left,
-                as_judged=as_judged if left else None,
+                as_judged=as_judged,
             )
 
         if by_record:
