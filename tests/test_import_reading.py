@@ -11,14 +11,17 @@ import signal
 import subprocess
 import sys
 from concurrent.futures import Future
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
-from bot.customers.rows import prepare_page
-from bot.imports.reading import PageReader, ReadPage
-from providers.base import Encoded, Page, Unavailable
+from bot.customers.rows import Prepared, prepare_page
+from bot.imports.reading import PageReader, ReadPage, pack, unpack
+from providers.base import Encoded, Page, Skipped, Unavailable
 from providers.xero.contacts import read_records
 from tests.conftest import RunningBot
 from tests.fakes.xero import XeroFake
@@ -138,14 +141,80 @@ def test_a_page_read_apart_is_the_page_read_here() -> None:
         reader.start(read_records)
         future = reader.submit(Encoded(body, read_records))
         assert future is not None
-        apart = future.result(timeout=60)
+        packed = future.result(timeout=60)
     finally:
         reader.close()
+    assert isinstance(packed[0], bytes)  # MessagePack, not a pickle of named tuples
+    apart = unpack(packed)
     customers, skipped = read_records(body)
     prepared, refused = prepare_page(customers)
-    assert apart == (prepared, skipped + refused)
+    assert apart == (prepared, skipped + refused) and all(type(p) is Prepared for p in apart[0])
+    assert apart[0][0].updated_at is not None and apart[0][0].updated_at.tzinfo is UTC
     assert [p.id for p in prepared] == ["c-1", "c-2"] and [s.name for s in apart[1]] == ["No Id Ltd"]
     assert prepared[0].name == "Acme Plumbing Ltd" and prepared[0].email_key == "ops@acme.example"
+
+
+_TEXT = st.text(st.characters(codec=None))  # lone surrogates too: no UTF-8 holds them
+_MAYBE = st.none() | _TEXT
+_PREPARED = st.builds(
+    Prepared,
+    id=_TEXT,
+    fields=st.tuples(_TEXT, _MAYBE, _MAYBE, _MAYBE, _MAYBE, _TEXT, _TEXT, _MAYBE, st.booleans()),
+    digest=_TEXT,
+    email_key=_MAYBE,
+    name_key=_MAYBE,
+    active=st.booleans(),
+    is_customer=st.none() | st.booleans(),
+    is_supplier=st.none() | st.booleans(),
+    updated_at=st.none() | st.datetimes(timezones=st.just(UTC)) | st.datetimes(),
+    merged_into=_MAYBE,
+    erase_personal_data=st.booleans(),
+    removed=st.booleans(),
+    source=_MAYBE,
+)
+
+
+def _encodable(prepared: list[Prepared]) -> bool:
+    """Whether every text of the records is valid Unicode (UTF-8 can carry it)."""
+    texts = [v for p in prepared for v in (*p, *p.fields) if isinstance(v, str)]
+    try:
+        "".join(texts).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+_AS_FROM_XERO = Prepared(
+    id="c-1",
+    fields=("Acme Ltd", None, None, None, None, "[]", "[]", None, True),
+    digest="0" * 32,
+    email_key=None,
+    name_key="acme",
+    active=True,
+    is_customer=True,
+    is_supplier=False,
+    updated_at=datetime(2026, 1, 22, 10, 57, 37, 970000, tzinfo=UTC),
+    merged_into=None,
+    erase_personal_data=False,
+    removed=False,
+)
+
+
+@example([_AS_FROM_XERO, _AS_FROM_XERO._replace(id="c-2", fields=("Bad \ud800 Ltd", *_AS_FROM_XERO.fields[1:]))])
+@example([_AS_FROM_XERO])
+@given(st.lists(_PREPARED, max_size=5))
+def test_prepared_records_come_back_from_packing_as_they_went(prepared: list[Prepared]) -> None:
+    """Whatever a page's records hold (text no UTF-8 can carry goes as a pickle), they come back equal, each a
+    `Prepared` whose times are in UTC as they went (or as naive, where they were)."""
+    skipped = [Skipped(id=None, name="No Id Ltd", reason="it has no id")]
+    packed = pack((prepared, skipped))
+    assert isinstance(packed[0], bytes) == _encodable(prepared)
+    back, skipped_back = unpack(packed)
+    assert back == prepared and skipped_back == skipped
+    assert all(type(p) is Prepared for p in back)
+    assert [p.updated_at.tzinfo if p.updated_at else None for p in back] == [
+        p.updated_at.tzinfo if p.updated_at else None for p in prepared
+    ]
 
 
 def test_the_reading_process_leaves_the_packages_client_out() -> None:
@@ -157,7 +226,7 @@ def test_the_reading_process_leaves_the_packages_client_out() -> None:
     try:
         reader.start(read_records)
         future = reader.submit(Encoded(b'{"Contacts":[{"ContactID":"c-1","Name":"Acme Ltd"}]}', read_records))
-        assert future is not None and [p.id for p in future.result(timeout=60)[0]] == ["c-1"]
+        assert future is not None and [p.id for p in unpack(future.result(timeout=60))[0]] == ["c-1"]
         [process] = set(multiprocessing.active_children()) - before
         mapped = Path(f"/proc/{process.pid}/maps").read_text()
     finally:

@@ -99,7 +99,8 @@ def compatible_names(a: str | None, b: str | None) -> bool:
 
 
 class Prepared(NamedTuple):
-    """A record as the import writes it: plain values only (it crosses from the reading process in a pickle).
+    """A record as the import writes it: plain values only (it crosses from the reading process, packed:
+    `bot.imports.reading.pack`).
 
     `fields` are the customer columns (`FIELDS`: clipped to what the columns hold, phones and addresses as their
     JSON column's text); `digest` changes only when what we store changes (IsCustomer and balances are not
