@@ -133,8 +133,12 @@ _FROM_OTHER_PACKAGES = select(
 def _from_other_packages(session: Session, *, workspace_id: int, connection_id: int) -> bool:
     """Whether the workspace holds any customer that came through another package: when none does (a
     workspace's first package, by far the usual case), no record can be matched across packages and the
-    per-key candidate lookups are not made at all. One index probe per other connection of the workspace."""
-    found = session.scalar(_FROM_OTHER_PACKAGES, {"workspace_id": workspace_id, "connection_id": connection_id})
+    per-key candidate lookups are not made at all. One index probe per other connection of the workspace, once a
+    transaction (the session's): an import's pages share one, as they would a snapshot."""
+    key = (_FROM_OTHER_PACKAGES, workspace_id, connection_id)
+    if (found := session.info.get(key)) is None:
+        params = {"workspace_id": workspace_id, "connection_id": connection_id}
+        found = session.info[key] = bool(session.scalar(_FROM_OTHER_PACKAGES, params))
     return bool(found)
 
 
