@@ -82,7 +82,7 @@ def utc_datetime_text(value: datetime | None) -> str | None:
 
 NONE: Mapping[str, Any] = MappingProxyType({})  # no values shared by every row
 _KEPT_IDS = "accounts_bot.kept_ids"  # a connection's `info`: ids taken from a table's sequence, not yet used
-ID_BLOCK = 4096  # ids taken from a sequence at a time (PostgreSQL): four pages of new customers
+ID_BLOCK = 4096  # ids taken from a sequence at a time at most (PostgreSQL): four pages of new customers
 _MAY_LEAVE_CHECKS_OUT = "accounts_bot.may_leave_checks_out"  # a connection's `info`: `keys_checked_once` may
 # PostgreSQL: `count` values of the table's id sequence. Its name is looked up once, in a CTE PostgreSQL must
 # compute before the rows: written in the select list (or a plain subquery, which the planner folds in), the
@@ -128,12 +128,14 @@ class BulkWriter:
         if self.is_sqlite:
             largest = self.connection.exec_driver_sql(f"SELECT coalesce(max(id), 0) FROM {name}").scalar_one()
             return list(range(largest + 1, largest + 1 + count))
-        # PostgreSQL: taken a block at a time and kept with the connection (a value a sequence gave is never given
-        # again, whatever becomes of the transaction), so most pages of an import ask for none: a round trip less
-        # a page. At most a block less one is left unused when the connection closes.
+        # PostgreSQL: taken for four such writes at a time (up to a block) and kept with the connection (a value a
+        # sequence gave is never given again, whatever becomes of the transaction), so three pages of an import in
+        # four ask for none: a round trip less a page. What a connection kept is lost when it closes: three times
+        # what was asked at most (the ids are 32-bit; a sync of a few new customers on a new connection each time
+        # must not spend thousands).
         kept: list[int] = self.connection.info.setdefault((_KEPT_IDS, table.name), [])
         if len(kept) < count:
-            wanted = max(count - len(kept), ID_BLOCK)
+            wanted = max(count - len(kept), min(ID_BLOCK, 4 * count))
             kept.extend(row[0] for row in self.connection.execute(_NEXT_IDS, {"table": table.name, "count": wanted}))
         ids = kept[:count]
         del kept[:count]

@@ -5,22 +5,26 @@ another package asked once a transaction. On SQLite and (with TEST_DATABASE_URL)
 from __future__ import annotations
 
 import dataclasses
+from typing import cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
+from sqlalchemy.orm import Session
 
-from storage.bulk import ID_BLOCK
+from storage.bulk import ID_BLOCK, BulkWriter
 from storage.db import Database
 from storage.models import Customer, CustomerReference
 from tests.test_import_keys import _connections, _page, _records, _run, _statements
 
 PAGE = 1000  # Xero's largest page
+_CUSTOMERS = cast(Table, Customer.__table__)
 ASK_IDS = "pg_get_serial_sequence"  # in the statement that takes ids from a sequence
 ASK_OTHERS = "SELECT EXISTS (SELECT *"  # whether the workspace holds customers of another package
 
 
 def test_new_customers_ids_are_taken_a_block_at_a_time_and_never_twice(db: Database) -> None:
-    """Four pages of a thousand new customers ask PostgreSQL's sequence once; ids a rolled-back page took are not
-    given again, and two connections at once never share one. SQLite gives the largest id plus one, as before."""
+    """Four pages of a thousand new customers ask PostgreSQL's sequence once, and a page of ten takes forty (a
+    connection closed keeps no thousands unused); ids a rolled-back page took are not given again, and two
+    connections at once never share one. SQLite gives the largest id plus one, as before."""
     with db.session() as s:
         workspace_id, (connection_id,) = _connections(s, "xero")
         run_id = _run(s, workspace_id, connection_id)
@@ -31,6 +35,15 @@ def test_new_customers_ids_are_taken_a_block_at_a_time_and_never_twice(db: Datab
             _page(s, workspace_id, connection_id, run_id, _records(f"p{n}", PAGE))
     assert sum(ASK_IDS in q for q in sent) == (1 if postgresql else 0)
     assert sum(q.startswith("SELECT coalesce(max(id), 0)") for q in sent) == (0 if postgresql else pages)
+
+    if postgresql:
+        with _statements(db) as sent, db.engine.connect() as fresh, fresh.begin():  # nothing kept on it yet
+            bulk = BulkWriter(Session(bind=fresh))
+            first, rest = bulk.new_ids(_CUSTOMERS, 10), bulk.new_ids(_CUSTOMERS, 30)
+            assert sum(ASK_IDS in q for q in sent) == 1  # forty taken, thirty kept
+            assert first + rest == list(range(first[0], first[0] + 40))
+            bulk.new_ids(_CUSTOMERS, 1)
+            assert sum(ASK_IDS in q for q in sent) == 2
 
     class Undone(Exception):
         pass
