@@ -33,8 +33,8 @@ KEEP = timedelta(days=1)  # slots older than this are deleted (`prune_budgets`)
 
 class _Statements:
     """The budget's statements for one dialect, built once with a parameter for each value: building them for
-    each call (ORM attributes, aliases, subqueries) cost some 1.5 ms of CPU a statement, and a call to Xero makes
-    four to six of them, in the importing process's fetching threads."""
+    each call (ORM attributes, aliases, subqueries) cost some 1.5 ms of CPU a statement, and a call to a package
+    makes four to six of them, in the importing process's fetching threads."""
 
     def __init__(self, dialect: str) -> None:
         insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
