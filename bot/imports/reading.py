@@ -4,7 +4,7 @@ An import of a large organisation is bound by this process's one core: the inter
 time run Python, and reading a page of a package's JSON into checked records and preparing their rows (columns,
 matching keys, digest: `bot.customers.rows`) cost about as much as writing them. So where a package hands its
 pages over still encoded (`providers.base.Encoded`), the next page is read and prepared in a second process
-(`PageReader`) while this one writes the page before, and comes back as plain tuples.
+(`PageReader`) while this one writes the page before, and comes back as plain tuples (packed: `pack`).
 
 The reading process is started by the first import large enough to pay for it (`ImportPolicy.read_apart_from`
 records, by the package's total) and kept for the next; until it is ready, and for any page it cannot read (it
