@@ -37,8 +37,8 @@ def test_new_customers_ids_are_taken_a_block_at_a_time_and_never_twice(db: Datab
     assert sum(q.startswith("SELECT coalesce(max(id), 0)") for q in sent) == (0 if postgresql else pages)
 
     if postgresql:
-        with _statements(db) as sent, db.engine.connect() as fresh, fresh.begin():  # nothing kept on it yet
-            bulk = BulkWriter(Session(bind=fresh))
+        with _statements(db) as sent, db.engine.connect() as fresh, fresh.begin(), Session(bind=fresh) as session:
+            bulk = BulkWriter(session)  # a connection with nothing kept on it yet
             first, rest = bulk.new_ids(_CUSTOMERS, 10), bulk.new_ids(_CUSTOMERS, 30)
             assert sum(ASK_IDS in q for q in sent) == 1  # forty taken, thirty kept
             assert first + rest == list(range(first[0], first[0] + 40))
