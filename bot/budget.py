@@ -78,12 +78,11 @@ class _Statements:
             .order_by(budgets.c.window_start)
         )
         self.make_slots = insert(slots).on_conflict_do_nothing(index_elements=["key", "slot"])
-        slot_key = bindparam("limit_key", type_=slots.c.key.type)
         now = bindparam("now", type_=slots.c.expires_at.type)
         free = (
             select(slots.c.slot)
             .where(
-                slots.c.key == slot_key,
+                slots.c.key == key,
                 slots.c.slot < calls,
                 or_(slots.c.holder.is_(None), slots.c.expires_at <= now),
             )
@@ -94,15 +93,13 @@ class _Statements:
         )
         self.hold = (
             update(slots)
-            .where(slots.c.key == slot_key, slots.c.slot == free)
+            .where(slots.c.key == key, slots.c.slot == free)
             .values(holder=bindparam("holder_id"), expires_at=bindparam("until"))
             .returning(slots.c.slot)
         )
         self.release = (
             update(slots)
-            .where(
-                slots.c.key == slot_key, slots.c.slot == bindparam("number"), slots.c.holder == bindparam("holder_id")
-            )
+            .where(slots.c.key == key, slots.c.slot == bindparam("number"), slots.c.holder == bindparam("holder_id"))
             .values(holder=None, expires_at=None)
         )
 
