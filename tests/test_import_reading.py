@@ -19,7 +19,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from bot.customers.rows import Prepared, prepare_page
+from bot.customers.rows import Prepared, prepare_page, prepare_records
 from bot.imports.reading import PageReader, ReadPage, pack, unpack
 from providers.base import Encoded, Page, Skipped, Unavailable
 from providers.xero.contacts import read_records
@@ -139,7 +139,7 @@ def test_a_page_read_apart_is_the_page_read_here() -> None:
     reader = PageReader()
     try:
         reader.start(read_records)
-        future = reader.submit(Encoded(body, read_records))
+        future = reader.submit(Encoded(body, read_records), lines=True)
         assert future is not None
         packed = future.result(timeout=60)
     finally:
@@ -148,7 +148,13 @@ def test_a_page_read_apart_is_the_page_read_here() -> None:
     apart = unpack(packed)
     customers, skipped = read_records(body)
     prepared, refused = prepare_page(customers)
-    assert apart == (prepared, skipped + refused) and all(type(p) is Prepared for p in apart[0])
+    assert apart == prepare_records(customers, skipped, lines=True) and all(type(p) is Prepared for p in apart[0])
+    # each with its line of the CSV of new customers, made there
+    assert [p._replace(line=None) for p in apart[0]] == prepared and prepared[0].line is None
+    assert (
+        apart[0][0].line
+        == 'Acme Plumbing Ltd,,,Acme Plumbing Ltd,Ops@Acme.example,\'+64 021 555 0100,"1 Queen St, Auckland",,yes\r\n'
+    )
     assert apart[0][0].updated_at is not None and apart[0][0].updated_at.tzinfo is UTC
     assert [p.id for p in prepared] == ["c-1", "c-2"] and [s.name for s in apart[1]] == ["No Id Ltd"]
     assert prepared[0].name == "Acme Plumbing Ltd" and prepared[0].email_key == "ops@acme.example"

@@ -11,11 +11,18 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import IO, Any, Protocol
 
-import msgspec
 from sqlalchemy import ColumnElement, Text, bindparam, cast, exists, false, func, or_, select, true
 from sqlalchemy.orm import Session, aliased
 
-from storage.db import json_value
+from bot.customers.csv_lines import (
+    CSV_COLUMNS,
+    NewCustomers,
+    address_cell,
+    cells,
+    phones_cell,
+    safe_cell,
+    stored_cells,
+)
 from storage.models import Connection, Customer, CustomerReference, ImportRunSkip
 
 
@@ -236,7 +243,7 @@ class CsvCustomer(Protocol):
 
 
 # The JSON columns come back as their text: most rows' phones or addresses are `[]` and need no decoding, and the
-# rest are decoded once here (`_phones_text`, `_address_text`) rather than by SQLAlchemy's JSON type for every row.
+# rest are decoded once (`csv_lines.stored_cells`) rather than by SQLAlchemy's JSON type for every row.
 _CSV_FIELDS = (
     Customer.name,
     Customer.first_name,
@@ -266,143 +273,18 @@ def iter_csv_rows(
     where = _where(workspace_id=workspace_id, query=query, run_id=run_id, connection_id=connection_id, scope=scope)
     statement = select(*_CSV_FIELDS).where(*where).order_by(func.lower(Customer.name), Customer.id)
     for rows in session.connection().execute(statement.execution_options(yield_per=CSV_BATCH)).partitions():
-        yield from _csv_rows(rows)
-
-
-def _csv_rows(rows: Iterable[Sequence[Any]]) -> list[tuple[str, ...]]:
-    """The cells of rows of `_CSV_FIELDS`."""
-    made: list[tuple[str, ...]] = []
-    add = made.append
-    for name, first, last, company, email, phones, addresses, number, active in rows:
-        add(
-            _cells(
-                name,
-                first,
-                last,
-                company,
-                email,
-                _phones_text(phones) if phones and phones != "[]" else "",
-                _address_text(addresses) if addresses and addresses != "[]" else "",
-                number,
-                active,
-            )
-        )
-    return made
-
-
-class _Phone(msgspec.Struct, gc=False):
-    """What a CSV shows of a stored phone."""
-
-    number: str
-
-
-class _Address(msgspec.Struct, gc=False):
-    """What a CSV shows of a stored address."""
-
-    lines: list[str] = []
-    city: str | None = None
-    region: str | None = None
-    postal_code: str | None = None
-    country: str | None = None
-
-
-# Decoded straight into the fields shown, the other keys skipped: half the time of orjson's dicts and the
-# lookups in them (80,000 customers: 0.08 s, 0.14 s).
-_read_phones = msgspec.json.Decoder(list[_Phone]).decode
-_read_addresses = msgspec.json.Decoder(list[_Address]).decode
-
-
-def _phones_text(text: str) -> str:
-    """The phones cell from the column's JSON text; any shape the decoder does not expect (a lone surrogate's
-    escape, a number that is not text) is read as `csv_row` reads the column, with what that does."""
-    try:
-        return "; ".join([phone.number for phone in _read_phones(text)])
-    except msgspec.DecodeError:
-        return _phones_cell(json_value(text))
-
-
-def _address_text(text: str) -> str:
-    """The address cell from the column's JSON text, as `_phones_text` does the phones."""
-    try:
-        addresses = _read_addresses(text)
-    except msgspec.DecodeError:
-        return _address_cell(json_value(text))
-    if not addresses:
-        return ""
-    first = addresses[0]
-    return ", ".join(filter(None, [*first.lines, first.city, first.region, first.postal_code, first.country]))
-
-
-CSV_COLUMNS = ("Name", "First name", "Last name", "Company", "Email", "Phones", "Address", "Number", "Active")
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_cell(value: str) -> str:
-    """A cell a spreadsheet will show, not run: text starting like a formula gets a leading apostrophe."""
-    return "'" + value if value.startswith(_FORMULA_STARTS) else value
-
-
-def address_line(address: dict[str, Any]) -> str:
-    parts = [
-        *address.get("lines", []),
-        address.get("city"),
-        address.get("region"),
-        address.get("postal_code"),
-        address.get("country"),
-    ]
-    return ", ".join(filter(None, parts))
-
-
-def _phones_cell(phones: list[dict[str, Any]] | None) -> str:
-    return "; ".join([p["number"] for p in phones]) if phones else ""
-
-
-def _address_cell(addresses: list[dict[str, Any]] | None) -> str:
-    return address_line(addresses[0]) if addresses else ""
-
-
-_FORMULA_CHARS = frozenset(_FORMULA_STARTS)
-
-
-def _cells(
-    name: str,
-    first_name: str | None,
-    last_name: str | None,
-    company: str | None,
-    email: str | None,
-    phones: str,
-    address: str,
-    number: str | None,
-    active: bool,
-) -> tuple[str, ...]:
-    """A customer's cells, each guarded as `safe_cell` guards it, written out cell by cell: a call per cell was a
-    third of a CSV's time, and a generator over the cells takes twice what these expressions take. `c[:1]` is ""
-    for an empty cell."""
-    first_name, last_name, company, email = first_name or "", last_name or "", company or "", email or ""
-    number = number or ""
-    formula = _FORMULA_CHARS
-    return (
-        "'" + name if name[:1] in formula else name,
-        "'" + first_name if first_name[:1] in formula else first_name,
-        "'" + last_name if last_name[:1] in formula else last_name,
-        "'" + company if company[:1] in formula else company,
-        "'" + email if email[:1] in formula else email,
-        "'" + phones if phones[:1] in formula else phones,
-        "'" + address if address[:1] in formula else address,
-        "'" + number if number[:1] in formula else number,
-        "yes" if active else "no",
-    )
+        yield from stored_cells(rows)
 
 
 def csv_row(customer: CsvCustomer) -> tuple[str, ...]:
-    return _cells(
+    return cells(
         customer.name,
         customer.first_name,
         customer.last_name,
         customer.company,
         customer.email,
-        _phones_cell(customer.phones),
-        _address_cell(customer.addresses),
+        phones_cell(customer.phones),
+        address_cell(customer.addresses),
         customer.number,
         customer.active,
     )
@@ -441,3 +323,43 @@ def write_csv_rows(
     for record in unreadable or ():
         writer.writerow(unreadable_row(record))
     return written
+
+
+def write_csv_lines(lines: Iterable[str], out: IO[str], *, unreadable: Iterable[ImportRunSkip] | None = None) -> int:
+    """`write_csv_rows` for lines already written (`csv_lines.NewCustomers.lines`): the same file. With
+    `unreadable`, each line gets the empty cell of the reason column, as the csv module writes one (nothing
+    before the line's ending, every line having cells before it)."""
+    writer = csv.writer(out)
+    writer.writerow([*CSV_COLUMNS, NOT_IMPORTED_COLUMN] if unreadable is not None else CSV_COLUMNS)
+    if unreadable is not None:
+        lines = (line[:-2] + ",\r\n" for line in lines)
+    counted = itertools.count()
+    out.writelines(line for line, _ in zip(lines, counted, strict=False))
+    written = next(counted)
+    for record in unreadable or ():
+        writer.writerow(unreadable_row(record))
+    return written
+
+
+def untouched_new_customers(session: Session, *, workspace_id: int, run_id: int) -> int | None:
+    """How many customers the run created, where none was written again since (`updated_at` still its
+    `created_at`: every write of a customer's columns sets it); None where one was. Whether the lines a run
+    gathered (`csv_lines.NewCustomers`) still stand for them."""
+    where = _where(workspace_id=workspace_id, query=None, run_id=run_id)
+    count, changed = session.execute(
+        select(func.count(), func.count().filter(Customer.updated_at != Customer.created_at)).where(*where)
+    ).one()
+    return None if changed else int(count)
+
+
+def new_customer_lines(
+    session: Session, made: NewCustomers | None, *, workspace_id: int, run_id: int | None
+) -> Iterator[str] | None:
+    """The lines a run gathered as it wrote its pages (`made`, if any), in the CSV's order, where they are the CSV
+    of the run's new customers: kept whole, as many as the run created, and none of them written since; None
+    where they are not (the CSV is then read from the database: `iter_csv_rows`)."""
+    if made is None or made.spoilt or run_id is None or session.get_bind().dialect.name != "sqlite":
+        return None  # gathered in SQLite's order only
+    if untouched_new_customers(session, workspace_id=workspace_id, run_id=run_id) != made.count:
+        return None
+    return made.lines()

@@ -17,6 +17,7 @@ import orjson
 from sqlalchemy import Table, and_, bindparam, exists, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from bot.customers.csv_lines import NewCustomers
 from bot.customers.rows import FIELDS, Prepared, becomes_customer, compatible_names, counts_as_customer, prepare_page
 from providers.base import Customer as Record
 from providers.base import Glance
@@ -305,6 +306,7 @@ def apply_prepared(
     look_up: Collection[str] | None = None,
     left: Sequence[Glance] = (),
     as_judged: Unread | None = None,
+    new: NewCustomers | None = None,
 ) -> Counter[str]:
     """Upsert one page of prepared records in the caller's transaction and count what happened to each.
     `look_up`: the page's ids that may be known at this connection (the caller knows the others are not: a
@@ -312,7 +314,8 @@ def apply_prepared(
     each unchanged if held here with the source it came with, passed over if not held and not to become a customer;
     raises `Stale` before writing anything for one that is neither. `as_judged`: records left unread that nothing
     wrote since they were judged (the caller knows: none of its own writes, and no one else writes a connection's
-    references while its run goes on), taken as judged without a look-up.
+    references while its run goes on), taken as judged without a look-up. `new`: told of the customers created
+    and of those written again (the CSV of the run's new customers, gathered as its pages are written).
 
     Matching is by the connection's external id. A record new to this connection is linked to an existing
     customer from another package (`_candidates`) only on strong evidence: the same email, a compatible name, and
@@ -344,7 +347,7 @@ def apply_prepared(
         column=Customer.name_key,
         keys={k for r in fresh if (k := r.name_key)},
     )
-    written = _Writes(session, connection_id=connection_id, run_id=run_id, now=now)
+    written = _Writes(session, connection_id=connection_id, run_id=run_id, now=now, new=new)
     linked: set[int] = set()
     for record in records:
         if (ref := known.get(record.id)) is not None:
@@ -389,8 +392,11 @@ class _Writes:
     """A page's writes, gathered while its records are matched and sent as one bulk call each. A row holds only
     its own values; those every row of the page shares (the run, the moment) are given to the call once."""
 
-    def __init__(self, session: Session, *, connection_id: int, run_id: int, now: datetime) -> None:
+    def __init__(
+        self, session: Session, *, connection_id: int, run_id: int, now: datetime, new: NewCustomers | None = None
+    ) -> None:
         self.bulk = BulkWriter(session)
+        self.new = new
         self.connection_id, self.run_id = connection_id, run_id
         self.moment = self.bulk.processor(_CUSTOMERS.c.updated_at)(now)  # `now` as the driver takes it
         self._updated_at = self.bulk.processor(_REFERENCES.c.provider_updated_at)
@@ -399,6 +405,7 @@ class _Writes:
         self.references: list[tuple[Any, ...]] = []  # updates: _UPDATED_REFERENCE, then the id
         self.sources: list[tuple[str, int]] = []  # the source of an unchanged record, then the reference's id
         self.created: list[tuple[Any, ...]] = []  # _NEW_CUSTOMER without the id
+        self.created_records: list[Prepared] = []  # theirs, in the same order
         self.new_references: list[tuple[int | None, Prepared]] = []  # customer id (None: the created one)
         self.others = False  # a new row refers to a customer this page did not create (linked, a duplicate of)
 
@@ -417,6 +424,7 @@ class _Writes:
 
     def create(self, record: Prepared, *, duplicate_of: int | None) -> None:
         self.created.append(record.values(duplicate_of))
+        self.created_records.append(record)
         self.new_references.append((None, record))
         self.others = self.others or duplicate_of is not None
 
@@ -465,6 +473,9 @@ class _Writes:
                 ],
                 {"connection_id": self.connection_id, "created_at": moment},
             )
+        if self.new is not None:
+            self.new.changed([row[-1] for row in self.customers] + [row[0] for row in self.deactivated])
+            self.new.created(new_ids, self.created_records)
 
     def _parents(self, workspace_id: int) -> dict[str, int]:
         """The rows the page's new customers and references refer to, but for each other."""

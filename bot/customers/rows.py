@@ -17,6 +17,7 @@ from typing import Any, NamedTuple, Protocol
 
 import orjson
 
+from bot.customers.csv_lines import record_line
 from providers.base import Address, Skipped
 from providers.base import Customer as Record
 from providers.records import code_digest
@@ -120,6 +121,8 @@ class Prepared(NamedTuple):
     erase_personal_data: bool
     removed: bool  # only the id came (`providers.base.Customer.removed`)
     source: str | None = None  # the record's `providers.base.Glance.source`, where the page was glanced at
+    line: str | None = None  # its line in a CSV of customers (`csv_lines.record_line`), where the reading process
+    # made it (`bot.imports.reading`)
 
     @property
     def name(self) -> str:
@@ -172,9 +175,10 @@ def _address(address: Address) -> dict[str, Any]:
     }
 
 
-def prepare(record: Record, source: str | None = None) -> Prepared:
+def prepare(record: Record, source: str | None = None, *, line: bool = False) -> Prepared:
     """The record as written (`Prepared`), in one pass: the phones and addresses are written to JSON once, and
-    the digest is taken over those texts. `source`: the record's as its page was glanced at."""
+    the digest is taken over those texts. `source`: the record's as its page was glanced at. `line`: with its
+    line in a CSV of customers (`Prepared.line`)."""
     first_name, last_name, company = record.first_name, record.last_name, record.company
     email, number = record.email, record.number
     name = record.name.strip()[:255]
@@ -209,19 +213,20 @@ def prepare(record: Record, source: str | None = None) -> Prepared:
         record.erase_personal_data,
         record.removed,
         source,
+        record_line(fields, record.phones, record.addresses) if line else None,
     )
 
 
 def prepare_page(
-    records: Iterable[Record], sources: Mapping[str, str] | None = None
+    records: Iterable[Record], sources: Mapping[str, str] | None = None, *, lines: bool = False
 ) -> tuple[list[Prepared], list[Skipped]]:
-    """The records prepared (with their `sources` by id), and those that cannot be (a value no column can hold),
-    each skipped alone."""
+    """The records prepared (with their `sources` by id, and their `lines`: `prepare`), and those that cannot be
+    (a value no column can hold), each skipped alone."""
     prepared, refused = [], []
     sources = sources or {}
     for record in records:
         try:
-            prepared.append(prepare(record, sources.get(record.id)))
+            prepared.append(prepare(record, sources.get(record.id), line=lines))
         except (TypeError, ValueError, AttributeError) as exc:
             log.warning("Record %r cannot be stored: %s", record.id, exc)
             refused.append(Skipped(id=record.id, name=record.name, reason=REFUSED))
@@ -229,10 +234,10 @@ def prepare_page(
 
 
 def prepare_records(
-    records: Iterable[Record], skipped: list[Skipped], sources: Mapping[str, str] | None = None
+    records: Iterable[Record], skipped: list[Skipped], sources: Mapping[str, str] | None = None, *, lines: bool = False
 ) -> tuple[list[Prepared], list[Skipped]]:
     """A page's records prepared, and the records it could not use with those that cannot be prepared."""
-    prepared, refused = prepare_page(records, sources)
+    prepared, refused = prepare_page(records, sources, lines=lines)
     return prepared, skipped + refused
 
 

@@ -25,6 +25,7 @@ from sqlalchemy import Table, insert, select, update
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError, StatementError
 from sqlalchemy.orm import Session
 
+from bot.customers.csv_lines import NewCustomers
 from bot.customers.matching import Lacks, Stale, Unread, apply_prepared, may_leave_unread, resolve_merges
 from bot.customers.rows import DEFAULT_CUSTOMER_FILTER, REFUSED, Prepared
 from bot.imports.alongside import Alongside, Coalesced, on_last_page
@@ -98,9 +99,11 @@ class Reporter(Protocol):
 
     def paused(self, run: RunView, *, until: datetime, limit: str | None) -> None: ...
 
-    def finished(self, run: RunView) -> bool:
+    def finished(self, run: RunView, *, made: NewCustomers | None = None) -> bool:
         """Tell the run's end; True once it was told (or there is nothing to tell), False when the chat could
-        not be reached: the run then stays untold and its end is told again later."""
+        not be reached: the run then stays untold and its end is told again later. `made`: the CSV lines of the
+        run's new customers, where the process that ran it gathered them (`lists.new_customer_lines` tells
+        whether they stand for them)."""
         ...
 
 
@@ -162,6 +165,10 @@ class ImportJob:
         # looked up again in the page's transaction, the others are taken as judged (`apply_prepared`'s
         # `as_judged`); None on a first import.
         self.read: _Written | None = None
+        # While a run a person started goes on from its first page on SQLite, the CSV lines of the customers it
+        # created (its end writes its CSV from them, in the order SQLite would give); None where the run was picked
+        # up midway, where a page was written record by record, or on PostgreSQL (whose collation orders the CSV).
+        self.new: NewCustomers | None = None
 
     def interrupt(self) -> None:
         """Stop soon and release the run (this process is shutting down)."""
@@ -190,6 +197,7 @@ class ImportJob:
         finally:
             self.flags.done.set()
             heartbeat.join(timeout=5)
+            self._no_new_lines()
 
     def _run(self) -> RunView:
         with self.db.session() as s:
@@ -211,6 +219,8 @@ class ImportJob:
             self.written = _Written()
         else:
             self.read = _Written(bits=1 << 22)
+        if view.pages == 0 and view.started_by and self.db.is_sqlite:  # a person's import sends its CSV
+            self.new = NewCustomers()
         link, attempt = self.link(connection), 0
         while True:
             if (ended := self._stopping()) is not None:
@@ -238,6 +248,11 @@ class ImportJob:
                 self.waiter.wait(delay, self.flags.stop)
             except ProviderError as exc:  # needs reconnecting, refused: waiting will not help
                 return self._end("failed", error=exc.format_message())
+
+    def _no_new_lines(self) -> None:
+        if self.new is not None:
+            self.new.close()
+            self.new = None
 
     def _refresh_chart(self, view: RunView) -> None:
         """Each import a person started also refreshes the stored chart of accounts, so stale mappings get flagged;
@@ -282,11 +297,14 @@ class ImportJob:
             leave=functools.partial(self._may_leave, view.connection_id, customer_filter)
             if self.written is None
             else None,
+            lines=self.new is not None,
         )
         # PostgreSQL looks at the tables in a thread beside the pages (ANALYZE took 0.1-0.3 s a time at 100,000, the
         # run waiting); its lock lets the pages' inserts go on meanwhile
         statistics = Coalesced(self._refresh_statistics, name=f"import-{self.run_id}-statistics")
         records, first = 0, 1
+        if self.new is not None:
+            self.new.discard()  # what a transaction of a read that ended in a retry gathered: rolled back
         with (
             chart.joined(),
             statistics.joined(),
@@ -317,6 +335,8 @@ class ImportJob:
                     continue  # the next page is here already: it goes in the same transaction
                 analyse = _power_of_two_in(first, view.pages) and view.count("new") >= ANALYSE_FROM_NEW
                 batch.commit()
+                if self.new is not None:
+                    self.new.committed()
                 self.flags.written = time.monotonic()
                 if analyse and not self.db.is_sqlite:  # pages 1, 2, 4, 8... (or a commit past one): tables grow fast
                     statistics.start()
@@ -390,6 +410,7 @@ class ImportJob:
             if not refused(exc):
                 raise
             self.written = None  # and each record is looked up: should another writer have come, it is seen
+            self._no_new_lines()  # the page's lines may hold records the savepoint's rollback took back
             log.warning(
                 "Import run %s: the database refused a record (%s); writing the page record by record",
                 self.run_id,
@@ -435,6 +456,7 @@ class ImportJob:
                 look_up=look_up,
                 left=left,
                 as_judged=as_judged,
+                new=self.new,
             )
 
         if by_record:
@@ -556,7 +578,7 @@ class ImportJob:
         """Tell the end in Slack, then let the run go. Should Slack not take it, the run stays untold and is
         told later (`bot.imports.runs.claim_report`, from any process's tick, this one's too); should this
         process die before, the lease it still holds runs out and another process tells it."""
-        if tell_end(self.reporter, view):
+        if tell_end(self.reporter, view, made=self.new):
             mark_reported(self.db, run_id=self.run_id, owner=self.owner, now=self.runtime.clock())
         else:
             report_later(self.db, run_id=self.run_id, owner=self.owner, now=self.runtime.clock(), policy=self.policy)
@@ -715,10 +737,11 @@ def _power_of_two_in(first: int, last: int) -> bool:
     return last >= 1 and 1 << (last.bit_length() - 1) >= first
 
 
-def tell_end(reporter: Reporter, view: RunView) -> bool:
-    """Whether the reporter told the run's end. A reporter that raises did not: the end is told again later."""
+def tell_end(reporter: Reporter, view: RunView, *, made: NewCustomers | None = None) -> bool:
+    """Whether the reporter told the run's end. A reporter that raises did not: the end is told again later.
+    `made`: the CSV lines of the run's new customers, gathered as its pages were written."""
     try:
-        return reporter.finished(view)
+        return reporter.finished(view, made=made)
     except Exception:
         log.exception("Telling the end of import run %s failed", view.id)
         return False

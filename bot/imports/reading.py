@@ -100,13 +100,14 @@ def unpack(packed: Packed) -> tuple[list[Prepared], list[Skipped]]:
 _held: dict[int, Glanced] = {}
 
 
-def read_encoded(encoded: Encoded) -> tuple[list[Prepared], list[Skipped]]:
+def read_encoded(encoded: Encoded, *, lines: bool = False) -> tuple[list[Prepared], list[Skipped]]:
     """The page read and prepared, each record with its source where the page can be glanced at: what the reading
-    process does with a page of an import that stored nothing yet, and this process with a page it reads itself."""
+    process does with a page of an import that stored nothing yet, and this process with a page it reads itself.
+    `lines`: each record with its CSV line too (`Prepared.line`)."""
     glanced = encoded.glance(encoded.body, READING_KEY) if encoded.glance is not None else None
     if glanced is None:
-        return prepare_records(*encoded.read(encoded.body))
-    return _read_glanced(glanced, ())
+        return prepare_records(*encoded.read(encoded.body), lines=lines)
+    return _read_glanced(glanced, (), lines=lines)
 
 
 def glance_apart(token: int, encoded: Encoded) -> list[Glance] | None:
@@ -122,15 +123,17 @@ def glance_apart(token: int, encoded: Encoded) -> list[Glance] | None:
     return glances
 
 
-def read_apart(encoded: Encoded) -> Packed:
-    """In the reading process: `read_encoded`, packed for the way back."""
-    return pack(read_encoded(encoded))
+def read_apart(encoded: Encoded, lines: bool = False) -> Packed:
+    """In the reading process: `read_encoded`, packed for the way back. `lines`: each record with its CSV line,
+    made here beside the rest of it, so that the customers a run creates take theirs with them
+    (`csv_lines.NewCustomers`) and its CSV is written at its end without reading them back."""
+    return pack(read_encoded(encoded, lines=lines))
 
 
-def read_rest_apart(token: int, leave: Collection[str]) -> Packed:
+def read_rest_apart(token: int, leave: Collection[str], lines: bool = False) -> Packed:
     """In the reading process: the page held under `token` read and prepared, but the records in `leave`, packed.
     Raises KeyError for a page it does not hold (started again meanwhile): the page is then read here."""
-    return pack(_read_glanced(_held.pop(token), leave))
+    return pack(_read_glanced(_held.pop(token), leave, lines=lines))
 
 
 def forget_apart(token: int) -> None:
@@ -138,8 +141,10 @@ def forget_apart(token: int) -> None:
     _held.pop(token, None)
 
 
-def _read_glanced(glanced: Glanced, leave: Collection[str]) -> tuple[list[Prepared], list[Skipped]]:
-    return prepare_records(*glanced.read(leave))
+def _read_glanced(
+    glanced: Glanced, leave: Collection[str], *, lines: bool = False
+) -> tuple[list[Prepared], list[Skipped]]:
+    return prepare_records(*glanced.read(leave), lines=lines)
 
 
 def _watch(parent: int, every: float) -> None:
@@ -196,9 +201,10 @@ class PageReader:
             warmed = self._warmed
         return warmed is not None and _succeeded(warmed) and not self._broken()
 
-    def submit(self, encoded: Encoded) -> Future[Packed] | None:
-        """The page read and prepared in the process (`read_apart`), or None if it is not running."""
-        future = self._submit(read_apart, encoded)
+    def submit(self, encoded: Encoded, *, lines: bool = False) -> Future[Packed] | None:
+        """The page read and prepared in the process (`read_apart`; `lines`: each record with its CSV line), or
+        None if it is not running."""
+        future = self._submit(read_apart, encoded, lines)
         if future is not None:
             self.handed += 1
         return future
@@ -210,9 +216,9 @@ class PageReader:
         future = self._submit(glance_apart, token, page.encoded)
         return None if future is None else Glancing(page, token, future)
 
-    def judged(self, glancing: Glancing, leave: Leave) -> ReadPage | None:
+    def judged(self, glancing: Glancing, leave: Leave, *, lines: bool = False) -> ReadPage | None:
         """A page glanced at, once the records to `leave` unread are known, on its way from the process with the
-        others (none: as it is); None if the process stopped (the page is read here)."""
+        others (none: as it is; `lines` as `submit`); None if the process stopped (the page is read here)."""
         page, encoded = glancing.page, glancing.page.encoded
         assert encoded is not None
         try:
@@ -221,14 +227,14 @@ class PageReader:
             log.info("A page was read here: the reading process gave %s", type(exc).__name__)
             return None
         if glances is None:  # not a page to glance at: read whole
-            future = self.submit(encoded)
+            future = self.submit(encoded, lines=lines)
             return None if future is None else ReadPage(page, future=future)
         unread = leave(glances)
         left = [g for g in glances if g.id in unread]
         if len(left) == len(glances):  # nothing to read: the process lets the page go (not waited for)
             self._submit(forget_apart, glancing.token)
             read = ReadPage(page, ([], []), left=left, judged=unread)
-        elif (future := self._submit(read_rest_apart, glancing.token, set(unread))) is not None:
+        elif (future := self._submit(read_rest_apart, glancing.token, set(unread), lines)) is not None:
             read = ReadPage(page, future=future, left=left, judged=unread)
         else:
             return None
@@ -318,12 +324,18 @@ class ReadPage:
 
 
 def read_ahead(
-    pages: Iterator[Page], reader: PageReader | None, *, from_records: int | None, leave: Leave | None = None
+    pages: Iterator[Page],
+    reader: PageReader | None,
+    *,
+    from_records: int | None,
+    leave: Leave | None = None,
+    lines: bool = False,
 ) -> Iterator[ReadPage]:
     """`pages` as `ReadPage`s, in order: an encoded page handed to `reader` once it is ready (started by the first page
     of a walk of at least `from_records` records), any other page read and prepared here, as it comes. `leave`:
     which records the reader may leave unread; a page is then glanced at while the page before it is judged (its
-    records to leave looked up), and handed on once the next page has come (or the walk ended, or failed)."""
+    records to leave looked up), and handed on once the next page has come (or the walk ended, or failed). `lines`:
+    the reader makes each record's CSV line too (`csv_lines.NewCustomers` gathers those of the customers created)."""
     pending: Glancing | None = None  # glanced at, to be judged
     pages = iter(pages)
     while True:
@@ -333,7 +345,7 @@ def read_ahead(
             break
         except Exception:  # what the walk raises comes after the pages before it
             if pending is not None:
-                yield _judged(reader, pending, leave)
+                yield _judged(reader, pending, leave, lines)
             raise
         glancing: Glancing | None = None
         read: ReadPage | None = None
@@ -342,24 +354,24 @@ def read_ahead(
             if reader.ready():
                 if leave is not None and encoded.glance is not None:
                     glancing = reader.glance(page)
-                elif (future := reader.submit(encoded)) is not None:
+                elif (future := reader.submit(encoded, lines=lines)) is not None:
                     read = ReadPage(page, future=future)
             if glancing is None and read is None and page.total is not None and page.total >= from_records:
                 reader.start(encoded.read)  # not running yet, or stopped: started (again) for the pages after
         if pending is not None:
-            yield _judged(reader, pending, leave)
+            yield _judged(reader, pending, leave, lines)
             pending = None
         if glancing is not None:
             pending = glancing
         else:
             yield read or ReadPage(page, _read_here(page))
     if pending is not None:
-        yield _judged(reader, pending, leave)
+        yield _judged(reader, pending, leave, lines)
 
 
-def _judged(reader: PageReader | None, glancing: Glancing, leave: Leave | None) -> ReadPage:
+def _judged(reader: PageReader | None, glancing: Glancing, leave: Leave | None, lines: bool) -> ReadPage:
     assert reader is not None and leave is not None
-    return reader.judged(glancing, leave) or ReadPage(glancing.page, _read_here(glancing.page))
+    return reader.judged(glancing, leave, lines=lines) or ReadPage(glancing.page, _read_here(glancing.page))
 
 
 def _read_here(page: Page) -> tuple[list[Prepared], list[Skipped]]:

@@ -28,13 +28,16 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential, wait_random
 
 from bot import workspaces
+from bot.customers.csv_lines import NewCustomers
 from bot.customers.lists import (
     Scope,
     iter_csv_rows,
     iter_unreadable,
+    new_customer_lines,
     new_customer_names,
     possible_duplicates,
     unreadable_records,
+    write_csv_lines,
     write_csv_rows,
 )
 from bot.imports.runs import RunView, record_parent, record_reported_part
@@ -94,19 +97,33 @@ def send_customers_csv(
     connection_id: int | None = None,
     scope: Scope | None = None,
     unreadable: bool = False,
+    made: NewCustomers | None = None,
 ) -> int:
     """Write the customers to a temporary CSV file (streamed from the database) and upload it into the
     person's direct message with the bot; returns how many customers it had. `unreadable` adds the records
-    the run `run_id` could not import, with the reason."""
+    the run `run_id` could not import, with the reason. `made`: the lines of the run's new customers gathered
+    as it wrote them, written as they are where they still stand for the run's new customers (the file is the
+    same: `lists.new_customer_lines`)."""
     with tempfile.TemporaryFile("w+b") as raw:
         out = io.TextIOWrapper(raw, encoding="utf-8", newline="")
         try:
             with runtime.db.session() as s:
-                customers = iter_csv_rows(
-                    s, workspace_id=workspace_id, run_id=run_id, query=query, connection_id=connection_id, scope=scope
-                )
                 unread = iter_unreadable(s, run_id=run_id) if unreadable and run_id is not None else None
-                rows = write_csv_rows(customers, out, unreadable=unread)
+                whole = query is None and scope is None and connection_id is None  # a run's new customers, all
+                lines = new_customer_lines(s, made, workspace_id=workspace_id, run_id=run_id) if whole else None
+                if lines is not None:
+                    rows = write_csv_lines(lines, out, unreadable=unread)
+                    log.debug("Import run %s: its CSV written from the lines gathered as it wrote them", run_id)
+                else:
+                    customers = iter_csv_rows(
+                        s,
+                        workspace_id=workspace_id,
+                        run_id=run_id,
+                        query=query,
+                        connection_id=connection_id,
+                        scope=scope,
+                    )
+                    rows = write_csv_rows(customers, out, unreadable=unread)
         finally:
             out.detach()  # flushed; the bytes stay in `raw`, which the `with` closes
         channel = client.conversations_open(users=user_id)["channel"]["id"]
@@ -219,10 +236,11 @@ class SlackReporter:
         self._reply(run, text=text, must=False)
         self._edit(run, views.progress_blocks(run, provider_title=self._title(run), note=text), must=False)
 
-    def finished(self, run: RunView) -> bool:
-        """Tell the end; False when Slack did not take all of it (what it took is not sent again)."""
+    def finished(self, run: RunView, *, made: NewCustomers | None = None) -> bool:
+        """Tell the end; False when Slack did not take all of it (what it took is not sent again). `made`: the
+        CSV lines of the run's new customers, gathered as its pages were written (`bot.imports.job.Reporter`)."""
         try:
-            self._tell_end(run)
+            self._tell_end(run, made)
         except SlackUnreachable as exc:
             log.warning("Slack did not take the end of import run %s (%s); it will be told later", run.id, exc)
             return False
@@ -230,16 +248,16 @@ class SlackReporter:
 
     # -- the end -----------------------------------------------------------------------------------------------
 
-    def _tell_end(self, run: RunView) -> None:
+    def _tell_end(self, run: RunView, made: NewCustomers | None) -> None:
         title = self._title(run)
         if run.trigger == "schedule":
-            self._finished_quietly(run, title)
+            self._finished_quietly(run, title, made)
             if run.changed or run.status == RunStatus.FAILED:  # App Home stays as it was after an idle sync
                 self.runtime.workspace_changed(run.team_id)
             return
         self._show_result(run, title)
         if run.status == RunStatus.SUCCEEDED:
-            self._summary(run, title)
+            self._summary(run, title, made)
         elif run.status == RunStatus.FAILED:
             self._once(
                 run,
@@ -267,7 +285,7 @@ class SlackReporter:
         send()
         record_reported_part(self.runtime.db, run_id=run.id, part=part)
 
-    def _summary(self, run: RunView, title: str) -> None:
+    def _summary(self, run: RunView, title: str, made: NewCustomers | None) -> None:
         with self.runtime.db.session() as s:
             names = new_customer_names(s, run_id=run.id, limit=views.NEW_NAMES_SHOWN)
             duplicates = possible_duplicates(s, run_id=run.id, limit=views.DUPLICATES_SHOWN)
@@ -279,7 +297,7 @@ class SlackReporter:
             plan = current_plan(s, workspace_id=run.workspace_id)
         wanted = run.count("new") or run.count("unreadable")
         csv_to = run.started_by if wanted and run.started_by else None
-        if csv_to and not self._send_csv(run, csv_to, title):
+        if csv_to and not self._send_csv(run, csv_to, title, made):
             csv_to = None
         summary = views.Summary(
             run=run,
@@ -301,7 +319,7 @@ class SlackReporter:
             ),
         )
 
-    def _send_csv(self, run: RunView, user_id: str, title: str) -> bool:
+    def _send_csv(self, run: RunView, user_id: str, title: str, made: NewCustomers | None) -> bool:
         if "csv" in run.reported_parts:
             return True
         client = self._slack(run)
@@ -320,6 +338,7 @@ class SlackReporter:
                 filename=f"new-customers-{stamp}.csv",
                 comment=lambda rows: views.csv_comment(run, provider_title=title, rows=rows),
                 unreadable=bool(run.count("unreadable")),
+                made=made,
             ),
         )
         if sent is None:
@@ -335,11 +354,11 @@ class SlackReporter:
             )
         return True
 
-    def _finished_quietly(self, run: RunView, title: str) -> None:
+    def _finished_quietly(self, run: RunView, title: str, made: NewCustomers | None) -> None:
         """A scheduled sync: a message only when something changed; a failure goes to the admins."""
         if run.status == RunStatus.SUCCEEDED and (run.changed or run.count("unreadable")):
             self._show_result(run, title)
-            self._summary(run, title)
+            self._summary(run, title, made)
         elif run.status == RunStatus.FAILED:
             self._tell_admins(run, title)
 
