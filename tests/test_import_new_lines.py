@@ -1,14 +1,13 @@
 """The CSV of an import's new customers, gathered as its pages are written (`bot.customers.csv_lines`): each
-record's line is the line the CSV read back from the database has, in the order SQLite gives, and the gathered
-lines are written only while they still stand for the run's new customers. On SQLite and (with TEST_DATABASE_URL)
-PostgreSQL, where the CSV is read back from the database as before."""
+record's line is the line the CSV read back from the database has, the lines come in the order the database gives,
+and they are written only while they still stand for the run's new customers. On SQLite and (with
+TEST_DATABASE_URL) PostgreSQL."""
 
 from __future__ import annotations
 
 import csv
 import io
 import logging
-import sqlite3
 from collections import Counter
 from datetime import timedelta
 
@@ -18,7 +17,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from bot.customers.csv_lines import NewCustomers, csv_line, csv_lines, sqlite_order
+from bot.customers.csv_lines import NewCustomers, csv_line, csv_lines
 from bot.customers.lists import iter_csv_rows, new_customer_lines, write_csv_lines, write_csv_rows
 from bot.customers.matching import apply_prepared
 from bot.customers.rows import prepare, prepare_page
@@ -83,36 +82,31 @@ def test_a_records_line_is_its_line_read_back_from_its_columns(record: Record) -
     assert prepare(record).line is None  # made only where asked for
 
 
-@given(st.lists(_TEXT.filter(lambda name: name != ""), min_size=1, max_size=30))
-@example(["b", "B", "a", "Á", "á", "_", "[", "é", "E", "Z", "ß"])
-def test_names_are_in_the_order_sqlite_gives(names: list[str]) -> None:
-    with sqlite3.connect(":memory:") as database:
-        database.execute("CREATE TABLE c (id INTEGER PRIMARY KEY, name TEXT)")
-        database.executemany("INSERT INTO c (id, name) VALUES (?, ?)", list(enumerate(names, start=1)))
-        ordered = [row[0] for row in database.execute("SELECT id FROM c ORDER BY lower(name), id")]
-    assert ordered == sorted(range(1, len(names) + 1), key=lambda i: (sqlite_order(names[i - 1]), i))
-
-
-def test_lines_are_kept_a_transaction_at_a_time_and_merged_in_order() -> None:
-    """Lines come back in order whatever the transactions held (more than a chunk of the file each); a
-    transaction rolled back (`discard`) leaves nothing; a customer written again spoils the whole."""
+def test_lines_are_kept_a_transaction_at_a_time_and_given_in_the_order_asked() -> None:
+    """Lines come back in the order asked for (the database's, by name), whatever order their ids were given in; a
+    transaction rolled back (`discard`) leaves nothing; an order that does not name each line once gets none; a
+    customer written again spoils the whole."""
     made = NewCustomers()
-    records = [prepare(Record(id=f"r{i}", name=f"Name {(i * 7919) % 1500:04d}"), line=True) for i in range(1500)]
-    made.created(list(range(1, 701)), records[:700])
+    records = [prepare(Record(id=f"r{i}", name=f"Name {i:04d}"), line=True) for i in range(1500)]
+    ids = [*range(5001, 5701), *range(1, 801)]  # a later block of ids first, as two connections may hand out
+    made.created(ids[:700], records[:700])
     made.committed()
-    made.created(list(range(701, 801)), records[700:800])
+    made.created(list(range(9001, 9101)), records[700:800])
     made.discard()  # rolled back
-    made.created(list(range(801, 1601)), records[700:])
+    made.created(ids[700:], records[700:])
     made.committed()
     assert made.count == 1500 and made._pending == []  # nothing held in memory once committed
-    expected = sorted(zip([r.name.lower() for r in records], [*range(1, 701), *range(801, 1601)], strict=True))
-    assert list(made.lines()) == [f"Name {name[5:]},,,,,,,,yes\r\n" for name, _ in expected]
-    made.changed([750])  # not one of ours: the rolled-back transaction's
+    order = sorted(ids, key=lambda customer_id: -customer_id)
+    lines = made.lines(order)
+    assert lines is not None
+    by_id = dict(zip(ids, records, strict=True))
+    assert list(lines) == [f"{by_id[customer_id].name},,,,,,,,yes\r\n" for customer_id in order]
+    assert made.lines(order[:-1]) is None and made.lines([*order[:-1], 9001]) is None
+    assert made.lines([*order[:-1], order[0]]) is None
+    made.changed([9050])  # not one of ours: the rolled-back transaction's
     assert not made.spoilt
-    made.changed([2000, 1600])
-    assert made.spoilt
-    with pytest.raises(RuntimeError):
-        next(made.lines())
+    made.changed([2000, 800])
+    assert made.spoilt and made.lines(order) is None
 
 
 def _write(db: Database, records: list[Record], made: NewCustomers | None, **ids: int) -> Counter[str]:
@@ -142,9 +136,9 @@ def _from_database(s: Session, workspace_id: int, run_id: int, unreadable: bool 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(records=st.lists(_records(), min_size=1, max_size=40, unique_by=lambda r: r.id))
 def test_the_lines_gathered_are_the_csv_read_back(db: Database, records: list[Record]) -> None:
-    """Pages of any records written with their lines gathered: on SQLite the CSV written from the lines is the CSV
-    read back from the database, byte for byte (with the column of unreadable records too); on PostgreSQL,
-    whose collation orders the CSV, the lines are not used."""
+    """Pages of any records written with their lines gathered: the CSV written from the lines is the CSV read back
+    from the database, byte for byte, in its order (the collation's, on PostgreSQL), with the column of unreadable
+    records too."""
     with db.session() as s:
         workspace_id, (connection_id,) = _connections(s, "xero")
         run_id = _run(s, workspace_id, connection_id)
@@ -157,10 +151,6 @@ def test_the_lines_gathered_are_the_csv_read_back(db: Database, records: list[Re
         s.add(ImportRunSkip(run_id=run_id, external_id="bad-1", name="=Broken, Ltd", reason="it could not be read"))
     with db.session() as s:
         lines = new_customer_lines(s, made, workspace_id=workspace_id, run_id=run_id)
-        if not db.is_sqlite:
-            assert lines is None
-            made.close()
-            return
         assert lines is not None
         assert made.count == s.scalar(select(func.count()).where(Customer.first_import_run_id == run_id))
         written = io.StringIO()
@@ -168,7 +158,9 @@ def test_the_lines_gathered_are_the_csv_read_back(db: Database, records: list[Re
         assert written.getvalue() == _from_database(s, workspace_id, run_id)
         with_skips = io.StringIO()
         skips = s.scalars(select(ImportRunSkip).where(ImportRunSkip.run_id == run_id))
-        write_csv_lines(made.lines(), with_skips, unreadable=skips)
+        again = new_customer_lines(s, made, workspace_id=workspace_id, run_id=run_id)
+        assert again is not None
+        write_csv_lines(again, with_skips, unreadable=skips)
         assert with_skips.getvalue() == _from_database(s, workspace_id, run_id, unreadable=True)
     made.close()
 
@@ -188,11 +180,6 @@ def test_the_lines_stand_only_while_nothing_wrote_the_new_customers_again(db: Da
         with db.session() as s:
             gathered = new_customer_lines(s, made, workspace_id=workspace_id, run_id=run_id)
             return None if gathered is None else list(gathered)
-
-    if not db.is_sqlite:  # PostgreSQL's collation orders the CSV: read back from the database, always
-        assert lines() is None
-        made.close()
-        return
 
     with db.session() as s:
         s.execute(update(Customer).where(Customer.name == "Customer 1").values(name="Renamed quietly"))
@@ -228,7 +215,7 @@ def test_an_imports_csv_is_written_from_the_lines_gathered(
 ) -> None:
     """A first import of several pages in several transactions, the pages read here or in the reading process
     (which makes the lines there): the CSV sent is the CSV read back from the database, byte for byte, written
-    from the lines on SQLite."""
+    from the lines."""
     from tests.flows import command, connected
 
     _, organisation = connected(package_bot, package)
@@ -245,5 +232,4 @@ def test_an_imports_csv_is_written_from_the_lines_gathered(
     with package_bot.server.runtime.db.session() as s:
         expected = _from_database(s, run.workspace_id, run.id, unreadable=bool(run.count("unreadable")))
     assert upload.content.decode() == expected and len(csv_rows(upload)) == run.count("new")
-    gathered = "its CSV written from the lines gathered" in caplog.text
-    assert gathered == package_bot.server.runtime.db.is_sqlite
+    assert "its CSV written from the lines gathered" in caplog.text

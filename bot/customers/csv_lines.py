@@ -8,11 +8,12 @@ imports neither SQLAlchemy nor the models.
 
 from __future__ import annotations
 
-import heapq
 import json
-import os
+import mmap
 import re
+import sys
 import tempfile
+from array import array
 from bisect import bisect_right
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from typing import IO, Any
@@ -193,39 +194,23 @@ def record_line(fields: Sequence[Any], phones: Sequence[Any], addresses: Sequenc
     return f"{row[0]},{row[1]},{row[2]},{row[3]},{row[4]},{row[5]},{address},{row[7]},{row[8]}\r\n"
 
 
-# SQLite's own `lower()` (without ICU, as Python's sqlite3 has it) lowers the ASCII letters only, and its texts
-# compare as their UTF-8 bytes, in the order of their code points, as Python's strings do.
-_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
-
-
-def sqlite_order(name: str) -> str:
-    """`name` as SQLite orders it in `ORDER BY lower(name)`."""
-    return name.lower() if name.isascii() else name.translate(_ASCII_LOWER)
-
-
-_CHUNK = 128  # lines encoded together in the spill file; a merge holds one chunk of each transaction's
-_Item = tuple[str, int, str]  # the name as ordered, the customer's id, its line
-_ENCODE = msgspec.msgpack.Encoder().encode
-_DECODE = msgspec.msgpack.Decoder(list[tuple[str, int, str]]).decode
-
-
 class NewCustomers:
-    """The CSV lines of the customers a run creates, gathered by the process writing its pages, in the order of the
-    CSV of its new customers (`lists.iter_csv_rows` on SQLite: the name as `lower()` makes it, then the id).
+    """The CSV lines of the customers a run creates, gathered by the process writing its pages, so that the CSV of
+    its new customers is written from them in the order the database gives (`lists.new_customer_lines`: the ids
+    alone read back, by name) instead of reading every customer back and making its cells again.
 
     A transaction's lines are kept until it commits (`created`, then `committed`; `discard` when it does not),
-    then sorted and written to a temporary file (memory stays flat whatever the import's size), and merged from
-    there when the CSV is written (`lines`). The lines stand for the run's new customers only while no write of
-    this run changed one of them after creating it (`changed`, which spoils the whole) and nothing else did (the
-    reader checks: `lists.untouched_new_customers`)."""
+    then written to a temporary file (memory stays flat whatever the import's size: kept are 8 bytes a customer,
+    where its line ends, and a span of each run of consecutive ids). The lines stand for the run's new customers
+    only while no write of this run changed one of them after creating it (`changed`, which spoils the whole) and
+    nothing else did (the reader checks: `lists.untouched_new_customers`)."""
 
     def __init__(self) -> None:
         self.count = 0  # lines committed
         self.spoilt = False
-        self._pending: list[_Item] = []
-        self._pending_ids: list[tuple[int, int]] = []  # (first, last) of each run of consecutive new ids
-        self._ids: list[tuple[int, int]] = []  # the committed ones
-        self._runs: list[list[tuple[int, int]]] = []  # each transaction's chunks: (offset, size) in the file
+        self._pending: list[tuple[int, str]] = []
+        self._ends = array("q")  # where each committed line ends in the file
+        self._spans: list[tuple[int, int, int]] = []  # runs of consecutive ids: the first, its line's number, how many
         self._file: IO[bytes] | None = None
         self._size = 0
 
@@ -239,75 +224,81 @@ class NewCustomers:
             missing = [i for i, line in enumerate(lines) if line is None]
             for i, line in zip(missing, csv_lines([records[i].fields for i in missing]), strict=True):
                 lines[i] = line
-        keys = [sqlite_order(record.fields[0]) for record in records]
-        self._pending.extend(zip(keys, ids, lines, strict=True))
-        spans = self._pending_ids
-        low, high = min(ids), max(ids)
-        if high - low == len(ids) - 1:  # as SQLite gives them (ids are never given twice): one span
-            spans.append((low, high))
-            return
-        for customer_id in ids:
-            if spans and spans[-1][1] + 1 == customer_id:
-                spans[-1] = (spans[-1][0], customer_id)
-            else:
-                spans.append((customer_id, customer_id))
+        self._pending.extend(zip(ids, lines, strict=True))
 
     def changed(self, ids: Collection[int]) -> None:
         """Customers the open transaction writes again: should one be among those created, the lines no longer
         stand for the run's customers as stored."""
         if self.spoilt or not ids:
             return
-        spans = sorted(self._ids + self._pending_ids)
-        firsts = [first for first, _ in spans]
-        for customer_id in ids:
-            at = bisect_right(firsts, customer_id) - 1
-            if at >= 0 and spans[at][1] >= customer_id:
-                self.spoil()
-                return
+        pending = {customer_id for customer_id, _ in self._pending}
+        if not pending.isdisjoint(ids) or any(self._number(customer_id) is not None for customer_id in ids):
+            self.spoil()
 
     def committed(self) -> None:
-        """The open transaction committed: its lines are sorted and written out."""
-        if self.spoilt:
-            return
+        """The open transaction committed: its lines are written out."""
         pending, self._pending = self._pending, []
-        if pending:
-            pending.sort()
-            if self._file is None:
-                self._file = tempfile.TemporaryFile()  # noqa: SIM115 (held until `close`)
-            chunks = []
-            for start in range(0, len(pending), _CHUNK):
-                data = _ENCODE(pending[start : start + _CHUNK])
-                self._file.write(data)
-                chunks.append((self._size, len(data)))
-                self._size += len(data)
-            self._file.flush()
-            self._runs.append(chunks)
-            self.count += len(pending)
-        self._ids += self._pending_ids
-        self._pending_ids = []
+        if self.spoilt or not pending:
+            return
+        if self._file is None:
+            self._file = tempfile.TemporaryFile()  # noqa: SIM115 (held until `close`)
+        data = bytearray()
+        ends, size = self._ends, self._size
+        spans: list[tuple[int, int, int]] = []
+        for customer_id, line in pending:
+            data += line.encode()
+            if spans and (last := spans[-1])[0] + last[2] == customer_id:
+                spans[-1] = (last[0], last[1], last[2] + 1)
+            else:
+                spans.append((customer_id, len(ends), 1))
+            ends.append(size + len(data))
+        self._spans += spans
+        self._spans.sort()  # ids a later transaction was given may come before an earlier one's
+        self._file.write(data)
+        self._file.flush()
+        self._size += len(data)
+        self.count += len(pending)
 
     def discard(self) -> None:
         """The open transaction was rolled back: its lines go."""
-        self._pending, self._pending_ids = [], []
+        self._pending = []
 
     def spoil(self) -> None:
         self.spoilt = True
         self.close()
 
-    def lines(self) -> Iterator[str]:
-        """Every committed line, in the CSV's order."""
-        if self.spoilt:
-            raise RuntimeError("the new customers' lines were spoilt")
-        for _, _, line in heapq.merge(*(self._read(chunks) for chunks in self._runs)):
-            yield line
+    def lines(self, order: Sequence[int]) -> Iterator[str] | None:
+        """The committed lines of the customers `order` names, in its order; None unless it names each of them
+        once (and nothing else)."""
+        if self.spoilt or len(order) != self.count:
+            return None
+        found = array("q")
+        for customer_id in order:
+            if (number := self._number(customer_id)) is None:
+                return None
+            found.append(number)
+        if len(set(found)) != len(found):
+            return None
+        return self._read(found)
+
+    def _number(self, customer_id: int) -> int | None:
+        """Which committed line is `customer_id`'s, if any."""
+        spans = self._spans
+        at = bisect_right(spans, (customer_id, sys.maxsize)) - 1
+        if at < 0:
+            return None
+        first, number, count = spans[at]
+        return number + customer_id - first if customer_id - first < count else None
 
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
-        self._file, self._runs, self._pending, self._ids, self._pending_ids = None, [], [], [], []
+        self._file, self._pending, self._ends, self._spans = None, [], array("q"), []
 
-    def _read(self, chunks: list[tuple[int, int]]) -> Iterator[_Item]:
-        assert self._file is not None
-        descriptor = self._file.fileno()
-        for offset, size in chunks:
-            yield from _DECODE(os.pread(descriptor, size, offset))
+    def _read(self, found: array[int]) -> Iterator[str]:
+        if self._file is None:  # no customer created
+            return
+        ends = self._ends
+        with mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ) as view:
+            for position in found:
+                yield view[ends[position - 1] if position else 0 : ends[position]].decode()

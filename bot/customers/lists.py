@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import itertools
+from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -355,11 +356,15 @@ def untouched_new_customers(session: Session, *, workspace_id: int, run_id: int)
 def new_customer_lines(
     session: Session, made: NewCustomers | None, *, workspace_id: int, run_id: int | None
 ) -> Iterator[str] | None:
-    """The lines a run gathered as it wrote its pages (`made`, if any), in the CSV's order, where they are the CSV
-    of the run's new customers: kept whole, as many as the run created, and none of them written since; None
-    where they are not (the CSV is then read from the database: `iter_csv_rows`)."""
-    if made is None or made.spoilt or run_id is None or session.get_bind().dialect.name != "sqlite":
-        return None  # gathered in SQLite's order only
+    """The lines a run gathered as it wrote its pages (`made`, if any) in the order of the CSV of its new customers,
+    where they are that CSV: kept whole, one for each customer the run created, and none of those written since;
+    None where they are not (the CSV is then read from the database: `iter_csv_rows`). Only the ids are read back,
+    in the CSV's order (by name as the database's collation orders it)."""
+    if made is None or made.spoilt or run_id is None:
+        return None
     if untouched_new_customers(session, workspace_id=workspace_id, run_id=run_id) != made.count:
         return None
-    return made.lines()
+    where = _where(workspace_id=workspace_id, query=None, run_id=run_id)
+    statement = select(Customer.id).where(*where).order_by(func.lower(Customer.name), Customer.id)
+    order = array("q", session.connection().execute(statement).scalars())
+    return made.lines(order)

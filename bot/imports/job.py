@@ -165,9 +165,9 @@ class ImportJob:
         # looked up again in the page's transaction, the others are taken as judged (`apply_prepared`'s
         # `as_judged`); None on a first import.
         self.read: _Written | None = None
-        # While a run a person started goes on from its first page on SQLite, the CSV lines of the customers it
-        # created (its end writes its CSV from them, in the order SQLite would give); None where the run was picked
-        # up midway, where a page was written record by record, or on PostgreSQL (whose collation orders the CSV).
+        # While a run a person started goes on from its first page, the CSV lines of the customers it created (its
+        # end writes its CSV from them, in the order the database gives); None where the run was picked up midway,
+        # or a page was written record by record.
         self.new: NewCustomers | None = None
 
     def interrupt(self) -> None:
@@ -219,7 +219,7 @@ class ImportJob:
             self.written = _Written()
         else:
             self.read = _Written(bits=1 << 22)
-        if view.pages == 0 and view.started_by and self.db.is_sqlite:  # a person's import sends its CSV
+        if view.pages == 0 and view.started_by:  # a person's import sends its CSV of new customers
             self.new = NewCustomers()
         link, attempt = self.link(connection), 0
         while True:
