@@ -9,7 +9,7 @@ imports neither SQLAlchemy nor the models.
 from __future__ import annotations
 
 import json
-import mmap
+import os
 import re
 import sys
 import tempfile
@@ -272,13 +272,12 @@ class NewCustomers:
         once (and nothing else)."""
         if self.spoilt or len(order) != self.count:
             return None
-        found = array("q")
+        found, seen = array("q"), bytearray(self.count)  # a byte a line, not a set of them
         for customer_id in order:
-            if (number := self._number(customer_id)) is None:
+            if (number := self._number(customer_id)) is None or seen[number]:
                 return None
+            seen[number] = 1
             found.append(number)
-        if len(set(found)) != len(found):
-            return None
         return self._read(found)
 
     def _number(self, customer_id: int) -> int | None:
@@ -298,7 +297,9 @@ class NewCustomers:
     def _read(self, found: array[int]) -> Iterator[str]:
         if self._file is None:  # no customer created
             return
-        ends = self._ends
-        with mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ) as view:
-            for position in found:
-                yield view[ends[position - 1] if position else 0 : ends[position]].decode()
+        # read a line at a time (2 µs each), not through a memory map: the map's pages count in the process's
+        # resident memory once touched, and lines asked by name touch them all (32 MiB at 200,000 customers)
+        ends, descriptor, read = self._ends, self._file.fileno(), os.pread
+        for position in found:
+            start = ends[position - 1] if position else 0
+            yield read(descriptor, ends[position] - start, start).decode()

@@ -366,5 +366,6 @@ def new_customer_lines(
         return None
     where = _where(workspace_id=workspace_id, query=None, run_id=run_id)
     statement = select(Customer.id).where(*where).order_by(func.lower(Customer.name), Customer.id)
-    order = array("q", session.connection().execute(statement).scalars())
+    # streamed (a server-side cursor on PostgreSQL), into 8 bytes an id: not a row object each at once
+    order = array("q", session.connection().execute(statement.execution_options(yield_per=CSV_BATCH)).scalars())
     return made.lines(order)
