@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import functools
-import json
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.crypto import SecretBox
+from storage.json_columns import json_text, json_value
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 # SQLite copies the write-ahead log into the database (and waits for the disk) once the log holds this many pages:
@@ -22,22 +21,6 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 # rewriting the same index pages; 64 MiB is one checkpoint every few tens of pages, ~15 % of the import's time.
 SQLITE_WAL_CHECKPOINT_PAGES = 16_384
 SQLITE_WAL_SIZE_LIMIT = 64 * 1024 * 1024  # bytes the log file is cut back to after a checkpoint
-
-
-def json_text(value: Any) -> str:
-    """A JSON column's text, written by orjson (what the standard library writes with `\\u` escapes, orjson writes
-    as UTF-8; both read back the same); what orjson cannot write (keys that are not text) falls back."""
-    try:
-        return orjson.dumps(value).decode()
-    except TypeError:
-        return json.dumps(value)
-
-
-def json_value(text: str | bytes) -> Any:
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:  # an escaped lone surrogate, an integer beyond 64 bits
-        return json.loads(text)
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

@@ -8,7 +8,6 @@ imports neither SQLAlchemy nor the models.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sys
@@ -19,7 +18,8 @@ from collections.abc import Collection, Iterable, Iterator, Sequence
 from typing import IO, Any
 
 import msgspec
-import orjson
+
+from storage.json_columns import json_value
 
 CSV_COLUMNS = ("Name", "First name", "Last name", "Company", "Email", "Phones", "Address", "Number", "Active")
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -72,21 +72,25 @@ _read_phones = msgspec.json.Decoder(list[_Phone]).decode
 _read_addresses = msgspec.json.Decoder(list[_Address]).decode
 
 
-def _json_value(text: str) -> Any:
-    """A JSON column's value, as `storage.db.json_value` reads it (not imported: the reading process stays light)."""
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:  # an escaped lone surrogate, an integer beyond 64 bits
-        return json.loads(text)
+def _numbers(phones: Sequence[Any]) -> str:
+    """The phones cell from the phones themselves (each with a `number`: stored, `_Phone`, `providers.base.Phone`)."""
+    return "; ".join([phone.number for phone in phones])
+
+
+def _address(first: Any) -> str:
+    """The address cell from the first address itself (with `lines`, `city`, `region`, `postal_code` and `country`:
+    `_Address`, `providers.base.Address`)."""
+    parts = [*first.lines, first.city, first.region, first.postal_code, first.country]
+    return ", ".join(filter(None, parts))
 
 
 def phones_text(text: str) -> str:
     """The phones cell from the column's JSON text; any shape the decoder does not expect (a lone surrogate's
     escape, a number that is not text) is read as `csv_row` reads the column, with what that does."""
     try:
-        return "; ".join([phone.number for phone in _read_phones(text)])
+        return _numbers(_read_phones(text))
     except msgspec.DecodeError:
-        return phones_cell(_json_value(text))
+        return phones_cell(json_value(text))
 
 
 def address_text(text: str) -> str:
@@ -94,11 +98,8 @@ def address_text(text: str) -> str:
     try:
         addresses = _read_addresses(text)
     except msgspec.DecodeError:
-        return address_cell(_json_value(text))
-    if not addresses:
-        return ""
-    first = addresses[0]
-    return ", ".join(filter(None, [*first.lines, first.city, first.region, first.postal_code, first.country]))
+        return address_cell(json_value(text))
+    return _address(addresses[0]) if addresses else ""
 
 
 def cells(
@@ -178,13 +179,8 @@ def record_line(fields: Sequence[Any], phones: Sequence[Any], addresses: Sequenc
     `csv_line` of the cells, made in fewer steps: most lines quote the address alone (its parts are joined by
     commas), and the other cells are looked at in one search."""
     name, first, last, company, email, _, _, number, active = fields
-    address = ""
-    if addresses:
-        first_address = addresses[0]
-        parts = [*first_address.lines, first_address.city, first_address.region, first_address.postal_code]
-        address = ", ".join(filter(None, [*parts, first_address.country]))
-    phone = "; ".join([p.number for p in phones]) if phones else ""
-    row = cells(name, first, last, company, email, phone, address, number, active)
+    phone = _numbers(phones) if phones else ""
+    row = cells(name, first, last, company, email, phone, _address(addresses[0]) if addresses else "", number, active)
     others = (*row[:6], row[7])  # the last cell is yes or no
     if _QUOTED("".join(others)) is not None:
         return csv_line(row)

@@ -157,7 +157,7 @@ def _json_list(items: tuple[Any, ...], as_dict: Callable[[Any], dict[str, Any]])
     try:
         return orjson.dumps(items).decode()
     except TypeError:  # text orjson refuses (a lone surrogate): written as the JSON columns write it
-        return json.dumps([as_dict(item) for item in items])  # as `storage.db.json_text` falls back
+        return json.dumps([as_dict(item) for item in items])  # as `storage.json_columns.json_text` falls back
 
 
 def _phone(phone: Any) -> dict[str, Any]:
