@@ -23,8 +23,12 @@ from tests.providers.packages import Resource
 
 
 def synced(bot: RunningBot, connection_id: int, *, ago: timedelta) -> datetime:
-    """The connection as if its first import ended `ago` and its next sync were planned; returns the end."""
-    last = datetime.now(UTC) - ago
+    """The connection as if its first import ended `ago` and its next sync were planned; returns the end.
+
+    The planned time is never in the past here: the running bot's own tick would sync the connection before the test
+    stops it (a race the tests lost now and then); what they look at is the time planned again from the last sync."""
+    now = datetime.now(UTC)
+    last = now - ago
     with bot.db.session() as s:
         s.add(
             SyncSettings(
@@ -35,7 +39,7 @@ def synced(bot: RunningBot, connection_id: int, *, ago: timedelta) -> datetime:
                 customer_filter="all_but_suppliers",
                 last_synced_at=last,
                 modified_since=last,
-                next_sync_at=last + timedelta(minutes=60),
+                next_sync_at=max(last + timedelta(minutes=60), now + timedelta(minutes=10)),
             )
         )
     return last
