@@ -10,7 +10,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from providers.http import read_json
+from providers.json_bodies import read_json
 from providers.xero.contacts import decode_contacts
 from providers.xero.mappers import read_contacts
 from tests.test_hostile_records import CONTACTS

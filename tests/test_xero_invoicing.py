@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from providers.base import AccountKind
-from providers.http import json_bytes
 from providers.invoicing import (
     AmountsAre,
     InvoiceLine,
@@ -21,6 +20,7 @@ from providers.invoicing import (
     NewInvoice,
     NewPayment,
 )
+from providers.json_bodies import json_bytes
 from providers.xero.client import XeroProvider
 from providers.xero.invoice_mappers import refusals, to_invoice, to_tax_rate
 from tests.test_xero_fake import accounting, assert_valid  # noqa: F401  (Xero's spec)

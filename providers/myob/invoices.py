@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from providers.base import Account, Link, RateLimited, RateLimitScope, Unavailable
-from providers.http import AuthorisedClient, json_bytes, read_json
+from providers.http import AuthorisedClient
 from providers.invoicing import (
     Invoice,
     InvoiceLine,
@@ -39,6 +39,7 @@ from providers.invoicing import (
     Refusal,
     TaxRate,
 )
+from providers.json_bodies import json_bytes, read_json
 from providers.myob.errors import sales_allowed
 from providers.myob.invoice_mappers import (
     INVOICE_PREFIX,

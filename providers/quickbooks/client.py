@@ -28,7 +28,8 @@ from providers.base import (
     Tokens,
     Unavailable,
 )
-from providers.http import AuthorisedClient, RetryPolicy, http_client, read_json
+from providers.http import AuthorisedClient, RetryPolicy, http_client
+from providers.json_bodies import read_json
 from providers.oauth import TokenEndpoint
 from providers.quickbooks.errors import error_from_fault, error_from_response, read_fault, translate_oauth_error
 from providers.quickbooks.invoices import InvoicingCache, QuickBooksInvoicing

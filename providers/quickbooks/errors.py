@@ -16,7 +16,7 @@ from xml.etree import ElementTree
 import httpx2
 
 from providers.base import BadRequest, NeedsReconnect, ProviderError, RateLimited, RateLimitScope, Unavailable
-from providers.http import read_json
+from providers.json_bodies import read_json
 from providers.quickbooks.settings import QuickBooksSettings
 
 # What QuickBooks asks us to wait when it says "slow down" without a Retry-After: its limits are per minute.

@@ -18,7 +18,7 @@ from typing import Any
 import httpx2
 
 from providers.base import BadRequest, Link, TokenKeeper, Unavailable
-from providers.http import AuthorisedClient, json_bytes, read_json
+from providers.http import AuthorisedClient
 from providers.invoicing import (
     AmountsAre,
     Invoice,
@@ -30,6 +30,7 @@ from providers.invoicing import (
     Refusal,
     TaxRate,
 )
+from providers.json_bodies import json_bytes, read_json
 from providers.quickbooks.errors import error_from_fault, read_fault
 from providers.quickbooks.invoice_mappers import (
     deleted_invoice,

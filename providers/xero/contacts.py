@@ -25,7 +25,7 @@ import xxhash
 
 from providers import base, records
 from providers.base import Customer, Glance, Skipped, Unavailable
-from providers.http import read_json
+from providers.json_bodies import read_json
 from providers.records import UnusableRecord, clean_id, clean_text, code_digest, read_customers
 from providers.xero import mappers
 from providers.xero.mappers import address_of, customer_of, phone_of, read_contacts, survivor_id

@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from providers.base import Link, Unavailable
-from providers.http import AuthorisedClient, json_bytes, read_json
+from providers.http import AuthorisedClient
 from providers.invoicing import Invoice, InvoiceRefused, NewInvoice, NewPayment, Payment, PaymentTerms, TaxRate
+from providers.json_bodies import json_bytes, read_json
 from providers.xero.invoice_mappers import (
     invoice_body,
     payment_body,
