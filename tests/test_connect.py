@@ -383,6 +383,28 @@ def test_invalid_grant_marks_needs_reconnect_and_tells_the_admin(
     assert len([m for m in connect_bot.slack.messages(connect_bot.slack.dm_channel_id(TEAM, ADMIN))]) == len(dms)
 
 
+def test_a_call_s_token_is_refused_for_a_connection_removed_meanwhile(
+    package_bot: RunningBot, package: PackageDriver
+) -> None:
+    """Each call reads its connection's token again: a connection disconnected (by another process, say) or deleted
+    since the keeper was made gives no token, and an expired one is refreshed before it is used."""
+    row, _ = connected(package_bot, package)
+    tokens = keeper(package_bot, row.id)
+    first = tokens.access_token()
+    assert first and tokens.access_token() == first and package.refreshes_spent() == 0
+    with package_bot.db.session() as s:
+        s.get_one(Connection, row.id).access_expires_at = package_bot.server.runtime.clock() + timedelta(seconds=30)
+    assert tokens.access_token() != first and package.refreshes_spent() == 1  # within the margin: refreshed
+    with package_bot.db.session() as s:
+        s.get_one(Connection, row.id).status = "disconnected"
+    with pytest.raises(NeedsReconnect, match="removed"):
+        tokens.access_token()
+    with package_bot.db.session() as s:
+        s.delete(s.get_one(Connection, row.id))
+    with pytest.raises(NeedsReconnect, match="removed"):
+        tokens.access_token()
+
+
 def test_an_idle_connection_is_refreshed_well_before_xero_forgets_it(connect_bot: RunningBot, xero: XeroFake) -> None:
     """Xero only: 15 days idle is due against Xero's 60-day refresh-token lifetime."""
     row, _ = connected(connect_bot, xero)
