@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -424,6 +425,39 @@ def test_pages_glanced_at_come_in_order_and_then_what_the_walk_raised() -> None:
     assert [[p.id for p in r.prepared] for r in got] == [[f"c-{n}-1", f"c-{n}-2"] for n in range(4)]
     assert [[g.id for g in r.left] for r in got] == [[f"c-{n}-0"] for n in range(4)]
     assert judged == [[f"c-{n}-{i}" for i in range(3)] for n in range(4)]
+
+
+def test_two_pages_are_judged_at_once_and_still_come_in_order() -> None:
+    """A page's judgement (a look-up in the database, mostly waiting) does not hold up the next page's: the first
+    page's is made to wait until the second's was made, and both then come in the walk's order."""
+    bodies = [
+        json.dumps({"Contacts": [{"ContactID": f"c-{n}-{i}", "Name": f"Customer {n} {i}"} for i in range(2)]}).encode()
+        for n in range(4)
+    ]
+    second_judged = threading.Event()
+    order: list[str] = []
+
+    def leave(glances: list[Glance]) -> dict[str, Lacks | None]:
+        first = glances[0].id
+        if first == "c-0-0":
+            assert second_judged.wait(timeout=10), "the second page was not judged while the first was"
+        elif first == "c-1-0":
+            second_judged.set()
+        order.append(first)
+        return {first: None}
+
+    reader = PageReader()
+    try:
+        reader.start(read_records)
+        up = reader.submit(Encoded(bodies[0], read_records))
+        assert up is not None and up.result(timeout=60) and reader.ready()
+        walk = (Page(customers=[], cursor=None, encoded=Encoded(b, read_records, glance_contacts)) for b in bodies)
+        got = [read.records() for read in read_ahead(walk, reader, from_records=1, leave=leave)]
+    finally:
+        reader.close()
+    assert order[:2] == ["c-1-0", "c-0-0"]  # judged the other way round...
+    assert [[p.id for p in r.prepared] for r in got] == [[f"c-{n}-1"] for n in range(4)]  # ...handed on in order
+    assert [[g.id for g in r.left] for r in got] == [[f"c-{n}-0"] for n in range(4)]
 
 
 class _AsSent(msgspec.Struct):
