@@ -118,7 +118,7 @@ def test_a_reimport_reads_only_what_changed(connect_bot: RunningBot, xero: XeroF
 def test_a_reimport_looks_up_in_its_transaction_only_the_contacts_it_read(
     connect_bot: RunningBot, xero: XeroFake
 ) -> None:
-    """The contacts left unread are taken as judged (from what was committed, by the thread that hands the pages
+    """The contacts left unread are taken as judged (from what was committed, beside the thread that hands the pages
     over): nothing but the run writes a connection's references while it goes on, so the importing thread looks up
     again only the ids the run read, and may have written, since. Unchanged, no page is looked up (the first is
     glanced at as the others are); with one contact renamed, its page."""

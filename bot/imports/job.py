@@ -352,8 +352,8 @@ class ImportJob:
         return self._end("succeeded")  # a provider that ended without saying "last page"
 
     def _may_leave(self, connection_id: int, customer_filter: str, glances: list[Glance]) -> Unread:
-        """`bot.imports.reading.Leave`, by the thread that hands the pages over. A look-up that fails leaves every
-        record to be read."""
+        """`bot.imports.reading.Leave`, in the threads that judge the pages beside the one that hands them over
+        (`bot.imports.reading.JUDGES`). A look-up that fails leaves every record to be read."""
         try:
             with self.db.session() as s:
                 return may_leave_unread(

@@ -15,10 +15,10 @@ A connection's later imports mostly read what they read before. Where the packag
 (`providers.base.Encoded.glance`: each record's id and a digest of its bytes, its `source`, a tenth of reading it),
 the reading process glances at the page first, the import leaves unread the records it holds with the source they
 came with and those it passed over and would again (`PageRecords.left`: `bot.customers.matching.may_leave_unread`),
-and only the others are read and prepared. That is judged from what is committed, by the thread that hands the
-pages over; the import takes the judgement for a record whose id it has not read since (nothing else writes a
-connection's references while its run goes on), checks the others against its own transaction (`apply_prepared`'s
-`as_judged`), and reads the page here should one not hold.
+and only the others are read and prepared. That is judged from what is committed, beside the thread that hands the
+pages over (`JUDGES` pages at once, in any order); the import takes the judgement for a record whose id it has not
+read since (nothing else writes a connection's references while its run goes on), checks the others against its own
+transaction (`apply_prepared`'s `as_judged`), and reads the page here should one not hold.
 """
 
 from __future__ import annotations
