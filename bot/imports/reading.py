@@ -211,7 +211,8 @@ class PageReader:
         None if it is not running."""
         future = self._submit(read_apart, encoded, lines)
         if future is not None:
-            self.handed += 1
+            with self._lock:  # pages are handed over from several threads (`JUDGES`)
+                self.handed += 1
         return future
 
     def glance(self, page: Page) -> Glancing | None:
@@ -243,8 +244,9 @@ class PageReader:
             read = ReadPage(page, future=future, left=left, judged=unread)
         else:
             return None
-        self.handed += 1
-        self.left += len(left)
+        with self._lock:
+            self.handed += 1
+            self.left += len(left)
         return read
 
     def _submit(self, function: Callable[..., Any], *args: Any) -> Future[Any] | None:
