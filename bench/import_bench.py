@@ -7,9 +7,9 @@
 
 Each run: a fresh database, a Xero fake (in a child process, so its 100,000 contacts don't count against the
 bot's memory) seeded with N contacts, a Slack fake receiving the progress messages, the bot's own connect flow to
-get tokens, then the importer (fetch, parse, upsert, progress) timed from queueing to the summary. Each
-measurement runs in a process of its own, whose peak resident memory (ru_maxrss) is reported, and that of the
-import's reading process (`bot.imports.reading`) beside it.
+get tokens, the import's reading process started as the bot's server starts it, then the importer (fetch, parse,
+upsert, progress) timed from queueing to the summary. Each measurement runs in a process of its own, whose peak
+resident memory (ru_maxrss) is reported, and that of the import's reading process (`bot.imports.reading`) beside it.
 PostgreSQL is used when BENCH_DATABASE_URL (default
 postgresql://postgres@127.0.0.1:5432/test) answers; each run makes a database of its own and drops it.
 """
@@ -227,6 +227,15 @@ def timed_import(runtime: Runtime, connection_id: int, runner: ImportRunner | No
     return seconds, stored
 
 
+def reader_up(runner: ImportRunner, timeout: float = 30.0) -> None:
+    """Wait until the runner's reading process is up (`ImportRunner.start_reader`)."""
+    deadline = time.monotonic() + timeout
+    while not runner.reader.ready():
+        if time.monotonic() > deadline:
+            raise RuntimeError("the reading process did not start")
+        time.sleep(0.005)
+
+
 def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
@@ -246,10 +255,13 @@ def bench(kind: str, contacts: int, workdir: Path, xero_url: str, slack_url: str
     url, drop = database_url(kind, workdir)
     try:
         runtime, connection_id = connected_runtime(url, xero_url, slack_url, api_url=api_url)
-        settle_heap()  # as the bot's server does once started (`bot.server.BotServer.start`)
-        setup = peak_rss_mib()
-        # one runner for both, as the bot has: the re-import finds the reading process the first import started
+        # one runner for both, as the bot has; its reading process started, and the heap settled, as the bot's server
+        # does once started (`bot.server.BotServer.start`), before the first import is timed
         runner = ImportRunner(runtime, reporters=slack_reporters(runtime), policy=ImportPolicy(), workers=1)
+        assert runner.start_reader()
+        reader_up(runner)
+        settle_heap()
+        setup = peak_rss_mib()
         seconds, stored = timed_import(runtime, connection_id, runner)
         again, _ = timed_import(runtime, connection_id, runner)
         reading = max((children_peak_mib(c.pid) for c in multiprocessing.active_children() if c.pid), default=0.0)

@@ -62,9 +62,11 @@ def prepare_database(runtime: Runtime) -> None:
 class BotServer:
     """The whole bot in this process; `start()` returns once it serves, `stop()` ends it cleanly.
 
-    `owns_process`: the bot is what this process is for (`accounts-bot run`), so once started it settles the
-    process's heap (`settle_heap`). A process that only hosts the bot for a while (a test run) says False: its heap
-    is its own, and a full collection of a test run's heap at every start cost 0.4 s (16 % of the suite's CPU)."""
+    `owns_process`: the bot is what this process is for (`accounts-bot run`), so once started it starts the
+    imports' reading process (`ImportRunner.start_reader`: the first large import after a start does not wait for
+    it) and settles the process's heap (`settle_heap`). A process that only hosts the bot for a while (a test run)
+    says False: its heap is its own, and a full collection of a test run's heap at every start cost 0.4 s (16 % of
+    the suite's CPU); its imports start the reading process when one needs it, as before."""
 
     def __init__(self, settings: Settings, runtime: Runtime | None = None, *, owns_process: bool = True) -> None:
         self.settings = settings
@@ -104,6 +106,7 @@ class BotServer:
             self.socket_mode = CheckedSocketModeHandler(self.app, self.settings.slack_app_token)
             self.socket_mode.connect()
         if self.owns_process:
+            self.imports.start_reader()
             settle_heap()
         log.info("accounts-bot is running (%s mode, web on %s)", "Socket" if self.socket_mode else "HTTP", self.url)
         return self

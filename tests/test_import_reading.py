@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 from concurrent.futures import Future
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,11 +22,16 @@ from hypothesis import strategies as st
 
 from bot.customers.rows import Prepared, prepare_page, prepare_records
 from bot.imports.reading import PageReader, ReadPage, pack, unpack
+from bot.imports.runner import ImportRunner
+from bot.imports.runs import ImportPolicy
+from bot.server import BotServer
+from bot.slack.import_reports import slack_reporters
 from providers.base import Encoded, Page, Skipped, Unavailable
 from providers.xero.contacts import read_records
-from tests.conftest import RunningBot
+from tests.conftest import RunningBot, bot_settings
+from tests.fakes.slack import SlackFake
 from tests.fakes.xero import XeroFake
-from tests.flows import command, connected
+from tests.flows import command, connected, xero_settings
 from tests.imports import customer_count, expected_customers, finished, quick
 from tests.test_import_hostile_records import REPAIRABLE, UNUSABLE, seed_hostile, stored
 
@@ -88,6 +94,69 @@ def test_a_reading_process_that_stopped_is_not_waited_for(connect_bot: RunningBo
     assert customer_count(bot) == len(expected_customers(xero, tenant)) == run.count("new")
     assert not process.is_alive()
     bot.slack.wait_for(reader.ready, timeout=60, message="the reading process was not started again")
+
+
+def test_a_reading_process_started_with_the_bot_takes_every_page(connect_bot: RunningBot, xero: XeroFake) -> None:
+    """Started ahead of any import (`ImportRunner.start_reader`, as the bot's own server does once up), the process
+    is up before the first page comes, and the first import hands it every page: the first too, which a process
+    the import itself starts cannot take (it is read here while the process starts)."""
+    bot = connect_bot
+    _, tenant = connected(bot, xero)
+    xero.seed_contacts(tenant, 30)
+    quick(bot, page_size=5, read_apart_from=1)
+    runner, before = bot.server.imports, set(multiprocessing.active_children())
+
+    assert runner.start_reader()
+    bot.slack.wait_for(runner.reader.ready, timeout=60, message="the reading process did not start")
+    assert len(set(multiprocessing.active_children()) - before) == 1
+
+    command(bot, "/accounts import", "Starting the import")
+    run = finished(bot)
+
+    assert run.status == "succeeded", run.error
+    assert customer_count(bot) == len(expected_customers(xero, tenant)) == run.count("new") > 0
+    assert runner.reader.handed == run.pages == 6
+
+
+@pytest.mark.parametrize("owns_process", [True, False])
+def test_the_bots_own_process_starts_its_reading_process_once_up(
+    slack: SlackFake, database_url: str, xero: XeroFake, owns_process: bool
+) -> None:
+    """`accounts-bot run` (the server owning its process) starts the reading process once it serves, and it goes
+    with the bot; a bot hosted in a process not its own (the tests') leaves it to the first run that needs it."""
+    before = set(multiprocessing.active_children())
+    server = BotServer(
+        bot_settings(slack, database_url, mode="http", **xero_settings(xero)), owns_process=owns_process
+    ).start()
+    try:
+        if owns_process:
+            slack.wait_for(server.imports.reader.ready, timeout=60, message="the reading process did not start")
+            assert len(set(multiprocessing.active_children()) - before) == 1
+        else:
+            assert not server.imports.reader.ready() and set(multiprocessing.active_children()) == before
+    finally:
+        server.stop()
+    assert set(multiprocessing.active_children()) <= before
+
+
+def test_no_reading_process_is_started_ahead_where_no_import_would_use_it(
+    connect_bot: RunningBot, xero: XeroFake
+) -> None:
+    """Nothing is started ahead where every configured package's pages come read (MYOB's, QuickBooks'), nor where
+    the bot reads every page itself (`read_apart_from` None); the process is then started by a run that needs it."""
+    bot = connect_bot
+    runtime, before = bot.server.runtime, set(multiprocessing.active_children())
+    read_as_they_come = {name: p for name, p in runtime.providers.items() if not p.reads_pages_apart}
+    assert read_as_they_come != runtime.providers  # Xero's are read apart
+    for runner in (
+        ImportRunner(replace(runtime, providers=read_as_they_come), reporters=slack_reporters(runtime)),
+        ImportRunner(runtime, reporters=slack_reporters(runtime), policy=ImportPolicy(read_apart_from=None)),
+    ):
+        try:
+            assert not runner.start_reader()
+            assert not runner.reader.ready() and set(multiprocessing.active_children()) == before
+        finally:
+            runner.shutdown()
 
 
 def test_the_reading_process_stops_with_the_bot(connect_bot: RunningBot, xero: XeroFake) -> None:
