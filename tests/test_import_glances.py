@@ -424,7 +424,8 @@ def test_pages_glanced_at_come_in_order_and_then_what_the_walk_raised() -> None:
         reader.close()
     assert [[p.id for p in r.prepared] for r in got] == [[f"c-{n}-1", f"c-{n}-2"] for n in range(4)]
     assert [[g.id for g in r.left] for r in got] == [[f"c-{n}-0"] for n in range(4)]
-    assert judged == [[f"c-{n}-{i}" for i in range(3)] for n in range(4)]
+    # each page judged once, in whatever order the judges took them (`JUDGES`: two at once)
+    assert sorted(judged) == [[f"c-{n}-{i}" for i in range(3)] for n in range(4)]
 
 
 def test_two_pages_are_judged_at_once_and_still_come_in_order() -> None:
