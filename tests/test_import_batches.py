@@ -136,16 +136,19 @@ class AllHere:
 
 
 def test_pages_that_are_here_already_share_a_transaction(connect_bot: RunningBot, xero: XeroFake) -> None:
-    """Twelve pages of 100 all here: fewer commits than pages, and the same result as a page a transaction."""
+    """Twelve pages of 100 all here: fewer commits than pages, and the same result as a page a transaction. The run's
+    row (its cursor, counts and pages) is written once a transaction, as its last page left it, not once a page."""
     bot = connect_bot
     _, tenant = connected(bot, xero)
     xero.seed_contacts(tenant, 1200)
     providers = bot.server.runtime.providers
     commits: dict[int, int] = {}
+    run_rows: dict[int, int] = {}  # the run's row written (`_moved_on`)
 
     def moved_on(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if statement.startswith("UPDATE import_runs") and "RETURNING" in statement:  # a page's (`_moved_on`)
+        if statement.startswith("UPDATE import_runs") and "RETURNING" in statement:  # pages' (`_moved_on`)
             conn.info["pages written"] = True
+            run_rows[batch] += 1
 
     def committed(conn: Any) -> None:
         if conn.info.pop("pages written", False):
@@ -158,7 +161,7 @@ def test_pages_that_are_here_already_share_a_transaction(connect_bot: RunningBot
             # no time bound (a loaded machine may take half a second for a few pages): the records' bound alone
             quick(bot, page_size=100, batch_records=batch, batch_seconds=3600)  # the providers made anew: wrapped after
             providers["xero"] = AllHere(providers["xero"])  # type: ignore[assignment]
-            commits[batch] = 0
+            commits[batch] = run_rows[batch] = 0
             command(bot, "/accounts import", "Starting the import")
             run = finished(bot)
             assert (run.status, run.pages, run.processed) == ("succeeded", 12, 1200)
@@ -169,3 +172,4 @@ def test_pages_that_are_here_already_share_a_transaction(connect_bot: RunningBot
     # at most five pages (500 records) a transaction: 5, 5 and the last 2 when each next page is queued by the time
     # the one before is written, as it is but for a thread the machine is slow to schedule; then a page a transaction
     assert commits[1] == 12 and 3 <= commits[500] < 12, commits
+    assert run_rows == commits, (run_rows, commits)

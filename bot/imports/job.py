@@ -17,7 +17,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
 
@@ -334,6 +334,7 @@ class ImportJob:
                 if not done and more and pages.ready(ReadPage.done):
                     continue  # the next page is here already: it goes in the same transaction
                 analyse = _power_of_two_in(first, view.pages) and view.count("new") >= ANALYSE_FROM_NEW
+                view = self._write_moves(batch, view)
                 batch.commit()
                 if self.new is not None:
                     self.new.committed()
@@ -349,6 +350,7 @@ class ImportJob:
                 self._tell(self.reporter.progressed, view)
                 if (ended := self._stopping()) is not None:
                     return ended
+            view = self._write_moves(batch, view)  # the pages of a transaction still open (none: each is committed)
         return self._end("succeeded")  # a provider that ended without saying "last page"
 
     def _may_leave(self, connection_id: int, customer_filter: str, glances: list[Glance]) -> Unread:
@@ -400,12 +402,12 @@ class ImportJob:
         alone = not batch.records  # no page before it in the transaction: no savepoint needed
         s = batch.session()
         try:
-            # nor for a page whose records were all left unread: it writes the run's row alone, which is not refused
-            # (two round trips less a page of a later import)
+            # nor for a page whose records were all left unread: it writes nothing but the run's row (once a
+            # transaction: `_write_moves`), which is not refused (two round trips less a page of a later import)
             if alone or not (records.prepared or records.skipped):
-                return self._write_page(s, page, records, customer_filter, view, by_record=False)
+                return self._write_page(batch, page, records, customer_filter, view, by_record=False)
             with s.begin_nested():
-                return self._write_page(s, page, records, customer_filter, view, by_record=False)
+                return self._write_page(batch, page, records, customer_filter, view, by_record=False)
         except (SQLAlchemyError, TypeError, ValueError) as exc:
             if not refused(exc):
                 raise
@@ -418,11 +420,11 @@ class ImportJob:
             )
             if alone:
                 batch.rollback()
-            return self._write_page(batch.session(), page, records, customer_filter, view, by_record=True)
+            return self._write_page(batch, page, records, customer_filter, view, by_record=True)
 
     def _write_page(
         self,
-        s: Session,
+        batch: _Batch,
         page: Page,
         records: PageRecords,
         customer_filter: str,
@@ -430,7 +432,7 @@ class ImportJob:
         *,
         by_record: bool,
     ) -> tuple[RunView, bool]:
-        now = self.runtime.clock()
+        s, now = batch.session(), self.runtime.clock()
         prepared, skipped = records.prepared, list(records.skipped)
 
         look_up: list[str] | None = None  # all the page's ids
@@ -496,17 +498,24 @@ class ImportJob:
         }
         if page.total is not None:
             values["total"] = page.total
-        if done:
-            values |= self._ended("succeeded", now=now)
-        else:
+        if not done:
             values["cursor"] = page.cursor.value if page.cursor else None
-        view = self._moved_on(s, view, values)
+            return batch.move_on(view, values), False
+        view = self._moved_on(s, batch.as_written(view), batch.moved | values | self._ended("succeeded", now=now))
+        batch.moved_on()
+        self._complete(s, view, now=now)
+        return view, True
+
+    def _write_moves(self, batch: _Batch, view: RunView) -> RunView:
+        """The run's row as the open transaction's pages moved it (`_Batch.move_on`), written before it commits."""
+        if not batch.moved:
+            return view
+        view = self._moved_on(batch.session(), batch.as_written(view), batch.moved)
+        batch.moved_on()
         if view.cancel_requested:  # seen here as the heartbeat would
             self.flags.cancel = True
             self.flags.stop.set()
-        if done:
-            self._complete(s, view, now=now)
-        return view, done
+        return view
 
     def _moved_on(self, session: Session, view: RunView, values: dict[str, Any]) -> RunView:
         """Write `values` to the run's row in one statement that also checks this process still holds the run
@@ -694,9 +703,29 @@ class _Batch:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.records = 0  # written in the open transaction (at least 1 a page)
+        # The run's columns as the open transaction's pages left them, written once before it commits
+        # (`ImportJob._write_moves`), and the run's view as its row holds them until then: a statement a page less.
+        self.moved: dict[str, Any] = {}
+        self._written: RunView | None = None
         self._open: AbstractContextManager[Session] | None = None
         self._session: Session | None = None
         self._began = 0.0
+
+    def move_on(self, view: RunView, values: dict[str, Any]) -> RunView:
+        """A page moved the run on to `values` from `view`: kept to be written with the transaction's last page, and
+        the run's view as it will then be."""
+        if self._written is None:
+            self._written = view  # no page of the transaction wrote the row: it holds `view`
+        self.moved = values
+        return replace(view, counts=values["counts"], pages=values["pages"], total=values.get("total", view.total))
+
+    def as_written(self, view: RunView) -> RunView:
+        """The run's view as its row holds it (`view` where no page of the open transaction moved it on)."""
+        return self._written or view
+
+    def moved_on(self) -> None:
+        """The row was written."""
+        self.moved, self._written = {}, None
 
     def session(self) -> Session:
         if self._open is None or self._session is None:
@@ -718,6 +747,7 @@ class _Batch:
 
     def _close(self, *raised: Any) -> None:
         opened, self._open, self._session, self.records = self._open, None, None, 0
+        self.moved_on()  # written before a commit (`ImportJob._write_moves`); undone with a rollback
         if opened is not None:
             opened.__exit__(*raised)
 
