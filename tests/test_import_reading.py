@@ -13,12 +13,14 @@ import sys
 from concurrent.futures import Future
 from dataclasses import replace
 from datetime import UTC, datetime
+from multiprocessing.context import SpawnProcess
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
+from pytest_mock import MockerFixture
 
 from bot.customers.rows import Prepared, prepare_page, prepare_records
 from bot.imports.reading import PageReader, ReadPage, pack, unpack
@@ -137,6 +139,28 @@ def test_the_bots_own_process_starts_its_reading_process_once_up(
     finally:
         server.stop()
     assert set(multiprocessing.active_children()) <= before
+
+
+def test_a_reading_process_the_system_will_not_start_now_is_tried_again_later(
+    slack: SlackFake, database_url: str, xero: XeroFake, mocker: MockerFixture
+) -> None:
+    """Out of processes as the bot starts (the system refuses a new one: EAGAIN): the bot serves all the same, with
+    no process left half made; a large import's pages are read here meanwhile, and the next start (the next large
+    run's) makes the process."""
+    spawn = mocker.patch.object(
+        SpawnProcess, "start", side_effect=BlockingIOError(11, "Resource temporarily unavailable")
+    )
+    before = set(multiprocessing.active_children())
+    server = BotServer(bot_settings(slack, database_url, mode="http", **xero_settings(xero))).start()
+    try:
+        reader = server.imports.reader
+        assert spawn.called and not reader.ready() and set(multiprocessing.active_children()) == before
+        assert reader.submit(Encoded(b"{}", read_records)) is None  # read here
+        mocker.stopall()
+        assert server.imports.start_reader()
+        slack.wait_for(reader.ready, timeout=60, message="the reading process was not started again")
+    finally:
+        server.stop()
 
 
 def test_no_reading_process_is_started_ahead_where_no_import_would_use_it(

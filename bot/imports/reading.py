@@ -184,12 +184,16 @@ class PageReader:
         # for the curious (tests, logs): pages handed to the process, and the records it left unread
         self.handed = self.left = 0
 
-    def start(self, read: Read | None = None) -> None:
+    def start(self, read: Read | None = None) -> bool:
         """Start the process (in the background) unless it runs; one that stopped (killed, out of memory) is
-        started again. `read`: the function the pages will be read with, imported there at once."""
+        started again. `read`: the function the pages will be read with, imported there at once. Returns whether it
+        runs or is starting: not once closed, nor where the system would not start a process now (out of processes
+        or memory), which is left for the next call to try again (the pages are read here meanwhile)."""
         with self._lock:
-            if self._closed or (self._pool is not None and not self._broken()):
-                return
+            if self._closed:
+                return False
+            if self._pool is not None and not self._broken():
+                return True
             if self._pool is not None:
                 self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = ProcessPoolExecutor(
@@ -198,8 +202,15 @@ class PageReader:
                 initializer=_watch,
                 initargs=(os.getpid(), PARENT_WATCH_EVERY),
             )
-            with _plain_main():  # the first call starts the process
-                self._warmed = self._pool.submit(_warm, read)
+            try:
+                with _plain_main():  # the first call starts the process
+                    self._warmed = self._pool.submit(_warm, read)
+            except OSError as exc:
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = self._warmed = None
+                log.warning("The import's reading process could not be started (%s); pages are read here", exc)
+                return False
+            return True
 
     def ready(self) -> bool:
         """Whether the process is up and has not stopped: a page handed to it now does not wait for it to start."""

@@ -348,13 +348,13 @@ class ImportRunner:
         """Start the reading process now, in the background, where a configured package's pages can be read in it
         and the policy reads large runs there: the first large import after the bot starts then finds it up instead
         of reading its first pages here while it starts (0.1-0.15 s of a core). The bot's server does this once
-        started (`bot.server.BotServer`). Returns whether it was started."""
+        started (`bot.server.BotServer`). Returns whether it runs or is starting (`PageReader.start`: not where the
+        system would not start a process now, which the bot goes on without)."""
         if self.policy.read_apart_from is None or self.stopping.is_set():
             return False
         if not any(provider.reads_pages_apart for provider in self.runtime.providers.values()):
             return False
-        self.reader.start()
-        return True
+        return self.reader.start()
 
     def recover(self) -> None:
         """On start: with SQLite (one process by design) a run left running was this process's before it
