@@ -502,7 +502,7 @@ class ImportJob:
             values["cursor"] = page.cursor.value if page.cursor else None
             return batch.move_on(view, values), False
         view = self._moved_on(s, batch.as_written(view), batch.moved | values | self._ended("succeeded", now=now))
-        batch.moved_on()
+        batch.row_written()
         self._complete(s, view, now=now)
         return view, True
 
@@ -511,7 +511,7 @@ class ImportJob:
         if not batch.moved:
             return view
         view = self._moved_on(batch.session(), batch.as_written(view), batch.moved)
-        batch.moved_on()
+        batch.row_written()
         if view.cancel_requested:  # seen here as the heartbeat would
             self.flags.cancel = True
             self.flags.stop.set()
@@ -620,9 +620,9 @@ class ImportJob:
 
     def _heartbeat(self) -> None:
         """Renew the lease every quarter of it (waits and telling the end included: this is a thread of its own),
-        and look for a Cancel (or a lost lease) every `poll` seconds. Each page's transaction does both
-        (`_moved_on`), so while pages come faster than that the heartbeat sends nothing: no transaction beside the
-        pages' (a renewal's waits for the write lock on SQLite, and takes the GIL from the writer)."""
+        and look for a Cancel (or a lost lease) every `poll` seconds. Each transaction of pages does both as it
+        commits (`_write_moves`), so while pages come faster than that the heartbeat sends nothing: no transaction
+        beside the pages' (a renewal's waits for the write lock on SQLite, and takes the GIL from the writer)."""
         renew_every = self.policy.lease.total_seconds() / 4
         renewed = time.monotonic()
         while not self.flags.done.wait(self.policy.poll):
@@ -723,8 +723,8 @@ class _Batch:
         """The run's view as its row holds it (`view` where no page of the open transaction moved it on)."""
         return self._written or view
 
-    def moved_on(self) -> None:
-        """The row was written."""
+    def row_written(self) -> None:
+        """The run's row was written (or the transaction ended): nothing is kept to write."""
         self.moved, self._written = {}, None
 
     def session(self) -> Session:
@@ -747,7 +747,7 @@ class _Batch:
 
     def _close(self, *raised: Any) -> None:
         opened, self._open, self._session, self.records = self._open, None, None, 0
-        self.moved_on()  # written before a commit (`ImportJob._write_moves`); undone with a rollback
+        self.row_written()  # written before a commit (`ImportJob._write_moves`); undone with a rollback
         if opened is not None:
             opened.__exit__(*raised)
 
