@@ -26,6 +26,7 @@ from bot.customers.rows import Prepared, prepare_page, prepare_records
 from bot.imports.reading import PageReader, ReadPage, pack, unpack
 from bot.imports.runner import ImportRunner
 from bot.imports.runs import ImportPolicy
+from bot.runtime import build_providers
 from bot.server import BotServer
 from bot.slack.import_reports import slack_reporters
 from providers.base import Encoded, Page, Skipped, Unavailable
@@ -164,14 +165,17 @@ def test_a_reading_process_the_system_will_not_start_now_is_tried_again_later(
 
 
 def test_no_reading_process_is_started_ahead_where_no_import_would_use_it(
-    connect_bot: RunningBot, xero: XeroFake
+    connect_bot: RunningBot, slack: SlackFake, database_url: str
 ) -> None:
-    """Nothing is started ahead where every configured package's pages come read (MYOB's, QuickBooks'), nor where
+    """Nothing is started ahead where every configured package's pages come read (MYOB's and QuickBooks'), nor where
     the bot reads every page itself (`read_apart_from` None); the process is then started by a run that needs it."""
     bot = connect_bot
     runtime, before = bot.server.runtime, set(multiprocessing.active_children())
-    read_as_they_come = {name: p for name, p in runtime.providers.items() if not p.reads_pages_apart}
-    assert read_as_they_come != runtime.providers  # Xero's are read apart
+    credentials = {
+        f"{name}_client_{part}": f"{name}-{part}" for name in ("myob", "quickbooks") for part in ("id", "secret")
+    }
+    read_as_they_come = build_providers(bot_settings(slack, database_url, mode="http", **credentials))
+    assert sorted(read_as_they_come) == ["myob", "quickbooks"] and runtime.providers["xero"].reads_pages_apart
     for runner in (
         ImportRunner(replace(runtime, providers=read_as_they_come), reporters=slack_reporters(runtime)),
         ImportRunner(runtime, reporters=slack_reporters(runtime), policy=ImportPolicy(read_apart_from=None)),
