@@ -4,6 +4,7 @@
     python -m bench.import_bench --sizes 1000 20000 --databases sqlite
     python -m bench.import_bench --limited 100000     # Xero's real limits and 300 ms latency vs the lower bound
     BENCH_TRACE=1 python -m bench.import_bench --limited 100000   # ... and when each API call reached the fake
+    python -m bench.import_bench --cpu 100000 --rounds 3   # where the time goes: each thread's CPU in a first import
 
 Each run: a fresh database, a Xero fake (in a child process, so its 100,000 contacts don't count against the
 bot's memory) seeded with N contacts, a Slack fake receiving the progress messages, the bot's own connect flow to
@@ -21,14 +22,17 @@ import json
 import math
 import multiprocessing
 import os
+import re
 import resource
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -337,6 +341,105 @@ def limited(contacts: int, workdir: Path) -> None:
     print(f"  lower bound, 5 calls at once: {five:.1f} s; {seconds / five:.2f}x")
 
 
+class ThreadClock:
+    """Each thread's CPU seconds, of this process (by thread name, numbers folded: `xero-pages_3` is `xero-pages_N`)
+    and of its children (each child whole, as `reading process`), from `/proc`, sampled every `every` seconds in a
+    thread of its own (itself left out) until `stop()`: a thread that ends loses at most its last interval. With
+    `server` (a program's name: `postgres`), every process of that program on this machine too, as `database
+    server` (a local PostgreSQL's backends, WAL writer and checkpointer; the machine runs no other). Linux."""
+
+    def __init__(self, every: float = 0.02, *, server: str | None = None) -> None:
+        self._every, self._done, self._server = every, threading.Event(), server
+        self._names: dict[int, str] = {}
+        self._first: dict[tuple[int, int], float] = {}
+        self._last: dict[tuple[int, int], tuple[str, float]] = {}
+        self._sample()
+        self._first = {key: cpu for key, (_, cpu) in self._last.items()}
+        self._thread = threading.Thread(target=self._run, name="cpu-sampler", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> dict[str, float]:
+        """CPU seconds since the clock started, by thread (the children's: `reading process`)."""
+        self._done.set()
+        self._thread.join()
+        self._sample()
+        used: dict[str, float] = {}
+        for key, (name, cpu) in self._last.items():
+            if name != "cpu-sampler":
+                used[name] = used.get(name, 0.0) + cpu - self._first.get(key, 0.0)
+        return used
+
+    def _run(self) -> None:
+        while not self._done.wait(self._every):
+            self._sample()
+
+    def _sample(self) -> None:
+        me, tick = os.getpid(), os.sysconf("SC_CLK_TCK")
+        self._names.update({t.native_id: re.sub(r"\d+", "N", t.name) for t in threading.enumerate() if t.native_id})
+        tasks = [(me, int(tid)) for tid in os.listdir(f"/proc/{me}/task")]
+        children = {c.pid for c in multiprocessing.active_children() if c.pid}
+        tasks += [(pid, pid) for pid in children]
+        if self._server is not None:
+            tasks += [(int(p), int(p)) for p in os.listdir("/proc") if p.isdigit() and int(p) != me]
+        for pid, tid in tasks:
+            path = f"/proc/{pid}/task/{tid}/stat" if pid == me else f"/proc/{pid}/stat"
+            try:
+                head, _, tail = Path(path).read_text().rpartition(")")
+            except (FileNotFoundError, ProcessLookupError):
+                continue  # ended since listed
+            if pid == me:
+                name = self._names.get(tid, "unnamed")
+            elif pid in children:
+                name = "reading process"
+            elif head.partition("(")[2] == self._server:
+                name = "database server"
+            else:
+                continue
+            fields = tail.split()
+            self._last[(pid, tid)] = (name, (int(fields[11]) + int(fields[12])) / tick)
+
+
+def cpu_of_import(kind: str, workdir: Path, xero_url: str, slack_url: str, api_url: str) -> dict[str, Any]:
+    """A first import as `bench` times it, with each thread's CPU seconds meanwhile (`ThreadClock`)."""
+    url, drop = database_url(kind, workdir)
+    try:
+        runtime, connection_id = connected_runtime(url, xero_url, slack_url, api_url=api_url)
+        runner = ImportRunner(runtime, reporters=slack_reporters(runtime), policy=ImportPolicy(), workers=1)
+        assert runner.start_reader()
+        reader_up(runner)
+        settle_heap()
+        clock = ThreadClock(server="postgres" if kind == "postgresql" else None)
+        seconds, _ = timed_import(runtime, connection_id, runner)
+        threads = clock.stop()
+        runner.shutdown()
+        runtime.close()
+    finally:
+        if drop:
+            drop()
+    return {"seconds": seconds, "threads": threads}
+
+
+def where_the_time_goes(size: int, databases: list[str], rounds: int, workdir: Path) -> None:
+    """A first import of `size` contacts from the pre-serialised server on each database, `rounds` times each
+    (interleaved): its wall time, and the CPU seconds of each of its threads and of its reading process (medians)."""
+    found: dict[str, list[dict[str, Any]]] = {kind: [] for kind in databases}
+    with servers(size, workdir) as (urls, _, _):
+        for round_ in range(rounds):
+            for kind in databases:
+                command = ["-m", "bench.import_bench", "--one-cpu", kind, urls["xero"], urls["slack"], urls["static"]]
+                out = subprocess.run([sys.executable, *command], check=True, capture_output=True, text=True).stdout
+                found[kind].append(json.loads(out.strip().splitlines()[-1]))
+                print(f"  {size:>7,} {kind:10} round {round_ + 1}: {found[kind][-1]['seconds']:.2f} s", flush=True)
+    for kind, runs in found.items():
+        print(f"\n{size:,} contacts, {kind}: medians of {rounds} first imports, CPU seconds by thread")
+        print(f"  {'the import, wall':32} {statistics.median(r['seconds'] for r in runs):6.2f}")
+        names = sorted({name for r in runs for name in r["threads"]}, key=lambda n: -runs[0]["threads"].get(n, 0))
+        for name in names:
+            cpu = statistics.median(r["threads"].get(name, 0.0) for r in runs)
+            if cpu >= 0.01:
+                print(f"  {name:32} {cpu:6.2f}")
+
+
 CONTENDERS = ("sdk", "sqlite", "postgresql")
 
 
@@ -356,30 +459,44 @@ def measure(contender: str, size: int, urls: dict[str, str], server: str, tenant
     return json.loads(last)
 
 
+@contextmanager
+def servers(size: int, workdir: Path) -> Iterator[tuple[dict[str, str], str, str]]:
+    """The Xero fake with `size` contacts and the Slack fake (in a child process), and the pre-serialised server
+    sending the fake's pages: their URLs (`xero`, `slack`, `static`), the organisation's id and a token for the SDK."""
+    parent, child = multiprocessing.Pipe()
+    fakes = multiprocessing.get_context("spawn").Process(target=serve_fakes, args=(size, False, 0.0, child))
+    fakes.start()
+    xero_url, slack_url = parent.recv()
+    pages = workdir / f"pages-{size}"
+    pages.mkdir()
+    static = None
+    try:
+        runtime, connection_id = connected_runtime(f"sqlite:///{workdir / f'pages-{size}.db'}", xero_url, slack_url)
+        tenant, token = write_pages(runtime, connection_id, pages)
+        runtime.close()
+        port = free_port()
+        static = subprocess.Popen(
+            [sys.executable, "-m", "bench.static_xero", str(pages), str(port)], stdout=subprocess.PIPE, text=True
+        )
+        assert static.stdout is not None and static.stdout.readline().strip() == "ready"
+        yield {"xero": xero_url, "slack": slack_url, "static": f"http://127.0.0.1:{port}/api.xro/2.0"}, tenant, token
+    finally:
+        if static is not None:
+            static.terminate()
+            static.wait()
+        parent.send("done")
+        parent.recv()
+        fakes.join(timeout=30)
+
+
 def compare(sizes: list[int], databases: list[str], rounds: int, workdir: Path) -> None:
     """For each size: the Xero fake and the pre-serialised server, then `rounds` rounds of every contender on
     each server in turn (interleaved, so a busy moment of the machine touches all of them), and the medians."""
     contenders = ["sdk", *databases]
     table = []
     for size in sizes:
-        parent, child = multiprocessing.Pipe()
-        fakes = multiprocessing.get_context("spawn").Process(target=serve_fakes, args=(size, False, 0.0, child))
-        fakes.start()
-        xero_url, slack_url = parent.recv()
-        pages = workdir / f"pages-{size}"
-        pages.mkdir()
-        static = None
-        try:
-            runtime, connection_id = connected_runtime(f"sqlite:///{workdir / f'pages-{size}.db'}", xero_url, slack_url)
-            tenant, token = write_pages(runtime, connection_id, pages)
-            runtime.close()
-            port = free_port()
-            static = subprocess.Popen(
-                [sys.executable, "-m", "bench.static_xero", str(pages), str(port)], stdout=subprocess.PIPE, text=True
-            )
-            assert static.stdout is not None and static.stdout.readline().strip() == "ready"
-            urls = {"xero": xero_url, "slack": slack_url, "static": f"http://127.0.0.1:{port}/api.xro/2.0"}
-            results: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        results: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        with servers(size, workdir) as (urls, tenant, token):
             for round_ in range(rounds):
                 for server in ("static", "fake"):
                     for contender in contenders:
@@ -389,13 +506,6 @@ def compare(sizes: list[int], databases: list[str], rounds: int, workdir: Path) 
                             f"  {size:>7,} {server:6} {contender:10} round {round_ + 1}: {figures['seconds']:.2f} s",
                             flush=True,
                         )
-        finally:
-            if static is not None:
-                static.terminate()
-                static.wait()
-            parent.send("done")
-            parent.recv()
-            fakes.join(timeout=30)
         for server in ("static", "fake"):
             sdk = statistics.median(r["seconds"] for r in results[("sdk", server)])
             for contender in contenders:
@@ -427,12 +537,21 @@ def main() -> None:
     parser.add_argument("--databases", nargs="+", default=["sqlite", "postgresql"], choices=["sqlite", "postgresql"])
     parser.add_argument("--rounds", type=int, default=3, help="rounds of every contender; medians are reported")
     parser.add_argument("--limited", type=int, metavar="N", help="only the rate-limited run, with N contacts")
+    parser.add_argument(
+        "--cpu", type=int, metavar="N", help="where the time goes: each thread's CPU in a first import of N contacts"
+    )
     parser.add_argument("--one", nargs=5, metavar=("DATABASE", "N", "XERO", "SLACK", "API"), help=argparse.SUPPRESS)
+    parser.add_argument("--one-cpu", nargs=4, metavar=("DATABASE", "XERO", "SLACK", "API"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         if args.limited:
             limited(args.limited, workdir)
+        elif args.cpu:
+            where_the_time_goes(args.cpu, args.databases, args.rounds, workdir)
+        elif args.one_cpu:
+            kind, xero_url, slack_url, api_url = args.one_cpu
+            print(json.dumps(cpu_of_import(kind, workdir, xero_url, slack_url, api_url)))
         elif args.one:
             kind, size, xero_url, slack_url, api_url = args.one
             print(json.dumps(asdict(bench(kind, int(size), workdir, xero_url, slack_url, api_url))))
