@@ -341,6 +341,9 @@ def limited(contacts: int, workdir: Path) -> None:
     print(f"  lower bound, 5 calls at once: {five:.1f} s; {seconds / five:.2f}x")
 
 
+_LOOK_FOR_SERVER = 25  # samples between looks for the database server's processes (new connections' backends)
+
+
 class ThreadClock:
     """Each thread's CPU seconds, of this process (by thread name, numbers folded: `xero-pages_3` is `xero-pages_N`)
     and of its children (each child whole, as `reading process`), from `/proc`, sampled every `every` seconds in a
@@ -348,8 +351,10 @@ class ThreadClock:
     `server` (a program's name: `postgres`), every process of that program on this machine too, as `database
     server` (a local PostgreSQL's backends, WAL writer and checkpointer; the machine runs no other). Linux."""
 
-    def __init__(self, every: float = 0.02, *, server: str | None = None) -> None:
+    def __init__(self, every: float = 0.05, *, server: str | None = None) -> None:
         self._every, self._done, self._server = every, threading.Event(), server
+        self._servers: list[int] = []  # the server's processes, looked for again every `_LOOK_FOR_SERVER` samples
+        self._samples = 0
         self._names: dict[int, str] = {}
         self._first: dict[tuple[int, int], float] = {}
         self._last: dict[tuple[int, int], tuple[str, float]] = {}
@@ -359,14 +364,14 @@ class ThreadClock:
         self._thread.start()
 
     def stop(self) -> dict[str, float]:
-        """CPU seconds since the clock started, by thread (the children's: `reading process`)."""
+        """CPU seconds since the clock started, by thread (the children's: `reading process`; the clock's own thread
+        as `cpu-sampler`, what measuring cost the process)."""
         self._done.set()
         self._thread.join()
         self._sample()
         used: dict[str, float] = {}
         for key, (name, cpu) in self._last.items():
-            if name != "cpu-sampler":
-                used[name] = used.get(name, 0.0) + cpu - self._first.get(key, 0.0)
+            used[name] = used.get(name, 0.0) + cpu - self._first.get(key, 0.0)
         return used
 
     def _run(self) -> None:
@@ -380,7 +385,10 @@ class ThreadClock:
         children = {c.pid for c in multiprocessing.active_children() if c.pid}
         tasks += [(pid, pid) for pid in children]
         if self._server is not None:
-            tasks += [(int(p), int(p)) for p in os.listdir("/proc") if p.isdigit() and int(p) != me]
+            if self._samples % _LOOK_FOR_SERVER == 0:  # every process's name read: some 2 ms
+                self._servers = [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in children]
+            tasks += [(pid, pid) for pid in self._servers if pid != me]
+        self._samples += 1
         for pid, tid in tasks:
             path = f"/proc/{pid}/task/{tid}/stat" if pid == me else f"/proc/{pid}/stat"
             try:
@@ -394,6 +402,7 @@ class ThreadClock:
             elif head.partition("(")[2] == self._server:
                 name = "database server"
             else:
+                self._servers = [p for p in self._servers if p != pid]  # not the server's: not read again
                 continue
             fields = tail.split()
             self._last[(pid, tid)] = (name, (int(fields[11]) + int(fields[12])) / tick)
