@@ -347,7 +347,8 @@ _LOOK_FOR_SERVER = 25  # samples between looks for the database server's process
 class ThreadClock:
     """Each thread's CPU seconds, of this process (by thread name, numbers folded: `xero-pages_3` is `xero-pages_N`)
     and of its children (each child whole, as `reading process`), from `/proc`, sampled every `every` seconds in a
-    thread of its own (itself left out) until `stop()`: a thread that ends loses at most its last interval. With
+    thread of its own (`cpu-sampler`, counted too: what measuring costs) until `stop()`: a thread that ends loses at
+    most its last interval. With
     `server` (a program's name: `postgres`), every process of that program on this machine too, as `database
     server` (a local PostgreSQL's backends, WAL writer and checkpointer; the machine runs no other). Linux."""
 
