@@ -254,26 +254,38 @@ def children_peak_mib(pid: int) -> float:
     return 0.0
 
 
-def bench(kind: str, contacts: int, workdir: Path, xero_url: str, slack_url: str, api_url: str) -> Figures:
-    """One measurement against running servers, meant to run in a process of its own (see `compare`)."""
+@contextmanager
+def bot_ready(
+    kind: str, workdir: Path, xero_url: str, slack_url: str, api_url: str
+) -> Iterator[tuple[Runtime, int, ImportRunner]]:
+    """A database of its own (`kind`) with Xero connected, and the bot's import runner on it (one for every import,
+    as the bot has), its reading process up and the heap settled as the bot's server leaves them once started
+    (`bot.server.BotServer.start`); the database dropped after."""
     url, drop = database_url(kind, workdir)
     try:
         runtime, connection_id = connected_runtime(url, xero_url, slack_url, api_url=api_url)
-        # one runner for both, as the bot has; its reading process started, and the heap settled, as the bot's server
-        # does once started (`bot.server.BotServer.start`), before the first import is timed
         runner = ImportRunner(runtime, reporters=slack_reporters(runtime), policy=ImportPolicy(), workers=1)
-        assert runner.start_reader()
-        reader_up(runner)
-        settle_heap()
+        try:
+            assert runner.start_reader()
+            reader_up(runner)
+            settle_heap()
+            yield runtime, connection_id, runner
+        finally:
+            runner.shutdown()
+            runtime.close()
+    finally:
+        if drop:
+            drop()
+
+
+def bench(kind: str, contacts: int, workdir: Path, xero_url: str, slack_url: str, api_url: str) -> Figures:
+    """One measurement against running servers, meant to run in a process of its own (see `compare`): a first import
+    and the same again (the re-import finds the reading process the first used)."""
+    with bot_ready(kind, workdir, xero_url, slack_url, api_url) as (runtime, connection_id, runner):
         setup = peak_rss_mib()
         seconds, stored = timed_import(runtime, connection_id, runner)
         again, _ = timed_import(runtime, connection_id, runner)
         reading = max((children_peak_mib(c.pid) for c in multiprocessing.active_children() if c.pid), default=0.0)
-        runner.shutdown()
-        runtime.close()
-    finally:
-        if drop:
-            drop()
     return Figures(kind, contacts, stored, seconds, again, setup, peak_rss_mib(), reading)
 
 
@@ -411,21 +423,10 @@ class ThreadClock:
 
 def cpu_of_import(kind: str, workdir: Path, xero_url: str, slack_url: str, api_url: str) -> dict[str, Any]:
     """A first import as `bench` times it, with each thread's CPU seconds meanwhile (`ThreadClock`)."""
-    url, drop = database_url(kind, workdir)
-    try:
-        runtime, connection_id = connected_runtime(url, xero_url, slack_url, api_url=api_url)
-        runner = ImportRunner(runtime, reporters=slack_reporters(runtime), policy=ImportPolicy(), workers=1)
-        assert runner.start_reader()
-        reader_up(runner)
-        settle_heap()
+    with bot_ready(kind, workdir, xero_url, slack_url, api_url) as (runtime, connection_id, runner):
         clock = ThreadClock(server="postgres" if kind == "postgresql" else None)
         seconds, _ = timed_import(runtime, connection_id, runner)
         threads = clock.stop()
-        runner.shutdown()
-        runtime.close()
-    finally:
-        if drop:
-            drop()
     return {"seconds": seconds, "threads": threads}
 
 
