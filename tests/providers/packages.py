@@ -276,6 +276,15 @@ class PackageDriver:
         """The calls the fake received for `resource`, in order, with their statuses."""
         raise NotImplementedError
 
+    def wait_for_calls(self, resource: Resource, count: int, timeout: float = 30.0) -> list[Call]:
+        """`calls(resource)` once there are `count`. The fake notes a call as it arrives (`arrived`), which over HTTP
+        is once its server has read the request: on a busy machine after a client that gave up waiting moved on.
+        `TimeoutError` after `timeout`, which only bounds a failure."""
+        with self.fake.arrived:
+            if not self.fake.arrived.wait_for(lambda: len(self.calls(resource)) >= count, timeout):
+                raise TimeoutError(f"{self.title}'s fake noted {len(self.calls(resource))} of {count} calls")
+        return self.calls(resource)
+
     def asks_for_changes_only(self, call: Call) -> bool:
         """Whether a call for customers asked only for those changed since a time (an incremental read)."""
         raise NotImplementedError

@@ -91,6 +91,8 @@ class MyobFake(SalesApi):
                 rule.times -= 1
                 if rule.times <= 0:
                     self._failures.remove(rule)
+        with self.arrived:
+            self.arrived.notify_all()
 
         async def recording_send(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -64,6 +64,7 @@ class MyobState(OAuth2Hooks):
         self._lost: dict[str, int] = {}  # creates whose answers are lost next, by resource
         self._holds: dict[str, list[threading.Event]] = {}  # creates whose answers wait, by resource
         self.calls: list[Call] = []
+        self.arrived = threading.Condition()  # notified as each call is recorded (`PackageDriver.wait_for_calls`)
 
     # -- the OAuth2 server's hooks ---------------------------------------------------------------
 

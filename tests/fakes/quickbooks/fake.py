@@ -125,6 +125,8 @@ class QuickBooksFake(SalesApi):
                 rule.times -= 1
                 if rule.times <= 0:
                     self._failures.remove(rule)
+        with self.arrived:
+            self.arrived.notify_all()
 
         async def recording_send(message: Message) -> None:
             if message["type"] == "http.response.start":

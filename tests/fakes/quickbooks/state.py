@@ -50,6 +50,7 @@ class QuickBooksState(OAuth2Hooks):
         self.connections: dict[tuple[str, str], float] = {}  # (client id, realm id) -> when connected
         self._failures: list[_FailureRule] = []
         self.calls: list[Call] = []
+        self.arrived = threading.Condition()  # notified as each call is recorded (`PackageDriver.wait_for_calls`)
 
     # -- the OAuth2 server's hooks --------------------------------------------------------------
 

@@ -61,8 +61,8 @@ class XeroFake(Controls, FakeInvoicing):
     def wait_for_calls(self, path_substring: str, more_than: int, what: str, timeout: float = 60.0) -> list[Call]:
         """Wait until more than `more_than` requests whose path contains `path_substring` have arrived (they are
         recorded as they arrive, before any hold); those requests."""
-        with self._arrived:
-            if not self._arrived.wait_for(lambda: len(self.calls_to(path_substring)) > more_than, timeout):
+        with self.arrived:
+            if not self.arrived.wait_for(lambda: len(self.calls_to(path_substring)) > more_than, timeout):
                 raise TimeoutError(f"waited {timeout}s for {what}")
         return self.calls_to(path_substring)
 
@@ -95,8 +95,8 @@ class XeroFake(Controls, FakeInvoicing):
                 rule.times -= 1
                 if rule.times <= 0:
                     self._failures.remove(rule)
-        with self._arrived:
-            self._arrived.notify_all()
+        with self.arrived:
+            self.arrived.notify_all()
 
         async def recording_send(message: Message) -> None:
             if message["type"] == "http.response.start":

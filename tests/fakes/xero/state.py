@@ -58,7 +58,7 @@ class XeroState(OAuth2Hooks):
         self._failures: list[_FailureRule] = []
         self._holds: list[tuple[str, threading.Event]] = []
         self.calls: list[Call] = []
-        self._arrived = threading.Condition()  # notified as each call is recorded (`wait_for_calls`)
+        self.arrived = threading.Condition()  # notified as each call is recorded (`wait_for_calls`)
         self._router = Starlette(routes=self._routes())
 
     @property
