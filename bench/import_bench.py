@@ -119,8 +119,12 @@ def database_url(kind: str, workdir: Path) -> tuple[str, Any]:
     )
     name = f"accounts_bot_bench_{uuid.uuid4().hex[:8]}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    # BENCH_ICU_LOCALE (`en-US`, say): the database compares text by that language's rules, as a server made with
+    # a language's locale does (most are: `en_US.UTF-8`), where this machine's compares code points (`C.UTF-8`).
+    locale = os.environ.get("BENCH_ICU_LOCALE")
+    made = f" TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE '{locale}'" if locale else ""
     with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
+        c.execute(text(f'CREATE DATABASE "{name}"{made}'))
 
     def drop() -> None:
         with admin.connect() as c:

@@ -66,6 +66,60 @@ def test_migrations_match_the_models(db: Database) -> None:
     assert diff == []
 
 
+def test_every_column_compares_text_as_its_model_says(db: Database) -> None:
+    """Autogenerate does not compare collations (it found nothing with 0028 undone), so this does: each column's
+    collation in the migrated database is what its model declares for the dialect (None: the database's own), and
+    the matching keys and package ids are compared by their bytes on PostgreSQL (`storage.models.customers`)."""
+    dialect = db.engine.dialect
+    declared = {
+        (table.name, column.name): getattr(column.type.dialect_impl(dialect), "collation", None)
+        for table in Base.metadata.tables.values()
+        for column in table.columns
+    }
+    with db.engine.connect() as c:
+        if dialect.name == "postgresql":
+            rows = c.exec_driver_sql(
+                "SELECT table_name, column_name, collation_name FROM information_schema.columns "
+                "WHERE table_schema = current_schema()"
+            ).all()
+            found = {(table, column): collation for table, column, collation in rows}
+        else:  # SQLite keeps each table's statement: a column's own collation would be written there
+            tables = c.exec_driver_sql("SELECT sql FROM sqlite_master WHERE type = 'table'").scalars().all()
+            assert not [sql for sql in tables if sql and "COLLATE" in sql.upper()]
+            found = dict.fromkeys(declared)
+    assert {key: found[key] for key in declared} == declared
+    keys = {k for k, collation in declared.items() if collation == "C"}
+    expected = {
+        ("customers", "email_key"),
+        ("customers", "name_key"),
+        ("customer_references", "external_id"),
+        ("customer_references", "merged_into_external_id"),
+    }
+    assert keys == (expected if dialect.name == "postgresql" else set())
+
+
+def test_byte_order_keys_come_and_go_with_their_migration(db: Database) -> None:
+    """0028 undone leaves the database's own collation (PostgreSQL), done again byte order, its indexes kept."""
+    if db.engine.dialect.name != "postgresql":
+        migrate.downgrade(db.engine, "0027")
+        migrate.upgrade(db.engine)  # nothing to do on SQLite, either way
+        return
+    query = (
+        "SELECT column_name, collation_name FROM information_schema.columns "
+        "WHERE table_schema = current_schema() AND column_name IN ('email_key', 'external_id')"
+    )
+    with db.engine.connect() as c:
+        assert dict(c.exec_driver_sql(query).all()) == {"email_key": "C", "external_id": "C"}
+    migrate.downgrade(db.engine, "0027")
+    with db.engine.connect() as c:
+        assert dict(c.exec_driver_sql(query).all()) == {"email_key": None, "external_id": None}
+    migrate.upgrade(db.engine)
+    with db.engine.connect() as c:
+        assert dict(c.exec_driver_sql(query).all()) == {"email_key": "C", "external_id": "C"}
+        indexes = {ix["name"] for ix in inspect(c).get_indexes("customers")}
+    assert {"ix_customers_workspace_email", "ix_customers_workspace_name"} <= indexes
+
+
 def test_downgrade_to_nothing_and_up_again(db: Database) -> None:
     migrate.downgrade(db.engine, "base")
     assert not set(Base.metadata.tables) & set(inspect(db.engine).get_table_names())
