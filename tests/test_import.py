@@ -216,6 +216,30 @@ def test_when_the_bot_cannot_post_in_the_channel_it_reports_by_direct_message(
     assert bot.slack.messages("C0OPS00001") == []
 
 
+def test_the_first_page_is_asked_for_while_slack_takes_the_start(
+    imports: tuple[RunningBot, Connection, str], package: PackageDriver
+) -> None:
+    """The run's progress message is posted while its first pages are fetched, not before they are asked for: a
+    Slack that says to slow down (429, Retry-After: 3) holds up the message, not the package's first call."""
+    bot, _, organisation = imports
+    package.seed_customers(organisation, 30)
+    expected = package.importable_customers(organisation)
+    before = len(package.calls(Resource.CUSTOMERS))
+    bot.slack.fail_next("chat.postMessage", "ratelimited", retry_after=3)
+    command(bot, "/accounts import", "Starting the import")
+
+    package.wait_for_calls(Resource.CUSTOMERS, before + 1, timeout=2.5)
+    progress = [c for c in bot.slack.calls("chat.postMessage") if c.args.get("channel") == CHANNEL]
+    assert [c.status for c in progress] == [429]  # asked for while Slack's answer is still waited out
+    run = finished(bot)
+    assert run.status == "succeeded" and run.count("new") == len(expected)
+    posted = [c for c in bot.slack.calls("chat.postMessage") if c.args.get("channel") == CHANNEL]
+    assert [c.status for c in posted][:2] == [429, 200] and not posted[1].args.get("thread_ts")
+    assert parent(bot, run)["ts"] == posted[1].response["ts"]  # the message posted then is the one edited after
+    assert parent(bot, run)["text"].startswith(":white_check_mark: Imported customers")
+    assert "Import finished" in thread_text(bot, run)
+
+
 def test_a_rate_limit_storm_is_waited_out_in_the_queue_and_told_in_the_thread(
     xero_imports: tuple[RunningBot, Connection, str], xero: XeroFake
 ) -> None:

@@ -393,7 +393,8 @@ def test_a_run_taken_over_while_it_reads_a_page_writes_nothing_more(
     job.start()
     try:
         xero.wait_for_calls("/contacts", 0, "the first page asked for")
-        with bot.db.session() as s:
+        # the write lock first, as the bot takes it: the job tells Slack it started meanwhile and notes its message
+        with bot.db.session(write_lock=True) as s:
             run = s.get(ImportRun, started.run.id)
             assert run is not None
             if taken_by == "another process":

@@ -214,7 +214,11 @@ class ImportJob:
             return self._end("cancelled")
         if connection.status == ConnectionStatus.DISCONNECTED or provider is None:
             return self._end("failed", error=f"{connection.organisation_name} is no longer connected.")
-        self._tell(self.reporter.started, view, resumed=view.pages > 0 or view.attempts > 1)
+        # Told once the first pages are on their way (`_read`), not before they are asked for: Slack's answer (a
+        # round trip; seconds when it says to slow down) no longer holds up the package's first call.
+        started = _once(
+            functools.partial(self._tell, self.reporter.started, view, resumed=view.pages > 0 or view.attempts > 1)
+        )
         if view.pages == 0 and not self._has_records(connection.id):
             self.written = _Written()
         else:
@@ -227,8 +231,11 @@ class ImportJob:
                 return ended
             view, cursor, since = self._position()
             try:
-                return self._read(provider, link, view, since=since, cursor=cursor, customer_filter=customer_filter)
+                return self._read(
+                    provider, link, view, since=since, cursor=cursor, customer_filter=customer_filter, started=started
+                )
             except RateLimited as exc:
+                started()  # what the run waits for is told after its start, as ever
                 # The app's limit is every organisation's, and a package's "wait" longer than a moment (a
                 # package's minute) would hold the worker: the run goes back to the queue with its time to wait, and the
                 # worker takes other work (another package's, or a run due sooner) meanwhile.
@@ -237,6 +244,7 @@ class ImportJob:
                 self._tell(self.reporter.waiting, view, seconds=exc.retry_after, limit=exc.scope)
                 self.waiter.wait(exc.retry_after, self.flags.stop)
             except Unavailable as exc:
+                started()
                 attempt += 1
                 if attempt > self.policy.retries:
                     return self._end("failed", error=exc.format_message())
@@ -283,9 +291,11 @@ class ImportJob:
         since: datetime | None,
         cursor: dict[str, Any] | None,
         customer_filter: str,
+        started: Callable[[], None],
     ) -> RunView:
         """Read pages from the cursor on, committing each; returns the view of the run once it ended. The chart of
-        accounts is fetched beside the writes of the last pages, once they are on their way (or the last came)."""
+        accounts is fetched beside the writes of the last pages, once they are on their way (or the last came).
+        `started` tells Slack the run started, while the first pages are fetched."""
         chart = Alongside(functools.partial(self._refresh_chart, view), name=f"import-{self.run_id}-chart")
         apart = self.policy.read_apart_from if self.reader is not None else None
         resume = Cursor(cursor) if cursor else None
@@ -311,6 +321,7 @@ class ImportJob:
             Prefetched(source, name=f"import-{self.run_id}-pages", ahead=self.policy.pages_ahead) as pages,
             _Batch(self.db) as batch,
         ):  # the next pages come meanwhile (and are read in the reading process, where there is one)
+            started()  # while the first pages are asked for (no transaction is open yet: `_Batch` opens one lazily)
             for read, item in enumerate(pages, start=1):
                 page, got = item.page, item.records()
                 records += len(got.prepared) + len(got.skipped) + len(got.left)
@@ -662,6 +673,17 @@ class ImportJob:
             what(*args, **kwargs)
         except Exception:
             log.exception("Reporting on import run %s failed", self.run_id)
+
+
+def _once(what: Callable[[], object]) -> Callable[[], None]:
+    """`what`, done the first time the function returned is called, and not again."""
+    pending = [what]
+
+    def call() -> None:
+        while pending:
+            pending.pop()()
+
+    return call
 
 
 class _Written:
