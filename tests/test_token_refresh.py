@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import pytest
+from sqlalchemy import event
 
 import storage.db
 from bot.connections.tokens import ConnectionTokens
@@ -380,3 +381,30 @@ def test_the_refresh_token_is_there_to_revoke(connect_bot: RunningBot, xero: Xer
         assert connection is not None
         connection.refresh_token_enc = None
     assert keeper.refresh_token() is None
+
+
+def test_the_token_is_read_in_one_statement_without_a_transaction(connect_bot: RunningBot, xero: XeroFake) -> None:
+    """Every call to the package reads its connection's token first: on PostgreSQL that statement goes alone
+    (autocommit), not between a BEGIN and a ROLLBACK of its own, two round trips more a call. SQLite's are local."""
+    row, _ = connected(connect_bot, xero)
+    keeper = ConnectionTokens(connect_bot.db, connect_bot.server.runtime.providers["xero"], row.id)
+    engine = connect_bot.db.engine
+    seen: list[tuple[str, bool]] = []
+
+    def after(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "access_token_enc" in statement:
+            seen.append((statement.split()[0], conn.in_transaction() and not _autocommit(conn)))
+
+    event.listen(engine, "after_cursor_execute", after)
+    try:
+        tokens = {keeper.access_token() for _ in range(3)}
+    finally:
+        event.remove(engine, "after_cursor_execute", after)
+    assert len(tokens) == 1 and tokens != {""}
+    postgresql = engine.dialect.name == "postgresql"
+    assert seen == [("SELECT", not postgresql)] * 3
+
+
+def _autocommit(conn: Any) -> bool:
+    """Whether a SQLAlchemy connection runs each statement alone (its driver connection's autocommit)."""
+    return bool(getattr(conn.connection.driver_connection, "autocommit", False)) and conn.dialect.name == "postgresql"
