@@ -220,17 +220,19 @@ def test_the_first_page_is_asked_for_while_slack_takes_the_start(
     imports: tuple[RunningBot, Connection, str], package: PackageDriver
 ) -> None:
     """The run's progress message is posted while its first pages are fetched, not before they are asked for: a
-    Slack that says to slow down (429, Retry-After: 3) holds up the message, not the package's first call."""
+    Slack that says to slow down (429, Retry-After: 5) holds up the message, not the package's first call. Which of
+    the two reaches its fake first is the machine's choice: the first page is asked for before the message is
+    posted, within the 5 s (on the code before, 5 s after)."""
     bot, _, organisation = imports
     package.seed_customers(organisation, 30)
     expected = package.importable_customers(organisation)
     before = len(package.calls(Resource.CUSTOMERS))
-    bot.slack.fail_next("chat.postMessage", "ratelimited", retry_after=3)
+    bot.slack.fail_next("chat.postMessage", "ratelimited", retry_after=5)
     command(bot, "/accounts import", "Starting the import")
 
-    package.wait_for_calls(Resource.CUSTOMERS, before + 1, timeout=2.5)
+    package.wait_for_calls(Resource.CUSTOMERS, before + 1, timeout=4.5)
     progress = [c for c in bot.slack.calls("chat.postMessage") if c.args.get("channel") == CHANNEL]
-    assert [c.status for c in progress] == [429]  # asked for while Slack's answer is still waited out
+    assert [c.status for c in progress if c.status == 200] == []  # not posted yet: Slack's 5 s are still waited out
     run = finished(bot)
     assert run.status == "succeeded" and run.count("new") == len(expected)
     posted = [c for c in bot.slack.calls("chat.postMessage") if c.args.get("channel") == CHANNEL]
