@@ -121,7 +121,7 @@ def database_url(kind: str, workdir: Path) -> tuple[str, Any]:
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     # BENCH_ICU_LOCALE (`en-US`, say): the database compares text by that language's rules, as a server made with
     # a language's locale does (most are: `en_US.UTF-8`), where this machine's compares code points (`C.UTF-8`).
-    locale = os.environ.get("BENCH_ICU_LOCALE")
+    locale = os.environ.get("BENCH_ICU_LOCALE", "").replace("'", "''")  # a literal in the statement
     made = f" TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE '{locale}'" if locale else ""
     with admin.connect() as c:
         c.execute(text(f'CREATE DATABASE "{name}"{made}'))
@@ -364,9 +364,9 @@ class ThreadClock:
     """Each thread's CPU seconds, of this process (by thread name, numbers folded: `xero-pages_3` is `xero-pages_N`)
     and of its children (each child whole, as `reading process`), from `/proc`, sampled every `every` seconds in a
     thread of its own (`cpu-sampler`, counted too: what measuring costs) until `stop()`: a thread that ends loses at
-    most its last interval. With
-    `server` (a program's name: `postgres`), every process of that program on this machine too, as `database
-    server` (a local PostgreSQL's backends, WAL writer and checkpointer; the machine runs no other). Linux."""
+    most its last interval. With `server` (a program's name: `postgres`), every process of that program on this
+    machine too, as `database server` (a local PostgreSQL's backends, WAL writer and checkpointer; the machine runs
+    no other). Linux."""
 
     def __init__(self, every: float = 0.05, *, server: str | None = None) -> None:
         self._every, self._done, self._server = every, threading.Event(), server

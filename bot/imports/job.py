@@ -216,7 +216,8 @@ class ImportJob:
             return self._end("failed", error=f"{connection.organisation_name} is no longer connected.")
         # Told once the first pages are on their way (`_read`), not before they are asked for: Slack's answer (a
         # round trip; seconds when it says to slow down) no longer holds up the package's first call.
-        started = _once(
+        # Told once (`functools.cache`: the first call tells, the later ones return what it returned).
+        started = functools.cache(
             functools.partial(self._tell, self.reporter.started, view, resumed=view.pages > 0 or view.attempts > 1)
         )
         if view.pages == 0 and not self._has_records(connection.id):
@@ -291,7 +292,7 @@ class ImportJob:
         since: datetime | None,
         cursor: dict[str, Any] | None,
         customer_filter: str,
-        started: Callable[[], None],
+        started: Callable[[], object],
     ) -> RunView:
         """Read pages from the cursor on, committing each; returns the view of the run once it ended. The chart of
         accounts is fetched beside the writes of the last pages, once they are on their way (or the last came).
@@ -673,17 +674,6 @@ class ImportJob:
             what(*args, **kwargs)
         except Exception:
             log.exception("Reporting on import run %s failed", self.run_id)
-
-
-def _once(what: Callable[[], object]) -> Callable[[], None]:
-    """`what`, done the first time the function returned is called, and not again."""
-    pending = [what]
-
-    def call() -> None:
-        while pending:
-            pending.pop()()
-
-    return call
 
 
 class _Written:
