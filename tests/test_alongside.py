@@ -1,17 +1,13 @@
 """Steps beside an import's walk (bot.imports.alongside): `Alongside` run once, in its thread or where it is waited
-for; `Coalesced` run each time asked, one run at a time, asks while it runs making one more run. And when the
-walk sets the chart of accounts going (`bot.imports.job.chart_due`)."""
+for; `Coalesced` run each time asked, one run at a time, asks while it runs making one more run."""
 
 from __future__ import annotations
 
 import threading
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from bot.imports.alongside import Alongside, Coalesced, on_last_page
-from bot.imports.job import CHART_LEAD_SECONDS, CHART_WITH_THE_LAST, chart_due
 from providers.base import Cursor, Page
 
 
@@ -127,43 +123,3 @@ def test_a_step_that_raises_is_logged_and_runs_again_when_asked(caplog: pytest.L
 
     assert runs == [0, 1]
     assert [r.getMessage() for r in caplog.records] == ["statistics failed", "statistics failed"]
-
-
-def test_the_chart_goes_beside_the_last_two_pages_of_a_walk_whatever_its_pace() -> None:
-    # under a package's limits: 98 pages of 100 in 70 s, then the 99th
-    assert not chart_due(total=100_000, records=97_000, pages=97, seconds=69.0)
-    assert chart_due(total=100_000, records=98_000, pages=98, seconds=70.0)
-    assert chart_due(total=100_000, records=100_000, pages=100, seconds=72.0)
-    assert chart_due(total=1_500, records=1_000, pages=1, seconds=0.2)  # a walk of two pages: at once
-
-
-def test_the_chart_goes_earlier_where_the_pages_left_would_take_less_than_it() -> None:
-    # a re-import of 10,000 leaving most records unread: 15 ms a page, the 7 left take about 0.1 s
-    assert chart_due(total=10_000, records=3_000, pages=3, seconds=0.045)
-    # a first import of 100,000: 35 ms a page, from the seventh page before its end
-    assert not chart_due(total=100_000, records=92_000, pages=92, seconds=3.22)
-    assert chart_due(total=100_000, records=93_000, pages=93, seconds=3.255)
-    # under a package's limits the first minute's pages come five at once (67 ms a page), 40 pages left
-    assert not chart_due(total=100_000, records=60_000, pages=60, seconds=4.0)
-
-
-def test_a_walk_whose_total_is_not_told_reads_the_chart_after_its_last_page() -> None:
-    assert not chart_due(total=None, records=5_000, pages=5, seconds=0.01)
-    assert not chart_due(total=10_000, records=0, pages=1, seconds=0.01)  # a first page of records left unread
-
-
-@given(
-    total=st.integers(1, 10**6),
-    records=st.integers(1, 10**6),
-    pages=st.integers(1, 1_000),
-    seconds=st.floats(0, 3_600, allow_nan=False),
-)
-def test_the_chart_waits_while_more_than_two_pages_are_left_that_would_outlast_it(
-    total: int, records: int, pages: int, seconds: float
-) -> None:
-    left = (total - records) * pages / records
-    due = chart_due(total=total, records=records, pages=pages, seconds=seconds)
-    if left <= CHART_WITH_THE_LAST:
-        assert due
-    if left > CHART_WITH_THE_LAST and seconds / pages > CHART_LEAD_SECONDS / CHART_WITH_THE_LAST:
-        assert not due  # pages slower than that: only the last two go beside the chart, as before

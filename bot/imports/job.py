@@ -69,14 +69,8 @@ log = logging.getLogger(__name__)
 SCHEDULED_CHART_EVERY = timedelta(days=1)
 # The chart of accounts is fetched once no more than this many pages remain (by the package's total), so that its
 # calls go while the last pages are written instead of after them, and after the pages before (whose calls go first
-# should the package's budget run short)...
+# should the package's budget run short).
 CHART_WITH_THE_LAST = 2
-# ... or once the pages left would take no longer than this at the walk's pace so far: the chart's two calls and
-# its write took 60-90 ms beside the pages' writes, and where pages are written in 12-20 ms (a re-import of 10,000
-# leaves most records unread) a run two pages from its end then waited some 40 ms for the chart after its last page.
-# Where a page takes longer (a first import of 100,000: 30-40 ms; under a package's limits: seconds) it is the rule
-# above.
-CHART_LEAD_SECONDS = 0.25
 # The customer tables' statistics are refreshed (PostgreSQL) while a run adds at least this many customers: a
 # sync that changes a few leaves the planner's picture right, and ANALYZE costs every run a scan of samples.
 ANALYSE_FROM_NEW = 1000
@@ -90,15 +84,6 @@ ANALYSED = {
 # The tables a page's transaction writes through Core: no ORM objects for the run's row or its skipped records.
 _RUNS = cast(Table, ImportRun.__table__)
 _SKIPS = cast(Table, ImportRunSkip.__table__)
-
-
-def chart_due(*, total: int | None, records: int, pages: int, seconds: float) -> bool:
-    """Whether the chart's calls go now, `pages` pages (`records` records) into a walk of `total` records (the
-    package's total, None where it tells none: the chart is then read after the last page) begun `seconds` ago."""
-    if total is None or pages < 1 or records < 1:
-        return False
-    left = (total - records) * pages / records  # pages, at the size of those so far
-    return left <= CHART_WITH_THE_LAST or left * seconds / pages <= CHART_LEAD_SECONDS
 
 
 class Reporter(Protocol):
@@ -328,7 +313,7 @@ class ImportJob:
         # PostgreSQL looks at the tables in a thread beside the pages (ANALYZE took 0.1-0.3 s a time at 100,000, the
         # run waiting); its lock lets the pages' inserts go on meanwhile
         statistics = Coalesced(self._refresh_statistics, name=f"import-{self.run_id}-statistics")
-        records, first, walked = 0, 1, time.monotonic()
+        records, first = 0, 1
         if self.new is not None:
             self.new.discard()  # what a transaction of a read that ended in a retry gathered: rolled back
         with (
@@ -341,7 +326,7 @@ class ImportJob:
             for read, item in enumerate(pages, start=1):
                 page, got = item.page, item.records()
                 records += len(got.prepared) + len(got.skipped) + len(got.left)
-                if chart_due(total=page.total, records=records, pages=read, seconds=time.monotonic() - walked):
+                if page.total is not None and page.total - records <= CHART_WITH_THE_LAST * records / read:
                     chart.start()  # the last pages are on their way: the chart's calls go beside them
                 if not batch.records:
                     first = view.pages + 1  # the transaction's first page
