@@ -294,8 +294,9 @@ def bench(kind: str, contacts: int, workdir: Path, xero_url: str, slack_url: str
 
 
 def write_pages(runtime: Runtime, connection_id: int, directory: Path) -> tuple[str, str]:
-    """Every page of contacts (and the chart) exactly as the Xero fake sends them, written to `directory` for the
-    pre-serialised server; returns the organisation's id and an access token for the SDK."""
+    """Every page of contacts (and the chart of accounts and the tax rates) exactly as the Xero fake sends them,
+    written to `directory` for the pre-serialised server; returns the organisation's id and an access token for the
+    SDK."""
     provider = runtime.providers["xero"]
     with runtime.db.session() as s:
         connection = s.get(Connection, connection_id)
@@ -308,8 +309,11 @@ def write_pages(runtime: Runtime, connection_id: int, directory: Path) -> tuple[
         if page == 1:
             count = json.loads(body)["pagination"]["pageCount"]
         page += 1
-    method, url, options = provider._accounting_call("/Accounts", link, params=None, headers=None)  # type: ignore[attr-defined]
-    (directory / "accounts.json").write_bytes(provider._api.send(method, url, **options).content)  # type: ignore[attr-defined]
+    for name in ("Accounts", "TaxRates"):  # the chart of accounts, and the tax rates read with it
+        method, url, options = provider._accounting_call(f"/{name}", link, params=None, headers=None)  # type: ignore[attr-defined]
+        answer = provider._api.send(method, url, **options)  # type: ignore[attr-defined]
+        assert answer.status_code == 200, (name, answer.status_code)
+        (directory / f"{name.lower()}.json").write_bytes(answer.content)
     return link.organisation_id, link.tokens.access_token()
 
 
