@@ -4,6 +4,7 @@ active, suits the account where the package says). End to end through the Slack 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -12,11 +13,12 @@ import pytest
 from sqlalchemy import select
 
 from bot.categories import load_categories
+from bot.mapping import account_mapping
 from bot.mapping.tax_codes import TaxEntry, tax_problem, taxable
 from storage.models import AccountMapping, ChartTaxRate
 from tests.conftest import ADMIN, STAFF, TEAM, RunningBot
 from tests.fakes.xero import XeroFake
-from tests.flows import all_text, command, log_in, login_url, shown
+from tests.flows import all_text, command, connected, log_in, login_url, shown
 from tests.test_mapping import checked, choices, open_modal, xero_ids
 
 CATEGORIES = load_categories()
@@ -85,6 +87,29 @@ def test_tax_rates_come_with_the_chart_and_each_category_gets_a_tax_code_beside_
     assert materials is not None
     assert {o["value"] for o in materials["element"]["options"]} == {"INPUT2", "NONE", "ZERORATED"}
     _ = tenant
+
+
+def test_the_tax_rates_are_asked_for_while_the_chart_is_on_its_way(bot: RunningBot, xero: XeroFake) -> None:
+    """The chart of accounts and the tax rates are two calls to Xero, sent at once: opening the mapping modal (and
+    an import's end) waits for the longer of the two round trips, not for both one after the other."""
+    row, _ = connected(bot, xero)
+    charts, rates = len(xero.calls_to("/Accounts")), len(xero.calls_to("/TaxRates"))
+    held = xero.hold("/Accounts")
+    refreshed: list[int] = []
+    refreshing = threading.Thread(
+        target=lambda: refreshed.append(account_mapping.refresh_chart(bot.server.runtime, connection_id=row.id)),
+        daemon=True,
+    )
+    refreshing.start()
+    try:
+        xero.wait_for_calls("/Accounts", charts, "the chart, its answer held")
+        xero.wait_for_calls("/TaxRates", rates, "the tax rates, asked for while the chart's answer is held")
+    finally:
+        held.set()
+    refreshing.join(timeout=30)
+    assert refreshed and refreshed[0] > 0  # both answers stored once the chart's came
+    with bot.db.session() as s:
+        assert s.scalars(select(ChartTaxRate).where(ChartTaxRate.connection_id == row.id)).first() is not None
 
 
 def test_saved_tax_codes_are_stored_confirmed_and_offered_next_time(bot: RunningBot, xero: XeroFake) -> None:

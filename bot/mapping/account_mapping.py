@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -186,9 +187,14 @@ def refresh_chart(runtime: Runtime, *, connection_id: int) -> int:
             raise LookupError(f"connection {connection_id} is not connected")
         provider = runtime.providers[connection.provider]
         link = link_for(runtime, connection)
-    accounts = provider.accounts(link)
     invoicing = tax_codes.invoicing_of(provider)
-    rates = invoicing.tax_rates(link) if invoicing is not None else None
+    if invoicing is None:
+        accounts, rates = provider.accounts(link), None
+    else:  # the two calls at once: the chart took their sum, 60-80 ms beside an import's last pages
+        with ThreadPoolExecutor(1, thread_name_prefix=f"chart-{connection_id}-tax-rates") as beside:
+            asked = beside.submit(invoicing.tax_rates, link)
+            accounts = provider.accounts(link)  # should it raise, the tax rates' call ends first (it is waited for)
+            rates = asked.result()
     with runtime.db.session(write_lock=True) as s:
         # The row lock makes two processes refreshing one chart take turns instead of colliding on inserts.
         connection = s.get(Connection, connection_id, with_for_update=True)
