@@ -190,7 +190,7 @@ def refresh_chart(runtime: Runtime, *, connection_id: int) -> int:
     invoicing = tax_codes.invoicing_of(provider)
     if invoicing is None:
         accounts, rates = provider.accounts(link), None
-    else:  # the two at once: each is a round trip to the package (300 ms and more to Xero), and they took the sum
+    else:  # the two at once: each is a round trip to the package (300 ms or more), and they took their sum
         with ThreadPoolExecutor(1, thread_name_prefix=f"chart-{connection_id}-tax-rates") as beside:
             asked = beside.submit(invoicing.tax_rates, link)
             accounts = provider.accounts(link)  # should it raise, the tax rates' call ends first (it is waited for)
