@@ -117,11 +117,8 @@ class SharedBudget:
     def __init__(self, db: Database, *, clock: Callable[[], datetime]) -> None:
         self.db, self.clock = db, clock
         self._sql = _STATEMENTS[db.engine.dialect.name]
-        self._engine = (
-            db.engine.execution_options(sqlite_begin="IMMEDIATE")
-            if db.is_sqlite
-            else db.engine.execution_options(isolation_level="AUTOCOMMIT")
-        )
+        # SQLite: each in a transaction of its own that takes the write lock at once; PostgreSQL: alone
+        self._engine = db.engine.execution_options(sqlite_begin="IMMEDIATE") if db.is_sqlite else db.statements
         self._slots_made: set[tuple[str, int]] = set()
 
     @contextmanager

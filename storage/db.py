@@ -99,6 +99,10 @@ class Database:
         self._writer_sessions = sessionmaker(
             self.engine.execution_options(sqlite_begin="IMMEDIATE"), expire_on_commit=False
         )
+        # Statements that stand alone (a read that needs no other, a write atomic by itself): on PostgreSQL sent
+        # without a transaction around them (autocommit), one round trip each instead of three (BEGIN, the
+        # statement, COMMIT or ROLLBACK); on SQLite the engine as it is (its BEGIN and COMMIT are no round trips).
+        self.statements = self.engine if self.is_sqlite else self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self._disposed = False
         event.listen(self.engine, "checkin", self._close_after_dispose)
 

@@ -123,12 +123,10 @@ class ConnectionTokens:
         self.connection_id = connection_id
         self.clock = clock
         self.on_needs_reconnect = on_needs_reconnect
-        # The token's read is one statement: on PostgreSQL sent without a transaction around it (autocommit), one
-        # round trip a call instead of three (BEGIN, the statement, ROLLBACK), as the shared budget's statements are.
-        self._reads = db.engine if db.is_sqlite else db.engine.execution_options(isolation_level="AUTOCOMMIT")
 
     def access_token(self) -> str:
-        with self._reads.connect() as c:
+        # one statement (`Database.statements`): a round trip a call on PostgreSQL, as the shared budget's are
+        with self.db.statements.connect() as c:
             row = c.execute(_TOKEN, {"connection_id": self.connection_id}).first()
         if row is None:
             raise NeedsReconnect("This connection was removed.")
