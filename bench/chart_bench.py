@@ -12,7 +12,6 @@ stored. The fakes run in a child process with Xero's limits; the bot connects th
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import statistics
 import tempfile
 import time
@@ -25,39 +24,33 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
 
-    from bench.import_bench import connected_runtime, serve_fakes
+    from bench.import_bench import connected_runtime, fakes_running
     from bot.connections.links import link_for
     from bot.mapping import account_mapping, tax_codes
     from storage.models import Connection
 
-    parent, child = multiprocessing.Pipe()
-    fakes = multiprocessing.get_context("spawn").Process(target=serve_fakes, args=(10, True, args.latency, child))
-    fakes.start()
-    xero_url, slack_url = parent.recv()
-    try:
-        with tempfile.TemporaryDirectory() as workdir:
-            runtime, connection_id = connected_runtime(f"sqlite:///{Path(workdir) / 'chart.db'}", xero_url, slack_url)
-            provider = runtime.providers["xero"]
-            invoicing = tax_codes.invoicing_of(provider)
-            assert invoicing is not None
-            refreshed, serial = [], []
-            for _ in range(args.rounds):
-                started = time.perf_counter()
-                account_mapping.refresh_chart(runtime, connection_id=connection_id)
-                refreshed.append(time.perf_counter() - started)
-                with runtime.db.session() as s:
-                    connection = s.get(Connection, connection_id)
-                    assert connection is not None
-                    link = link_for(runtime, connection)
-                started = time.perf_counter()
-                provider.accounts(link)
-                invoicing.tax_rates(link)
-                serial.append(time.perf_counter() - started)
-            runtime.close()
-    finally:
-        parent.send("done")
-        parent.recv()
-        fakes.join(timeout=30)
+    with (
+        fakes_running(10, limited=True, latency=args.latency) as (xero_url, slack_url, _),
+        tempfile.TemporaryDirectory() as workdir,
+    ):
+        runtime, connection_id = connected_runtime(f"sqlite:///{Path(workdir) / 'chart.db'}", xero_url, slack_url)
+        provider = runtime.providers["xero"]
+        invoicing = tax_codes.invoicing_of(provider)
+        assert invoicing is not None
+        refreshed, serial = [], []
+        for _ in range(args.rounds):
+            started = time.perf_counter()
+            account_mapping.refresh_chart(runtime, connection_id=connection_id)
+            refreshed.append(time.perf_counter() - started)
+            with runtime.db.session() as s:
+                connection = s.get(Connection, connection_id)
+                assert connection is not None
+                link = link_for(runtime, connection)
+            started = time.perf_counter()
+            provider.accounts(link)
+            invoicing.tax_rates(link)
+            serial.append(time.perf_counter() - started)
+        runtime.close()
     ours, reference = statistics.median(refreshed), statistics.median(serial)
     print(f"Xero fake answering after {args.latency * 1000:.0f} ms a call; medians of {args.rounds} rounds")
     print(f"  refresh_chart (chart and tax rates, stored)     {ours:.3f} s")

@@ -90,6 +90,23 @@ def serve_fakes(contacts: int, limited: bool, latency: float, pipe: Any) -> None
     slack_server.stop()
 
 
+@contextmanager
+def fakes_running(contacts: int, *, limited: bool, latency: float) -> Iterator[tuple[str, str, list[Any]]]:
+    """`serve_fakes` in a child process: the Xero fake's and the Slack fake's URLs, and a list that holds, once the
+    block ends, when each Accounting API call came, its status and its path."""
+    parent, child = multiprocessing.Pipe()
+    fakes = multiprocessing.get_context("spawn").Process(target=serve_fakes, args=(contacts, limited, latency, child))
+    fakes.start()
+    xero_url, slack_url = parent.recv()
+    calls: list[Any] = []
+    try:
+        yield xero_url, slack_url, calls
+    finally:
+        parent.send("done")
+        calls.extend(parent.recv())
+        fakes.join(timeout=30)
+
+
 @dataclass
 class Figures:
     database: str
@@ -329,20 +346,12 @@ def lower_bound(calls: int, *, at_once: int, per_minute: int = 60, latency: floa
 
 def limited(contacts: int, workdir: Path) -> None:
     """Xero's real limits (60 calls a minute, 5 at once) and 300 ms a call: how close to the lower bound?"""
-    parent, child = multiprocessing.Pipe()
-    fakes = multiprocessing.get_context("spawn").Process(target=serve_fakes, args=(contacts, True, 0.3, child))
-    fakes.start()
-    xero_url, slack_url = parent.recv()
     url, _ = database_url("sqlite", workdir)
-    try:
+    with fakes_running(contacts, limited=True, latency=0.3) as (xero_url, slack_url, api_calls):
         runtime, connection_id = connected_runtime(url, xero_url, slack_url, limited=True)
         began = time.time()
         seconds, stored = timed_import(runtime, connection_id)
         runtime.close()
-    finally:
-        parent.send("done")
-        api_calls = parent.recv()
-        fakes.join(timeout=30)
     during = [(at - began, status, path.lower()) for at, status, path in api_calls if at >= began]
     if os.environ.get("BENCH_TRACE"):
         print("calls at:", " ".join(f"{t:.1f}" for t, _, _ in during))
@@ -482,14 +491,9 @@ def measure(contender: str, size: int, urls: dict[str, str], server: str, tenant
 def servers(size: int, workdir: Path) -> Iterator[tuple[dict[str, str], str, str]]:
     """The Xero fake with `size` contacts and the Slack fake (in a child process), and the pre-serialised server
     sending the fake's pages: their URLs (`xero`, `slack`, `static`), the organisation's id and a token for the SDK."""
-    parent, child = multiprocessing.Pipe()
-    fakes = multiprocessing.get_context("spawn").Process(target=serve_fakes, args=(size, False, 0.0, child))
-    fakes.start()
-    xero_url, slack_url = parent.recv()
     pages = workdir / f"pages-{size}"
     pages.mkdir()
-    static = None
-    try:
+    with fakes_running(size, limited=False, latency=0.0) as (xero_url, slack_url, _):
         runtime, connection_id = connected_runtime(f"sqlite:///{workdir / f'pages-{size}.db'}", xero_url, slack_url)
         tenant, token = write_pages(runtime, connection_id, pages)
         runtime.close()
@@ -497,15 +501,13 @@ def servers(size: int, workdir: Path) -> Iterator[tuple[dict[str, str], str, str
         static = subprocess.Popen(
             [sys.executable, "-m", "bench.static_xero", str(pages), str(port)], stdout=subprocess.PIPE, text=True
         )
-        assert static.stdout is not None and static.stdout.readline().strip() == "ready"
-        yield {"xero": xero_url, "slack": slack_url, "static": f"http://127.0.0.1:{port}/api.xro/2.0"}, tenant, token
-    finally:
-        if static is not None:
+        try:
+            assert static.stdout is not None and static.stdout.readline().strip() == "ready"
+            urls = {"xero": xero_url, "slack": slack_url, "static": f"http://127.0.0.1:{port}/api.xro/2.0"}
+            yield urls, tenant, token
+        finally:
             static.terminate()
             static.wait()
-        parent.send("done")
-        parent.recv()
-        fakes.join(timeout=30)
 
 
 def compare(sizes: list[int], databases: list[str], rounds: int, workdir: Path) -> None:
