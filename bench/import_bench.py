@@ -5,6 +5,8 @@
     python -m bench.import_bench --limited 100000     # Xero's real limits and 300 ms latency vs the lower bound
     BENCH_TRACE=1 python -m bench.import_bench --limited 100000   # ... and when each API call reached the fake
     python -m bench.import_bench --cpu 100000 --rounds 3   # where the time goes: each thread's CPU in a first import
+    git worktree add /tmp/before HEAD~1 && python -m bench.import_bench --sizes 10000 --rounds 8 --servers static \
+        --baseline /tmp/before                        # a change against the code before it, interleaved
 
 Each run: a fresh database, a Xero fake (in a child process, so its 100,000 contacts don't count against the
 bot's memory) seeded with N contacts, a Slack fake receiving the progress messages, the bot's own connect flow to
@@ -13,6 +15,11 @@ upsert, progress) timed from queueing to the summary. Each measurement runs in a
 resident memory (ru_maxrss) is reported, and that of the import's reading process (`bot.imports.reading`) beside it.
 PostgreSQL is used when BENCH_DATABASE_URL (default
 postgresql://postgres@127.0.0.1:5432/test) answers; each run makes a database of its own and drops it.
+
+The contenders take turns round after round, in an order rotated from one round to the next, so that a busy moment
+of the machine falls on each in turn; medians are reported. `--baseline DIR` adds the bot of another checkout (its
+imports on each database, as "before"), measured in the same rounds: the host's pace moves 20-35 % from one hour to
+the next, so a change is judged against the code before it in the same minutes, not against an earlier table.
 """
 
 from __future__ import annotations
@@ -471,16 +478,33 @@ def where_the_time_goes(size: int, databases: list[str], rounds: int, workdir: P
 CONTENDERS = ("sdk", "sqlite", "postgresql")
 
 
-def measure(contender: str, size: int, urls: dict[str, str], server: str, tenant: str, token: str) -> dict[str, Any]:
-    """One measurement in a process of its own: the SDK fetching every page, or a full import and re-import."""
+BEFORE = "@before"  # a contender's suffix: the bot of the `--baseline` checkout
+
+
+def measure(
+    contender: str,
+    size: int,
+    urls: dict[str, str],
+    server: str,
+    tenant: str,
+    token: str,
+    baseline: Path | None = None,
+) -> dict[str, Any]:
+    """One measurement in a process of its own: the SDK fetching every page, or a full import and re-import (by the
+    bot of the `baseline` checkout for a contender named `...@before`)."""
     api_url = urls["static"] if server == "static" else f"{urls['xero']}/api.xro/2.0"
-    if contender == "sdk":
+    kind, before = contender.removesuffix(BEFORE), contender.endswith(BEFORE)
+    if kind == "sdk":
         command = ["-m", "bench.sdk_reference", api_url, tenant, token, str(PAGE_SIZE)]
     else:
-        command = ["-m", "bench.import_bench", "--one", contender, str(size), urls["xero"], urls["slack"], api_url]
-    out = subprocess.run([sys.executable, *command], check=True, capture_output=True, text=True).stdout
+        command = ["-m", "bench.import_bench", "--one", kind, str(size), urls["xero"], urls["slack"], api_url]
+    where: dict[str, Any] = {}
+    if before:  # `python -m` from that checkout finds its packages first (the installed ones are this checkout's)
+        assert baseline is not None
+        where = {"cwd": baseline, "env": {**os.environ, "PYTHONPATH": str(baseline)}}
+    out = subprocess.run([sys.executable, *command], check=True, capture_output=True, text=True, **where).stdout
     last = out.strip().splitlines()[-1]
-    if contender == "sdk":
+    if kind == "sdk":
         contacts, seconds = last.split()
         assert int(contacts) == size, (contacts, size)
         return {"seconds": float(seconds)}
@@ -510,24 +534,40 @@ def servers(size: int, workdir: Path) -> Iterator[tuple[dict[str, str], str, str
             static.wait()
 
 
-def compare(sizes: list[int], databases: list[str], rounds: int, workdir: Path) -> None:
-    """For each size: the Xero fake and the pre-serialised server, then `rounds` rounds of every contender on
-    each server in turn (interleaved, so a busy moment of the machine touches all of them), and the medians."""
-    contenders = ["sdk", *databases]
+def in_turn(contenders: list[str], round_: int) -> list[str]:
+    """The contenders in the order of a round: rotated by one each round, so none always runs after the same one
+    (a busy moment of the machine, or what the one before left in the page cache, falls on each in turn)."""
+    turn = round_ % len(contenders)
+    return contenders[turn:] + contenders[:turn]
+
+
+def compare(
+    sizes: list[int],
+    databases: list[str],
+    rounds: int,
+    workdir: Path,
+    *,
+    on: tuple[str, ...] = ("static", "fake"),
+    baseline: Path | None = None,
+) -> None:
+    """For each size: the Xero fake and the pre-serialised server (`on`: those of them to measure on), then
+    `rounds` rounds of every contender on each server in turn (interleaved, so a busy moment of the machine touches
+    all of them), and the medians. `baseline`: the bot of that checkout too, on each database (`BEFORE`)."""
+    contenders = ["sdk", *databases, *([f"{kind}{BEFORE}" for kind in databases] if baseline else [])]
     table = []
     for size in sizes:
         results: dict[tuple[str, str], list[dict[str, Any]]] = {}
         with servers(size, workdir) as (urls, tenant, token):
             for round_ in range(rounds):
-                for server in ("static", "fake"):
-                    for contender in contenders:
-                        figures = measure(contender, size, urls, server, tenant, token)
+                for server in on:
+                    for contender in in_turn(contenders, round_):
+                        figures = measure(contender, size, urls, server, tenant, token, baseline)
                         results.setdefault((contender, server), []).append(figures)
                         print(
-                            f"  {size:>7,} {server:6} {contender:10} round {round_ + 1}: {figures['seconds']:.2f} s",
+                            f"  {size:>7,} {server:6} {contender:18} round {round_ + 1}: {figures['seconds']:.2f} s",
                             flush=True,
                         )
-        for server in ("static", "fake"):
+        for server in on:
             sdk = statistics.median(r["seconds"] for r in results[("sdk", server)])
             for contender in contenders:
                 runs = results[(contender, server)]
@@ -543,7 +583,8 @@ def compare(sizes: list[int], databases: list[str], rounds: int, workdir: Path) 
     print("| contacts | server | contender | contacts/s | × SDK | re-import / import | peak RSS MiB | reading MiB |")
     print("| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: |")
     for row in table:
-        what = "xero-python, fetch only" if row["contender"] == "sdk" else f"accounts-bot, {row['contender']}"
+        kind, before = row["contender"].removesuffix(BEFORE), row["contender"].endswith(BEFORE)
+        what = "xero-python, fetch only" if kind == "sdk" else f"{'before: ' if before else ''}accounts-bot, {kind}"
         print(
             f"| {row['size']:,} | {row['server']} | {what} | {row['per_second']:,.0f} | {row['ratio']:.2f} "
             f"| {row.get('reimport', 0):.2f} | {row.get('peak', 0):.0f} | {row.get('reader', 0):.0f} |".replace(
@@ -561,6 +602,10 @@ def main() -> None:
     parser.add_argument(
         "--cpu", type=int, metavar="N", help="where the time goes: each thread's CPU in a first import of N contacts"
     )
+    parser.add_argument(
+        "--servers", nargs="+", default=["static", "fake"], choices=["static", "fake"], help="the servers to read from"
+    )
+    parser.add_argument("--baseline", type=Path, help="also run the bot from this checkout (another commit)")
     parser.add_argument("--one", nargs=5, metavar=("DATABASE", "N", "XERO", "SLACK", "API"), help=argparse.SUPPRESS)
     parser.add_argument("--one-cpu", nargs=4, metavar=("DATABASE", "XERO", "SLACK", "API"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -577,7 +622,8 @@ def main() -> None:
             kind, size, xero_url, slack_url, api_url = args.one
             print(json.dumps(asdict(bench(kind, int(size), workdir, xero_url, slack_url, api_url))))
         else:
-            compare(args.sizes, args.databases, args.rounds, workdir)
+            baseline = args.baseline.resolve() if args.baseline else None
+            compare(args.sizes, args.databases, args.rounds, workdir, on=tuple(args.servers), baseline=baseline)
 
 
 if __name__ == "__main__":
