@@ -167,7 +167,9 @@ def cpu_seconds(pid: int) -> float:
 def start(context: Any, kind: str, slack_url: str, source: str | None = None) -> tuple[Any, int]:
     port = free_port()
     ours, theirs = context.Pipe()
-    process = context.Process(target=serve, args=(kind, port, slack_url, theirs, source), daemon=True)
+    # Not a daemon: the bot's server starts the import's reading process as it serves (`BotServer.start`), and a
+    # daemon may not have children. `main` ends every contender it started, whatever stops it.
+    process = context.Process(target=serve, args=(kind, port, slack_url, theirs, source))
     process.start()
     if not ours.poll(60):
         process.terminate()
