@@ -1,0 +1,70 @@
+"""Every bench in `bench/` runs end to end, at sizes that take seconds.
+
+The benches are scripts that nothing else runs, so one that stopped working is found by whoever next measures: on
+2026-12-05 three had (the MYOB and QuickBooks benches' figures lacked a field the import bench had added, and the
+acknowledgement bench ran the bot in a daemon process, which may not start the import's reading process). Here each
+is run as the README says to run it, on SQLite, and its table or summary is looked for: the figures themselves are
+the machine's, and are not judged here (they go in the README with the command that gave them).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+BENCHES = {
+    # the SDK against the pre-serialised server, the bot, and the bot of a checkout given as the baseline (this one)
+    "import, compared": (
+        ["bench.import_bench", "--sizes", "1000", "--databases", "sqlite", "--rounds", "1", "--servers", "static"]
+        + ["--baseline", str(ROOT)],
+        [
+            "| 1,000 | static | xero-python, fetch only |",
+            "| 1,000 | static | accounts-bot, sqlite |",
+            "| 1,000 | static | before: accounts-bot, sqlite |",
+        ],
+    ),
+    "import, where the time goes": (
+        ["bench.import_bench", "--cpu", "2000", "--rounds", "1", "--databases", "sqlite"],
+        ["2,000 contacts, sqlite: medians of 1 first imports", "reading process", "MainThread"],
+    ),
+    "chart of accounts": (
+        ["bench.chart_bench", "--latency", "0.01", "--rounds", "1"],
+        ["refresh_chart (chart and tax rates, stored)", "the two calls one after the other (reference)"],
+    ),
+    "MYOB": (
+        ["bench.myob_bench", "--sizes", "300", "--databases", "sqlite"],
+        ["| 300 | MYOB fake | accounts-bot, sqlite |"],
+    ),
+    "QuickBooks": (
+        ["bench.quickbooks_bench", "--sizes", "300", "--databases", "sqlite", "--rounds", "1"],
+        ["| 300 | QuickBooks fake | accounts-bot, sqlite |"],
+    ),
+    "pruning": (
+        ["bench.prune_bench", "--customers", "200", "--runs", "5", "--databases", "sqlite"],
+        ["| sqlite | now |"],
+    ),
+    "several processes": (
+        ["bench.scale_bench", "run", "--workspaces", "3", "--processes", "1"],
+        ["1 process(es), 3 workspaces: all synced after", "failed 0"],
+    ),
+    "acknowledging Slack": (
+        ["bench.ack_bench", "--rounds", "1", "--passes", "1", "--slice", "0.2", "--settle", "0.05"]
+        + ["--connections", "5"],
+        ["| bare AsyncApp, ack() |", "| bot: /accounts help |", "bot: /accounts status: statuses {200: "],
+    ),
+}
+
+
+@pytest.mark.parametrize(("command", "expected"), BENCHES.values(), ids=BENCHES.keys())
+def test_the_bench_runs_and_prints_its_figures(command: list[str], expected: list[str]) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", *command], cwd=ROOT, capture_output=True, text=True, timeout=240, check=False
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    for text in expected:
+        assert text in done.stdout, (text, done.stdout[-3000:])
