@@ -164,18 +164,21 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def start(context: Any, kind: str, slack_url: str, source: str | None = None) -> tuple[Any, int]:
+def launch(context: Any, kind: str, slack_url: str, source: str | None = None) -> tuple[Any, int, Any]:
+    """A contender's process set going (`ready` waits for it): the process, its port, and the pipe it says it is
+    ready on. Not a daemon: the bot's server starts the import's reading process as it serves (`BotServer.start`),
+    and a daemon may not have children. `main` ends every contender it started, whatever stops it."""
     port = free_port()
     ours, theirs = context.Pipe()
-    # Not a daemon: the bot's server starts the import's reading process as it serves (`BotServer.start`), and a
-    # daemon may not have children. `main` ends every contender it started, whatever stops it.
     process = context.Process(target=serve, args=(kind, port, slack_url, theirs, source))
     process.start()
-    if not ours.poll(60):
-        process.terminate()
-        raise RuntimeError(f"{kind} did not start")
-    ours.recv()
-    return process, port
+    return process, port, ours
+
+
+def ready(name: str, pipe: Any) -> None:
+    if not pipe.poll(60):
+        raise RuntimeError(f"{name} did not start")
+    pipe.recv()
 
 
 def load_slice(
@@ -336,11 +339,13 @@ def main(argv: list[str] | None = None) -> int:
     servers: dict[str, tuple[Any, int]] = {}
     slices: list[Slice] = []
     try:
+        pipes = {}
         for name, kind, _ in names:  # a process each, help and status alike: one's leftovers are not the other's
-            if kind == "baseline":
-                servers[name] = start(context, "bot", slack_url, os.path.abspath(args.baseline))
-            else:
-                servers[name] = start(context, kind, slack_url)
+            source = os.path.abspath(args.baseline) if kind == "baseline" else None
+            process, port, pipes[name] = launch(context, "bot" if kind == "baseline" else kind, slack_url, source)
+            servers[name] = process, port
+        for name, pipe in pipes.items():  # all start at once, and are waited for before any load
+            ready(name, pipe)
         for round_ in range(1, args.rounds + 1):
             for turn in range(args.passes):
                 pass_ = (round_ - 1) * args.passes + turn

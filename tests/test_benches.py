@@ -41,16 +41,16 @@ BENCHES = {
         ["| 300 | MYOB fake | accounts-bot, sqlite |"],
     ),
     "QuickBooks": (
-        ["bench.quickbooks_bench", "--sizes", "300", "--databases", "sqlite", "--rounds", "1"],
-        ["| 300 | QuickBooks fake | accounts-bot, sqlite |"],
+        ["bench.quickbooks_bench", "--sizes", "100", "--databases", "sqlite", "--rounds", "1"],
+        ["| 100 | QuickBooks fake | accounts-bot, sqlite |"],
     ),
     "pruning": (
         ["bench.prune_bench", "--customers", "200", "--runs", "5", "--databases", "sqlite"],
         ["| sqlite | now |"],
     ),
     "several processes": (
-        ["bench.scale_bench", "run", "--workspaces", "3", "--processes", "1"],
-        ["1 process(es), 3 workspaces: all synced after", "failed 0"],
+        ["bench.scale_bench", "run", "--workspaces", "2", "--processes", "1"],
+        ["1 process(es), 2 workspaces: all synced after", "failed 0"],
     ),
     "acknowledging Slack": (
         ["bench.ack_bench", "--rounds", "1", "--passes", "1", "--slice", "0.2", "--settle", "0.05"]
