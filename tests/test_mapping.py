@@ -7,15 +7,18 @@ types (menus grouped by type, the typeahead over 1,500 accounts, refusing an acc
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from bot.categories import load_categories
-from bot.mapping import account_mapping
+from bot.mapping import account_mapping, tax_codes
 from providers.base import Account
+from providers.invoicing import TaxRate
 from storage.db import Database
 from storage.models import AccountMapping, AuditEvent, ChartAccount, Connection, Workspace
 from tests.conftest import ADMIN, CHANNEL, STAFF, TEAM, RunningBot
@@ -542,6 +545,46 @@ def test_storing_the_chart_updates_adds_and_removes_accounts(db: Database) -> No
         assert chart["a"].label == "201 – Sales & Service" and not chart["a"].active
         assert chart["c"].label == "Savings"
         assert s.get(Connection, connection.id).chart_refreshed_at == NOW + timedelta(hours=1)  # type: ignore[union-attr]
+
+
+def test_a_chart_refreshed_as_it_was_writes_none_of_its_rows(db: Database) -> None:
+    """The end of every import refreshes the chart, mostly unchanged: only what changed is written (on SQLite each
+    write waits for the import's own), and each row's `fetched_at` says when it last changed."""
+    connection = _connection(db)
+    accounts = [_account("a", "200", "Sales"), _account("b", "210", "Other income")]
+    rates = [TaxRate(code="OUTPUT", name="GST on Income", rate=Decimal("15"), suits=frozenset({"income"}))]
+
+    def store(accounts: list[Account], rates: list[TaxRate], now: datetime) -> list[str]:
+        written: list[str] = []
+
+        def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+            if statement.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE")):
+                written.append(" ".join(statement.split()[:3]))
+
+        event.listen(db.engine, "before_cursor_execute", seen)
+        try:
+            with db.session() as s:
+                row = s.get(Connection, connection.id)
+                assert row is not None
+                account_mapping.store_chart(s, connection=row, accounts=accounts, now=now)
+                tax_codes.store_tax_rates(s, connection=row, rates=rates, now=now)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", seen)
+        return written
+
+    assert any("chart_accounts" in w for w in store(accounts, rates, NOW))
+    again = store(accounts, rates, NOW + timedelta(hours=1))
+    assert again == ["UPDATE connections SET"], again  # its `chart_refreshed_at` only
+
+    renamed = [accounts[0], _account("b", "210", "Other income (old)", active=False)]
+    changed = store(renamed, [replace(rates[0], rate=Decimal("12.5"))], NOW + timedelta(hours=2))
+    assert sorted(changed) == ["UPDATE chart_accounts SET", "UPDATE chart_tax_rates SET", "UPDATE connections SET"]
+    with db.session() as s:
+        fetched = {a.external_id: a.fetched_at for a in s.scalars(select(ChartAccount))}
+        assert fetched == {"a": NOW, "b": NOW + timedelta(hours=2)}
+        assert account_mapping.chart(s, connection_id=connection.id)["b"].label == "210 – Other income (old)"
+        assert tax_codes.tax_codes(s, connection_id=connection.id)["OUTPUT"].rate == Decimal("12.5")
+        assert s.get(Connection, connection.id).chart_refreshed_at == NOW + timedelta(hours=2)  # type: ignore[union-attr]
 
 
 def test_the_typeahead_matches_codes_and_names_prefixes_first(db: Database) -> None:

@@ -25,6 +25,7 @@ from bot.mapping.tax_codes import TaxEntry
 from bot.runtime import Runtime
 from providers.base import ACCOUNT_KINDS, Account
 from storage.models import AccountMapping, ChartAccount, ChartTaxRate, Connection, ConnectionStatus
+from storage.models.chart import write_changed
 
 log = logging.getLogger(__name__)
 
@@ -208,27 +209,32 @@ def refresh_chart(runtime: Runtime, *, connection_id: int) -> int:
 
 
 def store_chart(session: Session, *, connection: Connection, accounts: Iterable[Account], now: datetime) -> None:
-    """Make the stored chart the given one: update accounts by id, add new ones, delete those gone."""
+    """Make the stored chart the given one: update accounts by id, add new ones, delete those gone. Only the rows
+    that change are written (`storage.models.chart.write_changed`): a chart is mostly refreshed as it was, at the
+    end of every import."""
     fetched = {a.id: a for a in accounts}
     stored = {
         row.external_id: row
         for row in session.scalars(select(ChartAccount).where(ChartAccount.connection_id == connection.id))
     }
-    for external_id, row in stored.items():
+    for external_id, gone in stored.items():
         if external_id not in fetched:
-            session.delete(row)
+            session.delete(gone)
     for external_id, account in fetched.items():
-        row = stored.get(external_id) or ChartAccount(connection_id=connection.id, external_id=external_id[:64])
-        if row.id is None:
+        row = stored.get(external_id)
+        if row is None:
+            row = ChartAccount(connection_id=connection.id, external_id=external_id[:64])
             session.add(row)
-        row.code = account.code[:32] if account.code else None
-        row.name = account.name[:255]
-        row.kind = account.kind
-        row.type = account.type[:64]
-        row.type_label = account.type_label[:64] or None
-        row.active = account.active
-        row.tax_type = account.tax_type[:64] if account.tax_type else None
-        row.fetched_at = now
+        values = {
+            "code": account.code[:32] if account.code else None,
+            "name": account.name[:255],
+            "kind": account.kind,
+            "type": account.type[:64],
+            "type_label": account.type_label[:64] or None,
+            "active": account.active,
+            "tax_type": account.tax_type[:64] if account.tax_type else None,
+        }
+        write_changed(row, values, now=now)
     connection.chart_refreshed_at = now
 
 

@@ -18,6 +18,7 @@ from bot.categories import Category
 from providers.base import Provider
 from providers.invoicing import Invoicing, TaxRate
 from storage.models import ChartTaxRate, Connection
+from storage.models.chart import write_changed
 
 MAX_TAX_OPTIONS = 100  # a static select's limit; organisations have a handful
 
@@ -61,24 +62,28 @@ def taxable(category: Category) -> bool:
 
 
 def store_tax_rates(session: Session, *, connection: Connection, rates: Iterable[TaxRate], now: datetime) -> None:
-    """Make the stored tax codes the given ones: update by code, add new ones, delete those gone."""
+    """Make the stored tax codes the given ones: update by code, add new ones, delete those gone; only the rows
+    that change are written."""
     fetched = {rate.code: rate for rate in rates}
     stored = {
         row.code: row
         for row in session.scalars(select(ChartTaxRate).where(ChartTaxRate.connection_id == connection.id))
     }
-    for code, row in stored.items():
+    for code, gone in stored.items():
         if code not in fetched:
-            session.delete(row)
+            session.delete(gone)
     for code, rate in fetched.items():
-        row = stored.get(code) or ChartTaxRate(connection_id=connection.id, code=code[:64])
-        if row.id is None:
+        row = stored.get(code)
+        if row is None:
+            row = ChartTaxRate(connection_id=connection.id, code=code[:64])
             session.add(row)
-        row.name = rate.name[:255]
-        row.rate = rate.rate
-        row.active = rate.active
-        row.suits = ",".join(sorted(rate.suits))[:255]
-        row.fetched_at = now
+        values = {
+            "name": rate.name[:255],
+            "rate": rate.rate,
+            "active": rate.active,
+            "suits": ",".join(sorted(rate.suits))[:255],
+        }
+        write_changed(row, values, now=now)
 
 
 def tax_codes(session: Session, *, connection_id: int) -> dict[str, TaxEntry]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -30,7 +31,7 @@ class ChartAccount(Base):
     type_label: Mapped[str | None] = mapped_column(String(64))  # that type in words, as the package's provider says
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     tax_type: Mapped[str | None] = mapped_column(String(64))
-    fetched_at: Mapped[datetime] = mapped_column(default=utcnow)
+    fetched_at: Mapped[datetime] = mapped_column(default=utcnow)  # when last written: added, or changed at the package
 
 
 class ChartTaxRate(Base):
@@ -46,7 +47,17 @@ class ChartTaxRate(Base):
     rate: Mapped[Decimal] = mapped_column(Numeric(9, 4))  # percent
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     suits: Mapped[str] = mapped_column(String(255), default="")  # account kinds, comma-separated; empty: any
-    fetched_at: Mapped[datetime] = mapped_column(default=utcnow)
+    fetched_at: Mapped[datetime] = mapped_column(default=utcnow)  # when last written: added, or changed at the package
+
+
+def write_changed(row: ChartAccount | ChartTaxRate, values: dict[str, Any], *, now: datetime) -> None:
+    """Set `values` on a row of a stored chart, and its `fetched_at`, only where one differs from what the row
+    holds: a chart is mostly refreshed as it was (at the end of every import), and its rows are then not written."""
+    if row.id is not None and all(getattr(row, name) == value for name, value in values.items()):
+        return
+    for name, value in values.items():
+        setattr(row, name, value)
+    row.fetched_at = now
 
 
 class AccountMapping(Base):
