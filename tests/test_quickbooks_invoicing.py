@@ -5,6 +5,7 @@ field, and money rounded as QuickBooks rounds it (payments and the read-back: `t
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -41,7 +42,35 @@ def test_a_us_company_gets_non_and_a_taxable_code_per_sales_tax(us: Company) -> 
     assert rates["NON"].rate == 0 and rates["TAX:2"].rate == Decimal(8) and rates["TAX:2"].name == "Taxable, California"
     assert not rates["TAX:3"].active and rates["TAX:3"].rate == Decimal("9.5")
     assert all(r.suits_kind(AccountKind.INCOME) and r.suits_kind(AccountKind.COST_OF_SALES) for r in rates.values())
-    assert [c.entity for c in us.fake.calls_to("/query")][-2:] == ["TaxCode", "TaxRate"]
+    assert sorted(str(c.entity) for c in us.fake.calls_to("/query")[-2:]) == ["TaxCode", "TaxRate"]  # at once
+
+
+def test_the_tax_codes_their_rates_and_the_country_are_asked_for_at_once(us: Company) -> None:
+    """Three round trips the mapping modal waits for, in the time of one: with each answer held back a while, the
+    three calls are all in flight before the first is answered."""
+    provider = us.new_provider()  # the company's country not known yet: asked for too
+    before = len(us.fake.calls)
+    in_flight: list[list[int | None]] = []
+
+    def watch() -> None:
+        with us.fake.arrived:
+            us.fake.arrived.wait_for(lambda: len(us.fake.calls) >= before + 3, timeout=30)
+            in_flight.append([c.status for c in us.fake.calls[before:]])
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    us.fake.latency = 3.0  # far longer than the three calls take to be sent
+    try:
+        rates = provider.tax_rates(us.link)
+    finally:
+        us.fake.latency = 0.0
+    watcher.join(timeout=30)
+    asked = sorted(
+        c.entity or ("company info" if "/companyinfo/" in c.path else c.path) for c in us.fake.calls[before:]
+    )
+    assert asked == ["TaxCode", "TaxRate", "company info"]
+    assert in_flight == [[None, None, None]], in_flight  # none answered when the third arrived
+    assert {r.code for r in rates} == {"NON", "TAX:2", "TAX:3"}
 
 
 def test_elsewhere_tax_codes_are_taxcode_ids_rated_by_their_tax_rates(au: Company) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -90,10 +91,14 @@ class QuickBooksInvoicing:
     # -- tax codes and terms ---------------------------------------------------------------------
 
     def tax_rates(self, link: Link) -> list[TaxRate]:
-        """The TaxCodes (inactive ones marked so) with their rates from the TaxRates they list."""
-        codes = self._all(link, "TaxCode")
-        rates = self._all(link, "TaxRate")
-        return to_tax_rates(codes, rates, us=self._is_us(link))
+        """The TaxCodes (inactive ones marked so) with their rates from the TaxRates they list. The codes, the rates
+        and (once a company) its country are asked for at once: three round trips in the time of one, which the
+        mapping modal waits for (QuickBooks takes ten calls at once a company)."""
+        with ThreadPoolExecutor(2, thread_name_prefix="quickbooks-tax") as beside:
+            rates = beside.submit(self._all, link, "TaxRate")
+            us = beside.submit(self._is_us, link)
+            codes = self._all(link, "TaxCode")  # should it raise, the others end first (they are waited for)
+            return to_tax_rates(codes, rates.result(), us=us.result())
 
     def sales_terms(self, link: Link, *, customer_id: str | None) -> tuple[PaymentTerms | None, PaymentTerms | None]:
         """The customer's `SalesTermRef` and the company's default terms (`SalesFormsPrefs.DefaultTerms`)."""
