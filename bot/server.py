@@ -89,6 +89,7 @@ class BotServer:
         self.scheduler: BackgroundScheduler | None = None
         self.imports = ImportRunner(self.runtime, reporters=slack_reporters(self.runtime))
         self._thread: threading.Thread | None = None
+        self._stop_asked = False  # a plain flag: set from a signal handler, which must not take a lock
 
     @property
     def url(self) -> str:
@@ -112,12 +113,20 @@ class BotServer:
         return self
 
     def wait(self) -> None:
+        """Until the web server stops, Ctrl-C is pressed or `ask_to_stop` is called; then `stop()` ends the rest."""
         assert self._thread is not None
         try:
-            while self._thread.is_alive():
-                self._thread.join(timeout=1)
+            while self._thread.is_alive() and not self._stop_asked:
+                self._thread.join(timeout=0.2)
         except KeyboardInterrupt:
-            log.info("Stopping")
+            pass
+        log.info("Stopping")
+
+    def ask_to_stop(self) -> None:
+        """Have `wait` return (within 0.2 s): what a service manager's SIGTERM does (`accounts-bot run`), as Ctrl-C
+        does. Safe in a signal handler, which runs between two steps of this thread and may not wait for a lock it
+        holds (an `Event`'s): it only sets a flag."""
+        self._stop_asked = True
 
     def stop(self) -> None:
         """Stop everything; stopping again does nothing."""

@@ -1,5 +1,6 @@
-"""Imports across processes: a worker killed mid-import and resumed elsewhere, and two workers on PostgreSQL
-claiming runs side by side. The workers are real subprocesses (`tests/import_worker.py`)."""
+"""Imports across processes: a worker killed mid-import and resumed elsewhere, the bot stopped by SIGTERM letting go
+of its import, and two workers on PostgreSQL claiming runs side by side. The workers are real subprocesses
+(`tests/import_worker.py`, `accounts-bot run`)."""
 
 from __future__ import annotations
 
@@ -22,8 +23,9 @@ from providers import registry
 from providers.xero.client import SLOT_LEASE
 from storage.models import CallBudget, Connection, Customer, CustomerReference, ImportRun, Workspace
 from tests.conftest import ADMIN, CHANNEL, DATABASES, RunningBot
+from tests.fakes.server import free_port
 from tests.fakes.xero import FakeClock, XeroFake
-from tests.flows import connected
+from tests.flows import command, connected
 from tests.import_worker import LEASE
 from tests.imports import (
     QUICK,
@@ -152,6 +154,56 @@ def test_a_worker_killed_mid_import_is_taken_over_with_an_identical_result(
     plain.shutdown()
     assert uninterrupted is not None and dict(uninterrupted.counts) == dict(resumed.counts)
     assert table(bot) == after_crash
+
+
+def test_a_bot_stopped_by_its_service_manager_lets_go_of_its_import_at_once(
+    connect_bot: RunningBot, xero: XeroFake
+) -> None:
+    """`accounts-bot run` stopped with SIGTERM (systemd, Docker, Kubernetes) stops as Ctrl-C stops it: its import
+    stops at a page and lets go of the run, which another process takes up at once (not once the lease ran out) and
+    finishes with every customer, and the process ends with status 0."""
+    bot = connect_bot
+    bot.server.imports.shutdown()  # this process only takes over, when told below
+    connection, tenant = connected(bot, xero)
+    xero.seed_contacts(tenant, 2000)
+    expected = expected_customers(xero, tenant)
+    # twenty pages of 100, five at once, each 0.6 s late: the walk takes 2.4 s at least, and its calls and the
+    # taker's stay within Xero's 60 a minute
+    xero.latency = 0.6
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "XERO_", "DATABASE_"))}
+    env |= bot.settings.environment() | {"PORT": str(port), "PUBLIC_URL": f"http://127.0.0.1:{port}"}
+    env |= {"XERO_PAGE_SIZE": "100", "LOG_LEVEL": "INFO"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        assert process.stdout is not None and "accounts-bot is running" in process.stdout.readline()
+        bot.slack.request_url = f"http://127.0.0.1:{port}/slack/events"  # Slack now sends to that process
+        command(bot, "/accounts import", "Starting the import")
+        bot.slack.wait_for(lambda: run_view(bot).pages >= 2, timeout=60)
+        process.send_signal(signal.SIGTERM)
+        _, logged = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+        xero.latency = 0.0
+    assert process.returncode == 0, logged[-2000:]
+    assert "Stopping" in logged
+
+    stopped = run_view(bot)
+    assert stopped.status == "running" and 2 <= stopped.pages < 20
+    runtime = bot.server.runtime
+    taker = ImportRunner(runtime, reporters=slack_reporters(runtime), policy=QUICK, waiter=RecordingWaiter())
+    try:
+        run_id = claim(bot.db, owner=taker.owner, now=runtime.clock(), policy=QUICK)  # at once: its lease let go
+        assert run_id == stopped.id
+        resumed = taker.run_claimed(run_id)
+    finally:
+        taker.shutdown()
+    assert resumed is not None and resumed.status == "succeeded" and resumed.count("new") == len(expected)
+    assert resumed.processed == resumed.total == 2000
 
 
 def reported(bot: RunningBot, run_id: int) -> tuple[Any, str | None] | None:
