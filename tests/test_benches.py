@@ -68,5 +68,7 @@ def test_the_bench_runs_and_prints_its_figures(command: list[str], expected: lis
         [sys.executable, "-m", *command], cwd=ROOT, capture_output=True, text=True, timeout=240, check=False
     )
     assert done.returncode == 0, done.stderr[-4000:]
+    # what it started it also ended: no semaphore of a process pool left for the resource tracker to clean up
+    assert "leaked" not in done.stderr, done.stderr[-4000:]
     for text in expected:
         assert text in done.stdout, (text, done.stdout[-3000:])
