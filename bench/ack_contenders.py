@@ -5,7 +5,6 @@ connection). Every Slack call they make goes to the Slack fake, in another proce
 
 from __future__ import annotations
 
-import signal
 import sys
 import tempfile
 import threading
@@ -118,14 +117,6 @@ def _bot(slack_url: str, port: int, directory: Path) -> Any:
     return server
 
 
-def _ask_to_stop(server: Any) -> None:
-    """`BotServer.ask_to_stop`; a `--baseline` checkout from before it has its `wait()` end on Ctrl-C's exception."""
-    ask = getattr(server, "ask_to_stop", None)
-    if ask is None:
-        raise KeyboardInterrupt
-    ask()
-
-
 def serve(kind: str, port: int, slack_url: str, ready: Any, source: str | None = None) -> None:
     """Child process: serve `kind` on `port` until terminated; `ready` hears once it answers. `source`: a checkout
     whose `bot`, `storage` and `providers` the bot is run from (another commit, measured in the same run)."""
@@ -133,11 +124,9 @@ def serve(kind: str, port: int, slack_url: str, ready: Any, source: str | None =
         sys.path.insert(0, source)
     if kind == "bot":
         with tempfile.TemporaryDirectory(prefix="ack-bench-") as directory:
-            server = _bot(slack_url, port, Path(directory))
-            # ended by the bench with SIGTERM, as a service manager ends `accounts-bot run`: stopped as it stops
-            # (its import's reading process and that process's semaphores let go, not left for the tracker)
-            signal.signal(signal.SIGTERM, lambda _signal, _frame: _ask_to_stop(server))
-            server.start()
+            # ended by the bench with SIGTERM, which the bot takes as `accounts-bot run` does (`BotServer.start`):
+            # stopped, its import's reading process and that process's semaphores let go
+            server = _bot(slack_url, port, Path(directory)).start()
             ready.send(True)
             try:
                 server.wait()

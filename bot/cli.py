@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 from collections.abc import Callable, Sequence
 
@@ -31,10 +30,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     except SchemaOutOfDate as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    # A service manager stops the bot with SIGTERM (systemd, Docker, Kubernetes; SIGKILL after a grace period): it
-    # stops as Ctrl-C stops it, its imports letting go of their runs at their next page for another process to take
-    # up at once, not after their lease runs out.
-    signal.signal(signal.SIGTERM, lambda _signal, _frame: server.ask_to_stop())
     server.start()
     print(f"accounts-bot is running; web side on {server.url} (Ctrl-C stops it)", flush=True)
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import signal
 import threading
 
 import uvicorn
@@ -62,7 +63,9 @@ def prepare_database(runtime: Runtime) -> None:
 class BotServer:
     """The whole bot in this process; `start()` returns once it serves, `stop()` ends it cleanly.
 
-    `owns_process`: the bot is what this process is for (`accounts-bot run`), so once started it starts the
+    `owns_process`: the bot is what this process is for (`accounts-bot run`), so SIGTERM (what systemd, Docker and
+    Kubernetes send to stop a service) stops it as Ctrl-C does (`wait` returns, and `stop()` lets its imports go of
+    their runs at their next page, for another process to take up at once), and once started it starts the
     imports' reading process (`ImportRunner.start_reader`: the first large import after a start does not wait for
     it) and settles the process's heap (`settle_heap`). A process that only hosts the bot for a while (a test run)
     says False: its heap is its own, and a full collection of a test run's heap at every start cost 0.4 s (16 % of
@@ -96,6 +99,8 @@ class BotServer:
         return f"http://{self.settings.host}:{self.settings.port}"
 
     def start(self) -> BotServer:
+        if self.owns_process and threading.current_thread() is threading.main_thread():  # where Python takes signals
+            signal.signal(signal.SIGTERM, lambda _signal, _frame: self.ask_to_stop())
         self._thread = threading.Thread(target=self.http.run, name="web", daemon=True)
         self._thread.start()
         while not self.http.started:
@@ -113,7 +118,8 @@ class BotServer:
         return self
 
     def wait(self) -> None:
-        """Until the web server stops, Ctrl-C is pressed or `ask_to_stop` is called; then `stop()` ends the rest."""
+        """Until the web server stops, Ctrl-C is pressed or `ask_to_stop` is called (SIGTERM, where the bot owns the
+        process); then `stop()` ends the rest."""
         assert self._thread is not None
         try:
             while self._thread.is_alive() and not self._stop_asked:
@@ -123,9 +129,9 @@ class BotServer:
         log.info("Stopping")
 
     def ask_to_stop(self) -> None:
-        """Have `wait` return (within 0.2 s): what a service manager's SIGTERM does (`accounts-bot run`), as Ctrl-C
-        does. Safe in a signal handler, which runs between two steps of this thread and may not wait for a lock it
-        holds (an `Event`'s): it only sets a flag."""
+        """Have `wait` return (within 0.2 s), as Ctrl-C does. Safe in a signal handler (SIGTERM's, `start`), which
+        runs between two steps of this thread and may not wait for a lock it holds (an `Event`'s): it only sets a
+        flag."""
         self._stop_asked = True
 
     def stop(self) -> None:
