@@ -255,9 +255,10 @@ def test_a_slow_refresh_blocks_no_other_writer(
         xero.wait_for_calls(TOKEN_PATH, before, "the refresh to reach the token endpoint")
         held_since, writes = time.monotonic(), 0
         while writes < 3 or time.monotonic() - held_since < 1.5 * LOCK_WAIT_MS / 1000:
-            started = time.monotonic()
-            another_job_writes(writer, row.id, writes)  # raised "database is locked" when the refresh held the lock
-            assert time.monotonic() - started < LOCK_WAIT_MS / 1000
+            # A lock held by the refresh would fail this write after the lock wait: SQLite's "database is locked",
+            # PostgreSQL's "canceling statement due to lock timeout". How long a write takes is not asserted: a
+            # loaded host once took 1.25 s for one that waited for no lock.
+            another_job_writes(writer, row.id, writes)
             writes += 1
         assert not refresh.result.done()
         assert stored(connect_bot, row.id).refreshing_until is not None  # claimed, in progress, not locked
