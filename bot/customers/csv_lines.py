@@ -263,18 +263,44 @@ class NewCustomers:
         self.spoilt = True
         self.close()
 
-    def lines(self, order: Sequence[int]) -> Iterator[str] | None:
-        """The committed lines of the customers `order` names, in its order; None unless it names each of them
-        once (and nothing else)."""
+    def lines(self, order: Sequence[int]) -> Iterator[bytes] | None:
+        """The committed lines of the customers `order` names, in its order, as UTF-8; None unless it names each of
+        them once (and nothing else)."""
         if self.spoilt or len(order) != self.count:
             return None
         found, seen = array("q"), bytearray(self.count)  # a byte a line, not a set of them
-        for customer_id in order:
-            if (number := self._number(customer_id)) is None or seen[number]:
-                return None
-            seen[number] = 1
-            found.append(number)
+        if (numbers := self._dense()) is not None:  # the usual case: a line's number looked up by index
+            base, size = self._spans[0][0], len(numbers)
+            for customer_id in order:
+                at = customer_id - base
+                if not 0 <= at < size or (number := numbers[at]) < 0 or seen[number]:
+                    return None
+                seen[number] = 1
+                found.append(number)
+        else:
+            for customer_id in order:
+                if (line := self._number(customer_id)) is None or seen[line]:
+                    return None
+                seen[line] = 1
+                found.append(line)
         return self._read(found)
+
+    def _dense(self) -> array[int] | None:
+        """Each id's line number (-1 for none) from the smallest id on, where the ids are close enough together (8
+        bytes an id between the smallest and the largest, at most 4 times 8 bytes a line), so that `lines` looks a
+        number up by index rather than finding the id's run of ids (`_number`, a bisection); None where they are
+        not (another workspace's import took most of the ids between)."""
+        spans = self._spans
+        if not spans:
+            return None
+        base = spans[0][0]
+        size = max(first + count for first, _, count in spans) - base
+        if size > 4 * self.count:
+            return None
+        numbers = array("q", [-1]) * size
+        for first, number, count in spans:
+            numbers[first - base : first - base + count] = array("q", range(number, number + count))
+        return numbers
 
     def _number(self, customer_id: int) -> int | None:
         """Which committed line is `customer_id`'s, if any."""
@@ -290,12 +316,13 @@ class NewCustomers:
             self._file.close()
         self._file, self._pending, self._ends, self._spans = None, [], array("q"), []
 
-    def _read(self, found: array[int]) -> Iterator[str]:
+    def _read(self, found: array[int]) -> Iterator[bytes]:
         if self._file is None:  # no customer created
             return
-        # read a line at a time (2 µs each), not through a memory map: the map's pages count in the process's
-        # resident memory once touched, and lines asked by name touch them all (32 MiB at 200,000 customers)
+        # read a line at a time (1 µs each), not through a memory map: the map's pages count in the process's
+        # resident memory once touched, and lines asked by name touch them all (32 MiB at 200,000 customers); as
+        # the bytes they are, for the file they go to (decoded and encoded again, 0.5 µs more a line)
         ends, descriptor, read = self._ends, self._file.fileno(), os.pread
         for position in found:
             start = ends[position - 1] if position else 0
-            yield read(descriptor, ends[position] - start, start).decode()
+            yield read(descriptor, ends[position] - start, start)

@@ -10,6 +10,7 @@ admins' messages) sent once.
 
 from __future__ import annotations
 
+import dataclasses
 import http.client
 import io
 import logging
@@ -17,6 +18,7 @@ import math
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, BinaryIO, TypeVar
@@ -111,8 +113,8 @@ def send_customers_csv(
                 unread = iter_unreadable(s, run_id=run_id) if unreadable and run_id is not None else None
                 whole = query is None and scope is None and connection_id is None  # a run's new customers, all
                 lines = new_customer_lines(s, made, workspace_id=workspace_id, run_id=run_id) if whole else None
-                if lines is not None:
-                    rows = write_csv_lines(lines, out, unreadable=unread)
+                if lines is not None:  # UTF-8 already: into the file as they are
+                    rows = write_csv_lines(lines, raw, unreadable=unread)
                     log.debug("Import run %s: its CSV written from the lines gathered as it wrote them", run_id)
                 else:
                     customers = iter_csv_rows(
@@ -286,29 +288,20 @@ class SlackReporter:
         record_reported_part(self.runtime.db, run_id=run.id, part=part)
 
     def _summary(self, run: RunView, title: str, made: NewCustomers | None) -> None:
-        with self.runtime.db.session() as s:
-            names = new_customer_names(s, run_id=run.id, limit=views.NEW_NAMES_SHOWN)
-            duplicates = possible_duplicates(s, run_id=run.id, limit=views.DUPLICATES_SHOWN)
-            unreadable = [
-                views.Unreadable(id=r.external_id, name=r.name, reason=r.reason)
-                for r in unreadable_records(s, run_id=run.id, limit=views.UNREADABLE_SHOWN)
-            ]
-            customer_filter = customer_filter_of(s, connection_id=run.connection_id)
-            plan = current_plan(s, workspace_id=run.workspace_id)
         wanted = run.count("new") or run.count("unreadable")
         csv_to = run.started_by if wanted and run.started_by else None
-        if csv_to and not self._send_csv(run, csv_to, title, made):
-            csv_to = None
-        summary = views.Summary(
-            run=run,
-            provider_title=title,
-            new_names=names,
-            duplicates=duplicates,
-            csv_to=csv_to,
-            unreadable=unreadable,
-            customer_filter=customer_filter,
-            sync=plan,
-        )
+        if csv_to and "csv" not in run.reported_parts:
+            # what the summary shows is read beside the CSV's making and upload, not before them: its queries
+            # (new names, possible duplicates: 50 ms at 80,000 new customers on SQLite) wait for nothing the CSV
+            # writes, and the other core is idle at a run's end
+            with ThreadPoolExecutor(1, thread_name_prefix=f"import-{run.id}-summary") as beside:
+                shown = beside.submit(self._shown, run, title)
+                if not self._send_csv(run, csv_to, title, made):
+                    csv_to = None
+                summary = shown.result()
+        else:
+            summary = self._shown(run, title)
+        summary = dataclasses.replace(summary, csv_to=csv_to)
         self._once(
             run,
             "summary",
@@ -318,6 +311,23 @@ class SlackReporter:
                 blocks=views.summary_blocks(summary),
             ),
         )
+
+    def _shown(self, run: RunView, title: str) -> views.Summary:
+        """What the summary of a run shows, as if its CSV were not sent (`csv_to`)."""
+        with self.runtime.db.session() as s:
+            return views.Summary(
+                run=run,
+                provider_title=title,
+                new_names=new_customer_names(s, run_id=run.id, limit=views.NEW_NAMES_SHOWN),
+                duplicates=possible_duplicates(s, run_id=run.id, limit=views.DUPLICATES_SHOWN),
+                csv_to=None,
+                unreadable=[
+                    views.Unreadable(id=r.external_id, name=r.name, reason=r.reason)
+                    for r in unreadable_records(s, run_id=run.id, limit=views.UNREADABLE_SHOWN)
+                ],
+                customer_filter=customer_filter_of(s, connection_id=run.connection_id),
+                sync=current_plan(s, workspace_id=run.workspace_id),
+            )
 
     def _send_csv(self, run: RunView, user_id: str, title: str, made: NewCustomers | None) -> bool:
         if "csv" in run.reported_parts:
