@@ -700,7 +700,7 @@ if "postgresql" in DATABASES:  # a reader held by a lock only on PostgreSQL (SQL
         xero_imports: tuple[RunningBot, Connection, str], xero: XeroFake
     ) -> None:
         """A person's import ends by reading what its summary shows beside making and sending the CSV of its new
-        customers (the summary's queries took 50 ms at 80,000 new customers, the CSV's 140 ms, one after the other):
+        customers (at 80,000 new customers the summary's queries took 50 ms and the CSV 270 ms, one after the other):
         with the summary's reading held (a lock on the unreadable records' table, which only the summary reads
         here), the CSV still reaches the person, and the summary, saying so, follows once the lock goes."""
         bot, _, tenant = xero_imports
