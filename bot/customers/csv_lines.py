@@ -199,7 +199,7 @@ class NewCustomers:
     then written to a temporary file (memory stays flat whatever the import's size: kept are 8 bytes a customer,
     where its line ends, and a span of each run of consecutive ids). The lines stand for the run's new customers
     only while no write of this run changed one of them after creating it (`changed`, which spoils the whole) and
-    nothing else did (the reader checks: `lists.untouched_new_customers`)."""
+    nothing else did (the reader checks: `lists.new_customer_lines`)."""
 
     def __init__(self) -> None:
         self.count = 0  # lines committed

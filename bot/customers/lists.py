@@ -354,29 +354,20 @@ def _csv_text(rows: Iterable[Sequence[str]]) -> bytes:
     return text.getvalue().encode()
 
 
-def untouched_new_customers(session: Session, *, workspace_id: int, run_id: int) -> int | None:
-    """How many customers the run created, where none was written again since (`updated_at` still its
-    `created_at`: every write of a customer's columns sets it); None where one was. Whether the lines a run
-    gathered (`csv_lines.NewCustomers`) still stand for them."""
-    where = _where(workspace_id=workspace_id, query=None, run_id=run_id)
-    count, changed = session.execute(
-        select(func.count(), func.count().filter(Customer.updated_at != Customer.created_at)).where(*where)
-    ).one()
-    return None if changed else int(count)
-
-
 def new_customer_lines(
     session: Session, made: NewCustomers | None, *, workspace_id: int, run_id: int | None
 ) -> Iterator[bytes] | None:
     """The lines a run gathered as it wrote its pages (`made`, if any) in the order of the CSV of its new customers,
     where they are that CSV: kept whole, one for each customer the run created, and none of those written since;
     None where they are not (the CSV is then read from the database: `iter_csv_rows`). Only the ids are read back,
-    in the CSV's order (by name as the database's collation orders it)."""
+    in the CSV's order (by name as the database's collation orders it), of those not written since they were created
+    (`updated_at` still their `created_at`: every write of a customer's columns sets it). The lines stand for them
+    when these name each line once: no customer of the run was written again or is gone (the ids would be fewer),
+    and none is missing from the lines (`NewCustomers.lines`). One query: a count of the changed ones before it was
+    one more scan of the run's customers (32 ms at 80,000 on SQLite)."""
     if made is None or made.spoilt or run_id is None:
         return None
-    if untouched_new_customers(session, workspace_id=workspace_id, run_id=run_id) != made.count:
-        return None
-    where = _where(workspace_id=workspace_id, query=None, run_id=run_id)
+    where = [*_where(workspace_id=workspace_id, query=None, run_id=run_id), Customer.updated_at == Customer.created_at]
     statement = select(Customer.id).where(*where).order_by(func.lower(Customer.name), Customer.id)
     # streamed (a server-side cursor on PostgreSQL), into 8 bytes an id: not a row object each at once
     order = array("q", session.connection().execute(statement.execution_options(yield_per=CSV_BATCH)).scalars())
