@@ -333,25 +333,35 @@ def write_csv_lines(
     """`write_csv_rows` for lines already written (`csv_lines.NewCustomers.lines`, UTF-8), into a binary file: the
     same file's bytes. With `unreadable`, each line gets the empty cell of the reason column, as the csv module
     writes one (nothing before the line's ending, every line having cells before it)."""
-    out.write(_csv_text([[*CSV_COLUMNS, NOT_IMPORTED_COLUMN] if unreadable is not None else list(CSV_COLUMNS)]))
+    _write_rows([[*CSV_COLUMNS, NOT_IMPORTED_COLUMN] if unreadable is not None else list(CSV_COLUMNS)], out)
     written, chunk = 0, bytearray()
     for line in lines:  # written 64 KiB at a time: a write a line added a fifth to the loop
         chunk += line if unreadable is None else line[:-2] + b",\r\n"
         written += 1
-        if len(chunk) >= 65_536:
+        if len(chunk) >= CSV_CHUNK:
             out.write(chunk)
             chunk.clear()
     out.write(chunk)
     if unreadable is not None:
-        out.write(_csv_text(unreadable_row(record) for record in unreadable))
+        _write_rows(map(unreadable_row, unreadable), out)
     return written
 
 
-def _csv_text(rows: Iterable[Sequence[str]]) -> bytes:
-    """`rows` as the csv module writes them (`write_csv_rows`), in UTF-8."""
+CSV_CHUNK = 65_536  # bytes gathered before a write of `write_csv_lines`
+
+
+def _write_rows(rows: Iterable[Sequence[str]], out: IO[bytes]) -> None:
+    """`rows` as the csv module writes them (`write_csv_rows`), in UTF-8, a chunk at a time (an import's unreadable
+    records may be as many as its contacts)."""
     text = io.StringIO(newline="")
-    csv.writer(text).writerows(rows)
-    return text.getvalue().encode()
+    writer = csv.writer(text)
+    for row in rows:
+        writer.writerow(row)
+        if text.tell() >= CSV_CHUNK:
+            out.write(text.getvalue().encode())
+            text.seek(0)
+            text.truncate()
+    out.write(text.getvalue().encode())
 
 
 def new_customer_lines(
