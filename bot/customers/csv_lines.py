@@ -271,18 +271,14 @@ class NewCustomers:
         found, seen = array("q"), bytearray(self.count)  # a byte a line, not a set of them
         if (numbers := self._dense()) is not None:  # the usual case: a line's number looked up by index
             base, size = self._spans[0][0], len(numbers)
-            for customer_id in order:
-                at = customer_id - base
-                if not 0 <= at < size or (number := numbers[at]) < 0 or seen[number]:
-                    return None
-                seen[number] = 1
-                found.append(number)
+            asked = (numbers[i - base] if 0 <= i - base < size else -1 for i in order)
         else:
-            for customer_id in order:
-                if (line := self._number(customer_id)) is None or seen[line]:
-                    return None
-                seen[line] = 1
-                found.append(line)
+            asked = (-1 if (number := self._number(i)) is None else number for i in order)
+        for number in asked:
+            if number < 0 or seen[number]:
+                return None
+            seen[number] = 1
+            found.append(number)
         return self._read(found)
 
     def _dense(self) -> array[int] | None:

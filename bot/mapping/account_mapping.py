@@ -25,7 +25,7 @@ from bot.mapping.tax_codes import TaxEntry
 from bot.runtime import Runtime
 from providers.base import ACCOUNT_KINDS, Account
 from storage.models import AccountMapping, ChartAccount, ChartTaxRate, Connection, ConnectionStatus
-from storage.models.chart import write_changed
+from storage.models.chart import store_rows
 
 log = logging.getLogger(__name__)
 
@@ -210,22 +210,14 @@ def refresh_chart(runtime: Runtime, *, connection_id: int) -> int:
 
 def store_chart(session: Session, *, connection: Connection, accounts: Iterable[Account], now: datetime) -> None:
     """Make the stored chart the given one: update accounts by id, add new ones, delete those gone. Only the rows
-    that change are written (`storage.models.chart.write_changed`): a chart is mostly refreshed as it was, at the
+    that change are written (`storage.models.chart.store_rows`): a chart is mostly refreshed as it was, at the
     end of every import."""
-    fetched = {a.id: a for a in accounts}
     stored = {
         row.external_id: row
         for row in session.scalars(select(ChartAccount).where(ChartAccount.connection_id == connection.id))
     }
-    for external_id, gone in stored.items():
-        if external_id not in fetched:
-            session.delete(gone)
-    for external_id, account in fetched.items():
-        row = stored.get(external_id)
-        if row is None:
-            row = ChartAccount(connection_id=connection.id, external_id=external_id[:64])
-            session.add(row)
-        values = {
+    fetched = {
+        account.id: {
             "code": account.code[:32] if account.code else None,
             "name": account.name[:255],
             "kind": account.kind,
@@ -234,7 +226,15 @@ def store_chart(session: Session, *, connection: Connection, accounts: Iterable[
             "active": account.active,
             "tax_type": account.tax_type[:64] if account.tax_type else None,
         }
-        write_changed(row, values, now=now)
+        for account in accounts
+    }
+    store_rows(
+        session,
+        stored,
+        fetched,
+        lambda external_id: ChartAccount(connection_id=connection.id, external_id=external_id[:64]),
+        now=now,
+    )
     connection.chart_refreshed_at = now
 
 

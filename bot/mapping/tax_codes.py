@@ -18,7 +18,7 @@ from bot.categories import Category
 from providers.base import Provider
 from providers.invoicing import Invoicing, TaxRate
 from storage.models import ChartTaxRate, Connection
-from storage.models.chart import write_changed
+from storage.models.chart import store_rows
 
 MAX_TAX_OPTIONS = 100  # a static select's limit; organisations have a handful
 
@@ -64,26 +64,22 @@ def taxable(category: Category) -> bool:
 def store_tax_rates(session: Session, *, connection: Connection, rates: Iterable[TaxRate], now: datetime) -> None:
     """Make the stored tax codes the given ones: update by code, add new ones, delete those gone; only the rows
     that change are written."""
-    fetched = {rate.code: rate for rate in rates}
     stored = {
         row.code: row
         for row in session.scalars(select(ChartTaxRate).where(ChartTaxRate.connection_id == connection.id))
     }
-    for code, gone in stored.items():
-        if code not in fetched:
-            session.delete(gone)
-    for code, rate in fetched.items():
-        row = stored.get(code)
-        if row is None:
-            row = ChartTaxRate(connection_id=connection.id, code=code[:64])
-            session.add(row)
-        values = {
+    fetched = {
+        rate.code: {
             "name": rate.name[:255],
             "rate": rate.rate,
             "active": rate.active,
             "suits": ",".join(sorted(rate.suits))[:255],
         }
-        write_changed(row, values, now=now)
+        for rate in rates
+    }
+    store_rows(
+        session, stored, fetched, lambda code: ChartTaxRate(connection_id=connection.id, code=code[:64]), now=now
+    )
 
 
 def tax_codes(session: Session, *, connection_id: int) -> dict[str, TaxEntry]:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, Numeric, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from storage.models.base import Base, utcnow
 
@@ -50,14 +51,34 @@ class ChartTaxRate(Base):
     fetched_at: Mapped[datetime] = mapped_column(default=utcnow)  # when last written: added, or changed at the package
 
 
-def write_changed(row: ChartAccount | ChartTaxRate, values: dict[str, Any], *, now: datetime) -> None:
-    """Set `values` on a row of a stored chart, and its `fetched_at`, only where one differs from what the row
-    holds: a chart is mostly refreshed as it was (at the end of every import), and its rows are then not written."""
-    if row.id is not None and all(getattr(row, name) == value for name, value in values.items()):
-        return
-    for name, value in values.items():
-        setattr(row, name, value)
-    row.fetched_at = now
+ChartRow = TypeVar("ChartRow", "ChartAccount", "ChartTaxRate")
+
+
+def store_rows(
+    session: Session,
+    stored: Mapping[str, ChartRow],
+    fetched: Mapping[str, dict[str, Any]],
+    make: Callable[[str], ChartRow],
+    *,
+    now: datetime,
+) -> None:
+    """Make a connection's stored chart rows (`stored`, by key) the `fetched` ones (their column values, by key):
+    those gone deleted, new ones made (`make`) and added, and a row's values and `fetched_at` set only where one
+    differs from what it holds: a chart is mostly refreshed as it was (at the end of every import), and its rows are
+    then not written."""
+    for key, gone in stored.items():
+        if key not in fetched:
+            session.delete(gone)
+    for key, values in fetched.items():
+        row = stored.get(key)
+        if row is None:
+            row = make(key)
+            session.add(row)
+        elif all(getattr(row, name) == value for name, value in values.items()):
+            continue
+        for name, value in values.items():
+            setattr(row, name, value)
+        row.fetched_at = now
 
 
 class AccountMapping(Base):
