@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import BindParameter, Dialect, Integer, bindparam, delete, func, insert, select, text
 from sqlalchemy.exc import OperationalError
 
+from storage import commit_watch
 from storage.db import Database
 from storage.models import StatusChange, Workspace
 
@@ -48,6 +49,9 @@ class StatusVersions:
     (one SELECT is its own transaction): taking one from the engine's pool and giving it back, with the pool's
     bookkeeping and, on PostgreSQL, its ping before and rollback after (two round trips more), cost more than the
     read. A kept connection that fails (the server closed it) is dropped and the read tried once on a new one.
+
+    On SQLite a version read is given again, without a query, while nothing has committed to the database since
+    the moment before it was read (`storage.commit_watch`): any commit, by any process, to any table, reads again.
     Thread-safe; `close()` closes them."""
 
     # Idle connections kept: as many as the bot's threads that serve Slack's requests read at once (the web side's
@@ -65,11 +69,22 @@ class StatusVersions:
         self._closed = False
         # Closed as well when this is dropped unclosed (psycopg warns of a connection deleted while open).
         weakref.finalize(self, _close_all, self._idle)
+        self._watch = commit_watch.watch(self._connect()) if db.is_sqlite else None
+        if self._watch is not None:
+            weakref.finalize(self, self._watch.close)
+        # The versions read since the commit marker read before them (each read after it): given again while the
+        # marker is the same. Replaced whole, never changed but by adding, so a reader sees a marker with its own.
+        self._since: tuple[bytes, dict[int, Hashable | None]] = (b"", {})
 
     def read(self, *, workspace_id: int) -> Hashable | None:
         """A value that differs whenever what status shows of the workspace changed since it was read (None: no
         such workspace). Read it before reading what it stands for, so what was read is at least as new as the
         value. Read through the driver: one SELECT is consistent on its own."""
+        marker = self._watch.marker() if self._watch is not None else None
+        if marker is not None:
+            read_after, versions = self._since
+            if read_after == marker and workspace_id in versions:
+                return versions[workspace_id]
         dialect = self.db.engine.dialect
         try:
             connection = self._idle.pop()  # atomic: no two threads get the same one
@@ -89,11 +104,18 @@ class StatusVersions:
             self._idle.append(connection)
         else:
             connection.close()
+        if marker is not None:
+            since = self._since
+            if since[0] != marker:
+                since = self._since = (marker, {})
+            since[1][workspace_id] = version
         return version
 
     def close(self) -> None:
         self._closed = True
         _close_all(self._idle)
+        if self._watch is not None:
+            self._watch.close()
 
     def _connect(self) -> Any:
         connection = self.db.engine.raw_connection()
