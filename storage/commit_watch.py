@@ -84,12 +84,7 @@ def _header_address(driver: Any) -> int | None:
     path = files.get("main")
     if str(mode).lower() != "wal" or not path or not os.path.exists(MAPS):
         return None
-    shm = os.path.realpath(path) + "-shm"  # the kernel names a mapped file by its real path
-    address = _mapped_at(shm)
-    if address is None:
-        return None
-    header = ctypes.string_at(address, 2 * HEADER)
-    return address if header[:HEADER] == header[HEADER:] and _initialised(header[:HEADER]) else None
+    return _mapped_at(os.path.realpath(path) + "-shm")  # the kernel names a mapped file by its real path
 
 
 def _mapped_at(path: str) -> int | None:
