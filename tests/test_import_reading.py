@@ -4,12 +4,14 @@ end over the Xero fake's HTTP, on both databases."""
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import select
 import signal
 import subprocess
 import sys
+import time
 from concurrent.futures import Future
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -23,20 +25,21 @@ from hypothesis import strategies as st
 from pytest_mock import MockerFixture
 
 from bot.customers.rows import Prepared, prepare_page, prepare_records
-from bot.imports.reading import PageReader, ReadPage, pack, unpack
+from bot.imports.reading import PageReader, ReadPage, pack, take_back_while_waiting, unpack
 from bot.imports.runner import ImportRunner
 from bot.imports.runs import ImportPolicy
 from bot.runtime import build_providers
 from bot.server import BotServer
 from bot.slack.import_reports import slack_reporters
 from providers.base import Encoded, Page, Skipped, Unavailable
-from providers.xero.contacts import read_records
+from providers.xero.contacts import glance_contacts, read_records
 from tests.conftest import RunningBot, bot_settings
 from tests.fakes.slack import SlackFake
 from tests.fakes.xero import XeroFake
 from tests.flows import command, connected, xero_settings
 from tests.imports import customer_count, expected_customers, finished, quick
 from tests.test_import_hostile_records import REPAIRABLE, UNUSABLE, seed_hostile, stored
+from tests.test_import_new_lines import _from_database as csv_read_back
 
 
 def ready_reader(bot: RunningBot) -> tuple[PageReader, multiprocessing.Process]:
@@ -358,7 +361,7 @@ _PARENT = """
 import multiprocessing, threading
 from bot.imports.reading import PageReader
 from providers.base import Encoded
-from providers.xero.contacts import read_records
+from providers.xero.contacts import glance_contacts, read_records
 if __name__ == "__main__":
     reader = PageReader()
     reader.start(read_records)
@@ -400,3 +403,71 @@ def test_the_reading_process_imports_neither_the_database_nor_the_http_client() 
     )
     found = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True).stdout.split()
     assert found == []
+
+
+def test_pages_the_reading_process_has_not_started_are_read_here_while_it_is_behind(
+    connect_bot: RunningBot, xero: XeroFake, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The reading process busy as a first import starts: the import, waiting for its first page, reads the pages
+    queued behind it that the process has not started (`take_back_while_waiting`), with their CSV lines, and writes
+    what it would have written: every customer, and the CSV of new customers from the lines gathered, byte for byte
+    the CSV read back from the database."""
+    bot = connect_bot
+    _, tenant = connected(bot, xero)
+    xero.seed_contacts(tenant, 300)
+    quick(bot, page_size=20, read_apart_from=1, pages_ahead=4)
+    reader, _ = ready_reader(bot)
+    busy = reader._submit(time.sleep, 2)  # what the process does when the first pages come
+    caplog.set_level(logging.DEBUG, logger="bot.slack.import_reports")
+
+    command(bot, "/accounts import", "Starting the import")
+    run = finished(bot)
+
+    assert busy is not None and busy.done()
+    assert run.status == "succeeded", run.error
+    assert reader.handed == run.pages and 0 < reader.taken_back < run.pages
+    assert customer_count(bot) == len(expected_customers(xero, tenant)) == run.count("new")
+    [upload] = bot.slack.uploaded_files
+    assert upload.content is not None
+    with bot.db.session() as s:
+        expected = csv_read_back(s, run.workspace_id, run.id, unreadable=bool(run.count("unreadable")))
+    assert upload.content.decode() == expected
+    assert "its CSV written from the lines gathered" in caplog.text
+
+
+def test_a_page_taken_back_is_read_as_the_reading_process_reads_it() -> None:
+    """Pages the process has not started are cancelled there and read here while the page waited for is on its way
+    to the process (not taken back): each the same prepared records, sources and CSV lines too, as the process gives
+    for it."""
+    bodies = [
+        b'{"pagination":{"pageCount":4,"itemCount":8},"Contacts":['
+        + b",".join(
+            b'{"ContactID":"c-%d-%d","Name":"Acme %d-%d Ltd","EmailAddress":"a%d@example.com","ContactStatus":"ACTIVE",'
+            b'"Addresses":[{"AddressType":"STREET","AddressLine1":"%d Queen St","City":"Auckland"}]}'
+            % (page, n, page, n, n, n)
+            for n in range(2)
+        )
+        + b"]}"
+        for page in range(4)
+    ]
+    encoded = [Encoded(body, read_records, glance_contacts) for body in bodies]
+    reader = PageReader()
+    try:
+        reader.start(read_records)
+        up = reader._submit(time.sleep, 0)
+        assert up is not None and up.result(timeout=60) is None
+        busy = reader._submit(time.sleep, 1.5)  # running, and the first page sent to the process behind it
+        pages = [
+            ReadPage(Page(customers=[], cursor=None, encoded=e), future=reader.submit(e, lines=True), whole=True)
+            for e in encoded
+        ]
+        assert take_back_while_waiting(pages[0], lambda: pages[1:]) == 3
+        assert busy is not None and busy.done() and pages[0].done()
+        again = [reader.submit(e, lines=True) for e in encoded]
+        apart = [unpack(future.result(timeout=60)) for future in again if future is not None]
+    finally:
+        reader.close()
+    read = [page.records() for page in pages]
+    assert [(r.prepared, r.skipped) for r in read] == apart and len(apart) == 4
+    assert all(p.source and p.line for r in read for p in r.prepared)
+    assert not ReadPage(pages[0].page, ([], [])).take_back()  # read already: nothing to take back

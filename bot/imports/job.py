@@ -31,7 +31,7 @@ from bot.customers.rows import DEFAULT_CUSTOMER_FILTER, REFUSED, Prepared
 from bot.imports.alongside import Alongside, Coalesced, on_last_page
 from bot.imports.memory import release_free_memory
 from bot.imports.prefetch import Prefetched
-from bot.imports.reading import PageReader, PageRecords, ReadPage, read_ahead
+from bot.imports.reading import PageReader, PageRecords, ReadPage, read_ahead, take_back_while_waiting
 from bot.imports.runs import ImportPolicy, RunView, load_view, mark_reported, moved_on, report_later, view_of
 from bot.imports.sync import sync_settings
 from bot.mapping import account_mapping
@@ -324,6 +324,8 @@ class ImportJob:
         ):  # the next pages come meanwhile (and are read in the reading process, where there is one)
             started()  # while the first pages are asked for (no transaction is open yet: `_Batch` opens one lazily)
             for read, item in enumerate(pages, start=1):
+                if not item.done() and self.reader is not None:  # the reading process is behind: read here
+                    self.reader.took_back(take_back_while_waiting(item, pages.waiting))  # what it has not started
                 page, got = item.page, item.records()
                 records += len(got.prepared) + len(got.skipped) + len(got.left)
                 if page.total is not None and page.total - records <= CHART_WITH_THE_LAST * records / read:

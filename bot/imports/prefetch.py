@@ -57,6 +57,11 @@ class Prefetched(Iterator[T], Generic[T]):
             item = self._ready.queue[0][1] if here else None
         return here and done(item)  # type: ignore[arg-type]
 
+    def waiting(self) -> list[T]:
+        """The items read ahead that the reader has not taken yet, in order (a copy)."""
+        with self._ready.mutex:
+            return [value for kind, value in self._ready.queue if kind == "item"]  # type: ignore[misc]
+
     def close(self, timeout: float = 5.0) -> None:
         self._closed.set()
         self._ended = True

@@ -33,8 +33,9 @@ import threading
 import time
 import types
 from collections import deque
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -58,6 +59,7 @@ HOLD = 4  # pages glanced at that the reading process holds until told what to r
 # the database (on PostgreSQL some 10 ms for 1,000 ids, 20 ms of wall in an import), which bounded a re-import when
 # one page was judged at a time.
 JUDGES = 2
+TAKE_BACK_LOOK = 0.005  # seconds between looks for pages to take back while the page waited for is still being read
 
 
 class Glancing(NamedTuple):
@@ -181,8 +183,9 @@ class PageReader:
         self._warmed: Future[None] | None = None
         self._closed = False
         self._tokens = itertools.count()
-        # for the curious (tests, logs): pages handed to the process, and the records it left unread
-        self.handed = self.left = 0
+        # for the curious (tests, logs): pages handed to the process, the records it left unread, and the pages
+        # handed to it that the importing process took back and read itself (`take_back_while_waiting`)
+        self.handed = self.left = self.taken_back = 0
 
     def start(self, read: Read | None = None) -> bool:
         """Start the process (in the background) unless it runs; one that stopped (killed, out of memory) is
@@ -261,6 +264,11 @@ class PageReader:
             self.left += len(left)
         return read
 
+    def took_back(self, pages: int) -> None:
+        """Count `pages` handed to the process that the importing process read itself (`take_back_while_waiting`)."""
+        with self._lock:  # several imports share the process
+            self.taken_back += pages
+
     def _submit(self, function: Callable[..., Any], *args: Any) -> Future[Any] | None:
         with self._lock:
             pool = self._pool
@@ -303,7 +311,8 @@ def _plain_main() -> Iterator[None]:
 
 
 class ReadPage:
-    """A page with its records prepared, or on their way from the reading process."""
+    """A page with its records prepared, or on their way from the reading process. `whole`: handed to the process
+    whole (`PageReader.submit`), with its CSV lines or not; such a page may be taken back (`take_back`)."""
 
     def __init__(
         self,
@@ -312,9 +321,32 @@ class ReadPage:
         future: Future[Packed] | None = None,
         left: list[Glance] | None = None,
         judged: Unread | None = None,
+        whole: bool | None = None,
     ) -> None:
         self.page, self._records, self._future, self._left = page, records, future, left or []
-        self._judged = judged or {}
+        self._judged, self._whole = judged or {}, whole
+
+    def settled(self) -> bool:
+        """Whether the reading process is done with the page (read, failed or cancelled) or never had it."""
+        return self._future is None or self._future.done()
+
+    def wait(self, timeout: float) -> None:
+        """Until the reading process is done with the page, for `timeout` seconds at most."""
+        if self._future is not None:
+            futures_wait([self._future], timeout)
+
+    def take_back(self) -> bool:
+        """Read the page here, as the process would have, if the process has not started it (its future cancelled
+        while it waits in the pool's queue); returns whether it was. A page that cannot be read here is left to
+        `records()`, which reads it again and raises in its turn."""
+        if self._whole is None or self._future is None or not self._future.cancel():
+            return False
+        self._future = None
+        try:
+            self._records = _read_here(self.page, lines=self._whole)
+        except Exception:  # noqa: BLE001 - raised again by `records()`, where the import expects it
+            return False
+        return True
 
     def done(self) -> bool:
         """Whether `records()` will not wait, nor raise (a page the process could not read is not done: reading it
@@ -378,7 +410,7 @@ def read_ahead(
                     if leave is not None and encoded.glance is not None:
                         glancing = reader.glance(page)
                     elif (future := reader.submit(encoded, lines=lines)) is not None:
-                        read = ReadPage(page, future=future)
+                        read = ReadPage(page, future=future, whole=lines)
                 if glancing is None and read is None and page.total is not None and page.total >= from_records:
                     reader.start(encoded.read)  # not running yet, or stopped: started (again) for the pages after
             if glancing is not None:
@@ -402,8 +434,26 @@ def _judged(reader: PageReader | None, glancing: Glancing, leave: Leave | None, 
     return reader.judged(glancing, leave, lines=lines) or ReadPage(glancing.page, _read_here(glancing.page))
 
 
-def _read_here(page: Page) -> tuple[list[Prepared], list[Skipped]]:
-    """The page read and prepared in this process, as the reading process would (`read_encoded`)."""
+def take_back_while_waiting(waiting_for: ReadPage, later: Callable[[], Sequence[ReadPage]]) -> int:
+    """Until `waiting_for` comes back from the reading process, read here, one at a time, the pages of `later()` (the
+    pages read ahead, looked at again after each) that the process has not started, the last first (it goes on with
+    the nearer ones): the importing process would otherwise sit idle. Where the reading process is the import's
+    pace (a first import of 10,000 on two cores) that shares the reading between both processes; where writing is,
+    the importing process seldom waits and takes little. Returns how many pages it read."""
+    taken = 0
+    while not waiting_for.settled():
+        for page in reversed(later()):
+            if page.take_back():
+                taken += 1
+                break
+        else:
+            waiting_for.wait(TAKE_BACK_LOOK)  # it comes, or more pages do
+    return taken
+
+
+def _read_here(page: Page, *, lines: bool = False) -> tuple[list[Prepared], list[Skipped]]:
+    """The page read and prepared in this process, as the reading process would (`read_encoded`; `lines`: with
+    each record's CSV line)."""
     if page.encoded is not None:
-        return read_encoded(page.encoded)
-    return prepare_records(page.customers, page.skipped)
+        return read_encoded(page.encoded, lines=lines)
+    return prepare_records(page.customers, page.skipped, lines=lines)
