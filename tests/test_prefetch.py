@@ -70,6 +70,19 @@ def test_exactly_ahead_items_are_read_ahead(ahead: int) -> None:
         assert source.read == list(range(ahead + 1))
 
 
+def test_the_items_waiting_are_those_read_ahead_and_not_taken() -> None:
+    source = Source(list(range(10)))
+    with Prefetched(source, ahead=3) as pages:
+        assert source.reaches(3) and pages.waiting() == [0, 1, 2]
+        assert next(pages) == 0 and source.reaches(4)
+        assert pages.waiting() == [1, 2, 3]  # a copy: taking one does not change what was given
+        waiting = pages.waiting()
+        assert next(pages) == 1 and waiting == [1, 2, 3]
+    ended = Prefetched(Source([7]), ahead=2)
+    assert next(ended) == 7 and next(ended, None) is None and ended.waiting() == []
+    ended.close()
+
+
 def test_nothing_ahead_is_refused() -> None:
     with pytest.raises(ValueError, match="at least one"):
         Prefetched(Source([1]), ahead=0)
