@@ -9,7 +9,9 @@ pages over still encoded (`providers.base.Encoded`), the next page is read and p
 The reading process is started by the first import large enough to pay for it (`ImportPolicy.read_apart_from`
 records, by the package's total) and kept for the next; until it is ready, and for any page it cannot read (it
 stopped, or the body is not what the package documents), the page is read here as before, so nothing depends on
-it. It holds no connection, no token and no database: a page's bytes in, its prepared records out.
+it. It holds no connection, no token and no database: a page's bytes in, its prepared records out. Where it falls
+behind, the import reads here, while it waits, the pages handed to it that it has not started
+(`take_back_while_waiting`).
 
 A connection's later imports mostly read what they read before. Where the package's pages can be glanced at
 (`providers.base.Encoded.glance`: each record's id and a digest of its bytes, its `source`, a tenth of reading it),
