@@ -19,6 +19,7 @@ from bot.slack.app import build_app
 from bot.slack.import_reports import slack_reporters
 from bot.slack.socket_mode import CheckedSocketModeHandler
 from bot.web.routes import build_web
+from bot.web.serving import PromptServer
 from storage import migrate
 
 log = logging.getLogger(__name__)
@@ -87,7 +88,7 @@ class BotServer:
             access_log=False,
             ws="none",
         )
-        self.http = uvicorn.Server(config)
+        self.http = PromptServer(config)
         self.socket_mode: CheckedSocketModeHandler | None = None
         self.scheduler: BackgroundScheduler | None = None
         self.imports = ImportRunner(self.runtime, reporters=slack_reporters(self.runtime))
@@ -142,7 +143,7 @@ class BotServer:
         self.imports.shutdown()
         if self.socket_mode is not None:
             self.socket_mode.close()
-        self.http.should_exit = True
+        self.http.exit()
         if self._thread is not None:
             self._thread.join(timeout=10)
         self.runtime.close()

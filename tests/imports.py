@@ -124,9 +124,16 @@ def queue_import(bot: RunningBot, connection_id: int) -> import_runs.Started:
     )
 
 
-def due_run_claimed(bot: RunningBot) -> int:
-    """Tick, and return the run the tick queued: the scheduler's own background tick may claim it first."""
+def due_run_claimed(bot: RunningBot, after: timedelta, *clocks: Any) -> int:
+    """Move the bot's clock `after` on (each package's fake clock in `clocks` first, as time passes there too), tick,
+    and return the run the scheduler queued. The runs before are counted before the clock moves: the scheduler's
+    own background tick may queue and claim the run as soon as it does, before this tick."""
     before = max((r.id for r in runs(bot)), default=0)
+    runtime = bot.server.runtime
+    later = runtime.clock() + after
+    for clock in clocks:
+        clock.advance(after.total_seconds())
+    runtime.clock = lambda: later  # type: ignore[method-assign]
     bot.server.imports.tick()
     return int(bot.slack.wait_for(lambda: [r.id for r in runs(bot) if r.id > before])[0])
 

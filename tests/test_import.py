@@ -576,13 +576,9 @@ def test_the_scheduled_sync_imports_only_what_changed(
     command(bot, "/accounts channel #general", "will report in")
     command(bot, "/accounts import", "Starting the import")
     first = finished(bot)
-    runtime = bot.server.runtime
 
     def sync_now() -> RunView:  # an hour passes, here and at the package
-        later = runtime.clock() + timedelta(minutes=61)
-        runtime.clock = lambda: later
-        package.clock.advance(61 * 60)
-        return finished(bot, due_run_claimed(bot))
+        return finished(bot, due_run_claimed(bot, timedelta(minutes=61), package.clock))
 
     charts_read = len(package.calls(Resource.ACCOUNTS))
     quiet = sync_now()  # nothing changed: nothing said
@@ -614,11 +610,7 @@ def test_a_scheduled_sync_reads_the_chart_again_once_it_is_a_day_old(
     command(bot, "/accounts import", "Starting the import")
     finished(bot)
     charts_read = len(package.calls(Resource.ACCOUNTS))
-    runtime = bot.server.runtime
-    later = runtime.clock() + timedelta(hours=25)
-    runtime.clock = lambda: later
-    package.clock.advance(25 * 3600)
-    assert finished(bot, due_run_claimed(bot)).status == "succeeded"
+    assert finished(bot, due_run_claimed(bot, timedelta(hours=25), package.clock)).status == "succeeded"
     assert len(package.calls(Resource.ACCOUNTS)) == charts_read + 1
 
 
@@ -648,14 +640,11 @@ def test_a_failing_scheduled_sync_tells_the_admins_once(
     package.seed_customers(organisation, 20)
     command(bot, "/accounts import", "Starting the import")
     finished(bot)
-    runtime = bot.server.runtime
     in_channel = len(bot.slack.messages(CHANNEL))
     for _ in range(2):
         # every try of the provider, for each of the runner's attempts
         package.fail_next(Resource.CUSTOMERS, 500, times=package.tries * (QUICK.retries + 1))
-        later = runtime.clock() + timedelta(minutes=61)
-        runtime.clock = lambda later=later: later  # type: ignore[misc]
-        assert finished(bot, due_run_claimed(bot)).status == "failed"
+        assert finished(bot, due_run_claimed(bot, timedelta(minutes=61))).status == "failed"
     told = [m for m in bot.slack.messages(ADMIN) if "scheduled sync of customers" in m.get("text", "")]
     assert len(told) == 1 and "import_retry" in str(told[0]["blocks"])
     assert f"{package.title} is not answering properly" in told[0]["text"]

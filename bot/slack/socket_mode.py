@@ -43,3 +43,10 @@ class CheckedSocketModeHandler(SocketModeHandler):
             log.info("Acknowledged a Socket Mode %s delivery that was not acted on (%s)", req.type, response.status)
             response = BoltResponse(status=200, body="")
         send_response(client, req, response, started)
+
+    def close(self) -> None:
+        """Bolt's close, without waiting out the second slack_sdk's message processor waits for a message: it is
+        handed an empty one once the client counts as closed, and ends at once (0.7 s of every stop before)."""
+        self.client.closed = True
+        self.client.message_queue.put(None)  # the processor skips None, then sees the client closed
+        super().close()

@@ -16,6 +16,9 @@ from typing import Any
 import httpx2
 import uvicorn
 
+# How a server stops is not what a fake imitates: the bot's prompt stop, which the suite's every test waits on.
+from bot.web.serving import PromptServer
+
 
 @functools.cache
 def _tls_context() -> ssl.SSLContext:
@@ -50,7 +53,7 @@ class ServerThread:
             lifespan="off",
             access_log=False,
         )
-        self.server = uvicorn.Server(config)
+        self.server = PromptServer(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True, name=f"fake-{self.port}")
 
     @property
@@ -67,7 +70,7 @@ class ServerThread:
         return self
 
     def stop(self) -> None:
-        self.server.should_exit = True
+        self.server.exit()
         self.thread.join(timeout=10)
 
     def __enter__(self) -> ServerThread:
