@@ -107,8 +107,8 @@ def finished(bot: RunningBot, run_id: int | None = None, timeout: float = 60.0) 
     wanted = wanted.where(ImportRun.id == run_id) if run_id is not None else wanted.order_by(ImportRun.id.desc())
 
     def done() -> RunView | None:
-        # Asked at every change Slack sees (each progress edit): the run's status alone, and its whole view once
-        # it has ended (a view is six ORM queries; asking for it each time was a seventh of test_import's CPU).
+        # Asked at every change Slack sees (each progress edit): the run's status alone, and its whole view (six
+        # ORM queries) once it has ended.
         if run_id is not None and run_id in bot.server.imports.running:
             return None
         with bot.db.session() as s:
