@@ -4,6 +4,7 @@ slack_sdk's second, and opens with the process's one TLS context."""
 
 from __future__ import annotations
 
+import asyncio
 import queue
 import socket
 import ssl
@@ -45,8 +46,6 @@ def serve(
 
 def answering(release: threading.Event | None = None, started: threading.Event | None = None) -> Any:
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        import asyncio
-
         if started is not None:
             started.set()
         while release is not None and not release.is_set():
@@ -158,6 +157,7 @@ def test_socket_mode_connects_without_reading_the_certificate_authorities_again(
         made.append(args)
         return real(*args, **kwargs)
 
+    tls_context()  # the process's one context, read once: here if no test before made it
     monkeypatch.setattr(ssl, "create_default_context", counted)  # a narrow seam: the standard library's
     bot: RunningBot = start_bot("socket")
     assert bot.server.socket_mode is not None
