@@ -386,7 +386,7 @@ class ThreadClock:
     thread of its own (`cpu-sampler`, counted too: what measuring costs) until `stop()`: a thread that ends loses at
     most its last interval. With `server` (a program's name: `postgres`), every process of that program on this
     machine too, as `database server` (a local PostgreSQL's backends, WAL writer and checkpointer; the machine runs
-    no other). Linux."""
+    no other), with what the backends that ended meanwhile used (their parent's reaped children's time). Linux."""
 
     def __init__(self, every: float = 0.05, *, server: str | None = None) -> None:
         self._every, self._done, self._server = every, threading.Event(), server
@@ -405,7 +405,7 @@ class ThreadClock:
         as `cpu-sampler`, what measuring cost the process)."""
         self._done.set()
         self._thread.join()
-        self._sample()
+        self._sample(look=True)  # the backends of connections made since the last look: the import's own
         used: dict[str, float] = {}
         for key, (name, cpu) in self._last.items():
             used[name] = used.get(name, 0.0) + cpu - self._first.get(key, 0.0)
@@ -415,14 +415,14 @@ class ThreadClock:
         while not self._done.wait(self._every):
             self._sample()
 
-    def _sample(self) -> None:
+    def _sample(self, *, look: bool = False) -> None:
         me, tick = os.getpid(), os.sysconf("SC_CLK_TCK")
         self._names.update({t.native_id: re.sub(r"\d+", "N", t.name) for t in threading.enumerate() if t.native_id})
         tasks = [(me, int(tid)) for tid in os.listdir(f"/proc/{me}/task")]
         children = {c.pid for c in multiprocessing.active_children() if c.pid}
         tasks += [(pid, pid) for pid in children]
         if self._server is not None:
-            if self._samples % _LOOK_FOR_SERVER == 0:  # every process's name read: some 2 ms
+            if look or self._samples % _LOOK_FOR_SERVER == 0:  # every process's name read: some 2 ms
                 self._servers = [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in children]
             tasks += [(pid, pid) for pid in self._servers if pid != me]
         self._samples += 1
@@ -442,7 +442,10 @@ class ThreadClock:
                 self._servers = [p for p in self._servers if p != pid]  # not the server's: not read again
                 continue
             fields = tail.split()
-            self._last[(pid, tid)] = (name, (int(fields[11]) + int(fields[12])) / tick)
+            used = int(fields[11]) + int(fields[12])  # utime, stime
+            if name == "database server":  # and its ended children's (the server's own: the postmaster's backends)
+                used += int(fields[13]) + int(fields[14])  # cutime, cstime
+            self._last[(pid, tid)] = (name, used / tick)
 
 
 def cpu_of_import(kind: str, workdir: Path, xero_url: str, slack_url: str, api_url: str) -> dict[str, Any]:
