@@ -184,7 +184,7 @@ class ImportJob:
             log.warning("Import run %s was taken over by another process; stopping here", self.run_id)
             return load_view(self.db, self.run_id)
         except Interrupted:
-            self._release()
+            self.release()
             return load_view(self.db, self.run_id)
         except Exception:
             log.exception("Import run %s failed unexpectedly", self.run_id)
@@ -623,8 +623,8 @@ class ImportJob:
             self._tell(self.reporter.waiting, view, seconds=exc.retry_after, limit=exc.scope)
         return view
 
-    def _release(self) -> None:
-        """Let the next process take the run at once (it resumes from the cursor)."""
+    def release(self) -> None:
+        """Let the next process take the run at once (it resumes from the cursor): this process is stopping."""
         try:
             with self.db.session(write_lock=True) as s:
                 run = self._owned(s)

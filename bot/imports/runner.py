@@ -404,15 +404,24 @@ class ImportRunner:
                 if run_id is None:
                     break
                 job = self._job(run_id)
-                with self._lock:
-                    self._jobs[run_id] = job
+                with self._lock:  # `shutdown` interrupts the jobs it finds here: one added once it began is not
+                    stopping = self._closed
+                    if not stopping:
+                        self._jobs[run_id] = job
+                if stopping or not self._submit(self._work, job):
+                    # claimed while this process began to stop (the claim waited for the database): let it go at
+                    # once for the next process, rather than run it uninterrupted while the stop waits for it
+                    with self._lock:
+                        self._jobs.pop(run_id, None)
+                    job.release()
+                    break
                 claimed.append(run_id)
-                self._submit(self._work, job)
             while not self._closed:  # ends that a process which died did not tell
                 told = claim_report(self.runtime.db, owner=self.owner, now=now, policy=self.policy)
                 if told is None:
                     break
-                self._submit(self.report_ended, told)
+                if not self._submit(self.report_ended, told):
+                    break  # stopping: told by the next process once the report's lease lapses
             self.ticked.set()
             return claimed
 
@@ -479,11 +488,16 @@ class ImportRunner:
             reader=self.reader,
         )
 
-    def _submit(self, work: Callable[..., None], *args: object) -> None:
-        future = self._pool.submit(work, *args)
+    def _submit(self, work: Callable[..., None], *args: object) -> bool:
+        """Run `work` in a worker; False once the workers are shut down (`shutdown`)."""
+        try:
+            future = self._pool.submit(work, *args)
+        except RuntimeError:  # cannot schedule new futures after shutdown
+            return False
         with self._lock:
             self._working.add(future)
         future.add_done_callback(self._done)
+        return True
 
     def _done(self, future: Future[None]) -> None:
         with self._lock:
