@@ -461,7 +461,10 @@ def test_a_page_taken_back_is_read_as_the_reading_process_reads_it() -> None:
             ReadPage(Page(customers=[], cursor=None, encoded=e), future=reader.submit(e, lines=True), whole=True)
             for e in encoded
         ]
-        assert take_back_while_waiting(pages[0], lambda: pages[1:]) == 3
+        # The pool hands the process one call beside the one running (CPython's `EXTRA_QUEUED_CALLS`): the first
+        # page, and the second too where the process took its busy call off the queue before the pages came (a
+        # loaded machine: seen once in CI). What is still in the pool's queue is taken back.
+        assert take_back_while_waiting(pages[0], lambda: pages[1:]) in (2, 3)
         assert busy is not None and busy.done() and pages[0].done()
         again = [reader.submit(e, lines=True) for e in encoded]
         apart = [unpack(future.result(timeout=60)) for future in again if future is not None]
