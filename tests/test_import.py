@@ -348,8 +348,13 @@ def test_cancel_stops_at_the_next_page_and_keeps_what_was_imported(
     bot.slack.send_action("import_cancel", user_id=ADMIN, channel_id=CHANNEL, message_ts=started.parent_ts)
     asked = bot.slack.wait_for(lambda: (v := run_view(bot)).cancel_requested and v)
     run = finished(bot)
-    # the page being written when the Cancel arrived is kept; the one read ahead is not written
-    assert run.status == "cancelled" and run.cancelled_by == ADMIN and run.pages <= asked.pages + 1 < 30
+    # What was being written when the Cancel came is kept, and the run stops at a commit soon after. Pages already
+    # read ahead share a transaction (`ImportPolicy.batch_records`), and the transaction open when the Cancel came may
+    # have written the run's row just before the Cancel committed, not seeing it: the transaction after it sees it,
+    # and commits what it holds. Each holds the page being written and those read ahead (seen once in CI: 2 pages
+    # committed when the test saw the Cancel, 5 at the end).
+    most = asked.pages + 2 * (1 + bot.server.imports.policy.pages_ahead)
+    assert run.status == "cancelled" and run.cancelled_by == ADMIN and run.pages <= most < 30
     assert 0 < customer_count(bot) == run.count("new")
     assert f"cancelled by <@{ADMIN}>" in parent(bot, run)["text"]
 
