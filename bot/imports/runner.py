@@ -375,7 +375,10 @@ class ImportRunner:
             if self._closed or self._tick_pending:
                 return
             self._tick_pending = True
-        self._ticker.submit(self._tick_in_background)
+        try:
+            self._ticker.submit(self._tick_in_background)
+        except RuntimeError:  # shut down meanwhile (`shutdown`): nothing more is looked for
+            pass
 
     def _tick_in_background(self) -> None:
         with self._lock:
@@ -489,14 +492,15 @@ class ImportRunner:
         )
 
     def _submit(self, work: Callable[..., None], *args: object) -> bool:
-        """Run `work` in a worker; False once the workers are shut down (`shutdown`)."""
-        try:
-            future = self._pool.submit(work, *args)
-        except RuntimeError:  # cannot schedule new futures after shutdown
-            return False
+        """Run `work` in a worker; False once the workers are shut down (`shutdown`). Handed over and counted under
+        the lock, so that `shutdown`, which shuts the workers down before it reads what is working, waits for it."""
         with self._lock:
+            try:
+                future = self._pool.submit(work, *args)
+            except RuntimeError:  # cannot schedule new futures after shutdown
+                return False
             self._working.add(future)
-        future.add_done_callback(self._done)
+        future.add_done_callback(self._done)  # called here at once if it is done already (outside the lock)
         return True
 
     def _done(self, future: Future[None]) -> None:
