@@ -85,14 +85,14 @@ def test_the_cpu_clock_counts_a_server_process_that_came_and_went_meanwhile(tmp_
     server = tmp_path / "benchsrvtest"
     server.symlink_to(sys.executable)  # a process's name is its program's file name
     spin = "import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass"
-    parent = (
-        f"import subprocess, time\nsubprocess.run([{str(server)!r}, '-c', {spin!r}])\nprint(flush=True)\ntime.sleep(60)"
-    )
+    # the parent lives until its standard input closes, once the clock has stopped
+    parent = f"import subprocess, sys\nsubprocess.run([{str(server)!r}, '-c', {spin!r}])\nprint(flush=True)\n"
+    parent += "sys.stdin.read()"
     clock = ThreadClock(server=server.name)
-    with subprocess.Popen([str(server), "-c", parent], stdout=subprocess.PIPE, text=True) as started:
-        try:
-            assert started.stdout is not None and started.stdout.readline() == "\n"  # the child ended, reaped
-            used = clock.stop()
-        finally:
-            started.kill()
+    with subprocess.Popen(
+        [str(server), "-c", parent], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    ) as started:  # leaving the block closes its standard input and waits for it to end
+        assert started.stdout is not None and started.stdout.readline() == "\n"  # the child ended, reaped
+        used = clock.stop()
+    assert started.returncode == 0
     assert used.get("database server", 0.0) >= 0.3
