@@ -6,6 +6,7 @@ types (menus grouped by type, the typeahead over 1,500 accounts, refusing an acc
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -19,6 +20,7 @@ from bot.categories import load_categories
 from bot.mapping import account_mapping, tax_codes
 from providers.base import Account
 from providers.invoicing import TaxRate
+from storage.bulk import BulkWriter
 from storage.db import Database
 from storage.models import AccountMapping, AuditEvent, ChartAccount, Connection, Workspace
 from tests.conftest import ADMIN, CHANNEL, STAFF, TEAM, RunningBot
@@ -454,6 +456,33 @@ def test_refresh_fetches_the_chart_again_and_keeps_what_was_chosen(bot: RunningB
     refreshed = filled(bot, view["id"])
     assert element(refreshed, "sales")["initial_option"]["value"] == chosen
     assert len(package.calls(Resource.ACCOUNTS)) == 2
+
+
+def test_the_chart_is_refreshed_beside_an_import_writing_its_pages(bot: RunningBot, package: PackageDriver) -> None:
+    """An import refreshes the chart beside its last pages, whose open transaction holds the connection's row as
+    their foreign keys' checks would (FOR KEY SHARE on PostgreSQL, until it commits). The refresh locks the row only
+    against another refresh, so it does not wait for that transaction (nor would the pages after it wait behind
+    the refresh): with FOR UPDATE it waited until the pages committed."""
+    row, organisation = connected(bot, package)
+    new_id = package.add_income_account(organisation)
+    db = bot.server.runtime.db
+    refreshed: list[int] = []
+    with db.session() as pages:
+        workspace_id = pages.scalar(select(Connection.workspace_id).where(Connection.id == row.id))
+        assert workspace_id is not None
+        with BulkWriter(pages).keys_checked_once({"workspaces": workspace_id, "connections": row.id}) as locked:
+            assert locked == (not db.is_sqlite)  # the row is held as an import's page holds it
+            refresh = threading.Thread(
+                target=lambda: refreshed.append(account_mapping.refresh_chart(bot.server.runtime, connection_id=row.id))
+            )
+            refresh.start()
+            refresh.join(timeout=30)
+            waited = refresh.is_alive()
+    refresh.join()  # a refresh still waiting goes on once the transaction ended
+    assert not waited, "the chart's refresh waited for the import's open transaction"
+    with db.session() as s:
+        stored = set(s.scalars(select(ChartAccount.external_id).where(ChartAccount.connection_id == row.id)))
+    assert refreshed and new_id in stored
 
 
 def test_an_account_archived_after_saving_is_flagged(bot: RunningBot, package: PackageDriver) -> None:

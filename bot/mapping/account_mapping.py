@@ -197,8 +197,13 @@ def refresh_chart(runtime: Runtime, *, connection_id: int) -> int:
             accounts = provider.accounts(link)  # should it raise, the tax rates' call ends first (it is waited for)
             rates = asked.result()
     with runtime.db.session(write_lock=True) as s:
-        # The row lock makes two processes refreshing one chart take turns instead of colliding on inserts.
-        connection = s.get(Connection, connection_id, with_for_update=True)
+        # The row lock makes two processes refreshing one chart take turns instead of colliding on inserts. It is
+        # the lock an update of the row's other columns takes (FOR NO KEY UPDATE on PostgreSQL), not FOR UPDATE:
+        # an import's pages hold the row FOR KEY SHARE until each transaction commits (their foreign keys'
+        # checks, `storage.bulk.BulkWriter.keys_checked_once`), and the import refreshes the chart beside its
+        # last pages. FOR UPDATE waited for the pages' transaction (70 ms of an import of 10,000), and the pages
+        # after it waited in turn behind the refresh.
+        connection = s.get(Connection, connection_id, with_for_update={"key_share": True})
         if connection is None:
             raise LookupError(f"connection {connection_id} is gone")
         store_chart(s, connection=connection, accounts=accounts, now=runtime.clock())
