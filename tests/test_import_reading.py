@@ -4,15 +4,17 @@ end over the Xero fake's HTTP, on both databases."""
 
 from __future__ import annotations
 
+import json
 import logging
 import multiprocessing
 import os
+import pickle
 import select
 import signal
 import subprocess
 import sys
 import time
-from concurrent.futures import Future
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
 from multiprocessing.context import SpawnProcess
@@ -25,7 +27,16 @@ from hypothesis import strategies as st
 from pytest_mock import MockerFixture
 
 from bot.customers.rows import Prepared, prepare_page, prepare_records
-from bot.imports.reading import PageReader, ReadPage, pack, take_back_while_waiting, unpack
+from bot.imports.reading import (
+    PageReader,
+    ReadPage,
+    pack,
+    read_apart,
+    read_encoded,
+    roomy_pipes,
+    take_back_while_waiting,
+    unpack,
+)
 from bot.imports.runner import ImportRunner
 from bot.imports.runs import ImportPolicy
 from bot.runtime import build_providers
@@ -258,6 +269,64 @@ def test_a_page_read_apart_is_the_page_read_here() -> None:
     assert apart[0][0].updated_at is not None and apart[0][0].updated_at.tzinfo is UTC
     assert [p.id for p in prepared] == ["c-1", "c-2"] and [s.name for s in apart[1]] == ["No Id Ltd"]
     assert prepared[0].name == "Acme Plumbing Ltd" and prepared[0].email_key == "ops@acme.example"
+
+
+def _xero_page(contacts: int) -> bytes:
+    """A page of `contacts` of Xero's contacts, each with its four phone slots and two address slots filled as a
+    busy business's are."""
+    phones = [
+        {"PhoneType": kind, "PhoneNumber": f"555 {n:04d}", "PhoneAreaCode": "9", "PhoneCountryCode": "64"}
+        for n, kind in enumerate(("DEFAULT", "DDI", "MOBILE", "FAX"))
+    ]
+    return json.dumps(
+        {
+            "pagination": {"page": 1, "pageSize": contacts, "pageCount": 1, "itemCount": contacts},
+            "Contacts": [
+                {
+                    "ContactID": f"00000000-0000-0000-0000-{n:012d}",
+                    "ContactStatus": "ACTIVE",
+                    "Name": f"Customer {n} Plumbing & Gas Ltd",
+                    "FirstName": "Ada",
+                    "LastName": f"Lovelace {n}",
+                    "EmailAddress": f"accounts{n}@customer{n}.example",
+                    "Phones": phones,
+                    "Addresses": [
+                        {
+                            "AddressType": kind,
+                            "AddressLine1": f"{n} Queen Street",
+                            "City": "Auckland",
+                            "PostalCode": "1010",
+                            "Country": "New Zealand",
+                        }
+                        for kind in ("POBOX", "STREET")
+                    ],
+                    "UpdatedDateUTC": "/Date(1731969140853+0000)/",
+                    "IsCustomer": True,
+                    "IsSupplier": False,
+                }
+                for n in range(contacts)
+            ],
+        }
+    ).encode()
+
+
+def test_the_pipes_to_and_from_the_reading_process_hold_a_page() -> None:
+    """The reading process's answer for a page of 1,000 contacts goes back in one write, so the process goes on
+    with the next page without waiting for this process to take it (a pipe holds 64 KiB to start with: an answer
+    went in some ten writes, each waiting for this process's thread that takes answers, itself waiting its turn
+    for the interpreter's lock); the page goes to it in as few writes as the system allows. Read through them, the
+    page is what reading it here gives."""
+    body = _xero_page(1_000)
+    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        to_it, back = roomy_pipes(pool)
+        allowed = int(Path("/proc/sys/fs/pipe-max-size").read_text())
+        answer = pickle.dumps(pool.submit(read_apart, Encoded(body, read_records, glance_contacts), True).result(60))
+    finally:
+        pool.shutdown()
+    assert len(answer) > 0.4 * len(body)  # some 0.6 MB
+    assert back >= len(answer) + 4096 and to_it >= min(len(body), allowed)  # the message's header besides
+    assert unpack(pickle.loads(answer)) == read_encoded(Encoded(body, read_records, glance_contacts), lines=True)
 
 
 _TEXT = st.text(st.characters(codec=None))  # lone surrogates too: no UTF-8 holds them
