@@ -64,7 +64,7 @@ HOLD = 4  # pages glanced at that the reading process holds until told what to r
 # one page was judged at a time.
 JUDGES = 2
 TAKE_BACK_LOOK = 0.005  # seconds between looks for pages to take back while the page waited for is still being read
-# Bytes the pipes to and from the reading process hold (`roomy_pipes`): a page of Xero's 1,000 contacts is some
+# Bytes the pipes to and from the reading process hold (`roomy_pipes`): a package's page of 1,000 contacts is some
 # 1.2 MB, its prepared records 0.6 MB. Linux lets a process without privileges go up to `/proc/sys/fs/pipe-max-size`
 # (1 MiB unless raised); a pipe starts at 64 KiB.
 PIPE_ROOM = 4 << 20
