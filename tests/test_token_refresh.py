@@ -22,6 +22,7 @@ from sqlalchemy import event
 import storage.db
 from bot.connections.tokens import ConnectionTokens
 from providers.base import NeedsReconnect
+from storage.bulk import BulkWriter
 from storage.crypto import SecretBox
 from storage.db import Database
 from storage.models import AuditEvent, Connection
@@ -269,6 +270,29 @@ def test_a_slow_refresh_blocks_no_other_writer(
     after = stored(connect_bot, row.id)
     assert token == access_of(connect_bot, after) != rejected
     assert xero.refreshes_spent == {old_refresh: 1}
+    assert after.refresh_claim is None and after.refreshing_until is None
+
+
+def test_a_refresh_does_not_wait_for_an_import_writing_its_pages(connect_bot: RunningBot, xero: XeroFake) -> None:
+    """An import's pages hold the connection's row as their foreign keys' checks would (FOR KEY SHARE on PostgreSQL)
+    until each transaction commits, and the import refreshes the token itself when it runs out mid-walk. The
+    refresh locks the row only against another writer of its tokens, so it goes through while that transaction is
+    open (with FOR UPDATE it waited for it, and the pages after it queued behind the refresh)."""
+    row, _ = connected(connect_bot, xero)
+    old_refresh, db = refresh_of(connect_bot, row), connect_bot.db
+    keeper = ConnectionTokens(db, connect_bot.server.runtime.providers["xero"], row.id)
+    refreshed: list[str] = []
+    with db.session() as pages:
+        with BulkWriter(pages).keys_checked_once({"workspaces": row.workspace_id, "connections": row.id}) as locked:
+            assert locked == (not db.is_sqlite)  # the row is held as an import's page holds it
+            refresh = threading.Thread(target=lambda: refreshed.append(keeper.refresh_now()))
+            refresh.start()
+            refresh.join(timeout=30)
+            waited = refresh.is_alive()
+    refresh.join()  # a refresh still waiting goes on once the transaction ended
+    assert not waited, "the refresh waited for the import's open transaction"
+    after = stored(connect_bot, row.id)
+    assert refreshed == [access_of(connect_bot, after)] and xero.refreshes_spent == {old_refresh: 1}
     assert after.refresh_claim is None and after.refreshing_until is None
 
 
