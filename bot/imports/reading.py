@@ -306,7 +306,7 @@ def roomy_pipes(pool: ProcessPoolExecutor) -> list[int]:
     as much as the system allows); returns their sizes in bytes. A pipe holds 64 KiB to start with, so a page went
     through in some twenty writes, and a writer waits for the reader between them: the reading process's answer
     waited for this process's thread that takes answers, which waits for the interpreter's lock behind the
-    importing thread and the pages' fetches, each wait up to its 5 ms turn (3-18 ms a page, in which the reading
+    importing thread and the pages' fetches, each wait up to its 5 ms turn (2-18 ms a page, in which the reading
     process, the import's pace at 10,000, read nothing). With room for the records, the reading process hands them
     over in one write and goes on with the next page. Where the pipes cannot be sized (not Linux, or the executor
     made otherwise), they are left as they are."""
