@@ -9,6 +9,7 @@ import queue
 import socket
 import ssl
 import threading
+from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -163,3 +164,17 @@ def test_socket_mode_connects_without_reading_the_certificate_authorities_again(
     assert bot.server.socket_mode is not None
     assert bot.server.socket_mode.client.web_client.ssl is tls_context()  # and so are its reconnections
     assert made == []
+
+
+def test_the_test_servers_ports_are_ones_no_outgoing_connection_takes() -> None:
+    """The suite's servers (the bot's, the fakes') are given ports below the system's range of ephemeral ports, so
+    an outgoing connection elsewhere in the run cannot take one between its choice and the server's bind (CI once
+    failed with "address already in use"); each is one a server can bind, and no two are the same."""
+    ephemeral_from = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    ports = [free_port() for _ in range(20)]
+    assert len(set(ports)) == len(ports) and all(port < ephemeral_from for port in ports)
+    with socket.socket() as listening:
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listening.bind(("127.0.0.1", ports[0]))
+        listening.listen()
+        assert free_port() != ports[0] and all(free_port() != ports[0] for _ in range(2_000))  # taken: passed over

@@ -5,12 +5,16 @@ from __future__ import annotations
 import argparse
 import functools
 import importlib
+import itertools
+import os
+import secrets
 import socket
 import ssl
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -33,7 +37,45 @@ def http_client(**options: Any) -> httpx2.Client:
     return httpx2.Client(verify=_tls_context(), **options)
 
 
+# The servers' ports are taken below the system's range of ephemeral ports, each test worker (pytest-xdist) in a
+# block of its own, from a place in it drawn at random (two test runs at once walk different ports). A port the
+# system gave for port 0, once let go, is in that range, and any outgoing connection (another test's, another
+# worker's) could take it before the server bound it: CI once failed so ("address already in use").
+_PORTS_FROM, _PORTS_BLOCK = 10_000, 1_000
+_ports_lock = threading.Lock()
+
+
+def _ephemeral_from() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0  # not known: ports as the system gives them
+
+
+@functools.cache
+def _port_block() -> Iterator[int] | None:
+    """The ports this process tries, in turn, or None where there is no room below the ephemeral ones."""
+    blocks = (_ephemeral_from() - _PORTS_FROM) // _PORTS_BLOCK
+    if blocks < 1:
+        return None
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    start = _PORTS_FROM + (int(worker) if worker.isdigit() else 0) % blocks * _PORTS_BLOCK
+    first = secrets.randbelow(_PORTS_BLOCK)  # not `random`: hypothesis seeds it in its tests
+    return itertools.cycle([start + (first + i) % _PORTS_BLOCK for i in range(_PORTS_BLOCK)])
+
+
 def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on now (as a server binds it: the address reused)."""
+    with _ports_lock:
+        ports = _port_block()
+        for port in itertools.islice(ports or (), _PORTS_BLOCK):
+            with socket.socket() as s:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
