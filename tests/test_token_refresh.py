@@ -20,15 +20,16 @@ import pytest
 from sqlalchemy import event
 
 import storage.db
+from bot.connections import links
 from bot.connections.tokens import ConnectionTokens
 from providers.base import NeedsReconnect
 from storage.bulk import BulkWriter
 from storage.crypto import SecretBox
 from storage.db import Database
 from storage.models import AuditEvent, Connection
-from tests.conftest import TEST_KEY, RunningBot
+from tests.conftest import ADMIN, TEAM, TEST_KEY, RunningBot
 from tests.fakes.xero import XeroFake
-from tests.flows import CLIENT_ID, CLIENT_SECRET, connected
+from tests.flows import CLIENT_ID, CLIENT_SECRET, all_text, connected
 
 T = TypeVar("T")
 TOKEN_PATH = "/connect/token"
@@ -273,27 +274,44 @@ def test_a_slow_refresh_blocks_no_other_writer(
     assert after.refresh_claim is None and after.refreshing_until is None
 
 
-def test_a_refresh_does_not_wait_for_an_import_writing_its_pages(connect_bot: RunningBot, xero: XeroFake) -> None:
+@pytest.mark.parametrize("answer", ["refreshed", "refused"])
+def test_a_refresh_does_not_wait_for_an_import_writing_its_pages(
+    connect_bot: RunningBot, xero: XeroFake, answer: str
+) -> None:
     """An import's pages hold the connection's row as their foreign keys' checks would (FOR KEY SHARE on PostgreSQL)
     until each transaction commits, and the import refreshes the token itself when it runs out mid-walk. The
-    refresh locks the row only against another writer of its tokens, so it goes through while that transaction is
-    open (with FOR UPDATE it waited for it, and the pages after it queued behind the refresh)."""
+    refresh, and should the package refuse it, marking the connection for reconnecting and telling the admin, lock
+    the row only against another writer of it (`storage.models.locked_connection`), so they go through while that
+    transaction is open (with FOR UPDATE they waited for it, and the pages after it queued behind them)."""
     row, _ = connected(connect_bot, xero)
     old_refresh, db = refresh_of(connect_bot, row), connect_bot.db
-    keeper = ConnectionTokens(db, connect_bot.server.runtime.providers["xero"], row.id)
-    refreshed: list[str] = []
+    if answer == "refused":
+        xero.fail_next(TOKEN_PATH, status=400, body={"error": "invalid_grant"})
+    got: list[str | Exception] = []
+
+    def refresh() -> None:
+        try:
+            got.append(links.keeper(connect_bot.server.runtime, row.id).refresh_now())
+        except NeedsReconnect as exc:
+            got.append(exc)
+
     with db.session() as pages:
         with BulkWriter(pages).keys_checked_once({"workspaces": row.workspace_id, "connections": row.id}) as locked:
             assert locked == (not db.is_sqlite)  # the row is held as an import's page holds it
-            refresh = threading.Thread(target=lambda: refreshed.append(keeper.refresh_now()))
-            refresh.start()
-            refresh.join(timeout=30)
-            waited = refresh.is_alive()
-    refresh.join()  # a refresh still waiting goes on once the transaction ended
+            refreshing = threading.Thread(target=refresh)
+            refreshing.start()
+            refreshing.join(timeout=30)
+            waited = refreshing.is_alive()
+    refreshing.join()  # a refresh still waiting goes on once the transaction ended
     assert not waited, "the refresh waited for the import's open transaction"
     after = stored(connect_bot, row.id)
-    assert refreshed == [access_of(connect_bot, after)] and xero.refreshes_spent == {old_refresh: 1}
     assert after.refresh_claim is None and after.refreshing_until is None
+    if answer == "refreshed":
+        assert got == [access_of(connect_bot, after)] and xero.refreshes_spent == {old_refresh: 1}
+    else:
+        assert len(got) == 1 and isinstance(got[0], NeedsReconnect) and after.status == "needs_reconnect"
+        told = connect_bot.slack.messages(connect_bot.slack.dm_channel_id(TEAM, ADMIN))
+        assert any("needs attention" in all_text(m) for m in told) and after.attention_notified_at is not None
 
 
 # --- Refreshing at once -------------------------------------------------------------------------------------

@@ -21,13 +21,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Select, Table, bindparam, select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from bot.locks import KeyedLocks
 from providers.base import NeedsReconnect, Provider, Tokens
 from storage.db import Database
-from storage.models import Connection, ConnectionStatus
+from storage.models import Connection, ConnectionStatus, locked_connection
 from storage.sync_pause import stop_syncs
 
 log = logging.getLogger(__name__)
@@ -98,15 +98,6 @@ def _usable_token(token: str | None, expires: datetime | None, now: datetime) ->
     return bool(token) and (expires is None or expires - REFRESH_MARGIN > now)
 
 
-def _locked(connection_id: int) -> Select[Connection]:
-    """The connection's row, locked as writing its tokens and status needs: against another such write, not against
-    an import's pages, which hold the row FOR KEY SHARE until each of their transactions commits (their foreign keys'
-    check, `storage.bulk.BulkWriter.keys_checked_once`). FOR UPDATE waited for that transaction (up to half a second
-    of pages), and the pages after it then queued behind the refresh. FOR NO KEY UPDATE on PostgreSQL, the lock its
-    own update of these columns takes; SQLite has no row locks (its write lock makes writers take turns)."""
-    return select(Connection).where(Connection.id == connection_id).with_for_update(key_share=True)
-
-
 @dataclass(frozen=True)
 class _Claim:
     """A refresh we hold: the claim written on the row, and the tokens whose refresh token we will spend."""
@@ -162,7 +153,9 @@ class ConnectionTokens:
 
     def _load(self, session: Session, *, for_update: bool = False) -> Connection:
         query = (
-            _locked(self.connection_id) if for_update else select(Connection).where(Connection.id == self.connection_id)
+            locked_connection(self.connection_id)
+            if for_update
+            else select(Connection).where(Connection.id == self.connection_id)
         )
         connection = session.scalar(query)
         if connection is None:
@@ -296,13 +289,13 @@ class ConnectionTokens:
         """After a failed call the stored refresh token is unchanged (or, if the answer was lost, still honoured
         for the grace period): let the next caller retry at once instead of waiting out the lease."""
         with self.db.session(write_lock=True) as s:
-            connection = s.scalar(_locked(self.connection_id))
+            connection = s.scalar(locked_connection(self.connection_id))
             if connection is not None and connection.refresh_claim == claim.value:
                 connection.refresh_claim = connection.refreshing_until = None
 
     def _mark_needs_reconnect(self, detail: str) -> None:
         with self.db.session(write_lock=True) as s:
-            connection = s.scalar(_locked(self.connection_id))
+            connection = s.scalar(locked_connection(self.connection_id))
             if connection is None or connection.status != ConnectionStatus.ACTIVE:
                 return  # marked already: the people were told once
             connection.status = ConnectionStatus.NEEDS_RECONNECT

@@ -24,7 +24,7 @@ from bot.mapping import tax_codes
 from bot.mapping.tax_codes import TaxEntry
 from bot.runtime import Runtime
 from providers.base import ACCOUNT_KINDS, Account
-from storage.models import AccountMapping, ChartAccount, ChartTaxRate, Connection, ConnectionStatus
+from storage.models import AccountMapping, ChartAccount, ChartTaxRate, Connection, ConnectionStatus, locked_connection
 from storage.models.chart import store_rows
 
 log = logging.getLogger(__name__)
@@ -197,13 +197,9 @@ def refresh_chart(runtime: Runtime, *, connection_id: int) -> int:
             accounts = provider.accounts(link)  # should it raise, the tax rates' call ends first (it is waited for)
             rates = asked.result()
     with runtime.db.session(write_lock=True) as s:
-        # The row lock makes two processes refreshing one chart take turns instead of colliding on inserts. It is
-        # the lock an update of the row's other columns takes (FOR NO KEY UPDATE on PostgreSQL), not FOR UPDATE:
-        # an import's pages hold the row FOR KEY SHARE until each transaction commits (their foreign keys'
-        # checks, `storage.bulk.BulkWriter.keys_checked_once`), and the import refreshes the chart beside its
-        # last pages. FOR UPDATE waited for the pages' transaction (70 ms of an import of 10,000), and the pages
-        # after it waited in turn behind the refresh.
-        connection = s.get(Connection, connection_id, with_for_update={"key_share": True})
+        # The row lock makes two processes refreshing one chart take turns instead of colliding on inserts, without
+        # waiting for the pages of the import that refreshes the chart beside them (`locked_connection`).
+        connection = s.scalar(locked_connection(connection_id))
         if connection is None:
             raise LookupError(f"connection {connection_id} is gone")
         store_chart(s, connection=connection, accounts=accounts, now=runtime.clock())

@@ -6,13 +6,12 @@ import http.client
 import logging
 
 from slack_sdk.errors import SlackApiError, SlackRequestError
-from sqlalchemy import select
 
 from bot.runtime import Runtime
 from bot.slack.notify import direct_message, transient
 from bot.views.text import bold, emoji, escape, rich, section
 from bot.workspaces import permissions
-from storage.models import Connection, Workspace
+from storage.models import Workspace, locked_connection
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +21,7 @@ def notify_attention(runtime: Runtime, connection_id: int, detail: str) -> None:
     told first (so two threads hearing it at once tell it once); if Slack could not be reached for anyone
     (no connection, 5xx), the mark is taken back, so the next time the problem is heard it is told."""
     with runtime.db.session(write_lock=True) as s:
-        connection = s.scalar(select(Connection).where(Connection.id == connection_id).with_for_update())
+        connection = s.scalar(locked_connection(connection_id))  # heard mid-import too: not waiting for its pages
         if connection is None or connection.attention_notified_at is not None:
             return
         workspace = s.get(Workspace, connection.workspace_id)
@@ -51,7 +50,7 @@ def notify_attention(runtime: Runtime, connection_id: int, detail: str) -> None:
             log.warning("Could not tell %s about connection %s: %s", user_id, connection_id, error)
     if unreachable:
         with runtime.db.session(write_lock=True) as s:
-            connection = s.scalar(select(Connection).where(Connection.id == connection_id).with_for_update())
+            connection = s.scalar(locked_connection(connection_id))
             if connection is not None:
                 connection.attention_notified_at = None
     runtime.workspace_changed(team_id)  # App Home says "Needs reconnecting" too

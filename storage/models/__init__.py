@@ -6,7 +6,7 @@ Every model module is imported here, so `Base.metadata` (which Alembic compares 
 from storage.models.base import Base, UTCDateTime, utcnow
 from storage.models.chart import AccountMapping, ChartAccount, ChartTaxRate
 from storage.models.chores import CallBudget, CallSlot, Chore
-from storage.models.connection import Connection, ConnectionStatus, PendingConnection
+from storage.models.connection import Connection, ConnectionStatus, PendingConnection, locked_connection
 from storage.models.customers import Customer, CustomerReference
 from storage.models.handled import HandledRequest
 from storage.models.home import HomeViewer
@@ -58,5 +58,6 @@ __all__ = [
     "UTCDateTime",
     "Workspace",
     "WorkspaceAdmin",
+    "locked_connection",
     "utcnow",
 ]
