@@ -177,4 +177,4 @@ def test_the_test_servers_ports_are_ones_no_outgoing_connection_takes() -> None:
         listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listening.bind(("127.0.0.1", ports[0]))
         listening.listen()
-        assert free_port() != ports[0] and all(free_port() != ports[0] for _ in range(2_000))  # taken: passed over
+        assert all(free_port() != ports[0] for _ in range(2_000))  # twice round the block: taken, so passed over

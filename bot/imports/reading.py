@@ -310,13 +310,15 @@ def roomy_pipes(pool: ProcessPoolExecutor) -> list[int]:
     process, the import's pace at 10,000, read nothing). With room for the records, the reading process hands them
     over in one write and goes on with the next page. Where the pipes cannot be sized (not Linux, or the executor
     made otherwise), they are left as they are."""
+    if not hasattr(fcntl, "F_SETPIPE_SZ"):  # Linux's
+        return []
     ends = (
         getattr(getattr(pool, "_call_queue", None), "_writer", None),  # CPython's executor: its queue of calls
         getattr(getattr(pool, "_result_queue", None), "_reader", None),  # and of answers
     )
     sizes = []
     for end in ends:
-        if end is None or not hasattr(fcntl, "F_SETPIPE_SZ"):
+        if end is None:
             continue
         for room in (PIPE_ROOM, _pipe_max_size()):
             try:
