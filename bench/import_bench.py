@@ -3,6 +3,7 @@
     python -m bench.import_bench                      # 1,000 and 100,000 customers, SQLite and PostgreSQL
     python -m bench.import_bench --sizes 1000 20000 --databases sqlite
     python -m bench.import_bench --limited 100000     # Xero's real limits and 300 ms latency vs the lower bound
+    python -m bench.import_bench --sizes 10000 --slack-latency 0.15   # Slack a round trip away, as from a server
     BENCH_TRACE=1 python -m bench.import_bench --limited 100000   # ... and when each API call reached the fake
     python -m bench.import_bench --cpu 100000 --rounds 3   # where the time goes: each thread's CPU in a first import
     git worktree add /tmp/before HEAD~1 && python -m bench.import_bench --sizes 10000 --rounds 8 --servers static \
@@ -70,8 +71,9 @@ CALLBACK = "http://127.0.0.1:9/oauth/xero/callback"  # never opened: the benchma
 PAGE_SIZE = 1000  # XERO_PAGE_SIZE's default: Xero's largest page (its default is 100)
 
 
-def serve_fakes(contacts: int, limited: bool, latency: float, pipe: Any) -> None:
-    """Child process: a Xero fake with `contacts` customers and a Slack fake, until the parent hangs up."""
+def serve_fakes(contacts: int, limited: bool, latency: float, pipe: Any, slack_latency: float = 0.0) -> None:
+    """Child process: a Xero fake with `contacts` customers and a Slack fake (each call answered after
+    `slack_latency` seconds), until the parent hangs up."""
     from tests.fakes.server import ServerThread
     from tests.fakes.slack import SlackFake
     from tests.fakes.xero import XeroFake, XeroLimits
@@ -84,7 +86,7 @@ def serve_fakes(contacts: int, limited: bool, latency: float, pipe: Any) -> None
     tenant = xero.add_organisation("Bench Plumbing Ltd")
     xero.seed_contacts(tenant, contacts)
     xero.index_contacts(tenant)  # as Xero's indexes are: the walk's first page costs the fake what the others do
-    slack = SlackFake(rate_limits=False)
+    slack = SlackFake(rate_limits=False, latency=slack_latency)
     slack_server = slack.serve().start()
     slack.add_workspace(TEAM, "Bench", bot_token=BOT_TOKEN)
     slack.add_user(TEAM, ADMIN, "ada", is_admin=True)
@@ -98,11 +100,15 @@ def serve_fakes(contacts: int, limited: bool, latency: float, pipe: Any) -> None
 
 
 @contextmanager
-def fakes_running(contacts: int, *, limited: bool, latency: float) -> Iterator[tuple[str, str, list[Any]]]:
+def fakes_running(
+    contacts: int, *, limited: bool, latency: float, slack_latency: float = 0.0
+) -> Iterator[tuple[str, str, list[Any]]]:
     """`serve_fakes` in a child process: the Xero fake's and the Slack fake's URLs, and a list that holds, once the
     block ends, when each Accounting API call came, its status and its path."""
     parent, child = multiprocessing.Pipe()
-    fakes = multiprocessing.get_context("spawn").Process(target=serve_fakes, args=(contacts, limited, latency, child))
+    fakes = multiprocessing.get_context("spawn").Process(
+        target=serve_fakes, args=(contacts, limited, latency, child, slack_latency)
+    )
     fakes.start()
     xero_url, slack_url = parent.recv()
     calls: list[Any] = []
@@ -351,10 +357,11 @@ def lower_bound(calls: int, *, at_once: int, per_minute: int = 60, latency: floa
     return 60.0 + math.ceil((calls - per_minute) / at_once) * latency
 
 
-def limited(contacts: int, workdir: Path) -> None:
+def limited(contacts: int, workdir: Path, *, slack_latency: float = 0.0) -> None:
     """Xero's real limits (60 calls a minute, 5 at once) and 300 ms a call: how close to the lower bound?"""
     url, _ = database_url("sqlite", workdir)
-    with fakes_running(contacts, limited=True, latency=0.3) as (xero_url, slack_url, api_calls):
+    running = fakes_running(contacts, limited=True, latency=0.3, slack_latency=slack_latency)
+    with running as (xero_url, slack_url, api_calls):
         runtime, connection_id = connected_runtime(url, xero_url, slack_url, limited=True)
         began = time.time()
         seconds, stored = timed_import(runtime, connection_id)
@@ -515,12 +522,12 @@ def measure(
 
 
 @contextmanager
-def servers(size: int, workdir: Path) -> Iterator[tuple[dict[str, str], str, str]]:
+def servers(size: int, workdir: Path, *, slack_latency: float = 0.0) -> Iterator[tuple[dict[str, str], str, str]]:
     """The Xero fake with `size` contacts and the Slack fake (in a child process), and the pre-serialised server
     sending the fake's pages: their URLs (`xero`, `slack`, `static`), the organisation's id and a token for the SDK."""
     pages = workdir / f"pages-{size}"
     pages.mkdir()
-    with fakes_running(size, limited=False, latency=0.0) as (xero_url, slack_url, _):
+    with fakes_running(size, limited=False, latency=0.0, slack_latency=slack_latency) as (xero_url, slack_url, _):
         runtime, connection_id = connected_runtime(f"sqlite:///{workdir / f'pages-{size}.db'}", xero_url, slack_url)
         tenant, token = write_pages(runtime, connection_id, pages)
         runtime.close()
@@ -552,15 +559,17 @@ def compare(
     *,
     on: tuple[str, ...] = ("static", "fake"),
     baseline: Path | None = None,
+    slack_latency: float = 0.0,
 ) -> None:
     """For each size: the Xero fake and the pre-serialised server (`on`: those of them to measure on), then
     `rounds` rounds of every contender on each server in turn (interleaved, so a busy moment of the machine touches
-    all of them), and the medians. `baseline`: the bot of that checkout too, on each database (`BEFORE`)."""
+    all of them), and the medians. `baseline`: the bot of that checkout too, on each database (`BEFORE`).
+    `slack_latency`: Slack's round trip for each of the bot's calls (progress, the end's messages and CSV)."""
     contenders = ["sdk", *databases, *([f"{kind}{BEFORE}" for kind in databases] if baseline else [])]
     table = []
     for size in sizes:
         results: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        with servers(size, workdir) as (urls, tenant, token):
+        with servers(size, workdir, slack_latency=slack_latency) as (urls, tenant, token):
             for round_ in range(rounds):
                 for server in on:
                     for contender in in_turn(contenders, round_):
@@ -583,6 +592,8 @@ def compare(
                     row["reader"] = max(r["reader_mib"] for r in runs)
                 table.append(row)
     print(f"\nMedians of {rounds} rounds; ratio: contacts/s over the SDK's on the same server in the same run")
+    if slack_latency:
+        print(f"Slack answering each call after {slack_latency * 1000:.0f} ms")
     print("| contacts | server | contender | contacts/s | × SDK | re-import / import | peak RSS MiB | reading MiB |")
     print("| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: |")
     for row in table:
@@ -609,13 +620,20 @@ def main() -> None:
         "--servers", nargs="+", default=["static", "fake"], choices=["static", "fake"], help="the servers to read from"
     )
     parser.add_argument("--baseline", type=Path, help="also run the bot from this checkout (another commit)")
+    parser.add_argument(
+        "--slack-latency",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="Slack's round trip for each call (0.1-0.3 s from a server; the local fake's is under a millisecond)",
+    )
     parser.add_argument("--one", nargs=5, metavar=("DATABASE", "N", "XERO", "SLACK", "API"), help=argparse.SUPPRESS)
     parser.add_argument("--one-cpu", nargs=4, metavar=("DATABASE", "XERO", "SLACK", "API"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         if args.limited:
-            limited(args.limited, workdir)
+            limited(args.limited, workdir, slack_latency=args.slack_latency)
         elif args.cpu:
             where_the_time_goes(args.cpu, args.databases, args.rounds, workdir)
         elif args.one_cpu:
@@ -626,7 +644,15 @@ def main() -> None:
             print(json.dumps(asdict(bench(kind, int(size), workdir, xero_url, slack_url, api_url))))
         else:
             baseline = args.baseline.resolve() if args.baseline else None
-            compare(args.sizes, args.databases, args.rounds, workdir, on=tuple(args.servers), baseline=baseline)
+            compare(
+                args.sizes,
+                args.databases,
+                args.rounds,
+                workdir,
+                on=tuple(args.servers),
+                baseline=baseline,
+                slack_latency=args.slack_latency,
+            )
 
 
 if __name__ == "__main__":

@@ -113,6 +113,35 @@ def test_a_part_of_the_end_that_slack_took_is_not_sent_again(connect_bot: Runnin
     assert len(summaries(bot)) == 1 and len(bot.slack.uploaded_files) == 1
 
 
+def test_the_end_goes_to_slack_at_once_not_a_round_trip_at_a_time(connect_bot: RunningBot, xero: XeroFake) -> None:
+    """Slack is a round trip away (the fake's `latency`): the parent's result and the CSV's direct message and
+    upload are in flight together, not one after another, and the summary still comes after both, with the CSV."""
+    bot = connect_bot
+    _, tenant = connected(bot, xero)
+    quick(bot)
+    xero.seed_contacts(tenant, 30)
+    release = xero.hold("/Accounts")  # the chart refresh between the last page and the end
+    try:
+        command(bot, "/accounts import", "Starting the import")
+        bot.slack.wait_for(lambda: runs(bot) and runs(bot)[0].status == "succeeded")
+        bot.slack.latency, bot.slack.most_at_once = 0.5, 0  # from here on: the end alone
+        bot.slack.clear_calls()
+    finally:
+        release.set()
+
+    run = told(bot)
+    assert bot.slack.most_at_once >= 2
+    answered = bot.slack.calls()  # in the order Slack answered them
+    [summary] = summaries(bot)
+    after = answered[answered.index(summary) :]
+    assert not {"chat.update", "files.completeUploadExternal"} & {c.method for c in after}
+    assert "Import finished" in str(summary.args["blocks"]) and run.reported_parts == ["csv", "summary"]
+    view = run_view(bot, run.id)
+    assert bot.slack.message(CHANNEL, view.parent_ts)["text"].startswith(":white_check_mark: Imported customers")
+    [upload] = bot.slack.uploaded_files
+    assert upload.channels == [dm(bot)] and len(csv_rows(upload)) == view.count("new") > 0
+
+
 def test_an_end_slack_cannot_be_reached_for_is_told_later(connect_bot: RunningBot, xero: XeroFake) -> None:
     """No connection at all (nothing listening where Slack should be), then Slack again."""
     bot = connect_bot

@@ -1514,3 +1514,21 @@ def test_python_m_serves_a_demo_workspace_and_says_how_to_use_it() -> None:
         process.wait(timeout=10)
         if process.stdout:
             process.stdout.close()
+
+
+def test_a_latency_holds_each_answer_and_calls_in_flight_together_are_counted(
+    fake: SlackFake, client: WebClient
+) -> None:
+    """`latency` stands for Slack's round trip: each call waits it out before its answer, and `most_at_once` counts
+    the calls in flight together (what a test of the bot's end looks at)."""
+    fake.latency = 0.3
+    started = time.monotonic()
+    assert client.auth_test()["ok"]
+    assert time.monotonic() - started >= 0.3 and fake.most_at_once == 1
+
+    threads = [threading.Thread(target=client.auth_test) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert fake.most_at_once == 3 and [c.status for c in fake.calls("auth.test")] == [200] * 4

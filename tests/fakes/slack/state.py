@@ -3,11 +3,13 @@ people, channels (direct messages opened on demand), messages and threads, views
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import secrets
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, Literal
 
 from starlette.applications import Starlette
@@ -55,6 +57,7 @@ class SlackState:
         url: str | None = None,
         rate_limits: bool | Mapping[str, RateLimit] = True,
         ack_timeout: float = 3.0,
+        latency: float = 0.0,
     ) -> None:
         self.signing_secret = signing_secret
         self.clock = clock
@@ -66,6 +69,11 @@ class SlackState:
         self.request_url = request_url
         self.url = url.rstrip("/") if url else None
         self.ack_timeout = ack_timeout
+        # Seconds each Web API call and file upload waits before it is answered: Slack's round trip from a server
+        # elsewhere (some 100-300 ms), where the fake's is a fraction of a millisecond.
+        self.latency = latency
+        self.most_at_once = 0  # the most Web API calls and uploads in flight at once (`in_flight`)
+        self._in_flight = 0
 
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
@@ -110,6 +118,20 @@ class SlackState:
     def _routes(self) -> list[BaseRoute]:
         """The HTTP and WebSocket routes the fake serves; `SlackFake` lists them."""
         raise NotImplementedError
+
+    @contextlib.asynccontextmanager
+    async def in_flight(self) -> AsyncIterator[None]:
+        """A Web API call or an upload being answered: counted while in flight (`most_at_once`), after `latency`."""
+        with self._changed:
+            self._in_flight += 1
+            self.most_at_once = max(self.most_at_once, self._in_flight)
+        try:
+            if self.latency:
+                await asyncio.sleep(self.latency)
+            yield
+        finally:
+            with self._changed:
+                self._in_flight -= 1
 
     def wait_for(self, condition: Callable[[], Any], timeout: float = 30.0, message: str = "") -> Any:
         """Wait (in real time) until `condition()` is truthy and return its value; the bot works after it

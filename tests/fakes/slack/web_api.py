@@ -24,11 +24,12 @@ class WebApi(SlackState):
     async def _serve_web_api(self, request: Request) -> Response:
         method = request.path_params["method"]
         base_url = str(request.base_url).rstrip("/")
-        try:
-            args, token, basic = await _read_api_request(request)
-        except ValueError:
-            args, token, basic = {"_unreadable": True}, None, None
-        status, body, headers = self._call(method, args, token, basic, base_url)
+        async with self.in_flight():
+            try:
+                args, token, basic = await _read_api_request(request)
+            except ValueError:
+                args, token, basic = {"_unreadable": True}, None, None
+            status, body, headers = self._call(method, args, token, basic, base_url)
         return JSONResponse(body, status_code=status, headers=headers)
 
     def _call(

@@ -77,6 +77,10 @@ class FileMethods(WebApi):
         return {"files": [{"id": o["id"], "title": o["title"]} for o in objects]}
 
     async def _serve_upload(self, request: Request) -> Response:
+        async with self.in_flight():
+            return await self._take_upload(request)
+
+    async def _take_upload(self, request: Request) -> Response:
         upload_id = request.path_params["upload_id"]
         with self._changed:
             if self._down is not None:
