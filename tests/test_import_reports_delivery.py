@@ -142,6 +142,30 @@ def test_the_end_goes_to_slack_at_once_not_a_round_trip_at_a_time(connect_bot: R
     assert upload.channels == [dm(bot)] and len(csv_rows(upload)) == view.count("new") > 0
 
 
+def test_the_pages_do_not_wait_for_slack_to_take_their_progress(connect_bot: RunningBot, xero: XeroFake) -> None:
+    """Slack a second away: the milestones' replies go beside the pages, not between them (one after another, the
+    last page waited for both), and every one of them comes, in order, before the summary."""
+    bot = connect_bot
+    _, tenant = connected(bot, xero)
+    quick(bot, batch_records=1, progress_every=3600.0)  # each page told as it is saved; no edits between them
+    xero.seed_contacts(tenant, 2500)
+    bot.slack.latency = 1.0
+    command(bot, "/accounts import", "Starting the import")
+
+    bot.slack.wait_for(lambda: runs(bot) and runs(bot)[0].status == "succeeded", timeout=60)
+    assert not [c for c in replies(bot) if "contacts (" in str(c.args.get("text"))]  # still on their way
+
+    run = told(bot)
+    texts = [str(c.args.get("text")) for c in replies(bot)]
+    assert texts[:2] == ["Read 1,000 of 2,500 contacts (40%).", "Read 2,000 of 2,500 contacts (80%)."]
+    assert "Import finished" in str(replies(bot)[-1].args.get("blocks")) and run.reported_parts == ["csv", "summary"]
+
+
+def replies(bot: RunningBot) -> list[Any]:
+    """The replies in the run's thread that Slack took, in the order it answered them."""
+    return [c for c in bot.slack.calls("chat.postMessage") if c.args.get("thread_ts") and c.response.get("ok")]
+
+
 def test_an_end_slack_cannot_be_reached_for_is_told_later(connect_bot: RunningBot, xero: XeroFake) -> None:
     """No connection at all (nothing listening where Slack should be), then Slack again."""
     bot = connect_bot

@@ -16,7 +16,9 @@ import io
 import logging
 import math
 import tempfile
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -183,7 +185,12 @@ def slack_reporters(
 
 class SlackReporter:
     """A `bot.imports.job.Reporter` for one run: posts the parent message, edits it at most every
-    `progress_every` seconds, and replies in its thread for milestones, waits, retries and the end."""
+    `progress_every` seconds, and replies in its thread for milestones, waits, retries and the end.
+
+    The progress between pages is told from a thread of its own, in order (`progressed`): each milestone's reply
+    and each edit is a round trip to Slack (100-300 ms from a server), and the importing thread waited for it
+    between its pages (three milestones an import). Whatever the reporter tells next waits for the progress told
+    before it (`_progress_told`), so Slack gets everything in the order it happened."""
 
     def __init__(self, runtime: Runtime, *, progress_every: float = 2.0, delivery: Delivery | None = None) -> None:
         self.runtime = runtime
@@ -194,12 +201,16 @@ class SlackReporter:
         self._parent: str | None = None
         self._edited = -math.inf
         self._quarter = 0
+        self._progress: deque[RunView] = deque()  # progress not told yet, oldest first
+        self._progress_lock = threading.Lock()
+        self._telling: threading.Thread | None = None  # the thread telling it, while there is any
 
     # -- Reporter --------------------------------------------------------------------------------------------
 
     def started(self, run: RunView, *, resumed: bool) -> None:
         if run.trigger == "schedule":
             return
+        self._progress_told()
         self._quarter = (run.percent or 0) // 25
         try:
             if run.parent_ts is None:
@@ -213,8 +224,36 @@ class SlackReporter:
             log.warning("Could not post the progress of import run %s: %s", run.id, exc)
 
     def progressed(self, run: RunView) -> None:
+        """Told in the reporter's own thread (started here when none runs), after the progress before it."""
         if run.trigger == "schedule":
             return
+        with self._progress_lock:
+            self._progress.append(run)
+            if self._telling is None:
+                self._telling = threading.Thread(target=self._tell_progress, name=f"import-{run.id}-progress")
+                self._telling.daemon = True  # a bot stopping does not wait for Slack to take a progress
+                self._telling.start()
+
+    def _tell_progress(self) -> None:
+        while True:
+            with self._progress_lock:
+                if not self._progress:
+                    self._telling = None
+                    return
+                run = self._progress.popleft()
+            try:
+                self._progress_now(run)
+            except Exception:  # reporting never stops an import, nor the progress after it
+                log.exception("Telling the progress of import run %s failed", run.id)
+
+    def _progress_told(self) -> None:
+        """Wait until the progress handed to `progressed` is told: what comes next comes after it in Slack."""
+        with self._progress_lock:
+            telling = self._telling
+        if telling is not None:
+            telling.join()
+
+    def _progress_now(self, run: RunView) -> None:
         quarter = (run.percent or 0) // 25
         if run.total and quarter > self._quarter and quarter < 4:
             self._quarter = quarter
@@ -225,6 +264,7 @@ class SlackReporter:
     def waiting(self, run: RunView, *, seconds: float, limit: str | None) -> None:
         if run.trigger == "schedule":
             return
+        self._progress_told()
         text = views.wait_text(self._title(run), seconds=seconds, limit=limit)
         self._reply(run, text=text, must=False)
         self._edit(run, views.progress_blocks(run, provider_title=self._title(run), note=text), must=False)
@@ -232,6 +272,7 @@ class SlackReporter:
     def retrying(self, run: RunView, *, attempt: int, retries: int, seconds: float, error: ProviderError) -> None:
         if run.trigger == "schedule":
             return
+        self._progress_told()
         text = views.retry_text(
             self._title(run), attempt=attempt, retries=retries, seconds=seconds, error=error.message
         )
@@ -240,6 +281,7 @@ class SlackReporter:
     def paused(self, run: RunView, *, until: datetime, limit: str | None) -> None:
         if run.trigger == "schedule":
             return
+        self._progress_told()
         text = views.paused_text(self._title(run), until=until, limit=limit)
         self._reply(run, text=text, must=False)
         self._edit(run, views.progress_blocks(run, provider_title=self._title(run), note=text), must=False)
@@ -247,6 +289,7 @@ class SlackReporter:
     def finished(self, run: RunView, *, made: NewCustomers | None = None) -> bool:
         """Tell the end; False when Slack did not take all of it (what it took is not sent again). `made`: the
         CSV lines of the run's new customers, gathered as its pages were written (`bot.imports.job.Reporter`)."""
+        self._progress_told()
         try:
             self._tell_end(run, made)
         except SlackUnreachable as exc:
