@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import threading
 import time
+from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -88,6 +90,66 @@ def _ping_if_idle(dialect: Any, dbapi_connection: Any, record: Any, _proxy: Any)
         raise DisconnectionError(f"the connection was closed while idle: {exc}") from exc
 
 
+class WriterTurns:
+    """SQLite: this process's writers take the write lock in turn, first come first served (`turn`).
+
+    SQLite's own wait for its write lock (the busy timeout) sleeps and tries again, a millisecond at first and 100 ms
+    at a time after a while, and whoever asks at the right moment gets the lock. A thread writing transaction after
+    transaction (an import's pages, each begun within a millisecond of the one before) got it every time, and another
+    thread's write (a Slack action, a token's refresh, the lease's renewal) waited seconds for a gap, up to the busy
+    timeout and its "database is locked". Here a writer waits in line and is handed its turn as the writer before it
+    lets go. A thread's write inside its own goes on as before (to SQLite, which refuses it after the timeout), and so
+    does a writer that waited out the timeout here. Writers in other processes still meet SQLite's busy timeout."""
+
+    def __init__(self, timeout: float) -> None:
+        self._timeout = timeout
+        self._guard = threading.Lock()
+        self._holder: int | None = None  # the thread whose turn it is
+        self._depth = 0  # its turns inside its turn
+        self._line: deque[tuple[int, threading.Lock]] = deque()  # the threads waiting, with the lock each waits on
+
+    def waiting(self) -> int:
+        """How many threads wait for their turn."""
+        with self._guard:
+            return len(self._line)
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        me = threading.get_ident()
+        with self._guard:
+            if self._holder == me:
+                self._depth += 1
+                mine = True
+            elif self._holder is None and not self._line:
+                self._holder, mine = me, True
+            else:
+                ticket = threading.Lock()
+                ticket.acquire()
+                self._line.append((me, ticket))
+                mine = False
+        if not mine:
+            ticket.acquire(timeout=self._timeout)
+            with self._guard:
+                mine = self._holder == me  # handed over, however late: the turn is this thread's
+                if not mine:  # waited the busy timeout out: SQLite decides, as it did before the turns
+                    self._line.remove((me, ticket))
+        try:
+            yield
+        finally:
+            if mine:
+                self._pass_on()
+
+    def _pass_on(self) -> None:
+        with self._guard:
+            if self._depth:
+                self._depth -= 1
+            elif self._line:
+                self._holder, ticket = self._line.popleft()
+                ticket.release()
+            else:
+                self._holder = None
+
+
 class Database:
     """The engine, a session factory and the secret box used for columns that hold secrets."""
 
@@ -105,6 +167,7 @@ class Database:
         self.statements = self.engine if self.is_sqlite else self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self._disposed = False
         event.listen(self.engine, "checkin", self._close_after_dispose)
+        self.writers = WriterTurns(SQLITE_BUSY_TIMEOUT_MS / 1000) if self.is_sqlite else None
 
     @property
     def is_sqlite(self) -> bool:
@@ -114,9 +177,14 @@ class Database:
     def session(self, *, write_lock: bool = False) -> Iterator[Session]:
         """One transaction: committed when the block ends, rolled back if it raises.
 
-        `write_lock=True` makes SQLite take its database-wide write lock at BEGIN (other processes wait);
-        on PostgreSQL pair it with `SELECT ... FOR UPDATE` on the rows to guard.
+        `write_lock=True` makes SQLite take its database-wide write lock at BEGIN (other processes wait; this
+        process's threads wait their turn: `WriterTurns`); on PostgreSQL pair it with `SELECT ... FOR UPDATE` on the
+        rows to guard.
         """
+        if write_lock and self.writers is not None:
+            with self.writers.turn(), self._writer_sessions() as session, session.begin():
+                yield session
+            return
         factory = self._writer_sessions if write_lock else self._sessions
         with factory() as session, session.begin():
             yield session

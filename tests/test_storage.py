@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
+import time
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,7 @@ from sqlalchemy.pool import NullPool
 from storage import migrate
 from storage.bulk import BulkWriter
 from storage.crypto import SecretBox
-from storage.db import Database
+from storage.db import Database, WriterTurns
 from storage.models import (
     Base,
     Connection,
@@ -490,3 +492,86 @@ if "postgresql" in DATABASES:
         with db.session() as s:  # tried, found dead, replaced: the caller never sees it
             assert s.execute(text("SELECT pg_backend_pid()")).scalar() != pid
         assert pings.call_count >= 1
+
+
+def _sqlite(tmp_path: Path) -> Database:
+    database = Database(f"sqlite:///{tmp_path / 'turns.db'}", SecretBox(TEST_KEY))
+    with database.engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE written (who TEXT)")
+    return database
+
+
+def _wait_until(condition: Any, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "not within the time"
+        time.sleep(0.001)
+
+
+def test_a_writer_of_this_process_gets_the_next_turn_not_a_gap_between_transactions(tmp_path: Path) -> None:
+    """An import writes transaction after transaction on SQLite; another thread's write (a Slack action, a token's
+    refresh) is handed the write lock as the transaction it waits behind ends, instead of waiting for SQLite's busy
+    loop to find a gap, which the writer's next transaction left none of (seconds, up to "database is locked")."""
+    db = _sqlite(tmp_path)
+    assert db.writers is not None
+    begun = threading.Event()
+
+    def importer() -> None:
+        with db.session(write_lock=True) as s:
+            s.execute(text("INSERT INTO written VALUES ('page 1')"))
+            begun.set()
+            _wait_until(lambda: db.writers is not None and db.writers.waiting() == 1)
+        with db.session(write_lock=True) as s:  # at once, as the next page's transaction
+            s.execute(text("INSERT INTO written VALUES ('page 2')"))
+
+    def action() -> None:
+        begun.wait(10)
+        with db.session(write_lock=True) as s:
+            s.execute(text("INSERT INTO written VALUES ('action')"))
+
+    threads = [threading.Thread(target=importer), threading.Thread(target=action)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    with db.session() as s:
+        assert s.scalars(text("SELECT who FROM written ORDER BY rowid")).all() == ["page 1", "action", "page 2"]
+    db.dispose()
+
+
+def test_turns_are_first_come_first_served_and_a_thread_may_nest_its_own() -> None:
+    turns = WriterTurns(timeout=10.0)
+    order: list[str] = []
+    with turns.turn():
+        with turns.turn():  # a write inside this thread's own: not held up (SQLite decides, as before)
+            order.append("nested")
+        waiters = []
+        for count, name in enumerate(("first", "second", "third"), start=1):
+            thread = threading.Thread(target=_take, args=(turns, order, name))
+            thread.start()
+            _wait_until(lambda count=count: turns.waiting() == count)  # in line, in this order
+            waiters.append(thread)
+        order.append("holder")
+    for thread in waiters:
+        thread.join(10)
+    assert order == ["nested", "holder", "first", "second", "third"] and turns.waiting() == 0
+
+
+def test_a_writer_that_waited_out_the_timeout_goes_on_to_the_database() -> None:
+    """As SQLite's busy timeout would have let it try, and fail there: the turns never wait longer than it."""
+    turns = WriterTurns(timeout=0.05)
+    order: list[str] = []
+    with turns.turn():
+        late = threading.Thread(target=_take, args=(turns, order, "late"))
+        late.start()
+        late.join(10)
+        order.append("holder")
+    assert order == ["late", "holder"] and turns.waiting() == 0
+    with turns.turn():  # the turns are whole again: the next writer takes one at once
+        order.append("next")
+    assert order[-1] == "next"
+
+
+def _take(turns: WriterTurns, order: list[str], name: str) -> None:
+    with turns.turn():
+        order.append(name)
