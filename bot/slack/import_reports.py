@@ -11,6 +11,7 @@ admins' messages) sent once.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import http.client
 import io
 import logging
@@ -112,8 +113,9 @@ def send_customers_csv(
         tempfile.TemporaryFile("w+b") as raw,
         ThreadPoolExecutor(1, thread_name_prefix="csv-direct-message") as beside,
     ):
-        # the direct message's channel asked for while the file is written: a round trip to Slack that waits for
-        # nothing the file does (raised below, as it would have been before the file, should Slack refuse)
+        # the direct message's channel asked for while the file is written and its upload reserved and sent: a
+        # round trip to Slack that waits for nothing the file does, needed only to share the file (should Slack
+        # refuse it, what it raised is raised there, the file sent but shared nowhere)
         opened = beside.submit(client.conversations_open, users=user_id)
         out = io.TextIOWrapper(raw, encoding="utf-8", newline="")
         try:
@@ -136,18 +138,26 @@ def send_customers_csv(
                     rows = write_csv_rows(customers, out, unreadable=unread)
         finally:
             out.detach()  # flushed; the bytes stay in `raw`, which the `with` closes
-        channel = opened.result()["channel"]["id"]
-        upload_file(client, raw, channel=channel, filename=filename, initial_comment=comment(rows))
+        upload_file(
+            client,
+            raw,
+            channel=lambda: str(opened.result()["channel"]["id"]),
+            filename=filename,
+            initial_comment=comment(rows),
+        )
     return rows
 
 
 UPLOAD_CHUNK = 64 * 1024
 
 
-def upload_file(client: WebClient, file: BinaryIO, *, channel: str, filename: str, initial_comment: str) -> None:
+def upload_file(
+    client: WebClient, file: BinaryIO, *, channel: str | Callable[[], str], filename: str, initial_comment: str
+) -> None:
     """Slack's upload flow (files.getUploadURLExternal, POST the bytes, files.completeUploadExternal), with the
     bytes streamed from `file` in chunks: slack_sdk's `files_upload_v2` reads a whole file into memory, and a
-    CSV of 100,000 customers is tens of megabytes."""
+    CSV of 100,000 customers is tens of megabytes. `channel`, or what gives it once the bytes are sent (the last
+    step shares the file there)."""
     length = file.seek(0, io.SEEK_END)
     file.seek(0)
     reserved = client.files_getUploadURLExternal(filename=filename, length=length)
@@ -172,7 +182,9 @@ def upload_file(client: WebClient, file: BinaryIO, *, channel: str, filename: st
     if answer.status_code != 200:
         raise SlackRequestError(f"Slack refused the file upload (HTTP {answer.status_code})")
     client.files_completeUploadExternal(
-        files=[{"id": reserved["file_id"], "title": filename}], channel_id=channel, initial_comment=initial_comment
+        files=[{"id": reserved["file_id"], "title": filename}],
+        channel_id=channel if isinstance(channel, str) else channel(),
+        initial_comment=initial_comment,
     )
 
 
@@ -187,10 +199,11 @@ class SlackReporter:
     """A `bot.imports.job.Reporter` for one run: posts the parent message, edits it at most every
     `progress_every` seconds, and replies in its thread for milestones, waits, retries and the end.
 
-    The progress between pages is told from a thread of its own, in order (`progressed`): each milestone's reply
-    and each edit is a round trip to Slack (100-300 ms from a server), and the importing thread waited for it
-    between its pages (three milestones an import). Whatever the reporter tells next waits for the progress told
-    before it (`_progress_told`), so Slack gets everything in the order it happened."""
+    The start and the progress between pages are told from a thread of its own, in order (`started`,
+    `progressed`): the parent message's post, each milestone's reply and each edit is a round trip to Slack (100-300
+    ms from a server), and the importing thread waited for each before its next page (the first waited for the
+    post, three milestones an import). Whatever the reporter tells next waits for what it was handed before
+    (`_progress_told`), so Slack gets everything in the order it happened."""
 
     def __init__(self, runtime: Runtime, *, progress_every: float = 2.0, delivery: Delivery | None = None) -> None:
         self.runtime = runtime
@@ -201,16 +214,19 @@ class SlackReporter:
         self._parent: str | None = None
         self._edited = -math.inf
         self._quarter = 0
-        self._progress: deque[RunView] = deque()  # progress not told yet, oldest first
+        self._progress: deque[Callable[[], None]] = deque()  # the start and progress not told yet, oldest first
         self._progress_lock = threading.Lock()
         self._telling: threading.Thread | None = None  # the thread telling it, while there is any
 
     # -- Reporter --------------------------------------------------------------------------------------------
 
     def started(self, run: RunView, *, resumed: bool) -> None:
+        """Told in the reporter's own thread, as the progress is (`progressed`)."""
         if run.trigger == "schedule":
             return
-        self._progress_told()
+        self._tell_later(run, functools.partial(self._start_now, run, resumed=resumed))
+
+    def _start_now(self, run: RunView, *, resumed: bool) -> None:
         self._quarter = (run.percent or 0) // 25
         try:
             if run.parent_ts is None:
@@ -227,27 +243,33 @@ class SlackReporter:
         """Told in the reporter's own thread (started here when none runs), after the progress before it."""
         if run.trigger == "schedule":
             return
+        self._tell_later(run, functools.partial(self._progress_now, run))
+
+    def _tell_later(self, run: RunView, tell: Callable[[], None]) -> None:
+        """`tell` in the reporter's own thread (started here when none runs), after what was handed to it before."""
         with self._progress_lock:
-            self._progress.append(run)
+            self._progress.append(tell)
             if self._telling is None:
-                self._telling = threading.Thread(target=self._tell_progress, name=f"import-{run.id}-progress")
+                self._telling = threading.Thread(
+                    target=self._tell_progress, args=(run.id,), name=f"import-{run.id}-progress"
+                )
                 self._telling.daemon = True  # a bot stopping does not wait for Slack to take a progress
                 self._telling.start()
 
-    def _tell_progress(self) -> None:
+    def _tell_progress(self, run_id: int) -> None:
         while True:
             with self._progress_lock:
                 if not self._progress:
                     self._telling = None
                     return
-                run = self._progress.popleft()
+                tell = self._progress.popleft()
             try:
-                self._progress_now(run)
-            except Exception:  # reporting never stops an import, nor the progress after it
-                log.exception("Telling the progress of import run %s failed", run.id)
+                tell()
+            except Exception:  # reporting never stops an import, nor what is told after it
+                log.exception("Telling the progress of import run %s failed", run_id)
 
     def _progress_told(self) -> None:
-        """Wait until the progress handed to `progressed` is told: what comes next comes after it in Slack."""
+        """Wait until the start and progress handed over (`_tell_later`) are told: what comes next comes after."""
         with self._progress_lock:
             telling = self._telling
         if telling is not None:
