@@ -28,6 +28,11 @@ BENCHES = {
             "| 1,000 | static | before: accounts-bot, sqlite |",
         ],
     ),
+    "import, Slack a round trip away": (
+        ["bench.import_bench", "--sizes", "1000", "--databases", "sqlite", "--rounds", "1", "--servers", "static"]
+        + ["--slack-latency", "0.05"],
+        ["Slack answering each call after 50 ms", "| 1,000 | static | accounts-bot, sqlite |"],
+    ),
     "import, where the time goes": (
         ["bench.import_bench", "--cpu", "2000", "--rounds", "1", "--databases", "sqlite"],
         ["2,000 contacts, sqlite: medians of 1 first imports", "reading process", "MainThread"],
