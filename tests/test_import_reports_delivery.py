@@ -4,6 +4,7 @@ untold, and once Slack answers again its result, summary and CSV are posted, eac
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 from urllib.error import URLError
@@ -64,6 +65,18 @@ def results_in_channel(bot: RunningBot) -> list[Any]:
     ]
 
 
+def held_at_its_end(bot: RunningBot, xero: XeroFake, tenant: str, meanwhile: Callable[[], object]) -> None:
+    """An import of 30 contacts, held between its last page and its end (the chart's refresh) while `meanwhile` runs."""
+    xero.seed_contacts(tenant, 30)
+    release = xero.hold("/Accounts")
+    try:
+        command(bot, "/accounts import", "Starting the import")
+        bot.slack.wait_for(lambda: runs(bot) and runs(bot)[0].status == "succeeded")
+        meanwhile()
+    finally:
+        release.set()
+
+
 def test_an_import_that_ends_while_slack_is_down_is_told_once_slack_is_back(
     connect_bot: RunningBot, xero: XeroFake
 ) -> None:
@@ -99,14 +112,12 @@ def test_a_part_of_the_end_that_slack_took_is_not_sent_again(connect_bot: Runnin
     bot = connect_bot
     _, tenant = connected(bot, xero)
     patient(bot)
-    xero.seed_contacts(tenant, 30)
-    release = xero.hold("/Accounts")  # the chart refresh between the last page and the end
-    try:
-        command(bot, "/accounts import", "Starting the import")
-        bot.slack.wait_for(lambda: runs(bot) and runs(bot)[0].status == "succeeded")
-        bot.slack.fail_next("chat.postMessage", "internal_error", status=500, times=2)  # both attempts
-    finally:
-        release.set()
+    held_at_its_end(
+        bot,
+        xero,
+        tenant,
+        lambda: bot.slack.fail_next("chat.postMessage", "internal_error", status=500, times=2),  # both attempts
+    )
 
     run = told(bot)
     assert run.reported_parts == ["csv", "summary"]
@@ -120,15 +131,12 @@ def test_the_end_goes_to_slack_at_once_not_a_round_trip_at_a_time(connect_bot: R
     bot = connect_bot
     _, tenant = connected(bot, xero)
     quick(bot)
-    xero.seed_contacts(tenant, 30)
-    release = xero.hold("/Accounts")  # the chart refresh between the last page and the end
-    try:
-        command(bot, "/accounts import", "Starting the import")
-        bot.slack.wait_for(lambda: runs(bot) and runs(bot)[0].status == "succeeded")
-        bot.slack.latency, bot.slack.most_at_once = 0.5, 0  # from here on: the end alone
+
+    def slack_a_round_trip_away() -> None:  # from here on: the end alone
+        bot.slack.latency, bot.slack.most_at_once = 0.5, 0
         bot.slack.clear_calls()
-    finally:
-        release.set()
+
+    held_at_its_end(bot, xero, tenant, slack_a_round_trip_away)
 
     run = told(bot)
     assert bot.slack.most_at_once >= 3  # the edit, the direct message, the upload's reservation
