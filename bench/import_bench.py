@@ -464,11 +464,13 @@ def cpu_of_import(kind: str, workdir: Path, xero_url: str, slack_url: str, api_u
     return {"seconds": seconds, "threads": threads}
 
 
-def where_the_time_goes(size: int, databases: list[str], rounds: int, workdir: Path) -> None:
+def where_the_time_goes(
+    size: int, databases: list[str], rounds: int, workdir: Path, *, slack_latency: float = 0.0
+) -> None:
     """A first import of `size` contacts from the pre-serialised server on each database, `rounds` times each
     (interleaved): its wall time, and the CPU seconds of each of its threads and of its reading process (medians)."""
     found: dict[str, list[dict[str, Any]]] = {kind: [] for kind in databases}
-    with servers(size, workdir) as (urls, _, _):
+    with servers(size, workdir, slack_latency=slack_latency) as (urls, _, _):
         for round_ in range(rounds):
             for kind in databases:
                 command = ["-m", "bench.import_bench", "--one-cpu", kind, urls["xero"], urls["slack"], urls["static"]]
@@ -635,7 +637,7 @@ def main() -> None:
         if args.limited:
             limited(args.limited, workdir, slack_latency=args.slack_latency)
         elif args.cpu:
-            where_the_time_goes(args.cpu, args.databases, args.rounds, workdir)
+            where_the_time_goes(args.cpu, args.databases, args.rounds, workdir, slack_latency=args.slack_latency)
         elif args.one_cpu:
             kind, xero_url, slack_url, api_url = args.one_cpu
             print(json.dumps(cpu_of_import(kind, workdir, xero_url, slack_url, api_url)))
