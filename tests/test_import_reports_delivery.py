@@ -125,25 +125,32 @@ def test_a_part_of_the_end_that_slack_took_is_not_sent_again(connect_bot: Runnin
 
 
 def test_the_end_goes_to_slack_at_once_not_a_round_trip_at_a_time(connect_bot: RunningBot, xero: XeroFake) -> None:
-    """Slack is a round trip away (the fake's `latency`): the parent's result, the CSV's direct message and the
-    CSV's upload are in flight together (the direct message is needed only to share the uploaded file), not one after
-    another, and the summary still comes after them, with the CSV."""
+    """Slack not answering the parent's result (an edit) nor the CSV's direct message yet: the CSV's upload is
+    reserved and sent meanwhile (the direct message is needed only to share the file), not after them, and once Slack
+    answers the summary comes after all of them, with the CSV."""
     bot = connect_bot
     _, tenant = connected(bot, xero)
     quick(bot)
+    releases = []
 
-    def slack_a_round_trip_away() -> None:  # from here on: the end alone
-        bot.slack.latency, bot.slack.most_at_once = 0.5, 0
+    def slack_holds_the_edit_and_the_direct_message() -> None:  # from here on: the end alone
+        releases.extend(bot.slack.hold(method) for method in ("chat.update", "conversations.open"))
         bot.slack.clear_calls()
 
-    held_at_its_end(bot, xero, tenant, slack_a_round_trip_away)
+    try:
+        held_at_its_end(bot, xero, tenant, slack_holds_the_edit_and_the_direct_message)
+        bot.slack.wait_for(lambda: bot.slack.calls("files.getUploadURLExternal"), timeout=30)
+        assert not bot.slack.calls("chat.update") and not bot.slack.calls("conversations.open")
+        assert not summaries(bot)
+    finally:
+        for release in releases:
+            release.set()
 
     run = told(bot)
-    assert bot.slack.most_at_once >= 3  # the edit, the direct message, the upload's reservation
     answered = bot.slack.calls()  # in the order Slack answered them
     [summary] = summaries(bot)
     after = answered[answered.index(summary) :]
-    assert not {"chat.update", "files.completeUploadExternal"} & {c.method for c in after}
+    assert not {"chat.update", "conversations.open", "files.completeUploadExternal"} & {c.method for c in after}
     assert "Import finished" in str(summary.args["blocks"]) and run.reported_parts == ["csv", "summary"]
     view = run_view(bot, run.id)
     assert bot.slack.message(CHANNEL, view.parent_ts)["text"].startswith(":white_check_mark: Imported customers")
@@ -152,18 +159,20 @@ def test_the_end_goes_to_slack_at_once_not_a_round_trip_at_a_time(connect_bot: R
 
 
 def test_the_pages_do_not_wait_for_slack_to_take_their_progress(connect_bot: RunningBot, xero: XeroFake) -> None:
-    """Slack well over a second away: the parent message's post and the milestones' replies go beside the pages, not
-    between them (one after another, the first page waited for the post, the last for both replies), and every one
-    of them comes, in order, before the summary."""
+    """Slack not answering the parent message's post nor the milestones' replies yet: every page is written meanwhile
+    (one after another, the first page waited for the post, and the last for both replies), and once Slack answers
+    every one of them comes, in order, before the summary."""
     bot = connect_bot
     _, tenant = connected(bot, xero)
     quick(bot, batch_records=1, progress_every=3600.0)  # each page told as it is saved; no edits between them
     xero.seed_contacts(tenant, 2500)
-    bot.slack.latency = 1.5
-    command(bot, "/accounts import", "Starting the import")
-
-    bot.slack.wait_for(lambda: runs(bot) and runs(bot)[0].status == "succeeded", timeout=60)
-    assert not bot.slack.calls("chat.postMessage")  # the parent and the replies still on their way
+    release = bot.slack.hold("chat.postMessage")
+    try:
+        command(bot, "/accounts import", "Starting the import")
+        bot.slack.wait_for(lambda: runs(bot) and runs(bot)[0].status == "succeeded", timeout=30)
+        assert not bot.slack.calls("chat.postMessage")  # the parent and the replies still on their way
+    finally:
+        release.set()
 
     run = told(bot)
     texts = [str(c.args.get("text")) for c in replies(bot)]

@@ -1532,3 +1532,15 @@ def test_a_latency_holds_each_answer_and_calls_in_flight_together_are_counted(
     for thread in threads:
         thread.join()
     assert fake.most_at_once == 3 and [c.status for c in fake.calls("auth.test")] == [200] * 4
+
+
+def test_a_held_method_is_answered_once_released_and_the_others_meanwhile(fake: SlackFake, client: WebClient) -> None:
+    release = fake.hold("chat.postMessage")
+    posted = threading.Thread(target=client.chat_postMessage, kwargs={"channel": "C0ACCOUNTS", "text": "held"})
+    posted.start()
+    fake.wait_for(lambda: fake.most_at_once == 1)  # in flight, not answered
+    assert client.auth_test()["ok"] and fake.calls("chat.postMessage") == []
+    release.set()
+    posted.join(10)
+    [call] = fake.calls("chat.postMessage")
+    assert call.ok and call.args["text"] == "held"

@@ -74,6 +74,7 @@ class SlackState:
         self.latency = latency
         self.most_at_once = 0  # the most Web API calls and uploads in flight at once (`in_flight`)
         self._in_flight = 0
+        self._holds: dict[str, threading.Event] = {}  # Web API methods held until their event is set (`hold`)
 
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
@@ -118,6 +119,21 @@ class SlackState:
     def _routes(self) -> list[BaseRoute]:
         """The HTTP and WebSocket routes the fake serves; `SlackFake` lists them."""
         raise NotImplementedError
+
+    def hold(self, method: str) -> threading.Event:
+        """Hold every call of the Web API `method` unanswered (and unrecorded) until the returned event is set: a
+        test can then look at what the bot does meanwhile."""
+        release = threading.Event()
+        with self._changed:
+            self._holds[method] = release
+        return release
+
+    async def held(self, method: str) -> None:
+        """Until `method` is not held (`hold`)."""
+        with self._changed:
+            release = self._holds.get(method)
+        while release is not None and not release.is_set():
+            await asyncio.sleep(0.005)
 
     @contextlib.asynccontextmanager
     async def in_flight(self) -> AsyncIterator[None]:

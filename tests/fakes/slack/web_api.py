@@ -25,6 +25,7 @@ class WebApi(SlackState):
         method = request.path_params["method"]
         base_url = str(request.base_url).rstrip("/")
         async with self.in_flight():
+            await self.held(method)
             try:
                 args, token, basic = await _read_api_request(request)
             except ValueError:
