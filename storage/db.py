@@ -103,7 +103,7 @@ class WriterTurns:
 
     def __init__(self, timeout: float) -> None:
         self._timeout = timeout
-        self._guard = threading.Lock()
+        self._guard = threading.Condition(threading.Lock())  # notified as a thread joins the line
         self._holder: int | None = None  # the thread whose turn it is
         self._depth = 0  # its turns inside its turn
         self._line: deque[tuple[int, threading.Lock]] = deque()  # the threads waiting, with the lock each waits on
@@ -112,6 +112,11 @@ class WriterTurns:
         """How many threads wait for their turn."""
         with self._guard:
             return len(self._line)
+
+    def until_waiting(self, count: int, timeout: float) -> bool:
+        """Wait until at least `count` threads wait for their turn; False if they did not within `timeout`."""
+        with self._guard:
+            return self._guard.wait_for(lambda: len(self._line) >= count, timeout)
 
     @contextmanager
     def turn(self) -> Iterator[None]:
@@ -126,6 +131,7 @@ class WriterTurns:
                 ticket = threading.Lock()
                 ticket.acquire()
                 self._line.append((me, ticket))
+                self._guard.notify_all()
                 mine = False
         if not mine:
             ticket.acquire(timeout=self._timeout)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-import time
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -501,13 +500,6 @@ def _sqlite(tmp_path: Path) -> Database:
     return database
 
 
-def _wait_until(condition: Any, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "not within the time"
-        time.sleep(0.001)
-
-
 def test_a_writer_of_this_process_gets_the_next_turn_not_a_gap_between_transactions(tmp_path: Path) -> None:
     """An import writes transaction after transaction on SQLite; another thread's write (a Slack action, a token's
     refresh) is handed the write lock as the transaction it waits behind ends, instead of waiting for SQLite's busy
@@ -520,7 +512,7 @@ def test_a_writer_of_this_process_gets_the_next_turn_not_a_gap_between_transacti
         with db.session(write_lock=True) as s:
             s.execute(text("INSERT INTO written VALUES ('page 1')"))
             begun.set()
-            _wait_until(lambda: db.writers is not None and db.writers.waiting() == 1)
+            assert db.writers is not None and db.writers.until_waiting(1, timeout=10)
         with db.session(write_lock=True) as s:  # at once, as the next page's transaction
             s.execute(text("INSERT INTO written VALUES ('page 2')"))
 
@@ -549,7 +541,7 @@ def test_turns_are_first_come_first_served_and_a_thread_may_nest_its_own() -> No
         for count, name in enumerate(("first", "second", "third"), start=1):
             thread = threading.Thread(target=_take, args=(turns, order, name))
             thread.start()
-            _wait_until(lambda count=count: turns.waiting() == count)  # in line, in this order
+            assert turns.until_waiting(count, timeout=10)  # in line, in this order
             waiters.append(thread)
         order.append("holder")
     for thread in waiters:
