@@ -17,11 +17,9 @@ import io
 import logging
 import math
 import tempfile
-import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, BinaryIO, TypeVar
@@ -152,12 +150,12 @@ UPLOAD_CHUNK = 64 * 1024
 
 
 def upload_file(
-    client: WebClient, file: BinaryIO, *, channel: str | Callable[[], str], filename: str, initial_comment: str
+    client: WebClient, file: BinaryIO, *, channel: Callable[[], str], filename: str, initial_comment: str
 ) -> None:
     """Slack's upload flow (files.getUploadURLExternal, POST the bytes, files.completeUploadExternal), with the
     bytes streamed from `file` in chunks: slack_sdk's `files_upload_v2` reads a whole file into memory, and a
-    CSV of 100,000 customers is tens of megabytes. `channel`, or what gives it once the bytes are sent (the last
-    step shares the file there)."""
+    CSV of 100,000 customers is tens of megabytes. `channel` gives where the file is shared, asked once the bytes are
+    sent (the last step shares it there)."""
     length = file.seek(0, io.SEEK_END)
     file.seek(0)
     reserved = client.files_getUploadURLExternal(filename=filename, length=length)
@@ -183,7 +181,7 @@ def upload_file(
         raise SlackRequestError(f"Slack refused the file upload (HTTP {answer.status_code})")
     client.files_completeUploadExternal(
         files=[{"id": reserved["file_id"], "title": filename}],
-        channel_id=channel if isinstance(channel, str) else channel(),
+        channel_id=channel(),
         initial_comment=initial_comment,
     )
 
@@ -193,6 +191,13 @@ def slack_reporters(
 ) -> Callable[[], SlackReporter]:
     """What `ImportRunner` takes as `reporters`: a new Slack reporter for each run."""
     return lambda: SlackReporter(runtime, progress_every=progress_every, delivery=delivery)
+
+
+def _never_raising(run_id: int, tell: Callable[[], None]) -> None:
+    try:
+        tell()
+    except Exception:  # reporting never stops an import, nor what is told after it
+        log.exception("Telling the progress of import run %s failed", run_id)
 
 
 class SlackReporter:
@@ -214,9 +219,8 @@ class SlackReporter:
         self._parent: str | None = None
         self._edited = -math.inf
         self._quarter = 0
-        self._progress: deque[Callable[[], None]] = deque()  # the start and progress not told yet, oldest first
-        self._progress_lock = threading.Lock()
-        self._telling: threading.Thread | None = None  # the thread telling it, while there is any
+        self._teller: ThreadPoolExecutor | None = None  # tells the start and the progress, in order (`_tell_later`)
+        self._told: Future[None] | None = None  # the last of them handed to it
 
     # -- Reporter --------------------------------------------------------------------------------------------
 
@@ -246,34 +250,15 @@ class SlackReporter:
         self._tell_later(run, functools.partial(self._progress_now, run))
 
     def _tell_later(self, run: RunView, tell: Callable[[], None]) -> None:
-        """`tell` in the reporter's own thread (started here when none runs), after what was handed to it before."""
-        with self._progress_lock:
-            self._progress.append(tell)
-            if self._telling is None:
-                self._telling = threading.Thread(
-                    target=self._tell_progress, args=(run.id,), name=f"import-{run.id}-progress"
-                )
-                self._telling.daemon = True  # a bot stopping does not wait for Slack to take a progress
-                self._telling.start()
-
-    def _tell_progress(self, run_id: int) -> None:
-        while True:
-            with self._progress_lock:
-                if not self._progress:
-                    self._telling = None
-                    return
-                tell = self._progress.popleft()
-            try:
-                tell()
-            except Exception:  # reporting never stops an import, nor what is told after it
-                log.exception("Telling the progress of import run %s failed", run_id)
+        """`tell` in the reporter's own thread, after what was handed to it before (the importing thread calls)."""
+        if self._teller is None:
+            self._teller = ThreadPoolExecutor(1, thread_name_prefix=f"import-{run.id}-progress")
+        self._told = self._teller.submit(_never_raising, run.id, tell)
 
     def _progress_told(self) -> None:
         """Wait until the start and progress handed over (`_tell_later`) are told: what comes next comes after."""
-        with self._progress_lock:
-            telling = self._telling
-        if telling is not None:
-            telling.join()
+        if self._told is not None:
+            self._told.result()
 
     def _progress_now(self, run: RunView) -> None:
         quarter = (run.percent or 0) // 25
@@ -330,9 +315,8 @@ class SlackReporter:
             return
         if run.status == RunStatus.SUCCEEDED:
             self._summary(run, title, made)  # the parent's result beside it
-            self.runtime.workspace_changed(run.team_id)
-            return
-        self._show_result(run, title)
+        else:
+            self._show_result(run, title)
         if run.status == RunStatus.FAILED:
             self._once(
                 run,
