@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import io
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError
 
 from bot.customers.lists import (
     Duplicate,
     Scope,
     customer_count,
+    customer_tally,
     first_source,
     iter_csv_rows,
     kept_from_earlier,
@@ -213,6 +217,103 @@ def test_strong_evidence_needs_exactly_one_candidate(db: Database) -> None:
         assert sorted(refs) == ["n2", "o3"]
         harbour = s.scalars(select(Customer).where(Customer.name == "Harbour Plumbing")).all()
         assert len(harbour) == 2 and sum(c.possible_duplicate_of_id is not None for c in harbour) == 1
+
+
+def matchable(db: Database) -> dict[str, bool]:
+    with db.session() as s:
+        return {name: bool(flag) for name, flag in s.execute(select(Customer.name, Customer.matchable))}
+
+
+def test_a_workspaces_customers_become_matchable_when_a_second_package_comes(db: Database) -> None:
+    """A workspace's first package writes its customers unmatchable (their keys out of the matching indexes: a
+    page's inserts half the work on SQLite), as no other package's records are matched to them; the first page of
+    a second package makes them matchable before it looks them up, and from then on both packages' new customers
+    are matchable from the start."""
+    workspace_id, (first, second) = setup_connections(db)
+    import_page(
+        db,
+        workspace_id,
+        first,
+        [
+            Record(id="o1", name="Kauri Cafe", email="hello@kauri.example"),
+            Record(id="o2", name="Harbour Plumbing", email="accounts@harbour.example"),
+        ],
+    )
+    assert matchable(db) == {"Kauri Cafe": False, "Harbour Plumbing": False}
+    with db.session() as s:  # what was imported read as before: the keys are still kept
+        kauri = s.scalars(select(Customer).where(Customer.name == "Kauri Cafe")).one()
+        assert (kauri.email_key, kauri.name_key) == ("hello@kauri.example", "cafe kauri")
+
+    kauri_ltd = Record(id="n1", name="Kauri Cafe Ltd", email="hello@kauri.example")
+    counts = import_page(db, workspace_id, second, [kauri_ltd])
+    assert (counts["linked"], counts["new"]) == (1, 0)  # found though written unmatchable
+    assert matchable(db) == {"Kauri Cafe Ltd": True, "Harbour Plumbing": True}
+    with db.session() as s:  # made matchable, not written: a run's CSV still takes its lines as they were made
+        harbour = s.scalars(select(Customer).where(Customer.name == "Harbour Plumbing")).one()
+        assert harbour.updated_at == harbour.created_at
+
+    import_page(db, workspace_id, first, [Record(id="o3", name="Totara Builders", email="office@totara.example")])
+    assert matchable(db)["Totara Builders"] is True  # the first package's next customer, with another's here
+    totara = Record(id="n2", name="Totara Builders", email="office@totara.example")
+    counts = import_page(db, workspace_id, second, [totara])
+    assert (counts["linked"], counts["possible_duplicates"]) == (1, 0)
+
+
+def test_another_workspaces_customers_stay_as_they_are(db: Database) -> None:
+    """Making a workspace's customers matchable touches no other workspace's."""
+    workspace_id, (first, second) = setup_connections(db)
+    with db.session() as s:
+        other = Workspace(team_id="T0RECORDS2")
+        s.add(other)
+        s.flush()
+        elsewhere = Connection(workspace_id=other.id, provider="xero", organisation_id="org-x", organisation_name="X")
+        s.add(elsewhere)
+        s.flush()
+        other_id, elsewhere_id = other.id, elsewhere.id
+    import_page(db, other_id, elsewhere_id, [Record(id="x1", name="Elsewhere Ltd", email="hi@elsewhere.example")])
+    import_page(db, workspace_id, first, [Record(id="o1", name="Kauri Cafe", email="hello@kauri.example")])
+    import_page(db, workspace_id, second, [Record(id="n1", name="Rimu Joinery", email="rimu@joinery.example")])
+    assert matchable(db) == {"Elsewhere Ltd": False, "Kauri Cafe": True, "Rimu Joinery": True}
+
+
+@contextmanager
+def statements_heard(db: Database) -> Iterator[list[tuple[str, Any]]]:
+    """The statements sent to the database meanwhile, with their parameters."""
+    heard: list[tuple[str, Any]] = []
+
+    def hear(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
+        heard.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", hear)
+    try:
+        yield heard
+    finally:
+        event.remove(db.engine, "before_cursor_execute", hear)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_lookups_by_key_and_by_workspace_are_index_searches(db: Database) -> None:
+    """SQLite plans from the indexes alone: a second package's look-ups of candidates by email and by name search the
+    keys' partial indexes (the query holds their condition as written), and a workspace's customers (the status's
+    tally) are found by the workspace's index, which the keys' indexes served before they became partial."""
+    workspace_id, (first, second) = setup_connections(db)
+    import_page(db, workspace_id, first, [Record(id="o1", name="Kauri Cafe", email="hello@kauri.example")])
+    with statements_heard(db) as matching:
+        import_page(db, workspace_id, second, [Record(id="n1", name="Kauri Cafe Ltd", email="hello@kauri.example")])
+    with statements_heard(db) as tallying, db.session() as s:
+        assert customer_tally(s, workspace_id=workspace_id, connection_id=second) == (1, [])
+    lookups = [(q, p) for q, p in matching if "json_each" in q and "_key IN" in q]
+    with db.engine.connect() as c:
+
+        def plan(statement: str, parameters: Any) -> str:
+            return " ".join(row[3] for row in c.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters))
+
+        plans = [plan(q, p) for q, p in lookups]
+        [tally] = [plan(q, p) for q, p in tallying if "count(" in q]
+    assert len(plans) == 2, lookups
+    assert any("USING INDEX ix_customers_workspace_email (workspace_id=? AND email_key=?)" in p for p in plans), plans
+    assert any("USING INDEX ix_customers_workspace_name (workspace_id=? AND name_key=?)" in p for p in plans), plans
+    assert "INDEX ix_customers_workspace (workspace_id=?)" in tally and "SCAN customers" not in tally, tally
 
 
 def test_another_organisation_at_the_same_package_is_never_matched(db: Database) -> None:

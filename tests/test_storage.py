@@ -139,19 +139,24 @@ def test_a_migration_that_copies_a_table_keeps_every_row_that_refers_to_it(empty
         run = ImportRun(workspace_id=workspace.id, connection_id=connection.id, trigger="command")
         s.add(run)
         s.flush()
-        customer = Customer(workspace_id=workspace.id, name="Acme Plumbing", first_import_run_id=run.id)
-        s.add(customer)
-        s.flush()
-        s.execute(  # the columns of 0024 only (the model has one more)
+        customer_id = s.execute(  # the columns of 0024 only (the models have more)
+            text(
+                "INSERT INTO customers (workspace_id, name, phones, addresses, active, first_import_run_id, "
+                "created_at, updated_at) VALUES (:workspace, 'Acme Plumbing', '[]', '[]', :active, :run, :now, :now) "
+                "RETURNING id"
+            ),
+            {"workspace": workspace.id, "active": True, "run": run.id, "now": "2026-12-03 00:00:00.000000"},
+        ).scalar_one()
+        s.execute(
             insert(CustomerReference).values(
-                customer_id=customer.id, connection_id=connection.id, external_id="x1", digest="d"
+                customer_id=customer_id, connection_id=connection.id, external_id="x1", digest="d"
             )
         )
         s.add(
             Invoice(
                 workspace_id=workspace.id,
                 connection_id=connection.id,
-                customer_id=customer.id,
+                customer_id=customer_id,
                 customer_external_id="x1",
                 customer_name="Acme Plumbing",
                 idempotency_key="k1",
@@ -161,7 +166,7 @@ def test_a_migration_that_copies_a_table_keeps_every_row_that_refers_to_it(empty
             )
         )
         s.execute(text("UPDATE customers SET last_import_run_id = :run"), {"run": run.id})
-    ids = (customer.id, run.id)
+    ids = (customer_id, run.id)
 
     migrate.upgrade(db.engine)
     with db.engine.connect() as c:

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, NamedTuple, cast
 
 import orjson
-from sqlalchemy import Table, and_, bindparam, exists, or_, select
+from sqlalchemy import Table, and_, bindparam, exists, false, or_, select, true, update
 from sqlalchemy.orm import Session, aliased
 
 from bot.customers.csv_lines import NewCustomers
@@ -131,6 +131,30 @@ _FROM_OTHER_PACKAGES = select(
 )
 
 
+# The workspace's customers another package's records may be matched to: all of them, from the first transaction
+# that looks one up (their keys then indexed: `storage.models.customers.Customer`).
+_MAKE_MATCHABLE = (
+    update(_CUSTOMERS)
+    .where(_CUSTOMERS.c.workspace_id == bindparam("of_workspace"), _CUSTOMERS.c.matchable == false())
+    .values(matchable=True)
+)
+_MADE_MATCHABLE = "accounts_bot.made_matchable"  # a session's `info`: the workspaces this transaction made so
+
+
+def _matchable(session: Session, *, workspace_id: int, connection_id: int) -> bool:
+    """Whether the customers a page creates may be matched by another package's records, and the workspace's
+    customers to be looked up for its own: where the workspace holds customers that came through another package
+    (`_from_other_packages`). Those not yet matchable (written while one package's came) are made so, once a
+    transaction: a customer another import committed unmatchable meanwhile is found by the next. Their
+    `updated_at` stays as it is: the customers' columns are not written (a run's CSV takes its lines as made)."""
+    if not _from_other_packages(session, workspace_id=workspace_id, connection_id=connection_id):
+        return False
+    if (_MADE_MATCHABLE, workspace_id) not in session.info:
+        session.execute(_MAKE_MATCHABLE, {"of_workspace": workspace_id})
+        session.info[(_MADE_MATCHABLE, workspace_id)] = True
+    return True
+
+
 def _from_other_packages(session: Session, *, workspace_id: int, connection_id: int) -> bool:
     """Whether the workspace holds any customer that came through another package: when none does (a
     workspace's first package, by far the usual case), no record can be matched across packages and the
@@ -163,18 +187,19 @@ def _candidates(
         other.provider != this_package,
     )
     rows = session.execute(
-        select(Customer.id, Customer.name, column)
-        .where(
+        select(Customer.id, Customer.name, column).where(
             Customer.workspace_id == workspace_id,
+            Customer.matchable == true(),  # as the keys' indexes hold (`storage.models.customers.MATCHABLE`)
             among(session, column, keys),
             ~linked_here,
             from_another_package,
             Customer.erased_at.is_(None),
         )
-        .order_by(Customer.id)
     )
     found: dict[str, list[_Candidate]] = {}
-    for customer_id, name, key in rows:
+    # in the order they were created, put in order here: asked of SQLite, the order had it walk the workspace's
+    # index (ids in order, no sort) rather than look the keys up in theirs
+    for customer_id, name, key in sorted(rows):
         found.setdefault(key, []).append(_Candidate(customer_id, name, key))
     return found
 
@@ -331,8 +356,9 @@ def apply_prepared(
     if stale := [g.id for g in left if g.id not in judged and not _as_judged(g, known.get(g.id), customer_filter)]:
         raise Stale(stale)
     fresh = [r for r in records if r.id not in known and becomes_customer(r, customer_filter)]
-    if not fresh or not _from_other_packages(session, workspace_id=workspace_id, connection_id=connection_id):
-        fresh = []  # nothing to match across packages: no candidate lookups
+    matchable = bool(fresh) and _matchable(session, workspace_id=workspace_id, connection_id=connection_id)
+    if not matchable:
+        fresh = []  # nothing to match across packages: no candidate lookups, and the customers created unmatchable
     by_email = _candidates(
         session,
         workspace_id=workspace_id,
@@ -347,7 +373,7 @@ def apply_prepared(
         column=Customer.name_key,
         keys={k for r in fresh if (k := r.name_key)},
     )
-    written = _Writes(session, connection_id=connection_id, run_id=run_id, now=now, new=new)
+    written = _Writes(session, connection_id=connection_id, run_id=run_id, now=now, new=new, matchable=matchable)
     linked: set[int] = set()
     for record in records:
         if (ref := known.get(record.id)) is not None:
@@ -393,10 +419,18 @@ class _Writes:
     its own values; those every row of the page shares (the run, the moment) are given to the call once."""
 
     def __init__(
-        self, session: Session, *, connection_id: int, run_id: int, now: datetime, new: NewCustomers | None = None
+        self,
+        session: Session,
+        *,
+        connection_id: int,
+        run_id: int,
+        now: datetime,
+        new: NewCustomers | None = None,
+        matchable: bool = True,
     ) -> None:
         self.bulk = BulkWriter(session)
         self.new = new
+        self.matchable = matchable  # the customers created: `_matchable`
         self.connection_id, self.run_id = connection_id, run_id
         self.moment = self.bulk.processor(_CUSTOMERS.c.updated_at)(now)  # `now` as the driver takes it
         self._updated_at = self.bulk.processor(_REFERENCES.c.provider_updated_at)
@@ -454,7 +488,13 @@ class _Writes:
                 _CUSTOMERS,
                 _NEW_CUSTOMER,
                 [(*row, customer_id) for row, customer_id in zip(self.created, new_ids, strict=True)],
-                {"workspace_id": workspace_id, "first_import_run_id": run, "created_at": moment, **written},
+                {
+                    "workspace_id": workspace_id,
+                    "first_import_run_id": run,
+                    "matchable": self.matchable,
+                    "created_at": moment,
+                    **written,
+                },
             )
             ids, updated_at = iter(new_ids), self._updated_at
             bulk.insert(

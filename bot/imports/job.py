@@ -78,7 +78,7 @@ ANALYSE_FROM_NEW = 1000
 # of these takes half the time of every column (0.14 against 0.25-0.31 s at 80,000 customers). The table's size,
 # which the plans hinged on, is counted either way; autovacuum looks at every column later.
 ANALYSED = {
-    Customer.__tablename__: ("workspace_id", "email_key", "name_key", "first_import_run_id"),
+    Customer.__tablename__: ("workspace_id", "matchable", "email_key", "name_key", "first_import_run_id"),
     CustomerReference.__tablename__: ("connection_id", "external_id", "customer_id", "merged_into_external_id"),
 }
 # The tables a page's transaction writes through Core: no ORM objects for the run's row or its skipped records.

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, text, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base, utcnow
@@ -20,17 +20,34 @@ BYTE_ORDER_255 = String(255).with_variant(String(255, collation="C"), "postgresq
 BYTE_ORDER_64 = String(64).with_variant(String(64, collation="C"), "postgresql")
 
 
+# A customer another package's records may be matched to (`Customer.matchable`), and one not yet, as each dialect
+# renders `Customer.matchable == True` (and False): SQLite plans from a partial index only where the query holds
+# the index's condition as written; PostgreSQL proves `matchable = true` from `matchable`.
+MATCHABLE: dict[str, Any] = {"sqlite_where": text("matchable = 1"), "postgresql_where": text("matchable")}
+NOT_MATCHABLE: dict[str, Any] = {"sqlite_where": text("matchable = 0"), "postgresql_where": text("NOT matchable")}
+
+
 class Customer(Base):
     """A customer of the business, one per workspace however many connections it came through.
 
-    `email_key` and `name_key` are normalised forms used to match records from another connection;
+    `email_key` and `name_key` are normalised forms used to match records from another package
+    (`bot.customers.matching`). They are indexed only for the customers that may be matched (`matchable`): those of
+    a workspace whose customers came through more than one package. A workspace's first package, by far the usual
+    case, writes its customers unmatchable, and an import then adds no entry to the two indexes whose keys land all
+    over them (half of SQLite's work for a page of new customers); the first import of a second package makes the
+    workspace's customers matchable before it looks any up (`bot.customers.matching`).
     `possible_duplicate_of_id` marks a customer created beside a weak match, for staff to review.
     """
 
     __tablename__ = "customers"
     __table_args__ = (
-        Index("ix_customers_workspace_email", "workspace_id", "email_key"),
-        Index("ix_customers_workspace_name", "workspace_id", "name_key"),
+        Index("ix_customers_workspace_email", "workspace_id", "email_key", **MATCHABLE),
+        Index("ix_customers_workspace_name", "workspace_id", "name_key", **MATCHABLE),
+        # a workspace's customers (its list, its counts), and those still to be made matchable: a new customer's
+        # entry goes at the end of its workspace's in each, as its id is the largest. One index on both columns
+        # would do for these, but SQLite, planning without statistics, then took it for the look-ups by key too.
+        Index("ix_customers_workspace", "workspace_id"),
+        Index("ix_customers_unmatchable", "workspace_id", **NOT_MATCHABLE),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -46,6 +63,7 @@ class Customer(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     email_key: Mapped[str | None] = mapped_column(BYTE_ORDER_255)
     name_key: Mapped[str | None] = mapped_column(BYTE_ORDER_255)
+    matchable: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"))
     possible_duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"))
     erased_at: Mapped[datetime | None] = mapped_column()  # personal data removed on a GDPR request
