@@ -117,11 +117,11 @@ def test_csv_has_a_header_and_a_row_per_customer() -> None:
 
 
 def setup_connections(
-    db: Database, n: int = 2, *, packages: tuple[str, ...] = ("xero", "myob")
+    db: Database, n: int = 2, *, packages: tuple[str, ...] = ("xero", "myob"), team_id: str = "T0RECORDS1"
 ) -> tuple[int, list[int]]:
     """A workspace with `n` connections, the i-th at `packages[i % len(packages)]`."""
     with db.session() as s:
-        workspace = Workspace(team_id="T0RECORDS1")
+        workspace = Workspace(team_id=team_id)
         s.add(workspace)
         s.flush()
         connections = [
@@ -262,14 +262,7 @@ def test_a_workspaces_customers_become_matchable_when_a_second_package_comes(db:
 def test_another_workspaces_customers_stay_as_they_are(db: Database) -> None:
     """Making a workspace's customers matchable touches no other workspace's."""
     workspace_id, (first, second) = setup_connections(db)
-    with db.session() as s:
-        other = Workspace(team_id="T0RECORDS2")
-        s.add(other)
-        s.flush()
-        elsewhere = Connection(workspace_id=other.id, provider="xero", organisation_id="org-x", organisation_name="X")
-        s.add(elsewhere)
-        s.flush()
-        other_id, elsewhere_id = other.id, elsewhere.id
+    other_id, (elsewhere_id,) = setup_connections(db, 1, packages=("xero",), team_id="T0RECORDS2")
     import_page(db, other_id, elsewhere_id, [Record(id="x1", name="Elsewhere Ltd", email="hi@elsewhere.example")])
     import_page(db, workspace_id, first, [Record(id="o1", name="Kauri Cafe", email="hello@kauri.example")])
     import_page(db, workspace_id, second, [Record(id="n1", name="Rimu Joinery", email="rimu@joinery.example")])

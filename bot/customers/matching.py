@@ -142,11 +142,10 @@ _MADE_MATCHABLE = "accounts_bot.made_matchable"  # a session's `info`: the works
 
 
 def _matchable(session: Session, *, workspace_id: int, connection_id: int) -> bool:
-    """Whether the customers a page creates may be matched by another package's records, and the workspace's
-    customers to be looked up for its own: where the workspace holds customers that came through another package
-    (`_from_other_packages`). Those not yet matchable (written while one package's came) are made so, once a
-    transaction: a customer another import committed unmatchable meanwhile is found by the next. Their
-    `updated_at` stays as it is: the customers' columns are not written (a run's CSV takes its lines as made)."""
+    """Whether records are matched across packages in this workspace (`_from_other_packages`): then the customers a
+    page creates are matchable, and so, first, are the workspace's customers written while only one package's came
+    (once a transaction, so that one another import committed unmatchable meanwhile is made so by the next). Only
+    that column is written: `updated_at` stays, and a run's CSV still takes its lines as they were made."""
     if not _from_other_packages(session, workspace_id=workspace_id, connection_id=connection_id):
         return False
     if (_MADE_MATCHABLE, workspace_id) not in session.info:
@@ -197,8 +196,8 @@ def _candidates(
         )
     )
     found: dict[str, list[_Candidate]] = {}
-    # in the order they were created, put in order here: asked of SQLite, the order had it walk the workspace's
-    # index (ids in order, no sort) rather than look the keys up in theirs
+    # in the order the customers were created, sorted here: asked for in that order, SQLite walked the workspace's
+    # index (its ids come in order, no sort needed) instead of looking the keys up in theirs
     for customer_id, name, key in sorted(rows):
         found.setdefault(key, []).append(_Candidate(customer_id, name, key))
     return found
@@ -426,11 +425,11 @@ class _Writes:
         run_id: int,
         now: datetime,
         new: NewCustomers | None = None,
-        matchable: bool = True,
+        matchable: bool,
     ) -> None:
         self.bulk = BulkWriter(session)
         self.new = new
-        self.matchable = matchable  # the customers created: `_matchable`
+        self.matchable = matchable  # the customers it creates (`_matchable`)
         self.connection_id, self.run_id = connection_id, run_id
         self.moment = self.bulk.processor(_CUSTOMERS.c.updated_at)(now)  # `now` as the driver takes it
         self._updated_at = self.bulk.processor(_REFERENCES.c.provider_updated_at)
