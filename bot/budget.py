@@ -123,8 +123,14 @@ class SharedBudget:
 
     @contextmanager
     def _statement(self) -> Iterator[Connection]:
-        """Where one statement runs: on its own on PostgreSQL; in a transaction holding SQLite's write lock."""
-        with self._engine.begin() if self.db.is_sqlite else self._engine.connect() as c:
+        """Where one statement runs: on its own on PostgreSQL; on SQLite in a transaction holding the write lock, taken
+        in this process's turn as every other writer's is (`storage.db.WriterTurns`), not left to SQLite's busy loop
+        beside an import's back-to-back transactions."""
+        if self.db.writers is None:
+            with self._engine.connect() as c:
+                yield c
+            return
+        with self.db.writers.turn(), self._engine.begin() as c:
             yield c
 
     def take(self, limit: str, *, calls: int, per: float) -> float:

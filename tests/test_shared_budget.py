@@ -44,6 +44,22 @@ def test_a_limit_lets_through_its_calls_then_says_how_long_to_wait(db: Database)
     assert budget.take("pkg:app", calls=5, per=60) == 0.0
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_call_counted_on_sqlite_waits_its_turn_behind_the_write_in_progress(db: Database) -> None:
+    """A page's fetch counts its call while an import writes its pages: on SQLite the count waits in this process's
+    line of writers (`storage.db.WriterTurns`), handed the write lock as the transaction before it ends, not left to
+    SQLite's busy loop to find a gap between the import's transactions."""
+    assert db.writers is not None
+    budget = SharedBudget(db, clock=Clock())
+    waits: list[float] = []
+    with db.session(write_lock=True):  # a page's transaction
+        counting = threading.Thread(target=lambda: waits.append(budget.take("pkg:app", calls=5, per=60)))
+        counting.start()
+        assert db.writers.until_waiting(1, timeout=10), "the count did not wait its turn"
+    counting.join(10)
+    assert waits == [0.0]
+
+
 def test_calls_seen_by_the_package_count_too(db: Database) -> None:
     clock = Clock()
     budget = SharedBudget(db, clock=clock)

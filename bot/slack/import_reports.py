@@ -297,6 +297,9 @@ class SlackReporter:
         """Tell the end; False when Slack did not take all of it (what it took is not sent again). `made`: the
         CSV lines of the run's new customers, gathered as its pages were written (`bot.imports.job.Reporter`)."""
         self._progress_told()
+        if (teller := self._teller) is not None:  # its thread ends now, not when the reporter is collected
+            self._teller = None
+            teller.shutdown(wait=False)
         try:
             self._tell_end(run, made)
         except SlackUnreachable as exc:
