@@ -219,6 +219,36 @@ def test_strong_evidence_needs_exactly_one_candidate(db: Database) -> None:
         assert len(harbour) == 2 and sum(c.possible_duplicate_of_id is not None for c in harbour) == 1
 
 
+def test_a_record_with_only_its_name_in_common_is_a_possible_duplicate(db: Database) -> None:
+    workspace_id, (old, new) = setup_connections(db)
+    import_page(db, workspace_id, old, [Record(id="o1", name="Totara Builders", email="office@totara.example")])
+    counts = import_page(
+        db,
+        workspace_id,
+        new,
+        [
+            Record(id="n1", name="Totara Builders Ltd"),  # no email: the name alone, so not linked
+            Record(id="n2", name="Rimu Joinery"),  # nothing in common with anyone
+        ],
+    )
+    assert (counts["new"], counts["linked"], counts["possible_duplicates"]) == (2, 0, 1)
+    with db.session() as s:
+        first = s.scalars(select(Customer.id).where(Customer.name == "Totara Builders")).one()
+        suspected = {name: of for name, of in s.execute(select(Customer.name, Customer.possible_duplicate_of_id))}
+    assert suspected == {"Totara Builders": None, "Totara Builders Ltd": first, "Rimu Joinery": None}
+
+
+def test_a_record_without_a_name_fails_and_creates_no_customer(db: Database) -> None:
+    workspace_id, (old, _) = setup_connections(db)
+    counts = import_page(
+        db, workspace_id, old, [Record(id="o1", name="   ", email="who@nowhere.example"), Record(id="o2", name="Kea")]
+    )
+    assert (counts["new"], counts["failed"], counts["missing_email"]) == (1, 1, 1)
+    with db.session() as s:
+        assert s.scalars(select(Customer.name)).all() == ["Kea"]
+        assert s.scalars(select(CustomerReference.external_id)).all() == ["o2"]
+
+
 def matchable(db: Database) -> dict[str, bool]:
     with db.session() as s:
         return {name: bool(flag) for name, flag in s.execute(select(Customer.name, Customer.matchable))}

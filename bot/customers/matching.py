@@ -45,13 +45,13 @@ ERASED_NAME = "Erased contact"
 _ERASED_FIELDS = (ERASED_NAME, None, None, None, None, "[]", "[]", None, False, None, None)  # ... and both keys
 
 
-def _count_missing(counts: Counter[str], record: Prepared) -> None:
-    """What the record lacks, as its row says (an email is kept empty only if it was; the JSON text of phones or
+def _count_missing(counts: Counter[str], records: Sequence[Prepared]) -> None:
+    """What the records lack, as their rows say (an email is kept empty only if it was; the JSON text of phones or
     addresses is `[]` only for none)."""
-    fields = record.fields
-    counts["missing_email"] += fields[4] is None
-    counts["missing_phone"] += fields[5] == "[]"
-    counts["missing_address"] += fields[6] == "[]"
+    fields = [record.fields for record in records]
+    counts["missing_email"] += sum(f[4] is None for f in fields)
+    counts["missing_phone"] += sum(f[5] == "[]" for f in fields)
+    counts["missing_address"] += sum(f[6] == "[]" for f in fields)
 
 
 _CUSTOMERS = cast(Table, Customer.__table__)
@@ -374,8 +374,18 @@ def apply_prepared(
     )
     written = _Writes(session, connection_id=connection_id, run_id=run_id, now=now, new=new, matchable=matchable)
     linked: set[int] = set()
+    plain: list[Prepared] = []  # new, with no customer of another package to match or suspect: created as they are
     for record in records:
-        if (ref := known.get(record.id)) is not None:
+        if (ref := known.get(record.id)) is None and (
+            record.email_key not in by_email
+            and record.name_key not in by_name
+            and record.name
+            and becomes_customer(record, customer_filter)
+        ):  # every new record of a workspace's first package: nothing to look at but the record
+            written.create(record, duplicate_of=None)
+            plain.append(record)
+            continue
+        if ref is not None:
             outcome = _update(ref, record, counts, written)
             counts["no_longer_customers"] += record.active and not counts_as_customer(record, customer_filter)
         elif not becomes_customer(record, customer_filter):
@@ -396,8 +406,11 @@ def apply_prepared(
                 written.create(record, duplicate_of=weak[0].id if weak else None)
                 counts["possible_duplicates"] += bool(weak)
                 outcome = "new"
-            _count_missing(counts, record)
+            _count_missing(counts, (record,))
         counts[outcome] += 1
+    if plain:
+        counts["new"] += len(plain)
+        _count_missing(counts, plain)
     for glance in left:  # counted as when read: an unchanged record lacks what its customer's row lacks
         lacks: Lacks | _Known | None = judged[glance.id] if glance.id in judged else known.get(glance.id)
         if lacks is None:
@@ -555,7 +568,7 @@ def _update(ref: _Known, record: Prepared, counts: Counter[str], written: _Write
     else:
         if ref.erased:
             return "skipped"  # erased here on request: never written back
-        _count_missing(counts, record)
+        _count_missing(counts, (record,))
         if unchanged:
             written.keep_source(ref, record)
             return "unchanged"
