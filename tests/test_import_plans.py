@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from bot.customers.matching import KNOWN, SOURCES, by_ids_lookup
+from bot.imports.job import ANALYSE_SAMPLE
 from storage.db import Database
 from tests.conftest import DATABASES
 from tests.test_import_records import setup_connections
@@ -31,8 +32,13 @@ def plan_nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
 if "postgresql" in DATABASES:
     pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 
+    @pytest.mark.parametrize("sample", [None, ANALYSE_SAMPLE], ids=["servers-target", "imports-sample"])
     @pytest.mark.parametrize("queries", [KNOWN, SOURCES], ids=["known", "sources"])
-    def test_a_pages_lookup_probes_the_index_on_a_populated_table(db: Database, queries: tuple[str, str]) -> None:
+    def test_a_pages_lookup_probes_the_index_on_a_populated_table(
+        db: Database, queries: tuple[str, str], sample: int | None
+    ) -> None:
+        """The index is probed with the statistics of the server's own target, and with those of an import's quick
+        look at the tables as they grow (`ANALYSE_SAMPLE`)."""
         workspace_id, (connection, other) = setup_connections(db)
         with db.session() as s:  # 60,000 references at each of two connections, then the statistics
             for offset, connection_id in ((0, connection), (ROWS, other)):
@@ -52,7 +58,7 @@ if "postgresql" in DATABASES:
                     ),
                     {"connection": connection_id, "first": offset + 1, "last": offset + ROWS},
                 )
-        db.refresh_statistics({"customers": (), "customer_references": ()})
+        db.refresh_statistics({"customers": (), "customer_references": ()}, sample=sample)
         page = {f"{n:032x}" for n in range(1000)} | {_md5(n) for n in range(1, ROWS, 61)}
         with db.session() as s:
             statement, parameters = by_ids_lookup("postgresql", queries, connection_id=connection, external_ids=page)

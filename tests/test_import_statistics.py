@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event, text
 
-from bot.imports.job import ANALYSED
+from bot.imports.job import ANALYSE_SAMPLE, ANALYSED
 from storage.db import Database
 from tests.conftest import DATABASES, RunningBot
 from tests.fakes.xero import XeroFake
@@ -46,6 +46,26 @@ if "postgresql" in DATABASES:  # SQLite plans from its indexes alone: there is n
         assert imported(connect_bot, xero, tenant, 2000) == 2000  # 500, 1,000, 1,500, 2,000 new after each page
         after = analyses(connect_bot.db)
         assert {t: after[t] - before.get(t, 0) for t in after} == {"customers": 2, "customer_references": 2}
+
+    def test_an_import_looks_at_a_sample_of_3000_rows_not_the_servers_30000(
+        connect_bot: RunningBot, xero: XeroFake
+    ) -> None:
+        """A look at the tables as they grow is for their sizes and rough spreads: a statistics target of 10
+        (`ANALYSE_SAMPLE`) took a sixth of the server's 100 at 80,000 customers. PostgreSQL's histogram of a column
+        whose every value differs has one bound more than the target it was made with."""
+        _, tenant = connected(connect_bot, xero)
+        quick(connect_bot, page_size=500, batch_records=1)
+        assert imported(connect_bot, xero, tenant, 4000) == 4000  # analysed at pages 2, 4 and 8
+        with connect_bot.db.engine.connect() as c:
+            bounds, by_hand, by_autovacuum = c.execute(
+                text(
+                    "SELECT cardinality(s.histogram_bounds::text::text[]), t.last_analyze, t.last_autoanalyze "
+                    "FROM pg_stats AS s JOIN pg_stat_user_tables AS t ON t.relname = s.tablename "
+                    "WHERE s.tablename = 'customer_references' AND s.attname = 'external_id'"
+                )
+            ).one()
+        assert by_autovacuum is None or by_hand > by_autovacuum  # the statistics are the import's
+        assert ANALYSE_SAMPLE == 10 and bounds == ANALYSE_SAMPLE + 1  # 101 with the server's target
 
     def test_an_import_adding_fewer_than_a_thousand_analyses_nothing(connect_bot: RunningBot, xero: XeroFake) -> None:
         _, tenant = connected(connect_bot, xero)

@@ -475,6 +475,25 @@ if "postgresql" in DATABASES:  # SQLite plans from its indexes alone: refresh_st
         assert estimated_rows() < 5000  # never analysed: PostgreSQL does not know
         db.refresh_statistics({"customers": (), "customer_references": ()})
         assert estimated_rows() == 5000
+        assert external_id_bounds(db) == 101  # the server's target: 100 buckets of the 5,000 ids
+        db.refresh_statistics({"customer_references": ("external_id",)}, sample=10)
+        assert external_id_bounds(db) == 11  # a quick look: 3,000 rows read, 10 buckets
+        assert estimated_rows() == 5000  # and the size counted all the same
+        db.refresh_statistics({"customer_references": ("external_id",)})  # the target was this look's alone
+        assert external_id_bounds(db) == 101
+
+    def external_id_bounds(db: Database) -> int:
+        """How many bounds PostgreSQL's histogram of the references' external ids has: one more than the statistics
+        target it was made with (every id differs, so none is a most common value)."""
+        with db.engine.connect() as c:
+            return int(
+                c.execute(
+                    text(
+                        "SELECT cardinality(histogram_bounds::text::text[]) FROM pg_stats "
+                        "WHERE tablename = 'customer_references' AND attname = 'external_id'"
+                    )
+                ).scalar_one()
+            )
 
 
 if "postgresql" in DATABASES:
