@@ -194,7 +194,7 @@ def test_a_record_left_unread_that_is_not_as_judged_writes_nothing(db: Database)
         s.flush()
         run_id = run.id
 
-    def apply(records: list[Prepared], left: list[Glance]) -> Counter[str]:
+    def apply(records: list[Prepared], left: list[Glance], customer_filter: str = "all_but_suppliers") -> Counter[str]:
         with db.session() as s:
             return apply_prepared(
                 s,
@@ -202,7 +202,7 @@ def test_a_record_left_unread_that_is_not_as_judged_writes_nothing(db: Database)
                 connection_id=connection_id,
                 run_id=run_id,
                 records=records,
-                customer_filter="all_but_suppliers",
+                customer_filter=customer_filter,
                 now=NOW,
                 left=left,
             )
@@ -225,6 +225,14 @@ def test_a_record_left_unread_that_is_not_as_judged_writes_nothing(db: Database)
         "skipped": 2,
         "skipped_suppliers": 1,
         "skipped_archived": 1,
+    }
+    # held and unchanged, and no longer customers under a narrower setting (Xero does not mark them customers)
+    assert +apply([], [first, second], customer_filter="customers_only") == {
+        "unchanged": 2,
+        "no_longer_customers": 2,
+        "missing_email": 2,
+        "missing_phone": 2,
+        "missing_address": 2,
     }
     for stale in (first._replace(source="0" * 32), new, second._replace(id="n-1")):
         with pytest.raises(Stale):

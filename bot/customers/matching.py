@@ -411,17 +411,22 @@ def apply_prepared(
     if plain:
         counts["new"] += len(plain)
         _count_missing(counts, plain)
+    unchanged: list[Lacks | _Known] = []  # what each record left unread and held lacks, counted once for the page
+    no_longer = 0
     for glance in left:  # counted as when read: an unchanged record lacks what its customer's row lacks
         lacks: Lacks | _Known | None = judged[glance.id] if glance.id in judged else known.get(glance.id)
         if lacks is None:
             counts["skipped"] += 1
             counts["skipped_archived" if glance.gone else "skipped_suppliers"] += 1
             continue
-        counts["unchanged"] += 1
-        counts["no_longer_customers"] += glance.active and not counts_as_customer(glance, customer_filter)
-        counts["missing_email"] += lacks.no_email
-        counts["missing_phone"] += lacks.no_phone
-        counts["missing_address"] += lacks.no_address
+        unchanged.append(lacks)
+        no_longer += glance.active and not counts_as_customer(glance, customer_filter)
+    if unchanged:
+        counts["unchanged"] += len(unchanged)
+        counts["no_longer_customers"] += no_longer
+        counts["missing_email"] += sum(lacks.no_email for lacks in unchanged)
+        counts["missing_phone"] += sum(lacks.no_phone for lacks in unchanged)
+        counts["missing_address"] += sum(lacks.no_address for lacks in unchanged)
     written.flush(workspace_id=workspace_id)
     return counts
 
