@@ -207,14 +207,10 @@ class Database:
             return
         quote = self.engine.dialect.identifier_preparer.quote
         named = [quote(t) + (f" ({', '.join(map(quote, c))})" if c else "") for t, c in tables.items()]
-        statement = "ANALYZE " + ", ".join(named)
-        if sample is None:
-            with self.engine.connect() as conn:
-                conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(statement)
-            return
-        with self.engine.begin() as conn:  # the target set for this transaction alone (ANALYZE may run in one)
-            conn.exec_driver_sql(f"SET LOCAL default_statistics_target = {int(sample)}")
-            conn.exec_driver_sql(statement)
+        with self.engine.begin() as conn:  # a transaction of its own (ANALYZE may run in one), the target set for it
+            if sample is not None:
+                conn.exec_driver_sql(f"SET LOCAL default_statistics_target = {int(sample)}")
+            conn.exec_driver_sql("ANALYZE " + ", ".join(named))
 
     def dispose(self) -> None:
         """Close the connections: those in the pool now, and those still in use (a thread finishing its work as the

@@ -424,9 +424,9 @@ def apply_prepared(
     if unchanged:
         counts["unchanged"] += len(unchanged)
         counts["no_longer_customers"] += no_longer
-        counts["missing_email"] += sum(lacks.no_email for lacks in unchanged)
-        counts["missing_phone"] += sum(lacks.no_phone for lacks in unchanged)
-        counts["missing_address"] += sum(lacks.no_address for lacks in unchanged)
+        counts["missing_email"] += sum(held.no_email for held in unchanged)
+        counts["missing_phone"] += sum(held.no_phone for held in unchanged)
+        counts["missing_address"] += sum(held.no_address for held in unchanged)
     written.flush(workspace_id=workspace_id)
     return counts
 
