@@ -5,10 +5,13 @@ slack_sdk's second, and opens with the process's one TLS context."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import queue
 import socket
 import ssl
 import threading
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -178,3 +181,35 @@ def test_the_test_servers_ports_are_ones_no_outgoing_connection_takes() -> None:
         listening.bind(("127.0.0.1", ports[0]))
         listening.listen()
         assert all(free_port() != ports[0] for _ in range(2_000))  # twice round the block: taken, so passed over
+
+
+def test_a_connection_accepted_as_the_server_stops_is_closed_not_left_to_the_garbage_collector() -> None:
+    """asyncio accepts a connection in one step of its loop and makes its transport in the next; on Python 3.11 a
+    transport made once its server has closed fails and leaves the accepted socket open until the collector finds it
+    (a ResourceWarning in whichever test ran then: CI failed once on it). Here the server stops in the very step
+    after the accept, the step before the transport would be made."""
+    port = free_port()
+    config = uvicorn.Config(answering(), host="127.0.0.1", port=port, log_level="critical", lifespan="off", ws="none")
+    server = PromptServer(config)
+
+    async def stop_as_a_client_connects() -> socket.socket:
+        config.load()
+        server.lifespan = config.lifespan_class(config)
+        await server.startup()
+        late = socket.create_connection(("127.0.0.1", port))  # complete at once, in the listener's queue
+        await asyncio.sleep(0)  # the loop sees the listener readable after this step...
+        await asyncio.sleep(0)  # ...and accepts in this one, after it: the transport is due in the next step
+        await server.shutdown()
+        for _ in range(5):
+            await asyncio.sleep(0)
+        return late
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        late = asyncio.run(stop_as_a_client_connects())
+        gc.collect()
+    with late:
+        late.settimeout(5)
+        with contextlib.suppress(ConnectionResetError):
+            assert late.recv(1) == b""  # closed by the server, not waiting on an open socket
+    assert [str(warning.message) for warning in caught if warning.category is ResourceWarning] == []
