@@ -17,6 +17,7 @@ from tests.conftest import RunningBot
 from tests.fakes.xero import XeroFake
 from tests.flows import command, connected
 from tests.imports import customer_count, finished, quick, run_view
+from tests.test_import_glances import DETAILS, import_once, reading_apart
 
 
 class HeldAfterFirstPage:
@@ -173,3 +174,69 @@ def test_pages_that_are_here_already_share_a_transaction(connect_bot: RunningBot
     # the one before is written, as it is but for a thread the machine is slow to schedule; then a page a transaction
     assert commits[1] == 12 and 3 <= commits[500] < 12, commits
     assert run_rows == commits, (run_rows, commits)
+
+
+def contacts_pages(xero: XeroFake, since: int = 0) -> list[int]:
+    """The page of each request for contacts the fake received, from the `since`th on."""
+    return [int(call.query.get("page", "1")) for call in xero.calls_to("/Contacts")[since:]]
+
+
+def test_a_reimport_that_writes_nothing_writes_the_runs_row_once_a_batch_not_once_a_page(
+    connect_bot: RunningBot, xero: XeroFake
+) -> None:
+    """A later import's page whose records were all left unread as judged opens no transaction: the run's row (its
+    cursor, counts and pages) waits in memory for the next page, with nothing held, and is written as the batch ends
+    (`ImportPolicy.batch_seconds`, here an hour: with its last page), not each time the next page is still on its
+    way. Written a page at a time, a re-import of 100,000 took 0.46-0.47 of the first import on SQLite, against
+    0.39 (and 0.51 against 0.46-0.49 on PostgreSQL)."""
+    bot = connect_bot
+    _, tenant = reading_apart(
+        bot, xero, lambda tenant: xero.seed_contacts(tenant, 60), page_size=5, concurrency=1, batch_seconds=3600
+    )
+    first = import_once(bot)
+    asked = len(xero.calls_to("/Contacts"))
+    rows: list[int] = []
+
+    def moved_on(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.startswith("UPDATE import_runs") and "RETURNING" in statement:  # the run's row (`_moved_on`)
+            rows.append(1)
+
+    fifth = xero.hold("/Contacts", query={"page": "5"})
+    event.listen(bot.db.engine, "after_cursor_execute", moved_on)
+    try:
+        try:
+            command(bot, "/accounts import", "Starting the import")
+            # the fifth page is asked for once the first two have come out of their judgement (three at once) and
+            # the first was taken: a row written a page would show them
+            xero.wait_for_calls("/Contacts", asked + 4, "the fifth page of the re-import")
+            with pytest.raises(TimeoutError):
+                bot.slack.wait_for(lambda: run_view(bot).pages > 0, timeout=0.5)
+            assert rows == []
+        finally:
+            fifth.set()
+        again = finished(bot)
+    finally:
+        event.remove(bot.db.engine, "after_cursor_execute", moved_on)
+    assert rows == [1]  # with the last page, which ends the run
+    assert (again.status, again.pages, again.processed) == ("succeeded", 12, 60)
+    assert (again.count("new"), again.count("updated"), again.count("unchanged")) == (0, 0, first.count("new"))
+    assert {d: again.count(d) for d in DETAILS} == {d: first.count(d) for d in DETAILS}
+    assert contacts_pages(xero, asked) == list(range(1, 13))
+
+
+def test_what_a_reimport_raises_comes_after_the_runs_row_of_the_pages_before(
+    connect_bot: RunningBot, xero: XeroFake
+) -> None:
+    """Xero slowing a re-import down at its seventh page: the six before, which wrote nothing, are in the run's row
+    before the wait, so the run goes on from the seventh, not from the first (calls a rate limit can spare least)."""
+    bot = connect_bot
+    _, tenant = reading_apart(
+        bot, xero, lambda tenant: xero.seed_contacts(tenant, 60), page_size=5, concurrency=1, batch_seconds=3600
+    )
+    first = import_once(bot)
+    asked = len(xero.calls_to("/Contacts"))
+    xero.fail_next("/Contacts", 429, headers={"Retry-After": "1"}, query={"page": "7"})
+    again = import_once(bot)
+    assert contacts_pages(xero, asked) == [1, 2, 3, 4, 5, 6, 7, *range(7, 13)]
+    assert bot.server.imports.waiter.waits == [1]  # type: ignore[attr-defined]
+    assert (again.pages, again.processed, again.count("unchanged")) == (12, 60, first.count("new"))

@@ -411,10 +411,22 @@ def apply_prepared(
     if plain:
         counts["new"] += len(plain)
         _count_missing(counts, plain)
-    unchanged: list[Lacks | _Known] = []  # what each record left unread and held lacks, counted once for the page
+    if left:  # what the judgement says of a record, else what its look-up found
+        count_left_unread(counts, left, {**known, **judged} if known else judged, customer_filter)
+    written.flush(workspace_id=workspace_id)
+    return counts
+
+
+def count_left_unread(
+    counts: Counter[str], left: Sequence[Glance], held: Mapping[str, Lacks | _Known | None], customer_filter: str
+) -> None:
+    """Count a page's records left unread as they would count when read: each `held` here (by id: what its customer
+    lacks) as unchanged, lacking what its customer's row lacks; each not held (None, or not in `held`) as passed over
+    again. Counted once for the page, not record by record."""
+    unchanged: list[Lacks | _Known] = []
     no_longer = 0
-    for glance in left:  # counted as when read: an unchanged record lacks what its customer's row lacks
-        lacks: Lacks | _Known | None = judged[glance.id] if glance.id in judged else known.get(glance.id)
+    for glance in left:
+        lacks = held.get(glance.id)
         if lacks is None:
             counts["skipped"] += 1
             counts["skipped_archived" if glance.gone else "skipped_suppliers"] += 1
@@ -424,11 +436,9 @@ def apply_prepared(
     if unchanged:
         counts["unchanged"] += len(unchanged)
         counts["no_longer_customers"] += no_longer
-        counts["missing_email"] += sum(held.no_email for held in unchanged)
-        counts["missing_phone"] += sum(held.no_phone for held in unchanged)
-        counts["missing_address"] += sum(held.no_address for held in unchanged)
-    written.flush(workspace_id=workspace_id)
-    return counts
+        counts["missing_email"] += sum(lacking.no_email for lacking in unchanged)
+        counts["missing_phone"] += sum(lacking.no_phone for lacking in unchanged)
+        counts["missing_address"] += sum(lacking.no_address for lacking in unchanged)
 
 
 class _Writes:

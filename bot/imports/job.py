@@ -2,7 +2,9 @@
 
 Each page is written in one transaction together with the run's cursor and counts (pages already fetched share
 one: `ImportPolicy.batch_records`), so a run picked up again (by this process after a wait, or by another after
-this one died) continues from its last committed page and ends with the same table as an uninterrupted run.
+this one died) continues from its last committed page and ends with the same table as an uninterrupted run. A later
+import's page that writes nothing (its records left unread as judged) moves the run on in memory, its row written
+with a later page's or as its batch ends (`_Batch.quiet`).
 A process works on a run only while it holds the run's lease; a heartbeat renews it and notices a Cancel, so
 cancelling works from any process.
 Plain Python: the job runner (`bot.imports.runner`) drives it, a `Reporter` (Slack) hears how it goes.
@@ -26,7 +28,15 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyErro
 from sqlalchemy.orm import Session
 
 from bot.customers.csv_lines import NewCustomers
-from bot.customers.matching import Lacks, Stale, Unread, apply_prepared, may_leave_unread, resolve_merges
+from bot.customers.matching import (
+    Lacks,
+    Stale,
+    Unread,
+    apply_prepared,
+    count_left_unread,
+    may_leave_unread,
+    resolve_merges,
+)
 from bot.customers.rows import DEFAULT_CUSTOMER_FILTER, REFUSED, Prepared
 from bot.imports.alongside import Alongside, Coalesced, on_last_page
 from bot.imports.memory import release_free_memory
@@ -346,12 +356,17 @@ class ImportJob:
                         len(exc.args[0]),
                     )
                     view, done = self._commit_page(batch, page, item.read_here(), customer_filter, view)
-                batch.records += max(1, len(got.prepared) + len(got.skipped) + len(got.left))
+                # a page that wrote nothing adds nothing to the transaction: its batch is bounded by its age
+                batch.records += 1 if batch.quiet else max(1, len(got.prepared) + len(got.skipped) + len(got.left))
                 release_free_memory()  # the page is written: its memory goes back, not just to our heap
                 more = batch.records < self.policy.batch_records and batch.age() < self.policy.batch_seconds
                 more = more and not self.flags.stop.is_set()
                 if not done and more and pages.ready(ReadPage.done):
                     continue  # the next page is here already: it goes in the same transaction
+                if not done and more and batch.quiet and pages.arrives(self.policy.batch_seconds - batch.age()):
+                    # no transaction is open (the batch's pages wrote nothing): the run's row waits for the next page,
+                    # with nothing held, as long as the batch may last (what it raises comes after the row is written)
+                    continue
                 analyse = _power_of_two_in(first, view.pages) and view.count("new") >= ANALYSE_FROM_NEW
                 view = self._write_moves(batch, view)
                 batch.commit()
@@ -422,6 +437,12 @@ class ImportJob:
         again record by record, so that only the refused record is skipped; pages before it in the transaction
         stay (the page is written in a savepoint after them). `view` is the run as its last page (or `_position`)
         left it. Raises `Stale`, having written nothing, for records left unread that are not as glanced at."""
+        if (judged := self._left_as_judged(page, records)) is not None:
+            # every record left unread as judged: counted, and the run moved on with no transaction opened for it
+            # (`_Batch.quiet`); the run's row is written with a later page's, or as its batch ends (`_read`)
+            counts: Counter[str] = Counter()
+            count_left_unread(counts, records.left, judged, customer_filter)
+            return batch.move_on(view, self._moves(view, page, counts, self.runtime.clock())), False
         alone = not batch.records  # no page before it in the transaction: no savepoint needed
         s = batch.session()
         try:
@@ -511,9 +532,29 @@ class ImportJob:
                     for k in skipped
                 ],
             )
-        done = page.cursor is None
-        # The counts are merged here, from those of `view`: only the lease's holder writes them, and the
-        # update finds the run only where `view` left it (`_moved_on`).
+        values = self._moves(view, page, counts, now)
+        if page.cursor is not None:
+            return batch.move_on(view, values), False
+        view = self._moved_on(s, batch.as_written(view), batch.moved | values | self._ended("succeeded", now=now))
+        batch.row_written()
+        self._complete(s, view, now=now)
+        return view, True
+
+    def _left_as_judged(self, page: Page, records: PageRecords) -> Unread | None:
+        """How a later import's page was judged, where the page writes nothing: not the last (which ends the run),
+        every record left unread, and each taken as judged (none read by this run since, which `_write_page` would
+        look up again: its `as_judged`); None for any other page."""
+        read = self.read
+        if read is None or page.cursor is None or records.prepared or records.skipped or not records.left:
+            return None
+        judged = records.judged
+        if any(g.id not in judged for g in records.left) or read.maybe(g.id for g in records.left):
+            return None
+        return judged
+
+    def _moves(self, view: RunView, page: Page, counts: Counter[str], now: datetime) -> dict[str, Any]:
+        """The run's row after `page`. The counts are merged here, from those of `view`: only the lease's holder
+        writes them, and the update finds the run only where `view` left it (`_moved_on`)."""
         values: dict[str, Any] = {
             "counts": dict(Counter(view.counts) + counts),
             "pages": view.pages + 1,
@@ -521,13 +562,9 @@ class ImportJob:
         }
         if page.total is not None:
             values["total"] = page.total
-        if not done:
-            values["cursor"] = page.cursor.value if page.cursor else None
-            return batch.move_on(view, values), False
-        view = self._moved_on(s, batch.as_written(view), batch.moved | values | self._ended("succeeded", now=now))
-        batch.row_written()
-        self._complete(s, view, now=now)
-        return view, True
+        if page.cursor is not None:
+            values["cursor"] = page.cursor.value
+        return values
 
     def _write_moves(self, batch: _Batch, view: RunView) -> RunView:
         """The run's row as the open transaction's pages moved it (`_Batch.move_on`), written before it commits."""
@@ -732,13 +769,15 @@ class _Batch:
         self._written: RunView | None = None
         self._open: AbstractContextManager[Session] | None = None
         self._session: Session | None = None
-        self._began = 0.0
+        self._began: float | None = None  # when its first page came
 
     def move_on(self, view: RunView, values: dict[str, Any]) -> RunView:
         """A page moved the run on to `values` from `view`: kept to be written with the transaction's last page, and
         the run's view as it will then be."""
         if self._written is None:
             self._written = view  # no page of the transaction wrote the row: it holds `view`
+        if self._began is None:
+            self._began = time.monotonic()
         self.moved = values
         return replace(view, counts=values["counts"], pages=values["pages"], total=values.get("total", view.total))
 
@@ -754,12 +793,20 @@ class _Batch:
         if self._open is None or self._session is None:
             self._open = self.db.session(write_lock=True)
             self._session = self._open.__enter__()
-            self._began = time.monotonic()
+            if self._began is None:
+                self._began = time.monotonic()
         return self._session
 
+    @property
+    def quiet(self) -> bool:
+        """No transaction is open: the batch's pages (if any) wrote nothing, and only the run's row is to be
+        written (`ImportJob._left_as_judged`)."""
+        return self._open is None
+
     def age(self) -> float:
-        """Seconds since the open transaction began."""
-        return time.monotonic() - self._began if self._open is not None else 0.0
+        """Seconds since the batch's first page came (its transaction began, or the first page that wrote nothing
+        moved the run on)."""
+        return 0.0 if self._began is None else time.monotonic() - self._began
 
     def commit(self) -> None:
         self._close(None, None, None)
@@ -769,7 +816,7 @@ class _Batch:
         self._close(_RolledBack, _RolledBack(), None)
 
     def _close(self, *raised: Any) -> None:
-        opened, self._open, self._session, self.records = self._open, None, None, 0
+        opened, self._open, self._session, self.records, self._began = self._open, None, None, 0, None
         self.row_written()  # written before a commit (`ImportJob._write_moves`); undone with a rollback
         if opened is not None:
             opened.__exit__(*raised)

@@ -57,6 +57,12 @@ class Prefetched(Iterator[T], Generic[T]):
             item = self._ready.queue[0][1] if here else None
         return here and done(item)  # type: ignore[arg-type]
 
+    def arrives(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for the next item to be here; whether it is (not an error, not the end)."""
+        with self._ready.not_empty:  # the queue's own condition, notified as an entry is put
+            self._ready.not_empty.wait_for(lambda: bool(self._ready.queue), max(0.0, timeout))
+            return bool(self._ready.queue) and self._ready.queue[0][0] == "item"
+
     def waiting(self) -> list[T]:
         """The items read ahead that the reader has not taken yet, in order (a copy)."""
         with self._ready.mutex:

@@ -49,7 +49,9 @@ class ImportPolicy:
     # commit writes every index page the transaction touched to the log, a page of 1,000 random keys touching most
     # of an index's pages again, so fewer commits write far fewer pages. A page not yet here is never waited for
     # with the transaction open (nor the write lock held), and a crash loses at most these uncommitted pages: the
-    # run resumes from the cursor of the last commit.
+    # run resumes from the cursor of the last commit. A later import's pages that write nothing (every record left
+    # unread as judged) open no transaction: the run's row waits for the next page up to `batch_seconds` (one commit
+    # a page was most of a re-import's writing thread on SQLite), and a crash has those pages judged again.
     batch_records: int = 5_000
     batch_seconds: float = 0.5
     # Pages on their way while one is written (fetched, and read in the reading process where there is one). With

@@ -15,7 +15,7 @@ from tests.fakes.xero.accounting import ACCOUNTING_PREFIX
 from tests.fakes.xero.controls import Controls
 from tests.fakes.xero.errors import _body_response, _default_error_body
 from tests.fakes.xero.invoices import FakeInvoicing
-from tests.fakes.xero.records import Call, _FailureRule
+from tests.fakes.xero.records import Call, _FailureRule, _has
 
 
 class XeroFake(Controls, FakeInvoicing):
@@ -31,8 +31,10 @@ class XeroFake(Controls, FakeInvoicing):
         *,
         times: int = 1,
         headers: dict[str, str] | None = None,
+        query: dict[str, str] | None = None,
     ) -> None:
-        """Answer the next `times` requests whose path contains `path_substring` (any case) with `status`.
+        """Answer the next `times` requests whose path contains `path_substring` (any case) with `status`; with
+        `query`, only those that have each of its parameters too (`{"page": "3"}`).
 
         `body` defaults to Xero's body for that status (a dict is sent as JSON, a str as text);
         a 429 gets `Retry-After: 30` and `X-Rate-Limit-Problem: minute` unless `headers` says otherwise.
@@ -41,17 +43,23 @@ class XeroFake(Controls, FakeInvoicing):
         if status == 429:
             extra = {"Retry-After": "30", "X-Rate-Limit-Problem": "minute", **extra}
         rule = _FailureRule(
-            path_substring.lower(), status, _default_error_body(status) if body is None else body, extra, times
+            path_substring.lower(),
+            status,
+            _default_error_body(status) if body is None else body,
+            extra,
+            times,
+            dict(query or {}),
         )
         with self._lock:
             self._failures.append(rule)
 
-    def hold(self, path_substring: str) -> threading.Event:
-        """Hold requests whose path contains `path_substring` (any case; recorded as they arrive) until the
-        returned event is set: a test can then act while the caller waits, for instance kill it."""
+    def hold(self, path_substring: str, *, query: dict[str, str] | None = None) -> threading.Event:
+        """Hold requests whose path contains `path_substring` (any case; recorded as they arrive), and that have each
+        of `query`'s parameters, until the returned event is set: a test can then act while the caller waits, for
+        instance kill it."""
         release = threading.Event()
         with self._lock:
-            self._holds.append((path_substring.lower(), release))
+            self._holds.append((path_substring.lower(), dict(query or {}), release))
         return release
 
     def calls_to(self, path_substring: str) -> list[Call]:
@@ -90,7 +98,7 @@ class XeroFake(Controls, FakeInvoicing):
         )
         with self._lock:
             self.calls.append(call)
-            rule = next((r for r in self._failures if r.path_substring in path.lower()), None)
+            rule = next((r for r in self._failures if r.matches(call)), None)
             if rule:
                 rule.times -= 1
                 if rule.times <= 0:
@@ -104,7 +112,7 @@ class XeroFake(Controls, FakeInvoicing):
             await send(message)
 
         with self._lock:
-            holds = [release for part, release in self._holds if part in path.lower()]
+            holds = [release for part, query, release in self._holds if part in path.lower() and _has(call, query)]
         for release in holds:
             while not release.is_set():
                 await asyncio.sleep(0.01)

@@ -4,6 +4,7 @@ accounts, connections and injected failures. Apps, the demo user, codes and toke
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,3 +79,12 @@ class _FailureRule:
     body: Any
     headers: dict[str, str]
     times: int
+    query: dict[str, str] = field(default_factory=dict)  # parameters the request must have too (`page`: "3")
+
+    def matches(self, call: Call) -> bool:
+        return self.path_substring in call.path.lower() and _has(call, self.query)
+
+
+def _has(call: Call, query: Mapping[str, str]) -> bool:
+    """Whether the call's query has each of `query`'s parameters with its value."""
+    return all(call.query.get(name) == value for name, value in query.items())

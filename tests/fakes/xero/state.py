@@ -56,7 +56,7 @@ class XeroState(OAuth2Hooks):
         self._connections: dict[str, _Connection] = {}
         self._app_minute: dict[str, deque[float]] = {}
         self._failures: list[_FailureRule] = []
-        self._holds: list[tuple[str, threading.Event]] = []
+        self._holds: list[tuple[str, dict[str, str], threading.Event]] = []  # the path's part, the query's
         self.calls: list[Call] = []
         self.arrived = threading.Condition()  # notified as each call is recorded (`wait_for_calls`)
         self._router = Starlette(routes=self._routes())
