@@ -542,15 +542,12 @@ class ImportJob:
 
     def _left_as_judged(self, page: Page, records: PageRecords) -> Unread | None:
         """How a later import's page was judged, where the page writes nothing: not the last (which ends the run),
-        every record left unread, and each taken as judged (none read by this run since, which `_write_page` would
-        look up again: its `as_judged`); None for any other page."""
+        every record left unread (each with its judgement: `PageReader.judged`), and none read by this run since
+        (which `_write_page` would look up again: its `as_judged`); None for any other page."""
         read = self.read
         if read is None or page.cursor is None or records.prepared or records.skipped or not records.left:
             return None
-        judged = records.judged
-        if any(g.id not in judged for g in records.left) or read.maybe(g.id for g in records.left):
-            return None
-        return judged
+        return None if read.maybe(g.id for g in records.left) else records.judged
 
     def _moves(self, view: RunView, page: Page, counts: Counter[str], now: datetime) -> dict[str, Any]:
         """The run's row after `page`. The counts are merged here, from those of `view`: only the lease's holder
