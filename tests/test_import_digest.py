@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+import xxhash
 from sqlalchemy import select, update
 
 from providers.base import Address, Phone
@@ -64,10 +65,19 @@ def earlier_fields(record: Record) -> dict[str, Any]:
     }
 
 
+def digested(record: Record) -> bytes:
+    """What the digests of 2026-12-02 on are taken over: orjson of the stored fields and two flags."""
+    return orjson.dumps((*earlier_fields(record).values(), record.merged_into, record.erase_personal_data))
+
+
+def current_digest(record: Record) -> str:
+    """The digest stored since 2026-12-06: XXH3-64 of those bytes."""
+    return xxhash.xxh3_64_hexdigest(digested(record))
+
+
 def earlier_digest(record: Record) -> str:
-    """The digest stored by the importer of 2026-12-02: BLAKE2b-128 over orjson of the fields and two flags."""
-    state = (*earlier_fields(record).values(), record.merged_into, record.erase_personal_data)
-    return hashlib.blake2b(orjson.dumps(state), digest_size=16).hexdigest()
+    """The digest stored by the importer of 2026-12-02: BLAKE2b-128 of the same bytes."""
+    return hashlib.blake2b(digested(record), digest_size=16).hexdigest()
 
 
 def sha256_digest(record: Record) -> str:
@@ -84,7 +94,8 @@ def test_digests_and_stored_json_are_those_of_earlier_imports(db: Database) -> N
             ref: value for ref, value in s.execute(select(CustomerReference.external_id, CustomerReference.digest))
         }
         customers = {c.name: c for c in s.scalars(select(Customer))}
-    assert stored == {r.id: earlier_digest(r) for r in RECORDS}
+    assert stored == {r.id: current_digest(r) for r in RECORDS}
+    assert all(len(value) == 16 for value in stored.values())
     for record in RECORDS:
         customer = customers[earlier_fields(record)["name"]]
         assert customer.phones == earlier_fields(record)["phones"]
@@ -100,7 +111,7 @@ def test_digests_and_stored_json_are_those_of_earlier_imports(db: Database) -> N
 def test_contacts_imported_by_earlier_versions_and_unchanged_are_not_rewritten(db: Database) -> None:
     workspace_id, (connection, _) = setup_connections(db)
     import_page(db, workspace_id, connection, RECORDS)
-    earlier = {"d1": earlier_digest(RECORDS[0]), "d2": sha256_digest(RECORDS[1]), "d3": earlier_digest(RECORDS[2])}
+    earlier = {"d1": earlier_digest(RECORDS[0]), "d2": sha256_digest(RECORDS[1]), "d3": current_digest(RECORDS[2])}
     with db.session() as s:
         for external_id, value in earlier.items():
             s.execute(
@@ -118,4 +129,31 @@ def test_contacts_imported_by_earlier_versions_and_unchanged_are_not_rewritten(d
     assert import_page(db, workspace_id, connection, [moved])["updated"] == 1
     with db.session() as s:
         digest = s.scalar(select(CustomerReference.digest).where(CustomerReference.external_id == "d2"))
-    assert digest == earlier_digest(moved)  # a record written again takes the current digest
+    assert digest == current_digest(moved)  # a record written again takes the current digest
+
+
+def test_a_contact_changed_since_an_earlier_version_stored_it_is_rewritten(db: Database) -> None:
+    workspace_id, (connection, _) = setup_connections(db)
+    import_page(db, workspace_id, connection, RECORDS)
+    with db.session() as s:  # as each earlier version stored them; d3's digest is of no version's length
+        for external_id, value in {
+            "d1": earlier_digest(RECORDS[0]),
+            "d2": sha256_digest(RECORDS[1]),
+            "d3": current_digest(RECORDS[2])[:12],
+        }.items():
+            s.execute(
+                update(CustomerReference).where(CustomerReference.external_id == external_id).values(digest=value)
+            )
+    changed = [
+        Record(id="d1", name="Plain Customer", email="new@plain.example", updated_at=NOW),
+        Record(id="d2", name="Kauri Café Ltd", email="new@kauri.example", updated_at=NOW),
+        RECORDS[2],  # unchanged, but its digest cannot be told from a changed one's: written again
+    ]
+    counts = import_page(db, workspace_id, connection, changed)
+    assert (counts["unchanged"], counts["updated"], counts["new"]) == (0, 3, 0)
+    with db.session() as s:
+        stored = dict(s.execute(select(CustomerReference.external_id, CustomerReference.digest)).all())
+        emails = dict(s.execute(select(Customer.name, Customer.email)).all())
+    assert stored == {record.id: current_digest(record) for record in changed}
+    assert emails["Plain Customer"] == "new@plain.example"
+    assert emails["Kauri Café Ltd"] == "new@kauri.example"

@@ -573,8 +573,7 @@ def _update(ref: _Known, record: Prepared, counts: Counter[str], written: _Write
         written.deactivate(ref.customer_id)
         counts["inactive"] += 1
         return "updated"
-    same = record.digest == ref.digest
-    unchanged = same or (len(ref.digest) == 64 and ref.digest == record.legacy_digest())
+    unchanged = record.digest == ref.digest or record.stored_as(ref.digest)
     if record.erase_personal_data:
         if ref.erased and unchanged:
             return "unchanged"
