@@ -112,6 +112,26 @@ def test_lines_are_kept_a_transaction_at_a_time_and_given_in_the_order_asked(lat
     assert made.spoilt and made.lines(order) is None
 
 
+def test_lines_of_ids_given_out_of_order_and_of_any_script_come_back_whole() -> None:
+    """A transaction's lines are written in one piece: each line's end is found whether or not its text is ASCII
+    (a character may take up to four bytes), and its id whether or not the transaction's ids run in order."""
+    made = NewCustomers()
+    names = ["Ōtāhuhu Café", "Plain Ltd", "東京 Plumbing", "Zoë 🚰 Gasfitting", "Ngā Pukapuka", "Last One"]
+    records = [prepare(Record(id=f"r{i}", name=name), line=True) for i, name in enumerate(names)]
+    ids = [30, 10, 11, 12, 40, 7]
+    made.created(ids[:5], records[:5])
+    made.committed()
+    made.created(ids[5:], records[5:])
+    made.committed()
+    order = sorted(ids)
+    by_id = dict(zip(ids, records, strict=True))
+    assert list(made.lines(order) or []) == [f"{by_id[i].name},,,,,,,,yes\r\n".encode() for i in order]
+    made.changed([13])  # between two of ours, not one of them
+    assert not made.spoilt
+    made.changed([11])
+    assert made.spoilt
+
+
 def _write(db: Database, records: list[Record], made: NewCustomers | None, **ids: int) -> Counter[str]:
     with db.session(write_lock=True) as s:
         counts = apply_prepared(

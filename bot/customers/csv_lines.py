@@ -8,6 +8,7 @@ imports neither SQLAlchemy nor the models.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import sys
@@ -204,7 +205,8 @@ class NewCustomers:
     def __init__(self) -> None:
         self.count = 0  # lines committed
         self.spoilt = False
-        self._pending: list[tuple[int, str]] = []
+        self._pending_ids: list[int] = []  # the open transaction's customers created, and their lines
+        self._pending: list[str] = []
         self._ends = array("q")  # where each committed line ends in the file
         self._spans: list[tuple[int, int, int]] = []  # runs of consecutive ids: the first, its line's number, how many
         self._file: IO[bytes] | None = None
@@ -220,44 +222,56 @@ class NewCustomers:
             missing = [i for i, line in enumerate(lines) if line is None]
             for i, line in zip(missing, csv_lines([records[i].fields for i in missing]), strict=True):
                 lines[i] = line
-        self._pending.extend(zip(ids, lines, strict=True))
+        if len(ids) != len(lines):
+            raise ValueError(f"{len(ids)} ids for {len(lines)} customers")
+        self._pending_ids += ids
+        self._pending += lines
 
     def changed(self, ids: Collection[int]) -> None:
         """Customers the open transaction writes again: should one be among those created, the lines no longer
         stand for the run's customers as stored."""
         if self.spoilt or not ids:
             return
-        pending = {customer_id for customer_id, _ in self._pending}
-        if not pending.isdisjoint(ids) or any(self._number(customer_id) is not None for customer_id in ids):
+        if not set(self._pending_ids).isdisjoint(ids) or any(
+            self._number(customer_id) is not None for customer_id in ids
+        ):
             self.spoil()
 
     def committed(self) -> None:
-        """The open transaction committed: its lines are written out."""
-        pending, self._pending = self._pending, []
-        if self.spoilt or not pending:
+        """The open transaction committed: its lines are written out, in one piece (a page's thousand lines a step
+        each took 0.7 ms, a tenth of what the importing thread spends on a page besides SQLite)."""
+        ids, lines = self._pending_ids, self._pending
+        self._pending_ids, self._pending = [], []
+        if self.spoilt or not ids:
             return
         if self._file is None:
             self._file = tempfile.TemporaryFile()  # noqa: SIM115 (held until `close`)
-        data = bytearray()
-        ends, size = self._ends, self._size
-        spans: list[tuple[int, int, int]] = []
-        for customer_id, line in pending:
-            data += line.encode()
-            if spans and (last := spans[-1])[0] + last[2] == customer_id:
-                spans[-1] = (last[0], last[1], last[2] + 1)
-            else:
-                spans.append((customer_id, len(ends), 1))
-            ends.append(size + len(data))
+        text = "".join(lines)
+        data = text.encode()
+        # where each line ends: a line's length in bytes is its length in characters where every line is ASCII
+        sizes = map(len, lines) if len(data) == len(text) else (len(line.encode()) for line in lines)
+        ends = self._ends
+        first_line = len(ends)
+        ends.extend(itertools.islice(itertools.accumulate(sizes, initial=self._size), 1, None))
+        if ids == list(range(ids[0], ids[0] + len(ids))):  # the usual: the ids a page's customers were given
+            spans = [(ids[0], first_line, len(ids))]
+        else:
+            spans = []
+            for number, customer_id in enumerate(ids, start=first_line):
+                if spans and (last := spans[-1])[0] + last[2] == customer_id:
+                    spans[-1] = (last[0], last[1], last[2] + 1)
+                else:
+                    spans.append((customer_id, number, 1))
         self._spans += spans
         self._spans.sort()  # ids a later transaction was given may come before an earlier one's
         self._file.write(data)
         self._file.flush()
         self._size += len(data)
-        self.count += len(pending)
+        self.count += len(ids)
 
     def discard(self) -> None:
         """The open transaction was rolled back: its lines go."""
-        self._pending = []
+        self._pending_ids, self._pending = [], []
 
     def spoil(self) -> None:
         self.spoilt = True
@@ -310,7 +324,7 @@ class NewCustomers:
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
-        self._file, self._pending, self._ends, self._spans = None, [], array("q"), []
+        self._file, self._pending_ids, self._pending, self._ends, self._spans = None, [], [], array("q"), []
 
     def _read(self, found: array[int]) -> Iterator[bytes]:
         if self._file is None:  # no customer created
