@@ -568,7 +568,7 @@ def compare(
     all of them), and the medians. `baseline`: the bot of that checkout too, on each database (`BEFORE`).
     `slack_latency`: Slack's round trip for each of the bot's calls (progress, the end's messages and CSV)."""
     contenders = ["sdk", *databases, *([f"{kind}{BEFORE}" for kind in databases] if baseline else [])]
-    table = []
+    table, pairs = [], []
     for size in sizes:
         results: dict[tuple[str, str], list[dict[str, Any]]] = {}
         with servers(size, workdir, slack_latency=slack_latency) as (urls, tenant, token):
@@ -593,6 +593,10 @@ def compare(
                     row["peak"] = max(r["peak_mib"] for r in runs)
                     row["reader"] = max(r["reader_mib"] for r in runs)
                 table.append(row)
+            if baseline is not None:
+                for kind in databases:
+                    now, then = results[(kind, server)], results[(f"{kind}{BEFORE}", server)]
+                    pairs.append({"size": size, "server": server, "kind": kind, "now": now, "before": then})
     print(f"\nMedians of {rounds} rounds; ratio: contacts/s over the SDK's on the same server in the same run")
     if slack_latency:
         print(f"Slack answering each call after {slack_latency * 1000:.0f} ms")
@@ -607,6 +611,28 @@ def compare(
                 "| 0.00 | 0 | 0 |", "| | | |"
             )
         )
+    if pairs:
+        print_pairs(pairs)
+
+
+def print_pairs(pairs: list[dict[str, Any]]) -> None:
+    """Each round's import against the `--baseline` checkout's in the same round (its seconds over ours: above 1,
+    ours was faster), first imports and re-imports: the two ran minutes apart at most, so the host's pace, which
+    moves a fifth to a third from one hour to the next, mostly cancels out of each round's ratio."""
+    print(
+        "\nRound by round against the baseline: its seconds over ours (above 1: ours faster), median [lowest-highest]"
+    )
+    print("| contacts | server | database | first import | faster in | re-import | faster in |")
+    print("| ---: | --- | --- | --- | ---: | --- | ---: |")
+    for pair in pairs:
+        cells = []
+        for field in ("seconds", "reimport_seconds"):
+            ratios = [b[field] / n[field] for n, b in zip(pair["now"], pair["before"], strict=True)]
+            faster = sum(ratio > 1 for ratio in ratios)
+            cells.append(
+                f"{statistics.median(ratios):.3f} [{min(ratios):.3f}-{max(ratios):.3f}] | {faster} of {len(ratios)}"
+            )
+        print(f"| {pair['size']:,} | {pair['server']} | {pair['kind']} | {' | '.join(cells)} |")
 
 
 def main() -> None:

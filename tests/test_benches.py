@@ -26,6 +26,8 @@ BENCHES = {
             "| 1,000 | static | xero-python, fetch only |",
             "| 1,000 | static | accounts-bot, sqlite |",
             "| 1,000 | static | before: accounts-bot, sqlite |",
+            "Round by round against the baseline",
+            "| 1,000 | static | sqlite | ",
         ],
     ),
     "import, Slack a round trip away": (
