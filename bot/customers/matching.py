@@ -573,7 +573,7 @@ def _update(ref: _Known, record: Prepared, counts: Counter[str], written: _Write
         written.deactivate(ref.customer_id)
         counts["inactive"] += 1
         return "updated"
-    unchanged = record.digest == ref.digest or record.stored_as(ref.digest)
+    unchanged = record.stored_as(ref.digest)  # its digest, or the one an earlier version made of it
     if record.erase_personal_data:
         if ref.erased and unchanged:
             return "unchanged"
