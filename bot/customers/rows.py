@@ -149,7 +149,8 @@ class Prepared(NamedTuple):
         if len(stored) == len(self.digest):
             return stored == self.digest
         if len(stored) == 32:
-            return stored == hashlib.blake2b(_state(self.fields, self), digest_size=16).hexdigest()
+            over = _state(self.fields, self.merged_into, self.erase_personal_data)
+            return stored == hashlib.blake2b(over, digest_size=16).hexdigest()
         if len(stored) != 64:
             return False
         fields = dict(zip(FIELDS, self.fields, strict=True))
@@ -159,21 +160,11 @@ class Prepared(NamedTuple):
         return stored == hashlib.sha256(json.dumps(state, sort_keys=True, default=str).encode()).hexdigest()
 
 
-class _Flags(Protocol):
-    """The two flags a digest covers beside the stored fields (a record's, as read or as prepared)."""
-
-    @property
-    def merged_into(self) -> str | None: ...
-
-    @property
-    def erase_personal_data(self) -> bool: ...
-
-
-def _state(fields: tuple[Any, ...], flags: _Flags) -> bytes:
+def _state(fields: tuple[Any, ...], merged_into: str | None, erase_personal_data: bool) -> bytes:
     """What a digest is taken over: orjson of the stored fields (the phones' and addresses' JSON texts as they
     are) and the two flags."""
     state = (*fields[:5], orjson.Fragment(fields[5]), orjson.Fragment(fields[6]), *fields[7:])
-    return orjson.dumps((*state, flags.merged_into, flags.erase_personal_data))
+    return orjson.dumps((*state, merged_into, erase_personal_data))
 
 
 def _json_list(items: tuple[Any, ...], as_dict: Callable[[Any], dict[str, Any]]) -> str:
@@ -225,7 +216,7 @@ def prepare(record: Record, source: str | None = None, *, line: bool = False) ->
     return Prepared(
         record.id,
         fields,
-        xxhash.xxh3_64_hexdigest(_state(fields, record)),
+        xxhash.xxh3_64_hexdigest(_state(fields, record.merged_into, record.erase_personal_data)),
         email_key(fields[4]),
         name_key(name),
         record.active,
