@@ -11,6 +11,7 @@ import uvicorn
 from apscheduler.schedulers.background import BackgroundScheduler
 from slack_bolt import App
 
+from bot.imports.memory import settle_collector
 from bot.imports.runner import ImportRunner
 from bot.runtime import Runtime
 from bot.schedule import start_scheduler
@@ -25,10 +26,6 @@ from storage import migrate
 log = logging.getLogger(__name__)
 
 
-# Collect the youngest objects after 10,000 allocations rather than 700. Measured under the ack bench's load (5 s
-# of /accounts help after freezing): 749 collections and 119 ms of pauses with Python's defaults, 1 and 1 ms with
-# these; a request's garbage is small and short-lived, so the memory held meanwhile is too.
-THRESHOLDS = (10_000, 50, 100)
 _thresholds_before: list[tuple[int, int, int]] = []
 
 
@@ -40,10 +37,7 @@ def settle_heap() -> None:
     a busy machine), a pause every request in flight waited for. What is frozen is never freed, which is what
     start-up objects are anyway.
     """
-    gc.collect()
-    gc.freeze()
-    _thresholds_before.append(gc.get_threshold())
-    gc.set_threshold(*THRESHOLDS)
+    _thresholds_before.append(settle_collector())
 
 
 def release_heap() -> None:

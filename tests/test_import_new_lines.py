@@ -71,6 +71,8 @@ def test_a_line_is_the_line_the_csv_module_writes(row: list[str]) -> None:
 @given(_records())
 @example(Record(id="x", name="Acme, Ltd", addresses=(Address("street", ("1 Queen St",), city="Auckland"),)))
 @example(Record(id="y", name='=He said "hi"', phones=(Phone("mobile", "+64 21"), Phone("fax", "09, ext 2"))))
+@example(Record(id="z", name="One line", addresses=(Address("street", ("Unit 4\rLevel 2",)),)))  # quoted for \r
+@example(Record(id="w", name="One line", addresses=(Address("street", ("Unit 4\nLevel 2",)),)))
 def test_a_records_line_is_its_line_read_back_from_its_columns(record: Record) -> None:
     """The line the reading process makes from the record is the line the CSV makes from the stored columns (the
     phones' and addresses' JSON texts decoded), and a CSV reader gives back the cells."""

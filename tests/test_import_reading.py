@@ -4,6 +4,7 @@ end over the Xero fake's HTTP, on both databases."""
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import multiprocessing
@@ -27,6 +28,7 @@ from hypothesis import strategies as st
 from pytest_mock import MockerFixture
 
 from bot.customers.rows import Prepared, prepare_page, prepare_records
+from bot.imports.memory import COLLECTOR_THRESHOLDS
 from bot.imports.reading import (
     PageReader,
     ReadPage,
@@ -214,6 +216,24 @@ def test_the_reading_process_stops_with_the_bot(connect_bot: RunningBot, xero: X
 
     assert not process.is_alive() and process not in multiprocessing.active_children()
     assert not reader.ready() and reader.submit(Encoded(b"{}", read_records)) is None
+
+
+def test_the_reading_process_collects_its_garbage_as_seldom_as_the_bots_server() -> None:
+    """A page's records are made and dropped in one go: the reading process settles its collector once up
+    (`settle_collector`), as the bot's server does its own; this process's collector is left as it was."""
+    before = gc.get_threshold()
+    reader = PageReader()
+    try:
+        assert reader.thresholds is None
+        reader.start(read_records)
+        future = reader.submit(
+            Encoded(json.dumps({"Contacts": [{"ContactID": "c-1", "Name": "Ann"}]}).encode(), read_records)
+        )
+        assert future is not None and unpack(future.result(timeout=60))[0][0].name == "Ann"
+        assert reader.thresholds == COLLECTOR_THRESHOLDS != before
+    finally:
+        reader.close()
+    assert gc.get_threshold() == before
 
 
 def test_a_page_the_reading_process_cannot_read_says_why_here() -> None:

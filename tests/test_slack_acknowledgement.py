@@ -17,7 +17,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import func, select
 
-from bot.server import THRESHOLDS, BotServer
+from bot.imports.memory import COLLECTOR_THRESHOLDS
+from bot.server import BotServer
 from bot.slack.listeners.commands import changes_nothing
 from bot.slack.middleware import VerifiedOnce
 from bot.slack.requests import VERIFIED
@@ -149,7 +150,7 @@ def test_while_the_bot_runs_its_start_up_heap_is_frozen(slack: SlackFake, databa
     server = BotServer(bot_settings(slack, database_url, mode="http")).start()
     try:
         assert gc.get_freeze_count() > 0
-        assert gc.get_threshold() == THRESHOLDS
+        assert gc.get_threshold() == COLLECTOR_THRESHOLDS
     finally:
         server.stop()
     assert gc.get_freeze_count() == 0

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import gc
 import itertools
 import logging
 import multiprocessing
@@ -46,6 +47,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import msgspec
 
 from bot.customers.rows import READING_KEY, Prepared, prepare_records
+from bot.imports.memory import settle_collector
 from providers.base import Customer, Encoded, Glance, Glanced, Page, Skipped
 
 if TYPE_CHECKING:  # for annotations only: the reading process imports this module; matching brings the database
@@ -177,10 +179,14 @@ def _watch(parent: int, every: float) -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
-def _warm(read: Read | None) -> None:
+def _warm(read: Read | None) -> tuple[int, int, int]:
     """Run first in the reading process: unpickling `read` imports its module, before the first page waits (None:
-    started ahead of any page, the first page's unpickling imports it: some 7 ms)."""
+    started ahead of any page, the first page's unpickling imports it: some 7 ms). Then the collector is settled as
+    the bot's server settles its own (`settle_collector`: a page's records are made and dropped in one go, none in a
+    cycle). Returns the collector's thresholds."""
     del read
+    settle_collector()
+    return gc.get_threshold()
 
 
 class PageReader:
@@ -190,7 +196,7 @@ class PageReader:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._pool: ProcessPoolExecutor | None = None
-        self._warmed: Future[None] | None = None
+        self._warmed: Future[tuple[int, int, int]] | None = None
         self._closed = False
         self._tokens = itertools.count()
         # for the curious (tests, logs): pages handed to the process, the records it left unread, and the pages
@@ -225,6 +231,13 @@ class PageReader:
                 log.warning("The import's reading process could not be started (%s); pages are read here", exc)
                 return False
             return True
+
+    @property
+    def thresholds(self) -> tuple[int, int, int] | None:
+        """The reading process's collector thresholds once it is up (for the curious: tests, logs); None before."""
+        with self._lock:
+            warmed = self._warmed
+        return warmed.result() if warmed is not None and _succeeded(warmed) else None
 
     def ready(self) -> bool:
         """Whether the process is up and has not stopped: a page handed to it now does not wait for it to start."""
