@@ -39,6 +39,16 @@ BENCHES = {
         ["bench.import_bench", "--cpu", "2000", "--rounds", "1", "--databases", "sqlite"],
         ["2,000 contacts, sqlite: medians of 1 first imports", "reading process", "MainThread"],
     ),
+    # instructions counted by callgrind: the reading process's and the SDK's a page, and a baseline's (this checkout)
+    "instructions a page": (
+        ["bench.instructions", "--contacts", "2000", "--pages", "1", "--baseline", str(ROOT)],
+        [
+            "| xero-python deserialising the page |",
+            "| the reading process (read, prepare, CSV lines) |",
+            "| the same, baseline |",
+            "of the baseline's instructions",
+        ],
+    ),
     "chart of accounts": (
         ["bench.chart_bench", "--latency", "0.01", "--rounds", "1"],
         ["refresh_chart (chart and tax rates, stored)", "the two calls one after the other (reference)"],
