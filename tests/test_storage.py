@@ -274,6 +274,28 @@ def test_bulk_writes_hand_the_driver_the_datetimes_sqlalchemy_would(db: Database
         ours(datetime(2026, 1, 1))
 
 
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.datetimes(
+        min_value=datetime(1, 1, 2),
+        max_value=datetime(9999, 12, 30),
+        timezones=st.sampled_from(
+            [UTC, ZoneInfo("Pacific/Auckland"), ZoneInfo("America/St_Johns"), timezone(timedelta(hours=-3))]
+        ),
+    )
+)
+def test_bulk_writes_hand_the_driver_the_datetimes_sqlalchemy_would_whatever_the_moment(
+    db: Database, when: datetime
+) -> None:
+    """Any moment, in any zone: years before 1000 (written with their leading zeros), whole seconds (their
+    microseconds written all the same), the last microsecond of a year."""
+    column = CustomerReference.__table__.c.provider_updated_at
+    dialect = db.engine.dialect
+    with db.session() as s:
+        ours = BulkWriter(s).processor(column)
+    assert ours(when) == column.type.dialect_impl(dialect).bind_processor(dialect)(when)
+
+
 _STORED_TEXT = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=40)  # as cleaned
 _MOMENTS = st.datetimes(
     min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.just(UTC)
