@@ -355,6 +355,7 @@ def apply_prepared(
     if stale := [g.id for g in left if g.id not in judged and not _as_judged(g, known.get(g.id), customer_filter)]:
         raise Stale(stale)
     fresh = [r for r in records if r.id not in known and becomes_customer(r, customer_filter)]
+    becoming = {r.id for r in fresh}  # the new records that become customers, each judged once
     matchable = bool(fresh) and _matchable(session, workspace_id=workspace_id, connection_id=connection_id)
     if not matchable:
         fresh = []  # nothing to match across packages: no candidate lookups, and the customers created unmatchable
@@ -380,7 +381,7 @@ def apply_prepared(
             record.email_key not in by_email
             and record.name_key not in by_name
             and record.name
-            and becomes_customer(record, customer_filter)
+            and record.id in becoming
         ):  # every new record of a workspace's first package: nothing to look at but the record
             written.create(record, duplicate_of=None)
             plain.append(record)
@@ -388,7 +389,7 @@ def apply_prepared(
         if ref is not None:
             outcome = _update(ref, record, counts, written)
             counts["no_longer_customers"] += record.active and not counts_as_customer(record, customer_filter)
-        elif not becomes_customer(record, customer_filter):
+        elif record.id not in becoming:
             outcome = "skipped"
             counts["skipped_archived" if record.gone else "skipped_suppliers"] += 1
         elif not record.name:
