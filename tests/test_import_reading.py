@@ -284,7 +284,7 @@ def test_a_page_read_apart_is_the_page_read_here() -> None:
     assert [p._replace(line=None) for p in apart[0]] == prepared and prepared[0].line is None
     assert (
         apart[0][0].line
-        == 'Acme Plumbing Ltd,,,Acme Plumbing Ltd,Ops@Acme.example,\'+64 021 555 0100,"1 Queen St, Auckland",,yes\r\n'
+        == b'Acme Plumbing Ltd,,,Acme Plumbing Ltd,Ops@Acme.example,\'+64 021 555 0100,"1 Queen St, Auckland",,yes\r\n'
     )
     assert apart[0][0].updated_at is not None and apart[0][0].updated_at.tzinfo is UTC
     assert [p.id for p in prepared] == ["c-1", "c-2"] and [s.name for s in apart[1]] == ["No Id Ltd"]

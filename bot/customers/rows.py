@@ -124,8 +124,8 @@ class Prepared(NamedTuple):
     erase_personal_data: bool
     removed: bool  # only the id came (`providers.base.Customer.removed`)
     source: str | None = None  # the record's `providers.base.Glance.source`, where the page was glanced at
-    line: str | None = None  # its line in a CSV of customers (`csv_lines.record_line`), where the reading process
-    # made it (`bot.imports.reading`)
+    line: bytes | None = None  # its line in a CSV of customers (`csv_lines.record_line`), in UTF-8, where the reading
+    # process made it (`bot.imports.reading`): the bytes written to the run's CSV as they are
 
     @property
     def name(self) -> str:
@@ -227,7 +227,7 @@ def prepare(record: Record, source: str | None = None, *, line: bool = False) ->
         record.erase_personal_data,
         record.removed,
         source,
-        record_line(fields, record.phones, record.addresses) if line else None,
+        record_line(fields, record.phones, record.addresses).encode() if line else None,
     )
 
 
