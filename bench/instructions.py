@@ -1,5 +1,5 @@
 """What a page of a first import costs each of its two processes, in instructions counted by callgrind: the same
-count for the same code and pages whatever else the machine is doing, where an import's seconds move by a quarter
+count, within 0.1 %, for the same code whatever else the machine is doing, where an import's seconds move by a quarter
 from one round to the next (`import_bench --baseline`'s A/A run). For judging a cut of a few percent in either
 process, both busy most of a first import; the import's own pace is still `import_bench`'s.
 

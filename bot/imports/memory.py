@@ -17,8 +17,8 @@ from collections.abc import Callable
 # reading process: `bot.imports.reading`): the youngest objects collected after 10,000 allocations rather than 700.
 # What a request or a page makes is small, short-lived and without cycles, so the memory held meanwhile is too.
 # Measured under the ack bench's load (5 s of /accounts help after freezing): 749 collections and 119 ms of pauses
-# with Python's defaults, 1 and 1 ms with these. In the reading process: 2.3 % of a page's instructions (callgrind,
-# 207.5 million a page of 1,000 contacts with the defaults, 202.7 million with these).
+# with Python's defaults, 1 and 1 ms with these. In the reading process: 2.2 % of a page's instructions (callgrind,
+# 200.5 million a page of 1,000 contacts with the defaults, 196.1 million with these: `bench.instructions`).
 COLLECTOR_THRESHOLDS = (10_000, 50, 100)
 
 
