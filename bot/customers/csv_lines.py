@@ -186,11 +186,10 @@ def record_line(fields: Sequence[Any], phones: Sequence[Any], addresses: Sequenc
     phone = _numbers(phones) if phones else ""
     row = cells(name, first, last, company, email, phone, _address(addresses[0]) if addresses else "", number, active)
     others = (*row[:6], row[7])  # the last cell is yes or no
-    joined = "".join(others)
-    if "," in joined or '"' in joined or "\n" in joined or "\r" in joined:  # `_quoted`, without a call
+    if _quoted("".join(others)):
         return csv_line(row)
     address = row[6]
-    if "," in address or '"' in address or "\n" in address or "\r" in address:
+    if _quoted(address):
         address = '"' + address.replace('"', '""') + '"'
     return f"{row[0]},{row[1]},{row[2]},{row[3]},{row[4]},{row[5]},{address},{row[7]},{row[8]}\r\n"
 
