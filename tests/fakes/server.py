@@ -43,6 +43,14 @@ def http_client(**options: Any) -> httpx2.Client:
 # worker's) could take it before the server bound it: CI once failed so ("address already in use").
 _PORTS_FROM, _PORTS_BLOCK = 10_000, 1_000
 _ports_lock = threading.Lock()
+# Ports a browser refuses to load a page from (the Fetch standard's "bad ports"; Chromium answers ERR_UNSAFE_PORT): a
+# fake served on 10080 failed a browser test in CI, 2026-12-06. Of these only 10080 lies in the blocks above.
+BAD_PORTS = frozenset(
+    {1, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22, 23, 25, 37, 42, 43, 53, 69, 77, 79, 87, 95, 101, 102, 103, 104, 109, 110}
+    | {111, 113, 115, 117, 119, 123, 135, 137, 139, 143, 161, 179, 389, 427, 465, 512, 513, 514, 515, 526, 530, 531}
+    | {532, 540, 548, 554, 556, 563, 587, 601, 636, 989, 990, 993, 995, 1719, 1720, 1723, 2049, 3659, 4045, 4190}
+    | {5060, 5061, 6000, 6566, 6665, 6666, 6667, 6668, 6669, 6679, 6697, 10080}
+)
 
 
 def _ephemeral_from() -> int:
@@ -65,10 +73,13 @@ def _port_block() -> Iterator[int] | None:
 
 
 def free_port() -> int:
-    """A port on 127.0.0.1 that nothing listens on now (as a server binds it: the address reused)."""
+    """A port on 127.0.0.1 that nothing listens on now (as a server binds it: the address reused), and that a
+    browser will load a page from (`BAD_PORTS`)."""
     with _ports_lock:
         ports = _port_block()
         for port in itertools.islice(ports or (), _PORTS_BLOCK):
+            if port in BAD_PORTS:
+                continue
             with socket.socket() as s:
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 try:
