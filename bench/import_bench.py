@@ -388,34 +388,37 @@ _LOOK_FOR_SERVER = 25  # samples between looks for the database server's process
 
 
 class ThreadClock:
-    """Each thread's CPU seconds, of this process (by thread name, numbers folded: `xero-pages_3` is `xero-pages_N`)
-    and of its children (each child whole, as `reading process`), from `/proc`, sampled every `every` seconds in a
-    thread of its own (`cpu-sampler`, counted too: what measuring costs) until `stop()`: a thread that ends loses at
-    most its last interval. With `server` (a program's name: `postgres`), every process of that program on this
-    machine too, as `database server` (a local PostgreSQL's backends, WAL writer and checkpointer; the machine runs
-    no other), with what the backends that ended meanwhile used (their parent's reaped children's time). Linux."""
+    """Each thread's CPU seconds and minor page faults (pages the system mapped, zeroed, for it), of this process (by
+    thread name, numbers folded: `xero-pages_3` is `xero-pages_N`) and of its children (each child whole, as
+    `reading process`), from `/proc`, sampled every `every` seconds in a thread of its own (`cpu-sampler`, counted
+    too: what measuring costs) until `stop()`: a thread that ends loses at most its last interval. With `server` (a
+    program's name: `postgres`), every process of that program on this machine too, as `database server` (a local
+    PostgreSQL's backends, WAL writer and checkpointer; the machine runs no other), with what the backends that ended
+    meanwhile used (their parent's reaped children's time). Linux."""
 
     def __init__(self, every: float = 0.05, *, server: str | None = None) -> None:
         self._every, self._done, self._server = every, threading.Event(), server
         self._servers: list[int] = []  # the server's processes, looked for again every `_LOOK_FOR_SERVER` samples
         self._samples = 0
         self._names: dict[int, str] = {}
-        self._first: dict[tuple[int, int], float] = {}
-        self._last: dict[tuple[int, int], tuple[str, float]] = {}
+        self._first: dict[tuple[int, int], tuple[float, int]] = {}
+        self._last: dict[tuple[int, int], tuple[str, float, int]] = {}
         self._sample()
-        self._first = {key: cpu for key, (_, cpu) in self._last.items()}
+        self._first = {key: (cpu, faults) for key, (_, cpu, faults) in self._last.items()}
         self._thread = threading.Thread(target=self._run, name="cpu-sampler", daemon=True)
         self._thread.start()
 
-    def stop(self) -> dict[str, float]:
-        """CPU seconds since the clock started, by thread (the children's: `reading process`; the clock's own thread
-        as `cpu-sampler`, what measuring cost the process)."""
+    def stop(self) -> dict[str, tuple[float, int]]:
+        """CPU seconds and minor page faults since the clock started, by thread (the children's: `reading process`;
+        the clock's own thread as `cpu-sampler`, what measuring cost the process)."""
         self._done.set()
         self._thread.join()
         self._sample(look=True)  # the backends of connections made since the last look: the import's own
-        used: dict[str, float] = {}
-        for key, (name, cpu) in self._last.items():
-            used[name] = used.get(name, 0.0) + cpu - self._first.get(key, 0.0)
+        used: dict[str, tuple[float, int]] = {}
+        for key, (name, cpu, faults) in self._last.items():
+            cpu_then, faults_then = self._first.get(key, (0.0, 0))
+            so_far = used.get(name, (0.0, 0))
+            used[name] = (so_far[0] + cpu - cpu_then, so_far[1] + faults - faults_then)
         return used
 
     def _run(self) -> None:
@@ -449,14 +452,15 @@ class ThreadClock:
                 self._servers = [p for p in self._servers if p != pid]  # not the server's: not read again
                 continue
             fields = tail.split()
-            used = int(fields[11]) + int(fields[12])  # utime, stime
+            used, faults = int(fields[11]) + int(fields[12]), int(fields[7])  # utime, stime; minflt
             if name == "database server":  # and its ended children's (the server's own: the postmaster's backends)
                 used += int(fields[13]) + int(fields[14])  # cutime, cstime
-            self._last[(pid, tid)] = (name, used / tick)
+                faults += int(fields[8])  # cminflt
+            self._last[(pid, tid)] = (name, used / tick, faults)
 
 
 def cpu_of_import(kind: str, workdir: Path, xero_url: str, slack_url: str, api_url: str) -> dict[str, Any]:
-    """A first import as `bench` times it, with each thread's CPU seconds meanwhile (`ThreadClock`)."""
+    """A first import as `bench` times it, with each thread's CPU seconds and page faults meanwhile (`ThreadClock`)."""
     with bot_ready(kind, workdir, xero_url, slack_url, api_url) as (runtime, connection_id, runner):
         clock = ThreadClock(server="postgres" if kind == "postgresql" else None)
         seconds, _ = timed_import(runtime, connection_id, runner)
@@ -468,7 +472,8 @@ def where_the_time_goes(
     size: int, databases: list[str], rounds: int, workdir: Path, *, slack_latency: float = 0.0
 ) -> None:
     """A first import of `size` contacts from the pre-serialised server on each database, `rounds` times each
-    (interleaved): its wall time, and the CPU seconds of each of its threads and of its reading process (medians)."""
+    (interleaved): its wall time, and the CPU seconds and minor page faults of each of its threads and of its
+    reading process (medians)."""
     found: dict[str, list[dict[str, Any]]] = {kind: [] for kind in databases}
     with servers(size, workdir, slack_latency=slack_latency) as (urls, _, _):
         for round_ in range(rounds):
@@ -478,13 +483,18 @@ def where_the_time_goes(
                 found[kind].append(json.loads(out.strip().splitlines()[-1]))
                 print(f"  {size:>7,} {kind:10} round {round_ + 1}: {found[kind][-1]['seconds']:.2f} s", flush=True)
     for kind, runs in found.items():
-        print(f"\n{size:,} contacts, {kind}: medians of {rounds} first imports, CPU seconds by thread")
+        print(f"\n{size:,} contacts, {kind}: medians of {rounds} first imports, by thread")
+        print(f"  {'':32} {'CPU s':>6} {'page faults':>12}")
         print(f"  {'the import, wall':32} {statistics.median(r['seconds'] for r in runs):6.2f}")
-        names = sorted({name for r in runs for name in r["threads"]}, key=lambda n: -runs[0]["threads"].get(n, 0))
-        for name in names:
-            cpu = statistics.median(r["threads"].get(name, 0.0) for r in runs)
-            if cpu >= 0.01:
-                print(f"  {name:32} {cpu:6.2f}")
+        cpu = {
+            name: statistics.median(r["threads"].get(name, (0.0, 0))[0] for r in runs)
+            for r in runs
+            for name in r["threads"]
+        }
+        for name in sorted(cpu, key=lambda n: -cpu[n]):
+            faults = statistics.median(r["threads"].get(name, (0.0, 0))[1] for r in runs)
+            if cpu[name] >= 0.01:
+                print(f"  {name:32} {cpu[name]:6.2f} {faults:12,.0f}")
 
 
 CONTENDERS = ("sdk", "sqlite", "postgresql")

@@ -124,16 +124,22 @@ def test_pages_ahead_are_on_their_way_while_a_page_is_written(
 
 
 class AllHere:
-    """The provider, with every page read before the first is handed out: the next page is always here already."""
+    """The provider, with every page read before the first is handed out: the next page is always here already.
+    `read` is set once every page is read, `handed` once the walk has handed out its last page and been asked for
+    another."""
 
     def __init__(self, provider: Any) -> None:
         self._provider = provider
+        self.read, self.handed = threading.Event(), threading.Event()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._provider, name)
 
     def customers(self, link: Any, **kw: Any) -> Iterator[Page]:
-        yield from list(self._provider.customers(link, **kw))
+        pages = list(self._provider.customers(link, **kw))
+        self.read.set()
+        yield from pages
+        self.handed.set()
 
 
 def test_pages_that_are_here_already_share_a_transaction(connect_bot: RunningBot, xero: XeroFake) -> None:

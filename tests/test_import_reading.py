@@ -10,6 +10,7 @@ import logging
 import multiprocessing
 import os
 import pickle
+import random
 import select
 import signal
 import subprocess
@@ -49,6 +50,8 @@ from providers.xero.contacts import glance_contacts, read_records
 from tests.conftest import RunningBot, bot_settings
 from tests.fakes.slack import SlackFake
 from tests.fakes.xero import XeroFake
+from tests.fakes.xero.dates import ms_date
+from tests.fakes.xero.seed import _generated_contact
 from tests.flows import command, connected, xero_settings
 from tests.imports import customer_count, expected_customers, finished, quick
 from tests.test_import_hostile_records import REPAIRABLE, UNUSABLE, seed_hostile, stored
@@ -234,6 +237,39 @@ def test_the_reading_process_collects_its_garbage_as_seldom_as_the_bots_server()
     finally:
         reader.close()
     assert gc.get_threshold() == before
+
+
+def _minor_faults(pid: int) -> int:
+    """The pages the system has mapped and zeroed for process `pid` so far (Linux: `minflt` in /proc/PID/stat)."""
+    return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[7])
+
+
+def test_the_reading_process_keeps_what_a_page_freed_for_the_next() -> None:
+    """A page's body and records are megabytes made and freed together. The reading process keeps what one page freed
+    for the next (`keep_freed_memory`), where glibc would hand much of it back and the system map and zero fresh
+    pages for every page: some 800 page faults a page of 1,000 contacts, against 20 or so kept."""
+    rng = random.Random(12)
+    contacts = [_generated_contact(rng, seq, f"c-{seq}") for seq in range(1, 1001)]
+    page = [{**contact, "UpdatedDateUTC": ms_date(1.7e9 + seq)} for seq, contact in enumerate(contacts)]
+    body = json.dumps({"Contacts": page})
+    assert len(body) > 10**6  # as a page of Xero's 1,000 contacts
+    reader, before = PageReader(), set(multiprocessing.active_children())
+
+    def read() -> None:
+        future = reader.submit(Encoded(body.encode(), read_records), lines=True)
+        assert future is not None and len(unpack(future.result(timeout=60))[0]) == 1000
+
+    try:
+        reader.start(read_records)
+        read()  # the heap grows to what a page takes
+        [process] = set(multiprocessing.active_children()) - before
+        assert process.pid is not None
+        faults = _minor_faults(process.pid)
+        for _ in range(5):
+            read()
+        assert (_minor_faults(process.pid) - faults) / 5 < 100
+    finally:
+        reader.close()
 
 
 def test_a_page_the_reading_process_cannot_read_says_why_here() -> None:

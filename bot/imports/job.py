@@ -358,10 +358,12 @@ class ImportJob:
                     view, done = self._commit_page(batch, page, item.read_here(), customer_filter, view)
                 # a page that wrote nothing adds nothing to the transaction: its batch is bounded by its age
                 batch.records += 1 if batch.quiet else max(1, len(got.prepared) + len(got.skipped) + len(got.left))
-                release_free_memory()  # the page is written: its memory goes back, not just to our heap
+                following = not done and pages.ready(ReadPage.done)
+                if not following:  # the page is written and the next is not here: its memory goes back meanwhile
+                    release_free_memory()  # (the next page's work would reuse it: `bot.imports.memory`)
                 more = batch.records < self.policy.batch_records and batch.age() < self.policy.batch_seconds
                 more = more and not self.flags.stop.is_set()
-                if not done and more and pages.ready(ReadPage.done):
+                if following and more:
                     continue  # the next page is here already: it goes in the same transaction
                 if not done and more and batch.quiet and pages.arrives(self.policy.batch_seconds - batch.age()):
                     # no transaction is open (the batch's pages wrote nothing): the run's row waits for the next page,

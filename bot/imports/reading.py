@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import msgspec
 
 from bot.customers.rows import READING_KEY, Prepared, prepare_records
-from bot.imports.memory import settle_collector
+from bot.imports.memory import keep_freed_memory, settle_collector
 from providers.base import Customer, Encoded, Glance, Glanced, Page, Skipped
 
 if TYPE_CHECKING:  # for annotations only: the reading process imports this module; matching brings the database
@@ -183,9 +183,11 @@ def _warm(read: Read | None) -> tuple[int, int, int]:
     """Run first in the reading process: unpickling `read` imports its module, before the first page waits (None:
     started ahead of any page, the first page's unpickling imports it: some 7 ms). Then the collector is settled as
     the bot's server settles its own (`settle_collector`: a page's records are made and dropped in one go, none in a
-    cycle). Returns the collector's thresholds."""
+    cycle), and what a page frees is kept for the next (`keep_freed_memory`: the process reads nothing but pages).
+    Returns the collector's thresholds."""
     del read
     settle_collector()
+    keep_freed_memory()
     return gc.get_threshold()
 
 
