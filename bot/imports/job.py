@@ -84,6 +84,12 @@ CHART_WITH_THE_LAST = 2
 # The customer tables' statistics are refreshed (PostgreSQL) while a run adds at least this many customers: a
 # sync that changes a few leaves the planner's picture right, and ANALYZE costs every run a scan of samples.
 ANALYSE_FROM_NEW = 1000
+# Seconds an import waits for its next page before what its pages freed goes back to the system (`malloc_trim`:
+# `bot.imports.memory`). A page that comes sooner (read by the reading process, or judged in a re-import, a few
+# milliseconds after the one before) reuses it: given back, it is mapped and zeroed again for the next page's fetch,
+# reading and writing, some 1,000 page faults a page of 1,000 contacts in this process, 1.2 µs each. Where the package
+# is slower than the writes (its real limits: a page a second or so), it goes back after every page.
+GIVE_BACK_AFTER = 0.05
 # ... looking at a sample of 3,000 rows (a statistics target of 10, against the server's 100: 30,000 rows): the look
 # is for the tables' sizes as they grow, which the plans hinged on, and for rough spreads of the columns below
 # (tests/test_import_plans.py). One look at 80,000 customers took 20-23 ms against 120-133 ms; the five of an import of
@@ -358,12 +364,9 @@ class ImportJob:
                     view, done = self._commit_page(batch, page, item.read_here(), customer_filter, view)
                 # a page that wrote nothing adds nothing to the transaction: its batch is bounded by its age
                 batch.records += 1 if batch.quiet else max(1, len(got.prepared) + len(got.skipped) + len(got.left))
-                following = not done and pages.ready(ReadPage.done)
-                if not following:  # the page is written and the next is not here: its memory goes back meanwhile
-                    release_free_memory()  # (the next page's work would reuse it: `bot.imports.memory`)
                 more = batch.records < self.policy.batch_records and batch.age() < self.policy.batch_seconds
                 more = more and not self.flags.stop.is_set()
-                if following and more:
+                if not done and more and pages.ready(ReadPage.done):
                     continue  # the next page is here already: it goes in the same transaction
                 if not done and more and batch.quiet and pages.arrives(self.policy.batch_seconds - batch.age()):
                     # no transaction is open (the batch's pages wrote nothing): the run's row waits for the next page,
@@ -382,10 +385,13 @@ class ImportJob:
                         chart.finish()
                     statistics.wait()  # before the end is told: a run told ended leaves nothing at work
                     self._report_end(view)
+                    release_free_memory()  # what the import freed goes back to the system (`bot.imports.memory`)
                     return view
                 self._tell(self.reporter.progressed, view)
                 if (ended := self._stopping()) is not None:
                     return ended
+                if not pages.ready(ReadPage.done) and not pages.arrives(GIVE_BACK_AFTER):
+                    release_free_memory()  # the next page is slow to come: what the pages freed goes back meanwhile
             view = self._write_moves(batch, view)  # the pages of a transaction still open (none: each is committed)
         return self._end("succeeded")  # a provider that ended without saying "last page"
 
