@@ -486,11 +486,8 @@ def where_the_time_goes(
         print(f"\n{size:,} contacts, {kind}: medians of {rounds} first imports, by thread")
         print(f"  {'':32} {'CPU s':>6} {'page faults':>12}")
         print(f"  {'the import, wall':32} {statistics.median(r['seconds'] for r in runs):6.2f}")
-        cpu = {
-            name: statistics.median(r["threads"].get(name, (0.0, 0))[0] for r in runs)
-            for r in runs
-            for name in r["threads"]
-        }
+        names = {name for r in runs for name in r["threads"]}
+        cpu = {name: statistics.median(r["threads"].get(name, (0.0, 0))[0] for r in runs) for name in names}
         for name in sorted(cpu, key=lambda n: -cpu[n]):
             faults = statistics.median(r["threads"].get(name, (0.0, 0))[1] for r in runs)
             if cpu[name] >= 0.01:

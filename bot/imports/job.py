@@ -219,6 +219,7 @@ class ImportJob:
             self.flags.done.set()
             heartbeat.join(timeout=5)
             self._no_new_lines()
+            release_free_memory()  # what the run freed goes back to the system, however it ended (`bot.imports.memory`)
 
     def _run(self) -> RunView:
         with self.db.session() as s:
@@ -385,7 +386,6 @@ class ImportJob:
                         chart.finish()
                     statistics.wait()  # before the end is told: a run told ended leaves nothing at work
                     self._report_end(view)
-                    release_free_memory()  # what the import freed goes back to the system (`bot.imports.memory`)
                     return view
                 self._tell(self.reporter.progressed, view)
                 if (ended := self._stopping()) is not None:
