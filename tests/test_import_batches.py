@@ -5,8 +5,8 @@ connection, and the database free for other writers (on SQLite, the write lock l
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import event, update
@@ -18,6 +18,16 @@ from tests.fakes.xero import XeroFake
 from tests.flows import command, connected
 from tests.imports import customer_count, finished, quick, run_view
 from tests.test_import_glances import DETAILS, import_once, reading_apart
+
+W = TypeVar("W")
+
+
+def wrapped_xero(bot: RunningBot, wrap: Callable[[Any], W]) -> W:
+    """The bot's Xero provider (as `quick` last made it) wrapped by `wrap`, which the imports then use."""
+    providers = bot.server.runtime.providers
+    wrapper = wrap(providers["xero"])
+    providers["xero"] = wrapper  # type: ignore[assignment]
+    return wrapper
 
 
 class HeldAfterFirstPage:
@@ -43,9 +53,7 @@ def test_a_page_still_on_its_way_is_not_waited_for_with_the_transaction_open(
     bot = connect_bot
     row, tenant = connected(bot, xero)
     quick(bot, page_size=100)  # the default batch: up to 5,000 records a transaction
-    providers = bot.server.runtime.providers
-    held = HeldAfterFirstPage(providers["xero"])
-    providers["xero"] = held  # type: ignore[assignment]
+    held = wrapped_xero(bot, HeldAfterFirstPage)
     xero.seed_contacts(tenant, 250)
 
     command(bot, "/accounts import", "Starting the import")
@@ -97,9 +105,7 @@ def test_pages_ahead_are_on_their_way_while_a_page_is_written(
     _, tenant = connected(bot, xero)
     xero.seed_contacts(tenant, 1000)
     quick(bot, page_size=100, batch_records=1, pages_ahead=ahead)
-    providers = bot.server.runtime.providers
-    counted = Counted(providers["xero"])
-    providers["xero"] = counted  # type: ignore[assignment]
+    counted = wrapped_xero(bot, Counted)
     writing, release = threading.Event(), threading.Event()
 
     def hold(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
@@ -148,7 +154,6 @@ def test_pages_that_are_here_already_share_a_transaction(connect_bot: RunningBot
     bot = connect_bot
     _, tenant = connected(bot, xero)
     xero.seed_contacts(tenant, 1200)
-    providers = bot.server.runtime.providers
     commits: dict[int, int] = {}
     run_rows: dict[int, int] = {}  # the run's row written (`_moved_on`)
 
@@ -167,7 +172,7 @@ def test_pages_that_are_here_already_share_a_transaction(connect_bot: RunningBot
         for batch in (500, 1):  # the first import, then the same contacts again
             # no time bound (a loaded machine may take half a second for a few pages): the records' bound alone
             quick(bot, page_size=100, batch_records=batch, batch_seconds=3600)  # the providers made anew: wrapped after
-            providers["xero"] = AllHere(providers["xero"])  # type: ignore[assignment]
+            wrapped_xero(bot, AllHere)
             commits[batch] = run_rows[batch] = 0
             command(bot, "/accounts import", "Starting the import")
             run = finished(bot)

@@ -17,7 +17,7 @@ from tests.conftest import RunningBot
 from tests.fakes.xero import XeroFake
 from tests.flows import command, connected
 from tests.imports import finished, quick, run_view
-from tests.test_import_batches import AllHere, HeldAfterFirstPage
+from tests.test_import_batches import AllHere, HeldAfterFirstPage, wrapped_xero
 
 
 def test_pages_already_here_keep_what_the_page_before_freed(
@@ -29,9 +29,7 @@ def test_pages_already_here_keep_what_the_page_before_freed(
     xero.seed_contacts(tenant, 300)
     # all three and the walk's end read ahead without the import taking one
     quick(bot, page_size=100, batch_records=1, pages_ahead=4, read_apart_from=None)
-    providers = bot.server.runtime.providers
-    all_here = AllHere(providers["xero"])
-    providers["xero"] = all_here  # type: ignore[assignment]
+    all_here = wrapped_xero(bot, AllHere)
     trims = mocker.patch.object(memory, "_TRIM", side_effect=memory._TRIM)  # glibc's malloc_trim, counted
 
     def hold(*_: Any) -> None:
@@ -59,9 +57,7 @@ def test_a_page_still_on_its_way_has_the_memory_go_back_meanwhile(
     _, tenant = connected(bot, xero)
     xero.seed_contacts(tenant, 150)
     quick(bot, page_size=100, batch_records=1, read_apart_from=None)
-    providers = bot.server.runtime.providers
-    held = HeldAfterFirstPage(providers["xero"])
-    providers["xero"] = held  # type: ignore[assignment]
+    held = wrapped_xero(bot, HeldAfterFirstPage)
     trims = mocker.patch.object(memory, "_TRIM", side_effect=memory._TRIM)
 
     command(bot, "/accounts import", "Starting the import")
