@@ -41,13 +41,14 @@ def count():
     subprocess.run(["callgrind_control", "--instr=on", str(os.getpid())], check=True, capture_output=True)
 """
 READING = """
+from bot.customers.rows import DEFAULT_CUSTOMER_FILTER
 from bot.imports.reading import _warm, read_apart
 from providers.base import Encoded
 from providers.xero.contacts import glance_contacts, read_records
 _warm(read_records)
 count()
 for body in bodies:
-    read_apart(Encoded(body, read_records, glance_contacts), lines=True)
+    read_apart(Encoded(body, read_records, glance_contacts), lines=DEFAULT_CUSTOMER_FILTER)  # a run's default
 """
 WRITING = """
 import tempfile
@@ -55,6 +56,7 @@ from datetime import UTC, datetime
 from cryptography.fernet import Fernet
 from bot.customers.csv_lines import NewCustomers
 from bot.customers.matching import apply_prepared
+from bot.customers.rows import DEFAULT_CUSTOMER_FILTER
 from bot.imports.reading import read_apart, unpack
 from bot.server import settle_heap
 from providers.base import Encoded
@@ -63,7 +65,7 @@ from storage.crypto import SecretBox
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import Connection, ImportRun, Workspace
-packed = [read_apart(Encoded(body, read_records, glance_contacts), lines=True) for body in bodies]
+packed = [read_apart(Encoded(body, read_records, glance_contacts), lines=DEFAULT_CUSTOMER_FILTER) for body in bodies]
 db = Database(f"sqlite:///{tempfile.mkdtemp()}/writes.db", SecretBox(Fernet.generate_key().decode()))
 upgrade(db.engine)
 with db.session() as s:

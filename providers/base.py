@@ -230,6 +230,11 @@ class Customer:
     # stays as it was, marked inactive.
     removed: bool = False
 
+    @property
+    def gone(self) -> bool:
+        """Archived, merged into another contact, or erased on request at the package."""
+        return not self.active or bool(self.merged_into) or self.erase_personal_data
+
     def __init__(
         self,
         id: str,

@@ -6,6 +6,7 @@ TEST_DATABASE_URL) PostgreSQL."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import logging
 from collections import Counter
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session
 from bot.customers.csv_lines import NewCustomers, csv_line, csv_lines
 from bot.customers.lists import CSV_CHUNK, iter_csv_rows, new_customer_lines, write_csv_lines, write_csv_rows
 from bot.customers.matching import apply_prepared
-from bot.customers.rows import prepare, prepare_page
+from bot.customers.rows import becomes_customer, prepare, prepare_page
 from providers.base import Address, Phone
 from providers.base import Customer as Record
 from storage.db import Database
@@ -84,6 +85,38 @@ def test_a_records_line_is_its_line_read_back_from_its_columns(record: Record) -
     assert prepare(record).line is None  # made only where asked for
 
 
+_ROLES = st.sampled_from([None, True, False])
+
+
+@given(
+    _records(),
+    _ROLES,
+    _ROLES,
+    st.none() | st.just("c-0"),
+    st.booleans(),
+    st.sampled_from(["all", "customers_only", "all_but_suppliers"]),
+)
+@example(Record(id="s", name="Supplies Ltd"), False, True, None, False, "all_but_suppliers")  # a supplier: none
+@example(Record(id="s", name="Supplies Ltd"), False, True, None, False, "all")  # ... unless all contacts are customers
+def test_a_page_makes_the_lines_of_the_records_that_become_customers_alone(
+    record: Record,
+    is_customer: bool | None,
+    is_supplier: bool | None,
+    merged_into: str | None,
+    erased: bool,
+    customer_filter: str,
+) -> None:
+    """Only a record that becomes a customer under the run's filter can be among the customers it creates: the others
+    (suppliers, archived, merged or erased contacts) are read without a line, which would never be written."""
+    record = dataclasses.replace(
+        record, is_customer=is_customer, is_supplier=is_supplier, merged_into=merged_into, erase_personal_data=erased
+    )
+    [prepared], _ = prepare_page([record], lines=customer_filter)
+    assert (prepared.line is not None) == becomes_customer(prepared, customer_filter)
+    assert prepared.line is None or prepared.line == prepare(record, line=True).line
+    assert prepared._replace(line=None) == prepare(record) and prepare_page([record])[0][0].line is None
+
+
 @pytest.mark.parametrize("later", [5000, 10**6], ids=["ids-close-together", "ids-far-apart"])
 def test_lines_are_kept_a_transaction_at_a_time_and_given_in_the_order_asked(later: int) -> None:
     """Lines come back in the order asked for (the database's, by name), whatever order their ids were given in; a
@@ -141,7 +174,7 @@ def _write(db: Database, records: list[Record], made: NewCustomers | None, **ids
             workspace_id=ids["workspace_id"],
             connection_id=ids["connection_id"],
             run_id=ids["run_id"],
-            records=prepare_page(records, lines=True)[0],
+            records=prepare_page(records, lines="all_but_suppliers")[0],
             customer_filter="all_but_suppliers",
             now=NOW + timedelta(seconds=len(records)),
             new=made,

@@ -256,7 +256,7 @@ def test_the_reading_process_keeps_what_a_page_freed_for_the_next() -> None:
     reader, before = PageReader(), set(multiprocessing.active_children())
 
     def read() -> None:
-        future = reader.submit(Encoded(body.encode(), read_records), lines=True)
+        future = reader.submit(Encoded(body.encode(), read_records), lines="all")
         assert future is not None and len(unpack(future.result(timeout=60))[0]) == 1000
 
     try:
@@ -306,7 +306,7 @@ def test_a_page_read_apart_is_the_page_read_here() -> None:
     reader = PageReader()
     try:
         reader.start(read_records)
-        future = reader.submit(Encoded(body, read_records), lines=True)
+        future = reader.submit(Encoded(body, read_records), lines="all_but_suppliers")
         assert future is not None
         packed = future.result(timeout=60)
     finally:
@@ -315,13 +315,15 @@ def test_a_page_read_apart_is_the_page_read_here() -> None:
     apart = unpack(packed)
     customers, skipped = read_records(body)
     prepared, refused = prepare_page(customers)
-    assert apart == prepare_records(customers, skipped, lines=True) and all(type(p) is Prepared for p in apart[0])
-    # each with its line of the CSV of new customers, made there
+    assert apart == prepare_records(customers, skipped, lines="all_but_suppliers")
+    assert all(type(p) is Prepared for p in apart[0])
+    # each that becomes a customer with its line of the CSV of new customers, made there; the archived one without
     assert [p._replace(line=None) for p in apart[0]] == prepared and prepared[0].line is None
     assert (
         apart[0][0].line
         == b'Acme Plumbing Ltd,,,Acme Plumbing Ltd,Ops@Acme.example,\'+64 021 555 0100,"1 Queen St, Auckland",,yes\r\n'
     )
+    assert apart[0][1].line is None  # archived: no customer under any filter
     assert apart[0][0].updated_at is not None and apart[0][0].updated_at.tzinfo is UTC
     assert [p.id for p in prepared] == ["c-1", "c-2"] and [s.name for s in apart[1]] == ["No Id Ltd"]
     assert prepared[0].name == "Acme Plumbing Ltd" and prepared[0].email_key == "ops@acme.example"
@@ -377,12 +379,12 @@ def test_the_pipes_to_and_from_the_reading_process_hold_a_page() -> None:
     try:
         to_it, back = roomy_pipes(pool)
         allowed = int(Path("/proc/sys/fs/pipe-max-size").read_text())
-        answer = pickle.dumps(pool.submit(read_apart, Encoded(body, read_records, glance_contacts), True).result(60))
+        answer = pickle.dumps(pool.submit(read_apart, Encoded(body, read_records, glance_contacts), "all").result(60))
     finally:
         pool.shutdown()
     assert len(answer) > 0.4 * len(body)  # some 0.6 MB
     assert back >= len(answer) + 4096 and to_it >= min(len(body), allowed)  # the message's header besides
-    assert unpack(pickle.loads(answer)) == read_encoded(Encoded(body, read_records, glance_contacts), lines=True)
+    assert unpack(pickle.loads(answer)) == read_encoded(Encoded(body, read_records, glance_contacts), lines="all")
 
 
 _TEXT = st.text(st.characters(codec=None))  # lone surrogates too: no UTF-8 holds them
@@ -583,7 +585,12 @@ def test_a_page_taken_back_is_read_as_the_reading_process_reads_it() -> None:
         assert up is not None and up.result(timeout=60) is None
         busy = reader._submit(time.sleep, 1.5)  # running, and the first page sent to the process behind it
         pages = [
-            ReadPage(Page(customers=[], cursor=None, encoded=e), future=reader.submit(e, lines=True), whole=True)
+            ReadPage(
+                Page(customers=[], cursor=None, encoded=e),
+                future=reader.submit(e, lines="all"),
+                whole=True,
+                lines="all",  # a page taken back is read here with its lines, as the process would
+            )
             for e in encoded
         ]
         # The pool hands the process one call beside the one running (CPython's `EXTRA_QUEUED_CALLS`): the first
@@ -591,7 +598,7 @@ def test_a_page_taken_back_is_read_as_the_reading_process_reads_it() -> None:
         # loaded machine: seen once in CI). What is still in the pool's queue is taken back.
         assert take_back_while_waiting(pages[0], lambda: pages[1:]) in (2, 3)
         assert busy is not None and busy.done() and pages[0].done()
-        again = [reader.submit(e, lines=True) for e in encoded]
+        again = [reader.submit(e, lines="all") for e in encoded]
         apart = [unpack(future.result(timeout=60)) for future in again if future is not None]
     finally:
         reader.close()

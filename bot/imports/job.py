@@ -330,7 +330,7 @@ class ImportJob:
             leave=functools.partial(self._may_leave, view.connection_id, customer_filter)
             if self.written is None
             else None,
-            lines=self.new is not None,
+            lines=customer_filter if self.new is not None else None,  # the lines of the customers it may create
         )
         # PostgreSQL looks at the tables in a thread beside the pages (ANALYZE took 0.1-0.3 s a time at 100,000, the
         # run waiting); its lock lets the pages' inserts go on meanwhile

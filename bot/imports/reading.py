@@ -119,10 +119,11 @@ def unpack(packed: Packed) -> tuple[list[Prepared], list[Skipped]]:
 _held: dict[int, Glanced] = {}
 
 
-def read_encoded(encoded: Encoded, *, lines: bool = False) -> tuple[list[Prepared], list[Skipped]]:
+def read_encoded(encoded: Encoded, *, lines: str | None = None) -> tuple[list[Prepared], list[Skipped]]:
     """The page read and prepared, each record with its source where the page can be glanced at: what the reading
     process does with a page of an import that stored nothing yet, and this process with a page it reads itself.
-    `lines`: each record with its CSV line too (`Prepared.line`)."""
+    `lines`: the run's customer filter, each record that becomes a customer under it with its CSV line too
+    (`Prepared.line`, `prepare_page`); None: no lines."""
     glanced = encoded.glance(encoded.body, READING_KEY) if encoded.glance is not None else None
     if glanced is None:
         return prepare_records(*encoded.read(encoded.body), lines=lines)
@@ -142,14 +143,15 @@ def glance_apart(token: int, encoded: Encoded) -> list[Glance] | None:
     return glances
 
 
-def read_apart(encoded: Encoded, lines: bool = False) -> Packed:
-    """In the reading process: `read_encoded`, packed for the way back. `lines`: each record with its CSV line,
-    made here beside the rest of it, so that the customers a run creates take theirs with them
-    (`csv_lines.NewCustomers`) and its CSV is written at its end without reading them back."""
+def read_apart(encoded: Encoded, lines: str | None = None) -> Packed:
+    """In the reading process: `read_encoded`, packed for the way back. `lines`: each record that becomes a customer
+    under that customer filter with its CSV line, made here beside the rest of it, so that the customers a run
+    creates take theirs with them (`csv_lines.NewCustomers`) and its CSV is written at its end without reading them
+    back."""
     return pack(read_encoded(encoded, lines=lines))
 
 
-def read_rest_apart(token: int, leave: Collection[str], lines: bool = False) -> Packed:
+def read_rest_apart(token: int, leave: Collection[str], lines: str | None = None) -> Packed:
     """In the reading process: the page held under `token` read and prepared, but the records in `leave`, packed.
     Raises KeyError for a page it does not hold (started again meanwhile): the page is then read here."""
     return pack(_read_glanced(_held.pop(token), leave, lines=lines))
@@ -161,7 +163,7 @@ def forget_apart(token: int) -> None:
 
 
 def _read_glanced(
-    glanced: Glanced, leave: Collection[str], *, lines: bool = False
+    glanced: Glanced, leave: Collection[str], *, lines: str | None = None
 ) -> tuple[list[Prepared], list[Skipped]]:
     return prepare_records(*glanced.read(leave), lines=lines)
 
@@ -247,9 +249,9 @@ class PageReader:
             warmed = self._warmed
         return warmed is not None and _succeeded(warmed) and not self._broken()
 
-    def submit(self, encoded: Encoded, *, lines: bool = False) -> Future[Packed] | None:
-        """The page read and prepared in the process (`read_apart`; `lines`: each record with its CSV line), or
-        None if it is not running."""
+    def submit(self, encoded: Encoded, *, lines: str | None = None) -> Future[Packed] | None:
+        """The page read and prepared in the process (`read_apart`; `lines` as `read_encoded`), or None if it is not
+        running."""
         future = self._submit(read_apart, encoded, lines)
         if future is not None:
             with self._lock:  # pages are handed over from several threads (`JUDGES`)
@@ -263,7 +265,7 @@ class PageReader:
         future = self._submit(glance_apart, token, page.encoded)
         return None if future is None else Glancing(page, token, future)
 
-    def judged(self, glancing: Glancing, leave: Leave, *, lines: bool = False) -> ReadPage | None:
+    def judged(self, glancing: Glancing, leave: Leave, *, lines: str | None = None) -> ReadPage | None:
         """A page glanced at, once the records to `leave` unread are known, on its way from the process with the
         others (none: as it is; `lines` as `submit`); None if the process stopped (the page is read here)."""
         page, encoded = glancing.page, glancing.page.encoded
@@ -373,7 +375,8 @@ def _plain_main() -> Iterator[None]:
 
 class ReadPage:
     """A page with its records prepared, or on their way from the reading process. `whole`: handed to the process
-    whole (`PageReader.submit`), with its CSV lines or not; such a page may be taken back (`take_back`)."""
+    whole (`PageReader.submit`, with the CSV lines of `lines`' customers or none); such a page may be taken back
+    (`take_back`)."""
 
     def __init__(
         self,
@@ -382,10 +385,11 @@ class ReadPage:
         future: Future[Packed] | None = None,
         left: list[Glance] | None = None,
         judged: Unread | None = None,
-        whole: bool | None = None,
+        whole: bool = False,
+        lines: str | None = None,
     ) -> None:
         self.page, self._records, self._future, self._left = page, records, future, left or []
-        self._judged, self._whole = judged or {}, whole
+        self._judged, self._whole, self._lines = judged or {}, whole, lines
 
     def settled(self) -> bool:
         """Whether the reading process is done with the page (read, failed or cancelled) or never had it."""
@@ -400,11 +404,11 @@ class ReadPage:
         """Read the page here, as the process would have, if the process has not started it (its future cancelled
         while it waits in the pool's queue); returns whether it was. A page that cannot be read here is left to
         `records()`, which reads it again and raises in its turn."""
-        if self._whole is None or self._future is None or not self._future.cancel():
+        if not self._whole or self._future is None or not self._future.cancel():
             return False
         self._future = None
         try:
-            self._records = _read_here(self.page, lines=self._whole)
+            self._records = _read_here(self.page, lines=self._lines)
         except Exception:  # noqa: BLE001 - raised again by `records()`, where the import expects it
             return False
         return True
@@ -441,15 +445,16 @@ def read_ahead(
     *,
     from_records: int | None,
     leave: Leave | None = None,
-    lines: bool = False,
+    lines: str | None = None,
 ) -> Iterator[ReadPage]:
     """`pages` as `ReadPage`s, in order: an encoded page handed to `reader` once it is ready (started by the first page
     of a walk of at least `from_records` records), any other page read and prepared here, as it comes. `leave`:
     which records the reader may leave unread; a page is then glanced at as it comes and judged (its records to leave
     looked up) in a thread beside this one, up to `JUDGES` pages at once, and handed on in its turn. The judgements
     may be made in any order: each is of what is committed, and the import looks up again any record it read since
-    (`ImportJob._write_page`). `lines`: the reader makes each record's CSV line too (`csv_lines.NewCustomers`
-    gathers those of the customers created)."""
+    (`ImportJob._write_page`). `lines`: the run's customer filter, the reader making the CSV line of each record
+    that becomes a customer under it (`csv_lines.NewCustomers` gathers those of the customers created); None: no
+    lines."""
     judging: deque[Future[ReadPage]] = deque()  # pages glanced at, being judged, in the walk's order
     judges: ThreadPoolExecutor | None = None
     pages = iter(pages)
@@ -471,7 +476,7 @@ def read_ahead(
                     if leave is not None and encoded.glance is not None:
                         glancing = reader.glance(page)
                     elif (future := reader.submit(encoded, lines=lines)) is not None:
-                        read = ReadPage(page, future=future, whole=lines)
+                        read = ReadPage(page, future=future, whole=True, lines=lines)
                 if glancing is None and read is None and page.total is not None and page.total >= from_records:
                     reader.start(encoded.read)  # not running yet, or stopped: started (again) for the pages after
             if glancing is not None:
@@ -490,7 +495,7 @@ def read_ahead(
             judges.shutdown(wait=False, cancel_futures=True)
 
 
-def _judged(reader: PageReader | None, glancing: Glancing, leave: Leave | None, lines: bool) -> ReadPage:
+def _judged(reader: PageReader | None, glancing: Glancing, leave: Leave | None, lines: str | None) -> ReadPage:
     assert reader is not None and leave is not None
     return reader.judged(glancing, leave, lines=lines) or ReadPage(glancing.page, _read_here(glancing.page))
 
@@ -512,9 +517,8 @@ def take_back_while_waiting(waiting_for: ReadPage, later: Callable[[], Sequence[
     return taken
 
 
-def _read_here(page: Page, *, lines: bool = False) -> tuple[list[Prepared], list[Skipped]]:
-    """The page read and prepared in this process, as the reading process would (`read_encoded`; `lines`: with
-    each record's CSV line)."""
+def _read_here(page: Page, *, lines: str | None = None) -> tuple[list[Prepared], list[Skipped]]:
+    """The page read and prepared in this process, as the reading process would (`read_encoded`, `lines` as there)."""
     if page.encoded is not None:
         return read_encoded(page.encoded, lines=lines)
     return prepare_records(page.customers, page.skipped, lines=lines)
