@@ -237,7 +237,7 @@ def prepare_page(
     """The records prepared (with their `sources` by id), and those that cannot be (a value no column can hold), each
     skipped alone. `lines`: a customer filter, each record that becomes a customer under it (`becomes_customer`: the
     customers an import creates are among them) with its CSV line (`prepare`); the others' would never be written
-    (suppliers, archived contacts: a fifth of the bench's, a line costing a tenth of a record's reading)."""
+    (suppliers', archived contacts': a fifth of the bench's records, 1 % of a page's reading)."""
     prepared, refused = [], []
     sources = sources or {}
     for record in records:
