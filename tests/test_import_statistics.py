@@ -1,6 +1,7 @@
 """An import has PostgreSQL look at the customer tables again (ANALYZE) only where it pays: while a run has added
-1,000 customers or more, at pages 1, 2, 4, 8..., never for a run that adds fewer; at the columns its look-ups use, in
-a thread beside the pages, which go on being written meanwhile. Counted by PostgreSQL itself
+1,000 customers or more, at pages 1, 2, 4, 8..., never for a run that adds fewer, nor at a run's last page where it
+looked at the tables at half their size or more; at the columns its look-ups use, in a thread beside the pages, which
+go on being written meanwhile. Counted by PostgreSQL itself
 (`pg_stat_user_tables.analyze_count`, `pg_stats`, `pg_stat_activity`); SQLite has nothing to analyse."""
 
 from __future__ import annotations
@@ -37,15 +38,27 @@ if "postgresql" in DATABASES:  # SQLite plans from its indexes alone: there is n
         command(bot, "/accounts import", "Starting the import")
         return finished(bot).count("new")
 
-    def test_a_large_import_analyses_the_customer_tables_at_pages_two_and_four(
+    def test_a_large_import_analyses_the_customer_tables_at_page_two_not_at_its_last_page_four(
         connect_bot: RunningBot, xero: XeroFake
     ) -> None:
+        """Page 4 is the last: the run's look-ups are over, and it looked at the tables at page 2, half their size."""
         _, tenant = connected(connect_bot, xero)
         quick(connect_bot, page_size=500, batch_records=1)  # each page a transaction: the rule seen page by page
         before = analyses(connect_bot.db)
         assert imported(connect_bot, xero, tenant, 2000) == 2000  # 500, 1,000, 1,500, 2,000 new after each page
         after = analyses(connect_bot.db)
-        assert {t: after[t] - before.get(t, 0) for t in after} == {"customers": 2, "customer_references": 2}
+        assert {t: after[t] - before.get(t, 0) for t in after} == {"customers": 1, "customer_references": 1}
+
+    def test_an_import_that_never_looked_at_the_tables_does_at_its_last_page(
+        connect_bot: RunningBot, xero: XeroFake
+    ) -> None:
+        """A run of one page of 1,000 new customers: its end is its only look, and the tables are left looked at."""
+        _, tenant = connected(connect_bot, xero)
+        quick(connect_bot, page_size=1000)
+        before = analyses(connect_bot.db)
+        assert imported(connect_bot, xero, tenant, 1000) == 1000
+        after = analyses(connect_bot.db)
+        assert {t: after[t] - before.get(t, 0) for t in after} == {"customers": 1, "customer_references": 1}
 
     def test_an_import_looks_at_a_sample_of_3000_rows_not_the_servers_30000(
         connect_bot: RunningBot, xero: XeroFake
