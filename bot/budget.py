@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import cast
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection, Integer, Table, bindparam, delete, func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -105,6 +106,9 @@ class _Statements:
 
 
 _STATEMENTS = {name: _Statements(name) for name in ("sqlite", "postgresql")}
+# The limits whose slot rows this process has made, by database: a budget is made for every connection's link (an
+# import's, its chart's), and making the rows again cost each import's first call a statement, a round trip before it.
+_SLOTS_MADE: WeakKeyDictionary[Database, set[tuple[str, int]]] = WeakKeyDictionary()
 
 
 class SharedBudget:
@@ -119,7 +123,7 @@ class SharedBudget:
         self._sql = _STATEMENTS[db.engine.dialect.name]
         # SQLite: each in a transaction of its own that takes the write lock at once; PostgreSQL: alone
         self._engine = db.engine.execution_options(sqlite_begin="IMMEDIATE") if db.is_sqlite else db.statements
-        self._slots_made: set[tuple[str, int]] = set()
+        self._slots_made = _SLOTS_MADE.setdefault(db, set())
 
     @contextmanager
     def _statement(self) -> Iterator[Connection]:
@@ -149,17 +153,24 @@ class SharedBudget:
 
     def hold(self, limit: str, *, calls: int, lease: float) -> str | None:
         now = self.clock()
-        if (limit, calls) not in self._slots_made:
-            with self._statement() as c:
-                c.execute(self._sql.make_slots, [{"key": limit, "slot": n} for n in range(calls)])
-            self._slots_made.add((limit, calls))
+        made = (limit, calls) in self._slots_made
+        if not made:
+            self._make_slots(limit, calls)
         holder = secrets.token_hex(8)
         expires = now + timedelta(seconds=lease)
+        values = {"limit_key": limit, "calls": calls, "now": now, "holder_id": holder, "until": expires}
         with self._statement() as c:
-            taken = c.execute(
-                self._sql.hold, {"limit_key": limit, "calls": calls, "now": now, "holder_id": holder, "until": expires}
-            ).scalar()
+            taken = c.execute(self._sql.hold, values).scalar()
+        if taken is None and made:  # every slot held, or the rows made earlier are gone (the tables made anew)
+            self._make_slots(limit, calls)
+            with self._statement() as c:
+                taken = c.execute(self._sql.hold, values).scalar()
         return None if taken is None else f"{taken}:{holder}"
+
+    def _make_slots(self, limit: str, calls: int) -> None:
+        with self._statement() as c:
+            c.execute(self._sql.make_slots, [{"key": limit, "slot": n} for n in range(calls)])
+        self._slots_made.add((limit, calls))
 
     def release(self, limit: str, slot: str) -> None:
         number, holder = slot.split(":", 1)

@@ -13,11 +13,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import delete, event
 
 from bot.budget import KEEP, SharedBudget, prune_budgets
 from providers.base import Link, RateLimited, RateLimitScope
 from providers.xero.client import XeroProvider
 from storage.db import Database
+from storage.models import CallSlot
 from tests.fakes.xero import XeroLimits
 from tests.keepers import MemoryKeeper
 from tests.test_xero_provider import Env, make_env, served  # noqa: F401  (fixtures)
@@ -200,6 +202,32 @@ def test_calls_at_once_are_held_by_every_process_and_a_dead_holders_slot_comes_b
     assert first.hold("pkg:at_once:org", calls=5, lease=120) is None
     clock.now += timedelta(seconds=2)
     assert [first.hold("pkg:at_once:org", calls=5, lease=120) is not None for _ in range(6)] == [True] * 5 + [False]
+
+
+def test_a_limits_slots_are_made_once_a_process_and_again_should_they_be_gone(db: Database) -> None:
+    """A budget is made for every link (an import's, its chart's): the limit's slot rows are made by the first, not
+    before each import's first call; should they be gone since (the tables made anew), a call finds none free, makes
+    them again and holds one."""
+    made: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if statement.startswith("INSERT INTO call_slots"):
+            made.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        first = SharedBudget(db, clock=Clock())
+        slot = first.hold("pkg:at_once:org", calls=5, lease=120)
+        assert slot is not None and len(made) == 1
+        first.release("pkg:at_once:org", slot)
+        assert SharedBudget(db, clock=Clock()).hold("pkg:at_once:org", calls=5, lease=120) is not None
+        assert len(made) == 1  # the second link's budget made none
+        with db.session() as s:
+            s.execute(delete(CallSlot))
+        assert SharedBudget(db, clock=Clock()).hold("pkg:at_once:org", calls=5, lease=120) is not None
+        assert len(made) == 2
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
 
 
 @pytest.mark.parametrize("shared", [True, False], ids=["two processes, shared", "one process, in memory"])
