@@ -124,6 +124,7 @@ class SharedBudget:
         # SQLite: each in a transaction of its own that takes the write lock at once; PostgreSQL: alone
         self._engine = db.engine.execution_options(sqlite_begin="IMMEDIATE") if db.is_sqlite else db.statements
         self._slots_made = _SLOTS_MADE.setdefault(db, set())
+        self._slots_seen: set[tuple[str, int]] = set()  # held through this budget, or made again by it
 
     @contextmanager
     def _statement(self) -> Iterator[Connection]:
@@ -153,24 +154,29 @@ class SharedBudget:
 
     def hold(self, limit: str, *, calls: int, lease: float) -> str | None:
         now = self.clock()
-        made = (limit, calls) in self._slots_made
-        if not made:
-            self._make_slots(limit, calls)
+        key = (limit, calls)
+        if key not in self._slots_made:
+            self._make_slots(key)
         holder = secrets.token_hex(8)
         expires = now + timedelta(seconds=lease)
         values = {"limit_key": limit, "calls": calls, "now": now, "holder_id": holder, "until": expires}
         with self._statement() as c:
             taken = c.execute(self._sql.hold, values).scalar()
-        if taken is None and made:  # every slot held, or the rows made earlier are gone (the tables made anew)
-            self._make_slots(limit, calls)
+        if taken is None and key not in self._slots_seen:
+            # every slot held, or the rows this process made earlier gone (the tables made anew): looked at once a
+            # budget, not at each look for a slot while calls are in flight
+            self._make_slots(key)
             with self._statement() as c:
                 taken = c.execute(self._sql.hold, values).scalar()
+        self._slots_seen.add(key)
         return None if taken is None else f"{taken}:{holder}"
 
-    def _make_slots(self, limit: str, calls: int) -> None:
+    def _make_slots(self, key: tuple[str, int]) -> None:
+        limit, calls = key
         with self._statement() as c:
             c.execute(self._sql.make_slots, [{"key": limit, "slot": n} for n in range(calls)])
-        self._slots_made.add((limit, calls))
+        self._slots_made.add(key)
+        self._slots_seen.add(key)
 
     def release(self, limit: str, slot: str) -> None:
         number, holder = slot.split(":", 1)

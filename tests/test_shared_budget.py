@@ -207,7 +207,7 @@ def test_calls_at_once_are_held_by_every_process_and_a_dead_holders_slot_comes_b
 def test_a_limits_slots_are_made_once_a_process_and_again_should_they_be_gone(db: Database) -> None:
     """A budget is made for every link (an import's, its chart's): the limit's slot rows are made by the first, not
     before each import's first call; should they be gone since (the tables made anew), a call finds none free, makes
-    them again and holds one."""
+    them again and holds one. A budget whose calls find every slot held makes them again once, not at every look."""
     made: list[str] = []
 
     def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
@@ -226,6 +226,12 @@ def test_a_limits_slots_are_made_once_a_process_and_again_should_they_be_gone(db
             s.execute(delete(CallSlot))
         assert SharedBudget(db, clock=Clock()).hold("pkg:at_once:org", calls=5, lease=120) is not None
         assert len(made) == 2
+        busy = SharedBudget(db, clock=Clock())  # its calls find the rows, then every slot held: none made again
+        assert [busy.hold("pkg:at_once:org", calls=5, lease=120) is None for _ in range(7)] == [False] * 4 + [True] * 3
+        assert len(made) == 2
+        late = SharedBudget(db, clock=Clock())  # every slot held at its first call: the rows made again once
+        assert [late.hold("pkg:at_once:org", calls=5, lease=120) for _ in range(3)] == [None] * 3
+        assert len(made) == 3
     finally:
         event.remove(db.engine, "before_cursor_execute", seen)
 
