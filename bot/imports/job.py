@@ -222,14 +222,17 @@ class ImportJob:
             release_free_memory()  # what the run freed goes back to the system, however it ended (`bot.imports.memory`)
 
     def _run(self) -> RunView:
-        with self.db.session() as s:
+        with self.db.session() as s:  # one transaction for what the run starts from: each is a round trip or more
             run = s.get(ImportRun, self.run_id)
             assert run is not None
             view = view_of(s, run)
+            # where the first read starts: the run as read here, not read again (`_position`, after a wait)
+            position: tuple[RunView, dict[str, Any] | None, datetime | None] | None = (view, run.cursor, run.since)
             connection = s.get(Connection, run.connection_id)
             assert connection is not None
             settings = s.scalar(select(SyncSettings).where(SyncSettings.connection_id == connection.id))
             customer_filter = settings.customer_filter if settings is not None else DEFAULT_CUSTOMER_FILTER
+            first_import = view.pages == 0 and not _has_records(s, connection.id)
             s.expunge(connection)
         provider = self.runtime.providers.get(connection.provider)
         if view.cancel_requested:
@@ -242,7 +245,7 @@ class ImportJob:
         started = functools.cache(
             functools.partial(self._tell, self.reporter.started, view, resumed=view.pages > 0 or view.attempts > 1)
         )
-        if view.pages == 0 and not self._has_records(connection.id):
+        if first_import:
             self.written = _Written()
         else:
             self.read = _Written(bits=1 << 22)
@@ -252,7 +255,8 @@ class ImportJob:
         while True:
             if (ended := self._stopping()) is not None:
                 return ended
-            view, cursor, since = self._position()
+            view, cursor, since = position or self._position()
+            position = None
             try:
                 return self._read(
                     provider, link, view, since=since, cursor=cursor, customer_filter=customer_filter, started=started
@@ -413,15 +417,6 @@ class ImportJob:
         except SQLAlchemyError as exc:
             log.warning("Import run %s: could not tell which records to leave unread: %s", self.run_id, exc)
             return {}
-
-    def _has_records(self, connection_id: int) -> bool:
-        with self.db.session() as s:
-            # one row asked for: without the limit, PostgreSQL's driver took every reference of the connection
-            # before the first was looked at (6 ms at 10,000, each sync of a connection imported before)
-            found = s.scalar(
-                select(CustomerReference.id).where(CustomerReference.connection_id == connection_id).limit(1)
-            )
-        return found is not None
 
     def _refresh_statistics(self) -> None:
         try:
@@ -842,6 +837,15 @@ class _Batch:
 
 class _RolledBack(Exception):
     """Thrown into a batch's transaction to roll it back (`_Batch.rollback`)."""
+
+
+def _has_records(session: Session, connection_id: int) -> bool:
+    # one row asked for: without the limit, PostgreSQL's driver took every reference of the connection before the
+    # first was looked at (6 ms at 10,000, each sync of a connection imported before)
+    found = session.scalar(
+        select(CustomerReference.id).where(CustomerReference.connection_id == connection_id).limit(1)
+    )
+    return found is not None
 
 
 def _power_of_two_in(first: int, last: int) -> bool:
