@@ -85,7 +85,9 @@ count()
 for page in packed:
     with db.session() as s:
         records, _ = unpack(page)
-        apply_prepared(s, **where, records=records, customer_filter="all_but_suppliers", now=now, look_up=(), new=new)
+        apply_prepared(
+            s, **where, records=records, customer_filter=DEFAULT_CUSTOMER_FILTER, now=now, look_up=(), new=new
+        )
     new.committed()
 """
 SDK = """
