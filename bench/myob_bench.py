@@ -86,7 +86,7 @@ def bench(kind: str, customers: int, workdir: Path, myob_url: str, slack_url: st
     finally:
         if drop:
             drop()
-    # no reading process: this package's pages come read (`reads_pages_apart`)
+    # no reading process: this package's pages come read (`page_reader`)
     return Figures(kind, customers, stored, seconds, again, setup, peak_rss_mib(), reader_mib=0.0)
 
 

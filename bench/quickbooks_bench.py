@@ -89,7 +89,7 @@ def bench(kind: str, customers: int, workdir: Path, quickbooks_url: str, slack_u
     finally:
         if drop:
             drop()
-    # no reading process: this package's pages come read (`reads_pages_apart`)
+    # no reading process: this package's pages come read (`page_reader`)
     return Figures(kind, customers, stored, seconds, again, setup, peak_rss_mib(), reader_mib=0.0)
 
 

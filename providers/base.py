@@ -425,9 +425,13 @@ class Provider(Protocol):
     # How long the package keeps a refresh token nobody uses (Xero: 60 days); None when it never forgets one.
     # The bot's keep-alive refreshes an idle connection well within it.
     refresh_token_idle_lifetime: timedelta | None
-    # Whether its pages of customers can come unread (`customers(encoded=True)`: `Page.encoded`), for an import to
-    # read them in a process of its own while it writes the page before.
-    reads_pages_apart: bool
+
+    @property
+    def page_reader(self) -> Callable[[bytes], tuple[list[Customer], list[Skipped]]] | None:
+        """What reads its pages of customers where they can come unread (`customers(encoded=True)`: `Encoded.read`),
+        for an import to read them in a process of its own while it writes the page before (a process started ahead
+        of any import imports it as it starts); None where its pages come read."""
+        ...
 
     def account_type_label(self, account_type: str) -> str:
         """The package's account type (`Account.type`) in words, for grouping accounts in a dropdown."""

@@ -120,8 +120,9 @@ def test_a_reading_process_that_stopped_is_not_waited_for(connect_bot: RunningBo
 
 def test_a_reading_process_started_with_the_bot_takes_every_page(connect_bot: RunningBot, xero: XeroFake) -> None:
     """Started ahead of any import (`ImportRunner.start_reader`, as the bot's own server does once up), the process
-    is up before the first page comes, and the first import hands it every page: the first too, which a process
-    the import itself starts cannot take (it is read here while the process starts)."""
+    is up before the first page comes, with the package's reader imported (not as the first page waits for it), and
+    the first import hands it every page: the first too, which a process the import itself starts cannot take (it is
+    read here while the process starts)."""
     bot = connect_bot
     _, tenant = connected(bot, xero)
     xero.seed_contacts(tenant, 30)
@@ -131,6 +132,7 @@ def test_a_reading_process_started_with_the_bot_takes_every_page(connect_bot: Ru
     assert runner.start_reader()
     bot.slack.wait_for(runner.reader.ready, timeout=60, message="the reading process did not start")
     assert len(set(multiprocessing.active_children()) - before) == 1
+    assert runner.reader.warmed is not None and read_records.__module__ in runner.reader.warmed.modules
 
     command(bot, "/accounts import", "Starting the import")
     run = finished(bot)
@@ -194,7 +196,7 @@ def test_no_reading_process_is_started_ahead_where_no_import_would_use_it(
         f"{name}_client_{part}": f"{name}-{part}" for name in ("myob", "quickbooks") for part in ("id", "secret")
     }
     read_as_they_come = build_providers(bot_settings(slack, database_url, mode="http", **credentials))
-    assert sorted(read_as_they_come) == ["myob", "quickbooks"] and runtime.providers["xero"].reads_pages_apart
+    assert sorted(read_as_they_come) == ["myob", "quickbooks"] and runtime.providers["xero"].page_reader
     for runner in (
         ImportRunner(replace(runtime, providers=read_as_they_come), reporters=slack_reporters(runtime)),
         ImportRunner(runtime, reporters=slack_reporters(runtime), policy=ImportPolicy(read_apart_from=None)),
@@ -227,13 +229,14 @@ def test_the_reading_process_collects_its_garbage_as_seldom_as_the_bots_server()
     before = gc.get_threshold()
     reader = PageReader()
     try:
-        assert reader.thresholds is None
+        assert reader.warmed is None
         reader.start(read_records)
         future = reader.submit(
             Encoded(json.dumps({"Contacts": [{"ContactID": "c-1", "Name": "Ann"}]}).encode(), read_records)
         )
         assert future is not None and unpack(future.result(timeout=60))[0][0].name == "Ann"
-        assert reader.thresholds == COLLECTOR_THRESHOLDS != (700, 10, 10)  # not a new process's own
+        assert reader.warmed is not None
+        assert reader.warmed.thresholds == COLLECTOR_THRESHOLDS != (700, 10, 10)  # not a new process's own
     finally:
         reader.close()
     assert gc.get_threshold() == before

@@ -41,7 +41,7 @@ class MyobProvider(MyobInvoicing):
     # MYOB documents no idle expiry for refresh tokens; assuming four weeks makes the keep-alive refresh an idle
     # connection every week, which costs one call and never loses a log-in MYOB might forget.
     refresh_token_idle_lifetime: timedelta | None = timedelta(days=28)
-    reads_pages_apart = False  # its pages come read
+    page_reader = None  # its pages come read
 
     def __init__(
         self,

@@ -83,7 +83,7 @@ class QuickBooksProvider(QuickBooksInvoicing):
     organisation_noun = "company"
     # Intuit forgets a refresh token unused for about 100 days (`x_refresh_token_expires_in`).
     refresh_token_idle_lifetime: timedelta | None = timedelta(days=100)
-    reads_pages_apart = False  # its pages come read
+    page_reader = None  # its pages come read
 
     def __init__(
         self,

@@ -67,7 +67,7 @@ class XeroProvider(XeroInvoicing):
     title = "Xero"
     organisation_noun = "organisation"
     refresh_token_idle_lifetime: timedelta | None = timedelta(days=60)  # Xero forgets a refresh token unused this long
-    reads_pages_apart = True  # `customers(encoded=True)`: a page's body and `read_records`
+    page_reader = staticmethod(read_records)  # `customers(encoded=True)`: a page's body, read by `read_records`
 
     def __init__(
         self,
