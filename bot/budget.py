@@ -12,15 +12,32 @@ its holder having died) and lets go of it when answered.
 
 from __future__ import annotations
 
+import itertools
 import math
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import cast
+from typing import Any, cast
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Connection, Integer, Table, bindparam, delete, func, literal, or_, select, update
+from sqlalchemy import (
+    CTE,
+    Connection,
+    Insert,
+    Integer,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -35,7 +52,8 @@ KEEP = timedelta(days=1)  # slots older than this are deleted (`prune_budgets`)
 class _Statements:
     """The budget's statements for one dialect, built once with a parameter for each value: building them for
     each call (ORM attributes, aliases, subqueries) cost some 1.5 ms of CPU a statement, and a call to a package
-    makes four to six of them, in the importing process's fetching threads."""
+    makes three to five of them, in the importing process's fetching threads (PostgreSQL's counting of a call under
+    several limits at once: `taken_in_turn`, made once for each number of limits)."""
 
     def __init__(self, dialect: str) -> None:
         insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
@@ -44,23 +62,9 @@ class _Statements:
         slot = bindparam("slot", type_=budgets.c.window_start.type)
         first = bindparam("first", type_=budgets.c.window_start.type)
         calls = bindparam("calls", type_=Integer)
-        earlier = budgets.alias("earlier")
-        before = (
-            select(func.coalesce(func.sum(earlier.c.used), 0))
-            .where(earlier.c.key == key, earlier.c.window_start >= first, earlier.c.window_start < slot)
-            .scalar_subquery()
-        )
-        # a fresh slot only while the earlier ones leave room; a slot counted only while it fits
-        self.take = (
-            insert(budgets)
-            .from_select(["key", "window_start", "used"], select(key, slot, literal(1)).where(before < calls))
-            .on_conflict_do_update(
-                index_elements=["key", "window_start"],
-                set_={"used": budgets.c.used + 1},
-                where=budgets.c.used + before < calls,
-            )
-            .returning(budgets.c.used)
-        )
+        self._insert, self._budgets = insert, budgets
+        self.take = self._take(key, slot, first, calls, "earlier")
+        self._taken_in_turn: dict[int, Select[Any]] = {}
         counted = (
             select(func.coalesce(func.sum(budgets.c.used), 0))
             .where(budgets.c.key == key, budgets.c.window_start >= first)
@@ -104,6 +108,46 @@ class _Statements:
             .values(holder=None, expires_at=None)
         )
 
+    def _take(self, key: Any, slot: Any, first: Any, calls: Any, name: str, *, after: Any = None) -> Insert:
+        """A call counted under one limit, in its current slot: a fresh slot only while the earlier ones leave room,
+        a slot counted only while it fits; and with `after` (a statement's result), only where that gave a row."""
+        budgets = self._budgets
+        earlier = budgets.alias(name)
+        before = (
+            select(func.coalesce(func.sum(earlier.c.used), 0))
+            .where(earlier.c.key == key, earlier.c.window_start >= first, earlier.c.window_start < slot)
+            .scalar_subquery()
+        )
+        gate = [] if after is None else [exists(select(literal(1)).select_from(after))]
+        return (
+            self._insert(budgets)
+            .from_select(["key", "window_start", "used"], select(key, slot, literal(1)).where(before < calls, *gate))
+            .on_conflict_do_update(
+                index_elements=["key", "window_start"],
+                set_={"used": budgets.c.used + 1},
+                where=and_(budgets.c.used + before < calls, *gate),
+            )
+            .returning(budgets.c.used)
+        )
+
+    def taken_in_turn(self, limits: int) -> Select[Any]:
+        """PostgreSQL: a call counted under `limits` limits in one statement, each only where the ones before it
+        were (a counting of each, its parameters suffixed with its place, in a WITH that sees the one before's row);
+        its one row says, for each, whether it was counted."""
+        if (made := self._taken_in_turn.get(limits)) is not None:
+            return made
+        budgets, counted = self._budgets, list[CTE]()
+        for n in range(limits):
+            key = bindparam(f"limit_key_{n}", type_=budgets.c.key.type)
+            slot = bindparam(f"slot_{n}", type_=budgets.c.window_start.type)
+            first = bindparam(f"first_{n}", type_=budgets.c.window_start.type)
+            calls = bindparam(f"calls_{n}", type_=Integer)
+            after = counted[-1] if counted else None
+            counted.append(self._take(key, slot, first, calls, f"earlier_{n}", after=after).cte(f"counted_{n}"))
+        statement = cast(Select[Any], select(*(exists(select(literal(1)).select_from(c)) for c in counted)))
+        self._taken_in_turn[limits] = statement
+        return statement
+
 
 _STATEMENTS = {name: _Statements(name) for name in ("sqlite", "postgresql")}
 # The limits whose slot rows this process has made, by database: a budget is made for every connection's link (an
@@ -114,9 +158,10 @@ _SLOTS_MADE: WeakKeyDictionary[Database, set[tuple[str, int]]] = WeakKeyDictiona
 class SharedBudget:
     """Calls counted under each limit by every process, in the database.
 
-    Each call's look-ups are one statement each (`take`, `observe`, `hold`, `release`), sent on PostgreSQL without
-    a transaction around them (autocommit): a statement is atomic by itself, and a call then costs one round trip
-    per look-up instead of three (BEGIN, the statement, COMMIT), which added up to a tenth of a run's time."""
+    Each call's look-ups are one statement each (`take_all`, whatever the call's limits, `observe`, `hold`,
+    `release`), sent on PostgreSQL without a transaction around them (autocommit): a statement is atomic by itself,
+    and a call then costs one round trip per look-up instead of three (BEGIN, the statement, COMMIT), which added up
+    to a tenth of a run's time."""
 
     def __init__(self, db: Database, *, clock: Callable[[], datetime]) -> None:
         self.db, self.clock = db, clock
@@ -139,12 +184,36 @@ class SharedBudget:
             yield c
 
     def take(self, limit: str, *, calls: int, per: float) -> float:
+        """One call counted under one limit (`take_all`): 0.0, or the seconds until it may go."""
+        return self.take_all([(limit, calls, per)])[1]
+
+    def take_all(self, limits: Sequence[tuple[str, int, float]]) -> tuple[int, float]:
+        """One call counted under each of `limits` (`limit`, `calls`, `per`) in turn, until one has no room: how
+        many were counted, and the seconds until the next may count it (0.0 when all were). One statement on
+        PostgreSQL, whatever their number (a call to Xero counts under its organisation's limit and the app's: a
+        round trip each before it, in every fetching thread); on SQLite one transaction."""
         now = self.clock()
-        slot, first = self._slots(now, per)
+        slots = [self._slots(now, per) for _, _, per in limits]
         with self._statement() as c:
-            if c.execute(self._sql.take, {"limit_key": limit, "slot": slot, "first": first, "calls": calls}).first():
-                return 0.0
-            return self._wait(limit, now=now, per=per, calls=calls, connection=c)
+            # one at a time on SQLite (no round trips to save), and for limits of one name (a statement may not
+            # count a row twice)
+            if self.db.is_sqlite or len(limits) == 1 or len({limit for limit, _, _ in limits}) < len(limits):
+                counted = 0
+                for (limit, calls, _), (slot, first) in zip(limits, slots, strict=True):
+                    values = {"limit_key": limit, "slot": slot, "first": first, "calls": calls}
+                    if not c.execute(self._sql.take, values).first():
+                        break
+                    counted += 1
+            else:
+                values = {}
+                for n, ((limit, calls, _), (slot, first)) in enumerate(zip(limits, slots, strict=True)):
+                    values |= {f"limit_key_{n}": limit, f"slot_{n}": slot, f"first_{n}": first, f"calls_{n}": calls}
+                row = c.execute(self._sql.taken_in_turn(len(limits)), values).one()
+                counted = sum(1 for _ in itertools.takewhile(bool, row))
+            if counted == len(limits):
+                return counted, 0.0
+            limit, calls, per = limits[counted]
+            return counted, self._wait(limit, now=now, per=per, calls=calls, connection=c)
 
     def observe(self, limit: str, *, remaining: int, calls: int, per: float) -> None:
         """Raise the current slot so that the counted slots hold at least what the package says was used."""

@@ -13,7 +13,7 @@ Each error carries a message written for a person (`format_message()`), saying w
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -72,9 +72,10 @@ class CallBudget(Protocol):
     """Handed in by `bot` (in a `Link`): the calls made under a package's limits, counted by every process of ours
     together, so that several processes share one budget per limit instead of each spending a full one."""
 
-    def take(self, limit: str, *, calls: int, per: float) -> float:
-        """Count one call under `limit` (at most `calls` in any `per` seconds): 0.0 when it may go now, otherwise
-        the seconds until it may (and nothing is counted)."""
+    def take_all(self, limits: Sequence[tuple[str, int, float]]) -> tuple[int, float]:
+        """Count one call under each of `limits` in turn (`limit`: at most `calls` in any `per` seconds), until one
+        has no room (nothing is counted under it, nor under those after it): how many were counted, and the seconds
+        until the next may count it (0.0 when all were)."""
         ...
 
     def observe(self, limit: str, *, remaining: int, calls: int, per: float) -> None:

@@ -248,18 +248,23 @@ class _Shared:
         return any(limit.paces for limit, _ in self.limits)
 
     def take(self) -> None:
-        for limit, counter in self.limits:
-            wait = self.budget.take(counter, calls=limit.calls, per=limit.per)
-            while wait > 0 and limit.paces:
-                log.info("pacing %s calls: waiting %.1fs for the %s limit", self.title, wait, limit.scope)
-                self.sleep(wait)
-                wait = self.budget.take(counter, calls=limit.calls, per=limit.per)
-            if wait > 0:
+        """Count the call under each limit in turn (all at once: `CallBudget.take_all`), waiting for one that paces
+        until it has room, and raising RateLimited for one that does not pace."""
+        pending = self.limits
+        while pending:
+            counted, wait = self.budget.take_all([(counter, limit.calls, limit.per) for limit, counter in pending])
+            pending = pending[counted:]
+            if not pending:
+                return
+            limit = pending[0][0]
+            if not limit.paces:
                 raise RateLimited(
                     f"{self.title} calls are at their limit for now ({limit.scope}); resuming in {wait:.0f} s.",
                     retry_after=wait,
                     scope=limit.scope,
                 )
+            log.info("pacing %s calls: waiting %.1fs for the %s limit", self.title, wait, limit.scope)
+            self.sleep(wait)
 
     def observe(self, headers: Mapping[str, str]) -> None:
         for limit, counter in self.limits:
