@@ -30,6 +30,17 @@ def test_the_filter_never_misses_an_id_it_was_given(added: list[str], others: li
     assert set(written.maybe(others)) >= set(others) & set(added)
 
 
+@given(st.lists(st.text(max_size=8), max_size=300), st.lists(st.text(max_size=8), max_size=300))
+def test_adding_ids_says_which_may_have_come_before(first: list[str], then: list[str]) -> None:
+    """A page's ids added in the pass that finds those written before it (or earlier on the page), as a page's
+    look-up needs them: never one missed."""
+    written = _Written()
+    repeated = {i for n, i in enumerate(first) if i in first[:n]}
+    assert set(written.add(first)) >= repeated
+    assert set(written.add(then)) >= set(then) & set(first)
+    assert written.maybe(first + then) == first + then
+
+
 @contextlib.contextmanager
 def look_ups(bot: RunningBot) -> Iterator[list[str]]:
     """The pages' look-ups of known records (`matching._known`) run meanwhile."""

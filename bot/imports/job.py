@@ -491,8 +491,8 @@ class ImportJob:
 
         look_up: list[str] | None = None  # all the page's ids
         if (written := self.written) is not None and not by_record:
-            look_up = written.maybe(r.id for r in prepared)
-            written.add(r.id for r in prepared)  # before the writes: should they be undone, the ids are looked up
+            # added before the writes (should they be undone, the ids are looked up), in the pass that finds them
+            look_up = written.add(r.id for r in prepared)
         as_judged: dict[str, Lacks | None] | None = None  # None: each record left unread is looked up
         if (read := self.read) is not None:
             if records.left and not by_record:  # nothing but this run writes the connection's references meanwhile
@@ -744,13 +744,19 @@ class _Written:
         self._size = bits
         self._bits = bytearray(bits // 8)
 
-    def add(self, ids: Iterable[str]) -> None:
-        bits, mask = self._bits, self._size - 1
+    def add(self, ids: Iterable[str]) -> list[str]:
+        """Add `ids`; returns those that may have been added before (`maybe`, in the same pass: a page's ids are
+        each hashed and looked at once, not twice)."""
+        bits, mask, before = self._bits, self._size - 1, []
         for external_id in ids:
             h = hash(external_id)
             low, high = h & mask, (h >> 32) & mask
-            bits[low >> 3] |= 1 << (low & 7)
-            bits[high >> 3] |= 1 << (high & 7)
+            low_bit, high_bit = 1 << (low & 7), 1 << (high & 7)
+            if bits[low >> 3] & low_bit and bits[high >> 3] & high_bit:
+                before.append(external_id)
+            bits[low >> 3] |= low_bit
+            bits[high >> 3] |= high_bit
+        return before
 
     def maybe(self, ids: Iterable[str]) -> list[str]:
         """The ids that may have been written: all that were, and a few by chance."""
