@@ -190,8 +190,8 @@ class SharedBudget:
     def take_all(self, limits: Sequence[tuple[str, int, float]]) -> tuple[int, float]:
         """One call counted under each of `limits` (`limit`, `calls`, `per`) in turn, until one has no room: how
         many were counted, and the seconds until the next may count it (0.0 when all were). One statement on
-        PostgreSQL, whatever their number (a call to Xero counts under its organisation's limit and the app's: a
-        round trip each before it, in every fetching thread); on SQLite one transaction."""
+        PostgreSQL, whatever their number (a package's call may count under its organisation's limit and the app's:
+        a round trip each before it, in every fetching thread); on SQLite one transaction."""
         now = self.clock()
         slots = [self._slots(now, per) for _, _, per in limits]
         with self._statement() as c:
