@@ -333,6 +333,11 @@ class Glanced(Protocol):
         ...
 
 
+# What reads a page's records as the package sent them: checked customers and the records it could not use (as `Page`
+# holds them); raises `ProviderError` for a body it cannot read at all (`Encoded.read`, `Provider.page_reader`).
+RecordsReader = Callable[[bytes], tuple[list[Customer], list[Skipped]]]
+
+
 @dataclass(frozen=True)
 class Encoded:
     """A page's records as the package sent them, not read yet, and the function that reads them into checked
@@ -345,7 +350,7 @@ class Encoded:
     documented shape: `read` reads it."""
 
     body: bytes
-    read: Callable[[bytes], tuple[list[Customer], list[Skipped]]]
+    read: RecordsReader
     glance: Callable[[bytes, bytes], Glanced | None] | None = None
 
 
@@ -428,7 +433,7 @@ class Provider(Protocol):
     refresh_token_idle_lifetime: timedelta | None
 
     @property
-    def page_reader(self) -> Callable[[bytes], tuple[list[Customer], list[Skipped]]] | None:
+    def page_reader(self) -> RecordsReader | None:
         """What reads its pages of customers where they can come unread (`customers(encoded=True)`: `Encoded.read`),
         for an import to read them in a process of its own while it writes the page before (a process started ahead
         of any import imports it as it starts); None where its pages come read."""

@@ -48,14 +48,13 @@ import msgspec
 
 from bot.customers.rows import READING_KEY, Prepared, prepare_records
 from bot.imports.memory import keep_freed_memory, settle_collector
-from providers.base import Customer, Encoded, Glance, Glanced, Page, Skipped
+from providers.base import Encoded, Glance, Glanced, Page, RecordsReader, Skipped
 
 if TYPE_CHECKING:  # for annotations only: the reading process imports this module; matching brings the database
     from bot.customers.matching import Unread
 
 log = logging.getLogger(__name__)
 
-Read = Callable[[bytes], tuple[list[Customer], list[Skipped]]]
 # Which of a page's glanced records the import may leave unread, by their ids, with what each held customer lacks
 # (judged from what is committed: `bot.customers.matching.may_leave_unread`).
 Leave = Callable[[list[Glance]], "Unread"]
@@ -188,7 +187,7 @@ class Warmed(NamedTuple):
     modules: frozenset[str]  # the packages' modules it has imported (`providers....`)
 
 
-def _warm(*reads: Read) -> Warmed:
+def _warm(*reads: RecordsReader) -> Warmed:
     """Run first in the reading process: unpickling `reads` imports their modules, before the first page waits
     (without them, the first page's unpickling imports its reader's: 7-13 ms at 10,000 contacts). Then the collector
     is settled as the bot's server settles its own (`settle_collector`: a page's records are made and dropped in one
@@ -214,7 +213,7 @@ class PageReader:
         # handed to it that the importing process took back and read itself (`take_back_while_waiting`)
         self.handed = self.left = self.taken_back = 0
 
-    def start(self, *reads: Read) -> bool:
+    def start(self, *reads: RecordsReader) -> bool:
         """Start the process (in the background) unless it runs; one that stopped (killed, out of memory) is
         started again. `reads`: the functions the pages will be read with, imported there at once. Returns whether it
         runs or is starting: not once closed, nor where the system would not start a process now (out of processes
