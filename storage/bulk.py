@@ -8,6 +8,7 @@ this way costs the driver's time and little else. The caller's transaction is us
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -25,11 +26,15 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Table,
+    Text,
     bindparam,
+    cast,
     func,
+    literal,
     select,
     text,
 )
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -48,6 +53,37 @@ def among(
         return column.in_(padded(values))
     keys = func.json_each(bindparam(None, orjson.dumps(list(values)).decode(), type_=String)).table_valued("value")
     return column.in_(select(keys.c.value))
+
+
+def ids_in_order(
+    session: Session, ids: InstrumentedAttribute[int], where: Sequence[ColumnElement[bool]], order: Sequence[Any]
+) -> array[int]:
+    """The `ids` of the rows `where` holds, in `order`, read as one value rather than a row each: the database joins
+    them into one text in that order (SQLite's `group_concat` over the ordered rows, whose order SQLite keeps for an
+    aggregate other than count, min and max; PostgreSQL's `string_agg` with the order inside it, as its manual
+    says to), one step of the driver where a row each was one step each. On SQLite each step lets go of the
+    interpreter and takes it back: beside a thread running Python, thousands of steps waited their turn each, and
+    the ids of a run's 8,000 new customers took 27-33 ms at the end of an import where they took 13 ms alone (a
+    server-side cursor on PostgreSQL was a round trip each thousand). The text is read a slice at a time, so its
+    pieces never stand at once for every id (64 KiB of text at a time: some 9,000 ids)."""
+    if session.get_bind().dialect.name == "postgresql":
+        joined = func.string_agg(cast(ids, Text), aggregate_order_by(literal(","), *order))
+        statement = select(joined).where(*where)
+    else:
+        ordered = select(ids.label("id")).where(*where).order_by(*order).subquery()
+        statement = select(func.group_concat(ordered.c.id, ","))
+    listed: str = session.connection().execute(statement).scalar_one() or ""  # NULL where no row holds
+    found: array[int] = array("q")
+    start, size = 0, len(listed)
+    while start < size:
+        end = listed.find(",", start + _IDS_SLICE)
+        end = size if end < 0 else end
+        found.extend(map(int, listed[start:end].split(",")))
+        start = end + 1
+    return found
+
+
+_IDS_SLICE = 65_536  # characters of `ids_in_order`'s text read at a time
 
 
 def padded(keys: Iterable[str]) -> list[str]:

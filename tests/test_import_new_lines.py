@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from bot.customers.csv_lines import NewCustomers, csv_line, csv_lines
+from bot.customers.csv_lines import READ_WHOLE_UP_TO, NewCustomers, csv_line, csv_lines
 from bot.customers.lists import CSV_CHUNK, iter_csv_rows, new_customer_lines, write_csv_lines, write_csv_rows
 from bot.customers.matching import apply_prepared
 from bot.customers.rows import becomes_customer, prepare, prepare_page
@@ -117,13 +117,20 @@ def test_a_page_makes_the_lines_of_the_records_that_become_customers_alone(
     assert prepared._replace(line=None) == prepare(record) and prepare_page([record])[0][0].line is None
 
 
+# the lines read back in one piece (the file as small as a run's lines of 1,500 customers), and a line at a time
+_READS = pytest.mark.parametrize(
+    "read_whole_up_to", [READ_WHOLE_UP_TO, 0], ids=["read-in-one-piece", "read-a-line-at-a-time"]
+)
+
+
+@_READS
 @pytest.mark.parametrize("later", [5000, 10**6], ids=["ids-close-together", "ids-far-apart"])
-def test_lines_are_kept_a_transaction_at_a_time_and_given_in_the_order_asked(later: int) -> None:
+def test_lines_are_kept_a_transaction_at_a_time_and_given_in_the_order_asked(later: int, read_whole_up_to: int) -> None:
     """Lines come back in the order asked for (the database's, by name), whatever order their ids were given in; a
     transaction rolled back (`discard`) leaves nothing; an order that does not name each line once gets none; a
     customer written again spoils the whole. Ids close together are looked up by index, ids far apart (another
     workspace's import took the ids between) by their runs."""
-    made = NewCustomers()
+    made = NewCustomers(read_whole_up_to=read_whole_up_to)
     records = [prepare(Record(id=f"r{i}", name=f"Name {i:04d}"), line=True) for i in range(1500)]
     # a later block of ids first, as two connections may hand out
     ids = [*range(later + 1, later + 701), *range(1, 801)]
@@ -147,10 +154,11 @@ def test_lines_are_kept_a_transaction_at_a_time_and_given_in_the_order_asked(lat
     assert made.spoilt and made.lines(order) is None
 
 
-def test_lines_of_ids_given_out_of_order_and_of_any_script_come_back_whole() -> None:
+@_READS
+def test_lines_of_ids_given_out_of_order_and_of_any_script_come_back_whole(read_whole_up_to: int) -> None:
     """A transaction's lines are written in one piece: each line's end is found whether or not its text is ASCII
     (a character may take up to four bytes), and its id whether or not the transaction's ids run in order."""
-    made = NewCustomers()
+    made = NewCustomers(read_whole_up_to=read_whole_up_to)
     names = ["Ōtāhuhu Café", "Plain Ltd", "東京 Plumbing", "Zoë 🚰 Gasfitting", "Ngā Pukapuka", "Last One"]
     records = [prepare(Record(id=f"r{i}", name=name), line=True) for i, name in enumerate(names)]
     ids = [30, 10, 11, 12, 40, 7]

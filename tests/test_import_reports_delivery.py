@@ -12,10 +12,12 @@ from urllib.error import URLError
 import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
+from sqlalchemy import select
 
 from bot.imports.runs import ImportPolicy
 from bot.slack.import_reports import Delivery, slack_reporters
 from bot.slack.notify import SlackUnavailable, transient
+from storage.models import AuditEvent
 from tests.conftest import CHANNEL, RunningBot
 from tests.fakes.xero import XeroFake
 from tests.flows import command, connected
@@ -204,6 +206,57 @@ def test_an_end_slack_cannot_be_reached_for_is_told_later(connect_bot: RunningBo
         runtime.settings = reachable
     told(bot)
     assert len(summaries(bot)) == 1 and len(bot.slack.uploaded_files) == 1
+
+
+# The database refuses the audit entry of a customers CSV (a trigger), as it may refuse any write: full, gone away
+_REFUSE_EXPORTS = {
+    "sqlite": [
+        "CREATE TRIGGER refuse_exports BEFORE INSERT ON audit_events WHEN NEW.action = 'customers.exported' "
+        "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+    ],
+    "postgresql": [
+        "CREATE FUNCTION refuse_exports() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "IF NEW.action = 'customers.exported' THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$",
+        "CREATE TRIGGER refuse_exports BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION refuse_exports()",
+    ],
+}
+_ALLOW_EXPORTS = {
+    "sqlite": ["DROP TRIGGER refuse_exports"],
+    "postgresql": ["DROP TRIGGER refuse_exports ON audit_events", "DROP FUNCTION refuse_exports()"],
+}
+
+
+def test_a_csv_is_told_only_with_its_audit_entry(connect_bot: RunningBot, xero: XeroFake) -> None:
+    """The CSV went but its audit entry could not be written: the CSV is not taken as told, so the end is told
+    again later with the CSV sent again and audited then. A CSV taken as told always has its entry."""
+    bot = connect_bot
+    _, tenant = connected(bot, xero)
+    patient(bot)
+    db = bot.server.runtime.db
+    dialect = db.engine.dialect.name
+    with db.engine.begin() as conn:
+        for statement in _REFUSE_EXPORTS[dialect]:
+            conn.exec_driver_sql(statement)
+    try:
+        xero.seed_contacts(tenant, 30)
+        command(bot, "/accounts import", "Starting the import")
+        run = ended_untold(bot)
+        assert len(bot.slack.uploaded_files) >= 1 and "csv" not in (run.reported_parts or [])
+        assert _exports(bot) == []
+    finally:
+        with db.engine.begin() as conn:
+            for statement in _ALLOW_EXPORTS[dialect]:
+                conn.exec_driver_sql(statement)
+    run = told(bot)
+    assert run.reported_parts == ["csv", "summary"] and len(summaries(bot)) == 1
+    [exported] = _exports(bot)
+    new = run_view(bot, run.id).count("new")
+    assert exported.detail == {"rows": new, "import": run.id} and len(csv_rows(bot.slack.uploaded_files[-1])) == new
+
+
+def _exports(bot: RunningBot) -> list[AuditEvent]:
+    with bot.db.session() as s:
+        return list(s.scalars(select(AuditEvent).where(AuditEvent.action == "customers.exported")))
 
 
 def test_the_lease_is_a_minute_renewed_every_quarter() -> None:

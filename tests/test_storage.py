@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import sqlite3
 import threading
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -13,13 +14,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import UniqueConstraint, create_engine, delete, event, insert, inspect, select, text
+from sqlalchemy import UniqueConstraint, create_engine, delete, event, func, insert, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from storage import migrate
-from storage.bulk import BulkWriter
+from storage.bulk import BulkWriter, ids_in_order
 from storage.crypto import SecretBox
 from storage.db import Database, WriterTurns
 from storage.models import (
@@ -424,6 +425,26 @@ if "postgresql" in DATABASES:
         misread, so a column type without a rule (`storage.bulk`) stops the insert at once, naming the column."""
         with db.session() as s, pytest.raises(TypeError, match=r"invoices\.issued_on"):
             BulkWriter(s).insert(Invoice.__table__, ("id", "issued_on"), [(1, date(2026, 12, 3))])
+
+
+def test_ids_in_order_are_the_ids_an_ordered_select_gives(db: Database) -> None:
+    """`ids_in_order` reads the ids as one value: the same ids, in the same order, as the rows of the ordered select,
+    for more ids than one slice of its text holds (ties on the name broken by the id), and none for no row."""
+    rng = random.Random(7)
+    names = ["Able", "able", "ABLE ltd", "Bee", "bee", "Ōtāhuhu", "zed", "Zed", "10 Ltd", "9 Ltd"]
+    with db.session() as s:
+        workspace, _ = _workspace_with_connection(s)
+        s.execute(
+            insert(Customer),
+            [{"workspace_id": workspace.id, "name": rng.choice(names) + " " * rng.randrange(2)} for _ in range(15_000)],
+        )
+        order = (func.lower(Customer.name), Customer.id)
+        where = [Customer.workspace_id == workspace.id]
+        expected = list(s.scalars(select(Customer.id).where(*where).order_by(*order)))
+        found = ids_in_order(s, Customer.id, where, order)
+        assert len(expected) == 15_000 and len(",".join(map(str, expected))) > 65_536  # more than one slice
+        assert found.typecode == "q" and list(found) == expected
+        assert list(ids_in_order(s, Customer.id, [Customer.workspace_id == workspace.id + 1], order)) == []
 
 
 def test_session_rolls_back_when_the_block_raises(db: Database) -> None:

@@ -22,6 +22,9 @@ import msgspec
 from storage.json_columns import json_value
 
 CSV_COLUMNS = ("Name", "First name", "Last name", "Company", "Email", "Phones", "Address", "Number", "Active")
+# Lines of a run's new customers read back in one piece up to this size (`NewCustomers._read`): some 50,000 lines;
+# a larger file a line at a time, holding no more than a line
+READ_WHOLE_UP_TO = 8 << 20
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _FORMULA_CHARS = frozenset(_FORMULA_STARTS)
 
@@ -205,7 +208,9 @@ class NewCustomers:
     only while no write of this run changed one of them after creating it (`changed`, which spoils the whole) and
     nothing else did (the reader checks: `lists.new_customer_lines`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, read_whole_up_to: int = READ_WHOLE_UP_TO) -> None:
+        """`read_whole_up_to`: the size in bytes up to which the lines are read back in one piece (`_read`)."""
+        self.read_whole_up_to = read_whole_up_to
         self.count = 0  # lines committed
         self.spoilt = False
         self._pending_ids: list[int] = []  # the open transaction's customers created, and their lines
@@ -328,12 +333,23 @@ class NewCustomers:
         self._file, self._pending_ids, self._pending, self._ends, self._spans = None, [], [], array("q"), []
 
     def _read(self, found: array[int]) -> Iterator[bytes]:
+        """The lines at `found`, in its order, as the bytes they are, for the file they go to (decoded and encoded
+        again, 0.5 µs more a line). Up to `read_whole_up_to` bytes, the file is read in one piece and the lines cut
+        from it: a read a line cost 1.7-4 µs each (a system call: 14-31 ms for 8,000 lines at the end of an import
+        of 10,000), the piece 0.3 µs. A larger file is read a line at a time, which holds no more than a line: not
+        through a memory map either, whose pages count in the process's resident memory once touched, and lines
+        asked by name touch them all (32 MiB at 200,000 customers)."""
         if self._file is None:  # no customer created
             return
-        # read a line at a time (1 µs each), not through a memory map: the map's pages count in the process's
-        # resident memory once touched, and lines asked by name touch them all (32 MiB at 200,000 customers); as
-        # the bytes they are, for the file they go to (decoded and encoded again, 0.5 µs more a line)
-        ends, descriptor, read = self._ends, self._file.fileno(), os.pread
+        ends, descriptor = self._ends, self._file.fileno()
+        starts = array("q", [0])
+        starts.extend(ends[:-1])
+        if self._size <= self.read_whole_up_to:
+            whole = os.pread(descriptor, self._size, 0)
+            for position in found:
+                yield whole[starts[position] : ends[position]]
+            return
+        read = os.pread
         for position in found:
-            start = ends[position - 1] if position else 0
+            start = starts[position]
             yield read(descriptor, ends[position] - start, start)

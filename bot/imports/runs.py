@@ -395,9 +395,14 @@ def report_later(db: Database, *, run_id: int, owner: str, now: datetime, policy
 def record_reported_part(db: Database, *, run_id: int, part: str) -> None:
     """One part of the run's end (the CSV, the summary, ...) was told: it is not sent again."""
     with db.session(write_lock=True) as s:
-        run = s.scalar(select(ImportRun).where(ImportRun.id == run_id).with_for_update())
-        if run is not None and part not in (run.reported_parts or []):
-            run.reported_parts = [*(run.reported_parts or []), part]
+        add_reported_part(s, run_id=run_id, part=part)
+
+
+def add_reported_part(session: Session, *, run_id: int, part: str) -> None:
+    """`record_reported_part` in the caller's transaction (opened with the write lock), beside what goes with it."""
+    run = session.scalar(select(ImportRun).where(ImportRun.id == run_id).with_for_update())
+    if run is not None and part not in (run.reported_parts or []):
+        run.reported_parts = [*(run.reported_parts or []), part]
 
 
 def renew_lease(db: Database, *, run_id: int, owner: str, now: datetime, policy: ImportPolicy) -> bool:

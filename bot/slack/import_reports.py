@@ -43,7 +43,7 @@ from bot.customers.lists import (
     write_csv_lines,
     write_csv_rows,
 )
-from bot.imports.runs import RunView, record_parent, record_reported_part
+from bot.imports.runs import RunView, add_reported_part, record_parent, record_reported_part
 from bot.imports.sync import current_plan, customer_filter_of, sync_settings
 from bot.runtime import Runtime
 from bot.slack.notify import CANNOT_POST_HERE, SlackUnavailable, direct_message, transient
@@ -416,8 +416,10 @@ class SlackReporter:
         )
         if sent is None:
             return False
-        record_reported_part(self.runtime.db, run_id=run.id, part="csv")
-        with self.runtime.db.session(write_lock=True) as s:  # every customers CSV that leaves is in the audit log
+        # every customers CSV that leaves is in the audit log: told and audited in one transaction, so that no
+        # stop between the two leaves it told (not sent again) and never audited
+        with self.runtime.db.session(write_lock=True) as s:
+            add_reported_part(s, run_id=run.id, part="csv")
             workspaces.record(
                 s,
                 workspace_id=run.workspace_id,
