@@ -38,6 +38,7 @@ from tests.imports import (
     thread_text,
 )
 from tests.providers.packages import PackageDriver, Resource
+from tests.test_import_keys import _statements
 
 
 @pytest.fixture
@@ -102,6 +103,34 @@ def test_first_import_end_to_end(imports: tuple[RunningBot, Connection, str], pa
         for cell in row.values():
             assert not cell.startswith(("=", "+", "-", "@")), row
     assert any(r["Phones"].startswith("'+64") for r in rows)
+
+
+def test_the_summary_looks_only_for_what_the_runs_counts_say_it_has(
+    xero_imports: tuple[RunningBot, Connection, str], xero: XeroFake
+) -> None:
+    """A first import with new customers but no possible duplicate and no unreadable record: its end reads the new
+    names, and neither looks for duplicates (a sort of every new customer) nor reads the unreadable records; its
+    summary and CSV are whole. A run with an unreadable record reads those and shows them."""
+    bot, _, tenant = xero_imports
+    xero.seed_contacts(tenant, 30)
+    with _statements(bot.db) as sent:
+        command(bot, "/accounts import", "Starting the import")
+        run = finished(bot)
+    reads = [q for q in sent if q.lstrip().upper().startswith(("SELECT", "WITH"))]
+    assert run.count("new") > 0 and run.count("possible_duplicates") == run.count("unreadable") == 0
+    assert any("first_import_run_id" in q and "LIMIT" in q for q in reads)  # the new names
+    assert not [q for q in reads if "= customers.possible_duplicate_of_id" in q or "import_run_skips" in q]
+    thread = thread_text(bot, run)
+    assert "New customers* (the first 20 of" in thread and "Possible duplicates" not in thread
+    [upload] = bot.slack.uploaded_files
+    assert len(csv_rows(upload)) == run.count("new")
+
+    xero.add_raw_contact(tenant, {"Name": "No Id Ltd", "ContactStatus": "ACTIVE"})
+    with _statements(bot.db) as sent:
+        command(bot, "/accounts import", "Starting the import")
+        again = bot.slack.wait_for(lambda: (r := finished(bot)) and r.id != run.id and r, timeout=30)
+    assert again.count("unreadable") == 1 and any("import_run_skips" in q for q in sent)
+    assert "contact could not be read from Xero:" in thread_text(bot, again)
 
 
 def test_a_reimport_creates_no_duplicates_and_counts_the_unchanged(
@@ -695,14 +724,18 @@ if "postgresql" in DATABASES:  # a reader held by a lock only on PostgreSQL (SQL
     ) -> None:
         """A person's import ends by reading what its summary shows beside making and sending the CSV of its new
         customers (at 80,000 new customers the summary's queries took 50 ms and the CSV 270 ms, one after the other):
-        with the summary's reading held (a lock on the unreadable records' table, which only the summary reads
-        here), the CSV still reaches the person, and the summary, saying so, follows once the lock goes."""
+        with the summary's reading held (a lock, taken once the pages are written, on the sync settings' table,
+        which at the end only the summary reads), the CSV still reaches the person, and the summary, saying so,
+        follows once the lock goes."""
         bot, _, tenant = xero_imports
         xero.seed_contacts(tenant, 30)
+        at_the_end = xero.hold("/Accounts")  # the chart's refresh, which the end waits for, after the last page
         holder = bot.db.engine.connect()
         try:
-            holder.execute(text("LOCK TABLE import_run_skips IN ACCESS EXCLUSIVE MODE"))
             command(bot, "/accounts import", "Starting the import")
+            bot.slack.wait_for(lambda: runs(bot) and runs(bot)[0].status == "succeeded", timeout=30)
+            holder.execute(text("LOCK TABLE sync_settings IN ACCESS EXCLUSIVE MODE"))
+            at_the_end.set()
             [upload] = bot.slack.wait_for(
                 lambda: [f for f in bot.slack.uploaded_files if f.completed],
                 timeout=30,
@@ -712,6 +745,7 @@ if "postgresql" in DATABASES:  # a reader held by a lock only on PostgreSQL (SQL
             [run] = runs(bot)
             assert "Import finished" not in thread_text(bot, run_view(bot, run.id))  # its reading is still held
         finally:
+            at_the_end.set()
             holder.rollback()
             holder.close()
         run = finished(bot)

@@ -376,18 +376,22 @@ class SlackReporter:
         )
 
     def _shown(self, run: RunView, title: str) -> views.Summary:
-        """What the summary of a run shows, as if its CSV were not sent (`csv_to`)."""
+        """What the summary of a run shows, as if its CSV were not sent (`csv_to`). Where the run's counts (written
+        with its rows, in the same transactions) say it made no new customer, no possible duplicate or met no
+        unreadable record, that list is not looked for: each look at the new customers sorts every one of the run's
+        by name (5 ms at 8,000 on SQLite, beside the CSV's own sort at the end of the run)."""
         with self.runtime.db.session() as s:
+            new, similar, unread = (run.count(c) for c in ("new", "possible_duplicates", "unreadable"))
+            names = new_customer_names(s, run_id=run.id, limit=views.NEW_NAMES_SHOWN) if new else []
+            duplicates = possible_duplicates(s, run_id=run.id, limit=views.DUPLICATES_SHOWN) if similar else []
+            skips = unreadable_records(s, run_id=run.id, limit=views.UNREADABLE_SHOWN) if unread else []
             return views.Summary(
                 run=run,
                 provider_title=title,
-                new_names=new_customer_names(s, run_id=run.id, limit=views.NEW_NAMES_SHOWN),
-                duplicates=possible_duplicates(s, run_id=run.id, limit=views.DUPLICATES_SHOWN),
+                new_names=names,
+                duplicates=duplicates,
                 csv_to=None,
-                unreadable=[
-                    views.Unreadable(id=r.external_id, name=r.name, reason=r.reason)
-                    for r in unreadable_records(s, run_id=run.id, limit=views.UNREADABLE_SHOWN)
-                ],
+                unreadable=[views.Unreadable(id=r.external_id, name=r.name, reason=r.reason) for r in skips],
                 customer_filter=customer_filter_of(s, connection_id=run.connection_id),
                 sync=current_plan(s, workspace_id=run.workspace_id),
             )
