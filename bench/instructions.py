@@ -27,6 +27,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from bench.import_bench import PAGE_SIZE, connected_runtime, fakes_running, write_pages
@@ -132,9 +133,20 @@ def counted(program: str, directory: Path, pages: int, checkout: Path | None = N
     raise RuntimeError(f"no count for the program (exit {done.returncode}):\n{done.stderr[-3000:]}")
 
 
-def per_page(program: str, directory: Path, pages: int, checkout: Path | None = None) -> int:
-    """A page's instructions: `pages` pages after the first, less the first alone."""
-    return (counted(program, directory, pages + 1, checkout) - counted(program, directory, 1, checkout)) // pages
+def per_page(programs: list[tuple[str, Path | None]], directory: Path, pages: int) -> list[int]:
+    """A page's instructions for each program (with the code of its checkout: `counted`): `pages` pages after the
+    first, less the first alone. The programs run under callgrind as many at once as the machine has cores: a count
+    is the program's own, whatever runs beside it, and one at a time the ten of a `--baseline` run took two minutes,
+    four and more on a busy machine (the suite runs this bench beside its other tests)."""
+    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+        runs = [
+            (
+                pool.submit(counted, program, directory, pages + 1, checkout),
+                pool.submit(counted, program, directory, 1, checkout),
+            )
+            for program, checkout in programs
+        ]
+        return [(many.result() - first.result()) // pages for many, first in runs]
 
 
 def main() -> None:
@@ -148,7 +160,6 @@ def main() -> None:
     if args.contacts < (args.pages + 1) * PAGE_SIZE:
         sys.exit(f"--contacts must hold {args.pages + 1} pages of {PAGE_SIZE}")
     baseline = args.baseline.resolve() if args.baseline else None
-    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp) / "pages"
         directory.mkdir()
@@ -156,11 +167,13 @@ def main() -> None:
             runtime, connection_id = connected_runtime(f"sqlite:///{tmp}/pages.db", xero_url, slack_url)
             write_pages(runtime, connection_id, directory)
             runtime.close()
-        sdk = per_page(SDK, directory, args.pages)
-        for what, program in (("reading (the reading process)", READING), ("writing (the importing thread)", WRITING)):
-            ours = per_page(program, directory, args.pages)
-            before = per_page(program, directory, args.pages, baseline) if baseline else None
-            rows.append((what, ours, before))
+        programs = [(SDK, None), (READING, None), (WRITING, None)]
+        programs += [(READING, baseline), (WRITING, baseline)] if baseline else []
+        sdk, reading, writing, *before = per_page(programs, directory, args.pages)
+    rows = [
+        ("reading (the reading process)", reading, before[0] if before else None),
+        ("writing (the importing thread)", writing, before[1] if before else None),
+    ]
     print(f"Instructions a page of {PAGE_SIZE:,} contacts (callgrind, {args.pages} pages after one to warm up)")
     print("| what | instructions a page | × the SDK's | baseline's | ours / baseline's |")
     print("| --- | ---: | ---: | ---: | ---: |")
