@@ -184,6 +184,36 @@ def test_the_pages_do_not_wait_for_slack_to_take_their_progress(connect_bot: Run
     assert first.args.get("thread_ts") is None and first.response["ts"] == run_view(bot, run.id).parent_ts
 
 
+def test_the_csv_goes_while_the_progress_is_still_being_told(connect_bot: RunningBot, xero: XeroFake) -> None:
+    """Slack not answering the progress replies yet when the last page is written: the CSV of the new customers is
+    made, uploaded and shared by direct message meanwhile (it does not wait for the channel's thread), and once Slack
+    answers, the replies come in order, then the summary, saying the CSV went."""
+    bot = connect_bot
+    _, tenant = connected(bot, xero)
+    quick(bot, batch_records=1, progress_every=3600.0)  # each page told as it is saved; no edits between them
+    xero.seed_contacts(tenant, 2500)
+    release = bot.slack.hold("chat.postMessage")
+    try:
+        command(bot, "/accounts import", "Starting the import")
+        [upload] = bot.slack.wait_for(
+            lambda: [f for f in bot.slack.uploaded_files if f.completed],
+            timeout=30,
+            message="the CSV waited for the progress to be told",
+        )
+        assert not bot.slack.calls("chat.postMessage")  # the parent and the replies still on their way
+        assert upload.channels == [dm(bot)]
+    finally:
+        release.set()
+
+    run = told(bot)
+    view = run_view(bot, run.id)
+    texts = [str(c.args.get("text")) for c in replies(bot)]
+    assert texts[:2] == ["Read 1,000 of 2,500 contacts (40%).", "Read 2,000 of 2,500 contacts (80%)."]
+    assert "Import finished" in str(replies(bot)[-1].args.get("blocks")) and run.reported_parts == ["csv", "summary"]
+    assert "by direct message" in str(replies(bot)[-1].args.get("blocks"))
+    assert len(bot.slack.uploaded_files) == 1 and len(csv_rows(upload)) == view.count("new") > 0
+
+
 def replies(bot: RunningBot) -> list[Any]:
     """The replies in the run's thread that Slack took, in the order it answered them."""
     return [c for c in bot.slack.calls("chat.postMessage") if c.args.get("thread_ts") and c.response.get("ok")]
