@@ -160,10 +160,13 @@ def test_the_end_goes_to_slack_at_once_not_a_round_trip_at_a_time(connect_bot: R
     assert upload.channels == [dm(bot)] and len(csv_rows(upload)) == view.count("new") > 0
 
 
-def test_the_pages_do_not_wait_for_slack_to_take_their_progress(connect_bot: RunningBot, xero: XeroFake) -> None:
+def test_the_pages_and_the_csv_do_not_wait_for_slack_to_take_their_progress(
+    connect_bot: RunningBot, xero: XeroFake
+) -> None:
     """Slack not answering the parent message's post nor the milestones' replies yet: every page is written meanwhile
-    (one after another, the first page waited for the post, and the last for both replies), and once Slack answers
-    every one of them comes, in order, before the summary."""
+    (one after another, the first page waited for the post, and the last for both replies), and so is the CSV of the
+    new customers, made, uploaded and shared by direct message (it does not wait for the channel's thread); once Slack
+    answers, every reply comes, in order, before the summary, which says the CSV went."""
     bot = connect_bot
     _, tenant = connected(bot, xero)
     quick(bot, batch_records=1, progress_every=3600.0)  # each page told as it is saved; no edits between them
@@ -172,29 +175,6 @@ def test_the_pages_do_not_wait_for_slack_to_take_their_progress(connect_bot: Run
     try:
         command(bot, "/accounts import", "Starting the import")
         bot.slack.wait_for(lambda: runs(bot) and runs(bot)[0].status == "succeeded", timeout=30)
-        assert not bot.slack.calls("chat.postMessage")  # the parent and the replies still on their way
-    finally:
-        release.set()
-
-    run = told(bot)
-    texts = [str(c.args.get("text")) for c in replies(bot)]
-    assert texts[:2] == ["Read 1,000 of 2,500 contacts (40%).", "Read 2,000 of 2,500 contacts (80%)."]
-    assert "Import finished" in str(replies(bot)[-1].args.get("blocks")) and run.reported_parts == ["csv", "summary"]
-    [first, *_] = bot.slack.calls("chat.postMessage")
-    assert first.args.get("thread_ts") is None and first.response["ts"] == run_view(bot, run.id).parent_ts
-
-
-def test_the_csv_goes_while_the_progress_is_still_being_told(connect_bot: RunningBot, xero: XeroFake) -> None:
-    """Slack not answering the progress replies yet when the last page is written: the CSV of the new customers is
-    made, uploaded and shared by direct message meanwhile (it does not wait for the channel's thread), and once Slack
-    answers, the replies come in order, then the summary, saying the CSV went."""
-    bot = connect_bot
-    _, tenant = connected(bot, xero)
-    quick(bot, batch_records=1, progress_every=3600.0)  # each page told as it is saved; no edits between them
-    xero.seed_contacts(tenant, 2500)
-    release = bot.slack.hold("chat.postMessage")
-    try:
-        command(bot, "/accounts import", "Starting the import")
         [upload] = bot.slack.wait_for(
             lambda: [f for f in bot.slack.uploaded_files if f.completed],
             timeout=30,
@@ -206,12 +186,13 @@ def test_the_csv_goes_while_the_progress_is_still_being_told(connect_bot: Runnin
         release.set()
 
     run = told(bot)
-    view = run_view(bot, run.id)
     texts = [str(c.args.get("text")) for c in replies(bot)]
     assert texts[:2] == ["Read 1,000 of 2,500 contacts (40%).", "Read 2,000 of 2,500 contacts (80%)."]
     assert "Import finished" in str(replies(bot)[-1].args.get("blocks")) and run.reported_parts == ["csv", "summary"]
     assert "by direct message" in str(replies(bot)[-1].args.get("blocks"))
-    assert len(bot.slack.uploaded_files) == 1 and len(csv_rows(upload)) == view.count("new") > 0
+    assert len(bot.slack.uploaded_files) == 1 and len(csv_rows(upload)) == run_view(bot, run.id).count("new") > 0
+    [first, *_] = bot.slack.calls("chat.postMessage")
+    assert first.args.get("thread_ts") is None and first.response["ts"] == run_view(bot, run.id).parent_ts
 
 
 def replies(bot: RunningBot) -> list[Any]:
