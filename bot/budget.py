@@ -183,10 +183,6 @@ class SharedBudget:
         with self.db.writers.turn(), self._engine.begin() as c:
             yield c
 
-    def take(self, limit: str, *, calls: int, per: float) -> float:
-        """One call counted under one limit (`take_all`): 0.0, or the seconds until it may go."""
-        return self.take_all([(limit, calls, per)])[1]
-
     def take_all(self, limits: Sequence[tuple[str, int, float]]) -> tuple[int, float]:
         """One call counted under each of `limits` (`limit`, `calls`, `per`) in turn, until one has no room: how
         many were counted, and the seconds until the next may count it (0.0 when all were). One statement on
