@@ -19,7 +19,14 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from bot.customers.csv_lines import READ_WHOLE_UP_TO, NewCustomers, csv_line, csv_lines
-from bot.customers.lists import CSV_CHUNK, iter_csv_rows, new_customer_lines, write_csv_lines, write_csv_rows
+from bot.customers.lists import (
+    CSV_CHUNK,
+    iter_csv_rows,
+    new_customer_lines,
+    new_customer_lines_size,
+    write_csv_lines,
+    write_csv_rows,
+)
 from bot.customers.matching import apply_prepared
 from bot.customers.rows import becomes_customer, prepare, prepare_page
 from providers.base import Address, Phone
@@ -222,6 +229,7 @@ def test_the_lines_gathered_are_the_csv_read_back(db: Database, records: list[Re
         written = io.BytesIO()
         assert write_csv_lines(lines, written) == made.count
         assert written.getvalue().decode() == _from_database(s, workspace_id, run_id)
+        assert new_customer_lines_size(made) == len(written.getvalue())  # known before the order was read
         with_skips = io.BytesIO()
         skips = s.scalars(select(ImportRunSkip).where(ImportRunSkip.run_id == run_id))
         again = new_customer_lines(s, made, workspace_id=workspace_id, run_id=run_id)
@@ -268,6 +276,7 @@ def test_the_lines_stand_only_while_nothing_wrote_the_new_customers_again(db: Da
     assert not again.spoilt
     counts = _write(db, [Record(id="d1", name="Dana Smith")], again, **ids)  # the same contact, changed, later
     assert counts["updated"] == 1 and again.spoilt
+    assert new_customer_lines_size(again) is None and new_customer_lines_size(None) is None  # no lines to go by
 
 
 def _run_in(db: Database, workspace_id: int, connection_id: int) -> int:
@@ -299,6 +308,8 @@ def test_an_imports_csv_is_written_from_the_lines_gathered(
         expected = _from_database(s, run.workspace_id, run.id, unreadable=bool(run.count("unreadable")))
     assert upload.content.decode() == expected and len(csv_rows(upload)) == run.count("new")
     assert "its CSV written from the lines gathered" in caplog.text
+    [reservation] = package_bot.slack.calls("files.getUploadURLExternal")  # reserved for the size the lines gave
+    assert int(reservation.args["length"]) == upload.length == len(upload.content)
 
 
 def test_many_unreadable_records_follow_the_lines_as_the_csv_module_writes_them() -> None:

@@ -4,7 +4,9 @@ untold, and once Slack answers again its result, summary and CSV are posted, eac
 from __future__ import annotations
 
 import dataclasses
+import io
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 from urllib.error import URLError
@@ -12,13 +14,13 @@ from urllib.error import URLError
 import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from bot.imports.runs import ImportPolicy
-from bot.slack.import_reports import Delivery, slack_reporters
+from bot.slack.import_reports import Delivery, Reserved, slack_reporters, upload_file
 from bot.slack.notify import SlackUnavailable, transient
 from storage.models import AuditEvent
-from tests.conftest import CHANNEL, RunningBot
+from tests.conftest import ADMIN, CHANNEL, TEAM, RunningBot
 from tests.fakes.xero import XeroFake
 from tests.flows import command, connected
 from tests.imports import QUICK, csv_rows, dm, quick, run_view, runs
@@ -158,6 +160,65 @@ def test_the_end_goes_to_slack_at_once_not_a_round_trip_at_a_time(connect_bot: R
     assert bot.slack.message(CHANNEL, view.parent_ts)["text"].startswith(":white_check_mark: Imported customers")
     [upload] = bot.slack.uploaded_files
     assert upload.channels == [dm(bot)] and len(csv_rows(upload)) == view.count("new") > 0
+
+
+def test_the_csvs_upload_is_reserved_while_its_file_is_written(connect_bot: RunningBot, xero: XeroFake) -> None:
+    """The size of the CSV of an import's new customers is known from the lines it gathered before they are put in
+    the CSV's order: its upload is reserved beside that (a round trip to Slack that waits for nothing the file does),
+    not once the file is written; the file sent is the size reserved, and reserved once."""
+    bot = connect_bot
+    _, tenant = connected(bot, xero)
+    quick(bot)
+    xero.seed_contacts(tenant, 30)
+    reserved_before_the_order: list[bool] = []
+
+    def order_waits_for_the_reservation(*args: Any) -> None:  # before_cursor_execute's arguments
+        if "group_concat" in args[2] or "string_agg" in args[2]:  # the CSV's order (`storage.bulk.ids_in_order`)
+            try:
+                bot.slack.wait_for(lambda: bot.slack.calls("files.getUploadURLExternal"), timeout=10)
+            except TimeoutError:
+                reserved_before_the_order.append(False)
+            else:
+                reserved_before_the_order.append(True)
+
+    engine = bot.server.runtime.db.engine
+    event.listen(engine, "before_cursor_execute", order_waits_for_the_reservation)
+    try:
+        command(bot, "/accounts import", "Starting the import")
+        run = told(bot)
+    finally:
+        event.remove(engine, "before_cursor_execute", order_waits_for_the_reservation)
+    assert reserved_before_the_order == [True]
+    [reservation] = bot.slack.calls("files.getUploadURLExternal")
+    [upload] = bot.slack.uploaded_files
+    assert upload.completed and upload.channels == [dm(bot)] and upload.content is not None
+    assert upload.length == len(upload.content) == int(reservation.args["length"])
+    assert len(csv_rows(upload)) == run_view(bot, run.id).count("new") > 0
+
+
+def test_an_upload_reserved_for_another_size_is_reserved_again(connect_bot: RunningBot) -> None:
+    """A file that did not come out the size its upload was reserved for (the lines gathered did not stand, and the
+    CSV was read from the database): that upload is let go, never completed, and one of the file's size sent."""
+    bot = connect_bot
+    client = bot.server.runtime.client_for(TEAM)
+    assert client is not None
+    channel = str(client.conversations_open(users=ADMIN)["channel"]["id"])
+    with ThreadPoolExecutor(1) as beside:
+        early = Reserved(10, beside.submit(client.files_getUploadURLExternal, filename="new.csv", length=10))
+        file = io.BytesIO(b"Name,Email\r\nAda Lovelace,ada@example.com\r\n")
+        upload_file(client, file, channel=lambda: channel, filename="new.csv", initial_comment="New", reserved=early)
+    size = len(file.getvalue())
+    by_length = {c.args["length"]: c.response["file_id"] for c in bot.slack.calls("files.getUploadURLExternal")}
+    assert by_length.keys() == {"10", str(size)}  # the two in either order: the first was on its way meanwhile
+    [upload] = bot.slack.uploaded_files
+    assert upload.completed and upload.content == file.getvalue() and upload.length == len(upload.content)
+    assert upload.file_id == by_length[str(size)] != by_length["10"]
+
+    file.seek(0)  # reserved for its size: taken as it is
+    with ThreadPoolExecutor(1) as beside:
+        early = Reserved(size, beside.submit(client.files_getUploadURLExternal, filename="new.csv", length=size))
+        upload_file(client, file, channel=lambda: channel, filename="new.csv", initial_comment="New", reserved=early)
+    assert len(bot.slack.calls("files.getUploadURLExternal")) == 3 and len(bot.slack.uploaded_files) == 2
 
 
 def test_the_pages_and_the_csv_do_not_wait_for_slack_to_take_their_progress(

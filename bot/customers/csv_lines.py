@@ -275,6 +275,11 @@ class NewCustomers:
         self._size += len(data)
         self.count += len(ids)
 
+    @property
+    def size(self) -> int:
+        """The bytes of the lines committed."""
+        return self._size
+
     def discard(self) -> None:
         """The open transaction was rolled back: its lines go."""
         self._pending_ids, self._pending = [], []

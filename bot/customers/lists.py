@@ -5,6 +5,7 @@ so a list of any length is written with flat memory."""
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
@@ -333,7 +334,7 @@ def write_csv_lines(
     """`write_csv_rows` for lines already written (`csv_lines.NewCustomers.lines`, UTF-8), into a binary file: the
     same file's bytes. With `unreadable`, each line gets the empty cell of the reason column, as the csv module
     writes one (nothing before the line's ending, every line having cells before it)."""
-    _write_rows([[*CSV_COLUMNS, NOT_IMPORTED_COLUMN] if unreadable is not None else list(CSV_COLUMNS)], out)
+    out.write(csv_header(unreadable=unreadable is not None))
     written, chunk = 0, bytearray()
     for line in lines:  # written 64 KiB at a time: a write a line added a fifth to the loop
         chunk += line if unreadable is None else line[:-2] + b",\r\n"
@@ -350,6 +351,15 @@ def write_csv_lines(
 CSV_CHUNK = 65_536  # bytes gathered before a write of `write_csv_lines`
 
 
+@functools.cache
+def csv_header(*, unreadable: bool = False) -> bytes:
+    """The CSV's first line as `write_csv_rows` writes it, in UTF-8: the column names (and the reason's column, with
+    an import's unreadable records)."""
+    out = io.BytesIO()
+    _write_rows([[*CSV_COLUMNS, NOT_IMPORTED_COLUMN] if unreadable else list(CSV_COLUMNS)], out)
+    return out.getvalue()
+
+
 def _write_rows(rows: Iterable[Sequence[str]], out: IO[bytes]) -> None:
     """`rows` as the csv module writes them (`write_csv_rows`), in UTF-8, a chunk at a time (an import's unreadable
     records may be as many as its contacts)."""
@@ -362,6 +372,15 @@ def _write_rows(rows: Iterable[Sequence[str]], out: IO[bytes]) -> None:
             text.seek(0)
             text.truncate()
     out.write(text.getvalue().encode())
+
+
+def new_customer_lines_size(made: NewCustomers | None) -> int | None:
+    """The size in bytes of the CSV of a run's new customers written from the lines it gathered (`new_customer_lines`,
+    then `write_csv_lines` with no unreadable records), known before the lines are put in order: the file is the
+    header and every line committed, once. None where there are no lines to write it from."""
+    if made is None or made.spoilt:
+        return None
+    return len(csv_header()) + made.size
 
 
 def new_customer_lines(

@@ -22,12 +22,13 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, BinaryIO, TypeVar
+from typing import Any, BinaryIO, NamedTuple, TypeVar
 
 import httpx2
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+from slack_sdk.web import SlackResponse
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential, wait_random
 
 from bot import workspaces
@@ -37,6 +38,7 @@ from bot.customers.lists import (
     iter_csv_rows,
     iter_unreadable,
     new_customer_lines,
+    new_customer_lines_size,
     new_customer_names,
     possible_duplicates,
     unreadable_records,
@@ -107,19 +109,29 @@ def send_customers_csv(
     the run `run_id` could not import, with the reason. `made`: the lines of the run's new customers gathered
     as it wrote them, written as they are where they still stand for the run's new customers (the file is the
     same: `lists.new_customer_lines`)."""
+    whole = query is None and scope is None and connection_id is None  # a run's new customers, all
+    # the file's size where it is known before the file is written: the lines gathered are the file but for their order
+    size = new_customer_lines_size(made) if whole and run_id is not None and not unreadable else None
     with (
         tempfile.TemporaryFile("w+b") as raw,
-        ThreadPoolExecutor(1, thread_name_prefix="csv-direct-message") as beside,
+        ThreadPoolExecutor(2, thread_name_prefix="csv-to-slack") as beside,
     ):
         # the direct message's channel asked for while the file is written and its upload reserved and sent: a
         # round trip to Slack that waits for nothing the file does, needed only to share the file (should Slack
         # refuse it, what it raised is raised there, the file sent but shared nowhere)
         opened = beside.submit(client.conversations_open, users=user_id)
+        # and the upload reserved meanwhile where the size is known, another round trip that waits for nothing the
+        # file does (0.2 s of the end from a server far from Slack); a file that comes out another size (the lines
+        # did not stand, and the rows were read from the database) is reserved again (`upload_file`)
+        reserved = (
+            Reserved(size, beside.submit(client.files_getUploadURLExternal, filename=filename, length=size))
+            if size is not None
+            else None
+        )
         out = io.TextIOWrapper(raw, encoding="utf-8", newline="")
         try:
             with runtime.db.session() as s:
                 unread = iter_unreadable(s, run_id=run_id) if unreadable and run_id is not None else None
-                whole = query is None and scope is None and connection_id is None  # a run's new customers, all
                 lines = new_customer_lines(s, made, workspace_id=workspace_id, run_id=run_id) if whole else None
                 if lines is not None:  # UTF-8 already: into the file as they are
                     rows = write_csv_lines(lines, raw, unreadable=unread)
@@ -142,23 +154,43 @@ def send_customers_csv(
             channel=lambda: str(opened.result()["channel"]["id"]),
             filename=filename,
             initial_comment=comment(rows),
+            reserved=reserved,
         )
     return rows
+
+
+class Reserved(NamedTuple):
+    """An upload reserved before its file was written (`files.getUploadURLExternal`), for a file of `length` bytes:
+    Slack's answer on its way."""
+
+    length: int
+    answer: Future[SlackResponse]
 
 
 UPLOAD_CHUNK = 64 * 1024
 
 
 def upload_file(
-    client: WebClient, file: BinaryIO, *, channel: Callable[[], str], filename: str, initial_comment: str
+    client: WebClient,
+    file: BinaryIO,
+    *,
+    channel: Callable[[], str],
+    filename: str,
+    initial_comment: str,
+    reserved: Reserved | None = None,
 ) -> None:
     """Slack's upload flow (files.getUploadURLExternal, POST the bytes, files.completeUploadExternal), with the
     bytes streamed from `file` in chunks: slack_sdk's `files_upload_v2` reads a whole file into memory, and a
     CSV of 100,000 customers is tens of megabytes. `channel` gives where the file is shared, asked once the bytes are
-    sent (the last step shares it there)."""
+    sent (the last step shares it there). `reserved`: the upload asked for while the file was written, taken where
+    the file is the size it was asked for (what Slack answered it is raised here, as the call's own would be), let go
+    where it is not (never completed, it is shared nowhere) and the file's own size asked for."""
     length = file.seek(0, io.SEEK_END)
     file.seek(0)
-    reserved = client.files_getUploadURLExternal(filename=filename, length=length)
+    if reserved is not None and reserved.length == length:
+        target = reserved.answer.result()
+    else:
+        target = client.files_getUploadURLExternal(filename=filename, length=length)
 
     def chunks() -> Iterator[bytes]:
         while block := file.read(UPLOAD_CHUNK):
@@ -167,7 +199,7 @@ def upload_file(
     try:
         with httpx2.Client(timeout=httpx2.Timeout(60.0, connect=10.0), verify=tls_context()) as http:
             answer = http.post(
-                str(reserved["upload_url"]),
+                str(target["upload_url"]),
                 content=chunks(),
                 headers={"Content-Length": str(length), "Content-Type": "application/octet-stream"},
             )
@@ -180,7 +212,7 @@ def upload_file(
     if answer.status_code != 200:
         raise SlackRequestError(f"Slack refused the file upload (HTTP {answer.status_code})")
     client.files_completeUploadExternal(
-        files=[{"id": reserved["file_id"], "title": filename}],
+        files=[{"id": target["file_id"], "title": filename}],
         channel_id=channel(),
         initial_comment=initial_comment,
     )
