@@ -307,7 +307,7 @@ def test_an_imports_csv_is_written_from_the_lines_gathered(
     with package_bot.server.runtime.db.session() as s:
         expected = _from_database(s, run.workspace_id, run.id, unreadable=bool(run.count("unreadable")))
     assert upload.content.decode() == expected and len(csv_rows(upload)) == run.count("new")
-    assert "its CSV written from the lines gathered" in caplog.text
+    assert "its CSV sent from the lines gathered" in caplog.text  # as they are read, no file written first
     [reservation] = package_bot.slack.calls("files.getUploadURLExternal")  # reserved for the size the lines gave
     assert int(reservation.args["length"]) == upload.length == len(upload.content)
 

@@ -17,7 +17,7 @@ from slack_sdk.web import SlackResponse
 from sqlalchemy import event, select
 
 from bot.imports.runs import ImportPolicy
-from bot.slack.import_reports import Delivery, Reserved, slack_reporters, upload_file
+from bot.slack.import_reports import Content, Delivery, Reserved, file_content, slack_reporters, upload_file
 from bot.slack.notify import SlackUnavailable, transient
 from storage.models import AuditEvent
 from tests.conftest import ADMIN, CHANNEL, TEAM, RunningBot
@@ -198,27 +198,37 @@ def test_the_csvs_upload_is_reserved_while_its_file_is_written(connect_bot: Runn
 
 def test_an_upload_reserved_for_another_size_is_reserved_again(connect_bot: RunningBot) -> None:
     """A file that did not come out the size its upload was reserved for (the lines gathered did not stand, and the
-    CSV was read from the database): that upload is let go, never completed, and one of the file's size sent."""
+    CSV was read from the database): that upload is let go, never completed, and one of the file's size sent. One of
+    the size reserved is sent on it, from a file or as its chunks are made."""
     bot = connect_bot
     client = bot.server.runtime.client_for(TEAM)
     assert client is not None
     channel = str(client.conversations_open(users=ADMIN)["channel"]["id"])
-    with ThreadPoolExecutor(1) as beside:
-        early = Reserved(10, beside.submit(client.files_getUploadURLExternal, filename="new.csv", length=10))
-        file = io.BytesIO(b"Name,Email\r\nAda Lovelace,ada@example.com\r\n")
-        upload_file(client, file, channel=lambda: channel, filename="new.csv", initial_comment="New", reserved=early)
-    size = len(file.getvalue())
-    by_length = {c.args["length"]: c.response["file_id"] for c in bot.slack.calls("files.getUploadURLExternal")}
-    assert by_length.keys() == {"10", str(size)}  # the two in either order: the first was on its way meanwhile
-    [upload] = bot.slack.uploaded_files
-    assert upload.completed and upload.content == file.getvalue() and upload.length == len(upload.content)
-    assert upload.file_id == by_length[str(size)] != by_length["10"]
+    csv = b"Name,Email\r\nAda Lovelace,ada@example.com\r\n"
 
-    file.seek(0)  # reserved for its size: taken as it is
-    with ThreadPoolExecutor(1) as beside:
-        early = Reserved(size, beside.submit(client.files_getUploadURLExternal, filename="new.csv", length=size))
-        upload_file(client, file, channel=lambda: channel, filename="new.csv", initial_comment="New", reserved=early)
-    assert len(bot.slack.calls("files.getUploadURLExternal")) == 3 and len(bot.slack.uploaded_files) == 2
+    def upload(content: Content, *, reserved_for: int) -> None:
+        with ThreadPoolExecutor(1) as beside:
+            early = beside.submit(client.files_getUploadURLExternal, filename="new.csv", length=reserved_for)
+            upload_file(
+                client,
+                content,
+                channel=lambda: channel,
+                filename="new.csv",
+                initial_comment="New",
+                reserved=Reserved(reserved_for, early),
+            )
+
+    upload(file_content(io.BytesIO(csv)), reserved_for=10)
+    by_length = {c.args["length"]: c.response["file_id"] for c in bot.slack.calls("files.getUploadURLExternal")}
+    assert by_length.keys() == {"10", str(len(csv))}  # the two in either order: the first was on its way meanwhile
+    [upload_sent] = bot.slack.uploaded_files
+    assert upload_sent.completed and upload_sent.content == csv and upload_sent.length == len(csv)
+    assert upload_sent.file_id == by_length[str(len(csv))] != by_length["10"]
+
+    upload(file_content(io.BytesIO(csv)), reserved_for=len(csv))  # reserved for its size: taken as it is
+    upload(Content(len(csv), iter([csv[:12], csv[12:]])), reserved_for=len(csv))  # made as it is sent
+    assert len(bot.slack.calls("files.getUploadURLExternal")) == 4
+    assert [(f.content, f.length, f.completed) for f in bot.slack.uploaded_files[1:]] == [(csv, len(csv), True)] * 2
 
 
 def test_the_pages_and_the_csv_do_not_wait_for_slack_to_take_their_progress(

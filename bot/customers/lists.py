@@ -8,6 +8,7 @@ import csv
 import functools
 import io
 import itertools
+import operator
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -332,20 +333,32 @@ def write_csv_lines(
     lines: Iterable[bytes], out: IO[bytes], *, unreadable: Iterable[ImportRunSkip] | None = None
 ) -> int:
     """`write_csv_rows` for lines already written (`csv_lines.NewCustomers.lines`, UTF-8), into a binary file: the
-    same file's bytes. With `unreadable`, each line gets the empty cell of the reason column, as the csv module
-    writes one (nothing before the line's ending, every line having cells before it)."""
-    out.write(csv_header(unreadable=unreadable is not None))
-    written, chunk = 0, bytearray()
-    for line in lines:  # written 64 KiB at a time: a write a line added a fifth to the loop
-        chunk += line if unreadable is None else line[:-2] + b",\r\n"
-        written += 1
-        if len(chunk) >= CSV_CHUNK:
-            out.write(chunk)
-            chunk.clear()
-    out.write(chunk)
+    same file's bytes (`csv_chunks`), the records of `unreadable` after them."""
+    counted = itertools.count()
+    for chunk in csv_chunks(map(_first, zip(lines, counted, strict=False)), unreadable=unreadable is not None):
+        out.write(chunk)
     if unreadable is not None:
         _write_rows(map(unreadable_row, unreadable), out)
-    return written
+    return next(counted)  # `zip` takes a number only with a line
+
+
+def csv_chunks(lines: Iterable[bytes], *, unreadable: bool = False) -> Iterator[bytes]:
+    """The header and `lines` (`csv_lines.NewCustomers.lines`, UTF-8) as `write_csv_lines` writes them, some
+    `CSV_CHUNK` bytes at a time (a write a line added a fifth to the loop). `unreadable`: each line with the empty
+    cell of the reason column, as the csv module writes one (nothing before the line's ending, every line having cells
+    before it)."""
+    yield csv_header(unreadable=unreadable)
+    chunk = bytearray()
+    for line in lines:
+        chunk += line if not unreadable else line[:-2] + b",\r\n"
+        if len(chunk) >= CSV_CHUNK:
+            yield bytes(chunk)
+            chunk.clear()
+    if chunk:
+        yield bytes(chunk)
+
+
+_first = operator.itemgetter(0)
 
 
 CSV_CHUNK = 65_536  # bytes gathered before a write of `write_csv_lines`

@@ -35,6 +35,7 @@ from bot import workspaces
 from bot.customers.csv_lines import NewCustomers
 from bot.customers.lists import (
     Scope,
+    csv_chunks,
     iter_csv_rows,
     iter_unreadable,
     new_customer_lines,
@@ -107,8 +108,8 @@ def send_customers_csv(
     """Write the customers to a temporary CSV file (streamed from the database) and upload it into the
     person's direct message with the bot; returns how many customers it had. `unreadable` adds the records
     the run `run_id` could not import, with the reason. `made`: the lines of the run's new customers gathered
-    as it wrote them, written as they are where they still stand for the run's new customers (the file is the
-    same: `lists.new_customer_lines`)."""
+    as it wrote them, sent as they are (no file written first) where they still stand for the run's new customers
+    (the bytes are the same: `lists.new_customer_lines`)."""
     whole = query is None and scope is None and connection_id is None  # a run's new customers, all
     # the file's size where it is known before the file is written: the lines gathered are the file but for their order
     size = new_customer_lines_size(made) if whole and run_id is not None and not unreadable else None
@@ -129,11 +130,17 @@ def send_customers_csv(
             else None
         )
         out = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+        streamed: Content | None = None
         try:
             with runtime.db.session() as s:
                 unread = iter_unreadable(s, run_id=run_id) if unreadable and run_id is not None else None
                 lines = new_customer_lines(s, made, workspace_id=workspace_id, run_id=run_id) if whole else None
-                if lines is not None:  # UTF-8 already: into the file as they are
+                if lines is not None and size is not None and made is not None:
+                    # the lines stand and the size is known: sent as they are read, a chunk at a time, with no file
+                    # written first (the upload waited for the file: 0.16 s at 160,000 new customers)
+                    streamed, rows = Content(size, csv_chunks(lines)), made.count
+                    log.debug("Import run %s: its CSV sent from the lines gathered as it wrote them", run_id)
+                elif lines is not None:  # UTF-8 already: into the file as they are
                     rows = write_csv_lines(lines, raw, unreadable=unread)
                     log.debug("Import run %s: its CSV written from the lines gathered as it wrote them", run_id)
                 else:
@@ -150,13 +157,27 @@ def send_customers_csv(
             out.detach()  # flushed; the bytes stay in `raw`, which the `with` closes
         upload_file(
             client,
-            raw,
+            streamed or file_content(raw),
             channel=lambda: str(opened.result()["channel"]["id"]),
             filename=filename,
             initial_comment=comment(rows),
             reserved=reserved,
         )
     return rows
+
+
+class Content(NamedTuple):
+    """What an upload sends: `length` bytes, a chunk at a time."""
+
+    length: int
+    chunks: Iterator[bytes]
+
+
+def file_content(file: BinaryIO) -> Content:
+    """A file's bytes from its start, `UPLOAD_CHUNK` bytes at a time."""
+    length = file.seek(0, io.SEEK_END)
+    file.seek(0)
+    return Content(length, iter(functools.partial(file.read, UPLOAD_CHUNK), b""))
 
 
 class Reserved(NamedTuple):
@@ -172,7 +193,7 @@ UPLOAD_CHUNK = 64 * 1024
 
 def upload_file(
     client: WebClient,
-    file: BinaryIO,
+    content: Content,
     *,
     channel: Callable[[], str],
     filename: str,
@@ -180,27 +201,22 @@ def upload_file(
     reserved: Reserved | None = None,
 ) -> None:
     """Slack's upload flow (files.getUploadURLExternal, POST the bytes, files.completeUploadExternal), with the
-    bytes streamed from `file` in chunks: slack_sdk's `files_upload_v2` reads a whole file into memory, and a
-    CSV of 100,000 customers is tens of megabytes. `channel` gives where the file is shared, asked once the bytes are
-    sent (the last step shares it there). `reserved`: the upload asked for while the file was written, taken where
-    the file is the size it was asked for (what Slack answered it is raised here, as the call's own would be), let go
-    where it is not (never completed, it is shared nowhere) and the file's own size asked for."""
-    length = file.seek(0, io.SEEK_END)
-    file.seek(0)
+    bytes streamed in chunks (`content`: a file's, `file_content`, or made as they are sent): slack_sdk's
+    `files_upload_v2` reads a whole file into memory, and a CSV of 100,000 customers is tens of megabytes. `channel`
+    gives where the file is shared, asked once the bytes are sent (the last step shares it there). `reserved`: the
+    upload asked for while the file was made, taken where the file is the size it was asked for (what Slack
+    answered it is raised here, as the call's own would be), let go where it is not (never completed, it is shared
+    nowhere) and the file's own size asked for."""
+    length = content.length
     if reserved is not None and reserved.length == length:
         target = reserved.answer.result()
     else:
         target = client.files_getUploadURLExternal(filename=filename, length=length)
-
-    def chunks() -> Iterator[bytes]:
-        while block := file.read(UPLOAD_CHUNK):
-            yield block
-
     try:
         with httpx2.Client(timeout=httpx2.Timeout(60.0, connect=10.0), verify=tls_context()) as http:
             answer = http.post(
                 str(target["upload_url"]),
-                content=chunks(),
+                content=content.chunks,
                 headers={"Content-Length": str(length), "Content-Type": "application/octet-stream"},
             )
     except httpx2.TransportError as exc:
