@@ -562,7 +562,7 @@ def test_pages_the_reading_process_has_not_started_are_read_here_while_it_is_beh
     with bot.db.session() as s:
         expected = csv_read_back(s, run.workspace_id, run.id, unreadable=bool(run.count("unreadable")))
     assert upload.content.decode() == expected
-    assert "its CSV written from the lines gathered" in caplog.text
+    assert "its CSV sent from the lines gathered" in caplog.text
 
 
 def test_a_page_taken_back_is_read_as_the_reading_process_reads_it() -> None:
