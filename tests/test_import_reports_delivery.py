@@ -162,10 +162,10 @@ def test_the_end_goes_to_slack_at_once_not_a_round_trip_at_a_time(connect_bot: R
     assert upload.channels == [dm(bot)] and len(csv_rows(upload)) == view.count("new") > 0
 
 
-def test_the_csvs_upload_is_reserved_while_its_file_is_written(connect_bot: RunningBot, xero: XeroFake) -> None:
+def test_the_csvs_upload_is_reserved_while_its_lines_are_put_in_order(connect_bot: RunningBot, xero: XeroFake) -> None:
     """The size of the CSV of an import's new customers is known from the lines it gathered before they are put in
     the CSV's order: its upload is reserved beside that (a round trip to Slack that waits for nothing the file does),
-    not once the file is written; the file sent is the size reserved, and reserved once."""
+    not once the file is made; the file sent is the size reserved, and reserved once."""
     bot = connect_bot
     _, tenant = connected(bot, xero)
     quick(bot)
